@@ -1,0 +1,277 @@
+//! What a matched rule does, as data borrowed by the decision: forward (to a weighted split),
+//! redirect or direct response, with rewrite, timeout, retries, fault, mirrors, header
+//! operations and CORS.
+
+use std::time::Duration;
+
+use crate::split::Split;
+
+/// A destination service (and subset and port).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Destination {
+    /// Fully qualified host (short names expanded with the rule's namespace).
+    pub host: Box<str>,
+    /// DestinationRule subset.
+    pub subset: Option<Box<str>>,
+    /// Service port.
+    pub port: Option<u16>,
+    /// Header operations for this destination.
+    pub headers: HeaderOps,
+}
+
+/// A destination with its configured weight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WeightedDestination {
+    /// The destination.
+    pub destination: Destination,
+    /// Weight as configured (a single destination gets all traffic whatever its weight).
+    pub weight: u32,
+}
+
+/// What the rule does.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Action {
+    /// Forward to one of the destinations.
+    Forward(Forward),
+    /// Answer with a redirect.
+    Redirect(Redirect),
+    /// Answer with a fixed response.
+    DirectResponse(DirectResponse),
+}
+
+/// Forwarding: the split and everything applied on the way.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Forward {
+    /// Destinations in declaration order.
+    pub destinations: Vec<WeightedDestination>,
+    /// Cumulative weights over `destinations`.
+    pub split: Split,
+    /// Path and authority rewrite.
+    pub rewrite: Option<Rewrite>,
+    /// Request timeout; `None` means disabled (Istio's default).
+    pub timeout: Option<Duration>,
+    /// Retry policy; `None` when retries are disabled (`attempts: 0`).
+    pub retries: Option<Retries>,
+    /// Fault injection.
+    pub fault: Option<Fault>,
+    /// Mirrors, each with its share.
+    pub mirrors: Vec<Mirror>,
+    /// CORS policy.
+    pub cors: Option<Cors>,
+}
+
+/// Rewrite applied before forwarding.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Rewrite {
+    /// Replaces the matched prefix when the block matched by prefix, else the whole path.
+    pub uri: Option<Box<str>>,
+    /// New authority.
+    pub authority: Option<Box<str>>,
+    /// Regex rewrite: every match of the pattern in the path is replaced (`\1` groups).
+    pub uri_regex: Option<RegexRewrite>,
+}
+
+/// `uriRegexRewrite`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RegexRewrite {
+    /// The pattern.
+    pub pattern: regex::Regex,
+    /// The replacement as written (`\1` style).
+    pub rewrite: Box<str>,
+}
+
+impl RegexRewrite {
+    /// Applies the rewrite to `path` (allocates; not on the decision path).
+    pub fn apply(&self, path: &str) -> String {
+        // RE2 writes groups as \1; the regex crate as ${1}.
+        let mut repl = String::with_capacity(self.rewrite.len());
+        let mut chars = self.rewrite.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                    let d = chars.next().unwrap_or('0');
+                    repl.push_str("${");
+                    repl.push(d);
+                    repl.push('}');
+                }
+                '$' => repl.push_str("$$"),
+                _ => repl.push(c),
+            }
+        }
+        self.pattern.replace_all(path, repl.as_str()).into_owned()
+    }
+}
+
+/// Retry policy (Istio's mesh default when the rule sets none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Retries {
+    /// Number of retries.
+    pub attempts: u32,
+    /// Timeout per try.
+    pub per_try_timeout: Option<Duration>,
+    /// Retry conditions, comma-separated.
+    pub retry_on: Box<str>,
+    /// Whether to retry in other localities.
+    pub retry_remote_localities: Option<bool>,
+    /// Whether to avoid hosts already tried.
+    pub retry_ignore_previous_hosts: bool,
+    /// Base interval between retries.
+    pub backoff: Option<Duration>,
+    /// Whether this is the mesh default (the rule had no `retries`).
+    pub is_default: bool,
+}
+
+impl Retries {
+    /// Istio's mesh default: 2 attempts on connect-failure, refused-stream, unavailable,
+    /// cancelled and retriable status codes, avoiding previous hosts.
+    pub fn mesh_default() -> Retries {
+        Retries {
+            attempts: 2,
+            per_try_timeout: None,
+            retry_on: DEFAULT_RETRY_ON.into(),
+            retry_remote_localities: None,
+            retry_ignore_previous_hosts: true,
+            backoff: None,
+            is_default: true,
+        }
+    }
+}
+
+/// Istio's default `retryOn`.
+pub const DEFAULT_RETRY_ON: &str =
+    "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+
+/// Fault injection of a rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fault {
+    /// Delay and its share of requests (per million).
+    pub delay: Option<(Duration, u32)>,
+    /// Abort and its share of requests (per million).
+    pub abort: Option<(Abort, u32)>,
+}
+
+/// How an injected abort answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Abort {
+    /// An HTTP status.
+    Http(u16),
+    /// A gRPC status name, e.g. `UNAVAILABLE`.
+    Grpc(Box<str>),
+}
+
+/// A mirror destination and its share of requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mirror {
+    /// Where copies go.
+    pub destination: Destination,
+    /// Share of requests mirrored, per million.
+    pub per_million: u32,
+}
+
+/// Header operations on the request and the response.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeaderOps {
+    /// Request operations.
+    pub request: HeaderEdits,
+    /// Response operations.
+    pub response: HeaderEdits,
+}
+
+impl HeaderOps {
+    /// Whether there is no operation.
+    pub fn is_empty(&self) -> bool {
+        self.request.is_empty() && self.response.is_empty()
+    }
+}
+
+/// `set`, `add`, `remove`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeaderEdits {
+    /// Overwrite.
+    pub set: Vec<(Box<str>, Box<str>)>,
+    /// Append.
+    pub add: Vec<(Box<str>, Box<str>)>,
+    /// Remove.
+    pub remove: Vec<Box<str>>,
+}
+
+impl HeaderEdits {
+    /// Whether there is no operation.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// CORS policy (data for the embedder's CORS filter).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Cors {
+    /// Allowed origins: `(kind, value)` with kind `exact`, `prefix` or `regex`.
+    pub allow_origins: Vec<(&'static str, Box<str>)>,
+    /// Allowed methods.
+    pub allow_methods: Vec<Box<str>>,
+    /// Allowed headers.
+    pub allow_headers: Vec<Box<str>>,
+    /// Exposed headers.
+    pub expose_headers: Vec<Box<str>>,
+    /// Preflight cache time.
+    pub max_age: Option<Duration>,
+    /// Whether credentials are allowed.
+    pub allow_credentials: Option<bool>,
+    /// `FORWARD` (default) or `IGNORE`.
+    pub unmatched_preflights: Box<str>,
+}
+
+/// A redirect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Redirect {
+    /// New path.
+    pub uri: Option<Box<str>>,
+    /// Replacement of the matched prefix.
+    pub prefix_rewrite: Option<Box<str>>,
+    /// New authority.
+    pub authority: Option<Box<str>>,
+    /// New scheme.
+    pub scheme: Option<Box<str>>,
+    /// Port of the redirect URL.
+    pub port: RedirectPort,
+    /// Status code: 301, 302, 303, 307 or 308.
+    pub code: u16,
+}
+
+/// The port of a redirect URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedirectPort {
+    /// Keep the request's port (Envoy's default).
+    Unchanged,
+    /// A fixed port.
+    Port(u16),
+    /// The port the request arrived on.
+    FromRequest,
+    /// The scheme's default port (dropped from the URL).
+    FromProtocolDefault,
+}
+
+/// A fixed response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DirectResponse {
+    /// Status code.
+    pub status: u16,
+    /// Body.
+    pub body: Option<Vec<u8>>,
+}

@@ -1,0 +1,656 @@
+//! Lowering of validated resources into compiled rules. Validation has run: anything it
+//! guarantees is relied on here; anything only compiling can find (an automaton over budget)
+//! is reported with its path.
+
+use std::collections::BTreeMap;
+
+use crate::action::{
+    Abort, Action, Cors, Destination, DirectResponse, Fault, Forward, HeaderEdits, HeaderOps,
+    Mirror, Redirect, RedirectPort, RegexRewrite, Retries, Rewrite, WeightedDestination,
+};
+use crate::combine::Block;
+use crate::config::Object;
+use crate::config::common::{Percent, StringMatch};
+use crate::config::virtual_service::{
+    self as vs, HttpMatchRequest, HttpRouteRule, VirtualServiceSpec,
+};
+use crate::decision::MAX_MIRRORS;
+use crate::predicate::header::{HeaderMatch, HeaderSource};
+use crate::predicate::path::PathMatch;
+use crate::predicate::query::QueryMatch;
+use crate::predicate::source::SourceMatch;
+use crate::predicate::{FullMatch, StrMatch};
+use crate::split::Split;
+use crate::table::{Entry, Rule, Source, SubsetInfo};
+
+use super::report::Report;
+use super::{CompileOptions, Placements};
+
+/// A context key: `None` = mesh, `Some((namespace, name))` = gateway.
+pub(crate) type ContextKey = Option<(String, String)>;
+
+/// One VirtualService, lowered.
+pub(crate) struct Lowered {
+    pub(crate) source: Source,
+    /// Rules with indices local to this service.
+    pub(crate) rules: Vec<Rule>,
+    /// Entries in order, each with the contexts its block is limited to (`None` = all).
+    pub(crate) entries: Vec<(Entry, Option<Vec<ContextKey>>)>,
+    pub(crate) placements: Placements,
+}
+
+/// Expands a short host name (no dot) to `name.<ns>.svc.<domain>`; lowercases. `*` and names
+/// with a dot are kept as they are (Istio does not expand `reviews.prod`).
+pub(crate) fn expand_host(host: &str, ns: &str, domain: &str) -> String {
+    let h = host.to_ascii_lowercase();
+    if h.contains('.') || h.contains('*') || h.contains(':') || h.is_empty() {
+        h
+    } else {
+        format!("{h}.{ns}.svc.{domain}")
+    }
+}
+
+/// `mesh` → `None`; `ns/name` → that; `name.ns` (legacy) → `(ns, name)`; `name` → `(vs ns, name)`.
+pub(crate) fn resolve_gateway(name: &str, ns: &str) -> ContextKey {
+    if name == "mesh" {
+        return None;
+    }
+    if let Some((n, g)) = name.split_once('/') {
+        return Some((n.to_string(), g.to_string()));
+    }
+    if let Some((g, n)) = name.split_once('.') {
+        let n = n.split('.').next().unwrap_or(n);
+        return Some((n.to_string(), g.to_string()));
+    }
+    Some((ns.to_string(), name.to_string()))
+}
+
+pub(crate) fn lower_virtual_service(
+    o: &Object<VirtualServiceSpec>,
+    ns: &str,
+    options: &CompileOptions,
+    source_index: u32,
+    subsets: &[SubsetInfo],
+    report: &mut Report,
+) -> Option<Lowered> {
+    let spec = &o.spec;
+    let domain = options.cluster_domain.as_str();
+    let mut placements = Placements::new();
+    let contexts: Vec<ContextKey> = if spec.gateways.is_empty() {
+        vec![None]
+    } else {
+        spec.gateways
+            .iter()
+            .map(|g| resolve_gateway(g, ns))
+            .collect()
+    };
+    for c in &contexts {
+        let hosts = placements.entry(c.clone()).or_default();
+        for h in &spec.hosts {
+            hosts.insert(expand_host(h, ns, domain));
+        }
+    }
+    let mut rules = Vec::new();
+    let mut entries = Vec::new();
+    for (i, rule) in spec.http.iter().enumerate() {
+        let Some(rule) = rule else { continue };
+        let path = format!("spec.http[{i}]");
+        if rule.delegate.is_some() {
+            report.warn(
+                "unsupported-delegate",
+                format!("{path}.delegate"),
+                "delegation is not supported yet; this rule is left out, so requests it would take fall through to later rules",
+            );
+            continue;
+        }
+        let local = rules.len() as u32;
+        let Some(compiled) = lower_rule(
+            rule,
+            i as u32,
+            source_index,
+            &path,
+            ns,
+            domain,
+            subsets,
+            report,
+        ) else {
+            continue;
+        };
+        if compiled.blocks.is_empty() {
+            entries.push((
+                Entry {
+                    rule: local,
+                    block: None,
+                },
+                None,
+            ));
+        }
+        for (b, m) in rule.matches.iter().enumerate() {
+            let Some(m) = m else { continue };
+            let ctxs = (!m.gateways.is_empty())
+                .then(|| m.gateways.iter().map(|g| resolve_gateway(g, ns)).collect());
+            entries.push((
+                Entry {
+                    rule: local,
+                    block: Some(b as u16),
+                },
+                ctxs,
+            ));
+        }
+        rules.push(compiled);
+    }
+    if report.has_errors() {
+        return None;
+    }
+    Some(Lowered {
+        source: Source {
+            kind: "VirtualService".into(),
+            namespace: ns.into(),
+            name: o.metadata.name.as_str().into(),
+        },
+        rules,
+        entries,
+        placements,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lower_rule(
+    rule: &HttpRouteRule,
+    index: u32,
+    source: u32,
+    path: &str,
+    ns: &str,
+    domain: &str,
+    subsets: &[SubsetInfo],
+    report: &mut Report,
+) -> Option<Rule> {
+    let name = rule.name.clone().unwrap_or_default();
+    let mut blocks = Vec::new();
+    for (b, m) in rule.matches.iter().enumerate() {
+        let Some(m) = m else { continue };
+        blocks.push(lower_block(m, &name, &format!("{path}.match[{b}]"), report));
+    }
+    let mut headers = header_ops(rule.headers.as_ref());
+    let action = if let Some(r) = &rule.redirect {
+        Action::Redirect(Redirect {
+            uri: r.uri.as_deref().map(Into::into),
+            prefix_rewrite: r.prefix_rewrite.as_deref().map(Into::into),
+            authority: r.authority.as_deref().map(Into::into),
+            scheme: r.scheme.as_deref().map(Into::into),
+            port: match (r.port, r.derive_port.as_deref()) {
+                (Some(p), _) => RedirectPort::Port(p as u16),
+                (None, Some("FROM_REQUEST_PORT")) => RedirectPort::FromRequest,
+                (None, Some("FROM_PROTOCOL_DEFAULT")) => RedirectPort::FromProtocolDefault,
+                _ => RedirectPort::Unchanged,
+            },
+            code: match r.redirect_code {
+                None | Some(0) => 301,
+                Some(c) => c as u16,
+            },
+        })
+    } else if let Some(d) = &rule.direct_response {
+        let body = match &d.body {
+            Some(b) => match (&b.string, &b.bytes) {
+                (Some(s), _) => Some(s.as_bytes().to_vec()),
+                (None, Some(b64)) => match decode_base64(b64) {
+                    Some(bytes) => Some(bytes),
+                    None => {
+                        report.error(
+                            format!("{path}.directResponse.body.bytes"),
+                            "body bytes are not valid base64",
+                        );
+                        None
+                    }
+                },
+                (None, None) => None,
+            },
+            None => None,
+        };
+        Action::DirectResponse(DirectResponse {
+            status: d.status.unwrap_or(200) as u16,
+            body,
+        })
+    } else {
+        let mut destinations = Vec::new();
+        for (j, d) in rule.route.iter().flatten().enumerate() {
+            let Some(d) = d else { continue };
+            let Some(dest) = &d.destination else { continue };
+            let dpath = format!("{path}.route[{j}].destination");
+            let destination = lower_destination(dest, d.headers.as_ref(), ns, domain);
+            check_subset(&destination, &dpath, subsets, report);
+            destinations.push(WeightedDestination {
+                destination,
+                weight: d.weight.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
+            });
+        }
+        let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
+        let mut rewrite = rule.rewrite.as_ref().map(|r| Rewrite {
+            uri: r.uri.as_deref().map(Into::into),
+            authority: r.authority.as_deref().map(Into::into),
+            uri_regex: r.uri_regex_rewrite.as_ref().and_then(|rr| {
+                let pattern = rr.pattern.as_deref().unwrap_or("");
+                match regex::Regex::new(pattern) {
+                    Ok(re) => Some(RegexRewrite {
+                        pattern: re,
+                        rewrite: rr.rewrite.as_deref().unwrap_or("").into(),
+                    }),
+                    Err(e) => {
+                        report.error(
+                            format!("{path}.rewrite.uriRegexRewrite.match"),
+                            format!("regex {pattern:?}: {e}"),
+                        );
+                        None
+                    }
+                }
+            }),
+        });
+        // Setting `host`/`:authority` on the request is an authority rewrite (Istio).
+        let auth_pos = headers
+            .request
+            .set
+            .iter()
+            .position(|(k, _)| is_authority(k));
+        let auth = auth_pos
+            .map(|p| headers.request.set.remove(p).1)
+            .or_else(|| {
+                let p = headers
+                    .request
+                    .add
+                    .iter()
+                    .position(|(k, _)| is_authority(k))?;
+                Some(headers.request.add.remove(p).1)
+            });
+        if let Some(a) = auth {
+            let rw = rewrite.get_or_insert(Rewrite {
+                uri: None,
+                authority: None,
+                uri_regex: None,
+            });
+            rw.authority.get_or_insert(a);
+        }
+        let mut mirrors = Vec::new();
+        if let Some(m) = &rule.mirror {
+            let share = match (&rule.mirror_percentage, rule.mirror_percent) {
+                (Some(p), _) => per_million(p),
+                (None, Some(p)) => (p.clamp(0, 100) * 10_000) as u32,
+                (None, None) => 1_000_000,
+            };
+            mirrors.push(Mirror {
+                destination: lower_destination(m, None, ns, domain),
+                per_million: share,
+            });
+        }
+        for m in rule.mirrors.iter().flatten().flatten() {
+            if let Some(d) = &m.destination {
+                let share = m.percentage.as_ref().map_or(1_000_000, per_million);
+                mirrors.push(Mirror {
+                    destination: lower_destination(d, None, ns, domain),
+                    per_million: share,
+                });
+            }
+        }
+        if mirrors.len() > MAX_MIRRORS {
+            report.error(
+                format!("{path}.mirrors"),
+                format!(
+                    "{} mirrors exceed the limit of {MAX_MIRRORS}",
+                    mirrors.len()
+                ),
+            );
+        }
+        Action::Forward(Forward {
+            split: Split::new(&weights),
+            destinations,
+            rewrite,
+            timeout: rule.timeout.map(|t| t.to_std()),
+            retries: retries(rule.retries.as_ref()),
+            fault: rule.fault.as_ref().map(fault),
+            mirrors,
+            cors: rule.cors_policy.as_ref().map(cors),
+        })
+    };
+    Some(Rule {
+        source,
+        index,
+        name: name.into(),
+        blocks,
+        action,
+        headers,
+    })
+}
+
+fn is_authority(name: &str) -> bool {
+    name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case(":authority")
+}
+
+fn per_million(p: &Percent) -> u32 {
+    (p.value.clamp(0.0, 100.0) * 10_000.0).round() as u32
+}
+
+fn lower_destination(
+    d: &vs::Destination,
+    headers: Option<&vs::Headers>,
+    ns: &str,
+    domain: &str,
+) -> Destination {
+    Destination {
+        host: expand_host(&d.host, ns, domain).into(),
+        subset: d.subset.as_deref().map(Into::into),
+        port: d.port.as_ref().and_then(|p| p.number).map(|n| n as u16),
+        headers: header_ops(headers),
+    }
+}
+
+fn check_subset(d: &Destination, path: &str, subsets: &[SubsetInfo], report: &mut Report) {
+    let Some(subset) = &d.subset else { return };
+    let defined = subsets.iter().any(|s| {
+        s.name == *subset
+            && (s.host == d.host
+                || s.host
+                    .strip_prefix('*')
+                    .is_some_and(|suffix| d.host.len() > suffix.len() && d.host.ends_with(suffix)))
+    });
+    if !defined {
+        report.warn(
+            "undefined-subset",
+            format!("{path}.subset"),
+            format!(
+                "subset {subset:?} of host {:?} is not defined by any DestinationRule here; requests routed to it get 503 until one defines it (IST0101)",
+                d.host
+            ),
+        );
+    }
+}
+
+fn header_ops(h: Option<&vs::Headers>) -> HeaderOps {
+    let edits = |o: Option<&vs::HeaderOperations>| match o {
+        None => HeaderEdits::default(),
+        Some(o) => HeaderEdits {
+            set: o
+                .set
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+            add: o
+                .add
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+            remove: o.remove.iter().map(|k| k.as_str().into()).collect(),
+        },
+    };
+    match h {
+        None => HeaderOps::default(),
+        Some(h) => HeaderOps {
+            request: edits(h.request.as_ref()),
+            response: edits(h.response.as_ref()),
+        },
+    }
+}
+
+fn retries(r: Option<&vs::HttpRetry>) -> Option<Retries> {
+    let Some(r) = r else {
+        return Some(Retries::mesh_default());
+    };
+    let attempts = r.attempts.unwrap_or(0);
+    if attempts <= 0 {
+        return None;
+    }
+    Some(Retries {
+        attempts: attempts.min(i64::from(u32::MAX)) as u32,
+        per_try_timeout: r.per_try_timeout.map(|d| d.to_std()),
+        retry_on: r
+            .retry_on
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(crate::action::DEFAULT_RETRY_ON)
+            .into(),
+        retry_remote_localities: r.retry_remote_localities,
+        retry_ignore_previous_hosts: r.retry_ignore_previous_hosts.unwrap_or(true),
+        backoff: r.backoff.map(|d| d.to_std()),
+        is_default: false,
+    })
+}
+
+fn fault(f: &vs::HttpFaultInjection) -> Fault {
+    let share = |p: &Option<Percent>, legacy: Option<i64>| match (p, legacy) {
+        (Some(p), _) => per_million(p),
+        (None, Some(l)) => (l.clamp(0, 100) * 10_000) as u32,
+        (None, None) => 0,
+    };
+    Fault {
+        delay: f
+            .delay
+            .as_ref()
+            .and_then(|d| Some((d.fixed_delay?.to_std(), share(&d.percentage, d.percent)))),
+        abort: f.abort.as_ref().and_then(|a| {
+            let kind = match (&a.http_status, &a.grpc_status) {
+                (Some(code), _) => Abort::Http(*code as u16),
+                (None, Some(g)) => Abort::Grpc(g.as_str().into()),
+                _ => return None,
+            };
+            Some((kind, share(&a.percentage, None)))
+        }),
+    }
+}
+
+fn cors(c: &vs::CorsPolicy) -> Cors {
+    let mut origins: Vec<(&'static str, Box<str>)> = c
+        .allow_origin
+        .iter()
+        .map(|o| ("exact", o.as_str().into()))
+        .collect();
+    for o in c.allow_origins.iter().flatten() {
+        if let Some(v) = &o.exact {
+            origins.push(("exact", v.as_str().into()));
+        } else if let Some(v) = &o.prefix {
+            origins.push(("prefix", v.as_str().into()));
+        } else if let Some(v) = &o.regex {
+            origins.push(("regex", v.as_str().into()));
+        }
+    }
+    let list = |v: &Vec<String>| v.iter().map(|s| s.as_str().into()).collect();
+    Cors {
+        allow_origins: origins,
+        allow_methods: list(&c.allow_methods),
+        allow_headers: list(&c.allow_headers),
+        expose_headers: list(&c.expose_headers),
+        max_age: c.max_age.map(|d| d.to_std()),
+        allow_credentials: c.allow_credentials,
+        unmatched_preflights: c
+            .unmatched_preflights
+            .as_deref()
+            .unwrap_or("FORWARD")
+            .into(),
+    }
+}
+
+fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut Report) -> Block {
+    let name = m.name.clone().unwrap_or_default();
+    let route_name = if name.is_empty() {
+        rule_name.to_string()
+    } else {
+        format!("{rule_name}.{name}")
+    };
+    let ignore_case = m.ignore_uri_case.unwrap_or(false);
+    let uri = m.uri.as_ref().and_then(|u| {
+        if let Some(e) = &u.exact {
+            Some(PathMatch::Exact {
+                value: e.as_str().into(),
+                ignore_case,
+            })
+        } else if let Some(p) = &u.prefix {
+            Some(PathMatch::Prefix {
+                value: p.as_str().into(),
+                ignore_case,
+            })
+        } else if let Some(r) = &u.regex {
+            compile_regex(r, &format!("{path}.uri.regex"), report).map(PathMatch::Regex)
+        } else {
+            None
+        }
+    });
+    let mut headers = Vec::new();
+    let mut add_headers =
+        |map: &Option<BTreeMap<String, Option<StringMatch>>>, field: &str, invert: bool| {
+            for (k, v) in map.iter().flatten() {
+                let Some(v) = v else { continue };
+                let value = if is_presence(v) {
+                    None
+                } else {
+                    str_match(v, &format!("{path}.{field}[{k}]"), report)
+                };
+                headers.push(HeaderMatch {
+                    source: HeaderSource::from_name(k),
+                    missing_as_empty: invert && value.is_some(),
+                    value,
+                    invert,
+                });
+            }
+        };
+    add_headers(&m.headers, "headers", false);
+    add_headers(&m.without_headers, "withoutHeaders", true);
+    headers.sort_by(|a, b| a.source.name().cmp(b.source.name()));
+    let query = m
+        .query_params
+        .iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let v = v.as_ref()?;
+            let value = if is_presence(v) {
+                None
+            } else {
+                str_match(v, &format!("{path}.queryParams[{k}]"), report)
+            };
+            Some(QueryMatch {
+                key: k.as_str().into(),
+                value,
+            })
+        })
+        .collect();
+    // Istio ignores sourceLabels and sourceNamespace on a block that names gateways.
+    let gateway_block = !m.gateways.is_empty();
+    let source = SourceMatch {
+        labels: if gateway_block {
+            Vec::new()
+        } else {
+            m.source_labels
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect()
+        },
+        namespace: if gateway_block {
+            None
+        } else {
+            m.source_namespace.as_deref().map(Into::into)
+        },
+        port: m.port.filter(|&p| p > 0).map(|p| p as u16),
+    };
+    let sm = |f: &Option<StringMatch>, field: &str, report: &mut Report| {
+        f.as_ref()
+            .and_then(|v| str_match(v, &format!("{path}.{field}"), report))
+    };
+    Block {
+        scheme: sm(&m.scheme, "scheme", report),
+        method: sm(&m.method, "method", report),
+        authority: sm(&m.authority, "authority", report),
+        name: name.into(),
+        route_name: route_name.into(),
+        uri,
+        headers,
+        query,
+        source,
+    }
+}
+
+/// `{}` and `regex: "*"` are presence matches (Istio).
+fn is_presence(m: &StringMatch) -> bool {
+    (m.exact.is_none() && m.prefix.is_none() && m.regex.is_none())
+        || (m.exact.is_none() && m.prefix.is_none() && m.regex.as_deref() == Some("*"))
+}
+
+fn str_match(m: &StringMatch, path: &str, report: &mut Report) -> Option<StrMatch> {
+    if let Some(e) = &m.exact {
+        Some(StrMatch::Exact(e.as_str().into()))
+    } else if let Some(p) = &m.prefix {
+        Some(StrMatch::Prefix(p.as_str().into()))
+    } else if let Some(r) = &m.regex {
+        compile_regex(r, &format!("{path}.regex"), report).map(StrMatch::Regex)
+    } else {
+        None
+    }
+}
+
+fn compile_regex(pattern: &str, path: &str, report: &mut Report) -> Option<FullMatch> {
+    match FullMatch::new(pattern) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            report.error(path, e);
+            None
+        }
+    }
+}
+
+/// Standard base64 (with or without padding), as protobuf JSON writes `bytes`.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_gateways_resolve_like_istio() {
+        assert_eq!(
+            expand_host("Reviews", "foo", "cluster.local"),
+            "reviews.foo.svc.cluster.local"
+        );
+        assert_eq!(
+            expand_host("reviews.bar", "foo", "cluster.local"),
+            "reviews.bar"
+        );
+        assert_eq!(expand_host("*", "foo", "cluster.local"), "*");
+        assert_eq!(resolve_gateway("mesh", "ns"), None);
+        assert_eq!(
+            resolve_gateway("gw", "ns"),
+            Some(("ns".into(), "gw".into()))
+        );
+        assert_eq!(
+            resolve_gateway("other/gw", "ns"),
+            Some(("other".into(), "gw".into()))
+        );
+        assert_eq!(
+            resolve_gateway("gw.other", "ns"),
+            Some(("other".into(), "gw".into()))
+        );
+    }
+
+    #[test]
+    fn base64_bodies() {
+        assert_eq!(decode_base64("aGVsbG8="), Some(b"hello".to_vec()));
+        assert_eq!(decode_base64("aGVsbG8"), Some(b"hello".to_vec()));
+        assert_eq!(decode_base64("a!"), None);
+    }
+}

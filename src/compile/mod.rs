@@ -1,0 +1,325 @@
+//! Config → [`Table`]: validation (Istio's rules, every error with its field path), lowering
+//! into compiled rules, and the host indexes. The only place that validates.
+
+mod lower;
+pub(crate) mod report;
+pub(crate) mod validate_dr;
+pub(crate) mod validate_gateway;
+pub(crate) mod validate_vs;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::config::{Config, Rejected, Resource};
+use crate::error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
+use crate::table::{Context, Entry, Inner, SubsetInfo, Table, VirtualHost};
+
+use self::report::Report;
+
+/// Options of a compile.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CompileOptions {
+    /// Fail the whole compile on any rejected resource (default: reject only the resource,
+    /// as Istio's admission webhook does, and compile the rest).
+    pub strict: bool,
+    /// Namespace of resources that name none.
+    pub default_namespace: String,
+    /// Kubernetes cluster domain used to expand short host names.
+    pub cluster_domain: String,
+}
+
+impl Default for CompileOptions {
+    fn default() -> CompileOptions {
+        CompileOptions {
+            strict: false,
+            default_namespace: "default".into(),
+            cluster_domain: "cluster.local".into(),
+        }
+    }
+}
+
+impl CompileOptions {
+    /// Options with `strict` set.
+    pub fn strict() -> CompileOptions {
+        CompileOptions {
+            strict: true,
+            ..CompileOptions::default()
+        }
+    }
+}
+
+/// The result of a compile: the table, the resources left out, and warnings.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Compiled {
+    /// The table, built from every resource that was not rejected.
+    pub table: Table,
+    /// Resources left out, each with all of its errors.
+    pub rejected: Vec<Rejected>,
+    /// Warnings and notes (loading notes included).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// Every error of every rejected resource.
+    pub fn errors(&self) -> impl Iterator<Item = &Error> {
+        self.rejected.iter().flat_map(|r| r.errors.iter())
+    }
+}
+
+/// Validates and compiles `config`.
+///
+/// # Errors
+/// In strict mode, every error of every rejected resource. Otherwise compile does not fail:
+/// invalid resources are listed in [`Compiled::rejected`] and the others serve.
+///
+/// # Example
+/// ```
+/// use meshroute::{compile, CompileOptions, Config};
+/// let config = Config::from_str(include_str!("../../examples/bookinfo.yaml"), "bookinfo.yaml")?;
+/// let compiled = compile(&config, &CompileOptions::strict())?;
+/// assert!(compiled.rejected.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Errors> {
+    let ns_default = options.default_namespace.as_str();
+    let mut rejected: Vec<Rejected> = config.rejected.clone();
+    let mut diagnostics: Vec<Diagnostic> = config.notes.clone();
+    let mut valid: Vec<&Resource> = Vec::new();
+
+    for res in &config.resources {
+        let id = res.id(ns_default);
+        let mut report = Report::default();
+        match res {
+            Resource::VirtualService(o) => {
+                validate_vs::validate_virtual_service(&o.spec, &mut report)
+            }
+            Resource::DestinationRule(o) => {
+                validate_dr::validate_destination_rule(&o.spec, &mut report)
+            }
+            Resource::Gateway(o) => validate_gateway::validate_istio_gateway(&o.spec, &mut report),
+        }
+        if collect(&id, source_of(res), report, &mut rejected, &mut diagnostics) {
+            valid.push(res);
+        }
+    }
+
+    // Subsets from the DestinationRules that passed validation (first definition wins).
+    let mut subsets: Vec<SubsetInfo> = Vec::new();
+    for res in &valid {
+        if let Resource::DestinationRule(o) = res {
+            let ns = o.namespace(ns_default);
+            let host = lower::expand_host(
+                &o.spec.host.clone().unwrap_or_default(),
+                ns,
+                &options.cluster_domain,
+            );
+            for s in o.spec.subsets.iter().flatten() {
+                let name = s.name.clone().unwrap_or_default();
+                if subsets.iter().any(|x| *x.host == *host && *x.name == *name) {
+                    continue;
+                }
+                subsets.push(SubsetInfo {
+                    host: host.clone().into(),
+                    name: name.into(),
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                        .collect(),
+                });
+            }
+        }
+    }
+
+    // VirtualServices in precedence order: oldest first, then load order.
+    let mut services: Vec<_> = valid
+        .iter()
+        .filter_map(|r| match r {
+            Resource::VirtualService(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    services.sort_by(|a, b| {
+        let ta = a.metadata.creation_timestamp.as_deref().unwrap_or("");
+        let tb = b.metadata.creation_timestamp.as_deref().unwrap_or("");
+        ta.cmp(tb).then(a.order.cmp(&b.order))
+    });
+
+    let mut inner = Inner {
+        cluster_domain: options.cluster_domain.as_str().into(),
+        ..Inner::default()
+    };
+    inner.contexts.push(Context::default());
+    for o in services {
+        let ns = o.namespace(ns_default);
+        let id = ResourceId::new("VirtualService", ns, &o.metadata.name);
+        let mut report = Report::default();
+        let lowered = lower::lower_virtual_service(
+            o,
+            ns,
+            options,
+            inner.sources.len() as u32,
+            &subsets,
+            &mut report,
+        );
+        if !collect(&id, &o.source, report, &mut rejected, &mut diagnostics) {
+            continue;
+        }
+        let lowered = lowered.expect("lowering returns a service when it reports no error");
+        inner.sources.push(lowered.source);
+        let rule_base = inner.rules.len() as u32;
+        for (key, hosts) in &lowered.placements {
+            let ctx = context_mut(&mut inner.contexts, key);
+            for host in hosts {
+                let entries: Vec<Entry> = lowered
+                    .entries
+                    .iter()
+                    .filter(|(_, ctxs)| ctxs.as_ref().is_none_or(|c| c.contains(key)))
+                    .map(|(e, _)| Entry {
+                        rule: e.rule + rule_base,
+                        block: e.block,
+                    })
+                    .collect();
+                match ctx.hosts.get_key(host) {
+                    Some(vh) if key.is_none() => {
+                        let owner = &ctx.vhosts[vh as usize].name;
+                        diagnostics.push(Diagnostic {
+                            severity: Severity::Warning,
+                            code: "conflicting-host",
+                            resource: Some(id.clone()),
+                            path: "spec.hosts".into(),
+                            message: format!(
+                                "host {host:?} is already claimed in the mesh by an older VirtualService ({owner}); this one is ignored for it (IST0109)"
+                            ),
+                        });
+                    }
+                    Some(vh) => ctx.vhosts[vh as usize].entries.extend(entries),
+                    None => {
+                        let vh = ctx.vhosts.len() as u32;
+                        ctx.hosts.insert(host, vh);
+                        ctx.vhosts.push(VirtualHost {
+                            name: format!("{host} ({})", id).into(),
+                            entries,
+                        });
+                    }
+                }
+            }
+        }
+        inner.rules.extend(lowered.rules);
+    }
+    // At gateways, VirtualServices for one host are merged and catch-all routes go last.
+    for ctx in inner.contexts.iter_mut().filter(|c| c.gateway.is_some()) {
+        for vh in &mut ctx.vhosts {
+            let rules = &inner.rules;
+            vh.entries.sort_by_key(|e| match e.block {
+                None => true,
+                Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all(),
+            });
+        }
+    }
+    inner.subsets = subsets;
+
+    if options.strict && !rejected.is_empty() {
+        return Err(Errors(
+            rejected.into_iter().flat_map(|r| r.errors).collect(),
+        ));
+    }
+    Ok(Compiled {
+        table: Table {
+            inner: Arc::new(inner),
+        },
+        rejected,
+        diagnostics,
+    })
+}
+
+fn source_of(res: &Resource) -> &str {
+    match res {
+        Resource::VirtualService(o) => &o.source,
+        Resource::DestinationRule(o) => &o.source,
+        Resource::Gateway(o) => &o.source,
+    }
+}
+
+/// Files a report: errors reject the resource, warnings become diagnostics. Returns whether
+/// the resource is valid.
+fn collect(
+    id: &ResourceId,
+    source: &str,
+    report: Report,
+    rejected: &mut Vec<Rejected>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    if report.has_errors() {
+        let errors = report
+            .errors
+            .into_iter()
+            .map(|(path, msg)| {
+                Error::new(ErrorKind::Invalid, path, msg)
+                    .with_resource(id)
+                    .with_source(source)
+            })
+            .collect();
+        rejected.push(Rejected {
+            resource: id.clone(),
+            errors,
+        });
+        return false;
+    }
+    for (code, path, message) in report.warnings {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Warning,
+            code,
+            resource: Some(id.clone()),
+            path,
+            message,
+        });
+    }
+    true
+}
+
+fn context_mut<'a>(
+    contexts: &'a mut Vec<Context>,
+    key: &Option<(String, String)>,
+) -> &'a mut Context {
+    let pos = contexts.iter().position(|c| match (&c.gateway, key) {
+        (None, None) => true,
+        (Some((a, b)), Some((x, y))) => **a == **x && **b == **y,
+        _ => false,
+    });
+    match pos {
+        Some(i) => &mut contexts[i],
+        None => {
+            contexts.push(Context {
+                gateway: key
+                    .as_ref()
+                    .map(|(n, g)| (n.as_str().into(), g.as_str().into())),
+                ..Context::default()
+            });
+            contexts.last_mut().expect("just pushed")
+        }
+    }
+}
+
+/// Placement of one VirtualService: which contexts and hosts it serves.
+pub(crate) type Placements = BTreeMap<Option<(String, String)>, BTreeSet<String>>;
+
+impl Table {
+    /// Loads YAML or JSON text and compiles it in strict mode.
+    ///
+    /// # Errors
+    /// Any syntax error, or every error of every invalid resource.
+    ///
+    /// # Example
+    /// ```
+    /// let table = meshroute::Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
+    /// assert!(!table.rules().is_empty());
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn from_yaml(text: &str) -> Result<Table, Errors> {
+        let config = Config::from_str(text, "").map_err(|e| Errors(vec![e]))?;
+        compile(&config, &CompileOptions::strict()).map(|c| c.table)
+    }
+}

@@ -1,0 +1,2099 @@
+//! Validation of a VirtualService `spec`, rule for rule as Istio's admission webhook does it
+//! (istio/istio `pkg/config/validation/validation.go` `ValidateVirtualService`, `virtualservice.go`,
+//! `agent/validation.go`, `header_value_validator.go`, plus the CRD's oneOf/enum/range rules), and
+//! the webhook's warnings (unreachable rules IST0130, ineffective matches IST0131, deprecated
+//! fields).
+//!
+//! Every error is reported, not just the first, each at the path of the field that breaks the rule
+//! (`spec.http[2].route[1].weight`). Deliberate differences from Istio:
+//! * HTTP status codes for `fault.abort.httpStatus` and `directResponse.status` must be below 600
+//!   (Istio's code lets 600 through, although its message says 200-599 and Envoy rejects 600).
+//! * All gateway names are checked (Istio stops after the first bare name).
+//! * `exportTo: [".", "<own namespace>"]` is not caught: the namespace is not known here.
+//! * Gateway-API route semantics (an internal Istio annotation) are never assumed.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use crate::compile::report::Report;
+use crate::config::common::{Duration, Percent, StringMatch};
+use crate::config::virtual_service::{
+    CorsPolicy, Destination, HeaderOperations, Headers, HttpDirectResponse, HttpFaultInjection,
+    HttpMatchRequest, HttpMirrorPolicy, HttpRedirect, HttpRetry, HttpRewrite, HttpRouteDestination,
+    HttpRouteRule, L4MatchAttributes, RouteDestination, TcpRoute, TlsMatchAttributes, TlsRoute,
+    VirtualServiceSpec,
+};
+use crate::predicate::regex::check_pattern;
+
+/// The reserved gateway name for "all sidecars".
+const MESH: &str = "mesh";
+/// Prefix of header keys that route on JWT claims (`@request.auth.claims.sub`).
+const JWT_CLAIM_PREFIX: &str = "@request.auth.claims";
+/// Characters allowed in an HTTP header name besides ASCII letters and digits (RFC 7230 tchar).
+const TCHARS: &str = "!#$%&'*+-.^_`|~";
+const TOKEN_RULE: &str = "use letters, digits and !#$%&'*+-.^_`|~";
+const LABEL_RULE: &str = "1-63 letters, digits or '-', starting and ending with a letter or digit";
+const CORS_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+];
+/// `x-envoy-retry-on` and `x-envoy-retry-grpc-on` conditions Istio accepts.
+const RETRY_ON_POLICIES: [&str; 16] = [
+    "5xx",
+    "gateway-error",
+    "reset",
+    "reset-before-request",
+    "connect-failure",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-headers",
+    "envoy-ratelimited",
+    "http3-post-connect-failure",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+];
+/// gRPC status code names accepted by `fault.abort.grpcStatus`.
+const GRPC_STATUS_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+const KB: usize = 1024;
+const MB: usize = 1024 * KB;
+
+/// Validates a VirtualService `spec`, recording every error and warning in `report` with paths
+/// that start at `spec`.
+pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut Report) {
+    // A VirtualService without hosts is a delegate: it only makes sense as the target of a root
+    // rule's `delegate`, which supplies hosts and gateways.
+    let is_delegate = spec.hosts.is_empty();
+    if is_delegate {
+        if !spec.gateways.is_empty() {
+            report.error(
+                "spec.gateways",
+                "a delegate virtual service (one without hosts) must not list gateways; \
+                 the root virtual service decides where it applies",
+            );
+        }
+        if !spec.tls.is_empty() {
+            report.error(
+                "spec.tls",
+                "a delegate virtual service (one without hosts) cannot have tls rules; \
+                 only http rules can be delegated",
+            );
+        }
+        if !spec.tcp.is_empty() {
+            report.error(
+                "spec.tcp",
+                "a delegate virtual service (one without hosts) cannot have tcp rules; \
+                 only http rules can be delegated",
+            );
+        }
+    }
+
+    // Empty gateways means the mesh; otherwise only a listed `mesh` reaches the sidecars.
+    let applies_to_gateway = !spec.gateways.is_empty() && !spec.gateways.iter().any(|g| g == MESH);
+    let applies_to_mesh = !applies_to_gateway;
+    for (i, gateway) in spec.gateways.iter().enumerate() {
+        check_gateway_name(gateway, &format!("spec.gateways[{i}]"), report);
+    }
+
+    if applies_to_mesh {
+        check_jwt_claims_need_gateway(spec, report);
+    }
+
+    // Hosts: domain names (wildcard allowed in the first label) or IP literals, never `*` on the mesh.
+    let sni_routing = spec
+        .tls
+        .iter()
+        .flatten()
+        .flat_map(|t| t.matches.iter().flatten())
+        .any(|m| !m.sni_hosts.is_empty());
+    let mut all_hosts_valid = true;
+    for (i, host) in spec.hosts.iter().enumerate() {
+        let syntax = if applies_to_gateway {
+            check_gateway_bound_domain(host, sni_routing)
+        } else {
+            is_valid_wildcard_domain(host)
+        };
+        match syntax {
+            Err(message) => {
+                if !is_ip_literal(host) {
+                    report.error(format!("spec.hosts[{i}]"), message);
+                    all_hosts_valid = false;
+                }
+            }
+            Ok(()) if applies_to_mesh && host == "*" => {
+                report.error(
+                    format!("spec.hosts[{i}]"),
+                    "host \"*\" is not allowed when the virtual service applies to the mesh \
+                     (gateways empty or listing \"mesh\"); name the services it is for",
+                );
+                all_hosts_valid = false;
+            }
+            Ok(()) => {}
+        }
+    }
+    if all_hosts_valid {
+        for (j, later) in spec.hosts.iter().enumerate() {
+            for earlier in &spec.hosts[..j] {
+                if hosts_overlap(earlier, later) {
+                    report.error(
+                        format!("spec.hosts[{j}]"),
+                        format!("duplicate hosts {earlier:?} and {later:?} overlap"),
+                    );
+                }
+            }
+        }
+    }
+
+    if spec.http.is_empty() && spec.tcp.is_empty() && spec.tls.is_empty() {
+        report.error(
+            "spec",
+            "a virtual service needs at least one http, tcp or tls rule",
+        );
+    }
+    for (i, rule) in spec.http.iter().enumerate() {
+        let path = format!("spec.http[{i}]");
+        match rule {
+            None => report.error(path, "http rule is null"),
+            Some(rule) => check_http_rule(rule, &path, is_delegate, report),
+        }
+    }
+    for (i, rule) in spec.tls.iter().enumerate() {
+        if let Some(rule) = rule {
+            check_tls_rule(rule, spec, &format!("spec.tls[{i}]"), report);
+        }
+    }
+    for (i, rule) in spec.tcp.iter().enumerate() {
+        if let Some(rule) = rule {
+            check_tcp_rule(rule, &format!("spec.tcp[{i}]"), report);
+        }
+    }
+    check_export_to(&spec.export_to, "spec.exportTo", report);
+
+    analyze_http_reachability(&spec.http, report);
+    analyze_l4_reachability(
+        "spec.tls",
+        &spec.tls,
+        |r: &TlsRoute| &r.matches,
+        tls_match_eq,
+        report,
+    );
+    analyze_l4_reachability(
+        "spec.tcp",
+        &spec.tcp,
+        |r: &TcpRoute| &r.matches,
+        l4_match_eq,
+        report,
+    );
+}
+
+/// JWT-claim header keys (`@request.auth.claims.*`) become dynamic-metadata matchers that only
+/// gateways populate.
+fn check_jwt_claims_need_gateway(spec: &VirtualServiceSpec, report: &mut Report) {
+    let context = if spec.gateways.is_empty() {
+        "no gateways are listed, so it applies to the mesh".to_string()
+    } else {
+        format!("gateways: [{}]", spec.gateways.join(", "))
+    };
+    for (i, rule) in spec.http.iter().enumerate() {
+        let Some(rule) = rule else { continue };
+        for (j, m) in rule.matches.iter().enumerate() {
+            let Some(m) = m else { continue };
+            for (field, map) in [
+                ("headers", &m.headers),
+                ("withoutHeaders", &m.without_headers),
+            ] {
+                for key in map.iter().flat_map(|m| m.keys()) {
+                    if is_jwt_claim_key(key) {
+                        report.error(
+                            format!("spec.http[{i}].match[{j}].{field}[{key}]"),
+                            format!(
+                                "JWT claim routing ({key:?}) works only on gateways, but this virtual \
+                                 service applies to the mesh ({context})"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP rules
+// ---------------------------------------------------------------------------------------------
+
+fn check_http_rule(rule: &HttpRouteRule, path: &str, in_delegate_vs: bool, report: &mut Report) {
+    check_rule_shape(rule, path, in_delegate_vs, report);
+    for (j, m) in rule.matches.iter().enumerate() {
+        if let Some(m) = m {
+            check_match_request(m, &format!("{path}.match[{j}]"), report);
+        }
+    }
+    if let Some(headers) = &rule.headers {
+        check_header_operations(headers, &format!("{path}.headers"), report);
+    }
+    if let Some(cors) = &rule.cors_policy {
+        check_cors(cors, &format!("{path}.corsPolicy"), report);
+    }
+    if let Some(fault) = &rule.fault {
+        check_fault(fault, &format!("{path}.fault"), report);
+    }
+    check_mirrors(rule, path, report);
+    if let Some(redirect) = &rule.redirect {
+        check_redirect(redirect, &rule.matches, &format!("{path}.redirect"), report);
+    }
+    if let Some(direct) = &rule.direct_response {
+        check_direct_response(direct, &format!("{path}.directResponse"), report);
+    }
+    if let Some(retries) = &rule.retries {
+        check_retries(retries, &format!("{path}.retries"), report);
+    }
+    if let Some(rewrite) = &rule.rewrite {
+        check_rewrite(rewrite, &format!("{path}.rewrite"), report);
+    }
+    check_authority_set_once(rule, path, report);
+    if let Some(route) = &rule.route {
+        check_http_destinations(route, &format!("{path}.route"), report);
+    }
+    if let Some(timeout) = rule.timeout {
+        check_duration_at(timeout, &format!("{path}.timeout"), report);
+    }
+}
+
+/// Exactly one action: route, redirect, directResponse, or (outside a delegate) delegate.
+fn check_rule_shape(rule: &HttpRouteRule, path: &str, in_delegate_vs: bool, report: &mut Report) {
+    let has_route = rule.route.as_ref().is_some_and(|r| !r.is_empty());
+    if rule.delegate.is_some() && !in_delegate_vs {
+        // A root rule: the delegate supplies the action.
+        if rule.redirect.is_some() {
+            report.error(
+                format!("{path}.redirect"),
+                "a rule with delegate cannot also redirect; the delegate virtual service supplies the action",
+            );
+        }
+        if has_route {
+            report.error(
+                format!("{path}.route"),
+                "a rule with delegate cannot also have a route; the delegate virtual service supplies \
+                 the destinations",
+            );
+        }
+        return;
+    }
+    if in_delegate_vs && rule.delegate.is_some() {
+        report.error(
+            format!("{path}.delegate"),
+            "a delegate virtual service (one without hosts) cannot delegate again; delegation is one level deep",
+        );
+    }
+    if rule.redirect.is_some() {
+        if has_route {
+            report.error(
+                format!("{path}.redirect"),
+                "redirect cannot be combined with route; a rule either forwards (route), redirects \
+                 or answers itself (directResponse)",
+            );
+        }
+        if rule.fault.is_some() {
+            report.error(
+                format!("{path}.fault"),
+                "fault injection cannot be combined with redirect",
+            );
+        }
+        if rule.rewrite.is_some() {
+            report.error(
+                format!("{path}.rewrite"),
+                "rewrite cannot be combined with redirect; put the new path in redirect.uri",
+            );
+        }
+        if rule.direct_response.is_some() {
+            report.error(
+                format!("{path}.directResponse"),
+                "directResponse cannot be combined with redirect; a rule has one action",
+            );
+        }
+    } else if rule.direct_response.is_some() {
+        if has_route {
+            report.error(
+                format!("{path}.directResponse"),
+                "directResponse cannot be combined with route; a rule has one action",
+            );
+        }
+        if rule.fault.is_some() {
+            report.error(
+                format!("{path}.fault"),
+                "fault injection cannot be combined with directResponse",
+            );
+        }
+        if rule.rewrite.is_some() {
+            report.error(
+                format!("{path}.rewrite"),
+                "rewrite cannot be combined with directResponse",
+            );
+        }
+    } else if !has_route {
+        let message = if in_delegate_vs {
+            "rule has no action; set one of route, redirect or directResponse"
+        } else {
+            "rule has no action; set one of route, redirect, directResponse or delegate"
+        };
+        report.error(path, message);
+    }
+    if rule.mirror.is_some() && rule.mirrors.as_ref().is_some_and(|m| !m.is_empty()) {
+        report.error(
+            format!("{path}.mirrors"),
+            "mirror and mirrors cannot both be set; move the mirror into mirrors",
+        );
+    }
+}
+
+fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
+    for (name, value) in m.headers.iter().flatten() {
+        let p = format!("{path}.headers[{name}]");
+        if value.is_none() {
+            report.error(
+                &p,
+                "header match is null; use {} to require only that the header is present",
+            );
+        }
+        if let Err(message) = check_match_header_name(name) {
+            report.error(&p, message);
+        }
+        if let Some(value) = value {
+            check_string_match(value, &p, false, report);
+        }
+    }
+    for (name, value) in m.without_headers.iter().flatten() {
+        let p = format!("{path}.withoutHeaders[{name}]");
+        if let Err(message) = check_match_header_name(name) {
+            report.error(&p, message);
+        }
+        // `regex: "*"` is not a regex: it means "the header is present".
+        if let Some(value) = value.as_ref().filter(|v| v.regex.as_deref() != Some("*")) {
+            check_string_match(value, &p, false, report);
+        }
+    }
+    // An empty uri prefix is allowed (Envoy accepts `prefix: ""` for paths); not elsewhere.
+    if let Some(uri) = &m.uri {
+        check_string_match(uri, &format!("{path}.uri"), true, report);
+    }
+    for (field, sm) in [
+        ("scheme", &m.scheme),
+        ("method", &m.method),
+        ("authority", &m.authority),
+    ] {
+        if let Some(sm) = sm {
+            check_string_match(sm, &format!("{path}.{field}"), false, report);
+        }
+    }
+    for (name, value) in m.query_params.iter().flatten() {
+        if let Some(value) = value {
+            check_string_match(value, &format!("{path}.queryParams[{name}]"), false, report);
+        }
+    }
+    if let Some(port) = m.port.filter(|&p| p != 0) {
+        check_port_at(port, &format!("{path}.port"), report);
+    }
+    check_labels(&m.source_labels, &format!("{path}.sourceLabels"), report);
+    for (k, gateway) in m.gateways.iter().enumerate() {
+        check_gateway_name(gateway, &format!("{path}.gateways[{k}]"), report);
+    }
+    if let Some(ns) = m.source_namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        if !is_dns1123_label(ns) {
+            report.error(
+                format!("{path}.sourceNamespace"),
+                format!("namespace {ns:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
+            );
+        }
+    }
+}
+
+/// One of exact / prefix / regex; non-empty prefix (unless `empty_prefix_ok`); non-empty regex
+/// that compiles within the length limit.
+fn check_string_match(sm: &StringMatch, path: &str, empty_prefix_ok: bool, report: &mut Report) {
+    check_one_of_string_match(sm, path, report);
+    if sm.prefix.as_deref() == Some("") && !empty_prefix_ok {
+        report.error(
+            format!("{path}.prefix"),
+            "prefix \"\" is empty; a prefix match needs at least one character",
+        );
+    }
+    if let Some(re) = &sm.regex {
+        check_regex_at(re, &format!("{path}.regex"), report);
+    }
+}
+
+fn check_one_of_string_match(sm: &StringMatch, path: &str, report: &mut Report) {
+    let set: Vec<&str> = [
+        ("exact", &sm.exact),
+        ("prefix", &sm.prefix),
+        ("regex", &sm.regex),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_some())
+    .map(|(n, _)| n)
+    .collect();
+    if set.len() > 1 {
+        report.error(
+            path,
+            format!(
+                "set only one of exact, prefix and regex (found {})",
+                set.join(" and ")
+            ),
+        );
+    }
+}
+
+fn check_regex_at(re: &str, path: &str, report: &mut Report) {
+    if re.is_empty() {
+        report.error(path, "regex \"\" is empty; a regex match needs a pattern");
+    } else if let Err(e) = check_pattern(re) {
+        let shown = if re.len() <= 80 {
+            format!("{re:?}")
+        } else {
+            format!("of {} bytes", re.len())
+        };
+        report.error(path, format!("regex {shown} is invalid: {e}"));
+    }
+}
+
+/// Header names in `headers` / `withoutHeaders` matches: a token, an HTTP/2 pseudo-header, or a
+/// JWT claim key.
+fn check_match_header_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("header name is empty".into());
+    }
+    if is_jwt_claim_key(name)
+        || [":method", ":scheme", ":authority", ":path", ":status"].contains(&name)
+    {
+        return Ok(());
+    }
+    if !is_http_token(name) {
+        return Err(format!("header name {name:?} is not valid; {TOKEN_RULE}"));
+    }
+    Ok(())
+}
+
+fn is_jwt_claim_key(name: &str) -> bool {
+    let Some(head) = name.get(..JWT_CLAIM_PREFIX.len()) else {
+        return false;
+    };
+    if !head.eq_ignore_ascii_case(JWT_CLAIM_PREFIX) {
+        return false;
+    }
+    let rest = &name[JWT_CLAIM_PREFIX.len()..];
+    (rest.starts_with('.') && rest.len() > 1)
+        || (rest.starts_with('[') && rest.ends_with(']') && rest.len() > 2)
+}
+
+fn is_http_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || TCHARS.contains(c))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header operations
+// ---------------------------------------------------------------------------------------------
+
+fn check_header_operations(headers: &Headers, path: &str, report: &mut Report) {
+    if let Some(request) = &headers.request {
+        check_header_ops_side(request, &format!("{path}.request"), true, report);
+    }
+    if let Some(response) = &headers.response {
+        check_header_ops_side(response, &format!("{path}.response"), false, report);
+    }
+}
+
+fn check_header_ops_side(ops: &HeaderOperations, path: &str, request: bool, report: &mut Report) {
+    for (field, map) in [("set", &ops.set), ("add", &ops.add)] {
+        for (name, value) in map {
+            let name_path = if name.is_empty() {
+                format!("{path}.{field}")
+            } else {
+                format!("{path}.{field}[{name}]")
+            };
+            let checked = if request {
+                check_request_set_name(name)
+            } else {
+                check_modifiable_header_name(name)
+            };
+            if let Err(message) = checked {
+                report.error(&name_path, message);
+            }
+            if let Err(message) = check_header_value(value) {
+                report.error(format!("{path}.{field}[{name}]"), message);
+            }
+        }
+    }
+    for (k, name) in ops.remove.iter().enumerate() {
+        if let Err(message) = check_modifiable_header_name(name) {
+            report.error(format!("{path}.remove[{k}]"), message);
+        }
+    }
+}
+
+/// Request `set`/`add`: `host` and `:authority` are allowed (they rewrite the authority), other
+/// pseudo-headers are not.
+fn check_request_set_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("header name is empty".into());
+    }
+    if name.starts_with(':') && !is_authority_header(name) {
+        return Err(format!(
+            "header {name:?} cannot be set; \":\"-prefixed pseudo-headers other than \":authority\" \
+             are managed by the proxy"
+        ));
+    }
+    Ok(())
+}
+
+/// Request `remove` and every response operation: no `host`, no pseudo-headers.
+fn check_modifiable_header_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("header name is empty".into());
+    }
+    if name.eq_ignore_ascii_case("host") {
+        return Err(format!(
+            "header {name:?} cannot be modified here; only request set/add may change it (as the authority)"
+        ));
+    }
+    if name.starts_with(':') {
+        return Err(format!(
+            "header {name:?} cannot be modified; \":\"-prefixed pseudo-headers are managed by the proxy"
+        ));
+    }
+    Ok(())
+}
+
+fn is_authority_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host")
+}
+
+/// A header value for Envoy: no control characters except HTAB, and `%` only as `%%` or a
+/// well-formed `%VARIABLE%` / `%VARIABLE(args)%` expression (Envoy's header formatter grammar).
+pub(crate) fn check_header_value(value: &str) -> Result<(), String> {
+    if let Some(c) = value
+        .chars()
+        .find(|&c| (c < ' ' && c != '\t') || c == '\u{7f}')
+    {
+        return Err(format!(
+            "header value {value:?} contains control character U+{:04X}; only tab is allowed",
+            c as u32
+        ));
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Literal,
+        VariableName,
+        ExpectArray,
+        ExpectString,
+        InString,
+        ExpectDelimiterOrEnd,
+        ExpectArgsEnd,
+        ExpectVariableEnd,
+    }
+    let malformed = |detail: &str| {
+        format!(
+            "header value {value:?} has a malformed %VARIABLE(...)% expression: {detail}; write %% for a literal %"
+        )
+    };
+    let bytes = value.as_bytes();
+    let mut state = State::Literal;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let c = bytes[pos];
+        let has_next = pos + 1 < bytes.len();
+        match state {
+            State::Literal => {
+                if c == b'%' {
+                    if !has_next {
+                        return Err(format!(
+                            "header value {value:?} ends with a lone %; write %% for a literal %"
+                        ));
+                    }
+                    if bytes[pos + 1] == b'%' {
+                        pos += 1;
+                    } else {
+                        state = State::VariableName;
+                    }
+                }
+            }
+            State::VariableName => {
+                if c == b'%' {
+                    state = State::Literal;
+                } else if c == b'(' {
+                    state = State::ExpectArray;
+                }
+            }
+            State::ExpectArray => {
+                if c == b'[' {
+                    state = State::ExpectString;
+                } else if c != b' ' {
+                    state = State::InString;
+                }
+            }
+            State::ExpectDelimiterOrEnd => {
+                if c == b',' {
+                    state = State::ExpectString;
+                } else if c == b']' {
+                    state = State::ExpectArgsEnd;
+                } else if c != b' ' {
+                    return Err(malformed("expected ',', ']' or a space"));
+                }
+            }
+            State::ExpectString => {
+                if c == b'"' {
+                    state = State::InString;
+                } else if c != b' ' {
+                    return Err(malformed("expected '\"'"));
+                }
+            }
+            State::InString => {
+                if c == b'\\' {
+                    if !has_next {
+                        return Err(malformed("unterminated backslash escape"));
+                    }
+                    pos += 1;
+                } else if c == b')' {
+                    state = State::ExpectVariableEnd;
+                } else if c == b'"' {
+                    state = State::ExpectDelimiterOrEnd;
+                }
+            }
+            State::ExpectArgsEnd => {
+                if c == b')' {
+                    state = State::ExpectVariableEnd;
+                } else if c != b' ' {
+                    return Err(malformed("expected ')' or a space"));
+                }
+            }
+            State::ExpectVariableEnd => {
+                if c == b'%' {
+                    state = State::Literal;
+                } else if c != b' ' {
+                    return Err(malformed("expected '%' or a space"));
+                }
+            }
+        }
+        pos += 1;
+    }
+    if state != State::Literal {
+        return Err(format!(
+            "header value {value:?} has an unterminated %VARIABLE% expression; write %% for a literal %"
+        ));
+    }
+    Ok(())
+}
+
+/// The authority may be rewritten in one place only: `rewrite.authority` or one request
+/// `set`/`add` of `host` / `:authority`.
+fn check_authority_set_once(rule: &HttpRouteRule, path: &str, report: &mut Report) {
+    let mut current: Option<(String, &str)> = rule
+        .rewrite
+        .as_ref()
+        .and_then(|r| r.authority.as_deref())
+        .filter(|a| !a.is_empty())
+        .map(|a| ("rewrite.authority".to_string(), a));
+    let Some(request) = rule.headers.as_ref().and_then(|h| h.request.as_ref()) else {
+        return;
+    };
+    for (field, map) in [("set", &request.set), ("add", &request.add)] {
+        for (name, value) in map.iter().filter(|(name, _)| is_authority_header(name)) {
+            let here = format!("headers.request.{field}[{name}]");
+            if let Some((by, have)) = &current {
+                report.error(
+                    format!("{path}.{here}"),
+                    format!(
+                        "authority is already set to {have:?} by {by}; it cannot be set again (to {value:?})"
+                    ),
+                );
+                return;
+            }
+            current = Some((here, value));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CORS, fault, mirror, redirect, direct response, retries, rewrite
+// ---------------------------------------------------------------------------------------------
+
+fn check_cors(cors: &CorsPolicy, path: &str, report: &mut Report) {
+    if !cors.allow_origin.is_empty() {
+        report.warn(
+            "deprecated-field",
+            format!("{path}.allowOrigin"),
+            "allowOrigin is deprecated; use allowOrigins with exact matches",
+        );
+    }
+    for (k, origin) in cors.allow_origins.iter().enumerate() {
+        let p = format!("{path}.allowOrigins[{k}]");
+        let Some(origin) = origin else {
+            report.error(p, "allow origin is null");
+            continue;
+        };
+        check_one_of_string_match(origin, &p, report);
+        let value = origin
+            .exact
+            .as_deref()
+            .or(origin.prefix.as_deref())
+            .or(origin.regex.as_deref());
+        match value {
+            None | Some("") => report.error(
+                p,
+                "origin match has no value; set exact, prefix or regex to a non-empty string",
+            ),
+            Some(_) => {
+                if let Some(re) = &origin.regex {
+                    check_regex_at(re, &format!("{p}.regex"), report);
+                }
+            }
+        }
+    }
+    for (k, method) in cors.allow_methods.iter().enumerate() {
+        if !CORS_METHODS.contains(&method.as_str()) {
+            report.error(
+                format!("{path}.allowMethods[{k}]"),
+                format!(
+                    "method {method:?} is not one of {}",
+                    CORS_METHODS.join(", ")
+                ),
+            );
+        }
+    }
+    for (field, names) in [
+        ("allowHeaders", &cors.allow_headers),
+        ("exposeHeaders", &cors.expose_headers),
+    ] {
+        for (k, name) in names.iter().enumerate() {
+            let message = if name.is_empty() {
+                "header name is empty".to_string()
+            } else if name != "*" && !is_http_token(name) {
+                format!(
+                    "header name {name:?} is not valid; use \"*\" or letters, digits and !#$%&'*+-.^_`|~"
+                )
+            } else {
+                continue;
+            };
+            report.error(format!("{path}.{field}[{k}]"), message);
+        }
+    }
+    if let Some(max_age) = cors.max_age {
+        let p = format!("{path}.maxAge");
+        check_duration_at(max_age, &p, report);
+        if max_age.as_nanos() % 1_000_000_000 > 0 {
+            report.error(
+                p,
+                format!("max age {max_age} must be a whole number of seconds"),
+            );
+        }
+    }
+    if let Some(mode) = &cors.unmatched_preflights {
+        if !["UNSPECIFIED", "FORWARD", "IGNORE"].contains(&mode.as_str()) {
+            report.error(
+                format!("{path}.unmatchedPreflights"),
+                format!("{mode:?} is not one of UNSPECIFIED, FORWARD, IGNORE"),
+            );
+        }
+    }
+}
+
+fn check_fault(fault: &HttpFaultInjection, path: &str, report: &mut Report) {
+    if fault.abort.is_none() && fault.delay.is_none() {
+        report.error(path, "fault injection needs an abort, a delay or both");
+    }
+    if let Some(abort) = &fault.abort {
+        let p = format!("{path}.abort");
+        if let Some(pct) = &abort.percentage {
+            check_fault_percentage(pct, &format!("{p}.percentage.value"), report);
+        }
+        let kinds: Vec<&str> = [
+            ("httpStatus", abort.http_status.is_some()),
+            ("grpcStatus", abort.grpc_status.is_some()),
+            ("http2Error", abort.http2_error.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| n)
+        .collect();
+        if kinds.len() > 1 {
+            report.error(
+                &p,
+                format!(
+                    "set only one of httpStatus, grpcStatus and http2Error (found {})",
+                    kinds.join(" and ")
+                ),
+            );
+        }
+        if let Some(status) = abort.http_status {
+            if !(200..=599).contains(&status) {
+                report.error(
+                    format!("{p}.httpStatus"),
+                    format!("HTTP status {status} must be in 200..=599"),
+                );
+            }
+        }
+        if let Some(code) = &abort.grpc_status {
+            if !GRPC_STATUS_NAMES.contains(&code.as_str()) {
+                report.error(
+                    format!("{p}.grpcStatus"),
+                    format!("gRPC status {code:?} is not a known code name (e.g. UNAVAILABLE, NOT_FOUND)"),
+                );
+            }
+        }
+        if abort.http2_error.is_some() {
+            report.error(
+                format!("{p}.http2Error"),
+                "http2Error aborts are not supported (Istio rejects them); use httpStatus or grpcStatus",
+            );
+        }
+        if kinds.is_empty() {
+            report.warn(
+                "ineffective-fault",
+                &p,
+                "abort sets neither httpStatus nor grpcStatus, so it aborts nothing",
+            );
+        }
+    }
+    if let Some(delay) = &fault.delay {
+        let p = format!("{path}.delay");
+        if let Some(pct) = &delay.percentage {
+            check_fault_percentage(pct, &format!("{p}.percentage.value"), report);
+        }
+        if delay.percent.is_some() {
+            report.warn(
+                "deprecated-field",
+                format!("{p}.percent"),
+                "percent is deprecated; use percentage: {value: N}",
+            );
+        }
+        if delay.fixed_delay.is_some() && delay.exponential_delay.is_some() {
+            report.error(&p, "set only one of fixedDelay and exponentialDelay");
+        }
+        if let Some(d) = delay.fixed_delay {
+            check_duration_at(d, &format!("{p}.fixedDelay"), report);
+        }
+        if let Some(d) = delay.exponential_delay {
+            let pe = format!("{p}.exponentialDelay");
+            check_duration_at(d, &pe, report);
+            report.error(
+                pe,
+                "exponentialDelay is not supported (Istio rejects it); use fixedDelay",
+            );
+        }
+        if delay.fixed_delay.is_none() && delay.exponential_delay.is_none() {
+            report.warn(
+                "ineffective-fault",
+                &p,
+                "delay sets no fixedDelay, so it delays nothing",
+            );
+        }
+    }
+}
+
+/// Fault percentages: 0, or 0.0001..=100 (Envoy's finest granularity is one in a million).
+fn check_fault_percentage(pct: &Percent, path: &str, report: &mut Report) {
+    let v = pct.value;
+    if !v.is_finite() || !(0.0..=100.0).contains(&v) || (v > 0.0 && v < 0.0001) {
+        report.error(path, format!("percentage {v} must be 0 or in 0.0001..=100"));
+    }
+}
+
+fn check_mirrors(rule: &HttpRouteRule, path: &str, report: &mut Report) {
+    if let Some(pct) = rule.mirror_percent {
+        let p = format!("{path}.mirrorPercent");
+        if !(0..=100).contains(&pct) {
+            report.error(&p, format!("mirrorPercent {pct} must be in 0..=100"));
+        }
+        report.warn(
+            "deprecated-field",
+            p,
+            "mirrorPercent is deprecated; use mirrorPercentage: {value: N}",
+        );
+    }
+    if let Some(pct) = &rule.mirror_percentage {
+        check_mirror_percentage(pct, &format!("{path}.mirrorPercentage.value"), report);
+    }
+    if let Some(mirror) = &rule.mirror {
+        check_destination(mirror, &format!("{path}.mirror"), report);
+    }
+    for (k, policy) in rule.mirrors.iter().flatten().enumerate() {
+        let p = format!("{path}.mirrors[{k}]");
+        let Some(HttpMirrorPolicy {
+            destination,
+            percentage,
+            ..
+        }) = policy
+        else {
+            report.error(p, "mirror is null");
+            continue;
+        };
+        match destination {
+            None => report.error(format!("{p}.destination"), "destination is required"),
+            Some(d) => check_destination(d, &format!("{p}.destination"), report),
+        }
+        if let Some(pct) = percentage {
+            check_mirror_percentage(pct, &format!("{p}.percentage.value"), report);
+        }
+    }
+}
+
+fn check_mirror_percentage(pct: &Percent, path: &str, report: &mut Report) {
+    let v = pct.value;
+    if !v.is_finite() || !(0.0..=100.0).contains(&v) {
+        report.error(path, format!("mirror percentage {v} must be in 0..=100"));
+    }
+}
+
+fn check_redirect(
+    redirect: &HttpRedirect,
+    matches: &[Option<HttpMatchRequest>],
+    path: &str,
+    report: &mut Report,
+) {
+    let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+    let (uri, prefix_rewrite) = (set(&redirect.uri), set(&redirect.prefix_rewrite));
+    if uri && prefix_rewrite {
+        report.error(
+            path,
+            format!(
+                "redirect sets both uri {:?} and prefixRewrite {:?}; use one",
+                redirect.uri.as_deref().unwrap_or_default(),
+                redirect.prefix_rewrite.as_deref().unwrap_or_default()
+            ),
+        );
+    }
+    if prefix_rewrite {
+        let non_prefix = matches.iter().enumerate().find_map(|(j, m)| {
+            m.as_ref()?
+                .uri
+                .as_ref()
+                .filter(|u| u.prefix.is_none())
+                .map(|u| (j, u))
+        });
+        if let Some((j, uri)) = non_prefix {
+            let kind = if uri.exact.is_some() {
+                "an exact"
+            } else if uri.regex.is_some() {
+                "a regex"
+            } else {
+                "an empty"
+            };
+            report.error(
+                format!("{path}.prefixRewrite"),
+                format!("prefixRewrite needs every uri match of the rule to be a prefix match; match[{j}].uri is {kind} match"),
+            );
+        }
+    }
+    if !uri
+        && !prefix_rewrite
+        && !set(&redirect.authority)
+        && redirect.port.is_none()
+        && redirect.derive_port.is_none()
+        && !set(&redirect.scheme)
+    {
+        report.error(path, "redirect changes nothing; set uri, prefixRewrite, authority, scheme, port or derivePort");
+    }
+    if let Some(code) = redirect.redirect_code.filter(|&c| c != 0) {
+        if !(300..=399).contains(&code) {
+            report.error(
+                format!("{path}.redirectCode"),
+                format!("redirect code {code} must be in 300..=399"),
+            );
+        } else if ![301, 302, 303, 307, 308].contains(&code) {
+            report.warn(
+                "unsupported-redirect-code",
+                format!("{path}.redirectCode"),
+                format!(
+                    "redirect code {code} passes validation but Istio only generates 301, 302, 303, 307 and 308; \
+                     the route gets no action"
+                ),
+            );
+        }
+    }
+    if let Some(scheme) = redirect.scheme.as_deref().filter(|s| !s.is_empty()) {
+        if scheme != "http" && scheme != "https" {
+            report.error(
+                format!("{path}.scheme"),
+                format!("scheme {scheme:?} must be \"http\" or \"https\""),
+            );
+        }
+    }
+    if redirect.port.is_some() && redirect.derive_port.is_some() {
+        report.error(path, "set only one of port and derivePort");
+    }
+    if let Some(port) = redirect.port.filter(|&p| p != 0) {
+        check_port_at(port, &format!("{path}.port"), report);
+    }
+    if let Some(mode) = &redirect.derive_port {
+        if mode != "FROM_PROTOCOL_DEFAULT" && mode != "FROM_REQUEST_PORT" {
+            report.error(
+                format!("{path}.derivePort"),
+                format!("{mode:?} is not one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT"),
+            );
+        }
+    }
+}
+
+fn check_direct_response(direct: &HttpDirectResponse, path: &str, report: &mut Report) {
+    if let Some(body) = &direct.body {
+        let p = format!("{path}.body");
+        if body.string.is_some() && body.bytes.is_some() {
+            report.error(&p, "set only one of string and bytes");
+        }
+        // `bytes` is base64 in YAML; Istio measures the decoded size.
+        let sizes = [
+            ("string", body.string.as_ref().map(|s| s.len())),
+            (
+                "bytes",
+                body.bytes
+                    .as_ref()
+                    .map(|b| b.trim_end_matches('=').len() * 3 / 4),
+            ),
+        ];
+        for (field, size) in sizes {
+            match size {
+                Some(n) if n > MB => report.error(
+                    format!("{p}.{field}"),
+                    format!("body of {n} bytes is larger than the 1 MiB limit"),
+                ),
+                Some(n) if n > 100 * KB => report.warn(
+                    "large-direct-response",
+                    format!("{p}.{field}"),
+                    format!("body of {n} bytes is over 100 KiB; large bodies slow down configuration distribution"),
+                ),
+                _ => {}
+            }
+        }
+    }
+    match direct.status {
+        None => report.error(format!("{path}.status"), "status is required"),
+        Some(status) if !(200..=599).contains(&status) => {
+            report.error(
+                format!("{path}.status"),
+                format!("HTTP status {status} must be in 200..=599"),
+            );
+        }
+        Some(_) => {}
+    }
+}
+
+fn check_retries(retries: &HttpRetry, path: &str, report: &mut Report) {
+    let attempts = retries.attempts.unwrap_or(0);
+    if attempts < 0 {
+        report.error(
+            format!("{path}.attempts"),
+            format!("attempts {attempts} is negative; use 0 to disable retries"),
+        );
+    } else if attempts > i64::from(i32::MAX) {
+        report.error(
+            format!("{path}.attempts"),
+            format!("attempts {attempts} exceeds {}", i32::MAX),
+        );
+    }
+    let retry_on = retries.retry_on.as_deref().filter(|s| !s.is_empty());
+    if attempts == 0 {
+        let configured: Vec<&str> = [
+            ("perTryTimeout", retries.per_try_timeout.is_some()),
+            ("retryOn", retry_on.is_some()),
+            (
+                "retryRemoteLocalities",
+                retries.retry_remote_localities.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| n)
+        .collect();
+        if !configured.is_empty() {
+            report.error(
+                path,
+                format!(
+                    "attempts is 0 (retries disabled) but {} is set; remove it or set attempts",
+                    configured.join(" and ")
+                ),
+            );
+        }
+    }
+    if let Some(d) = retries.per_try_timeout {
+        check_duration_at(d, &format!("{path}.perTryTimeout"), report);
+    }
+    if let Some(retry_on) = retry_on {
+        for token in retry_on.split(',') {
+            let known_status = token.parse::<i64>().ok().is_some_and(is_known_http_status);
+            if !known_status && !RETRY_ON_POLICIES.contains(&token) {
+                report.error(
+                    format!("{path}.retryOn"),
+                    format!(
+                        "{token:?} is not a retry condition; use an HTTP status code or one of {}",
+                        RETRY_ON_POLICIES.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(d) = retries.backoff {
+        check_duration_at(d, &format!("{path}.backoff"), report);
+    }
+}
+
+/// Status codes with a registered reason phrase (Go's `net/http.StatusText`).
+fn is_known_http_status(code: i64) -> bool {
+    matches!(code,
+        100..=103 | 200..=208 | 226 | 300..=305 | 307 | 308 | 400..=418 | 421..=426 | 428 | 429
+        | 431 | 451 | 500..=508 | 510 | 511)
+}
+
+fn check_rewrite(rewrite: &HttpRewrite, path: &str, report: &mut Report) {
+    let uri = rewrite.uri.as_deref().is_some_and(|u| !u.is_empty());
+    let authority = rewrite.authority.as_deref().is_some_and(|a| !a.is_empty());
+    if uri && rewrite.uri_regex_rewrite.is_some() {
+        report.error(path, "rewrite sets both uri and uriRegexRewrite; use one");
+    }
+    if !uri && !authority && rewrite.uri_regex_rewrite.is_none() {
+        report.error(
+            path,
+            "rewrite changes nothing; set uri, uriRegexRewrite or authority",
+        );
+    }
+    if let Some(rr) = &rewrite.uri_regex_rewrite {
+        let p = format!("{path}.uriRegexRewrite");
+        match rr.pattern.as_deref() {
+            None | Some("") => report.error(
+                format!("{p}.match"),
+                "uriRegexRewrite needs match (the pattern)",
+            ),
+            Some(re) => check_regex_at(re, &format!("{p}.match"), report),
+        }
+        if rr.rewrite.as_deref().is_none_or(str::is_empty) {
+            report.error(
+                format!("{p}.rewrite"),
+                "uriRegexRewrite needs rewrite (the replacement)",
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Destinations
+// ---------------------------------------------------------------------------------------------
+
+fn check_http_destinations(
+    route: &[Option<HttpRouteDestination>],
+    path: &str,
+    report: &mut Report,
+) {
+    let weights = route.iter().enumerate().map(|(k, d)| {
+        let p = format!("{path}[{k}]");
+        match d {
+            None => {
+                report.error(&p, "destination entry is null");
+                None
+            }
+            Some(d) => {
+                if let Some(headers) = &d.headers {
+                    check_header_operations(headers, &format!("{p}.headers"), report);
+                }
+                Some((p, d.destination.as_ref(), d.weight))
+            }
+        }
+    });
+    let weights: Vec<_> = weights.collect();
+    check_weighted(weights, route.len(), path, report);
+}
+
+fn check_route_destinations(route: &[Option<RouteDestination>], path: &str, report: &mut Report) {
+    let weights: Vec<_> = route
+        .iter()
+        .enumerate()
+        .map(|(k, d)| {
+            let p = format!("{path}[{k}]");
+            match d {
+                None => {
+                    report.error(&p, "destination entry is null");
+                    None
+                }
+                Some(d) => Some((p, d.destination.as_ref(), d.weight)),
+            }
+        })
+        .collect();
+    check_weighted(weights, route.len(), path, report);
+}
+
+/// Destination required and valid; weights non-negative int32; several destinations need a
+/// positive total (a single destination's weight is ignored).
+fn check_weighted(
+    entries: Vec<Option<(String, Option<&Destination>, Option<i64>)>>,
+    count: usize,
+    path: &str,
+    report: &mut Report,
+) {
+    let mut total: i64 = 0;
+    for (p, destination, weight) in entries.into_iter().flatten() {
+        match destination {
+            None => report.error(format!("{p}.destination"), "destination is required"),
+            Some(d) => check_destination(d, &format!("{p}.destination"), report),
+        }
+        let weight = weight.unwrap_or(0);
+        if weight < 0 {
+            report.error(
+                format!("{p}.weight"),
+                format!("weight {weight} is negative; weights are relative and must be 0 or more"),
+            );
+        } else if weight > i64::from(i32::MAX) {
+            report.error(
+                format!("{p}.weight"),
+                format!("weight {weight} exceeds {}", i32::MAX),
+            );
+        } else {
+            total += weight;
+        }
+    }
+    if count > 1 && total == 0 {
+        report.error(
+            path,
+            format!("total weight of {count} destinations is 0; at least one must be positive"),
+        );
+    } else if total > i64::from(u32::MAX) {
+        report.error(path, format!("total weight {total} exceeds {}", u32::MAX));
+    }
+}
+
+fn check_destination(d: &Destination, path: &str, report: &mut Report) {
+    if d.host == "*" {
+        report.error(
+            format!("{path}.host"),
+            "destination host \"*\" is not allowed; name a service",
+        );
+    } else if let Err(message) = is_valid_wildcard_domain(&d.host) {
+        report.error(format!("{path}.host"), message);
+    }
+    if let Some(subset) = d.subset.as_deref().filter(|s| !s.is_empty()) {
+        if !is_dns1123_label(subset) {
+            report.error(
+                format!("{path}.subset"),
+                format!("subset {subset:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
+            );
+        }
+    }
+    if let Some(port) = &d.port {
+        match port.number {
+            None => report.error(format!("{path}.port.number"), "port number is required"),
+            Some(n) => check_port_at(n, &format!("{path}.port.number"), report),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS and TCP rules
+// ---------------------------------------------------------------------------------------------
+
+fn check_tls_rule(rule: &TlsRoute, spec: &VirtualServiceSpec, path: &str, report: &mut Report) {
+    if rule.matches.is_empty() {
+        report.error(
+            format!("{path}.match"),
+            "tls rule needs at least one match with sniHosts",
+        );
+    }
+    for (j, m) in rule.matches.iter().enumerate() {
+        let p = format!("{path}.match[{j}]");
+        let Some(m) = m else {
+            report.error(p, "match is null");
+            continue;
+        };
+        check_tls_match(m, spec, &p, report);
+    }
+    if rule.route.is_empty() {
+        report.error(
+            format!("{path}.route"),
+            "tls rule has no route; at least one destination is required",
+        );
+    }
+    check_route_destinations(&rule.route, &format!("{path}.route"), report);
+}
+
+fn check_tls_match(
+    m: &TlsMatchAttributes,
+    spec: &VirtualServiceSpec,
+    path: &str,
+    report: &mut Report,
+) {
+    if m.sni_hosts.is_empty() {
+        report.error(
+            format!("{path}.sniHosts"),
+            "a tls match needs at least one SNI host",
+        );
+    }
+    // Istio checks SNI names with the gateway rules unless `mesh` is listed (even when gateways is empty).
+    let gateway_rules = !spec.gateways.iter().any(|g| g == MESH);
+    for (k, sni) in m.sni_hosts.iter().enumerate() {
+        let p = format!("{path}.sniHosts[{k}]");
+        let syntax = if gateway_rules {
+            check_gateway_bound_domain(sni, true)
+        } else {
+            is_valid_wildcard_domain(sni)
+        };
+        if let Err(message) = syntax {
+            if is_ip_literal(sni) {
+                report.warn(
+                    "sni-ip-address",
+                    p,
+                    format!("SNI host {sni:?} is an IP address; SNI carries names and most clients never send an IP"),
+                );
+            } else {
+                report.error(p, message);
+            }
+            continue;
+        }
+        if !spec.hosts.iter().any(|h| host_subset_of(sni, h)) {
+            report.error(
+                p,
+                format!(
+                    "SNI host {sni:?} is not a subset of any host of the virtual service [{}]",
+                    spec.hosts.join(", ")
+                ),
+            );
+        }
+    }
+    check_l4_common(
+        &m.destination_subnets,
+        m.port,
+        &m.source_labels,
+        &m.gateways,
+        path,
+        report,
+    );
+}
+
+fn check_tcp_rule(rule: &TcpRoute, path: &str, report: &mut Report) {
+    for (j, m) in rule.matches.iter().enumerate() {
+        let p = format!("{path}.match[{j}]");
+        let Some(m) = m else {
+            report.error(p, "match is null");
+            continue;
+        };
+        check_l4_common(
+            &m.destination_subnets,
+            m.port,
+            &m.source_labels,
+            &m.gateways,
+            &p,
+            report,
+        );
+    }
+    if rule.route.is_empty() {
+        report.error(
+            format!("{path}.route"),
+            "tcp rule has no route; at least one destination is required",
+        );
+    }
+    check_route_destinations(&rule.route, &format!("{path}.route"), report);
+}
+
+fn check_l4_common(
+    subnets: &[String],
+    port: Option<i64>,
+    labels: &BTreeMap<String, String>,
+    gateways: &[String],
+    path: &str,
+    report: &mut Report,
+) {
+    for (k, subnet) in subnets.iter().enumerate() {
+        if !is_ip_or_cidr(subnet) {
+            report.error(
+                format!("{path}.destinationSubnets[{k}]"),
+                format!("{subnet:?} is not an IP address or a CIDR block"),
+            );
+        }
+    }
+    if let Some(port) = port.filter(|&p| p != 0) {
+        check_port_at(port, &format!("{path}.port"), report);
+    }
+    check_labels(labels, &format!("{path}.sourceLabels"), report);
+    for (k, gateway) in gateways.iter().enumerate() {
+        check_gateway_name(gateway, &format!("{path}.gateways[{k}]"), report);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names, labels, ports, durations, exportTo
+// ---------------------------------------------------------------------------------------------
+
+/// A gateway reference: `<namespace>/<name>` (both DNS-1123 labels) or a bare name (checked as a
+/// domain name; the legacy `name.namespace` form is accepted with a warning). `mesh` is a bare name.
+pub(crate) fn check_gateway_name(gateway: &str, path: &str, report: &mut Report) {
+    match gateway.split_once('/') {
+        None => {
+            if let Some((name, rest)) = gateway.split_once('.') {
+                let ns = rest.split('.').next().unwrap_or_default();
+                report.warn(
+                    "deprecated-field",
+                    path,
+                    format!("gateway {gateway:?} uses the legacy name.namespace form; write \"{ns}/{name}\""),
+                );
+            }
+            if let Err(message) = is_valid_fqdn(gateway) {
+                report.error(path, format!("gateway {message}"));
+            }
+        }
+        Some((ns, name)) => {
+            if ns.is_empty() || name.is_empty() {
+                report.error(
+                    path,
+                    format!(
+                        "gateway {gateway:?} must be <namespace>/<name> with both parts non-empty"
+                    ),
+                );
+                return;
+            }
+            if !is_dns1123_label(ns) {
+                report.error(
+                    path,
+                    format!("gateway {gateway:?}: namespace {ns:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
+                );
+            }
+            if !is_dns1123_label(name) {
+                report.error(
+                    path,
+                    format!("gateway {gateway:?}: name {name:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
+                );
+            }
+        }
+    }
+}
+
+/// Kubernetes label keys (`[prefix/]name`) and values, as for `sourceLabels`.
+pub(crate) fn check_labels(labels: &BTreeMap<String, String>, path: &str, report: &mut Report) {
+    for (key, value) in labels {
+        if let Err(message) = check_label_key(key) {
+            report.error(format!("{path}[{key}]"), message);
+        }
+        if !value.is_empty() && !is_qualified_name(value) {
+            report.error(
+                format!("{path}[{key}]"),
+                format!(
+                    "label value {value:?} is not valid; use letters, digits, '-', '_' or '.', starting and \
+                     ending with a letter or digit"
+                ),
+            );
+        }
+    }
+}
+
+fn check_label_key(key: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "label key {key:?} is not valid; use an optional DNS prefix and '/', then 1-63 letters, digits, \
+             '-', '_' or '.', starting and ending with a letter or digit"
+        )
+    };
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        if prefix.len() > 253 || !prefix.split('.').all(is_dns1123_label_chars) {
+            return Err(bad());
+        }
+    }
+    if name.len() > 63 || !is_qualified_name(name) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`
+fn is_qualified_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+fn check_port_at(port: i64, path: &str, report: &mut Report) {
+    if !(1..=65535).contains(&port) {
+        report.error(path, format!("port {port} must be in 1..=65535"));
+    }
+}
+
+/// A duration Istio accepts for timeouts, retry and fault delays: at least 1ms, whole milliseconds.
+pub(crate) fn check_duration(d: Duration) -> Result<(), String> {
+    let nanos = d.as_nanos();
+    if nanos < 1_000_000 {
+        Err(format!("duration {d} must be at least 1ms"))
+    } else if nanos % 1_000_000 != 0 {
+        Err(format!(
+            "duration {d} must be a whole number of milliseconds"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_duration_at(d: Duration, path: &str, report: &mut Report) {
+    if let Err(message) = check_duration(d) {
+        report.error(path, message);
+    }
+}
+
+/// `exportTo`: `.`, `*` or namespace names, no duplicates, `*` alone, never `~`.
+pub(crate) fn check_export_to(export_to: &[String], path: &str, report: &mut Report) {
+    for (k, entry) in export_to.iter().enumerate() {
+        let p = format!("{path}[{k}]");
+        if export_to[..k].contains(entry) {
+            report.error(p, format!("{entry:?} is listed twice"));
+        } else if entry == "~" {
+            report.error(
+                p,
+                "\"~\" (visible to no one) is only allowed for service entries",
+            );
+        } else if entry != "." && entry != "*" && !is_dns1123_label(entry) {
+            report.error(
+                p,
+                format!("{entry:?} is not \".\", \"*\" or a namespace name (a DNS-1123 label: {LABEL_RULE})"),
+            );
+        }
+    }
+    if export_to.len() > 1 && export_to.iter().any(|e| e == "*") {
+        report.error(path, "\"*\" (all namespaces) must be the only entry");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host syntax and overlap (shared with the other validators)
+// ---------------------------------------------------------------------------------------------
+
+/// A DNS-1123 label: 1-63 ASCII letters, digits or `-`, starting and ending with a letter or
+/// digit (Istio accepts upper case).
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
+    s.len() <= 63 && is_dns1123_label_chars(s)
+}
+
+/// The label pattern without the length limit.
+fn is_dns1123_label_chars(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
+}
+
+/// A first label that may carry a wildcard: `*`, `*label`, `*-label` or a plain label.
+fn is_wildcard_dns1123_label(s: &str) -> bool {
+    if s.len() > 63 {
+        return false;
+    }
+    s == "*"
+        || is_dns1123_label_chars(s)
+        || s.strip_prefix("*-").is_some_and(is_dns1123_label_chars)
+        || s.strip_prefix('*').is_some_and(is_dns1123_label_chars)
+}
+
+fn check_domain_length(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("domain name is empty".into())
+    } else if name.len() > 255 {
+        Err(format!(
+            "domain name of {} bytes is longer than the limit of 255",
+            name.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Every label a DNS-1123 label (the last may be empty: `istio.io.`), top-level label not all digits.
+fn check_dns1123_labels(domain: &str, full: &str) -> Result<(), String> {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let tld = labels[labels.len() - 1];
+    if tld.parse::<i64>().is_ok() {
+        return Err(format!(
+            "{full:?} is not a valid domain name: top-level label {tld:?} is all digits"
+        ));
+    }
+    for (i, label) in labels.iter().enumerate() {
+        if i == labels.len() - 1 && label.is_empty() {
+            break;
+        }
+        if !is_dns1123_label(label) {
+            let hint = if label.contains('*') {
+                "; \"*\" is allowed only at the start of the first label"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{full:?} is not a valid domain name: label {label:?} must be {LABEL_RULE}{hint}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A fully qualified or short domain name without wildcards.
+pub(crate) fn is_valid_fqdn(name: &str) -> Result<(), String> {
+    check_domain_length(name)?;
+    check_dns1123_labels(name, name)
+}
+
+/// A domain name whose first label may be a wildcard (`*`, `*.example.com`, `*-dev.example.com`);
+/// the other labels are DNS-1123 labels and the top-level label is not all digits.
+pub(crate) fn is_valid_wildcard_domain(host: &str) -> Result<(), String> {
+    check_domain_length(host)?;
+    let (first, rest) = match host.split_once('.') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (host, None),
+    };
+    if !is_wildcard_dns1123_label(first) {
+        return Err(format!(
+            "{host:?} is not a valid domain name: label {first:?} must be {LABEL_RULE}, optionally \
+             starting with \"*\" or \"*-\", or be \"*\""
+        ));
+    }
+    match rest {
+        Some(rest) => check_dns1123_labels(rest, host),
+        None => Ok(()),
+    }
+}
+
+/// Hosts of a VirtualService bound to gateways: like [`is_valid_wildcard_domain`], and for SNI
+/// routing also the auto-generated `outbound_.<port>_._.<host>` names of AUTO_PASSTHROUGH.
+fn check_gateway_bound_domain(host: &str, sni: bool) -> Result<(), String> {
+    check_domain_length(host)?;
+    if sni && host.starts_with("outbound_") {
+        let parts: Vec<&str> = host.split('_').collect();
+        if parts.len() < 4 {
+            return Err(format!(
+                "{host:?} is not a valid domain name: write it as outbound_.<PORT>_._.<HOSTNAME>"
+            ));
+        }
+        let port = parts[1].trim_matches('.');
+        let hostname = parts[3].trim_matches('.');
+        if !port.bytes().any(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "{host:?} is not a valid domain name: port part {port:?} has no digits (outbound_.<PORT>_._.<HOSTNAME>)"
+            ));
+        }
+        if !hostname.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return Err(format!(
+                "{host:?} is not a valid domain name: host part {hostname:?} has no letters (outbound_.<PORT>_._.<HOSTNAME>)"
+            ));
+        }
+        return Ok(());
+    }
+    is_valid_wildcard_domain(host)
+}
+
+/// An IPv4 or IPv6 literal (IPv6 may carry a `%zone`).
+pub(crate) fn is_ip_literal(s: &str) -> bool {
+    if s.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    match s.split_once('%') {
+        Some((addr, zone)) if !zone.is_empty() && addr.contains(':') => {
+            addr.parse::<std::net::Ipv6Addr>().is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// An IP address or a CIDR block (`10.0.0.0/8`, `2001:db8::/32`).
+pub(crate) fn is_ip_or_cidr(s: &str) -> bool {
+    if s.matches('/').count() != 1 {
+        return is_ip_literal(s);
+    }
+    let (addr, bits) = s.split_once('/').unwrap_or_default();
+    let Ok(addr) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    !bits.is_empty()
+        && bits.bytes().all(|b| b.is_ascii_digit())
+        && bits.parse::<u32>().is_ok_and(|b| b <= max)
+}
+
+/// Whether two host names overlap (Istio `host.Name.Matches`): names starting with `*` match by
+/// the suffix after the `*`; two wildcards overlap when one suffix ends with the other; plain
+/// names compare exactly. `*.foo.com` overlaps `a.foo.com` and `*.com`, not `foo.com`.
+pub(crate) fn hosts_overlap(a: &str, b: &str) -> bool {
+    match (a.strip_prefix('*'), b.strip_prefix('*')) {
+        (Some(sa), Some(sb)) => {
+            if sa.len() < sb.len() {
+                sb.ends_with(sa)
+            } else {
+                sa.ends_with(sb)
+            }
+        }
+        (Some(sa), None) => b.ends_with(sa),
+        (None, Some(sb)) => a.ends_with(sb),
+        (None, None) => a == b,
+    }
+}
+
+/// Whether every name `a` matches is also matched by `b` (Istio `host.Name.SubsetOf`).
+pub(crate) fn host_subset_of(a: &str, b: &str) -> bool {
+    match (a.strip_prefix('*'), b.strip_prefix('*')) {
+        (Some(sa), Some(sb)) => a.len() >= b.len() && sa.ends_with(sb),
+        (Some(_), None) => false,
+        (None, Some(sb)) => a.ends_with(sb),
+        (None, None) => a == b,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reachability warnings (IST0130 unreachable rule, IST0131 ineffective match)
+// ---------------------------------------------------------------------------------------------
+
+/// A condition on one value, normalised for the coverage check.
+#[derive(Clone, Copy, PartialEq)]
+enum Cond<'a> {
+    /// `{}` or `regex: "*"`: the value is present.
+    Present,
+    Exact(&'a str),
+    Prefix(&'a str),
+    Regex(&'a str),
+}
+
+fn cond(sm: Option<&StringMatch>) -> Cond<'_> {
+    match sm {
+        None => Cond::Present,
+        Some(sm) => match (&sm.exact, &sm.prefix, &sm.regex) {
+            (Some(e), _, _) => Cond::Exact(e),
+            (None, Some(p), _) => Cond::Prefix(p),
+            (None, None, Some(r)) if r == "*" => Cond::Present,
+            (None, None, Some(r)) => Cond::Regex(r),
+            (None, None, None) => Cond::Present,
+        },
+    }
+}
+
+/// Every value `b` accepts, `a` accepts too (both requiring the value to be present).
+fn cond_covers(a: Cond<'_>, b: Cond<'_>) -> bool {
+    match (a, b) {
+        (Cond::Present, _) => true,
+        (Cond::Regex(".*"), _) => true,
+        (Cond::Exact(x), Cond::Exact(y)) => x == y,
+        (Cond::Prefix(p), Cond::Exact(y) | Cond::Prefix(y)) => y.starts_with(p),
+        (Cond::Regex(x), Cond::Regex(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// A condition on a header that is always present (`:method`, `:scheme`, `:authority`); absent
+/// means "any".
+fn pseudo_covers(a: Option<&StringMatch>, b: Option<&StringMatch>) -> bool {
+    match (a, b) {
+        (None, _) => true,
+        (Some(a), b) => match cond(Some(a)) {
+            Cond::Present => true,
+            ca => b.is_some() && cond_covers(ca, cond(b)),
+        },
+    }
+}
+
+fn uri_covers(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
+    let any = |m: &HttpMatchRequest| match m.uri.as_ref().map(|u| cond(Some(u))) {
+        None | Some(Cond::Present) => true,
+        Some(Cond::Prefix(p)) => p.is_empty() || p == "/",
+        Some(Cond::Regex(r)) => r == ".*",
+        Some(_) => false,
+    };
+    if any(a) {
+        return true;
+    }
+    if any(b) {
+        return false;
+    }
+    let (ca, cb) = (cond(a.uri.as_ref()), cond(b.uri.as_ref()));
+    let (ica, icb) = (
+        a.ignore_uri_case == Some(true),
+        b.ignore_uri_case == Some(true),
+    );
+    match (ca, cb) {
+        (Cond::Regex(x), Cond::Regex(y)) => x == y,
+        (Cond::Exact(x), Cond::Exact(y)) => {
+            if ica {
+                x.eq_ignore_ascii_case(y)
+            } else {
+                !icb && x == y
+            }
+        }
+        (Cond::Prefix(p), Cond::Exact(y) | Cond::Prefix(y)) => {
+            if ica {
+                y.len() >= p.len() && y.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            } else {
+                !icb && y.starts_with(p)
+            }
+        }
+        _ => false,
+    }
+}
+
+fn map_covers(
+    a: Option<&BTreeMap<String, Option<StringMatch>>>,
+    b: Option<&BTreeMap<String, Option<StringMatch>>>,
+    case_insensitive_keys: bool,
+) -> bool {
+    a.into_iter().flatten().all(|(ka, va)| {
+        b.into_iter().flatten().any(|(kb, vb)| {
+            let same_key = if case_insensitive_keys {
+                ka.eq_ignore_ascii_case(kb)
+            } else {
+                ka == kb
+            };
+            same_key && cond_covers(cond(va.as_ref()), cond(vb.as_ref()))
+        })
+    })
+}
+
+/// Config-time predicates of `a` (port, gateways, source labels / namespace) select at least the
+/// proxies and ports `b`'s select.
+fn config_covers(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
+    let port_a = a.port.unwrap_or(0);
+    if port_a != 0 && Some(port_a) != b.port {
+        return false;
+    }
+    if !a.gateways.is_empty() {
+        return !b.gateways.is_empty() && b.gateways.iter().all(|g| a.gateways.contains(g));
+    }
+    let a_source =
+        !a.source_labels.is_empty() || a.source_namespace.as_deref().is_some_and(|n| !n.is_empty());
+    if a_source {
+        return b.gateways.is_empty()
+            && a.source_labels
+                .iter()
+                .all(|(k, v)| b.source_labels.get(k) == Some(v))
+            && a.source_namespace
+                .as_deref()
+                .is_none_or(|n| n.is_empty() || b.source_namespace.as_deref() == Some(n));
+    }
+    true
+}
+
+/// Every request block `b` matches is also matched by block `a` (a sound under-approximation).
+fn match_covers(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
+    let without_covers = a.without_headers.iter().flatten().all(|(ka, va)| {
+        b.without_headers
+            .iter()
+            .flatten()
+            .any(|(kb, vb)| ka.eq_ignore_ascii_case(kb) && cond(va.as_ref()) == cond(vb.as_ref()))
+    });
+    config_covers(a, b)
+        && uri_covers(a, b)
+        && pseudo_covers(a.method.as_ref(), b.method.as_ref())
+        && pseudo_covers(a.scheme.as_ref(), b.scheme.as_ref())
+        && pseudo_covers(a.authority.as_ref(), b.authority.as_ref())
+        && map_covers(a.headers.as_ref(), b.headers.as_ref(), true)
+        && map_covers(a.query_params.as_ref(), b.query_params.as_ref(), false)
+        && without_covers
+}
+
+/// A block that takes every request: any path, nothing else.
+fn is_catch_all(m: &HttpMatchRequest) -> bool {
+    let empty = |o: &Option<BTreeMap<String, Option<StringMatch>>>| {
+        o.as_ref().is_none_or(BTreeMap::is_empty)
+    };
+    let probe = HttpMatchRequest::default();
+    uri_covers(m, &probe)
+        && m.method.is_none()
+        && m.scheme.is_none()
+        && m.authority.is_none()
+        && empty(&m.headers)
+        && empty(&m.query_params)
+        && empty(&m.without_headers)
+        && m.port.unwrap_or(0) == 0
+        && m.source_labels.is_empty()
+        && m.source_namespace.as_deref().is_none_or(str::is_empty)
+        && m.gateways.is_empty()
+}
+
+/// Two blocks that are the same apart from their name.
+fn match_eq(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
+    a.uri == b.uri
+        && a.scheme == b.scheme
+        && a.method == b.method
+        && a.authority == b.authority
+        && a.headers == b.headers
+        && a.port == b.port
+        && a.source_labels == b.source_labels
+        && a.gateways == b.gateways
+        && a.query_params == b.query_params
+        && a.ignore_uri_case == b.ignore_uri_case
+        && a.without_headers == b.without_headers
+        && a.source_namespace == b.source_namespace
+        && a.stat_prefix == b.stat_prefix
+}
+
+/// Warns about rules and match blocks that can never take a request because an earlier rule
+/// without matches, or an earlier block that matches a superset of requests, comes first.
+/// Rules with `delegate` never shadow later ones (requests their delegate does not match fall through).
+fn analyze_http_reachability(rules: &[Option<HttpRouteRule>], report: &mut Report) {
+    let null_block = HttpMatchRequest::default();
+    // Earlier blocks that can shadow later ones: (rule, block) index and the block.
+    let mut earlier: Vec<(usize, usize, &HttpMatchRequest)> = Vec::new();
+    // The first earlier rule without match blocks (which takes every request).
+    let mut matchless: Option<usize> = None;
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(rule) = rule else { continue };
+        let path = format!("spec.http[{i}]");
+        let shadows = rule.delegate.is_none();
+        if let Some(k) = matchless {
+            report.warn(
+                "unreachable-rule",
+                path,
+                format!("rule is unreachable: http[{k}] before it has no match and takes every request (IST0130)"),
+            );
+            continue;
+        }
+        if rule.matches.is_empty() {
+            if let Some((k, m, _)) = earlier.iter().find(|(_, _, a)| is_catch_all(a)) {
+                report.warn(
+                    "unreachable-rule",
+                    path,
+                    format!("rule is unreachable: http[{k}].match[{m}] before it matches every request (IST0130)"),
+                );
+            } else if shadows {
+                matchless = Some(i);
+            }
+            continue;
+        }
+        let mut shadowed = 0;
+        let mut block_warnings = Vec::new();
+        for (j, block) in rule.matches.iter().enumerate() {
+            let block = block.as_ref().unwrap_or(&null_block);
+            let coverer = earlier.iter().find(|(_, _, a)| match_covers(a, block));
+            if let Some(&(k, m, a)) = coverer {
+                shadowed += 1;
+                let p = format!("{path}.match[{j}]");
+                let other = if k == i {
+                    format!("match[{m}]")
+                } else {
+                    format!("http[{k}].match[{m}]")
+                };
+                if match_eq(a, block) {
+                    block_warnings.push((
+                        "duplicate-match",
+                        p,
+                        format!("match block is identical to {other} before it and never matches (IST0131)"),
+                    ));
+                } else if is_catch_all(a) {
+                    block_warnings.push((
+                        "unreachable-rule",
+                        p,
+                        format!("match block is unreachable: {other} before it matches every request (IST0130)"),
+                    ));
+                } else {
+                    block_warnings.push((
+                        "shadowed-match",
+                        p,
+                        format!(
+                            "match block never matches: every request it matches is taken by {other} before it (IST0131)"
+                        ),
+                    ));
+                }
+            } else if shadows {
+                earlier.push((i, j, block));
+            }
+        }
+        if shadowed == rule.matches.len() {
+            report.warn(
+                "unreachable-rule",
+                &path,
+                "rule is unreachable: every match block is taken by an earlier one (IST0130)",
+            );
+        }
+        for (code, p, message) in block_warnings {
+            report.warn(code, p, message);
+        }
+    }
+}
+
+fn tls_match_eq(a: &TlsMatchAttributes, b: &TlsMatchAttributes) -> bool {
+    a.sni_hosts == b.sni_hosts
+        && a.destination_subnets == b.destination_subnets
+        && a.port == b.port
+        && a.source_labels == b.source_labels
+        && a.gateways == b.gateways
+        && a.source_namespace == b.source_namespace
+}
+
+fn l4_match_eq(a: &L4MatchAttributes, b: &L4MatchAttributes) -> bool {
+    a.destination_subnets == b.destination_subnets
+        && a.port == b.port
+        && a.source_subnet == b.source_subnet
+        && a.source_labels == b.source_labels
+        && a.gateways == b.gateways
+        && a.source_namespace == b.source_namespace
+}
+
+/// The TLS / TCP form of the analysis: rules after a rule without matches, and identical matches.
+fn analyze_l4_reachability<R, M>(
+    field: &str,
+    rules: &[Option<R>],
+    matches_of: impl Fn(&R) -> &Vec<Option<M>>,
+    eq: impl Fn(&M, &M) -> bool,
+    report: &mut Report,
+) {
+    let mut seen: Vec<(usize, usize, &M)> = Vec::new();
+    let mut matchless: Option<usize> = None;
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(rule) = rule else { continue };
+        let path = format!("{field}[{i}]");
+        if let Some(k) = matchless {
+            report.warn(
+                "unreachable-rule",
+                path,
+                format!("rule is unreachable: {}[{k}] before it has no match and takes every connection (IST0130)", &field[5..]),
+            );
+            continue;
+        }
+        let matches = matches_of(rule);
+        if matches.is_empty() {
+            matchless = Some(i);
+            continue;
+        }
+        let mut duplicates = 0;
+        for (j, m) in matches.iter().enumerate() {
+            let Some(m) = m else { continue };
+            if let Some(&(k, n, _)) = seen.iter().find(|(_, _, a)| eq(a, m)) {
+                duplicates += 1;
+                report.warn(
+                    "duplicate-match",
+                    format!("{path}.match[{j}]"),
+                    format!("match is identical to {}[{k}].match[{n}] before it and never matches (IST0131)", &field[5..]),
+                );
+            } else {
+                seen.push((i, j, m));
+            }
+        }
+        if duplicates == matches.len() {
+            report.warn(
+                "unreachable-rule",
+                path,
+                "rule is unreachable: every match duplicates an earlier one (IST0130)",
+            );
+        }
+    }
+}

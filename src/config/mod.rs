@@ -1,0 +1,555 @@
+//! The configuration model: the real Kubernetes resources, 1:1 with their YAML, and their loading.
+//!
+//! Input is YAML (multi-document streams, `kind: List`, `kubectl get -o yaml` output) or JSON.
+//! YAML is read by serde-saphyr with strict options and budgets ([`limits`]); duplicate keys are
+//! errors in YAML and JSON alike. Each document is dispatched on its apiVersion *group* and kind;
+//! kinds meshroute does not handle are skipped with a note. A document whose `spec` does not fit
+//! the schema is kept as a rejected resource (with the field path of the problem), so the other
+//! resources of the stream still load.
+
+pub mod common;
+pub mod destination_rule;
+pub mod gateway;
+pub mod virtual_service;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::error::{Diagnostic, Error, ErrorKind, ResourceId, Severity};
+
+pub use destination_rule::DestinationRuleSpec;
+pub use gateway::IstioGatewaySpec;
+pub use virtual_service::VirtualServiceSpec;
+
+/// Limits applied while reading configuration; exceeding one is an error naming the limit.
+pub mod limits {
+    /// Largest input accepted in one call, in bytes.
+    pub const MAX_INPUT_BYTES: usize = 16 << 20;
+    /// Deepest YAML/JSON nesting.
+    pub const MAX_DEPTH: usize = 32;
+    /// Most YAML nodes in one input.
+    pub const MAX_NODES: usize = 250_000;
+    /// Most YAML aliases in one input.
+    pub const MAX_ALIASES: usize = 100;
+    /// Most YAML anchors in one input.
+    pub const MAX_ANCHORS: usize = 100;
+    /// Most scalar bytes in one input.
+    pub const MAX_SCALAR_BYTES: usize = 4 << 20;
+    /// Most documents in one input.
+    pub const MAX_DOCUMENTS: usize = 10_000;
+}
+
+/// Kubernetes object metadata (the parts that matter for routing and messages).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Metadata {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace; absent means the compile option's default namespace.
+    pub namespace: Option<String>,
+    /// Creation time (RFC 3339), used for precedence between resources.
+    pub creation_timestamp: Option<String>,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// One loaded resource: metadata plus its typed spec.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Object<S> {
+    /// `apiVersion` as written.
+    pub api_version: String,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// The spec.
+    pub spec: S,
+    /// Where it was read from (file name or a caller-chosen label), for messages.
+    pub source: String,
+    /// Position in load order, used as a stable tie-breaker.
+    pub order: usize,
+}
+
+impl<S> Object<S> {
+    /// The namespace, or `default_namespace` when the resource names none.
+    pub fn namespace<'a>(&'a self, default_namespace: &'a str) -> &'a str {
+        self.metadata
+            .namespace
+            .as_deref()
+            .unwrap_or(default_namespace)
+    }
+}
+
+/// A resource meshroute handles.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Resource {
+    /// networking.istio.io VirtualService.
+    VirtualService(Object<VirtualServiceSpec>),
+    /// networking.istio.io DestinationRule.
+    DestinationRule(Object<DestinationRuleSpec>),
+    /// networking.istio.io Gateway.
+    Gateway(Object<IstioGatewaySpec>),
+}
+
+impl Resource {
+    /// The resource's kind, namespace and name (`default_namespace` when it names none).
+    pub fn id(&self, default_namespace: &str) -> ResourceId {
+        let (kind, m) = match self {
+            Resource::VirtualService(o) => ("VirtualService", &o.metadata),
+            Resource::DestinationRule(o) => ("DestinationRule", &o.metadata),
+            Resource::Gateway(o) => ("Gateway", &o.metadata),
+        };
+        ResourceId::new(
+            kind,
+            m.namespace.as_deref().unwrap_or(default_namespace),
+            &m.name,
+        )
+    }
+}
+
+/// A resource that could not be read into its schema: its id and the errors.
+#[derive(Clone, Debug)]
+pub struct Rejected {
+    /// The resource.
+    pub resource: ResourceId,
+    /// Why it was rejected.
+    pub errors: Vec<Error>,
+}
+
+/// Configuration loaded from one or more inputs, not yet validated or compiled.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Resources in load order.
+    pub resources: Vec<Resource>,
+    /// Resources whose spec did not fit the schema (kept out of `resources`).
+    pub rejected: Vec<Rejected>,
+    /// Notes, e.g. resources of other kinds that were skipped.
+    pub notes: Vec<Diagnostic>,
+}
+
+impl Config {
+    /// An empty configuration.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// Reads YAML or JSON text (JSON when the first non-space character is `{` or `[`).
+    ///
+    /// # Errors
+    /// When the text is not well-formed or exceeds a [`limits`] budget. Schema problems in a
+    /// single resource do not fail the call: they land in [`Config::rejected`].
+    ///
+    /// # Example
+    /// ```
+    /// let yaml = "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+    ///             metadata: {name: r, namespace: default}\nspec: {hosts: [r], http: [{route: [{destination: {host: r}}]}]}\n";
+    /// let config = meshroute::Config::from_str(yaml, "inline")?;
+    /// assert_eq!(config.resources.len(), 1);
+    /// # Ok::<(), meshroute::Error>(())
+    /// ```
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(text: &str, source: &str) -> Result<Config, Error> {
+        let mut c = Config::new();
+        c.add_str(text, source)?;
+        Ok(c)
+    }
+
+    /// Reads a file (YAML or JSON).
+    ///
+    /// # Errors
+    /// When the file cannot be read or [`Config::add_str`] fails.
+    pub fn add_file(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(ErrorKind::Io, "", format!("cannot read: {e}")).with_source(&name)
+        })?;
+        self.add_str(&text, &name)
+    }
+
+    /// Adds the resources of YAML or JSON text to this configuration.
+    ///
+    /// # Errors
+    /// As [`Config::from_str`]; on error nothing of this text is added.
+    pub fn add_str(&mut self, text: &str, source: &str) -> Result<(), Error> {
+        if text.len() > limits::MAX_INPUT_BYTES {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                "",
+                format!(
+                    "input of {} bytes exceeds the limit of {} bytes",
+                    text.len(),
+                    limits::MAX_INPUT_BYTES
+                ),
+            )
+            .with_source(source));
+        }
+        let docs = parse_documents(text).map_err(|e| e.with_source(source))?;
+        let mut staged = Config::new();
+        for (i, doc) in docs.into_iter().enumerate() {
+            staged.add_value(doc, source, &format!("document {i}"), 0);
+        }
+        let base = self.resources.len() + self.rejected.len();
+        for mut r in staged.resources {
+            match &mut r {
+                Resource::VirtualService(o) => o.order += base,
+                Resource::DestinationRule(o) => o.order += base,
+                Resource::Gateway(o) => o.order += base,
+            }
+            self.resources.push(r);
+        }
+        self.rejected.extend(staged.rejected);
+        self.notes.extend(staged.notes);
+        Ok(())
+    }
+
+    fn add_value(&mut self, doc: Value, source: &str, at: &str, depth: usize) {
+        let Value::Object(mut map) = doc else {
+            if !doc.is_null() {
+                self.note(
+                    source,
+                    at,
+                    "skipped: the document is not a mapping".to_string(),
+                );
+            }
+            return;
+        };
+        let api_version = map
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let kind = map
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if kind == "List" || kind.ends_with("List") && api_version == "v1" {
+            if depth > 0 {
+                self.note(source, at, "skipped: a List nested in a List".to_string());
+                return;
+            }
+            if let Some(Value::Array(items)) = map.remove("items") {
+                for (i, item) in items.into_iter().enumerate() {
+                    self.add_value(item, source, &format!("{at} items[{i}]"), depth + 1);
+                }
+            }
+            return;
+        }
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let version = api_version
+            .rsplit_once('/')
+            .map_or(api_version.as_str(), |(_, v)| v);
+        let handled = group == "networking.istio.io"
+            && matches!(version, "v1" | "v1beta1" | "v1alpha3")
+            && matches!(
+                kind.as_str(),
+                "VirtualService" | "DestinationRule" | "Gateway"
+            );
+        if !handled {
+            let what = if kind.is_empty() {
+                "a document without kind".to_string()
+            } else {
+                format!("{api_version} {kind}")
+            };
+            self.note(
+                source,
+                at,
+                format!("skipped {what}: not a kind meshroute routes with"),
+            );
+            return;
+        }
+        let metadata_value = map.remove("metadata").unwrap_or(Value::Null);
+        let metadata: Metadata = match typed::<Metadata>(metadata_value, "metadata") {
+            Ok(m) => m,
+            Err(e) => {
+                let id = ResourceId::new(&kind, "", "");
+                self.rejected.push(Rejected {
+                    resource: id.clone(),
+                    errors: vec![e.with_resource(&id).with_source(source)],
+                });
+                return;
+            }
+        };
+        let id = ResourceId::new(
+            &kind,
+            metadata.namespace.as_deref().unwrap_or("default"),
+            &metadata.name,
+        );
+        let spec = map
+            .remove("spec")
+            .unwrap_or(Value::Object(Default::default()));
+        let order = self.resources.len() + self.rejected.len();
+        let reject = |e: Error, this: &mut Config| {
+            this.rejected.push(Rejected {
+                resource: id.clone(),
+                errors: vec![e.with_resource(&id).with_source(source)],
+            })
+        };
+        macro_rules! object {
+            ($variant:ident) => {
+                match typed(spec, "spec") {
+                    Ok(spec) => self.resources.push(Resource::$variant(Object {
+                        api_version,
+                        metadata,
+                        spec,
+                        source: source.to_string(),
+                        order,
+                    })),
+                    Err(e) => reject(e, self),
+                }
+            };
+        }
+        match kind.as_str() {
+            "VirtualService" => object!(VirtualService),
+            "DestinationRule" => object!(DestinationRule),
+            _ => object!(Gateway),
+        }
+    }
+
+    fn note(&mut self, source: &str, at: &str, message: String) {
+        self.notes.push(Diagnostic {
+            severity: Severity::Note,
+            code: "skipped",
+            resource: None,
+            path: format!("{source}: {at}"),
+            message,
+        });
+    }
+}
+
+/// Deserializes `value` into `T`, naming the field path (prefixed with `root`) on error.
+fn typed<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = if inner == "." || inner.is_empty() {
+            root.to_string()
+        } else {
+            format!("{root}.{inner}")
+        };
+        let path = path.replace(".[", "[");
+        Error::new(ErrorKind::Schema, path, e.into_inner().to_string())
+    })
+}
+
+/// Splits text into documents: JSON (one value, or a stream of values) or YAML (multi-document).
+fn parse_documents(text: &str) -> Result<Vec<Value>, Error> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        let mut out = Vec::new();
+        let stream = serde_json::Deserializer::from_str(trimmed).into_iter::<Strict>();
+        for v in stream {
+            let v = v.map_err(|e| {
+                Error::new(
+                    ErrorKind::Syntax,
+                    format!("line {} column {}", e.line(), e.column()),
+                    e.to_string(),
+                )
+            })?;
+            match v.0 {
+                Value::Array(items) => out.extend(items),
+                other => out.push(other),
+            }
+        }
+        return Ok(out);
+    }
+    let mut options = serde_saphyr::Options::default();
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = limits::MAX_DEPTH;
+    budget.max_nodes = limits::MAX_NODES;
+    budget.max_aliases = limits::MAX_ALIASES;
+    budget.max_anchors = limits::MAX_ANCHORS;
+    budget.max_total_scalar_bytes = limits::MAX_SCALAR_BYTES;
+    budget.max_documents = limits::MAX_DOCUMENTS;
+    options.budget = Some(budget);
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options.strict_booleans = true;
+    options.reject_unsupported_tags = true;
+    options.merge_keys = serde_saphyr::MergeKeyPolicy::Error;
+    let docs: Vec<Strict> =
+        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
+            Error::new(
+                ErrorKind::Syntax,
+                "",
+                format!("not valid YAML within limits: {e}"),
+            )
+        })?;
+    Ok(docs.into_iter().map(|d| d.0).collect())
+}
+
+/// A generic document value that rejects what JSON values cannot carry faithfully:
+/// non-finite numbers and duplicate keys (a JSON object with a repeated key is ambiguous).
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML or JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        i64::try_from(v)
+            .map(Value::from)
+            .map_err(|_| E::custom(format!("integer {v} is out of range")))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        u64::try_from(v)
+            .map(Value::from)
+            .map_err(|_| E::custom(format!("integer {v} is out of range")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom(format!("number {v} is not finite")))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
+        String::from_utf8(v.to_vec())
+            .map(Value::String)
+            .map_err(|_| E::custom("binary value is not UTF-8"))
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Strict::deserialize(d).map(|s| s.0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<KeyString>()? {
+            let Strict(v) = map.next_value()?;
+            if out.contains_key(&key.0) {
+                return Err(de::Error::custom(format!("duplicate key {:?}", key.0)));
+            }
+            out.insert(key.0, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A mapping key: strings, and scalars (numbers, booleans) as their text.
+struct KeyString(String);
+
+impl<'de> Deserialize<'de> for KeyString {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<KeyString, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_string<E>(self, v: String) -> Result<String, E> {
+                Ok(v)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+        }
+        d.deserialize_any(V).map(KeyString)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_other_kinds_with_a_note_and_reads_lists() {
+        let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: networking.istio.io/v1alpha3\n  kind: DestinationRule\n  metadata: {name: d, namespace: x}\n  spec: {host: d}\n";
+        let c = Config::from_str(yaml, "t.yaml").unwrap();
+        assert_eq!(c.resources.len(), 1);
+        assert_eq!(c.notes.len(), 1);
+        assert!(c.notes[0].message.contains("v1 Service"), "{}", c.notes[0]);
+    }
+
+    #[test]
+    fn json_and_duplicate_keys() {
+        let json = r#"{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"a"},"spec":{"hosts":["a"],"hosts":["b"]}}"#;
+        let e = Config::from_str(json, "t.json").unwrap_err();
+        assert!(e.to_string().contains("duplicate key \"hosts\""), "{e}");
+        let yaml = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  http:\n  - match:\n    - headers: {x-user: {exact: alice}, x-user: {exact: admin}}\n";
+        assert!(Config::from_str(yaml, "t.yaml").is_err());
+    }
+
+    #[test]
+    fn schema_errors_name_the_field_and_keep_other_resources() {
+        let yaml = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad, namespace: ns}\nspec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n      weight: \"ten\"\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: good}\nspec: {hosts: [b]}\n";
+        let c = Config::from_str(yaml, "t.yaml").unwrap();
+        assert_eq!(c.resources.len(), 1);
+        assert_eq!(c.rejected.len(), 1);
+        let e = &c.rejected[0].errors[0];
+        assert_eq!(e.path(), "spec.http[0].route[0].weight");
+        assert!(
+            e.to_string().starts_with(
+                "t.yaml: VirtualService ns/bad: spec.http[0].route[0].weight: invalid type"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn non_finite_numbers_and_yaml_11_booleans_are_not_values() {
+        let yaml = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  http:\n  - route:\n    - destination: {host: a}\n      weight: .inf\n";
+        assert!(Config::from_str(yaml, "t").is_err());
+        let yaml = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  http:\n  - match: [{ignoreUriCase: yes}]\n";
+        let c = Config::from_str(yaml, "t").unwrap();
+        assert_eq!(
+            c.rejected[0].errors[0].path(),
+            "spec.http[0].match[0].ignoreUriCase"
+        );
+    }
+}

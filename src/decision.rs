@@ -1,0 +1,179 @@
+//! The answer for one request, borrowed from the table.
+
+use std::time::Duration;
+
+use crate::action::{Abort, Action, Destination, Forward, Mirror, WeightedDestination};
+use crate::combine::Block;
+use crate::table::{Inner, Rule, Source};
+
+/// Mixes the request's draw for a second, independent use (SplitMix64 finalizer).
+pub(crate) fn mix(draw: u64, salt: u64) -> u64 {
+    let mut z = draw ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const SALT_DELAY: u64 = 1;
+const SALT_ABORT: u64 = 2;
+
+/// The decision for one request.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Decision<'t> {
+    /// What happened.
+    pub outcome: Outcome<'t>,
+    /// The request's draw that drove every random choice.
+    pub draw: u64,
+}
+
+/// What happened to the request.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Outcome<'t> {
+    /// A rule matched.
+    Matched(Matched<'t>),
+    /// The host has VirtualService rules but none matched: 404 (Envoy flag `NR`).
+    NoRoute {
+        /// The virtual host.
+        host: &'t str,
+    },
+    /// No VirtualService claims the host and the request comes from a sidecar: the mesh
+    /// default route, straight to the addressed service.
+    Passthrough,
+    /// At a gateway, no VirtualService claims the host (or the gateway is unknown): 404.
+    NoVirtualHost,
+}
+
+/// A matched rule and what it does to this request.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Matched<'t> {
+    /// The resource the rule comes from.
+    pub source: &'t Source,
+    /// The rule.
+    pub rule: &'t Rule,
+    /// The index of the match block that matched (`None` for a rule without blocks).
+    pub block: Option<u16>,
+    /// The route name as Envoy logs it.
+    pub route_name: &'t str,
+    /// The destination picked by the split (forwarding rules only).
+    pub destination: Option<&'t WeightedDestination>,
+    /// Injected delay, when this request is hit.
+    pub delay: Option<Duration>,
+    /// Injected abort, when this request is hit.
+    pub abort: Option<&'t Abort>,
+    /// Bit `i` set when mirror `i` receives a copy of this request.
+    pub mirrored: u64,
+}
+
+/// Most mirrors a rule may have (bits of [`Matched::mirrored`]).
+pub const MAX_MIRRORS: usize = 64;
+
+impl<'t> Decision<'t> {
+    pub(crate) fn from_match(
+        inner: &'t Inner,
+        rule: &'t Rule,
+        block: Option<u16>,
+        draw: u64,
+    ) -> Decision<'t> {
+        let route_name: &str = match block {
+            Some(b) => &rule.blocks[b as usize].route_name,
+            None => &rule.name,
+        };
+        let mut m = Matched {
+            source: &inner.sources[rule.source as usize],
+            rule,
+            block,
+            route_name,
+            destination: None,
+            delay: None,
+            abort: None,
+            mirrored: 0,
+        };
+        if let Action::Forward(f) = &rule.action {
+            m.destination = f.split.pick(draw).map(|j| &f.destinations[j]);
+            if let Some(fault) = &f.fault {
+                if let Some((d, share)) = &fault.delay {
+                    if mix(draw, SALT_DELAY) % 1_000_000 < u64::from(*share) {
+                        m.delay = Some(*d);
+                    }
+                }
+                if let Some((a, share)) = &fault.abort {
+                    if mix(draw, SALT_ABORT) % 1_000_000 < u64::from(*share) {
+                        m.abort = Some(a);
+                    }
+                }
+            }
+            for (i, mirror) in f.mirrors.iter().enumerate().take(MAX_MIRRORS) {
+                if draw % 1_000_000 < u64::from(mirror.per_million) {
+                    m.mirrored |= 1 << i;
+                }
+            }
+        }
+        Decision {
+            outcome: Outcome::Matched(m),
+            draw,
+        }
+    }
+
+    /// The HTTP status the request gets from routing: 200 when forwarded (or passed through),
+    /// 404 when nothing matched, the redirect or direct-response code, or an injected abort's
+    /// HTTP status (a gRPC abort answers 200 with a grpc-status).
+    pub fn status(&self) -> u16 {
+        match &self.outcome {
+            Outcome::Matched(m) => match &m.rule.action {
+                Action::Redirect(r) => r.code,
+                Action::DirectResponse(d) => d.status,
+                Action::Forward(_) => match m.abort {
+                    Some(Abort::Http(code)) => *code,
+                    _ => 200,
+                },
+            },
+            Outcome::NoRoute { .. } | Outcome::NoVirtualHost => 404,
+            Outcome::Passthrough => 200,
+        }
+    }
+
+    /// The matched rule, if any.
+    pub fn matched(&self) -> Option<&Matched<'t>> {
+        match &self.outcome {
+            Outcome::Matched(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The picked destination, if the request is forwarded by a rule.
+    pub fn destination(&self) -> Option<&'t Destination> {
+        self.matched()
+            .and_then(|m| m.destination)
+            .map(|w| &w.destination)
+    }
+
+    /// The forwarding action of the matched rule, if it forwards.
+    pub fn forward(&self) -> Option<&'t Forward> {
+        match self.matched()?.rule.action {
+            Action::Forward(ref f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The mirrors that receive a copy of this request.
+    pub fn mirrors(&self) -> impl Iterator<Item = &'t Mirror> + use<'t> {
+        let (mirrors, bits): (&'t [Mirror], u64) = match (self.forward(), self.matched()) {
+            (Some(f), Some(m)) => (&f.mirrors, m.mirrored),
+            _ => (&[], 0),
+        };
+        mirrors
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| bits & (1 << i) != 0)
+            .map(|(_, m)| m)
+    }
+
+    /// The matched block, if any.
+    pub fn block(&self) -> Option<&'t Block> {
+        let m = self.matched()?;
+        m.block.map(|b| &m.rule.blocks[b as usize])
+    }
+}

@@ -1,0 +1,183 @@
+//! Errors and diagnostics: every one names the resource and the field path.
+
+use std::fmt;
+
+/// The resource a diagnostic is about: kind, namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId {
+    /// The resource kind, e.g. `VirtualService`.
+    pub kind: String,
+    /// The namespace (`default` when the resource names none).
+    pub namespace: String,
+    /// The resource name.
+    pub name: String,
+}
+
+impl ResourceId {
+    /// Makes a resource id.
+    pub fn new(kind: &str, namespace: &str, name: &str) -> ResourceId {
+        ResourceId {
+            kind: kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// What went wrong, broadly.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is not well-formed YAML or JSON, or a budget of the parser was exceeded.
+    Syntax,
+    /// A field has the wrong type or an unknown name.
+    Schema,
+    /// A field's value breaks a validation rule.
+    Invalid,
+    /// A documented limit was exceeded.
+    Limit,
+    /// The input could not be read.
+    Io,
+}
+
+/// One error: the resource (when known), the field path, and a message that states the value
+/// and the rule it broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    resource: Option<ResourceId>,
+    source_name: Option<String>,
+    path: String,
+    message: String,
+}
+
+impl Error {
+    pub(crate) fn new(
+        kind: ErrorKind,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error {
+            kind,
+            resource: None,
+            source_name: None,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn with_resource(mut self, resource: &ResourceId) -> Error {
+        self.resource = Some(resource.clone());
+        self
+    }
+
+    pub(crate) fn with_source(mut self, source: &str) -> Error {
+        if !source.is_empty() {
+            self.source_name = Some(source.to_string());
+        }
+        self
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The resource the error is about, when it is known.
+    pub fn resource(&self) -> Option<&ResourceId> {
+        self.resource.as_ref()
+    }
+
+    /// The field path inside the resource, e.g. `spec.http[2].route[1].weight`
+    /// (for syntax errors: the document and position).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The message, without resource and path.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = &self.source_name {
+            write!(f, "{s}: ")?;
+        }
+        if let Some(r) = &self.resource {
+            write!(f, "{r}: ")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A list of errors, reported together (one per line when displayed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Errors(pub Vec<Error>);
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Errors {}
+
+/// How serious a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Informational: e.g. a resource of a kind meshroute does not handle was skipped.
+    Note,
+    /// The configuration works but probably not as meant (a shadowed rule, an undefined subset).
+    Warning,
+}
+
+/// A note or warning about configuration that compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// How serious it is.
+    pub severity: Severity,
+    /// A stable code, e.g. `unreachable-rule`; Istio's analyzer code where one exists is in the message.
+    pub code: &'static str,
+    /// The resource, when the diagnostic is about one.
+    pub resource: Option<ResourceId>,
+    /// The field path.
+    pub path: String,
+    /// The message.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{sev}[{}]: ", self.code)?;
+        if let Some(r) = &self.resource {
+            write!(f, "{r}: ")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}

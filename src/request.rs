@@ -1,0 +1,348 @@
+//! The request as meshroute sees it: a borrowed view a proxy implements over its own types.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// What a decision needs to know about a request.
+///
+/// A proxy implements this over its own header map without copying; [`OwnedRequest`] is a
+/// small owned implementation for tests and tools, and `http::Request<B>` implements it with
+/// the cargo feature `http`. Every method is called on the evaluation path, so implementations
+/// must not allocate if the decision is to stay allocation-free.
+pub trait Request {
+    /// Iterator over the values of one header, in arrival order.
+    type HeaderValues<'a>: Iterator<Item = &'a [u8]>
+    where
+        Self: 'a;
+
+    /// `:method`, e.g. `GET` (compared case-sensitively, as Envoy does).
+    fn method(&self) -> &str;
+    /// `:scheme`, e.g. `http`.
+    fn scheme(&self) -> &str;
+    /// `:authority` (the Host header), possibly with a port.
+    fn authority(&self) -> &str;
+    /// `:path`, with query string (and fragment, if the proxy kept one).
+    fn path(&self) -> &str;
+    /// All values of header `name` (given in lowercase); none when the header is absent.
+    fn header_values<'a>(&'a self, name: &'a str) -> Self::HeaderValues<'a>;
+    /// The destination (listener) port, when known.
+    fn port(&self) -> Option<u16> {
+        None
+    }
+    /// A label of the source workload.
+    fn source_label(&self, _key: &str) -> Option<&str> {
+        None
+    }
+    /// The namespace of the source workload.
+    fn source_namespace(&self) -> Option<&str> {
+        None
+    }
+    /// The downstream IP address.
+    fn source_ip(&self) -> Option<IpAddr> {
+        None
+    }
+    /// The gateway the request arrives at as `(namespace, name)`; `None` for a sidecar (`mesh`).
+    fn gateway(&self) -> Option<(&str, &str)> {
+        None
+    }
+    /// A verified JWT claim (dot path after `@request.auth.claims.`), for gateway rules that
+    /// match on claims. `None` when the embedder does not verify tokens.
+    fn jwt_claim(&self, _path: &str) -> Option<&str> {
+        None
+    }
+}
+
+/// An owned request, for tests, tools and examples.
+///
+/// # Example
+/// ```
+/// use meshroute::OwnedRequest;
+/// let r = OwnedRequest::new("GET", "http://reviews:9080/reviews/1?x=1").header("end-user", "jason");
+/// assert_eq!(r.authority, "reviews:9080");
+/// assert_eq!(r.path, "/reviews/1?x=1");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedRequest {
+    /// Method.
+    pub method: String,
+    /// Scheme.
+    pub scheme: String,
+    /// Authority.
+    pub authority: String,
+    /// Path with query.
+    pub path: String,
+    /// Headers in order, names as given (looked up case-insensitively).
+    pub headers: Vec<(String, String)>,
+    /// Destination port.
+    pub port: Option<u16>,
+    /// Source workload labels.
+    pub source_labels: BTreeMap<String, String>,
+    /// Source namespace.
+    pub source_namespace: Option<String>,
+    /// Source IP.
+    pub source_ip: Option<IpAddr>,
+    /// Gateway `(namespace, name)`, `None` for the mesh.
+    pub gateway: Option<(String, String)>,
+    /// JWT claims, by dot path.
+    pub jwt_claims: BTreeMap<String, String>,
+}
+
+impl OwnedRequest {
+    /// A request from a method and a URL (`http://host[:port]/path?query`) or a bare path.
+    /// The port of the URL (or the scheme's default) becomes the destination port.
+    pub fn new(method: &str, url: &str) -> OwnedRequest {
+        let mut r = OwnedRequest {
+            method: method.to_string(),
+            scheme: "http".to_string(),
+            ..Default::default()
+        };
+        let rest = if let Some((scheme, rest)) = url.split_once("://") {
+            r.scheme = scheme.to_ascii_lowercase();
+            let (auth, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, "/"),
+            };
+            r.authority = auth.to_string();
+            path
+        } else {
+            url
+        };
+        r.path = rest.to_string();
+        r.port = authority_port(&r.authority).or(match r.scheme.as_str() {
+            "https" => Some(443),
+            _ => Some(80),
+        });
+        r
+    }
+
+    /// Adds a header value (a repeated name adds another value).
+    pub fn header(mut self, name: &str, value: &str) -> OwnedRequest {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the destination port.
+    pub fn with_port(mut self, port: u16) -> OwnedRequest {
+        self.port = Some(port);
+        self
+    }
+
+    /// Sets the gateway the request arrives at.
+    pub fn at_gateway(mut self, namespace: &str, name: &str) -> OwnedRequest {
+        self.gateway = Some((namespace.to_string(), name.to_string()));
+        self
+    }
+
+    /// Sets the source workload's namespace.
+    pub fn from_namespace(mut self, namespace: &str) -> OwnedRequest {
+        self.source_namespace = Some(namespace.to_string());
+        self
+    }
+
+    /// Adds a source workload label.
+    pub fn source_label(mut self, key: &str, value: &str) -> OwnedRequest {
+        self.source_labels
+            .insert(key.to_string(), value.to_string());
+        self
+    }
+}
+
+/// The port of an authority (`host:port`, `[v6]:port`), if it has one.
+pub(crate) fn authority_port(authority: &str) -> Option<u16> {
+    let (_, port) = split_port(authority);
+    port
+}
+
+/// Splits `host:port` (also `[v6]:port`); the host keeps IPv6 brackets.
+pub(crate) fn split_port(authority: &str) -> (&str, Option<u16>) {
+    if let Some(i) = authority.rfind(':') {
+        let (host, port) = (&authority[..i], &authority[i + 1..]);
+        if !host.contains(':') || host.ends_with(']') {
+            if let Ok(p) = port.parse::<u16>() {
+                return (host, Some(p));
+            }
+            if port.is_empty() {
+                return (host, None);
+            }
+        }
+    }
+    (authority, None)
+}
+
+/// Values of one header of an [`OwnedRequest`].
+#[derive(Clone, Debug)]
+pub struct OwnedValues<'a> {
+    headers: std::slice::Iter<'a, (String, String)>,
+    name: &'a str,
+}
+
+impl<'a> Iterator for OwnedValues<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let name = self.name;
+        self.headers
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_bytes())
+    }
+}
+
+impl Request for OwnedRequest {
+    type HeaderValues<'a> = OwnedValues<'a>;
+
+    fn method(&self) -> &str {
+        &self.method
+    }
+    fn scheme(&self) -> &str {
+        &self.scheme
+    }
+    fn authority(&self) -> &str {
+        &self.authority
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn header_values<'a>(&'a self, name: &'a str) -> OwnedValues<'a> {
+        OwnedValues {
+            headers: self.headers.iter(),
+            name,
+        }
+    }
+    fn port(&self) -> Option<u16> {
+        self.port
+    }
+    fn source_label(&self, key: &str) -> Option<&str> {
+        self.source_labels.get(key).map(String::as_str)
+    }
+    fn source_namespace(&self) -> Option<&str> {
+        self.source_namespace.as_deref()
+    }
+    fn source_ip(&self) -> Option<IpAddr> {
+        self.source_ip
+    }
+    fn gateway(&self) -> Option<(&str, &str)> {
+        self.gateway.as_ref().map(|(n, g)| (n.as_str(), g.as_str()))
+    }
+    fn jwt_claim(&self, path: &str) -> Option<&str> {
+        self.jwt_claims.get(path).map(String::as_str)
+    }
+}
+
+#[cfg(feature = "http")]
+mod http_impl {
+    use super::Request;
+
+    /// Values of one header of an `http::Request`.
+    pub type HttpValues<'a> = std::iter::Map<
+        http::header::ValueIter<'a, http::HeaderValue>,
+        fn(&'a http::HeaderValue) -> &'a [u8],
+    >;
+
+    fn bytes(v: &http::HeaderValue) -> &[u8] {
+        v.as_bytes()
+    }
+
+    /// `http::Request` as a meshroute request. The scheme defaults to `http` and the authority
+    /// comes from the URI or, failing that, the `host` header. Source information (labels,
+    /// namespace, IP, gateway) is read from request extensions of type
+    /// [`crate::request::SourceInfo`] when present.
+    impl<B> Request for http::Request<B> {
+        type HeaderValues<'a>
+            = HttpValues<'a>
+        where
+            Self: 'a;
+
+        fn method(&self) -> &str {
+            self.method().as_str()
+        }
+        fn scheme(&self) -> &str {
+            self.uri().scheme_str().unwrap_or("http")
+        }
+        fn authority(&self) -> &str {
+            match self.uri().authority() {
+                Some(a) => a.as_str(),
+                None => self
+                    .headers()
+                    .get(http::header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            }
+        }
+        fn path(&self) -> &str {
+            self.uri().path_and_query().map_or("/", |p| p.as_str())
+        }
+        fn header_values<'a>(&'a self, name: &'a str) -> HttpValues<'a> {
+            self.headers()
+                .get_all(name)
+                .iter()
+                .map(bytes as fn(&'a http::HeaderValue) -> &'a [u8])
+        }
+        fn port(&self) -> Option<u16> {
+            self.extensions()
+                .get::<super::SourceInfo>()
+                .and_then(|s| s.port)
+                .or_else(|| self.uri().port_u16())
+        }
+        fn source_label(&self, key: &str) -> Option<&str> {
+            self.extensions()
+                .get::<super::SourceInfo>()
+                .and_then(|s| s.labels.get(key))
+                .map(String::as_str)
+        }
+        fn source_namespace(&self) -> Option<&str> {
+            self.extensions()
+                .get::<super::SourceInfo>()
+                .and_then(|s| s.namespace.as_deref())
+        }
+        fn source_ip(&self) -> Option<std::net::IpAddr> {
+            self.extensions()
+                .get::<super::SourceInfo>()
+                .and_then(|s| s.ip)
+        }
+        fn gateway(&self) -> Option<(&str, &str)> {
+            self.extensions()
+                .get::<super::SourceInfo>()
+                .and_then(|s| s.gateway.as_ref())
+                .map(|(n, g)| (n.as_str(), g.as_str()))
+        }
+    }
+}
+
+/// Facts about where a request comes from, attached to an `http::Request` as an extension
+/// (feature `http`).
+#[cfg(feature = "http")]
+#[derive(Clone, Debug, Default)]
+pub struct SourceInfo {
+    /// Destination (listener) port, overriding the URI's port.
+    pub port: Option<u16>,
+    /// Source workload labels.
+    pub labels: BTreeMap<String, String>,
+    /// Source namespace.
+    pub namespace: Option<String>,
+    /// Source IP.
+    pub ip: Option<IpAddr>,
+    /// Gateway `(namespace, name)`; `None` for the mesh.
+    pub gateway: Option<(String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_port_handles_v6_and_names() {
+        assert_eq!(split_port("a.b:80"), ("a.b", Some(80)));
+        assert_eq!(split_port("a.b"), ("a.b", None));
+        assert_eq!(split_port("[::1]:8080"), ("[::1]", Some(8080)));
+        assert_eq!(split_port("[::1]"), ("[::1]", None));
+        assert_eq!(split_port("::1"), ("::1", None));
+    }
+
+    #[test]
+    fn owned_header_lookup_is_case_insensitive_and_multi_valued() {
+        let r = OwnedRequest::new("GET", "/")
+            .header("X-A", "1")
+            .header("x-a", "2");
+        let v: Vec<&[u8]> = r.header_values("x-a").collect();
+        assert_eq!(v, vec![&b"1"[..], b"2"]);
+    }
+}

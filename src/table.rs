@@ -1,0 +1,286 @@
+//! The compiled table and the evaluation entry point.
+
+use std::sync::Arc;
+
+use crate::action::{Action, HeaderOps};
+use crate::combine::Block;
+use crate::decision::{Decision, Outcome};
+use crate::predicate::host::{HostIndex, MAX_HOST_LEN, lowercase_into};
+use crate::request::{Request, split_port};
+
+/// The resource a rule comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Source {
+    /// Kind, e.g. `VirtualService`.
+    pub kind: Box<str>,
+    /// Namespace.
+    pub namespace: Box<str>,
+    /// Name.
+    pub name: Box<str>,
+}
+
+/// A compiled HTTP rule.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Rule {
+    /// Index of the resource in [`Table::sources`].
+    pub source: u32,
+    /// Position of the rule in the resource (`spec.http[index]`).
+    pub index: u32,
+    /// The rule's name (`spec.http[].name`), empty when unnamed.
+    pub name: Box<str>,
+    /// Match blocks (OR); empty means the rule matches everything.
+    pub blocks: Vec<Block>,
+    /// What the rule does.
+    pub action: Action,
+    /// Route-level header operations.
+    pub headers: HeaderOps,
+}
+
+/// One entry of a virtual host's route list: a rule and one of its match blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) rule: u32,
+    /// `None` for a rule with no match blocks.
+    pub(crate) block: Option<u16>,
+}
+
+/// The ordered routes of one host (one or more VirtualServices merged).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct VirtualHost {
+    /// Host as configured, for messages.
+    pub(crate) name: Box<str>,
+    pub(crate) entries: Vec<Entry>,
+}
+
+/// Where a request arrives: the mesh (sidecars) or a named gateway.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Context {
+    /// `None` = mesh; `Some((namespace, name))` = gateway.
+    pub(crate) gateway: Option<(Box<str>, Box<str>)>,
+    pub(crate) hosts: HostIndex,
+    pub(crate) vhosts: Vec<VirtualHost>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Inner {
+    pub(crate) contexts: Vec<Context>,
+    pub(crate) sources: Vec<Source>,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) cluster_domain: Box<str>,
+    pub(crate) subsets: Vec<SubsetInfo>,
+}
+
+/// A subset defined by a DestinationRule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubsetInfo {
+    /// Host of the DestinationRule (fully qualified).
+    pub host: Box<str>,
+    /// Subset name.
+    pub name: Box<str>,
+    /// Labels an endpoint must carry.
+    pub labels: Vec<(Box<str>, Box<str>)>,
+}
+
+/// An immutable routing table: built once by [`crate::compile`], shared cheaply (`Clone` is an
+/// `Arc` clone), evaluated concurrently with `&self`.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Table {
+    /// Decides `req`, drawing the one random value of the request from `rng`.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+    /// let req = OwnedRequest::new("GET", "http://reviews/reviews/1").header("end-user", "jason")
+    ///     .from_namespace("default");
+    /// let d = table.decide(&req, &mut rand_pcg::Pcg64::new(1, 1));
+    /// assert_eq!(d.destination().unwrap().subset.as_deref(), Some("v2"));
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn decide<'t, R, G>(&'t self, req: &R, rng: &mut G) -> Decision<'t>
+    where
+        R: Request + ?Sized,
+        G: rand_core::Rng + ?Sized,
+    {
+        self.decide_with_draw(req, rng.next_u64())
+    }
+
+    /// Decides `req` with an explicit draw. The one draw drives the weighted pick
+    /// (`draw % total`), mirror shares (`draw % 10^6`) and, mixed with a fixed constant per
+    /// kind, the fault delay and abort shares, so a test can pin every random choice.
+    pub fn decide_with_draw<'t, R>(&'t self, req: &R, draw: u64) -> Decision<'t>
+    where
+        R: Request + ?Sized,
+    {
+        let inner = &*self.inner;
+        let Some(ctx) = inner.context(req.gateway()) else {
+            return Decision {
+                outcome: Outcome::NoVirtualHost,
+                draw,
+            };
+        };
+        let Some(vh) = inner.find_vhost(ctx, req) else {
+            let outcome = if ctx.gateway.is_none() {
+                Outcome::Passthrough
+            } else {
+                Outcome::NoVirtualHost
+            };
+            return Decision { outcome, draw };
+        };
+        let vhost = &ctx.vhosts[vh as usize];
+        for entry in &vhost.entries {
+            let rule = &inner.rules[entry.rule as usize];
+            let matched = match entry.block {
+                None => true,
+                Some(b) => rule.blocks[b as usize].is_match(req),
+            };
+            if matched {
+                return Decision::from_match(inner, rule, entry.block, draw);
+            }
+        }
+        Decision {
+            outcome: Outcome::NoRoute { host: &vhost.name },
+            draw,
+        }
+    }
+
+    /// The resources rules come from, indexed by [`Rule::source`].
+    pub fn sources(&self) -> &[Source] {
+        &self.inner.sources
+    }
+
+    /// Every compiled rule.
+    pub fn rules(&self) -> &[Rule] {
+        &self.inner.rules
+    }
+
+    /// Subsets defined by DestinationRules.
+    pub fn subsets(&self) -> &[SubsetInfo] {
+        &self.inner.subsets
+    }
+
+    /// The source of a rule.
+    pub fn source_of(&self, rule: &Rule) -> &Source {
+        &self.inner.sources[rule.source as usize]
+    }
+}
+
+impl Inner {
+    pub(crate) fn context(&self, gateway: Option<(&str, &str)>) -> Option<&Context> {
+        self.contexts.iter().find(|c| match (&c.gateway, gateway) {
+            (None, None) => true,
+            (Some((ns, name)), Some((rns, rname))) => **ns == *rns && **name == *rname,
+            _ => false,
+        })
+    }
+
+    /// Host lookup: the authority lowercased without its port; exact, then (mesh only) the
+    /// Kubernetes short forms `name`, `name.ns`, `name.ns.svc` expanded as the sidecar's DNS
+    /// search path would, then wildcards.
+    pub(crate) fn find_vhost<R: Request + ?Sized>(&self, ctx: &Context, req: &R) -> Option<u32> {
+        let (host, _) = split_port(req.authority());
+        let mut buf = [0u8; MAX_HOST_LEN];
+        let Some(host) = lowercase_into(host, &mut buf) else {
+            return ctx.hosts.get_wildcard("");
+        };
+        if let Some(id) = ctx.hosts.get_exact(host) {
+            return Some(id);
+        }
+        if ctx.gateway.is_none() {
+            let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
+            if let Some(fqdn) = expand_short(
+                host,
+                req.source_namespace(),
+                &self.cluster_domain,
+                &mut full,
+            ) {
+                if let Some(id) = ctx.hosts.get_exact(fqdn) {
+                    return Some(id);
+                }
+            }
+        }
+        ctx.hosts.get_wildcard(host)
+    }
+}
+
+/// `name` → `name.<ns>.svc.<domain>`, `name.ns` → `name.ns.svc.<domain>`,
+/// `name.ns.svc` → `name.ns.svc.<domain>`; anything else is not a short form.
+fn expand_short<'b>(
+    host: &str,
+    ns: Option<&str>,
+    domain: &str,
+    buf: &'b mut [u8],
+) -> Option<&'b str> {
+    let dots = host.bytes().filter(|&b| b == b'.').count();
+    let mut parts: [&str; 5] = [host, "", "", "", ""];
+    let n = match dots {
+        0 => {
+            parts[1] = ns?;
+            parts[2] = "svc";
+            parts[3] = domain;
+            4
+        }
+        1 => {
+            parts[1] = "svc";
+            parts[2] = domain;
+            3
+        }
+        2 if host.ends_with(".svc") => {
+            parts[1] = domain;
+            2
+        }
+        _ => return None,
+    };
+    let mut len = 0;
+    for (i, p) in parts[..n].iter().enumerate() {
+        let extra = usize::from(i > 0);
+        if len + extra + p.len() > buf.len() {
+            return None;
+        }
+        if i > 0 {
+            buf[len] = b'.';
+            len += 1;
+        }
+        buf[len..len + p.len()].copy_from_slice(p.as_bytes());
+        len += p.len();
+    }
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_forms_expand_like_the_dns_search_path() {
+        let mut b = [0u8; 600];
+        assert_eq!(
+            expand_short("cart", Some("shop"), "cluster.local", &mut b),
+            Some("cart.shop.svc.cluster.local")
+        );
+        assert_eq!(expand_short("cart", None, "cluster.local", &mut b), None);
+        assert_eq!(
+            expand_short("cart.shop", None, "cluster.local", &mut b),
+            Some("cart.shop.svc.cluster.local")
+        );
+        assert_eq!(
+            expand_short("cart.shop.svc", None, "c.l", &mut b),
+            Some("cart.shop.svc.c.l")
+        );
+        assert_eq!(expand_short("www.example.com", None, "c.l", &mut b), None);
+    }
+
+    #[test]
+    fn table_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Table>();
+        assert_send_sync::<Decision<'static>>();
+    }
+}
