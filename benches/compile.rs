@@ -1,1 +1,121 @@
-fn main() {}
+//! Building a table: loading the YAML (`Config::add_str`) and compiling it (`compile`), by
+//! number of rules (prefix `uri` plus an exact header per rule), in VirtualServices of up to
+//! 1,000 rules each: one for 10 to 1,000 rules, ten for 10,000.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
+use meshroute::{CompileOptions, Config, OwnedRequest, compile};
+
+const SIZES: [usize; 4] = [10, 100, 1000, 10_000];
+
+/// Rules per VirtualService. One YAML input is capped at `limits::MAX_NODES` (250,000) nodes,
+/// about 10,000 rules of this shape, so larger configs come as several inputs.
+const CHUNK: usize = 1000;
+
+/// `n` rules as YAML texts of at most [`CHUNK`] rules: text `c` holds a DestinationRule
+/// (subsets v1, v2) and a VirtualService for `web{c}.example.com`.
+fn yaml_texts(n: usize) -> Vec<String> {
+    (0..n.div_ceil(CHUNK))
+        .map(|c| {
+            let rules = CHUNK.min(n - c * CHUNK);
+            let mut y = String::with_capacity(600 + rules * 160);
+            write!(
+                y,
+                "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+                 metadata: {{name: web{c}, namespace: default}}\n\
+                 spec:\n  host: web{c}.example.com\n  subsets:\n  \
+                 - {{name: v1, labels: {{version: v1}}}}\n  - {{name: v2, labels: {{version: v2}}}}\n---\n\
+                 apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+                 metadata: {{name: web{c}, namespace: default}}\n\
+                 spec:\n  hosts: [web{c}.example.com]\n  http:\n"
+            )
+            .unwrap();
+            for i in c * CHUNK..c * CHUNK + rules {
+                let subset = if i % 2 == 0 { "v1" } else { "v2" };
+                writeln!(
+                    y,
+                    "  - name: r{i}\n    match: [{{uri: {{prefix: /svc{i}}}, headers: {{x-tenant: {{exact: t{i}}}}}}}]\n    \
+                     route: [{{destination: {{host: web{c}.example.com, subset: {subset}}}}}]"
+                )
+                .unwrap();
+            }
+            y
+        })
+        .collect()
+}
+
+fn load(texts: &[String]) -> Config {
+    let mut config = Config::new();
+    for t in texts {
+        config.add_str(t, "bench.yaml").expect("bench config loads");
+    }
+    config
+}
+
+fn bench(c: &mut Criterion) {
+    let options = CompileOptions::strict();
+    let mut g = c.benchmark_group("compile");
+    for n in SIZES {
+        let texts = yaml_texts(n);
+        let config = load(&texts);
+        let compiled = compile(&config, &options).expect("bench config compiles");
+        assert!(compiled.rejected.is_empty());
+        assert_eq!(compiled.table.rules().len(), n);
+        let (c, i) = ((n - 1) / CHUNK, n - 1);
+        let last = OwnedRequest::new(
+            "GET",
+            &format!("http://web{c}.example.com/svc{i}/api/v1/items?limit=10"),
+        )
+        .header("x-tenant", &format!("t{i}"));
+        let d = compiled.table.decide_with_draw(&last, 0);
+        assert_eq!(d.matched().map(|m| &*m.rule.name), Some(&*format!("r{i}")));
+
+        if n >= 1000 {
+            g.sample_size(10).sampling_mode(SamplingMode::Flat);
+        } else {
+            g.sample_size(50).sampling_mode(SamplingMode::Auto);
+        }
+        g.bench_with_input(BenchmarkId::new("load", n), &texts, |b, texts| {
+            b.iter(|| load(black_box(texts)).resources.len())
+        });
+        g.bench_with_input(BenchmarkId::new("compile", n), &config, |b, config| {
+            b.iter(|| {
+                compile(black_box(config), &options)
+                    .expect("compiles")
+                    .table
+                    .rules()
+                    .len()
+            })
+        });
+        g.bench_with_input(
+            BenchmarkId::new("load_and_compile", n),
+            &texts,
+            |b, texts| {
+                b.iter(|| {
+                    compile(&load(black_box(texts)), &options)
+                        .expect("compiles")
+                        .table
+                        .rules()
+                        .len()
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench
+}
+criterion_main!(benches);

@@ -103,6 +103,13 @@ pub(crate) fn lower_virtual_service(
             );
             continue;
         }
+        if rule.websocket_upgrade.is_some() {
+            report.warn(
+                "deprecated-field",
+                format!("{path}.websocketUpgrade"),
+                "websocketUpgrade was removed from the API and is ignored; upgrades are always allowed",
+            );
+        }
         let local = rules.len() as u32;
         let Some(compiled) = lower_rule(
             rule,

@@ -9,9 +9,13 @@
 //! credential lives in the same namespace. Both are only checked as far as the spec alone
 //! allows, so nothing Istio accepts is rejected.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use super::report::Report;
+use super::validate_vs::{
+    check_duration, check_export_to, check_labels, is_dns1123_label, is_ip_literal, is_valid_fqdn,
+    is_valid_wildcard_domain,
+};
 use crate::config::common::Duration;
 use crate::config::destination_rule::{
     ClientTlsSettings, ConnectionPoolSettings, ConsistentHashLb, DestinationRuleSpec, HttpCookie,
@@ -43,7 +47,7 @@ pub(crate) fn validate_destination_rule(spec: &DestinationRuleSpec, report: &mut
             "host is required; it names the service the rule applies to",
         ),
         Some(host) => {
-            if let Err(message) = check_wildcard_domain(host) {
+            if let Err(message) = is_valid_wildcard_domain(host) {
                 report.error("spec.host", message);
             }
         }
@@ -97,7 +101,7 @@ fn validate_subset(subset: &Subset, path: &str, report: &mut Report) {
             }
         }
     }
-    labels(&subset.labels, &format!("{path}.labels"), report);
+    check_labels(&subset.labels, &format!("{path}.labels"), report);
     if let Some(policy) = &subset.traffic_policy {
         traffic_policy(policy, &format!("{path}.trafficPolicy"), report);
     }
@@ -251,8 +255,13 @@ fn tunnel_settings(tunnel: &TunnelSettings, path: &str, report: &mut Report) {
         );
     }
     let host = tunnel.target_host.as_deref().unwrap_or("");
-    if let Err(message) = check_fqdn(host)
-        && !is_ip_address(host)
+    if host.is_empty() {
+        report.error(
+            format!("{path}.targetHost"),
+            "tunnel targetHost is required",
+        );
+    } else if let Err(message) = is_valid_fqdn(host)
+        && !is_ip_literal(host)
     {
         report.error(
             format!("{path}.targetHost"),
@@ -270,7 +279,7 @@ fn tunnel_settings(tunnel: &TunnelSettings, path: &str, report: &mut Report) {
 
 fn outlier_detection(outlier: &OutlierDetection, path: &str, report: &mut Report) {
     if let Some(d) = outlier.base_ejection_time {
-        duration(d, &format!("{path}.baseEjectionTime"), report);
+        duration_at(d, &format!("{path}.baseEjectionTime"), report);
     }
     if let Some(n) = outlier.consecutive_errors
         && n != 0
@@ -294,7 +303,7 @@ fn outlier_detection(outlier: &OutlierDetection, path: &str, report: &mut Report
         );
     }
     if let Some(d) = outlier.interval {
-        duration(d, &format!("{path}.interval"), report);
+        duration_at(d, &format!("{path}.interval"), report);
     }
     for (field, value) in [
         ("maxEjectionPercent", outlier.max_ejection_percent),
@@ -343,7 +352,7 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
             non_negative(value, &hp, field, report);
         }
         if let Some(d) = http.idle_timeout {
-            duration(d, &format!("{hp}.idleTimeout"), report);
+            duration_at(d, &format!("{hp}.idleTimeout"), report);
         }
         let policy = check_enum(
             report,
@@ -369,7 +378,7 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
                         format!("{kp}.{field}"),
                         format!("http2KeepAlive.{field} is required"),
                     ),
-                    Some(d) => duration(d, &format!("{kp}.{field}"), report),
+                    Some(d) => duration_at(d, &format!("{kp}.{field}"), report),
                 }
             }
         }
@@ -378,23 +387,23 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
         let tp = format!("{path}.tcp");
         non_negative(tcp.max_connections, &tp, "maxConnections", report);
         if let Some(d) = tcp.connect_timeout {
-            duration(d, &format!("{tp}.connectTimeout"), report);
+            duration_at(d, &format!("{tp}.connectTimeout"), report);
         }
         if let Some(d) = tcp.max_connection_duration {
-            duration(d, &format!("{tp}.maxConnectionDuration"), report);
+            duration_at(d, &format!("{tp}.maxConnectionDuration"), report);
         }
         // Istio skips the check when the timeout truncates to 0ms: `0s` disables it.
         if let Some(d) = tcp.idle_timeout
             && d.as_nanos() / ONE_MS != 0
         {
-            duration(d, &format!("{tp}.idleTimeout"), report);
+            duration_at(d, &format!("{tp}.idleTimeout"), report);
         }
         if let Some(keepalive) = &tcp.tcp_keepalive {
             if let Some(d) = keepalive.time {
-                duration(d, &format!("{tp}.tcpKeepalive.time"), report);
+                duration_at(d, &format!("{tp}.tcpKeepalive.time"), report);
             }
             if let Some(d) = keepalive.interval {
-                duration(d, &format!("{tp}.tcpKeepalive.interval"), report);
+                duration_at(d, &format!("{tp}.tcpKeepalive.interval"), report);
             }
         }
     }
@@ -479,7 +488,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, repor
         let wp = format!("{path}.warmup");
         match warmup.duration {
             None => report.error(format!("{wp}.duration"), "warmup duration is required"),
-            Some(d) => duration(d, &format!("{wp}.duration"), report),
+            Some(d) => duration_at(d, &format!("{wp}.duration"), report),
         }
         if let Some(p) = warmup.minimum_percent
             && !(0.0..=100.0).contains(&p)
@@ -613,8 +622,7 @@ fn locality_lb_setting(lb: &LocalityLbSetting, has_outlier: bool, path: &str, re
                     format!("{path}.failoverPriority[{i}]"),
                     format!(
                         "failoverPriority names the topology label {label:?} while failover is \
-                         set; \
-                         use one or the other"
+                         set; use one or the other"
                     ),
                 );
                 return;
@@ -908,42 +916,13 @@ fn client_tls(tls: &ClientTlsSettings, path: &str, report: &mut Report) {
     }
 }
 
+/// `exportTo` as for every Istio resource, plus the workload-selector rule: such a rule can only
+/// be exported to its own namespace. Without the namespace at hand, reject what can never be it:
+/// `*`, or two or more distinct entries.
 fn export_to(entries: &[String], has_selector: bool, report: &mut Report) {
-    let mut seen: HashSet<&str> = HashSet::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let path = format!("spec.exportTo[{i}]");
-        if !seen.insert(entry.as_str()) {
-            report.error(&path, format!("duplicate exportTo entry {entry:?}"));
-            continue;
-        }
-        match entry.as_str() {
-            "." | "*" => {}
-            "~" => report.error(
-                &path,
-                "exportTo \"~\" (none) is not allowed for DestinationRules",
-            ),
-            ns => {
-                if !is_dns1123_label(ns) {
-                    report.error(
-                        &path,
-                        format!(
-                            "exportTo entry {ns:?} is not \".\", \"*\" or a namespace name \
-                             (DNS-1123 label)"
-                        ),
-                    );
-                }
-            }
-        }
-    }
-    if seen.contains("*") && entries.len() > 1 {
-        report.error(
-            "spec.exportTo",
-            "exportTo has \"*\" and other entries; \"*\" (all namespaces) must be alone",
-        );
-    }
-    // With a workload selector only the rule's own namespace is allowed. Without the namespace
-    // at hand, reject what can never be it: "*", or two or more distinct entries.
-    if has_selector && (seen.contains("*") || seen.len() > 1) {
+    check_export_to(entries, "spec.exportTo", report);
+    let distinct: HashSet<&str> = entries.iter().map(String::as_str).collect();
+    if has_selector && (distinct.contains("*") || distinct.len() > 1) {
         report.error(
             "spec.exportTo",
             "a DestinationRule with a workloadSelector can only be exported to its own \
@@ -983,46 +962,6 @@ fn workload_selector(selector: &WorkloadSelector, path: &str, report: &mut Repor
                 ),
             );
         }
-    }
-}
-
-fn labels(labels: &BTreeMap<String, String>, path: &str, report: &mut Report) {
-    for (key, value) in labels {
-        let lp = format!("{path}[{key}]");
-        if let Err(message) = check_label_key(key) {
-            report.error(&lp, message);
-        }
-        if !value.is_empty() && !is_qualified_name(value) {
-            report.error(
-                &lp,
-                format!(
-                    "label value {value:?} is invalid; it must be empty or letters, digits, '-', \
-                     '_' \
-                     and '.', starting and ending with a letter or digit"
-                ),
-            );
-        }
-    }
-}
-
-/// Reports `duration` errors as Istio's `ValidateDuration`: at least 1ms, whole milliseconds.
-fn duration(d: Duration, path: &str, report: &mut Report) {
-    if let Err(message) = check_duration(d) {
-        report.error(path, message);
-    }
-}
-
-/// Istio's `ValidateDuration`: at least 1ms and a whole number of milliseconds.
-pub(super) fn check_duration(d: Duration) -> Result<(), String> {
-    let nanos = d.as_nanos();
-    if nanos < ONE_MS {
-        Err(format!("duration {d} must be at least 1ms"))
-    } else if nanos % ONE_MS != 0 {
-        Err(format!(
-            "duration {d} has a sub-millisecond part; only millisecond precision is supported"
-        ))
-    } else {
-        Ok(())
     }
 }
 
@@ -1082,142 +1021,806 @@ fn is_prime(x: u64) -> bool {
     true
 }
 
-/// A DNS-1123 label as Istio checks it: 1..=63 ASCII letters (either case), digits and `-`,
-/// starting and ending with a letter or digit.
-pub(super) fn is_dns1123_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-}
-
-/// A first label that may carry a wildcard: `*`, `*label`, `*-label` or a plain label.
-fn is_wildcard_dns1123_label(s: &str) -> bool {
-    if s.len() > 63 {
-        return false;
+/// Reports a duration Istio's `ValidateDuration` rejects (under 1ms, or not whole milliseconds).
+fn duration_at(d: Duration, path: &str, report: &mut Report) {
+    if let Err(message) = check_duration(d) {
+        report.error(path, message);
     }
-    s == "*"
-        || is_dns1123_label(s)
-        || s.strip_prefix('*').is_some_and(is_dns1123_label)
-        || s.strip_prefix("*-").is_some_and(is_dns1123_label)
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Istio's `ValidateWildcardDomain`: a DNS name whose first label may be a wildcard.
-pub(super) fn check_wildcard_domain(domain: &str) -> Result<(), String> {
-    check_domain_length(domain)?;
-    let (first, rest) = match domain.split_once('.') {
-        Some((first, rest)) => (first, Some(rest)),
-        None => (domain, None),
-    };
-    if !is_wildcard_dns1123_label(first) {
-        return Err(format!(
-            "domain name {domain:?} has an invalid first label {first:?}; it must be a DNS-1123 \
-             label, \"*\", or a label after \"*\" or \"*-\""
+    /// Loads a DestinationRule spec the way the loader does (YAML → JSON value → typed spec)
+    /// and validates it.
+    fn validate(yaml: &str) -> Report {
+        let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("test YAML parses");
+        let spec: DestinationRuleSpec =
+            serde_json::from_value(value).expect("test spec fits the schema");
+        let mut report = Report::default();
+        validate_destination_rule(&spec, &mut report);
+        report
+    }
+
+    fn errors(yaml: &str) -> Vec<(String, String)> {
+        validate(yaml).errors
+    }
+
+    /// The single error of `yaml`, as `(path, message)`.
+    fn error(yaml: &str) -> (String, String) {
+        let errors = errors(yaml);
+        assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+        errors.into_iter().next().expect("one error")
+    }
+
+    /// A spec with host `r` and the given top-level traffic policy (flow-style YAML).
+    fn policy(traffic_policy: &str) -> String {
+        format!("{{host: r, trafficPolicy: {traffic_policy}}}")
+    }
+
+    fn pair(path: &str, message: &str) -> (String, String) {
+        (path.to_string(), message.to_string())
+    }
+
+    /// Asserts that `yaml` has a single error, at `path`, whose message names `value`. Used
+    /// where the message comes from a helper shared with the VirtualService validator.
+    fn assert_error_names(yaml: &str, path: &str, value: &str) {
+        let (at, message) = error(yaml);
+        assert_eq!(at, path, "{message}");
+        assert!(
+            message.contains(value),
+            "{message:?} does not name {value:?}"
+        );
+    }
+
+    #[test]
+    fn full_rule_is_valid() {
+        let report = validate(
+            r#"
+host: reviews.prod.svc.cluster.local
+trafficPolicy:
+  loadBalancer:
+    consistentHash:
+      httpCookie:
+        name: user
+        ttl: 0s
+        path: /
+        attributes: [{name: SameSite, value: Lax}, {name: Secure}]
+      maglev: {tableSize: 65537}
+    localityLbSetting:
+      distribute:
+      - from: us-west/zone1/*
+        to: {"us-west/zone1/*": 80, "us-west/zone2/*": 20}
+    warmup: {duration: 60s, minimumPercent: 10, aggression: 1.5}
+  connectionPool:
+    tcp:
+      maxConnections: 100
+      connectTimeout: 30ms
+      idleTimeout: 0s
+      tcpKeepalive: {time: 7200s, interval: 75s, probes: 9}
+    http:
+      http1MaxPendingRequests: 10
+      http2MaxRequests: 1000
+      maxRequestsPerConnection: 10
+      maxRetries: 3
+      idleTimeout: 1s
+      h2UpgradePolicy: UPGRADE
+      http2KeepAlive: {interval: 10s, timeout: 5s}
+  outlierDetection:
+    consecutive5xxErrors: 7
+    interval: 5m
+    baseEjectionTime: 15m
+    maxEjectionPercent: 50
+    minHealthPercent: 0
+    outlierDetectionHttpErrorCodes: [500, 503]
+  tls: {mode: ISTIO_MUTUAL, sni: reviews.example.com}
+  portLevelSettings:
+  - port: {number: 9080}
+    loadBalancer: {simple: ROUND_ROBIN}
+  retryBudget: {percent: 20, minRetryConcurrency: 3, budgetInterval: 10s}
+subsets:
+- name: v1
+  labels: {version: v1, app.kubernetes.io/name: reviews}
+- name: v2
+  labels: {version: v2}
+  trafficPolicy:
+    loadBalancer: {simple: LEAST_REQUEST}
+exportTo: [".", istio-system]
+"#,
+        );
+        assert_eq!(report.errors, vec![]);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn host_is_a_wildcard_domain() {
+        assert_eq!(errors("host: '*'"), vec![]);
+        assert_eq!(errors("host: '*.example.com'"), vec![]);
+        assert_eq!(errors("host: reviews."), vec![]);
+        assert_error_names("host: ''", "spec.host", "empty");
+        assert_eq!(
+            error("subsets: []"),
+            pair(
+                "spec.host",
+                "host is required; it names the service the rule applies to"
+            )
+        );
+        assert_error_names("host: foo.*.com", "spec.host", "foo.*.com");
+        assert_error_names("host: a.123", "spec.host", "123");
+    }
+
+    #[test]
+    fn empty_traffic_policy_is_rejected() {
+        assert_eq!(
+            error(&policy("{}")),
+            pair(
+                "spec.trafficPolicy",
+                "traffic policy is empty; set at least one of loadBalancer, connectionPool, \
+                 outlierDetection, tls, portLevelSettings, tunnel, proxyProtocol, retryBudget, or \
+                 remove it"
+            )
+        );
+    }
+
+    #[test]
+    fn empty_connection_pool_is_rejected_in_subsets_too() {
+        assert_eq!(
+            error("{host: r, subsets: [{name: v1, trafficPolicy: {connectionPool: {}}}]}"),
+            pair(
+                "spec.subsets[0].trafficPolicy.connectionPool",
+                "connection pool is empty; set tcp or http, or remove it"
+            )
+        );
+    }
+
+    #[test]
+    fn subset_names_are_unique_dns_labels() {
+        assert_eq!(
+            error("{host: r, subsets: [{name: foo}, {name: foo}]}"),
+            pair(
+                "spec.subsets[1].name",
+                "duplicate subset name \"foo\"; subset names must be unique"
+            )
+        );
+        assert_eq!(
+            error("{host: r, subsets: [{name: ''}]}"),
+            pair(
+                "spec.subsets[0].name",
+                "subset name is empty; it must be a DNS-1123 label"
+            )
+        );
+        assert_eq!(
+            error("{host: r, subsets: [{labels: {a: b}}]}"),
+            pair("spec.subsets[0].name", "subset name is required")
+        );
+        assert_eq!(
+            error("{host: r, subsets: [{name: v_1}]}"),
+            pair(
+                "spec.subsets[0].name",
+                "subset name \"v_1\" is not a DNS-1123 label (letters, digits and '-', starting \
+                 and ending with a letter or digit, at most 63 characters)"
+            )
+        );
+        assert_eq!(
+            error("{host: r, subsets: [null]}"),
+            pair(
+                "spec.subsets[0]",
+                "subset is null; remove the entry or give it a name"
+            )
+        );
+    }
+
+    #[test]
+    fn subset_labels_are_kubernetes_labels() {
+        assert_error_names(
+            "{host: r, subsets: [{name: v1, labels: {'-bad': x}}]}",
+            "spec.subsets[0].labels[-bad]",
+            "-bad",
+        );
+        assert_error_names(
+            "{host: r, subsets: [{name: v1, labels: {version: 'v 1'}}]}",
+            "spec.subsets[0].labels[version]",
+            "v 1",
+        );
+        assert_eq!(
+            errors("{host: r, subsets: [{name: v1, labels: {k: ''}}]}"),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn durations_need_whole_milliseconds() {
+        let pool = "spec.trafficPolicy.connectionPool";
+        assert_error_names(
+            &policy("{connectionPool: {tcp: {maxConnectionDuration: 999ns}}}"),
+            &format!("{pool}.tcp.maxConnectionDuration"),
+            "999ns",
+        );
+        assert_error_names(
+            &policy("{outlierDetection: {interval: 2.000000005s}}"),
+            "spec.trafficPolicy.outlierDetection.interval",
+            "2000000005ns",
+        );
+        // A tcp idle timeout that truncates to 0ms disables it and is not checked.
+        assert_eq!(
+            errors(&policy("{connectionPool: {tcp: {idleTimeout: 0s}}}")),
+            vec![]
+        );
+        assert_eq!(
+            errors(&policy("{connectionPool: {tcp: {idleTimeout: 0.5ms}}}")),
+            vec![]
+        );
+        assert_error_names(
+            &policy("{connectionPool: {tcp: {idleTimeout: 1.5ms}}}"),
+            &format!("{pool}.tcp.idleTimeout"),
+            "1500us",
+        );
+        assert_error_names(
+            &policy("{connectionPool: {http: {idleTimeout: 0s}}}"),
+            &format!("{pool}.http.idleTimeout"),
+            "0s",
+        );
+    }
+
+    #[test]
+    fn connection_pool_counts_are_not_negative() {
+        assert_eq!(
+            error(&policy("{connectionPool: {tcp: {maxConnections: -1}}}")),
+            pair(
+                "spec.trafficPolicy.connectionPool.tcp.maxConnections",
+                "maxConnections -1 is negative; it must be 0 or more"
+            )
+        );
+        assert_eq!(
+            error(&policy(
+                "{connectionPool: {http: {maxConcurrentStreams: -2}}}"
+            )),
+            pair(
+                "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams",
+                "maxConcurrentStreams -2 is negative; it must be 0 or more"
+            )
+        );
+    }
+
+    #[test]
+    fn http_settings_rules() {
+        assert_eq!(
+            error(
+                "{host: r, trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE, \
+                 useClientProtocol: true}}}}"
+            ),
+            pair(
+                "spec.trafficPolicy.connectionPool.http.useClientProtocol",
+                "useClientProtocol cannot be true when h2UpgradePolicy is UPGRADE"
+            )
+        );
+        assert_eq!(
+            error(&policy(
+                "{connectionPool: {http: {http2KeepAlive: {timeout: 5s}}}}"
+            )),
+            pair(
+                "spec.trafficPolicy.connectionPool.http.http2KeepAlive.interval",
+                "http2KeepAlive.interval is required"
+            )
+        );
+        assert_eq!(
+            error(&policy(
+                "{connectionPool: {http: {h2UpgradePolicy: upgrade}}}"
+            )),
+            pair(
+                "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy",
+                "\"upgrade\" is not a known h2 upgrade policy; expected one of DEFAULT, \
+                 DO_NOT_UPGRADE, UPGRADE"
+            )
+        );
+    }
+
+    #[test]
+    fn outlier_detection_rules() {
+        assert_eq!(
+            error(&policy("{outlierDetection: {maxEjectionPercent: 105}}")),
+            pair(
+                "spec.trafficPolicy.outlierDetection.maxEjectionPercent",
+                "percentage 105 is not in range 0..100"
+            )
+        );
+        assert_eq!(
+            error(&policy(
+                "{outlierDetection: {consecutiveLocalOriginFailures: 10}}"
+            )),
+            pair(
+                "spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures",
+                "consecutiveLocalOriginFailures is 10 but splitExternalLocalOriginErrors is not \
+                 true; local-origin failures are only counted when they are split"
+            )
+        );
+        assert_eq!(
+            errors(
+                "{host: r, trafficPolicy: {outlierDetection: {consecutiveLocalOriginFailures: 10, \
+                 splitExternalLocalOriginErrors: true}}}"
+            ),
+            vec![]
+        );
+        assert_eq!(
+            error(&policy(
+                "{outlierDetection: {outlierDetectionHttpErrorCodes: [500, 600]}}"
+            )),
+            pair(
+                "spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[1]",
+                "status code 600 is not in range 100..599"
+            )
+        );
+        let report = validate(&policy("{outlierDetection: {consecutiveErrors: 5}}"));
+        assert_eq!(report.errors, vec![]);
+        assert_eq!(
+            report.warnings,
+            vec![(
+                "deprecated-field",
+                "spec.trafficPolicy.outlierDetection.consecutiveErrors".to_string(),
+                "consecutiveErrors is deprecated; use consecutiveGatewayErrors or \
+                 consecutive5xxErrors"
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn maglev_table_size_is_a_prime_below_the_limit() {
+        let lb = |size: &str| {
+            errors(&format!(
+                "{{host: r, trafficPolicy: {{loadBalancer: {{consistentHash: {{httpHeaderName: x, \
+                 maglev: {size}}}}}}}}}"
+            ))
+        };
+        let path = "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize";
+        assert_eq!(lb("{tableSize: 65537}"), vec![]);
+        assert_eq!(
+            lb("{tableSize: 65536}"),
+            vec![pair(
+                path,
+                "table size 65536 is not prime; maglev needs a prime table size"
+            )]
+        );
+        assert_eq!(
+            lb("{}"),
+            vec![pair(
+                path,
+                "table size is not set; maglev needs a prime table size such as 65537"
+            )]
+        );
+        assert_eq!(
+            lb("{tableSize: 5000011}"),
+            vec![pair(
+                path,
+                "table size 5000011 is too large; maglev table sizes must be less than 5000011"
+            )]
+        );
+    }
+
+    #[test]
+    fn primality_matches_envoy() {
+        let primes: Vec<u64> = (0..30).filter(|&x| is_prime(x)).collect();
+        assert_eq!(primes, vec![1, 2, 3, 5, 7, 11, 13, 17, 19, 23, 29]);
+        assert!(is_prime(65537));
+        assert_eq!(is_prime(4_999_999), (2..2237).all(|f| 4_999_999 % f != 0));
+        assert!(!is_prime(25));
+    }
+
+    #[test]
+    fn consistent_hash_one_ofs() {
+        assert_eq!(
+            error(
+                "{host: r, trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x, \
+                 useSourceIp: true}}}}"
+            ),
+            pair(
+                "spec.trafficPolicy.loadBalancer.consistentHash",
+                "more than one hash key is set (httpHeaderName, useSourceIp); set only one"
+            )
+        );
+        assert_eq!(
+            error(
+                "{host: r, trafficPolicy: {loadBalancer: {simple: RANDOM, consistentHash: \
+                 {useSourceIp: true}}}}"
+            ),
+            pair(
+                "spec.trafficPolicy.loadBalancer",
+                "simple and consistentHash are both set; only one load-balancing policy can be used"
+            )
+        );
+        assert_eq!(
+            error(
+                "{host: r, trafficPolicy: {loadBalancer: {consistentHash: {ringHash: {}, maglev: \
+                 {tableSize: 7}}}}}"
+            ),
+            pair(
+                "spec.trafficPolicy.loadBalancer.consistentHash",
+                "ringHash and maglev are both set; only one hash algorithm can be used"
+            )
+        );
+    }
+
+    #[test]
+    fn deprecated_minimum_ring_size() {
+        let report = validate(
+            "{host: r, trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, \
+             minimumRingSize: 1024, ringHash: {minimumRingSize: 1024}}}}}",
+        );
+        let path = "spec.trafficPolicy.loadBalancer.consistentHash.minimumRingSize";
+        assert_eq!(
+            report.errors,
+            vec![pair(
+                path,
+                "minimumRingSize cannot be set together with ringHash or maglev; use \
+                 ringHash.minimumRingSize"
+            )]
+        );
+        assert_eq!(report.warnings.len(), 1);
+        assert_eq!(report.warnings[0].1, path);
+    }
+
+    #[test]
+    fn cookie_rules() {
+        let path = "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie";
+        assert_eq!(
+            error(&policy(
+                "{loadBalancer: {consistentHash: {httpCookie: {ttl: 1s}}}}"
+            )),
+            pair(
+                &format!("{path}.name"),
+                "cookie name is required for httpCookie"
+            )
+        );
+        assert_eq!(
+            errors(
+                "{host: r, trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {name: c, \
+                 attributes: [{name: SameSite}, {name: ''}, {name: SameSite, value: Lax}]}}}}}"
+            ),
+            vec![
+                pair(
+                    &format!("{path}.attributes[1].name"),
+                    "cookie attribute name is empty"
+                ),
+                pair(
+                    &format!("{path}.attributes[2].name"),
+                    "duplicate cookie attribute name \"SameSite\"; attribute names must be unique"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn simple_load_balancer_names() {
+        assert_eq!(
+            error(&policy("{loadBalancer: {simple: round_robin}}")),
+            pair(
+                "spec.trafficPolicy.loadBalancer.simple",
+                "\"round_robin\" is not a known simple load balancer; expected one of UNSPECIFIED, \
+                 LEAST_CONN, RANDOM, PASSTHROUGH, ROUND_ROBIN, LEAST_REQUEST"
+            )
+        );
+        let report = validate(&policy("{loadBalancer: {simple: LEAST_CONN}}"));
+        assert_eq!(report.errors, vec![]);
+        assert_eq!(report.warnings[0].0, "deprecated-field");
+    }
+
+    #[test]
+    fn locality_settings() {
+        let lb = |setting: &str| {
+            validate(&format!(
+                "{{host: r, trafficPolicy: {{outlierDetection: {{consecutive5xxErrors: 1}}, \
+                 loadBalancer: {{localityLbSetting: {setting}}}}}}}"
+            ))
+            .errors
+        };
+        let path = "spec.trafficPolicy.loadBalancer.localityLbSetting";
+        assert_eq!(
+            lb("{enabled: true, failover: [{from: us-east, to: eu-west}]}"),
+            vec![]
+        );
+        assert_eq!(
+            lb("{distribute: [{from: a/*, to: {b/*: 60, c/*: 30}}]}"),
+            vec![pair(
+                &format!("{path}.distribute[0].to"),
+                "locality weights sum to 90; they must sum to 100"
+            )]
+        );
+        assert_eq!(
+            lb("{distribute: [{from: a/*, to: {b/*: 0, c/*: 100}}]}"),
+            vec![pair(
+                &format!("{path}.distribute[0].to[b/*]"),
+                "locality weight 0 is not in range 1..100"
+            )]
+        );
+        assert_eq!(
+            lb("{distribute: [{from: a/*, to: {b: 100}}], failover: [{from: a, to: b}]}"),
+            vec![pair(
+                path,
+                "distribute and failover are both set; only one of them can be used"
+            )]
+        );
+        assert_eq!(
+            lb("{distribute: [{from: a/*, to: {b: 50, b/z: 50}}]}"),
+            vec![pair(
+                &format!("{path}.distribute[0].to[b/z]"),
+                "locality \"b/z\" overlaps with an earlier one"
+            )]
+        );
+        assert_eq!(
+            lb("{distribute: [{from: a/*, to: {b: 100}}, {from: a/z1, to: {b: 100}}]}"),
+            vec![pair(
+                &format!("{path}.distribute[1].from"),
+                "locality \"a/z1\" overlaps with an earlier one"
+            )]
+        );
+        assert_eq!(
+            lb("{distribute: [{from: 'a/*/z', to: {b: 100}}]}"),
+            vec![pair(
+                &format!("{path}.distribute[0].from"),
+                "locality \"a/*/z\" has a '*' that is not at the end, or more than one"
+            )]
+        );
+        assert_eq!(
+            lb("{failover: [{from: us-east, to: us-east}]}"),
+            vec![pair(
+                &format!("{path}.failover[0]"),
+                "locality failover from \"us-east\" to \"us-east\" names the same region; they \
+                 must differ"
+            )]
+        );
+        assert_eq!(
+            lb("{failover: [{from: us-east, to: eu}], \
+                 failoverPriority: [topology.kubernetes.io/zone]}"),
+            vec![pair(
+                &format!("{path}.failoverPriority[0]"),
+                "failoverPriority names the topology label \"topology.kubernetes.io/zone\" while \
+                 failover is set; use one or the other"
+            )]
+        );
+    }
+
+    #[test]
+    fn failover_without_outlier_detection_warns() {
+        let report = validate(&policy(
+            "{loadBalancer: {localityLbSetting: {failover: [{from: a, to: b}]}}}",
         ));
+        assert_eq!(report.errors, vec![]);
+        assert_eq!(
+            report.warnings,
+            vec![(
+                "failover-without-outlier-detection",
+                "spec.trafficPolicy.loadBalancer.localityLbSetting".to_string(),
+                "failover needs outlierDetection in the same traffic policy to take effect"
+                    .to_string()
+            )]
+        );
     }
-    match rest {
-        Some(rest) => check_dns1123_labels(domain, rest),
-        None => Ok(()),
-    }
-}
 
-/// Istio's `ValidateFQDN`: a DNS name without wildcards.
-fn check_fqdn(name: &str) -> Result<(), String> {
-    check_domain_length(name)?;
-    check_dns1123_labels(name, name)
-}
+    #[test]
+    fn locality_and_zone_aware_are_exclusive() {
+        assert_eq!(
+            error(&policy(
+                "{loadBalancer: {localityLbSetting: {}, zoneAwareLbSetting: {}}}"
+            )),
+            pair(
+                "spec.trafficPolicy.loadBalancer",
+                "localityLbSetting and zoneAwareLbSetting are both set; only one of them can be \
+                 used"
+            )
+        );
+    }
 
-fn check_domain_length(domain: &str) -> Result<(), String> {
-    if domain.is_empty() {
-        Err("domain name is empty".to_string())
-    } else if domain.len() > 255 {
-        Err(format!(
-            "domain name is {} characters long; the limit is 255",
-            domain.len()
-        ))
-    } else {
-        Ok(())
+    #[test]
+    fn warmup_rules() {
+        let path = "spec.trafficPolicy.loadBalancer.warmup";
+        assert_eq!(
+            error(&policy("{loadBalancer: {warmup: {minimumPercent: 5}}}")),
+            pair(&format!("{path}.duration"), "warmup duration is required")
+        );
+        assert_eq!(
+            error(&policy(
+                "{loadBalancer: {warmup: {duration: 1s, minimumPercent: 150.0}}}"
+            )),
+            pair(
+                &format!("{path}.minimumPercent"),
+                "minimumPercent 150 is not in range 0..100"
+            )
+        );
+        assert_eq!(
+            error(&policy(
+                "{loadBalancer: {warmup: {duration: 1s, aggression: -0.1}}}"
+            )),
+            pair(
+                &format!("{path}.aggression"),
+                "aggression -0.1 must be greater than 0"
+            )
+        );
     }
-}
 
-/// Istio's `ValidateDNS1123Labels` on `labels` (a suffix of `domain`, named in messages).
-fn check_dns1123_labels(domain: &str, labels: &str) -> Result<(), String> {
-    let parts: Vec<&str> = labels.split('.').collect();
-    let tld = parts[parts.len() - 1];
-    let digits = tld.strip_prefix(['+', '-']).unwrap_or(tld);
-    if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
-            "domain name {domain:?} has an all-numeric top-level domain {tld:?}"
-        ));
+    #[test]
+    fn client_tls_rules() {
+        let path = "spec.trafficPolicy.tls";
+        assert_eq!(
+            error(
+                "{host: r, trafficPolicy: {tls: {mode: SIMPLE, subjectAltNames: [a], \
+                 insecureSkipVerify: true}}}"
+            ),
+            pair(
+                &format!("{path}.insecureSkipVerify"),
+                "insecureSkipVerify is true, so caCertificates, credentialName and \
+                 subjectAltNames cannot be set (found subjectAltNames)"
+            )
+        );
+        assert_eq!(
+            errors(&policy("{tls: {mode: MUTUAL}}")),
+            vec![
+                pair(
+                    &format!("{path}.clientCertificate"),
+                    "mode MUTUAL needs clientCertificate (or credentialName)"
+                ),
+                pair(
+                    &format!("{path}.privateKey"),
+                    "mode MUTUAL needs privateKey (or credentialName)"
+                ),
+            ]
+        );
+        assert_eq!(
+            error(&policy(
+                "{tls: {mode: MUTUAL, credentialName: c, privateKey: k}}"
+            )),
+            pair(
+                &format!("{path}.credentialName"),
+                "credentialName is set, so clientCertificate, privateKey, caCertificates and \
+                 caCrl cannot be set (found privateKey)"
+            )
+        );
+        assert_eq!(
+            error(&policy(
+                "{tls: {mode: SIMPLE, credentialName: 'configmap://ca'}}"
+            )),
+            pair(
+                &format!("{path}.credentialName"),
+                "credentialName \"configmap://ca\" is not a valid configmap reference; \
+                 configmap://NAMESPACE/NAME needs a namespace and a name"
+            )
+        );
+        assert_eq!(
+            error(&policy("{tls: {mode: STRICT}}")),
+            pair(
+                &format!("{path}.mode"),
+                "\"STRICT\" is not a known TLS mode; expected one of DISABLE, SIMPLE, MUTUAL, \
+                 ISTIO_MUTUAL"
+            )
+        );
     }
-    for (i, label) in parts.iter().enumerate() {
-        // The last label may be empty: `istio.io.` is a fully qualified name.
-        if i == parts.len() - 1 && label.is_empty() {
-            return Ok(());
-        }
-        if !is_dns1123_label(label) {
-            return Err(format!(
-                "domain name {domain:?} has an invalid label {label:?}; labels are letters, digits \
-                 and '-', start and end with a letter or digit, at most 63 characters"
-            ));
-        }
-    }
-    Ok(())
-}
 
-/// Go's `netip.ParseAddr`: an IPv4 or IPv6 address (IPv6 may carry a `%zone`).
-pub(super) fn is_ip_address(s: &str) -> bool {
-    if s.parse::<std::net::IpAddr>().is_ok() {
-        return true;
+    #[test]
+    fn port_level_settings_rules() {
+        let path = "spec.trafficPolicy.portLevelSettings";
+        assert_eq!(
+            error(&policy(
+                "{portLevelSettings: [{loadBalancer: {simple: RANDOM}}]}"
+            )),
+            pair(
+                &format!("{path}[0].port"),
+                "port is required; a port traffic policy must name the port it applies to"
+            )
+        );
+        assert_eq!(
+            error(&policy("{portLevelSettings: [{port: {number: 80}}]}")),
+            pair(
+                &format!("{path}[0]"),
+                "port traffic policy is empty; set at least one of loadBalancer, connectionPool, \
+                 outlierDetection, tls"
+            )
+        );
+        assert_eq!(
+            error(&policy("{portLevelSettings: [null]}")),
+            pair(
+                &format!("{path}[0]"),
+                "port traffic policy is null; remove the entry or fill it in"
+            )
+        );
+        assert_eq!(
+            error(
+                "{host: r, trafficPolicy: {portLevelSettings: [{port: {number: 80}, \
+                 connectionPool: {}}]}}"
+            ),
+            pair(
+                &format!("{path}[0].connectionPool"),
+                "connection pool is empty; set tcp or http, or remove it"
+            )
+        );
     }
-    match s.split_once('%') {
-        Some((addr, zone)) => !zone.is_empty() && addr.parse::<std::net::Ipv6Addr>().is_ok(),
-        None => false,
-    }
-}
 
-/// `(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`: a Kubernetes qualified name (no length limit).
-fn is_qualified_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-}
+    #[test]
+    fn tunnel_and_proxy_protocol() {
+        assert_eq!(
+            error(
+                "{host: r, trafficPolicy: {tunnel: {targetHost: example.com, targetPort: 8443}, \
+                 proxyProtocol: {version: V2}}}"
+            ),
+            pair(
+                "spec.trafficPolicy.proxyProtocol",
+                "proxyProtocol cannot be set together with tunnel"
+            )
+        );
+        assert_eq!(
+            errors(&policy("{tunnel: {protocol: GET, targetPort: 0}}")),
+            vec![
+                pair(
+                    "spec.trafficPolicy.tunnel.protocol",
+                    "tunnel protocol \"GET\" is not supported; use CONNECT or POST"
+                ),
+                pair(
+                    "spec.trafficPolicy.tunnel.targetHost",
+                    "tunnel targetHost is required"
+                ),
+                pair(
+                    "spec.trafficPolicy.tunnel.targetPort",
+                    "port number 0 must be in the range 1..65535"
+                ),
+            ]
+        );
+        assert_eq!(
+            errors(&policy(
+                "{tunnel: {protocol: POST, targetHost: 10.0.0.1, targetPort: 80}}"
+            )),
+            vec![]
+        );
+        assert_eq!(
+            error(&policy("{proxyProtocol: {version: V3}}")),
+            pair(
+                "spec.trafficPolicy.proxyProtocol.version",
+                "\"V3\" is not a known PROXY protocol version; expected one of V1, V2"
+            )
+        );
+    }
 
-/// A label key: optional `dns.prefix/` (≤ 253 characters) then a qualified name (≤ 63).
-fn check_label_key(key: &str) -> Result<(), String> {
-    let (prefix, name) = match key.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    let bad = || {
-        format!(
-            "label key {key:?} is invalid; it must be an optional DNS prefix and '/', then \
-             letters, \
-             digits, '-', '_' and '.', starting and ending with a letter or digit"
-        )
-    };
-    if let Some(prefix) = prefix {
-        if !prefix.split('.').all(is_dns1123_label) {
-            return Err(bad());
-        }
-        if prefix.len() > 253 {
-            return Err(format!(
-                "label key {key:?} has a prefix longer than 253 characters"
-            ));
-        }
+    #[test]
+    fn export_to_rules() {
+        assert_error_names("{host: r, exportTo: [a, a]}", "spec.exportTo[1]", "\"a\"");
+        assert_error_names("{host: r, exportTo: ['~']}", "spec.exportTo[0]", "~");
+        assert_error_names("{host: r, exportTo: ['*', a]}", "spec.exportTo", "*");
+        assert_eq!(
+            error("{host: r, exportTo: ['*'], workloadSelector: {matchLabels: {app: a}}}"),
+            pair(
+                "spec.exportTo",
+                "a DestinationRule with a workloadSelector can only be exported to its own \
+                 namespace (\".\")"
+            )
+        );
+        assert_eq!(
+            error("{host: r, exportTo: [a, b], workloadSelector: {matchLabels: {app: a}}}").0,
+            "spec.exportTo"
+        );
+        assert_eq!(
+            errors("{host: r, exportTo: ['.'], workloadSelector: {matchLabels: {app: a}}}"),
+            vec![]
+        );
     }
-    if !is_qualified_name(name) {
-        return Err(bad());
+
+    #[test]
+    fn workload_selector_rules() {
+        assert_eq!(
+            error("{host: r, workloadSelector: {matchLabels: {app: 'a*'}}}"),
+            pair(
+                "spec.workloadSelector.matchLabels[app]",
+                "selector label app=a* contains '*'; wildcards are not supported"
+            )
+        );
+        let report = validate("{host: r, workloadSelector: {}}");
+        assert_eq!(report.errors, vec![]);
+        assert_eq!(report.warnings[0].0, "empty-selector");
     }
-    if name.len() > 63 {
-        return Err(format!(
-            "label key {key:?} has a name longer than 63 characters"
-        ));
+
+    #[test]
+    fn schema_errors_name_the_field() {
+        let value: serde_json::Value =
+            serde_saphyr::from_str(&policy("{loadBalancer: {simpel: RANDOM}}"))
+                .expect("test YAML parses");
+        let err = serde_path_to_error::deserialize::<_, DestinationRuleSpec>(value)
+            .expect_err("unknown field");
+        assert_eq!(err.path().to_string(), "trafficPolicy.loadBalancer.simpel");
     }
-    Ok(())
 }

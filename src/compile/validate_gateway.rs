@@ -8,9 +8,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::report::Report;
-use super::validate_dr::{
-    check_enum, check_wildcard_domain, is_dns1123_label, is_ip_address, is_set,
-};
+use super::validate_dr::{check_enum, is_set};
+use super::validate_vs::{is_dns1123_label, is_ip_literal, is_valid_wildcard_domain};
 use crate::config::gateway::{IstioGatewaySpec, Server, ServerPort, ServerTlsSettings};
 
 /// Cipher suites Istio accepts on gateway servers (BoringSSL names, without PSK suites).
@@ -191,8 +190,7 @@ fn validate_server(server: &Server, path: &str, report: &mut Report) {
                         format!("{path}.tls"),
                         format!(
                             "server with plain-text protocol {protocol_name} cannot have TLS \
-                             settings \
-                             (only httpsRedirect); use HTTPS to terminate TLS"
+                             settings (only httpsRedirect); use HTTPS to terminate TLS"
                         ),
                     );
                 }
@@ -277,7 +275,7 @@ fn server_bind(port: Option<&ServerPort>, bind: &str, path: &str, report: &mut R
                 format!("port number {n} must be 0 when binding to a unix domain socket"),
             );
         }
-    } else if !bind.is_empty() && !is_ip_address(bind) {
+    } else if !bind.is_empty() && !is_ip_literal(bind) {
         report.error(
             format!("{path}.bind"),
             format!("bind address {bind:?} is not an IP address"),
@@ -510,8 +508,8 @@ fn check_gateway_host(host: &str) -> Vec<String> {
              '.') or \"*\""
         ));
     }
-    if let Err(message) = check_wildcard_domain(name)
-        && !is_ip_address(name)
+    if let Err(message) = is_valid_wildcard_domain(name)
+        && !is_ip_literal(name)
     {
         errors.push(message);
     }
@@ -531,5 +529,376 @@ fn is_valid_cipher_suite(suite: &str) -> bool {
         None => true,
         Some(c) if !c.is_alphanumeric() => true,
         Some(_) => suite == "ALL" || CIPHER_SUITES.contains(&suite),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads a Gateway spec the way the loader does (YAML → JSON value → typed spec) and
+    /// validates it.
+    fn validate(yaml: &str) -> Report {
+        let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("test YAML parses");
+        let spec: IstioGatewaySpec =
+            serde_json::from_value(value).expect("test spec fits the schema");
+        let mut report = Report::default();
+        validate_istio_gateway(&spec, &mut report);
+        report
+    }
+
+    fn errors(yaml: &str) -> Vec<(String, String)> {
+        validate(yaml).errors
+    }
+
+    /// A gateway with one server (flow-style YAML fields of the server).
+    fn server(fields: &str) -> Vec<(String, String)> {
+        errors(&format!("{{servers: [{{{fields}}}]}}"))
+    }
+
+    fn pair(path: &str, message: &str) -> (String, String) {
+        (path.to_string(), message.to_string())
+    }
+
+    #[test]
+    fn bookinfo_gateway_is_valid() {
+        let report = validate(
+            r#"
+selector:
+  istio: ingressgateway
+servers:
+- port: {number: 80, name: http, protocol: HTTP}
+  hosts: ["*"]
+  tls: {httpsRedirect: true}
+- port: {number: 443, name: https, protocol: HTTPS}
+  hosts: [bookinfo/bookinfo.example.com, "./*.example.com", "*/10.0.0.1"]
+  tls: {mode: SIMPLE, credentialName: bookinfo-cert, minProtocolVersion: TLSV1_2}
+- port: {number: 15443, name: tls, protocol: TLS}
+  hosts: ["*.local"]
+  tls: {mode: AUTO_PASSTHROUGH}
+- port: {number: 0, name: uds, protocol: grpc}
+  bind: unix://@gateway
+  hosts: [example.com]
+"#,
+        );
+        assert_eq!(report.errors, vec![]);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+
+    #[test]
+    fn gateway_needs_servers() {
+        assert_eq!(
+            errors("selector: {istio: ingressgateway}"),
+            vec![pair(
+                "spec.servers",
+                "gateway has no servers; at least one is required"
+            )]
+        );
+        assert_eq!(
+            errors("servers: [null]"),
+            vec![pair(
+                "spec.servers[0]",
+                "server is null; remove the entry or fill it in"
+            )]
+        );
+    }
+
+    #[test]
+    fn port_rules() {
+        assert_eq!(
+            server("port: {number: 66000, name: p, protocol: HTTP}, hosts: [a.com]"),
+            vec![pair(
+                "spec.servers[0].port.number",
+                "port number 66000 must be in the range 1..65535"
+            )]
+        );
+        assert_eq!(
+            server("port: {number: 80, protocol: HTTP}, hosts: [a.com]"),
+            vec![pair("spec.servers[0].port.name", "port name is required")]
+        );
+        assert_eq!(
+            server("port: {number: 1, name: p, protocol: kafka}, hosts: [a.com]"),
+            vec![pair(
+                "spec.servers[0].port.protocol",
+                "protocol \"kafka\" is not supported; use one of HTTP, HTTPS, HTTP2, GRPC, \
+                 GRPC-WEB, TCP, TLS, MONGO, REDIS, MYSQL"
+            )]
+        );
+        assert_eq!(
+            server("port: {number: 80, name: p, protocol: http, targetPort: 8080}, hosts: [a.com]"),
+            vec![pair(
+                "spec.servers[0].port.targetPort",
+                "targetPort 8080 has no effect on gateways; remove it"
+            )]
+        );
+        assert_eq!(
+            server("hosts: [a.com]"),
+            vec![pair("spec.servers[0].port", "port is required")]
+        );
+    }
+
+    #[test]
+    fn port_names_are_unique() {
+        assert_eq!(
+            errors(
+                "servers: [{port: {number: 80, name: foo, protocol: HTTP}, hosts: [a.com]}, \
+                 {port: {number: 81, name: foo, protocol: HTTP}, hosts: [b.com]}]"
+            ),
+            vec![pair(
+                "spec.servers[1].port.name",
+                "duplicate port name \"foo\" (also used by spec.servers[0]); port names must be \
+                 unique within a gateway"
+            )]
+        );
+    }
+
+    #[test]
+    fn host_rules() {
+        let host = |h: &str| {
+            server(&format!(
+                "port: {{number: 80, name: p, protocol: HTTP}}, hosts: ['{h}']"
+            ))
+        };
+        for ok in [
+            "*",
+            "*.example.com",
+            "example.com",
+            "ns/example.com",
+            "*/*",
+            "./a.b",
+            "10.1.2.3",
+        ] {
+            assert_eq!(host(ok), vec![], "{ok}");
+        }
+        let path = "spec.servers[0].hosts[0]";
+        assert_eq!(
+            host("foo"),
+            vec![pair(
+                path,
+                "host \"foo\" is a short name; gateway hosts must be fully qualified (contain a \
+                 '.') or \"*\""
+            )]
+        );
+        assert_eq!(
+            host("*bar.com"),
+            vec![pair(
+                path,
+                "partial wildcard \"*bar.com\" is not allowed; a wildcard must be the whole first \
+                 label (\"*.example.com\")"
+            )]
+        );
+        assert_eq!(
+            host("~/foo.bar.com"),
+            vec![pair(
+                path,
+                "host \"~/foo.bar.com\" has an invalid namespace \"~\"; use \"*\", \".\" or a \
+                 namespace name"
+            )]
+        );
+        // The first message comes from the domain check shared with the VirtualService validator.
+        let errors = host("foo.*.bar.com");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].0, path);
+        assert!(errors[0].1.contains("\"foo.*.bar.com\""), "{errors:?}");
+        assert_eq!(
+            errors[1],
+            pair(
+                path,
+                "partial wildcard \"foo.*.bar.com\" is not allowed; a wildcard must be the whole \
+                 first label (\"*.example.com\")"
+            )
+        );
+        assert_eq!(
+            server("port: {number: 80, name: p, protocol: HTTP}"),
+            vec![pair(
+                "spec.servers[0].hosts",
+                "server has no hosts; at least one is required"
+            )]
+        );
+    }
+
+    #[test]
+    fn protocol_decides_tls() {
+        assert_eq!(
+            server("port: {number: 443, name: p, protocol: https}, hosts: [a.com]"),
+            vec![pair(
+                "spec.servers[0].tls",
+                "server with protocol https needs tls settings (HTTPS and TLS ports terminate or \
+                 pass through TLS)"
+            )]
+        );
+        assert_eq!(
+            server(
+                "port: {number: 80, name: p, protocol: HTTP}, hosts: [a.com], \
+                 tls: {mode: SIMPLE, credentialName: c}"
+            ),
+            vec![pair(
+                "spec.servers[0].tls",
+                "server with plain-text protocol HTTP cannot have TLS settings (only \
+                 httpsRedirect); use HTTPS to terminate TLS"
+            )]
+        );
+        assert_eq!(
+            server("port: {number: 9000, name: p, protocol: TCP}, hosts: [a.com], tls: {}"),
+            vec![pair(
+                "spec.servers[0].tls",
+                "server with protocol TCP cannot have TLS settings; only HTTPS and TLS ports can"
+            )]
+        );
+        // No protocol check when the port itself is wrong.
+        assert_eq!(
+            server("port: {number: 443, protocol: HTTPS}, hosts: [a.com]"),
+            vec![pair("spec.servers[0].port.name", "port name is required")]
+        );
+    }
+
+    #[test]
+    fn bind_rules() {
+        let bind = |b: &str, n: u32| {
+            server(&format!(
+                "port: {{number: {n}, name: p, protocol: HTTP}}, hosts: [a.com], bind: '{b}'"
+            ))
+        };
+        assert_eq!(bind("10.0.0.1", 80), vec![]);
+        assert_eq!(bind("fe80::1%eth0", 80), vec![]);
+        assert_eq!(bind("unix:///var/run/gw.sock", 0), vec![]);
+        assert_eq!(
+            bind("unix://@foobar", 7),
+            vec![pair(
+                "spec.servers[0].port.number",
+                "port number 7 must be 0 when binding to a unix domain socket"
+            )]
+        );
+        assert_eq!(
+            bind("foo.bar", 80),
+            vec![pair(
+                "spec.servers[0].bind",
+                "bind address \"foo.bar\" is not an IP address"
+            )]
+        );
+        assert_eq!(
+            bind("unix://var/gw.sock", 0),
+            vec![pair(
+                "spec.servers[0].bind",
+                "unix domain socket \"var/gw.sock\" is not an absolute path to a file (or an \
+                 @abstract name)"
+            )]
+        );
+        assert_eq!(
+            bind("10.0.0.1", 0),
+            vec![pair(
+                "spec.servers[0].port.number",
+                "port number 0 must be in the range 1..65535"
+            )]
+        );
+    }
+
+    /// Errors of an HTTPS server with the given `tls` block.
+    fn tls(block: &str) -> Vec<(String, String)> {
+        server(&format!(
+            "port: {{number: 443, name: p, protocol: HTTPS}}, hosts: [a.com], tls: {block}"
+        ))
+    }
+
+    #[test]
+    fn tls_certificate_sources() {
+        let path = "spec.servers[0].tls";
+        assert_eq!(
+            tls("{mode: SIMPLE, serverCertificate: c, privateKey: k}"),
+            vec![]
+        );
+        assert_eq!(tls("{mode: MUTUAL, credentialName: c}"), vec![]);
+        assert_eq!(
+            tls("{mode: SIMPLE, privateKey: k}"),
+            vec![pair(
+                &format!("{path}.serverCertificate"),
+                "mode SIMPLE needs a server certificate (serverCertificate or credentialName)"
+            )]
+        );
+        assert_eq!(
+            tls("{mode: MUTUAL, serverCertificate: c, privateKey: k}"),
+            vec![pair(
+                &format!("{path}.caCertificates"),
+                "mode MUTUAL needs caCertificates (a client CA bundle) or credentialName"
+            )]
+        );
+        assert_eq!(
+            tls("{mode: SIMPLE, serverCertificate: c, privateKey: k, credentialName: s}"),
+            vec![pair(
+                path,
+                "only one certificate source can be set; found credentialName and \
+                 serverCertificate/privateKey"
+            )]
+        );
+        assert_eq!(
+            tls("{mode: SIMPLE, tlsCertificates: [{serverCertificate: c}]}"),
+            vec![pair(
+                &format!("{path}.tlsCertificates[0].privateKey"),
+                "mode SIMPLE needs a private key (privateKey or credentialName)"
+            )]
+        );
+        assert_eq!(
+            tls("{mode: ISTIO_MUTUAL, serverCertificate: c}"),
+            vec![pair(
+                &format!("{path}.serverCertificate"),
+                "mode ISTIO_MUTUAL uses the mesh's own certificates; serverCertificate cannot be \
+                 set"
+            )]
+        );
+        assert_eq!(
+            tls("{mode: SIMPLE, serverCertificate: c, privateKey: k, caCrl: crl}"),
+            vec![pair(
+                &format!("{path}.caCrl"),
+                "caCrl cannot be used with mode SIMPLE"
+            )]
+        );
+        assert_eq!(
+            tls("{mode: simple}"),
+            vec![pair(
+                &format!("{path}.mode"),
+                "\"simple\" is not a known TLS mode; expected one of PASSTHROUGH, SIMPLE, MUTUAL, \
+                 AUTO_PASSTHROUGH, ISTIO_MUTUAL, OPTIONAL_MUTUAL"
+            )]
+        );
+    }
+
+    #[test]
+    fn tls_warnings() {
+        let report = validate(
+            "servers: [{port: {number: 443, name: p, protocol: HTTPS}, hosts: [a.com], \
+             tls: {mode: SIMPLE, credentialName: c, httpsRedirect: true, \
+             minProtocolVersion: TLSV1_0, \
+             cipherSuites: [ECDHE-RSA-AES128-SHA, NOPE, ECDHE-RSA-AES128-SHA, '-ALL']}}]",
+        );
+        assert_eq!(report.errors, vec![]);
+        let codes: Vec<(&str, &str)> = report
+            .warnings
+            .iter()
+            .map(|(code, path, _)| (*code, path.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                (
+                    "invalid-cipher-suite",
+                    "spec.servers[0].tls.cipherSuites[1]"
+                ),
+                (
+                    "duplicate-cipher-suite",
+                    "spec.servers[0].tls.cipherSuites[2]"
+                ),
+                ("ineffective-field", "spec.servers[0].tls.httpsRedirect"),
+            ]
+        );
+        let report = validate(
+            "servers: [{port: {number: 443, name: p, protocol: TLS}, hosts: [a.com], \
+             tls: {mode: PASSTHROUGH, minProtocolVersion: TLSV1_1, serverCertificate: c}}]",
+        );
+        assert_eq!(report.errors, vec![]);
+        let codes: Vec<&str> = report.warnings.iter().map(|(code, _, _)| *code).collect();
+        assert_eq!(
+            codes,
+            vec!["tls-version-without-ciphers", "ineffective-field"]
+        );
     }
 }

@@ -418,13 +418,13 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
     for (k, gateway) in m.gateways.iter().enumerate() {
         check_gateway_name(gateway, &format!("{path}.gateways[{k}]"), report);
     }
-    if let Some(ns) = m.source_namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        if !is_dns1123_label(ns) {
-            report.error(
-                format!("{path}.sourceNamespace"),
-                format!("namespace {ns:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
-            );
-        }
+    if let Some(ns) = m.source_namespace.as_deref().filter(|ns| !ns.is_empty())
+        && !is_dns1123_label(ns)
+    {
+        report.error(
+            format!("{path}.sourceNamespace"),
+            format!("namespace {ns:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
+        );
     }
 }
 
@@ -467,13 +467,9 @@ fn check_one_of_string_match(sm: &StringMatch, path: &str, report: &mut Report) 
 fn check_regex_at(re: &str, path: &str, report: &mut Report) {
     if re.is_empty() {
         report.error(path, "regex \"\" is empty; a regex match needs a pattern");
-    } else if let Err(e) = check_pattern(re) {
-        let shown = if re.len() <= 80 {
-            format!("{re:?}")
-        } else {
-            format!("of {} bytes", re.len())
-        };
-        report.error(path, format!("regex {shown} is invalid: {e}"));
+    } else if let Err(message) = check_pattern(re) {
+        // The message names the pattern (or its length) and the rule it breaks.
+        report.error(path, message);
     }
 }
 
@@ -809,13 +805,13 @@ fn check_cors(cors: &CorsPolicy, path: &str, report: &mut Report) {
             );
         }
     }
-    if let Some(mode) = &cors.unmatched_preflights {
-        if !["UNSPECIFIED", "FORWARD", "IGNORE"].contains(&mode.as_str()) {
-            report.error(
-                format!("{path}.unmatchedPreflights"),
-                format!("{mode:?} is not one of UNSPECIFIED, FORWARD, IGNORE"),
-            );
-        }
+    if let Some(mode) = &cors.unmatched_preflights
+        && !["UNSPECIFIED", "FORWARD", "IGNORE"].contains(&mode.as_str())
+    {
+        report.error(
+            format!("{path}.unmatchedPreflights"),
+            format!("{mode:?} is not one of UNSPECIFIED, FORWARD, IGNORE"),
+        );
     }
 }
 
@@ -846,21 +842,23 @@ fn check_fault(fault: &HttpFaultInjection, path: &str, report: &mut Report) {
                 ),
             );
         }
-        if let Some(status) = abort.http_status {
-            if !(200..=599).contains(&status) {
-                report.error(
-                    format!("{p}.httpStatus"),
-                    format!("HTTP status {status} must be in 200..=599"),
-                );
-            }
+        if let Some(status) = abort.http_status
+            && !(200..=599).contains(&status)
+        {
+            report.error(
+                format!("{p}.httpStatus"),
+                format!("HTTP status {status} must be in 200..=599"),
+            );
         }
-        if let Some(code) = &abort.grpc_status {
-            if !GRPC_STATUS_NAMES.contains(&code.as_str()) {
-                report.error(
-                    format!("{p}.grpcStatus"),
-                    format!("gRPC status {code:?} is not a known code name (e.g. UNAVAILABLE, NOT_FOUND)"),
-                );
-            }
+        if let Some(code) = &abort.grpc_status
+            && !GRPC_STATUS_NAMES.contains(&code.as_str())
+        {
+            report.error(
+                format!("{p}.grpcStatus"),
+                format!(
+                    "gRPC status {code:?} is not a known code name (e.g. UNAVAILABLE, NOT_FOUND)"
+                ),
+            );
         }
         if abort.http2_error.is_some() {
             report.error(
@@ -1032,13 +1030,14 @@ fn check_redirect(
             );
         }
     }
-    if let Some(scheme) = redirect.scheme.as_deref().filter(|s| !s.is_empty()) {
-        if scheme != "http" && scheme != "https" {
-            report.error(
-                format!("{path}.scheme"),
-                format!("scheme {scheme:?} must be \"http\" or \"https\""),
-            );
-        }
+    if let Some(scheme) = redirect.scheme.as_deref().filter(|s| !s.is_empty())
+        && scheme != "http"
+        && scheme != "https"
+    {
+        report.error(
+            format!("{path}.scheme"),
+            format!("scheme {scheme:?} must be \"http\" or \"https\""),
+        );
     }
     if redirect.port.is_some() && redirect.derive_port.is_some() {
         report.error(path, "set only one of port and derivePort");
@@ -1046,13 +1045,14 @@ fn check_redirect(
     if let Some(port) = redirect.port.filter(|&p| p != 0) {
         check_port_at(port, &format!("{path}.port"), report);
     }
-    if let Some(mode) = &redirect.derive_port {
-        if mode != "FROM_PROTOCOL_DEFAULT" && mode != "FROM_REQUEST_PORT" {
-            report.error(
-                format!("{path}.derivePort"),
-                format!("{mode:?} is not one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT"),
-            );
-        }
+    if let Some(mode) = &redirect.derive_port
+        && mode != "FROM_PROTOCOL_DEFAULT"
+        && mode != "FROM_REQUEST_PORT"
+    {
+        report.error(
+            format!("{path}.derivePort"),
+            format!("{mode:?} is not one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT"),
+        );
     }
 }
 
@@ -1127,10 +1127,15 @@ fn check_retries(retries: &HttpRetry, path: &str, report: &mut Report) {
         .map(|(n, _)| n)
         .collect();
         if !configured.is_empty() {
+            let (verb, them) = if configured.len() > 1 {
+                ("are", "them")
+            } else {
+                ("is", "it")
+            };
             report.error(
                 path,
                 format!(
-                    "attempts is 0 (retries disabled) but {} is set; remove it or set attempts",
+                    "attempts is 0 (retries disabled) but {} {verb} set; remove {them} or set attempts",
                     configured.join(" and ")
                 ),
             );
@@ -1241,21 +1246,26 @@ fn check_route_destinations(route: &[Option<RouteDestination>], path: &str, repo
     check_weighted(weights, route.len(), path, report);
 }
 
+/// One destination of a route: its path, destination and weight.
+type WeightedEntry<'a> = (String, Option<&'a Destination>, Option<i64>);
+
 /// Destination required and valid; weights non-negative int32; several destinations need a
 /// positive total (a single destination's weight is ignored).
 fn check_weighted(
-    entries: Vec<Option<(String, Option<&Destination>, Option<i64>)>>,
+    entries: Vec<Option<WeightedEntry<'_>>>,
     count: usize,
     path: &str,
     report: &mut Report,
 ) {
     let mut total: i64 = 0;
+    let mut all_weights_valid = true;
     for (p, destination, weight) in entries.into_iter().flatten() {
         match destination {
             None => report.error(format!("{p}.destination"), "destination is required"),
             Some(d) => check_destination(d, &format!("{p}.destination"), report),
         }
         let weight = weight.unwrap_or(0);
+        all_weights_valid &= (0..=i64::from(i32::MAX)).contains(&weight);
         if weight < 0 {
             report.error(
                 format!("{p}.weight"),
@@ -1270,6 +1280,10 @@ fn check_weighted(
             total += weight;
         }
     }
+    // The totals are only meaningful once every weight is.
+    if !all_weights_valid {
+        return;
+    }
     if count > 1 && total == 0 {
         report.error(
             path,
@@ -1281,7 +1295,9 @@ fn check_weighted(
 }
 
 fn check_destination(d: &Destination, path: &str, report: &mut Report) {
-    if d.host == "*" {
+    if d.host.is_empty() {
+        report.error(format!("{path}.host"), "host is required; name a service");
+    } else if d.host == "*" {
         report.error(
             format!("{path}.host"),
             "destination host \"*\" is not allowed; name a service",
@@ -1289,13 +1305,13 @@ fn check_destination(d: &Destination, path: &str, report: &mut Report) {
     } else if let Err(message) = is_valid_wildcard_domain(&d.host) {
         report.error(format!("{path}.host"), message);
     }
-    if let Some(subset) = d.subset.as_deref().filter(|s| !s.is_empty()) {
-        if !is_dns1123_label(subset) {
-            report.error(
-                format!("{path}.subset"),
-                format!("subset {subset:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
-            );
-        }
+    if let Some(subset) = d.subset.as_deref().filter(|s| !s.is_empty())
+        && !is_dns1123_label(subset)
+    {
+        report.error(
+            format!("{path}.subset"),
+            format!("subset {subset:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
+        );
     }
     if let Some(port) = &d.port {
         match port.number {
@@ -1512,10 +1528,10 @@ fn check_label_key(key: &str) -> Result<(), String> {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    if let Some(prefix) = prefix {
-        if prefix.len() > 253 || !prefix.split('.').all(is_dns1123_label_chars) {
-            return Err(bad());
-        }
+    if let Some(prefix) = prefix
+        && (prefix.len() > 253 || !prefix.split('.').all(is_dns1123_label_chars))
+    {
+        return Err(bad());
     }
     if name.len() > 63 || !is_qualified_name(name) {
         return Err(bad());
@@ -1667,9 +1683,13 @@ pub(crate) fn is_valid_wildcard_domain(host: &str) -> Result<(), String> {
         None => (host, None),
     };
     if !is_wildcard_dns1123_label(first) {
+        let wildcard = if first.contains('*') {
+            ", optionally after a leading \"*\" or \"*-\", or be \"*\""
+        } else {
+            ""
+        };
         return Err(format!(
-            "{host:?} is not a valid domain name: label {first:?} must be {LABEL_RULE}, optionally \
-             starting with \"*\" or \"*-\", or be \"*\""
+            "{host:?} is not a valid domain name: label {first:?} must be {LABEL_RULE}{wildcard}"
         ));
     }
     match rest {
@@ -2095,5 +2115,1239 @@ fn analyze_l4_reachability<R, M>(
                 "rule is unreachable: every match duplicates an earlier one (IST0130)",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads a VirtualService spec the way the loader does (YAML → JSON value → typed spec) and
+    /// validates it.
+    fn validate(yaml: &str) -> Report {
+        let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("test YAML parses");
+        let spec: VirtualServiceSpec =
+            serde_json::from_value(value).expect("test spec fits the schema");
+        let mut report = Report::default();
+        validate_virtual_service(&spec, &mut report);
+        report
+    }
+
+    fn errors(yaml: &str) -> Vec<(String, String)> {
+        validate(yaml).errors
+    }
+
+    /// The single error of `yaml`, as `(path, message)`.
+    fn error(yaml: &str) -> (String, String) {
+        let errors = errors(yaml);
+        assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+        errors.into_iter().next().expect("one error")
+    }
+
+    fn warnings(yaml: &str) -> Vec<(&'static str, String, String)> {
+        let report = validate(yaml);
+        assert!(
+            report.errors.is_empty(),
+            "unexpected errors {:#?}",
+            report.errors
+        );
+        report.warnings
+    }
+
+    fn pair(path: &str, message: &str) -> (String, String) {
+        (path.to_string(), message.to_string())
+    }
+
+    /// A spec for host `r` with one http rule (flow-style YAML for the rule).
+    fn rule(rule: &str) -> String {
+        format!("{{hosts: [r], http: [{rule}]}}")
+    }
+
+    const BOOKINFO_REVIEWS: &str = r#"
+hosts:
+- reviews
+- reviews.prod.svc.cluster.local
+gateways: [mesh, istio-system/bookinfo-gateway]
+http:
+- name: jason
+  match:
+  - headers:
+      end-user:
+        exact: jason
+    uri:
+      prefix: /reviews
+    ignoreUriCase: true
+  - headers:
+      x-canary: {}
+    withoutHeaders:
+      x-opt-out:
+        regex: "*"
+  route:
+  - destination:
+      host: reviews
+      subset: v2
+      port:
+        number: 9080
+    weight: 90
+    headers:
+      response:
+        set:
+          x-served-by: "v2 %HOSTNAME%"
+  - destination:
+      host: reviews
+      subset: v3
+    weight: 10
+  fault:
+    delay:
+      percentage:
+        value: 0.1
+      fixedDelay: 7s
+    abort:
+      percentage:
+        value: 0.0001
+      httpStatus: 503
+  retries:
+    attempts: 3
+    perTryTimeout: 2s
+    retryOn: gateway-error,connect-failure,refused-stream,503
+    backoff: 25ms
+  timeout: 10s
+  mirror:
+    host: reviews
+    subset: v4
+  mirrorPercentage:
+    value: 12.5
+  corsPolicy:
+    allowOrigins:
+    - exact: https://example.com
+    - regex: "https://.*\\.example\\.com"
+    allowMethods: [GET, POST, OPTIONS]
+    allowHeaders: [x-user, "*"]
+    exposeHeaders: [x-request-id]
+    maxAge: 24h
+    allowCredentials: true
+  headers:
+    request:
+      set:
+        x-forwarded-client: "%DOWNSTREAM_REMOTE_ADDRESS%"
+      add:
+        x-percent: "100%%"
+      remove: [x-debug]
+- name: api
+  match:
+  - uri:
+      regex: "/api/v[0-9]+/.*"
+    method:
+      exact: GET
+    queryParams:
+      tenant:
+        exact: acme
+  rewrite:
+    uriRegexRewrite:
+      match: "^/api/v[0-9]+/(.*)$"
+      rewrite: /\1
+    authority: reviews.internal
+  route:
+  - destination:
+      host: reviews
+      subset: v1
+- route:
+  - destination:
+      host: reviews
+      subset: v1
+"#;
+
+    #[test]
+    fn bookinfo_reviews_with_every_feature_is_valid() {
+        let report = validate(BOOKINFO_REVIEWS);
+        assert_eq!(report.errors, vec![]);
+        assert_eq!(report.warnings, vec![]);
+    }
+
+    #[test]
+    fn needs_a_rule() {
+        assert_eq!(
+            error("{hosts: [r]}"),
+            pair(
+                "spec",
+                "a virtual service needs at least one http, tcp or tls rule"
+            )
+        );
+    }
+
+    #[test]
+    fn hosts_must_be_domain_names_or_ips() {
+        let e = errors(
+            "{hosts: [foo.ba!r, 10.0.0.1, '::1', foo.*.com, '*', a.123], gateways: [gw], \
+             http: [{route: [{destination: {host: r}}]}]}",
+        );
+        assert_eq!(
+            e,
+            vec![
+                pair(
+                    "spec.hosts[0]",
+                    "\"foo.ba!r\" is not a valid domain name: label \"ba!r\" must be 1-63 letters, \
+                     digits or '-', starting and ending with a letter or digit"
+                ),
+                pair(
+                    "spec.hosts[3]",
+                    "\"foo.*.com\" is not a valid domain name: label \"*\" must be 1-63 letters, \
+                     digits or '-', starting and ending with a letter or digit; \"*\" is allowed \
+                     only at the start of the first label"
+                ),
+                pair(
+                    "spec.hosts[5]",
+                    "\"a.123\" is not a valid domain name: top-level label \"123\" is all digits"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn wildcard_host_is_rejected_on_the_mesh_only() {
+        let mesh = "{hosts: ['*'], http: [{route: [{destination: {host: r}}]}]}";
+        assert_eq!(
+            error(mesh),
+            pair(
+                "spec.hosts[0]",
+                "host \"*\" is not allowed when the virtual service applies to the mesh (gateways \
+                 empty or listing \"mesh\"); name the services it is for"
+            )
+        );
+        let gateway =
+            "{hosts: ['*'], gateways: [ns/gw], http: [{route: [{destination: {host: r}}]}]}";
+        assert_eq!(errors(gateway), vec![]);
+    }
+
+    #[test]
+    fn overlapping_hosts_are_duplicates() {
+        let yaml = "{hosts: ['*.foo.bar', a.b, '*.bar', a.b], http: [{route: [{destination: {host: r}}]}]}";
+        assert_eq!(
+            errors(yaml),
+            vec![
+                pair(
+                    "spec.hosts[2]",
+                    "duplicate hosts \"*.foo.bar\" and \"*.bar\" overlap"
+                ),
+                pair(
+                    "spec.hosts[3]",
+                    "duplicate hosts \"a.b\" and \"a.b\" overlap"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn wildcard_domain_syntax() {
+        for ok in [
+            "*",
+            "*.foo.com",
+            "*foo.com",
+            "*-dev.foo.com",
+            "foo.com.",
+            "reviews",
+            "Foo.COM",
+        ] {
+            assert_eq!(is_valid_wildcard_domain(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "foo.*",
+            "foo.*.com",
+            "*..",
+            "a..b",
+            "-a.com",
+            "a.123",
+            "**.a",
+            "a_b.com",
+        ] {
+            assert!(is_valid_wildcard_domain(bad).is_err(), "{bad}");
+        }
+        let long_label = "a".repeat(64);
+        assert_eq!(
+            is_valid_wildcard_domain(&format!("{long_label}.com")),
+            Err(format!(
+                "\"{long_label}.com\" is not a valid domain name: label \"{long_label}\" must be \
+                 1-63 letters, digits or '-', starting and ending with a letter or digit"
+            ))
+        );
+        assert_eq!(
+            is_valid_wildcard_domain(&"a.".repeat(128)),
+            Err("domain name of 256 bytes is longer than the limit of 255".to_string())
+        );
+        assert_eq!(is_valid_fqdn("*.foo.com").map_err(|_| ()), Err(()));
+    }
+
+    #[test]
+    fn host_overlap_follows_istio_matches() {
+        let cases = [
+            ("foo.com", "foo.com", true),
+            ("foo.com", "bar.com", false),
+            ("*.com", "foo.com", true),
+            ("bar.com", "*.com", true),
+            ("*.foo.com", "foo.com", false),
+            ("*", "foo.com", true),
+            ("*", "*.com", true),
+            ("*.foo.bar", "*.bar", true),
+            ("*.a.com", "*.b.com", false),
+            ("*foo.com", "foo.com", true),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(hosts_overlap(a, b), want, "{a} / {b}");
+            assert_eq!(hosts_overlap(b, a), want, "{b} / {a}");
+        }
+        assert!(host_subset_of("a.foo.com", "*.foo.com"));
+        assert!(host_subset_of("*.a.foo.com", "*.foo.com"));
+        assert!(!host_subset_of("*.foo.com", "*.a.foo.com"));
+        assert!(!host_subset_of("*.foo.com", "a.foo.com"));
+        assert!(host_subset_of("x.com", "*"));
+    }
+
+    #[test]
+    fn ip_literals_and_subnets() {
+        for ip in ["10.0.0.1", "::1", "fe80::1%eth0", "::ffff:1.2.3.4"] {
+            assert!(is_ip_literal(ip), "{ip}");
+        }
+        for not in ["10.0.0", "01.2.3.4", "fe80::1%", "host"] {
+            assert!(!is_ip_literal(not), "{not}");
+        }
+        for ok in ["10.0.0.0/8", "2001:db8::/32", "1.2.3.4"] {
+            assert!(is_ip_or_cidr(ok), "{ok}");
+        }
+        for bad in ["10.0.0.0/33", "10.0.0.0/", "10.0.0.0/+8", "a/b/c"] {
+            assert!(!is_ip_or_cidr(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn weights_are_relative() {
+        let negative = rule(
+            "{route: [{destination: {host: a}, weight: 5}, {destination: {host: b}, weight: -5}]}",
+        );
+        assert_eq!(
+            error(&negative),
+            pair(
+                "spec.http[0].route[1].weight",
+                "weight -5 is negative; weights are relative and must be 0 or more"
+            )
+        );
+        let zero = rule("{route: [{destination: {host: a}}, {destination: {host: b}, weight: 0}]}");
+        assert_eq!(
+            error(&zero),
+            pair(
+                "spec.http[0].route",
+                "total weight of 2 destinations is 0; at least one must be positive"
+            )
+        );
+        // One destination: its weight is ignored. {0, 5}: all to the second.
+        assert_eq!(
+            errors(&rule("{route: [{destination: {host: a}, weight: 0}]}")),
+            vec![]
+        );
+        assert_eq!(
+            errors(&rule(
+                "{route: [{destination: {host: a}, weight: 0}, {destination: {host: b}, weight: 5}]}"
+            )),
+            vec![]
+        );
+        let huge = rule(
+            "{route: [{destination: {host: a}, weight: 2147483647}, {destination: {host: b}, \
+             weight: 2147483647}, {destination: {host: c}, weight: 2147483647}]}",
+        );
+        assert_eq!(
+            error(&huge),
+            pair(
+                "spec.http[0].route",
+                "total weight 6442450941 exceeds 4294967295"
+            )
+        );
+    }
+
+    #[test]
+    fn durations_need_whole_milliseconds() {
+        let timeout = |t: &str| {
+            errors(&rule(&format!(
+                "{{timeout: {t}, route: [{{destination: {{host: a}}}}]}}"
+            )))
+        };
+        assert_eq!(
+            timeout("999ns"),
+            vec![pair(
+                "spec.http[0].timeout",
+                "duration 999ns must be at least 1ms"
+            )]
+        );
+        assert_eq!(
+            timeout("0s"),
+            vec![pair(
+                "spec.http[0].timeout",
+                "duration 0s must be at least 1ms"
+            )]
+        );
+        assert_eq!(
+            timeout("1.5ms"),
+            vec![pair(
+                "spec.http[0].timeout",
+                "duration 1500us must be a whole number of milliseconds"
+            )]
+        );
+        assert_eq!(timeout("0.5s"), vec![]);
+    }
+
+    #[test]
+    fn delegate_virtual_service_rules() {
+        let e = errors(
+            "{gateways: [gw], http: [{delegate: {name: d}}], tcp: [{route: [{destination: {host: a}}]}]}",
+        );
+        assert_eq!(
+            e,
+            vec![
+                pair(
+                    "spec.gateways",
+                    "a delegate virtual service (one without hosts) must not list gateways; the \
+                     root virtual service decides where it applies"
+                ),
+                pair(
+                    "spec.tcp",
+                    "a delegate virtual service (one without hosts) cannot have tcp rules; only \
+                     http rules can be delegated"
+                ),
+                pair(
+                    "spec.http[0].delegate",
+                    "a delegate virtual service (one without hosts) cannot delegate again; \
+                     delegation is one level deep"
+                ),
+                pair(
+                    "spec.http[0]",
+                    "rule has no action; set one of route, redirect or directResponse"
+                ),
+            ]
+        );
+        let root = rule("{delegate: {name: d, namespace: ns}, route: [{destination: {host: a}}]}");
+        assert_eq!(
+            error(&root),
+            pair(
+                "spec.http[0].route",
+                "a rule with delegate cannot also have a route; the delegate virtual service \
+                 supplies the destinations"
+            )
+        );
+        assert_eq!(
+            errors(&rule("{delegate: {name: d, namespace: ns}}")),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn one_action_per_rule() {
+        assert_eq!(
+            errors(&rule(
+                "{redirect: {uri: /x}, route: [{destination: {host: a}}], fault: {abort: {httpStatus: 500}}}"
+            )),
+            vec![
+                pair(
+                    "spec.http[0].redirect",
+                    "redirect cannot be combined with route; a rule either forwards (route), \
+                     redirects or answers itself (directResponse)"
+                ),
+                pair(
+                    "spec.http[0].fault",
+                    "fault injection cannot be combined with redirect"
+                ),
+            ]
+        );
+        assert_eq!(
+            error(&rule("{name: r1}")),
+            pair(
+                "spec.http[0]",
+                "rule has no action; set one of route, redirect, directResponse or delegate"
+            )
+        );
+        assert_eq!(
+            error(&rule(
+                "{mirror: {host: m}, mirrors: [{destination: {host: mm}}], route: [{destination: {host: a}}]}"
+            )),
+            pair(
+                "spec.http[0].mirrors",
+                "mirror and mirrors cannot both be set; move the mirror into mirrors"
+            )
+        );
+        assert_eq!(
+            error("{hosts: [r], http: [null]}"),
+            pair("spec.http[0]", "http rule is null")
+        );
+    }
+
+    #[test]
+    fn match_blocks() {
+        let yaml = rule(
+            "{match: [{headers: {x-null: null, 'bad name': {exact: v}, x-p: {prefix: ''}, \
+             x-r: {regex: '['}, x-two: {exact: a, prefix: b}}, uri: {prefix: ''}, \
+             method: {prefix: ''}, port: 70000, sourceNamespace: Not_Valid, \
+             sourceLabels: {'app/x/y': v, ok: 'bad value'}, withoutHeaders: {x-any: {regex: '*'}}}], \
+             route: [{destination: {host: a}}]}",
+        );
+        let e = errors(&yaml);
+        let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "spec.http[0].match[0].headers[bad name]",
+                "spec.http[0].match[0].headers[x-null]",
+                "spec.http[0].match[0].headers[x-p].prefix",
+                "spec.http[0].match[0].headers[x-r].regex",
+                "spec.http[0].match[0].headers[x-two]",
+                "spec.http[0].match[0].method.prefix",
+                "spec.http[0].match[0].port",
+                "spec.http[0].match[0].sourceLabels[app/x/y]",
+                "spec.http[0].match[0].sourceLabels[ok]",
+                "spec.http[0].match[0].sourceNamespace",
+            ],
+            "{e:#?}"
+        );
+        assert_eq!(
+            e[0].1,
+            "header name \"bad name\" is not valid; use letters, digits and !#$%&'*+-.^_`|~"
+        );
+        assert_eq!(
+            e[1].1,
+            "header match is null; use {} to require only that the header is present"
+        );
+        assert_eq!(
+            e[2].1,
+            "prefix \"\" is empty; a prefix match needs at least one character"
+        );
+        assert!(
+            e[3].1.starts_with("regex \"[\" does not parse"),
+            "{}",
+            e[3].1
+        );
+        assert_eq!(
+            e[4].1,
+            "set only one of exact, prefix and regex (found exact and prefix)"
+        );
+        assert_eq!(e[6].1, "port 70000 must be in 1..=65535");
+        assert_eq!(
+            e[9].1,
+            "namespace \"Not_Valid\" is not a valid DNS-1123 label (1-63 letters, digits or '-', \
+             starting and ending with a letter or digit)"
+        );
+    }
+
+    #[test]
+    fn long_regexes_are_rejected() {
+        let long = format!("/{}", "a".repeat(1030));
+        let e = error(&rule(&format!(
+            "{{match: [{{uri: {{regex: '{long}'}}}}], route: [{{destination: {{host: a}}}}]}}"
+        )));
+        assert_eq!(e.0, "spec.http[0].match[0].uri.regex");
+        assert!(e.1.contains("1031 bytes"), "{}", e.1);
+    }
+
+    #[test]
+    fn jwt_claims_need_a_gateway_only_virtual_service() {
+        let mesh = "{hosts: [r], http: [{match: [{headers: {'@request.auth.claims.group': {exact: a}}}], \
+                    route: [{destination: {host: a}}]}]}";
+        assert_eq!(
+            error(mesh),
+            pair(
+                "spec.http[0].match[0].headers[@request.auth.claims.group]",
+                "JWT claim routing (\"@request.auth.claims.group\") works only on gateways, but \
+                 this virtual service applies to the mesh (no gateways are listed, so it applies \
+                 to the mesh)"
+            )
+        );
+        let gateway = mesh.replace("{hosts: [r],", "{hosts: [r], gateways: [ns/gw],");
+        assert_eq!(errors(&gateway), vec![]);
+    }
+
+    #[test]
+    fn header_operations() {
+        let yaml = rule(
+            "{headers: {request: {set: {':path': /x, host: h}, remove: [Host, ':method']}, \
+             response: {add: {'': v, ok: \"a\\nb\"}, set: {x: 'abc%'}}}, \
+             route: [{destination: {host: a}}]}",
+        );
+        assert_eq!(
+            errors(&yaml),
+            vec![
+                pair(
+                    "spec.http[0].headers.request.set[:path]",
+                    "header \":path\" cannot be set; \":\"-prefixed pseudo-headers other than \
+                     \":authority\" are managed by the proxy"
+                ),
+                pair(
+                    "spec.http[0].headers.request.remove[0]",
+                    "header \"Host\" cannot be modified here; only request set/add may change it \
+                     (as the authority)"
+                ),
+                pair(
+                    "spec.http[0].headers.request.remove[1]",
+                    "header \":method\" cannot be modified; \":\"-prefixed pseudo-headers are \
+                     managed by the proxy"
+                ),
+                pair(
+                    "spec.http[0].headers.response.set[x]",
+                    "header value \"abc%\" ends with a lone %; write %% for a literal %"
+                ),
+                pair("spec.http[0].headers.response.add", "header name is empty"),
+                pair(
+                    "spec.http[0].headers.response.add[ok]",
+                    "header value \"a\\nb\" contains control character U+000A; only tab is allowed"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn header_value_formatter_grammar() {
+        for ok in [
+            "",
+            "plain",
+            "100%%",
+            "%HOSTNAME%",
+            "a %REQ(x-user)% b",
+            "%START_TIME(%s)%",
+            "%DYNAMIC_METADATA([\"ns\", \"key\"])%",
+            "%PER_REQUEST_STATE(a) %",
+            "tab\there",
+        ] {
+            assert_eq!(check_header_value(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            check_header_value("abcd%oijasodifj"),
+            Err(
+                "header value \"abcd%oijasodifj\" has an unterminated %VARIABLE% expression; \
+                 write %% for a literal %"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            check_header_value("%DYNAMIC_METADATA([\"a\" x])%"),
+            Err(
+                "header value \"%DYNAMIC_METADATA([\\\"a\\\" x])%\" has a malformed \
+                 %VARIABLE(...)% expression: expected ',', ']' or a space; write %% for a literal %"
+                    .to_string()
+            )
+        );
+        assert!(check_header_value("%REQ(x)y%").is_err());
+    }
+
+    #[test]
+    fn authority_is_set_in_one_place() {
+        let yaml = rule(
+            "{rewrite: {authority: bar}, headers: {request: {set: {':authority': foo}, add: {host: baz}}}, \
+             route: [{destination: {host: a}}]}",
+        );
+        assert_eq!(
+            error(&yaml),
+            pair(
+                "spec.http[0].headers.request.set[:authority]",
+                "authority is already set to \"bar\" by rewrite.authority; it cannot be set again (to \"foo\")"
+            )
+        );
+        let twice = rule(
+            "{headers: {request: {set: {host: a}, add: {':authority': b}}}, route: [{destination: {host: a}}]}",
+        );
+        assert_eq!(
+            error(&twice),
+            pair(
+                "spec.http[0].headers.request.add[:authority]",
+                "authority is already set to \"a\" by headers.request.set[host]; it cannot be set again (to \"b\")"
+            )
+        );
+    }
+
+    #[test]
+    fn cors_policy() {
+        let yaml = rule(
+            "{corsPolicy: {allowOrigins: [{exact: ''}, {regex: '('}], allowOrigin: [a.com], \
+             allowMethods: [GET, PUTT], allowHeaders: ['a b'], exposeHeaders: [''], maxAge: 2.5s, \
+             unmatchedPreflights: DROP}, route: [{destination: {host: a}}]}",
+        );
+        let report = validate(&yaml);
+        let e: Vec<(&str, &str)> = report
+            .errors
+            .iter()
+            .map(|(p, m)| (p.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(
+            e[0],
+            (
+                "spec.http[0].corsPolicy.allowOrigins[0]",
+                "origin match has no value; set exact, prefix or regex to a non-empty string"
+            )
+        );
+        assert_eq!(e[1].0, "spec.http[0].corsPolicy.allowOrigins[1].regex");
+        assert_eq!(
+            e[2],
+            (
+                "spec.http[0].corsPolicy.allowMethods[1]",
+                "method \"PUTT\" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, CONNECT, OPTIONS, TRACE"
+            )
+        );
+        assert_eq!(
+            e[3],
+            (
+                "spec.http[0].corsPolicy.allowHeaders[0]",
+                "header name \"a b\" is not valid; use \"*\" or letters, digits and !#$%&'*+-.^_`|~"
+            )
+        );
+        assert_eq!(
+            e[4],
+            (
+                "spec.http[0].corsPolicy.exposeHeaders[0]",
+                "header name is empty"
+            )
+        );
+        assert_eq!(
+            e[5],
+            (
+                "spec.http[0].corsPolicy.maxAge",
+                "max age 2500ms must be a whole number of seconds"
+            )
+        );
+        assert_eq!(
+            e[6],
+            (
+                "spec.http[0].corsPolicy.unmatchedPreflights",
+                "\"DROP\" is not one of UNSPECIFIED, FORWARD, IGNORE"
+            )
+        );
+        assert_eq!(e.len(), 7);
+        assert_eq!(
+            report.warnings,
+            vec![(
+                "deprecated-field",
+                "spec.http[0].corsPolicy.allowOrigin".to_string(),
+                "allowOrigin is deprecated; use allowOrigins with exact matches".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn fault_injection() {
+        let route = "route: [{destination: {host: a}}]";
+        assert_eq!(
+            error(&rule(&format!("{{fault: {{}}, {route}}}"))),
+            pair(
+                "spec.http[0].fault",
+                "fault injection needs an abort, a delay or both"
+            )
+        );
+        let yaml = rule(&format!(
+            "{{fault: {{abort: {{httpStatus: 600, grpcStatus: NOPE, percentage: {{value: 0.00001}}}}, \
+             delay: {{exponentialDelay: 1s, percentage: {{value: 101}}}}}}, {route}}}"
+        ));
+        assert_eq!(
+            errors(&yaml),
+            vec![
+                pair(
+                    "spec.http[0].fault.abort.percentage.value",
+                    "percentage 0.00001 must be 0 or in 0.0001..=100"
+                ),
+                pair(
+                    "spec.http[0].fault.abort",
+                    "set only one of httpStatus, grpcStatus and http2Error (found httpStatus and grpcStatus)"
+                ),
+                pair(
+                    "spec.http[0].fault.abort.httpStatus",
+                    "HTTP status 600 must be in 200..=599"
+                ),
+                pair(
+                    "spec.http[0].fault.abort.grpcStatus",
+                    "gRPC status \"NOPE\" is not a known code name (e.g. UNAVAILABLE, NOT_FOUND)"
+                ),
+                pair(
+                    "spec.http[0].fault.delay.percentage.value",
+                    "percentage 101 must be 0 or in 0.0001..=100"
+                ),
+                pair(
+                    "spec.http[0].fault.delay.exponentialDelay",
+                    "exponentialDelay is not supported (Istio rejects it); use fixedDelay"
+                ),
+            ]
+        );
+        let no_type = rule(&format!(
+            "{{fault: {{abort: {{percentage: {{value: 5}}}}}}, {route}}}"
+        ));
+        assert_eq!(
+            warnings(&no_type),
+            vec![(
+                "ineffective-fault",
+                "spec.http[0].fault.abort".to_string(),
+                "abort sets neither httpStatus nor grpcStatus, so it aborts nothing".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn mirrors() {
+        let yaml = rule(
+            "{mirror: {host: '*'}, mirrorPercent: 101, mirrorPercentage: {value: -1}, \
+             route: [{destination: {host: a}}]}",
+        );
+        let report = validate(&yaml);
+        assert_eq!(
+            report.errors,
+            vec![
+                pair(
+                    "spec.http[0].mirrorPercent",
+                    "mirrorPercent 101 must be in 0..=100"
+                ),
+                pair(
+                    "spec.http[0].mirrorPercentage.value",
+                    "mirror percentage -1 must be in 0..=100"
+                ),
+                pair(
+                    "spec.http[0].mirror.host",
+                    "destination host \"*\" is not allowed; name a service"
+                ),
+            ]
+        );
+        assert_eq!(report.warnings[0].0, "deprecated-field");
+        let many = rule(
+            "{mirrors: [{percentage: {value: 5}}, null, {destination: {host: m, port: {}}, percentage: {value: 101}}], \
+             route: [{destination: {host: a}}]}",
+        );
+        assert_eq!(
+            errors(&many),
+            vec![
+                pair(
+                    "spec.http[0].mirrors[0].destination",
+                    "destination is required"
+                ),
+                pair("spec.http[0].mirrors[1]", "mirror is null"),
+                pair(
+                    "spec.http[0].mirrors[2].destination.port.number",
+                    "port number is required"
+                ),
+                pair(
+                    "spec.http[0].mirrors[2].percentage.value",
+                    "mirror percentage 101 must be in 0..=100"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn redirects() {
+        let yaml = rule(
+            "{match: [{uri: {exact: /a}}, {uri: {prefix: /b}}], \
+             redirect: {uri: /x, prefixRewrite: /y, redirectCode: 400, scheme: ftp, port: 0, derivePort: SOMETIMES}}",
+        );
+        assert_eq!(
+            errors(&yaml),
+            vec![
+                pair(
+                    "spec.http[0].redirect",
+                    "redirect sets both uri \"/x\" and prefixRewrite \"/y\"; use one"
+                ),
+                pair(
+                    "spec.http[0].redirect.prefixRewrite",
+                    "prefixRewrite needs every uri match of the rule to be a prefix match; match[0].uri is an exact match"
+                ),
+                pair(
+                    "spec.http[0].redirect.redirectCode",
+                    "redirect code 400 must be in 300..=399"
+                ),
+                pair(
+                    "spec.http[0].redirect.scheme",
+                    "scheme \"ftp\" must be \"http\" or \"https\""
+                ),
+                pair(
+                    "spec.http[0].redirect",
+                    "set only one of port and derivePort"
+                ),
+                pair(
+                    "spec.http[0].redirect.derivePort",
+                    "\"SOMETIMES\" is not one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT"
+                ),
+            ]
+        );
+        assert_eq!(
+            error(&rule("{redirect: {uri: '', authority: ''}}")),
+            pair(
+                "spec.http[0].redirect",
+                "redirect changes nothing; set uri, prefixRewrite, authority, scheme, port or derivePort"
+            )
+        );
+        assert_eq!(
+            warnings(&rule("{redirect: {authority: x, redirectCode: 304}}"))[0].0,
+            "unsupported-redirect-code"
+        );
+        assert_eq!(
+            errors(&rule("{redirect: {derivePort: FROM_REQUEST_PORT}}")),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn direct_responses() {
+        assert_eq!(
+            error(&rule("{directResponse: {status: 199}}")),
+            pair(
+                "spec.http[0].directResponse.status",
+                "HTTP status 199 must be in 200..=599"
+            )
+        );
+        assert_eq!(
+            error(&rule("{directResponse: {body: {string: hi}}}")),
+            pair("spec.http[0].directResponse.status", "status is required")
+        );
+        assert_eq!(
+            error(&rule(
+                "{directResponse: {status: 200}, route: [{destination: {host: a}}]}"
+            )),
+            pair(
+                "spec.http[0].directResponse",
+                "directResponse cannot be combined with route; a rule has one action"
+            )
+        );
+        let big = format!(
+            "{{hosts: [r], http: [{{directResponse: {{status: 200, body: {{string: {}}}}}}}]}}",
+            "x".repeat(MB + 1)
+        );
+        assert_eq!(
+            error(&big),
+            pair(
+                "spec.http[0].directResponse.body.string",
+                "body of 1048577 bytes is larger than the 1 MiB limit"
+            )
+        );
+    }
+
+    #[test]
+    fn retries() {
+        let yaml = rule(
+            "{retries: {attempts: 0, retryOn: '5xx, reset', retryRemoteLocalities: false, backoff: 0.5ms}, \
+             route: [{destination: {host: a}}]}",
+        );
+        let e = errors(&yaml);
+        assert_eq!(
+            e[0],
+            pair(
+                "spec.http[0].retries",
+                "attempts is 0 (retries disabled) but retryOn and retryRemoteLocalities are set; \
+                 remove them or set attempts"
+            )
+        );
+        assert_eq!(e[1].0, "spec.http[0].retries.retryOn");
+        assert!(e[1].1.starts_with(
+            "\" reset\" is not a retry condition; use an HTTP status code or one of 5xx, "
+        ));
+        assert_eq!(
+            e[2],
+            pair(
+                "spec.http[0].retries.backoff",
+                "duration 500us must be at least 1ms"
+            )
+        );
+        assert_eq!(e.len(), 3);
+        assert_eq!(
+            error(&rule(
+                "{retries: {attempts: -1}, route: [{destination: {host: a}}]}"
+            )),
+            pair(
+                "spec.http[0].retries.attempts",
+                "attempts -1 is negative; use 0 to disable retries"
+            )
+        );
+        assert_eq!(
+            errors(&rule(
+                "{retries: {attempts: 2, retryOn: '503,retriable-4xx,429'}, route: [{destination: {host: a}}]}"
+            )),
+            vec![]
+        );
+        assert_eq!(
+            error(&rule(
+                "{retries: {attempts: 2, retryOn: '600'}, route: [{destination: {host: a}}]}"
+            ))
+            .0,
+            "spec.http[0].retries.retryOn"
+        );
+    }
+
+    #[test]
+    fn rewrites() {
+        let route = "route: [{destination: {host: a}}]";
+        assert_eq!(
+            error(&rule(&format!("{{rewrite: {{}}, {route}}}"))),
+            pair(
+                "spec.http[0].rewrite",
+                "rewrite changes nothing; set uri, uriRegexRewrite or authority"
+            )
+        );
+        assert_eq!(
+            errors(&rule(&format!(
+                "{{rewrite: {{uri: /x, uriRegexRewrite: {{match: '['}}}}, {route}}}"
+            )))
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<Vec<_>>(),
+            vec![
+                "spec.http[0].rewrite",
+                "spec.http[0].rewrite.uriRegexRewrite.match",
+                "spec.http[0].rewrite.uriRegexRewrite.rewrite",
+            ]
+        );
+    }
+
+    #[test]
+    fn destinations() {
+        let yaml = rule(
+            "{route: [{destination: {host: '', subset: v_1}}, {destination: {host: default/baz, port: {number: 0}}, weight: 1}, {weight: 1}, null]}",
+        );
+        assert_eq!(
+            errors(&yaml),
+            vec![
+                pair("spec.http[0].route[3]", "destination entry is null"),
+                pair(
+                    "spec.http[0].route[0].destination.host",
+                    "host is required; name a service"
+                ),
+                pair(
+                    "spec.http[0].route[0].destination.subset",
+                    "subset \"v_1\" is not a valid DNS-1123 label (1-63 letters, digits or '-', starting and ending with a letter or digit)"
+                ),
+                pair(
+                    "spec.http[0].route[1].destination.host",
+                    "\"default/baz\" is not a valid domain name: label \"default/baz\" must be 1-63 letters, digits or '-', starting and ending with a letter or digit"
+                ),
+                pair(
+                    "spec.http[0].route[1].destination.port.number",
+                    "port 0 must be in 1..=65535"
+                ),
+                pair(
+                    "spec.http[0].route[2].destination",
+                    "destination is required"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn gateway_names() {
+        let yaml = "{hosts: [r], gateways: [b@d, gw.ns, '*/gw', ns/*, /gw, mesh, ns/gw], \
+                    http: [{route: [{destination: {host: a}}]}]}";
+        let report = validate(yaml);
+        assert_eq!(
+            report.errors,
+            vec![
+                pair(
+                    "spec.gateways[0]",
+                    "gateway \"b@d\" is not a valid domain name: label \"b@d\" must be 1-63 letters, digits or '-', starting and ending with a letter or digit"
+                ),
+                pair(
+                    "spec.gateways[2]",
+                    "gateway \"*/gw\": namespace \"*\" is not a valid DNS-1123 label (1-63 letters, digits or '-', starting and ending with a letter or digit)"
+                ),
+                pair(
+                    "spec.gateways[3]",
+                    "gateway \"ns/*\": name \"*\" is not a valid DNS-1123 label (1-63 letters, digits or '-', starting and ending with a letter or digit)"
+                ),
+                pair(
+                    "spec.gateways[4]",
+                    "gateway \"/gw\" must be <namespace>/<name> with both parts non-empty"
+                ),
+            ]
+        );
+        assert_eq!(
+            report.warnings,
+            vec![(
+                "deprecated-field",
+                "spec.gateways[1]".to_string(),
+                "gateway \"gw.ns\" uses the legacy name.namespace form; write \"ns/gw\""
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn tls_and_tcp_rules() {
+        let yaml = "{hosts: [a.example.com, '*.b.example.com'], gateways: [ns/gw], \
+                    tls: [{match: [{sniHosts: [a.example.com, x.b.example.com, other.com, 1.2.3.4], port: 443}], \
+                           route: [{destination: {host: a}}]}, {match: [null]}], \
+                    tcp: [{match: [{destinationSubnets: [10.0.0.0/33], port: 0}]}]}";
+        let report = validate(yaml);
+        assert_eq!(
+            report.errors,
+            vec![
+                pair(
+                    "spec.tls[0].match[0].sniHosts[2]",
+                    "SNI host \"other.com\" is not a subset of any host of the virtual service [a.example.com, *.b.example.com]"
+                ),
+                pair("spec.tls[1].match[0]", "match is null"),
+                pair(
+                    "spec.tls[1].route",
+                    "tls rule has no route; at least one destination is required"
+                ),
+                pair(
+                    "spec.tcp[0].match[0].destinationSubnets[0]",
+                    "\"10.0.0.0/33\" is not an IP address or a CIDR block"
+                ),
+                pair(
+                    "spec.tcp[0].route",
+                    "tcp rule has no route; at least one destination is required"
+                ),
+            ]
+        );
+        assert_eq!(report.warnings[0].0, "sni-ip-address");
+        assert_eq!(report.warnings[0].1, "spec.tls[0].match[0].sniHosts[3]");
+        assert_eq!(
+            error("{hosts: [r], tls: [{route: [{destination: {host: a}}]}]}"),
+            pair(
+                "spec.tls[0].match",
+                "tls rule needs at least one match with sniHosts"
+            )
+        );
+    }
+
+    #[test]
+    fn export_to() {
+        let yaml = "{hosts: [r], exportTo: [., '*', ns1, ns1, '~', Bad_NS], http: [{route: [{destination: {host: a}}]}]}";
+        assert_eq!(
+            errors(yaml),
+            vec![
+                pair("spec.exportTo[3]", "\"ns1\" is listed twice"),
+                pair(
+                    "spec.exportTo[4]",
+                    "\"~\" (visible to no one) is only allowed for service entries"
+                ),
+                pair(
+                    "spec.exportTo[5]",
+                    "\"Bad_NS\" is not \".\", \"*\" or a namespace name (a DNS-1123 label: 1-63 letters, digits or '-', starting and ending with a letter or digit)"
+                ),
+                pair(
+                    "spec.exportTo",
+                    "\"*\" (all namespaces) must be the only entry"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let yaml = "{hosts: ['*'], http: [{route: [{destination: {host: a}, weight: -1}, {destination: {host: b}}]}, \
+                    {timeout: 1us, route: [{destination: {host: c}}]}]}";
+        assert_eq!(
+            errors(yaml)
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>(),
+            vec![
+                "spec.hosts[0]",
+                "spec.http[0].route[0].weight",
+                "spec.http[1].timeout"
+            ]
+        );
+    }
+
+    /// `(code, path)` of each warning.
+    fn warned(yaml: &str) -> Vec<(&'static str, String)> {
+        warnings(yaml).into_iter().map(|(c, p, _)| (c, p)).collect()
+    }
+
+    #[test]
+    fn rules_after_a_rule_without_match_are_unreachable() {
+        let yaml = "{hosts: [r], http: [{route: [{destination: {host: a}}]}, \
+                    {match: [{uri: {prefix: /x}}], route: [{destination: {host: b}}]}]}";
+        assert_eq!(
+            warnings(yaml),
+            vec![(
+                "unreachable-rule",
+                "spec.http[1]".to_string(),
+                "rule is unreachable: http[0] before it has no match and takes every request (IST0130)".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn match_blocks_after_a_catch_all_block_are_unreachable() {
+        let yaml = "{hosts: [r], http: [{match: [{uri: {prefix: /}}], route: [{destination: {host: a}}]}, \
+                    {match: [{uri: {prefix: /x}}, {method: {exact: GET}}], route: [{destination: {host: b}}]}, \
+                    {route: [{destination: {host: c}}]}]}";
+        let w = warnings(yaml);
+        assert_eq!(
+            w.iter()
+                .map(|(c, p, _)| (*c, p.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("unreachable-rule", "spec.http[1]"),
+                ("unreachable-rule", "spec.http[1].match[0]"),
+                ("unreachable-rule", "spec.http[1].match[1]"),
+                ("unreachable-rule", "spec.http[2]"),
+            ]
+        );
+        assert_eq!(
+            w[1].2,
+            "match block is unreachable: http[0].match[0] before it matches every request (IST0130)"
+        );
+        // A method-only block is not a catch-all.
+        let method = "{hosts: [r], http: [{match: [{method: {exact: GET}}], route: [{destination: {host: a}}]}, \
+                      {route: [{destination: {host: b}}]}]}";
+        assert_eq!(warned(method), vec![]);
+    }
+
+    #[test]
+    fn identical_and_shadowed_match_blocks() {
+        let yaml = "{hosts: [r], http: [\
+                    {match: [{name: a, uri: {prefix: /api}, headers: {x-user: {exact: jason}}}], route: [{destination: {host: a}}]}, \
+                    {match: [{name: b, uri: {prefix: /api}, headers: {x-user: {exact: jason}}}, \
+                             {uri: {prefix: /api/v1}, headers: {X-User: {exact: jason}, x-more: {}}}, \
+                             {uri: {prefix: /api/v1}, headers: {x-user: {prefix: jas}}}, \
+                             {uri: {exact: /API}, ignoreUriCase: true, headers: {x-user: {exact: jason}}}], \
+                     route: [{destination: {host: b}}]}]}";
+        let w = warnings(yaml);
+        assert_eq!(
+            w.iter()
+                .map(|(c, p, _)| (*c, p.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("duplicate-match", "spec.http[1].match[0]"),
+                ("shadowed-match", "spec.http[1].match[1]")
+            ]
+        );
+        assert_eq!(
+            w[0].2,
+            "match block is identical to http[0].match[0] before it and never matches (IST0131)"
+        );
+        assert_eq!(
+            w[1].2,
+            "match block never matches: every request it matches is taken by http[0].match[0] before it (IST0131)"
+        );
+    }
+
+    #[test]
+    fn delegating_and_config_time_blocks_do_not_shadow() {
+        // Requests the delegate does not match fall through to later rules.
+        let delegate =
+            "{hosts: [r], http: [{delegate: {name: d}}, {route: [{destination: {host: b}}]}]}";
+        assert_eq!(warned(delegate), vec![]);
+        // A block limited to some source workloads does not take the traffic of others.
+        let labels = "{hosts: [r], http: [{match: [{sourceLabels: {app: x}}], route: [{destination: {host: a}}]}, \
+                      {match: [{uri: {prefix: /x}}], route: [{destination: {host: b}}]}]}";
+        assert_eq!(warned(labels), vec![]);
+        let port = "{hosts: [r], http: [{match: [{port: 80, uri: {prefix: /}}], route: [{destination: {host: a}}]}, \
+                    {match: [{port: 80, uri: {prefix: /x}}, {port: 81}], route: [{destination: {host: b}}]}]}";
+        assert_eq!(
+            warned(port),
+            vec![("shadowed-match", "spec.http[1].match[0]".to_string())]
+        );
+    }
+
+    #[test]
+    fn tcp_rule_analysis() {
+        let yaml = "{hosts: [r], tcp: [{match: [{port: 27017}], route: [{destination: {host: a}}]}, \
+                    {match: [{port: 27017}], route: [{destination: {host: b}}]}, \
+                    {route: [{destination: {host: c}}]}, {route: [{destination: {host: d}}]}]}";
+        assert_eq!(
+            warned(yaml),
+            vec![
+                ("duplicate-match", "spec.tcp[1].match[0]".to_string()),
+                ("unreachable-rule", "spec.tcp[1]".to_string()),
+                ("unreachable-rule", "spec.tcp[3]".to_string()),
+            ]
+        );
     }
 }

@@ -72,6 +72,8 @@ pub struct HttpRouteRule {
     pub cors_policy: Option<CorsPolicy>,
     /// Header operations.
     pub headers: Option<Headers>,
+    /// Removed from the API (WebSocket upgrades are always allowed); accepted and ignored, as Istio does.
+    pub websocket_upgrade: Option<bool>,
 }
 
 /// One match block (`spec.http[].match[]`).
@@ -181,7 +183,8 @@ pub struct HeaderOperations {
 pub struct HttpRedirect {
     /// Replaces the whole path.
     pub uri: Option<String>,
-    /// Replaces the matched prefix.
+    /// Replaces the matched prefix (protobuf JSON also accepts `prefix_rewrite`).
+    #[serde(alias = "prefix_rewrite")]
     pub prefix_rewrite: Option<String>,
     /// Replaces the authority.
     pub authority: Option<String>,
