@@ -1,0 +1,211 @@
+//! Conformance as data: every `tests/data/*.yaml` holds a configuration, requests and the
+//! decisions expected for them. One harness reads them all; a case names the spec rule it pins.
+//!
+//! Fixture format:
+//! ```yaml
+//! config: |            # the resources, as a user writes them
+//!   apiVersion: ...
+//! options: {strict: false}          # optional
+//! rejected:                          # optional: errors expected from compile, as
+//! - "VirtualService ns/name: spec.http[0].route"   # prefixes of the error text
+//! warnings: [unreachable-rule]       # optional: diagnostic codes that must appear
+//! cases:
+//! - name: what the case pins
+//!   request: {method, scheme, authority, path, headers: {k: v or [v...]}, port,
+//!             source_labels, source_namespace, gateway: ns/name}
+//!   draw: 0                          # optional, default 0
+//!   expect:
+//!     outcome: matched | no-route | passthrough | no-virtual-host
+//!     route: name/index              # "<resource name>/<rule index>"
+//!     route_name: ...
+//!     match: 0                       # match block index, null for a rule without blocks
+//!     status: 200
+//!     destination: {host, subset, port} or null   # only the keys given are compared
+//!     delay_ms: 7000 or null
+//!     abort: 503 or null
+//!     mirrored: [host, ...]
+//!     rewrite: {uri, authority}
+//!     retries: {attempts, retry_on} or null
+//!     timeout_ms: 1000 or null
+//! ```
+
+use std::path::Path;
+
+use meshroute::action::{Abort, Action};
+use meshroute::{CompileOptions, Config, Decision, OwnedRequest, Outcome, Table, compile};
+use serde_json::Value;
+
+#[test]
+fn fixtures() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures in {}", dir.display());
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(file).unwrap();
+        let fixture: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        cases += run_fixture(&name, &fixture, &mut failures);
+    }
+    assert!(failures.is_empty(), "{} failures in {cases} cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(cases > 0);
+}
+
+fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
+    let config_text = f["config"].as_str().unwrap_or_else(|| panic!("{file}: no config"));
+    let config = match Config::from_str(config_text, file) {
+        Ok(c) => c,
+        Err(e) => {
+            failures.push(format!("{file}: config does not load: {e}"));
+            return 0;
+        }
+    };
+    let compiled = compile(&config, &CompileOptions::default()).expect("lenient compile does not fail");
+    let errors: Vec<String> = compiled.errors().map(|e| format!("{}: {}: {}", e.resource().unwrap(), e.path(), e.message())).collect();
+    let expected_rejections: Vec<&str> =
+        f["rejected"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    for want in &expected_rejections {
+        if !errors.iter().any(|e| e.starts_with(want)) {
+            failures.push(format!("{file}: expected an error starting with {want:?}, got {errors:?}"));
+        }
+    }
+    if expected_rejections.is_empty() && !errors.is_empty() {
+        failures.push(format!("{file}: unexpected errors: {errors:?}"));
+    }
+    for code in f["warnings"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if !compiled.diagnostics.iter().any(|d| d.code == code) {
+            let got: Vec<String> = compiled.diagnostics.iter().map(ToString::to_string).collect();
+            failures.push(format!("{file}: expected a warning {code}, got {got:?}"));
+        }
+    }
+    let table = compiled.table;
+    let mut n = 0;
+    for case in f["cases"].as_array().into_iter().flatten() {
+        n += 1;
+        let label = format!("{file}: {}", case["name"].as_str().unwrap_or("(unnamed case)"));
+        let req = request(&case["request"]);
+        let draw = case["draw"].as_u64().unwrap_or(0);
+        let d = table.decide_with_draw(&req, draw);
+        check(&label, &table, &d, &case["expect"], failures);
+    }
+    n
+}
+
+fn request(r: &Value) -> OwnedRequest {
+    let s = |k: &str, d: &str| r[k].as_str().unwrap_or(d).to_string();
+    let mut req = OwnedRequest {
+        method: s("method", "GET"),
+        scheme: s("scheme", "http"),
+        authority: s("authority", ""),
+        path: s("path", "/"),
+        port: r["port"].as_u64().map(|p| p as u16),
+        source_namespace: r["source_namespace"].as_str().map(String::from),
+        ..OwnedRequest::default()
+    };
+    for (k, v) in r["headers"].as_object().into_iter().flatten() {
+        match v {
+            Value::Array(vs) => vs.iter().for_each(|v| req.headers.push((k.clone(), v.as_str().unwrap().into()))),
+            v => req.headers.push((k.clone(), v.as_str().map_or_else(|| v.to_string(), String::from))),
+        }
+    }
+    for (k, v) in r["source_labels"].as_object().into_iter().flatten() {
+        req.source_labels.insert(k.clone(), v.as_str().unwrap().into());
+    }
+    if let Some(g) = r["gateway"].as_str() {
+        let (ns, name) = g.split_once('/').expect("gateway as ns/name");
+        req.gateway = Some((ns.into(), name.into()));
+    }
+    req
+}
+
+fn check(label: &str, table: &Table, d: &Decision<'_>, expect: &Value, failures: &mut Vec<String>) {
+    let mut fail = |what: &str, want: &Value, got: Value| {
+        if want != &got {
+            failures.push(format!("{label}: {what}: expected {want}, got {got}"));
+        }
+    };
+    let m = d.matched();
+    let outcome = match d.outcome {
+        Outcome::Matched(_) => "matched",
+        Outcome::NoRoute { .. } => "no-route",
+        Outcome::Passthrough => "passthrough",
+        Outcome::NoVirtualHost => "no-virtual-host",
+        _ => "other",
+    };
+    let Some(e) = expect.as_object() else {
+        fail("expect", &Value::from("an object"), expect.clone());
+        return;
+    };
+    for (key, want) in e {
+        match key.as_str() {
+            "outcome" => fail(key, want, Value::from(outcome)),
+            "route" => fail(key, want, m.map_or(Value::Null, |m| format!("{}/{}", table.source_of(m.rule).name, m.rule.index).into())),
+            "route_name" => fail(key, want, m.map_or(Value::Null, |m| m.route_name.into())),
+            "match" => fail(key, want, m.and_then(|m| m.block).map_or(Value::Null, Value::from)),
+            "status" => fail(key, want, d.status().into()),
+            "destination" => {
+                let got = d.destination();
+                match (want, got) {
+                    (Value::Null, None) => {}
+                    (Value::Object(w), Some(g)) => {
+                        for (k, v) in w {
+                            let gv = match k.as_str() {
+                                "host" => Value::from(&*g.host),
+                                "subset" => g.subset.as_deref().map_or(Value::Null, Value::from),
+                                "port" => g.port.map_or(Value::Null, Value::from),
+                                _ => Value::from("unknown key"),
+                            };
+                            fail(&format!("destination.{k}"), v, gv);
+                        }
+                    }
+                    (w, g) => fail(key, w, g.map_or(Value::Null, |g| format!("{g:?}").into())),
+                }
+            }
+            "delay_ms" => fail(key, want, m.and_then(|m| m.delay).map_or(Value::Null, |x| (x.as_millis() as u64).into())),
+            "abort" => fail(
+                key,
+                want,
+                m.and_then(|m| m.abort).map_or(Value::Null, |a| match a {
+                    Abort::Http(c) => Value::from(*c),
+                    Abort::Grpc(g) => Value::from(&**g),
+                    _ => Value::Null,
+                }),
+            ),
+            "mirrored" => fail(key, want, d.mirrors().map(|x| Value::from(&*x.destination.host)).collect()),
+            "rewrite" => {
+                let rw = d.forward().and_then(|f| f.rewrite.as_ref());
+                let got = rw.map_or(Value::Null, |r| {
+                    serde_json::json!({"uri": r.uri.as_deref(), "authority": r.authority.as_deref()})
+                });
+                fail(key, want, got);
+            }
+            "retries" => {
+                let got = d.forward().and_then(|f| f.retries.as_ref()).map_or(Value::Null, |r| {
+                    serde_json::json!({"attempts": r.attempts, "retry_on": &*r.retry_on})
+                });
+                fail(key, want, got);
+            }
+            "timeout_ms" => fail(
+                key,
+                want,
+                d.forward().and_then(|f| f.timeout).map_or(Value::Null, |t| (t.as_millis() as u64).into()),
+            ),
+            "redirect_code" => fail(
+                key,
+                want,
+                m.and_then(|m| match &m.rule.action {
+                    Action::Redirect(r) => Some(Value::from(r.code)),
+                    _ => None,
+                })
+                .unwrap_or(Value::Null),
+            ),
+            other => fail("unknown expectation", &Value::Null, Value::from(other)),
+        }
+    }
+}
