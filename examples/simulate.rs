@@ -60,8 +60,8 @@ fn run() -> Result<(), String> {
     let anonymous = OwnedRequest::new("GET", "http://reviews:9080/reviews/0")
         .from_namespace("default")
         .source_label("app", "productpage");
-    let mut rng = rand_pcg::Pcg64::new(u128::from(seed), 0xa02b_dbf7_bb3c_0a7a_c28f_a16a_64ab_f96);
-    let users: Vec<bool> = (0..requests).map(|_| rng.next_u32() % 10 == 0).collect();
+    let mut rng = rand_pcg::Pcg64::new(u128::from(seed), 0x0a02_bdbf_7bb3_c0a7_ac28_fa16_a64a_bf96);
+    let users: Vec<bool> = (0..requests).map(|_| rng.next_u32().is_multiple_of(10)).collect();
 
     // Time the decisions alone, then decide again with the same seed to count.
     let mut timing_rng = rand_pcg::Pcg64::new(u128::from(seed), 1);

@@ -31,6 +31,7 @@ pub struct WeightedDestination {
 }
 
 /// What the rule does.
+#[allow(clippy::large_enum_variant)] // one per rule, borrowed by decisions; boxing adds a hop
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Action {

@@ -40,25 +40,25 @@ impl Block {
         if !self.source.is_match(req) {
             return false;
         }
-        if let Some(m) = &self.method {
-            if !m.is_match(req.method().as_bytes()) {
-                return false;
-            }
+        if let Some(m) = &self.method
+            && !m.is_match(req.method().as_bytes())
+        {
+            return false;
         }
-        if let Some(m) = &self.scheme {
-            if !m.is_match(req.scheme().as_bytes()) {
-                return false;
-            }
+        if let Some(m) = &self.scheme
+            && !m.is_match(req.scheme().as_bytes())
+        {
+            return false;
         }
-        if let Some(m) = &self.authority {
-            if !m.is_match(req.authority().as_bytes()) {
-                return false;
-            }
+        if let Some(m) = &self.authority
+            && !m.is_match(req.authority().as_bytes())
+        {
+            return false;
         }
-        if let Some(u) = &self.uri {
-            if !u.is_match(strip_query(req.path())) {
-                return false;
-            }
+        if let Some(u) = &self.uri
+            && !u.is_match(strip_query(req.path()))
+        {
+            return false;
         }
         self.headers.iter().all(|h| h.is_match(req))
             && self.query.iter().all(|q| q.is_match(req.path()))

@@ -94,15 +94,15 @@ impl<'t> Decision<'t> {
         if let Action::Forward(f) = &rule.action {
             m.destination = f.split.pick(draw).map(|j| &f.destinations[j]);
             if let Some(fault) = &f.fault {
-                if let Some((d, share)) = &fault.delay {
-                    if mix(draw, SALT_DELAY) % 1_000_000 < u64::from(*share) {
-                        m.delay = Some(*d);
-                    }
+                if let Some((d, share)) = &fault.delay
+                    && mix(draw, SALT_DELAY) % 1_000_000 < u64::from(*share)
+                {
+                    m.delay = Some(*d);
                 }
-                if let Some((a, share)) = &fault.abort {
-                    if mix(draw, SALT_ABORT) % 1_000_000 < u64::from(*share) {
-                        m.abort = Some(a);
-                    }
+                if let Some((a, share)) = &fault.abort
+                    && mix(draw, SALT_ABORT) % 1_000_000 < u64::from(*share)
+                {
+                    m.abort = Some(a);
                 }
             }
             for (i, mirror) in f.mirrors.iter().enumerate().take(MAX_MIRRORS) {

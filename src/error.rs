@@ -49,7 +49,10 @@ pub enum ErrorKind {
 /// One error: the resource (when known), the field path, and a message that states the value
 /// and the rule it broke.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
     resource: Option<ResourceId>,
     source_name: Option<String>,
@@ -63,61 +66,62 @@ impl Error {
         path: impl Into<String>,
         message: impl Into<String>,
     ) -> Error {
-        Error {
+        Error(Box::new(Inner {
             kind,
             resource: None,
             source_name: None,
             path: path.into(),
             message: message.into(),
-        }
+        }))
     }
 
     pub(crate) fn with_resource(mut self, resource: &ResourceId) -> Error {
-        self.resource = Some(resource.clone());
+        self.0.resource = Some(resource.clone());
         self
     }
 
     pub(crate) fn with_source(mut self, source: &str) -> Error {
         if !source.is_empty() {
-            self.source_name = Some(source.to_string());
+            self.0.source_name = Some(source.to_string());
         }
         self
     }
 
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The resource the error is about, when it is known.
     pub fn resource(&self) -> Option<&ResourceId> {
-        self.resource.as_ref()
+        self.0.resource.as_ref()
     }
 
     /// The field path inside the resource, e.g. `spec.http[2].route[1].weight`
     /// (for syntax errors: the document and position).
     pub fn path(&self) -> &str {
-        &self.path
+        &self.0.path
     }
 
     /// The message, without resource and path.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(s) = &self.source_name {
+        let e = &self.0;
+        if let Some(s) = &e.source_name {
             write!(f, "{s}: ")?;
         }
-        if let Some(r) = &self.resource {
+        if let Some(r) = &e.resource {
             write!(f, "{r}: ")?;
         }
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+        if !e.path.is_empty() {
+            write!(f, "{}: ", e.path)?;
         }
-        f.write_str(&self.message)
+        f.write_str(&e.message)
     }
 }
 

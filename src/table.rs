@@ -195,15 +195,11 @@ impl Inner {
         }
         if ctx.gateway.is_none() {
             let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
-            if let Some(fqdn) = expand_short(
-                host,
-                req.source_namespace(),
-                &self.cluster_domain,
-                &mut full,
-            ) {
-                if let Some(id) = ctx.hosts.get_exact(fqdn) {
-                    return Some(id);
-                }
+            let ns = req.source_namespace();
+            if let Some(fqdn) = expand_short(host, ns, &self.cluster_domain, &mut full)
+                && let Some(id) = ctx.hosts.get_exact(fqdn)
+            {
+                return Some(id);
             }
         }
         ctx.hosts.get_wildcard(host)

@@ -32,7 +32,7 @@
 use std::path::Path;
 
 use meshroute::action::{Abort, Action};
-use meshroute::{CompileOptions, Config, Decision, OwnedRequest, Outcome, Table, compile};
+use meshroute::{CompileOptions, Config, Decision, Outcome, OwnedRequest, Table, compile};
 use serde_json::Value;
 
 #[test]
@@ -50,15 +50,23 @@ fn fixtures() {
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(file).unwrap();
-        let fixture: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let fixture: Value =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         cases += run_fixture(&name, &fixture, &mut failures);
     }
-    assert!(failures.is_empty(), "{} failures in {cases} cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures in {cases} cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(cases > 0);
 }
 
 fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
-    let config_text = f["config"].as_str().unwrap_or_else(|| panic!("{file}: no config"));
+    let config_text = f["config"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{file}: no config"));
     let config = match Config::from_str(config_text, file) {
         Ok(c) => c,
         Err(e) => {
@@ -66,21 +74,38 @@ fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
             return 0;
         }
     };
-    let compiled = compile(&config, &CompileOptions::default()).expect("lenient compile does not fail");
-    let errors: Vec<String> = compiled.errors().map(|e| format!("{}: {}: {}", e.resource().unwrap(), e.path(), e.message())).collect();
-    let expected_rejections: Vec<&str> =
-        f["rejected"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let compiled =
+        compile(&config, &CompileOptions::default()).expect("lenient compile does not fail");
+    let errors: Vec<String> = compiled
+        .errors()
+        .map(|e| format!("{}: {}: {}", e.resource().unwrap(), e.path(), e.message()))
+        .collect();
+    let expected_rejections: Vec<&str> = f["rejected"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     for want in &expected_rejections {
         if !errors.iter().any(|e| e.starts_with(want)) {
-            failures.push(format!("{file}: expected an error starting with {want:?}, got {errors:?}"));
+            failures.push(format!(
+                "{file}: expected an error starting with {want:?}, got {errors:?}"
+            ));
         }
     }
     if expected_rejections.is_empty() && !errors.is_empty() {
         failures.push(format!("{file}: unexpected errors: {errors:?}"));
     }
-    for code in f["warnings"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for code in f["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if !compiled.diagnostics.iter().any(|d| d.code == code) {
-            let got: Vec<String> = compiled.diagnostics.iter().map(ToString::to_string).collect();
+            let got: Vec<String> = compiled
+                .diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             failures.push(format!("{file}: expected a warning {code}, got {got:?}"));
         }
     }
@@ -88,7 +113,10 @@ fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
     let mut n = 0;
     for case in f["cases"].as_array().into_iter().flatten() {
         n += 1;
-        let label = format!("{file}: {}", case["name"].as_str().unwrap_or("(unnamed case)"));
+        let label = format!(
+            "{file}: {}",
+            case["name"].as_str().unwrap_or("(unnamed case)")
+        );
         let req = request(&case["request"]);
         let draw = case["draw"].as_u64().unwrap_or(0);
         let d = table.decide_with_draw(&req, draw);
@@ -110,12 +138,18 @@ fn request(r: &Value) -> OwnedRequest {
     };
     for (k, v) in r["headers"].as_object().into_iter().flatten() {
         match v {
-            Value::Array(vs) => vs.iter().for_each(|v| req.headers.push((k.clone(), v.as_str().unwrap().into()))),
-            v => req.headers.push((k.clone(), v.as_str().map_or_else(|| v.to_string(), String::from))),
+            Value::Array(vs) => vs
+                .iter()
+                .for_each(|v| req.headers.push((k.clone(), v.as_str().unwrap().into()))),
+            v => req.headers.push((
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), String::from),
+            )),
         }
     }
     for (k, v) in r["source_labels"].as_object().into_iter().flatten() {
-        req.source_labels.insert(k.clone(), v.as_str().unwrap().into());
+        req.source_labels
+            .insert(k.clone(), v.as_str().unwrap().into());
     }
     if let Some(g) = r["gateway"].as_str() {
         let (ns, name) = g.split_once('/').expect("gateway as ns/name");
@@ -145,9 +179,19 @@ fn check(label: &str, table: &Table, d: &Decision<'_>, expect: &Value, failures:
     for (key, want) in e {
         match key.as_str() {
             "outcome" => fail(key, want, Value::from(outcome)),
-            "route" => fail(key, want, m.map_or(Value::Null, |m| format!("{}/{}", table.source_of(m.rule).name, m.rule.index).into())),
+            "route" => fail(
+                key,
+                want,
+                m.map_or(Value::Null, |m| {
+                    format!("{}/{}", table.source_of(m.rule).name, m.rule.index).into()
+                }),
+            ),
             "route_name" => fail(key, want, m.map_or(Value::Null, |m| m.route_name.into())),
-            "match" => fail(key, want, m.and_then(|m| m.block).map_or(Value::Null, Value::from)),
+            "match" => fail(
+                key,
+                want,
+                m.and_then(|m| m.block).map_or(Value::Null, Value::from),
+            ),
             "status" => fail(key, want, d.status().into()),
             "destination" => {
                 let got = d.destination();
@@ -167,7 +211,12 @@ fn check(label: &str, table: &Table, d: &Decision<'_>, expect: &Value, failures:
                     (w, g) => fail(key, w, g.map_or(Value::Null, |g| format!("{g:?}").into())),
                 }
             }
-            "delay_ms" => fail(key, want, m.and_then(|m| m.delay).map_or(Value::Null, |x| (x.as_millis() as u64).into())),
+            "delay_ms" => fail(
+                key,
+                want,
+                m.and_then(|m| m.delay)
+                    .map_or(Value::Null, |x| (x.as_millis() as u64).into()),
+            ),
             "abort" => fail(
                 key,
                 want,
@@ -177,7 +226,13 @@ fn check(label: &str, table: &Table, d: &Decision<'_>, expect: &Value, failures:
                     _ => Value::Null,
                 }),
             ),
-            "mirrored" => fail(key, want, d.mirrors().map(|x| Value::from(&*x.destination.host)).collect()),
+            "mirrored" => fail(
+                key,
+                want,
+                d.mirrors()
+                    .map(|x| Value::from(&*x.destination.host))
+                    .collect(),
+            ),
             "rewrite" => {
                 let rw = d.forward().and_then(|f| f.rewrite.as_ref());
                 let got = rw.map_or(Value::Null, |r| {
@@ -186,15 +241,18 @@ fn check(label: &str, table: &Table, d: &Decision<'_>, expect: &Value, failures:
                 fail(key, want, got);
             }
             "retries" => {
-                let got = d.forward().and_then(|f| f.retries.as_ref()).map_or(Value::Null, |r| {
-                    serde_json::json!({"attempts": r.attempts, "retry_on": &*r.retry_on})
-                });
+                let got = d.forward().and_then(|f| f.retries.as_ref()).map_or(
+                    Value::Null,
+                    |r| serde_json::json!({"attempts": r.attempts, "retry_on": &*r.retry_on}),
+                );
                 fail(key, want, got);
             }
             "timeout_ms" => fail(
                 key,
                 want,
-                d.forward().and_then(|f| f.timeout).map_or(Value::Null, |t| (t.as_millis() as u64).into()),
+                d.forward()
+                    .and_then(|f| f.timeout)
+                    .map_or(Value::Null, |t| (t.as_millis() as u64).into()),
             ),
             "redirect_code" => fail(
                 key,

@@ -90,6 +90,7 @@ impl<S> Object<S> {
 }
 
 /// A resource meshroute handles.
+#[allow(clippy::large_enum_variant)] // loaded once, never on the decision path
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Resource {

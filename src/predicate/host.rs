@@ -31,7 +31,7 @@ impl HostIndex {
                 return false;
             }
             self.wildcards.push((suffix.into(), id));
-            self.wildcards.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            self.wildcards.sort_by_key(|w| std::cmp::Reverse(w.0.len()));
             return true;
         }
         if self.exact.contains_key(name) {

@@ -48,7 +48,7 @@ fn first_line(s: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct FullMatch {
     pattern: Box<str>,
-    dfa: dense::DFA<Vec<u32>>,
+    dfa: Box<dense::DFA<Vec<u32>>>,
     start: StateID,
 }
 
@@ -81,7 +81,7 @@ impl FullMatch {
             .map_err(|e| format!("regex {pattern:?}: {e}"))?;
         Ok(FullMatch {
             pattern: pattern.into(),
-            dfa,
+            dfa: Box::new(dfa),
             start,
         })
     }

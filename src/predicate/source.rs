@@ -23,15 +23,15 @@ impl SourceMatch {
 
     /// Whether the request's source and port satisfy every condition.
     pub fn is_match<R: Request + ?Sized>(&self, req: &R) -> bool {
-        if let Some(p) = self.port {
-            if req.port() != Some(p) {
-                return false;
-            }
+        if let Some(p) = self.port
+            && req.port() != Some(p)
+        {
+            return false;
         }
-        if let Some(ns) = &self.namespace {
-            if req.source_namespace() != Some(&**ns) {
-                return false;
-            }
+        if let Some(ns) = &self.namespace
+            && req.source_namespace() != Some(&**ns)
+        {
+            return false;
         }
         self.labels
             .iter()
