@@ -61,7 +61,9 @@ fn run() -> Result<(), String> {
         .from_namespace("default")
         .source_label("app", "productpage");
     let mut rng = rand_pcg::Pcg64::new(u128::from(seed), 0x0a02_bdbf_7bb3_c0a7_ac28_fa16_a64a_bf96);
-    let users: Vec<bool> = (0..requests).map(|_| rng.next_u32().is_multiple_of(10)).collect();
+    let users: Vec<bool> = (0..requests)
+        .map(|_| rng.next_u32().is_multiple_of(10))
+        .collect();
 
     // Time the decisions alone, then decide again with the same seed to count.
     let mut timing_rng = rand_pcg::Pcg64::new(u128::from(seed), 1);

@@ -4,7 +4,7 @@
 //!
 //! # Overview
 //! - [`Config`]: the real Kubernetes resources, loaded from YAML or JSON.
-//! - [`compile`] turns a [`Config`] into a [`Table`], validating every resource with Istio's
+//! - [`compile()`] turns a [`Config`] into a [`Table`], validating every resource with Istio's
 //!   rules; each error names the resource and the field path.
 //! - [`Table::decide`] answers a [`Request`] with a [`Decision`] borrowed from the table: the
 //!   rule, the destination picked by the weighted split, and the rule's actions.

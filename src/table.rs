@@ -84,7 +84,7 @@ pub struct SubsetInfo {
     pub labels: Vec<(Box<str>, Box<str>)>,
 }
 
-/// An immutable routing table: built once by [`crate::compile`], shared cheaply (`Clone` is an
+/// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
 /// `Arc` clone), evaluated concurrently with `&self`.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
