@@ -56,6 +56,7 @@ pub(crate) fn resolve_gateway(name: &str, ns: &str) -> ContextKey {
         return None;
     }
     if let Some((n, g)) = name.split_once('/') {
+        let n = if n == "." { ns } else { n };
         return Some((n.to_string(), g.to_string()));
     }
     if let Some((g, n)) = name.split_once('.') {
@@ -95,14 +96,6 @@ pub(crate) fn lower_virtual_service(
     for (i, rule) in spec.http.iter().enumerate() {
         let Some(rule) = rule else { continue };
         let path = format!("spec.http[{i}]");
-        if rule.delegate.is_some() {
-            report.warn(
-                "unsupported-delegate",
-                format!("{path}.delegate"),
-                "delegation is not supported yet; this rule is left out, so requests it would take fall through to later rules",
-            );
-            continue;
-        }
         if rule.websocket_upgrade.is_some() {
             report.warn(
                 "deprecated-field",

@@ -1,6 +1,7 @@
 //! Config → [`Table`]: validation (Istio's rules, every error with its field path), lowering
 //! into compiled rules, and the host indexes. The only place that validates.
 
+mod delegate;
 mod lower;
 pub(crate) mod report;
 pub(crate) mod validate_dr;
@@ -152,10 +153,27 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         ..Inner::default()
     };
     inner.contexts.push(Context::default());
-    for o in services {
+    let find = |dns: &str, name: &str| {
+        services.iter().copied().find(|o| {
+            o.namespace(ns_default) == dns && o.metadata.name == name && o.spec.hosts.is_empty()
+        })
+    };
+    for &o in &services {
+        // A service without hosts is a delegate: it routes only through a root that names it.
+        if o.spec.hosts.is_empty() {
+            continue;
+        }
         let ns = o.namespace(ns_default);
         let id = ResourceId::new("VirtualService", ns, &o.metadata.name);
         let mut report = Report::default();
+        let merged;
+        let o = if delegate::is_root(&o.spec) {
+            let spec = delegate::merge_root(o, ns, find, ns_default, &mut report);
+            merged = crate::config::Object { spec, ..o.clone() };
+            &merged
+        } else {
+            o
+        };
         let lowered = lower::lower_virtual_service(
             o,
             ns,
