@@ -186,6 +186,15 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             continue;
         }
         let lowered = lowered.expect("lowering returns a service when it reports no error");
+        let mut lowered = lowered;
+        restrict_to_gateway_servers(
+            &mut lowered.placements,
+            &valid,
+            ns,
+            ns_default,
+            &id,
+            &mut diagnostics,
+        );
         inner.sources.push(lowered.source);
         let rule_base = inner.rules.len() as u32;
         for (key, hosts) in &lowered.placements {
@@ -251,6 +260,59 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         rejected,
         diagnostics,
     })
+}
+
+/// At a gateway whose `Gateway` resource is loaded, a VirtualService serves only the hosts its
+/// servers expose (Istio intersects the two: the narrower name wins); `ns/host` server entries
+/// admit VirtualServices of that namespace only (`*` any, `.` the gateway's own).
+fn restrict_to_gateway_servers(
+    placements: &mut Placements,
+    valid: &[&Resource],
+    vs_ns: &str,
+    ns_default: &str,
+    id: &ResourceId,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    use validate_vs::host_subset_of;
+    for (key, hosts) in placements.iter_mut() {
+        let Some((gns, gname)) = key else { continue };
+        let gateway = valid.iter().find_map(|r| match r {
+            Resource::Gateway(g) if g.namespace(ns_default) == gns && g.metadata.name == *gname => {
+                Some(g)
+            }
+            _ => None,
+        });
+        let Some(gateway) = gateway else { continue };
+        let mut served = BTreeSet::new();
+        for host in hosts.iter() {
+            let before = served.len();
+            for server_host in gateway.spec.servers.iter().flatten().flat_map(|s| &s.hosts) {
+                let (filter, sh) = server_host.split_once('/').unwrap_or(("*", server_host));
+                let admitted = filter == "*" || filter == vs_ns || (filter == "." && vs_ns == gns);
+                let sh = sh.to_ascii_lowercase();
+                if !admitted {
+                    continue;
+                }
+                if host_subset_of(host, &sh) {
+                    served.insert(host.clone());
+                } else if host_subset_of(&sh, host) {
+                    served.insert(sh);
+                }
+            }
+            if served.len() == before {
+                diagnostics.push(Diagnostic {
+                    severity: Severity::Warning,
+                    code: "host-not-in-gateway",
+                    resource: Some(id.clone()),
+                    path: "spec.hosts".into(),
+                    message: format!(
+                        "host {host:?} is not exposed by any server of Gateway {gns}/{gname}; it is not served there (IST0132)"
+                    ),
+                });
+            }
+        }
+        *hosts = served;
+    }
 }
 
 fn source_of(res: &Resource) -> &str {
