@@ -18,6 +18,9 @@ pub struct Destination {
     pub port: Option<u16>,
     /// Header operations for this destination.
     pub headers: HeaderOps,
+    /// Whether a DestinationRule in the table defines `subset` for `host` (always true without
+    /// a subset). Requests sent to an undefined subset get 503: its cluster does not exist.
+    pub subset_defined: bool,
 }
 
 /// A destination with its configured weight.

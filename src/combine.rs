@@ -68,12 +68,17 @@ impl Block {
     /// other condition. `method`, `scheme` and `authority` are header conditions, so a block
     /// with one of them is not a catch-all.
     pub fn is_catch_all(&self) -> bool {
+        self.is_catch_all_on_listener() && self.source.is_empty()
+    }
+
+    /// The catch-all test as Istio applies it to a listener's routes, after the config-time
+    /// conditions (`port`, `sourceLabels`, `sourceNamespace`) have selected the block.
+    pub fn is_catch_all_on_listener(&self) -> bool {
         self.uri.as_ref().is_none_or(PathMatch::is_catch_all)
             && self.scheme.is_none()
             && self.method.is_none()
             && self.authority.is_none()
             && self.headers.is_empty()
             && self.query.is_empty()
-            && self.source.is_empty()
     }
 }

@@ -118,15 +118,17 @@ impl<'t> Decision<'t> {
     }
 
     /// The HTTP status the request gets from routing: 200 when forwarded (or passed through),
-    /// 404 when nothing matched, the redirect or direct-response code, or an injected abort's
-    /// HTTP status (a gRPC abort answers 200 with a grpc-status).
+    /// 404 when nothing matched, the redirect or direct-response code, an injected abort's
+    /// HTTP status (a gRPC abort answers 200 with a grpc-status), or 503 when the picked
+    /// destination names a subset no DestinationRule in the table defines.
     pub fn status(&self) -> u16 {
         match &self.outcome {
             Outcome::Matched(m) => match &m.rule.action {
                 Action::Redirect(r) => r.code,
                 Action::DirectResponse(d) => d.status,
-                Action::Forward(_) => match m.abort {
-                    Some(Abort::Http(code)) => *code,
+                Action::Forward(_) => match (m.abort, m.destination) {
+                    (Some(Abort::Http(code)), _) => *code,
+                    (_, Some(w)) if !w.destination.subset_defined => 503,
                     _ => 200,
                 },
             },

@@ -46,12 +46,48 @@ pub(crate) struct Entry {
     pub(crate) block: Option<u16>,
 }
 
-/// The ordered routes of one host (one or more VirtualServices merged).
+/// The routes of one host. In the mesh each VirtualService claiming the host is a claim, in
+/// precedence order, and a request uses the first claim visible to its namespace (`exportTo`);
+/// at a gateway the VirtualServices are merged into one claim.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct VirtualHost {
     /// Host as configured, for messages.
     pub(crate) name: Box<str>,
+    pub(crate) claims: Vec<Claim>,
+}
+
+/// One VirtualService's (or, at a gateway, the merged) ordered entries for a host.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Claim {
+    pub(crate) visibility: Visibility,
     pub(crate) entries: Vec<Entry>,
+}
+
+/// Which namespaces see a VirtualService (`exportTo`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Visibility {
+    /// Every namespace (`exportTo` empty or `*`).
+    #[default]
+    Public,
+    /// Only these namespaces (`.` resolved to the resource's own).
+    Only(Vec<Box<str>>),
+}
+
+impl Visibility {
+    /// Whether a request from `ns` sees the resource; a request of unknown namespace sees only
+    /// public resources.
+    pub(crate) fn admits(&self, ns: Option<&str>) -> bool {
+        match self {
+            Visibility::Public => true,
+            Visibility::Only(list) => ns.is_some_and(|ns| list.iter().any(|n| **n == *ns)),
+        }
+    }
+}
+
+impl VirtualHost {
+    pub(crate) fn claim_for(&self, ns: Option<&str>) -> Option<&Claim> {
+        self.claims.iter().find(|c| c.visibility.admits(ns))
+    }
 }
 
 /// Where a request arrives: the mesh (sidecars) or a named gateway.
@@ -135,7 +171,10 @@ impl Table {
             return Decision { outcome, draw };
         };
         let vhost = &ctx.vhosts[vh as usize];
-        for entry in &vhost.entries {
+        let claim = vhost
+            .claim_for(req.source_namespace())
+            .expect("find_vhost returns hosts with a visible claim");
+        for entry in &claim.entries {
             let rule = &inner.rules[entry.rule as usize];
             let matched = match entry.block {
                 None => true,
@@ -183,26 +222,28 @@ impl Inner {
 
     /// Host lookup: the authority lowercased without its port; exact, then (mesh only) the
     /// Kubernetes short forms `name`, `name.ns`, `name.ns.svc` expanded as the sidecar's DNS
-    /// search path would, then wildcards.
+    /// search path would, then wildcards. Hosts whose VirtualServices are all invisible to the
+    /// request's namespace do not exist for it.
     pub(crate) fn find_vhost<R: Request + ?Sized>(&self, ctx: &Context, req: &R) -> Option<u32> {
+        let ns = req.source_namespace();
+        let visible = |id: &u32| ctx.vhosts[*id as usize].claim_for(ns).is_some();
         let (host, _) = split_port(req.authority());
         let mut buf = [0u8; MAX_HOST_LEN];
         let Some(host) = lowercase_into(host, &mut buf) else {
-            return ctx.hosts.get_wildcard("");
+            return ctx.hosts.wildcards_for("").find(visible);
         };
-        if let Some(id) = ctx.hosts.get_exact(host) {
+        if let Some(id) = ctx.hosts.get_exact(host).filter(visible) {
             return Some(id);
         }
         if ctx.gateway.is_none() {
             let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
-            let ns = req.source_namespace();
             if let Some(fqdn) = expand_short(host, ns, &self.cluster_domain, &mut full)
-                && let Some(id) = ctx.hosts.get_exact(fqdn)
+                && let Some(id) = ctx.hosts.get_exact(fqdn).filter(visible)
             {
                 return Some(id);
             }
         }
-        ctx.hosts.get_wildcard(host)
+        ctx.hosts.wildcards_for(host).find(visible)
     }
 }
 

@@ -48,6 +48,13 @@ fn allocations() -> u64 {
 
 const CONFIG: &str = r#"
 apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: shop, namespace: prod}
+spec:
+  host: shop
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}, {name: v3, labels: {version: v3}}, {name: v4, labels: {version: v4}}]
+---
+apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: shop, namespace: prod}
 spec:

@@ -217,8 +217,8 @@ fn lower_rule(
             let Some(d) = d else { continue };
             let Some(dest) = &d.destination else { continue };
             let dpath = format!("{path}.route[{j}].destination");
-            let destination = lower_destination(dest, d.headers.as_ref(), ns, domain);
-            check_subset(&destination, &dpath, subsets, report);
+            let mut destination = lower_destination(dest, d.headers.as_ref(), ns, domain);
+            destination.subset_defined = check_subset(&destination, &dpath, subsets, report);
             destinations.push(WeightedDestination {
                 destination,
                 weight: d.weight.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
@@ -339,11 +339,13 @@ fn lower_destination(
         subset: d.subset.as_deref().map(Into::into),
         port: d.port.as_ref().and_then(|p| p.number).map(|n| n as u16),
         headers: header_ops(headers),
+        subset_defined: true,
     }
 }
 
-fn check_subset(d: &Destination, path: &str, subsets: &[SubsetInfo], report: &mut Report) {
-    let Some(subset) = &d.subset else { return };
+/// Whether the destination's subset is defined; warns when it is not.
+fn check_subset(d: &Destination, path: &str, subsets: &[SubsetInfo], report: &mut Report) -> bool {
+    let Some(subset) = &d.subset else { return true };
     let defined = subsets.iter().any(|s| {
         s.name == *subset
             && (s.host == d.host
@@ -361,6 +363,7 @@ fn check_subset(d: &Destination, path: &str, subsets: &[SubsetInfo], report: &mu
             ),
         );
     }
+    defined
 }
 
 fn header_ops(h: Option<&vs::Headers>) -> HeaderOps {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Rejected, Resource};
 use crate::error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
-use crate::table::{Context, Entry, Inner, SubsetInfo, Table, VirtualHost};
+use crate::table::{Claim, Context, Entry, Inner, SubsetInfo, Table, VirtualHost, Visibility};
 
 use self::report::Report;
 
@@ -134,7 +134,8 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         }
     }
 
-    // VirtualServices in precedence order: oldest first, then load order.
+    // VirtualServices in precedence order: oldest first, then by name, then by namespace
+    // (Istio's sortConfigByCreationTime), then load order.
     let mut services: Vec<_> = valid
         .iter()
         .filter_map(|r| match r {
@@ -145,7 +146,10 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     services.sort_by(|a, b| {
         let ta = a.metadata.creation_timestamp.as_deref().unwrap_or("");
         let tb = b.metadata.creation_timestamp.as_deref().unwrap_or("");
-        ta.cmp(tb).then(a.order.cmp(&b.order))
+        ta.cmp(tb)
+            .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+            .then_with(|| a.namespace(ns_default).cmp(b.namespace(ns_default)))
+            .then(a.order.cmp(&b.order))
     });
 
     let mut inner = Inner {
@@ -196,39 +200,71 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             &mut diagnostics,
         );
         inner.sources.push(lowered.source);
+        let visibility = visibility(&o.spec.export_to, ns);
         let rule_base = inner.rules.len() as u32;
+        let rules = &lowered.rules;
         for (key, hosts) in &lowered.placements {
+            // At a gateway, visibility is decided once, for the Gateway's namespace.
+            if let Some((gns, _)) = key
+                && !visibility.admits(Some(gns))
+            {
+                continue;
+            }
+            // Entries for this context, cut after the first unconditional catch-all: Istio
+            // emits nothing after it, before any merging.
+            let mut entries: Vec<Entry> = Vec::new();
+            for (e, ctxs) in &lowered.entries {
+                if ctxs.as_ref().is_some_and(|c| !c.contains(key)) {
+                    continue;
+                }
+                entries.push(Entry {
+                    rule: e.rule + rule_base,
+                    block: e.block,
+                });
+                let catch_all = e
+                    .block
+                    .is_none_or(|b| rules[e.rule as usize].blocks[b as usize].is_catch_all());
+                if catch_all {
+                    break;
+                }
+            }
             let ctx = context_mut(&mut inner.contexts, key);
             for host in hosts {
-                let entries: Vec<Entry> = lowered
-                    .entries
-                    .iter()
-                    .filter(|(_, ctxs)| ctxs.as_ref().is_none_or(|c| c.contains(key)))
-                    .map(|(e, _)| Entry {
-                        rule: e.rule + rule_base,
-                        block: e.block,
-                    })
-                    .collect();
                 match ctx.hosts.get_key(host) {
                     Some(vh) if key.is_none() => {
-                        let owner = &ctx.vhosts[vh as usize].name;
+                        let vhost = &mut ctx.vhosts[vh as usize];
                         diagnostics.push(Diagnostic {
                             severity: Severity::Warning,
                             code: "conflicting-host",
                             resource: Some(id.clone()),
                             path: "spec.hosts".into(),
                             message: format!(
-                                "host {host:?} is already claimed in the mesh by an older VirtualService ({owner}); this one is ignored for it (IST0109)"
+                                "host {host:?} is already claimed in the mesh by an older VirtualService ({}); this one applies only where that one is not exported to (IST0109)",
+                                vhost.name
                             ),
                         });
+                        vhost.claims.push(Claim {
+                            visibility: visibility.clone(),
+                            entries: entries.clone(),
+                        });
                     }
-                    Some(vh) => ctx.vhosts[vh as usize].entries.extend(entries),
+                    Some(vh) => ctx.vhosts[vh as usize].claims[0]
+                        .entries
+                        .extend(entries.iter().copied()),
                     None => {
                         let vh = ctx.vhosts.len() as u32;
                         ctx.hosts.insert(host, vh);
+                        let visibility = if key.is_none() {
+                            visibility.clone()
+                        } else {
+                            Visibility::Public
+                        };
                         ctx.vhosts.push(VirtualHost {
-                            name: format!("{host} ({})", id).into(),
-                            entries,
+                            name: format!("{host} ({id})").into(),
+                            claims: vec![Claim {
+                                visibility,
+                                entries: entries.clone(),
+                            }],
                         });
                     }
                 }
@@ -236,13 +272,15 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         }
         inner.rules.extend(lowered.rules);
     }
-    // At gateways, VirtualServices for one host are merged and catch-all routes go last.
+    // At gateways, VirtualServices for one host are merged and catch-all routes go last. Port
+    // and source conditions count as met here: Istio applies them when it builds the
+    // listener's routes, before this ordering.
     for ctx in inner.contexts.iter_mut().filter(|c| c.gateway.is_some()) {
         for vh in &mut ctx.vhosts {
             let rules = &inner.rules;
-            vh.entries.sort_by_key(|e| match e.block {
+            vh.claims[0].entries.sort_by_key(|e| match e.block {
                 None => true,
-                Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all(),
+                Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all_on_listener(),
             });
         }
     }
@@ -313,6 +351,25 @@ fn restrict_to_gateway_servers(
         }
         *hosts = served;
     }
+}
+
+/// `exportTo` as a [`Visibility`]: empty or `*` is public; `.` is the resource's namespace.
+fn visibility(export_to: &[String], ns: &str) -> Visibility {
+    if export_to.is_empty() || export_to.iter().any(|e| e == "*") {
+        return Visibility::Public;
+    }
+    Visibility::Only(
+        export_to
+            .iter()
+            .map(|e| {
+                if e == "." {
+                    ns.into()
+                } else {
+                    e.as_str().into()
+                }
+            })
+            .collect(),
+    )
 }
 
 fn source_of(res: &Resource) -> &str {

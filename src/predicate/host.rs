@@ -71,6 +71,16 @@ impl HostIndex {
             .or(self.any)
     }
 
+    /// Every wildcard id that covers `host` (lowercase), best first: longest suffix leaving at
+    /// least one character, then `*`.
+    pub fn wildcards_for<'a>(&'a self, host: &'a str) -> impl Iterator<Item = u32> + 'a {
+        self.wildcards
+            .iter()
+            .filter(move |(suffix, _)| host.len() > suffix.len() && host.ends_with(&**suffix))
+            .map(|(_, id)| *id)
+            .chain(self.any)
+    }
+
     /// Exact, then wildcard.
     pub fn get(&self, host: &str) -> Option<u32> {
         self.get_exact(host).or_else(|| self.get_wildcard(host))
