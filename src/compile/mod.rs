@@ -3,10 +3,13 @@
 
 mod delegate;
 mod lower;
+pub(crate) mod names;
+mod reachability;
 pub(crate) mod report;
 pub(crate) mod validate_dr;
 pub(crate) mod validate_gateway;
 pub(crate) mod validate_vs;
+pub(crate) mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -311,7 +314,7 @@ fn restrict_to_gateway_servers(
     id: &ResourceId,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    use validate_vs::host_subset_of;
+    use names::host_subset_of;
     for (key, hosts) in placements.iter_mut() {
         let Some((gns, gname)) = key else { continue };
         let gateway = valid.iter().find_map(|r| match r {

@@ -29,3 +29,17 @@ impl Report {
         !self.errors.is_empty()
     }
 }
+
+/// Loads a spec the way the loader does (YAML → JSON value → typed spec) and runs `validate` on
+/// it, for the validators' tests.
+#[cfg(test)]
+pub(crate) fn validate_yaml<T: serde::de::DeserializeOwned>(
+    yaml: &str,
+    validate: impl Fn(&T, &mut Report),
+) -> Report {
+    let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("test YAML parses");
+    let spec: T = serde_json::from_value(value).expect("test spec fits the schema");
+    let mut report = Report::default();
+    validate(&spec, &mut report);
+    report
+}

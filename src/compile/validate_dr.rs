@@ -11,11 +11,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::report::Report;
-use super::validate_vs::{
-    check_duration, check_export_to, check_labels, is_dns1123_label, is_ip_literal, is_valid_fqdn,
+use super::names::{
+    check_export_to, check_labels, is_dns1123_label, is_ip_literal, is_valid_fqdn,
     is_valid_wildcard_domain,
 };
+use super::report::Report;
+use super::values::check_duration;
 use crate::config::common::Duration;
 use crate::config::destination_rule::{
     ClientTlsSettings, ConnectionPoolSettings, ConsistentHashLb, DestinationRuleSpec, HttpCookie,
@@ -1030,16 +1031,10 @@ fn duration_at(d: Duration, path: &str, report: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::report::validate_yaml;
 
-    /// Loads a DestinationRule spec the way the loader does (YAML → JSON value → typed spec)
-    /// and validates it.
     fn validate(yaml: &str) -> Report {
-        let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("test YAML parses");
-        let spec: DestinationRuleSpec =
-            serde_json::from_value(value).expect("test spec fits the schema");
-        let mut report = Report::default();
-        validate_destination_rule(&spec, &mut report);
-        report
+        validate_yaml(yaml, validate_destination_rule)
     }
 
     fn errors(yaml: &str) -> Vec<(String, String)> {

@@ -7,9 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::names::{is_dns1123_label, is_ip_literal, is_valid_wildcard_domain};
 use super::report::Report;
 use super::validate_dr::{check_enum, is_set};
-use super::validate_vs::{is_dns1123_label, is_ip_literal, is_valid_wildcard_domain};
 use crate::config::gateway::{IstioGatewaySpec, Server, ServerPort, ServerTlsSettings};
 
 /// Cipher suites Istio accepts on gateway servers (BoringSSL names, without PSK suites).
@@ -535,16 +535,10 @@ fn is_valid_cipher_suite(suite: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compile::report::validate_yaml;
 
-    /// Loads a Gateway spec the way the loader does (YAML → JSON value → typed spec) and
-    /// validates it.
     fn validate(yaml: &str) -> Report {
-        let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("test YAML parses");
-        let spec: IstioGatewaySpec =
-            serde_json::from_value(value).expect("test spec fits the schema");
-        let mut report = Report::default();
-        validate_istio_gateway(&spec, &mut report);
-        report
+        validate_yaml(yaml, validate_istio_gateway)
     }
 
     fn errors(yaml: &str) -> Vec<(String, String)> {

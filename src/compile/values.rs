@@ -1,0 +1,174 @@
+//! Value checks: durations (Istio `ValidateDuration`, used by the VirtualService and
+//! DestinationRule validators) and header values (Envoy's header formatter grammar, Istio
+//! `header_value_validator.go`).
+
+use crate::config::common::Duration;
+
+/// A duration Istio accepts for timeouts, retry and fault delays: at least 1ms, whole milliseconds.
+pub(crate) fn check_duration(d: Duration) -> Result<(), String> {
+    let nanos = d.as_nanos();
+    if nanos < 1_000_000 {
+        Err(format!("duration {d} must be at least 1ms"))
+    } else if nanos % 1_000_000 != 0 {
+        Err(format!(
+            "duration {d} must be a whole number of milliseconds"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A header value for Envoy: no control characters except HTAB, and `%` only as `%%` or a
+/// well-formed `%VARIABLE%` / `%VARIABLE(args)%` expression (Envoy's header formatter grammar).
+pub(crate) fn check_header_value(value: &str) -> Result<(), String> {
+    if let Some(c) = value
+        .chars()
+        .find(|&c| (c < ' ' && c != '\t') || c == '\u{7f}')
+    {
+        return Err(format!(
+            "header value {value:?} contains control character U+{:04X}; only tab is allowed",
+            c as u32
+        ));
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Literal,
+        VariableName,
+        ExpectArray,
+        ExpectString,
+        InString,
+        ExpectDelimiterOrEnd,
+        ExpectArgsEnd,
+        ExpectVariableEnd,
+    }
+    let malformed = |detail: &str| {
+        format!(
+            "header value {value:?} has a malformed %VARIABLE(...)% expression: {detail}; write %% for a literal %"
+        )
+    };
+    let bytes = value.as_bytes();
+    let mut state = State::Literal;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let c = bytes[pos];
+        let has_next = pos + 1 < bytes.len();
+        match state {
+            State::Literal => {
+                if c == b'%' {
+                    if !has_next {
+                        return Err(format!(
+                            "header value {value:?} ends with a lone %; write %% for a literal %"
+                        ));
+                    }
+                    if bytes[pos + 1] == b'%' {
+                        pos += 1;
+                    } else {
+                        state = State::VariableName;
+                    }
+                }
+            }
+            State::VariableName => {
+                if c == b'%' {
+                    state = State::Literal;
+                } else if c == b'(' {
+                    state = State::ExpectArray;
+                }
+            }
+            State::ExpectArray => {
+                if c == b'[' {
+                    state = State::ExpectString;
+                } else if c != b' ' {
+                    state = State::InString;
+                }
+            }
+            State::ExpectDelimiterOrEnd => {
+                if c == b',' {
+                    state = State::ExpectString;
+                } else if c == b']' {
+                    state = State::ExpectArgsEnd;
+                } else if c != b' ' {
+                    return Err(malformed("expected ',', ']' or a space"));
+                }
+            }
+            State::ExpectString => {
+                if c == b'"' {
+                    state = State::InString;
+                } else if c != b' ' {
+                    return Err(malformed("expected '\"'"));
+                }
+            }
+            State::InString => {
+                if c == b'\\' {
+                    if !has_next {
+                        return Err(malformed("unterminated backslash escape"));
+                    }
+                    pos += 1;
+                } else if c == b')' {
+                    state = State::ExpectVariableEnd;
+                } else if c == b'"' {
+                    state = State::ExpectDelimiterOrEnd;
+                }
+            }
+            State::ExpectArgsEnd => {
+                if c == b')' {
+                    state = State::ExpectVariableEnd;
+                } else if c != b' ' {
+                    return Err(malformed("expected ')' or a space"));
+                }
+            }
+            State::ExpectVariableEnd => {
+                if c == b'%' {
+                    state = State::Literal;
+                } else if c != b' ' {
+                    return Err(malformed("expected '%' or a space"));
+                }
+            }
+        }
+        pos += 1;
+    }
+    if state != State::Literal {
+        return Err(format!(
+            "header value {value:?} has an unterminated %VARIABLE% expression; write %% for a literal %"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_value_formatter_grammar() {
+        for ok in [
+            "",
+            "plain",
+            "100%%",
+            "%HOSTNAME%",
+            "a %REQ(x-user)% b",
+            "%START_TIME(%s)%",
+            "%DYNAMIC_METADATA([\"ns\", \"key\"])%",
+            "%PER_REQUEST_STATE(a) %",
+            "tab\there",
+        ] {
+            assert_eq!(check_header_value(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            check_header_value("abcd%oijasodifj"),
+            Err(
+                "header value \"abcd%oijasodifj\" has an unterminated %VARIABLE% expression; \
+                 write %% for a literal %"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            check_header_value("%DYNAMIC_METADATA([\"a\" x])%"),
+            Err(
+                "header value \"%DYNAMIC_METADATA([\\\"a\\\" x])%\" has a malformed \
+                 %VARIABLE(...)% expression: expected ',', ']' or a space; write %% for a literal %"
+                    .to_string()
+            )
+        );
+        assert!(check_header_value("%REQ(x)y%").is_err());
+    }
+}
