@@ -8,6 +8,7 @@ mod reachability;
 pub(crate) mod report;
 pub(crate) mod validate_dr;
 pub(crate) mod validate_gateway;
+pub(crate) mod validate_gwapi;
 pub(crate) mod validate_vs;
 pub(crate) mod values;
 
@@ -103,8 +104,12 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                 validate_dr::validate_destination_rule(&o.spec, &mut report)
             }
             Resource::Gateway(o) => validate_gateway::validate_istio_gateway(&o.spec, &mut report),
+            Resource::KubeGateway(o) => validate_gwapi::validate_gateway(&o.spec, &mut report),
+            Resource::HttpRoute(o) => validate_gwapi::validate_http_route(&o.spec, &mut report),
+            Resource::GrpcRoute(o) => validate_gwapi::validate_grpc_route(&o.spec, &mut report),
+            Resource::ReferenceGrant(_) | Resource::Service(_) | Resource::Namespace(_) => {}
         }
-        if collect(&id, source_of(res), report, &mut rejected, &mut diagnostics) {
+        if collect(&id, res.source(), report, &mut rejected, &mut diagnostics) {
             valid.push(res);
         }
     }
@@ -373,14 +378,6 @@ fn visibility(export_to: &[String], ns: &str) -> Visibility {
             })
             .collect(),
     )
-}
-
-fn source_of(res: &Resource) -> &str {
-    match res {
-        Resource::VirtualService(o) => &o.source,
-        Resource::DestinationRule(o) => &o.source,
-        Resource::Gateway(o) => &o.source,
-    }
 }
 
 /// Files a report: errors reject the resource, warnings become diagnostics. Returns whether

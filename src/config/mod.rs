@@ -10,6 +10,7 @@
 pub mod common;
 pub mod destination_rule;
 pub mod gateway;
+pub mod gateway_api;
 pub mod virtual_service;
 
 use std::collections::BTreeMap;
@@ -100,21 +101,75 @@ pub enum Resource {
     DestinationRule(Object<DestinationRuleSpec>),
     /// networking.istio.io Gateway.
     Gateway(Object<IstioGatewaySpec>),
+    /// gateway.networking.k8s.io Gateway.
+    KubeGateway(Object<gateway_api::GatewaySpec>),
+    /// gateway.networking.k8s.io HTTPRoute.
+    HttpRoute(Object<gateway_api::HttpRouteSpec>),
+    /// gateway.networking.k8s.io GRPCRoute.
+    GrpcRoute(Object<gateway_api::GrpcRouteSpec>),
+    /// gateway.networking.k8s.io ReferenceGrant.
+    ReferenceGrant(Object<gateway_api::ReferenceGrantSpec>),
+    /// Core Service (a GAMMA parent, or a backend that exists).
+    Service(Object<gateway_api::ServiceSpec>),
+    /// Core Namespace (labels, for `allowedRoutes` selectors).
+    Namespace(Object<()>),
+}
+
+/// Applies `$body` to the `Object` inside any variant.
+macro_rules! with_object {
+    ($res:expr, $o:ident => $body:expr) => {
+        match $res {
+            Resource::VirtualService($o) => $body,
+            Resource::DestinationRule($o) => $body,
+            Resource::Gateway($o) => $body,
+            Resource::KubeGateway($o) => $body,
+            Resource::HttpRoute($o) => $body,
+            Resource::GrpcRoute($o) => $body,
+            Resource::ReferenceGrant($o) => $body,
+            Resource::Service($o) => $body,
+            Resource::Namespace($o) => $body,
+        }
+    };
 }
 
 impl Resource {
     /// The resource's kind, namespace and name (`default_namespace` when it names none).
     pub fn id(&self, default_namespace: &str) -> ResourceId {
-        let (kind, m) = match self {
-            Resource::VirtualService(o) => ("VirtualService", &o.metadata),
-            Resource::DestinationRule(o) => ("DestinationRule", &o.metadata),
-            Resource::Gateway(o) => ("Gateway", &o.metadata),
+        let m = self.metadata();
+        let ns = if matches!(self, Resource::Namespace(_)) {
+            ""
+        } else {
+            m.namespace.as_deref().unwrap_or(default_namespace)
         };
-        ResourceId::new(
-            kind,
-            m.namespace.as_deref().unwrap_or(default_namespace),
-            &m.name,
-        )
+        ResourceId::new(self.kind(), ns, &m.name)
+    }
+
+    /// The resource's kind as written (`Gateway` for both Gateway groups).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Resource::VirtualService(_) => "VirtualService",
+            Resource::DestinationRule(_) => "DestinationRule",
+            Resource::Gateway(_) | Resource::KubeGateway(_) => "Gateway",
+            Resource::HttpRoute(_) => "HTTPRoute",
+            Resource::GrpcRoute(_) => "GRPCRoute",
+            Resource::ReferenceGrant(_) => "ReferenceGrant",
+            Resource::Service(_) => "Service",
+            Resource::Namespace(_) => "Namespace",
+        }
+    }
+
+    /// The resource's metadata.
+    pub fn metadata(&self) -> &Metadata {
+        with_object!(self, o => &o.metadata)
+    }
+
+    /// Where the resource was read from.
+    pub fn source(&self) -> &str {
+        with_object!(self, o => &o.source)
+    }
+
+    fn order_mut(&mut self) -> &mut usize {
+        with_object!(self, o => &mut o.order)
     }
 }
 
@@ -202,11 +257,7 @@ impl Config {
         }
         let base = self.resources.len() + self.rejected.len();
         for mut r in staged.resources {
-            match &mut r {
-                Resource::VirtualService(o) => o.order += base,
-                Resource::DestinationRule(o) => o.order += base,
-                Resource::Gateway(o) => o.order += base,
-            }
+            *r.order_mut() += base;
             self.resources.push(r);
         }
         self.rejected.extend(staged.rejected);
@@ -251,12 +302,18 @@ impl Config {
         let version = api_version
             .rsplit_once('/')
             .map_or(api_version.as_str(), |(_, v)| v);
-        let handled = group == "networking.istio.io"
-            && matches!(version, "v1" | "v1beta1" | "v1alpha3")
-            && matches!(
-                kind.as_str(),
-                "VirtualService" | "DestinationRule" | "Gateway"
-            );
+        let istio =
+            group == "networking.istio.io" && matches!(version, "v1" | "v1beta1" | "v1alpha3");
+        let gateway_api =
+            group == "gateway.networking.k8s.io" && matches!(version, "v1" | "v1beta1");
+        let core = api_version == "v1";
+        let handled = match kind.as_str() {
+            "VirtualService" | "DestinationRule" => istio,
+            "Gateway" => istio || gateway_api,
+            "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
+            "Service" | "Namespace" => core,
+            _ => false,
+        };
         if !handled {
             let what = if kind.is_empty() {
                 "a document without kind".to_string()
@@ -314,7 +371,19 @@ impl Config {
         match kind.as_str() {
             "VirtualService" => object!(VirtualService),
             "DestinationRule" => object!(DestinationRule),
-            _ => object!(Gateway),
+            "Gateway" if istio => object!(Gateway),
+            "Gateway" => object!(KubeGateway),
+            "HTTPRoute" => object!(HttpRoute),
+            "GRPCRoute" => object!(GrpcRoute),
+            "ReferenceGrant" => object!(ReferenceGrant),
+            "Service" => object!(Service),
+            _ => self.resources.push(Resource::Namespace(Object {
+                api_version,
+                metadata,
+                spec: (),
+                source: source.to_string(),
+                order,
+            })),
         }
     }
 
