@@ -223,11 +223,11 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest, id: Value) -> Val
                         }),
                     });
                     if let Some(rw) = &f.rewrite {
-                        actions.insert("rewrite".into(), json!({
-                            "uri": rw.uri.as_deref(),
-                            "authority": rw.authority.as_deref(),
-                            "uri_regex": rw.uri_regex.as_ref().map(|r| json!({"match": r.pattern.as_str(), "rewrite": &*r.rewrite, "result": r.apply(meshroute::predicate::path::strip_query(&req.path))})),
-                        }));
+                        let path = meshroute::predicate::path::strip_query(&req.path);
+                        actions.insert(
+                            "rewrite".into(),
+                            json!({"path": d.rewritten_path(path), "authority": rw.authority.as_deref()}),
+                        );
                     }
                     actions.insert(
                         "timeout_ms".into(),

@@ -18,9 +18,43 @@ pub struct Destination {
     pub port: Option<u16>,
     /// Header operations for this destination.
     pub headers: HeaderOps,
-    /// Whether a DestinationRule in the table defines `subset` for `host` (always true without
-    /// a subset). Requests sent to an undefined subset get 503: its cluster does not exist.
-    pub subset_defined: bool,
+    /// Why requests sent here cannot be served, when they cannot (an undefined subset, a
+    /// missing or forbidden backend); `None` for a usable destination.
+    pub unavailable: Option<Unavailable>,
+}
+
+/// Why a destination cannot take requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// No DestinationRule defines the subset: its cluster does not exist (503, Envoy `NC`).
+    UndefinedSubset,
+    /// The backend Service is not in the configuration (Gateway API `BackendNotFound`, 500).
+    BackendNotFound,
+    /// A cross-namespace backend without a ReferenceGrant (`RefNotPermitted`, 500).
+    RefNotPermitted,
+    /// A backend kind meshroute cannot route to (`InvalidKind`, 500).
+    InvalidKind,
+}
+
+impl Unavailable {
+    /// The status a request sent to such a destination gets.
+    pub fn status(self) -> u16 {
+        match self {
+            Unavailable::UndefinedSubset => 503,
+            _ => 500,
+        }
+    }
+
+    /// The reason in the words of the API it comes from.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Unavailable::UndefinedSubset => "UndefinedSubset",
+            Unavailable::BackendNotFound => "BackendNotFound",
+            Unavailable::RefNotPermitted => "RefNotPermitted",
+            Unavailable::InvalidKind => "InvalidKind",
+        }
+    }
 }
 
 /// A destination with its configured weight.
@@ -58,6 +92,8 @@ pub struct Forward {
     pub rewrite: Option<Rewrite>,
     /// Request timeout; `None` means disabled (Istio's default).
     pub timeout: Option<Duration>,
+    /// Timeout of each request to a backend (Gateway API `timeouts.backendRequest`).
+    pub backend_timeout: Option<Duration>,
     /// Retry policy; `None` when retries are disabled (`attempts: 0`).
     pub retries: Option<Retries>,
     /// Fault injection.
@@ -72,12 +108,56 @@ pub struct Forward {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Rewrite {
-    /// Replaces the matched prefix when the block matched by prefix, else the whole path.
-    pub uri: Option<Box<str>>,
+    /// New path.
+    pub path: Option<PathRewrite>,
     /// New authority.
     pub authority: Option<Box<str>>,
-    /// Regex rewrite: every match of the pattern in the path is replaced (`\1` groups).
-    pub uri_regex: Option<RegexRewrite>,
+}
+
+/// How the path is rewritten.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum PathRewrite {
+    /// Replace the prefix the block matched (Istio `rewrite.uri`, Gateway API
+    /// `ReplacePrefixMatch`); when the block did not match by prefix, the whole path.
+    MatchedPrefix(Box<str>),
+    /// Replace the whole path (Gateway API `ReplaceFullPath`).
+    Full(Box<str>),
+    /// Replace every match of a regex (Istio `uriRegexRewrite`).
+    Regex(RegexRewrite),
+}
+
+impl PathRewrite {
+    /// The new path for `path` (without query), given the prefix the block matched by, if it
+    /// matched by prefix; `segments` says the prefix is Gateway API's segment prefix. Allocates;
+    /// for tools, not for the decision path.
+    pub fn apply(&self, path: &str, matched_prefix: Option<&str>, segments: bool) -> String {
+        match self {
+            PathRewrite::Full(p) => p.to_string(),
+            PathRewrite::Regex(r) => r.apply(path),
+            PathRewrite::MatchedPrefix(new) => match matched_prefix {
+                None => new.to_string(),
+                Some(prefix) => {
+                    let n = prefix.len().min(path.len());
+                    let rest = &path[n..];
+                    if !segments {
+                        return format!("{new}{rest}");
+                    }
+                    // Segment prefix: `/foo` → `/bar` turns `/foo/x` into `/bar/x`; a `/`
+                    // replacement does not double the slash, and the result is never empty.
+                    let new = new.trim_end_matches('/');
+                    let out = format!("{new}{rest}");
+                    if out.is_empty() {
+                        "/".to_string()
+                    } else if out.starts_with('/') {
+                        out
+                    } else {
+                        format!("/{out}")
+                    }
+                }
+            },
+        }
+    }
 }
 
 /// `uriRegexRewrite`.

@@ -119,8 +119,9 @@ impl<'t> Decision<'t> {
 
     /// The HTTP status the request gets from routing: 200 when forwarded (or passed through),
     /// 404 when nothing matched, the redirect or direct-response code, an injected abort's
-    /// HTTP status (a gRPC abort answers 200 with a grpc-status), or 503 when the picked
-    /// destination names a subset no DestinationRule in the table defines.
+    /// HTTP status (a gRPC abort answers 200 with a grpc-status), the status of an unavailable
+    /// destination (503 for a subset no DestinationRule defines, 500 for a missing or
+    /// forbidden Gateway API backend), or 500 when every backend has weight 0.
     pub fn status(&self) -> u16 {
         match &self.outcome {
             Outcome::Matched(m) => match &m.rule.action {
@@ -128,8 +129,9 @@ impl<'t> Decision<'t> {
                 Action::DirectResponse(d) => d.status,
                 Action::Forward(_) => match (m.abort, m.destination) {
                     (Some(Abort::Http(code)), _) => *code,
-                    (_, Some(w)) if !w.destination.subset_defined => 503,
-                    _ => 200,
+                    (_, Some(w)) => w.destination.unavailable.map_or(200, |u| u.status()),
+                    // Gateway API: every backend has weight 0 (or there is none).
+                    (_, None) => 500,
                 },
             },
             Outcome::NoRoute { .. } | Outcome::NoVirtualHost => 404,
@@ -171,6 +173,27 @@ impl<'t> Decision<'t> {
             .enumerate()
             .filter(move |(i, _)| bits & (1 << i) != 0)
             .map(|(_, m)| m)
+    }
+
+    /// The path the request is forwarded with, when the rule rewrites it (`path` without its
+    /// query). Allocates; for tools and tests, not for the decision path.
+    pub fn rewritten_path(&self, path: &str) -> Option<String> {
+        let rw = self.forward()?.rewrite.as_ref()?.path.as_ref()?;
+        let block = self.block();
+        let uri = block.and_then(|b| b.uri.as_ref());
+        let segments = matches!(
+            uri,
+            Some(crate::predicate::path::PathMatch::SegmentPrefix(_))
+        );
+        // A rule without blocks matches as prefix `/` in the Gateway API.
+        let prefix = uri
+            .and_then(|u| u.prefix())
+            .or(if block.is_none() && segments {
+                Some("/")
+            } else {
+                None
+            });
+        Some(rw.apply(path, prefix, segments))
     }
 
     /// The matched block, if any.

@@ -24,7 +24,7 @@
 //!     delay_ms: 7000 or null
 //!     abort: 503 or null
 //!     mirrored: [host, ...]
-//!     rewrite: {uri, authority}
+//!     rewrite: {path, authority}   # the path this request is rewritten to
 //!     retries: {attempts, retry_on} or null
 //!     timeout_ms: 1000 or null
 //! ```
@@ -120,7 +120,7 @@ fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
         let req = request(&case["request"]);
         let draw = case["draw"].as_u64().unwrap_or(0);
         let d = table.decide_with_draw(&req, draw);
-        check(&label, &table, &d, &case["expect"], failures);
+        check(&label, &table, &req, &d, &case["expect"], failures);
     }
     n
 }
@@ -158,7 +158,14 @@ fn request(r: &Value) -> OwnedRequest {
     req
 }
 
-fn check(label: &str, table: &Table, d: &Decision<'_>, expect: &Value, failures: &mut Vec<String>) {
+fn check(
+    label: &str,
+    table: &Table,
+    req: &OwnedRequest,
+    d: &Decision<'_>,
+    expect: &Value,
+    failures: &mut Vec<String>,
+) {
     let mut fail = |what: &str, want: &Value, got: Value| {
         if want != &got {
             failures.push(format!("{label}: {what}: expected {want}, got {got}"));
@@ -235,8 +242,9 @@ fn check(label: &str, table: &Table, d: &Decision<'_>, expect: &Value, failures:
             ),
             "rewrite" => {
                 let rw = d.forward().and_then(|f| f.rewrite.as_ref());
+                let path = meshroute::predicate::path::strip_query(&req.path);
                 let got = rw.map_or(Value::Null, |r| {
-                    serde_json::json!({"uri": r.uri.as_deref(), "authority": r.authority.as_deref()})
+                    serde_json::json!({"path": d.rewritten_path(path), "authority": r.authority.as_deref()})
                 });
                 fail(key, want, got);
             }

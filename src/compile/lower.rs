@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::action::{
     Abort, Action, Cors, Destination, DirectResponse, Fault, Forward, HeaderEdits, HeaderOps,
-    Mirror, Redirect, RedirectPort, RegexRewrite, Retries, Rewrite, WeightedDestination,
+    Mirror, PathRewrite, Redirect, RedirectPort, RegexRewrite, Retries, Rewrite, Unavailable,
+    WeightedDestination,
 };
 use crate::combine::Block;
 use crate::config::Object;
@@ -218,23 +219,23 @@ fn lower_rule(
             let Some(dest) = &d.destination else { continue };
             let dpath = format!("{path}.route[{j}].destination");
             let mut destination = lower_destination(dest, d.headers.as_ref(), ns, domain);
-            destination.subset_defined = check_subset(&destination, &dpath, subsets, report);
+            if !check_subset(&destination, &dpath, subsets, report) {
+                destination.unavailable = Some(Unavailable::UndefinedSubset);
+            }
             destinations.push(WeightedDestination {
                 destination,
                 weight: d.weight.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
             });
         }
         let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
-        let mut rewrite = rule.rewrite.as_ref().map(|r| Rewrite {
-            uri: r.uri.as_deref().map(Into::into),
-            authority: r.authority.as_deref().map(Into::into),
-            uri_regex: r.uri_regex_rewrite.as_ref().and_then(|rr| {
+        let mut rewrite = rule.rewrite.as_ref().map(|r| {
+            let regex = r.uri_regex_rewrite.as_ref().and_then(|rr| {
                 let pattern = rr.pattern.as_deref().unwrap_or("");
                 match regex::Regex::new(pattern) {
-                    Ok(re) => Some(RegexRewrite {
+                    Ok(re) => Some(PathRewrite::Regex(RegexRewrite {
                         pattern: re,
                         rewrite: rr.rewrite.as_deref().unwrap_or("").into(),
-                    }),
+                    })),
                     Err(e) => {
                         report.error(
                             format!("{path}.rewrite.uriRegexRewrite.match"),
@@ -243,7 +244,15 @@ fn lower_rule(
                         None
                     }
                 }
-            }),
+            });
+            Rewrite {
+                path: r
+                    .uri
+                    .as_deref()
+                    .map(|u| PathRewrite::MatchedPrefix(u.into()))
+                    .or(regex),
+                authority: r.authority.as_deref().map(Into::into),
+            }
         });
         // Setting `host`/`:authority` on the request is an authority rewrite (Istio).
         let auth_pos = headers
@@ -263,9 +272,8 @@ fn lower_rule(
             });
         if let Some(a) = auth {
             let rw = rewrite.get_or_insert(Rewrite {
-                uri: None,
+                path: None,
                 authority: None,
-                uri_regex: None,
             });
             rw.authority.get_or_insert(a);
         }
@@ -304,6 +312,7 @@ fn lower_rule(
             destinations,
             rewrite,
             timeout: rule.timeout.map(|t| t.to_std()),
+            backend_timeout: None,
             retries: retries(rule.retries.as_ref()),
             fault: rule.fault.as_ref().map(fault),
             mirrors,
@@ -339,7 +348,7 @@ fn lower_destination(
         subset: d.subset.as_deref().map(Into::into),
         port: d.port.as_ref().and_then(|p| p.number).map(|n| n as u16),
         headers: header_ops(headers),
-        subset_defined: true,
+        unavailable: None,
     }
 }
 

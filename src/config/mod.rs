@@ -579,11 +579,15 @@ mod tests {
 
     #[test]
     fn skips_other_kinds_with_a_note_and_reads_lists() {
-        let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: networking.istio.io/v1alpha3\n  kind: DestinationRule\n  metadata: {name: d, namespace: x}\n  spec: {host: d}\n";
+        let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: s}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: networking.istio.io/v1alpha3\n  kind: DestinationRule\n  metadata: {name: d, namespace: x}\n  spec: {host: d}\n";
         let c = Config::from_str(yaml, "t.yaml").unwrap();
         assert_eq!(c.resources.len(), 1);
         assert_eq!(c.notes.len(), 1);
-        assert!(c.notes[0].message.contains("v1 Service"), "{}", c.notes[0]);
+        assert!(
+            c.notes[0].message.contains("apps/v1 Deployment"),
+            "{}",
+            c.notes[0]
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum PathMatch {
         /// `ignoreUriCase`.
         ignore_case: bool,
     },
+    /// Gateway API `PathPrefix`: element-wise, so `/abc` matches `/abc`, `/abc/` and `/abc/x`
+    /// but never `/abcd`. Stored without a trailing `/` (`/` itself is kept and matches all).
+    SegmentPrefix(Box<str>),
     /// RE2 full match; `ignoreUriCase` does not apply (use `(?i)`).
     Regex(FullMatch),
 }
@@ -53,14 +56,24 @@ impl PathMatch {
                 value,
                 ignore_case: true,
             } => p.len() >= value.len() && p[..value.len()].eq_ignore_ascii_case(value.as_bytes()),
+            PathMatch::SegmentPrefix(v) => {
+                let v = v.as_bytes();
+                v == b"/" || (p.starts_with(v) && (p.len() == v.len() || p[v.len()] == b'/'))
+            }
             PathMatch::Regex(r) => r.is_match(p),
         }
+    }
+
+    /// A Gateway API `PathPrefix` condition for `value` (a trailing `/` is ignored).
+    pub fn segment_prefix(value: &str) -> PathMatch {
+        let v = value.trim_end_matches('/');
+        PathMatch::SegmentPrefix(if v.is_empty() { "/".into() } else { v.into() })
     }
 
     /// Whether this is a prefix match (for `rewrite.uri` and `redirect.prefixRewrite`).
     pub fn prefix(&self) -> Option<&str> {
         match self {
-            PathMatch::Prefix { value, .. } => Some(value),
+            PathMatch::Prefix { value, .. } | PathMatch::SegmentPrefix(value) => Some(value),
             _ => None,
         }
     }
@@ -69,7 +82,7 @@ impl PathMatch {
     /// catch-all test reads it.
     pub fn is_catch_all(&self) -> bool {
         match self {
-            PathMatch::Prefix { value, .. } => &**value == "/",
+            PathMatch::Prefix { value, .. } | PathMatch::SegmentPrefix(value) => &**value == "/",
             PathMatch::Regex(r) => r.as_str() == ".*",
             PathMatch::Exact { .. } => false,
         }
@@ -92,6 +105,17 @@ mod tests {
         for p in ["/p?", "/p#", "/p?x=1"] {
             assert!(exact.is_match(strip_query(p)), "{p}");
         }
+    }
+
+    #[test]
+    fn segment_prefix_is_element_wise() {
+        let p = PathMatch::segment_prefix("/abc/");
+        for ok in ["/abc", "/abc/", "/abc/x"] {
+            assert!(p.is_match(ok), "{ok}");
+        }
+        assert!(!p.is_match("/abcd"));
+        assert!(!p.is_match("/ab"));
+        assert!(PathMatch::segment_prefix("/").is_match("/anything"));
     }
 
     #[test]
