@@ -95,8 +95,61 @@ impl VirtualHost {
 pub(crate) struct Context {
     /// `None` = mesh; `Some((namespace, name))` = gateway.
     pub(crate) gateway: Option<(Box<str>, Box<str>)>,
-    pub(crate) hosts: HostIndex,
+    /// Hosts of VirtualServices (and, in the mesh, of GAMMA routes), for every port.
+    pub(crate) hosts: Hosts,
+    /// A Gateway API Gateway's hosts per listener port.
+    pub(crate) listeners: Vec<(u16, Hosts)>,
+}
+
+/// Virtual hosts and their index.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hosts {
+    pub(crate) index: HostIndex,
     pub(crate) vhosts: Vec<VirtualHost>,
+}
+
+impl Hosts {
+    /// The virtual host for `name` as inserted (`*`, `*suffix` or exact), created if absent.
+    pub(crate) fn get_or_insert(
+        &mut self,
+        name: &str,
+        label: impl FnOnce() -> Box<str>,
+    ) -> &mut VirtualHost {
+        let id = match self.index.get_key(name) {
+            Some(id) => id,
+            None => {
+                let id = self.vhosts.len() as u32;
+                self.index.insert(name, id);
+                self.vhosts.push(VirtualHost {
+                    name: label(),
+                    claims: Vec::new(),
+                });
+                id
+            }
+        };
+        &mut self.vhosts[id as usize]
+    }
+
+    /// Lookup of a lowercase host: exact, then (with `expand`) the Kubernetes short forms,
+    /// then wildcards; only hosts with a claim visible to `ns` count.
+    fn find(&self, host: &str, ns: Option<&str>, expand: Option<&str>) -> Option<&VirtualHost> {
+        let visible = |id: &u32| self.vhosts[*id as usize].claim_for(ns).is_some();
+        if let Some(id) = self.index.get_exact(host).filter(visible) {
+            return Some(&self.vhosts[id as usize]);
+        }
+        if let Some(domain) = expand {
+            let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
+            if let Some(fqdn) = expand_short(host, ns, domain, &mut full)
+                && let Some(id) = self.index.get_exact(fqdn).filter(visible)
+            {
+                return Some(&self.vhosts[id as usize]);
+            }
+        }
+        self.index
+            .wildcards_for(host)
+            .find(visible)
+            .map(|id| &self.vhosts[id as usize])
+    }
 }
 
 #[derive(Debug, Default)]
@@ -162,7 +215,7 @@ impl Table {
                 draw,
             };
         };
-        let Some(vh) = inner.find_vhost(ctx, req) else {
+        let Some(vhost) = inner.find_vhost(ctx, req) else {
             let outcome = if ctx.gateway.is_none() {
                 Outcome::Passthrough
             } else {
@@ -170,7 +223,6 @@ impl Table {
             };
             return Decision { outcome, draw };
         };
-        let vhost = &ctx.vhosts[vh as usize];
         let claim = vhost
             .claim_for(req.source_namespace())
             .expect("find_vhost returns hosts with a visible claim");
@@ -224,26 +276,25 @@ impl Inner {
     /// Kubernetes short forms `name`, `name.ns`, `name.ns.svc` expanded as the sidecar's DNS
     /// search path would, then wildcards. Hosts whose VirtualServices are all invisible to the
     /// request's namespace do not exist for it.
-    pub(crate) fn find_vhost<R: Request + ?Sized>(&self, ctx: &Context, req: &R) -> Option<u32> {
+    pub(crate) fn find_vhost<'c, R: Request + ?Sized>(
+        &self,
+        ctx: &'c Context,
+        req: &R,
+    ) -> Option<&'c VirtualHost> {
         let ns = req.source_namespace();
-        let visible = |id: &u32| ctx.vhosts[*id as usize].claim_for(ns).is_some();
         let (host, _) = split_port(req.authority());
         let mut buf = [0u8; MAX_HOST_LEN];
-        let Some(host) = lowercase_into(host, &mut buf) else {
-            return ctx.hosts.wildcards_for("").find(visible);
-        };
-        if let Some(id) = ctx.hosts.get_exact(host).filter(visible) {
-            return Some(id);
+        let host = lowercase_into(host, &mut buf).unwrap_or("");
+        // A Gateway API Gateway answers on its listeners' ports.
+        if !ctx.listeners.is_empty()
+            && let Some(port) = req.port()
+            && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
+            && let Some(vh) = hosts.find(host, ns, None)
+        {
+            return Some(vh);
         }
-        if ctx.gateway.is_none() {
-            let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
-            if let Some(fqdn) = expand_short(host, ns, &self.cluster_domain, &mut full)
-                && let Some(id) = ctx.hosts.get_exact(fqdn).filter(visible)
-            {
-                return Some(id);
-            }
-        }
-        ctx.hosts.wildcards_for(host).find(visible)
+        let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
+        ctx.hosts.find(host, ns, expand)
     }
 }
 

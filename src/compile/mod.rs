@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Rejected, Resource};
 use crate::error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
-use crate::table::{Claim, Context, Entry, Inner, SubsetInfo, Table, VirtualHost, Visibility};
+use crate::table::{Claim, Context, Entry, Inner, SubsetInfo, Table, Visibility};
 
 use self::report::Report;
 
@@ -238,9 +238,25 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             }
             let ctx = context_mut(&mut inner.contexts, key);
             for host in hosts {
-                match ctx.hosts.get_key(host) {
-                    Some(vh) if key.is_none() => {
-                        let vhost = &mut ctx.vhosts[vh as usize];
+                let vhost = ctx
+                    .hosts
+                    .get_or_insert(host, || format!("{host} ({id})").into());
+                match (vhost.claims.first_mut(), key) {
+                    (None, _) => {
+                        let visibility = if key.is_none() {
+                            visibility.clone()
+                        } else {
+                            Visibility::Public
+                        };
+                        vhost.claims.push(Claim {
+                            visibility,
+                            entries: entries.clone(),
+                        });
+                    }
+                    // At a gateway, VirtualServices for one host merge.
+                    (Some(claim), Some(_)) => claim.entries.extend(entries.iter().copied()),
+                    // In the mesh the older one keeps the host where it is visible.
+                    (Some(_), None) => {
                         diagnostics.push(Diagnostic {
                             severity: Severity::Warning,
                             code: "conflicting-host",
@@ -256,25 +272,6 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                             entries: entries.clone(),
                         });
                     }
-                    Some(vh) => ctx.vhosts[vh as usize].claims[0]
-                        .entries
-                        .extend(entries.iter().copied()),
-                    None => {
-                        let vh = ctx.vhosts.len() as u32;
-                        ctx.hosts.insert(host, vh);
-                        let visibility = if key.is_none() {
-                            visibility.clone()
-                        } else {
-                            Visibility::Public
-                        };
-                        ctx.vhosts.push(VirtualHost {
-                            name: format!("{host} ({id})").into(),
-                            claims: vec![Claim {
-                                visibility,
-                                entries: entries.clone(),
-                            }],
-                        });
-                    }
                 }
             }
         }
@@ -284,7 +281,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     // and source conditions count as met here: Istio applies them when it builds the
     // listener's routes, before this ordering.
     for ctx in inner.contexts.iter_mut().filter(|c| c.gateway.is_some()) {
-        for vh in &mut ctx.vhosts {
+        for vh in &mut ctx.hosts.vhosts {
             let rules = &inner.rules;
             vh.claims[0].entries.sort_by_key(|e| match e.block {
                 None => true,
