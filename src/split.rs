@@ -28,6 +28,20 @@ impl Split {
         Split { ends }
     }
 
+    /// A split over `weights` taken as they are, also for a single destination (the Gateway
+    /// API: a lone backend of weight 0 gets nothing).
+    pub fn exact(weights: &[u32]) -> Split {
+        let mut sum = 0u64;
+        let ends = weights
+            .iter()
+            .map(|&w| {
+                sum += u64::from(w);
+                sum
+            })
+            .collect();
+        Split { ends }
+    }
+
     /// Σ weights (1 for a single destination).
     pub fn total(&self) -> u64 {
         self.ends.last().copied().unwrap_or(0)

@@ -44,6 +44,8 @@ pub(crate) struct Entry {
     pub(crate) rule: u32,
     /// `None` for a rule with no match blocks.
     pub(crate) block: Option<u16>,
+    /// The destination port the request must be addressed to (a GAMMA `parentRef.port`).
+    pub(crate) port: Option<u16>,
 }
 
 /// The routes of one host. In the mesh each VirtualService claiming the host is a claim, in
@@ -227,6 +229,9 @@ impl Table {
             .claim_for(req.source_namespace())
             .expect("find_vhost returns hosts with a visible claim");
         for entry in &claim.entries {
+            if entry.port.is_some() && entry.port != req.port() {
+                continue;
+            }
             let rule = &inner.rules[entry.rule as usize];
             let matched = match entry.block {
                 None => true,

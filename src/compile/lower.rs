@@ -122,6 +122,7 @@ pub(crate) fn lower_virtual_service(
                 Entry {
                     rule: local,
                     block: None,
+                    port: None,
                 },
                 None,
             ));
@@ -134,6 +135,7 @@ pub(crate) fn lower_virtual_service(
                 Entry {
                     rule: local,
                     block: Some(b as u16),
+                    port: None,
                 },
                 ctxs,
             ));

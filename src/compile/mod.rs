@@ -3,6 +3,7 @@
 
 mod delegate;
 mod lower;
+mod lower_gwapi;
 pub(crate) mod names;
 mod reachability;
 pub(crate) mod report;
@@ -228,6 +229,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                 entries.push(Entry {
                     rule: e.rule + rule_base,
                     block: e.block,
+                    port: None,
                 });
                 let catch_all = e
                     .block
@@ -290,6 +292,68 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         }
     }
     inner.subsets = subsets;
+
+    // Gateway API routes, placed by their own precedence.
+    let world = lower_gwapi::World {
+        gateways: valid
+            .iter()
+            .filter_map(|r| {
+                if let Resource::KubeGateway(g) = r {
+                    Some(g)
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        grants: valid
+            .iter()
+            .filter_map(|r| {
+                if let Resource::ReferenceGrant(g) = r {
+                    Some(g)
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        services: {
+            let s: Vec<_> = valid
+                .iter()
+                .filter_map(|r| {
+                    if let Resource::Service(s) = r {
+                        Some(s)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            (!s.is_empty()).then_some(s)
+        },
+        namespaces: valid
+            .iter()
+            .filter_map(|r| {
+                if let Resource::Namespace(n) = r {
+                    Some((n.metadata.name.clone(), n.metadata.labels.clone()))
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        default_ns: ns_default,
+        domain: &options.cluster_domain,
+    };
+    let mut routes: Vec<lower_gwapi::Route<'_>> = valid
+        .iter()
+        .filter_map(|r| match r {
+            Resource::HttpRoute(o) => Some(lower_gwapi::Route::Http(o)),
+            Resource::GrpcRoute(o) => Some(lower_gwapi::Route::Grpc(o)),
+            _ => None,
+        })
+        .collect();
+    let mut reports = Vec::new();
+    lower_gwapi::place_routes(&mut routes, &world, &mut inner, &mut reports);
+    for (id, source, report) in reports {
+        collect(&id, &source, report, &mut rejected, &mut diagnostics);
+    }
 
     if options.strict && !rejected.is_empty() {
         return Err(Errors(

@@ -1,0 +1,1033 @@
+//! Gateway API routes (`HTTPRoute`, `GRPCRoute`) into the table: attachment to Gateway
+//! listeners (sectionName, port, allowedRoutes, hostname intersection) or to Services (GAMMA),
+//! rules lowered into the same [`Rule`] type as VirtualService rules, and the specificity
+//! precedence the Gateway API specifies, computed once here.
+//!
+//! Precedence across every rule of every route attached to one listener host: exact path,
+//! then longest prefix (regex after prefix, as Istio orders them), then a method match, then
+//! most header matches, then most query matches, then the oldest route, then
+//! `namespace/name`, then rule order, then match order. Host specificity comes first through
+//! virtual-host selection (exact host, then the longest wildcard).
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use crate::action::{
+    Action, Cors, Destination, DirectResponse, Forward, HeaderEdits, HeaderOps, Mirror,
+    PathRewrite, Redirect, RedirectPort, Retries, Rewrite, Unavailable, WeightedDestination,
+};
+use crate::combine::Block;
+use crate::config::Object;
+use crate::config::common::Duration;
+use crate::config::gateway_api::{
+    GatewaySpec, GrpcRouteSpec, HeaderModifier, HttpBackendRef, HttpRouteFilter, HttpRouteSpec,
+    LabelSelector, Listener, NameValueMatch, ParentRef, ReferenceGrantSpec, ServiceSpec,
+};
+use crate::error::ResourceId;
+use crate::predicate::header::{HeaderMatch, HeaderSource};
+use crate::predicate::path::PathMatch;
+use crate::predicate::query::QueryMatch;
+use crate::predicate::{FullMatch, StrMatch};
+use crate::split::Split;
+use crate::table::{Claim, Context, Entry, Inner, Rule, Source, Visibility};
+
+use super::report::Report;
+
+/// Where the resources routes refer to can be looked up.
+pub(crate) struct World<'a> {
+    pub(crate) gateways: Vec<&'a Object<GatewaySpec>>,
+    pub(crate) grants: Vec<&'a Object<ReferenceGrantSpec>>,
+    /// `None` when no Service is loaded: backends are then assumed to exist.
+    pub(crate) services: Option<Vec<&'a Object<ServiceSpec>>>,
+    /// Namespace labels, from loaded `Namespace` resources.
+    pub(crate) namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    pub(crate) default_ns: &'a str,
+    pub(crate) domain: &'a str,
+}
+
+/// A route of either kind, seen through what lowering needs.
+pub(crate) enum Route<'a> {
+    Http(&'a Object<HttpRouteSpec>),
+    Grpc(&'a Object<GrpcRouteSpec>),
+}
+
+impl Route<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Route::Http(_) => "HTTPRoute",
+            Route::Grpc(_) => "GRPCRoute",
+        }
+    }
+    fn meta(&self) -> &crate::config::Metadata {
+        match self {
+            Route::Http(o) => &o.metadata,
+            Route::Grpc(o) => &o.metadata,
+        }
+    }
+    fn parent_refs(&self) -> &[ParentRef] {
+        match self {
+            Route::Http(o) => &o.spec.parent_refs,
+            Route::Grpc(o) => &o.spec.parent_refs,
+        }
+    }
+    fn hostnames(&self) -> &[String] {
+        match self {
+            Route::Http(o) => &o.spec.hostnames,
+            Route::Grpc(o) => &o.spec.hostnames,
+        }
+    }
+}
+
+/// Precedence of one (rule, match) entry; smaller sorts first (wins).
+type Key = (
+    Reverse<u8>,
+    Reverse<usize>,
+    Reverse<bool>,
+    Reverse<usize>,
+    Reverse<usize>,
+    usize,
+    usize,
+    usize,
+);
+
+/// Where one route's entries go: a context, a listener port (gateways), a host, and who sees it.
+struct Attachment {
+    context: Option<(String, String)>,
+    port: Option<u16>,
+    hosts: Vec<String>,
+    /// GAMMA `parentRef.port`: the destination port the request must use.
+    entry_port: Option<u16>,
+    /// GAMMA consumer route: only clients of this namespace see it.
+    consumer: Option<String>,
+}
+
+/// Claims being assembled: (context, listener port, host, consumer namespace) → keyed entries.
+type Pending = BTreeMap<
+    (
+        Option<(String, String)>,
+        Option<u16>,
+        String,
+        Option<String>,
+    ),
+    Vec<(Key, Entry)>,
+>;
+
+/// Lowers every valid route into `inner` and places it, reporting attachment problems as
+/// diagnostics and rule problems as rejections.
+pub(crate) fn place_routes(
+    routes: &mut [Route<'_>],
+    world: &World<'_>,
+    inner: &mut Inner,
+    reports: &mut Vec<(ResourceId, String, Report)>,
+) {
+    // Oldest first, then namespace/name: the route-level tie-breakers of the precedence.
+    routes.sort_by(|a, b| {
+        let (ma, mb) = (a.meta(), b.meta());
+        let ta = ma.creation_timestamp.as_deref().unwrap_or("");
+        let tb = mb.creation_timestamp.as_deref().unwrap_or("");
+        ta.cmp(tb)
+            .then_with(|| {
+                ma.namespace
+                    .as_deref()
+                    .unwrap_or(world.default_ns)
+                    .cmp(mb.namespace.as_deref().unwrap_or(world.default_ns))
+            })
+            .then_with(|| ma.name.cmp(&mb.name))
+    });
+    let mut pending = Pending::new();
+    for (order, route) in routes.iter().enumerate() {
+        let meta = route.meta();
+        let ns = meta.namespace.as_deref().unwrap_or(world.default_ns);
+        let id = ResourceId::new(route.kind(), ns, &meta.name);
+        let source_name = match route {
+            Route::Http(o) => o.source.clone(),
+            Route::Grpc(o) => o.source.clone(),
+        };
+        let mut report = Report::default();
+        let source_index = inner.sources.len() as u32;
+        let rule_base = inner.rules.len() as u32;
+        let (rules, keyed) = match route {
+            Route::Http(o) => lower_http(o, ns, order, source_index, world, &mut report),
+            Route::Grpc(o) => lower_grpc(o, ns, order, source_index, world, &mut report),
+        };
+        let attachments = attach(route, ns, world, &mut report);
+        let failed = report.has_errors();
+        reports.push((id.clone(), source_name, report));
+        if failed {
+            continue;
+        }
+        inner.sources.push(Source {
+            kind: route.kind().into(),
+            namespace: ns.into(),
+            name: meta.name.as_str().into(),
+        });
+        inner.rules.extend(rules);
+        for a in attachments {
+            for host in &a.hosts {
+                let slot = pending
+                    .entry((a.context.clone(), a.port, host.clone(), a.consumer.clone()))
+                    .or_default();
+                for (key, e) in &keyed {
+                    slot.push((
+                        *key,
+                        Entry {
+                            rule: e.rule + rule_base,
+                            block: e.block,
+                            port: a.entry_port,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    // Consumer claims first (they win for their namespace), then the producer's.
+    let mut pending: Vec<_> = pending.into_iter().collect();
+    pending.sort_by_key(|((_, _, _, consumer), _)| consumer.is_none());
+    for ((context, port, host, consumer), mut entries) in pending {
+        entries.sort_by_key(|(k, _)| *k);
+        let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
+        let ctx = super::context_mut(&mut inner.contexts, &context);
+        let hosts = match port {
+            Some(p) => listener_hosts(ctx, p),
+            None => &mut ctx.hosts,
+        };
+        let label = || format!("{host} (Gateway API)").into();
+        let vhost = hosts.get_or_insert(&host, label);
+        let visibility = match consumer {
+            Some(ns) => Visibility::Only(vec![ns.into()]),
+            None => Visibility::Public,
+        };
+        vhost.claims.push(Claim {
+            visibility,
+            entries,
+        });
+    }
+}
+
+fn listener_hosts(ctx: &mut Context, port: u16) -> &mut crate::table::Hosts {
+    let i = match ctx.listeners.iter().position(|(p, _)| *p == port) {
+        Some(i) => i,
+        None => {
+            ctx.listeners.push((port, Default::default()));
+            ctx.listeners.len() - 1
+        }
+    };
+    &mut ctx.listeners[i].1
+}
+
+/// Attachment of a route to its parents.
+fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -> Vec<Attachment> {
+    let mut out = Vec::new();
+    for (i, p) in route.parent_refs().iter().enumerate() {
+        let path = format!("spec.parentRefs[{i}]");
+        let group = p.group.as_deref().unwrap_or("gateway.networking.k8s.io");
+        let kind = p.kind.as_deref().unwrap_or("Gateway");
+        let pns = p.namespace.as_deref().unwrap_or(ns);
+        if kind == "Service" && (group.is_empty() || group == "core") {
+            let host = format!("{}.{pns}.svc.{}", p.name.to_ascii_lowercase(), world.domain);
+            let mut entry_port = p.port.map(|x| x as u16);
+            if let (Some(section), Some(services)) = (&p.section_name, &world.services) {
+                let port = services
+                    .iter()
+                    .find(|s| s.metadata.name == p.name && s.namespace(world.default_ns) == pns)
+                    .and_then(|s| {
+                        s.spec
+                            .ports
+                            .iter()
+                            .find(|sp| sp.name.as_deref() == Some(section))
+                    })
+                    .and_then(|sp| sp.port);
+                match port {
+                    Some(port) => entry_port = Some(port as u16),
+                    None => report.warn(
+                        "not-attached",
+                        &path,
+                        format!(
+                            "Service {pns}/{} has no port named {section:?} (NoMatchingParent)",
+                            p.name
+                        ),
+                    ),
+                }
+            }
+            let consumer = (pns != ns).then(|| ns.to_string());
+            out.push(Attachment {
+                context: None,
+                port: None,
+                hosts: vec![host],
+                entry_port,
+                consumer,
+            });
+            continue;
+        }
+        if kind != "Gateway" || group != "gateway.networking.k8s.io" {
+            report.warn(
+                "not-attached",
+                &path,
+                format!("parent kind {group}/{kind} is not supported (NoMatchingParent)"),
+            );
+            continue;
+        }
+        let Some(gw) = world
+            .gateways
+            .iter()
+            .find(|g| g.metadata.name == p.name && g.namespace(world.default_ns) == pns)
+        else {
+            report.warn(
+                "not-attached",
+                &path,
+                format!("Gateway {pns}/{} is not in the configuration; the route is not attached to it (NoMatchingParent)", p.name),
+            );
+            continue;
+        };
+        let mut matched_listener = false;
+        let mut allowed = false;
+        let mut attached = false;
+        for l in &gw.spec.listeners {
+            if p.section_name
+                .as_deref()
+                .is_some_and(|s| l.name.as_deref() != Some(s))
+            {
+                continue;
+            }
+            if p.port.is_some_and(|port| l.port != Some(port)) {
+                continue;
+            }
+            if !matches!(l.protocol.as_deref(), Some("HTTP" | "HTTPS")) {
+                continue;
+            }
+            matched_listener = true;
+            if !admits(l, route.kind(), ns, pns, world) {
+                continue;
+            }
+            allowed = true;
+            let hosts = intersect(l.hostname.as_deref(), route.hostnames());
+            if hosts.is_empty() {
+                continue;
+            }
+            attached = true;
+            out.push(Attachment {
+                context: Some((pns.to_string(), p.name.clone())),
+                port: Some(l.port.unwrap_or(0) as u16),
+                hosts,
+                entry_port: None,
+                consumer: None,
+            });
+        }
+        let reason = if !matched_listener {
+            "no HTTP or HTTPS listener matches the sectionName and port (NoMatchingParent)"
+        } else if !allowed {
+            "the listeners do not allow routes of this kind from this namespace (NotAllowedByListeners)"
+        } else if !attached {
+            "no route hostname intersects a listener hostname (NoMatchingListenerHostname)"
+        } else {
+            continue;
+        };
+        report.warn(
+            "not-attached",
+            &path,
+            format!("not attached to Gateway {pns}/{}: {reason}", p.name),
+        );
+    }
+    out
+}
+
+/// Whether listener `l` of a Gateway in `gw_ns` admits a route of `kind` from `route_ns`.
+fn admits(l: &Listener, kind: &str, route_ns: &str, gw_ns: &str, world: &World<'_>) -> bool {
+    let allowed = l.allowed_routes.as_ref();
+    let kinds = allowed.map(|a| a.kinds.as_slice()).unwrap_or(&[]);
+    if !kinds.is_empty()
+        && !kinds.iter().any(|k| {
+            k.kind.as_deref() == Some(kind)
+                && k.group.as_deref().unwrap_or("gateway.networking.k8s.io")
+                    == "gateway.networking.k8s.io"
+        })
+    {
+        return false;
+    }
+    let from = allowed.and_then(|a| a.namespaces.as_ref());
+    match from.and_then(|n| n.from.as_deref()).unwrap_or("Same") {
+        "All" => true,
+        "Same" => route_ns == gw_ns,
+        "Selector" => {
+            let labels = world.namespaces.get(route_ns);
+            match (from.and_then(|n| n.selector.as_ref()), labels) {
+                (Some(sel), Some(labels)) => selects(sel, labels),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn selects(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    sel.match_labels
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v))
+        && sel.match_expressions.iter().all(|e| {
+            let v = labels.get(&e.key);
+            match e.operator.as_str() {
+                "In" => v.is_some_and(|v| e.values.contains(v)),
+                "NotIn" => v.is_none_or(|v| !e.values.contains(v)),
+                "Exists" => v.is_some(),
+                "DoesNotExist" => v.is_none(),
+                _ => false,
+            }
+        })
+}
+
+/// Whether `host` (exact or `*.` wildcard) is covered by wildcard `pattern` (`*.suffix`): at
+/// least one more label.
+fn covered(host: &str, pattern: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(suffix) => {
+            host.len() > suffix.len()
+                && host.ends_with(suffix)
+                && !host[..host.len() - suffix.len()].is_empty()
+        }
+        None => false,
+    }
+}
+
+/// Route hostnames intersected with a listener hostname: the narrower name of each pair that
+/// overlaps; no route hostnames means the listener's (or `*`).
+pub(crate) fn intersect(listener: Option<&str>, route: &[String]) -> Vec<String> {
+    let l = listener.unwrap_or("*").to_ascii_lowercase();
+    if route.is_empty() {
+        return vec![l];
+    }
+    let mut out: Vec<String> = Vec::new();
+    for r in route {
+        let r = r.to_ascii_lowercase();
+        let pick = if l == "*" || r == l || covered(&r, &l) {
+            Some(r)
+        } else if covered(&l, &r) {
+            Some(l.clone())
+        } else {
+            None
+        };
+        if let Some(h) = pick
+            && !out.contains(&h)
+        {
+            out.push(h);
+        }
+    }
+    out
+}
+
+/// Specificity key of one match.
+fn key(
+    path: &Option<PathMatch>,
+    method: bool,
+    headers: usize,
+    queries: usize,
+    order: (usize, usize, usize),
+) -> Key {
+    let (rank, len) = match path {
+        Some(PathMatch::Exact { value, .. }) => (3, value.len()),
+        Some(PathMatch::SegmentPrefix(v)) => (2, if &**v == "/" { 1 } else { v.len() }),
+        Some(PathMatch::Prefix { value, .. }) => (2, value.len()),
+        Some(PathMatch::Regex(r)) => (1, r.as_str().len()),
+        _ => (2, 1),
+    };
+    (
+        Reverse(rank),
+        Reverse(len),
+        Reverse(method),
+        Reverse(headers),
+        Reverse(queries),
+        order.0,
+        order.1,
+        order.2,
+    )
+}
+
+fn str_match(kind: Option<&str>, value: &str, path: &str, report: &mut Report) -> Option<StrMatch> {
+    match kind.unwrap_or("Exact") {
+        "RegularExpression" => match FullMatch::new(value) {
+            Ok(r) => Some(StrMatch::Regex(r)),
+            Err(e) => {
+                report.error(format!("{path}.value"), e);
+                None
+            }
+        },
+        _ => Some(StrMatch::Exact(value.into())),
+    }
+}
+
+/// Header conditions: names case-insensitive, the first of duplicate names wins.
+fn header_matches(list: &[NameValueMatch], path: &str, report: &mut Report) -> Vec<HeaderMatch> {
+    let mut out: Vec<HeaderMatch> = Vec::new();
+    for (i, h) in list.iter().enumerate() {
+        let source = HeaderSource::from_name(&h.name);
+        if out
+            .iter()
+            .any(|x| x.source.name().eq_ignore_ascii_case(source.name()))
+        {
+            continue;
+        }
+        if let Some(value) = str_match(
+            h.kind.as_deref(),
+            &h.value,
+            &format!("{path}.headers[{i}]"),
+            report,
+        ) {
+            out.push(HeaderMatch {
+                source,
+                value: Some(value),
+                invert: false,
+                missing_as_empty: false,
+            });
+        }
+    }
+    out
+}
+
+#[allow(clippy::type_complexity)]
+fn lower_http(
+    o: &Object<HttpRouteSpec>,
+    ns: &str,
+    order: usize,
+    source: u32,
+    world: &World<'_>,
+    report: &mut Report,
+) -> (Vec<Rule>, Vec<(Key, Entry)>) {
+    let mut rules = Vec::new();
+    let mut keyed = Vec::new();
+    for (i, r) in o.spec.rules.iter().enumerate() {
+        let path = format!("spec.rules[{i}]");
+        let name: Box<str> = r.name.as_deref().unwrap_or("").into();
+        let mut blocks = Vec::new();
+        let matches: Vec<_> = if r.matches.is_empty() {
+            vec![Default::default()]
+        } else {
+            r.matches.clone()
+        };
+        for (j, m) in matches.iter().enumerate() {
+            let mpath = format!("{path}.matches[{j}]");
+            let uri = match &m.path {
+                None => Some(PathMatch::segment_prefix("/")),
+                Some(p) => {
+                    let value = p.value.as_deref().unwrap_or("/");
+                    match p.kind.as_deref().unwrap_or("PathPrefix") {
+                        "Exact" => Some(PathMatch::Exact {
+                            value: value.into(),
+                            ignore_case: false,
+                        }),
+                        "RegularExpression" => match FullMatch::new(value) {
+                            Ok(re) => Some(PathMatch::Regex(re)),
+                            Err(e) => {
+                                report.error(format!("{mpath}.path.value"), e);
+                                None
+                            }
+                        },
+                        _ => Some(PathMatch::segment_prefix(value)),
+                    }
+                }
+            };
+            let headers = header_matches(&m.headers, &mpath, report);
+            let mut query: Vec<QueryMatch> = Vec::new();
+            for (k, q) in m.query_params.iter().enumerate() {
+                if query.iter().any(|x| *x.key == *q.name) {
+                    continue;
+                }
+                let value = str_match(
+                    q.kind.as_deref(),
+                    &q.value,
+                    &format!("{mpath}.queryParams[{k}]"),
+                    report,
+                );
+                query.push(QueryMatch {
+                    key: q.name.as_str().into(),
+                    value,
+                });
+            }
+            let method = m.method.as_deref().map(|x| StrMatch::Exact(x.into()));
+            let k = key(
+                &uri,
+                method.is_some(),
+                headers.len(),
+                query.len(),
+                (order, i, j),
+            );
+            keyed.push((
+                k,
+                Entry {
+                    rule: rules.len() as u32,
+                    block: Some(j as u16),
+                    port: None,
+                },
+            ));
+            blocks.push(Block {
+                route_name: name.clone(),
+                uri,
+                method,
+                headers,
+                query,
+                ..Block::default()
+            });
+        }
+        let prefix_matched = matches.iter().all(|m| {
+            m.path
+                .as_ref()
+                .is_none_or(|p| p.kind.as_deref().unwrap_or("PathPrefix") == "PathPrefix")
+        });
+        let action = lower_action(
+            &r.filters,
+            &r.backend_refs,
+            r.timeouts.as_ref(),
+            r.retry.as_ref(),
+            ns,
+            world,
+            &path,
+            prefix_matched,
+            report,
+        );
+        let headers = header_ops(&r.filters);
+        rules.push(Rule {
+            source,
+            index: i as u32,
+            name,
+            blocks,
+            action,
+            headers,
+        });
+    }
+    (rules, keyed)
+}
+
+fn lower_grpc(
+    o: &Object<GrpcRouteSpec>,
+    ns: &str,
+    order: usize,
+    source: u32,
+    world: &World<'_>,
+    report: &mut Report,
+) -> (Vec<Rule>, Vec<(Key, Entry)>) {
+    let mut rules = Vec::new();
+    let mut keyed = Vec::new();
+    for (i, r) in o.spec.rules.iter().enumerate() {
+        let path = format!("spec.rules[{i}]");
+        let name: Box<str> = r.name.as_deref().unwrap_or("").into();
+        let mut blocks = Vec::new();
+        let matches: Vec<_> = if r.matches.is_empty() {
+            vec![Default::default()]
+        } else {
+            r.matches.clone()
+        };
+        for (j, m) in matches.iter().enumerate() {
+            let mpath = format!("{path}.matches[{j}]");
+            let (uri, len) = match &m.method {
+                None => (
+                    Some(PathMatch::Prefix {
+                        value: "/".into(),
+                        ignore_case: false,
+                    }),
+                    0,
+                ),
+                Some(mm) => {
+                    let svc = mm.service.as_deref().filter(|s| !s.is_empty());
+                    let method = mm.method.as_deref().filter(|s| !s.is_empty());
+                    let len = svc.map_or(0, str::len) + method.map_or(0, str::len);
+                    let uri = if mm.kind.as_deref() == Some("RegularExpression") {
+                        let pattern =
+                            format!("/{}/{}", svc.unwrap_or("[^/]+"), method.unwrap_or("[^/]+"));
+                        match FullMatch::new(&pattern) {
+                            Ok(re) => Some(PathMatch::Regex(re)),
+                            Err(e) => {
+                                report.error(format!("{mpath}.method"), e);
+                                None
+                            }
+                        }
+                    } else {
+                        match (svc, method) {
+                            (Some(s), Some(m)) => Some(PathMatch::Exact {
+                                value: format!("/{s}/{m}").into(),
+                                ignore_case: false,
+                            }),
+                            (Some(s), None) => Some(PathMatch::Prefix {
+                                value: format!("/{s}/").into(),
+                                ignore_case: false,
+                            }),
+                            (None, Some(m)) => {
+                                let pattern = format!("/[^/]+/{}", regex_syntax_escape(m));
+                                FullMatch::new(&pattern).ok().map(PathMatch::Regex)
+                            }
+                            (None, None) => Some(PathMatch::Prefix {
+                                value: "/".into(),
+                                ignore_case: false,
+                            }),
+                        }
+                    };
+                    (uri, len)
+                }
+            };
+            let headers = header_matches(&m.headers, &mpath, report);
+            // GRPCRoute precedence: service and method characters, then header matches.
+            let rank = match &uri {
+                Some(PathMatch::Exact { .. }) => 3,
+                Some(PathMatch::Prefix { .. }) => 2,
+                _ => 1,
+            };
+            let k = (
+                Reverse(rank),
+                Reverse(len),
+                Reverse(false),
+                Reverse(headers.len()),
+                Reverse(0),
+                order,
+                i,
+                j,
+            );
+            keyed.push((
+                k,
+                Entry {
+                    rule: rules.len() as u32,
+                    block: Some(j as u16),
+                    port: None,
+                },
+            ));
+            blocks.push(Block {
+                route_name: name.clone(),
+                uri,
+                headers,
+                ..Block::default()
+            });
+        }
+        let action = lower_action(
+            &r.filters,
+            &r.backend_refs,
+            None,
+            None,
+            ns,
+            world,
+            &path,
+            false,
+            report,
+        );
+        let headers = header_ops(&r.filters);
+        rules.push(Rule {
+            source,
+            index: i as u32,
+            name,
+            blocks,
+            action,
+            headers,
+        });
+    }
+    (rules, keyed)
+}
+
+/// Escapes a literal for use inside a regex (literal names never become unescaped patterns).
+fn regex_syntax_escape(s: &str) -> String {
+    regex::escape(s)
+}
+
+fn edits(m: &HeaderModifier) -> HeaderEdits {
+    let mut e = HeaderEdits::default();
+    e.set = m
+        .set
+        .iter()
+        .map(|h| (h.name.as_str().into(), h.value.as_str().into()))
+        .collect();
+    e.add = m
+        .add
+        .iter()
+        .map(|h| (h.name.as_str().into(), h.value.as_str().into()))
+        .collect();
+    e.remove = m.remove.iter().map(|h| h.as_str().into()).collect();
+    e
+}
+
+fn header_ops(filters: &[HttpRouteFilter]) -> HeaderOps {
+    let mut ops = HeaderOps::default();
+    for f in filters {
+        if let Some(m) = &f.request_header_modifier {
+            ops.request = edits(m);
+        }
+        if let Some(m) = &f.response_header_modifier {
+            ops.response = edits(m);
+        }
+    }
+    ops
+}
+
+/// A Gateway API duration; zero disables the timeout.
+fn timeout(text: Option<&str>) -> Option<std::time::Duration> {
+    let d = Duration::parse(text?).ok()?;
+    (d.as_nanos() > 0).then(|| d.to_std())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lower_action(
+    filters: &[HttpRouteFilter],
+    backends: &[HttpBackendRef],
+    timeouts: Option<&crate::config::gateway_api::HttpRouteTimeouts>,
+    retry: Option<&crate::config::gateway_api::HttpRouteRetry>,
+    ns: &str,
+    world: &World<'_>,
+    path: &str,
+    prefix_matched: bool,
+    report: &mut Report,
+) -> Action {
+    let _ = prefix_matched;
+    let mut rewrite: Option<Rewrite> = None;
+    let mut mirrors = Vec::new();
+    let mut cors = None;
+    for (i, f) in filters.iter().enumerate() {
+        let fpath = format!("{path}.filters[{i}]");
+        match f.kind.as_deref().unwrap_or("") {
+            "RequestHeaderModifier" | "ResponseHeaderModifier" => {}
+            "RequestRedirect" => {
+                let r = f.request_redirect.clone().unwrap_or_default();
+                let (uri, prefix) = path_modifier(r.path.as_ref());
+                return Action::Redirect(Redirect {
+                    uri,
+                    prefix_rewrite: prefix,
+                    authority: r.hostname.as_deref().map(Into::into),
+                    scheme: r.scheme.as_deref().map(Into::into),
+                    port: r
+                        .port
+                        .map_or(RedirectPort::Unchanged, |p| RedirectPort::Port(p as u16)),
+                    code: r.status_code.unwrap_or(302) as u16,
+                });
+            }
+            "URLRewrite" => {
+                let u = f.url_rewrite.clone().unwrap_or_default();
+                let (full, prefix) = path_modifier(u.path.as_ref());
+                rewrite = Some(Rewrite {
+                    path: full
+                        .map(PathRewrite::Full)
+                        .or(prefix.map(PathRewrite::MatchedPrefix)),
+                    authority: u.hostname.as_deref().map(Into::into),
+                });
+            }
+            "RequestMirror" => {
+                let Some(m) = &f.request_mirror else { continue };
+                let Some(b) = &m.backend_ref else { continue };
+                let share = match (&m.percent, &m.fraction) {
+                    (Some(p), _) => (p.clamp(&0, &100) * 10_000) as u32,
+                    (None, Some(fr)) => {
+                        let n = fr.numerator.unwrap_or(0).max(0) as u64;
+                        let d = fr.denominator.unwrap_or(100).max(1) as u64;
+                        (n.min(d) * 1_000_000 / d) as u32
+                    }
+                    (None, None) => 1_000_000,
+                };
+                let destination = backend(
+                    b.group.as_deref(),
+                    b.kind.as_deref(),
+                    &b.name,
+                    b.namespace.as_deref(),
+                    b.port,
+                    ns,
+                    world,
+                    &format!("{fpath}.requestMirror.backendRef"),
+                    report,
+                );
+                mirrors.push(Mirror {
+                    destination,
+                    per_million: share,
+                });
+            }
+            "CORS" => {
+                if let Some(c) = &f.cors {
+                    cors = Some(Cors {
+                        allow_origins: c
+                            .allow_origins
+                            .iter()
+                            .map(|o| {
+                                (
+                                    if o.contains('*') { "wildcard" } else { "exact" },
+                                    o.as_str().into(),
+                                )
+                            })
+                            .collect(),
+                        allow_methods: c.allow_methods.iter().map(|s| s.as_str().into()).collect(),
+                        allow_headers: c.allow_headers.iter().map(|s| s.as_str().into()).collect(),
+                        expose_headers: c
+                            .expose_headers
+                            .iter()
+                            .map(|s| s.as_str().into())
+                            .collect(),
+                        max_age: c
+                            .max_age
+                            .map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
+                        allow_credentials: c.allow_credentials,
+                        unmatched_preflights: "FORWARD".into(),
+                    });
+                }
+            }
+            other => {
+                // The spec: a filter that cannot be applied must not be skipped; requests it
+                // would have processed get a 500.
+                report.warn(
+                    "unsupported-filter",
+                    &fpath,
+                    format!("filter type {other:?} is not supported; requests matching this rule get 500"),
+                );
+                return Action::DirectResponse(DirectResponse {
+                    status: 500,
+                    body: None,
+                });
+            }
+        }
+    }
+    let mut destinations = Vec::new();
+    for (j, b) in backends.iter().enumerate() {
+        let bpath = format!("{path}.backendRefs[{j}]");
+        let mut destination = backend(
+            b.group.as_deref(),
+            b.kind.as_deref(),
+            &b.name,
+            b.namespace.as_deref(),
+            b.port,
+            ns,
+            world,
+            &bpath,
+            report,
+        );
+        destination.headers = header_ops(&b.filters);
+        destinations.push(WeightedDestination {
+            destination,
+            weight: b.weight.unwrap_or(1).clamp(0, 1_000_000) as u32,
+        });
+    }
+    // The Gateway API has no single-destination exception: weight 0 gets nothing.
+    let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
+    let split = Split::exact(&weights);
+    let retries = retry.map(|r| Retries {
+        attempts: r.attempts.unwrap_or(1).max(0) as u32,
+        per_try_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
+        retry_on: r
+            .codes
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+            .into(),
+        retry_remote_localities: None,
+        retry_ignore_previous_hosts: false,
+        backoff: timeout(r.backoff.as_deref()),
+        is_default: false,
+    });
+    Action::Forward(Forward {
+        destinations,
+        split,
+        rewrite,
+        timeout: timeouts.and_then(|t| timeout(t.request.as_deref())),
+        backend_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
+        retries,
+        fault: None,
+        mirrors,
+        cors,
+    })
+}
+
+fn path_modifier(
+    m: Option<&crate::config::gateway_api::PathModifier>,
+) -> (Option<Box<str>>, Option<Box<str>>) {
+    match m {
+        None => (None, None),
+        Some(m) => match m.kind.as_deref() {
+            Some("ReplacePrefixMatch") => (None, m.replace_prefix_match.as_deref().map(Into::into)),
+            _ => (m.replace_full_path.as_deref().map(Into::into), None),
+        },
+    }
+}
+
+/// A backend reference as a destination, marked unavailable when it cannot be used.
+#[allow(clippy::too_many_arguments)]
+fn backend(
+    group: Option<&str>,
+    kind: Option<&str>,
+    name: &str,
+    namespace: Option<&str>,
+    port: Option<i64>,
+    route_ns: &str,
+    world: &World<'_>,
+    path: &str,
+    report: &mut Report,
+) -> Destination {
+    let group = group.unwrap_or("");
+    let kind = kind.unwrap_or("Service");
+    let bns = namespace.unwrap_or(route_ns);
+    let host: Box<str> = format!("{}.{bns}.svc.{}", name.to_ascii_lowercase(), world.domain).into();
+    let unavailable = if !(group.is_empty() || group == "core") || kind != "Service" {
+        Some(Unavailable::InvalidKind)
+    } else if bns != route_ns && !granted(world, route_ns, bns, name) {
+        Some(Unavailable::RefNotPermitted)
+    } else if world.services.as_ref().is_some_and(|svcs| {
+        !svcs
+            .iter()
+            .any(|s| s.metadata.name == name && s.namespace(world.default_ns) == bns)
+    }) {
+        Some(Unavailable::BackendNotFound)
+    } else {
+        None
+    };
+    if let Some(u) = unavailable {
+        report.warn(
+            "unresolved-backend",
+            path,
+            format!("backend {group}/{kind} {bns}/{name} cannot be used ({}); its share of requests gets 500", u.reason()),
+        );
+    }
+    Destination {
+        host,
+        subset: None,
+        port: port.map(|p| p as u16),
+        headers: HeaderOps::default(),
+        unavailable,
+    }
+}
+
+/// Whether a ReferenceGrant in `to_ns` lets routes in `from_ns` refer to Service `name`.
+fn granted(world: &World<'_>, from_ns: &str, to_ns: &str, name: &str) -> bool {
+    world.grants.iter().any(|g| {
+        g.namespace(world.default_ns) == to_ns
+            && g.spec.from.iter().any(|f| {
+                f.group == "gateway.networking.k8s.io"
+                    && (f.kind == "HTTPRoute" || f.kind == "GRPCRoute")
+                    && f.namespace == from_ns
+            })
+            && g.spec.to.iter().any(|t| {
+                (t.group.is_empty() || t.group == "core")
+                    && t.kind == "Service"
+                    && t.name.as_deref().is_none_or(|n| n == name)
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_intersect_to_the_narrower_name() {
+        let v = |l: Option<&str>, r: &[&str]| {
+            intersect(l, &r.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(v(None, &[]), vec!["*"]);
+        assert_eq!(v(Some("*.example.com"), &[]), vec!["*.example.com"]);
+        assert_eq!(
+            v(
+                Some("*.example.com"),
+                &["foo.example.com", "example.com", "a.b.example.com"]
+            ),
+            vec!["foo.example.com", "a.b.example.com"]
+        );
+        assert_eq!(
+            v(Some("foo.example.com"), &["*.example.com"]),
+            vec!["foo.example.com"]
+        );
+        assert_eq!(
+            v(Some("foo.example.com"), &["bar.example.com"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            v(Some("*.example.com"), &["*.foo.example.com"]),
+            vec!["*.foo.example.com"]
+        );
+        assert_eq!(v(None, &["Foo.Example.com"]), vec!["foo.example.com"]);
+    }
+}
