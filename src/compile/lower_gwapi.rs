@@ -723,19 +723,19 @@ fn regex_syntax_escape(s: &str) -> String {
 }
 
 fn edits(m: &HeaderModifier) -> HeaderEdits {
-    let mut e = HeaderEdits::default();
-    e.set = m
-        .set
-        .iter()
-        .map(|h| (h.name.as_str().into(), h.value.as_str().into()))
-        .collect();
-    e.add = m
-        .add
-        .iter()
-        .map(|h| (h.name.as_str().into(), h.value.as_str().into()))
-        .collect();
-    e.remove = m.remove.iter().map(|h| h.as_str().into()).collect();
-    e
+    HeaderEdits {
+        set: m
+            .set
+            .iter()
+            .map(|h| (h.name.as_str().into(), h.value.as_str().into()))
+            .collect(),
+        add: m
+            .add
+            .iter()
+            .map(|h| (h.name.as_str().into(), h.value.as_str().into()))
+            .collect(),
+        remove: m.remove.iter().map(|h| h.as_str().into()).collect(),
+    }
 }
 
 fn header_ops(filters: &[HttpRouteFilter]) -> HeaderOps {
