@@ -201,6 +201,100 @@ proptest! {
     }
 }
 
+const GATEWAY_API: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: infra}
+spec:
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, hostname: "*.example.com", allowedRoutes: {namespaces: {from: All}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: app}
+spec:
+  parentRefs: [{name: edge, namespace: infra}]
+  hostnames: [shop.example.com]
+  rules:
+  - matches:
+    - path: {type: RegularExpression, value: "/items/[0-9]+"}
+      method: GET
+      headers: [{name: x-tenant, value: acme}, {type: RegularExpression, name: x-group, value: "beta|gamma"}]
+      queryParams: [{name: v, value: "2"}]
+    filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: shadow, port: 80}, fraction: {numerator: 1, denominator: 4}}
+    backendRefs: [{name: v1, port: 80, weight: 3}, {name: v2, port: 80, weight: 1}, {name: gone, namespace: other, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /static/}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /assets}}
+    backendRefs: [{name: cdn, port: 80}]
+  - matches: [{path: {type: Exact, value: /old}}]
+    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /new}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: rpc, namespace: app}
+spec:
+  parentRefs: [{kind: Service, group: "", name: echo, port: 9000}]
+  rules:
+  - matches: [{method: {service: echo.v1.Echo, method: Ping}}]
+    backendRefs: [{name: echo-v2, port: 9000}]
+"#;
+
+#[test]
+fn gateway_api_decisions_allocate_nothing() {
+    let table = Table::from_yaml(GATEWAY_API).unwrap();
+    let item = OwnedRequest::new("GET", "http://shop.example.com/items/42?v=2")
+        .header("x-tenant", "acme")
+        .header("x-group", "gamma")
+        .at_gateway("infra", "edge");
+    let reqs = vec![
+        item.clone(),
+        OwnedRequest::new("GET", "http://SHOP.example.com:80/static/app.js")
+            .at_gateway("infra", "edge"),
+        OwnedRequest::new("GET", "http://shop.example.com/old").at_gateway("infra", "edge"),
+        OwnedRequest::new("POST", "http://echo/echo.v1.Echo/Ping")
+            .with_port(9000)
+            .from_namespace("app"),
+        OwnedRequest::new("GET", "http://other.example.com/").at_gateway("infra", "edge"),
+    ];
+    let (n, statuses) = std::thread::spawn(move || {
+        let mut statuses = Vec::with_capacity(reqs.len() * 8);
+        let before = allocations();
+        for r in &reqs {
+            for draw in [0u64, 2, 3, 4, 250_000, u64::MAX] {
+                let d = table.decide_with_draw(r, draw);
+                statuses.push(d.status());
+                std::hint::black_box(d.mirrors().count());
+            }
+        }
+        (allocations() - before, statuses)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "deciding allocated {n} times");
+    // The regex rule's split 3:1:1 over draws % 5: 0, 2 → v1; 3 → v2; 4 → the forbidden backend (500).
+    assert_eq!(&statuses[..4], &[200, 200, 200, 500]);
+    assert!(
+        statuses[6..12].iter().all(|&s| s == 200),
+        "rewrite rule: {statuses:?}"
+    );
+    assert!(
+        statuses[12..18].iter().all(|&s| s == 302),
+        "redirect rule: {statuses:?}"
+    );
+    assert!(
+        statuses[18..24].iter().all(|&s| s == 200),
+        "GAMMA gRPC rule: {statuses:?}"
+    );
+    assert!(
+        statuses[24..].iter().all(|&s| s == 404),
+        "unknown host: {statuses:?}"
+    );
+}
+
 #[test]
 fn the_counter_sees_allocations() {
     let n = std::thread::spawn(|| {
