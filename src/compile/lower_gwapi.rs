@@ -180,11 +180,42 @@ pub(crate) fn place_routes(
             }
         }
     }
+    // Each host's rules in precedence order, followed by the rules of the less specific
+    // hosts of the same listener that also cover it: the most specific hostname first.
+    let mut ordered: Vec<_> = pending
+        .iter()
+        .map(|(k, entries)| {
+            let mut entries = entries.clone();
+            entries.sort_by_key(|(key, _)| *key);
+            (k.clone(), entries)
+        })
+        .collect();
+    for (k, entries) in &mut ordered {
+        let (context, port, host, consumer) = k;
+        let mut wider: Vec<(&String, &Vec<(Key, Entry)>)> = pending
+            .iter()
+            .filter(|((c, p, h, n), _)| {
+                c == context && p == port && n == consumer && h != host && covered(host, h)
+            })
+            .map(|((_, _, h, _), e)| (h, e))
+            .collect();
+        wider.sort_by_key(|(h, _)| Reverse(if h.as_str() == "*" { 0 } else { h.len() }));
+        for (_, more) in wider {
+            let mut more = more.clone();
+            more.sort_by_key(|(key, _)| *key);
+            for e in more {
+                if !entries
+                    .iter()
+                    .any(|(_, x)| x.rule == e.1.rule && x.block == e.1.block)
+                {
+                    entries.push(e);
+                }
+            }
+        }
+    }
     // Consumer claims first (they win for their namespace), then the producer's.
-    let mut pending: Vec<_> = pending.into_iter().collect();
-    pending.sort_by_key(|((_, _, _, consumer), _)| consumer.is_none());
-    for ((context, port, host, consumer), mut entries) in pending {
-        entries.sort_by_key(|(k, _)| *k);
+    ordered.sort_by_key(|((_, _, _, consumer), _)| consumer.is_none());
+    for ((context, port, host, consumer), entries) in ordered {
         let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
         let ctx = super::context_mut(&mut inner.contexts, &context);
         let hosts = match port {
@@ -375,9 +406,12 @@ fn selects(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
         })
 }
 
-/// Whether `host` (exact or `*.` wildcard) is covered by wildcard `pattern` (`*.suffix`): at
-/// least one more label.
+/// Whether `host` (exact or `*.` wildcard) is covered by wildcard `pattern` (`*.suffix`, or `*`
+/// for every host): at least one more label.
 fn covered(host: &str, pattern: &str) -> bool {
+    if pattern == "*" {
+        return host != "*";
+    }
     match pattern.strip_prefix('*') {
         Some(suffix) => {
             host.len() > suffix.len()
