@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use meshroute::config::Resource;
 use meshroute::{CompileOptions, Config, compile};
 use serde_json::Value;
 
@@ -20,16 +21,18 @@ fn corpus() -> Option<PathBuf> {
     }
 }
 
-/// Kinds this version compiles (Gateway API kinds are skipped for now).
+/// API groups whose kinds this version validates and compiles.
 fn handled(api_version: &str) -> bool {
     api_version.starts_with("networking.istio.io/")
+        || api_version.starts_with("gateway.networking.k8s.io/")
 }
 
 #[test]
 fn every_valid_file_loads_and_compiles() {
     let Some(root) = corpus() else { return };
     let mut files = 0;
-    let mut resources = 0;
+    let mut istio = 0;
+    let mut gateway_api = 0;
     let mut failures = Vec::new();
     for entry in std::fs::read_dir(root.join("valid")).unwrap() {
         let path = entry.unwrap().path();
@@ -45,17 +48,31 @@ fn every_valid_file_loads_and_compiles() {
                 continue;
             }
         };
-        resources += config.resources.len();
+        for res in &config.resources {
+            match res {
+                Resource::VirtualService(_)
+                | Resource::DestinationRule(_)
+                | Resource::Gateway(_) => istio += 1,
+                Resource::KubeGateway(_) | Resource::HttpRoute(_) | Resource::GrpcRoute(_) => {
+                    gateway_api += 1
+                }
+                _ => {}
+            }
+        }
         let compiled = compile(&config, &CompileOptions::default()).unwrap();
         failures.extend(compiled.errors().map(ToString::to_string));
     }
     assert!(
-        files >= 300,
+        files >= 302,
         "expected the corpus's 302 valid files, found {files}"
     );
     assert!(
-        resources >= 227,
-        "only {resources} of the corpus's 227 Istio resources loaded"
+        istio >= 227,
+        "only {istio} of the corpus's 227 Istio routing resources loaded"
+    );
+    assert!(
+        gateway_api >= 216,
+        "only {gateway_api} of the corpus's 216 Gateway API routing resources loaded"
     );
     assert!(
         failures.is_empty(),
@@ -71,20 +88,29 @@ fn every_invalid_file_is_rejected_at_its_field() {
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("MANIFEST.json")).unwrap())
             .unwrap();
-    let mut checked = 0;
+    let mut checked_istio = 0;
+    let mut checked_gateway_api = 0;
     let mut failures = Vec::new();
     for case in manifest["invalid"].as_array().unwrap() {
         let file = case["file"].as_str().unwrap();
         let expected = case["expected_field"].as_str().unwrap();
         let text = std::fs::read_to_string(root.join(file)).unwrap();
-        let istio = text.lines().any(|l| {
-            l.trim_start().starts_with("apiVersion:")
-                && handled(l.split(':').nth(1).unwrap_or("").trim())
-        });
-        if !istio {
+        let api_versions: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("apiVersion:"))
+            .map(str::trim)
+            .collect();
+        if !api_versions.iter().any(|v| handled(v)) {
             continue;
         }
-        checked += 1;
+        if api_versions
+            .iter()
+            .any(|v| v.starts_with("gateway.networking.k8s.io/"))
+        {
+            checked_gateway_api += 1;
+        } else {
+            checked_istio += 1;
+        }
         let errors: Vec<meshroute::Error> = match Config::from_str(&text, file) {
             Err(e) => vec![e],
             Ok(config) => compile(&config, &CompileOptions::default())
@@ -101,8 +127,12 @@ fn every_invalid_file_is_rejected_at_its_field() {
         }
     }
     assert!(
-        checked >= 125,
-        "expected the corpus's Istio invalid cases, found {checked}"
+        checked_istio >= 130,
+        "expected the corpus's 130 Istio invalid cases, found {checked_istio}"
+    );
+    assert!(
+        checked_gateway_api >= 53,
+        "expected the corpus's 53 Gateway API invalid cases, found {checked_gateway_api}"
     );
     assert!(
         failures.is_empty(),
