@@ -20,8 +20,9 @@ use crate::combine::Block;
 use crate::config::Object;
 use crate::config::common::Duration;
 use crate::config::gateway_api::{
-    GatewaySpec, GrpcRouteSpec, HeaderModifier, HttpBackendRef, HttpRouteFilter, HttpRouteSpec,
-    LabelSelector, Listener, NameValueMatch, ParentRef, ReferenceGrantSpec, ServiceSpec,
+    GatewaySpec, GrpcRouteSpec, HeaderModifier, HeaderNameValue, HttpBackendRef, HttpRouteFilter,
+    HttpRouteSpec, LabelSelector, Listener, NameValueMatch, ParentRef, ReferenceGrantSpec,
+    ServiceSpec,
 };
 use crate::error::ResourceId;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
@@ -756,18 +757,21 @@ fn regex_syntax_escape(s: &str) -> String {
     regex::escape(s)
 }
 
+/// Header modifier lists; of names that differ only in case, the first entry wins (the
+/// specification ignores the later ones).
 fn edits(m: &HeaderModifier) -> HeaderEdits {
+    fn first_wins(list: &[HeaderNameValue]) -> Vec<(Box<str>, Box<str>)> {
+        let mut out: Vec<(Box<str>, Box<str>)> = Vec::new();
+        for h in list {
+            if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&h.name)) {
+                out.push((h.name.as_str().into(), h.value.as_str().into()));
+            }
+        }
+        out
+    }
     HeaderEdits {
-        set: m
-            .set
-            .iter()
-            .map(|h| (h.name.as_str().into(), h.value.as_str().into()))
-            .collect(),
-        add: m
-            .add
-            .iter()
-            .map(|h| (h.name.as_str().into(), h.value.as_str().into()))
-            .collect(),
+        set: first_wins(&m.set),
+        add: first_wins(&m.add),
         remove: m.remove.iter().map(|h| h.as_str().into()).collect(),
     }
 }
