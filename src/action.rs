@@ -38,14 +38,6 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
-    /// The status a request sent to such a destination gets.
-    pub fn status(self) -> u16 {
-        match self {
-            Unavailable::UndefinedSubset => 503,
-            _ => 500,
-        }
-    }
-
     /// The reason in the words of the API it comes from.
     pub fn reason(self) -> &'static str {
         match self {
@@ -102,6 +94,9 @@ pub struct Forward {
     pub mirrors: Vec<Mirror>,
     /// CORS policy.
     pub cors: Option<Cors>,
+    /// The status of requests the split cannot serve: every weight 0, or the picked destination
+    /// unavailable (Istio 503; Gateway API HTTPRoute 500, GRPCRoute 503 = gRPC UNAVAILABLE).
+    pub unavailable_status: u16,
 }
 
 /// Rewrite applied before forwarding.

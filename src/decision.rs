@@ -127,11 +127,11 @@ impl<'t> Decision<'t> {
             Outcome::Matched(m) => match &m.rule.action {
                 Action::Redirect(r) => r.code,
                 Action::DirectResponse(d) => d.status,
-                Action::Forward(_) => match (m.abort, m.destination) {
+                Action::Forward(f) => match (m.abort, m.destination) {
                     (Some(Abort::Http(code)), _) => *code,
-                    (_, Some(w)) => w.destination.unavailable.map_or(200, |u| u.status()),
-                    // Gateway API: every backend has weight 0 (or there is none).
-                    (_, None) => 500,
+                    (_, Some(w)) if w.destination.unavailable.is_none() => 200,
+                    // The picked destination cannot serve, or every weight is 0.
+                    _ => f.unavailable_status,
                 },
             },
             Outcome::NoRoute { .. } | Outcome::NoVirtualHost => 404,

@@ -44,8 +44,6 @@ pub(crate) struct Entry {
     pub(crate) rule: u32,
     /// `None` for a rule with no match blocks.
     pub(crate) block: Option<u16>,
-    /// The destination port the request must be addressed to (a GAMMA `parentRef.port`).
-    pub(crate) port: Option<u16>,
 }
 
 /// The routes of one host. In the mesh each VirtualService claiming the host is a claim, in
@@ -229,9 +227,6 @@ impl Table {
             .claim_for(req.source_namespace())
             .expect("find_vhost returns hosts with a visible claim");
         for entry in &claim.entries {
-            if entry.port.is_some() && entry.port != req.port() {
-                continue;
-            }
             let rule = &inner.rules[entry.rule as usize];
             let matched = match entry.block {
                 None => true,
@@ -290,15 +285,16 @@ impl Inner {
         let (host, _) = split_port(req.authority());
         let mut buf = [0u8; MAX_HOST_LEN];
         let host = lowercase_into(host, &mut buf).unwrap_or("");
-        // A Gateway API Gateway answers on its listeners' ports.
+        let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
+        // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or in the
+        // mesh the routes limited to one Service port.
         if !ctx.listeners.is_empty()
             && let Some(port) = req.port()
             && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
-            && let Some(vh) = hosts.find(host, ns, None)
+            && let Some(vh) = hosts.find(host, ns, expand)
         {
             return Some(vh);
         }
-        let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
         ctx.hosts.find(host, ns, expand)
     }
 }

@@ -122,7 +122,6 @@ pub(crate) fn lower_virtual_service(
                 Entry {
                     rule: local,
                     block: None,
-                    port: None,
                 },
                 None,
             ));
@@ -135,7 +134,6 @@ pub(crate) fn lower_virtual_service(
                 Entry {
                     rule: local,
                     block: Some(b as u16),
-                    port: None,
                 },
                 ctxs,
             ));
@@ -319,6 +317,7 @@ fn lower_rule(
             fault: rule.fault.as_ref().map(fault),
             mirrors,
             cors: rule.cors_policy.as_ref().map(cors),
+            unavailable_status: 503,
         })
     };
     Some(Rule {

@@ -94,23 +94,36 @@ type Key = (
 /// Where one route's entries go: a context, a listener port (gateways), a host, and who sees it.
 struct Attachment {
     context: Option<(String, String)>,
+    /// The listener port (gateways), or the Service port a GAMMA `parentRef.port` limits to.
     port: Option<u16>,
+    /// The listener's hostname (`*` when it has none, and for the mesh).
+    listener: String,
     hosts: Vec<String>,
-    /// GAMMA `parentRef.port`: the destination port the request must use.
-    entry_port: Option<u16>,
     /// GAMMA consumer route: only clients of this namespace see it.
     consumer: Option<String>,
 }
 
-/// Claims being assembled: (context, listener port, host, consumer namespace) → keyed entries.
+/// An entry with what placement needs: its precedence key and whether it is a gRPC route's.
+#[derive(Clone, Copy)]
+struct Keyed {
+    key: Key,
+    entry: Entry,
+    grpc: bool,
+}
+
+/// `None` for the mesh, `Some((namespace, name))` for a Gateway.
+type ContextKey = Option<(String, String)>;
+
+/// Claims being assembled: (context, port, listener hostname, host, consumer namespace) → entries.
 type Pending = BTreeMap<
     (
         Option<(String, String)>,
         Option<u16>,
         String,
+        String,
         Option<String>,
     ),
-    Vec<(Key, Entry)>,
+    Vec<Keyed>,
 >;
 
 /// Lowers every valid route into `inner` and places it, reporting attachment problems as
@@ -121,19 +134,18 @@ pub(crate) fn place_routes(
     inner: &mut Inner,
     reports: &mut Vec<(ResourceId, String, Report)>,
 ) {
-    // Oldest first, then namespace/name: the route-level tie-breakers of the precedence.
+    // Oldest first, then "{namespace}/{name}": the route-level tie-breakers of the precedence.
+    let full = |r: &Route<'_>| {
+        format!(
+            "{}/{}",
+            r.meta().namespace.as_deref().unwrap_or(world.default_ns),
+            r.meta().name
+        )
+    };
     routes.sort_by(|a, b| {
-        let (ma, mb) = (a.meta(), b.meta());
-        let ta = ma.creation_timestamp.as_deref().unwrap_or("");
-        let tb = mb.creation_timestamp.as_deref().unwrap_or("");
-        ta.cmp(tb)
-            .then_with(|| {
-                ma.namespace
-                    .as_deref()
-                    .unwrap_or(world.default_ns)
-                    .cmp(mb.namespace.as_deref().unwrap_or(world.default_ns))
-            })
-            .then_with(|| ma.name.cmp(&mb.name))
+        let ta = a.meta().creation_timestamp.as_deref().unwrap_or("");
+        let tb = b.meta().creation_timestamp.as_deref().unwrap_or("");
+        ta.cmp(tb).then_with(|| full(a).cmp(&full(b)))
     });
     let mut pending = Pending::new();
     for (order, route) in routes.iter().enumerate() {
@@ -147,9 +159,21 @@ pub(crate) fn place_routes(
         let mut report = Report::default();
         let source_index = inner.sources.len() as u32;
         let rule_base = inner.rules.len() as u32;
+        // GAMMA routes (every parent a Service) may send to any namespace without a grant.
+        let mesh_only = !route.parent_refs().is_empty()
+            && route
+                .parent_refs()
+                .iter()
+                .all(|p| p.kind.as_deref() == Some("Service"));
+        let ctx = RouteCtx {
+            ns,
+            kind: route.kind(),
+            mesh_only,
+            world,
+        };
         let (rules, keyed) = match route {
-            Route::Http(o) => lower_http(o, ns, order, source_index, world, &mut report),
-            Route::Grpc(o) => lower_grpc(o, ns, order, source_index, world, &mut report),
+            Route::Http(o) => lower_http(o, &ctx, order, source_index, &mut report),
+            Route::Grpc(o) => lower_grpc(o, &ctx, order, source_index, &mut report),
         };
         let attachments = attach(route, ns, world, &mut report);
         let failed = report.has_errors();
@@ -163,77 +187,183 @@ pub(crate) fn place_routes(
             name: meta.name.as_str().into(),
         });
         inner.rules.extend(rules);
+        let grpc = matches!(route, Route::Grpc(_));
         for a in attachments {
             for host in &a.hosts {
                 let slot = pending
-                    .entry((a.context.clone(), a.port, host.clone(), a.consumer.clone()))
+                    .entry((
+                        a.context.clone(),
+                        a.port,
+                        a.listener.clone(),
+                        host.clone(),
+                        a.consumer.clone(),
+                    ))
                     .or_default();
                 for (key, e) in &keyed {
-                    slot.push((
-                        *key,
-                        Entry {
+                    slot.push(Keyed {
+                        key: *key,
+                        entry: Entry {
                             rule: e.rule + rule_base,
                             block: e.block,
-                            port: a.entry_port,
                         },
-                    ));
+                        grpc,
+                    });
                 }
             }
         }
     }
-    // Each host's rules in precedence order, followed by the rules of the less specific
-    // hosts of the same listener that also cover it: the most specific hostname first.
-    let mut ordered: Vec<_> = pending
-        .iter()
-        .map(|(k, entries)| {
-            let mut entries = entries.clone();
-            entries.sort_by_key(|(key, _)| *key);
-            (k.clone(), entries)
-        })
-        .collect();
-    for (k, entries) in &mut ordered {
-        let (context, port, host, consumer) = k;
-        let mut wider: Vec<(&String, &Vec<(Key, Entry)>)> = pending
-            .iter()
-            .filter(|((c, p, h, n), _)| {
-                c == context && p == port && n == consumer && h != host && covered(host, h)
-            })
-            .map(|((_, _, h, _), e)| (h, e))
-            .collect();
-        wider.sort_by_key(|(h, _)| Reverse(if h.as_str() == "*" { 0 } else { h.len() }));
-        for (_, more) in wider {
-            let mut more = more.clone();
-            more.sort_by_key(|(key, _)| *key);
-            for e in more {
-                if !entries
+    materialize(&pending, inner, reports);
+}
+
+/// Builds the claims of every host of every (context, port) from the pending entries.
+///
+/// - Listener isolation: a host is served by the most specific listener hostname that covers
+///   it, and only with routes attached to that listener.
+/// - Within it, the host's own rules come first, then those of less specific route hostnames
+///   that cover it, each in precedence order.
+/// - In the mesh, a Service port's routes merge with the routes for every port.
+/// - HTTPRoutes and GRPCRoutes never merge on one host: the oldest route's kind keeps it.
+fn materialize(
+    pending: &Pending,
+    inner: &mut Inner,
+    reports: &mut Vec<(ResourceId, String, Report)>,
+) {
+    let mut groups: BTreeMap<(ContextKey, Option<u16>), Vec<String>> = BTreeMap::new();
+    for (c, p, l, h, _) in pending.keys() {
+        let g = groups.entry((c.clone(), *p)).or_default();
+        for x in [l, h] {
+            if !g.contains(x) {
+                g.push(x.clone());
+            }
+        }
+    }
+    for ((context, port), hosts) in groups {
+        let listeners: Vec<&String> = {
+            let mut l: Vec<&String> = pending
+                .keys()
+                .filter(|(c, p, ..)| *c == context && *p == port)
+                .map(|(_, _, l, ..)| l)
+                .collect();
+            l.sort();
+            l.dedup();
+            l
+        };
+        let consumers: Vec<Option<String>> = {
+            let mut c: Vec<Option<String>> = pending
+                .keys()
+                .filter(|(c, p, ..)| {
+                    *c == context && (*p == port || (context.is_none() && p.is_none()))
+                })
+                .map(|(.., n)| n.clone())
+                .collect();
+            c.sort_by_key(|n| (n.is_none(), n.clone()));
+            c.dedup();
+            c
+        };
+        for v in &hosts {
+            // The listener that serves `v`: exact, then the longest wildcard, then `*`.
+            let owner = listeners
+                .iter()
+                .filter(|l| **l == v || covered(v, l))
+                .max_by_key(|l| specificity(l))
+                .map(|l| l.as_str())
+                .unwrap_or("*");
+            for consumer in &consumers {
+                let mut found: Vec<(usize, Keyed)> = Vec::new();
+                for ((c, p, l, h, n), entries) in pending {
+                    let same_port = *p == port || (context.is_none() && p.is_none());
+                    if *c != context
+                        || !same_port
+                        || l != owner
+                        || n != consumer
+                        || !(h == v || covered(v, h))
+                    {
+                        continue;
+                    }
+                    found.extend(entries.iter().map(|k| (usize::MAX - specificity(h), *k)));
+                }
+                if found.is_empty() {
+                    let shadows = listeners.iter().any(|l| *l != v && covered(v, l));
+                    if consumer.is_none() && context.is_some() && owner == v && shadows {
+                        // A listener hostname with routes elsewhere on the port: 404, not a
+                        // less specific listener's routes.
+                        insert_claim(inner, &context, port, v, None, Vec::new());
+                    }
+                    continue;
+                }
+                // One kind per host: the oldest route's (the key's route order).
+                let oldest = found
                     .iter()
-                    .any(|(_, x)| x.rule == e.1.rule && x.block == e.1.block)
-                {
-                    entries.push(e);
+                    .min_by_key(|(_, k)| k.key.5)
+                    .map(|(_, k)| k.grpc)
+                    .unwrap_or(false);
+                if found.iter().any(|(_, k)| k.grpc != oldest) {
+                    let loser = if oldest { "HTTPRoute" } else { "GRPCRoute" };
+                    let mut r = Report::default();
+                    r.warn(
+                        "not-attached",
+                        "spec.hostnames",
+                        format!(
+                            "host {v:?} is served by an older {}; {loser}s are not merged with it and do not serve this host",
+                            if oldest { "GRPCRoute" } else { "HTTPRoute" }
+                        ),
+                    );
+                    reports.push((ResourceId::new(loser, "", v), String::new(), r));
+                    found.retain(|(_, k)| k.grpc == oldest);
                 }
+                found.sort_by_key(|(rank, k)| (*rank, k.key));
+                let mut entries: Vec<Entry> = Vec::new();
+                for (_, k) in found {
+                    if !entries.contains(&k.entry) {
+                        entries.push(k.entry);
+                    }
+                }
+                insert_claim(inner, &context, port, v, consumer.as_deref(), entries);
             }
         }
     }
-    // Consumer claims first (they win for their namespace), then the producer's.
-    ordered.sort_by_key(|((_, _, _, consumer), _)| consumer.is_none());
-    for ((context, port, host, consumer), entries) in ordered {
-        let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
-        let ctx = super::context_mut(&mut inner.contexts, &context);
-        let hosts = match port {
-            Some(p) => listener_hosts(ctx, p),
-            None => &mut ctx.hosts,
-        };
-        let label = || format!("{host} (Gateway API)").into();
-        let vhost = hosts.get_or_insert(&host, label);
-        let visibility = match consumer {
-            Some(ns) => Visibility::Only(vec![ns.into()]),
-            None => Visibility::Public,
-        };
-        vhost.claims.push(Claim {
-            visibility,
-            entries,
-        });
+}
+
+/// How specific a hostname is: exact names beat wildcards, longer beats shorter, `*` last.
+fn specificity(host: &str) -> usize {
+    match host {
+        "*" => 0,
+        h if h.starts_with('*') => h.len(),
+        h => 1_000 + h.len(),
     }
+}
+
+fn insert_claim(
+    inner: &mut Inner,
+    context: &Option<(String, String)>,
+    port: Option<u16>,
+    host: &str,
+    consumer: Option<&str>,
+    entries: Vec<Entry>,
+) {
+    let ctx = super::context_mut(&mut inner.contexts, context);
+    let hosts = match port {
+        Some(p) => listener_hosts(ctx, p),
+        None => &mut ctx.hosts,
+    };
+    let vhost = hosts.get_or_insert(host, || format!("{host} (Gateway API)").into());
+    let visibility = match consumer {
+        Some(ns) => Visibility::Only(vec![ns.into()]),
+        None => Visibility::Public,
+    };
+    vhost.claims.push(Claim {
+        visibility,
+        entries,
+    });
+}
+
+/// What lowering a route's rules needs to know about the route.
+struct RouteCtx<'a> {
+    ns: &'a str,
+    kind: &'static str,
+    /// Every parent is a Service (GAMMA): cross-namespace backends need no ReferenceGrant.
+    mesh_only: bool,
+    world: &'a World<'a>,
 }
 
 fn listener_hosts(ctx: &mut Context, port: u16) -> &mut crate::table::Hosts {
@@ -257,7 +387,7 @@ fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -
         let pns = p.namespace.as_deref().unwrap_or(ns);
         if kind == "Service" && (group.is_empty() || group == "core") {
             let host = format!("{}.{pns}.svc.{}", p.name.to_ascii_lowercase(), world.domain);
-            let mut entry_port = p.port.map(|x| x as u16);
+            let mut service_port = p.port.map(|x| x as u16);
             if let (Some(section), Some(services)) = (&p.section_name, &world.services) {
                 let port = services
                     .iter()
@@ -270,7 +400,7 @@ fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -
                     })
                     .and_then(|sp| sp.port);
                 match port {
-                    Some(port) => entry_port = Some(port as u16),
+                    Some(port) => service_port = Some(port as u16),
                     None => report.warn(
                         "not-attached",
                         &path,
@@ -284,9 +414,9 @@ fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -
             let consumer = (pns != ns).then(|| ns.to_string());
             out.push(Attachment {
                 context: None,
-                port: None,
+                port: service_port,
+                listener: "*".into(),
                 hosts: vec![host],
-                entry_port,
                 consumer,
             });
             continue;
@@ -340,8 +470,8 @@ fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -
             out.push(Attachment {
                 context: Some((pns.to_string(), p.name.clone())),
                 port: Some(l.port.unwrap_or(0) as u16),
+                listener: l.hostname.as_deref().unwrap_or("*").to_ascii_lowercase(),
                 hosts,
-                entry_port: None,
                 consumer: None,
             });
         }
@@ -517,13 +647,11 @@ fn header_matches(list: &[NameValueMatch], path: &str, report: &mut Report) -> V
     out
 }
 
-#[allow(clippy::type_complexity)]
 fn lower_http(
     o: &Object<HttpRouteSpec>,
-    ns: &str,
+    rc: &RouteCtx<'_>,
     order: usize,
     source: u32,
-    world: &World<'_>,
     report: &mut Report,
 ) -> (Vec<Rule>, Vec<(Key, Entry)>) {
     let mut rules = Vec::new();
@@ -589,7 +717,6 @@ fn lower_http(
                 Entry {
                     rule: rules.len() as u32,
                     block: Some(j as u16),
-                    port: None,
                 },
             ));
             blocks.push(Block {
@@ -601,20 +728,13 @@ fn lower_http(
                 ..Block::default()
             });
         }
-        let prefix_matched = matches.iter().all(|m| {
-            m.path
-                .as_ref()
-                .is_none_or(|p| p.kind.as_deref().unwrap_or("PathPrefix") == "PathPrefix")
-        });
         let action = lower_action(
             &r.filters,
             &r.backend_refs,
             r.timeouts.as_ref(),
             r.retry.as_ref(),
-            ns,
-            world,
+            rc,
             &path,
-            prefix_matched,
             report,
         );
         let headers = header_ops(&r.filters);
@@ -632,10 +752,9 @@ fn lower_http(
 
 fn lower_grpc(
     o: &Object<GrpcRouteSpec>,
-    ns: &str,
+    rc: &RouteCtx<'_>,
     order: usize,
     source: u32,
-    world: &World<'_>,
     report: &mut Report,
 ) -> (Vec<Rule>, Vec<(Key, Entry)>) {
     let mut rules = Vec::new();
@@ -651,64 +770,63 @@ fn lower_grpc(
         };
         for (j, m) in matches.iter().enumerate() {
             let mpath = format!("{path}.matches[{j}]");
-            let (uri, len) = match &m.method {
-                None => (
-                    Some(PathMatch::Prefix {
+            let svc = m
+                .method
+                .as_ref()
+                .and_then(|mm| mm.service.as_deref())
+                .filter(|s| !s.is_empty());
+            let method = m
+                .method
+                .as_ref()
+                .and_then(|mm| mm.method.as_deref())
+                .filter(|s| !s.is_empty());
+            let regex = m
+                .method
+                .as_ref()
+                .is_some_and(|mm| mm.kind.as_deref() == Some("RegularExpression"));
+            // The gRPC path is `/service/method`; a missing part matches any segment.
+            let uri = if regex {
+                let pattern = format!(
+                    "/(?:{})/(?:{})",
+                    svc.unwrap_or("[^/]+"),
+                    method.unwrap_or("[^/]+")
+                );
+                match FullMatch::new(&pattern) {
+                    Ok(re) => Some(PathMatch::Regex(re)),
+                    Err(e) => {
+                        report.error(format!("{mpath}.method"), e);
+                        None
+                    }
+                }
+            } else {
+                match (svc, method) {
+                    (Some(s), Some(m)) => Some(PathMatch::Exact {
+                        value: format!("/{s}/{m}").into(),
+                        ignore_case: false,
+                    }),
+                    (Some(s), None) => Some(PathMatch::Prefix {
+                        value: format!("/{s}/").into(),
+                        ignore_case: false,
+                    }),
+                    (None, Some(m)) => FullMatch::new(&format!("/[^/]+/{}", regex::escape(m)))
+                        .ok()
+                        .map(PathMatch::Regex),
+                    (None, None) => Some(PathMatch::Prefix {
                         value: "/".into(),
                         ignore_case: false,
                     }),
-                    0,
-                ),
-                Some(mm) => {
-                    let svc = mm.service.as_deref().filter(|s| !s.is_empty());
-                    let method = mm.method.as_deref().filter(|s| !s.is_empty());
-                    let len = svc.map_or(0, str::len) + method.map_or(0, str::len);
-                    let uri = if mm.kind.as_deref() == Some("RegularExpression") {
-                        let pattern =
-                            format!("/{}/{}", svc.unwrap_or("[^/]+"), method.unwrap_or("[^/]+"));
-                        match FullMatch::new(&pattern) {
-                            Ok(re) => Some(PathMatch::Regex(re)),
-                            Err(e) => {
-                                report.error(format!("{mpath}.method"), e);
-                                None
-                            }
-                        }
-                    } else {
-                        match (svc, method) {
-                            (Some(s), Some(m)) => Some(PathMatch::Exact {
-                                value: format!("/{s}/{m}").into(),
-                                ignore_case: false,
-                            }),
-                            (Some(s), None) => Some(PathMatch::Prefix {
-                                value: format!("/{s}/").into(),
-                                ignore_case: false,
-                            }),
-                            (None, Some(m)) => {
-                                let pattern = format!("/[^/]+/{}", regex_syntax_escape(m));
-                                FullMatch::new(&pattern).ok().map(PathMatch::Regex)
-                            }
-                            (None, None) => Some(PathMatch::Prefix {
-                                value: "/".into(),
-                                ignore_case: false,
-                            }),
-                        }
-                    };
-                    (uri, len)
                 }
             };
             let headers = header_matches(&m.headers, &mpath, report);
-            // GRPCRoute precedence: service and method characters, then header matches.
-            let rank = match &uri {
-                Some(PathMatch::Exact { .. }) => 3,
-                Some(PathMatch::Prefix { .. }) => 2,
-                _ => 1,
-            };
+            // GRPCRoute precedence: characters of the service, then of the method, then header
+            // matches (not the kind of match).
+            let (slen, mlen) = (svc.map_or(0, str::len), method.map_or(0, str::len));
             let k = (
-                Reverse(rank),
-                Reverse(len),
-                Reverse(false),
-                Reverse(headers.len()),
                 Reverse(0),
+                Reverse(slen),
+                Reverse(false),
+                Reverse(mlen),
+                Reverse(headers.len()),
                 order,
                 i,
                 j,
@@ -718,7 +836,6 @@ fn lower_grpc(
                 Entry {
                     rule: rules.len() as u32,
                     block: Some(j as u16),
-                    port: None,
                 },
             ));
             blocks.push(Block {
@@ -728,17 +845,7 @@ fn lower_grpc(
                 ..Block::default()
             });
         }
-        let action = lower_action(
-            &r.filters,
-            &r.backend_refs,
-            None,
-            None,
-            ns,
-            world,
-            &path,
-            false,
-            report,
-        );
+        let action = lower_action(&r.filters, &r.backend_refs, None, None, rc, &path, report);
         let headers = header_ops(&r.filters);
         rules.push(Rule {
             source,
@@ -750,11 +857,6 @@ fn lower_grpc(
         });
     }
     (rules, keyed)
-}
-
-/// Escapes a literal for use inside a regex (literal names never become unescaped patterns).
-fn regex_syntax_escape(s: &str) -> String {
-    regex::escape(s)
 }
 
 /// Header modifier lists; of names that differ only in case, the first entry wins (the
@@ -795,19 +897,15 @@ fn timeout(text: Option<&str>) -> Option<std::time::Duration> {
     (d.as_nanos() > 0).then(|| d.to_std())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn lower_action(
     filters: &[HttpRouteFilter],
     backends: &[HttpBackendRef],
     timeouts: Option<&crate::config::gateway_api::HttpRouteTimeouts>,
     retry: Option<&crate::config::gateway_api::HttpRouteRetry>,
-    ns: &str,
-    world: &World<'_>,
+    rc: &RouteCtx<'_>,
     path: &str,
-    prefix_matched: bool,
     report: &mut Report,
 ) -> Action {
-    let _ = prefix_matched;
     let mut rewrite: Option<Rewrite> = None;
     let mut mirrors = Vec::new();
     let mut cors = None;
@@ -851,21 +949,22 @@ fn lower_action(
                     }
                     (None, None) => 1_000_000,
                 };
-                let destination = backend(
-                    b.group.as_deref(),
-                    b.kind.as_deref(),
-                    &b.name,
-                    b.namespace.as_deref(),
-                    b.port,
-                    ns,
-                    world,
-                    &format!("{fpath}.requestMirror.backendRef"),
-                    report,
-                );
-                mirrors.push(Mirror {
-                    destination,
-                    per_million: share,
-                });
+                let r = BackendRef {
+                    group: b.group.as_deref(),
+                    kind: b.kind.as_deref(),
+                    name: &b.name,
+                    namespace: b.namespace.as_deref(),
+                    port: b.port,
+                };
+                let destination =
+                    backend(&r, rc, &format!("{fpath}.requestMirror.backendRef"), report);
+                // The specification: an invalid mirror backend is dropped, not configured.
+                if destination.unavailable.is_none() {
+                    mirrors.push(Mirror {
+                        destination,
+                        per_million: share,
+                    });
+                }
             }
             "CORS" => {
                 if let Some(c) = &f.cors {
@@ -896,8 +995,8 @@ fn lower_action(
                 }
             }
             other => {
-                // The spec: a filter that cannot be applied must not be skipped; requests it
-                // would have processed get a 500.
+                // The specification: a filter that cannot be applied must not be skipped;
+                // requests it would have processed get a 500.
                 report.warn(
                     "unsupported-filter",
                     &fpath,
@@ -912,27 +1011,22 @@ fn lower_action(
     }
     let mut destinations = Vec::new();
     for (j, b) in backends.iter().enumerate() {
-        let bpath = format!("{path}.backendRefs[{j}]");
-        let mut destination = backend(
-            b.group.as_deref(),
-            b.kind.as_deref(),
-            &b.name,
-            b.namespace.as_deref(),
-            b.port,
-            ns,
-            world,
-            &bpath,
-            report,
-        );
+        let r = BackendRef {
+            group: b.group.as_deref(),
+            kind: b.kind.as_deref(),
+            name: &b.name,
+            namespace: b.namespace.as_deref(),
+            port: b.port,
+        };
+        let mut destination = backend(&r, rc, &format!("{path}.backendRefs[{j}]"), report);
         destination.headers = header_ops(&b.filters);
         destinations.push(WeightedDestination {
             destination,
             weight: b.weight.unwrap_or(1).clamp(0, 1_000_000) as u32,
         });
     }
-    // The Gateway API has no single-destination exception: weight 0 gets nothing.
+    // No single-destination exception here: weight 0 gets nothing.
     let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
-    let split = Split::exact(&weights);
     let retries = retry.map(|r| Retries {
         attempts: r.attempts.unwrap_or(1).max(0) as u32,
         per_try_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
@@ -950,7 +1044,7 @@ fn lower_action(
     });
     Action::Forward(Forward {
         destinations,
-        split,
+        split: Split::exact(&weights),
         rewrite,
         timeout: timeouts.and_then(|t| timeout(t.request.as_deref())),
         backend_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
@@ -958,6 +1052,8 @@ fn lower_action(
         fault: None,
         mirrors,
         cors,
+        // gRPC clients read 503 as UNAVAILABLE, which the GRPCRoute specification asks for.
+        unavailable_status: if rc.kind == "GRPCRoute" { 503 } else { 500 },
     })
 }
 
@@ -973,26 +1069,26 @@ fn path_modifier(
     }
 }
 
-/// A backend reference as a destination, marked unavailable when it cannot be used.
-#[allow(clippy::too_many_arguments)]
-fn backend(
-    group: Option<&str>,
-    kind: Option<&str>,
-    name: &str,
-    namespace: Option<&str>,
+/// The fields of a backend reference (rule backends and mirror backends alike).
+struct BackendRef<'a> {
+    group: Option<&'a str>,
+    kind: Option<&'a str>,
+    name: &'a str,
+    namespace: Option<&'a str>,
     port: Option<i64>,
-    route_ns: &str,
-    world: &World<'_>,
-    path: &str,
-    report: &mut Report,
-) -> Destination {
-    let group = group.unwrap_or("");
-    let kind = kind.unwrap_or("Service");
-    let bns = namespace.unwrap_or(route_ns);
+}
+
+/// A backend reference as a destination, marked unavailable when it cannot be used.
+fn backend(b: &BackendRef<'_>, rc: &RouteCtx<'_>, path: &str, report: &mut Report) -> Destination {
+    let world = rc.world;
+    let group = b.group.unwrap_or("");
+    let kind = b.kind.unwrap_or("Service");
+    let bns = b.namespace.unwrap_or(rc.ns);
+    let name = b.name;
     let host: Box<str> = format!("{}.{bns}.svc.{}", name.to_ascii_lowercase(), world.domain).into();
     let unavailable = if !(group.is_empty() || group == "core") || kind != "Service" {
         Some(Unavailable::InvalidKind)
-    } else if bns != route_ns && !granted(world, route_ns, bns, name) {
+    } else if bns != rc.ns && !rc.mesh_only && !granted(world, rc.kind, rc.ns, bns, name) {
         Some(Unavailable::RefNotPermitted)
     } else if world.services.as_ref().is_some_and(|svcs| {
         !svcs
@@ -1007,26 +1103,24 @@ fn backend(
         report.warn(
             "unresolved-backend",
             path,
-            format!("backend {group}/{kind} {bns}/{name} cannot be used ({}); its share of requests gets 500", u.reason()),
+            format!("backend {group}/{kind} {bns}/{name} cannot be used ({}); its share of requests is refused", u.reason()),
         );
     }
     Destination {
         host,
         subset: None,
-        port: port.map(|p| p as u16),
+        port: b.port.map(|p| p as u16),
         headers: HeaderOps::default(),
         unavailable,
     }
 }
 
-/// Whether a ReferenceGrant in `to_ns` lets routes in `from_ns` refer to Service `name`.
-fn granted(world: &World<'_>, from_ns: &str, to_ns: &str, name: &str) -> bool {
+/// Whether a ReferenceGrant in `to_ns` lets routes of `kind` in `from_ns` refer to Service `name`.
+fn granted(world: &World<'_>, kind: &str, from_ns: &str, to_ns: &str, name: &str) -> bool {
     world.grants.iter().any(|g| {
         g.namespace(world.default_ns) == to_ns
             && g.spec.from.iter().any(|f| {
-                f.group == "gateway.networking.k8s.io"
-                    && (f.kind == "HTTPRoute" || f.kind == "GRPCRoute")
-                    && f.namespace == from_ns
+                f.group == "gateway.networking.k8s.io" && f.kind == kind && f.namespace == from_ns
             })
             && g.spec.to.iter().any(|t| {
                 (t.group.is_empty() || t.group == "core")

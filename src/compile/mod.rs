@@ -229,7 +229,6 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                 entries.push(Entry {
                     rule: e.rule + rule_base,
                     block: e.block,
-                    port: None,
                 });
                 let catch_all = e
                     .block
