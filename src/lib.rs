@@ -53,6 +53,7 @@ pub mod compile;
 pub mod config;
 mod decision;
 mod error;
+pub mod hash;
 pub mod predicate;
 mod request;
 pub mod split;
