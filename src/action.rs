@@ -94,6 +94,9 @@ pub struct Forward {
     pub mirrors: Vec<Mirror>,
     /// CORS policy.
     pub cors: Option<Cors>,
+    /// Sticky split: the destination is picked from this request key's hash instead of the
+    /// random draw, when the request carries the key.
+    pub sticky: Option<crate::hash::KeySource>,
     /// The status of requests the split cannot serve: every weight 0, or the picked destination
     /// unavailable (Istio 503; Gateway API HTTPRoute 500, GRPCRoute 503 = gRPC UNAVAILABLE).
     pub unavailable_status: u16,

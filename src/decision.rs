@@ -65,16 +65,19 @@ pub struct Matched<'t> {
     pub abort: Option<&'t Abort>,
     /// Bit `i` set when mirror `i` receives a copy of this request.
     pub mirrored: u64,
+    /// The request key's hash when a sticky split picked the destination.
+    pub sticky_hash: Option<u64>,
 }
 
 /// Most mirrors a rule may have (bits of [`Matched::mirrored`]).
 pub const MAX_MIRRORS: usize = 64;
 
 impl<'t> Decision<'t> {
-    pub(crate) fn from_match(
+    pub(crate) fn from_match<R: crate::Request + ?Sized>(
         inner: &'t Inner,
         rule: &'t Rule,
         block: Option<u16>,
+        req: &R,
         draw: u64,
     ) -> Decision<'t> {
         let route_name: &str = match block {
@@ -90,9 +93,16 @@ impl<'t> Decision<'t> {
             delay: None,
             abort: None,
             mirrored: 0,
+            sticky_hash: None,
         };
         if let Action::Forward(f) = &rule.action {
-            m.destination = f.split.pick(draw).map(|j| &f.destinations[j]);
+            // Sticky: the request key's hash picks the destination; without the key, the draw.
+            m.sticky_hash = f.sticky.as_ref().and_then(|k| k.hash(req));
+            let pick = match m.sticky_hash {
+                Some(h) => f.split.pick_sticky(h),
+                None => f.split.pick(draw),
+            };
+            m.destination = pick.map(|j| &f.destinations[j]);
             if let Some(fault) = &f.fault {
                 if let Some((d, share)) = &fault.delay
                     && mix(draw, SALT_DELAY) % 1_000_000 < u64::from(*share)

@@ -1061,3 +1061,49 @@ mod tests {
         );
     }
 }
+
+/// Where a request key comes from: a header, a cookie, a query parameter or the source IP.
+/// Used by consistent-hash load balancing and by the sticky split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// All values of a header (lowercase name), as Envoy hashes them.
+    Header(Box<str>),
+    /// A cookie's value.
+    Cookie(Box<str>),
+    /// The first raw value of a query parameter.
+    Query(Box<str>),
+    /// The downstream IP address.
+    SourceIp,
+}
+
+impl KeySource {
+    /// Parses `header:NAME`, `cookie:NAME`, `query:NAME` or `source-ip`.
+    ///
+    /// # Errors
+    /// A message naming the accepted forms.
+    pub fn parse(text: &str) -> Result<KeySource, String> {
+        let (kind, name) = text
+            .split_once(':')
+            .map_or((text, ""), |(k, n)| (k, n.trim()));
+        match (kind.trim(), name) {
+            ("header", n) if !n.is_empty() => Ok(KeySource::Header(n.to_ascii_lowercase().into())),
+            ("cookie", n) if !n.is_empty() => Ok(KeySource::Cookie(n.into())),
+            ("query", n) if !n.is_empty() => Ok(KeySource::Query(n.into())),
+            ("source-ip", "") => Ok(KeySource::SourceIp),
+            _ => Err(format!(
+                "{text:?} is not a request key; write header:NAME, cookie:NAME, query:NAME or source-ip"
+            )),
+        }
+    }
+
+    /// The key's hash for `req`, or `None` when the request does not carry it.
+    pub fn hash<R: Request + ?Sized>(&self, req: &R) -> Option<u64> {
+        match self {
+            KeySource::Header(n) => header_hash(req, n),
+            KeySource::Cookie(n) => cookie_hash(req, n),
+            KeySource::Query(n) => query_hash(req, n),
+            KeySource::SourceIp => source_ip_hash(req),
+        }
+    }
+}

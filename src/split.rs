@@ -42,6 +42,17 @@ impl Split {
         Split { ends }
     }
 
+    /// The cumulative weights: entry `j` is Σ_{k≤j} weight_k.
+    pub fn cumulative(&self) -> &[u64] {
+        &self.ends
+    }
+
+    /// The index picked by a request key's hash: stable for one key, and under a weight ramp
+    /// only keys that must move do, toward the growing destination ([`crate::hash::sticky_pick`]).
+    pub fn pick_sticky(&self, key_hash: u64) -> Option<usize> {
+        crate::hash::sticky_pick(key_hash, &self.ends)
+    }
+
     /// Σ weights (1 for a single destination).
     pub fn total(&self) -> u64 {
         self.ends.last().copied().unwrap_or(0)

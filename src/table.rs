@@ -233,7 +233,7 @@ impl Table {
                 Some(b) => rule.blocks[b as usize].is_match(req),
             };
             if matched {
-                return Decision::from_match(inner, rule, entry.block, draw);
+                return Decision::from_match(inner, rule, entry.block, req, draw);
             }
         }
         Decision {

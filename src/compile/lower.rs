@@ -92,6 +92,7 @@ pub(crate) fn lower_virtual_service(
             hosts.insert(expand_host(h, ns, domain));
         }
     }
+    let sticky = super::sticky_key(&o.metadata.annotations, options, report);
     let mut rules = Vec::new();
     let mut entries = Vec::new();
     for (i, rule) in spec.http.iter().enumerate() {
@@ -113,6 +114,7 @@ pub(crate) fn lower_virtual_service(
             ns,
             domain,
             subsets,
+            &sticky,
             report,
         ) else {
             continue;
@@ -164,6 +166,7 @@ fn lower_rule(
     ns: &str,
     domain: &str,
     subsets: &[SubsetInfo],
+    sticky: &Option<crate::hash::KeySource>,
     report: &mut Report,
 ) -> Option<Rule> {
     let name = rule.name.clone().unwrap_or_default();
@@ -318,6 +321,7 @@ fn lower_rule(
             mirrors,
             cors: rule.cors_policy.as_ref().map(cors),
             unavailable_status: 503,
+            sticky: sticky.clone(),
         })
     };
     Some(Rule {

@@ -44,6 +44,7 @@ pub(crate) struct World<'a> {
     pub(crate) namespaces: BTreeMap<String, BTreeMap<String, String>>,
     pub(crate) default_ns: &'a str,
     pub(crate) domain: &'a str,
+    pub(crate) options: &'a super::CompileOptions,
 }
 
 /// A route of either kind, seen through what lowering needs.
@@ -165,11 +166,13 @@ pub(crate) fn place_routes(
                 .parent_refs()
                 .iter()
                 .all(|p| p.kind.as_deref() == Some("Service"));
+        let sticky = super::sticky_key(&meta.annotations, world.options, &mut report);
         let ctx = RouteCtx {
             ns,
             kind: route.kind(),
             mesh_only,
             world,
+            sticky,
         };
         let (rules, keyed) = match route {
             Route::Http(o) => lower_http(o, &ctx, order, source_index, &mut report),
@@ -364,6 +367,8 @@ struct RouteCtx<'a> {
     /// Every parent is a Service (GAMMA): cross-namespace backends need no ReferenceGrant.
     mesh_only: bool,
     world: &'a World<'a>,
+    /// The sticky-split key, if any.
+    sticky: Option<crate::hash::KeySource>,
 }
 
 fn listener_hosts(ctx: &mut Context, port: u16) -> &mut crate::table::Hosts {
@@ -1054,6 +1059,7 @@ fn lower_action(
         cors,
         // gRPC clients read 503 as UNAVAILABLE, which the GRPCRoute specification asks for.
         unavailable_status: if rc.kind == "GRPCRoute" { 503 } else { 500 },
+        sticky: rc.sticky.clone(),
     })
 }
 

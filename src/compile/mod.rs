@@ -33,6 +33,10 @@ pub struct CompileOptions {
     pub default_namespace: String,
     /// Kubernetes cluster domain used to expand short host names.
     pub cluster_domain: String,
+    /// Sticky split for every forwarding rule: the destination is picked from this request
+    /// key's hash instead of the random draw. A resource's `meshroute.io/sticky-split`
+    /// annotation (`header:NAME`, `cookie:NAME`, `query:NAME` or `source-ip`) overrides it.
+    pub sticky_split: Option<crate::hash::KeySource>,
 }
 
 impl Default for CompileOptions {
@@ -41,7 +45,34 @@ impl Default for CompileOptions {
             strict: false,
             default_namespace: "default".into(),
             cluster_domain: "cluster.local".into(),
+            sticky_split: None,
         }
+    }
+}
+
+/// The annotation that makes a resource's splits sticky (see [`CompileOptions::sticky_split`]).
+pub const STICKY_SPLIT_ANNOTATION: &str = "meshroute.io/sticky-split";
+
+/// The sticky-split key of a resource: its annotation, else the option; a bad annotation is an
+/// error at its path.
+pub(crate) fn sticky_key(
+    annotations: &BTreeMap<String, String>,
+    options: &CompileOptions,
+    report: &mut Report,
+) -> Option<crate::hash::KeySource> {
+    match annotations.get(STICKY_SPLIT_ANNOTATION) {
+        None => options.sticky_split.clone(),
+        Some(v) if v == "off" || v.is_empty() => None,
+        Some(v) => match crate::hash::KeySource::parse(v) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                report.error(
+                    format!("metadata.annotations[{STICKY_SPLIT_ANNOTATION}]"),
+                    e,
+                );
+                None
+            }
+        },
     }
 }
 
@@ -339,6 +370,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             .collect(),
         default_ns: ns_default,
         domain: &options.cluster_domain,
+        options,
     };
     let mut routes: Vec<lower_gwapi::Route<'_>> = valid
         .iter()
