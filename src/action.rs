@@ -21,6 +21,8 @@ pub struct Destination {
     /// Why requests sent here cannot be served, when they cannot (an undefined subset, a
     /// missing or forbidden backend); `None` for a usable destination.
     pub unavailable: Option<Unavailable>,
+    /// The (host, subset) cluster of this destination in [`crate::Table::clusters`].
+    pub cluster: u32,
 }
 
 /// Why a destination cannot take requests.

@@ -55,6 +55,7 @@ mod decision;
 mod error;
 pub mod hash;
 pub mod predicate;
+pub mod registry;
 mod request;
 pub mod split;
 mod table;
@@ -67,7 +68,7 @@ pub use error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
 #[cfg(feature = "http")]
 pub use request::SourceInfo;
 pub use request::{OwnedRequest, OwnedValues, Request};
-pub use table::{Rule, Source, SubsetInfo, Table};
+pub use table::{ClusterKey, Rule, Source, SubsetInfo, Table};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

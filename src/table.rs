@@ -159,6 +159,20 @@ pub(crate) struct Inner {
     pub(crate) rules: Vec<Rule>,
     pub(crate) cluster_domain: Box<str>,
     pub(crate) subsets: Vec<SubsetInfo>,
+    /// Every (host, subset) a destination or mirror names, indexed by `Destination::cluster`.
+    pub(crate) clusters: Vec<ClusterKey>,
+    /// Valid DestinationRules by fully qualified host, first per host first.
+    pub(crate) destination_rules: Vec<(Box<str>, String, crate::config::DestinationRuleSpec)>,
+}
+
+/// A (host, subset) pair destinations name: the unit endpoints are grouped and balanced in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ClusterKey {
+    /// Fully qualified host.
+    pub host: Box<str>,
+    /// Subset, if any.
+    pub subset: Option<Box<str>>,
 }
 
 /// A subset defined by a DestinationRule.
@@ -257,6 +271,11 @@ impl Table {
         &self.inner.subsets
     }
 
+    /// Every (host, subset) cluster destinations name, indexed by `Destination::cluster`.
+    pub fn clusters(&self) -> &[ClusterKey] {
+        &self.inner.clusters
+    }
+
     /// The source of a rule.
     pub fn source_of(&self, rule: &Rule) -> &Source {
         &self.inner.sources[rule.source as usize]
@@ -301,7 +320,7 @@ impl Inner {
 
 /// `name` → `name.<ns>.svc.<domain>`, `name.ns` → `name.ns.svc.<domain>`,
 /// `name.ns.svc` → `name.ns.svc.<domain>`; anything else is not a short form.
-fn expand_short<'b>(
+pub(crate) fn expand_short<'b>(
     host: &str,
     ns: Option<&str>,
     domain: &str,

@@ -354,6 +354,7 @@ fn lower_destination(
         port: d.port.as_ref().and_then(|p| p.number).map(|n| n as u16),
         headers: header_ops(headers),
         unavailable: None,
+        cluster: 0,
     }
 }
 

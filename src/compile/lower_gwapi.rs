@@ -1118,6 +1118,7 @@ fn backend(b: &BackendRef<'_>, rc: &RouteCtx<'_>, path: &str, report: &mut Repor
         port: b.port.map(|p| p as u16),
         headers: HeaderOps::default(),
         unavailable,
+        cluster: 0,
     }
 }
 

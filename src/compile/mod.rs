@@ -382,6 +382,20 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         .collect();
     let mut reports = Vec::new();
     lower_gwapi::place_routes(&mut routes, &world, &mut inner, &mut reports);
+    assign_clusters(&mut inner);
+    for res in &valid {
+        if let Resource::DestinationRule(o) = res {
+            let ns = o.namespace(ns_default);
+            let host = lower::expand_host(
+                o.spec.host.as_deref().unwrap_or(""),
+                ns,
+                &options.cluster_domain,
+            );
+            inner
+                .destination_rules
+                .push((host.into(), ns.to_string(), o.spec.clone()));
+        }
+    }
     for (id, source, report) in reports {
         collect(&id, &source, report, &mut rejected, &mut diagnostics);
     }
@@ -451,6 +465,35 @@ fn restrict_to_gateway_servers(
         }
         *hosts = served;
     }
+}
+
+/// Numbers every (host, subset) pair that a destination or mirror names.
+fn assign_clusters(inner: &mut Inner) {
+    use crate::action::Action;
+    use crate::table::ClusterKey;
+    let mut ids: std::collections::HashMap<ClusterKey, u32> = std::collections::HashMap::new();
+    let mut clusters = Vec::new();
+    for rule in &mut inner.rules {
+        let Action::Forward(f) = &mut rule.action else {
+            continue;
+        };
+        let dests = f
+            .destinations
+            .iter_mut()
+            .map(|w| &mut w.destination)
+            .chain(f.mirrors.iter_mut().map(|m| &mut m.destination));
+        for d in dests {
+            let key = ClusterKey {
+                host: d.host.clone(),
+                subset: d.subset.clone(),
+            };
+            d.cluster = *ids.entry(key.clone()).or_insert_with(|| {
+                clusters.push(key);
+                clusters.len() as u32 - 1
+            });
+        }
+    }
+    inner.clusters = clusters;
 }
 
 /// `exportTo` as a [`Visibility`]: empty or `*` is public; `.` is the resource's namespace.
