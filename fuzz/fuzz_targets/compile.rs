@@ -11,8 +11,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = Config::from_str(&text, "fuzz") else {
         return;
     };
-    let lenient = compile(&config, &CompileOptions::default())
-        .expect("a lenient compile does not fail");
+    let lenient =
+        compile(&config, &CompileOptions::default()).expect("a lenient compile does not fail");
     let strict = compile(&config, &CompileOptions::strict());
     assert_eq!(
         strict.is_ok(),
