@@ -37,6 +37,12 @@ impl Block {
     /// Whether every condition holds for `req`. Cheap checks run first; the result does not
     /// depend on the order.
     pub fn is_match<R: Request + ?Sized>(&self, req: &R) -> bool {
+        self.is_match_at(req, strip_query(req.path()))
+    }
+
+    /// [`Block::is_match`] with the request's path already stripped of query and fragment
+    /// (computed once per decision, not once per block).
+    pub fn is_match_at<R: Request + ?Sized>(&self, req: &R, path: &str) -> bool {
         if !self.source.is_match(req) {
             return false;
         }
@@ -56,7 +62,7 @@ impl Block {
             return false;
         }
         if let Some(u) = &self.uri
-            && !u.is_match(strip_query(req.path()))
+            && !u.is_match(path)
         {
             return false;
         }

@@ -240,11 +240,12 @@ impl Table {
         let claim = vhost
             .claim_for(req.source_namespace())
             .expect("find_vhost returns hosts with a visible claim");
+        let path = crate::predicate::path::strip_query(req.path());
         for entry in &claim.entries {
             let rule = &inner.rules[entry.rule as usize];
             let matched = match entry.block {
                 None => true,
-                Some(b) => rule.blocks[b as usize].is_match(req),
+                Some(b) => rule.blocks[b as usize].is_match_at(req, path),
             };
             if matched {
                 return Decision::from_match(inner, rule, entry.block, req, draw);

@@ -4,7 +4,7 @@ use super::FullMatch;
 
 /// The path part of `:path`: everything before the first `?` or `#`.
 pub fn strip_query(path: &str) -> &str {
-    match path.find(['?', '#']) {
+    match path.bytes().position(|b| b == b'?' || b == b'#') {
         Some(i) => &path[..i],
         None => path,
     }
