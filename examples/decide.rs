@@ -2,8 +2,13 @@
 //! line per request: how a user tests a routing policy without a cluster.
 //!
 //! ```text
-//! cargo run --release --example decide -- [--gateway NS/NAME] [--seed N] CONFIG...
+//! cargo run --release --example decide -- [--gateway NS/NAME] [--seed N] [--endpoints FILE]... CONFIG...
 //! ```
+//!
+//! With endpoints (`--endpoints FILE`: EndpointSlice and Pod resources; such resources in the
+//! CONFIG files count too), each answer also names the endpoint picked and why
+//! (`"endpoint": {"address", "port", "labels", "cluster", "policy", "hash"}`), and a cluster
+//! without a healthy endpoint answers 503.
 //!
 //! Input line: `{"id": ..., "request": {"method", "scheme", "authority", "path", "headers":
 //! {name: value or [values]}, "port", "source_labels", "source_namespace", "source_ip",
@@ -13,6 +18,7 @@
 use std::io::{BufRead, Write};
 
 use meshroute::action::{Abort, Action, Destination, RedirectPort};
+use meshroute::registry::{Pick, Registry, Router};
 use meshroute::{CompileOptions, Config, Decision, Outcome, OwnedRequest, Table};
 use rand_core::Rng;
 use serde_json::{Value, json};
@@ -28,7 +34,7 @@ fn main() {
 }
 
 fn usage() -> String {
-    "usage: decide [--gateway NS/NAME] [--seed N] CONFIG...  (requests as JSON lines on stdin)"
+    "usage: decide [--gateway NS/NAME] [--seed N] [--endpoints FILE]... CONFIG...  (requests as JSON lines on stdin)"
         .to_string()
 }
 
@@ -36,6 +42,7 @@ fn run() -> Result<(), String> {
     let mut gateway: Option<(String, String)> = None;
     let mut seed: u64 = 0;
     let mut files = Vec::new();
+    let mut endpoint_files = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -52,6 +59,7 @@ fn run() -> Result<(), String> {
                     .parse()
                     .map_err(|_| format!("--seed {s:?} is not an unsigned integer"))?;
             }
+            "--endpoints" => endpoint_files.push(args.next().ok_or_else(usage)?),
             "-h" | "--help" => return Err(usage()),
             _ => files.push(a),
         }
@@ -71,6 +79,22 @@ fn run() -> Result<(), String> {
         }
     }
     let table = compiled.table;
+    let mut endpoint_config = config.clone();
+    for f in &endpoint_files {
+        endpoint_config.add_file(f).map_err(|e| e.to_string())?;
+    }
+    let (registry, notes) = Registry::from_config(&endpoint_config, &CompileOptions::default());
+    for d in notes
+        .iter()
+        .filter(|d| d.severity >= meshroute::Severity::Warning)
+    {
+        eprintln!("{d}");
+    }
+    let router = if registry.hosts().next().is_some() {
+        Some(Router::new(&table, &registry)?)
+    } else {
+        None
+    };
     let mut rng = rand_pcg::Pcg64::new(u128::from(seed), 0x0a02_bdbf_7bb3_c0a7_ac28_fa16_a64a_bf96);
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -81,7 +105,13 @@ fn run() -> Result<(), String> {
             continue;
         }
         let draw_default = rng.next_u64();
-        let answer = match answer(&table, &line, gateway.as_ref(), draw_default) {
+        let answer = match answer(
+            &table,
+            router.as_ref(),
+            &line,
+            gateway.as_ref(),
+            draw_default,
+        ) {
             Ok(v) => v,
             Err((id, msg)) => json!({"id": id, "error": msg}),
         };
@@ -92,6 +122,7 @@ fn run() -> Result<(), String> {
 
 fn answer(
     table: &Table,
+    router: Option<&Router>,
     line: &str,
     gateway: Option<&(String, String)>,
     draw: u64,
@@ -113,7 +144,30 @@ fn answer(
         })?,
     };
     let d = table.decide_with_draw(&req, draw);
-    Ok(render(table, &d, &req, id))
+    let mut out = render(table, &d, &req, id);
+    if let Some(router) = router {
+        let pick = router.pick(&d, &req, draw);
+        out["endpoint"] = match pick {
+            Pick::Endpoint(p) => json!({
+                "address": &*p.endpoint.address,
+                "port": p.endpoint.port,
+                "labels": p.endpoint.labels,
+                "cluster": p.cluster,
+                "policy": p.policy.name(),
+                "hash": p.hash,
+            }),
+            _ => Value::Null,
+        };
+        if matches!(pick, Pick::NoHealthyEndpoint | Pick::NoEndpoints) {
+            out["status"] = json!(503);
+            out["reason"] = json!(if matches!(pick, Pick::NoHealthyEndpoint) {
+                "no healthy endpoint in the cluster (503 UH)"
+            } else {
+                "no endpoint known for the cluster (503)"
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn parse_request(r: &Value, gateway: Option<&(String, String)>) -> Result<OwnedRequest, String> {

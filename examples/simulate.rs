@@ -1,7 +1,8 @@
 //! Runs Istio's Bookinfo traffic-shifting scenario (examples/bookinfo.yaml: reviews v1/v2/v3,
 //! `end-user: jason` to v2, everyone else split 80/20 across v1 and v3) through a million
-//! requests and prints, per rule and per version, the count and share, and the mean time per
-//! decision.
+//! requests and prints, per rule, per version and per endpoint (the bundled endpoints,
+//! examples/bookinfo-endpoints.yaml) the count and share, the decisions per second, and a
+//! sticky canary ramp: how many of 10,000 users move at each weight step.
 //!
 //! ```text
 //! cargo run --release --example simulate [-- --requests N --seed S CONFIG...]
@@ -10,10 +11,12 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use meshroute::{CompileOptions, Config, Outcome, OwnedRequest};
+use meshroute::registry::{Pick, Registry, Router};
+use meshroute::{CompileOptions, Config, Outcome, OwnedRequest, Table};
 use rand_core::Rng;
 
 const BOOKINFO: &str = include_str!("bookinfo.yaml");
+const ENDPOINTS: &str = include_str!("bookinfo-endpoints.yaml");
 
 fn main() {
     if let Err(e) = run() {
@@ -40,7 +43,11 @@ fn run() -> Result<(), String> {
         }
     }
     let config = if files.is_empty() {
-        Config::from_str(BOOKINFO, "examples/bookinfo.yaml").map_err(|e| e.to_string())?
+        let mut c =
+            Config::from_str(BOOKINFO, "examples/bookinfo.yaml").map_err(|e| e.to_string())?;
+        c.add_str(ENDPOINTS, "examples/bookinfo-endpoints.yaml")
+            .map_err(|e| e.to_string())?;
+        c
     } else {
         let mut c = Config::new();
         for f in &files {
@@ -51,6 +58,8 @@ fn run() -> Result<(), String> {
     let table = meshroute::compile(&config, &CompileOptions::strict())
         .map_err(|e| e.to_string())?
         .table;
+    let (registry, _) = Registry::from_config(&config, &CompileOptions::default());
+    let router = Router::new(&table, &registry)?;
 
     // The traffic: 10% of users are jason, the rest anonymous; all call reviews from productpage.
     let jason = OwnedRequest::new("GET", "http://reviews:9080/reviews/0")
@@ -79,9 +88,24 @@ fn run() -> Result<(), String> {
 
     let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
     let mut per_version: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_endpoint: BTreeMap<String, u64> = BTreeMap::new();
     for &is_jason in &users {
         let req = if is_jason { &jason } else { &anonymous };
-        let d = table.decide(req, &mut rng);
+        let routed = router.decide(req, &mut rng);
+        let d = routed.decision;
+        let endpoint = match routed.pick {
+            Pick::Endpoint(p) => format!(
+                "{}:{} ({}, {})",
+                p.endpoint.address,
+                p.endpoint.port,
+                p.endpoint.labels.get("version").map_or("-", String::as_str),
+                p.policy.name()
+            ),
+            Pick::NoHealthyEndpoint => "(no healthy endpoint: 503)".into(),
+            Pick::NoEndpoints => "(no endpoint known: 503)".into(),
+            _ => "(not forwarded)".into(),
+        };
+        *per_endpoint.entry(endpoint).or_default() += 1;
         let (rule, version) = match &d.outcome {
             Outcome::Matched(m) => {
                 let src = table.source_of(m.rule);
@@ -108,12 +132,68 @@ fn run() -> Result<(), String> {
     print_table("rule", &per_rule, requests);
     println!();
     print_table("destination (host subset)", &per_version, requests);
+    println!();
+    print_table("endpoint (version, policy)", &per_endpoint, requests);
+    let per_decision = elapsed.as_nanos() as f64 / requests.max(1) as f64;
     println!(
-        "\nmean time per decision: {:.1} ns ({} decisions in {:.3} s, one thread, release build)",
-        elapsed.as_nanos() as f64 / requests.max(1) as f64,
+        "\nmean time per decision: {per_decision:.1} ns, {:.2} million decisions per second ({} decisions in {:.3} s, one thread, release build)",
+        1e3 / per_decision.max(1e-9),
         requests,
         elapsed.as_secs_f64()
     );
+    sticky_ramp()
+}
+
+/// A sticky canary ramp: 10,000 users keyed by `x-user`, v2's weight raised step by step.
+/// Prints, at each step, v2's share and how many users moved (and in which direction).
+fn sticky_ramp() -> Result<(), String> {
+    println!("\nsticky canary ramp (meshroute.io/sticky-split: header:x-user), 10,000 users:");
+    println!(
+        "{:>9}  {:>9}  {:>12}  {:>12}",
+        "v1/v2", "v2 share", "moved to v2", "moved to v1"
+    );
+    let users: Vec<OwnedRequest> = (0..10_000)
+        .map(|u| {
+            OwnedRequest::new("GET", "http://reviews:9080/reviews/0")
+                .header("x-user", &format!("user-{u}"))
+                .from_namespace("default")
+        })
+        .collect();
+    let mut before: Option<Vec<bool>> = None;
+    for (v1, v2) in [(100, 0), (90, 10), (80, 20), (50, 50), (0, 100)] {
+        let table = Table::from_yaml(&format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: reviews, namespace: default, annotations: {{meshroute.io/sticky-split: \"header:x-user\"}}}}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - {{destination: {{host: reviews, subset: v1}}, weight: {v1}}}\n    - {{destination: {{host: reviews, subset: v2}}, weight: {v2}}}\n---\n{}",
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: default}\nspec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}\n"
+        ))
+        .map_err(|e| e.to_string())?;
+        let on_v2: Vec<bool> = users
+            .iter()
+            .map(|u| {
+                table
+                    .decide_with_draw(u, 0)
+                    .destination()
+                    .and_then(|d| d.subset.as_deref())
+                    == Some("v2")
+            })
+            .collect();
+        let share = on_v2.iter().filter(|&&x| x).count() as f64 / users.len() as f64 * 100.0;
+        let (up, down) = match &before {
+            None => (0, 0),
+            Some(b) => b
+                .iter()
+                .zip(&on_v2)
+                .fold((0, 0), |(u, d), (was, is)| match (was, is) {
+                    (false, true) => (u + 1, d),
+                    (true, false) => (u, d + 1),
+                    _ => (u, d),
+                }),
+        };
+        println!(
+            "{:>9}  {share:>8.2}%  {up:>12}  {down:>12}",
+            format!("{v1}/{v2}")
+        );
+        before = Some(on_v2);
+    }
     Ok(())
 }
 

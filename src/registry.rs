@@ -11,12 +11,17 @@
 //! - [`Shared`]: an atomically swapped `Arc` for concurrent readers, so a reader never sees a
 //!   half-applied update.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::config::destination_rule::{LoadBalancerSettings, TrafficPolicy};
+use crate::action::{Action, Forward};
+use crate::compile::CompileOptions;
+use crate::config::destination_rule::{DestinationRuleSpec, LoadBalancerSettings};
+use crate::config::discovery::{Pod, target_port};
+use crate::config::{Config, Object, Resource};
 use crate::decision::{Decision, Outcome, mix};
+use crate::error::{Diagnostic, ResourceId, Severity};
 use crate::hash::{HashKey, KeySource, Maglev, RingHash};
 use crate::predicate::host::{MAX_HOST_LEN, lowercase_into};
 use crate::request::{Request, split_port};
@@ -36,7 +41,8 @@ pub struct Endpoint {
     pub healthy: bool,
     /// Load-balancing weight (default 1).
     pub weight: u32,
-    /// Locality (`region/zone/subzone`), informational.
+    /// Locality (`region/zone/subzone`; the zone alone when loaded from an EndpointSlice),
+    /// informational.
     pub locality: Option<Box<str>>,
 }
 
@@ -133,27 +139,304 @@ impl Registry {
     pub fn hosts(&self) -> impl Iterator<Item = &str> {
         self.services.keys().map(String::as_str)
     }
+
+    /// The endpoints Kubernetes resources in `config` describe: `EndpointSlice`s, with the
+    /// labels of the `Pod`s they name, and the `Service`s no slice covers through the Pods they
+    /// select. Other resources are ignored; the routes are compiled from the same `config`
+    /// separately ([`crate::compile()`]).
+    ///
+    /// From an EndpointSlice (`discovery.k8s.io/v1`):
+    /// - The service is the slice's `kubernetes.io/service-name` label, its host
+    ///   `<service>.<namespace>.svc.<cluster_domain>` (the namespace the slice's, else
+    ///   [`CompileOptions::default_namespace`]). A slice without the label is skipped with a
+    ///   warning (`endpointslice-without-service`).
+    /// - Every address × every port of every endpoint is one [`Endpoint`]: Kubernetes allows
+    ///   up to 100 addresses per endpoint (calling them fungible), and each becomes an
+    ///   endpoint of its own. Only TCP ports (protocol absent or `TCP`) with a number in
+    ///   1..=65535 count; a port without a number or out of range is skipped with a warning
+    ///   (`endpointslice-port`), and a slice with endpoints but no usable port gets a warning
+    ///   (`endpointslice-without-ports`).
+    /// - Labels: the slice's own labels except `kubernetes.io/*` and
+    ///   `endpointslice.kubernetes.io/*` (the controller copies the Service's labels onto the
+    ///   slice), overlaid with the labels of the Pod the endpoint's `targetRef` names (kind
+    ///   `Pod`; namespace the slice's when absent) when that Pod is loaded. The Pod's labels
+    ///   win on conflict: that is how `version: v2` is discovered.
+    /// - Healthy: `conditions.ready` (absent means ready, as Kubernetes specifies) and not
+    ///   `conditions.terminating`.
+    /// - Locality: the endpoint's `zone` as written (the region is on the Node, which is not
+    ///   loaded). Weight 1 (Kubernetes has no endpoint weights).
+    /// - The same `address:port` of a host in several slices (Kubernetes allows transient
+    ///   duplicates) is kept once: the first loaded.
+    ///
+    /// From a Service (core `v1`) that has a `selector`, is not `ExternalName`, and that no
+    /// loaded EndpointSlice names: one endpoint per loaded Pod of its namespace whose labels
+    /// include the selector and that has an IP (`status.podIP`, else the first of
+    /// `status.podIPs`), per TCP Service port. The port is the `targetPort` when it is a
+    /// number, the container port it names when it is a name (a Pod declaring no such port is
+    /// skipped for that port, as Kubernetes does), else `port`. Labels are the Pod's; healthy
+    /// is the Pod's readiness ([`Pod::ready`]). A Service alone, without Pods or slices,
+    /// contributes no endpoints.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::registry::Registry;
+    /// use meshroute::{CompileOptions, Config};
+    /// let config = Config::from_str(r#"
+    /// apiVersion: discovery.k8s.io/v1
+    /// kind: EndpointSlice
+    /// metadata:
+    ///   name: reviews-abc12
+    ///   namespace: default
+    ///   labels: {kubernetes.io/service-name: reviews, app: reviews}
+    /// addressType: IPv4
+    /// ports: [{name: http, port: 9080, protocol: TCP}]
+    /// endpoints:
+    /// - addresses: [10.1.0.7]
+    ///   conditions: {ready: true}
+    ///   targetRef: {kind: Pod, name: reviews-v2-7f8d, namespace: default}
+    /// ---
+    /// apiVersion: v1
+    /// kind: Pod
+    /// metadata: {name: reviews-v2-7f8d, namespace: default, labels: {app: reviews, version: v2}}
+    /// status: {podIP: 10.1.0.7}
+    /// "#, "inline")?;
+    /// let (registry, diagnostics) = Registry::from_config(&config, &CompileOptions::default());
+    /// assert!(diagnostics.is_empty());
+    /// let eps = registry.endpoints("reviews.default.svc.cluster.local");
+    /// assert_eq!((&*eps[0].address, eps[0].port), ("10.1.0.7", 9080));
+    /// assert_eq!(eps[0].labels["version"], "v2");
+    /// # Ok::<(), meshroute::Error>(())
+    /// ```
+    pub fn from_config(config: &Config, options: &CompileOptions) -> (Registry, Vec<Diagnostic>) {
+        let ns_default = options.default_namespace.as_str();
+        let domain = options.cluster_domain.as_str();
+        let mut registry = Registry::new();
+        let mut diagnostics = Vec::new();
+        let mut warn = |id: &ResourceId, code: &'static str, path: String, message: String| {
+            diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                code,
+                resource: Some(id.clone()),
+                path,
+                message,
+            })
+        };
+        // Pods by (namespace, name); the first loaded wins.
+        let mut pods: BTreeMap<(&str, &str), &Object<Pod>> = BTreeMap::new();
+        for r in &config.resources {
+            if let Resource::Pod(p) = r {
+                pods.entry((p.namespace(ns_default), p.metadata.name.as_str()))
+                    .or_insert(p);
+            }
+        }
+        // (host, address, port) already added, to keep duplicates across slices once.
+        let mut seen: BTreeSet<(String, String, u16)> = BTreeSet::new();
+        let mut add = |registry: &mut Registry, host: &str, endpoint: Endpoint| {
+            if seen.insert((
+                host.to_string(),
+                endpoint.address.to_string(),
+                endpoint.port,
+            )) {
+                registry.add(host, endpoint);
+            }
+        };
+        // Services (namespace, name) some slice names.
+        let mut sliced: BTreeSet<(&str, &str)> = BTreeSet::new();
+        for r in &config.resources {
+            let Resource::EndpointSlice(slice) = r else {
+                continue;
+            };
+            let id = r.id(ns_default);
+            let ns = slice.namespace(ns_default);
+            let Some(service) = slice
+                .metadata
+                .labels
+                .get(SERVICE_NAME_LABEL)
+                .filter(|s| !s.is_empty())
+            else {
+                warn(
+                    &id,
+                    "endpointslice-without-service",
+                    "metadata.labels".into(),
+                    format!(
+                        "no {SERVICE_NAME_LABEL} label: the slice belongs to no Service, so \
+                         its endpoints are not used"
+                    ),
+                );
+                continue;
+            };
+            sliced.insert((ns, service.as_str()));
+            let host = service_host(service, ns, domain);
+            let base: BTreeMap<String, String> = slice
+                .metadata
+                .labels
+                .iter()
+                .filter(|(k, _)| !is_kubernetes_label(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut ports = Vec::new();
+            for (j, p) in slice.spec.ports.iter().enumerate() {
+                if !is_tcp(p.protocol.as_deref()) {
+                    continue;
+                }
+                match p.port {
+                    Some(n) if (1..=65535).contains(&n) => ports.push(n as u16),
+                    Some(n) => warn(
+                        &id,
+                        "endpointslice-port",
+                        format!("ports[{j}].port"),
+                        format!("{n} is not a port number (1 to 65535); the port is skipped"),
+                    ),
+                    None => warn(
+                        &id,
+                        "endpointslice-port",
+                        format!("ports[{j}].port"),
+                        "not set (every port): there is no port to forward to, so the port \
+                         is skipped"
+                            .into(),
+                    ),
+                }
+            }
+            if ports.is_empty() && !slice.spec.endpoints.is_empty() {
+                warn(
+                    &id,
+                    "endpointslice-without-ports",
+                    "ports".into(),
+                    "no TCP port with a number: the slice's endpoints are not used".into(),
+                );
+                continue;
+            }
+            for (i, ep) in slice.spec.endpoints.iter().enumerate() {
+                if ep.addresses.is_empty() {
+                    warn(
+                        &id,
+                        "endpointslice-endpoint",
+                        format!("endpoints[{i}].addresses"),
+                        "no address; the endpoint is skipped".into(),
+                    );
+                    continue;
+                }
+                let healthy = ep.conditions.ready.unwrap_or(true)
+                    && !ep.conditions.terminating.unwrap_or(false);
+                let mut labels = base.clone();
+                let pod = ep.target_ref.as_ref().and_then(|t| {
+                    if t.kind.as_deref().is_some_and(|k| k != "Pod") {
+                        return None;
+                    }
+                    let pod_ns = t.namespace.as_deref().unwrap_or(ns);
+                    pods.get(&(pod_ns, t.name.as_deref()?))
+                });
+                if let Some(pod) = pod {
+                    for (k, v) in &pod.metadata.labels {
+                        labels.insert(k.clone(), v.clone());
+                    }
+                }
+                for address in &ep.addresses {
+                    for &port in &ports {
+                        let mut e = Endpoint::new(address, port).healthy(healthy);
+                        e.labels = labels.clone();
+                        e.locality = ep.zone.as_deref().map(Into::into);
+                        add(&mut registry, &host, e);
+                    }
+                }
+            }
+        }
+        for r in &config.resources {
+            let Resource::Service(svc) = r else {
+                continue;
+            };
+            let ns = svc.namespace(ns_default);
+            let name = svc.metadata.name.as_str();
+            let spec = &svc.spec;
+            if spec.selector.is_empty()
+                || spec.kind.as_deref() == Some("ExternalName")
+                || sliced.contains(&(ns, name))
+            {
+                continue;
+            }
+            let host = service_host(name, ns, domain);
+            let selected = pods
+                .range((ns, "")..)
+                .take_while(|((pns, _), _)| *pns == ns)
+                .map(|(_, p)| *p)
+                .filter(|p| {
+                    spec.selector
+                        .iter()
+                        .all(|(k, v)| p.metadata.labels.get(k) == Some(v))
+                });
+            for pod in selected {
+                let Some(ip) = pod.spec.ip() else {
+                    continue;
+                };
+                for port in &spec.ports {
+                    if !is_tcp(port.protocol.as_deref()) {
+                        continue;
+                    }
+                    let number = match target_port(port.target_port.as_ref()) {
+                        Some(Ok(n)) => Some(n),
+                        Some(Err(name)) => pod.spec.named_port(name),
+                        None => port.port,
+                    };
+                    let Some(number) = number.filter(|n| (1..=65535).contains(n)) else {
+                        continue;
+                    };
+                    let mut e = Endpoint::new(ip, number as u16).healthy(pod.spec.ready());
+                    e.labels = pod.metadata.labels.clone();
+                    add(&mut registry, &host, e);
+                }
+            }
+        }
+        (registry, diagnostics)
+    }
+}
+
+/// The label naming an EndpointSlice's Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// `kubernetes.io/*` and `endpointslice.kubernetes.io/*` labels: Kubernetes' bookkeeping on a
+/// slice, not labels of its endpoints.
+fn is_kubernetes_label(key: &str) -> bool {
+    key.split_once('/').is_some_and(|(prefix, _)| {
+        matches!(prefix, "kubernetes.io" | "endpointslice.kubernetes.io")
+    })
+}
+
+fn is_tcp(protocol: Option<&str>) -> bool {
+    protocol.is_none_or(|p| p == "TCP")
+}
+
+fn service_host(service: &str, namespace: &str, domain: &str) -> String {
+    format!("{service}.{namespace}.svc.{domain}").to_ascii_lowercase()
 }
 
 /// The load-balancing policy of a cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Policy {
-    /// Weighted round robin.
+    /// Weighted round robin: the smooth (nginx) order over one period of Σ weights, one
+    /// cursor per cluster shared by every thread; the draw plays no part.
     RoundRobin,
-    /// Weighted random.
+    /// Weighted random, from the request's draw.
     Random,
-    /// Power of two choices over in-flight requests (Istio's default).
+    /// Power of two choices (Istio's default): two weighted random choices from the draw, the
+    /// one with fewer requests in flight ([`Router::started`], [`Router::finished`]) wins, the
+    /// first on a tie.
     LeastRequest,
     /// Consistent hashing on a ring (Envoy's ring hash).
     RingHash,
     /// Consistent hashing with a Maglev table.
     Maglev,
-    /// No balancing: the original destination address (`PASSTHROUGH`).
+    /// No balancing: the original destination address (`PASSTHROUGH`). The original address
+    /// is the caller's to know, so a weighted random endpoint stands in.
     Passthrough,
 }
 
 impl Policy {
+    /// Whether the policy places requests by a hash key (ring hash or Maglev).
+    pub fn is_consistent_hash(self) -> bool {
+        matches!(self, Policy::RingHash | Policy::Maglev)
+    }
+
     /// The name as Istio writes it.
     pub fn name(self) -> &'static str {
         match self {
@@ -177,7 +460,8 @@ struct Cluster {
     /// Number of endpoints the subset selected, healthy or not.
     selected: usize,
     policy: Policy,
-    /// Hash policies (consistent hash only), combined as Envoy combines them.
+    /// The DestinationRule's hash key (consistent hash only): the hash policy Istio puts on
+    /// routes to this cluster.
     hash_policies: Vec<KeySource>,
     /// Cumulative weights over `endpoints`.
     cumulative: Vec<u64>,
@@ -222,7 +506,15 @@ pub struct EndpointPick<'r> {
     pub endpoint: &'r Endpoint,
     /// The policy that chose it.
     pub policy: Policy,
-    /// The hash it was placed by (consistent hash), if one was computed.
+    /// The hash key it was placed by (ring hash and Maglev), when the request carries one;
+    /// `None` for the other policies and for a request without the key (then a random point
+    /// picks, as in Envoy). For a rule, the key is the route's: the DestinationRule
+    /// `consistentHash` key of each of the rule's destinations (weight-0 destinations of a
+    /// split skipped), hashed as [`KeySource::hash`] and combined in order with [`HashKey`],
+    /// as Istio lists one hash policy per destination on the route and Envoy combines them;
+    /// with one destination (or one that has a key) it is that key's hash, e.g.
+    /// [`crate::hash::header_hash`]. For the mesh default route (no VirtualService), the
+    /// service's top-level key.
     pub hash: Option<u64>,
     /// The cluster, as `host` or `host/subset`.
     pub cluster: &'r str,
@@ -256,6 +548,25 @@ impl Routed<'_> {
     }
 }
 
+impl<'r> Pick<'r> {
+    /// Envoy's response flag for the pick: `UH` (no healthy upstream) when there is no
+    /// endpoint to send the request to, `None` otherwise.
+    pub fn response_flag(&self) -> Option<&'static str> {
+        match self {
+            Pick::NoHealthyEndpoint | Pick::NoEndpoints => Some("UH"),
+            _ => None,
+        }
+    }
+
+    /// The chosen endpoint, if any.
+    pub fn endpoint(&self) -> Option<EndpointPick<'r>> {
+        match self {
+            Pick::Endpoint(p) => Some(*p),
+            _ => None,
+        }
+    }
+}
+
 impl Router {
     /// Binds `table` to the endpoints of `registry`: selects each cluster's endpoints by its
     /// subset's labels and builds its balancer with the DestinationRule's policy.
@@ -285,32 +596,35 @@ impl Router {
         let inner = &table.inner;
         let mut clusters = Vec::with_capacity(inner.clusters.len());
         for key in &inner.clusters {
-            let labels = key.subset.as_deref().and_then(|s| {
-                inner.subsets.iter().find(|x| {
-                    *x.name == *s
-                        && (x.host == key.host
-                            || x.host
-                                .strip_prefix('*')
-                                .is_some_and(|suf| key.host.ends_with(suf)))
-                })
-            });
-            let selector: Vec<(&str, &str)> = labels
-                .map(|l| l.labels.iter().map(|(k, v)| (&**k, &**v)).collect())
-                .unwrap_or_default();
+            // The subset of the DestinationRule that applies to the host; an undefined subset
+            // is a cluster that does not exist, so it selects nothing.
+            let selector: Option<Vec<(&str, &str)>> = match key.subset.as_deref() {
+                None => Some(Vec::new()),
+                Some(s) => dr_host(table, &key.host).and_then(|h| {
+                    inner
+                        .subsets
+                        .iter()
+                        .find(|x| *x.host == *h && *x.name == *s)
+                        .map(|x| x.labels.iter().map(|(k, v)| (&**k, &**v)).collect())
+                }),
+            };
             let name = match &key.subset {
                 Some(s) => format!("{}/{s}", key.host),
                 None => key.host.to_string(),
             };
-            let eps: Vec<Endpoint> = registry
-                .endpoints(&key.host)
-                .iter()
-                .filter(|e| {
-                    selector
-                        .iter()
-                        .all(|(k, v)| e.labels.get(*k).map(String::as_str) == Some(*v))
-                })
-                .cloned()
-                .collect();
+            let eps: Vec<Endpoint> = match &selector {
+                None => Vec::new(),
+                Some(selector) => registry
+                    .endpoints(&key.host)
+                    .iter()
+                    .filter(|e| {
+                        selector
+                            .iter()
+                            .all(|(k, v)| e.labels.get(*k).map(String::as_str) == Some(*v))
+                    })
+                    .cloned()
+                    .collect(),
+            };
             let lb = policy_for(table, &key.host, key.subset.as_deref());
             clusters.push(Cluster::build(name, eps, lb)?);
         }
@@ -358,7 +672,9 @@ impl Router {
         Routed { decision, pick }
     }
 
-    /// Picks the endpoint for a decision this router's table made.
+    /// Picks the endpoint for a decision this router's table made: [`Pick::NotForwarded`] when
+    /// the decision does not forward (no match, redirect, direct response, an abort, an
+    /// unavailable destination), else the cluster's pick. Allocates nothing.
     pub fn pick<R: Request + ?Sized>(
         &self,
         decision: &Decision<'_>,
@@ -388,65 +704,132 @@ impl Router {
                 }
             }
             Outcome::Matched(m) => {
-                if decision.status() != 200 {
+                // An abort answers without forwarding, also a gRPC one (status 200).
+                if decision.status() != 200 || m.abort.is_some() {
                     return Pick::NotForwarded;
                 }
-                let Some(w) = m.destination else {
+                let (Some(w), Action::Forward(f)) = (m.destination, &m.rule.action) else {
                     return Pick::NotForwarded;
                 };
                 let id = w.destination.cluster;
-                (&self.clusters[id as usize], ClusterId::Destination(id))
+                let Some(cluster) = self.clusters.get(id as usize) else {
+                    // A decision of another table.
+                    return Pick::NoEndpoints;
+                };
+                let hash = if cluster.policy.is_consistent_hash() {
+                    self.route_hash(f, req)
+                } else {
+                    None
+                };
+                return cluster.pick(hash, draw, ClusterId::Destination(id));
             }
             _ => return Pick::NotForwarded,
         };
-        cluster.pick(req, draw, id)
+        // The mesh default route carries the service's own hash policy.
+        let hash = if cluster.policy.is_consistent_hash() {
+            let mut key = HashKey::new();
+            for p in &cluster.hash_policies {
+                key.add(p.hash(req));
+            }
+            key.hash()
+        } else {
+            None
+        };
+        cluster.pick(hash, draw, id)
     }
 
-    /// Reports that a request to `pick`'s endpoint started (for LEAST_REQUEST).
+    /// The route's hash key as Envoy computes it from the hash policies Istio puts on the
+    /// route: one per destination (weight-0 destinations of a split skipped), the
+    /// DestinationRule `consistentHash` key of that destination's (host, subset), combined in
+    /// declaration order with [`HashKey`]. One destination: that key's hash.
+    fn route_hash<R: Request + ?Sized>(&self, forward: &Forward, req: &R) -> Option<u64> {
+        let several = forward.destinations.len() > 1;
+        let mut key = HashKey::new();
+        for d in &forward.destinations {
+            if several && d.weight == 0 {
+                continue;
+            }
+            if let Some(c) = self.clusters.get(d.destination.cluster as usize) {
+                for p in &c.hash_policies {
+                    key.add(p.hash(req));
+                }
+            }
+        }
+        key.hash()
+    }
+
+    /// Reports that a request to `pick`'s endpoint started (for LEAST_REQUEST). Report to the
+    /// router that made the pick: a pick of another router (e.g. the one before
+    /// [`Router::with_registry`]) is ignored, and a new router starts with no request in
+    /// flight.
     pub fn started(&self, pick: &EndpointPick<'_>) {
         if let Some(c) = self.in_flight(pick) {
             c.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Reports that a request to `pick`'s endpoint finished (for LEAST_REQUEST).
+    /// Reports that a request to `pick`'s endpoint finished (for LEAST_REQUEST); the count
+    /// never goes below 0.
     pub fn finished(&self, pick: &EndpointPick<'_>) {
         if let Some(c) = self.in_flight(pick) {
             let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
     }
 
+    /// The in-flight counter of `pick`'s endpoint, when the pick is this router's (a pick of
+    /// another router, e.g. the one before a registry update, is ignored).
     fn in_flight(&self, pick: &EndpointPick<'_>) -> Option<&AtomicU32> {
         let cluster = match pick.cluster_id {
             ClusterId::Destination(id) => self.clusters.get(id as usize)?,
             ClusterId::Service => self.services.get(pick.cluster)?,
         };
-        cluster.in_flight.get(pick.index as usize)
+        let i = pick.index as usize;
+        std::ptr::eq(cluster.endpoints.get(i)?, pick.endpoint).then(|| &cluster.in_flight[i])
     }
 }
 
-/// The load-balancer settings for (host, subset) with Istio's precedence: the subset's policy
-/// over the DestinationRule's top-level one, field by field (SEMANTICS §2.2; the port-level
-/// settings need the service port, which clusters do not split by, so they are not applied).
+/// The DestinationRule host that applies to `host`: `host` itself when a rule names it, else
+/// the most specific wildcard (`*.example.com`, `*`) that covers it, the first of equals.
+fn dr_host<'t>(table: &'t Table, host: &str) -> Option<&'t str> {
+    let drs = &table.inner.destination_rules;
+    if let Some((h, _, _)) = drs.iter().find(|(h, _, _)| **h == *host) {
+        return Some(h);
+    }
+    drs.iter()
+        .map(|(h, _, _)| &**h)
+        .filter(|h| h.strip_prefix('*').is_some_and(|s| host.ends_with(s)))
+        .fold(None, |best: Option<&str>, h| match best {
+            Some(b) if b.len() >= h.len() => Some(b),
+            _ => Some(h),
+        })
+}
+
+/// The load-balancer settings for (host, subset) with Istio's precedence (SEMANTICS §2.1,
+/// §2.2): the DestinationRules of the host ([`dr_host`]) merged as Istio merges them (the
+/// top-level `trafficPolicy` of the first that has one; subsets by name, the first
+/// definition winning), then the subset's `loadBalancer` over the top-level one when set.
+/// Port-level settings need the service port, which clusters are not split by, so they are
+/// not applied.
 fn policy_for<'t>(
     table: &'t Table,
     host: &str,
     subset: Option<&str>,
 ) -> Option<&'t LoadBalancerSettings> {
-    let drs = &table.inner.destination_rules;
-    let dr = drs.iter().find(|(h, _, _)| **h == *host).or_else(|| {
-        drs.iter()
-            .find(|(h, _, _)| h.strip_prefix('*').is_some_and(|s| host.ends_with(s)))
-    })?;
-    let spec = &dr.2;
-    let top = spec
-        .traffic_policy
-        .as_ref()
-        .and_then(|t: &TrafficPolicy| t.load_balancer.as_ref());
-    let sub = subset.and_then(|s| {
-        spec.subsets
+    let dr_host = dr_host(table, host)?;
+    let rules = || {
+        table
+            .inner
+            .destination_rules
             .iter()
-            .flatten()
+            .filter(move |(h, _, _)| **h == *dr_host)
+            .map(|(_, _, spec): &(_, _, DestinationRuleSpec)| spec)
+    };
+    let top = rules()
+        .find_map(|spec| spec.traffic_policy.as_ref())
+        .and_then(|t| t.load_balancer.as_ref());
+    let sub = subset.and_then(|s| {
+        rules()
+            .flat_map(|spec| spec.subsets.iter().flatten())
             .find(|x| x.name.as_deref() == Some(s))
             .and_then(|x| x.traffic_policy.as_ref())
             .and_then(|t| t.load_balancer.as_ref())
@@ -556,7 +939,8 @@ impl Cluster {
         })
     }
 
-    fn pick<R: Request + ?Sized>(&self, req: &R, draw: u64, cluster_id: ClusterId) -> Pick<'_> {
+    /// Picks an endpoint; `route_hash` is the request's hash key (consistent hash only).
+    fn pick(&self, route_hash: Option<u64>, draw: u64, cluster_id: ClusterId) -> Pick<'_> {
         if self.endpoints.is_empty() {
             return if self.selected == 0 {
                 Pick::NoEndpoints
@@ -582,11 +966,7 @@ impl Cluster {
                 if load(b) < load(a) { b } else { a }
             }
             Policy::RingHash | Policy::Maglev => {
-                let mut key = HashKey::new();
-                for p in &self.hash_policies {
-                    key.add(p.hash(req));
-                }
-                hash = key.hash();
+                hash = route_hash;
                 // No hash: a random point, as Envoy does.
                 let h = hash.unwrap_or_else(|| mix(draw, 6));
                 match (&self.maglev, &self.ring) {

@@ -1,10 +1,23 @@
 //! Proof that deciding allocates nothing: a counting global allocator, a table with every
 //! matcher kind, the weighted split and every action, and requests decided on a fresh thread
 //! with no warm-up (a regex engine that built a cache on first use per thread would count).
+//! Also the endpoint pick ([`Router::decide_with_draw`] under every load-balancing policy,
+//! the in-flight reports, [`Shared::load`]), the sticky split, and the hash primitives
+//! (`meshroute::hash`): request hashes, Maglev, ring hash and sticky picks.
+//!
+//! This file holds the crate's only `unsafe impl` (STYLE §3): allocation checks of other test
+//! binaries belong here.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use std::net::IpAddr;
+
+use meshroute::hash::{
+    HashKey, Maglev, RingHash, cookie_hash, header_hash, ip_hash, query_hash, source_ip_hash,
+    sticky_pick, values_hash, xxhash64,
+};
+use meshroute::registry::{Endpoint, Pick, Registry, Router, Shared};
 use meshroute::{OwnedRequest, Table};
 use proptest::prelude::*;
 
@@ -306,4 +319,271 @@ fn the_counter_sees_allocations() {
     .join()
     .unwrap();
     assert!(n >= 1, "the counting allocator missed an allocation");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoint picks: every load-balancing policy, the sticky split, health outcomes
+// ---------------------------------------------------------------------------------------------
+
+const BALANCED: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: shop, namespace: prod}
+spec:
+  host: shop
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+  subsets:
+  - {name: rr, labels: {app: shop}}
+  - {name: random, labels: {app: shop}, trafficPolicy: {loadBalancer: {simple: RANDOM}}}
+  - {name: least, labels: {app: shop}, trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}}
+  - {name: ring-header, labels: {app: shop}, trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user, ringHash: {minimumRingSize: 1024}}}}}
+  - {name: maglev-cookie, labels: {app: shop}, trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {name: session, ttl: 0s}, maglev: {tableSize: 65537}}}}}
+  - {name: ring-query, labels: {app: shop}, trafficPolicy: {loadBalancer: {consistentHash: {httpQueryParameterName: user}}}}
+  - {name: maglev-ip, labels: {app: shop}, trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, maglev: {tableSize: 251}}}}}
+  - {name: passthrough, labels: {app: shop}, trafficPolicy: {loadBalancer: {simple: PASSTHROUGH}}}
+  - {name: sick, labels: {app: sick}}
+  - {name: empty, labels: {app: nobody}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: shop
+  namespace: prod
+spec:
+  hosts: [shop]
+  http:
+  - {match: [{uri: {prefix: /rr}}], route: [{destination: {host: shop, subset: rr}}]}
+  - {match: [{uri: {prefix: /random}}], route: [{destination: {host: shop, subset: random}}]}
+  - {match: [{uri: {prefix: /least}}], route: [{destination: {host: shop, subset: least}}]}
+  - {match: [{uri: {prefix: /ring}}], route: [{destination: {host: shop, subset: ring-header}}]}
+  - {match: [{uri: {prefix: /maglev}}], route: [{destination: {host: shop, subset: maglev-cookie}}]}
+  - {match: [{uri: {prefix: /query}}], route: [{destination: {host: shop, subset: ring-query}}]}
+  - {match: [{uri: {prefix: /ip}}], route: [{destination: {host: shop, subset: maglev-ip}}]}
+  - {match: [{uri: {prefix: /pass}}], route: [{destination: {host: shop, subset: passthrough}}]}
+  - {match: [{uri: {prefix: /sick}}], route: [{destination: {host: shop, subset: sick}}]}
+  - {match: [{uri: {prefix: /empty}}], route: [{destination: {host: shop, subset: empty}}]}
+  - name: hashed-split
+    route:
+    - {destination: {host: shop, subset: ring-header}, weight: 40}
+    - {destination: {host: shop, subset: maglev-cookie}, weight: 30}
+    - {destination: {host: shop, subset: least}, weight: 30}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: cart
+  namespace: prod
+  annotations: {meshroute.io/sticky-split: "header:x-user"}
+spec:
+  hosts: [cart]
+  http:
+  - route:
+    - {destination: {host: shop, subset: ring-header}, weight: 90}
+    - {destination: {host: shop, subset: maglev-cookie}, weight: 10}
+"#;
+
+fn balanced_registry() -> Registry {
+    let mut reg = Registry::new();
+    let shop = "shop.prod.svc.cluster.local";
+    for i in 0..6 {
+        reg.add(
+            shop,
+            Endpoint::new(&format!("10.0.0.{i}"), 8080)
+                .label("app", "shop")
+                .weight(1 + i % 3)
+                .healthy(i != 4),
+        );
+    }
+    reg.add(shop, Endpoint::new("fd00::7", 8080).label("app", "shop"));
+    reg.add(
+        shop,
+        Endpoint::new("10.0.9.1", 8080)
+            .label("app", "sick")
+            .healthy(false),
+    );
+    reg.add(
+        "orders.prod.svc.cluster.local",
+        Endpoint::new("10.0.5.1", 9090),
+    );
+    reg
+}
+
+fn balanced_requests() -> Vec<OwnedRequest> {
+    let keyed = |path: &str| {
+        let mut r = OwnedRequest::new("GET", &format!("http://shop{path}?user=jason&page=2"))
+            .header("x-user", "jason")
+            .header("x-user", "again")
+            .header("cookie", "theme=dark; session=\"s-42\"")
+            .from_namespace("prod");
+        r.source_ip = Some("2001:db8::1".parse().unwrap());
+        r
+    };
+    let mut out: Vec<OwnedRequest> = [
+        "/rr", "/random", "/least", "/ring", "/maglev", "/query", "/ip", "/pass", "/sick",
+        "/empty", "/split",
+    ]
+    .iter()
+    .map(|p| keyed(p))
+    .collect();
+    // Without any key: consistent hashing falls back to a random point.
+    out.push(OwnedRequest::new("GET", "http://shop/ring").from_namespace("prod"));
+    out.push(OwnedRequest::new("GET", "http://shop/maglev").from_namespace("prod"));
+    // The sticky split, with and without its key.
+    out.push(
+        OwnedRequest::new("GET", "http://cart/")
+            .header("x-user", "jason")
+            .from_namespace("prod"),
+    );
+    out.push(OwnedRequest::new("GET", "http://cart/").from_namespace("prod"));
+    // Passthrough: a service with endpoints, and one without.
+    out.push(OwnedRequest::new("GET", "http://orders:9090/o/1").from_namespace("prod"));
+    out.push(OwnedRequest::new("GET", "http://unknown.example.com/").from_namespace("prod"));
+    out
+}
+
+#[test]
+fn picking_endpoints_allocates_nothing_under_every_policy() {
+    let table = Table::from_yaml(BALANCED).unwrap();
+    let router = Router::new(&table, &balanced_registry()).unwrap();
+    let reqs = balanced_requests();
+    // The requests take the paths they are meant to: hashed picks carry a hash, the keyed
+    // sticky request is split by its key.
+    for i in [3, 4, 5, 6, 10] {
+        let routed = router.decide_with_draw(&reqs[i], 0);
+        assert!(
+            routed.pick.endpoint().unwrap().hash.is_some(),
+            "request {i}"
+        );
+    }
+    let sticky = table.decide_with_draw(&reqs[13], 0);
+    assert!(sticky.matched().unwrap().sticky_hash.is_some());
+    let shared = Shared::new(router);
+    let (n, kinds) = std::thread::spawn(move || {
+        let mut rng = rand_pcg::Pcg64::new(3, 5);
+        let mut kinds = [[0u32; 4]; 32];
+        let before = allocations();
+        for (i, r) in reqs.iter().enumerate() {
+            let router = shared.load();
+            for draw in [0u64, 1, 39, 40, 69, 70, 99, 123_456_789, u64::MAX] {
+                let routed = router.decide_with_draw(r, draw);
+                let k = match routed.pick {
+                    Pick::Endpoint(p) => {
+                        router.started(&p);
+                        std::hint::black_box((p.endpoint, p.hash, p.policy, p.cluster));
+                        router.finished(&p);
+                        0
+                    }
+                    Pick::NoHealthyEndpoint => 1,
+                    Pick::NoEndpoints => 2,
+                    _ => 3,
+                };
+                kinds[i][k] += 1;
+                std::hint::black_box((routed.status(), routed.pick.response_flag()));
+            }
+            std::hint::black_box(router.decide(r, &mut rng).status());
+        }
+        (allocations() - before, kinds)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "picking allocated {n} times");
+    // Each request reached what it is meant to: an endpoint, except the all-unhealthy
+    // subset (NoHealthyEndpoint), the subset without endpoints and the unknown host
+    // (NoEndpoints).
+    let all = |k: usize| [k == 0, k == 1, k == 2, k == 3].map(|b| if b { 9 } else { 0 });
+    for (i, expect) in [0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 2]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(kinds[i], all(*expect), "request {i}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn generated_keys_allocate_nothing_when_picking(
+        path in "/(rr|random|least|ring|maglev|query|ip|split)[a-z/]{0,8}",
+        user in "[a-zA-Z0-9]{0,12}",
+        session in "[a-z0-9\"]{0,10}",
+        ip in any::<[u8; 4]>(),
+        draws in proptest::collection::vec(any::<u64>(), 1..8),
+    ) {
+        let table = Table::from_yaml(BALANCED).unwrap();
+        let router = Router::new(&table, &balanced_registry()).unwrap();
+        let mut req = OwnedRequest::new("GET", &format!("http://shop{path}?user={user}"))
+            .header("x-user", &user)
+            .header("cookie", &format!("session={session}"))
+            .from_namespace("prod");
+        req.source_ip = Some(IpAddr::from(ip));
+        let n = std::thread::spawn(move || {
+            let before = allocations();
+            for d in &draws {
+                let routed = router.decide_with_draw(&req, *d);
+                if let Pick::Endpoint(p) = routed.pick {
+                    router.started(&p);
+                    router.finished(&p);
+                }
+                std::hint::black_box(routed.status());
+            }
+            allocations() - before
+        }).join().unwrap();
+        prop_assert_eq!(n, 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hash primitives (moved from tests/hash.rs)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn picks_and_request_hashes_allocate_nothing() {
+    let five: [(&str, u32); 5] = [
+        ("10.0.0.1:9080", 1),
+        ("10.0.0.2:9080", 1),
+        ("10.0.0.3:9080", 1),
+        ("10.0.0.4:9080", 1),
+        ("10.0.0.5:9080", 1),
+    ];
+    let maglev = Maglev::new(&five).unwrap();
+    let ring = RingHash::new(&five).unwrap();
+    let mut r = OwnedRequest::new("GET", "http://reviews/r?user=jason")
+        .header("cookie", "session=abc; theme=dark");
+    // More values than the stack array holds: the sorted-without-storing path.
+    for i in 0..20 {
+        r = r.header("x-many", &format!("value-{}", (i * 7) % 11));
+    }
+    r = r.header("x-user", "jason");
+    r.source_ip = Some("2001:db8::1".parse().unwrap());
+    let cumulative = [50u64, 80, 100];
+    let ips: [IpAddr; 3] = [
+        "10.0.0.1".parse().unwrap(),
+        "::1.2.3.4".parse().unwrap(),
+        "::ffff:10.1.2.3".parse().unwrap(),
+    ];
+
+    let (used, sink) = std::thread::spawn(move || {
+        let start = allocations();
+        let mut sink = 0usize;
+        for i in 0..1000u64 {
+            let mut key = HashKey::new();
+            key.add(header_hash(&r, "x-user"));
+            key.add(header_hash(&r, "x-many"));
+            key.add(cookie_hash(&r, "session"));
+            key.add(query_hash(&r, "user"));
+            key.add(source_ip_hash(&r));
+            key.add(Some(ip_hash(ips[(i % 3) as usize])));
+            key.add(values_hash([&b"b"[..], b"a"]));
+            let h = key.hash().unwrap() ^ i;
+            sink += maglev.pick(h) + maglev.pick_attempt(h, 2);
+            sink += ring.pick(h) + ring.pick_attempt(h, 1);
+            sink += sticky_pick(h, &cumulative).unwrap();
+            sink += xxhash64(b"10.0.0.1:9080_17", h) as usize & 1;
+        }
+        (allocations() - start, sink)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(used, 0, "allocations while picking");
+    assert!(sink > 0);
 }

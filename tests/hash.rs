@@ -1,7 +1,8 @@
 //! Specified hashes and consistent hashing (`meshroute::hash`): XXH64 against the reference
 //! vectors, the hash policy as Envoy combines it, Maglev and ring hash pinned to golden
-//! tables and checked for balance and disruption, the sticky split under weight ramps, and
-//! picks that allocate nothing.
+//! tables and checked for balance and disruption, and the sticky split under weight ramps.
+//! That picks and request hashes allocate nothing is proved in `tests/alloc_free.rs`, the one
+//! test binary with a counting allocator.
 //!
 //! Golden values were computed once with this implementation after it matched the reference
 //! `XXH64` (libxxhash 0.8.1) on 1,500 inputs of every length 0..300 and five seeds, and after
@@ -9,60 +10,15 @@
 //! `maglev_lb.cc` / `ring_hash_lb.cc`. A change to any of them changes which endpoint a user
 //! lands on: treat a failure here as a behaviour change, not as a test to update.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use meshroute::OwnedRequest;
 use meshroute::hash::{
     BuildError, HashKey, Maglev, RingHash, cookie_hash, cookie_value, cookie_value_hash, fmix64,
-    header_hash, ip_hash, query_hash, source_ip_hash, sticky_pick, values_hash, xxhash64,
-    xxhash64_chain,
+    header_hash, ip_hash, query_hash, source_ip_hash, sticky_pick, xxhash64, xxhash64_chain,
 };
 use proptest::prelude::*;
-
-// ---------------------------------------------------------------------------------------------
-// A counting allocator, for the "picks allocate nothing" check.
-// ---------------------------------------------------------------------------------------------
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn bump() {
-    // `try_with`: the thread-local may be gone while a thread shuts down.
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: every call is forwarded unchanged to `System`, which upholds `GlobalAlloc`'s
-// contract; the only addition is a thread-local counter that never allocates itself.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        bump();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        bump();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        bump();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -888,48 +844,8 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Zero allocation, Send + Sync
+// Send + Sync (that picks allocate nothing is proved in tests/alloc_free.rs)
 // ---------------------------------------------------------------------------------------------
-
-#[test]
-fn picks_and_request_hashes_allocate_nothing() {
-    let maglev = Maglev::new(&FIVE).unwrap();
-    let ring = RingHash::new(&FIVE).unwrap();
-    let mut r = OwnedRequest::new("GET", "http://reviews/r?user=jason")
-        .header("cookie", "session=abc; theme=dark");
-    for i in 0..20 {
-        r = r.header("x-many", &format!("value-{}", (i * 7) % 11));
-    }
-    r = r.header("x-user", "jason");
-    r.source_ip = Some("2001:db8::1".parse().unwrap());
-    let cumulative = [50u64, 80, 100];
-    let ips: [IpAddr; 3] = [
-        "10.0.0.1".parse().unwrap(),
-        "::1.2.3.4".parse().unwrap(),
-        "::ffff:10.1.2.3".parse().unwrap(),
-    ];
-
-    let start = allocations();
-    let mut sink = 0usize;
-    for i in 0..1000u64 {
-        let mut key = HashKey::new();
-        key.add(header_hash(&r, "x-user"));
-        key.add(header_hash(&r, "x-many"));
-        key.add(cookie_hash(&r, "session"));
-        key.add(query_hash(&r, "user"));
-        key.add(source_ip_hash(&r));
-        key.add(Some(ip_hash(ips[(i % 3) as usize])));
-        key.add(values_hash([&b"b"[..], b"a"]));
-        let h = key.hash().unwrap() ^ i;
-        sink += maglev.pick(h) + maglev.pick_attempt(h, 2);
-        sink += ring.pick(h) + ring.pick_attempt(h, 1);
-        sink += sticky_pick(h, &cumulative).unwrap();
-        sink += xxhash64(b"10.0.0.1:9080_17", h) as usize & 1;
-    }
-    let used = allocations() - start;
-    assert_eq!(used, 0, "allocations while picking");
-    assert!(sink > 0);
-}
 
 #[test]
 fn tables_are_send_and_sync() {

@@ -139,7 +139,11 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             Resource::KubeGateway(o) => validate_gwapi::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => validate_gwapi::validate_http_route(&o.spec, &mut report),
             Resource::GrpcRoute(o) => validate_gwapi::validate_grpc_route(&o.spec, &mut report),
-            Resource::ReferenceGrant(_) | Resource::Service(_) | Resource::Namespace(_) => {}
+            Resource::ReferenceGrant(_)
+            | Resource::Service(_)
+            | Resource::Namespace(_)
+            | Resource::EndpointSlice(_)
+            | Resource::Pod(_) => {}
         }
         if collect(&id, res.source(), report, &mut rejected, &mut diagnostics) {
             valid.push(res);

@@ -9,6 +9,7 @@
 
 pub mod common;
 pub mod destination_rule;
+pub mod discovery;
 pub mod gateway;
 pub mod gateway_api;
 pub mod virtual_service;
@@ -30,9 +31,10 @@ pub use virtual_service::VirtualServiceSpec;
 pub mod limits {
     /// Largest input accepted in one call, in bytes.
     pub const MAX_INPUT_BYTES: usize = 16 << 20;
-    /// Deepest YAML/JSON nesting.
+    /// Deepest YAML nesting (JSON input is bounded by the JSON parser's own limit of 128 and
+    /// by [`MAX_INPUT_BYTES`]).
     pub const MAX_DEPTH: usize = 32;
-    /// Most YAML nodes in one input.
+    /// Most YAML nodes in one input (JSON input is bounded by [`MAX_INPUT_BYTES`]).
     pub const MAX_NODES: usize = 250_000;
     /// Most YAML aliases in one input.
     pub const MAX_ALIASES: usize = 100;
@@ -113,6 +115,12 @@ pub enum Resource {
     Service(Object<gateway_api::ServiceSpec>),
     /// Core Namespace (labels, for `allowedRoutes` selectors).
     Namespace(Object<()>),
+    /// discovery.k8s.io EndpointSlice (endpoints of a Service, for the registry). It has no
+    /// `spec`: `Object::spec` holds its top-level fields.
+    EndpointSlice(Object<discovery::EndpointSlice>),
+    /// Core Pod (labels and IP, for the registry): `Object::spec` holds its `spec` and
+    /// `status`.
+    Pod(Object<discovery::Pod>),
 }
 
 /// Applies `$body` to the `Object` inside any variant.
@@ -128,6 +136,8 @@ macro_rules! with_object {
             Resource::ReferenceGrant($o) => $body,
             Resource::Service($o) => $body,
             Resource::Namespace($o) => $body,
+            Resource::EndpointSlice($o) => $body,
+            Resource::Pod($o) => $body,
         }
     };
 }
@@ -155,6 +165,8 @@ impl Resource {
             Resource::ReferenceGrant(_) => "ReferenceGrant",
             Resource::Service(_) => "Service",
             Resource::Namespace(_) => "Namespace",
+            Resource::EndpointSlice(_) => "EndpointSlice",
+            Resource::Pod(_) => "Pod",
         }
     }
 
@@ -311,7 +323,8 @@ impl Config {
             "VirtualService" | "DestinationRule" => istio,
             "Gateway" => istio || gateway_api,
             "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
-            "Service" | "Namespace" => core,
+            "Service" | "Namespace" | "Pod" => core,
+            "EndpointSlice" => api_version == "discovery.k8s.io/v1",
             _ => false,
         };
         if !handled {
@@ -344,9 +357,18 @@ impl Config {
             metadata.namespace.as_deref().unwrap_or("default"),
             &metadata.name,
         );
-        let spec = map
-            .remove("spec")
-            .unwrap_or(Value::Object(Default::default()));
+        // An EndpointSlice keeps its fields at the top level; a Pod is read from its `spec`
+        // and `status`. Both are read whole, with the field paths as written.
+        let whole = matches!(kind.as_str(), "EndpointSlice" | "Pod");
+        let spec = if whole {
+            map.remove("apiVersion");
+            map.remove("kind");
+            Value::Object(std::mem::take(&mut map))
+        } else {
+            map.remove("spec")
+                .unwrap_or(Value::Object(Default::default()))
+        };
+        let root = if whole { "" } else { "spec" };
         let order = self.resources.len() + self.rejected.len();
         let reject = |e: Error, this: &mut Config| {
             this.rejected.push(Rejected {
@@ -356,7 +378,7 @@ impl Config {
         };
         macro_rules! object {
             ($variant:ident) => {
-                match typed(spec, "spec") {
+                match typed(spec, root) {
                     Ok(spec) => self.resources.push(Resource::$variant(Object {
                         api_version,
                         metadata,
@@ -377,6 +399,8 @@ impl Config {
             "GRPCRoute" => object!(GrpcRoute),
             "ReferenceGrant" => object!(ReferenceGrant),
             "Service" => object!(Service),
+            "EndpointSlice" => object!(EndpointSlice),
+            "Pod" => object!(Pod),
             _ => self.resources.push(Resource::Namespace(Object {
                 api_version,
                 metadata,
@@ -404,6 +428,8 @@ fn typed<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Error> {
         let inner = e.path().to_string();
         let path = if inner == "." || inner.is_empty() {
             root.to_string()
+        } else if root.is_empty() {
+            inner
         } else {
             format!("{root}.{inner}")
         };
