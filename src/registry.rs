@@ -625,12 +625,12 @@ impl Router {
                     .cloned()
                     .collect(),
             };
-            let lb = policy_for(table, &key.host, key.subset.as_deref());
+            let lb = policy_for(table, &key.host, key.subset.as_deref(), key.port);
             clusters.push(Cluster::build(name, eps, lb)?);
         }
         let mut services = BTreeMap::new();
         for host in registry.hosts() {
-            let lb = policy_for(table, host, None);
+            let lb = policy_for(table, host, None, None);
             services.insert(
                 host.into(),
                 Cluster::build(host.to_string(), registry.endpoints(host).to_vec(), lb)?,
@@ -808,12 +808,15 @@ fn dr_host<'t>(table: &'t Table, host: &str) -> Option<&'t str> {
 /// §2.2): the DestinationRules of the host ([`dr_host`]) merged as Istio merges them (the
 /// top-level `trafficPolicy` of the first that has one; subsets by name, the first
 /// definition winning), then the subset's `loadBalancer` over the top-level one when set.
-/// Port-level settings need the service port, which clusters are not split by, so they are
-/// not applied.
+/// A `portLevelSettings` entry for the destination's port replaces the policy it sits in
+/// (its unset `loadBalancer` means the default, not the parent's), so the order is: the
+/// subset's port-level entry, the subset's policy, the top-level port-level entry, the
+/// top-level policy.
 fn policy_for<'t>(
     table: &'t Table,
     host: &str,
     subset: Option<&str>,
+    port: Option<u16>,
 ) -> Option<&'t LoadBalancerSettings> {
     let dr_host = dr_host(table, host)?;
     let rules = || {
@@ -824,17 +827,43 @@ fn policy_for<'t>(
             .filter(move |(h, _, _)| **h == *dr_host)
             .map(|(_, _, spec): &(_, _, DestinationRuleSpec)| spec)
     };
+    // One policy level: its port-level entry for `port` replaces it whole.
+    let level = |t: &'t crate::config::destination_rule::TrafficPolicy| -> Option<&'t LoadBalancerSettings> {
+        let port_level = port.and_then(|p| {
+            t.port_level_settings.iter().flatten().find(|pl| {
+                pl.port.as_ref().and_then(|x| x.number) == Some(i64::from(p))
+            })
+        });
+        match port_level {
+            Some(pl) => pl.load_balancer.as_ref(),
+            None => t.load_balancer.as_ref(),
+        }
+    };
     let top = rules()
         .find_map(|spec| spec.traffic_policy.as_ref())
-        .and_then(|t| t.load_balancer.as_ref());
+        .and_then(level);
     let sub = subset.and_then(|s| {
-        rules()
+        let t = rules()
             .flat_map(|spec| spec.subsets.iter().flatten())
             .find(|x| x.name.as_deref() == Some(s))
-            .and_then(|x| x.traffic_policy.as_ref())
-            .and_then(|t| t.load_balancer.as_ref())
+            .and_then(|x| x.traffic_policy.as_ref())?;
+        let has_port_level = port.is_some_and(|p| {
+            t.port_level_settings
+                .iter()
+                .flatten()
+                .any(|pl| pl.port.as_ref().and_then(|x| x.number) == Some(i64::from(p)))
+        });
+        // A subset's port-level entry applies even when it leaves the balancer unset.
+        if has_port_level {
+            Some(level(t))
+        } else {
+            t.load_balancer.as_ref().map(Some)
+        }
     });
-    sub.or(top)
+    match sub {
+        Some(s) => s,
+        None => top,
+    }
 }
 
 impl Cluster {

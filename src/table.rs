@@ -173,6 +173,9 @@ pub struct ClusterKey {
     pub host: Box<str>,
     /// Subset, if any.
     pub subset: Option<Box<str>>,
+    /// Service port the destination names, if any (selects DestinationRule port-level
+    /// settings; endpoints are not filtered by it).
+    pub port: Option<u16>,
 }
 
 /// A subset defined by a DestinationRule.

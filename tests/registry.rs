@@ -1370,3 +1370,77 @@ fn router_and_shared_are_send_and_sync() {
     check::<Shared<Router>>();
     check::<Registry>();
 }
+
+#[test]
+fn port_level_settings_replace_the_policy_they_sit_in() {
+    // SEMANTICS §2.2: a portLevelSettings entry for the destination's port replaces the
+    // top-level policy wholesale; a subset's port-level entry replaces the subset's.
+    let table = Table::from_yaml(
+        "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: shop, namespace: default}
+spec:
+  host: shop
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    portLevelSettings:
+    - {port: {number: 8080}, loadBalancer: {simple: RANDOM}}
+    - {port: {number: 9090}, connectionPool: {tcp: {maxConnections: 5}}}
+  subsets:
+  - name: hashed
+    labels: {track: a}
+    trafficPolicy:
+      loadBalancer: {consistentHash: {httpHeaderName: x-user}}
+      portLevelSettings:
+      - {port: {number: 7070}, loadBalancer: {consistentHash: {maglev: {tableSize: 65537}, httpHeaderName: x-user}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: default}
+spec:
+  hosts: [shop]
+  http:
+  - {match: [{uri: {exact: /p80}}], route: [{destination: {host: shop, port: {number: 80}}}]}
+  - {match: [{uri: {exact: /p8080}}], route: [{destination: {host: shop, port: {number: 8080}}}]}
+  - {match: [{uri: {exact: /p9090}}], route: [{destination: {host: shop, port: {number: 9090}}}]}
+  - {match: [{uri: {exact: /sub80}}], route: [{destination: {host: shop, subset: hashed, port: {number: 80}}}]}
+  - {match: [{uri: {exact: /sub8080}}], route: [{destination: {host: shop, subset: hashed, port: {number: 8080}}}]}
+  - {match: [{uri: {exact: /sub7070}}], route: [{destination: {host: shop, subset: hashed, port: {number: 7070}}}]}
+",
+    )
+    .unwrap();
+    let mut reg = Registry::new();
+    reg.add(SHOP, Endpoint::new("10.0.0.1", 80).label("track", "a"));
+    reg.add(SHOP, Endpoint::new("10.0.0.2", 80).label("track", "a"));
+    let router = Router::new(&table, &reg).unwrap();
+    let policy = |path: &str| {
+        let r = req(&format!("http://shop{path}")).header("x-user", "u");
+        picked(&router.decide_with_draw(&r, 3).pick).policy
+    };
+    assert_eq!(
+        policy("/p80"),
+        Policy::RoundRobin,
+        "no port-level entry: top-level"
+    );
+    assert_eq!(
+        policy("/p8080"),
+        Policy::Random,
+        "port-level entry replaces the top level"
+    );
+    assert_eq!(
+        policy("/p9090"),
+        Policy::LeastRequest,
+        "an entry without a balancer means the default"
+    );
+    assert_eq!(policy("/sub80"), Policy::RingHash, "subset over top-level");
+    assert_eq!(
+        policy("/sub8080"),
+        Policy::RingHash,
+        "the subset's own policy beats the top-level port entry"
+    );
+    assert_eq!(
+        policy("/sub7070"),
+        Policy::Maglev,
+        "the subset's port-level entry wins"
+    );
+}

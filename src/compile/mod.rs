@@ -490,6 +490,7 @@ fn assign_clusters(inner: &mut Inner) {
             let key = ClusterKey {
                 host: d.host.clone(),
                 subset: d.subset.clone(),
+                port: d.port,
             };
             d.cluster = *ids.entry(key.clone()).or_insert_with(|| {
                 clusters.push(key);
