@@ -54,6 +54,7 @@ pub mod config;
 mod decision;
 mod error;
 pub mod hash;
+pub mod observe;
 pub mod predicate;
 pub mod registry;
 mod request;

@@ -469,6 +469,8 @@ struct Cluster {
     schedule: Vec<u32>,
     cursor: AtomicU64,
     in_flight: Vec<AtomicU32>,
+    /// Requests picked per endpoint (monitoring).
+    picks: Vec<AtomicU64>,
     maglev: Option<Maglev>,
     ring: Option<RingHash>,
 }
@@ -641,6 +643,21 @@ impl Router {
             clusters,
             services,
         })
+    }
+
+    /// Requests picked per endpoint since this router was built: `(cluster, endpoint, count)`
+    /// for every healthy endpoint of every cluster.
+    pub fn endpoint_counts(&self) -> Vec<(&str, &Endpoint, u64)> {
+        self.clusters
+            .iter()
+            .chain(self.services.values())
+            .flat_map(|c| {
+                c.endpoints
+                    .iter()
+                    .zip(&c.picks)
+                    .map(move |(e, n)| (&*c.name, e, n.load(Ordering::Relaxed)))
+            })
+            .collect()
     }
 
     /// The same table bound to other endpoints: routes are not recompiled.
@@ -957,6 +974,7 @@ impl Cluster {
             name: name.into(),
             schedule: smooth_weighted_order(&endpoints),
             in_flight: endpoints.iter().map(|_| AtomicU32::new(0)).collect(),
+            picks: endpoints.iter().map(|_| AtomicU64::new(0)).collect(),
             endpoints,
             selected: count,
             policy,
@@ -1005,6 +1023,7 @@ impl Cluster {
                 }
             }
         };
+        self.picks[index].fetch_add(1, Ordering::Relaxed);
         Pick::Endpoint(EndpointPick {
             endpoint: &self.endpoints[index],
             policy: self.policy,

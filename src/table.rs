@@ -161,6 +161,8 @@ pub(crate) struct Inner {
     pub(crate) subsets: Vec<SubsetInfo>,
     /// Every (host, subset) a destination or mirror names, indexed by `Destination::cluster`.
     pub(crate) clusters: Vec<ClusterKey>,
+    /// Decision counters and golden signals, when the table counts.
+    pub(crate) counters: Option<crate::observe::Counters>,
     /// Valid DestinationRules by fully qualified host, first per host first.
     pub(crate) destination_rules: Vec<(Box<str>, String, crate::config::DestinationRuleSpec)>,
 }
@@ -227,10 +229,12 @@ impl Table {
     {
         let inner = &*self.inner;
         let Some(ctx) = inner.context(req.gateway()) else {
-            return Decision {
+            let d = Decision {
                 outcome: Outcome::NoVirtualHost,
                 draw,
             };
+            inner.count(&d, None);
+            return d;
         };
         let Some(vhost) = inner.find_vhost(ctx, req) else {
             let outcome = if ctx.gateway.is_none() {
@@ -238,7 +242,9 @@ impl Table {
             } else {
                 Outcome::NoVirtualHost
             };
-            return Decision { outcome, draw };
+            let d = Decision { outcome, draw };
+            inner.count(&d, None);
+            return d;
         };
         let claim = vhost
             .claim_for(req.source_namespace())
@@ -251,13 +257,17 @@ impl Table {
                 Some(b) => rule.blocks[b as usize].is_match_at(req, path),
             };
             if matched {
-                return Decision::from_match(inner, rule, entry.block, req, draw);
+                let d = Decision::from_match(inner, rule, entry.block, req, draw);
+                inner.count(&d, Some((entry.rule, entry.block)));
+                return d;
             }
         }
-        Decision {
+        let d = Decision {
             outcome: Outcome::NoRoute { host: &vhost.name },
             draw,
-        }
+        };
+        inner.count(&d, None);
+        d
     }
 
     /// The resources rules come from, indexed by [`Rule::source`].

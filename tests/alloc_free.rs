@@ -587,3 +587,31 @@ fn picks_and_request_hashes_allocate_nothing() {
     assert_eq!(used, 0, "allocations while picking");
     assert!(sink > 0);
 }
+
+#[test]
+fn counting_and_outcome_reporting_allocate_nothing() {
+    let config = meshroute::Config::from_str(CONFIG, "alloc.yaml").unwrap();
+    let mut options = meshroute::CompileOptions::strict();
+    options.counters = true;
+    let table = meshroute::compile(&config, &options).unwrap().table;
+    let reqs = requests();
+    let n = std::thread::spawn(move || {
+        let before = allocations();
+        for (i, r) in reqs.iter().enumerate() {
+            for draw in [0u64, 79, 95, u64::MAX] {
+                let d = table.decide_with_draw(r, draw);
+                if let Some(h) = d.report_handle() {
+                    table.report(
+                        h,
+                        200 + (i as u16 % 3) * 150,
+                        std::time::Duration::from_millis(i as u64 * 7),
+                    );
+                }
+            }
+        }
+        allocations() - before
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "counting or reporting allocated {n} times");
+}

@@ -37,6 +37,9 @@ pub struct CompileOptions {
     /// key's hash instead of the random draw. A resource's `meshroute.io/sticky-split`
     /// annotation (`header:NAME`, `cookie:NAME`, `query:NAME` or `source-ip`) overrides it.
     pub sticky_split: Option<crate::hash::KeySource>,
+    /// Keep decision counters and per-version golden signals ([`crate::observe`]); off by
+    /// default, so a table that does not count pays nothing.
+    pub counters: bool,
 }
 
 impl Default for CompileOptions {
@@ -46,6 +49,7 @@ impl Default for CompileOptions {
             default_namespace: "default".into(),
             cluster_domain: "cluster.local".into(),
             sticky_split: None,
+            counters: false,
         }
     }
 }
@@ -404,6 +408,9 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         collect(&id, &source, report, &mut rejected, &mut diagnostics);
     }
 
+    if options.counters {
+        inner.counters = Some(crate::observe::Counters::new(&inner));
+    }
     if options.strict && !rejected.is_empty() {
         return Err(Errors(
             rejected.into_iter().flat_map(|r| r.errors).collect(),
