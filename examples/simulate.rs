@@ -55,7 +55,9 @@ fn run() -> Result<(), String> {
         }
         c
     };
-    let table = meshroute::compile(&config, &CompileOptions::strict())
+    let mut options = CompileOptions::strict();
+    options.counters = true;
+    let table = meshroute::compile(&config, &options)
         .map_err(|e| e.to_string())?
         .table;
     let (registry, _) = Registry::from_config(&config, &CompileOptions::default());
@@ -106,6 +108,23 @@ fn run() -> Result<(), String> {
             _ => "(not forwarded)".into(),
         };
         *per_endpoint.entry(endpoint).or_default() += 1;
+        // Simulated outcomes reported back: v3 is slower, v2 fails 5% of its requests.
+        if let Some(h) = d.report_handle() {
+            let subset = d
+                .destination()
+                .and_then(|x| x.subset.as_deref())
+                .unwrap_or("");
+            let jitter = rng.next_u32() % 100;
+            let (status, ms) = match subset {
+                "v2" => (
+                    if jitter < 5 { 503 } else { 200 },
+                    8 + u64::from(jitter % 10),
+                ),
+                "v3" => (200, 40 + u64::from(jitter * 3)),
+                _ => (200, 4 + u64::from(jitter % 8)),
+            };
+            table.report(h, status, std::time::Duration::from_millis(ms));
+        }
         let (rule, version) = match &d.outcome {
             Outcome::Matched(m) => {
                 let src = table.source_of(m.rule);
@@ -134,6 +153,25 @@ fn run() -> Result<(), String> {
     print_table("destination (host subset)", &per_version, requests);
     println!();
     print_table("endpoint (version, policy)", &per_endpoint, requests);
+    if let Some(m) = table.metrics() {
+        println!("\ngolden signals per version (simulated outcomes: v3 slower, v2 failing 5%):");
+        println!(
+            "{:<40}  {:>9}  {:>7}  {:>10}  {:>8}  {:>8}",
+            "destination version", "requests", "share", "error rate", "p50 ms", "p99 ms"
+        );
+        let total: u64 = m.versions.iter().map(|v| v.requests()).sum();
+        for v in &m.versions {
+            println!(
+                "{:<40}  {:>9}  {:>6.2}%  {:>9.2}%  {:>8}  {:>8}",
+                format!("{} {}", v.host, v.subset.as_deref().unwrap_or("-")),
+                v.requests(),
+                v.requests() as f64 * 100.0 / total.max(1) as f64,
+                v.errors() as f64 * 100.0 / v.requests().max(1) as f64,
+                format!("≤{}", v.latency_quantile_ms(0.5)),
+                format!("≤{}", v.latency_quantile_ms(0.99)),
+            );
+        }
+    }
     let per_decision = elapsed.as_nanos() as f64 / requests.max(1) as f64;
     println!(
         "\nmean time per decision: {per_decision:.1} ns, {:.2} million decisions per second ({} decisions in {:.3} s, one thread, release build)",
