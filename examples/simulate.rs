@@ -5,7 +5,12 @@
 //! sticky canary ramp: how many of 10,000 users move at each weight step.
 //!
 //! ```text
-//! cargo run --release --example simulate [-- --requests N --seed S CONFIG...]
+//! cargo run --release --example simulate [-- --requests N --seed S --metrics CONFIG...]
+//! ```
+//!
+//! `--metrics` ends with the table's counters in Prometheus text format.
+//!
+//! ```text
 //! ```
 
 use std::collections::BTreeMap;
@@ -28,6 +33,7 @@ fn main() {
 fn run() -> Result<(), String> {
     let mut requests: u64 = 1_000_000;
     let mut seed: u64 = 42;
+    let mut metrics = false;
     let mut files = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -39,6 +45,7 @@ fn run() -> Result<(), String> {
                     .ok_or("--requests N")?
             }
             "--seed" => seed = args.next().and_then(|s| s.parse().ok()).ok_or("--seed S")?,
+            "--metrics" => metrics = true,
             _ => files.push(a),
         }
     }
@@ -55,9 +62,13 @@ fn run() -> Result<(), String> {
         }
         c
     };
+    // One table that counts (for the report), one that does not (for the timing).
     let mut options = CompileOptions::strict();
     options.counters = true;
     let table = meshroute::compile(&config, &options)
+        .map_err(|e| e.to_string())?
+        .table;
+    let plain = meshroute::compile(&config, &CompileOptions::strict())
         .map_err(|e| e.to_string())?
         .table;
     let (registry, _) = Registry::from_config(&config, &CompileOptions::default());
@@ -82,7 +93,7 @@ fn run() -> Result<(), String> {
     let mut checksum = 0u64;
     for &is_jason in &users {
         let req = if is_jason { &jason } else { &anonymous };
-        let d = table.decide(std::hint::black_box(req), &mut timing_rng);
+        let d = plain.decide(std::hint::black_box(req), &mut timing_rng);
         checksum = checksum.wrapping_add(u64::from(d.status()));
     }
     let elapsed = start.elapsed();
@@ -179,7 +190,11 @@ fn run() -> Result<(), String> {
         requests,
         elapsed.as_secs_f64()
     );
-    sticky_ramp()
+    sticky_ramp()?;
+    if metrics && let Some(m) = table.metrics() {
+        println!("\n{}", m.prometheus());
+    }
+    Ok(())
 }
 
 /// A sticky canary ramp: 10,000 users keyed by `x-user`, v2's weight raised step by step.
