@@ -2,8 +2,12 @@
 //! line per request: how a user tests a routing policy without a cluster.
 //!
 //! ```text
-//! cargo run --release --example decide -- [--gateway NS/NAME] [--seed N] [--endpoints FILE]... CONFIG...
+//! cargo run --release --example decide -- [--gateway NS/NAME] [--seed N] [--endpoints FILE]... [--explain] CONFIG...
 //! ```
+//!
+//! With `--explain`, each answer also carries `"explain"`: how the decision was reached
+//! ([`meshroute::Explain::to_json`]): the host lookup, every candidate rule with the first
+//! condition that failed, and the split's draw.
 //!
 //! With endpoints (`--endpoints FILE`: EndpointSlice and Pod resources; such resources in the
 //! CONFIG files count too), each answer also names the endpoint picked and why
@@ -34,7 +38,7 @@ fn main() {
 }
 
 fn usage() -> String {
-    "usage: decide [--gateway NS/NAME] [--seed N] [--endpoints FILE]... CONFIG...  (requests as JSON lines on stdin)"
+    "usage: decide [--gateway NS/NAME] [--seed N] [--endpoints FILE]... [--explain] CONFIG...  (requests as JSON lines on stdin)"
         .to_string()
 }
 
@@ -43,6 +47,7 @@ fn run() -> Result<(), String> {
     let mut seed: u64 = 0;
     let mut files = Vec::new();
     let mut endpoint_files = Vec::new();
+    let mut explain = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -60,6 +65,7 @@ fn run() -> Result<(), String> {
                     .map_err(|_| format!("--seed {s:?} is not an unsigned integer"))?;
             }
             "--endpoints" => endpoint_files.push(args.next().ok_or_else(usage)?),
+            "--explain" => explain = true,
             "-h" | "--help" => return Err(usage()),
             _ => files.push(a),
         }
@@ -111,6 +117,7 @@ fn run() -> Result<(), String> {
             &line,
             gateway.as_ref(),
             draw_default,
+            explain,
         ) {
             Ok(v) => v,
             Err((id, msg)) => json!({"id": id, "error": msg}),
@@ -126,6 +133,7 @@ fn answer(
     line: &str,
     gateway: Option<&(String, String)>,
     draw: u64,
+    explain: bool,
 ) -> Result<Value, (Value, String)> {
     let input: Value =
         serde_json::from_str(line).map_err(|e| (Value::Null, format!("not a JSON object: {e}")))?;
@@ -145,6 +153,9 @@ fn answer(
     };
     let d = table.decide_with_draw(&req, draw);
     let mut out = render(table, &d, &req, id);
+    if explain {
+        out["explain"] = table.explain(&req, draw).to_json();
+    }
     if let Some(router) = router {
         let pick = router.pick(&d, &req, draw);
         out["endpoint"] = match pick {

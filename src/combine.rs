@@ -31,6 +31,12 @@ pub struct Block {
     pub query: Vec<QueryMatch>,
     /// `sourceLabels`, `sourceNamespace`, `port`.
     pub source: SourceMatch,
+    /// Where the block is written in its resource (`spec.http[1].match[0]`,
+    /// `spec.rules[0].matches[1]`), for explanations.
+    pub(crate) path: Box<str>,
+    /// Where each of `headers` is written, relative to `path` (`headers[end-user]`,
+    /// `withoutHeaders[x-debug]`, `headers[2]`); empty when unknown.
+    pub(crate) header_fields: Vec<Box<str>>,
 }
 
 impl Block {

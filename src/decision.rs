@@ -14,8 +14,8 @@ pub(crate) fn mix(draw: u64, salt: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-const SALT_DELAY: u64 = 1;
-const SALT_ABORT: u64 = 2;
+pub(crate) const SALT_DELAY: u64 = 1;
+pub(crate) const SALT_ABORT: u64 = 2;
 
 /// The decision for one request.
 #[derive(Clone, Copy, Debug)]

@@ -42,6 +42,8 @@
 //!
 //! # Crate features
 //! - `http`: [`Request`] for `http::Request<B>`.
+//! - `tracing`: one `tracing` event per decision (target `meshroute`, level `DEBUG`) with the
+//!   fields of [`SpanFields`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
@@ -53,11 +55,13 @@ pub mod compile;
 pub mod config;
 mod decision;
 mod error;
+pub mod explain;
 pub mod hash;
 pub mod observe;
 pub mod predicate;
 pub mod registry;
 mod request;
+mod span;
 pub mod split;
 mod table;
 
@@ -66,9 +70,11 @@ pub use compile::{CompileOptions, Compiled, compile};
 pub use config::{Config, Rejected};
 pub use decision::{Decision, MAX_MIRRORS, Matched, Outcome};
 pub use error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
+pub use explain::Explain;
 #[cfg(feature = "http")]
 pub use request::SourceInfo;
 pub use request::{OwnedRequest, OwnedValues, Request};
+pub use span::SpanFields;
 pub use table::{ClusterKey, Rule, Source, SubsetInfo, Table};
 
 #[cfg(doctest)]

@@ -227,6 +227,16 @@ impl Table {
     where
         R: Request + ?Sized,
     {
+        let d = self.decide_untraced(req, draw);
+        #[cfg(feature = "tracing")]
+        crate::span::emit(&d);
+        d
+    }
+
+    fn decide_untraced<'t, R>(&'t self, req: &R, draw: u64) -> Decision<'t>
+    where
+        R: Request + ?Sized,
+    {
         let inner = &*self.inner;
         let Some(ctx) = inner.context(req.gateway()) else {
             let d = Decision {

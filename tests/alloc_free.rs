@@ -170,6 +170,7 @@ fn deciding_allocates_nothing_on_a_fresh_thread() {
                 }
                 let _ = std::hint::black_box(d.destination());
                 let _ = std::hint::black_box(d.mirrors().count());
+                let _ = std::hint::black_box(d.span_fields());
             }
             std::hint::black_box(table.decide(r, &mut rng).status());
         }
@@ -479,6 +480,7 @@ fn picking_endpoints_allocates_nothing_under_every_policy() {
                 };
                 kinds[i][k] += 1;
                 std::hint::black_box((routed.status(), routed.pick.response_flag()));
+                std::hint::black_box(routed.span_fields());
             }
             std::hint::black_box(router.decide(r, &mut rng).status());
         }

@@ -509,7 +509,8 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
             None
         }
     });
-    let mut headers = Vec::new();
+    // Each condition with where it is written (`headers[End-User]`), for explanations.
+    let mut headers: Vec<(HeaderMatch, Box<str>)> = Vec::new();
     let mut add_headers =
         |map: &Option<BTreeMap<String, Option<StringMatch>>>, field: &str, invert: bool| {
             for (k, v) in map.iter().flatten() {
@@ -519,17 +520,19 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
                 } else {
                     str_match(v, &format!("{path}.{field}[{k}]"), report)
                 };
-                headers.push(HeaderMatch {
+                let h = HeaderMatch {
                     source: HeaderSource::from_name(k),
                     missing_as_empty: invert && value.is_some(),
                     value,
                     invert,
-                });
+                };
+                headers.push((h, format!("{field}[{k}]").into()));
             }
         };
     add_headers(&m.headers, "headers", false);
     add_headers(&m.without_headers, "withoutHeaders", true);
-    headers.sort_by(|a, b| a.source.name().cmp(b.source.name()));
+    headers.sort_by(|a, b| a.0.source.name().cmp(b.0.source.name()));
+    let (headers, header_fields): (Vec<HeaderMatch>, Vec<Box<str>>) = headers.into_iter().unzip();
     let query = m
         .query_params
         .iter()
@@ -579,6 +582,8 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
         headers,
         query,
         source,
+        path: path.into(),
+        header_fields,
     }
 }
 

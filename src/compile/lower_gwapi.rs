@@ -624,9 +624,15 @@ fn str_match(kind: Option<&str>, value: &str, path: &str, report: &mut Report) -
     }
 }
 
-/// Header conditions: names case-insensitive, the first of duplicate names wins.
-fn header_matches(list: &[NameValueMatch], path: &str, report: &mut Report) -> Vec<HeaderMatch> {
+/// Header conditions: names case-insensitive, the first of duplicate names wins. Each comes
+/// with where it is written (`headers[2]`), for explanations.
+fn header_matches(
+    list: &[NameValueMatch],
+    path: &str,
+    report: &mut Report,
+) -> (Vec<HeaderMatch>, Vec<Box<str>>) {
     let mut out: Vec<HeaderMatch> = Vec::new();
+    let mut fields: Vec<Box<str>> = Vec::new();
     for (i, h) in list.iter().enumerate() {
         let source = HeaderSource::from_name(&h.name);
         if out
@@ -647,9 +653,10 @@ fn header_matches(list: &[NameValueMatch], path: &str, report: &mut Report) -> V
                 invert: false,
                 missing_as_empty: false,
             });
+            fields.push(format!("headers[{i}]").into());
         }
     }
-    out
+    (out, fields)
 }
 
 fn lower_http(
@@ -692,7 +699,7 @@ fn lower_http(
                     }
                 }
             };
-            let headers = header_matches(&m.headers, &mpath, report);
+            let (headers, header_fields) = header_matches(&m.headers, &mpath, report);
             let mut query: Vec<QueryMatch> = Vec::new();
             for (k, q) in m.query_params.iter().enumerate() {
                 if query.iter().any(|x| *x.key == *q.name) {
@@ -730,6 +737,8 @@ fn lower_http(
                 method,
                 headers,
                 query,
+                path: block_path(&path, &mpath, r.matches.is_empty()),
+                header_fields,
                 ..Block::default()
             });
         }
@@ -822,7 +831,7 @@ fn lower_grpc(
                     }),
                 }
             };
-            let headers = header_matches(&m.headers, &mpath, report);
+            let (headers, header_fields) = header_matches(&m.headers, &mpath, report);
             // GRPCRoute precedence: characters of the service, then of the method, then header
             // matches (not the kind of match).
             let (slen, mlen) = (svc.map_or(0, str::len), method.map_or(0, str::len));
@@ -847,6 +856,8 @@ fn lower_grpc(
                 route_name: name.clone(),
                 uri,
                 headers,
+                path: block_path(&path, &mpath, r.matches.is_empty()),
+                header_fields,
                 ..Block::default()
             });
         }
@@ -862,6 +873,12 @@ fn lower_grpc(
         });
     }
     (rules, keyed)
+}
+
+/// Where a block is written: its `matches[j]`, or the rule itself when the rule has no
+/// matches (the block then stands for the implicit match of every request).
+fn block_path(rule_path: &str, match_path: &str, implicit: bool) -> Box<str> {
+    if implicit { rule_path } else { match_path }.into()
 }
 
 /// Header modifier lists; of names that differ only in case, the first entry wins (the

@@ -1,0 +1,1260 @@
+//! Explanations: how a decision was reached, step by step, for people and tools.
+//!
+//! [`Table::explain`] walks the same steps as [`Table::decide_with_draw`] and records each one:
+//! the context (mesh or gateway) and port group, how the host was found, which VirtualService
+//! or route claimed it, every candidate entry in evaluation order with the first condition
+//! that failed (named by its field path in the resource, with the value the request carried),
+//! and for the winner the split, the pick, faults and mirrors. It allocates; use it for tools,
+//! tests and debugging, not on the request path. [`Explain`] prints as readable text
+//! (`Display`) and converts to JSON ([`Explain::to_json`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::action::{Abort, Action, Destination, Forward};
+use crate::combine::Block;
+use crate::decision::{Decision, MAX_MIRRORS, Outcome, SALT_ABORT, SALT_DELAY, mix};
+use crate::predicate::StrMatch;
+use crate::predicate::header::{HeaderMatch, HeaderSource};
+use crate::predicate::host::{MAX_HOST_LEN, lowercase_into};
+use crate::predicate::path::{PathMatch, strip_query};
+use crate::predicate::query::first_value;
+use crate::request::{Request, split_port};
+use crate::table::{
+    Context, Hosts, Inner, Rule, Source, Table, VirtualHost, Visibility, expand_short,
+};
+
+/// How one decision was reached ([`Table::explain`]). Everything is owned: an explanation
+/// outlives the table it was made from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Explain {
+    /// The request's method.
+    pub method: String,
+    /// The request's `:path`, query included.
+    pub path: String,
+    /// The draw that drove every random choice.
+    pub draw: u64,
+    /// Where the request arrived: `None` for the mesh (a sidecar), else the gateway
+    /// `(namespace, name)`.
+    pub gateway: Option<(String, String)>,
+    /// Whether the table knows the gateway (always true for the mesh).
+    pub context_known: bool,
+    /// The namespace of the source workload, when known (it decides which resources are
+    /// visible).
+    pub source_namespace: Option<String>,
+    /// The group of hosts the host was looked up in; `None` when the context is unknown.
+    pub port_group: Option<PortGroup>,
+    /// The host lookup.
+    pub host: HostLookup,
+    /// The claim on the virtual host that applied, if a host was found.
+    pub claim: Option<ClaimUsed>,
+    /// The entries evaluated, in evaluation order; the last one won when a rule matched.
+    pub candidates: Vec<Candidate>,
+    /// Entries of the claim after the winner, not evaluated.
+    pub not_evaluated: usize,
+    /// `matched`, `no_route`, `passthrough` or `no_virtual_host`.
+    pub outcome: &'static str,
+    /// The HTTP status the request gets from routing ([`Decision::status`]).
+    pub status: u16,
+    /// What the winning rule does to this request.
+    pub winner: Option<Winner>,
+}
+
+/// The group of virtual hosts a host is looked up in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PortGroup {
+    /// Hosts that apply to every port.
+    AllPorts,
+    /// Hosts bound to one port: a Gateway API listener, or mesh routes for one Service port.
+    Port(u16),
+}
+
+/// How the request's host was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostLookup {
+    /// `:authority` as the request carried it.
+    pub authority: String,
+    /// The host looked up: lowercase, without the port.
+    pub host: String,
+    /// How the virtual host was found.
+    pub found_by: HostMatch,
+    /// The virtual host's name as configured (`*.example.com` for a wildcard).
+    pub virtual_host: Option<String>,
+    /// Hosts passed over on the way, and why (e.g. no route visible to the namespace).
+    pub notes: Vec<String>,
+}
+
+/// Which lookup step found the virtual host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostMatch {
+    /// The exact name.
+    Exact,
+    /// A Kubernetes short name (`reviews`, `reviews.default`), expanded as a sidecar's DNS
+    /// search path would.
+    ShortName {
+        /// The fully qualified name it expanded to.
+        expanded: String,
+    },
+    /// A wildcard host (`*.example.com`, `*`).
+    Wildcard,
+    /// No virtual host.
+    None,
+}
+
+/// A resource, as `kind namespace/name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceRef {
+    /// Kind, e.g. `VirtualService` or `HTTPRoute`.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+/// The claim on the virtual host that applied: in the mesh one VirtualService (the first, in
+/// precedence order, visible to the request's namespace), at a gateway the merged routes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClaimUsed {
+    /// Position among the host's claims (0-based).
+    pub index: usize,
+    /// Number of claims on the host.
+    pub of: usize,
+    /// The resources whose rules the claim lists, in order of first appearance.
+    pub resources: Vec<ResourceRef>,
+    /// Which namespaces see the claim (`exportTo` as resolved, or a GAMMA consumer route's
+    /// namespace): `None` for every namespace.
+    pub visible_to: Option<Vec<String>>,
+    /// Number of entries (rule and match block pairs) of the claim.
+    pub entries: usize,
+}
+
+/// One evaluated entry: a rule and one of its match blocks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Candidate {
+    /// The resource the rule comes from.
+    pub resource: ResourceRef,
+    /// Position of the rule in the resource (`spec.http[rule]`, `spec.rules[rule]`).
+    pub rule: u32,
+    /// The rule's name, empty when unnamed.
+    pub rule_name: String,
+    /// The match block, `None` for a rule without blocks.
+    pub block: Option<u16>,
+    /// The route name as Envoy logs it.
+    pub route_name: String,
+    /// Where the entry is written (`spec.http[1].match[0]`, `spec.rules[0].matches[1]`).
+    pub at: String,
+    /// Whether it won, or the condition that failed.
+    pub verdict: Verdict,
+}
+
+/// The result of one candidate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Every condition held: this entry decides the request.
+    Won,
+    /// A condition failed (the first, in evaluation order).
+    Failed {
+        /// Its field path in the resource, e.g. `spec.http[1].match[0].headers[end-user]`.
+        field: String,
+        /// What the request carried, e.g. `end-user: absent` or
+        /// `:path "/x" is not prefix "/api"`.
+        seen: String,
+    },
+}
+
+/// What the winning rule does to this request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Winner {
+    /// Index of the winning entry in [`Explain::candidates`].
+    pub candidate: usize,
+    /// The action.
+    pub action: WinnerAction,
+    /// The destination picked (forwarding rules).
+    pub destination: Option<DestinationRef>,
+    /// Why the picked destination cannot serve, when it cannot (e.g. `UndefinedSubset`).
+    pub unavailable: Option<&'static str>,
+    /// Fault injection rolls: delay, then abort.
+    pub faults: Vec<FaultRoll>,
+    /// Mirror rolls, in declaration order.
+    pub mirrors: Vec<MirrorRoll>,
+}
+
+/// The winning rule's action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WinnerAction {
+    /// Forward to a destination of the split.
+    Forward(SplitExplain),
+    /// Answer with a redirect.
+    Redirect {
+        /// Status code.
+        code: u16,
+    },
+    /// Answer with a fixed response.
+    DirectResponse {
+        /// Status code.
+        status: u16,
+    },
+}
+
+/// The weighted split and how its destination was picked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SplitExplain {
+    /// Destinations with their weights and half-open intervals `[start, end)`.
+    pub destinations: Vec<SplitEntry>,
+    /// Σ effective weights.
+    pub total: u64,
+    /// What picked the destination.
+    pub by: SplitBy,
+    /// The sticky-split key configured, if any (`header:x-user`); when the request lacks it
+    /// the draw picks.
+    pub sticky_key: Option<String>,
+    /// Index of the destination picked, `None` when every weight is 0.
+    pub picked: Option<usize>,
+}
+
+/// One destination of a split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SplitEntry {
+    /// The destination.
+    pub destination: DestinationRef,
+    /// Weight as configured (a lone destination gets everything whatever its weight).
+    pub weight: u32,
+    /// Start of its interval (inclusive).
+    pub start: u64,
+    /// End of its interval (exclusive).
+    pub end: u64,
+}
+
+/// What picked the destination of a split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SplitBy {
+    /// The draw: `u = draw % total` falls in the picked interval.
+    Draw {
+        /// `draw % total`.
+        u: u64,
+    },
+    /// The sticky split: the request key's hash.
+    Sticky {
+        /// The hash of the request's key.
+        hash: u64,
+    },
+    /// Every weight is 0: nothing can be picked.
+    ZeroTotal,
+}
+
+/// A destination, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationRef {
+    /// Fully qualified host.
+    pub host: String,
+    /// Subset, if any.
+    pub subset: Option<String>,
+    /// Port, if any.
+    pub port: Option<u16>,
+}
+
+/// A fault injection roll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FaultRoll {
+    /// `delay` or `abort`.
+    pub kind: &'static str,
+    /// The fault: `7s`, `http 503`, `grpc UNAVAILABLE`.
+    pub fault: String,
+    /// Share of requests hit, per million.
+    pub per_million: u32,
+    /// This request's roll in `0..1_000_000` (the draw mixed with the fault kind's constant).
+    pub roll: u64,
+    /// Whether the request is hit (`roll < per_million`).
+    pub hit: bool,
+}
+
+/// A mirror roll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MirrorRoll {
+    /// Where copies go.
+    pub destination: DestinationRef,
+    /// Share of requests mirrored, per million.
+    pub per_million: u32,
+    /// This request's roll, `draw % 1_000_000`.
+    pub roll: u64,
+    /// Whether the request is mirrored (`roll < per_million`).
+    pub hit: bool,
+}
+
+impl Table {
+    /// Explains the decision [`Table::decide_with_draw`] makes for `req` and `draw`: the
+    /// same winner and the same destination, with every step recorded. Allocates; for tools,
+    /// tests and debugging, not for the request path. It does not touch the table's counters.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+    /// let req = OwnedRequest::new("GET", "http://reviews/r/1").from_namespace("default");
+    /// let e = table.explain(&req, 95);
+    /// assert_eq!(e.outcome, "matched");
+    /// let meshroute::explain::Verdict::Failed { field, seen } = &e.candidates[0].verdict else {
+    ///     panic!("the jason rule does not match a request without end-user");
+    /// };
+    /// assert_eq!(field, "spec.http[0].match[0].headers[end-user]");
+    /// assert_eq!(seen, "end-user: absent");
+    /// assert_eq!(e.winner.unwrap().destination.unwrap().subset.as_deref(), Some("v3"));
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn explain<R: Request + ?Sized>(&self, req: &R, draw: u64) -> Explain {
+        let inner = &*self.inner;
+        let ns = req.source_namespace();
+        let gateway = req.gateway();
+        let mut e = Explain {
+            method: req.method().to_string(),
+            path: req.path().to_string(),
+            draw,
+            gateway: gateway.map(|(n, g)| (n.to_string(), g.to_string())),
+            context_known: false,
+            source_namespace: ns.map(str::to_string),
+            port_group: None,
+            host: HostLookup {
+                authority: req.authority().to_string(),
+                host: String::new(),
+                found_by: HostMatch::None,
+                virtual_host: None,
+                notes: Vec::new(),
+            },
+            claim: None,
+            candidates: Vec::new(),
+            not_evaluated: 0,
+            outcome: "",
+            status: 0,
+            winner: None,
+        };
+        let (host, _) = split_port(req.authority());
+        let mut buf = [0u8; MAX_HOST_LEN];
+        let host = lowercase_into(host, &mut buf).unwrap_or("");
+        e.host.host = host.to_string();
+        let Some(ctx) = inner.context(gateway) else {
+            e.host
+                .notes
+                .push("the table has no routes for this gateway".to_string());
+            return finish(e, Outcome::NoVirtualHost, draw);
+        };
+        e.context_known = true;
+        let found = lookup(inner, ctx, req, host, &mut e.host);
+        debug_assert!(
+            match (&found, inner.find_vhost(ctx, req)) {
+                (Some((_, a)), Some(b)) => std::ptr::eq(*a, b),
+                (None, None) => true,
+                _ => false,
+            },
+            "explain finds the virtual host decide finds"
+        );
+        let Some((group, vhost)) = found else {
+            e.port_group = Some(PortGroup::AllPorts);
+            let outcome = if ctx.gateway.is_none() {
+                Outcome::Passthrough
+            } else {
+                Outcome::NoVirtualHost
+            };
+            return finish(e, outcome, draw);
+        };
+        e.port_group = Some(group);
+        e.host.virtual_host = Some(host_name(vhost).to_string());
+        let (index, claim) = vhost
+            .claims
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.visibility.admits(ns))
+            .expect("lookup returns hosts with a visible claim");
+        let mut resources: Vec<ResourceRef> = Vec::new();
+        for entry in &claim.entries {
+            let r = resource(&inner.sources[inner.rules[entry.rule as usize].source as usize]);
+            if !resources.contains(&r) {
+                resources.push(r);
+            }
+        }
+        e.claim = Some(ClaimUsed {
+            index,
+            of: vhost.claims.len(),
+            resources,
+            visible_to: match &claim.visibility {
+                Visibility::Public => None,
+                Visibility::Only(list) => Some(list.iter().map(|n| n.to_string()).collect()),
+            },
+            entries: claim.entries.len(),
+        });
+        let path = strip_query(req.path());
+        for (k, entry) in claim.entries.iter().enumerate() {
+            let rule = &inner.rules[entry.rule as usize];
+            let source = &inner.sources[rule.source as usize];
+            let dialect = Dialect::of(&source.kind);
+            let block = entry.block.map(|b| &rule.blocks[b as usize]);
+            let at = match (block, entry.block) {
+                (Some(b), Some(i)) => block_at(b, dialect, rule.index, i),
+                _ => rule_at(dialect, rule.index),
+            };
+            let failure = block.and_then(|b| first_failure(b, dialect, req, path));
+            debug_assert_eq!(
+                failure.is_none(),
+                block.is_none_or(|b| b.is_match_at(req, path)),
+                "explain's condition walk agrees with Block::is_match_at at {at}"
+            );
+            let route_name = match block {
+                Some(b) => b.route_name.to_string(),
+                None => rule.name.to_string(),
+            };
+            let verdict = match failure {
+                Some((field, seen)) => Verdict::Failed {
+                    field: format!("{at}.{field}"),
+                    seen,
+                },
+                None => Verdict::Won,
+            };
+            let won = verdict == Verdict::Won;
+            e.candidates.push(Candidate {
+                resource: resource(source),
+                rule: rule.index,
+                rule_name: rule.name.to_string(),
+                block: entry.block,
+                route_name,
+                at,
+                verdict,
+            });
+            if won {
+                e.not_evaluated = claim.entries.len() - k - 1;
+                let d = Decision::from_match(inner, rule, entry.block, req, draw);
+                e.winner = Some(winner(rule, &d, draw, e.candidates.len() - 1));
+                e.outcome = "matched";
+                e.status = d.status();
+                return e;
+            }
+        }
+        finish(e, Outcome::NoRoute { host: &vhost.name }, draw)
+    }
+}
+
+fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64) -> Explain {
+    e.outcome = outcome_name(&outcome);
+    e.status = Decision { outcome, draw }.status();
+    e
+}
+
+/// The outcome's name, as metrics and traces label it.
+pub(crate) fn outcome_name(o: &Outcome<'_>) -> &'static str {
+    match o {
+        Outcome::Matched(_) => "matched",
+        Outcome::NoRoute { .. } => "no_route",
+        Outcome::Passthrough => "passthrough",
+        Outcome::NoVirtualHost => "no_virtual_host",
+    }
+}
+
+fn resource(s: &Source) -> ResourceRef {
+    ResourceRef {
+        kind: s.kind.to_string(),
+        namespace: s.namespace.to_string(),
+        name: s.name.to_string(),
+    }
+}
+
+fn dest_ref(d: &Destination) -> DestinationRef {
+    DestinationRef {
+        host: d.host.to_string(),
+        subset: d.subset.as_ref().map(|s| s.to_string()),
+        port: d.port,
+    }
+}
+
+/// The host lookup of `Inner::find_vhost`, recording each step: the port's hosts first (when
+/// the context binds hosts to ports and the request's port has some), then every port's.
+fn lookup<'c, R: Request + ?Sized>(
+    inner: &Inner,
+    ctx: &'c Context,
+    req: &R,
+    host: &str,
+    out: &mut HostLookup,
+) -> Option<(PortGroup, &'c VirtualHost)> {
+    let ns = req.source_namespace();
+    let expand = ctx.gateway.is_none().then_some(&*inner.cluster_domain);
+    if !ctx.listeners.is_empty()
+        && let Some(port) = req.port()
+        && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
+    {
+        match find(hosts, host, ns, expand, out) {
+            Some(vh) => return Some((PortGroup::Port(port), vh)),
+            None => out.notes.push(format!(
+                "no host for port {port}; looked up in the hosts of every port"
+            )),
+        }
+    }
+    find(&ctx.hosts, host, ns, expand, out).map(|vh| (PortGroup::AllPorts, vh))
+}
+
+/// `Hosts::find`, recording how the host was found and which hosts were passed over.
+fn find<'h>(
+    hosts: &'h Hosts,
+    host: &str,
+    ns: Option<&str>,
+    expand: Option<&str>,
+    out: &mut HostLookup,
+) -> Option<&'h VirtualHost> {
+    let check = |id: u32, how: HostMatch, out: &mut HostLookup| {
+        let vh = &hosts.vhosts[id as usize];
+        if vh.claim_for(ns).is_some() {
+            out.found_by = how;
+            return Some(vh);
+        }
+        out.notes.push(format!(
+            "virtual host {} has no route visible to {}",
+            host_name(vh),
+            ns.map_or("a request of unknown namespace".to_string(), |n| format!(
+                "namespace {n}"
+            ))
+        ));
+        None
+    };
+    if let Some(id) = hosts.index.get_exact(host)
+        && let Some(vh) = check(id, HostMatch::Exact, out)
+    {
+        return Some(vh);
+    }
+    if let Some(domain) = expand {
+        let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
+        if let Some(fqdn) = expand_short(host, ns, domain, &mut full)
+            && let Some(id) = hosts.index.get_exact(fqdn)
+        {
+            let how = HostMatch::ShortName {
+                expanded: fqdn.to_string(),
+            };
+            if let Some(vh) = check(id, how, out) {
+                return Some(vh);
+            }
+        }
+    }
+    for id in hosts.index.wildcards_for(host) {
+        if let Some(vh) = check(id, HostMatch::Wildcard, out) {
+            return Some(vh);
+        }
+    }
+    None
+}
+
+/// The virtual host's name as configured: its label without the resource it names for
+/// messages (`reviews.default.svc.cluster.local (VirtualService default/reviews)`).
+fn host_name(vh: &VirtualHost) -> &str {
+    vh.name.split_once(" (").map_or(&*vh.name, |(h, _)| h)
+}
+
+/// The API a resource's field names come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Istio,
+    HttpRoute,
+    GrpcRoute,
+}
+
+impl Dialect {
+    fn of(kind: &str) -> Dialect {
+        match kind {
+            "HTTPRoute" => Dialect::HttpRoute,
+            "GRPCRoute" => Dialect::GrpcRoute,
+            _ => Dialect::Istio,
+        }
+    }
+
+    fn str_kind(self, m: &StrMatch) -> &'static str {
+        match (self, m) {
+            (Dialect::Istio, StrMatch::Exact(_)) => "exact",
+            (Dialect::Istio, StrMatch::Prefix(_)) => "prefix",
+            (Dialect::Istio, StrMatch::Regex(_)) => "regex",
+            (_, StrMatch::Exact(_)) => "Exact",
+            (_, StrMatch::Prefix(_)) => "prefix",
+            (_, StrMatch::Regex(_)) => "RegularExpression",
+        }
+    }
+}
+
+fn rule_at(d: Dialect, rule: u32) -> String {
+    match d {
+        Dialect::Istio => format!("spec.http[{rule}]"),
+        _ => format!("spec.rules[{rule}]"),
+    }
+}
+
+fn block_at(b: &Block, d: Dialect, rule: u32, block: u16) -> String {
+    if !b.path.is_empty() {
+        return b.path.to_string();
+    }
+    match d {
+        Dialect::Istio => format!("spec.http[{rule}].match[{block}]"),
+        _ => format!("spec.rules[{rule}].matches[{block}]"),
+    }
+}
+
+/// `is exact "v"` or `is not exact "v"`.
+fn versus(hit: bool, kind: &str, operand: &str) -> String {
+    let not = if hit { "" } else { "not " };
+    format!("is {not}{kind} {operand:?}")
+}
+
+/// The first condition of `b` that fails for `req`, in the order `Block::is_match_at` checks
+/// them, as (field path relative to the block, what the request carried).
+fn first_failure<R: Request + ?Sized>(
+    b: &Block,
+    d: Dialect,
+    req: &R,
+    path: &str,
+) -> Option<(String, String)> {
+    let s = &b.source;
+    if let Some(want) = s.port
+        && req.port() != Some(want)
+    {
+        let seen = match req.port() {
+            Some(p) => format!("port {p} is not {want}"),
+            None => format!("port: unknown, needs {want}"),
+        };
+        return Some(("port".into(), seen));
+    }
+    if let Some(want) = &s.namespace
+        && req.source_namespace() != Some(&**want)
+    {
+        let seen = match req.source_namespace() {
+            Some(n) => format!("source namespace {n:?} is not {want:?}"),
+            None => format!("source namespace: unknown, needs {want:?}"),
+        };
+        return Some(("sourceNamespace".into(), seen));
+    }
+    for (k, v) in &s.labels {
+        if req.source_label(k) != Some(&**v) {
+            let seen = match req.source_label(k) {
+                Some(x) => format!("source label {k} {x:?} is not {v:?}"),
+                None => format!("source label {k}: absent"),
+            };
+            return Some((format!("sourceLabels[{k}]"), seen));
+        }
+    }
+    let single = [
+        ("method", ":method", &b.method, req.method()),
+        ("scheme", ":scheme", &b.scheme, req.scheme()),
+        ("authority", ":authority", &b.authority, req.authority()),
+    ];
+    for (field, name, m, value) in single {
+        if let Some(m) = m
+            && !m.is_match(value.as_bytes())
+        {
+            let (_, operand) = m.describe();
+            let seen = format!("{name} {value:?} {}", versus(false, d.str_kind(m), operand));
+            return Some((field.into(), seen));
+        }
+    }
+    if let Some(u) = &b.uri
+        && !u.is_match(path)
+    {
+        let field = match d {
+            Dialect::Istio => "uri",
+            Dialect::HttpRoute => "path",
+            Dialect::GrpcRoute => "method",
+        };
+        let (kind, operand, ignore_case) = match u {
+            PathMatch::Exact { value, ignore_case } => {
+                let k = if d == Dialect::Istio {
+                    "exact"
+                } else {
+                    "Exact"
+                };
+                (k, &**value, *ignore_case)
+            }
+            PathMatch::Prefix { value, ignore_case } => ("prefix", &**value, *ignore_case),
+            PathMatch::SegmentPrefix(v) => ("PathPrefix", &**v, false),
+            PathMatch::Regex(r) => {
+                let k = if d == Dialect::Istio {
+                    "regex"
+                } else {
+                    "RegularExpression"
+                };
+                (k, r.as_str(), false)
+            }
+        };
+        let mut seen = format!(":path {path:?} {}", versus(false, kind, operand));
+        if ignore_case {
+            seen.push_str(" (ignoreUriCase)");
+        }
+        return Some((field.into(), seen));
+    }
+    for (i, h) in b.headers.iter().enumerate() {
+        if h.is_match(req) {
+            continue;
+        }
+        let field = match b.header_fields.get(i) {
+            Some(f) if b.header_fields.len() == b.headers.len() => f.to_string(),
+            _ => match (d, h.invert) {
+                (Dialect::Istio, false) => format!("headers[{}]", h.source.name()),
+                (Dialect::Istio, true) => format!("withoutHeaders[{}]", h.source.name()),
+                _ => format!("headers[{i}]"),
+            },
+        };
+        return Some((field, header_seen(h, d, req)));
+    }
+    for (i, q) in b.query.iter().enumerate() {
+        if q.is_match(req.path()) {
+            continue;
+        }
+        let field = match d {
+            Dialect::Istio => format!("queryParams[{}]", q.key),
+            _ => format!("queryParams[{i}]"),
+        };
+        let key = &q.key;
+        let seen = match (first_value(req.path(), key), &q.value) {
+            (None, _) => format!("query parameter {key}: absent"),
+            (Some(v), Some(m)) => {
+                let (_, operand) = m.describe();
+                format!(
+                    "query parameter {key} {v:?} {}",
+                    versus(false, d.str_kind(m), operand)
+                )
+            }
+            (Some(v), None) => format!("query parameter {key} {v:?}"),
+        };
+        return Some((field, seen));
+    }
+    None
+}
+
+/// What the request carried for a header condition that failed.
+fn header_seen<R: Request + ?Sized>(h: &HeaderMatch, d: Dialect, req: &R) -> String {
+    let (name, value): (String, Option<String>) = match &h.source {
+        HeaderSource::Header(n) => {
+            let mut values = req.header_values(n).peekable();
+            let v = values.peek().is_some().then(|| {
+                values
+                    .map(String::from_utf8_lossy)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            (n.to_string(), v)
+        }
+        HeaderSource::Method => (":method".into(), Some(req.method().into())),
+        HeaderSource::Scheme => (":scheme".into(), Some(req.scheme().into())),
+        HeaderSource::Authority => (":authority".into(), Some(req.authority().into())),
+        HeaderSource::Path => (":path".into(), Some(req.path().into())),
+        HeaderSource::Claim(c) => (
+            format!("@request.auth.claims.{c}"),
+            req.jwt_claim(c).map(str::to_string),
+        ),
+    };
+    match (value, &h.value) {
+        (None, Some(m)) if h.missing_as_empty => {
+            let (_, operand) = m.describe();
+            let hit = m.is_match(b"");
+            format!(
+                "{name}: absent, read as \"\" which {}",
+                versus(hit, d.str_kind(m), operand)
+            )
+        }
+        (None, _) => format!("{name}: absent"),
+        (Some(v), None) if h.invert => format!("{name} {v:?} is present"),
+        (Some(v), None) => format!("{name} {v:?}"),
+        (Some(v), Some(m)) => {
+            let (_, operand) = m.describe();
+            format!("{name} {v:?} {}", versus(h.invert, d.str_kind(m), operand))
+        }
+    }
+}
+
+fn winner(rule: &Rule, d: &Decision<'_>, draw: u64, candidate: usize) -> Winner {
+    let m = d.matched().expect("from_match returns a match");
+    let mut w = Winner {
+        candidate,
+        action: WinnerAction::DirectResponse { status: 0 },
+        destination: m.destination.map(|w| dest_ref(&w.destination)),
+        unavailable: m
+            .destination
+            .and_then(|w| w.destination.unavailable)
+            .map(|u| u.reason()),
+        faults: Vec::new(),
+        mirrors: Vec::new(),
+    };
+    w.action = match &rule.action {
+        Action::Forward(f) => {
+            forward_rolls(f, m.delay, m.abort, m.mirrored, draw, &mut w);
+            WinnerAction::Forward(split_explain(f, m.sticky_hash, m.destination, draw))
+        }
+        Action::Redirect(r) => WinnerAction::Redirect { code: r.code },
+        Action::DirectResponse(r) => WinnerAction::DirectResponse { status: r.status },
+    };
+    w
+}
+
+fn split_explain(
+    f: &Forward,
+    sticky_hash: Option<u64>,
+    picked: Option<&crate::action::WeightedDestination>,
+    draw: u64,
+) -> SplitExplain {
+    let ends = f.split.cumulative();
+    let total = f.split.total();
+    let destinations = f
+        .destinations
+        .iter()
+        .enumerate()
+        .map(|(j, w)| SplitEntry {
+            destination: dest_ref(&w.destination),
+            weight: w.weight,
+            start: if j == 0 { 0 } else { ends[j - 1] },
+            end: ends[j],
+        })
+        .collect();
+    let by = match (total, sticky_hash) {
+        (0, _) => SplitBy::ZeroTotal,
+        (_, Some(hash)) => SplitBy::Sticky { hash },
+        (t, None) => SplitBy::Draw { u: draw % t },
+    };
+    let picked = picked.and_then(|p| f.destinations.iter().position(|w| std::ptr::eq(w, p)));
+    SplitExplain {
+        destinations,
+        total,
+        by,
+        sticky_key: f.sticky.as_ref().map(key_name),
+        picked,
+    }
+}
+
+fn key_name(k: &crate::hash::KeySource) -> String {
+    use crate::hash::KeySource;
+    match k {
+        KeySource::Header(n) => format!("header:{n}"),
+        KeySource::Cookie(n) => format!("cookie:{n}"),
+        KeySource::Query(n) => format!("query:{n}"),
+        KeySource::SourceIp => "source-ip".to_string(),
+    }
+}
+
+fn forward_rolls(
+    f: &Forward,
+    delay: Option<Duration>,
+    abort: Option<&Abort>,
+    mirrored: u64,
+    draw: u64,
+    w: &mut Winner,
+) {
+    if let Some(fault) = &f.fault {
+        if let Some((d, share)) = &fault.delay {
+            let roll = mix(draw, SALT_DELAY) % 1_000_000;
+            debug_assert_eq!(roll < u64::from(*share), delay.is_some());
+            w.faults.push(FaultRoll {
+                kind: "delay",
+                fault: format!("{d:?}"),
+                per_million: *share,
+                roll,
+                hit: delay.is_some(),
+            });
+        }
+        if let Some((a, share)) = &fault.abort {
+            let roll = mix(draw, SALT_ABORT) % 1_000_000;
+            debug_assert_eq!(roll < u64::from(*share), abort.is_some());
+            w.faults.push(FaultRoll {
+                kind: "abort",
+                fault: match a {
+                    Abort::Http(c) => format!("http {c}"),
+                    Abort::Grpc(g) => format!("grpc {g}"),
+                },
+                per_million: *share,
+                roll,
+                hit: abort.is_some(),
+            });
+        }
+    }
+    for (i, mirror) in f.mirrors.iter().enumerate() {
+        let hit = i < MAX_MIRRORS && mirrored & (1 << i) != 0;
+        debug_assert!(
+            i >= MAX_MIRRORS || hit == (draw % 1_000_000 < u64::from(mirror.per_million))
+        );
+        w.mirrors.push(MirrorRoll {
+            destination: dest_ref(&mirror.destination),
+            per_million: mirror.per_million,
+            roll: draw % 1_000_000,
+            hit,
+        });
+    }
+}
+
+/// `1 entry`, `2 entries`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// `50%`, `0.1%`, `12.3456%`.
+fn percent(per_million: u32) -> String {
+    let whole = per_million / 10_000;
+    let frac = per_million % 10_000;
+    if frac == 0 {
+        return format!("{whole}%");
+    }
+    let frac = format!("{frac:04}");
+    format!("{whole}.{}%", frac.trim_end_matches('0'))
+}
+
+impl fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+impl fmt::Display for DestinationRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.host)?;
+        if let Some(s) = &self.subset {
+            write!(f, " subset {s}")?;
+        }
+        if let Some(p) = self.port {
+            write!(f, " port {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Explain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "request: {} {} {} (draw {})",
+            self.method, self.host.authority, self.path, self.draw
+        )?;
+        let ns = self.source_namespace.as_deref().unwrap_or("unknown");
+        match &self.gateway {
+            None => writeln!(f, "context: mesh, source namespace {ns}")?,
+            Some((gns, name)) => {
+                let unknown = if self.context_known {
+                    ""
+                } else {
+                    " (unknown gateway)"
+                };
+                writeln!(
+                    f,
+                    "context: gateway {gns}/{name}{unknown}, source namespace {ns}"
+                )?
+            }
+        }
+        if let Some(g) = self.port_group {
+            match g {
+                PortGroup::AllPorts => writeln!(f, "port group: all ports")?,
+                PortGroup::Port(p) => writeln!(f, "port group: port {p}")?,
+            }
+        }
+        let h = &self.host;
+        let vh = h.virtual_host.as_deref().unwrap_or("");
+        match &h.found_by {
+            HostMatch::Exact => writeln!(f, "host: {:?}: exact, virtual host {vh}", h.host)?,
+            HostMatch::ShortName { expanded } => writeln!(
+                f,
+                "host: {:?}: short name expanded to {expanded}, virtual host {vh}",
+                h.host
+            )?,
+            HostMatch::Wildcard => writeln!(f, "host: {:?}: wildcard, virtual host {vh}", h.host)?,
+            HostMatch::None => writeln!(f, "host: {:?}: no virtual host", h.host)?,
+        }
+        for n in &h.notes {
+            writeln!(f, "  note: {n}")?;
+        }
+        if let Some(c) = &self.claim {
+            let resources: Vec<String> = c.resources.iter().map(ToString::to_string).collect();
+            let visible = match &c.visible_to {
+                None => "every namespace".to_string(),
+                Some(list) => format!("namespace {}", list.join(", ")),
+            };
+            writeln!(
+                f,
+                "claim: {} (visible to {visible}), claim {} of {}, {}",
+                resources.join(", "),
+                c.index + 1,
+                c.of,
+                plural(c.entries, "entry", "entries")
+            )?;
+        }
+        if !self.candidates.is_empty() {
+            writeln!(f, "candidates:")?;
+        }
+        for (i, c) in self.candidates.iter().enumerate() {
+            let name = if c.route_name.is_empty() {
+                String::new()
+            } else {
+                format!(" (route {:?})", c.route_name)
+            };
+            match &c.verdict {
+                Verdict::Won => writeln!(f, "  {}. {} {}{name}: won", i + 1, c.resource, c.at)?,
+                Verdict::Failed { field, seen } => writeln!(
+                    f,
+                    "  {}. {} {}{name}: failed at {field}: {seen}",
+                    i + 1,
+                    c.resource,
+                    c.at
+                )?,
+            }
+        }
+        if self.not_evaluated > 0 {
+            let n = plural(self.not_evaluated, "later entry", "later entries");
+            writeln!(f, "  ({n} not evaluated)")?;
+        }
+        writeln!(f, "outcome: {}, status {}", self.outcome, self.status)?;
+        let Some(w) = &self.winner else {
+            return Ok(());
+        };
+        match &w.action {
+            WinnerAction::Redirect { code } => writeln!(f, "action: redirect {code}")?,
+            WinnerAction::DirectResponse { status } => {
+                writeln!(f, "action: direct response {status}")?
+            }
+            WinnerAction::Forward(s) => {
+                match (&s.by, &s.sticky_key) {
+                    (_, _) if s.destinations.len() == 1 && s.total > 0 => {
+                        writeln!(f, "split: one destination, takes every request")?
+                    }
+                    (SplitBy::Draw { u }, None) => {
+                        writeln!(f, "split: draw {} % {} = {u}", self.draw, s.total)?
+                    }
+                    (SplitBy::Draw { u }, Some(k)) => writeln!(
+                        f,
+                        "split: sticky key {k} absent, draw {} % {} = {u}",
+                        self.draw, s.total
+                    )?,
+                    (SplitBy::Sticky { hash }, k) => writeln!(
+                        f,
+                        "split: sticky hash {hash:#018x} of {}",
+                        k.as_deref().unwrap_or("the key")
+                    )?,
+                    (SplitBy::ZeroTotal, _) => writeln!(f, "split: every weight is 0")?,
+                }
+                for (j, d) in s.destinations.iter().enumerate() {
+                    if s.destinations.len() == 1 && s.total > 0 {
+                        break;
+                    }
+                    let mark = if s.picked == Some(j) {
+                        " <- picked"
+                    } else {
+                        ""
+                    };
+                    writeln!(
+                        f,
+                        "  [{}, {}) {} weight {}{mark}",
+                        d.start, d.end, d.destination, d.weight
+                    )?;
+                }
+            }
+        }
+        if let Some(d) = &w.destination {
+            match w.unavailable {
+                None => writeln!(f, "destination: {d}")?,
+                Some(u) => writeln!(f, "destination: {d} (unavailable: {u})")?,
+            }
+        }
+        for r in &w.faults {
+            let verdict = if r.hit {
+                "< {} -> hit"
+            } else {
+                ">= {} -> not hit"
+            };
+            writeln!(
+                f,
+                "fault {} {} for {} of requests: roll {} {}",
+                r.kind,
+                r.fault,
+                percent(r.per_million),
+                r.roll,
+                verdict.replace("{}", &r.per_million.to_string())
+            )?;
+        }
+        for m in &w.mirrors {
+            let verdict = if m.hit {
+                "< {} -> mirrored"
+            } else {
+                ">= {} -> not mirrored"
+            };
+            writeln!(
+                f,
+                "mirror {} for {} of requests: roll draw % 1000000 = {} {}",
+                m.destination,
+                percent(m.per_million),
+                m.roll,
+                verdict.replace("{}", &m.per_million.to_string())
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn dest_json(d: &DestinationRef) -> Value {
+    json!({"host": d.host, "subset": d.subset, "port": d.port})
+}
+
+fn resource_json(r: &ResourceRef) -> Value {
+    json!({"kind": r.kind, "namespace": r.namespace, "name": r.name})
+}
+
+impl Explain {
+    /// The explanation as JSON: every field of [`Explain`], with enums as strings or small
+    /// objects (`"found_by": "short-name"`, `"verdict": "failed"` with `field` and `seen`).
+    pub fn to_json(&self) -> Value {
+        let context = match &self.gateway {
+            None => json!({"kind": "mesh"}),
+            Some((ns, name)) => json!({
+                "kind": "gateway", "namespace": ns, "name": name, "known": self.context_known,
+            }),
+        };
+        let port_group = match self.port_group {
+            None => Value::Null,
+            Some(PortGroup::AllPorts) => json!("all"),
+            Some(PortGroup::Port(p)) => json!(p),
+        };
+        let h = &self.host;
+        let (found_by, expanded) = match &h.found_by {
+            HostMatch::Exact => ("exact", None),
+            HostMatch::ShortName { expanded } => ("short-name", Some(expanded.as_str())),
+            HostMatch::Wildcard => ("wildcard", None),
+            HostMatch::None => ("none", None),
+        };
+        let host = json!({
+            "authority": h.authority,
+            "host": h.host,
+            "found_by": found_by,
+            "expanded": expanded,
+            "virtual_host": h.virtual_host,
+            "notes": h.notes,
+        });
+        let claim = self.claim.as_ref().map_or(Value::Null, |c| {
+            json!({
+                "index": c.index,
+                "of": c.of,
+                "resources": c.resources.iter().map(resource_json).collect::<Vec<_>>(),
+                "visible_to": c.visible_to,
+                "entries": c.entries,
+            })
+        });
+        let candidates: Vec<Value> = self
+            .candidates
+            .iter()
+            .map(|c| {
+                let mut v = json!({
+                    "resource": resource_json(&c.resource),
+                    "rule": c.rule,
+                    "rule_name": c.rule_name,
+                    "match": c.block,
+                    "route_name": c.route_name,
+                    "at": c.at,
+                });
+                match &c.verdict {
+                    Verdict::Won => v["verdict"] = json!("won"),
+                    Verdict::Failed { field, seen } => {
+                        v["verdict"] = json!("failed");
+                        v["field"] = json!(field);
+                        v["seen"] = json!(seen);
+                    }
+                }
+                v
+            })
+            .collect();
+        let winner = self.winner.as_ref().map_or(Value::Null, |w| {
+            let action = match &w.action {
+                WinnerAction::Redirect { code } => json!({"kind": "redirect", "code": code}),
+                WinnerAction::DirectResponse { status } => {
+                    json!({"kind": "direct_response", "status": status})
+                }
+                WinnerAction::Forward(s) => {
+                    let by = match &s.by {
+                        SplitBy::Draw { u } => {
+                            json!({"kind": "draw", "draw": self.draw, "total": s.total, "u": u})
+                        }
+                        SplitBy::Sticky { hash } => json!({"kind": "sticky", "hash": hash}),
+                        SplitBy::ZeroTotal => json!({"kind": "zero_total"}),
+                    };
+                    json!({
+                        "kind": "forward",
+                        "split": s.destinations.iter().map(|d| json!({
+                            "destination": dest_json(&d.destination),
+                            "weight": d.weight,
+                            "interval": [d.start, d.end],
+                        })).collect::<Vec<_>>(),
+                        "total": s.total,
+                        "by": by,
+                        "sticky_key": s.sticky_key,
+                        "picked": s.picked,
+                    })
+                }
+            };
+            json!({
+                "candidate": w.candidate,
+                "action": action,
+                "destination": w.destination.as_ref().map(dest_json),
+                "unavailable": w.unavailable,
+                "faults": w.faults.iter().map(|r| json!({
+                    "kind": r.kind,
+                    "fault": r.fault,
+                    "per_million": r.per_million,
+                    "roll": r.roll,
+                    "hit": r.hit,
+                })).collect::<Vec<_>>(),
+                "mirrors": w.mirrors.iter().map(|m| json!({
+                    "destination": dest_json(&m.destination),
+                    "per_million": m.per_million,
+                    "roll": m.roll,
+                    "hit": m.hit,
+                })).collect::<Vec<_>>(),
+            })
+        });
+        json!({
+            "method": self.method,
+            "path": self.path,
+            "draw": self.draw,
+            "context": context,
+            "source_namespace": self.source_namespace,
+            "port_group": port_group,
+            "host": host,
+            "claim": claim,
+            "candidates": candidates,
+            "not_evaluated": self.not_evaluated,
+            "outcome": self.outcome,
+            "status": self.status,
+            "winner": winner,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_read_naturally() {
+        assert_eq!(percent(1_000_000), "100%");
+        assert_eq!(percent(500_000), "50%");
+        assert_eq!(percent(1_000), "0.1%");
+        assert_eq!(percent(123_456), "12.3456%");
+        assert_eq!(percent(0), "0%");
+    }
+
+    #[test]
+    fn explain_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Explain>();
+    }
+}

@@ -1,0 +1,685 @@
+//! `Table::explain` agrees with `Table::decide_with_draw` on every case of every fixture in
+//! `tests/data/*.yaml` (same outcome, status, winner, destination, fault and mirror results),
+//! and a few explanations are pinned word for word.
+
+use std::path::Path;
+
+use meshroute::explain::{HostMatch, PortGroup, SplitBy, Verdict, WinnerAction};
+use meshroute::{CompileOptions, Config, Decision, Explain, Outcome, OwnedRequest, Table, compile};
+use serde_json::{Value, json};
+
+/// The fixture request format of `tests/fixtures.rs`.
+fn request(r: &Value) -> OwnedRequest {
+    let s = |k: &str, d: &str| r[k].as_str().unwrap_or(d).to_string();
+    let mut req = OwnedRequest {
+        method: s("method", "GET"),
+        scheme: s("scheme", "http"),
+        authority: s("authority", ""),
+        path: s("path", "/"),
+        port: r["port"].as_u64().map(|p| p as u16),
+        source_namespace: r["source_namespace"].as_str().map(String::from),
+        ..OwnedRequest::default()
+    };
+    for (k, v) in r["headers"].as_object().into_iter().flatten() {
+        match v {
+            Value::Array(vs) => vs
+                .iter()
+                .for_each(|v| req.headers.push((k.clone(), v.as_str().unwrap().into()))),
+            v => req.headers.push((
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), String::from),
+            )),
+        }
+    }
+    for (k, v) in r["source_labels"].as_object().into_iter().flatten() {
+        req.source_labels
+            .insert(k.clone(), v.as_str().unwrap().into());
+    }
+    if let Some(g) = r["gateway"].as_str() {
+        let (ns, name) = g.split_once('/').expect("gateway as ns/name");
+        req.gateway = Some((ns.into(), name.into()));
+    }
+    req
+}
+
+fn outcome(d: &Decision<'_>) -> &'static str {
+    match d.outcome {
+        Outcome::Matched(_) => "matched",
+        Outcome::NoRoute { .. } => "no_route",
+        Outcome::Passthrough => "passthrough",
+        Outcome::NoVirtualHost => "no_virtual_host",
+        _ => "other",
+    }
+}
+
+/// Every disagreement between the explanation and the decision.
+fn disagreements(table: &Table, d: &Decision<'_>, e: &Explain) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |what: &str, want: String, got: String| {
+        if want != got {
+            out.push(format!("{what}: decide says {want}, explain says {got}"));
+        }
+    };
+    check("outcome", outcome(d).into(), e.outcome.into());
+    check("status", d.status().to_string(), e.status.to_string());
+    let won: Vec<usize> = (e.candidates.iter().enumerate())
+        .filter(|(_, c)| c.verdict == Verdict::Won)
+        .map(|(i, _)| i)
+        .collect();
+    for c in &e.candidates {
+        if let Verdict::Failed { field, seen } = &c.verdict {
+            check(
+                "failed field is under the entry",
+                format!("{}.*", c.at),
+                if field.starts_with(&format!("{}.", c.at)) {
+                    format!("{}.*", c.at)
+                } else {
+                    field.clone()
+                },
+            );
+            check(
+                "seen is stated",
+                "non-empty".into(),
+                if seen.is_empty() {
+                    "empty"
+                } else {
+                    "non-empty"
+                }
+                .into(),
+            );
+        }
+    }
+    let Some(m) = d.matched() else {
+        check(
+            "winner",
+            "None".into(),
+            format!("{:?}", e.winner.as_ref().map(|w| w.candidate)),
+        );
+        check("winning candidates", "[]".into(), format!("{won:?}"));
+        return out;
+    };
+    let Some(w) = &e.winner else {
+        out.push("explain has no winner".into());
+        return out;
+    };
+    check(
+        "winner is the last candidate",
+        format!("[{}]", e.candidates.len() - 1),
+        format!("{won:?}"),
+    );
+    check(
+        "winner index",
+        (e.candidates.len() - 1).to_string(),
+        w.candidate.to_string(),
+    );
+    let c = &e.candidates[w.candidate];
+    let src = table.source_of(m.rule);
+    check(
+        "rule",
+        format!(
+            "{} {}/{} #{} block {:?}",
+            src.kind, src.namespace, src.name, m.rule.index, m.block
+        ),
+        format!("{} #{} block {:?}", c.resource, c.rule, c.block),
+    );
+    check("route name", m.route_name.into(), c.route_name.clone());
+    let dest =
+        |host: &str, subset: Option<&str>, port: Option<u16>| format!("{host} {subset:?} {port:?}");
+    check(
+        "destination",
+        format!(
+            "{:?}",
+            d.destination()
+                .map(|x| dest(&x.host, x.subset.as_deref(), x.port))
+        ),
+        format!(
+            "{:?}",
+            w.destination
+                .as_ref()
+                .map(|x| dest(&x.host, x.subset.as_deref(), x.port))
+        ),
+    );
+    check(
+        "unavailable",
+        format!(
+            "{:?}",
+            d.destination()
+                .and_then(|x| x.unavailable)
+                .map(|u| u.reason())
+        ),
+        format!("{:?}", w.unavailable),
+    );
+    let hit = |kind: &str| w.faults.iter().any(|f| f.kind == kind && f.hit);
+    check(
+        "delay",
+        m.delay.is_some().to_string(),
+        hit("delay").to_string(),
+    );
+    check(
+        "abort",
+        m.abort.is_some().to_string(),
+        hit("abort").to_string(),
+    );
+    let mirrored: Vec<String> = d
+        .mirrors()
+        .map(|x| x.destination.host.to_string())
+        .collect();
+    let explained: Vec<String> = (w.mirrors.iter())
+        .filter(|x| x.hit)
+        .map(|x| x.destination.host.clone())
+        .collect();
+    check("mirrors", format!("{mirrored:?}"), format!("{explained:?}"));
+    if let WinnerAction::Forward(s) = &w.action {
+        let picked = s.picked.map(|j| s.destinations[j].destination.clone());
+        check(
+            "picked entry is the destination",
+            format!("{:?}", w.destination),
+            format!("{picked:?}"),
+        );
+        if let (SplitBy::Draw { u }, Some(j)) = (&s.by, s.picked) {
+            let e = &s.destinations[j];
+            check(
+                "u in the picked interval",
+                "true".into(),
+                (e.start <= *u && *u < e.end).to_string(),
+            );
+            check(
+                "u = draw % total",
+                (d.draw % s.total).to_string(),
+                u.to_string(),
+            );
+        }
+        check(
+            "sticky hash",
+            format!("{:?}", m.sticky_hash),
+            format!(
+                "{:?}",
+                match s.by {
+                    SplitBy::Sticky { hash } => Some(hash),
+                    _ => None,
+                }
+            ),
+        );
+    }
+    out
+}
+
+#[test]
+fn explain_agrees_with_decide_on_every_fixture_case() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("yaml"))
+        .collect();
+    files.sort();
+    let mut failures = Vec::new();
+    let (mut cases, mut matched, mut failed_conditions) = (0, 0, 0);
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(file).unwrap();
+        let f: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let config = Config::from_str(f["config"].as_str().unwrap(), &name)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let table = compile(&config, &CompileOptions::default()).unwrap().table;
+        for case in f["cases"].as_array().into_iter().flatten() {
+            cases += 1;
+            let label = format!(
+                "{name}: {}",
+                case["name"].as_str().unwrap_or("(unnamed case)")
+            );
+            let req = request(&case["request"]);
+            // The fixture's draw, and a few more to exercise every split interval.
+            let draws = [
+                case["draw"].as_u64().unwrap_or(0),
+                1,
+                37,
+                99,
+                999_999,
+                u64::MAX,
+            ];
+            for draw in draws {
+                let d = table.decide_with_draw(&req, draw);
+                let e = table.explain(&req, draw);
+                matched += usize::from(d.matched().is_some());
+                failed_conditions += e
+                    .candidates
+                    .iter()
+                    .filter(|c| c.verdict != Verdict::Won)
+                    .count();
+                for problem in disagreements(&table, &d, &e) {
+                    failures.push(format!("{label} (draw {draw}): {problem}\n{e}"));
+                }
+                let j = e.to_json();
+                if j["outcome"] != json!(e.outcome) || j["status"] != json!(e.status) {
+                    failures.push(format!("{label}: JSON disagrees: {j}"));
+                }
+                assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} disagreements in {cases} cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(cases > 300, "only {cases} cases");
+    assert!(matched > 0 && failed_conditions > 0);
+}
+
+const BOOKINFO: &str = include_str!("../examples/bookinfo.yaml");
+
+#[test]
+fn istio_header_miss_then_weighted_split_as_text() {
+    let table = Table::from_yaml(BOOKINFO).unwrap();
+    let req =
+        OwnedRequest::new("GET", "http://reviews:9080/reviews/0?x=1").from_namespace("default");
+    let e = table.explain(&req, 95);
+    assert_eq!(
+        e.to_string(),
+        "\
+request: GET reviews:9080 /reviews/0?x=1 (draw 95)
+context: mesh, source namespace default
+port group: all ports
+host: \"reviews\": short name expanded to reviews.default.svc.cluster.local, virtual host reviews.default.svc.cluster.local
+claim: VirtualService default/reviews (visible to every namespace), claim 1 of 1, 2 entries
+candidates:
+  1. VirtualService default/reviews spec.http[0].match[0] (route \"jason\"): failed at spec.http[0].match[0].headers[end-user]: end-user: absent
+  2. VirtualService default/reviews spec.http[1] (route \"shift\"): won
+outcome: matched, status 200
+split: draw 95 % 100 = 95
+  [0, 80) reviews.default.svc.cluster.local subset v1 weight 80
+  [80, 100) reviews.default.svc.cluster.local subset v3 weight 20 <- picked
+destination: reviews.default.svc.cluster.local subset v3
+"
+    );
+    assert_eq!(
+        e.host.found_by,
+        HostMatch::ShortName {
+            expanded: "reviews.default.svc.cluster.local".into()
+        }
+    );
+    assert_eq!(e.port_group, Some(PortGroup::AllPorts));
+}
+
+const SHOP: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: infra}
+spec:
+  gatewayClassName: example
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api-v1, namespace: infra}
+spec: {ports: [{name: http, port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api-v2, namespace: infra}
+spec: {ports: [{name: http, port: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: infra}
+spec:
+  parentRefs: [{name: edge}]
+  hostnames: [shop.example.com]
+  rules:
+  - name: api
+    matches:
+    - path: {type: Exact, value: /health}
+    - path: {type: PathPrefix, value: /api}
+      method: POST
+      headers:
+      - {name: X-Tenant, value: acme}
+      - {name: x-tenant, value: ignored}
+      - {name: X-Build, type: RegularExpression, value: "v[0-9]+"}
+      queryParams: [{name: page, value: "1"}]
+    backendRefs:
+    - {name: api-v1, port: 8080, weight: 3}
+    - {name: api-v2, port: 8080, weight: 1}
+"#;
+
+fn at_edge(method: &str, url: &str) -> OwnedRequest {
+    OwnedRequest::new(method, url)
+        .at_gateway("infra", "edge")
+        .with_port(80)
+}
+
+fn failures(e: &Explain) -> Vec<(String, String)> {
+    e.candidates
+        .iter()
+        .filter_map(|c| match &c.verdict {
+            Verdict::Failed { field, seen } => Some((field.clone(), seen.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn gateway_api_failures_name_the_route_s_own_fields() {
+    let table = Table::from_yaml(SHOP).unwrap();
+    let api =
+        || at_edge("POST", "http://shop.example.com/api/items?page=1").header("x-tenant", "acme");
+    // `headers[2]`: the duplicate `x-tenant` at headers[1] is ignored, so the regex is the
+    // second compiled condition but the third written one.
+    let e = table.explain(&api().header("x-build", "dev"), 0);
+    assert_eq!(
+        failures(&e),
+        pairs(&[
+            (
+                "spec.rules[0].matches[0].path",
+                r#":path "/api/items" is not Exact "/health""#
+            ),
+            (
+                "spec.rules[0].matches[1].headers[2]",
+                r#"x-build "dev" is not RegularExpression "v[0-9]+""#
+            ),
+        ])
+    );
+    assert_eq!((e.outcome, e.status), ("no_route", 404));
+    let e = table.explain(&at_edge("GET", "http://shop.example.com/api"), 0);
+    assert_eq!(
+        failures(&e)[1],
+        (
+            "spec.rules[0].matches[1].method".into(),
+            r#":method "GET" is not Exact "POST""#.into()
+        )
+    );
+    let e = table.explain(&at_edge("POST", "http://shop.example.com/apis"), 0);
+    assert_eq!(
+        failures(&e)[1],
+        (
+            "spec.rules[0].matches[1].path".into(),
+            r#":path "/apis" is not PathPrefix "/api""#.into()
+        )
+    );
+    let e = table.explain(&api().header("x-build", "v2").header("x-tenant", "x"), 0);
+    assert_eq!(
+        failures(&e)[1],
+        (
+            "spec.rules[0].matches[1].headers[0]".into(),
+            r#"x-tenant "acme,x" is not Exact "acme""#.into()
+        )
+    );
+    let e = table.explain(
+        &at_edge("POST", "http://shop.example.com/api?page=2")
+            .header("x-tenant", "acme")
+            .header("x-build", "v1"),
+        0,
+    );
+    assert_eq!(
+        failures(&e)[1],
+        (
+            "spec.rules[0].matches[1].queryParams[0]".into(),
+            r#"query parameter page "2" is not Exact "1""#.into()
+        )
+    );
+    let e = table.explain(&api().header("x-build", "v2"), 7);
+    assert_eq!(
+        e.to_string(),
+        r#"request: POST shop.example.com /api/items?page=1 (draw 7)
+context: gateway infra/edge, source namespace unknown
+port group: port 80
+host: "shop.example.com": exact, virtual host shop.example.com
+claim: HTTPRoute infra/shop (visible to every namespace), claim 1 of 1, 2 entries
+candidates:
+  1. HTTPRoute infra/shop spec.rules[0].matches[0] (route "api"): failed at spec.rules[0].matches[0].path: :path "/api/items" is not Exact "/health"
+  2. HTTPRoute infra/shop spec.rules[0].matches[1] (route "api"): won
+outcome: matched, status 200
+split: draw 7 % 4 = 3
+  [0, 3) api-v1.infra.svc.cluster.local port 8080 weight 3
+  [3, 4) api-v2.infra.svc.cluster.local port 8080 weight 1 <- picked
+destination: api-v2.infra.svc.cluster.local port 8080
+"#
+    );
+    assert_eq!(e.port_group, Some(PortGroup::Port(80)));
+}
+
+#[test]
+fn unknown_gateway_no_route_and_passthrough() {
+    let table = Table::from_yaml(SHOP).unwrap();
+    let e = table.explain(
+        &OwnedRequest::new("GET", "http://shop.example.com/").at_gateway("infra", "nope"),
+        3,
+    );
+    assert_eq!(
+        e.to_string(),
+        r#"request: GET shop.example.com / (draw 3)
+context: gateway infra/nope (unknown gateway), source namespace unknown
+host: "shop.example.com": no virtual host
+  note: the table has no routes for this gateway
+outcome: no_virtual_host, status 404
+"#
+    );
+    assert!(!e.context_known && e.port_group.is_none() && e.winner.is_none());
+    let e = table.explain(&at_edge("GET", "http://other.example.com/"), 0);
+    assert_eq!((e.outcome, e.status), ("no_virtual_host", 404));
+    assert_eq!(e.host.found_by, HostMatch::None);
+    let table = Table::from_yaml(BOOKINFO).unwrap();
+    // reviews from another namespace is that namespace's reviews: no VirtualService.
+    let e = table.explain(
+        &OwnedRequest::new("GET", "http://reviews/").from_namespace("other"),
+        0,
+    );
+    assert_eq!((e.outcome, e.status), ("passthrough", 200));
+    assert_eq!(e.port_group, Some(PortGroup::AllPorts));
+}
+
+#[test]
+fn explain_as_json() {
+    let table = Table::from_yaml(BOOKINFO).unwrap();
+    let req =
+        OwnedRequest::new("GET", "http://reviews:9080/reviews/0?x=1").from_namespace("default");
+    let resource = json!({"kind": "VirtualService", "namespace": "default", "name": "reviews"});
+    let reviews = |subset: &str| json!({"host": "reviews.default.svc.cluster.local", "subset": subset, "port": null});
+    assert_eq!(
+        table.explain(&req, 95).to_json(),
+        json!({
+            "method": "GET",
+            "path": "/reviews/0?x=1",
+            "draw": 95,
+            "context": {"kind": "mesh"},
+            "source_namespace": "default",
+            "port_group": "all",
+            "host": {
+                "authority": "reviews:9080",
+                "host": "reviews",
+                "found_by": "short-name",
+                "expanded": "reviews.default.svc.cluster.local",
+                "virtual_host": "reviews.default.svc.cluster.local",
+                "notes": [],
+            },
+            "claim": {"index": 0, "of": 1, "resources": [resource], "visible_to": null, "entries": 2},
+            "candidates": [
+                {
+                    "resource": resource, "rule": 0, "rule_name": "jason", "match": 0,
+                    "route_name": "jason", "at": "spec.http[0].match[0]", "verdict": "failed",
+                    "field": "spec.http[0].match[0].headers[end-user]", "seen": "end-user: absent",
+                },
+                {
+                    "resource": resource, "rule": 1, "rule_name": "shift", "match": null,
+                    "route_name": "shift", "at": "spec.http[1]", "verdict": "won",
+                },
+            ],
+            "not_evaluated": 0,
+            "outcome": "matched",
+            "status": 200,
+            "winner": {
+                "candidate": 1,
+                "action": {
+                    "kind": "forward",
+                    "split": [
+                        {"destination": reviews("v1"), "weight": 80, "interval": [0, 80]},
+                        {"destination": reviews("v3"), "weight": 20, "interval": [80, 100]},
+                    ],
+                    "total": 100,
+                    "by": {"kind": "draw", "draw": 95, "total": 100, "u": 95},
+                    "sticky_key": null,
+                    "picked": 1,
+                },
+                "destination": reviews("v3"),
+                "unavailable": null,
+                "faults": [],
+                "mirrors": [],
+            },
+        })
+    );
+}
+
+#[test]
+fn istio_conditions_faults_and_mirrors_as_text() {
+    let table = Table::from_yaml(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: prod}
+spec:
+  hosts: [web.example.com]
+  http:
+  - name: static
+    match:
+    - {uri: {prefix: /Static}, ignoreUriCase: true}
+    route: [{destination: {host: static}}]
+  - name: canary
+    match:
+    - name: no-debug
+      withoutHeaders: {x-debug: {}}
+      sourceLabels: {app: web}
+    fault:
+      delay: {fixedDelay: 2s, percentage: {value: 0.1}}
+      abort: {httpStatus: 503, percentage: {value: 50}}
+    mirrors: [{destination: {host: shadow}, percentage: {value: 25}}]
+    route: [{destination: {host: web}}]
+"#,
+    )
+    .unwrap();
+    let req = OwnedRequest::new("GET", "http://web.example.com/app")
+        .from_namespace("prod")
+        .source_label("app", "web");
+    let e = table.explain(&req.clone().header("x-debug", "1"), 0);
+    assert_eq!(
+        failures(&e),
+        pairs(&[
+            (
+                "spec.http[0].match[0].uri",
+                r#":path "/app" is not prefix "/Static" (ignoreUriCase)"#
+            ),
+            (
+                "spec.http[1].match[0].withoutHeaders[x-debug]",
+                r#"x-debug "1" is present"#
+            ),
+        ])
+    );
+    assert_eq!(
+        failures(&table.explain(&OwnedRequest::new("GET", "http://web.example.com/app"), 0))[1],
+        (
+            "spec.http[1].match[0].sourceLabels[app]".into(),
+            "source label app: absent".into()
+        )
+    );
+    let e = table.explain(&req, 200_000);
+    let d = table.decide_with_draw(&req, 200_000);
+    let m = d.matched().unwrap();
+    let w = e.winner.as_ref().unwrap();
+    let roll = |kind: &str| w.faults.iter().find(|f| f.kind == kind).unwrap().roll;
+    let verdict = |hit: bool, share: u32| {
+        if hit {
+            format!("< {share} -> hit")
+        } else {
+            format!(">= {share} -> not hit")
+        }
+    };
+    let text = e.to_string();
+    let tail: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("outcome"))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            format!("outcome: matched, status {}", d.status()),
+            "split: one destination, takes every request".into(),
+            "destination: web.prod.svc.cluster.local".into(),
+            format!(
+                "fault delay 2s for 0.1% of requests: roll {} {}",
+                roll("delay"),
+                verdict(m.delay.is_some(), 1_000)
+            ),
+            format!(
+                "fault abort http 503 for 50% of requests: roll {} {}",
+                roll("abort"),
+                verdict(m.abort.is_some(), 500_000)
+            ),
+            "mirror shadow.prod.svc.cluster.local for 25% of requests: roll draw % 1000000 = \
+             200000 < 250000 -> mirrored"
+                .into(),
+        ]
+    );
+}
+
+#[test]
+fn sticky_splits_show_the_key_hash() {
+    let table = Table::from_yaml(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: cart
+  namespace: shop
+  annotations: {meshroute.io/sticky-split: "header:x-user"}
+spec:
+  hosts: [cart]
+  http:
+  - route:
+    - {destination: {host: cart, subset: v1}, weight: 50}
+    - {destination: {host: cart, subset: v2}, weight: 50}
+"#,
+    )
+    .unwrap();
+    let req = OwnedRequest::new("GET", "http://cart/").from_namespace("shop");
+    let keyed = req.clone().header("x-user", "alice");
+    let d = table.decide_with_draw(&keyed, 0);
+    let e = table.explain(&keyed, 0);
+    let Some(WinnerAction::Forward(s)) = e.winner.as_ref().map(|w| &w.action) else {
+        panic!("forwarding rule: {e}");
+    };
+    assert_eq!(
+        s.by,
+        SplitBy::Sticky {
+            hash: d.matched().unwrap().sticky_hash.unwrap()
+        }
+    );
+    assert_eq!(s.sticky_key.as_deref(), Some("header:x-user"));
+    assert!(e.to_string().contains("split: sticky hash 0x"));
+    // Without the key, the draw picks.
+    let e = table.explain(&req, 7);
+    assert!(
+        e.to_string()
+            .contains("split: sticky key header:x-user absent, draw 7 % 100 = 7"),
+        "{e}"
+    );
+}
+
+#[test]
+fn explaining_does_not_count() {
+    let config = Config::from_str(BOOKINFO, "bookinfo.yaml").unwrap();
+    let mut options = CompileOptions::default();
+    options.counters = true;
+    let table = compile(&config, &options).unwrap().table;
+    let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+    let before = table.metrics();
+    table.explain(&req, 0);
+    assert_eq!(table.metrics(), before);
+    table.decide_with_draw(&req, 0);
+    assert_ne!(table.metrics(), before);
+}
