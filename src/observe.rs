@@ -8,6 +8,7 @@
 //! | metric | labels | what |
 //! |---|---|---|
 //! | `meshroute_decisions_total` | `outcome` | decisions by outcome: `matched`, `no_route`, `no_virtual_host`, `passthrough` |
+//! | `meshroute_decision_status_total` | `status_code` | decisions by the status routing answers with (404 no match, 500/503 refused, redirects, direct responses, aborts) |
 //! | `meshroute_rule_matches_total` | `kind`, `namespace`, `name`, `rule`, `match`, `route_name` | decisions per rule and match block |
 //! | `meshroute_destination_decisions_total` | `destination_service`, `destination_subset`, `destination_port` | decisions sent to each destination |
 //! | `istio_requests_total` | `reporter`, `destination_service`, `destination_service_name`, `destination_service_namespace`, `destination_version`, `response_code` | outcomes reported back, per version and status code (Istio's name and labels) |
@@ -44,6 +45,9 @@ pub(crate) struct Counters {
     blocks: Vec<AtomicU64>,
     destinations: Vec<AtomicU64>,
     outcomes: [AtomicU64; 4],
+    /// Decisions by the status routing answers with (index code − 100; 0 for other codes):
+    /// 404 for no match, 500/503 for refused destinations, redirects, direct responses, aborts.
+    statuses: Box<[AtomicU64]>,
     /// Golden signals per cluster (version); the last one is for passthrough traffic.
     signals: Vec<Signals>,
 }
@@ -79,6 +83,7 @@ impl Counters {
             blocks: (0..n).map(|_| AtomicU64::new(0)).collect(),
             destinations: inner.clusters.iter().map(|_| AtomicU64::new(0)).collect(),
             outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
+            statuses: (0..CODES).map(|_| AtomicU64::new(0)).collect(),
             signals: (0..=inner.clusters.len()).map(|_| Signals::new()).collect(),
         }
     }
@@ -92,6 +97,13 @@ impl Counters {
             _ => 3,
         };
         self.outcomes[outcome].fetch_add(1, Ordering::Relaxed);
+        let status = decision.status();
+        let code = if (100..600).contains(&status) {
+            usize::from(status) - 100
+        } else {
+            0
+        };
+        self.statuses[code].fetch_add(1, Ordering::Relaxed);
         if let Some((rule, block)) = entry
             && let Some(base) = self.rule_base.get(rule as usize)
             && let Some(c) = self
@@ -225,6 +237,13 @@ impl Table {
                 .zip(&c.outcomes)
                 .map(|(o, n)| (*o, load(n)))
                 .collect(),
+            statuses: c
+                .statuses
+                .iter()
+                .enumerate()
+                .map(|(j, n)| ((j + 100) as u16, load(n)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
             rules,
             destinations,
             versions,
@@ -238,6 +257,10 @@ impl Table {
 pub struct Metrics {
     /// Decisions by outcome.
     pub outcomes: Vec<(&'static str, u64)>,
+    /// Decisions by the status routing answers with (non-zero only): 200 when forwarded, 404
+    /// for no match, 500/503 for refused destinations, redirect and direct-response codes,
+    /// injected aborts.
+    pub statuses: Vec<(u16, u64)>,
     /// Decisions per rule and match block.
     pub rules: Vec<RuleCount>,
     /// Decisions per destination.
