@@ -370,9 +370,12 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest, id: Value) -> Val
             };
             out["reason"] = json!(match other {
                 Outcome::Passthrough =>
-                    "no VirtualService for the host: mesh default route to the addressed service",
-                Outcome::NoRoute { .. } => "no rule matched (404 NR)",
-                _ => "no virtual host at this gateway (404)",
+                    "no VirtualService for the host: mesh default route to the addressed service"
+                        .to_string(),
+                Outcome::NoRoute { .. } => "no rule matched (404 NR)".to_string(),
+                Outcome::BadRequest { reason } =>
+                    format!("refused by path normalization: {reason}"),
+                _ => "no virtual host at this gateway (404)".to_string(),
             });
         }
     }

@@ -43,6 +43,12 @@ pub enum Outcome<'t> {
     Passthrough,
     /// At a gateway, no VirtualService claims the host (or the gateway is unknown): 404.
     NoVirtualHost,
+    /// The path is refused by the table's path normalization (`%00`, a rejected escaped slash
+    /// or fragment, an over-long path): 400, before any routing.
+    BadRequest {
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 /// A matched rule and what it does to this request.
@@ -145,6 +151,7 @@ impl<'t> Decision<'t> {
                 },
             },
             Outcome::NoRoute { .. } | Outcome::NoVirtualHost => 404,
+            Outcome::BadRequest { .. } => 400,
             Outcome::Passthrough => 200,
         }
     }

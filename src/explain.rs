@@ -19,7 +19,7 @@ use crate::decision::{Decision, MAX_MIRRORS, Outcome, SALT_ABORT, SALT_DELAY, mi
 use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
 use crate::predicate::host::{MAX_HOST_LEN, lowercase_into};
-use crate::predicate::path::{PathMatch, strip_query};
+use crate::predicate::path::PathMatch;
 use crate::predicate::query::first_value;
 use crate::request::{Request, split_port};
 use crate::table::{
@@ -400,7 +400,14 @@ impl Table {
             },
             entries: claim.entries.len(),
         });
-        let path = strip_query(req.path());
+        let mut buf = [0u8; crate::predicate::normalize::MAX_PATH_LEN];
+        let path = match inner.normalization.apply(req.path(), &mut buf) {
+            Ok(p) => p,
+            Err(reason) => {
+                e.host.notes.push(format!("the path is refused: {reason}"));
+                return finish(e, Outcome::BadRequest { reason }, draw);
+            }
+        };
         for (k, entry) in claim.entries.iter().enumerate() {
             let rule = &inner.rules[entry.rule as usize];
             let source = &inner.sources[rule.source as usize];
@@ -463,6 +470,7 @@ pub(crate) fn outcome_name(o: &Outcome<'_>) -> &'static str {
         Outcome::NoRoute { .. } => "no_route",
         Outcome::Passthrough => "passthrough",
         Outcome::NoVirtualHost => "no_virtual_host",
+        Outcome::BadRequest { .. } => "bad_request",
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! | metric | labels | what |
 //! |---|---|---|
-//! | `meshroute_decisions_total` | `outcome` | decisions by outcome: `matched`, `no_route`, `no_virtual_host`, `passthrough` |
+//! | `meshroute_decisions_total` | `outcome` | decisions by outcome: `matched`, `no_route`, `no_virtual_host`, `passthrough`, `bad_request` |
 //! | `meshroute_decision_status_total` | `status_code` | decisions by the status routing answers with (404 no match, 500/503 refused, redirects, direct responses, aborts) |
 //! | `meshroute_rule_matches_total` | `kind`, `namespace`, `name`, `rule`, `match`, `route_name` | decisions per rule and match block |
 //! | `meshroute_destination_decisions_total` | `destination_service`, `destination_subset`, `destination_port` | decisions sent to each destination |
@@ -32,7 +32,13 @@ pub const LATENCY_BUCKETS_MS: [f64; 19] = [
     60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
 ];
 
-const OUTCOMES: [&str; 4] = ["matched", "no_route", "no_virtual_host", "passthrough"];
+const OUTCOMES: [&str; 5] = [
+    "matched",
+    "no_route",
+    "no_virtual_host",
+    "passthrough",
+    "bad_request",
+];
 
 /// Status codes counted one by one (100..=599); others count as 599's neighbour `0`.
 const CODES: usize = 500;
@@ -44,7 +50,7 @@ pub(crate) struct Counters {
     rule_base: Vec<u32>,
     blocks: Vec<AtomicU64>,
     destinations: Vec<AtomicU64>,
-    outcomes: [AtomicU64; 4],
+    outcomes: [AtomicU64; 5],
     /// Decisions by the status routing answers with (index code − 100; 0 for other codes):
     /// 404 for no match, 500/503 for refused destinations, redirects, direct responses, aborts.
     statuses: Box<[AtomicU64]>,
@@ -94,6 +100,7 @@ impl Counters {
             Outcome::Matched(_) => 0,
             Outcome::NoRoute { .. } => 1,
             Outcome::NoVirtualHost => 2,
+            Outcome::BadRequest { .. } => 4,
             _ => 3,
         };
         self.outcomes[outcome].fetch_add(1, Ordering::Relaxed);

@@ -6,6 +6,7 @@ use crate::action::{Action, HeaderOps};
 use crate::combine::Block;
 use crate::decision::{Decision, Outcome};
 use crate::predicate::host::{HostIndex, MAX_HOST_LEN, lowercase_into};
+use crate::predicate::normalize::MAX_PATH_LEN;
 use crate::request::{Request, split_port};
 
 /// The resource a rule comes from.
@@ -161,6 +162,8 @@ pub(crate) struct Inner {
     pub(crate) subsets: Vec<SubsetInfo>,
     /// Every (host, subset) a destination or mirror names, indexed by `Destination::cluster`.
     pub(crate) clusters: Vec<ClusterKey>,
+    /// How request paths are normalized before matching.
+    pub(crate) normalization: crate::predicate::normalize::PathNormalization,
     /// Decision counters and golden signals, when the table counts.
     pub(crate) counters: Option<crate::observe::Counters>,
     /// Valid DestinationRules by fully qualified host, first per host first.
@@ -238,6 +241,26 @@ impl Table {
         R: Request + ?Sized,
     {
         let inner = &*self.inner;
+        // The path rules see: normalized as the table says, in a stack buffer only when the
+        // path needs work.
+        let raw = req.path();
+        let mut buf: [u8; MAX_PATH_LEN];
+        let path = if inner.normalization.is_clean(raw) {
+            crate::predicate::path::strip_query(raw)
+        } else {
+            buf = [0; MAX_PATH_LEN];
+            match inner.normalization.apply(raw, &mut buf) {
+                Ok(p) => p,
+                Err(reason) => {
+                    let d = Decision {
+                        outcome: Outcome::BadRequest { reason },
+                        draw,
+                    };
+                    inner.count(&d, None);
+                    return d;
+                }
+            }
+        };
         let Some(ctx) = inner.context(req.gateway()) else {
             let d = Decision {
                 outcome: Outcome::NoVirtualHost,
@@ -259,7 +282,6 @@ impl Table {
         let claim = vhost
             .claim_for(req.source_namespace())
             .expect("find_vhost returns hosts with a visible claim");
-        let path = crate::predicate::path::strip_query(req.path());
         for entry in &claim.entries {
             let rule = &inner.rules[entry.rule as usize];
             let matched = match entry.block {

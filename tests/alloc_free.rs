@@ -150,6 +150,8 @@ fn requests() -> Vec<OwnedRequest> {
         OwnedRequest::new("GET", "http://SHOP.prod.svc.cluster.local/index.html"),
         OwnedRequest::new("POST", "http://shop/teapot").from_namespace("prod"),
         OwnedRequest::new("GET", "http://unknown.example.com/x"),
+        OwnedRequest::new("GET", "http://shop/static/../static/./app.js%2e").from_namespace("prod"),
+        OwnedRequest::new("GET", "http://shop/a%00b").from_namespace("prod"),
         OwnedRequest::new("GET", "http://shop/x").at_gateway("prod", "nowhere"),
     ]
 }
@@ -181,10 +183,11 @@ fn deciding_allocates_nothing_on_a_fresh_thread() {
     .unwrap();
     assert_eq!(outcomes.0, 0, "deciding allocated {} times", outcomes.0);
     // The requests exercise what they are meant to: the full match, the redirect, the direct
-    // response, the passthrough and the unknown gateway.
+    // response, the passthrough, a path normalized into the redirect rule, a path refused
+    // with 400 (%00) and the unknown gateway.
     assert_eq!(
-        &outcomes.1[..9],
-        &[200, 200, 200, 200, 308, 308, 418, 200, 404]
+        &outcomes.1[..11],
+        &[200, 200, 200, 200, 308, 308, 418, 200, 308, 400, 404]
     );
 }
 

@@ -17,6 +17,7 @@ fn outcome(d: &Decision<'_>) -> &'static str {
         Outcome::NoRoute { .. } => "no_route",
         Outcome::Passthrough => "passthrough",
         Outcome::NoVirtualHost => "no_virtual_host",
+        Outcome::BadRequest { .. } => "bad_request",
         _ => "other",
     }
 }

@@ -147,6 +147,7 @@ fn check(
         Outcome::NoRoute { .. } => "no-route",
         Outcome::Passthrough => "passthrough",
         Outcome::NoVirtualHost => "no-virtual-host",
+        Outcome::BadRequest { .. } => "bad-request",
         _ => "other",
     };
     let Some(e) = expect.as_object() else {

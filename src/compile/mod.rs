@@ -40,6 +40,10 @@ pub struct CompileOptions {
     /// Keep decision counters and per-version golden signals ([`crate::observe`]); off by
     /// default, so a table that does not count pays nothing.
     pub counters: bool,
+    /// How request paths are normalized before rules see them (default: Istio's — dot
+    /// segments removed, slashes not merged, escaped slashes kept, fragments stripped; `%00`
+    /// refused).
+    pub path_normalization: crate::predicate::normalize::PathNormalization,
 }
 
 impl Default for CompileOptions {
@@ -50,6 +54,7 @@ impl Default for CompileOptions {
             cluster_domain: "cluster.local".into(),
             sticky_split: None,
             counters: false,
+            path_normalization: Default::default(),
         }
     }
 }
@@ -408,6 +413,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         collect(&id, &source, report, &mut rejected, &mut diagnostics);
     }
 
+    inner.normalization = options.path_normalization;
     if options.counters {
         inner.counters = Some(crate::observe::Counters::new(&inner));
     }

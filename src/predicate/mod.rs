@@ -3,6 +3,7 @@
 
 pub mod header;
 pub mod host;
+pub mod normalize;
 pub mod path;
 pub mod query;
 pub mod regex;

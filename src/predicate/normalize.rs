@@ -1,0 +1,318 @@
+//! Path normalization before matching: one documented option of the table, applied the same way
+//! for every rule, so that a path cannot be read one way by routing and another way by whatever
+//! enforces policy behind it (the CVE-2019-9901, CVE-2021-29492 and CVE-2021-32779 class).
+//!
+//! Normalization writes into a caller-provided stack buffer: no allocation. A path that does
+//! not fit ([`MAX_PATH_LEN`]) is refused, like one the policy rejects.
+
+/// Longest path (without query) that is normalized; longer paths are refused with 400.
+pub const MAX_PATH_LEN: usize = 8192;
+
+/// What to do with `%2F`, `%2f`, `%5C` and `%5c` in a path (Envoy's
+/// `path_with_escaped_slashes_action`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EscapedSlashes {
+    /// Leave them as they are (Envoy's and Istio's default).
+    #[default]
+    Keep,
+    /// Refuse the request (400).
+    Reject,
+    /// Decode them to `/` and `\` before matching.
+    Unescape,
+}
+
+/// What to do with a `#fragment` in the request path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fragment {
+    /// Drop it before matching (Istio's setting).
+    #[default]
+    Strip,
+    /// Refuse the request (400; Envoy's default since 1.19).
+    Reject,
+}
+
+/// How request paths are normalized before rules see them. The default is Istio's: RFC 3986
+/// dot segments removed (`%2e` counts as `.`), slashes not merged, escaped slashes kept,
+/// fragments stripped. `%00` is always refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PathNormalization {
+    /// Remove `.` and `..` segments (RFC 3986 §5.2.4).
+    pub dot_segments: bool,
+    /// Merge runs of `/` into one.
+    pub merge_slashes: bool,
+    /// Escaped slashes.
+    pub escaped_slashes: EscapedSlashes,
+    /// Fragments.
+    pub fragment: Fragment,
+}
+
+impl Default for PathNormalization {
+    fn default() -> PathNormalization {
+        PathNormalization {
+            dot_segments: true,
+            merge_slashes: false,
+            escaped_slashes: EscapedSlashes::Keep,
+            fragment: Fragment::Strip,
+        }
+    }
+}
+
+impl PathNormalization {
+    /// No normalization at all (paths matched as sent, only `%00` refused).
+    pub fn none() -> PathNormalization {
+        PathNormalization {
+            dot_segments: false,
+            merge_slashes: false,
+            escaped_slashes: EscapedSlashes::Keep,
+            fragment: Fragment::Strip,
+        }
+    }
+
+    /// Whether `raw` needs no work: its path (before `?`) has no `%`, no `/.`, no `//` when
+    /// merging, and no `#` when fragments are refused. Then the path is used as it is, without
+    /// touching a buffer.
+    pub fn is_clean(&self, raw: &str) -> bool {
+        let b = raw.as_bytes();
+        let end = b
+            .iter()
+            .position(|&c| c == b'?' || c == b'#')
+            .unwrap_or(b.len());
+        if self.fragment == Fragment::Reject && b[end..].first() == Some(&b'#') {
+            return false;
+        }
+        let path = &b[..end];
+        !path.iter().enumerate().any(|(i, &c)| {
+            c == b'%'
+                || (c == b'/'
+                    && match path.get(i + 1) {
+                        Some(b'.') => self.dot_segments,
+                        Some(b'/') => self.merge_slashes,
+                        _ => false,
+                    })
+        })
+    }
+
+    /// The normalized form of `raw` (`:path`, query and fragment included) without its query,
+    /// written into `buf`; `Err` with the reason when the request must be refused (400).
+    ///
+    /// # Errors
+    /// `%00`, a rejected escaped slash or fragment, or a path longer than [`MAX_PATH_LEN`].
+    pub fn apply<'b>(
+        &self,
+        raw: &str,
+        buf: &'b mut [u8; MAX_PATH_LEN],
+    ) -> Result<&'b str, &'static str> {
+        let end = raw
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(raw.len());
+        let fragment_at = raw.bytes().position(|b| b == b'#');
+        if self.fragment == Fragment::Reject
+            && fragment_at.is_some_and(|f| raw[..f].find('?').is_none())
+        {
+            return Err("the path has a #fragment");
+        }
+        let path = &raw.as_bytes()[..end];
+        if contains_ci(path, b"%00") {
+            return Err("the path has an escaped NUL (%00)");
+        }
+        let escaped = contains_ci(path, b"%2f") || contains_ci(path, b"%5c");
+        if escaped && self.escaped_slashes == EscapedSlashes::Reject {
+            return Err("the path has an escaped slash (%2F or %5C)");
+        }
+        if path.len() > MAX_PATH_LEN {
+            return Err("the path is longer than meshroute normalizes (8192 bytes)");
+        }
+        // Pass 1: escaped slashes into `buf`.
+        let mut n = 0;
+        let mut i = 0;
+        while i < path.len() {
+            let b = path[i];
+            if b == b'%' && self.escaped_slashes == EscapedSlashes::Unescape && i + 2 < path.len() {
+                let code = [
+                    path[i + 1].to_ascii_lowercase(),
+                    path[i + 2].to_ascii_lowercase(),
+                ];
+                let decoded = match &code {
+                    b"2f" => Some(b'/'),
+                    b"5c" => Some(b'\\'),
+                    _ => None,
+                };
+                if let Some(d) = decoded {
+                    buf[n] = d;
+                    n += 1;
+                    i += 3;
+                    continue;
+                }
+            }
+            buf[n] = b;
+            n += 1;
+            i += 1;
+        }
+        if !buf[..n].starts_with(b"/") || (!self.dot_segments && !self.merge_slashes) {
+            return std::str::from_utf8(&buf[..n]).map_err(|_| "the path is not UTF-8");
+        }
+        // Pass 2, in place: segments, merging empty ones and resolving dot segments. The
+        // output never runs ahead of the input, so writing behind the read position is safe.
+        let len = n;
+        let mut out = 0;
+        let mut read = 0;
+        while read < len {
+            // buf[read] == b'/' here; the segment is buf[read + 1 .. next '/' or len].
+            let start = read + 1;
+            let stop = buf[start..len]
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(len, |p| start + p);
+            let last = stop == len;
+            let seg_len = stop - start;
+            let dot = self.dot_segments && is_dot(&buf[start..stop]);
+            let dotdot = self.dot_segments && is_dotdot(&buf[start..stop]);
+            if dot {
+                if last {
+                    buf[out] = b'/';
+                    out += 1;
+                }
+            } else if dotdot {
+                // Drop the previous segment (never above the root).
+                while out > 0 && buf[out - 1] != b'/' {
+                    out -= 1;
+                }
+                out = out.saturating_sub(1);
+                if last {
+                    buf[out] = b'/';
+                    out += 1;
+                }
+            } else if seg_len == 0 && self.merge_slashes && !last {
+                // `//`: nothing to write.
+            } else {
+                buf[out] = b'/';
+                out += 1;
+                buf.copy_within(start..stop, out);
+                out += seg_len;
+            }
+            read = stop;
+        }
+        if out == 0 {
+            buf[0] = b'/';
+            out = 1;
+        }
+        std::str::from_utf8(&buf[..out]).map_err(|_| "the path is not UTF-8")
+    }
+}
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn is_dot(seg: &[u8]) -> bool {
+    seg == b"." || seg.eq_ignore_ascii_case(b"%2e")
+}
+
+fn is_dotdot(seg: &[u8]) -> bool {
+    matches!(seg.len(), 2 | 4 | 6) && {
+        let mut rest = seg;
+        let mut dots = 0;
+        while !rest.is_empty() {
+            if rest[0] == b'.' {
+                rest = &rest[1..];
+            } else if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"%2e") {
+                rest = &rest[3..];
+            } else {
+                return false;
+            }
+            dots += 1;
+        }
+        dots == 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(p: &PathNormalization, raw: &str) -> Result<String, &'static str> {
+        let mut buf = [0u8; MAX_PATH_LEN];
+        p.apply(raw, &mut buf).map(String::from)
+    }
+
+    #[test]
+    fn dot_segments_are_removed_as_rfc_3986_says() {
+        let d = PathNormalization::default();
+        assert_eq!(
+            norm(&d, "/info/../private").unwrap(),
+            "/private",
+            "CVE-2019-9901"
+        );
+        assert_eq!(norm(&d, "/a/./b").unwrap(), "/a/b");
+        assert_eq!(norm(&d, "/a/%2e%2e/b").unwrap(), "/b");
+        assert_eq!(norm(&d, "/a/%2E./b").unwrap(), "/b");
+        assert_eq!(norm(&d, "/../../x").unwrap(), "/x");
+        assert_eq!(norm(&d, "/a/b/..").unwrap(), "/a/");
+        assert_eq!(norm(&d, "/a/b/.").unwrap(), "/a/b/");
+        assert_eq!(norm(&d, "/a/..").unwrap(), "/");
+        assert_eq!(norm(&d, "/a..b/c").unwrap(), "/a..b/c");
+        assert_eq!(
+            norm(&d, "/p?x=/../y").unwrap(),
+            "/p",
+            "the query is not part of the path"
+        );
+        assert_eq!(norm(&d, "/").unwrap(), "/");
+    }
+
+    #[test]
+    fn slashes_escapes_fragments_and_nul() {
+        let mut p = PathNormalization::default();
+        assert_eq!(norm(&p, "//admin").unwrap(), "//admin");
+        p.merge_slashes = true;
+        assert_eq!(
+            norm(&p, "//admin///x").unwrap(),
+            "/admin/x",
+            "CVE-2021-29492"
+        );
+        assert_eq!(norm(&p, "/%2Fadmin").unwrap(), "/%2Fadmin");
+        p.escaped_slashes = EscapedSlashes::Reject;
+        assert!(norm(&p, "/%2Fadmin").is_err());
+        assert!(norm(&p, "/a%5cb").is_err());
+        p.escaped_slashes = EscapedSlashes::Unescape;
+        assert_eq!(norm(&p, "/%2Fadmin").unwrap(), "/admin");
+        assert_eq!(norm(&p, "/a/b%2F..%2Fc").unwrap(), "/a/c");
+        assert!(norm(&p, "/p%00").is_err());
+        assert_eq!(
+            norm(&p, "/user/profile#x").unwrap(),
+            "/user/profile",
+            "CVE-2021-32779: stripped"
+        );
+        p.fragment = Fragment::Reject;
+        assert!(norm(&p, "/user/profile#x").is_err());
+        assert_eq!(
+            norm(&p, "/user/profile?q=#x").unwrap(),
+            "/user/profile",
+            "a # in the query is not a path fragment"
+        );
+    }
+
+    #[test]
+    fn normalizing_twice_changes_nothing() {
+        let p = PathNormalization {
+            merge_slashes: true,
+            escaped_slashes: EscapedSlashes::Unescape,
+            ..PathNormalization::default()
+        };
+        for raw in [
+            "/a/./b/../c//d",
+            "/%2e%2e/x",
+            "//a/%2F/b/..",
+            "/a/b/c/../../..",
+            "/x/./",
+            "/..",
+        ] {
+            let once = norm(&p, raw).unwrap();
+            assert_eq!(norm(&p, &once).unwrap(), once, "{raw}");
+        }
+    }
+}
