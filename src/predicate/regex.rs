@@ -16,23 +16,30 @@ pub const MAX_DFA_BYTES: usize = 4 << 20;
 /// Largest intermediate NFA per pattern, in bytes.
 pub const MAX_NFA_BYTES: usize = 1 << 20;
 
-/// Checks a pattern's length and syntax, as validation does before compiling.
+/// Checks a pattern's length and syntax in the RE2 dialect, as validation does before compiling.
 ///
 /// # Errors
 /// A message naming the length limit or the syntax error.
 pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
+    prepare(pattern).map(|_| ())
+}
+
+/// Checks `pattern` and returns its Rust-syntax translation (see [`translate_re2`]).
+fn prepare(pattern: &str) -> Result<String, String> {
     if pattern.len() > MAX_PATTERN_LEN {
         return Err(format!(
             "regex of {} bytes is too long; the limit is {MAX_PATTERN_LEN} bytes",
             pattern.len()
         ));
     }
-    syntax::parse(pattern).map(|_| ()).map_err(|e| {
+    let rust = translate_re2(pattern)?;
+    syntax::parse(&rust).map_err(|e| {
         format!(
             "regex {pattern:?} does not parse: {}",
             first_line(&e.to_string())
         )
-    })
+    })?;
+    Ok(rust)
 }
 
 fn first_line(s: &str) -> String {
@@ -58,7 +65,7 @@ impl FullMatch {
     /// # Errors
     /// When the pattern is too long, does not parse, or its automaton exceeds [`MAX_DFA_BYTES`].
     pub fn new(pattern: &str) -> Result<FullMatch, String> {
-        check_pattern(pattern)?;
+        let rust = prepare(pattern)?;
         let dfa = dense::Builder::new()
             .configure(
                 dense::Config::new()
@@ -69,7 +76,7 @@ impl FullMatch {
             )
             .syntax(syntax::Config::new().utf8(true))
             .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_NFA_BYTES)).shrink(true))
-            .build(pattern)
+            .build(&rust)
             .map_err(|e| {
                 format!(
                     "regex {pattern:?} cannot be compiled within the limit of {MAX_DFA_BYTES} bytes per pattern: {}",
@@ -114,6 +121,559 @@ impl FullMatch {
     /// Bytes of memory held by the automaton.
     pub fn memory_usage(&self) -> usize {
         self.dfa.memory_usage()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RE2 dialect front end. Istio and the Gateway API hand patterns to Envoy, which compiles them
+// with RE2; this rewrites a pattern into the Rust syntax with the same meaning, or rejects the
+// constructs the two engines read differently (see RELIABILITY.md §3.2).
+// ---------------------------------------------------------------------------------------------
+
+use regex_syntax::ast::{
+    self, AssertionKind, Ast, ClassPerlKind, ClassSet, ClassSetBinaryOpKind, ClassSetItem,
+    ClassUnicodeKind, Flag, Flags, FlagsItemKind, GroupKind, HexLiteralKind, LiteralKind,
+    RepetitionKind, RepetitionRange,
+};
+
+/// Largest counted repetition RE2 accepts, alone and as a product of nested repetitions.
+pub const MAX_REPEAT: u32 = 1000;
+
+/// RE2's Unicode general categories (`\p{Lu}`); RE2 knows no long names such as `Letter`.
+const RE2_CATEGORIES: &[&str] = &[
+    "C", "Cc", "Cf", "Co", "Cs", "L", "Ll", "Lm", "Lo", "Lt", "Lu", "M", "Mc", "Me", "Mn", "N",
+    "Nd", "Nl", "No", "P", "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "S", "Sc", "Sk", "Sm", "So",
+    "Z", "Zl", "Zp", "Zs",
+];
+
+/// Scripts known to both RE2 (google-re2 2025-11) and regex-syntax, spelled exactly as RE2
+/// requires; the Unicode 16 scripts (Garay, Todhri, ...) are missing from RE2 and so rejected.
+const RE2_SCRIPTS: &[&str] = &[
+    "Adlam",
+    "Ahom",
+    "Anatolian_Hieroglyphs",
+    "Arabic",
+    "Armenian",
+    "Avestan",
+    "Balinese",
+    "Bamum",
+    "Bassa_Vah",
+    "Batak",
+    "Bengali",
+    "Bhaiksuki",
+    "Bopomofo",
+    "Brahmi",
+    "Braille",
+    "Buginese",
+    "Buhid",
+    "Canadian_Aboriginal",
+    "Carian",
+    "Caucasian_Albanian",
+    "Chakma",
+    "Cham",
+    "Cherokee",
+    "Chorasmian",
+    "Common",
+    "Coptic",
+    "Cuneiform",
+    "Cypriot",
+    "Cypro_Minoan",
+    "Cyrillic",
+    "Deseret",
+    "Devanagari",
+    "Dives_Akuru",
+    "Dogra",
+    "Duployan",
+    "Egyptian_Hieroglyphs",
+    "Elbasan",
+    "Elymaic",
+    "Ethiopic",
+    "Georgian",
+    "Glagolitic",
+    "Gothic",
+    "Grantha",
+    "Greek",
+    "Gujarati",
+    "Gunjala_Gondi",
+    "Gurmukhi",
+    "Han",
+    "Hangul",
+    "Hanifi_Rohingya",
+    "Hanunoo",
+    "Hatran",
+    "Hebrew",
+    "Hiragana",
+    "Imperial_Aramaic",
+    "Inherited",
+    "Inscriptional_Pahlavi",
+    "Inscriptional_Parthian",
+    "Javanese",
+    "Kaithi",
+    "Kannada",
+    "Katakana",
+    "Kawi",
+    "Kayah_Li",
+    "Kharoshthi",
+    "Khitan_Small_Script",
+    "Khmer",
+    "Khojki",
+    "Khudawadi",
+    "Lao",
+    "Latin",
+    "Lepcha",
+    "Limbu",
+    "Linear_A",
+    "Linear_B",
+    "Lisu",
+    "Lycian",
+    "Lydian",
+    "Mahajani",
+    "Makasar",
+    "Malayalam",
+    "Mandaic",
+    "Manichaean",
+    "Marchen",
+    "Masaram_Gondi",
+    "Medefaidrin",
+    "Meetei_Mayek",
+    "Mende_Kikakui",
+    "Meroitic_Cursive",
+    "Meroitic_Hieroglyphs",
+    "Miao",
+    "Modi",
+    "Mongolian",
+    "Mro",
+    "Multani",
+    "Myanmar",
+    "Nabataean",
+    "Nag_Mundari",
+    "Nandinagari",
+    "New_Tai_Lue",
+    "Newa",
+    "Nko",
+    "Nushu",
+    "Nyiakeng_Puachue_Hmong",
+    "Ogham",
+    "Ol_Chiki",
+    "Old_Hungarian",
+    "Old_Italic",
+    "Old_North_Arabian",
+    "Old_Permic",
+    "Old_Persian",
+    "Old_Sogdian",
+    "Old_South_Arabian",
+    "Old_Turkic",
+    "Old_Uyghur",
+    "Oriya",
+    "Osage",
+    "Osmanya",
+    "Pahawh_Hmong",
+    "Palmyrene",
+    "Pau_Cin_Hau",
+    "Phags_Pa",
+    "Phoenician",
+    "Psalter_Pahlavi",
+    "Rejang",
+    "Runic",
+    "Samaritan",
+    "Saurashtra",
+    "Sharada",
+    "Shavian",
+    "Siddham",
+    "SignWriting",
+    "Sinhala",
+    "Sogdian",
+    "Sora_Sompeng",
+    "Soyombo",
+    "Sundanese",
+    "Syloti_Nagri",
+    "Syriac",
+    "Tagalog",
+    "Tagbanwa",
+    "Tai_Le",
+    "Tai_Tham",
+    "Tai_Viet",
+    "Takri",
+    "Tamil",
+    "Tangsa",
+    "Tangut",
+    "Telugu",
+    "Thaana",
+    "Thai",
+    "Tibetan",
+    "Tifinagh",
+    "Tirhuta",
+    "Toto",
+    "Ugaritic",
+    "Vai",
+    "Vithkuqi",
+    "Wancho",
+    "Warang_Citi",
+    "Yezidi",
+    "Yi",
+    "Zanabazar_Square",
+];
+
+/// Rewrites an RE2 pattern into Rust regex syntax with the same meaning.
+///
+/// Translated: `\Q..\E` (escaped literals), octal escapes (`\101` → `\x{41}`), braces that do not
+/// form a repetition (`a{`, `a{,5}` → literal `{`), and the ASCII Perl classes and word
+/// boundaries (`\d \w \s \b` and their negations → explicit ASCII classes, `(?-u:\b)`).
+/// Rejected: every construct that Rust accepts with another meaning or that RE2 rejects.
+///
+/// # Errors
+/// A message naming the construct and the pattern.
+pub(crate) fn translate_re2(pattern: &str) -> Result<String, String> {
+    let lexed = lex_re2(pattern)?;
+    let parsed = ast::parse::Parser::new().parse(&lexed).map_err(|e| {
+        format!(
+            "regex {pattern:?} does not parse: {}",
+            first_line(&e.to_string())
+        )
+    })?;
+    let mut walker = Walker {
+        pattern,
+        edits: Vec::new(),
+    };
+    walker.ast(&parsed, MAX_REPEAT)?;
+    let mut edits = walker.edits;
+    edits.sort_by_key(|e| e.0);
+    let mut out = String::with_capacity(lexed.len() + 16 * edits.len());
+    let mut at = 0;
+    for (start, end, text) in edits {
+        out.push_str(&lexed[at..start]);
+        out.push_str(text);
+        at = end;
+    }
+    out.push_str(&lexed[at..]);
+    Ok(out)
+}
+
+/// First pass, over characters: the RE2 constructs that regex-syntax cannot parse.
+fn lex_re2(pattern: &str) -> Result<String, String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let n = chars.len();
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut i = 0;
+    let mut in_class = false;
+    let mut class_start = false;
+    while i < n {
+        let c = chars[i];
+        let first_in_class = std::mem::replace(&mut class_start, false);
+        if c == '\\' && i + 1 < n {
+            let d = chars[i + 1];
+            match d {
+                'Q' if !in_class => {
+                    i += 2;
+                    while i < n && !(chars[i] == '\\' && i + 1 < n && chars[i + 1] == 'E') {
+                        let mut buf = [0u8; 4];
+                        regex_syntax::escape_into(chars[i].encode_utf8(&mut buf), &mut out);
+                        i += 1;
+                    }
+                    i += 2;
+                    continue;
+                }
+                'C' => {
+                    return Err(format!(
+                        "regex {pattern:?} uses \\C (any single byte), which cannot match within UTF-8 text; use . instead"
+                    ));
+                }
+                '0'..='7' => {
+                    let octal = |k: usize| k < n && ('0'..='7').contains(&chars[k]);
+                    if d != '0' && !octal(i + 2) {
+                        return Err(format!(
+                            "regex {pattern:?} uses a backreference (\\{d}), which RE2 does not support"
+                        ));
+                    }
+                    // RE2 reads at most three octal digits.
+                    let mut code = 0u32;
+                    let mut k = i + 1;
+                    while k < i + 4 && octal(k) {
+                        code = code * 8 + chars[k].to_digit(8).unwrap_or(0);
+                        k += 1;
+                    }
+                    out.push_str(&format!("\\x{{{code:X}}}"));
+                    i = k;
+                    continue;
+                }
+                'b' | 'B' if !in_class && i + 2 < n && chars[i + 2] == '{' => {
+                    return Err(format!(
+                        "regex {pattern:?} uses \\{d}{{...}}, which RE2 reads as \\{d} followed by literal braces; escape the '{{' or remove the braces"
+                    ));
+                }
+                'p' | 'P' | 'x' | 'u' | 'U' if i + 2 < n && chars[i + 2] == '{' => {
+                    let end = chars[i + 2..]
+                        .iter()
+                        .position(|&ch| ch == '}')
+                        .map_or(n, |p| i + 2 + p + 1);
+                    out.extend(&chars[i..end]);
+                    i = end;
+                    continue;
+                }
+                _ => {
+                    out.push(c);
+                    out.push(d);
+                    i += 2;
+                    continue;
+                }
+            }
+        }
+        if in_class {
+            if c == '[' && i + 1 < n && chars[i + 1] == ':' {
+                if let Some(p) =
+                    (i + 2..n.saturating_sub(1)).find(|&k| chars[k] == ':' && chars[k + 1] == ']')
+                {
+                    out.extend(&chars[i..p + 2]);
+                    i = p + 2;
+                    continue;
+                }
+            } else if c == ']' && !first_in_class {
+                in_class = false;
+            }
+            out.push(c);
+            i += 1;
+        } else if c == '[' {
+            in_class = true;
+            class_start = true;
+            out.push(c);
+            i += 1;
+            if i < n && chars[i] == '^' {
+                out.push('^');
+                i += 1;
+            }
+        } else if c == '{' {
+            if let Some(len) = repeat_len(&chars[i..]) {
+                out.extend(&chars[i..i + len]);
+                i += len;
+            } else {
+                // RE2 reads a brace that does not start `{n}`, `{n,}` or `{n,m}` literally.
+                out.push_str("\\{");
+                i += 1;
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Length of an RE2 counted repetition `{n}`, `{n,}` or `{n,m}` at the start of `s`.
+fn repeat_len(s: &[char]) -> Option<usize> {
+    let digits = |from: usize| s[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut k = 1;
+    let d = digits(k);
+    if d == 0 {
+        return None;
+    }
+    k += d;
+    if s.get(k) == Some(&',') {
+        k += 1;
+        k += digits(k);
+    }
+    (s.get(k) == Some(&'}')).then_some(k + 1)
+}
+
+struct Walker<'p> {
+    pattern: &'p str,
+    edits: Vec<(usize, usize, &'static str)>,
+}
+
+impl Walker<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("regex {:?} {what}", self.pattern)
+    }
+
+    /// `budget` is RE2's repetition budget: 1000 divided by the counts of the enclosing
+    /// counted repetitions (RE2 rejects a pattern when it reaches zero).
+    fn ast(&mut self, node: &Ast, budget: u32) -> Result<(), String> {
+        match node {
+            Ast::Empty(_) | Ast::Dot(_) => Ok(()),
+            Ast::Flags(f) => self.flags(&f.flags),
+            Ast::Literal(l) => self.literal(l),
+            Ast::Assertion(a) => {
+                let (text, name) = match a.kind {
+                    AssertionKind::StartLine
+                    | AssertionKind::EndLine
+                    | AssertionKind::StartText
+                    | AssertionKind::EndText => return Ok(()),
+                    AssertionKind::WordBoundary => ("(?-u:\\b)", ""),
+                    AssertionKind::NotWordBoundary => ("(?-u:\\B)", ""),
+                    AssertionKind::WordBoundaryStartAngle => ("", "\\<"),
+                    AssertionKind::WordBoundaryEndAngle => ("", "\\>"),
+                    AssertionKind::WordBoundaryStart => ("", "\\b{start}"),
+                    AssertionKind::WordBoundaryEnd => ("", "\\b{end}"),
+                    AssertionKind::WordBoundaryStartHalf => ("", "\\b{start-half}"),
+                    AssertionKind::WordBoundaryEndHalf => ("", "\\b{end-half}"),
+                };
+                if name.is_empty() {
+                    self.edits
+                        .push((a.span.start.offset, a.span.end.offset, text));
+                    Ok(())
+                } else {
+                    Err(self.err(&format!(
+                        "uses the word-boundary assertion {name}, which RE2 does not support (RE2 reads it as literal characters); escape it"
+                    )))
+                }
+            }
+            Ast::ClassUnicode(u) => self.unicode(u),
+            Ast::ClassPerl(p) => {
+                let text = match (&p.kind, p.negated) {
+                    (ClassPerlKind::Digit, false) => "[0-9]",
+                    (ClassPerlKind::Digit, true) => "[^0-9]",
+                    (ClassPerlKind::Word, false) => "[0-9A-Za-z_]",
+                    (ClassPerlKind::Word, true) => "[^0-9A-Za-z_]",
+                    (ClassPerlKind::Space, false) => "[\\t\\n\\f\\r ]",
+                    (ClassPerlKind::Space, true) => "[^\\t\\n\\f\\r ]",
+                };
+                self.edits
+                    .push((p.span.start.offset, p.span.end.offset, text));
+                Ok(())
+            }
+            Ast::ClassBracketed(b) => self.class_set(&b.kind),
+            Ast::Repetition(r) => {
+                if matches!(*r.ast, Ast::Repetition(_)) {
+                    return Err(self.err(
+                        "repeats a repetition (as in a**, a++ or a{2}{3}), which RE2 rejects; group the inner repetition with (?:...)",
+                    ));
+                }
+                let mut inner = budget;
+                if let RepetitionKind::Range(range) = &r.op.kind {
+                    let (min, max) = match *range {
+                        RepetitionRange::Exactly(m) => (m, Some(m)),
+                        RepetitionRange::AtLeast(m) => (m, None),
+                        RepetitionRange::Bounded(m, n) => (m, Some(n)),
+                    };
+                    if min > MAX_REPEAT || max.is_some_and(|m| m > MAX_REPEAT) {
+                        return Err(self.err(&format!(
+                            "repeats more than {MAX_REPEAT} times, which RE2 rejects"
+                        )));
+                    }
+                    let count = max.unwrap_or(min);
+                    // RE2 skips `{0}`, which repeats nothing.
+                    inner = budget.checked_div(count).unwrap_or(budget);
+                    if inner == 0 {
+                        return Err(self.err(&format!(
+                            "nests counted repetitions whose product exceeds {MAX_REPEAT}, which RE2 rejects"
+                        )));
+                    }
+                }
+                self.ast(&r.ast, inner)
+            }
+            Ast::Group(g) => {
+                match &g.kind {
+                    GroupKind::CaptureIndex(_) => {}
+                    GroupKind::CaptureName { name, .. } => {
+                        if name.name.contains(['.', '[', ']']) {
+                            return Err(self.err(&format!(
+                                "names a group {:?}, which RE2 rejects; use letters, digits and '_'",
+                                name.name
+                            )));
+                        }
+                    }
+                    GroupKind::NonCapturing(flags) => self.flags(flags)?,
+                }
+                self.ast(&g.ast, budget)
+            }
+            Ast::Alternation(a) => a.asts.iter().try_for_each(|x| self.ast(x, budget)),
+            Ast::Concat(c) => c.asts.iter().try_for_each(|x| self.ast(x, budget)),
+        }
+    }
+
+    fn flags(&self, flags: &Flags) -> Result<(), String> {
+        for item in &flags.items {
+            let name = match item.kind {
+                FlagsItemKind::Flag(Flag::Unicode) => "u",
+                FlagsItemKind::Flag(Flag::CRLF) => "R",
+                FlagsItemKind::Flag(Flag::IgnoreWhitespace) => "x",
+                _ => continue,
+            };
+            return Err(self.err(&format!(
+                "uses the flag {name}, which RE2 does not support; RE2 knows only the flags i, m, s and U"
+            )));
+        }
+        Ok(())
+    }
+
+    fn literal(&self, lit: &ast::Literal) -> Result<(), String> {
+        match lit.kind {
+            LiteralKind::HexFixed(HexLiteralKind::UnicodeShort | HexLiteralKind::UnicodeLong)
+            | LiteralKind::HexBrace(HexLiteralKind::UnicodeShort | HexLiteralKind::UnicodeLong) => {
+                Err(self.err(&format!(
+                    "uses a \\u or \\U escape, which RE2 rejects; write \\x{{{:X}}} instead",
+                    u32::from(lit.c)
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn unicode(&self, class: &ast::ClassUnicode) -> Result<(), String> {
+        let ok = match &class.kind {
+            ClassUnicodeKind::OneLetter(c) => "CLMNPSZ".contains(*c),
+            ClassUnicodeKind::Named(name) => {
+                name == "Any"
+                    || RE2_CATEGORIES.contains(&name.as_str())
+                    || RE2_SCRIPTS.contains(&name.as_str())
+            }
+            ClassUnicodeKind::NamedValue { .. } => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            let name = match &class.kind {
+                ClassUnicodeKind::OneLetter(c) => c.to_string(),
+                ClassUnicodeKind::Named(name) => name.clone(),
+                ClassUnicodeKind::NamedValue { name, value, .. } => format!("{name}={value}"),
+            };
+            Err(self.err(&format!(
+                "uses the Unicode class \\p{{{name}}}, which RE2 rejects; RE2 knows only general categories (such as Lu) and scripts (such as Greek), spelled exactly"
+            )))
+        }
+    }
+
+    fn class_set(&mut self, set: &ClassSet) -> Result<(), String> {
+        match set {
+            ClassSet::BinaryOp(op) => {
+                let (sym, ch) = match op.kind {
+                    ClassSetBinaryOpKind::Intersection => ("&&", '&'),
+                    ClassSetBinaryOpKind::Difference => ("--", '-'),
+                    ClassSetBinaryOpKind::SymmetricDifference => ("~~", '~'),
+                };
+                Err(self.err(&format!(
+                    "uses a class set operation ({sym}), which RE2 reads as literal characters; escape the '{ch}' characters"
+                )))
+            }
+            ClassSet::Item(item) => self.class_item(item),
+        }
+    }
+
+    fn class_item(&mut self, item: &ClassSetItem) -> Result<(), String> {
+        match item {
+            ClassSetItem::Empty(_) | ClassSetItem::Ascii(_) => Ok(()),
+            ClassSetItem::Literal(l) => self.literal(l),
+            ClassSetItem::Range(r) => {
+                self.literal(&r.start)?;
+                self.literal(&r.end)
+            }
+            ClassSetItem::Unicode(u) => self.unicode(u),
+            ClassSetItem::Perl(p) => {
+                let text = match (&p.kind, p.negated) {
+                    (ClassPerlKind::Digit, false) => "0-9",
+                    (ClassPerlKind::Digit, true) => "[^0-9]",
+                    (ClassPerlKind::Word, false) => "0-9A-Za-z_",
+                    (ClassPerlKind::Word, true) => "[^0-9A-Za-z_]",
+                    (ClassPerlKind::Space, false) => "\\t\\n\\f\\r ",
+                    (ClassPerlKind::Space, true) => "[^\\t\\n\\f\\r ]",
+                };
+                self.edits.push((p.span.start.offset, p.span.end.offset, text));
+                Ok(())
+            }
+            ClassSetItem::Bracketed(_) => Err(self.err(
+                "nests a class inside a class ([...[...]...]), which RE2 reads as a literal '['; escape the inner '['",
+            )),
+            ClassSetItem::Union(u) => u.items.iter().try_for_each(|i| self.class_item(i)),
+        }
     }
 }
 
