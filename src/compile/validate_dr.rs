@@ -16,8 +16,7 @@ use super::names::{
     is_valid_wildcard_domain,
 };
 use super::report::Report;
-use super::values::check_duration;
-use crate::config::common::Duration;
+use super::values::check_duration_at;
 use crate::config::destination_rule::{
     ClientTlsSettings, ConnectionPoolSettings, ConsistentHashLb, DestinationRuleSpec, HttpCookie,
     LoadBalancerSettings, LocalityFailover, LocalityLbSetting, OutlierDetection, PortTrafficPolicy,
@@ -280,7 +279,7 @@ fn tunnel_settings(tunnel: &TunnelSettings, path: &str, report: &mut Report) {
 
 fn outlier_detection(outlier: &OutlierDetection, path: &str, report: &mut Report) {
     if let Some(d) = outlier.base_ejection_time {
-        duration_at(d, &format!("{path}.baseEjectionTime"), report);
+        check_duration_at(d, &format!("{path}.baseEjectionTime"), report);
     }
     if let Some(n) = outlier.consecutive_errors
         && n != 0
@@ -304,7 +303,7 @@ fn outlier_detection(outlier: &OutlierDetection, path: &str, report: &mut Report
         );
     }
     if let Some(d) = outlier.interval {
-        duration_at(d, &format!("{path}.interval"), report);
+        check_duration_at(d, &format!("{path}.interval"), report);
     }
     for (field, value) in [
         ("maxEjectionPercent", outlier.max_ejection_percent),
@@ -353,7 +352,7 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
             non_negative(value, &hp, field, report);
         }
         if let Some(d) = http.idle_timeout {
-            duration_at(d, &format!("{hp}.idleTimeout"), report);
+            check_duration_at(d, &format!("{hp}.idleTimeout"), report);
         }
         let policy = check_enum(
             report,
@@ -379,7 +378,7 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
                         format!("{kp}.{field}"),
                         format!("http2KeepAlive.{field} is required"),
                     ),
-                    Some(d) => duration_at(d, &format!("{kp}.{field}"), report),
+                    Some(d) => check_duration_at(d, &format!("{kp}.{field}"), report),
                 }
             }
         }
@@ -388,23 +387,23 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
         let tp = format!("{path}.tcp");
         non_negative(tcp.max_connections, &tp, "maxConnections", report);
         if let Some(d) = tcp.connect_timeout {
-            duration_at(d, &format!("{tp}.connectTimeout"), report);
+            check_duration_at(d, &format!("{tp}.connectTimeout"), report);
         }
         if let Some(d) = tcp.max_connection_duration {
-            duration_at(d, &format!("{tp}.maxConnectionDuration"), report);
+            check_duration_at(d, &format!("{tp}.maxConnectionDuration"), report);
         }
         // Istio skips the check when the timeout truncates to 0ms: `0s` disables it.
         if let Some(d) = tcp.idle_timeout
             && d.as_nanos() / ONE_MS != 0
         {
-            duration_at(d, &format!("{tp}.idleTimeout"), report);
+            check_duration_at(d, &format!("{tp}.idleTimeout"), report);
         }
         if let Some(keepalive) = &tcp.tcp_keepalive {
             if let Some(d) = keepalive.time {
-                duration_at(d, &format!("{tp}.tcpKeepalive.time"), report);
+                check_duration_at(d, &format!("{tp}.tcpKeepalive.time"), report);
             }
             if let Some(d) = keepalive.interval {
-                duration_at(d, &format!("{tp}.tcpKeepalive.interval"), report);
+                check_duration_at(d, &format!("{tp}.tcpKeepalive.interval"), report);
             }
         }
     }
@@ -489,7 +488,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, repor
         let wp = format!("{path}.warmup");
         match warmup.duration {
             None => report.error(format!("{wp}.duration"), "warmup duration is required"),
-            Some(d) => duration_at(d, &format!("{wp}.duration"), report),
+            Some(d) => check_duration_at(d, &format!("{wp}.duration"), report),
         }
         if let Some(p) = warmup.minimum_percent
             && !(0.0..=100.0).contains(&p)
@@ -1022,12 +1021,6 @@ fn is_prime(x: u64) -> bool {
     true
 }
 
-/// Reports a duration Istio's `ValidateDuration` rejects (under 1ms, or not whole milliseconds).
-fn duration_at(d: Duration, path: &str, report: &mut Report) {
-    if let Err(message) = check_duration(d) {
-        report.error(path, message);
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,8 +26,8 @@ use crate::compile::reachability::{
     analyze_http_reachability, analyze_l4_reachability, l4_match_eq, tls_match_eq,
 };
 use crate::compile::report::Report;
-use crate::compile::values::{check_duration, check_header_value};
-use crate::config::common::{Duration, Percent, StringMatch};
+use crate::compile::values::{check_duration_at, check_header_value};
+use crate::config::common::{Percent, StringMatch};
 use crate::config::virtual_service::{
     CorsPolicy, Destination, HeaderOperations, Headers, HttpDirectResponse, HttpFaultInjection,
     HttpMatchRequest, HttpMirrorPolicy, HttpRedirect, HttpRetry, HttpRewrite, HttpRouteDestination,
@@ -1352,12 +1352,6 @@ fn check_l4_common(
 fn check_port_at(port: i64, path: &str, report: &mut Report) {
     if !(1..=65535).contains(&port) {
         report.error(path, format!("port {port} must be in 1..=65535"));
-    }
-}
-
-fn check_duration_at(d: Duration, path: &str, report: &mut Report) {
-    if let Err(message) = check_duration(d) {
-        report.error(path, message);
     }
 }
 

@@ -5,6 +5,14 @@
 use crate::config::common::Duration;
 
 /// A duration Istio accepts for timeouts, retry and fault delays: at least 1ms, whole milliseconds.
+/// Reports at `path` a duration Istio's `ValidateDuration` rejects (under 1ms, or not whole
+/// milliseconds).
+pub(crate) fn check_duration_at(d: Duration, path: &str, report: &mut super::report::Report) {
+    if let Err(message) = check_duration(d) {
+        report.error(path, message);
+    }
+}
+
 pub(crate) fn check_duration(d: Duration) -> Result<(), String> {
     let nanos = d.as_nanos();
     if nanos < 1_000_000 {
