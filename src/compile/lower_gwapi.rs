@@ -81,6 +81,15 @@ impl Route<'_> {
 }
 
 /// Precedence of one (rule, match) entry; smaller sorts first (wins).
+/// The match-level part of the precedence key; smaller sorts first.
+type Specificity = (
+    Reverse<u8>,
+    Reverse<usize>,
+    Reverse<bool>,
+    Reverse<usize>,
+    Reverse<usize>,
+);
+
 type Key = (
     Reverse<u8>,
     Reverse<usize>,
@@ -585,13 +594,12 @@ pub(crate) fn intersect(listener: Option<&str>, route: &[String]) -> Vec<String>
 }
 
 /// Specificity key of one match.
-fn key(
+fn match_specificity(
     path: &Option<PathMatch>,
     method: bool,
     headers: usize,
     queries: usize,
-    order: (usize, usize, usize),
-) -> Key {
+) -> Specificity {
     let (rank, len) = match path {
         Some(PathMatch::Exact { value, .. }) => (3, value.len()),
         Some(PathMatch::SegmentPrefix(v)) => (2, if &**v == "/" { 1 } else { v.len() }),
@@ -605,9 +613,6 @@ fn key(
         Reverse(method),
         Reverse(headers),
         Reverse(queries),
-        order.0,
-        order.1,
-        order.2,
     )
 }
 
@@ -659,6 +664,68 @@ fn header_matches(
     (out, fields)
 }
 
+/// The parts of an HTTPRoute or GRPCRoute rule that lowering treats alike.
+struct RuleParts<'a, M> {
+    name: Option<&'a str>,
+    matches: &'a [M],
+    filters: &'a [HttpRouteFilter],
+    backends: &'a [HttpBackendRef],
+    timeouts: Option<&'a crate::config::gateway_api::HttpRouteTimeouts>,
+    retry: Option<&'a crate::config::gateway_api::HttpRouteRetry>,
+}
+
+/// Lowers the rules of one route. `lower_match` turns one match (at its field path) into a
+/// block's conditions and its specificity; a rule without matches gets one default match.
+fn lower_rules<'a, M: Default + 'a>(
+    rules_of: impl Iterator<Item = RuleParts<'a, M>>,
+    rc: &RouteCtx<'_>,
+    order: usize,
+    source: u32,
+    report: &mut Report,
+    lower_match: impl Fn(&M, &str, &mut Report) -> (Block, Specificity),
+) -> (Vec<Rule>, Vec<(Key, Entry)>) {
+    let mut rules = Vec::new();
+    let mut keyed = Vec::new();
+    let implicit = M::default();
+    for (i, r) in rules_of.enumerate() {
+        let path = format!("spec.rules[{i}]");
+        let name: Box<str> = r.name.unwrap_or("").into();
+        let matches: Vec<&M> = if r.matches.is_empty() {
+            vec![&implicit]
+        } else {
+            r.matches.iter().collect()
+        };
+        let mut blocks = Vec::new();
+        for (j, m) in matches.into_iter().enumerate() {
+            let mpath = format!("{path}.matches[{j}]");
+            let (mut block, (a, b, c, d, e)) = lower_match(m, &mpath, report);
+            keyed.push((
+                (a, b, c, d, e, order, i, j),
+                Entry {
+                    rule: rules.len() as u32,
+                    block: Some(j as u16),
+                },
+            ));
+            block.route_name = name.clone();
+            block.path = block_path(&path, &mpath, r.matches.is_empty());
+            blocks.push(block);
+        }
+        let action = lower_action(
+            r.filters, r.backends, r.timeouts, r.retry, rc, &path, report,
+        );
+        let headers = header_ops(r.filters);
+        rules.push(Rule {
+            source,
+            index: i as u32,
+            name,
+            blocks,
+            action,
+            headers,
+        });
+    }
+    (rules, keyed)
+}
+
 fn lower_http(
     o: &Object<HttpRouteSpec>,
     rc: &RouteCtx<'_>,
@@ -666,19 +733,21 @@ fn lower_http(
     source: u32,
     report: &mut Report,
 ) -> (Vec<Rule>, Vec<(Key, Entry)>) {
-    let mut rules = Vec::new();
-    let mut keyed = Vec::new();
-    for (i, r) in o.spec.rules.iter().enumerate() {
-        let path = format!("spec.rules[{i}]");
-        let name: Box<str> = r.name.as_deref().unwrap_or("").into();
-        let mut blocks = Vec::new();
-        let matches: Vec<_> = if r.matches.is_empty() {
-            vec![Default::default()]
-        } else {
-            r.matches.clone()
-        };
-        for (j, m) in matches.iter().enumerate() {
-            let mpath = format!("{path}.matches[{j}]");
+    let parts = o.spec.rules.iter().map(|r| RuleParts {
+        name: r.name.as_deref(),
+        matches: &r.matches,
+        filters: &r.filters,
+        backends: &r.backend_refs,
+        timeouts: r.timeouts.as_ref(),
+        retry: r.retry.as_ref(),
+    });
+    lower_rules(
+        parts,
+        rc,
+        order,
+        source,
+        report,
+        |m: &crate::config::gateway_api::HttpRouteMatch, mpath, report| {
             let uri = match &m.path {
                 None => Some(PathMatch::segment_prefix("/")),
                 Some(p) => {
@@ -699,7 +768,7 @@ fn lower_http(
                     }
                 }
             };
-            let (headers, header_fields) = header_matches(&m.headers, &mpath, report);
+            let (headers, header_fields) = header_matches(&m.headers, mpath, report);
             let mut query: Vec<QueryMatch> = Vec::new();
             for (k, q) in m.query_params.iter().enumerate() {
                 if query.iter().any(|x| *x.key == *q.name) {
@@ -717,51 +786,20 @@ fn lower_http(
                 });
             }
             let method = m.method.as_deref().map(|x| StrMatch::Exact(x.into()));
-            let k = key(
-                &uri,
-                method.is_some(),
-                headers.len(),
-                query.len(),
-                (order, i, j),
-            );
-            keyed.push((
-                k,
-                Entry {
-                    rule: rules.len() as u32,
-                    block: Some(j as u16),
+            let spec = match_specificity(&uri, method.is_some(), headers.len(), query.len());
+            (
+                Block {
+                    uri,
+                    method,
+                    headers,
+                    query,
+                    header_fields,
+                    ..Block::default()
                 },
-            ));
-            blocks.push(Block {
-                route_name: name.clone(),
-                uri,
-                method,
-                headers,
-                query,
-                path: block_path(&path, &mpath, r.matches.is_empty()),
-                header_fields,
-                ..Block::default()
-            });
-        }
-        let action = lower_action(
-            &r.filters,
-            &r.backend_refs,
-            r.timeouts.as_ref(),
-            r.retry.as_ref(),
-            rc,
-            &path,
-            report,
-        );
-        let headers = header_ops(&r.filters);
-        rules.push(Rule {
-            source,
-            index: i as u32,
-            name,
-            blocks,
-            action,
-            headers,
-        });
-    }
-    (rules, keyed)
+                spec,
+            )
+        },
+    )
 }
 
 fn lower_grpc(
@@ -771,33 +809,30 @@ fn lower_grpc(
     source: u32,
     report: &mut Report,
 ) -> (Vec<Rule>, Vec<(Key, Entry)>) {
-    let mut rules = Vec::new();
-    let mut keyed = Vec::new();
-    for (i, r) in o.spec.rules.iter().enumerate() {
-        let path = format!("spec.rules[{i}]");
-        let name: Box<str> = r.name.as_deref().unwrap_or("").into();
-        let mut blocks = Vec::new();
-        let matches: Vec<_> = if r.matches.is_empty() {
-            vec![Default::default()]
-        } else {
-            r.matches.clone()
-        };
-        for (j, m) in matches.iter().enumerate() {
-            let mpath = format!("{path}.matches[{j}]");
-            let svc = m
-                .method
-                .as_ref()
+    let parts = o.spec.rules.iter().map(|r| RuleParts {
+        name: r.name.as_deref(),
+        matches: &r.matches,
+        filters: &r.filters,
+        backends: &r.backend_refs,
+        timeouts: None,
+        retry: None,
+    });
+    lower_rules(
+        parts,
+        rc,
+        order,
+        source,
+        report,
+        |m: &crate::config::gateway_api::GrpcRouteMatch, mpath, report| {
+            let method_match = m.method.as_ref();
+            let svc = method_match
                 .and_then(|mm| mm.service.as_deref())
                 .filter(|s| !s.is_empty());
-            let method = m
-                .method
-                .as_ref()
+            let method = method_match
                 .and_then(|mm| mm.method.as_deref())
                 .filter(|s| !s.is_empty());
-            let regex = m
-                .method
-                .as_ref()
-                .is_some_and(|mm| mm.kind.as_deref() == Some("RegularExpression"));
+            let regex =
+                method_match.is_some_and(|mm| mm.kind.as_deref() == Some("RegularExpression"));
             // The gRPC path is `/service/method`; a missing part matches any segment.
             let uri = if regex {
                 let pattern = format!(
@@ -831,48 +866,28 @@ fn lower_grpc(
                     }),
                 }
             };
-            let (headers, header_fields) = header_matches(&m.headers, &mpath, report);
+            let (headers, header_fields) = header_matches(&m.headers, mpath, report);
             // GRPCRoute precedence: characters of the service, then of the method, then header
             // matches (not the kind of match).
             let (slen, mlen) = (svc.map_or(0, str::len), method.map_or(0, str::len));
-            let k = (
+            let spec = (
                 Reverse(0),
                 Reverse(slen),
                 Reverse(false),
                 Reverse(mlen),
                 Reverse(headers.len()),
-                order,
-                i,
-                j,
             );
-            keyed.push((
-                k,
-                Entry {
-                    rule: rules.len() as u32,
-                    block: Some(j as u16),
+            (
+                Block {
+                    uri,
+                    headers,
+                    header_fields,
+                    ..Block::default()
                 },
-            ));
-            blocks.push(Block {
-                route_name: name.clone(),
-                uri,
-                headers,
-                path: block_path(&path, &mpath, r.matches.is_empty()),
-                header_fields,
-                ..Block::default()
-            });
-        }
-        let action = lower_action(&r.filters, &r.backend_refs, None, None, rc, &path, report);
-        let headers = header_ops(&r.filters);
-        rules.push(Rule {
-            source,
-            index: i as u32,
-            name,
-            blocks,
-            action,
-            headers,
-        });
-    }
-    (rules, keyed)
+                spec,
+            )
+        },
+    )
 }
 
 /// Where a block is written: its `matches[j]`, or the rule itself when the rule has no
