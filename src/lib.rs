@@ -60,6 +60,7 @@ pub mod hash;
 pub mod observe;
 pub mod predicate;
 pub mod registry;
+pub mod reload;
 mod request;
 mod span;
 pub mod split;
@@ -71,6 +72,7 @@ pub use config::{Config, Rejected};
 pub use decision::{Decision, MAX_MIRRORS, Matched, Outcome};
 pub use error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
 pub use explain::Explain;
+pub use reload::Shared;
 #[cfg(feature = "http")]
 pub use request::SourceInfo;
 pub use request::{OwnedRequest, OwnedValues, Request};

@@ -8,12 +8,12 @@
 //!   its balancer built (Maglev and ring tables included), once. [`Router::decide`] routes a
 //!   request to an endpoint without allocating. New endpoints make a new `Router` from the same
 //!   table ([`Router::with_registry`]): routes are not recompiled.
-//! - [`Shared`]: an atomically swapped `Arc` for concurrent readers, so a reader never sees a
-//!   half-applied update.
+//!
+//! A `Router` (like a [`Table`]) is swapped whole under concurrent readers with
+//! [`crate::Shared`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 
 use crate::action::{Action, Forward};
 use crate::compile::CompileOptions;
@@ -1063,40 +1063,6 @@ fn smooth_weighted_order(endpoints: &[Endpoint]) -> Vec<u32> {
         order.push(best as u32);
     }
     order
-}
-
-/// An `Arc` that readers load and writers replace whole: a reader keeps the value it loaded
-/// for as long as it needs, and never sees a half-applied update. Loading clones an `Arc`
-/// (no allocation).
-#[derive(Debug)]
-pub struct Shared<T> {
-    current: RwLock<Arc<T>>,
-}
-
-impl<T> Shared<T> {
-    /// Starts with `value`.
-    pub fn new(value: T) -> Shared<T> {
-        Shared {
-            current: RwLock::new(Arc::new(value)),
-        }
-    }
-
-    /// The current value.
-    pub fn load(&self) -> Arc<T> {
-        match self.current.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-
-    /// Replaces the value; readers that loaded the old one keep it.
-    pub fn store(&self, value: T) {
-        let value = Arc::new(value);
-        match self.current.write() {
-            Ok(mut g) => *g = value,
-            Err(poisoned) => *poisoned.into_inner() = value,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -13,11 +13,12 @@ use std::cell::Cell;
 
 use std::net::IpAddr;
 
+use meshroute::Shared;
 use meshroute::hash::{
     HashKey, Maglev, RingHash, cookie_hash, header_hash, ip_hash, query_hash, source_ip_hash,
     sticky_pick, values_hash, xxhash64,
 };
-use meshroute::registry::{Endpoint, Pick, Registry, Router, Shared};
+use meshroute::registry::{Endpoint, Pick, Registry, Router};
 use meshroute::{OwnedRequest, Table};
 use proptest::prelude::*;
 

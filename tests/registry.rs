@@ -11,10 +11,11 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 
+use meshroute::Shared;
 use meshroute::hash::{
     HashKey, Maglev, RingHash, cookie_hash, header_hash, query_hash, source_ip_hash,
 };
-use meshroute::registry::{Endpoint, EndpointPick, Pick, Policy, Registry, Router, Shared};
+use meshroute::registry::{Endpoint, EndpointPick, Pick, Policy, Registry, Router};
 use meshroute::{CompileOptions, Config, Outcome, OwnedRequest, Severity, Table, compile};
 
 const REVIEWS: &str = "reviews.default.svc.cluster.local";
