@@ -57,6 +57,7 @@ mod decision;
 mod error;
 pub mod explain;
 pub mod hash;
+mod index;
 pub mod observe;
 pub mod predicate;
 pub mod registry;

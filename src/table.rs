@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::action::{Action, HeaderOps};
 use crate::combine::Block;
 use crate::decision::{Decision, Outcome};
+use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, placement};
 use crate::predicate::host::{HostIndex, MAX_HOST_LEN, lowercase_into};
 use crate::predicate::normalize::MAX_PATH_LEN;
 use crate::request::{Request, split_port};
@@ -62,6 +63,19 @@ pub(crate) struct VirtualHost {
 pub(crate) struct Claim {
     pub(crate) visibility: Visibility,
     pub(crate) entries: Vec<Entry>,
+    /// The entries' path index, built once the entries are final (see [`crate::index`]);
+    /// `None` for short lists, which are scanned in order.
+    pub(crate) index: Option<PathIndex>,
+}
+
+impl Claim {
+    pub(crate) fn new(visibility: Visibility, entries: Vec<Entry>) -> Claim {
+        Claim {
+            visibility,
+            entries,
+            index: None,
+        }
+    }
 }
 
 /// Which namespaces see a VirtualService (`exportTo`).
@@ -282,17 +296,21 @@ impl Table {
         let claim = vhost
             .claim_for(req.source_namespace())
             .expect("find_vhost returns hosts with a visible claim");
-        for entry in &claim.entries {
+        let holds = |entry: &Entry| match entry.block {
+            None => true,
+            Some(b) => inner.rules[entry.rule as usize].blocks[b as usize].is_match_at(req, path),
+        };
+        let first = match &claim.index {
+            Some(index) => index
+                .first(path.as_bytes(), |pos| holds(&claim.entries[pos as usize]))
+                .map(|pos| &claim.entries[pos as usize]),
+            None => claim.entries.iter().find(|e| holds(e)),
+        };
+        if let Some(entry) = first {
             let rule = &inner.rules[entry.rule as usize];
-            let matched = match entry.block {
-                None => true,
-                Some(b) => rule.blocks[b as usize].is_match_at(req, path),
-            };
-            if matched {
-                let d = Decision::from_match(inner, rule, entry.block, req, draw);
-                inner.count(&d, Some((entry.rule, entry.block)));
-                return d;
-            }
+            let d = Decision::from_match(inner, rule, entry.block, req, draw);
+            inner.count(&d, Some((entry.rule, entry.block)));
+            return d;
         }
         let d = Decision {
             outcome: Outcome::NoRoute { host: &vhost.name },
@@ -329,6 +347,26 @@ impl Table {
 }
 
 impl Inner {
+    /// Builds the path index of every claim long enough to gain from one.
+    pub(crate) fn build_indexes(&mut self) {
+        let rules = &self.rules;
+        for ctx in &mut self.contexts {
+            let lists =
+                std::iter::once(&mut ctx.hosts).chain(ctx.listeners.iter_mut().map(|l| &mut l.1));
+            for hosts in lists {
+                for claim in hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut()) {
+                    claim.index = (claim.entries.len() >= MIN_INDEXED_ENTRIES).then(|| {
+                        PathIndex::new(claim.entries.iter().map(|e| {
+                            placement(e.block.and_then(|b| {
+                                rules[e.rule as usize].blocks[b as usize].uri.as_ref()
+                            }))
+                        }))
+                    });
+                }
+            }
+        }
+    }
+
     pub(crate) fn context(&self, gateway: Option<(&str, &str)>) -> Option<&Context> {
         self.contexts.iter().find(|c| match (&c.gateway, gateway) {
             (None, None) => true,

@@ -363,10 +363,7 @@ fn insert_claim(
         Some(ns) => Visibility::Only(vec![ns.into()]),
         None => Visibility::Public,
     };
-    vhost.claims.push(Claim {
-        visibility,
-        entries,
-    });
+    vhost.claims.push(Claim::new(visibility, entries));
 }
 
 /// What lowering a route's rules needs to know about the route.

@@ -44,6 +44,10 @@ pub struct CompileOptions {
     /// segments removed, slashes not merged, escaped slashes kept, fragments stripped; `%00`
     /// refused).
     pub path_normalization: crate::predicate::normalize::PathNormalization,
+    /// Index each host's routes by their path literals (default), so a decision evaluates
+    /// only the rules that can match its path. The answer is the same either way; `false`
+    /// evaluates every rule in order, the reference the index is tested against.
+    pub route_index: bool,
 }
 
 impl Default for CompileOptions {
@@ -55,6 +59,7 @@ impl Default for CompileOptions {
             sticky_split: None,
             counters: false,
             path_normalization: Default::default(),
+            route_index: true,
         }
     }
 }
@@ -293,10 +298,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                         } else {
                             Visibility::Public
                         };
-                        vhost.claims.push(Claim {
-                            visibility,
-                            entries: entries.clone(),
-                        });
+                        vhost.claims.push(Claim::new(visibility, entries.clone()));
                     }
                     // At a gateway, VirtualServices for one host merge.
                     (Some(claim), Some(_)) => claim.entries.extend(entries.iter().copied()),
@@ -312,10 +314,9 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                                 vhost.name
                             ),
                         });
-                        vhost.claims.push(Claim {
-                            visibility: visibility.clone(),
-                            entries: entries.clone(),
-                        });
+                        vhost
+                            .claims
+                            .push(Claim::new(visibility.clone(), entries.clone()));
                     }
                 }
             }
@@ -414,6 +415,9 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     }
 
     inner.normalization = options.path_normalization;
+    if options.route_index {
+        inner.build_indexes();
+    }
     if options.counters {
         inner.counters = Some(crate::observe::Counters::new(&inner));
     }

@@ -1,0 +1,329 @@
+//! Route indexes: which of a host's entries can match a path, found without evaluating them all.
+//!
+//! Every entry's path condition is read at compile time as a literal the path must start with
+//! (Istio `prefix`, Gateway API `PathPrefix`, the literal prefix of a regex) or be equal to
+//! (`exact`), or as nothing (no `uri`, a catch-all, a regex that starts with no literal). The
+//! literals go into a byte trie, one for case-sensitive literals and one, lowercased, for
+//! `ignoreUriCase`; each trie node holds the positions of its entries, ascending. A request
+//! walks each trie along its path once; the entries on the nodes it passes (and, at the end of
+//! the path, the exact ones) are its candidates, together with the entries that have no literal.
+//!
+//! The winner is still the first entry, in precedence order, whose conditions all hold: every
+//! candidate list is ascending, so a list is read only while its entries precede the best match
+//! found so far. An entry outside every candidate list cannot match, so the answer equals the
+//! one of a scan of every entry in order; `tests/index.rs` and the oracle test check that.
+//! The walk uses no memory beyond the stack.
+
+use crate::predicate::path::PathMatch;
+
+/// Below this many entries a plain scan in order is as fast as the index.
+pub(crate) const MIN_INDEXED_ENTRIES: usize = 4;
+
+/// Where one entry's path condition places it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// The path starts with these bytes.
+    Prefix(Vec<u8>),
+    /// The path is these bytes.
+    Exact(Vec<u8>),
+}
+
+/// An entry's place in the index: a key, in the case-folded trie when `folded`, or nowhere
+/// (`None`: a candidate for every path).
+pub(crate) type Placement = Option<(Key, bool)>;
+
+/// Where a path condition places its entry (`None` for an entry without one).
+pub(crate) fn placement(uri: Option<&PathMatch>) -> Placement {
+    match uri? {
+        PathMatch::Exact { value, ignore_case } => {
+            Some((Key::Exact(fold(value, *ignore_case)), *ignore_case))
+        }
+        PathMatch::Prefix { value, ignore_case } => {
+            Some((Key::Prefix(fold(value, *ignore_case)), *ignore_case))
+        }
+        // `/` matches every path, also one that does not start with `/`.
+        PathMatch::SegmentPrefix(v) if &**v == "/" => None,
+        PathMatch::SegmentPrefix(v) => Some((Key::Prefix(v.as_bytes().to_vec()), false)),
+        PathMatch::Regex(r) => {
+            let lit = regex_literal_prefix(r.as_str());
+            (!lit.is_empty()).then_some((Key::Prefix(lit), false))
+        }
+    }
+}
+
+fn fold(value: &str, ignore_case: bool) -> Vec<u8> {
+    let mut v = value.as_bytes().to_vec();
+    if ignore_case {
+        v.make_ascii_lowercase();
+    }
+    v
+}
+
+/// The bytes every full match of `pattern` (RE2 dialect) starts with; empty when unknown.
+fn regex_literal_prefix(pattern: &str) -> Vec<u8> {
+    use regex_syntax::hir::{Hir, HirKind};
+
+    /// Appends `hir`'s leading literal bytes; true when `hir` is wholly literal (so what
+    /// follows it may extend the prefix).
+    fn walk(hir: &Hir, out: &mut Vec<u8>) -> bool {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => true,
+            HirKind::Literal(lit) => {
+                out.extend_from_slice(&lit.0);
+                true
+            }
+            HirKind::Capture(c) => walk(&c.sub, out),
+            HirKind::Concat(parts) => parts.iter().all(|p| walk(p, out)),
+            _ => false,
+        }
+    }
+
+    let Ok(rust) = crate::predicate::regex::translate_re2(pattern) else {
+        return Vec::new();
+    };
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .utf8(true)
+        .build()
+        .parse(&rust)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    walk(&hir, &mut out);
+    out
+}
+
+/// One trie node: its children (a range of `Trie::edges`, sorted by byte) and its entries.
+#[derive(Clone, Debug, Default)]
+struct Node {
+    edges: (u32, u32),
+    prefix: (u32, u32),
+    exact: (u32, u32),
+}
+
+/// A byte trie with ascending entry lists on its nodes, laid out flat.
+#[derive(Clone, Debug, Default)]
+struct Trie {
+    nodes: Vec<Node>,
+    edges: Vec<(u8, u32)>,
+    postings: Vec<u32>,
+}
+
+/// A trie being built: nested maps, flattened once complete.
+#[derive(Default)]
+struct Builder {
+    children: std::collections::BTreeMap<u8, Builder>,
+    prefix: Vec<u32>,
+    exact: Vec<u32>,
+}
+
+impl Builder {
+    fn insert(&mut self, key: &Key, pos: u32) {
+        let (bytes, exact) = match key {
+            Key::Prefix(b) => (b, false),
+            Key::Exact(b) => (b, true),
+        };
+        let mut node = self;
+        for &b in bytes {
+            node = node.children.entry(b).or_default();
+        }
+        if exact {
+            node.exact.push(pos);
+        } else {
+            node.prefix.push(pos);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.children.is_empty() && self.prefix.is_empty() && self.exact.is_empty()
+    }
+
+    /// Flattens breadth-first, so each node's children are contiguous in `edges`.
+    fn flatten(self) -> Trie {
+        let mut trie = Trie::default();
+        let mut queue = std::collections::VecDeque::from([self]);
+        trie.nodes.push(Node::default());
+        let mut next_id = 1u32;
+        let mut id = 0usize;
+        while let Some(b) = queue.pop_front() {
+            let list = |postings: &mut Vec<u32>, v: &[u32]| {
+                let start = postings.len() as u32;
+                postings.extend_from_slice(v);
+                (start, postings.len() as u32)
+            };
+            let prefix = list(&mut trie.postings, &b.prefix);
+            let exact = list(&mut trie.postings, &b.exact);
+            let start = trie.edges.len() as u32;
+            for (byte, child) in b.children {
+                trie.edges.push((byte, next_id));
+                trie.nodes.push(Node::default());
+                next_id += 1;
+                queue.push_back(child);
+            }
+            trie.nodes[id] = Node {
+                edges: (start, trie.edges.len() as u32),
+                prefix,
+                exact,
+            };
+            id += 1;
+        }
+        trie
+    }
+}
+
+impl Trie {
+    fn child(&self, node: &Node, byte: u8) -> Option<&Node> {
+        let edges = &self.edges[node.edges.0 as usize..node.edges.1 as usize];
+        let i = edges.binary_search_by_key(&byte, |e| e.0).ok()?;
+        Some(&self.nodes[edges[i].1 as usize])
+    }
+
+    fn list(&self, (a, b): (u32, u32)) -> &[u32] {
+        &self.postings[a as usize..b as usize]
+    }
+
+    /// Offers every entry on the walk along `path` (lowercased on the fly when `folded`).
+    fn walk(&self, path: &[u8], folded: bool, best: &mut u32, check: &mut impl FnMut(u32) -> bool) {
+        let Some(mut node) = self.nodes.first() else {
+            return;
+        };
+        let mut depth = 0;
+        loop {
+            offer(self.list(node.prefix), best, check);
+            if depth == path.len() {
+                offer(self.list(node.exact), best, check);
+                return;
+            }
+            let b = if folded {
+                path[depth].to_ascii_lowercase()
+            } else {
+                path[depth]
+            };
+            match self.child(node, b) {
+                Some(n) => node = n,
+                None => return,
+            }
+            depth += 1;
+        }
+    }
+}
+
+/// Checks the entries of an ascending list that precede `best`, stopping at the first match.
+#[inline]
+fn offer(list: &[u32], best: &mut u32, check: &mut impl FnMut(u32) -> bool) {
+    for &pos in list {
+        if pos >= *best {
+            return;
+        }
+        if check(pos) {
+            *best = pos;
+            return;
+        }
+    }
+}
+
+/// The index of one claim's entries.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PathIndex {
+    /// Entries that are candidates for every path, ascending.
+    always: Vec<u32>,
+    exact: Trie,
+    folded: Trie,
+}
+
+impl PathIndex {
+    /// Builds the index of entries placed as `placements` says (one per entry, in order).
+    pub(crate) fn new(placements: impl IntoIterator<Item = Placement>) -> PathIndex {
+        let mut always = Vec::new();
+        let (mut exact, mut folded) = (Builder::default(), Builder::default());
+        for (pos, p) in placements.into_iter().enumerate() {
+            let pos = pos as u32;
+            match p {
+                None => always.push(pos),
+                Some((key, false)) => exact.insert(&key, pos),
+                Some((key, true)) => folded.insert(&key, pos),
+            }
+        }
+        let flat = |b: Builder| {
+            if b.is_empty() {
+                Trie::default()
+            } else {
+                b.flatten()
+            }
+        };
+        PathIndex {
+            always,
+            exact: flat(exact),
+            folded: flat(folded),
+        }
+    }
+
+    /// The first position, in order, for which `check` holds, among the candidates for `path`.
+    /// `check` is called only for candidates, in ascending order within each candidate list.
+    #[inline]
+    pub(crate) fn first(&self, path: &[u8], mut check: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mut best = u32::MAX;
+        self.exact.walk(path, false, &mut best, &mut check);
+        offer(&self.always, &mut best, &mut check);
+        self.folded.walk(path, true, &mut best, &mut check);
+        (best != u32::MAX).then_some(best)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predicate::FullMatch;
+
+    fn prefix(v: &str) -> Placement {
+        placement(Some(&PathMatch::Prefix {
+            value: v.into(),
+            ignore_case: false,
+        }))
+    }
+
+    #[test]
+    fn regex_literal_prefixes() {
+        let p = |s: &str| String::from_utf8(regex_literal_prefix(s)).unwrap();
+        assert_eq!(p("/svc7/api/v[0-9]+/.*"), "/svc7/api/v");
+        assert_eq!(p("(/a)(/b)c*"), "/a/b");
+        assert_eq!(p("^/x"), "/x");
+        assert_eq!(p("(?i)/x"), "/");
+        assert_eq!(p("/a|/b"), "");
+        assert_eq!(p("/a\\.b.*"), "/a.b");
+        assert_eq!(p("\\Q/a.b\\E.*"), "/a.b");
+        assert_eq!(p("/a?"), "/");
+        let r = FullMatch::new("/p[0-9]").unwrap();
+        assert_eq!(
+            placement(Some(&PathMatch::Regex(r))),
+            Some((Key::Prefix(b"/p".to_vec()), false))
+        );
+    }
+
+    #[test]
+    fn first_is_the_first_candidate_that_holds() {
+        // 0: prefix /a   1: exact /a/b   2: always   3: prefix /a/b   4: folded exact /X
+        let ix = PathIndex::new([
+            prefix("/a"),
+            Some((Key::Exact(b"/a/b".to_vec()), false)),
+            None,
+            prefix("/a/b"),
+            Some((Key::Exact(b"/x".to_vec()), true)),
+        ]);
+        let seen = |path: &str, holds: &[u32]| {
+            let mut offered = Vec::new();
+            let r = ix.first(path.as_bytes(), |p| {
+                offered.push(p);
+                holds.contains(&p)
+            });
+            (r, offered)
+        };
+        assert_eq!(seen("/a/b", &[0, 1, 2, 3]).0, Some(0));
+        assert_eq!(seen("/a/b", &[1, 2, 3]).0, Some(1));
+        assert_eq!(seen("/a/b", &[3]), (Some(3), vec![0, 3, 1, 2]));
+        assert_eq!(seen("/q", &[0, 1, 2, 3, 4]), (Some(2), vec![2]));
+        assert_eq!(seen("/X", &[4]), (Some(4), vec![2, 4]));
+        assert_eq!(seen("/x", &[]), (None, vec![2, 4]));
+        assert_eq!(seen("", &[]), (None, vec![2]));
+    }
+}
