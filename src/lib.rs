@@ -58,6 +58,7 @@ mod error;
 pub mod explain;
 pub mod hash;
 mod index;
+pub mod limits;
 pub mod observe;
 pub mod predicate;
 pub mod registry;

@@ -16,7 +16,7 @@ use super::names::{
     is_valid_wildcard_domain,
 };
 use super::report::Report;
-use super::values::check_duration_at;
+use super::values::{check_duration_at, check_length, limit};
 use crate::config::destination_rule::{
     ClientTlsSettings, ConnectionPoolSettings, ConsistentHashLb, DestinationRuleSpec, HttpCookie,
     LoadBalancerSettings, LocalityFailover, LocalityLbSetting, OutlierDetection, PortTrafficPolicy,
@@ -29,9 +29,6 @@ const TOPOLOGY_LABELS: [&str; 3] = [
     "topology.kubernetes.io/zone",
     "topology.istio.io/subzone",
 ];
-
-/// Maglev table sizes must be below this (Envoy's limit).
-const MAGLEV_TABLE_SIZE_LIMIT: u64 = 5_000_011;
 
 /// The CRD's limit on `portLevelSettings` entries.
 const MAX_PORT_LEVEL_SETTINGS: usize = 4096;
@@ -557,7 +554,37 @@ fn consistent_hash(hash: &ConsistentHashLb, path: &str, report: &mut Report) {
             );
         }
     }
+    // Istio leaves Envoy's maximum ring size at its default, which is also the largest allowed,
+    // so a minimum above it cannot be built.
+    let (max_ring, max_ring_name) = limit!(MAX_RING_SIZE);
+    for (field, size) in [
+        (
+            "ringHash.minimumRingSize",
+            hash.ring_hash.as_ref().and_then(|r| r.minimum_ring_size),
+        ),
+        ("minimumRingSize", hash.minimum_ring_size),
+    ] {
+        if let Some(size) = size.filter(|&s| s > max_ring) {
+            report.error(
+                format!("{path}.{field}"),
+                format!(
+                    "minimum ring size {size} exceeds the limit of {max_ring} ({max_ring_name}), \
+                     the largest ring Envoy builds"
+                ),
+            );
+        }
+    }
+    if let Some(name) = &hash.http_header_name {
+        check_length(
+            name.len(),
+            limit!(MAX_HEADER_NAME_LEN),
+            "header name",
+            &format!("{path}.httpHeaderName"),
+            report,
+        );
+    }
     if let Some(maglev) = &hash.maglev {
+        let (limit, limit_name) = limit!(MAGLEV_TABLE_SIZE_LIMIT);
         let tp = format!("{path}.maglev.tableSize");
         let size = maglev.table_size.unwrap_or(0);
         if size == 0 {
@@ -565,12 +592,12 @@ fn consistent_hash(hash: &ConsistentHashLb, path: &str, report: &mut Report) {
                 &tp,
                 "table size is not set; maglev needs a prime table size such as 65537",
             );
-        } else if size >= MAGLEV_TABLE_SIZE_LIMIT {
+        } else if size >= limit {
             report.error(
                 &tp,
                 format!(
                     "table size {size} is too large; maglev table sizes must be less than \
-                     {MAGLEV_TABLE_SIZE_LIMIT}"
+                     {limit} ({limit_name})"
                 ),
             );
         } else if !is_prime(size) {
@@ -1380,7 +1407,8 @@ exportTo: [".", istio-system]
             lb("{tableSize: 5000011}"),
             vec![pair(
                 path,
-                "table size 5000011 is too large; maglev table sizes must be less than 5000011"
+                "table size 5000011 is too large; maglev table sizes must be less than 5000011 \
+                 (limits::MAGLEV_TABLE_SIZE_LIMIT)"
             )]
         );
     }

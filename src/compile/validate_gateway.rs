@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use super::names::{is_dns1123_label, is_ip_literal, is_valid_wildcard_domain};
 use super::report::Report;
 use super::validate_dr::{check_enum, is_set};
+use super::values::{check_count, limit};
 use crate::config::gateway::{IstioGatewaySpec, Server, ServerPort, ServerTlsSettings};
 
 /// Cipher suites Istio accepts on gateway servers (BoringSSL names, without PSK suites).
@@ -147,6 +148,13 @@ fn validate_server(server: &Server, path: &str, report: &mut Report) {
             "server has no hosts; at least one is required",
         );
     }
+    check_count(
+        server.hosts.len(),
+        limit!(MAX_HOSTS),
+        "hosts",
+        &format!("{path}.hosts"),
+        report,
+    );
     for (j, host) in server.hosts.iter().enumerate() {
         for message in check_gateway_host(host) {
             report.error(format!("{path}.hosts[{j}]"), message);

@@ -31,6 +31,7 @@
 use serde_json::{Map, Value};
 
 use super::report::Report;
+use super::values::{check_count, fits_length, limit};
 use crate::config::gateway_api::{
     AllowedRoutes, BackendObjectRef, CorsFilter, Fraction, GatewayAddress, GatewaySpec,
     GrpcMethodMatch, GrpcRouteMatch, GrpcRouteRuleSpec, GrpcRouteSpec, HeaderModifier,
@@ -38,35 +39,11 @@ use crate::config::gateway_api::{
     HttpRouteRetry, HttpRouteRuleSpec, HttpRouteSpec, HttpRouteTimeouts, Listener, ListenerTls,
     NameValueMatch, ParentRef, PathModifier, RequestMirror, RequestRedirect, UrlRewrite,
 };
+use crate::limits::{
+    MAX_HEADER_NAME_LEN, MAX_HEADER_VALUE_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, MAX_PROTOCOL_LEN,
+    MAX_ROUTE_MATCHES, MAX_ROUTE_PATH_LEN, MAX_ROUTE_WEIGHT,
+};
 use crate::predicate::regex::check_pattern;
-
-const MAX_HOSTNAMES: usize = 16;
-const MAX_PARENT_REFS: usize = 32;
-const MAX_RULES: usize = 16;
-const MAX_MATCHES_PER_RULE: usize = 64;
-const MAX_MATCHES_PER_ROUTE: usize = 128;
-const MAX_NAME_VALUE_MATCHES: usize = 16;
-const MAX_BACKEND_REFS: usize = 16;
-const MAX_FILTERS: usize = 16;
-const MAX_HEADER_OPS: usize = 16;
-const MAX_CORS_ITEMS: usize = 64;
-const MAX_CORS_METHODS: usize = 9;
-const MAX_AUTH_HEADERS: usize = 64;
-const MAX_LISTENERS: usize = 64;
-const MAX_ADDRESSES: usize = 16;
-const MAX_CERTIFICATE_REFS: usize = 64;
-const MAX_ROUTE_KINDS: usize = 8;
-const MAX_TLS_OPTIONS: usize = 16;
-const MAX_WEIGHT: i64 = 1_000_000;
-/// `maxLength` of names, hostnames, groups and addresses.
-const MAX_NAME_LEN: usize = 253;
-/// `maxLength` of namespaces and kinds.
-const MAX_LABEL_LEN: usize = 63;
-const MAX_PROTOCOL_LEN: usize = 255;
-const MAX_HEADER_NAME_LEN: usize = 256;
-const MAX_HEADER_VALUE_LEN: usize = 4096;
-/// `maxLength` of paths, query parameter values, path modifiers and gRPC service/method names.
-const MAX_PATH_LEN: usize = 1024;
 
 const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -155,7 +132,7 @@ pub(crate) fn validate_http_route(spec: &HttpRouteSpec, report: &mut Report) {
 fn check_http_rule(rule: &HttpRouteRuleSpec, path: &str, report: &mut Report) {
     check_max_items(
         rule.matches.len(),
-        MAX_MATCHES_PER_RULE,
+        limit!(MAX_MATCHES_PER_RULE),
         "matches",
         &format!("{path}.matches"),
         report,
@@ -171,7 +148,7 @@ fn check_http_rule(rule: &HttpRouteRuleSpec, path: &str, report: &mut Report) {
     );
     check_max_items(
         rule.backend_refs.len(),
-        MAX_BACKEND_REFS,
+        limit!(MAX_BACKEND_REFS),
         "backendRefs",
         &format!("{path}.backendRefs"),
         report,
@@ -302,11 +279,11 @@ fn check_path_match(p: &HttpPathMatch, path: &str, report: &mut Report) {
             format!("path match type {kind:?} is not Exact, PathPrefix or RegularExpression"),
         );
     }
-    if value.len() > MAX_PATH_LEN {
+    if value.len() > MAX_ROUTE_PATH_LEN {
         report.error(
             &vpath,
             format!(
-                "path of {} bytes is longer than the limit of {MAX_PATH_LEN}",
+                "path of {} bytes is longer than the limit of {MAX_ROUTE_PATH_LEN} (limits::MAX_ROUTE_PATH_LEN)",
                 value.len()
             ),
         );
@@ -393,7 +370,7 @@ pub(crate) fn validate_grpc_route(spec: &GrpcRouteSpec, report: &mut Report) {
 fn check_grpc_rule(rule: &GrpcRouteRuleSpec, path: &str, report: &mut Report) {
     check_max_items(
         rule.matches.len(),
-        MAX_MATCHES_PER_RULE,
+        limit!(MAX_MATCHES_PER_RULE),
         "matches",
         &format!("{path}.matches"),
         report,
@@ -409,7 +386,7 @@ fn check_grpc_rule(rule: &GrpcRouteRuleSpec, path: &str, report: &mut Report) {
     );
     check_max_items(
         rule.backend_refs.len(),
-        MAX_BACKEND_REFS,
+        limit!(MAX_BACKEND_REFS),
         "backendRefs",
         &format!("{path}.backendRefs"),
         report,
@@ -459,11 +436,11 @@ fn check_grpc_method(m: &GrpcMethodMatch, path: &str, report: &mut Report) {
     for (field, value, valid) in fields {
         let Some(value) = value else { continue };
         let fpath = format!("{path}.{field}");
-        if value.len() > MAX_PATH_LEN {
+        if value.len() > MAX_ROUTE_PATH_LEN {
             report.error(
                 fpath,
                 format!(
-                    "{field} of {} bytes is longer than the limit of {MAX_PATH_LEN}",
+                    "{field} of {} bytes is longer than the limit of {MAX_ROUTE_PATH_LEN} (limits::MAX_ROUTE_PATH_LEN)",
                     value.len()
                 ),
             );
@@ -504,7 +481,7 @@ fn is_grpc_identifier(s: &str) -> bool {
 fn check_parent_refs(refs: &[ParentRef], report: &mut Report) {
     check_max_items(
         refs.len(),
-        MAX_PARENT_REFS,
+        limit!(MAX_PARENT_REFS),
         "parentRefs",
         "spec.parentRefs",
         report,
@@ -607,7 +584,7 @@ fn describe_parent(r: &ParentRef) -> String {
 fn check_hostnames(hostnames: &[String], report: &mut Report) {
     check_max_items(
         hostnames.len(),
-        MAX_HOSTNAMES,
+        limit!(MAX_ROUTE_HOSTNAMES),
         "hostnames",
         "spec.hostnames",
         report,
@@ -623,7 +600,13 @@ fn check_rule_list<'a>(
     rules: impl Iterator<Item = (Option<&'a str>, usize)>,
     report: &mut Report,
 ) {
-    check_max_items(count, MAX_RULES, "rules", "spec.rules", report);
+    check_max_items(
+        count,
+        limit!(MAX_ROUTE_RULES),
+        "rules",
+        "spec.rules",
+        report,
+    );
     let mut total = 0;
     let mut names: Vec<(usize, &str)> = Vec::new();
     for (i, (name, matches)) in rules.enumerate() {
@@ -643,12 +626,12 @@ fn check_rule_list<'a>(
             names.push((i, name));
         }
     }
-    if total > MAX_MATCHES_PER_ROUTE {
+    if total > MAX_ROUTE_MATCHES {
         report.error(
             "spec.rules",
             format!(
                 "{total} matches across all rules exceed the limit of \
-                 {MAX_MATCHES_PER_ROUTE} per route"
+                 {MAX_ROUTE_MATCHES} per route (limits::MAX_ROUTE_MATCHES)"
             ),
         );
     }
@@ -668,13 +651,23 @@ fn check_name_value_matches(
     path: &str,
     report: &mut Report,
 ) {
-    let (what, field, max_value) = match matched {
-        Matched::HttpHeader | Matched::GrpcHeader => ("header", "headers", MAX_HEADER_VALUE_LEN),
-        Matched::QueryParam => ("query parameter", "queryParams", MAX_PATH_LEN),
+    let (what, field, max_matches, max_value) = match matched {
+        Matched::HttpHeader | Matched::GrpcHeader => (
+            "header",
+            "headers",
+            limit!(MAX_ROUTE_HEADER_MATCHES),
+            limit!(MAX_HEADER_VALUE_LEN),
+        ),
+        Matched::QueryParam => (
+            "query parameter",
+            "queryParams",
+            limit!(MAX_ROUTE_QUERY_MATCHES),
+            limit!(MAX_ROUTE_PATH_LEN),
+        ),
     };
     check_max_items(
         list.len(),
-        MAX_NAME_VALUE_MATCHES,
+        max_matches,
         &format!("{what} matches"),
         path,
         report,
@@ -718,14 +711,10 @@ fn check_name_value_matches(
         let vpath = format!("{p}.value");
         if value.is_empty() {
             report.error(vpath, format!("{what} match value is required"));
-        } else if value.len() > max_value {
-            report.error(
-                vpath,
-                format!(
-                    "{what} match value of {} bytes is longer than the limit of {max_value}",
-                    value.len()
-                ),
-            );
+        } else if let Err(message) =
+            fits_length(value.len(), max_value, &format!("{what} match value"))
+        {
+            report.error(vpath, message);
         } else if matched == Matched::HttpHeader && !is_header_value(value) {
             report.error(
                 vpath,
@@ -759,10 +748,12 @@ fn check_backend_ref(b: &HttpBackendRef, route: Route, path: &str, report: &mut 
                 format!("{path}.weight"),
                 format!("weight {w} is negative; weights are relative and must be 0 or more"),
             );
-        } else if w > MAX_WEIGHT {
+        } else if w > MAX_ROUTE_WEIGHT {
             report.error(
                 format!("{path}.weight"),
-                format!("weight {w} exceeds the limit of {MAX_WEIGHT}"),
+                format!(
+                    "weight {w} exceeds the limit of {MAX_ROUTE_WEIGHT} (limits::MAX_ROUTE_WEIGHT)"
+                ),
             );
         }
     }
@@ -830,7 +821,13 @@ fn check_ref_names(
 // ---------------------------------------------------------------------------------------------
 
 fn check_filter_list(filters: &[HttpRouteFilter], route: Route, path: &str, report: &mut Report) {
-    check_max_items(filters.len(), MAX_FILTERS, "filters", path, report);
+    check_max_items(
+        filters.len(),
+        limit!(MAX_ROUTE_FILTERS),
+        "filters",
+        path,
+        report,
+    );
     for (k, f) in filters.iter().enumerate() {
         check_filter(f, route, &format!("{path}[{k}]"), report);
     }
@@ -987,7 +984,7 @@ fn check_header_modifier(m: &HeaderModifier, path: &str, report: &mut Report) {
     let rpath = format!("{path}.remove");
     check_max_items(
         m.remove.len(),
-        MAX_HEADER_OPS,
+        limit!(MAX_HEADER_MODIFIER_OPS),
         "headers to remove",
         &rpath,
         report,
@@ -1018,7 +1015,7 @@ fn check_header_modifier(m: &HeaderModifier, path: &str, report: &mut Report) {
 fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: &mut Report) {
     check_max_items(
         list.len(),
-        MAX_HEADER_OPS,
+        limit!(MAX_HEADER_MODIFIER_OPS),
         &format!("headers to {field}"),
         path,
         report,
@@ -1057,7 +1054,7 @@ fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: 
             report.error(
                 vpath,
                 format!(
-                    "header value of {} bytes is longer than the limit of {MAX_HEADER_VALUE_LEN}",
+                    "header value of {} bytes is longer than the limit of {MAX_HEADER_VALUE_LEN} (limits::MAX_HEADER_VALUE_LEN)",
                     value.len()
                 ),
             );
@@ -1187,12 +1184,12 @@ fn check_path_modifier(m: &PathModifier, path: &str, report: &mut Report) {
     ];
     for (ty, field, value) in fields {
         if let Some(v) = value
-            && v.len() > MAX_PATH_LEN
+            && v.len() > MAX_ROUTE_PATH_LEN
         {
             report.error(
                 format!("{path}.{field}"),
                 format!(
-                    "{field} of {} bytes is longer than the limit of {MAX_PATH_LEN}",
+                    "{field} of {} bytes is longer than the limit of {MAX_ROUTE_PATH_LEN} (limits::MAX_ROUTE_PATH_LEN)",
                     v.len()
                 ),
             );
@@ -1213,7 +1210,7 @@ fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
     let origins = format!("{path}.allowOrigins");
     check_max_items(
         c.allow_origins.len(),
-        MAX_CORS_ITEMS,
+        limit!(MAX_CORS_ITEMS),
         "allowOrigins",
         &origins,
         report,
@@ -1225,7 +1222,7 @@ fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
             report.error(
                 format!("{origins}[{i}]"),
                 format!(
-                    "origin of {} bytes is longer than the limit of {MAX_NAME_LEN}",
+                    "origin of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
                     o.len()
                 ),
             );
@@ -1243,7 +1240,7 @@ fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
     let methods = format!("{path}.allowMethods");
     check_max_items(
         c.allow_methods.len(),
-        MAX_CORS_METHODS,
+        limit!(MAX_CORS_METHODS),
         "allowMethods",
         &methods,
         report,
@@ -1264,7 +1261,7 @@ fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
         ("exposeHeaders", &c.expose_headers, false),
     ] {
         let p = format!("{path}.{field}");
-        check_max_items(list.len(), MAX_CORS_ITEMS, field, &p, report);
+        check_max_items(list.len(), limit!(MAX_CORS_ITEMS), field, &p, report);
         check_set(list, &p, report);
         if wildcard {
             check_wildcard_alone(list, field, &p, report);
@@ -1462,12 +1459,12 @@ fn check_session_persistence(v: &Value, path: &str, report: &mut Report) {
                 check_header_name(name, "cookie name", &format!("{cpath}.name"), report);
             }
             if let Some(p) = raw_str(c, "path", &cpath, report)
-                && p.len() > MAX_PATH_LEN
+                && p.len() > MAX_ROUTE_PATH_LEN
             {
                 report.error(
                     format!("{cpath}.path"),
                     format!(
-                        "cookie path of {} bytes is longer than the limit of {MAX_PATH_LEN}",
+                        "cookie path of {} bytes is longer than the limit of {MAX_ROUTE_PATH_LEN} (limits::MAX_ROUTE_PATH_LEN)",
                         p.len()
                     ),
                 );
@@ -1551,7 +1548,13 @@ fn check_external_auth(v: &Value, path: &str, report: &mut Report) {
     if let Some(g) = grpc {
         let gpath = format!("{path}.grpc");
         if let Some(g) = raw_object(g, &["allowedHeaders"], &gpath, report) {
-            check_raw_string_set(g, "allowedHeaders", MAX_AUTH_HEADERS, &gpath, report);
+            check_raw_string_set(
+                g,
+                "allowedHeaders",
+                limit!(MAX_AUTH_HEADERS),
+                &gpath,
+                report,
+            );
         }
     }
     let http = raw_field(map, "http");
@@ -1564,11 +1567,11 @@ fn check_external_auth(v: &Value, path: &str, report: &mut Report) {
             report,
         ) {
             if let Some(p) = raw_str(h, "path", &hpath, report) {
-                if p.len() > MAX_PATH_LEN {
+                if p.len() > MAX_ROUTE_PATH_LEN {
                     report.error(
                         format!("{hpath}.path"),
                         format!(
-                            "path of {} bytes is longer than the limit of {MAX_PATH_LEN}",
+                            "path of {} bytes is longer than the limit of {MAX_ROUTE_PATH_LEN} (limits::MAX_ROUTE_PATH_LEN)",
                             p.len()
                         ),
                     );
@@ -1585,11 +1588,17 @@ fn check_external_auth(v: &Value, path: &str, report: &mut Report) {
                     );
                 }
             }
-            check_raw_string_set(h, "allowedHeaders", MAX_AUTH_HEADERS, &hpath, report);
+            check_raw_string_set(
+                h,
+                "allowedHeaders",
+                limit!(MAX_AUTH_HEADERS),
+                &hpath,
+                report,
+            );
             check_raw_string_set(
                 h,
                 "allowedResponseHeaders",
-                MAX_AUTH_HEADERS,
+                limit!(MAX_AUTH_HEADERS),
                 &hpath,
                 report,
             );
@@ -1646,7 +1655,7 @@ fn check_raw_backend_ref(v: &Value, path: &str, report: &mut Report) {
 fn check_raw_string_set(
     map: &Map<String, Value>,
     field: &str,
-    max: usize,
+    max: (usize, &str),
     path: &str,
     report: &mut Report,
 ) {
@@ -1699,7 +1708,7 @@ pub(crate) fn validate_gateway(spec: &GatewaySpec, report: &mut Report) {
         Some(c) if c.len() > MAX_NAME_LEN => report.error(
             "spec.gatewayClassName",
             format!(
-                "gatewayClassName of {} bytes is longer than the limit of {MAX_NAME_LEN}",
+                "gatewayClassName of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
                 c.len()
             ),
         ),
@@ -1711,7 +1720,7 @@ pub(crate) fn validate_gateway(spec: &GatewaySpec, report: &mut Report) {
     }
     check_max_items(
         spec.listeners.len(),
-        MAX_LISTENERS,
+        limit!(MAX_LISTENERS),
         "listeners",
         "spec.listeners",
         report,
@@ -1883,7 +1892,7 @@ fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mu
     let cpath = format!("{path}.certificateRefs");
     check_max_items(
         tls.certificate_refs.len(),
-        MAX_CERTIFICATE_REFS,
+        limit!(MAX_CERTIFICATE_REFS),
         "certificateRefs",
         &cpath,
         report,
@@ -1893,7 +1902,7 @@ fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mu
     }
     check_max_items(
         tls.options.len(),
-        MAX_TLS_OPTIONS,
+        limit!(MAX_TLS_OPTIONS),
         "tls options",
         &format!("{path}.options"),
         report,
@@ -1903,7 +1912,7 @@ fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mu
             report.error(
                 format!("{path}.options[{key}]"),
                 format!(
-                    "option value of {} bytes is longer than the limit of {MAX_HEADER_VALUE_LEN}",
+                    "option value of {} bytes is longer than the limit of {MAX_HEADER_VALUE_LEN} (limits::MAX_HEADER_VALUE_LEN)",
                     value.len()
                 ),
             );
@@ -1923,7 +1932,7 @@ fn check_allowed_routes(ar: &AllowedRoutes, path: &str, report: &mut Report) {
     let kpath = format!("{path}.kinds");
     check_max_items(
         ar.kinds.len(),
-        MAX_ROUTE_KINDS,
+        limit!(MAX_ROUTE_KINDS),
         "route kinds",
         &kpath,
         report,
@@ -1980,7 +1989,13 @@ fn check_infrastructure(v: &Value, path: &str, report: &mut Report) {
             );
             continue;
         };
-        check_max_items(m.len(), max_entries, field, &fpath, report);
+        check_max_items(
+            m.len(),
+            (max_entries, "the CRD's maxProperties"),
+            field,
+            &fpath,
+            report,
+        );
         for (key, value) in m {
             let kpath = format!("{fpath}[{key}]");
             if !is_label_key(key) {
@@ -2097,7 +2112,7 @@ fn check_gateway_tls(v: &Value, path: &str, report: &mut Report) {
     };
     check_max_items(
         per_port.len(),
-        MAX_LISTENERS,
+        limit!(MAX_LISTENERS),
         "perPort entries",
         &ppath,
         report,
@@ -2163,7 +2178,13 @@ fn check_tls_validation_holder(v: &Value, path: &str, report: &mut Report) {
             "caCertificateRefs is empty; at least one CA certificate is required",
         ),
         Some(refs) => {
-            check_max_items(refs.len(), 16, "caCertificateRefs", &cpath, report);
+            check_max_items(
+                refs.len(),
+                (16, "the CRD's maxItems"),
+                "caCertificateRefs",
+                &cpath,
+                report,
+            );
             for (i, r) in refs.iter().enumerate() {
                 check_raw_ref(
                     r,
@@ -2226,7 +2247,7 @@ fn check_raw_ref(
 fn check_addresses(addresses: &[GatewayAddress], report: &mut Report) {
     check_max_items(
         addresses.len(),
-        MAX_ADDRESSES,
+        limit!(MAX_ADDRESSES),
         "addresses",
         "spec.addresses",
         report,
@@ -2251,7 +2272,7 @@ fn check_addresses(addresses: &[GatewayAddress], report: &mut Report) {
             report.error(
                 &vpath,
                 format!(
-                    "address of {} bytes is longer than the limit of {MAX_NAME_LEN}",
+                    "address of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
                     value.len()
                 ),
             );
@@ -2328,10 +2349,9 @@ fn is_protocol(p: &str) -> bool {
 // Names, hosts, ports, headers
 // ---------------------------------------------------------------------------------------------
 
-fn check_max_items(len: usize, max: usize, what: &str, path: &str, report: &mut Report) {
-    if len > max {
-        report.error(path, format!("{len} {what} exceed the limit of {max}"));
-    }
+/// A list of at most `limit` (from [`limit!`]) entries; see [`check_count`].
+fn check_max_items(len: usize, limit: (usize, &str), what: &str, path: &str, report: &mut Report) {
+    check_count(len, limit, what, path, report);
 }
 
 fn check_port(port: i64, path: &str, report: &mut Report) {
@@ -2346,7 +2366,7 @@ fn check_hostname(h: &str, path: &str, report: &mut Report) {
         report.error(
             path,
             format!(
-                "hostname of {} bytes is longer than the limit of {MAX_NAME_LEN}",
+                "hostname of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
                 h.len()
             ),
         );
@@ -2369,7 +2389,7 @@ fn check_subdomain(s: &str, what: &str, path: &str, report: &mut Report) {
         report.error(
             path,
             format!(
-                "{what} of {} bytes is longer than the limit of {MAX_NAME_LEN}",
+                "{what} of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
                 s.len()
             ),
         );
@@ -2396,7 +2416,7 @@ fn check_group(g: &str, path: &str, report: &mut Report) {
         report.error(
             path,
             format!(
-                "group of {} bytes is longer than the limit of {MAX_NAME_LEN}",
+                "group of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
                 g.len()
             ),
         );
@@ -2429,7 +2449,7 @@ fn check_object_name(name: &str, path: &str, report: &mut Report) {
         report.error(
             path,
             format!(
-                "name of {} bytes is longer than the limit of {MAX_NAME_LEN}",
+                "name of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
                 name.len()
             ),
         );
@@ -2452,7 +2472,7 @@ fn check_header_name(name: &str, what: &str, path: &str, report: &mut Report) ->
         report.error(
             path,
             format!(
-                "{what} of {} bytes is longer than the limit of {MAX_HEADER_NAME_LEN}",
+                "{what} of {} bytes is longer than the limit of {MAX_HEADER_NAME_LEN} (limits::MAX_HEADER_NAME_LEN)",
                 name.len()
             ),
         );
@@ -2828,7 +2848,7 @@ rules:
             rule_error(&format!("{{matches: [{{path: {{value: {long}}}}}]}}")),
             pair(
                 "spec.rules[0].matches[0].path.value",
-                "path of 1025 bytes is longer than the limit of 1024"
+                "path of 1025 bytes is longer than the limit of 1024 (limits::MAX_ROUTE_PATH_LEN)"
             )
         );
     }
@@ -2936,20 +2956,23 @@ rules:
             http(&format!("{{hostnames: [{hostnames}]}}")).errors,
             vec![pair(
                 "spec.hostnames",
-                "17 hostnames exceed the limit of 16"
+                "17 hostnames exceed the limit of 16 (limits::MAX_ROUTE_HOSTNAMES)"
             )]
         );
         let rules = many(17, &|_| "{}".to_string());
         assert_eq!(
             http(&format!("{{rules: [{rules}]}}")).errors,
-            vec![pair("spec.rules", "17 rules exceed the limit of 16")]
+            vec![pair(
+                "spec.rules",
+                "17 rules exceed the limit of 16 (limits::MAX_ROUTE_RULES)"
+            )]
         );
         let matches = many(65, &|_| "{}".to_string());
         assert_eq!(
             rule_errors(&format!("{{matches: [{matches}]}}")),
             vec![pair(
                 "spec.rules[0].matches",
-                "65 matches exceed the limit of 64"
+                "65 matches exceed the limit of 64 (limits::MAX_MATCHES_PER_RULE)"
             )]
         );
         // 3 rules of 43 matches: within the per-rule limit, over the per-route one.
@@ -2958,7 +2981,8 @@ rules:
             http(&format!("{{rules: [{rule}, {rule}, {rule}]}}")).errors,
             vec![pair(
                 "spec.rules",
-                "129 matches across all rules exceed the limit of 128 per route"
+                "129 matches across all rules exceed the limit of 128 per route \
+                 (limits::MAX_ROUTE_MATCHES)"
             )]
         );
         let headers = many(17, &|i| format!("{{name: h{i}, value: v}}"));
@@ -2966,7 +2990,7 @@ rules:
             rule_errors(&format!("{{matches: [{{headers: [{headers}]}}]}}")),
             vec![pair(
                 "spec.rules[0].matches[0].headers",
-                "17 header matches exceed the limit of 16"
+                "17 header matches exceed the limit of 16 (limits::MAX_ROUTE_HEADER_MATCHES)"
             )]
         );
         let backends = many(17, &|i| format!("{{name: b{i}, port: 80}}"));
@@ -2974,7 +2998,7 @@ rules:
             rule_errors(&format!("{{backendRefs: [{backends}]}}")),
             vec![pair(
                 "spec.rules[0].backendRefs",
-                "17 backendRefs exceed the limit of 16"
+                "17 backendRefs exceed the limit of 16 (limits::MAX_BACKEND_REFS)"
             )]
         );
         let filters = many(17, &|i| {
@@ -2984,7 +3008,7 @@ rules:
             rule_errors(&format!("{{filters: [{filters}]}}")),
             vec![pair(
                 "spec.rules[0].filters",
-                "17 filters exceed the limit of 16"
+                "17 filters exceed the limit of 16 (limits::MAX_ROUTE_FILTERS)"
             )]
         );
         let sets = many(17, &|i| format!("{{name: h{i}, value: v}}"));
@@ -2994,7 +3018,7 @@ rules:
             )),
             pair(
                 "spec.rules[0].filters[0].requestHeaderModifier.set",
-                "17 headers to set exceed the limit of 16"
+                "17 headers to set exceed the limit of 16 (limits::MAX_HEADER_MODIFIER_OPS)"
             )
         );
     }
@@ -3022,7 +3046,7 @@ rules:
                 ),
                 pair(
                     &format!("{b}[1].weight"),
-                    "weight 1000001 exceeds the limit of 1000000"
+                    "weight 1000001 exceeds the limit of 1000000 (limits::MAX_ROUTE_WEIGHT)"
                 ),
                 pair(
                     &format!("{b}[2].port"),
@@ -3587,7 +3611,7 @@ rules:
             http(&format!("{{hostnames: [{long}]}}")).errors,
             vec![pair(
                 "spec.hostnames[0]",
-                "hostname of 254 bytes is longer than the limit of 253"
+                "hostname of 254 bytes is longer than the limit of 253 (limits::MAX_NAME_LEN)"
             )]
         );
         assert_eq!(

@@ -26,7 +26,9 @@ use crate::compile::reachability::{
     analyze_http_reachability, analyze_l4_reachability, l4_match_eq, tls_match_eq,
 };
 use crate::compile::report::Report;
-use crate::compile::values::{check_duration_at, check_header_value};
+use crate::compile::values::{
+    check_count, check_duration_at, check_header_value, check_length, fits_length, limit,
+};
 use crate::config::common::{Percent, StringMatch};
 use crate::config::virtual_service::{
     CorsPolicy, Destination, HeaderOperations, Headers, HttpDirectResponse, HttpFaultInjection,
@@ -135,7 +137,13 @@ pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut R
         .flatten()
         .flat_map(|t| t.matches.iter().flatten())
         .any(|m| !m.sni_hosts.is_empty());
-    let mut all_hosts_valid = true;
+    let mut all_hosts_valid = check_count(
+        spec.hosts.len(),
+        limit!(MAX_HOSTS),
+        "hosts",
+        "spec.hosts",
+        report,
+    );
     for (i, host) in spec.hosts.iter().enumerate() {
         let syntax = if applies_to_gateway {
             check_gateway_bound_domain(host, sni_routing)
@@ -177,6 +185,20 @@ pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut R
         report.error(
             "spec",
             "a virtual service needs at least one http, tcp or tls rule",
+        );
+    }
+    for (field, len) in [
+        ("http", spec.http.len()),
+        ("tls", spec.tls.len()),
+        ("tcp", spec.tcp.len()),
+    ] {
+        let what = format!("{field} rules");
+        check_count(
+            len,
+            limit!(MAX_VS_RULES),
+            &what,
+            &format!("spec.{field}"),
+            report,
         );
     }
     for (i, rule) in spec.http.iter().enumerate() {
@@ -253,6 +275,13 @@ fn check_jwt_claims_need_gateway(spec: &VirtualServiceSpec, report: &mut Report)
 
 fn check_http_rule(rule: &HttpRouteRule, path: &str, in_delegate_vs: bool, report: &mut Report) {
     check_rule_shape(rule, path, in_delegate_vs, report);
+    check_count(
+        rule.matches.len(),
+        limit!(MAX_MATCHES_PER_RULE),
+        "match blocks",
+        &format!("{path}.match"),
+        report,
+    );
     for (j, m) in rule.matches.iter().enumerate() {
         if let Some(m) = m {
             check_match_request(m, &format!("{path}.match[{j}]"), report);
@@ -377,6 +406,29 @@ fn check_rule_shape(rule: &HttpRouteRule, path: &str, in_delegate_vs: bool, repo
 }
 
 fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
+    for (field, map, what, max) in [
+        (
+            "headers",
+            &m.headers,
+            "header matches",
+            limit!(MAX_HEADER_MATCHES),
+        ),
+        (
+            "withoutHeaders",
+            &m.without_headers,
+            "withoutHeaders matches",
+            limit!(MAX_HEADER_MATCHES),
+        ),
+        (
+            "queryParams",
+            &m.query_params,
+            "query parameter matches",
+            limit!(MAX_QUERY_MATCHES),
+        ),
+    ] {
+        let len = map.as_ref().map_or(0, BTreeMap::len);
+        check_count(len, max, what, &format!("{path}.{field}"), report);
+    }
     for (name, value) in m.headers.iter().flatten() {
         let p = format!("{path}.headers[{name}]");
         if value.is_none() {
@@ -389,7 +441,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
             report.error(&p, message);
         }
         if let Some(value) = value {
-            check_string_match(value, &p, false, report);
+            check_string_match(value, &p, false, HEADER_LITERAL, report);
         }
     }
     for (name, value) in m.without_headers.iter().flatten() {
@@ -399,12 +451,12 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         }
         // `regex: "*"` is not a regex: it means "the header is present".
         if let Some(value) = value.as_ref().filter(|v| v.regex.as_deref() != Some("*")) {
-            check_string_match(value, &p, false, report);
+            check_string_match(value, &p, false, HEADER_LITERAL, report);
         }
     }
     // An empty uri prefix is allowed (Envoy accepts `prefix: ""` for paths); not elsewhere.
     if let Some(uri) = &m.uri {
-        check_string_match(uri, &format!("{path}.uri"), true, report);
+        check_string_match(uri, &format!("{path}.uri"), true, URI_LITERAL, report);
     }
     for (field, sm) in [
         ("scheme", &m.scheme),
@@ -412,12 +464,26 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         ("authority", &m.authority),
     ] {
         if let Some(sm) = sm {
-            check_string_match(sm, &format!("{path}.{field}"), false, report);
+            check_string_match(
+                sm,
+                &format!("{path}.{field}"),
+                false,
+                HEADER_LITERAL,
+                report,
+            );
         }
     }
     for (name, value) in m.query_params.iter().flatten() {
+        let p = format!("{path}.queryParams[{name}]");
+        check_length(
+            name.len(),
+            limit!(MAX_HEADER_NAME_LEN),
+            "query parameter name",
+            &p,
+            report,
+        );
         if let Some(value) = value {
-            check_string_match(value, &format!("{path}.queryParams[{name}]"), false, report);
+            check_string_match(value, &p, false, HEADER_LITERAL, report);
         }
     }
     if let Some(port) = m.port.filter(|&p| p != 0) {
@@ -437,10 +503,33 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
     }
 }
 
-/// One of exact / prefix / regex; non-empty prefix (unless `empty_prefix_ok`); non-empty regex
-/// that compiles within the length limit.
-fn check_string_match(sm: &StringMatch, path: &str, empty_prefix_ok: bool, report: &mut Report) {
+/// The longest exact or prefix literal of a `uri` match, and of any other string match.
+type LiteralLimit = (usize, &'static str);
+const URI_LITERAL: LiteralLimit = limit!(MAX_URI_LITERAL_LEN);
+const HEADER_LITERAL: LiteralLimit = limit!(MAX_HEADER_VALUE_LEN);
+
+/// One of exact / prefix / regex; exact and prefix within `max_literal` bytes, non-empty prefix
+/// (unless `empty_prefix_ok`); non-empty regex that compiles within the length limit.
+fn check_string_match(
+    sm: &StringMatch,
+    path: &str,
+    empty_prefix_ok: bool,
+    max_literal: LiteralLimit,
+    report: &mut Report,
+) {
     check_one_of_string_match(sm, path, report);
+    for (field, literal) in [("exact", &sm.exact), ("prefix", &sm.prefix)] {
+        if let Some(literal) = literal {
+            let what = format!("{field} literal");
+            check_length(
+                literal.len(),
+                max_literal,
+                &what,
+                &format!("{path}.{field}"),
+                report,
+            );
+        }
+    }
     if sm.prefix.as_deref() == Some("") && !empty_prefix_ok {
         report.error(
             format!("{path}.prefix"),
@@ -488,6 +577,7 @@ fn check_match_header_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("header name is empty".into());
     }
+    fits_length(name.len(), limit!(MAX_HEADER_NAME_LEN), "header name")?;
     if is_jwt_claim_key(name)
         || [":method", ":scheme", ":authority", ":path", ":status"].contains(&name)
     {
@@ -546,8 +636,17 @@ fn check_header_ops_side(ops: &HeaderOperations, path: &str, request: bool, repo
             if let Err(message) = checked {
                 report.error(&name_path, message);
             }
-            if let Err(message) = check_header_value(value) {
-                report.error(format!("{path}.{field}[{name}]"), message);
+            let value_path = format!("{path}.{field}[{name}]");
+            let fits = check_length(
+                value.len(),
+                limit!(MAX_HEADER_VALUE_LEN),
+                "header value",
+                &value_path,
+                report,
+            );
+            // A value over the limit is not also scanned for its syntax.
+            if fits && let Err(message) = check_header_value(value) {
+                report.error(value_path, message);
             }
         }
     }
@@ -564,6 +663,7 @@ fn check_request_set_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("header name is empty".into());
     }
+    fits_length(name.len(), limit!(MAX_HEADER_NAME_LEN), "header name")?;
     if name.starts_with(':') && !is_authority_header(name) {
         return Err(format!(
             "header {name:?} cannot be set; \":\"-prefixed pseudo-headers other than \":authority\" \
@@ -578,6 +678,7 @@ fn check_modifiable_header_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("header name is empty".into());
     }
+    fits_length(name.len(), limit!(MAX_HEADER_NAME_LEN), "header name")?;
     if name.eq_ignore_ascii_case("host") {
         return Err(format!(
             "header {name:?} cannot be modified here; only request set/add may change it (as the authority)"
@@ -1142,15 +1243,25 @@ fn check_route_destinations(route: &[Option<RouteDestination>], path: &str, repo
 /// One destination of a route: its path, destination and weight.
 type WeightedEntry<'a> = (String, Option<&'a Destination>, Option<i64>);
 
-/// Destination required and valid; weights non-negative int32; several destinations need a
-/// positive total (a single destination's weight is ignored).
+/// At most [`MAX_DESTINATIONS`](crate::limits::MAX_DESTINATIONS) entries; destination
+/// required and valid; weights non-negative int32; several destinations need a positive total
+/// (a single destination's weight is ignored) that fits in a uint32.
 fn check_weighted(
     entries: Vec<Option<WeightedEntry<'_>>>,
     count: usize,
     path: &str,
     report: &mut Report,
 ) {
-    let mut total: i64 = 0;
+    check_count(
+        count,
+        limit!(MAX_DESTINATIONS),
+        "destinations",
+        path,
+        report,
+    );
+    let (max_weight, max_weight_name) = limit!(MAX_WEIGHT);
+    let (max_total, max_total_name) = limit!(MAX_WEIGHT_SUM);
+    let mut total: u64 = 0;
     let mut all_weights_valid = true;
     for (p, destination, weight) in entries.into_iter().flatten() {
         match destination {
@@ -1158,19 +1269,26 @@ fn check_weighted(
             Some(d) => check_destination(d, &format!("{p}.destination"), report),
         }
         let weight = weight.unwrap_or(0);
-        all_weights_valid &= (0..=i64::from(i32::MAX)).contains(&weight);
-        if weight < 0 {
-            report.error(
-                format!("{p}.weight"),
-                format!("weight {weight} is negative; weights are relative and must be 0 or more"),
-            );
-        } else if weight > i64::from(i32::MAX) {
-            report.error(
-                format!("{p}.weight"),
-                format!("weight {weight} exceeds {}", i32::MAX),
-            );
-        } else {
-            total += weight;
+        match u64::try_from(weight) {
+            Err(_) => {
+                all_weights_valid = false;
+                report.error(
+                    format!("{p}.weight"),
+                    format!(
+                        "weight {weight} is negative; weights are relative and must be 0 or more"
+                    ),
+                );
+            }
+            Ok(_) if weight > max_weight => {
+                all_weights_valid = false;
+                report.error(
+                    format!("{p}.weight"),
+                    format!(
+                        "weight {weight} exceeds the limit of {max_weight} ({max_weight_name})"
+                    ),
+                );
+            }
+            Ok(w) => total += w,
         }
     }
     // The totals are only meaningful once every weight is.
@@ -1182,8 +1300,11 @@ fn check_weighted(
             path,
             format!("total weight of {count} destinations is 0; at least one must be positive"),
         );
-    } else if total > i64::from(u32::MAX) {
-        report.error(path, format!("total weight {total} exceeds {}", u32::MAX));
+    } else if total > max_total {
+        report.error(
+            path,
+            format!("total weight {total} exceeds the limit of {max_total} ({max_total_name})"),
+        );
     }
 }
 
@@ -1225,6 +1346,13 @@ fn check_tls_rule(rule: &TlsRoute, spec: &VirtualServiceSpec, path: &str, report
             "tls rule needs at least one match with sniHosts",
         );
     }
+    check_count(
+        rule.matches.len(),
+        limit!(MAX_MATCHES_PER_RULE),
+        "match blocks",
+        &format!("{path}.match"),
+        report,
+    );
     for (j, m) in rule.matches.iter().enumerate() {
         let p = format!("{path}.match[{j}]");
         let Some(m) = m else {
@@ -1296,6 +1424,13 @@ fn check_tls_match(
 }
 
 fn check_tcp_rule(rule: &TcpRoute, path: &str, report: &mut Report) {
+    check_count(
+        rule.matches.len(),
+        limit!(MAX_MATCHES_PER_RULE),
+        "match blocks",
+        &format!("{path}.match"),
+        report,
+    );
     for (j, m) in rule.matches.iter().enumerate() {
         let p = format!("{path}.match[{j}]");
         let Some(m) = m else {
@@ -1607,7 +1742,7 @@ http:
             error(&huge),
             pair(
                 "spec.http[0].route",
-                "total weight 6442450941 exceeds 4294967295"
+                "total weight 6442450941 exceeds the limit of 4294967295 (limits::MAX_WEIGHT_SUM)"
             )
         );
     }

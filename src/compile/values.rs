@@ -2,12 +2,74 @@
 //! DestinationRule validators) and header values (Envoy's header formatter grammar, Istio
 //! `header_value_validator.go`).
 
+use crate::compile::report::Report;
 use crate::config::common::Duration;
+
+/// A limit of [`crate::limits`] with its name for messages: `limit!(MAX_HOSTS)` is
+/// `(limits::MAX_HOSTS, "limits::MAX_HOSTS")`.
+macro_rules! limit {
+    ($name:ident) => {
+        (crate::limits::$name, concat!("limits::", stringify!($name)))
+    };
+}
+pub(crate) use limit;
+
+/// Reports at `path` a list of `len` entries over `limit` (from [`limit!`]): "70 header matches
+/// exceed the limit of 64 (limits::MAX_HEADER_MATCHES)". Returns whether the list fits.
+pub(crate) fn check_count(
+    len: usize,
+    (max, name): (usize, &str),
+    what: &str,
+    path: &str,
+    report: &mut Report,
+) -> bool {
+    if len > max {
+        report.error(
+            path,
+            format!("{len} {what} exceed the limit of {max} ({name})"),
+        );
+    }
+    len <= max
+}
+
+/// Reports at `path` a string of `len` bytes over `limit` (from [`limit!`]); see
+/// [`fits_length`]. Returns whether it fits.
+pub(crate) fn check_length(
+    len: usize,
+    limit: (usize, &str),
+    what: &str,
+    path: &str,
+    report: &mut Report,
+) -> bool {
+    match fits_length(len, limit, what) {
+        Ok(()) => true,
+        Err(message) => {
+            report.error(path, message);
+            false
+        }
+    }
+}
+
+/// A string of `len` bytes within `limit` (from [`limit!`]), or the message: "header name of
+/// 300 bytes is longer than the limit of 256 (limits::MAX_HEADER_NAME_LEN)".
+pub(crate) fn fits_length(
+    len: usize,
+    (max, name): (usize, &str),
+    what: &str,
+) -> Result<(), String> {
+    if len > max {
+        Err(format!(
+            "{what} of {len} bytes is longer than the limit of {max} ({name})"
+        ))
+    } else {
+        Ok(())
+    }
+}
 
 /// A duration Istio accepts for timeouts, retry and fault delays: at least 1ms, whole milliseconds.
 /// Reports at `path` a duration Istio's `ValidateDuration` rejects (under 1ms, or not whole
 /// milliseconds).
-pub(crate) fn check_duration_at(d: Duration, path: &str, report: &mut super::report::Report) {
+pub(crate) fn check_duration_at(d: Duration, path: &str, report: &mut Report) {
     if let Err(message) = check_duration(d) {
         report.error(path, message);
     }

@@ -1,0 +1,719 @@
+//! Every limit of `meshroute::limits`, pinned from both sides: a real configuration exactly at
+//! the limit compiles, and one just over it is rejected with an error at the field, naming the
+//! value, the limit and the constant. Large configurations are generated as text.
+
+use std::fmt::Write as _;
+
+use meshroute::{CompileOptions, Config, ErrorKind, compile, limits};
+
+/// Loads and compiles `text`; the loading error, or every compile error as (path, message).
+fn errors(text: &str) -> Result<Vec<(String, String)>, meshroute::Error> {
+    let config = Config::from_str(text, "limits.yaml")?;
+    let compiled = compile(&config, &CompileOptions::default()).expect("lenient compile");
+    Ok(compiled
+        .errors()
+        .map(|e| (e.path().to_string(), e.message().to_string()))
+        .collect())
+}
+
+#[track_caller]
+fn assert_compiles(text: &str) {
+    assert_eq!(errors(text).expect("config loads"), vec![]);
+}
+
+#[track_caller]
+fn assert_rejected(text: &str, path: &str, message: &str) {
+    assert_eq!(
+        errors(text).expect("config loads"),
+        vec![(path.to_string(), message.to_string())]
+    );
+}
+
+/// A VirtualService for host `web` with `http` rules written in flow style.
+fn vs_with_rules(rules: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+         metadata: {{name: web, namespace: default}}\n\
+         spec:\n  hosts: [web]\n  http: [{rules}]\n"
+    )
+}
+
+/// A VirtualService with one http rule.
+fn vs_with_rule(rule: &str) -> String {
+    vs_with_rules(rule)
+}
+
+/// `n` items made by `item`, joined with ", ".
+fn list(n: usize, item: impl Fn(usize) -> String) -> String {
+    (0..n).map(item).collect::<Vec<_>>().join(", ")
+}
+
+const ROUTE: &str = "route: [{destination: {host: web}}]";
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn input_size() {
+    let vs = vs_with_rule(&format!("{{{ROUTE}}}"));
+    let pad = |total: usize| {
+        let mut t = vs.clone();
+        t.push('#');
+        t.push_str(&"x".repeat(total - t.len() - 1));
+        t.push('\n');
+        t
+    };
+    let at = pad(limits::MAX_INPUT_BYTES);
+    assert_eq!(at.len(), limits::MAX_INPUT_BYTES);
+    assert_compiles(&at);
+    let over = pad(limits::MAX_INPUT_BYTES + 1);
+    let e = errors(&over).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Limit);
+    assert_eq!(
+        e.message(),
+        "input of 16777217 bytes exceeds the limit of 16777216 bytes"
+    );
+}
+
+/// A VirtualService whose document nests `depth` levels: the document's mapping is level 1 and
+/// `status` holds nested lists for the rest.
+fn nested(depth: usize) -> String {
+    with_status(&format!(
+        "{}x{}",
+        "[".repeat(depth - 1),
+        "]".repeat(depth - 1)
+    ))
+}
+
+#[test]
+fn yaml_depth() {
+    assert_compiles(&nested(limits::MAX_DEPTH));
+    let e = errors(&nested(limits::MAX_DEPTH + 1)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert!(e.message().contains("depth"), "{}", e.message());
+}
+
+#[test]
+fn yaml_aliases_and_anchors() {
+    // `anchors` labels each define an anchor; `aliases` more labels refer to them in turn.
+    let with = |anchors: usize, aliases: usize| {
+        let mut labels = list(anchors, |i| format!("l{i}: &a{i} v"));
+        for i in 0..aliases {
+            write!(labels, ", m{i}: *a{}", i % anchors).unwrap();
+        }
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+             metadata: {{name: web, namespace: default, labels: {{{labels}}}}}\n\
+             spec:\n  hosts: [web]\n  http: [{{{ROUTE}}}]\n"
+        )
+    };
+    let (anchors, aliases) = (limits::MAX_ANCHORS, limits::MAX_ALIASES);
+    assert_compiles(&with(anchors, aliases));
+    for (what, text) in [
+        ("anchor", with(anchors + 1, aliases)),
+        ("alias", with(anchors, aliases + 1)),
+    ] {
+        let e = errors(&text).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Syntax);
+        assert!(e.message().to_lowercase().contains(what), "{}", e.message());
+    }
+}
+
+/// A VirtualService followed by `status` (which routing ignores) holding `filler`.
+fn with_status(filler: &str) -> String {
+    format!(
+        "{}status: {filler}\n",
+        vs_with_rule(&format!("{{{ROUTE}}}"))
+    )
+}
+
+#[test]
+fn yaml_nodes() {
+    // `n` scalars in a list; the rest of the document is under 100 nodes.
+    let with = |n: usize| with_status(&format!("[{}]", vec!["x"; n].join(",")));
+    assert_compiles(&with(limits::MAX_NODES - 100));
+    let e = errors(&with(limits::MAX_NODES)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert!(e.message().contains("node"), "{}", e.message());
+}
+
+#[test]
+fn yaml_scalar_bytes() {
+    // One scalar of `n` bytes; the rest of the document is under 1 KiB of scalars.
+    let with = |n: usize| with_status(&"x".repeat(n));
+    assert_compiles(&with(limits::MAX_SCALAR_BYTES - 1024));
+    let e = errors(&with(limits::MAX_SCALAR_BYTES + 1)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Syntax);
+    assert!(e.message().contains("scalar"), "{}", e.message());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regular expressions
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn regex_length_and_repetition() {
+    let with =
+        |re: &str| vs_with_rule(&format!("{{match: [{{uri: {{regex: '{re}'}}}}], {ROUTE}}}"));
+    let path = "spec.http[0].match[0].uri.regex";
+    assert_compiles(&with(&"a".repeat(limits::MAX_PATTERN_LEN)));
+    assert_rejected(
+        &with(&"a".repeat(limits::MAX_PATTERN_LEN + 1)),
+        path,
+        "regex of 1025 bytes is too long; the limit is 1024 bytes",
+    );
+    assert_compiles(&with("/a{1000}"));
+    let e = errors(&with("/a{1001}")).unwrap();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].0, path);
+    assert!(e[0].1.contains("1000"), "{}", e[0].1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Istio VirtualService
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn hosts_per_virtual_service() {
+    let with = |n: usize| {
+        let hosts = list(n, |i| format!("h{i}.example.com"));
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+             metadata: {{name: web, namespace: default}}\n\
+             spec:\n  hosts: [{hosts}]\n  http: [{{route: [{{destination: {{host: h0.example.com}}}}]}}]\n"
+        )
+    };
+    assert_compiles(&with(limits::MAX_HOSTS));
+    assert_rejected(
+        &with(limits::MAX_HOSTS + 1),
+        "spec.hosts",
+        "1025 hosts exceed the limit of 1024 (limits::MAX_HOSTS)",
+    );
+}
+
+/// A VirtualService with `n` http rules for one host, as JSON (no YAML node budget). The first
+/// rule takes every request, so the others are unreachable (a warning): that keeps the
+/// unreachable-rule analysis, quadratic in distinct matches, fast in a debug build.
+fn vs_json_with_rules(n: usize) -> String {
+    let mut t = String::from(
+        r#"{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"web","namespace":"default"},"spec":{"hosts":["web"],"http":["#,
+    );
+    for i in 0..n {
+        if i > 0 {
+            t.push(',');
+        }
+        write!(
+            t,
+            r#"{{"name":"r{i}","route":[{{"destination":{{"host":"web"}}}}]}}"#
+        )
+        .unwrap();
+    }
+    t.push_str("]}}");
+    t
+}
+
+#[test]
+fn http_rules_per_virtual_service() {
+    assert_compiles(&vs_json_with_rules(limits::MAX_VS_RULES));
+    assert_rejected(
+        &vs_json_with_rules(limits::MAX_VS_RULES + 1),
+        "spec.http",
+        "16385 http rules exceed the limit of 16384 (limits::MAX_VS_RULES)",
+    );
+}
+
+#[test]
+fn tcp_rules_per_virtual_service() {
+    let with = |n: usize| {
+        // As for http rules: the first rule takes every connection, the rest are unreachable.
+        let rules = vec!["{route: [{destination: {host: web}}]}"; n].join(", ");
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+             metadata: {{name: web, namespace: default}}\n\
+             spec:\n  hosts: [web]\n  tcp: [{rules}]\n"
+        )
+    };
+    assert_compiles(&with(limits::MAX_VS_RULES));
+    assert_rejected(
+        &with(limits::MAX_VS_RULES + 1),
+        "spec.tcp",
+        "16385 tcp rules exceed the limit of 16384 (limits::MAX_VS_RULES)",
+    );
+}
+
+#[test]
+fn match_blocks_per_rule() {
+    let with = |n: usize| {
+        let blocks = list(n, |i| format!("{{uri: {{exact: /m{i}}}}}"));
+        vs_with_rule(&format!("{{match: [{blocks}], {ROUTE}}}"))
+    };
+    assert_compiles(&with(limits::MAX_MATCHES_PER_RULE));
+    assert_rejected(
+        &with(limits::MAX_MATCHES_PER_RULE + 1),
+        "spec.http[0].match",
+        "65 match blocks exceed the limit of 64 (limits::MAX_MATCHES_PER_RULE)",
+    );
+}
+
+#[test]
+fn header_and_query_matches_per_match_block() {
+    for (field, what, limit, name) in [
+        (
+            "headers",
+            "header matches",
+            limits::MAX_HEADER_MATCHES,
+            "MAX_HEADER_MATCHES",
+        ),
+        (
+            "withoutHeaders",
+            "withoutHeaders matches",
+            limits::MAX_HEADER_MATCHES,
+            "MAX_HEADER_MATCHES",
+        ),
+        (
+            "queryParams",
+            "query parameter matches",
+            limits::MAX_QUERY_MATCHES,
+            "MAX_QUERY_MATCHES",
+        ),
+    ] {
+        let with = |n: usize| {
+            let conditions = list(n, |i| format!("x-h{i}: {{exact: v{i}}}"));
+            vs_with_rule(&format!(
+                "{{match: [{{{field}: {{{conditions}}}}}], {ROUTE}}}"
+            ))
+        };
+        assert_compiles(&with(limit));
+        assert_rejected(
+            &with(limit + 1),
+            &format!("spec.http[0].match[0].{field}"),
+            &format!(
+                "{} {what} exceed the limit of {limit} (limits::{name})",
+                limit + 1
+            ),
+        );
+    }
+}
+
+#[test]
+fn destinations_per_route() {
+    let with = |n: usize| {
+        let route = list(n, |i| format!("{{destination: {{host: d{i}}}, weight: 1}}"));
+        vs_with_rule(&format!("{{route: [{route}]}}"))
+    };
+    assert_compiles(&with(limits::MAX_DESTINATIONS));
+    assert_rejected(
+        &with(limits::MAX_DESTINATIONS + 1),
+        "spec.http[0].route",
+        "65 destinations exceed the limit of 64 (limits::MAX_DESTINATIONS)",
+    );
+    let tcp = |n: usize| {
+        let route = list(n, |i| format!("{{destination: {{host: d{i}}}, weight: 1}}"));
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+             metadata: {{name: web, namespace: default}}\n\
+             spec:\n  hosts: [web]\n  tcp: [{{route: [{route}]}}]\n"
+        )
+    };
+    assert_compiles(&tcp(limits::MAX_DESTINATIONS));
+    assert_rejected(
+        &tcp(limits::MAX_DESTINATIONS + 1),
+        "spec.tcp[0].route",
+        "65 destinations exceed the limit of 64 (limits::MAX_DESTINATIONS)",
+    );
+}
+
+#[test]
+fn mirrors_per_rule() {
+    let with = |n: usize| {
+        let mirrors = list(n, |i| format!("{{destination: {{host: m{i}}}}}"));
+        vs_with_rule(&format!("{{mirrors: [{mirrors}], {ROUTE}}}"))
+    };
+    assert_compiles(&with(limits::MAX_MIRRORS));
+    assert_rejected(
+        &with(limits::MAX_MIRRORS + 1),
+        "spec.http[0].mirrors",
+        // Checked while lowering the rule (mirrors are bits of `Matched::mirrored`).
+        "65 mirrors exceed the limit of 64",
+    );
+}
+
+#[test]
+fn weights_and_their_sum() {
+    let with = |weights: &[i64]| {
+        let route = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("{{destination: {{host: d{i}}}, weight: {w}}}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        vs_with_rule(&format!("{{route: [{route}]}}"))
+    };
+    let max = limits::MAX_WEIGHT;
+    assert_compiles(&with(&[max, 1]));
+    assert_rejected(
+        &with(&[max + 1, 1]),
+        "spec.http[0].route[0].weight",
+        "weight 2147483648 exceeds the limit of 2147483647 (limits::MAX_WEIGHT)",
+    );
+    // 2 × (2³¹ − 1) + 1 = 2³² − 1, the largest total.
+    assert_eq!((2 * max + 1) as u64, limits::MAX_WEIGHT_SUM);
+    assert_compiles(&with(&[max, max, 1]));
+    assert_rejected(
+        &with(&[max, max, 2]),
+        "spec.http[0].route",
+        "total weight 4294967296 exceeds the limit of 4294967295 (limits::MAX_WEIGHT_SUM)",
+    );
+}
+
+#[test]
+fn header_name_length() {
+    let at = "x".repeat(limits::MAX_HEADER_NAME_LEN);
+    let over = "x".repeat(limits::MAX_HEADER_NAME_LEN + 1);
+    let message = "header name of 257 bytes is longer than the limit of 256 \
+                   (limits::MAX_HEADER_NAME_LEN)";
+    let matching = |name: &str| {
+        vs_with_rule(&format!(
+            "{{match: [{{headers: {{{name}: {{exact: v}}}}}}], {ROUTE}}}"
+        ))
+    };
+    assert_compiles(&matching(&at));
+    assert_rejected(
+        &matching(&over),
+        &format!("spec.http[0].match[0].headers[{over}]"),
+        message,
+    );
+    let setting = |name: &str| {
+        vs_with_rule(&format!(
+            "{{headers: {{request: {{set: {{{name}: v}}}}}}, {ROUTE}}}"
+        ))
+    };
+    assert_compiles(&setting(&at));
+    assert_rejected(
+        &setting(&over),
+        &format!("spec.http[0].headers.request.set[{over}]"),
+        message,
+    );
+    let removing = |name: &str| {
+        vs_with_rule(&format!(
+            "{{headers: {{response: {{remove: [{name}]}}}}, {ROUTE}}}"
+        ))
+    };
+    assert_compiles(&removing(&at));
+    assert_rejected(
+        &removing(&over),
+        "spec.http[0].headers.response.remove[0]",
+        message,
+    );
+}
+
+#[test]
+fn header_value_length() {
+    let at = "v".repeat(limits::MAX_HEADER_VALUE_LEN);
+    let over = "v".repeat(limits::MAX_HEADER_VALUE_LEN + 1);
+    let matching = |value: &str| {
+        vs_with_rule(&format!(
+            "{{match: [{{headers: {{x-v: {{prefix: {value}}}}}}}], {ROUTE}}}"
+        ))
+    };
+    assert_compiles(&matching(&at));
+    assert_rejected(
+        &matching(&over),
+        "spec.http[0].match[0].headers[x-v].prefix",
+        "prefix literal of 4097 bytes is longer than the limit of 4096 \
+         (limits::MAX_HEADER_VALUE_LEN)",
+    );
+    let setting = |value: &str| {
+        vs_with_rule(&format!(
+            "{{route: [{{destination: {{host: web}}, headers: {{response: {{add: {{x-v: {value}}}}}}}}}]}}"
+        ))
+    };
+    assert_compiles(&setting(&at));
+    assert_rejected(
+        &setting(&over),
+        "spec.http[0].route[0].headers.response.add[x-v]",
+        "header value of 4097 bytes is longer than the limit of 4096 \
+         (limits::MAX_HEADER_VALUE_LEN)",
+    );
+}
+
+#[test]
+fn uri_literal_length() {
+    for kind in ["exact", "prefix"] {
+        let with = |len: usize| {
+            let literal = format!("/{}", "p".repeat(len - 1));
+            vs_with_rule(&format!(
+                "{{match: [{{uri: {{{kind}: {literal}}}}}], {ROUTE}}}"
+            ))
+        };
+        assert_compiles(&with(limits::MAX_URI_LITERAL_LEN));
+        assert_rejected(
+            &with(limits::MAX_URI_LITERAL_LEN + 1),
+            &format!("spec.http[0].match[0].uri.{kind}"),
+            &format!(
+                "{kind} literal of 8193 bytes is longer than the limit of 8192 \
+                 (limits::MAX_URI_LITERAL_LEN)"
+            ),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Istio DestinationRule and Gateway
+// ---------------------------------------------------------------------------------------------
+
+fn dr_with_hash(hash: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+         metadata: {{name: web, namespace: default}}\n\
+         spec:\n  host: web\n  trafficPolicy: {{loadBalancer: {{consistentHash: {hash}}}}}\n"
+    )
+}
+
+#[test]
+fn maglev_table_size() {
+    let with = |size: u64| {
+        dr_with_hash(&format!(
+            "{{httpHeaderName: x, maglev: {{tableSize: {size}}}}}"
+        ))
+    };
+    // The largest prime below the limit.
+    assert_compiles(&with(4_999_999));
+    assert_rejected(
+        &with(limits::MAGLEV_TABLE_SIZE_LIMIT),
+        "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize",
+        "table size 5000011 is too large; maglev table sizes must be less than 5000011 \
+         (limits::MAGLEV_TABLE_SIZE_LIMIT)",
+    );
+}
+
+#[test]
+fn ring_size() {
+    let with = |size: u64| {
+        dr_with_hash(&format!(
+            "{{httpHeaderName: x, ringHash: {{minimumRingSize: {size}}}}}"
+        ))
+    };
+    assert_compiles(&with(limits::MAX_RING_SIZE));
+    assert_rejected(
+        &with(limits::MAX_RING_SIZE + 1),
+        "spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize",
+        "minimum ring size 8388609 exceeds the limit of 8388608 (limits::MAX_RING_SIZE), the \
+         largest ring Envoy builds",
+    );
+}
+
+#[test]
+fn hash_header_name_length() {
+    let with = |len: usize| dr_with_hash(&format!("{{httpHeaderName: {}}}", "h".repeat(len)));
+    assert_compiles(&with(limits::MAX_HEADER_NAME_LEN));
+    assert_rejected(
+        &with(limits::MAX_HEADER_NAME_LEN + 1),
+        "spec.trafficPolicy.loadBalancer.consistentHash.httpHeaderName",
+        "header name of 257 bytes is longer than the limit of 256 (limits::MAX_HEADER_NAME_LEN)",
+    );
+}
+
+#[test]
+fn hosts_per_gateway_server() {
+    let with = |n: usize| {
+        let hosts = list(n, |i| format!("h{i}.example.com"));
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: Gateway\n\
+             metadata: {{name: gw, namespace: default}}\n\
+             spec:\n  servers: [{{port: {{number: 80, name: http, protocol: HTTP}}, hosts: [{hosts}]}}]\n"
+        )
+    };
+    assert_compiles(&with(limits::MAX_HOSTS));
+    assert_rejected(
+        &with(limits::MAX_HOSTS + 1),
+        "spec.servers[0].hosts",
+        "1025 hosts exceed the limit of 1024 (limits::MAX_HOSTS)",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway API
+// ---------------------------------------------------------------------------------------------
+
+/// A Gateway and an HTTPRoute attached to it with `spec` (after `parentRefs`) in flow style.
+fn http_route(spec: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+         metadata: {{name: gw, namespace: default}}\n\
+         spec:\n  gatewayClassName: example\n  listeners: [{{name: http, port: 80, protocol: HTTP}}]\n\
+         ---\n\
+         apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+         metadata: {{name: web, namespace: default}}\n\
+         spec: {{parentRefs: [{{name: gw}}], {spec}}}\n"
+    )
+}
+
+/// An HTTPRoute rule with the given matches.
+fn rule_with_matches(matches: &str) -> String {
+    format!("{{matches: [{matches}], backendRefs: [{{name: web, port: 80}}]}}")
+}
+
+#[test]
+fn route_hostnames_and_rules() {
+    let hostnames = |n: usize| {
+        http_route(&format!(
+            "hostnames: [{}], rules: [{{backendRefs: [{{name: web, port: 80}}]}}]",
+            list(n, |i| format!("h{i}.example.com"))
+        ))
+    };
+    assert_compiles(&hostnames(limits::MAX_ROUTE_HOSTNAMES));
+    assert_rejected(
+        &hostnames(limits::MAX_ROUTE_HOSTNAMES + 1),
+        "spec.hostnames",
+        "17 hostnames exceed the limit of 16 (limits::MAX_ROUTE_HOSTNAMES)",
+    );
+    let rules = |n: usize| {
+        http_route(&format!(
+            "rules: [{}]",
+            list(n, |i| rule_with_matches(&format!(
+                "{{path: {{value: /r{i}}}}}"
+            )))
+        ))
+    };
+    assert_compiles(&rules(limits::MAX_ROUTE_RULES));
+    assert_rejected(
+        &rules(limits::MAX_ROUTE_RULES + 1),
+        "spec.rules",
+        "17 rules exceed the limit of 16 (limits::MAX_ROUTE_RULES)",
+    );
+}
+
+#[test]
+fn route_matches() {
+    let per_rule = |n: usize| {
+        http_route(&format!(
+            "rules: [{}]",
+            rule_with_matches(&list(n, |i| format!("{{path: {{value: /m{i}}}}}")))
+        ))
+    };
+    assert_compiles(&per_rule(limits::MAX_MATCHES_PER_RULE));
+    assert_rejected(
+        &per_rule(limits::MAX_MATCHES_PER_RULE + 1),
+        "spec.rules[0].matches",
+        "65 matches exceed the limit of 64 (limits::MAX_MATCHES_PER_RULE)",
+    );
+    // Across rules: 64 + 64 is the limit; one more is over.
+    let total = |last: usize| {
+        http_route(&format!(
+            "rules: [{}, {}, {}]",
+            rule_with_matches(&list(64, |i| format!("{{path: {{value: /a{i}}}}}"))),
+            rule_with_matches(&list(63, |i| format!("{{path: {{value: /b{i}}}}}"))),
+            rule_with_matches(&list(last, |i| format!("{{path: {{value: /c{i}}}}}"))),
+        ))
+    };
+    assert_compiles(&total(1));
+    assert_rejected(
+        &total(2),
+        "spec.rules",
+        "129 matches across all rules exceed the limit of 128 per route \
+         (limits::MAX_ROUTE_MATCHES)",
+    );
+}
+
+#[test]
+fn route_header_and_query_matches() {
+    for (field, what, limit, name) in [
+        (
+            "headers",
+            "header matches",
+            limits::MAX_ROUTE_HEADER_MATCHES,
+            "MAX_ROUTE_HEADER_MATCHES",
+        ),
+        (
+            "queryParams",
+            "query parameter matches",
+            limits::MAX_ROUTE_QUERY_MATCHES,
+            "MAX_ROUTE_QUERY_MATCHES",
+        ),
+    ] {
+        let with = |n: usize| {
+            let conditions = list(n, |i| format!("{{name: x-h{i}, value: v}}"));
+            http_route(&format!(
+                "rules: [{}]",
+                rule_with_matches(&format!("{{{field}: [{conditions}]}}"))
+            ))
+        };
+        assert_compiles(&with(limit));
+        assert_rejected(
+            &with(limit + 1),
+            &format!("spec.rules[0].matches[0].{field}"),
+            &format!(
+                "{} {what} exceed the limit of {limit} (limits::{name})",
+                limit + 1
+            ),
+        );
+    }
+}
+
+#[test]
+fn route_backends_and_weights() {
+    let backends = |n: usize| {
+        http_route(&format!(
+            "rules: [{{backendRefs: [{}]}}]",
+            list(n, |i| format!("{{name: b{i}, port: 80}}"))
+        ))
+    };
+    assert_compiles(&backends(limits::MAX_BACKEND_REFS));
+    assert_rejected(
+        &backends(limits::MAX_BACKEND_REFS + 1),
+        "spec.rules[0].backendRefs",
+        "17 backendRefs exceed the limit of 16 (limits::MAX_BACKEND_REFS)",
+    );
+    let weight = |w: i64| {
+        http_route(&format!(
+            "rules: [{{backendRefs: [{{name: a, port: 80, weight: {w}}}, {{name: b, port: 80}}]}}]"
+        ))
+    };
+    assert_compiles(&weight(limits::MAX_ROUTE_WEIGHT));
+    assert_rejected(
+        &weight(limits::MAX_ROUTE_WEIGHT + 1),
+        "spec.rules[0].backendRefs[0].weight",
+        "weight 1000001 exceeds the limit of 1000000 (limits::MAX_ROUTE_WEIGHT)",
+    );
+}
+
+#[test]
+fn route_literal_lengths() {
+    let path = |len: usize| {
+        http_route(&format!(
+            "rules: [{}]",
+            rule_with_matches(&format!("{{path: {{value: /{}}}}}", "p".repeat(len - 1)))
+        ))
+    };
+    assert_compiles(&path(limits::MAX_ROUTE_PATH_LEN));
+    assert_rejected(
+        &path(limits::MAX_ROUTE_PATH_LEN + 1),
+        "spec.rules[0].matches[0].path.value",
+        "path of 1025 bytes is longer than the limit of 1024 (limits::MAX_ROUTE_PATH_LEN)",
+    );
+    let header = |name_len: usize, value_len: usize| {
+        http_route(&format!(
+            "rules: [{}]",
+            rule_with_matches(&format!(
+                "{{headers: [{{name: {}, value: {}}}]}}",
+                "h".repeat(name_len),
+                "v".repeat(value_len)
+            ))
+        ))
+    };
+    let (name, value) = (limits::MAX_HEADER_NAME_LEN, limits::MAX_HEADER_VALUE_LEN);
+    assert_compiles(&header(name, value));
+    assert_rejected(
+        &header(name + 1, 1),
+        "spec.rules[0].matches[0].headers[0].name",
+        "header name of 257 bytes is longer than the limit of 256 (limits::MAX_HEADER_NAME_LEN)",
+    );
+    assert_rejected(
+        &header(1, value + 1),
+        "spec.rules[0].matches[0].headers[0].value",
+        "header match value of 4097 bytes is longer than the limit of 4096 \
+         (limits::MAX_HEADER_VALUE_LEN)",
+    );
+}
