@@ -2,7 +2,7 @@
 //! (IST0130 unreachable rule) and match blocks that never match because an earlier one takes all
 //! their requests (IST0131 ineffective match).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::report::Report;
 use crate::config::common::StringMatch;
@@ -58,16 +58,10 @@ fn pseudo_covers(a: Option<&StringMatch>, b: Option<&StringMatch>) -> bool {
 }
 
 fn uri_covers(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
-    let any = |m: &HttpMatchRequest| match m.uri.as_ref().map(|u| cond(Some(u))) {
-        None | Some(Cond::Present) => true,
-        Some(Cond::Prefix(p)) => p.is_empty() || p == "/",
-        Some(Cond::Regex(r)) => r == ".*",
-        Some(_) => false,
-    };
-    if any(a) {
+    if any_uri(a) {
         return true;
     }
-    if any(b) {
+    if any_uri(b) {
         return false;
     }
     let (ca, cb) = (cond(a.uri.as_ref()), cond(b.uri.as_ref()));
@@ -190,13 +184,102 @@ fn match_eq(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
         && a.stat_prefix == b.stat_prefix
 }
 
+/// The earlier blocks that may shadow later ones, bucketed by their `uri` condition so that a
+/// block is compared only with those whose `uri` can cover its own (`uri_covers`): keeps the
+/// analysis near-linear for VirtualServices of thousands of rules with distinct paths.
+#[derive(Default)]
+struct Earlier<'a> {
+    /// (rule, block) index and the block, in order.
+    all: Vec<(usize, usize, &'a HttpMatchRequest)>,
+    /// Blocks whose `uri` accepts every path (absent, `prefix: /`, `regex: .*`).
+    any: Vec<u32>,
+    exact: HashMap<&'a str, Vec<u32>>,
+    prefix: HashMap<&'a str, Vec<u32>>,
+    /// `ignoreUriCase` literals, lowercased.
+    exact_folded: HashMap<String, Vec<u32>>,
+    prefix_folded: HashMap<String, Vec<u32>>,
+    regex: HashMap<&'a str, Vec<u32>>,
+}
+
+/// Whether a block's `uri` accepts every path.
+fn any_uri(m: &HttpMatchRequest) -> bool {
+    match m.uri.as_ref().map(|u| cond(Some(u))) {
+        None | Some(Cond::Present) => true,
+        Some(Cond::Prefix(p)) => p.is_empty() || p == "/",
+        Some(Cond::Regex(r)) => r == ".*",
+        Some(_) => false,
+    }
+}
+
+impl<'a> Earlier<'a> {
+    fn push(&mut self, rule: usize, block: usize, m: &'a HttpMatchRequest) {
+        let id = self.all.len() as u32;
+        self.all.push((rule, block, m));
+        let folded = m.ignore_uri_case == Some(true);
+        let list = match cond(m.uri.as_ref()) {
+            _ if any_uri(m) => &mut self.any,
+            Cond::Exact(x) if folded => {
+                self.exact_folded.entry(x.to_ascii_lowercase()).or_default()
+            }
+            Cond::Exact(x) => self.exact.entry(x).or_default(),
+            Cond::Prefix(x) if folded => self
+                .prefix_folded
+                .entry(x.to_ascii_lowercase())
+                .or_default(),
+            Cond::Prefix(x) => self.prefix.entry(x).or_default(),
+            Cond::Regex(x) => self.regex.entry(x).or_default(),
+            Cond::Present => &mut self.any,
+        };
+        list.push(id);
+    }
+
+    /// The first earlier block for which `test` holds, among those whose `uri` may cover `b`'s.
+    fn first(
+        &self,
+        b: &HttpMatchRequest,
+        test: impl Fn(&HttpMatchRequest) -> bool,
+    ) -> Option<(usize, usize, &'a HttpMatchRequest)> {
+        let mut best = u32::MAX;
+        let mut offer = |list: Option<&Vec<u32>>| {
+            for &id in list.into_iter().flatten() {
+                if id >= best {
+                    return;
+                }
+                if test(self.all[id as usize].2) {
+                    best = id;
+                    return;
+                }
+            }
+        };
+        offer(Some(&self.any));
+        if !any_uri(b) {
+            match cond(b.uri.as_ref()) {
+                Cond::Exact(y) | Cond::Prefix(y) => {
+                    let lower = y.to_ascii_lowercase();
+                    if matches!(cond(b.uri.as_ref()), Cond::Exact(_)) {
+                        offer(self.exact.get(y));
+                        offer(self.exact_folded.get(&lower));
+                    }
+                    for (i, _) in y.char_indices().chain([(y.len(), ' ')]) {
+                        offer(self.prefix.get(&y[..i]));
+                        offer(self.prefix_folded.get(&lower[..i]));
+                    }
+                }
+                Cond::Regex(y) => offer(self.regex.get(y)),
+                Cond::Present => {}
+            }
+        }
+        (best != u32::MAX).then(|| self.all[best as usize])
+    }
+}
+
 /// Warns about rules and match blocks that can never take a request because an earlier rule
 /// without matches, or an earlier block that matches a superset of requests, comes first.
 /// Rules with `delegate` never shadow later ones (requests their delegate does not match fall through).
 pub(crate) fn analyze_http_reachability(rules: &[Option<HttpRouteRule>], report: &mut Report) {
     let null_block = HttpMatchRequest::default();
-    // Earlier blocks that can shadow later ones: (rule, block) index and the block.
-    let mut earlier: Vec<(usize, usize, &HttpMatchRequest)> = Vec::new();
+    // Earlier blocks that can shadow later ones.
+    let mut earlier = Earlier::default();
     // The first earlier rule without match blocks (which takes every request).
     let mut matchless: Option<usize> = None;
     for (i, rule) in rules.iter().enumerate() {
@@ -212,7 +295,7 @@ pub(crate) fn analyze_http_reachability(rules: &[Option<HttpRouteRule>], report:
             continue;
         }
         if rule.matches.is_empty() {
-            if let Some((k, m, _)) = earlier.iter().find(|(_, _, a)| is_catch_all(a)) {
+            if let Some((k, m, _)) = earlier.first(&null_block, is_catch_all) {
                 report.warn(
                     "unreachable-rule",
                     path,
@@ -227,8 +310,8 @@ pub(crate) fn analyze_http_reachability(rules: &[Option<HttpRouteRule>], report:
         let mut block_warnings = Vec::new();
         for (j, block) in rule.matches.iter().enumerate() {
             let block = block.as_ref().unwrap_or(&null_block);
-            let coverer = earlier.iter().find(|(_, _, a)| match_covers(a, block));
-            if let Some(&(k, m, a)) = coverer {
+            let coverer = earlier.first(block, |a| match_covers(a, block));
+            if let Some((k, m, a)) = coverer {
                 shadowed += 1;
                 let p = format!("{path}.match[{j}]");
                 let other = if k == i {
@@ -258,7 +341,7 @@ pub(crate) fn analyze_http_reachability(rules: &[Option<HttpRouteRule>], report:
                     ));
                 }
             } else if shadows {
-                earlier.push((i, j, block));
+                earlier.push(i, j, block);
             }
         }
         if shadowed == rule.matches.len() {
