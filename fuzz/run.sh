@@ -22,13 +22,17 @@ if ! cargo "+$toolchain" fuzz --version >/dev/null 2>&1; then
 	echo "cargo-fuzz or the $toolchain toolchain is missing: cargo install cargo-fuzz --locked" >&2
 	exit 2
 fi
-targets=(load compile decide)
+targets=(load compile decide regex normalize)
 
 cargo "+$toolchain" fuzz build
 for t in "${targets[@]}"; do
-	# Whole documents for the text targets; a few rules and a request for `decide`.
+	# Whole documents for the text targets; a few rules and a request for `decide`; a pattern
+	# (one mode byte, then at most 1024 bytes) for `regex`; a path past MAX_PATH_LEN for
+	# `normalize`.
 	case "$t" in
 	decide) max_len=1024 ;;
+	regex) max_len=1100 ;;
+	normalize) max_len=9000 ;;
 	*) max_len=8192 ;;
 	esac
 	echo "== fuzz $t for ${secs}s"
