@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use meshroute::hash::{Maglev, RingHash, header_hash, sticky_pick, xxhash64};
 use meshroute::predicate::FullMatch;
-use meshroute::predicate::normalize::{EscapedSlashes, Fragment, PathNormalization};
+use meshroute::predicate::normalize::{EscapedSlashes, Fragment, MAX_PATH_LEN, PathNormalization};
 use meshroute::{CompileOptions, Config, ErrorKind, Outcome, OwnedRequest, Table, compile};
 
 // ---------------------------------------------------------------------------------------------
@@ -350,15 +350,25 @@ fn paths_overlong_are_bounded() {
     let t = table(&path_rules());
     let long = "a".repeat(64 << 10);
     bounded("64 KiB paths", Duration::from_secs(2), || {
-        // A clean path is matched as sent, whatever its length.
+        // Every path longer than MAX_PATH_LEN is refused, clean or not, so that no path is
+        // routed unnormalized because of its length.
+        let fits = &long[..MAX_PATH_LEN - "/private/".len()];
         assert_eq!(
-            decide(&t, &req("app", &format!("/private/{long}"))),
+            decide(&t, &req("app", &format!("/private/{fits}"))),
             PRIVATE
         );
-        assert_eq!(decide(&t, &req("app", &format!("/re/{long}"))), RE);
-        assert_eq!(decide(&t, &req("app", &format!("/re/{long}1"))), REST);
-        assert_eq!(decide(&t, &req("app", &format!("/admin{long}"))), REST);
-        // One that needs normalizing and does not fit the buffer is refused.
+        assert_eq!(
+            decide(&t, &req("app", &format!("/private/{fits}a"))),
+            "400 the path is longer than meshroute normalizes (8192 bytes)"
+        );
+        assert_eq!(
+            decide(&t, &req("app", &format!("/private/{long}"))),
+            "400 the path is longer than meshroute normalizes (8192 bytes)"
+        );
+        let fits = &long[..MAX_PATH_LEN - 8];
+        assert_eq!(decide(&t, &req("app", &format!("/re/{fits}"))), RE);
+        assert_eq!(decide(&t, &req("app", &format!("/re/{fits}1"))), REST);
+        assert_eq!(decide(&t, &req("app", &format!("/admin{fits}"))), REST);
         assert_eq!(
             decide(&t, &req("app", &format!("/private/./{long}"))),
             "400 the path is longer than meshroute normalizes (8192 bytes)"

@@ -72,14 +72,18 @@ impl PathNormalization {
     }
 
     /// Whether `raw` needs no work: its path (before `?`) has no `%`, no `/.`, no `//` when
-    /// merging, and no `#` when fragments are refused. Then the path is used as it is, without
-    /// touching a buffer.
+    /// merging, and no `#` when fragments are refused, and it fits in [`MAX_PATH_LEN`]. Then the
+    /// path is used as it is, without touching a buffer. (A longer path is never clean, so it is
+    /// refused whether or not it would need work.)
     pub fn is_clean(&self, raw: &str) -> bool {
         let b = raw.as_bytes();
         let end = b
             .iter()
             .position(|&c| c == b'?' || c == b'#')
             .unwrap_or(b.len());
+        if end > MAX_PATH_LEN {
+            return false;
+        }
         if self.fragment == Fragment::Reject && b[end..].first() == Some(&b'#') {
             return false;
         }
