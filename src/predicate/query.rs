@@ -3,9 +3,15 @@
 use super::StrMatch;
 
 /// The first value of `key` in the query string of `path`: `?k=v` gives `v`, `?k` gives `""`,
-/// an absent key gives `None`. Keys compare exactly; nothing is decoded.
+/// an absent key gives `None`. Keys compare exactly; nothing is decoded. The query runs from
+/// the first `?` to the first `#` after it; a `?` inside a `#fragment` starts no query
+/// (RFC 3986 §3.5: `/#frag?q=1` has none).
 pub fn first_value<'p>(path: &'p str, key: &str) -> Option<&'p str> {
-    let q = path.split_once('?')?.1;
+    let start = path.bytes().position(|b| b == b'?' || b == b'#')?;
+    if path.as_bytes()[start] == b'#' {
+        return None;
+    }
+    let q = &path[start + 1..];
     let q = q.split_once('#').map_or(q, |(q, _)| q);
     q.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -35,6 +41,13 @@ impl QueryMatch {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fragment_hides_what_follows_it() {
+        assert_eq!(super::first_value("/#frag?q=1", "q"), None);
+        assert_eq!(super::first_value("/?q=1#x?q=2", "q"), Some("1"));
+        assert_eq!(super::first_value("/p?q", "q"), Some(""));
+    }
+
     use super::*;
 
     #[test]
