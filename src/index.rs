@@ -93,12 +93,15 @@ fn regex_literal_prefix(pattern: &str) -> Vec<u8> {
     out
 }
 
-/// One trie node: its children (a range of `Trie::edges`, sorted by byte) and its entries.
+/// One trie node: its children (a range of `Trie::edges`, sorted by byte), its entries, and
+/// the bytes that must follow the edge byte that leads to it (a chain of nodes without entries
+/// and with one child each, compressed into one).
 #[derive(Clone, Debug, Default)]
 struct Node {
     edges: (u32, u32),
     prefix: (u32, u32),
     exact: (u32, u32),
+    label: (u32, u32),
 }
 
 /// A byte trie with ascending entry lists on its nodes, laid out flat.
@@ -107,6 +110,7 @@ struct Trie {
     nodes: Vec<Node>,
     edges: Vec<(u8, u32)>,
     postings: Vec<u32>,
+    labels: Vec<u8>,
 }
 
 /// A trie being built: nested maps, flattened once complete.
@@ -138,14 +142,15 @@ impl Builder {
         self.children.is_empty() && self.prefix.is_empty() && self.exact.is_empty()
     }
 
-    /// Flattens breadth-first, so each node's children are contiguous in `edges`.
+    /// Flattens breadth-first, so each node's children are contiguous in `edges`, compressing
+    /// chains of nodes that hold no entries and have one child.
     fn flatten(self) -> Trie {
         let mut trie = Trie::default();
-        let mut queue = std::collections::VecDeque::from([self]);
+        let mut queue = std::collections::VecDeque::from([(self, Vec::new())]);
         trie.nodes.push(Node::default());
         let mut next_id = 1u32;
         let mut id = 0usize;
-        while let Some(b) = queue.pop_front() {
+        while let Some((b, label)) = queue.pop_front() {
             let list = |postings: &mut Vec<u32>, v: &[u32]| {
                 let start = postings.len() as u32;
                 postings.extend_from_slice(v);
@@ -153,17 +158,27 @@ impl Builder {
             };
             let prefix = list(&mut trie.postings, &b.prefix);
             let exact = list(&mut trie.postings, &b.exact);
+            let label_start = trie.labels.len() as u32;
+            trie.labels.extend_from_slice(&label);
             let start = trie.edges.len() as u32;
-            for (byte, child) in b.children {
+            for (byte, mut child) in b.children {
+                let mut chain = Vec::new();
+                while child.prefix.is_empty() && child.exact.is_empty() && child.children.len() == 1
+                {
+                    let (b2, next) = child.children.pop_first().expect("one child");
+                    chain.push(b2);
+                    child = next;
+                }
                 trie.edges.push((byte, next_id));
                 trie.nodes.push(Node::default());
                 next_id += 1;
-                queue.push_back(child);
+                queue.push_back((child, chain));
             }
             trie.nodes[id] = Node {
                 edges: (start, trie.edges.len() as u32),
                 prefix,
                 exact,
+                label: (label_start, trie.labels.len() as u32),
             };
             id += 1;
         }
@@ -172,12 +187,18 @@ impl Builder {
 }
 
 impl Trie {
+    #[inline]
     fn child(&self, node: &Node, byte: u8) -> Option<&Node> {
         let edges = &self.edges[node.edges.0 as usize..node.edges.1 as usize];
-        let i = edges.binary_search_by_key(&byte, |e| e.0).ok()?;
+        let i = match edges.len() {
+            0 => return None,
+            1..=4 => edges.iter().position(|e| e.0 == byte)?,
+            _ => edges.binary_search_by_key(&byte, |e| e.0).ok()?,
+        };
         Some(&self.nodes[edges[i].1 as usize])
     }
 
+    #[inline]
     fn list(&self, (a, b): (u32, u32)) -> &[u32] {
         &self.postings[a as usize..b as usize]
     }
@@ -189,7 +210,9 @@ impl Trie {
         };
         let mut depth = 0;
         loop {
-            offer(self.list(node.prefix), best, check);
+            if node.prefix.0 != node.prefix.1 {
+                offer(self.list(node.prefix), best, check);
+            }
             if depth == path.len() {
                 offer(self.list(node.exact), best, check);
                 return;
@@ -204,6 +227,21 @@ impl Trie {
                 None => return,
             }
             depth += 1;
+            let label = &self.labels[node.label.0 as usize..node.label.1 as usize];
+            if !label.is_empty() {
+                let Some(rest) = path.get(depth..depth + label.len()) else {
+                    return;
+                };
+                let same = if folded {
+                    rest.eq_ignore_ascii_case(label)
+                } else {
+                    rest == label
+                };
+                if !same {
+                    return;
+                }
+                depth += label.len();
+            }
         }
     }
 }

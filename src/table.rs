@@ -259,8 +259,8 @@ impl Table {
         // path needs work.
         let raw = req.path();
         let mut buf: [u8; MAX_PATH_LEN];
-        let path = if inner.normalization.is_clean(raw) {
-            crate::predicate::path::strip_query(raw)
+        let path = if let Some(clean) = inner.normalization.clean_path(raw) {
+            clean
         } else {
             buf = [0; MAX_PATH_LEN];
             match inner.normalization.apply(raw, &mut buf) {
@@ -386,8 +386,17 @@ impl Inner {
     ) -> Option<&'c VirtualHost> {
         let ns = req.source_namespace();
         let (host, _) = split_port(req.authority());
-        let mut buf = [0u8; MAX_HOST_LEN];
-        let host = lowercase_into(host, &mut buf).unwrap_or("");
+        // Names are stored lowercase; most requests already send one, and then nothing is
+        // copied. A name longer than any host can only match `*`.
+        let mut buf;
+        let host = if host.len() > MAX_HOST_LEN {
+            ""
+        } else if host.bytes().any(|c| c.is_ascii_uppercase()) {
+            buf = [0u8; MAX_HOST_LEN];
+            lowercase_into(host, &mut buf).unwrap_or("")
+        } else {
+            host
+        };
         let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
         // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or in the
         // mesh the routes limited to one Service port.

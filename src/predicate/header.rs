@@ -70,12 +70,15 @@ impl HeaderMatch {
     pub fn is_match<R: Request + ?Sized>(&self, req: &R) -> bool {
         let single = match &self.source {
             HeaderSource::Header(name) => {
-                let present = req.header_values(name).next().is_some();
-                if !present {
+                // One pass over the headers for the usual single value; a repeated header is
+                // read again, as its values joined by `,`.
+                let mut values = req.header_values(name);
+                let Some(first) = values.next() else {
                     return self.missing(req);
-                }
+                };
                 let hit = match &self.value {
                     None => true,
+                    Some(m) if values.next().is_none() => m.is_match(first),
                     Some(m) => m.is_match_joined(|| req.header_values(name)),
                 };
                 return hit != self.invert;

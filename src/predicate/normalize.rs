@@ -76,27 +76,41 @@ impl PathNormalization {
     /// path is used as it is, without touching a buffer. (A longer path is never clean, so it is
     /// refused whether or not it would need work.)
     pub fn is_clean(&self, raw: &str) -> bool {
+        self.clean_path(raw).is_some()
+    }
+
+    /// The path of `raw` without query and fragment, when `raw` [is clean](Self::is_clean):
+    /// one pass over the bytes, and no copy.
+    #[inline]
+    pub fn clean_path<'a>(&self, raw: &'a str) -> Option<&'a str> {
+        /// Bytes that end the path or may need work.
+        static SPECIAL: [bool; 256] = {
+            let mut t = [false; 256];
+            t[b'?' as usize] = true;
+            t[b'#' as usize] = true;
+            t[b'%' as usize] = true;
+            t[b'/' as usize] = true;
+            t
+        };
         let b = raw.as_bytes();
-        let end = b
-            .iter()
-            .position(|&c| c == b'?' || c == b'#')
-            .unwrap_or(b.len());
-        if end > MAX_PATH_LEN {
-            return false;
+        let mut i = 0;
+        while i < b.len() {
+            if SPECIAL[b[i] as usize] {
+                match b[i] {
+                    b'?' => break,
+                    b'#' if self.fragment == Fragment::Reject => return None,
+                    b'#' => break,
+                    b'%' => return None,
+                    _ => match b.get(i + 1) {
+                        Some(b'.') if self.dot_segments => return None,
+                        Some(b'/') if self.merge_slashes => return None,
+                        _ => {}
+                    },
+                }
+            }
+            i += 1;
         }
-        if self.fragment == Fragment::Reject && b[end..].first() == Some(&b'#') {
-            return false;
-        }
-        let path = &b[..end];
-        !path.iter().enumerate().any(|(i, &c)| {
-            c == b'%'
-                || (c == b'/'
-                    && match path.get(i + 1) {
-                        Some(b'.') => self.dot_segments,
-                        Some(b'/') => self.merge_slashes,
-                        _ => false,
-                    })
-        })
+        (i <= MAX_PATH_LEN).then(|| &raw[..i])
     }
 
     /// The normalized form of `raw` (`:path`, query and fragment included) without its query,
