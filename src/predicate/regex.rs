@@ -2,7 +2,7 @@
 //! allocates: no per-thread cache, no lazily built states. Input may arrive in pieces (the
 //! values of a repeated header joined by `,`), which a DFA consumes byte by byte.
 
-use regex_automata::dfa::{Automaton, StartKind, dense};
+use regex_automata::dfa::{Automaton, StartKind, dense, sparse};
 use regex_automata::nfa::thompson;
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
@@ -51,12 +51,43 @@ fn first_line(s: &str) -> String {
     }
 }
 
+/// Dense automata up to this size are kept dense (one table lookup per byte); larger ones are
+/// stored sparse, about a tenth of the size, so that a table of many regexes stays in cache.
+const MAX_DENSE_BYTES: usize = 4 << 10;
+
 /// A regex that must match a whole input (RE2 full match, as Envoy's `safe_regex`).
 #[derive(Clone, Debug)]
 pub struct FullMatch {
     pattern: Box<str>,
-    dfa: Box<dense::DFA<Vec<u32>>>,
+    dfa: Dfa,
     start: StateID,
+}
+
+/// The compiled automaton, in the representation its size calls for.
+#[derive(Clone, Debug)]
+enum Dfa {
+    Dense(Box<dense::DFA<Vec<u32>>>),
+    Sparse(Box<sparse::DFA<Vec<u8>>>),
+}
+
+/// Runs `dfa` from `start` over `pieces`, then end of input.
+#[inline]
+fn full_match<'a, A: Automaton>(
+    dfa: &A,
+    start: StateID,
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+) -> bool {
+    let mut s = start;
+    for piece in pieces {
+        for &b in piece {
+            s = dfa.next_state(s, b);
+            if dfa.is_dead_state(s) || dfa.is_quit_state(s) {
+                return false;
+            }
+        }
+    }
+    s = dfa.next_eoi_state(s);
+    dfa.is_match_state(s)
 }
 
 impl FullMatch {
@@ -83,12 +114,21 @@ impl FullMatch {
                     first_line(&e.to_string())
                 )
             })?;
-        let start = dfa
-            .start_state(&start::Config::new().anchored(Anchored::Yes))
-            .map_err(|e| format!("regex {pattern:?}: {e}"))?;
+        let anchored = start::Config::new().anchored(Anchored::Yes);
+        let (dfa, start) = if dfa.memory_usage() <= MAX_DENSE_BYTES {
+            let start = dfa.start_state(&anchored);
+            (Dfa::Dense(Box::new(dfa)), start)
+        } else {
+            let sparse = dfa
+                .to_sparse()
+                .map_err(|e| format!("regex {pattern:?}: {e}"))?;
+            let start = sparse.start_state(&anchored);
+            (Dfa::Sparse(Box::new(sparse)), start)
+        };
+        let start = start.map_err(|e| format!("regex {pattern:?}: {e}"))?;
         Ok(FullMatch {
             pattern: pattern.into(),
-            dfa: Box::new(dfa),
+            dfa,
             start,
         })
     }
@@ -105,22 +145,18 @@ impl FullMatch {
 
     /// Whether the pattern matches the concatenation of `pieces`, read without copying.
     pub fn is_match_pieces<'a>(&self, pieces: impl IntoIterator<Item = &'a [u8]>) -> bool {
-        let mut s = self.start;
-        for piece in pieces {
-            for &b in piece {
-                s = self.dfa.next_state(s, b);
-                if self.dfa.is_dead_state(s) || self.dfa.is_quit_state(s) {
-                    return false;
-                }
-            }
+        match &self.dfa {
+            Dfa::Dense(d) => full_match(&**d, self.start, pieces),
+            Dfa::Sparse(d) => full_match(&**d, self.start, pieces),
         }
-        s = self.dfa.next_eoi_state(s);
-        self.dfa.is_match_state(s)
     }
 
     /// Bytes of memory held by the automaton.
     pub fn memory_usage(&self) -> usize {
-        self.dfa.memory_usage()
+        match &self.dfa {
+            Dfa::Dense(d) => d.memory_usage(),
+            Dfa::Sparse(d) => d.memory_usage(),
+        }
     }
 }
 
