@@ -6,8 +6,51 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Duration;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use meshroute::{CompileOptions, Config, OwnedRequest, compile};
+
+/// The system allocator, keeping the number of bytes currently allocated, so the bench can
+/// report how much memory a table holds.
+struct Live;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to `System` with the same arguments; only a counter is added.
+unsafe impl GlobalAlloc for Live {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: as for `alloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Live = Live;
+
+/// Bytes held by the table compiled from `config` (the rest of the result dropped).
+fn table_bytes(config: &Config, options: &CompileOptions) -> isize {
+    let before = LIVE.load(Ordering::Relaxed);
+    let table = compile(config, options).expect("compiles").table;
+    let held = LIVE.load(Ordering::Relaxed) - before;
+    drop(table);
+    held
+}
 
 const SIZES: [usize; 4] = [10, 100, 1000, 10_000];
 
@@ -72,6 +115,12 @@ fn bench(c: &mut Criterion) {
         .header("x-tenant", &format!("t{i}"));
         let d = compiled.table.decide_with_draw(&last, 0);
         assert_eq!(d.matched().map(|m| &*m.rule.name), Some(&*format!("r{i}")));
+        drop(compiled);
+        let bytes = table_bytes(&config, &options);
+        println!(
+            "compile/memory/{n}: the table holds {bytes} bytes, {} bytes per rule",
+            bytes / n as isize
+        );
 
         if n >= 1000 {
             g.sample_size(10).sampling_mode(SamplingMode::Flat);
