@@ -201,7 +201,15 @@ mod tests {
         let all = |ix: &HostIndex, h: &str| ix.wildcards_for(h).collect::<Vec<_>>();
         assert_eq!(all(&dotted, "x.b.foo.com"), vec![1, 0, 2, 3]);
         assert_eq!(all(&mixed, "x.b.foo.com"), vec![1, 0, 9, 2, 3]);
-        for h in ["foo.com", ".foo.com", "a.foo.com", "com", "", "..com", "a.b.c.foo.com"] {
+        for h in [
+            "foo.com",
+            ".foo.com",
+            "a.foo.com",
+            "com",
+            "",
+            "..com",
+            "a.b.c.foo.com",
+        ] {
             let scan: Vec<u32> = all(&mixed, h).into_iter().filter(|&i| i != 9).collect();
             assert_eq!(all(&dotted, h), scan, "{h}");
         }
