@@ -350,6 +350,16 @@ impl Table {
         let mut buf = [0u8; MAX_HOST_LEN];
         let host = lowercase_into(host, &mut buf).unwrap_or("");
         e.host.host = host.to_string();
+        // The path is normalized before anything else, as `decide` does: a refused path is
+        // refused whatever the gateway and host.
+        let mut buf = [0u8; crate::predicate::normalize::MAX_PATH_LEN];
+        let path = match inner.normalization.apply(req.path(), &mut buf) {
+            Ok(p) => p,
+            Err(reason) => {
+                e.host.notes.push(format!("the path is refused: {reason}"));
+                return finish(e, Outcome::BadRequest { reason }, draw);
+            }
+        };
         let Some(ctx) = inner.context(gateway) else {
             e.host
                 .notes
@@ -400,14 +410,6 @@ impl Table {
             },
             entries: claim.entries.len(),
         });
-        let mut buf = [0u8; crate::predicate::normalize::MAX_PATH_LEN];
-        let path = match inner.normalization.apply(req.path(), &mut buf) {
-            Ok(p) => p,
-            Err(reason) => {
-                e.host.notes.push(format!("the path is refused: {reason}"));
-                return finish(e, Outcome::BadRequest { reason }, draw);
-            }
-        };
         for (k, entry) in claim.entries.iter().enumerate() {
             let rule = &inner.rules[entry.rule as usize];
             let source = &inner.sources[rule.source as usize];
