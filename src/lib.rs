@@ -50,6 +50,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod action;
+pub mod analyze;
 mod combine;
 pub mod compile;
 pub mod config;

@@ -391,6 +391,9 @@ fn listener_hosts(ctx: &mut Context, port: u16) -> &mut crate::table::Hosts {
 /// Attachment of a route to its parents.
 fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -> Vec<Attachment> {
     let mut out = Vec::new();
+    // Per route hostname: whether a listener of a Gateway the route attached to takes it.
+    let mut taken = vec![false; route.hostnames().len()];
+    let mut attached_to: Vec<String> = Vec::new();
     for (i, p) in route.parent_refs().iter().enumerate() {
         let path = format!("spec.parentRefs[{i}]");
         let group = p.group.as_deref().unwrap_or("gateway.networking.k8s.io");
@@ -478,6 +481,9 @@ fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -
                 continue;
             }
             attached = true;
+            for (k, h) in route.hostnames().iter().enumerate() {
+                taken[k] |= !intersect(l.hostname.as_deref(), std::slice::from_ref(h)).is_empty();
+            }
             out.push(Attachment {
                 context: Some((pns.to_string(), p.name.clone())),
                 port: Some(l.port.unwrap_or(0) as u16),
@@ -493,6 +499,7 @@ fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -
         } else if !attached {
             "no route hostname intersects a listener hostname (NoMatchingListenerHostname)"
         } else {
+            attached_to.push(format!("{pns}/{}", p.name));
             continue;
         };
         report.warn(
@@ -500,6 +507,21 @@ fn attach(route: &Route<'_>, ns: &str, world: &World<'_>, report: &mut Report) -
             &path,
             format!("not attached to Gateway {pns}/{}: {reason}", p.name),
         );
+    }
+    if !attached_to.is_empty() {
+        for (k, h) in route.hostnames().iter().enumerate() {
+            if !taken[k] {
+                report.warn(
+                    "hostname-no-listener",
+                    format!("spec.hostnames[{k}]"),
+                    format!(
+                        "hostname {h:?} intersects no listener hostname of Gateway{} {}; the route does not serve it there (NoMatchingListenerHostname for this hostname)",
+                        if attached_to.len() == 1 { "" } else { "s" },
+                        attached_to.join(", ")
+                    ),
+                );
+            }
+        }
     }
     out
 }
@@ -1061,6 +1083,20 @@ fn lower_action(
     }
     // No single-destination exception here: weight 0 gets nothing.
     let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
+    if !weights.is_empty() && weights.iter().all(|w| *w == 0) {
+        report.warn(
+            "zero-weights",
+            format!("{path}.backendRefs"),
+            format!(
+                "{} weight 0; requests matching this rule get {}",
+                match weights.len() {
+                    1 => "the only backendRef has".to_string(),
+                    n => format!("all {n} backendRefs have"),
+                },
+                if rc.kind == "GRPCRoute" { 503 } else { 500 }
+            ),
+        );
+    }
     let retries = retry.map(|r| Retries {
         attempts: r.attempts.unwrap_or(1).max(0) as u32,
         per_try_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),

@@ -22,6 +22,8 @@ use crate::table::{Claim, Context, Entry, Inner, SubsetInfo, Table, Visibility};
 
 use self::report::Report;
 
+pub(crate) use self::lower::expand_host;
+
 /// Options of a compile.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -220,6 +222,8 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             o.namespace(ns_default) == dns && o.metadata.name == name && o.spec.hosts.is_empty()
         })
     };
+    // The VirtualService that claimed each host in the mesh first, and its sort key.
+    let mut mesh_owner: BTreeMap<String, (ResourceId, String)> = BTreeMap::new();
     for &o in &services {
         // A service without hosts is a delegate: it routes only through a root that names it.
         if o.spec.hosts.is_empty() {
@@ -293,6 +297,10 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                     .get_or_insert(host, || format!("{host} ({id})").into());
                 match (vhost.claims.first_mut(), key) {
                     (None, _) => {
+                        if key.is_none() {
+                            let ts = o.metadata.creation_timestamp.as_deref().unwrap_or("");
+                            mesh_owner.insert(host.clone(), (id.clone(), ts.to_string()));
+                        }
                         let visibility = if key.is_none() {
                             visibility.clone()
                         } else {
@@ -304,14 +312,18 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                     (Some(claim), Some(_)) => claim.entries.extend(entries.iter().copied()),
                     // In the mesh the older one keeps the host where it is visible.
                     (Some(_), None) => {
+                        let ts = o.metadata.creation_timestamp.as_deref().unwrap_or("");
+                        let (winner, why) = match mesh_owner.get(host) {
+                            Some((w, wts)) => (w.to_string(), why_first(w, wts, &id, ts)),
+                            None => (vhost.name.to_string(), "it comes first".into()),
+                        };
                         diagnostics.push(Diagnostic {
                             severity: Severity::Warning,
                             code: "conflicting-host",
                             resource: Some(id.clone()),
                             path: "spec.hosts".into(),
                             message: format!(
-                                "host {host:?} is already claimed in the mesh by an older VirtualService ({}); this one applies only where that one is not exported to (IST0109)",
-                                vhost.name
+                                "host {host:?} is already claimed in the mesh by {winner}, which wins because {why}; this one applies only where that one is not exported to (IST0109)"
                             ),
                         });
                         vhost
@@ -433,6 +445,30 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         rejected,
         diagnostics,
     })
+}
+
+/// Why VirtualService `a` (created at `ta`) comes before `b` (created at `tb`) in Istio's
+/// order: creation time, then name, then namespace, then load order.
+fn why_first(a: &ResourceId, ta: &str, b: &ResourceId, tb: &str) -> String {
+    if ta != tb {
+        if ta.is_empty() {
+            format!("it has no creationTimestamp, which sorts before {tb}")
+        } else {
+            format!("it was created earlier ({ta}, this one {tb})")
+        }
+    } else if a.name != b.name {
+        format!(
+            "with equal creation times its name {:?} sorts before {:?}",
+            a.name, b.name
+        )
+    } else if a.namespace != b.namespace {
+        format!(
+            "with equal creation times and names its namespace {:?} sorts before {:?}",
+            a.namespace, b.namespace
+        )
+    } else {
+        "it was loaded first".into()
+    }
 }
 
 /// At a gateway whose `Gateway` resource is loaded, a VirtualService serves only the hosts its
