@@ -44,6 +44,8 @@
 //! - `http`: [`Request`] for `http::Request<B>`.
 //! - `tracing`: one `tracing` event per decision (target `meshroute`, level `DEBUG`) with the
 //!   fields of [`SpanFields`].
+//! - `proptest`: `testing`, proptest strategies that generate requests reaching a rule or a
+//!   host, and policy assertions checked over them.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
@@ -55,6 +57,7 @@ mod combine;
 pub mod compile;
 pub mod config;
 mod decision;
+pub mod diff;
 mod error;
 pub mod explain;
 pub mod hash;
@@ -68,6 +71,9 @@ mod request;
 mod span;
 pub mod split;
 mod table;
+#[cfg(feature = "proptest")]
+pub mod testing;
+pub mod witness;
 
 pub use combine::Block;
 pub use compile::{CompileOptions, Compiled, compile};

@@ -1,0 +1,576 @@
+//! Change impact: the classes of requests whose decision differs between two tables.
+//!
+//! The requests checked are the [witnesses](crate::witness) of every rule and match block of
+//! both tables, and, per host, boundary requests around every literal the configurations
+//! test: each path literal itself, the literal + `/x`, the literal with its last character
+//! changed, each witness without each of its headers or its query, and the host's base request
+//! with each tested header or query parameter present. Each request is decided against both
+//! tables and its decisions are compared by meaning, as an [`Effect`]: the outcome, the
+//! destination split as a set of (fully qualified host, subset, port, share of the weights),
+//! and a summary of the actions (rewritten path and authority, redirect, direct response,
+//! fault, timeout, retries, mirrors, header edits, CORS, sticky key). Which rule decided is
+//! reported but not compared: the same behaviour moved to another rule is no change.
+//!
+//! Requests whose effects differ are grouped into [`Change`]s keyed by the (before, after)
+//! pair, each with one witness request and the number of requests found in the class.
+//! Configurations written differently with the same meaning (keys or resources reordered,
+//! short or fully qualified host names, a rule nothing reaches) give an empty diff.
+//!
+//! # Example
+//! ```
+//! use meshroute::Table;
+//! use meshroute::diff::diff;
+//!
+//! let old = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+//! let new = Table::from_yaml(&include_str!("../examples/bookinfo.yaml")
+//!     .replace("weight: 80", "weight: 50").replace("weight: 20", "weight: 50"))?;
+//! let d = diff(&old, &new);
+//! assert_eq!(d.changes.len(), 1);
+//! assert!(d.to_string().contains("reviews.default.svc.cluster.local v3 1/5"));
+//! assert!(diff(&old, &old).is_empty());
+//! # Ok::<(), meshroute::Errors>(())
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+
+use serde_json::{Value, json};
+
+use crate::action::{Abort, Action, HeaderOps};
+use crate::decision::{Decision, Outcome};
+use crate::predicate::path::{PathMatch, strip_query};
+use crate::request::OwnedRequest;
+use crate::table::Table;
+use crate::witness::{Witness, host_name, path_values, placements, str_values, witnesses};
+
+/// One destination of a split, by meaning.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct Share {
+    /// Fully qualified host.
+    pub host: String,
+    /// Subset.
+    pub subset: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// Share of the requests, as a reduced fraction `(numerator, denominator)`.
+    pub share: (u64, u64),
+    /// Why the destination cannot serve, if it cannot.
+    pub unavailable: Option<&'static str>,
+}
+
+/// What a decision does to a request, compared by meaning.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct Effect {
+    /// `forward`, `redirect`, `direct-response`, `no-route`, `passthrough`,
+    /// `no-virtual-host` or `bad-request`.
+    pub outcome: &'static str,
+    /// The split (forwarding only), sorted; destinations of weight 0 are left out.
+    pub destinations: Vec<Share>,
+    /// The actions, one line each, sorted.
+    pub actions: Vec<String>,
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.outcome)?;
+        for s in &self.destinations {
+            write!(f, " {}", s.host)?;
+            if let Some(sub) = &s.subset {
+                write!(f, " {sub}")?;
+            }
+            if let Some(p) = s.port {
+                write!(f, " :{p}")?;
+            }
+            write!(f, " {}/{}", s.share.0, s.share.1)?;
+            if let Some(u) = s.unavailable {
+                write!(f, " ({u})")?;
+            }
+            f.write_str(";")?;
+        }
+        for a in &self.actions {
+            write!(f, " [{a}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// A class of requests whose decision changes the same way.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Change {
+    /// The effect in the old table.
+    pub before: Effect,
+    /// The effect in the new table.
+    pub after: Effect,
+    /// The rule that decided the witness in the old table (`Kind ns/name rule N (name)`).
+    pub before_rule: Option<String>,
+    /// The rule that decided the witness in the new table.
+    pub after_rule: Option<String>,
+    /// One request of the class.
+    pub witness: OwnedRequest,
+    /// How many of the requests checked fall in the class.
+    pub requests: usize,
+}
+
+/// The changes between two tables.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Diff {
+    /// The classes of requests whose decision changes, ordered by (before, after).
+    pub changes: Vec<Change>,
+    /// How many distinct requests were decided against both tables.
+    pub checked: usize,
+}
+
+impl Diff {
+    /// Whether no request checked changes its decision.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The diff as JSON: `{"checked", "changes": [{"requests", "before", "after",
+    /// "before_rule", "after_rule", "witness"}]}`, effects as `{"outcome", "destinations":
+    /// [{"host", "subset", "port", "share": [n, d], "unavailable"}], "actions"}`.
+    pub fn to_json(&self) -> Value {
+        let effect = |e: &Effect| {
+            json!({
+                "outcome": e.outcome,
+                "destinations": e.destinations.iter().map(|s| json!({
+                    "host": s.host, "subset": s.subset, "port": s.port,
+                    "share": [s.share.0, s.share.1], "unavailable": s.unavailable,
+                })).collect::<Vec<_>>(),
+                "actions": e.actions,
+            })
+        };
+        json!({
+            "checked": self.checked,
+            "changes": self.changes.iter().map(|c| json!({
+                "requests": c.requests,
+                "before": effect(&c.before),
+                "after": effect(&c.after),
+                "before_rule": c.before_rule,
+                "after_rule": c.after_rule,
+                "witness": request_json(&c.witness),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// A request as JSON, in the input format of `examples/decide.rs`.
+pub fn request_json(r: &OwnedRequest) -> Value {
+    let mut headers = serde_json::Map::new();
+    for (k, v) in &r.headers {
+        match headers.get_mut(k) {
+            Some(Value::Array(vs)) => vs.push(v.clone().into()),
+            Some(old) => *old = json!([old.clone(), v]),
+            None => {
+                headers.insert(k.clone(), v.clone().into());
+            }
+        }
+    }
+    let mut out = json!({
+        "method": r.method, "scheme": r.scheme, "authority": r.authority, "path": r.path,
+        "headers": headers, "port": r.port, "source_namespace": r.source_namespace,
+    });
+    if !r.source_labels.is_empty() {
+        out["source_labels"] = json!(r.source_labels);
+    }
+    if !r.jwt_claims.is_empty() {
+        out["jwt_claims"] = json!(r.jwt_claims);
+    }
+    if let Some((ns, name)) = &r.gateway {
+        out["gateway"] = format!("{ns}/{name}").into();
+    }
+    out
+}
+
+/// One line per request: `METHOD scheme://authority/path` and what else it carries.
+pub fn request_line(r: &OwnedRequest) -> String {
+    let mut s = format!("{} {}://{}{}", r.method, r.scheme, r.authority, r.path);
+    for (k, v) in &r.headers {
+        s.push_str(&format!(" {k}={v:?}"));
+    }
+    if let Some(p) = r.port {
+        s.push_str(&format!(" port={p}"));
+    }
+    if let Some(ns) = &r.source_namespace {
+        s.push_str(&format!(" from={ns}"));
+    }
+    for (k, v) in &r.source_labels {
+        s.push_str(&format!(" label:{k}={v}"));
+    }
+    for (k, v) in &r.jwt_claims {
+        s.push_str(&format!(" claim:{k}={v}"));
+    }
+    if let Some((ns, name)) = &r.gateway {
+        s.push_str(&format!(" gateway={ns}/{name}"));
+    }
+    s
+}
+
+impl fmt::Display for Diff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.changes.is_empty() {
+            return writeln!(f, "no change ({} requests checked)", self.checked);
+        }
+        writeln!(
+            f,
+            "{} change(s) ({} requests checked)",
+            self.changes.len(),
+            self.checked
+        )?;
+        for (i, c) in self.changes.iter().enumerate() {
+            writeln!(f, "change {}: {} request(s)", i + 1, c.requests)?;
+            let rule =
+                |r: &Option<String>| r.as_deref().map_or(String::new(), |r| format!("  <- {r}"));
+            writeln!(f, "  before: {}{}", c.before, rule(&c.before_rule))?;
+            writeln!(f, "  after:  {}{}", c.after, rule(&c.after_rule))?;
+            writeln!(f, "  e.g.    {}", request_line(&c.witness))?;
+        }
+        Ok(())
+    }
+}
+
+/// The rule that decided, as `Kind namespace/name rule N (name)`.
+pub fn rule_label(table: &Table, d: &Decision<'_>) -> Option<String> {
+    let m = d.matched()?;
+    let src = table.source_of(m.rule);
+    let mut s = format!(
+        "{} {}/{} rule {}",
+        src.kind, src.namespace, src.name, m.rule.index
+    );
+    if !m.rule.name.is_empty() {
+        s.push_str(&format!(" ({})", m.rule.name));
+    }
+    if let Some(b) = m.block {
+        s.push_str(&format!(" match {b}"));
+    }
+    Some(s)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+fn header_ops(ops: &HeaderOps, who: &str, out: &mut Vec<String>) {
+    if ops.is_empty() {
+        return;
+    }
+    for (side, e) in [("request", &ops.request), ("response", &ops.response)] {
+        if !e.is_empty() {
+            out.push(format!(
+                "{who}headers {side} set {:?} add {:?} remove {:?}",
+                e.set, e.add, e.remove
+            ));
+        }
+    }
+}
+
+fn ms(d: std::time::Duration) -> String {
+    format!("{}ms", d.as_millis())
+}
+
+fn percent(per_million: u32) -> String {
+    format!("{}%", f64::from(per_million) / 10_000.0)
+}
+
+/// (host, subset, port, why unavailable): destinations that count as one in a split.
+type ShareKey = (String, Option<String>, Option<u16>, Option<&'static str>);
+
+/// The meaning of `d`, the decision of `table` for `req`.
+pub fn effect(d: &Decision<'_>, req: &OwnedRequest) -> Effect {
+    let mut e = Effect {
+        outcome: match d.outcome {
+            Outcome::Matched(_) => "forward",
+            Outcome::NoRoute { .. } => "no-route",
+            Outcome::Passthrough => "passthrough",
+            Outcome::NoVirtualHost => "no-virtual-host",
+            Outcome::BadRequest { .. } => "bad-request",
+        },
+        destinations: Vec::new(),
+        actions: Vec::new(),
+    };
+    let Some(m) = d.matched() else {
+        return e;
+    };
+    header_ops(&m.rule.headers, "", &mut e.actions);
+    match &m.rule.action {
+        Action::Redirect(r) => {
+            e.outcome = "redirect";
+            e.actions.push(format!(
+                "redirect {} uri {:?} prefix {:?} authority {:?} scheme {:?} port {:?}",
+                r.code, r.uri, r.prefix_rewrite, r.authority, r.scheme, r.port
+            ));
+        }
+        Action::DirectResponse(r) => {
+            e.outcome = "direct-response";
+            e.actions.push(format!(
+                "respond {} body {:?}",
+                r.status,
+                r.body.as_deref().map(String::from_utf8_lossy)
+            ));
+        }
+        Action::Forward(f) => {
+            let ends = f.split.cumulative();
+            let mut weights: BTreeMap<ShareKey, u64> = BTreeMap::new();
+            let mut prev = 0;
+            for (w, &end) in f.destinations.iter().zip(ends) {
+                let weight = end - prev;
+                prev = end;
+                let dst = &w.destination;
+                header_ops(&dst.headers, &format!("{} ", dst.host), &mut e.actions);
+                if weight == 0 {
+                    continue;
+                }
+                let key = (
+                    dst.host.to_string(),
+                    dst.subset.as_deref().map(String::from),
+                    dst.port,
+                    dst.unavailable.map(|u| u.reason()),
+                );
+                *weights.entry(key).or_default() += weight;
+            }
+            let total: u64 = weights.values().sum();
+            if total == 0 {
+                e.actions
+                    .push(format!("unavailable {}", f.unavailable_status));
+            }
+            e.destinations = weights
+                .into_iter()
+                .map(|((host, subset, port, unavailable), w)| {
+                    let g = gcd(w, total).max(1);
+                    Share {
+                        host,
+                        subset,
+                        port,
+                        share: (w / g, total / g),
+                        unavailable,
+                    }
+                })
+                .collect();
+            if e.destinations.iter().any(|s| s.unavailable.is_some()) {
+                e.actions
+                    .push(format!("unavailable {}", f.unavailable_status));
+            }
+            if let Some(rw) = &f.rewrite {
+                if rw.path.is_some()
+                    && let Some(p) = d.rewritten_path(strip_query(&req.path))
+                {
+                    e.actions.push(format!("rewrite path {p}"));
+                }
+                if let Some(a) = &rw.authority {
+                    e.actions.push(format!("rewrite authority {a}"));
+                }
+            }
+            if let Some(t) = f.timeout {
+                e.actions.push(format!("timeout {}", ms(t)));
+            }
+            if let Some(t) = f.backend_timeout {
+                e.actions.push(format!("backend timeout {}", ms(t)));
+            }
+            if let Some(r) = &f.retries {
+                e.actions.push(format!(
+                    "retries {} on {} per try {:?} backoff {:?} remote {:?} ignore previous {}",
+                    r.attempts,
+                    r.retry_on,
+                    r.per_try_timeout.map(ms),
+                    r.backoff.map(ms),
+                    r.retry_remote_localities,
+                    r.retry_ignore_previous_hosts
+                ));
+            }
+            if let Some(fault) = &f.fault {
+                if let Some((d, share)) = &fault.delay {
+                    e.actions
+                        .push(format!("fault delay {} {}", ms(*d), percent(*share)));
+                }
+                if let Some((a, share)) = &fault.abort {
+                    let what = match a {
+                        Abort::Http(c) => c.to_string(),
+                        Abort::Grpc(s) => format!("grpc {s}"),
+                    };
+                    e.actions
+                        .push(format!("fault abort {what} {}", percent(*share)));
+                }
+            }
+            for mirror in &f.mirrors {
+                let dst = &mirror.destination;
+                e.actions.push(format!(
+                    "mirror {} {:?} {:?} {}",
+                    dst.host,
+                    dst.subset,
+                    dst.port,
+                    percent(mirror.per_million)
+                ));
+            }
+            if let Some(c) = &f.cors {
+                e.actions.push(format!("cors {c:?}"));
+            }
+            if let Some(k) = &f.sticky {
+                e.actions.push(format!("sticky {k:?}"));
+            }
+        }
+    }
+    e.actions.sort();
+    e.actions.dedup();
+    e
+}
+
+/// Requests that probe both tables: the witnesses and boundary requests around every literal.
+fn probes(tables: [&Table; 2]) -> Vec<OwnedRequest> {
+    let mut out: Vec<OwnedRequest> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut add = |r: OwnedRequest, out: &mut Vec<OwnedRequest>| {
+        if seen.insert(format!("{r:?}")) {
+            out.push(r);
+        }
+    };
+    // Per (gateway, host): a base request, the path literals, the header and query names
+    // with values the conditions test.
+    type HostKey = (Option<(String, String)>, String);
+    let mut bases: BTreeMap<HostKey, OwnedRequest> = BTreeMap::new();
+    let mut literals: BTreeMap<HostKey, BTreeSet<String>> = BTreeMap::new();
+    let mut fields: BTreeMap<HostKey, BTreeSet<(bool, String, Option<String>)>> = BTreeMap::new();
+    for t in tables {
+        let places = placements(t);
+        for w in witnesses(t) {
+            let Witness::Reaches(r) = &w.result else {
+                continue;
+            };
+            let key = (w.gateway.clone(), w.host.clone().unwrap_or_default());
+            bases.entry(key).or_insert_with(|| r.clone());
+            add(r.clone(), &mut out);
+            for i in 0..r.headers.len() {
+                let mut v = r.clone();
+                v.headers.remove(i);
+                add(v, &mut out);
+            }
+            let path = strip_query(&r.path).to_string();
+            if path.len() < r.path.len() {
+                let mut v = r.clone();
+                v.path = path.clone();
+                add(v, &mut out);
+            }
+            for p in boundary(&path) {
+                let mut v = r.clone();
+                v.path = p;
+                add(v, &mut out);
+            }
+        }
+        for ((rule, block), at) in &places {
+            let Some(b) = block.map(|b| &t.rules()[*rule as usize].blocks[b as usize]) else {
+                continue;
+            };
+            for p in at {
+                let key = (
+                    p.ctx
+                        .gateway
+                        .as_ref()
+                        .map(|(n, g)| (n.to_string(), g.to_string())),
+                    host_name(p.vhost).to_string(),
+                );
+                let lits = literals.entry(key.clone()).or_default();
+                match &b.uri {
+                    Some(
+                        PathMatch::Exact { value, .. }
+                        | PathMatch::Prefix { value, .. }
+                        | PathMatch::SegmentPrefix(value),
+                    ) => {
+                        lits.insert(value.to_string());
+                    }
+                    Some(u @ PathMatch::Regex(_)) => {
+                        lits.extend(path_values(u).into_iter().take(2));
+                    }
+                    None => {}
+                }
+                let f = fields.entry(key).or_default();
+                for h in &b.headers {
+                    if let crate::predicate::header::HeaderSource::Header(n) = &h.source {
+                        f.insert((false, n.to_string(), None));
+                        for v in h.value.iter().flat_map(str_values).take(2) {
+                            f.insert((false, n.to_string(), Some(v)));
+                        }
+                    }
+                }
+                for q in &b.query {
+                    f.insert((true, q.key.to_string(), None));
+                    for v in q.value.iter().flat_map(str_values).take(2) {
+                        f.insert((true, q.key.to_string(), Some(v)));
+                    }
+                }
+            }
+        }
+    }
+    for (key, base) in &bases {
+        for lit in literals.get(key).into_iter().flatten() {
+            for p in std::iter::once(lit.clone()).chain(boundary(lit)) {
+                let mut v = base.clone();
+                v.path = p;
+                add(v, &mut out);
+            }
+        }
+        for (query, name, value) in fields.get(key).into_iter().flatten() {
+            let value = value.clone().unwrap_or_else(|| "witness".into());
+            let mut v = base.clone();
+            if *query {
+                let sep = if v.path.contains('?') { '&' } else { '?' };
+                v.path = format!("{}{sep}{name}={value}", v.path);
+            } else {
+                v.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                v.headers.push((name.clone(), value));
+            }
+            add(v, &mut out);
+        }
+    }
+    out
+}
+
+/// Paths just beside `path`: `path/x`, its last character changed, and `/`.
+fn boundary(path: &str) -> Vec<String> {
+    let mut out = vec![format!("{}/x", path.trim_end_matches('/')), "/".to_string()];
+    if let Some(last) = path.chars().last() {
+        let other = if last == 'z' { 'y' } else { 'z' };
+        out.push(format!("{}{other}", &path[..path.len() - last.len_utf8()]));
+    }
+    out
+}
+
+/// The classes of requests whose decision differs between `old` and `new`.
+///
+/// # Example
+/// ```
+/// use meshroute::Table;
+/// use meshroute::diff::diff;
+///
+/// let old = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+/// assert!(diff(&old, &old.clone()).is_empty());
+/// # Ok::<(), meshroute::Errors>(())
+/// ```
+pub fn diff(old: &Table, new: &Table) -> Diff {
+    let requests = probes([old, new]);
+    let mut classes: BTreeMap<(Effect, Effect), Change> = BTreeMap::new();
+    for r in &requests {
+        let (db, da) = (old.decide_with_draw(r, 0), new.decide_with_draw(r, 0));
+        let (before, after) = (effect(&db, r), effect(&da, r));
+        if before == after {
+            continue;
+        }
+        classes
+            .entry((before.clone(), after.clone()))
+            .and_modify(|c| c.requests += 1)
+            .or_insert_with(|| Change {
+                before,
+                after,
+                before_rule: rule_label(old, &db),
+                after_rule: rule_label(new, &da),
+                witness: r.clone(),
+                requests: 1,
+            });
+    }
+    Diff {
+        changes: classes.into_values().collect(),
+        checked: requests.len(),
+    }
+}
