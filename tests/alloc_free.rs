@@ -1,6 +1,8 @@
 //! Proof that deciding allocates nothing: a counting global allocator, a table with every
 //! matcher kind, the weighted split and every action, and requests decided on a fresh thread
 //! with no warm-up (a regex engine that built a cache on first use per thread would count).
+//! The host's five entries are over `index::MIN_INDEXED_ENTRIES`, so the route index is on the
+//! path: its trie walks (exact, case-folded, a regex's literal prefix) are counted too.
 //! Also the endpoint pick ([`Router::decide_with_draw`] under every load-balancing policy,
 //! the in-flight reports, [`Shared::load`]), the sticky split, and the hash primitives
 //! (`meshroute::hash`): request hashes, Maglev, ring hash and sticky picks.
