@@ -155,19 +155,27 @@ pub(crate) fn authority_port(authority: &str) -> Option<u16> {
 
 /// Splits `host:port` (also `[v6]:port`); the host keeps IPv6 brackets.
 pub(crate) fn split_port(authority: &str) -> (&str, Option<u16>) {
-    // Byte loops: cheaper than `str` pattern searches on names this short.
-    if let Some(i) = authority.bytes().rposition(|c| c == b':') {
-        let (host, port) = (&authority[..i], &authority[i + 1..]);
-        if host.ends_with(']') || !host.bytes().any(|c| c == b':') {
-            if let Ok(p) = port.parse::<u16>() {
-                return (host, Some(p));
-            }
-            if port.is_empty() {
-                return (host, None);
-            }
-        }
+    // From the end: digits, then `:`. Most authorities end in a letter and stop here at once.
+    let b = authority.as_bytes();
+    let mut i = b.len();
+    while i > 0 && b[i - 1].is_ascii_digit() {
+        i -= 1;
     }
-    (authority, None)
+    if i == 0 || b[i - 1] != b':' {
+        return (authority, None);
+    }
+    let (host, port) = (&authority[..i - 1], &authority[i..]);
+    // A bare IPv6 address (`::1`) has no port; a bracketed one (`[::1]:80`) may.
+    if !host.ends_with(']') && host.bytes().any(|c| c == b':') {
+        return (authority, None);
+    }
+    if port.is_empty() {
+        return (host, None);
+    }
+    match port.parse::<u16>() {
+        Ok(p) => (host, Some(p)),
+        Err(_) => (authority, None),
+    }
 }
 
 /// Values of one header of an [`OwnedRequest`].
@@ -181,8 +189,10 @@ impl<'a> Iterator for OwnedValues<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
         let name = self.name;
+        // Lengths first, then the bytes as sent, then without case: most names differ in length,
+        // and most that are equal are sent in the case asked for.
         self.headers
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| n.len() == name.len() && (n == name || n.eq_ignore_ascii_case(name)))
             .map(|(_, v)| v.as_bytes())
     }
 }
@@ -336,6 +346,16 @@ mod tests {
         assert_eq!(split_port("[::1]:8080"), ("[::1]", Some(8080)));
         assert_eq!(split_port("[::1]"), ("[::1]", None));
         assert_eq!(split_port("::1"), ("::1", None));
+        assert_eq!(split_port("a.b:"), ("a.b", None));
+        assert_eq!(split_port("a.b:99999"), ("a.b:99999", None));
+        assert_eq!(split_port("a.b:x1"), ("a.b:x1", None));
+        assert_eq!(
+            split_port("a.b:+80"),
+            ("a.b:+80", None),
+            "a port is digits only"
+        );
+        assert_eq!(split_port(":80"), ("", Some(80)));
+        assert_eq!(split_port(""), ("", None));
     }
 
     #[test]
