@@ -2,11 +2,14 @@
 //! one draw `u` picks the destination whose half-open interval `[Σ_{k<j} v_k, Σ_{k≤j} v_k)`
 //! holds `u % total`, in declaration order (Envoy: `random % total_weight`).
 
+use smallvec::{SmallVec, smallvec};
+
 /// Cumulative weights of a rule's destinations, precomputed at compile time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Split {
-    /// `ends[j]` = Σ_{k≤j} weight_k.
-    ends: Vec<u64>,
+    /// `ends[j]` = Σ_{k≤j} weight_k; up to three destinations (a canary and its stable
+    /// versions) are held inline, so a pick reads no other memory.
+    ends: SmallVec<[u64; 3]>,
 }
 
 impl Split {
@@ -15,7 +18,7 @@ impl Split {
     /// bounds each weight).
     pub fn new(weights: &[u32]) -> Split {
         if weights.len() == 1 {
-            return Split { ends: vec![1] };
+            return Split { ends: smallvec![1] };
         }
         let mut sum = 0u64;
         let ends = weights
