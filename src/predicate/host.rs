@@ -52,11 +52,11 @@ type NameMap = HashMap<Box<str>, u32, BuildHasherDefault<NameHasher>>;
 #[derive(Clone, Debug, Default)]
 pub struct HostIndex {
     exact: NameMap,
-    /// `(suffix, id)` for `*suffix`, longest suffix first.
-    wildcards: Vec<(Box<str>, u32)>,
-    /// The same wildcards by suffix, when every suffix starts with `.` (`*.example.com`): a
-    /// lookup then tries the host's own suffixes, one per label, instead of every wildcard.
-    dotted: Option<NameMap>,
+    /// Every `*suffix` wildcard, by suffix. A suffix that starts with `.` (`*.example.com`,
+    /// the usual form) is found by trying the host's own suffixes, one per label.
+    suffixes: NameMap,
+    /// The wildcards whose suffix does not start with `.`, longest first; scanned.
+    undotted: Vec<(Box<str>, u32)>,
     any: Option<u32>,
 }
 
@@ -71,23 +71,18 @@ impl HostIndex {
             self.any = Some(id);
             return true;
         }
-        if let Some(suffix) = name.strip_prefix('*') {
-            if self.wildcards.iter().any(|(s, _)| &**s == suffix) {
-                return false;
-            }
-            self.wildcards.push((suffix.into(), id));
-            self.wildcards.sort_by_key(|w| std::cmp::Reverse(w.0.len()));
-            self.dotted = self
-                .wildcards
-                .iter()
-                .all(|(s, _)| s.starts_with('.'))
-                .then(|| self.wildcards.iter().cloned().collect());
-            return true;
-        }
-        if self.exact.contains_key(name) {
+        let (map, key) = match name.strip_prefix('*') {
+            Some(suffix) => (&mut self.suffixes, suffix),
+            None => (&mut self.exact, name),
+        };
+        if map.contains_key(key) {
             return false;
         }
-        self.exact.insert(name.into(), id);
+        map.insert(key.into(), id);
+        if name.starts_with('*') && !key.starts_with('.') {
+            let at = self.undotted.partition_point(|(s, _)| s.len() >= key.len());
+            self.undotted.insert(at, (key.into(), id));
+        }
         true
     }
 
@@ -97,11 +92,7 @@ impl HostIndex {
             return self.any;
         }
         match name.strip_prefix('*') {
-            Some(suffix) => self
-                .wildcards
-                .iter()
-                .find(|(s, _)| &**s == suffix)
-                .map(|(_, id)| *id),
+            Some(suffix) => self.suffixes.get(suffix).copied(),
             None => self.get_exact(name),
         }
     }
@@ -118,24 +109,37 @@ impl HostIndex {
     }
 
     /// Every wildcard id that covers `host` (lowercase), best first: longest suffix leaving at
-    /// least one character, then `*`.
+    /// least one character, then `*`. Allocation-free.
     pub fn wildcards_for<'a>(&'a self, host: &'a str) -> impl Iterator<Item = u32> + 'a {
-        // With every suffix starting at a `.`, the covering ones are among the host's suffixes
-        // that start at one of its dots (after the first byte), longest first.
-        let by_label = self.dotted.iter().flat_map(move |dotted| {
-            host.bytes()
-                .enumerate()
-                .skip(1)
-                .filter(|&(_, b)| b == b'.')
-                .filter_map(move |(i, _)| dotted.get(&host[i..]).copied())
-        });
-        let scan = self
-            .wildcards
+        // The dotted suffixes covering the host start at one of its dots (after the first
+        // byte), longest first; the undotted ones are scanned. Two covering suffixes of one
+        // host never have the same length, so merging the two by length orders them all.
+        let mut by_label = host
+            .bytes()
+            .enumerate()
+            .skip(1)
+            .filter(|&(_, b)| b == b'.')
+            .filter_map(move |(i, _)| {
+                self.suffixes
+                    .get(&host[i..])
+                    .map(|&id| (host.len() - i, id))
+            })
+            .peekable();
+        let mut scanned = self
+            .undotted
             .iter()
-            .filter(move |_| self.dotted.is_none())
             .filter(move |(suffix, _)| host.len() > suffix.len() && host.ends_with(&**suffix))
-            .map(|(_, id)| *id);
-        by_label.chain(scan).chain(self.any)
+            .map(|(suffix, id)| (suffix.len(), *id))
+            .peekable();
+        std::iter::from_fn(move || {
+            let next = match (by_label.peek(), scanned.peek()) {
+                (Some(a), Some(b)) if b.0 > a.0 => scanned.next(),
+                (Some(_), _) => by_label.next(),
+                (None, _) => scanned.next(),
+            };
+            next.map(|(_, id)| id)
+        })
+        .chain(self.any)
     }
 
     /// Exact, then wildcard.
@@ -145,7 +149,7 @@ impl HostIndex {
 
     /// Whether the index holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.wildcards.is_empty() && self.any.is_none()
+        self.exact.is_empty() && self.suffixes.is_empty() && self.any.is_none()
     }
 }
 
@@ -188,30 +192,54 @@ mod tests {
     }
 
     #[test]
-    fn wildcards_by_label_and_by_scan_agree() {
-        let names = ["*.foo.com", "*.b.foo.com", "*.com", "*"];
-        let mut dotted = HostIndex::default();
-        let mut mixed = HostIndex::default();
-        for (id, n) in names.iter().enumerate() {
-            dotted.insert(n, id as u32);
-            mixed.insert(n, id as u32);
+    fn wildcards_come_longest_suffix_first() {
+        // A plain scan of every suffix, longest first, is the reference.
+        fn reference(names: &[&str], host: &str) -> Vec<u32> {
+            let mut covering: Vec<(usize, u32)> = names
+                .iter()
+                .enumerate()
+                .filter_map(|(id, n)| {
+                    let s = n.strip_prefix('*')?;
+                    (!s.is_empty() && host.len() > s.len() && host.ends_with(s))
+                        .then_some((s.len(), id as u32))
+                })
+                .collect();
+            covering.sort_by_key(|c| std::cmp::Reverse(c.0));
+            let mut ids: Vec<u32> = covering.into_iter().map(|c| c.1).collect();
+            ids.extend(names.iter().position(|n| *n == "*").map(|i| i as u32));
+            ids
         }
-        mixed.insert("*oo.com", 9);
-        assert!(dotted.dotted.is_some() && mixed.dotted.is_none());
-        let all = |ix: &HostIndex, h: &str| ix.wildcards_for(h).collect::<Vec<_>>();
-        assert_eq!(all(&dotted, "x.b.foo.com"), vec![1, 0, 2, 3]);
-        assert_eq!(all(&mixed, "x.b.foo.com"), vec![1, 0, 9, 2, 3]);
-        for h in [
-            "foo.com",
-            ".foo.com",
-            "a.foo.com",
-            "com",
-            "",
-            "..com",
-            "a.b.c.foo.com",
-        ] {
-            let scan: Vec<u32> = all(&mixed, h).into_iter().filter(|&i| i != 9).collect();
-            assert_eq!(all(&dotted, h), scan, "{h}");
+        let dotted = ["*.foo.com", "*.b.foo.com", "*.com", "*"];
+        let mixed = [
+            "*.foo.com",
+            "*.b.foo.com",
+            "*.com",
+            "*",
+            "*oo.com",
+            "*b.foo.com",
+            "*m",
+        ];
+        for names in [&dotted[..], &mixed[..]] {
+            let mut ix = HostIndex::default();
+            for (id, n) in names.iter().enumerate() {
+                assert!(ix.insert(n, id as u32));
+                assert!(!ix.insert(n, 99), "a second insert keeps the first id");
+            }
+            for h in [
+                "x.b.foo.com",
+                "foo.com",
+                ".foo.com",
+                "a.foo.com",
+                "com",
+                "",
+                "..com",
+                "a.b.c.foo.com",
+                "xb.foo.com",
+            ] {
+                let got: Vec<u32> = ix.wildcards_for(h).collect();
+                assert_eq!(got, reference(names, h), "{names:?} {h}");
+            }
+            assert_eq!(ix.get_key("*.b.foo.com"), Some(1));
         }
     }
 
