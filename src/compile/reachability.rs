@@ -253,10 +253,11 @@ impl<'a> Earlier<'a> {
         };
         offer(Some(&self.any));
         if !any_uri(b) {
-            match cond(b.uri.as_ref()) {
+            let uri = cond(b.uri.as_ref());
+            match uri {
                 Cond::Exact(y) | Cond::Prefix(y) => {
                     let lower = y.to_ascii_lowercase();
-                    if matches!(cond(b.uri.as_ref()), Cond::Exact(_)) {
+                    if matches!(uri, Cond::Exact(_)) {
                         offer(self.exact.get(y));
                         offer(self.exact_folded.get(&lower));
                     }
