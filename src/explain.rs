@@ -42,9 +42,9 @@ pub struct Explain {
     pub gateway: Option<(String, String)>,
     /// Whether the table knows the gateway (always true for the mesh).
     pub context_known: bool,
-    /// The namespace of the source workload, when known (it decides which resources are
-    /// visible).
-    pub source_namespace: Option<String>,
+    /// The namespace of the source workload (`default` unless the request says otherwise); it
+    /// decides which resources are visible.
+    pub source_namespace: String,
     /// The group of hosts the host was looked up in; `None` when the context is unknown.
     pub port_group: Option<PortGroup>,
     /// The host lookup.
@@ -330,7 +330,7 @@ impl Table {
             draw,
             gateway: gateway.map(|(n, g)| (n.to_string(), g.to_string())),
             context_known: false,
-            source_namespace: ns.map(str::to_string),
+            source_namespace: ns.to_string(),
             port_group: None,
             host: HostLookup {
                 authority: req.authority().to_string(),
@@ -521,7 +521,7 @@ fn lookup<'c, R: Request + ?Sized>(
 fn find<'h>(
     hosts: &'h Hosts,
     host: &str,
-    ns: Option<&str>,
+    ns: &str,
     expand: Option<&str>,
     out: &mut HostLookup,
 ) -> Option<&'h VirtualHost> {
@@ -532,11 +532,8 @@ fn find<'h>(
             return Some(vh);
         }
         out.notes.push(format!(
-            "virtual host {} has no route visible to {}",
-            host_name(vh),
-            ns.map_or("a request of unknown namespace".to_string(), |n| format!(
-                "namespace {n}"
-            ))
+            "virtual host {} has no route visible to namespace {ns}",
+            host_name(vh)
         ));
         None
     };
@@ -643,12 +640,12 @@ fn first_failure<R: Request + ?Sized>(
         return Some(("port".into(), seen));
     }
     if let Some(want) = &s.namespace
-        && req.source_namespace() != Some(&**want)
+        && req.source_namespace() != &**want
     {
-        let seen = match req.source_namespace() {
-            Some(n) => format!("source namespace {n:?} is not {want:?}"),
-            None => format!("source namespace: unknown, needs {want:?}"),
-        };
+        let seen = format!(
+            "source namespace {:?} is not {want:?}",
+            req.source_namespace()
+        );
         return Some(("sourceNamespace".into(), seen));
     }
     for (k, v) in &s.labels {
@@ -951,7 +948,7 @@ impl fmt::Display for Explain {
             "request: {} {} {} (draw {})",
             self.method, self.host.authority, self.path, self.draw
         )?;
-        let ns = self.source_namespace.as_deref().unwrap_or("unknown");
+        let ns = &self.source_namespace;
         match &self.gateway {
             None => writeln!(f, "context: mesh, source namespace {ns}")?,
             Some((gns, name)) => {

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// The namespace a request comes from when nobody says otherwise: `default`, as in kubectl.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
 /// What a decision needs to know about a request.
 ///
 /// A proxy implements this over its own header map without copying; [`OwnedRequest`] is a
@@ -33,9 +36,13 @@ pub trait Request {
     fn source_label(&self, _key: &str) -> Option<&str> {
         None
     }
-    /// The namespace of the source workload.
-    fn source_namespace(&self) -> Option<&str> {
-        None
+    /// The namespace of the source workload: [`DEFAULT_NAMESPACE`] unless the embedder knows
+    /// better, as a workload with no namespace given runs in `default` (kubectl, every Istio
+    /// example). It decides which short host names reach a service (`reviews` is
+    /// `reviews.<ns>.svc.<domain>`), which VirtualServices a client sees (`exportTo`) and
+    /// `sourceNamespace` matches.
+    fn source_namespace(&self) -> &str {
+        DEFAULT_NAMESPACE
     }
     /// The downstream IP address.
     fn source_ip(&self) -> Option<IpAddr> {
@@ -77,7 +84,7 @@ pub struct OwnedRequest {
     pub port: Option<u16>,
     /// Source workload labels.
     pub source_labels: BTreeMap<String, String>,
-    /// Source namespace.
+    /// Source namespace; `None` is [`DEFAULT_NAMESPACE`].
     pub source_namespace: Option<String>,
     /// Source IP.
     pub source_ip: Option<IpAddr>,
@@ -224,8 +231,10 @@ impl Request for OwnedRequest {
     fn source_label(&self, key: &str) -> Option<&str> {
         self.source_labels.get(key).map(String::as_str)
     }
-    fn source_namespace(&self) -> Option<&str> {
-        self.source_namespace.as_deref()
+    fn source_namespace(&self) -> &str {
+        self.source_namespace
+            .as_deref()
+            .unwrap_or(DEFAULT_NAMESPACE)
     }
     fn source_ip(&self) -> Option<IpAddr> {
         self.source_ip
@@ -299,10 +308,11 @@ mod http_impl {
                 .and_then(|s| s.labels.get(key))
                 .map(String::as_str)
         }
-        fn source_namespace(&self) -> Option<&str> {
+        fn source_namespace(&self) -> &str {
             self.extensions()
                 .get::<super::SourceInfo>()
                 .and_then(|s| s.namespace.as_deref())
+                .unwrap_or(super::DEFAULT_NAMESPACE)
         }
         fn source_ip(&self) -> Option<std::net::IpAddr> {
             self.extensions()
@@ -327,7 +337,7 @@ pub struct SourceInfo {
     pub port: Option<u16>,
     /// Source workload labels.
     pub labels: BTreeMap<String, String>,
-    /// Source namespace.
+    /// Source namespace; `None` is [`crate::request::DEFAULT_NAMESPACE`].
     pub namespace: Option<String>,
     /// Source IP.
     pub ip: Option<IpAddr>,

@@ -89,18 +89,17 @@ pub(crate) enum Visibility {
 }
 
 impl Visibility {
-    /// Whether a request from `ns` sees the resource; a request of unknown namespace sees only
-    /// public resources.
-    pub(crate) fn admits(&self, ns: Option<&str>) -> bool {
+    /// Whether a request from `ns` sees the resource.
+    pub(crate) fn admits(&self, ns: &str) -> bool {
         match self {
             Visibility::Public => true,
-            Visibility::Only(list) => ns.is_some_and(|ns| list.iter().any(|n| **n == *ns)),
+            Visibility::Only(list) => list.iter().any(|n| **n == *ns),
         }
     }
 }
 
 impl VirtualHost {
-    pub(crate) fn claim_for(&self, ns: Option<&str>) -> Option<&Claim> {
+    pub(crate) fn claim_for(&self, ns: &str) -> Option<&Claim> {
         self.claims.iter().find(|c| c.visibility.admits(ns))
     }
 }
@@ -147,7 +146,7 @@ impl Hosts {
 
     /// Lookup of a lowercase host: exact, then (with `expand`) the Kubernetes short forms,
     /// then wildcards; only hosts with a claim visible to `ns` count.
-    fn find(&self, host: &str, ns: Option<&str>, expand: Option<&str>) -> Option<&VirtualHost> {
+    fn find(&self, host: &str, ns: &str, expand: Option<&str>) -> Option<&VirtualHost> {
         let visible = |id: &u32| self.vhosts[*id as usize].claim_for(ns).is_some();
         if let Some(id) = self.index.get_exact(host).filter(visible) {
             return Some(&self.vhosts[id as usize]);
@@ -415,7 +414,7 @@ impl Inner {
 /// `name.ns.svc` → `name.ns.svc.<domain>`; anything else is not a short form.
 pub(crate) fn expand_short<'b>(
     host: &str,
-    ns: Option<&str>,
+    ns: &str,
     domain: &str,
     buf: &'b mut [u8],
 ) -> Option<&'b str> {
@@ -423,7 +422,7 @@ pub(crate) fn expand_short<'b>(
     let mut parts: [&str; 5] = [host, "", "", "", ""];
     let n = match dots {
         0 => {
-            parts[1] = ns?;
+            parts[1] = ns;
             parts[2] = "svc";
             parts[3] = domain;
             4
@@ -463,19 +462,18 @@ mod tests {
     fn short_forms_expand_like_the_dns_search_path() {
         let mut b = [0u8; 600];
         assert_eq!(
-            expand_short("cart", Some("shop"), "cluster.local", &mut b),
-            Some("cart.shop.svc.cluster.local")
-        );
-        assert_eq!(expand_short("cart", None, "cluster.local", &mut b), None);
-        assert_eq!(
-            expand_short("cart.shop", None, "cluster.local", &mut b),
+            expand_short("cart", "shop", "cluster.local", &mut b),
             Some("cart.shop.svc.cluster.local")
         );
         assert_eq!(
-            expand_short("cart.shop.svc", None, "c.l", &mut b),
+            expand_short("cart.shop", "other", "cluster.local", &mut b),
+            Some("cart.shop.svc.cluster.local")
+        );
+        assert_eq!(
+            expand_short("cart.shop.svc", "other", "c.l", &mut b),
             Some("cart.shop.svc.c.l")
         );
-        assert_eq!(expand_short("www.example.com", None, "c.l", &mut b), None);
+        assert_eq!(expand_short("www.example.com", "shop", "c.l", &mut b), None);
     }
 
     #[test]

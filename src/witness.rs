@@ -849,7 +849,7 @@ fn space(table: &Table, target: EntryRef, block: &Block, p: &Placement<'_>) -> O
     }
     namespaces.retain(|ns| {
         p.vhost
-            .claim_for(ns.as_deref())
+            .claim_for(ns.as_deref().unwrap_or(crate::DEFAULT_NAMESPACE))
             .is_some_and(|c| std::ptr::eq(c, p.claim))
     });
     dims.push((Dim::Namespace, namespaces));

@@ -398,7 +398,7 @@ fn gateway_api_failures_name_the_route_s_own_fields() {
     assert_eq!(
         e.to_string(),
         r#"request: POST shop.example.com /api/items?page=1 (draw 7)
-context: gateway infra/edge, source namespace unknown
+context: gateway infra/edge, source namespace default
 port group: port 80
 host: "shop.example.com": exact, virtual host shop.example.com
 claim: HTTPRoute infra/shop (visible to every namespace), claim 1 of 1, 2 entries
@@ -425,7 +425,7 @@ fn unknown_gateway_no_route_and_passthrough() {
     assert_eq!(
         e.to_string(),
         r#"request: GET shop.example.com / (draw 3)
-context: gateway infra/nope (unknown gateway), source namespace unknown
+context: gateway infra/nope (unknown gateway), source namespace default
 host: "shop.example.com": no virtual host
   note: the table has no routes for this gateway
 outcome: no_virtual_host, status 404

@@ -268,7 +268,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         for (key, hosts) in &lowered.placements {
             // At a gateway, visibility is decided once, for the Gateway's namespace.
             if let Some((gns, _)) = key
-                && !visibility.admits(Some(gns))
+                && !visibility.admits(gns)
             {
                 continue;
             }

@@ -29,7 +29,7 @@ impl SourceMatch {
             return false;
         }
         if let Some(ns) = &self.namespace
-            && req.source_namespace() != Some(&**ns)
+            && req.source_namespace() != &**ns
         {
             return false;
         }
