@@ -37,7 +37,8 @@
 //! `large-direct-response`, `sni-ip-address`, `delegate-not-found`, `delegate-not-exported`,
 //! `delegate-conflict`, `delegate-empty`, `empty-selector`, `failover-without-outlier-detection`,
 //! `tls-version-without-ciphers`, `invalid-cipher-suite`, `duplicate-cipher-suite`,
-//! `duplicate-header`, `missing-tls`, `unsupported-filter`, and the note `skipped` (a resource of
+//! `duplicate-header`, `missing-tls`, `unsupported-filter`, `regex-star-presence` (Istio's `regex: "*"`
+//! read as presence, which its webhook refuses), and the note `skipped` (a resource of
 //! a kind meshroute does not handle).
 //!
 //! Subsets are checked against the endpoints of their DestinationRule's host only when the

@@ -568,9 +568,15 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
         },
         port: m.port.filter(|&p| p > 0).map(|p| p as u16),
     };
+    // istiod makes these header matchers on pseudo-headers, which are always present: a
+    // presence match holds for every request, yet it is a header matcher, so the block is no
+    // catch-all (route.go `IsCatchAllRoute`). `prefix ""` is that condition.
     let sm = |f: &Option<StringMatch>, field: &str, report: &mut Report| {
-        f.as_ref()
-            .and_then(|v| str_match(v, &format!("{path}.{field}"), report))
+        let v = f.as_ref()?;
+        if is_presence(v) {
+            return Some(StrMatch::Prefix("".into()));
+        }
+        str_match(v, &format!("{path}.{field}"), report)
     };
     Block {
         scheme: sm(&m.scheme, "scheme", report),
@@ -587,10 +593,10 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
     }
 }
 
-/// `{}` and `regex: "*"` are presence matches (Istio).
-fn is_presence(m: &StringMatch) -> bool {
-    (m.exact.is_none() && m.prefix.is_none() && m.regex.is_none())
-        || (m.exact.is_none() && m.prefix.is_none() && m.regex.as_deref() == Some("*"))
+/// `{}` and `regex: "*"` are presence matches (istio/istio
+/// `pilot/pkg/networking/core/route/route.go`, `canBeConvertedToPresentMatch`).
+pub(crate) fn is_presence(m: &StringMatch) -> bool {
+    m.exact.is_none() && m.prefix.is_none() && m.regex.as_deref().is_none_or(|r| r == "*")
 }
 
 fn str_match(m: &StringMatch, path: &str, report: &mut Report) -> Option<StrMatch> {

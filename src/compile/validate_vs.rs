@@ -441,7 +441,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
             report.error(&p, message);
         }
         if let Some(value) = value {
-            check_string_match(value, &p, false, HEADER_LITERAL, report);
+            check_header_string_match(value, &p, report);
         }
     }
     for (name, value) in m.without_headers.iter().flatten() {
@@ -456,7 +456,17 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
     }
     // An empty uri prefix is allowed (Envoy accepts `prefix: ""` for paths); not elsewhere.
     if let Some(uri) = &m.uri {
-        check_string_match(uri, &format!("{path}.uri"), true, URI_LITERAL, report);
+        let p = format!("{path}.uri");
+        if uri.regex.as_deref() == Some("*") {
+            report.error(
+                format!("{p}.regex"),
+                "regex \"*\" is not a pattern: istiod reads it as \"present\" only in headers and \
+                 queryParams, and Istio's webhook and Envoy refuse it in uri; use prefix \"/\" \
+                 for every path",
+            );
+        } else {
+            check_string_match(uri, &p, true, URI_LITERAL, report);
+        }
     }
     for (field, sm) in [
         ("scheme", &m.scheme),
@@ -464,13 +474,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         ("authority", &m.authority),
     ] {
         if let Some(sm) = sm {
-            check_string_match(
-                sm,
-                &format!("{path}.{field}"),
-                false,
-                HEADER_LITERAL,
-                report,
-            );
+            check_header_string_match(sm, &format!("{path}.{field}"), report);
         }
     }
     for (name, value) in m.query_params.iter().flatten() {
@@ -483,7 +487,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
             report,
         );
         if let Some(value) = value {
-            check_string_match(value, &p, false, HEADER_LITERAL, report);
+            check_header_string_match(value, &p, report);
         }
     }
     if let Some(port) = m.port.filter(|&p| p != 0) {
@@ -501,6 +505,26 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
             format!("namespace {ns:?} is not a valid DNS-1123 label ({LABEL_RULE})"),
         );
     }
+}
+
+/// A string match istiod turns into an Envoy header (or query parameter) matcher: `headers`,
+/// `queryParams`, `scheme`, `method`, `authority`. `regex: "*"` is not a pattern there but
+/// Istio's old spelling of "present" (istio/istio `pilot/pkg/networking/core/route/route.go`,
+/// `canBeConvertedToPresentMatch`), which the admission webhook refuses
+/// (`pkg/config/validation/virtualservice.go`, `validateStringMatch`: Go's `regexp` cannot
+/// compile it): accepted as presence, with a warning. `withoutHeaders` does not come here:
+/// the webhook itself lets `"*"` through there.
+fn check_header_string_match(sm: &StringMatch, path: &str, report: &mut Report) {
+    if sm.regex.as_deref() == Some("*") && sm.exact.is_none() && sm.prefix.is_none() {
+        report.warn(
+            "regex-star-presence",
+            format!("{path}.regex"),
+            "regex \"*\" is read as a presence match, as istiod translates it, but Istio's \
+             admission webhook refuses it (it is not an RE2 pattern); write {} for presence",
+        );
+        return;
+    }
+    check_string_match(sm, path, false, HEADER_LITERAL, report);
 }
 
 /// The longest exact or prefix literal of a `uri` match, and of any other string match.
@@ -2490,6 +2514,48 @@ http:
                 "spec.http[0].route[0].weight",
                 "spec.http[1].timeout"
             ]
+        );
+    }
+
+    /// istio/istio `pilot/pkg/networking/core/route/route.go`, `canBeConvertedToPresentMatch`:
+    /// `regex: "*"` is presence in every header and query parameter matcher; the webhook
+    /// (`pkg/config/validation/virtualservice.go`, `validateStringMatch`) refuses it, so it is a
+    /// warning. In `uri` the webhook and Envoy refuse it, and so does meshroute.
+    #[test]
+    fn regex_star_is_presence_in_header_matchers_and_an_error_in_uri() {
+        let star = r#"{regex: "*"}"#;
+        for field in [
+            format!("headers: {{x: {star}}}"),
+            format!("queryParams: {{q: {star}}}"),
+            format!("method: {star}"),
+            format!("authority: {star}"),
+            format!("scheme: {star}"),
+        ] {
+            let yaml = rule(&format!(
+                "{{match: [{{{field}}}], route: [{{destination: {{host: r}}}}]}}"
+            ));
+            let w = warnings(&yaml);
+            assert_eq!(w.len(), 1, "{field}: {w:#?}");
+            assert_eq!(w[0].0, "regex-star-presence");
+            assert!(w[0].1.ends_with(".regex"), "{field}: {}", w[0].1);
+        }
+        let quiet = rule(
+            r#"{match: [{withoutHeaders: {x: {regex: "*"}}}], route: [{destination: {host: r}}]}"#,
+        );
+        assert!(
+            warnings(&quiet).is_empty(),
+            "the webhook lets * through in withoutHeaders"
+        );
+        assert_eq!(
+            error(&rule(
+                r#"{match: [{uri: {regex: "*"}}], route: [{destination: {host: r}}]}"#
+            )),
+            pair(
+                "spec.http[0].match[0].uri.regex",
+                "regex \"*\" is not a pattern: istiod reads it as \"present\" only in headers and \
+                 queryParams, and Istio's webhook and Envoy refuse it in uri; use prefix \"/\" for \
+                 every path"
+            )
         );
     }
 }
