@@ -23,7 +23,7 @@ use std::io::{BufRead, Write};
 
 use meshroute::action::{Abort, Action, Destination, RedirectPort};
 use meshroute::registry::{Pick, Registry, Router};
-use meshroute::{CompileOptions, Config, Decision, Outcome, OwnedRequest, Table};
+use meshroute::{CompileOptions, Config, Decision, Outcome, OwnedRequest, Table, addressed_port};
 use rand_core::Rng;
 use serde_json::{Value, json};
 
@@ -257,8 +257,10 @@ fn parse_request(r: &Value, gateway: Option<&(String, String)>) -> Result<OwnedR
     Ok(req)
 }
 
-fn dest(d: &Destination) -> Value {
-    json!({"host": &*d.host, "subset": d.subset.as_deref(), "port": d.port})
+/// A destination with the port Envoy sends to: its own, else the request's.
+fn dest(d: &Destination, req: &OwnedRequest) -> Value {
+    let port = d.port.unwrap_or_else(|| addressed_port(req));
+    json!({"host": &*d.host, "subset": d.subset.as_deref(), "port": port})
 }
 
 fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest, id: Value) -> Value {
@@ -270,14 +272,16 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest, id: Value) -> Val
             out["route_name"] = json!(m.route_name);
             out["match"] = json!(m.block);
             out["resource"] = json!(format!("{}/{}/{}", src.kind, src.namespace, src.name));
-            out["destination"] = m.destination.map_or(Value::Null, |w| dest(&w.destination));
+            out["destination"] = m
+                .destination
+                .map_or(Value::Null, |w| dest(&w.destination, req));
             let mut actions = serde_json::Map::new();
             match &m.rule.action {
                 Action::Forward(f) => {
                     out["split"] = f
                         .destinations
                         .iter()
-                        .map(|w| json!({"destination": dest(&w.destination), "weight": w.weight}))
+                        .map(|w| json!({"destination": dest(&w.destination, req), "weight": w.weight}))
                         .collect();
                     out["fault"] = json!({
                         "delay_ms": m.delay.map(|x| x.as_millis() as u64),
@@ -304,7 +308,8 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest, id: Value) -> Val
                         "per_try_timeout_ms": r.per_try_timeout.map(|t| t.as_millis() as u64),
                         "default": r.is_default,
                     })));
-                    let mirrors: Vec<Value> = d.mirrors().map(|mi| dest(&mi.destination)).collect();
+                    let mirrors: Vec<Value> =
+                        d.mirrors().map(|mi| dest(&mi.destination, req)).collect();
                     if !f.mirrors.is_empty() {
                         actions.insert("mirrors".into(), json!(mirrors));
                     }
@@ -360,11 +365,11 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest, id: Value) -> Val
             out["actions"] = json!({});
             out["destination"] = match other {
                 Outcome::Passthrough => {
-                    let (host, port) = match req.authority.rsplit_once(':') {
-                        Some((h, p)) if p.parse::<u16>().is_ok() => (h, p.parse::<u16>().ok()),
-                        _ => (req.authority.as_str(), req.port),
+                    let host = match req.authority.rsplit_once(':') {
+                        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+                        _ => req.authority.as_str(),
                     };
-                    json!({"host": host, "subset": null, "port": port})
+                    json!({"host": host, "subset": null, "port": d.port})
                 }
                 _ => Value::Null,
             };

@@ -14,8 +14,11 @@ pub struct Destination {
     pub host: Box<str>,
     /// DestinationRule subset.
     pub subset: Option<Box<str>>,
-    /// Service port.
+    /// Service port: as configured, or the destination Service's only port; `None` when the
+    /// request's own port is used (see [`PortFrom`] and [`crate::Decision::port`]).
     pub port: Option<u16>,
+    /// Where the port comes from.
+    pub port_from: PortFrom,
     /// Header operations for this destination.
     pub headers: HeaderOps,
     /// Why requests sent here cannot be served, when they cannot (an undefined subset, a
@@ -23,6 +26,32 @@ pub struct Destination {
     pub unavailable: Option<Unavailable>,
     /// The (host, subset) cluster of this destination in [`crate::Table::clusters`].
     pub cluster: u32,
+}
+
+/// Where the port a destination is sent to comes from, as istiod's `GetDestinationCluster`
+/// (istio/istio `pilot/pkg/networking/core/route/route.go`) picks the cluster
+/// `outbound|PORT|subset|host`: the destination's `port`, else the Service's port when it has
+/// exactly one, else the port the request was addressed to (the listener's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PortFrom {
+    /// `destination.port` (Istio) or `backendRef.port` (Gateway API).
+    Configured,
+    /// The destination Service's only port, from a `Service` resource in the configuration.
+    ServiceOnlyPort,
+    /// The port the request was addressed to: known only per request.
+    Request,
+}
+
+impl PortFrom {
+    /// Where the port comes from, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PortFrom::Configured => "the destination's port",
+            PortFrom::ServiceOnlyPort => "the Service's only port",
+            PortFrom::Request => "the port the request was addressed to",
+        }
+    }
 }
 
 /// Why a destination cannot take requests.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::action::{Abort, Action, Destination, Forward, Mirror, WeightedDestination};
 use crate::combine::Block;
+use crate::request::addressed_port;
 use crate::table::{Inner, Rule, Source};
 
 /// Mixes the request's draw for a second, independent use (SplitMix64 finalizer).
@@ -25,6 +26,11 @@ pub struct Decision<'t> {
     pub outcome: Outcome<'t>,
     /// The request's draw that drove every random choice.
     pub draw: u64,
+    /// The port the request is sent to when it is forwarded (or passed through): Envoy's
+    /// cluster `outbound|PORT|subset|host`. The destination's port, else its Service's only
+    /// port, else the port the request was addressed to ([`crate::action::PortFrom`]); `None`
+    /// when nothing is forwarded.
+    pub port: Option<u16>,
 }
 
 /// What happened to the request.
@@ -127,9 +133,13 @@ impl<'t> Decision<'t> {
                 }
             }
         }
+        let port = m
+            .destination
+            .map(|w| w.destination.port.unwrap_or_else(|| addressed_port(req)));
         Decision {
             outcome: Outcome::Matched(m),
             draw,
+            port,
         }
     }
 

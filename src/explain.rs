@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::action::{Abort, Action, Destination, Forward};
+use crate::action::{Abort, Action, Destination, Forward, PortFrom};
 use crate::combine::Block;
 use crate::decision::{Decision, MAX_MIRRORS, Outcome, SALT_ABORT, SALT_DELAY, mix};
 use crate::predicate::StrMatch;
@@ -21,7 +21,7 @@ use crate::predicate::header::{HeaderMatch, HeaderSource};
 use crate::predicate::host::{MAX_HOST_LEN, lowercase_into};
 use crate::predicate::path::PathMatch;
 use crate::predicate::query::first_value;
-use crate::request::{Request, split_port};
+use crate::request::{Request, addressed_port, split_port};
 use crate::table::{
     Context, Hosts, Inner, Rule, Source, Table, VirtualHost, Visibility, expand_short,
 };
@@ -61,6 +61,19 @@ pub struct Explain {
     pub status: u16,
     /// What the winning rule does to this request.
     pub winner: Option<Winner>,
+    /// The port the request is sent to and where it comes from, when it is forwarded or
+    /// passed through ([`Decision::port`]).
+    pub port: Option<ForwardPort>,
+}
+
+/// The port a forwarded request goes to, and why that one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ForwardPort {
+    /// The port.
+    pub number: u16,
+    /// Where it comes from.
+    pub from: PortFrom,
 }
 
 /// The group of virtual hosts a host is looked up in.
@@ -345,6 +358,7 @@ impl Table {
             outcome: "",
             status: 0,
             winner: None,
+            port: None,
         };
         let (host, _) = split_port(req.authority());
         let mut buf = [0u8; MAX_HOST_LEN];
@@ -379,6 +393,10 @@ impl Table {
         let Some((group, vhost)) = found else {
             e.port_group = Some(PortGroup::AllPorts);
             let outcome = if ctx.gateway.is_none() {
+                e.port = Some(ForwardPort {
+                    number: addressed_port(req),
+                    from: PortFrom::Request,
+                });
                 Outcome::Passthrough
             } else {
                 Outcome::NoVirtualHost
@@ -450,6 +468,13 @@ impl Table {
                 e.not_evaluated = claim.entries.len() - k - 1;
                 let d = Decision::from_match(inner, rule, entry.block, req, draw);
                 e.winner = Some(winner(rule, &d, draw, e.candidates.len() - 1));
+                e.port = d
+                    .port
+                    .zip(d.destination())
+                    .map(|(number, dest)| ForwardPort {
+                        number,
+                        from: dest.port_from,
+                    });
                 e.outcome = "matched";
                 e.status = d.status();
                 return e;
@@ -461,7 +486,12 @@ impl Table {
 
 fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64) -> Explain {
     e.outcome = outcome_name(&outcome);
-    e.status = Decision { outcome, draw }.status();
+    e.status = Decision {
+        outcome,
+        draw,
+        port: None,
+    }
+    .status();
     e
 }
 
@@ -1106,6 +1136,9 @@ impl fmt::Display for Explain {
                 verdict.replace("{}", &m.per_million.to_string())
             )?;
         }
+        if let Some(p) = &self.port {
+            writeln!(f, "port: {} ({})", p.number, p.from.describe())?;
+        }
         Ok(())
     }
 }
@@ -1242,6 +1275,7 @@ impl Explain {
             "outcome": self.outcome,
             "status": self.status,
             "winner": winner,
+            "port": self.port.map(|p| json!({"number": p.number, "from": p.from.describe()})),
         })
     }
 }

@@ -84,7 +84,7 @@ pub use explain::Explain;
 pub use reload::Shared;
 #[cfg(feature = "http")]
 pub use request::SourceInfo;
-pub use request::{DEFAULT_NAMESPACE, OwnedRequest, OwnedValues, Request};
+pub use request::{DEFAULT_NAMESPACE, OwnedRequest, OwnedValues, Request, addressed_port};
 pub use span::SpanFields;
 pub use table::{ClusterKey, Rule, Source, SubsetInfo, Table};
 

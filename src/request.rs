@@ -154,6 +154,30 @@ impl OwnedRequest {
     }
 }
 
+/// The port a request was addressed to: [`Request::port`] when the embedder knows the
+/// listener's port, else the authority's port, else the scheme's (443 for `https`, 80
+/// otherwise). A destination without a port of its own goes to this port (Envoy's cluster
+/// `outbound|PORT|subset|host`).
+///
+/// # Example
+/// ```
+/// use meshroute::{OwnedRequest, addressed_port};
+/// assert_eq!(addressed_port(&OwnedRequest::new("GET", "http://reviews:9080/")), 9080);
+/// let mut r = OwnedRequest::new("GET", "/");
+/// r.authority = "reviews".into();
+/// r.port = None;
+/// assert_eq!(addressed_port(&r), 80);
+/// ```
+pub fn addressed_port<R: Request + ?Sized>(req: &R) -> u16 {
+    req.port()
+        .or_else(|| authority_port(req.authority()))
+        .unwrap_or(if req.scheme().eq_ignore_ascii_case("https") {
+            443
+        } else {
+            80
+        })
+}
+
 /// The port of an authority (`host:port`, `[v6]:port`), if it has one.
 pub(crate) fn authority_port(authority: &str) -> Option<u16> {
     let (_, port) = split_port(authority);

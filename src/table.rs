@@ -8,7 +8,7 @@ use crate::decision::{Decision, Outcome};
 use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, placement};
 use crate::predicate::host::{HostIndex, MAX_HOST_LEN, lowercase_into};
 use crate::predicate::normalize::MAX_PATH_LEN;
-use crate::request::{Request, split_port};
+use crate::request::{Request, addressed_port, split_port};
 
 /// The resource a rule comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,6 +268,7 @@ impl Table {
                     let d = Decision {
                         outcome: Outcome::BadRequest { reason },
                         draw,
+                        port: None,
                     };
                     inner.count(&d, None);
                     return d;
@@ -278,17 +279,23 @@ impl Table {
             let d = Decision {
                 outcome: Outcome::NoVirtualHost,
                 draw,
+                port: None,
             };
             inner.count(&d, None);
             return d;
         };
         let Some(vhost) = inner.find_vhost(ctx, req) else {
-            let outcome = if ctx.gateway.is_none() {
-                Outcome::Passthrough
+            // The mesh default route: the addressed service on the addressed port.
+            let (outcome, port) = if ctx.gateway.is_none() {
+                (Outcome::Passthrough, Some(addressed_port(req)))
             } else {
-                Outcome::NoVirtualHost
+                (Outcome::NoVirtualHost, None)
             };
-            let d = Decision { outcome, draw };
+            let d = Decision {
+                outcome,
+                draw,
+                port,
+            };
             inner.count(&d, None);
             return d;
         };
@@ -314,6 +321,7 @@ impl Table {
         let d = Decision {
             outcome: Outcome::NoRoute { host: &vhost.name },
             draw,
+            port: None,
         };
         inner.count(&d, None);
         d

@@ -32,6 +32,11 @@ fn disagreements(table: &Table, d: &Decision<'_>, e: &Explain) -> Vec<String> {
     };
     check("outcome", outcome(d).into(), e.outcome.into());
     check("status", d.status().to_string(), e.status.to_string());
+    check(
+        "port",
+        format!("{:?}", d.port),
+        format!("{:?}", e.port.map(|p| p.number)),
+    );
     let won: Vec<usize> = (e.candidates.iter().enumerate())
         .filter(|(_, c)| c.verdict == Verdict::Won)
         .map(|(i, _)| i)
@@ -262,6 +267,7 @@ split: draw 95 % 100 = 95
   [0, 80) reviews.default.svc.cluster.local subset v1 weight 80
   [80, 100) reviews.default.svc.cluster.local subset v3 weight 20 <- picked
 destination: reviews.default.svc.cluster.local subset v3
+port: 9080 (the port the request was addressed to)
 "
     );
     assert_eq!(
@@ -410,6 +416,7 @@ split: draw 7 % 4 = 3
   [0, 3) api-v1.infra.svc.cluster.local port 8080 weight 3
   [3, 4) api-v2.infra.svc.cluster.local port 8080 weight 1 <- picked
 destination: api-v2.infra.svc.cluster.local port 8080
+port: 8080 (the destination's port)
 "#
     );
     assert_eq!(e.port_group, Some(PortGroup::Port(80)));
@@ -461,6 +468,7 @@ fn explain_as_json() {
             "context": {"kind": "mesh"},
             "source_namespace": "default",
             "port_group": "all",
+            "port": {"number": 9080, "from": "the port the request was addressed to"},
             "host": {
                 "authority": "reviews:9080",
                 "host": "reviews",
@@ -593,6 +601,7 @@ spec:
             "mirror shadow.prod.svc.cluster.local for 25% of requests: roll draw % 1000000 = \
              200000 < 250000 -> mirrored"
                 .into(),
+            "port: 80 (the port the request was addressed to)".into(),
         ]
     );
 }

@@ -20,7 +20,8 @@
 //!     route_name: ...
 //!     match: 0                       # match block index, null for a rule without blocks
 //!     status: 200
-//!     destination: {host, subset, port} or null   # only the keys given are compared
+//!     destination: {host, subset, port} or null   # only the keys given are compared; port
+//!                                    # is the port forwarded to (Decision::port)
 //!     delay_ms: 7000 or null
 //!     abort: 503 or null
 //!     mirrored: [host, ...]
@@ -180,7 +181,8 @@ fn check(
                             let gv = match k.as_str() {
                                 "host" => Value::from(&*g.host),
                                 "subset" => g.subset.as_deref().map_or(Value::Null, Value::from),
-                                "port" => g.port.map_or(Value::Null, Value::from),
+                                // The port Envoy sends to (`outbound|PORT|subset|host`).
+                                "port" => d.port.map_or(Value::Null, Value::from),
                                 _ => Value::from("unknown key"),
                             };
                             fail(&format!("destination.{k}"), v, gv);

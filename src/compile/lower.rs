@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::action::{
     Abort, Action, Cors, Destination, DirectResponse, Fault, Forward, HeaderEdits, HeaderOps,
-    Mirror, PathRewrite, Redirect, RedirectPort, RegexRewrite, Retries, Rewrite, Unavailable,
-    WeightedDestination,
+    Mirror, PathRewrite, PortFrom, Redirect, RedirectPort, RegexRewrite, Retries, Rewrite,
+    Unavailable, WeightedDestination,
 };
 use crate::combine::Block;
 use crate::config::Object;
@@ -348,10 +348,16 @@ fn lower_destination(
     ns: &str,
     domain: &str,
 ) -> Destination {
+    let port = d.port.as_ref().and_then(|p| p.number).map(|n| n as u16);
     Destination {
         host: expand_host(&d.host, ns, domain).into(),
         subset: d.subset.as_deref().map(Into::into),
-        port: d.port.as_ref().and_then(|p| p.number).map(|n| n as u16),
+        port,
+        port_from: if port.is_some() {
+            PortFrom::Configured
+        } else {
+            PortFrom::Request
+        },
         headers: header_ops(headers),
         unavailable: None,
         cluster: 0,

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use crate::action::{
     Action, Cors, Destination, DirectResponse, Forward, HeaderEdits, HeaderOps, Mirror,
-    PathRewrite, Redirect, RedirectPort, Retries, Rewrite, Unavailable, WeightedDestination,
+    PathRewrite, PortFrom, Redirect, RedirectPort, Retries, Rewrite, Unavailable,
+    WeightedDestination,
 };
 use crate::combine::Block;
 use crate::config::Object;
@@ -1177,10 +1178,16 @@ fn backend(b: &BackendRef<'_>, rc: &RouteCtx<'_>, path: &str, report: &mut Repor
             format!("backend {group}/{kind} {bns}/{name} cannot be used ({}); its share of requests is refused", u.reason()),
         );
     }
+    let port = b.port.map(|p| p as u16);
     Destination {
         host,
         subset: None,
-        port: b.port.map(|p| p as u16),
+        port,
+        port_from: if port.is_some() {
+            PortFrom::Configured
+        } else {
+            PortFrom::Request
+        },
         headers: HeaderOps::default(),
         unavailable,
         cluster: 0,

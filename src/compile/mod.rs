@@ -408,7 +408,24 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         .collect();
     let mut reports = Vec::new();
     lower_gwapi::place_routes(&mut routes, &world, &mut inner, &mut reports);
-    assign_clusters(&mut inner);
+    let only_ports = world
+        .services
+        .iter()
+        .flatten()
+        .filter_map(|s| match s.spec.ports.as_slice() {
+            [one] => Some((
+                format!(
+                    "{}.{}.svc.{}",
+                    s.metadata.name,
+                    s.namespace(ns_default),
+                    options.cluster_domain
+                ),
+                u16::try_from(one.port?).ok()?,
+            )),
+            _ => None,
+        })
+        .collect();
+    assign_clusters(&mut inner, &only_ports);
     for res in &valid {
         if let Resource::DestinationRule(o) = res {
             let ns = o.namespace(ns_default);
@@ -525,8 +542,12 @@ fn restrict_to_gateway_servers(
 }
 
 /// Numbers every (host, subset) pair that a destination or mirror names.
-fn assign_clusters(inner: &mut Inner) {
-    use crate::action::Action;
+///
+/// A destination without a port whose Service is in the configuration with exactly one port
+/// goes to that port, as istiod's `GetDestinationCluster` sends it (istio/istio
+/// `pilot/pkg/networking/core/route/route.go`); the others keep the request's port.
+fn assign_clusters(inner: &mut Inner, only_ports: &std::collections::HashMap<String, u16>) {
+    use crate::action::{Action, PortFrom};
     use crate::table::ClusterKey;
     let mut ids: std::collections::HashMap<ClusterKey, u32> = std::collections::HashMap::new();
     let mut clusters = Vec::new();
@@ -540,6 +561,12 @@ fn assign_clusters(inner: &mut Inner) {
             .map(|w| &mut w.destination)
             .chain(f.mirrors.iter_mut().map(|m| &mut m.destination));
         for d in dests {
+            if d.port.is_none()
+                && let Some(&p) = only_ports.get(&*d.host)
+            {
+                d.port = Some(p);
+                d.port_from = PortFrom::ServiceOnlyPort;
+            }
             let key = ClusterKey {
                 host: d.host.clone(),
                 subset: d.subset.clone(),
