@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::action::{Abort, Action, Destination, Forward, Mirror, WeightedDestination};
 use crate::combine::Block;
+use crate::predicate::normalize::{MAX_PATH_LEN, PathNormalization};
 use crate::request::addressed_port;
 use crate::table::{Inner, Rule, Source};
 
@@ -31,6 +32,8 @@ pub struct Decision<'t> {
     /// port, else the port the request was addressed to ([`crate::action::PortFrom`]); `None`
     /// when nothing is forwarded.
     pub port: Option<u16>,
+    /// The table's path normalization, for [`Decision::forward_path`].
+    pub(crate) normalization: &'t PathNormalization,
 }
 
 /// What happened to the request.
@@ -140,7 +143,38 @@ impl<'t> Decision<'t> {
             outcome: Outcome::Matched(m),
             draw,
             port,
+            normalization: &inner.normalization,
         }
+    }
+
+    /// The path to forward: `(path, query)`, the path as the rules saw it (normalized as the
+    /// table says: Envoy forwards the normalized path, so the backend reads what routing read)
+    /// and the query as sent (with its `?`, or empty). `raw` is the request's `:path`, as given
+    /// to `decide`; `None` when the path is refused ([`Outcome::BadRequest`]). Allocates
+    /// nothing: the path is the request's own when it needed no work, else written into `buf`.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Table};
+    /// use meshroute::predicate::normalize::MAX_PATH_LEN;
+    /// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+    /// let raw = "/reviews/../%61pi/v1?x=%2e";
+    /// let d = table.decide_with_draw(&OwnedRequest::new("GET", "http://reviews").header("x", "1"), 0);
+    /// let mut buf = [0u8; MAX_PATH_LEN];
+    /// assert_eq!(d.forward_path(raw, &mut buf), Some(("/api/v1", "?x=%2e")));
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn forward_path<'a>(
+        &self,
+        raw: &'a str,
+        buf: &'a mut [u8; MAX_PATH_LEN],
+    ) -> Option<(&'a str, &'a str)> {
+        let query = crate::predicate::path::query_of(raw);
+        let path = match self.normalization.clean_path(raw) {
+            Some(p) => p,
+            None => self.normalization.apply(raw, buf).ok()?,
+        };
+        Some((path, query))
     }
 
     /// The HTTP status the request gets from routing: 200 when forwarded (or passed through),

@@ -371,14 +371,14 @@ impl Table {
             Ok(p) => p,
             Err(reason) => {
                 e.host.notes.push(format!("the path is refused: {reason}"));
-                return finish(e, Outcome::BadRequest { reason }, draw);
+                return finish(e, Outcome::BadRequest { reason }, draw, inner);
             }
         };
         let Some(ctx) = inner.context(gateway) else {
             e.host
                 .notes
                 .push("the table has no routes for this gateway".to_string());
-            return finish(e, Outcome::NoVirtualHost, draw);
+            return finish(e, Outcome::NoVirtualHost, draw, inner);
         };
         e.context_known = true;
         let found = lookup(inner, ctx, req, host, &mut e.host);
@@ -401,7 +401,7 @@ impl Table {
             } else {
                 Outcome::NoVirtualHost
             };
-            return finish(e, outcome, draw);
+            return finish(e, outcome, draw, inner);
         };
         e.port_group = Some(group);
         e.host.virtual_host = Some(host_name(vhost).to_string());
@@ -480,16 +480,17 @@ impl Table {
                 return e;
             }
         }
-        finish(e, Outcome::NoRoute { host: &vhost.name }, draw)
+        finish(e, Outcome::NoRoute { host: &vhost.name }, draw, inner)
     }
 }
 
-fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64) -> Explain {
+fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64, inner: &Inner) -> Explain {
     e.outcome = outcome_name(&outcome);
     e.status = Decision {
         outcome,
         draw,
         port: None,
+        normalization: &inner.normalization,
     }
     .status();
     e

@@ -269,6 +269,7 @@ impl Table {
                         outcome: Outcome::BadRequest { reason },
                         draw,
                         port: None,
+                        normalization: &inner.normalization,
                     };
                     inner.count(&d, None);
                     return d;
@@ -280,6 +281,7 @@ impl Table {
                 outcome: Outcome::NoVirtualHost,
                 draw,
                 port: None,
+                normalization: &inner.normalization,
             };
             inner.count(&d, None);
             return d;
@@ -295,6 +297,7 @@ impl Table {
                 outcome,
                 draw,
                 port,
+                normalization: &inner.normalization,
             };
             inner.count(&d, None);
             return d;
@@ -322,6 +325,7 @@ impl Table {
             outcome: Outcome::NoRoute { host: &vhost.name },
             draw,
             port: None,
+            normalization: &inner.normalization,
         };
         inner.count(&d, None);
         d

@@ -206,9 +206,15 @@ fn paths_default_normalization() {
         ("/info%2F..%2Fprivate", REST),
         ("/%5Cprivate", REST),
         ("/%5cprivate", REST),
-        // A backslash is an ordinary character, never a separator.
-        ("/info\\..\\private", REST),
+        // A backslash is read as `/` (envoyproxy/envoy `test/common/http/path_utility_test.cc`,
+        // `NormalizeValidPaths`: "/a/..\\c" is "/c").
+        ("/info\\..\\private", PRIVATE),
         ("/info/a\\b", INFO),
+        // Escapes of unreserved characters are decoded (Envoy's canonical path):
+        // `/%61dmin` is `/admin`, the authorization-bypass shape of RELIABILITY §1.3.
+        ("/%61dmin", ADMIN),
+        ("/%70rivate", PRIVATE),
+        ("/info/%2E%2E/%70rivate", PRIVATE),
         // Fragments are stripped; `?` ends the path; `;` is part of the path.
         ("/admin#frag", ADMIN),
         ("/admin?", ADMIN),
@@ -317,8 +323,8 @@ fn paths_options_merge_reject_unescape_and_fragments() {
     );
     assert_eq!(
         decide(&unescape, &req("app", "/info/..%5Cprivate")),
-        INFO,
-        "%5C decodes to a backslash, which is not a separator: `..\\private` is one segment"
+        PRIVATE,
+        "%5C decodes to a backslash, which the canonical path reads as `/`"
     );
     assert_eq!(
         decide(&unescape, &req("app", "/%252Fprivate")),

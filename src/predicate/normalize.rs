@@ -33,13 +33,53 @@ pub enum Fragment {
     Reject,
 }
 
-/// How request paths are normalized before rules see them. The default is Istio's: RFC 3986
-/// dot segments removed (`%2e` counts as `.`), slashes not merged, escaped slashes kept,
-/// fragments stripped. `%00` is always refused.
+/// Istio's mesh-wide `pathNormalization.normalization` levels (istio/api
+/// `mesh/v1alpha1/config.proto`, `ProxyPathNormalization`), as istiod turns them into Envoy's
+/// HTTP connection manager settings (istio/istio `pilot/pkg/networking/core/listener.go`):
+/// `NONE` sets `normalize_path` off; `BASE` (and `DEFAULT`) on; `MERGE_SLASHES` adds
+/// `merge_slashes`; `DECODE_AND_MERGE_SLASHES` adds `path_with_escaped_slashes_action:
+/// UNESCAPE_AND_FORWARD`. Fragments are stripped at every level (Istio turns Envoy's
+/// `http_reject_path_with_fragment` off).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IstioPathNormalization {
+    /// No normalization.
+    None,
+    /// Envoy's `normalize_path` (the default).
+    #[default]
+    Base,
+    /// `BASE` and merged slashes.
+    MergeSlashes,
+    /// `MERGE_SLASHES`, with `%2F` / `%5C` decoded first.
+    DecodeAndMergeSlashes,
+}
+
+impl IstioPathNormalization {
+    /// The level of a mesh config name (`NONE`, `BASE`, `DEFAULT`, `MERGE_SLASHES`,
+    /// `DECODE_AND_MERGE_SLASHES`); `None` for any other word.
+    pub fn from_name(name: &str) -> Option<IstioPathNormalization> {
+        Some(match name {
+            "NONE" => IstioPathNormalization::None,
+            "BASE" | "DEFAULT" => IstioPathNormalization::Base,
+            "MERGE_SLASHES" => IstioPathNormalization::MergeSlashes,
+            "DECODE_AND_MERGE_SLASHES" => IstioPathNormalization::DecodeAndMergeSlashes,
+            _ => return None,
+        })
+    }
+}
+
+/// How request paths are normalized before rules see them. The default is Istio's `BASE`:
+/// Envoy's `normalize_path` (its canonical path: `%XX` of an unreserved character decoded,
+/// `\` read as `/`, RFC 3986 dot segments removed with `%2e` counting as `.`), slashes not
+/// merged, escaped slashes kept, fragments stripped. `%00` is always refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PathNormalization {
-    /// Remove `.` and `..` segments (RFC 3986 §5.2.4).
+    /// Envoy's `normalize_path`: its canonical path (envoyproxy/envoy
+    /// `source/common/http/path_utility.cc`, `PathUtil::canonicalPath`, built on Chromium's URL
+    /// path canonicalizer): `%XX` escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`)
+    /// decoded (`/%61dmin` is `/admin`), `\` read as `/`, and `.` / `..` segments removed
+    /// (RFC 3986 §5.2.4). Other escapes are kept as sent (`%2F`, `%5c`, `%25`).
     pub dot_segments: bool,
     /// Merge runs of `/` into one.
     pub merge_slashes: bool,
@@ -61,6 +101,32 @@ impl Default for PathNormalization {
 }
 
 impl PathNormalization {
+    /// Istio's normalization at `level` (see [`IstioPathNormalization`]).
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::predicate::normalize::{IstioPathNormalization, PathNormalization, MAX_PATH_LEN};
+    /// let base = PathNormalization::istio(IstioPathNormalization::Base);
+    /// assert_eq!(base, PathNormalization::default());
+    /// let mut buf = [0u8; MAX_PATH_LEN];
+    /// assert_eq!(base.apply("/%61dmin/..%5Cx//y", &mut buf), Ok("/admin/..%5Cx//y"));
+    /// let decode = PathNormalization::istio(IstioPathNormalization::DecodeAndMergeSlashes);
+    /// assert_eq!(decode.apply("/%61dmin/..%5Cx//y", &mut buf), Ok("/x/y"));
+    /// ```
+    pub fn istio(level: IstioPathNormalization) -> PathNormalization {
+        let mut n = PathNormalization::default();
+        match level {
+            IstioPathNormalization::None => n.dot_segments = false,
+            IstioPathNormalization::Base => {}
+            IstioPathNormalization::MergeSlashes => n.merge_slashes = true,
+            IstioPathNormalization::DecodeAndMergeSlashes => {
+                n.merge_slashes = true;
+                n.escaped_slashes = EscapedSlashes::Unescape;
+            }
+        }
+        n
+    }
+
     /// No normalization at all (paths matched as sent, only `%00` refused).
     pub fn none() -> PathNormalization {
         PathNormalization {
@@ -90,6 +156,7 @@ impl PathNormalization {
             t[b'#' as usize] = true;
             t[b'%' as usize] = true;
             t[b'/' as usize] = true;
+            t[b'\\' as usize] = true;
             t
         };
         let b = raw.as_bytes();
@@ -101,6 +168,8 @@ impl PathNormalization {
                     b'#' if self.fragment == Fragment::Reject => return None,
                     b'#' => break,
                     b'%' => return None,
+                    b'\\' if self.dot_segments => return None,
+                    b'\\' => {}
                     _ => match b.get(i + 1) {
                         Some(b'.') if self.dot_segments => return None,
                         Some(b'/') if self.merge_slashes => return None,
@@ -144,31 +213,31 @@ impl PathNormalization {
         if path.len() > MAX_PATH_LEN {
             return Err("the path is longer than meshroute normalizes (8192 bytes)");
         }
-        // Pass 1: escaped slashes into `buf`.
+        // Pass 1 into `buf`: escaped slashes (when unescaped), then Envoy's canonical path
+        // characters: unreserved escapes decoded, `\` as `/`.
+        let canonical = self.dot_segments;
+        let unescape = self.escaped_slashes == EscapedSlashes::Unescape;
         let mut n = 0;
         let mut i = 0;
         while i < path.len() {
             let b = path[i];
-            if b == b'%' && self.escaped_slashes == EscapedSlashes::Unescape && i + 2 < path.len() {
-                let code = [
-                    path[i + 1].to_ascii_lowercase(),
-                    path[i + 2].to_ascii_lowercase(),
-                ];
-                let decoded = match &code {
-                    b"2f" => Some(b'/'),
-                    b"5c" => Some(b'\\'),
-                    _ => None,
-                };
-                if let Some(d) = decoded {
-                    buf[n] = d;
-                    n += 1;
-                    i += 3;
-                    continue;
-                }
-            }
-            buf[n] = b;
+            let decoded = if b == b'%' && i + 2 < path.len() {
+                hex_pair(path[i + 1], path[i + 2]).filter(|&d| {
+                    (unescape && (d == b'/' || d == b'\\'))
+                        // A hex digit right after `%` or `%X` would spell a new escape, which a
+                        // second pass would read differently: keep it escaped.
+                        || (canonical && is_unreserved(d) && !(d.is_ascii_hexdigit() && ends_in_open_escape(&buf[..n])))
+                })
+            } else {
+                None
+            };
+            let (out, step) = match decoded {
+                Some(d) => (d, 3),
+                None => (b, 1),
+            };
+            buf[n] = if canonical && out == b'\\' { b'/' } else { out };
             n += 1;
-            i += 1;
+            i += step;
         }
         if !buf[..n].starts_with(b"/") || (!self.dot_segments && !self.merge_slashes) {
             return std::str::from_utf8(&buf[..n]).map_err(|_| "the path is not UTF-8");
@@ -219,6 +288,27 @@ impl PathNormalization {
             out = 1;
         }
         std::str::from_utf8(&buf[..out]).map_err(|_| "the path is not UTF-8")
+    }
+}
+
+/// The byte `%HH` spells, for two hex digits.
+fn hex_pair(h: u8, l: u8) -> Option<u8> {
+    let v = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    Some(v(h)? << 4 | v(l)?)
+}
+
+/// RFC 3986 §2.3 unreserved characters.
+fn is_unreserved(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Whether `out` ends in `%` or `%` and one hex digit, so that a hex digit written next would
+/// complete an escape.
+fn ends_in_open_escape(out: &[u8]) -> bool {
+    match out {
+        [.., b'%'] => true,
+        [.., b'%', h] => h.is_ascii_hexdigit(),
+        _ => false,
     }
 }
 
@@ -314,6 +404,59 @@ mod tests {
         );
     }
 
+    /// envoyproxy/envoy `test/common/http/path_utility_test.cc`, `NormalizeValidPaths` and
+    /// `NormalizeCasePath` (what `PathUtil::canonicalPath` does), plus the unreserved escapes
+    /// Chromium's path canonicalizer decodes under it.
+    #[test]
+    fn envoy_canonical_path() {
+        let d = PathNormalization::default();
+        for (raw, want) in [
+            ("/a/b/../c", "/a/c"),
+            ("/a/b/./c", "/a/b/c"),
+            ("/a/b/../../../../c", "/c"),
+            ("/a/..\\c", "/c"),
+            ("/%c0%af", "/%c0%af"),
+            ("/%5c%25", "/%5c%25"),
+            ("/a/b/%2E%2E/c", "/a/c"),
+            ("/a/b/%2E./c", "/a/c"),
+            ("/a/b/%2E/c", "/a/b/c"),
+            ("/../a/b", "/a/b"),
+            ("/./a/b", "/a/b"),
+            ("/A/B/C", "/A/B/C"),
+            ("/a/b/%2e%2e/c", "/a/c"),
+            ("/a/%2F%2f/c", "/a/%2F%2f/c"),
+            // Unreserved characters: decoded, whatever the hex case.
+            ("/%61dmin", "/admin"),
+            ("/%41%7e%2D%5f%30", "/A~-_0"),
+            ("/a\\b", "/a/b"),
+            // Not unreserved: kept as sent.
+            ("/a%20b%3Fc", "/a%20b%3Fc"),
+            // A decoded hex digit never completes an escape with what precedes it.
+            ("/%25%32%65", "/%252e"),
+        ] {
+            assert_eq!(norm(&d, raw).unwrap(), want, "{raw}");
+        }
+        let none = PathNormalization::istio(IstioPathNormalization::None);
+        assert_eq!(norm(&none, "/%61dmin/..\\x").unwrap(), "/%61dmin/..\\x");
+    }
+
+    /// istio/istio `pilot/pkg/networking/core/listener.go`: the mesh config levels as Envoy
+    /// settings; the example paths of istio.io's "Security: normalization" reference.
+    #[test]
+    fn istio_levels() {
+        use IstioPathNormalization as L;
+        assert_eq!(L::from_name("DEFAULT"), Some(L::Base));
+        assert_eq!(L::from_name("base"), None);
+        let at = |l, raw| norm(&PathNormalization::istio(l), raw).unwrap();
+        assert_eq!(at(L::None, "/a/../b"), "/a/../b");
+        assert_eq!(at(L::Base, "/a/../b"), "/b");
+        assert_eq!(at(L::Base, "/a//b"), "/a//b");
+        assert_eq!(at(L::MergeSlashes, "/a//b"), "/a/b");
+        assert_eq!(at(L::MergeSlashes, "/a%2Fb"), "/a%2Fb");
+        assert_eq!(at(L::DecodeAndMergeSlashes, "/a%2F%2fb"), "/a/b");
+        assert_eq!(at(L::DecodeAndMergeSlashes, "/a%5Cb"), "/a/b");
+    }
+
     #[test]
     fn normalizing_twice_changes_nothing() {
         let p = PathNormalization {
@@ -328,6 +471,8 @@ mod tests {
             "/a/b/c/../../..",
             "/x/./",
             "/..",
+            "/%2%36%31",
+            "/%%32%65%2e/a\\..",
         ] {
             let once = norm(&p, raw).unwrap();
             assert_eq!(norm(&p, &once).unwrap(), once, "{raw}");

@@ -10,6 +10,18 @@ pub fn strip_query(path: &str) -> &str {
     }
 }
 
+/// The query of `:path` with its `?`, without a `#fragment`; empty when there is none (a `?`
+/// inside a fragment starts no query, RFC 3986 §3.5).
+pub fn query_of(path: &str) -> &str {
+    match path.bytes().position(|b| b == b'?' || b == b'#') {
+        Some(i) if path.as_bytes()[i] == b'?' => {
+            let q = &path[i..];
+            q.split_once('#').map_or(q, |(q, _)| q)
+        }
+        _ => "",
+    }
+}
+
 /// A compiled `uri` condition.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
