@@ -44,8 +44,8 @@
 //! automaton is shared), counts a pattern refused for size with the bytes built before it
 //! stopped, and is spent in the order resources are compiled (VirtualServices by creation
 //! time, then Gateway API routes). A resource already rejected builds none of its later
-//! patterns. About 4,000 distinct patterns like `/svc1/api/v[0-9]+/.*` (8 KiB each: the
-//! Unicode `.` has many byte classes) or 15,000 like `/v1/users/[0-9]+` fit.
+//! patterns. About 3,600 distinct patterns like `/svc1/api/v[0-9]+/.*` (9 KiB each: the
+//! Unicode `.` has many byte classes) or 9,500 like `/v1/users/[0-9]+` fit.
 //!
 //! # Istio VirtualService
 //!
