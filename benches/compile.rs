@@ -1,6 +1,10 @@
 //! Building a table: loading the YAML (`Config::add_str`) and compiling it (`compile`), by
 //! number of rules (prefix `uri` plus an exact header per rule), in VirtualServices of up to
-//! 1,000 rules each: one for 10 to 1,000 rules, ten for 10,000.
+//! 1,000 rules each: one for 10 to 1,000 rules, ten for 10,000. `compile_regex/…` compiles the
+//! regex files of issue 13: 300 copies of the exponential-DFA pattern `/[a-z]*a[a-z]{14}`
+//! (compiled, one automaton), 1,024 distinct ones in one VirtualService (refused at the
+//! first) and in 1,024 VirtualServices (refused at the per-pattern limit until the table's
+//! budget is spent, then at once).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -156,6 +160,70 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// One VirtualService `name` whose rules match `uri: {regex: P}`, one per pattern.
+fn regex_vs(name: &str, patterns: impl Iterator<Item = String>) -> String {
+    let mut y = format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+         metadata: {{name: {name}, namespace: default}}\n\
+         spec:\n  hosts: [{name}.example.com]\n  http:\n"
+    );
+    for (i, p) in patterns.enumerate() {
+        writeln!(
+            y,
+            "  - match: [{{uri: {{regex: '{p}'}}}}]\n    route: [{{destination: {{host: b{i}}}}}]"
+        )
+        .unwrap();
+    }
+    y
+}
+
+fn bench_regex(c: &mut Criterion) {
+    let options = CompileOptions::default();
+    let exponential = |i: usize| format!("/p{i}[a-z]*a[a-z]{{14}}");
+    let cases = [
+        (
+            "same_300",
+            regex_vs(
+                "same",
+                std::iter::repeat_n("/[a-z]*a[a-z]{14}".to_string(), 300),
+            ),
+            0,
+        ),
+        (
+            "distinct_1024",
+            regex_vs("distinct", (0..1024).map(exponential)),
+            1,
+        ),
+        (
+            "distinct_1024_resources",
+            (0..1024)
+                .map(|i| regex_vs(&format!("vs{i}"), std::iter::once(exponential(i))))
+                .collect::<Vec<_>>()
+                .join("---\n"),
+            1024,
+        ),
+    ];
+    let mut g = c.benchmark_group("compile_regex");
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    for (name, text, rejected) in &cases {
+        let config = load(std::slice::from_ref(text));
+        let compiled = compile(&config, &options).expect("lenient compile");
+        assert_eq!(compiled.rejected.len(), *rejected, "{name}");
+        drop(compiled);
+        let bytes = table_bytes(&config, &options);
+        println!("compile_regex/memory/{name}: the table holds {bytes} bytes");
+        g.bench_with_input(BenchmarkId::new("compile", name), &config, |b, config| {
+            b.iter(|| {
+                compile(black_box(config), &options)
+                    .expect("lenient compile")
+                    .rejected
+                    .len()
+            })
+        });
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -165,6 +233,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench
+    targets = bench, bench_regex
 }
 criterion_main!(benches);

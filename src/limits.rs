@@ -35,8 +35,17 @@
 //! | [`MAX_REPEAT`] | 1000, alone and as a product of nested repeats | error at the `regex` field | RE2 |
 //! | [`MAX_NFA_BYTES`] | 1 MiB per pattern | error at the `regex` field | regex default 10 MiB; `\w{100}` needs more than 1 MiB |
 //! | [`MAX_DFA_BYTES`] | 4 MiB per pattern | error at the `regex` field | ahead-of-time DFA, no lazy cache |
+//! | [`MAX_TABLE_REGEX_BYTES`] | 32 MiB of NFAs and DFAs built per table | error at the `regex` field that would pass it, rejecting its resource | a compile's regex work well under a second |
 //!
-//! Nesting is bounded by the parser's default of 250 levels.
+//! Nesting is bounded by the parser's default of 250 levels. `uriRegexRewrite` patterns are
+//! held to [`MAX_NFA_BYTES`] as well (their DFAs are built lazily, outside decisions).
+//!
+//! The table's budget counts each distinct pattern once however often it is written (its
+//! automaton is shared), counts a pattern refused for size with the bytes built before it
+//! stopped, and is spent in the order resources are compiled (VirtualServices by creation
+//! time, then Gateway API routes). A resource already rejected builds none of its later
+//! patterns. About 3,600 distinct patterns like `/svc1/api/v[0-9]+/.*` (9 KiB each: the
+//! Unicode `.` has many byte classes) or 9,500 like `/v1/users/[0-9]+` fit.
 //!
 //! # Istio VirtualService
 //!
@@ -100,8 +109,6 @@
 //! - A total of rules per host (RELIABILITY.md suggests 1024): one VirtualService with 10,000
 //!   rules for one host is a supported and benchmarked shape. [`MAX_VS_RULES`] bounds one
 //!   resource instead.
-//! - Regexes per table: each is bounded by [`MAX_DFA_BYTES`], and the number of resources by
-//!   [`MAX_INPUT_BYTES`].
 
 pub use crate::config::limits::{
     MAX_ALIASES, MAX_ANCHORS, MAX_DEPTH, MAX_DOCUMENTS, MAX_INPUT_BYTES, MAX_NODES,
@@ -110,7 +117,9 @@ pub use crate::config::limits::{
 pub use crate::decision::MAX_MIRRORS;
 pub use crate::predicate::host::MAX_HOST_LEN;
 pub use crate::predicate::normalize::MAX_PATH_LEN;
-pub use crate::predicate::regex::{MAX_DFA_BYTES, MAX_NFA_BYTES, MAX_PATTERN_LEN, MAX_REPEAT};
+pub use crate::predicate::regex::{
+    MAX_DFA_BYTES, MAX_NFA_BYTES, MAX_PATTERN_LEN, MAX_REPEAT, MAX_TABLE_REGEX_BYTES,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Istio

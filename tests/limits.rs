@@ -170,6 +170,172 @@ fn regex_length_and_repetition() {
     assert!(e[0].1.contains("1000"), "{}", e[0].1);
 }
 
+/// A VirtualService `name` for host `name` whose rules match `uri: {regex: P}`, one per pattern.
+fn vs_with_uri_regexes(name: &str, patterns: &[String]) -> String {
+    let mut t = format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+         metadata: {{name: {name}, namespace: default}}\n\
+         spec:\n  hosts: [{name}]\n  http:\n"
+    );
+    for (i, p) in patterns.iter().enumerate() {
+        writeln!(
+            t,
+            "  - match: [{{uri: {{regex: '{p}'}}}}]\n    route: [{{destination: {{host: b{i}}}}}]"
+        )
+        .unwrap();
+    }
+    t
+}
+
+/// Every error of a lenient compile as displayed, with the resource (`VirtualService
+/// default/x: spec...: message`).
+fn displayed_errors(text: &str) -> Vec<String> {
+    let config = Config::from_str(text, "").expect("config loads");
+    let compiled = compile(&config, &CompileOptions::default()).expect("lenient compile");
+    compiled.errors().map(|e| e.to_string()).collect()
+}
+
+/// The two files of issue 13: 300 copies of the classic exponential-DFA pattern compile (one
+/// automaton, built once), and 1,024 distinct ones are refused at the first, whose automaton
+/// passes [`limits::MAX_DFA_BYTES`]; the resource is rejected and builds none of the others.
+/// Per-pattern bound upstream: Envoy's `CompiledGoogleReMatcher::CompiledGoogleReMatcher`
+/// (`source/common/common/regex.cc`) refuses a pattern whose RE2 program passes
+/// `re2.max_program_size.error_level`, which Istio's `extractRuntimeFlags`
+/// (`pkg/bootstrap/config.go`) sets to 32768; both compile every pattern on its own and set no
+/// total. The total is ours: RE2 builds its DFA lazily, meshroute ahead of time.
+#[test]
+fn regex_patterns_repeated_or_distinct() {
+    let same = vec!["/[a-z]*a[a-z]{14}".to_string(); 300];
+    assert_eq!(
+        displayed_errors(&vs_with_uri_regexes("same", &same)),
+        Vec::<String>::new()
+    );
+    let distinct: Vec<String> = (0..1024)
+        .map(|i| format!("/p{i}[a-z]*a[a-z]{{14}}"))
+        .collect();
+    assert_eq!(
+        displayed_errors(&vs_with_uri_regexes("distinct", &distinct)),
+        vec![
+            "VirtualService default/distinct: spec.http[0].match[0].uri.regex: regex \"/p0[a-z]*a[a-z]{14}\" cannot be compiled within the limit of 4194304 bytes per pattern (limits::MAX_DFA_BYTES): DFA exceeded size limit of 4194304 during determinization"
+        ]
+    );
+}
+
+/// A pattern whose NFA passes [`limits::MAX_NFA_BYTES`]: refused after building that much,
+/// which the table's budget counts.
+fn nfa_too_big(i: usize) -> String {
+    format!("/b{i}\\pL{{1000}}")
+}
+
+/// [`limits::MAX_TABLE_REGEX_BYTES`] bounds all the regexes of one table, refused ones
+/// included (their build is the cost): with `n` patterns refused at the per-pattern NFA limit
+/// the budget is spent, and the next resource's regex is refused, naming the resource, the
+/// value and the limit; resources before it and resources without regexes still serve. One
+/// refusal fewer leaves room for it. The budget spans Istio and Gateway API resources.
+#[test]
+fn regex_budget_per_table() {
+    let n = limits::MAX_TABLE_REGEX_BYTES / limits::MAX_NFA_BYTES;
+    let config = |refused: usize, last: &str| {
+        let mut docs: Vec<String> = (0..refused)
+            .map(|i| vs_with_uri_regexes(&format!("big{i:03}"), &[nfa_too_big(i)]))
+            .collect();
+        docs.push(last.to_string());
+        docs.push(vs_with_uri_regexes("small", &["/s/[0-9]+".to_string()]));
+        docs.push(vs_with_rule(&format!("{{{ROUTE}}}")));
+        docs.join("---\n")
+    };
+    let nfa_error = |i: usize| {
+        format!(
+            "VirtualService default/big{i:03}: spec.http[0].match[0].uri.regex: regex {:?} cannot be compiled within the limit of 1048576 bytes per pattern (limits::MAX_NFA_BYTES): heap usage during NFA compilation exceeded limit of 1048576",
+            nfa_too_big(i)
+        )
+    };
+    let route = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n\
+                 metadata: {name: r, namespace: default}\n\
+                 spec:\n  parentRefs: [{group: \"\", kind: Service, name: web}]\n  rules:\n  \
+                 - matches: [{path: {type: RegularExpression, value: \"/r/[0-9]+\"}}]\n    \
+                   backendRefs: [{name: web, port: 80}]\n";
+
+    // One refusal short of the budget: every other regex compiles.
+    let text = config(n - 1, route);
+    let want: Vec<String> = (0..n - 1).map(nfa_error).collect();
+    assert_eq!(displayed_errors(&text), want);
+
+    // The budget spent: the VirtualService (and the HTTPRoute) that come next are rejected,
+    // the VirtualService `web` without regexes serves.
+    let text = config(n, route);
+    let mut want: Vec<String> = (0..n).map(nfa_error).collect();
+    want.push(format!(
+        "VirtualService default/small: spec.http[0].match[0].uri.regex: regex \"/s/[0-9]+\" needs more than the 0 bytes of automaton left in the table's regex budget: earlier regexes used {0} of its {0} bytes (limits::MAX_TABLE_REGEX_BYTES)",
+        limits::MAX_TABLE_REGEX_BYTES
+    ));
+    want.push(format!(
+        "HTTPRoute default/r: spec.rules[0].matches[0].path.value: regex \"/r/[0-9]+\" needs more than the 0 bytes of automaton left in the table's regex budget: earlier regexes used {0} of its {0} bytes (limits::MAX_TABLE_REGEX_BYTES)",
+        limits::MAX_TABLE_REGEX_BYTES
+    ));
+    assert_eq!(displayed_errors(&text), want);
+    let compiled = compile(
+        &Config::from_str(&text, "").unwrap(),
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let served: Vec<String> = compiled
+        .table
+        .sources()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    assert_eq!(served, ["web"]);
+}
+
+/// `uriRegexRewrite` patterns are held to the per-pattern NFA limit (the `regex` crate's
+/// default would allow 10 MiB, some 50 ms each to refuse) and counted in the table's budget;
+/// one written many times is compiled once.
+#[test]
+fn regex_rewrite_limits() {
+    let rewrite = |name: &str, patterns: &[String]| {
+        let mut t = format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+             metadata: {{name: {name}, namespace: default}}\n\
+             spec:\n  hosts: [{name}]\n  http:\n"
+        );
+        for (i, p) in patterns.iter().enumerate() {
+            writeln!(
+                t,
+                "  - match: [{{uri: {{prefix: /x{i}}}}}]\n    rewrite: {{uriRegexRewrite: {{match: '{p}', rewrite: /}}}}\n    route: [{{destination: {{host: b}}}}]"
+            )
+            .unwrap();
+        }
+        t
+    };
+    let same = vec!["^/x([0-9]+)/(.*)$".to_string(); 1000];
+    assert_eq!(
+        displayed_errors(&rewrite("same", &same)),
+        Vec::<String>::new()
+    );
+    let big: Vec<String> = (0..1024).map(nfa_too_big).collect();
+    assert_eq!(
+        displayed_errors(&rewrite("big", &big)),
+        vec![
+            "VirtualService default/big: spec.http[0].rewrite.uriRegexRewrite.match: regex \"/b0\\\\pL{1000}\" cannot be compiled within the limit of 1048576 bytes per pattern (limits::MAX_NFA_BYTES)"
+        ]
+    );
+    // A rewrite refused for size counts twice (forward and reverse NFA): half as many spend
+    // the budget.
+    let n = limits::MAX_TABLE_REGEX_BYTES / limits::MAX_NFA_BYTES / 2;
+    let mut docs: Vec<String> = (0..n)
+        .map(|i| rewrite(&format!("big{i:03}"), &[nfa_too_big(i)]))
+        .collect();
+    docs.push(vs_with_uri_regexes("small", &["/s/[0-9]+".to_string()]));
+    let errors = displayed_errors(&docs.join("---\n"));
+    assert_eq!(errors.len(), n + 1, "{errors:#?}");
+    assert!(
+        errors[n].starts_with("VirtualService default/small: spec.http[0].match[0].uri.regex: regex \"/s/[0-9]+\" needs more than the 0 bytes"),
+        "{}",
+        errors[n]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Istio VirtualService
 // ---------------------------------------------------------------------------------------------

@@ -234,19 +234,17 @@ fn lower_rule(
         let mut rewrite = rule.rewrite.as_ref().map(|r| {
             let regex = r.uri_regex_rewrite.as_ref().and_then(|rr| {
                 let pattern = rr.pattern.as_deref().unwrap_or("");
-                match regex::Regex::new(pattern) {
-                    Ok(re) => Some(PathRewrite::Regex(RegexRewrite {
-                        pattern: re,
-                        rewrite: rr.rewrite.as_deref().unwrap_or("").into(),
-                    })),
-                    Err(e) => {
-                        report.error(
-                            format!("{path}.rewrite.uriRegexRewrite.match"),
-                            format!("regex {pattern:?}: {e}"),
-                        );
-                        None
-                    }
-                }
+                report
+                    .rewrite_regex(
+                        pattern,
+                        format_args!("{path}.rewrite.uriRegexRewrite.match"),
+                    )
+                    .map(|re| {
+                        PathRewrite::Regex(RegexRewrite {
+                            pattern: re,
+                            rewrite: rr.rewrite.as_deref().unwrap_or("").into(),
+                        })
+                    })
             });
             Rewrite {
                 path: r
@@ -617,14 +615,9 @@ fn str_match(m: &StringMatch, path: &str, report: &mut Report) -> Option<StrMatc
     }
 }
 
+/// `pattern` compiled through the compile's shared regexes, or `None` with an error at `path`.
 fn compile_regex(pattern: &str, path: &str, report: &mut Report) -> Option<FullMatch> {
-    match FullMatch::new(pattern) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            report.error(path, e);
-            None
-        }
-    }
+    report.regex(pattern, path)
 }
 
 /// Standard base64 (with or without padding), as protobuf JSON writes `bytes`.

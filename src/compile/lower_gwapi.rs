@@ -26,10 +26,10 @@ use crate::config::gateway_api::{
     ServiceSpec,
 };
 use crate::error::ResourceId;
+use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
 use crate::predicate::path::PathMatch;
 use crate::predicate::query::QueryMatch;
-use crate::predicate::{FullMatch, StrMatch};
 use crate::split::Split;
 use crate::table::{Claim, Context, Entry, Inner, Rule, Source, Visibility};
 
@@ -46,6 +46,8 @@ pub(crate) struct World<'a> {
     pub(crate) default_ns: &'a str,
     pub(crate) domain: &'a str,
     pub(crate) options: &'a super::CompileOptions,
+    /// The compile's regexes, shared with the VirtualServices lowered before.
+    pub(crate) regexes: std::rc::Rc<std::cell::RefCell<super::regexes::Regexes>>,
 }
 
 /// A route of either kind, seen through what lowering needs.
@@ -167,7 +169,7 @@ pub(crate) fn place_routes(
             Route::Http(o) => o.source.clone(),
             Route::Grpc(o) => o.source.clone(),
         };
-        let mut report = Report::default();
+        let mut report = Report::with_regexes(&world.regexes);
         let source_index = inner.sources.len() as u32;
         let rule_base = inner.rules.len() as u32;
         // GAMMA routes (every parent a Service) may send to any namespace without a grant.
@@ -638,13 +640,9 @@ fn match_specificity(
 
 fn str_match(kind: Option<&str>, value: &str, path: &str, report: &mut Report) -> Option<StrMatch> {
     match kind.unwrap_or("Exact") {
-        "RegularExpression" => match FullMatch::new(value) {
-            Ok(r) => Some(StrMatch::Regex(r)),
-            Err(e) => {
-                report.error(format!("{path}.value"), e);
-                None
-            }
-        },
+        "RegularExpression" => report
+            .regex(value, format_args!("{path}.value"))
+            .map(StrMatch::Regex),
         _ => Some(StrMatch::Exact(value.into())),
     }
 }
@@ -777,13 +775,9 @@ fn lower_http(
                             value: value.into(),
                             ignore_case: false,
                         }),
-                        "RegularExpression" => match FullMatch::new(value) {
-                            Ok(re) => Some(PathMatch::Regex(re)),
-                            Err(e) => {
-                                report.error(format!("{mpath}.path.value"), e);
-                                None
-                            }
-                        },
+                        "RegularExpression" => report
+                            .regex(value, format_args!("{mpath}.path.value"))
+                            .map(PathMatch::Regex),
                         _ => Some(PathMatch::segment_prefix(value)),
                     }
                 }
@@ -860,13 +854,9 @@ fn lower_grpc(
                     svc.unwrap_or("[^/]+"),
                     method.unwrap_or("[^/]+")
                 );
-                match FullMatch::new(&pattern) {
-                    Ok(re) => Some(PathMatch::Regex(re)),
-                    Err(e) => {
-                        report.error(format!("{mpath}.method"), e);
-                        None
-                    }
-                }
+                report
+                    .regex(&pattern, format_args!("{mpath}.method"))
+                    .map(PathMatch::Regex)
             } else {
                 match (svc, method) {
                     (Some(s), Some(m)) => Some(PathMatch::Exact {
@@ -877,8 +867,11 @@ fn lower_grpc(
                         value: format!("/{s}/").into(),
                         ignore_case: false,
                     }),
-                    (None, Some(m)) => FullMatch::new(&format!("/[^/]+/{}", regex::escape(m)))
-                        .ok()
+                    (None, Some(m)) => report
+                        .regex(
+                            &format!("/[^/]+/{}", regex::escape(m)),
+                            format_args!("{mpath}.method"),
+                        )
                         .map(PathMatch::Regex),
                     (None, None) => Some(PathMatch::Prefix {
                         value: "/".into(),

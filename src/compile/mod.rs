@@ -6,6 +6,7 @@ mod lower;
 mod lower_gwapi;
 pub(crate) mod names;
 mod reachability;
+mod regexes;
 pub(crate) mod report;
 pub(crate) mod validate_dr;
 pub(crate) mod validate_gateway;
@@ -13,7 +14,9 @@ pub(crate) mod validate_gwapi;
 pub(crate) mod validate_vs;
 pub(crate) mod values;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::config::{Config, Rejected, Resource};
@@ -212,6 +215,8 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             .then(a.order.cmp(&b.order))
     });
 
+    // Every regex of the table, compiled once per distinct pattern, within one budget.
+    let regexes = Rc::new(RefCell::new(regexes::Regexes::default()));
     let mut inner = Inner {
         cluster_domain: options.cluster_domain.as_str().into(),
         ..Inner::default()
@@ -231,7 +236,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         }
         let ns = o.namespace(ns_default);
         let id = ResourceId::new("VirtualService", ns, &o.metadata.name);
-        let mut report = Report::default();
+        let mut report = Report::with_regexes(&regexes);
         let merged;
         let o = if delegate::is_root(&o.spec) {
             let spec = delegate::merge_root(o, ns, find, ns_default, &mut report);
@@ -397,6 +402,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         default_ns: ns_default,
         domain: &options.cluster_domain,
         options,
+        regexes,
     };
     let mut routes: Vec<lower_gwapi::Route<'_>> = valid
         .iter()

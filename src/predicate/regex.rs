@@ -2,6 +2,8 @@
 //! allocates: no per-thread cache, no lazily built states. Input may arrive in pieces (the
 //! values of a repeated header joined by `,`), which a DFA consumes byte by byte.
 
+use std::sync::Arc;
+
 use regex_automata::dfa::{Automaton, StartKind, dense, sparse};
 use regex_automata::nfa::thompson;
 use regex_automata::util::primitives::StateID;
@@ -15,6 +17,15 @@ pub const MAX_PATTERN_LEN: usize = 1024;
 pub const MAX_DFA_BYTES: usize = 4 << 20;
 /// Largest intermediate NFA per pattern, in bytes.
 pub const MAX_NFA_BYTES: usize = 1 << 20;
+/// Most bytes of automaton (NFAs and dense DFAs) one compile builds for all its regexes.
+///
+/// Each distinct pattern is built once however often it is written, and a pattern refused
+/// for size counts the bytes built before it stopped, so this bounds the time a compile spends
+/// on regexes (they build at about 40 MB a second: under a second in all) as well as the
+/// memory they hold.
+/// The pattern that would pass it is refused, rejecting its resource; a resource already
+/// rejected builds none of its later patterns.
+pub const MAX_TABLE_REGEX_BYTES: usize = 32 << 20;
 
 /// Checks a pattern's length and syntax in the RE2 dialect, as validation does before compiling.
 ///
@@ -56,18 +67,77 @@ fn first_line(s: &str) -> String {
 const MAX_DENSE_BYTES: usize = 4 << 10;
 
 /// A regex that must match a whole input (RE2 full match, as Envoy's `safe_regex`).
+///
+/// Cloning is cheap: the clones share one automaton, which is how a table holds a pattern
+/// written many times.
 #[derive(Clone, Debug)]
-pub struct FullMatch {
+pub struct FullMatch(Arc<Compiled>);
+
+/// A pattern and its automaton.
+#[derive(Debug)]
+struct Compiled {
     pattern: Box<str>,
     dfa: Dfa,
     start: StateID,
 }
 
 /// The compiled automaton, in the representation its size calls for.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 enum Dfa {
-    Dense(Box<dense::DFA<Vec<u32>>>),
-    Sparse(Box<sparse::DFA<Vec<u8>>>),
+    Dense(dense::DFA<Vec<u32>>),
+    Sparse(sparse::DFA<Vec<u8>>),
+}
+
+/// Why a pattern was not compiled, and the bytes of automaton built before it stopped.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// Too long, does not parse, or uses a construct RE2 reads otherwise: nothing was built.
+    Invalid(String),
+    /// Its NFA grew past `limit` bytes ([`MAX_NFA_BYTES`], or less when a budget was nearly
+    /// spent).
+    Nfa { limit: usize, detail: String },
+    /// Its DFA (or the determinizer's working memory) grew past `limit` bytes
+    /// ([`MAX_DFA_BYTES`], or less when a budget was nearly spent), after an NFA of `nfa`
+    /// bytes.
+    Dfa {
+        nfa: usize,
+        limit: usize,
+        detail: String,
+    },
+}
+
+impl Refused {
+    /// Bytes of automaton built before the pattern was refused, as charged to a budget.
+    pub(crate) fn cost(&self) -> usize {
+        match self {
+            Refused::Invalid(_) => 0,
+            Refused::Nfa { limit, .. } => *limit,
+            Refused::Dfa { nfa, limit, .. } => nfa + limit,
+        }
+    }
+
+    /// Whether a limit smaller than the per-pattern one, left by a budget, stopped the build.
+    pub(crate) fn by_budget(&self) -> bool {
+        match self {
+            Refused::Invalid(_) => false,
+            Refused::Nfa { limit, .. } => *limit < MAX_NFA_BYTES,
+            Refused::Dfa { limit, .. } => *limit < MAX_DFA_BYTES,
+        }
+    }
+
+    /// The message for a pattern refused at the per-pattern limits ([`MAX_NFA_BYTES`],
+    /// [`MAX_DFA_BYTES`]).
+    pub(crate) fn message(&self, pattern: &str) -> String {
+        match self {
+            Refused::Invalid(m) => m.clone(),
+            Refused::Nfa { limit, detail } => format!(
+                "regex {pattern:?} cannot be compiled within the limit of {limit} bytes per pattern (limits::MAX_NFA_BYTES): {detail}"
+            ),
+            Refused::Dfa { limit, detail, .. } => format!(
+                "regex {pattern:?} cannot be compiled within the limit of {limit} bytes per pattern (limits::MAX_DFA_BYTES): {detail}"
+            ),
+        }
+    }
 }
 
 /// Runs `dfa` from `start` over `pieces`, then end of input.
@@ -94,48 +164,86 @@ impl FullMatch {
     /// Compiles `pattern` for full matching.
     ///
     /// # Errors
-    /// When the pattern is too long, does not parse, or its automaton exceeds [`MAX_DFA_BYTES`].
+    /// When the pattern is too long, does not parse, or its automaton exceeds [`MAX_NFA_BYTES`]
+    /// or [`MAX_DFA_BYTES`].
     pub fn new(pattern: &str) -> Result<FullMatch, String> {
-        let rust = prepare(pattern)?;
+        FullMatch::within(pattern, usize::MAX)
+            .map(|(r, _)| r)
+            .map_err(|e| e.message(pattern))
+    }
+
+    /// Compiles `pattern` within the per-pattern limits and within `budget` bytes of automaton
+    /// in all (NFA and dense DFA); returns it with the bytes built. Building stops as soon as
+    /// a limit is passed, so the work done is bounded by the limits whether the pattern
+    /// compiles or not, and a refusal says how much was built ([`Refused::cost`]).
+    pub(crate) fn within(pattern: &str, budget: usize) -> Result<(FullMatch, usize), Refused> {
+        let rust = prepare(pattern).map_err(Refused::Invalid)?;
+        let nfa_limit = MAX_NFA_BYTES.min(budget);
+        let nfa = thompson::Compiler::new()
+            .syntax(syntax::Config::new().utf8(true))
+            .configure(
+                thompson::Config::new()
+                    .nfa_size_limit(Some(nfa_limit))
+                    .shrink(true),
+            )
+            .build(&rust)
+            .map_err(|e| match e.size_limit() {
+                Some(_) => Refused::Nfa {
+                    limit: nfa_limit,
+                    detail: first_line(&e.to_string()),
+                },
+                None => Refused::Invalid(format!(
+                    "regex {pattern:?} cannot be compiled: {}",
+                    first_line(&e.to_string())
+                )),
+            })?;
+        let nfa_bytes = nfa.memory_usage();
+        let dfa_limit = MAX_DFA_BYTES.min(budget.saturating_sub(nfa_bytes));
         let dfa = dense::Builder::new()
             .configure(
                 dense::Config::new()
                     .match_kind(MatchKind::All)
                     .start_kind(StartKind::Anchored)
-                    .dfa_size_limit(Some(MAX_DFA_BYTES))
-                    .determinize_size_limit(Some(MAX_DFA_BYTES)),
+                    .dfa_size_limit(Some(dfa_limit))
+                    .determinize_size_limit(Some(dfa_limit)),
             )
-            .syntax(syntax::Config::new().utf8(true))
-            .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_NFA_BYTES)).shrink(true))
-            .build(&rust)
+            .build_from_nfa(&nfa)
             .map_err(|e| {
-                format!(
-                    "regex {pattern:?} cannot be compiled within the limit of {MAX_DFA_BYTES} bytes per pattern: {}",
-                    first_line(&e.to_string())
-                )
+                let detail = first_line(&e.to_string());
+                if e.is_size_limit_exceeded() {
+                    Refused::Dfa {
+                        nfa: nfa_bytes,
+                        limit: dfa_limit,
+                        detail,
+                    }
+                } else {
+                    Refused::Invalid(format!("regex {pattern:?} cannot be compiled: {detail}"))
+                }
             })?;
+        let cost = nfa_bytes + dfa.memory_usage();
+        let internal =
+            |e: &dyn std::fmt::Display| Refused::Invalid(format!("regex {pattern:?}: {e}"));
         let anchored = start::Config::new().anchored(Anchored::Yes);
         let (dfa, start) = if dfa.memory_usage() <= MAX_DENSE_BYTES {
             let start = dfa.start_state(&anchored);
-            (Dfa::Dense(Box::new(dfa)), start)
+            (Dfa::Dense(dfa), start)
         } else {
-            let sparse = dfa
-                .to_sparse()
-                .map_err(|e| format!("regex {pattern:?}: {e}"))?;
+            let sparse = dfa.to_sparse().map_err(|e| internal(&e))?;
             let start = sparse.start_state(&anchored);
-            (Dfa::Sparse(Box::new(sparse)), start)
+            (Dfa::Sparse(sparse), start)
         };
-        let start = start.map_err(|e| format!("regex {pattern:?}: {e}"))?;
-        Ok(FullMatch {
+        let start = start.map_err(|e| internal(&e))?;
+        let compiled = Compiled {
             pattern: pattern.into(),
             dfa,
             start,
-        })
+        };
+        Ok((FullMatch(Arc::new(compiled)), cost))
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        &self.pattern
+        &self.0.pattern
     }
 
     /// Whether the pattern matches the whole of `input`.
@@ -145,18 +253,25 @@ impl FullMatch {
 
     /// Whether the pattern matches the concatenation of `pieces`, read without copying.
     pub fn is_match_pieces<'a>(&self, pieces: impl IntoIterator<Item = &'a [u8]>) -> bool {
-        match &self.dfa {
-            Dfa::Dense(d) => full_match(&**d, self.start, pieces),
-            Dfa::Sparse(d) => full_match(&**d, self.start, pieces),
+        let c = &*self.0;
+        match &c.dfa {
+            Dfa::Dense(d) => full_match(d, c.start, pieces),
+            Dfa::Sparse(d) => full_match(d, c.start, pieces),
         }
     }
 
-    /// Bytes of memory held by the automaton.
+    /// Bytes of memory held by the automaton (shared by every clone).
     pub fn memory_usage(&self) -> usize {
-        match &self.dfa {
+        match &self.0.dfa {
             Dfa::Dense(d) => d.memory_usage(),
             Dfa::Sparse(d) => d.memory_usage(),
         }
+    }
+
+    /// Whether `self` and `other` share one automaton.
+    #[cfg(test)]
+    pub(crate) fn shares_automaton(&self, other: &FullMatch) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

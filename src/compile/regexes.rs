@@ -1,0 +1,170 @@
+//! The regexes of one compile: each distinct pattern is compiled once and shared by every
+//! condition that writes it, and all of them together are held to one budget of automaton
+//! bytes, [`MAX_TABLE_REGEX_BYTES`], so that a few kilobytes of configuration cannot stall a
+//! compile (issue 13).
+
+use std::collections::HashMap;
+
+use regex_automata::nfa::thompson;
+
+use crate::predicate::FullMatch;
+use crate::predicate::regex::{MAX_NFA_BYTES, MAX_TABLE_REGEX_BYTES};
+
+/// Patterns compiled so far (or refused, with the error) and the bytes of automaton built.
+#[derive(Debug, Default)]
+pub(crate) struct Regexes {
+    built: HashMap<Box<str>, Result<FullMatch, String>>,
+    /// `uriRegexRewrite` patterns, compiled by the `regex` crate for their capture groups.
+    rewrites: HashMap<Box<str>, Result<regex::Regex, String>>,
+    used: usize,
+}
+
+impl Regexes {
+    /// Whether `pattern` was compiled (or refused) already, as a match or as a rewrite.
+    pub(crate) fn contains(&self, pattern: &str, rewrite: bool) -> bool {
+        if rewrite {
+            self.rewrites.contains_key(pattern)
+        } else {
+            self.built.contains_key(pattern)
+        }
+    }
+
+    /// `pattern` compiled, shared with every earlier use of the same pattern; or why not.
+    ///
+    /// Every build is charged to the budget, a refused one with the bytes built before it
+    /// stopped, so the budget bounds the work of a compile and not only what its table keeps.
+    pub(crate) fn get(&mut self, pattern: &str) -> Result<FullMatch, String> {
+        if let Some(r) = self.built.get(pattern) {
+            return r.clone();
+        }
+        let left = MAX_TABLE_REGEX_BYTES - self.used;
+        let result = if left == 0 {
+            Err(self.exhausted(pattern, left))
+        } else {
+            match FullMatch::within(pattern, left) {
+                Ok((r, cost)) => {
+                    self.charge(cost);
+                    Ok(r)
+                }
+                Err(refused) => {
+                    self.charge(refused.cost());
+                    if refused.by_budget() {
+                        Err(self.exhausted(pattern, left))
+                    } else {
+                        Err(refused.message(pattern))
+                    }
+                }
+            }
+        };
+        self.built.insert(pattern.into(), result.clone());
+        result
+    }
+
+    /// `pattern` compiled for a `uriRegexRewrite` (the `regex` crate, whose DFAs are lazy and
+    /// built only when a rewrite runs, outside decisions), shared like [`Regexes::get`]; or
+    /// why not. Its NFA is held to [`MAX_NFA_BYTES`] and charged to the same budget (twice:
+    /// the crate builds it forward and reverse).
+    pub(crate) fn rewrite(&mut self, pattern: &str) -> Result<regex::Regex, String> {
+        if let Some(r) = self.rewrites.get(pattern) {
+            return r.clone();
+        }
+        let left = MAX_TABLE_REGEX_BYTES - self.used;
+        let limit = MAX_NFA_BYTES.min(left / 2);
+        let measured = thompson::Compiler::new()
+            .configure(thompson::Config::new().nfa_size_limit(Some(limit)))
+            .build(pattern);
+        let result = match measured {
+            Err(e) if e.size_limit().is_some() => {
+                self.charge(2 * limit);
+                Err(if limit < MAX_NFA_BYTES {
+                    self.exhausted(pattern, left)
+                } else {
+                    format!(
+                        "regex {pattern:?} cannot be compiled within the limit of {MAX_NFA_BYTES} bytes per pattern (limits::MAX_NFA_BYTES)"
+                    )
+                })
+            }
+            measured => {
+                self.charge(2 * measured.map_or(0, |nfa| nfa.memory_usage()));
+                regex::RegexBuilder::new(pattern)
+                    .size_limit(MAX_NFA_BYTES)
+                    .build()
+                    .map_err(|e| format!("regex {pattern:?}: {e}"))
+            }
+        };
+        self.rewrites.insert(pattern.into(), result.clone());
+        result
+    }
+
+    fn charge(&mut self, cost: usize) {
+        self.used = self.used.saturating_add(cost).min(MAX_TABLE_REGEX_BYTES);
+    }
+
+    fn exhausted(&self, pattern: &str, left: usize) -> String {
+        let earlier = MAX_TABLE_REGEX_BYTES - left;
+        format!(
+            "regex {pattern:?} needs more than the {left} bytes of automaton left in the table's regex budget: earlier regexes used {earlier} of its {MAX_TABLE_REGEX_BYTES} bytes (limits::MAX_TABLE_REGEX_BYTES)"
+        )
+    }
+
+    /// Bytes of automaton built so far.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> usize {
+        self.used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predicate::regex::MAX_DFA_BYTES;
+
+    #[test]
+    fn a_pattern_is_built_once_and_shared() {
+        let mut regexes = Regexes::default();
+        let a = regexes.get("/api/v[0-9]+/.*").unwrap();
+        let used = regexes.used();
+        assert!(used > 0);
+        let b = regexes.get("/api/v[0-9]+/.*").unwrap();
+        assert!(a.shares_automaton(&b));
+        assert_eq!(
+            regexes.used(),
+            used,
+            "a repeated pattern is not charged again"
+        );
+        let c = regexes.get("/api/v[0-9]+/.+").unwrap();
+        assert!(!a.shares_automaton(&c));
+        assert!(regexes.used() > used);
+    }
+
+    #[test]
+    fn a_refused_pattern_is_charged_what_it_built_once() {
+        let mut regexes = Regexes::default();
+        let e = regexes.get("/p[a-z]*a[a-z]{14}").unwrap_err();
+        assert!(
+            e.ends_with(
+                "(limits::MAX_DFA_BYTES): DFA exceeded size limit of 4194304 during determinization"
+            ),
+            "{e}"
+        );
+        let used = regexes.used();
+        assert!(used > MAX_DFA_BYTES, "{used}");
+        assert_eq!(regexes.get("/p[a-z]*a[a-z]{14}").unwrap_err(), e);
+        assert_eq!(regexes.used(), used);
+    }
+
+    #[test]
+    fn a_spent_budget_refuses_without_building() {
+        let mut regexes = Regexes {
+            used: MAX_TABLE_REGEX_BYTES - 100,
+            ..Regexes::default()
+        };
+        assert_eq!(
+            regexes.get("/api/.*").unwrap_err(),
+            "regex \"/api/.*\" needs more than the 100 bytes of automaton left in the table's regex budget: earlier regexes used 33554332 of its 33554432 bytes (limits::MAX_TABLE_REGEX_BYTES)"
+        );
+        assert_eq!(regexes.used(), MAX_TABLE_REGEX_BYTES);
+        assert!(regexes.get("a").unwrap_err().contains("the 0 bytes"));
+        assert!(regexes.rewrite("a").unwrap_err().contains("the 0 bytes"));
+    }
+}
