@@ -30,8 +30,9 @@
 
 use serde_json::{Map, Value};
 
+use super::names::is_ip_literal;
 use super::report::Report;
-use super::values::{check_count, fits_length, limit};
+use super::values::{TOKEN_RULE, check_count, fits_length, is_http_token, limit};
 use crate::config::gateway_api::{
     AllowedRoutes, BackendObjectRef, CorsFilter, Fraction, GatewayAddress, GatewaySpec,
     GrpcMethodMatch, GrpcRouteMatch, GrpcRouteRuleSpec, GrpcRouteSpec, HeaderModifier,
@@ -84,7 +85,6 @@ const LABEL_RULE: &str =
     "use 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit";
 const KIND_RULE: &str =
     "use 1-63 letters, digits or '-', starting with a letter and ending with a letter or digit";
-const TOKEN_RULE: &str = "use letters, digits and !#$%&'*+-.^_`|~";
 const HEADER_VALUE_RULE: &str =
     "use visible ASCII characters, separated by single spaces or tabs, none at either end";
 const PATH_CHAR_RULE: &str = "use letters, digits, -._~!$&'()*+,;=:@/ and %XX escapes";
@@ -1129,7 +1129,7 @@ fn check_request_redirect(r: &RequestRedirect, path: &str, report: &mut Report) 
         );
     }
     if let Some(h) = &r.hostname {
-        check_subdomain(h, "redirect hostname", &format!("{path}.hostname"), report);
+        check_precise_hostname(h, "redirect hostname", &format!("{path}.hostname"), report);
     }
     if let Some(m) = &r.path {
         check_path_modifier(m, &format!("{path}.path"), report);
@@ -1149,7 +1149,7 @@ fn check_request_redirect(r: &RequestRedirect, path: &str, report: &mut Report) 
 
 fn check_url_rewrite(r: &UrlRewrite, path: &str, report: &mut Report) {
     if let Some(h) = &r.hostname {
-        check_subdomain(h, "rewrite hostname", &format!("{path}.hostname"), report);
+        check_precise_hostname(h, "rewrite hostname", &format!("{path}.hostname"), report);
     }
     if let Some(m) = &r.path {
         check_path_modifier(m, &format!("{path}.path"), report);
@@ -2375,7 +2375,25 @@ fn check_hostname(h: &str, path: &str, report: &mut Report) {
             path,
             format!("hostname {h:?} is not valid; {HOSTNAME_RULE}"),
         );
+    } else if is_ip_literal(h) {
+        report.error(path, ip_hostname(h, "hostname"));
     }
+}
+
+/// A redirect or rewrite hostname (`PreciseHostname`): a lower-case DNS subdomain, no wildcard,
+/// not an IP address.
+fn check_precise_hostname(h: &str, what: &str, path: &str, report: &mut Report) {
+    if is_ip_literal(h) {
+        report.error(path, ip_hostname(h, what));
+    } else {
+        check_subdomain(h, what, path, report);
+    }
+}
+
+/// The Gateway API `Hostname` and `PreciseHostname` types allow no IP addresses, though the
+/// CRD pattern lets a dotted quad through.
+fn ip_hostname(h: &str, what: &str) -> String {
+    format!("{what} {h:?} is an IP address; the Gateway API allows only DNS names here")
 }
 
 fn is_route_hostname(h: &str) -> bool {
@@ -2483,13 +2501,6 @@ fn check_header_name(name: &str, what: &str, path: &str, report: &mut Report) ->
     } else {
         true
     }
-}
-
-/// `^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$`
-fn is_http_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
 /// `^[!-~]+([\t ]?[!-~]+)*$`: visible ASCII, single spaces or tabs between, none at the ends.

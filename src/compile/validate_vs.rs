@@ -27,7 +27,8 @@ use crate::compile::reachability::{
 };
 use crate::compile::report::Report;
 use crate::compile::values::{
-    check_count, check_duration_at, check_header_value, check_length, fits_length, limit,
+    TOKEN_RULE, check_count, check_duration_at, check_header_chars, check_header_token,
+    check_header_value, check_length, fits_length, is_http_token, limit,
 };
 use crate::config::common::{Percent, StringMatch};
 use crate::config::virtual_service::{
@@ -41,9 +42,6 @@ use crate::predicate::regex::check_pattern;
 const MESH: &str = "mesh";
 /// Prefix of header keys that route on JWT claims (`@request.auth.claims.sub`).
 const JWT_CLAIM_PREFIX: &str = "@request.auth.claims";
-/// Characters allowed in an HTTP header name besides ASCII letters and digits (RFC 7230 tchar).
-const TCHARS: &str = "!#$%&'*+-.^_`|~";
-const TOKEN_RULE: &str = "use letters, digits and !#$%&'*+-.^_`|~";
 const CORS_METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE",
 ];
@@ -442,6 +440,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         }
         if let Some(value) = value {
             check_header_string_match(value, &p, report);
+            check_header_literals(value, &p, report);
         }
     }
     for (name, value) in m.without_headers.iter().flatten() {
@@ -452,6 +451,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         // `regex: "*"` is not a regex: it means "the header is present".
         if let Some(value) = value.as_ref().filter(|v| v.regex.as_deref() != Some("*")) {
             check_string_match(value, &p, false, HEADER_LITERAL, report);
+            check_header_literals(value, &p, report);
         }
     }
     // An empty uri prefix is allowed (Envoy accepts `prefix: ""` for paths); not elsewhere.
@@ -474,7 +474,9 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         ("authority", &m.authority),
     ] {
         if let Some(sm) = sm {
-            check_header_string_match(sm, &format!("{path}.{field}"), report);
+            let p = format!("{path}.{field}");
+            check_header_string_match(sm, &p, report);
+            check_header_literals(sm, &p, report);
         }
     }
     for (name, value) in m.query_params.iter().flatten() {
@@ -565,6 +567,20 @@ fn check_string_match(
     }
 }
 
+/// The exact and prefix literals of a match on a header (`headers`, `withoutHeaders`, `scheme`,
+/// `method`, `authority`): a request header cannot carry a control character, so a literal
+/// holding one could never match. Query parameters are not checked: Envoy matches them after
+/// decoding `%XX` escapes, so any byte can appear there.
+fn check_header_literals(sm: &StringMatch, path: &str, report: &mut Report) {
+    for (field, literal) in [("exact", &sm.exact), ("prefix", &sm.prefix)] {
+        if let Some(literal) = literal
+            && let Err(message) = check_header_chars(literal, &format!("{field} literal"))
+        {
+            report.error(format!("{path}.{field}"), message);
+        }
+    }
+}
+
 fn check_one_of_string_match(sm: &StringMatch, path: &str, report: &mut Report) {
     let set: Vec<&str> = [
         ("exact", &sm.exact),
@@ -623,12 +639,6 @@ fn is_jwt_claim_key(name: &str) -> bool {
     let rest = &name[JWT_CLAIM_PREFIX.len()..];
     (rest.starts_with('.') && rest.len() > 1)
         || (rest.starts_with('[') && rest.ends_with(']') && rest.len() > 2)
-}
-
-fn is_http_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || TCHARS.contains(c))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -694,7 +704,10 @@ fn check_request_set_name(name: &str) -> Result<(), String> {
              are managed by the proxy"
         ));
     }
-    Ok(())
+    if is_authority_header(name) {
+        return Ok(());
+    }
+    check_header_token(name)
 }
 
 /// Request `remove` and every response operation: no `host`, no pseudo-headers.
@@ -713,7 +726,7 @@ fn check_modifiable_header_name(name: &str) -> Result<(), String> {
             "header {name:?} cannot be modified; \":\"-prefixed pseudo-headers are managed by the proxy"
         ));
     }
-    Ok(())
+    check_header_token(name)
 }
 
 fn is_authority_header(name: &str) -> bool {
@@ -988,6 +1001,7 @@ fn check_redirect(
     path: &str,
     report: &mut Report,
 ) {
+    check_authority_value(redirect.authority.as_deref(), path, report);
     let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
     let (uri, prefix_rewrite) = (set(&redirect.uri), set(&redirect.prefix_rewrite));
     if uri && prefix_rewrite {
@@ -1188,7 +1202,19 @@ fn is_known_http_status(code: i64) -> bool {
         | 431 | 451 | 500..=508 | 510 | 511)
 }
 
+/// A rewritten or redirected authority becomes the `:authority` header (or the `Location`
+/// header's host): Envoy's `host_rewrite_literal` and `host_redirect` refuse NUL, CR and LF
+/// (`HTTP_HEADER_VALUE`), `http` every control character but tab.
+fn check_authority_value(authority: Option<&str>, path: &str, report: &mut Report) {
+    if let Some(a) = authority
+        && let Err(message) = check_header_chars(a, "authority")
+    {
+        report.error(format!("{path}.authority"), message);
+    }
+}
+
 fn check_rewrite(rewrite: &HttpRewrite, path: &str, report: &mut Report) {
+    check_authority_value(rewrite.authority.as_deref(), path, report);
     let uri = rewrite.uri.as_deref().is_some_and(|u| !u.is_empty());
     let authority = rewrite.authority.as_deref().is_some_and(|a| !a.is_empty());
     if uri && rewrite.uri_regex_rewrite.is_some() {

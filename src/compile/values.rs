@@ -88,18 +88,48 @@ pub(crate) fn check_duration(d: Duration) -> Result<(), String> {
     }
 }
 
-/// A header value for Envoy: no control characters except HTAB, and `%` only as `%%` or a
-/// well-formed `%VARIABLE%` / `%VARIABLE(args)%` expression (Envoy's header formatter grammar).
-pub(crate) fn check_header_value(value: &str) -> Result<(), String> {
-    if let Some(c) = value
+/// How an HTTP token is spelled, for messages.
+pub(crate) const TOKEN_RULE: &str = "use letters, digits and !#$%&'*+-.^_`|~";
+
+/// An HTTP token (RFC 9110 `tchar`s): what `http`'s `HeaderName::from_bytes` accepts and what
+/// Envoy's HTTP/1 and HTTP/2 codecs send; a CR, LF, NUL, space or ':' is not one.
+pub(crate) fn is_http_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
+}
+
+/// A header name that can be sent: an HTTP token ([`is_http_token`]), or the message.
+pub(crate) fn check_header_token(name: &str) -> Result<(), String> {
+    if is_http_token(name) {
+        Ok(())
+    } else {
+        Err(format!("header name {name:?} is not valid; {TOKEN_RULE}"))
+    }
+}
+
+/// Text that can stand in a header value (`what` names it in the message): no control
+/// characters except HTAB, and no DEL. These are the bytes `http`'s `HeaderValue::from_bytes`
+/// refuses, a superset of Istio's `httpHeaderValueRegexp` (`ValidateHTTPHeaderValue`) and of
+/// Envoy's `HTTP_HEADER_VALUE` rule (NUL, CR, LF); a CR LF in a value is header injection.
+pub(crate) fn check_header_chars(value: &str, what: &str) -> Result<(), String> {
+    match value
         .chars()
         .find(|&c| (c < ' ' && c != '\t') || c == '\u{7f}')
     {
-        return Err(format!(
-            "header value {value:?} contains control character U+{:04X}; only tab is allowed",
+        Some(c) => Err(format!(
+            "{what} {value:?} contains control character U+{:04X}; only tab is allowed",
             c as u32
-        ));
+        )),
+        None => Ok(()),
     }
+}
+
+/// A header value for Envoy: no control characters except HTAB ([`check_header_chars`]), and
+/// `%` only as `%%` or a well-formed `%VARIABLE%` / `%VARIABLE(args)%` expression (Envoy's
+/// header formatter grammar).
+pub(crate) fn check_header_value(value: &str) -> Result<(), String> {
+    check_header_chars(value, "header value")?;
     #[derive(Clone, Copy, PartialEq)]
     enum State {
         Literal,

@@ -3,9 +3,13 @@
 //! Input is YAML (multi-document streams, `kind: List`, `kubectl get -o yaml` output) or JSON.
 //! YAML is read by serde-saphyr with strict options and budgets ([`limits`]); duplicate keys are
 //! errors in YAML and JSON alike. Each document is dispatched on its apiVersion *group* and kind;
-//! kinds meshroute does not handle are skipped with a note. A document whose `spec` does not fit
-//! the schema is kept as a rejected resource (with the field path of the problem), so the other
-//! resources of the stream still load.
+//! kinds meshroute does not handle are skipped with a note. A document is rejected, as the API
+//! server or kubectl would refuse it, when it has no `apiVersion`, `kind` or `metadata.name`,
+//! when its name or namespace is not a DNS name, or when its kind or version does not exist in a
+//! group meshroute reads (`networking.istio.io`, `gateway.networking.k8s.io`,
+//! `discovery.k8s.io`; with a did-you-mean). A document whose `spec` does not fit the schema is
+//! kept as a rejected resource (with the field path of the problem), so the other resources of
+//! the stream still load.
 
 pub mod common;
 pub mod destination_rule;
@@ -21,6 +25,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::compile::names::{NameProblem, ObjectName, did_you_mean};
 use crate::error::{Diagnostic, Error, ErrorKind, ResourceId, Severity};
 
 pub use destination_rule::DestinationRuleSpec;
@@ -298,7 +303,16 @@ impl Config {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        if kind == "List" || kind.ends_with("List") && api_version == "v1" {
+        // `kind: List` (kubectl), and `<Kind>List` as the API server answers a list request
+        // (`v1 ServiceList`, `networking.istio.io/v1 VirtualServiceList`).
+        let typed_list = kind.strip_suffix("List").is_some_and(|item| {
+            api_version == "v1"
+                || KNOWN_GROUPS.iter().any(|g| {
+                    api_version.rsplit_once('/').map(|(group, _)| group) == Some(g.group)
+                        && g.kinds.contains(&item)
+                })
+        });
+        if kind == "List" || typed_list {
             if depth > 0 {
                 self.note(source, at, "skipped: a List nested in a List".to_string());
                 return;
@@ -310,10 +324,76 @@ impl Config {
             }
             return;
         }
+        let raw_metadata = map.get("metadata").and_then(Value::as_object);
+        let raw = |field: &str| {
+            raw_metadata
+                .and_then(|m| m.get(field))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        let provisional = ResourceId::new(
+            if kind.is_empty() { "(no kind)" } else { &kind },
+            Some(raw("namespace"))
+                .filter(|ns| !ns.is_empty())
+                .unwrap_or("default"),
+            raw("name"),
+        );
+        let refuse = |this: &mut Config, path: &str, message: String| {
+            this.rejected.push(Rejected {
+                resource: provisional.clone(),
+                errors: vec![
+                    Error::new(ErrorKind::Invalid, path, message)
+                        .with_resource(&provisional)
+                        .with_source(source),
+                ],
+            })
+        };
+        // The API server refuses an object without apiVersion or kind ("apiVersion not set",
+        // "kind not set"), whatever else it holds.
+        for (field, value) in [("apiVersion", &api_version), ("kind", &kind)] {
+            if value.is_empty() {
+                let message = match map.get(field) {
+                    None | Some(Value::Null) => format!("{field} is required"),
+                    Some(Value::String(_)) => format!("{field} is empty"),
+                    Some(other) => format!("{field} must be a string, not {other}"),
+                };
+                refuse(self, field, message);
+                return;
+            }
+        }
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
         let version = api_version
             .rsplit_once('/')
             .map_or(api_version.as_str(), |(_, v)| v);
+        // Inside a group meshroute reads, a version or kind that does not exist is an error, as
+        // kubectl's "no matches for kind" is; real kinds meshroute does not route with are
+        // skipped below.
+        if let Some(known) = KNOWN_GROUPS.iter().find(|g| g.group == group) {
+            if !known.versions.contains(&version) {
+                let versions = known.versions.join(", ");
+                refuse(
+                    self,
+                    "apiVersion",
+                    format!(
+                        "no matches for kind {kind:?} in version {api_version:?}; {group} serves \
+                         versions {versions}"
+                    ),
+                );
+                return;
+            }
+            if !known.kinds.contains(&kind.as_str()) {
+                let hint = match did_you_mean(&kind, known.kinds) {
+                    Some(k) => format!("; did you mean {k}?"),
+                    None => format!("; the kinds of {group} are {}", known.kinds.join(", ")),
+                };
+                refuse(
+                    self,
+                    "kind",
+                    format!("no matches for kind {kind:?} in version {api_version:?}{hint}"),
+                );
+                return;
+            }
+        }
         let istio =
             group == "networking.istio.io" && matches!(version, "v1" | "v1beta1" | "v1alpha3");
         let gateway_api =
@@ -328,20 +408,23 @@ impl Config {
             _ => false,
         };
         if !handled {
-            let what = if kind.is_empty() {
-                "a document without kind".to_string()
-            } else {
-                format!("{api_version} {kind}")
-            };
             self.note(
                 source,
                 at,
-                format!("skipped {what}: not a kind meshroute routes with"),
+                format!("skipped {api_version} {kind}: not a kind meshroute routes with"),
             );
             return;
         }
-        let metadata_value = map.remove("metadata").unwrap_or(Value::Null);
-        let metadata: Metadata = match typed::<Metadata>(metadata_value, "metadata") {
+        // No metadata reads as empty metadata, so that the missing name is what is reported.
+        let metadata_value = match map.remove("metadata") {
+            None | Some(Value::Null) => Value::Object(Default::default()),
+            Some(m) => m,
+        };
+        let generate_name = metadata_value
+            .get("generateName")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut metadata: Metadata = match typed::<Metadata>(metadata_value, "metadata") {
             Ok(m) => m,
             Err(e) => {
                 let id = ResourceId::new(&kind, "", "");
@@ -352,6 +435,15 @@ impl Config {
                 return;
             }
         };
+        // An empty namespace is the default one, as for kubectl.
+        if metadata.namespace.as_deref() == Some("") {
+            metadata.namespace = None;
+        }
+        if let Some((path, message)) = self.check_identity(&kind, &metadata, generate_name, source)
+        {
+            refuse(self, path, message);
+            return;
+        }
         let id = ResourceId::new(
             &kind,
             metadata.namespace.as_deref().unwrap_or("default"),
@@ -411,6 +503,64 @@ impl Config {
         }
     }
 
+    /// The API server's rules for `metadata.name` and `metadata.namespace` (apimachinery
+    /// `pkg/api/validation/objectmeta.go`, `ValidateObjectMetaAccessor`): the first broken one as
+    /// `(field path, message)`. A name or namespace that is valid once lower-cased is a warning:
+    /// Istio reads it as written.
+    fn check_identity(
+        &mut self,
+        kind: &str,
+        metadata: &Metadata,
+        generate_name: Option<String>,
+        source: &str,
+    ) -> Option<(&'static str, String)> {
+        if metadata.name.is_empty() {
+            let message = match generate_name.filter(|g| !g.is_empty()) {
+                Some(g) => format!(
+                    "name is required; generateName {g:?} names the object only when the API \
+                     server creates it, so nothing can refer to it"
+                ),
+                None => "name is required".to_string(),
+            };
+            return Some(("metadata.name", message));
+        }
+        let name_rule = match kind {
+            "Service" => ObjectName::Dns1035Label,
+            "Namespace" => ObjectName::Label,
+            _ => ObjectName::Subdomain,
+        };
+        let id = ResourceId::new(
+            kind,
+            metadata.namespace.as_deref().unwrap_or("default"),
+            &metadata.name,
+        );
+        let namespace = metadata
+            .namespace
+            .as_deref()
+            .filter(|_| kind != "Namespace");
+        let checks = [
+            ("metadata.name", name_rule.check("name", &metadata.name)),
+            (
+                "metadata.namespace",
+                namespace.map_or(Ok(()), |ns| ObjectName::Label.check("namespace", ns)),
+            ),
+        ];
+        for (path, checked) in checks {
+            match checked {
+                Ok(()) => {}
+                Err(NameProblem::Invalid(message)) => return Some((path, message)),
+                Err(NameProblem::UpperCase(message)) => self.notes.push(Diagnostic {
+                    severity: Severity::Warning,
+                    code: "name-case",
+                    resource: Some(id.clone()),
+                    path: format!("{source}: {path}"),
+                    message,
+                }),
+            }
+        }
+        None
+    }
+
     fn note(&mut self, source: &str, at: &str, message: String) {
         self.notes.push(Diagnostic {
             severity: Severity::Note,
@@ -421,6 +571,58 @@ impl Config {
         });
     }
 }
+
+/// A group meshroute reads, with every version it serves and every kind it defines (served by
+/// any of those versions). A kind or version outside these is an error, as for kubectl.
+struct KnownGroup {
+    group: &'static str,
+    versions: &'static [&'static str],
+    kinds: &'static [&'static str],
+}
+
+/// From istio/api `networking/{v1,v1beta1,v1alpha3}/*.proto`, kubernetes-sigs/gateway-api
+/// `apis/` and `config/crd/{standard,experimental}`, and Kubernetes `discovery.k8s.io`.
+const KNOWN_GROUPS: &[KnownGroup] = &[
+    KnownGroup {
+        group: "networking.istio.io",
+        versions: &["v1", "v1beta1", "v1alpha3"],
+        kinds: &[
+            "VirtualService",
+            "DestinationRule",
+            "Gateway",
+            "ServiceEntry",
+            "Sidecar",
+            "WorkloadEntry",
+            "WorkloadGroup",
+            "EnvoyFilter",
+            "ProxyConfig",
+        ],
+    },
+    KnownGroup {
+        group: "gateway.networking.k8s.io",
+        versions: &["v1", "v1beta1", "v1alpha2", "v1alpha3"],
+        kinds: &[
+            "Gateway",
+            "GatewayClass",
+            "HTTPRoute",
+            "GRPCRoute",
+            "TLSRoute",
+            "TCPRoute",
+            "UDPRoute",
+            "ReferenceGrant",
+            "ReferencePolicy",
+            "BackendTLSPolicy",
+            "BackendLBPolicy",
+            "BackendTrafficPolicy",
+            "ListenerSet",
+        ],
+    },
+    KnownGroup {
+        group: "discovery.k8s.io",
+        versions: &["v1", "v1beta1"],
+        kinds: &["EndpointSlice"],
+    },
+];
 
 /// Deserializes `value` into `T`, naming the field path (prefixed with `root`) on error.
 fn typed<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Error> {
