@@ -16,15 +16,26 @@
 //!
 //! Input line: `{"id": ..., "request": {"method", "scheme", "authority", "path", "headers":
 //! {name: value or [values]}, "port", "source_labels", "source_namespace", "source_ip",
-//! "gateway"}, "random_value": optional u64}`. A bad line gets `{"id", "error"}` and the stream
-//! goes on. A configuration that does not compile prints every error to stderr and exits 1.
+//! "gateway"}, "random_value": optional u64}`. Every field but `request` may be omitted or null;
+//! an omitted or null `source_namespace` is the client namespace `default`. The `id` (any JSON
+//! value) comes back exactly as written.
+//!
+//! Lines are read as strictly as configuration files: a field not named above, a key given
+//! twice (at any depth), a `port` that is not an integer from 0 to 65535 or a `random_value`
+//! that is not one from 0 to 2^64-1 (`1e3`, `1.0`, `-1` are not) make the line bad. A bad line
+//! (also: not UTF-8, not JSON, not an object, a lone surrogate, nested too deep) gets
+//! `{"id": <as sent, or null when it cannot be recovered>, "error": "line N: <field>: <why>"}` and
+//! the stream goes on; blank lines get no answer. A configuration that does not compile prints
+//! every error to stderr and exits 1.
 
 use std::io::{BufRead, Write};
 
+use input::read_line;
 use meshroute::action::{Abort, Action, Destination, RedirectPort};
 use meshroute::registry::{Pick, Registry, Router};
 use meshroute::{CompileOptions, Config, Decision, Outcome, OwnedRequest, Table, addressed_port};
 use rand_core::Rng;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 fn main() {
@@ -102,62 +113,104 @@ fn run() -> Result<(), String> {
         None
     };
     let mut rng = rand_pcg::Pcg64::new(u128::from(seed), 0x0a02_bdbf_7bb3_c0a7_ac28_fa16_a64a_bf96);
+    let ctx = Ctx {
+        table: &table,
+        router: router.as_ref(),
+        gateway: gateway.as_ref(),
+        explain,
+    };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for line in stdin.lock().lines() {
-        let line = line.map_err(|e| format!("reading stdin: {e}"))?;
-        if line.trim().is_empty() {
+    serve(&ctx, &mut rng, &mut stdin.lock(), &mut stdout.lock())
+}
+
+/// Answers every line of `input` on `out`, in order: one line per line that is not blank. A
+/// line that cannot be read or decided gets an error line and the stream goes on; only
+/// reading stdin or writing stdout failing ends it. Every answered line takes one draw from
+/// `rng`, used when it gives no `random_value`.
+fn serve<R: Rng>(
+    ctx: &Ctx<'_>,
+    rng: &mut R,
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    let mut line = Vec::new();
+    let mut line_no = 0usize;
+    loop {
+        line.clear();
+        // Bytes, not `lines()`: a line that is not UTF-8 gets an error line, it does not end
+        // the stream.
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("reading stdin: {e}"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if std::str::from_utf8(text).is_ok_and(|t| t.trim().is_empty()) {
             continue;
         }
         let draw_default = rng.next_u64();
-        let answer = match answer(
-            &table,
-            router.as_ref(),
-            &line,
-            gateway.as_ref(),
-            draw_default,
-            explain,
-        ) {
-            Ok(v) => v,
-            Err((id, msg)) => json!({"id": id, "error": msg}),
-        };
+        let answer = answer(ctx, text, line_no, draw_default);
         writeln!(out, "{answer}").map_err(|e| format!("writing stdout: {e}"))?;
     }
-    Ok(())
 }
 
-fn answer(
-    table: &Table,
-    router: Option<&Router>,
-    line: &str,
-    gateway: Option<&(String, String)>,
-    draw: u64,
+/// What every line is decided against.
+struct Ctx<'a> {
+    table: &'a Table,
+    router: Option<&'a Router>,
+    /// `--gateway`: where a request without its own `gateway` arrives.
+    gateway: Option<&'a (String, String)>,
     explain: bool,
-) -> Result<Value, (Value, String)> {
-    let input: Value =
-        serde_json::from_str(line).map_err(|e| (Value::Null, format!("not a JSON object: {e}")))?;
-    let id = input.get("id").cloned().unwrap_or(Value::Null);
-    let fail = |msg: String| (id.clone(), msg);
-    let r = input
-        .get("request")
-        .ok_or_else(|| fail("missing \"request\"".into()))?;
-    let req = parse_request(r, gateway).map_err(fail)?;
-    let draw = match input.get("random_value") {
-        None | Some(Value::Null) => draw,
-        Some(v) => v.as_u64().ok_or_else(|| {
-            fail(format!(
-                "random_value {v} is not an unsigned 64-bit integer"
-            ))
-        })?,
+}
+
+/// The answer line (without its newline) to input line `line_no` (from 1): a decision, or
+/// `{"id", "error"}` with the id as sent (or null when it cannot be recovered).
+fn answer(ctx: &Ctx<'_>, line: &[u8], line_no: usize, draw: u64) -> String {
+    let (id, result) = match read_line(line, ctx.gateway) {
+        Ok(input) => {
+            let draw = input.random_value.unwrap_or(draw);
+            (Some(input.id), Ok(decide(ctx, &input.request, draw)))
+        }
+        Err(bad) => (bad.id, Err(bad.msg)),
     };
-    let d = table.decide_with_draw(&req, draw);
-    let mut out = render(table, &d, &req, id);
-    if explain {
-        out["explain"] = table.explain(&req, draw).to_json();
+    let null = RawValue::NULL;
+    let id = id.as_deref().unwrap_or(null);
+    let text = match result {
+        Ok(rest) => serde_json::to_string(&Answer { id, rest: &rest }),
+        Err(msg) => serde_json::to_string(&ErrorLine {
+            id,
+            error: &format!("line {line_no}: {msg}"),
+        }),
+    };
+    text.unwrap_or_else(|e| format!(r#"{{"id":{id},"error":"line {line_no}: {e}"}}"#))
+}
+
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    id: &'a RawValue,
+    #[serde(flatten)]
+    rest: &'a Value,
+}
+
+#[derive(serde::Serialize)]
+struct ErrorLine<'a> {
+    id: &'a RawValue,
+    error: &'a str,
+}
+
+fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
+    let table = ctx.table;
+    let d = table.decide_with_draw(req, draw);
+    let mut out = render(table, &d, req);
+    if ctx.explain {
+        out["explain"] = table.explain(req, draw).to_json();
     }
-    if let Some(router) = router {
-        let pick = router.pick(&d, &req, draw);
+    if let Some(router) = ctx.router {
+        let pick = router.pick(&d, req, draw);
         out["endpoint"] = match pick {
             Pick::Endpoint(p) => json!({
                 "address": &*p.endpoint.address,
@@ -178,83 +231,7 @@ fn answer(
             });
         }
     }
-    Ok(out)
-}
-
-fn parse_request(r: &Value, gateway: Option<&(String, String)>) -> Result<OwnedRequest, String> {
-    let s = |k: &str, default: &str| -> Result<String, String> {
-        match r.get(k) {
-            None | Some(Value::Null) => Ok(default.to_string()),
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(v) => Err(format!("request.{k}: {v} is not a string")),
-        }
-    };
-    let mut req = OwnedRequest {
-        method: s("method", "GET")?,
-        scheme: s("scheme", "http")?,
-        authority: s("authority", "")?,
-        path: s("path", "/")?,
-        ..OwnedRequest::default()
-    };
-    if let Some(h) = r.get("headers").filter(|v| !v.is_null()) {
-        let h = h.as_object().ok_or("request.headers: not an object")?;
-        for (name, v) in h {
-            match v {
-                Value::String(s) => req.headers.push((name.clone(), s.clone())),
-                Value::Array(vs) => {
-                    for (i, v) in vs.iter().enumerate() {
-                        let s = v
-                            .as_str()
-                            .ok_or_else(|| format!("request.headers.{name}[{i}]: not a string"))?;
-                        req.headers.push((name.clone(), s.to_string()));
-                    }
-                }
-                other => {
-                    return Err(format!(
-                        "request.headers.{name}: {other} is not a string or a list of strings"
-                    ));
-                }
-            }
-        }
-    }
-    req.port = match r.get("port") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .and_then(|p| u16::try_from(p).ok())
-                .ok_or_else(|| format!("request.port: {v} is not a port"))?,
-        ),
-    };
-    if let Some(l) = r.get("source_labels").filter(|v| !v.is_null()) {
-        for (k, v) in l
-            .as_object()
-            .ok_or("request.source_labels: not an object")?
-        {
-            let v = v
-                .as_str()
-                .ok_or_else(|| format!("request.source_labels.{k}: not a string"))?;
-            req.source_labels.insert(k.clone(), v.to_string());
-        }
-    }
-    let ns = s("source_namespace", "")?;
-    req.source_namespace = (!ns.is_empty()).then_some(ns);
-    let ip = s("source_ip", "")?;
-    if !ip.is_empty() {
-        req.source_ip = Some(
-            ip.parse()
-                .map_err(|_| format!("request.source_ip: {ip:?} is not an IP address"))?,
-        );
-    }
-    let gw = s("gateway", "")?;
-    req.gateway = if gw.is_empty() || gw == "mesh" {
-        gateway.cloned()
-    } else {
-        let (ns, name) = gw
-            .split_once('/')
-            .ok_or_else(|| format!("request.gateway: {gw:?} is not NAMESPACE/NAME"))?;
-        Some((ns.to_string(), name.to_string()))
-    };
-    Ok(req)
+    out
 }
 
 /// A destination with the port Envoy sends to: its own, else the request's.
@@ -263,8 +240,8 @@ fn dest(d: &Destination, req: &OwnedRequest) -> Value {
     json!({"host": &*d.host, "subset": d.subset.as_deref(), "port": port})
 }
 
-fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest, id: Value) -> Value {
-    let mut out = json!({"id": id, "status": d.status(), "draw": d.draw});
+fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
+    let mut out = json!({"status": d.status(), "draw": d.draw});
     match &d.outcome {
         Outcome::Matched(m) => {
             let src = table.source_of(m.rule);
@@ -385,4 +362,985 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest, id: Value) -> Val
         }
     }
     out
+}
+
+/// Reading one request line as strictly as the config loader reads a file: fields the contract
+/// does not name and repeated keys are errors, numbers are checked against their type, and the
+/// `id` is kept as the text that was sent.
+mod input {
+    use std::collections::BTreeMap;
+    use std::fmt;
+    use std::net::IpAddr;
+
+    use meshroute::OwnedRequest;
+    use serde::Deserialize as _;
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    /// A line read: the request, its id as sent and its draw if it names one.
+    pub struct Line {
+        pub id: Box<RawValue>,
+        pub request: OwnedRequest,
+        pub random_value: Option<u64>,
+    }
+
+    /// A line that cannot be decided: why, and its id when it can be recovered.
+    pub struct Bad {
+        pub id: Option<Box<RawValue>>,
+        pub msg: String,
+    }
+
+    const TOP: &[&str] = &["id", "request", "random_value"];
+    const REQUEST: &[&str] = &[
+        "method",
+        "scheme",
+        "authority",
+        "path",
+        "headers",
+        "port",
+        "source_labels",
+        "source_namespace",
+        "source_ip",
+        "gateway",
+    ];
+
+    /// Reads one line (without its newline). `gateway` is where a request that names none
+    /// arrives (`--gateway`).
+    pub fn read_line(line: &[u8], gateway: Option<&(String, String)>) -> Result<Line, Bad> {
+        let text = std::str::from_utf8(line).map_err(|e| Bad {
+            id: recover_id(line),
+            msg: format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()),
+        })?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let read = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            (path, e.into_inner())
+        });
+        let read = read.and_then(|r| de.end().map(|()| r).map_err(|e| (".".to_string(), e)));
+        let raw: RawLine = read.map_err(|(path, e)| Bad {
+            id: recover_id(line),
+            msg: describe(&path, &e, true),
+        })?;
+        let id = match raw.id {
+            None => RawValue::NULL.to_owned(),
+            Some(id) => {
+                let mut de = serde_json::Deserializer::from_str(id.get());
+                if let Err(e) = serde_path_to_error::deserialize::<_, Checked>(&mut de) {
+                    // Where in the id, unless that is a long way down; no column, which would
+                    // count from the id's start.
+                    let path = match e.path().to_string() {
+                        p if p == "." || p.len() > 80 => "id".to_string(),
+                        p if p.starts_with('[') => format!("id{p}"),
+                        p => format!("id.{p}"),
+                    };
+                    return Err(Bad {
+                        id: None,
+                        msg: describe(&path, &e.into_inner(), false),
+                    });
+                }
+                id
+            }
+        };
+        let Some(mut request) = raw.request else {
+            return Err(Bad {
+                id: Some(id),
+                msg: "request: missing; a line is {\"id\", \"request\", \"random_value\"}".into(),
+            });
+        };
+        request.gateway = raw.gateway.or_else(|| gateway.cloned());
+        Ok(Line {
+            id,
+            request,
+            random_value: raw.random_value,
+        })
+    }
+
+    /// `path: message`, with serde_json's column kept only for syntax errors (a field path says
+    /// more than a column) when `column`.
+    fn describe(path: &str, e: &serde_json::Error, column: bool) -> String {
+        let full = e.to_string();
+        let at = format!(" at line {} column {}", e.line(), e.column());
+        let msg = full.strip_suffix(&at).unwrap_or(&full);
+        let msg = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof if column => {
+                format!("{msg} at column {}", e.column())
+            }
+            _ => msg.to_string(),
+        };
+        if path.is_empty() || path == "." {
+            msg
+        } else {
+            format!("{path}: {msg}")
+        }
+    }
+
+    /// The top-level object as read; `gateway` is the request's own, `None` for `--gateway` (or
+    /// the mesh).
+    struct RawLine {
+        id: Option<Box<RawValue>>,
+        request: Option<OwnedRequest>,
+        random_value: Option<u64>,
+        gateway: Option<(String, String)>,
+    }
+
+    impl<'de> de::Deserialize<'de> for RawLine {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<RawLine, D::Error> {
+            d.deserialize_map(LineVisitor)
+        }
+    }
+
+    struct LineVisitor;
+
+    impl<'de> Visitor<'de> for LineVisitor {
+        type Value = RawLine;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object {\"id\", \"request\", \"random_value\"}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawLine, A::Error> {
+            let mut line = RawLine {
+                id: None,
+                request: None,
+                random_value: None,
+                gateway: None,
+            };
+            let mut seen = 0u32;
+            while let Some(field) = map.next_key_seed(Field {
+                names: TOP,
+                seen: &mut seen,
+            })? {
+                match field {
+                    0 => line.id = Some(map.next_value()?),
+                    1 => {
+                        let r: RawRequest = map.next_value()?;
+                        line.gateway = r.gateway;
+                        line.request = Some(r.request);
+                    }
+                    _ => {
+                        line.random_value = map.next_value_seed(Unsigned {
+                            max: u64::MAX,
+                            what: "an unsigned 64-bit integer",
+                        })?;
+                    }
+                }
+            }
+            Ok(line)
+        }
+    }
+
+    /// A known field name, read once: its index in `names`.
+    struct Field<'a> {
+        names: &'static [&'static str],
+        seen: &'a mut u32,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Field<'_> {
+        type Value = usize;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for Field<'_> {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "one of {}", self.names.join(", "))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+            let Some(i) = self.names.iter().position(|n| *n == v) else {
+                return Err(E::custom(format_args!(
+                    "unknown field; expected one of {}",
+                    self.names.join(", ")
+                )));
+            };
+            if *self.seen & (1 << i) != 0 {
+                return Err(E::custom("duplicate key; each field may be given once"));
+            }
+            *self.seen |= 1 << i;
+            Ok(i)
+        }
+    }
+
+    struct RawRequest {
+        request: OwnedRequest,
+        gateway: Option<(String, String)>,
+    }
+
+    impl<'de> de::Deserialize<'de> for RawRequest {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<RawRequest, D::Error> {
+            d.deserialize_map(RequestVisitor)
+        }
+    }
+
+    struct RequestVisitor;
+
+    impl<'de> Visitor<'de> for RequestVisitor {
+        type Value = RawRequest;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a request object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRequest, A::Error> {
+            let mut req = OwnedRequest {
+                method: "GET".into(),
+                scheme: "http".into(),
+                path: "/".into(),
+                ..OwnedRequest::default()
+            };
+            let mut gateway = None;
+            let mut seen = 0u32;
+            while let Some(field) = map.next_key_seed(Field {
+                names: REQUEST,
+                seen: &mut seen,
+            })? {
+                let s = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.into());
+                match REQUEST[field] {
+                    "method" => req.method = s(map.next_value()?, "GET"),
+                    "scheme" => req.scheme = s(map.next_value()?, "http"),
+                    "authority" => req.authority = s(map.next_value()?, ""),
+                    "path" => req.path = s(map.next_value()?, "/"),
+                    "headers" => req.headers = map.next_value::<Headers>()?.0,
+                    "port" => {
+                        req.port = map
+                            .next_value_seed(Unsigned {
+                                max: u16::MAX.into(),
+                                what: "a port (0 to 65535)",
+                            })?
+                            .map(|p| p as u16);
+                    }
+                    "source_labels" => req.source_labels = map.next_value::<Labels>()?.0,
+                    "source_namespace" => {
+                        // Omitted, null or "": the client namespace `default`.
+                        let ns: Option<String> = map.next_value()?;
+                        req.source_namespace = ns.filter(|ns| !ns.is_empty());
+                    }
+                    "source_ip" => req.source_ip = map.next_value::<Ip>()?.0,
+                    _ => gateway = map.next_value::<Gateway>()?.0,
+                }
+            }
+            Ok(RawRequest {
+                request: req,
+                gateway,
+            })
+        }
+    }
+
+    /// Keys of one object, each given once.
+    #[derive(Default)]
+    struct Keys(Vec<String>);
+
+    impl<'de> DeserializeSeed<'de> for &mut Keys {
+        type Value = String;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for &mut Keys {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            if self.0.iter().any(|k| k == v) {
+                return Err(E::custom("duplicate key; each key may be given once"));
+            }
+            self.0.push(v.to_string());
+            Ok(v.to_string())
+        }
+    }
+
+    /// `headers`: `{name: value or [values]}`, or null.
+    struct Headers(Vec<(String, String)>);
+
+    impl<'de> de::Deserialize<'de> for Headers {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Headers, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Headers;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an object {name: value or [values]}")
+                }
+                fn visit_unit<E>(self) -> Result<Headers, E> {
+                    Ok(Headers(Vec::new()))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
+                    let mut keys = Keys::default();
+                    let mut out = Vec::new();
+                    while let Some(name) = map.next_key_seed(&mut keys)? {
+                        for v in map.next_value::<Values>()?.0 {
+                            out.push((name.clone(), v));
+                        }
+                    }
+                    Ok(Headers(out))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// One header's values: a string or a list of strings.
+    struct Values(Vec<String>);
+
+    impl<'de> de::Deserialize<'de> for Values {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Values, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Values;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string or a list of strings")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Values, E> {
+                    Ok(Values(vec![v.to_string()]))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Values, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(v) = seq.next_element::<String>()? {
+                        out.push(v);
+                    }
+                    Ok(Values(out))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// `source_labels`: `{name: value}`, or null.
+    struct Labels(BTreeMap<String, String>);
+
+    impl<'de> de::Deserialize<'de> for Labels {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Labels, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Labels;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an object {name: value}")
+                }
+                fn visit_unit<E>(self) -> Result<Labels, E> {
+                    Ok(Labels(BTreeMap::new()))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
+                    let mut keys = Keys::default();
+                    let mut out = BTreeMap::new();
+                    while let Some(name) = map.next_key_seed(&mut keys)? {
+                        out.insert(name, map.next_value::<String>()?);
+                    }
+                    Ok(Labels(out))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// `source_ip`: an IP address, or null or "" for none.
+    struct Ip(Option<IpAddr>);
+
+    impl<'de> de::Deserialize<'de> for Ip {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Ip, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                None => Ok(Ip(None)),
+                Some(s) if s.is_empty() => Ok(Ip(None)),
+                Some(s) => s
+                    .parse()
+                    .map(|ip| Ip(Some(ip)))
+                    .map_err(|_| de::Error::custom(format_args!("{s:?} is not an IP address"))),
+            }
+        }
+    }
+
+    /// `gateway`: `"NAMESPACE/NAME"`; null, `""` and `"mesh"` mean `--gateway` (or the mesh).
+    struct Gateway(Option<(String, String)>);
+
+    impl<'de> de::Deserialize<'de> for Gateway {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Gateway, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                None => Ok(Gateway(None)),
+                Some(g) if g.is_empty() || g == "mesh" => Ok(Gateway(None)),
+                Some(g) => match g.split_once('/') {
+                    Some((ns, name)) => Ok(Gateway(Some((ns.to_string(), name.to_string())))),
+                    None => Err(de::Error::custom(format_args!(
+                        "{g:?} is not NAMESPACE/NAME"
+                    ))),
+                },
+            }
+        }
+    }
+
+    /// An unsigned integer up to `max`, or null; read from its text, so `1e3`, `1.0`, `-1` and
+    /// integers past `max` are named as written, not as the float serde_json would make of them.
+    struct Unsigned {
+        max: u64,
+        what: &'static str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Unsigned {
+        type Value = Option<u64>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            let Some(raw) = Option::<Box<RawValue>>::deserialize(d)? else {
+                return Ok(None);
+            };
+            let text = raw.get();
+            if text.bytes().all(|b| b.is_ascii_digit())
+                && let Some(n) = text.parse::<u64>().ok().filter(|n| *n <= self.max)
+            {
+                return Ok(Some(n));
+            }
+            let shown = match text.as_bytes()[0] {
+                b'{' => "an object".to_string(),
+                b'[' => "an array".to_string(),
+                _ if text.chars().count() > 40 => {
+                    format!("{}...", text.chars().take(40).collect::<String>())
+                }
+                _ => text.to_string(),
+            };
+            Err(de::Error::custom(format_args!(
+                "{shown} is not {}",
+                self.what
+            )))
+        }
+    }
+
+    /// Any JSON value without a repeated key or a string serde_json would refuse (a lone
+    /// surrogate): what an `id` read as raw text is checked against before it is echoed.
+    struct Checked;
+
+    impl<'de> de::Deserialize<'de> for Checked {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Checked, D::Error> {
+            d.deserialize_any(Checked)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Checked {
+        type Value = Checked;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_unit<E>(self) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+            while seq.next_element::<Checked>()?.is_some() {}
+            Ok(Checked)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+            let mut keys = Keys::default();
+            while map.next_key_seed(&mut keys)?.is_some() {
+                map.next_value::<Checked>()?;
+            }
+            Ok(Checked)
+        }
+    }
+
+    /// The `id` of a line that could not be read, best effort: a scan of the top-level object
+    /// for an `"id"` key with a scalar value (string, number, boolean, null), skipping other
+    /// values by bracket depth (inside strings, brackets do not count). Works on bytes, so a
+    /// line that is not UTF-8 still gives its id. A line with two `"id"` keys gives none.
+    pub fn recover_id(line: &[u8]) -> Option<Box<RawValue>> {
+        let ws = |mut i: usize| {
+            while line.get(i).is_some_and(|b| b" \t\r\n".contains(b)) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = ws(0);
+        if line.get(i) != Some(&b'{') {
+            return None;
+        }
+        i += 1;
+        let mut found: Option<Option<&[u8]>> = None;
+        loop {
+            i = ws(i);
+            if line.get(i) != Some(&b'"') {
+                break;
+            }
+            let Some(key_end) = string_end(line, i) else {
+                break;
+            };
+            let key = &line[i..key_end];
+            i = ws(key_end);
+            if line.get(i) != Some(&b':') {
+                break;
+            }
+            i = ws(i + 1);
+            let Some(value_end) = value_end(line, i) else {
+                break;
+            };
+            if serde_json::from_slice::<String>(key).is_ok_and(|k| k == "id") {
+                if found.is_some() {
+                    return None;
+                }
+                let v = &line[i..value_end];
+                found = Some((!matches!(v[0], b'{' | b'[')).then_some(v));
+            }
+            i = ws(value_end);
+            if line.get(i) != Some(&b',') {
+                break;
+            }
+            i += 1;
+        }
+        let v = std::str::from_utf8(found??).ok()?;
+        serde_json::from_str::<Checked>(v).ok()?;
+        RawValue::from_string(v.to_string()).ok()
+    }
+
+    /// The index after the string starting at `line[i] == b'"'`.
+    fn string_end(line: &[u8], mut i: usize) -> Option<usize> {
+        i += 1;
+        loop {
+            match line.get(i)? {
+                b'"' => return Some(i + 1),
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// The index after the value starting at `line[i]`, nested values skipped by bracket depth.
+    fn value_end(line: &[u8], mut i: usize) -> Option<usize> {
+        match line.get(i)? {
+            b'"' => string_end(line, i),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match line.get(i)? {
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(i + 1);
+                            }
+                        }
+                        b'"' => {
+                            i = string_end(line, i)?;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            _ => {
+                let start = i;
+                while line.get(i).is_some_and(|b| !b",}] \t\r\n".contains(b)) {
+                    i += 1;
+                }
+                (i > start).then_some(i)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The stream contract: each bad line gets one error line carrying its id when it can be
+    //! recovered, and the line after it is still decided. Request lines are held to the config
+    //! loader's strictness (`src/config/mod.rs`, `StrictVisitor`: repeated keys are errors).
+    use super::*;
+
+    const CONFIG: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: cart, namespace: shop}
+spec:
+  hosts: [cart]
+  http:
+  - name: split
+    route:
+    - destination: {host: cart, subset: v1}
+      weight: 75
+    - destination: {host: cart, subset: v2}
+      weight: 25
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: cart, namespace: shop}
+spec:
+  host: cart
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+";
+
+    /// A line that is decided: `{"id": "next", ...}` to `cart` with draw 80 (subset v2).
+    const NEXT: &[u8] = br#"{"id": "next", "request": {"authority": "cart", "source_namespace": "shop"}, "random_value": 80}"#;
+
+    fn table() -> Table {
+        let config = Config::from_str(CONFIG, "test").unwrap();
+        meshroute::compile(&config, &CompileOptions::strict())
+            .unwrap()
+            .table
+    }
+
+    /// The answer lines to `input`, as text.
+    fn stream(input: &[u8]) -> Vec<String> {
+        let table = table();
+        let ctx = Ctx {
+            table: &table,
+            router: None,
+            gateway: None,
+            explain: false,
+        };
+        let mut rng = rand_pcg::Pcg64::new(0, 0x0a02_bdbf_7bb3_c0a7_ac28_fa16_a64a_bf96);
+        let mut out = Vec::new();
+        serve(&ctx, &mut rng, &mut &input[..], &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The answer to `bad` on line 1, checked to be an error line, and that `NEXT` on line 2
+    /// is still decided.
+    fn error_then_next(bad: &[u8]) -> String {
+        let mut input = bad.to_vec();
+        input.push(b'\n');
+        input.extend_from_slice(NEXT);
+        input.push(b'\n');
+        let out = stream(&input);
+        assert_eq!(out.len(), 2, "{out:?}");
+        let next: Value = serde_json::from_str(&out[1]).unwrap();
+        assert_eq!(next["id"], "next", "{}", out[1]);
+        assert_eq!(next["destination"]["subset"], "v2", "{}", out[1]);
+        let v: Value = serde_json::from_str(&out[0]).unwrap();
+        assert!(v["error"].is_string(), "{}", out[0]);
+        assert_eq!(v.as_object().unwrap().len(), 2, "{}", out[0]);
+        out[0].clone()
+    }
+
+    #[test]
+    fn invalid_utf8_gets_an_error_line_with_the_id_and_the_stream_goes_on() {
+        assert_eq!(
+            error_then_next(b"{\"id\": 3, \"request\": {\"path\": \"/\xff\"}}"),
+            r#"{"id":3,"error":"line 1: not UTF-8: invalid byte at offset 32"}"#
+        );
+        // The id after the bad byte is found too, by a scan of the bytes.
+        assert_eq!(
+            error_then_next(b"{\"request\": {\"path\": \"/\xc3\x28\"}, \"id\": \"a\"}"),
+            r#"{"id":"a","error":"line 1: not UTF-8: invalid byte at offset 23"}"#
+        );
+        assert_eq!(
+            error_then_next(b"\xff"),
+            r#"{"id":null,"error":"line 1: not UTF-8: invalid byte at offset 0"}"#
+        );
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_gets_an_error_line_not_a_decision() {
+        for (line, what) in [
+            ("null", "null"),
+            ("[1, 2]", "sequence"),
+            (r#""cart""#, r#"string \"cart\""#),
+            ("7", "integer `7`"),
+        ] {
+            assert_eq!(
+                error_then_next(line.as_bytes()),
+                format!(
+                    r#"{{"id":null,"error":"line 1: invalid type: {what}, expected an object {{\"id\", \"request\", \"random_value\"}}"}}"#
+                )
+            );
+        }
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": null}"#),
+            r#"{"id":1,"error":"line 1: request: invalid type: null, expected a request object"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": [1]}"#),
+            r#"{"id":1,"error":"line 1: request: invalid type: sequence, expected a request object"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1}"#),
+            r#"{"id":1,"error":"line 1: request: missing; a line is {\"id\", \"request\", \"random_value\"}"}"#
+        );
+        assert_eq!(
+            error_then_next(b"this is not json"),
+            r#"{"id":null,"error":"line 1: expected ident at column 2"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {}} {}"#),
+            r#"{"id":1,"error":"line 1: trailing characters at column 26"}"#
+        );
+    }
+
+    #[test]
+    fn numbers_out_of_range_and_nan_get_an_error_line_naming_the_field() {
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {}, "random_value": 1e400}"#),
+            r#"{"id":1,"error":"line 1: random_value: 1e400 is not an unsigned 64-bit integer"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"path": 1e400}}"#),
+            r#"{"id":1,"error":"line 1: request.path: number out of range at column 35"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {}, "random_value": NaN}"#),
+            r#"{"id":1,"error":"line 1: random_value: expected value at column 42"}"#
+        );
+        // An id that is itself out of range cannot be echoed.
+        assert_eq!(
+            error_then_next(br#"{"id": 1e400, "request": {}}"#),
+            r#"{"id":null,"error":"line 1: id: number out of range"}"#
+        );
+    }
+
+    #[test]
+    fn random_value_is_a_u64_and_port_a_u16_as_written() {
+        for (value, shown) in [
+            ("18446744073709551616", "18446744073709551616"),
+            ("-1", "-1"),
+            ("1.5", "1.5"),
+            ("8e1", "8e1"),
+            ("80.0", "80.0"),
+            (r#""80""#, r#"\"80\""#),
+            ("true", "true"),
+            ("[80]", "an array"),
+            ("{}", "an object"),
+        ] {
+            let line = format!(r#"{{"id": 1, "request": {{}}, "random_value": {value}}}"#);
+            assert_eq!(
+                error_then_next(line.as_bytes()),
+                format!(
+                    r#"{{"id":1,"error":"line 1: random_value: {shown} is not an unsigned 64-bit integer"}}"#
+                )
+            );
+        }
+        for value in ["65536", "-1", "80.0"] {
+            let line = format!(r#"{{"id": 1, "request": {{"port": {value}}}}}"#);
+            assert_eq!(
+                error_then_next(line.as_bytes()),
+                format!(
+                    r#"{{"id":1,"error":"line 1: request.port: {value} is not a port (0 to 65535)"}}"#
+                )
+            );
+        }
+        let out = stream(
+            br#"{"id": 1, "request": {"authority": "cart", "port": 65535}, "random_value": 18446744073709551615}"#,
+        );
+        let v: Value = serde_json::from_str(&out[0]).unwrap();
+        assert_eq!(v["draw"], u64::MAX, "{}", out[0]);
+    }
+
+    #[test]
+    fn a_lone_surrogate_gets_an_error_line() {
+        let line = br#"{"id": 1, "request": {"path": "/\ud800"}}"#;
+        let out = error_then_next(line);
+        assert!(
+            out.starts_with(r#"{"id":1,"error":"line 1: request.path: "#),
+            "{out}"
+        );
+        // An id that is a lone surrogate is not echoed: the answer would not be valid Unicode.
+        let out = error_then_next(br#"{"id": "\udc00", "request": {}}"#);
+        assert!(
+            out.starts_with(r#"{"id":null,"error":"line 1: id: "#),
+            "{out}"
+        );
+        // A pair is a character, and the id comes back as written.
+        let out = stream(br#"{"id": "\ud83d\ude00", "request": {}}"#);
+        assert!(out[0].starts_with(r#"{"id":"\ud83d\ude00","#), "{}", out[0]);
+    }
+
+    #[test]
+    fn a_field_the_contract_does_not_know_is_an_error() {
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"methd": "GET"}}"#),
+            r#"{"id":1,"error":"line 1: request.methd: unknown field; expected one of method, scheme, authority, path, headers, port, source_labels, source_namespace, source_ip, gateway"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {}, "random": 5}"#),
+            r#"{"id":1,"error":"line 1: random: unknown field; expected one of id, request, random_value"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"headers": {"a": ["x", 5]}}}"#),
+            r#"{"id":1,"error":"line 1: request.headers.a[1]: invalid type: integer `5`, expected a string"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"source_labels": {"app": 5}}}"#),
+            r#"{"id":1,"error":"line 1: request.source_labels.app: invalid type: integer `5`, expected a string"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"source_ip": "10.0.0"}}"#),
+            r#"{"id":1,"error":"line 1: request.source_ip: \"10.0.0\" is not an IP address"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"gateway": "gw"}}"#),
+            r#"{"id":1,"error":"line 1: request.gateway: \"gw\" is not NAMESPACE/NAME"}"#
+        );
+    }
+
+    #[test]
+    fn a_duplicate_key_at_any_depth_is_an_error() {
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"path": "/a", "path": "/b"}}"#),
+            r#"{"id":1,"error":"line 1: request.path: duplicate key; each field may be given once"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {}, "request": {}}"#),
+            r#"{"id":1,"error":"line 1: request: duplicate key; each field may be given once"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"headers": {"a": "x", "a": ["y"]}}}"#),
+            r#"{"id":1,"error":"line 1: request.headers.a: duplicate key; each key may be given once"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "request": {"source_labels": {"v": "1", "v": "2"}}}"#),
+            r#"{"id":1,"error":"line 1: request.source_labels.v: duplicate key; each key may be given once"}"#
+        );
+        // Two ids: neither is echoed, a front end could have read either.
+        assert_eq!(
+            error_then_next(br#"{"id": 1, "id": 2, "request": {}}"#),
+            r#"{"id":null,"error":"line 1: id: duplicate key; each field may be given once"}"#
+        );
+        assert_eq!(
+            error_then_next(br#"{"id": {"k": 1, "k": 2}, "request": {}}"#),
+            r#"{"id":null,"error":"line 1: id.k: duplicate key; each key may be given once"}"#
+        );
+    }
+
+    #[test]
+    fn the_id_comes_back_exactly_as_sent() {
+        let out = stream(
+            br#"{"id": 12345678901234567890123, "request": {}}
+{"id": 1.50, "request": {}}
+{"id": "a\u0041\/", "request": {}}
+{"id": {"run": [1, 2.0]}, "request": {}}
+{"request": {}}
+{"id": null, "request": {}}
+{"id": -0, "request": {}, "random_value": "x"}
+"#,
+        );
+        let ids: Vec<&str> = out
+            .iter()
+            .map(|l| &l[6..l.find(r#","error""#).or(l.find(r#","actions""#)).unwrap()])
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "12345678901234567890123",
+                "1.50",
+                r#""a\u0041\/""#,
+                r#"{"run": [1, 2.0]}"#,
+                "null",
+                "null",
+                "-0",
+            ],
+            "{out:?}"
+        );
+    }
+
+    /// serde_json stops at 128 levels of nesting (`src/de.rs`, the `check_recursion` macro) and
+    /// skips a raw value without recursing (`Deserializer::ignore_value`); neither a deep
+    /// request nor a deep id may crash the stream.
+    #[test]
+    fn the_id_is_recovered_beside_a_request_too_deep_to_parse() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let line = format!(
+            r#"{{"request": {{"headers": {}}}, "id": 9}}"#,
+            deep(100_000)
+        );
+        assert_eq!(
+            error_then_next(line.as_bytes()),
+            r#"{"id":9,"error":"line 1: request.headers: invalid type: sequence, expected an object {name: value or [values]}"}"#
+        );
+        let line = format!(r#"{{"id": 9, "request": {}}}"#, deep(100_000));
+        assert_eq!(
+            error_then_next(line.as_bytes()),
+            r#"{"id":9,"error":"line 1: request: invalid type: sequence, expected a request object"}"#
+        );
+        // Unclosed: the scan stops in the nesting, after the id.
+        let line = format!(r#"{{"id": "x", "request": {}"#, "[".repeat(100_000));
+        let out = error_then_next(line.as_bytes());
+        assert!(
+            out.starts_with(r#"{"id":"x","error":"line 1: request: "#),
+            "{out}"
+        );
+        // The id itself too deep: read raw, then refused when checked.
+        let line = format!(r#"{{"id": {}, "request": {{}}}}"#, deep(100_000));
+        assert_eq!(
+            error_then_next(line.as_bytes()),
+            r#"{"id":null,"error":"line 1: id: recursion limit exceeded"}"#
+        );
+    }
+
+    #[test]
+    fn blank_lines_get_no_answer_and_take_no_draw() {
+        let with = stream(b"\n   \r\n{\"id\": 1, \"request\": {\"authority\": \"cart\"}}\n\n");
+        let without = stream(b"{\"id\": 1, \"request\": {\"authority\": \"cart\"}}");
+        assert_eq!(with, without);
+        // Line numbers count every line, blank ones too.
+        let out = stream(b"\n\nnull\r\n");
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].contains(r#""line 3: invalid type: null"#),
+            "{}",
+            out[0]
+        );
+    }
+
+    #[test]
+    fn omitted_or_null_fields_take_their_defaults() {
+        let gw = ("istio-system".to_string(), "ingress".to_string());
+        let line = br#"{"request": {"method": null, "headers": null, "port": null,
+            "source_labels": null, "source_namespace": null, "source_ip": null, "gateway": null},
+            "random_value": null}"#;
+        let read = read_line(line, Some(&gw)).ok().unwrap();
+        let r = read.request;
+        assert_eq!(read.id.get(), "null");
+        assert_eq!(read.random_value, None);
+        assert_eq!(
+            (r.method.as_str(), r.scheme.as_str(), r.path.as_str()),
+            ("GET", "http", "/")
+        );
+        assert!(r.headers.is_empty() && r.source_labels.is_empty());
+        assert_eq!((r.port, r.source_ip), (None, None));
+        // No namespace: the client namespace `default`.
+        assert_eq!(r.source_namespace, None);
+        assert_eq!(r.gateway.as_ref(), Some(&gw));
+        let read = read_line(
+            br#"{"request": {"headers": {"x": ["a", "b"], "y": "c"}, "gateway": "ns/gw", "source_namespace": "shop"}}"#,
+            Some(&gw),
+        )
+        .ok()
+        .unwrap();
+        let r = read.request;
+        assert_eq!(
+            r.headers,
+            [("x", "a"), ("x", "b"), ("y", "c")].map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(r.gateway, Some(("ns".to_string(), "gw".to_string())));
+        assert_eq!(r.source_namespace.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn the_id_scan_skips_nested_values_and_strings() {
+        let id = |line: &[u8]| input::recover_id(line).map(|v| v.get().to_string());
+        assert_eq!(
+            id(br#"{"request": {"id": 1, "s": "}]\"{"}, "id" : "top", x"#).as_deref(),
+            Some(r#""top""#)
+        );
+        assert_eq!(id(br#"{"\u0069d": true, "#).as_deref(), Some("true"));
+        assert_eq!(
+            id(br#" { "a": [{"id": 1}], "id": -2.5e3 }"#).as_deref(),
+            Some("-2.5e3")
+        );
+        // Not scalars, not finished, not JSON, or given twice: no id.
+        assert_eq!(id(br#"{"id": [1]}"#), None);
+        assert_eq!(id(br#"{"id": "open"#), None);
+        assert_eq!(id(br#"{"id": nul}"#), None);
+        assert_eq!(id(br#"{"id": 1, "id": 1}"#), None);
+        assert_eq!(id(br#"[{"id": 1}]"#), None);
+        assert_eq!(id(b"{\"id\": \"\xff\"}"), None);
+    }
 }
