@@ -2,16 +2,8 @@
 //! naming the field: a CR LF in a header operation is header injection, and a match literal
 //! holding a control character could never match.
 
-use meshroute::{CompileOptions, Config, compile};
-
-fn errors(yaml: &str) -> Vec<String> {
-    let config = Config::from_str(yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    compile(&config, &CompileOptions::default())
-        .expect("a lenient compile does not fail")
-        .errors()
-        .map(ToString::to_string)
-        .collect()
-}
+mod common;
+use common::errors;
 
 /// A VirtualService whose one http rule is `rule` (a YAML flow mapping).
 fn vs(rule: &str) -> String {

@@ -3,17 +3,10 @@
 //! a kind or version that does not exist in a group meshroute reads is an error with a
 //! did-you-mean, not a skipped note. Real kinds meshroute does not route with are still skipped.
 
-use meshroute::{CompileOptions, Config, Severity, compile};
+mod common;
+use common::errors;
 
-/// Every error of `yaml` (loaded as `test.yaml`, compiled leniently), as displayed.
-fn errors(yaml: &str) -> Vec<String> {
-    let config = Config::from_str(yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    compile(&config, &CompileOptions::default())
-        .expect("a lenient compile does not fail")
-        .errors()
-        .map(ToString::to_string)
-        .collect()
-}
+use meshroute::{CompileOptions, Config, Severity, compile};
 
 /// The warnings and notes of loading `yaml`, as displayed.
 fn load_notes(yaml: &str, severity: Severity) -> Vec<String> {

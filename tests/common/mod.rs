@@ -1,10 +1,11 @@
 //! Shared by the test binaries that read `tests/data/*.yaml` fixtures.
 
-use meshroute::OwnedRequest;
+use meshroute::{CompileOptions, Config, OwnedRequest, compile};
 use serde_json::Value;
 
 /// A fixture request (`{method, scheme, authority, path, headers: {k: v or [v...]}, port,
 /// source_labels, source_namespace, gateway: ns/name}`) as an [`OwnedRequest`].
+#[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn request(r: &Value) -> OwnedRequest {
     let s = |k: &str, d: &str| r[k].as_str().unwrap_or(d).to_string();
     let mut req = OwnedRequest {
@@ -36,4 +37,15 @@ pub fn request(r: &Value) -> OwnedRequest {
         req.gateway = Some((ns.into(), name.into()));
     }
     req
+}
+
+/// Every error of `yaml` (loaded as `test.yaml`, compiled leniently), as displayed.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn errors(yaml: &str) -> Vec<String> {
+    let config = Config::from_str(yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    compile(&config, &CompileOptions::default())
+        .expect("a lenient compile does not fail")
+        .errors()
+        .map(ToString::to_string)
+        .collect()
 }
