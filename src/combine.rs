@@ -2,11 +2,13 @@
 //! when all of its conditions hold (AND). Istio's precedence is declaration order: the table
 //! lists each host's (rule, block) entries in that order and the first that matches wins.
 
+use std::ops::ControlFlow;
+
 use crate::predicate::StrMatch;
 use crate::predicate::header::HeaderMatch;
 use crate::predicate::path::{PathMatch, strip_query};
 use crate::predicate::query::QueryMatch;
-use crate::predicate::source::SourceMatch;
+use crate::predicate::source::{SourceMatch, SourceMiss};
 use crate::request::Request;
 
 /// A compiled match block (`spec.http[].match[]`).
@@ -39,6 +41,28 @@ pub struct Block {
     pub(crate) header_fields: Vec<Box<str>>,
 }
 
+/// The condition of a [`Block`] that a request fails, as [`Block::check`] reports it: what
+/// explain names (`spec.http[0].match[0].headers[end-user]`) and witness search steers by.
+/// Indexes count into the block's own lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Miss {
+    /// `port`, `sourceNamespace` or one of `sourceLabels`.
+    Source(SourceMiss),
+    /// `method`.
+    Method,
+    /// `scheme`.
+    Scheme,
+    /// `authority`.
+    Authority,
+    /// `uri` (`path` in the Gateway API, the service/method in a GRPCRoute).
+    Uri,
+    /// The header condition at this index of [`Block::headers`].
+    Header(usize),
+    /// The query condition at this index of [`Block::query`].
+    Query(usize),
+}
+
 impl Block {
     /// Whether every condition holds for `req`. Cheap checks run first; the result does not
     /// depend on the order.
@@ -48,32 +72,61 @@ impl Block {
 
     /// [`Block::is_match`] with the request's path already stripped of query and fragment
     /// (computed once per decision, not once per block).
+    #[inline]
     pub fn is_match_at<R: Request + ?Sized>(&self, req: &R, path: &str) -> bool {
-        if !self.source.is_match(req) {
-            return false;
+        self.check(req, path).is_ok()
+    }
+
+    /// The first condition that fails for `req` (with `path` stripped of query and fragment),
+    /// in the order the conditions are checked: source and port, method, scheme, authority,
+    /// path, headers, query. `Ok` when the block matches.
+    #[inline]
+    pub fn check<R: Request + ?Sized>(&self, req: &R, path: &str) -> Result<(), Miss> {
+        match self.each_miss(req, path, ControlFlow::Break) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(miss) => Err(miss),
         }
-        if let Some(m) = &self.method
-            && !m.is_match(req.method().as_bytes())
-        {
-            return false;
-        }
-        if let Some(m) = &self.scheme
-            && !m.is_match(req.scheme().as_bytes())
-        {
-            return false;
-        }
-        if let Some(m) = &self.authority
-            && !m.is_match(req.authority().as_bytes())
-        {
-            return false;
+    }
+
+    /// Offers every condition that fails for `req` to `on_miss`, in [`Block::check`]'s order,
+    /// until it breaks. The one walk over a block's conditions: `check` breaks at the first,
+    /// witness search keeps going to see which dimension a failure is on.
+    #[inline]
+    pub fn each_miss<R: Request + ?Sized, B>(
+        &self,
+        req: &R,
+        path: &str,
+        mut on_miss: impl FnMut(Miss) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        self.source.each_miss(req, |m| on_miss(Miss::Source(m)))?;
+        let single = [
+            (&self.method, req.method(), Miss::Method),
+            (&self.scheme, req.scheme(), Miss::Scheme),
+            (&self.authority, req.authority(), Miss::Authority),
+        ];
+        for (m, value, miss) in single {
+            if let Some(m) = m
+                && !m.is_match(value.as_bytes())
+            {
+                on_miss(miss)?;
+            }
         }
         if let Some(u) = &self.uri
             && !u.is_match(path)
         {
-            return false;
+            on_miss(Miss::Uri)?;
         }
-        self.headers.iter().all(|h| h.is_match(req))
-            && self.query.iter().all(|q| q.is_match(req.path()))
+        for (i, h) in self.headers.iter().enumerate() {
+            if !h.is_match(req) {
+                on_miss(Miss::Header(i))?;
+            }
+        }
+        for (i, q) in self.query.iter().enumerate() {
+            if !q.is_match(req.path()) {
+                on_miss(Miss::Query(i))?;
+            }
+        }
+        ControlFlow::Continue(())
     }
 
     /// Istio's catch-all test: a path condition that holds for every path (or none) and no
@@ -92,5 +145,47 @@ impl Block {
             && self.authority.is_none()
             && self.headers.is_empty()
             && self.query.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use super::*;
+    use crate::OwnedRequest;
+
+    #[test]
+    fn check_names_the_first_failure_and_each_miss_sees_them_all() {
+        let block = Block {
+            method: Some(StrMatch::Exact("POST".into())),
+            uri: Some(PathMatch::Prefix {
+                value: "/api".into(),
+                ignore_case: false,
+            }),
+            source: SourceMatch {
+                port: Some(8080),
+                ..SourceMatch::default()
+            },
+            ..Block::default()
+        };
+        let req = OwnedRequest::new("GET", "http://reviews/web");
+        assert_eq!(
+            block.check(&req, "/web"),
+            Err(Miss::Source(SourceMiss::Port))
+        );
+        let mut seen = Vec::new();
+        let flow = block.each_miss(&req, "/web", |m| {
+            seen.push(m);
+            ControlFlow::<()>::Continue(())
+        });
+        assert!(flow.is_continue());
+        assert_eq!(
+            seen,
+            [Miss::Source(SourceMiss::Port), Miss::Method, Miss::Uri]
+        );
+        let ok = OwnedRequest::new("POST", "http://reviews:8080/api/v1").with_port(8080);
+        assert_eq!(block.check(&ok, "/api/v1"), Ok(()));
+        assert!(block.is_match(&ok));
     }
 }

@@ -8,6 +8,29 @@ use crate::predicate::normalize::{MAX_PATH_LEN, PathNormalization};
 use crate::request::addressed_port;
 use crate::table::{Inner, Rule, Source};
 
+/// The rolls, in parts per million, that decide a forwarding rule's faults and mirrors for
+/// one request: each a function of the request's draw alone, so a test that pins the draw
+/// pins them too. A fault or mirror with share `s` (per million) hits when its roll is `< s`.
+/// Delay and abort mix the draw each with its own salt (SplitMix64's finalizer), so they are
+/// independent of each other and of the split; every mirror shares one roll, so a mirror at
+/// 10 % sees a subset of the requests one at 20 % sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rolls {
+    pub(crate) delay: u64,
+    pub(crate) abort: u64,
+    pub(crate) mirror: u64,
+}
+
+impl Rolls {
+    pub(crate) fn of(draw: u64) -> Rolls {
+        Rolls {
+            delay: mix(draw, 1) % 1_000_000,
+            abort: mix(draw, 2) % 1_000_000,
+            mirror: draw % 1_000_000,
+        }
+    }
+}
+
 /// Mixes the request's draw for a second, independent use (SplitMix64 finalizer).
 pub(crate) fn mix(draw: u64, salt: u64) -> u64 {
     let mut z = draw ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -15,9 +38,6 @@ pub(crate) fn mix(draw: u64, salt: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
-
-pub(crate) const SALT_DELAY: u64 = 1;
-pub(crate) const SALT_ABORT: u64 = 2;
 
 /// The decision for one request.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +78,34 @@ pub enum Outcome<'t> {
         /// Why.
         reason: &'static str,
     },
+}
+
+impl Outcome<'_> {
+    /// Every outcome's label, in [`Outcome::index`] order.
+    pub const LABELS: [&'static str; 5] = [
+        "matched",
+        "no_route",
+        "no_virtual_host",
+        "passthrough",
+        "bad_request",
+    ];
+
+    /// The outcome's name, as metrics, traces and explanations label it (one of
+    /// [`Outcome::LABELS`]).
+    pub fn label(&self) -> &'static str {
+        Self::LABELS[self.index()]
+    }
+
+    /// The outcome's position in [`Outcome::LABELS`].
+    pub fn index(&self) -> usize {
+        match self {
+            Outcome::Matched(_) => 0,
+            Outcome::NoRoute { .. } => 1,
+            Outcome::NoVirtualHost => 2,
+            Outcome::Passthrough => 3,
+            Outcome::BadRequest { .. } => 4,
+        }
+    }
 }
 
 /// A matched rule and what it does to this request.
@@ -118,20 +166,21 @@ impl<'t> Decision<'t> {
                 None => f.split.pick(draw),
             };
             m.destination = pick.map(|j| &f.destinations[j]);
+            let rolls = Rolls::of(draw);
             if let Some(fault) = &f.fault {
                 if let Some((d, share)) = &fault.delay
-                    && mix(draw, SALT_DELAY) % 1_000_000 < u64::from(*share)
+                    && rolls.delay < u64::from(*share)
                 {
                     m.delay = Some(*d);
                 }
                 if let Some((a, share)) = &fault.abort
-                    && mix(draw, SALT_ABORT) % 1_000_000 < u64::from(*share)
+                    && rolls.abort < u64::from(*share)
                 {
                     m.abort = Some(a);
                 }
             }
             for (i, mirror) in f.mirrors.iter().enumerate().take(MAX_MIRRORS) {
-                if draw % 1_000_000 < u64::from(mirror.per_million) {
+                if rolls.mirror < u64::from(mirror.per_million) {
                     m.mirrored |= 1 << i;
                 }
             }

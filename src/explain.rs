@@ -14,13 +14,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::action::{Abort, Action, Destination, Forward, PortFrom};
-use crate::combine::Block;
-use crate::decision::{Decision, MAX_MIRRORS, Outcome, SALT_ABORT, SALT_DELAY, mix};
+use crate::combine::{Block, Miss};
+use crate::decision::{Decision, MAX_MIRRORS, Outcome, Rolls};
 use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
 use crate::predicate::host::{MAX_HOST_LEN, lowercase_into};
 use crate::predicate::path::PathMatch;
 use crate::predicate::query::first_value;
+use crate::predicate::source::SourceMiss;
 use crate::request::{Request, addressed_port, split_port};
 use crate::table::{
     Context, Hosts, Inner, Rule, Source, Table, VirtualHost, Visibility, expand_short,
@@ -437,12 +438,10 @@ impl Table {
                 (Some(b), Some(i)) => block_at(b, dialect, rule.index, i),
                 _ => rule_at(dialect, rule.index),
             };
-            let failure = block.and_then(|b| first_failure(b, dialect, req, path));
-            debug_assert_eq!(
-                failure.is_none(),
-                block.is_none_or(|b| b.is_match_at(req, path)),
-                "explain's condition walk agrees with Block::is_match_at at {at}"
-            );
+            let failure = block.and_then(|b| {
+                let miss = b.check(req, path).err()?;
+                Some(describe_miss(b, dialect, req, path, miss))
+            });
             let route_name = match block {
                 Some(b) => b.route_name.to_string(),
                 None => rule.name.to_string(),
@@ -485,7 +484,7 @@ impl Table {
 }
 
 fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64, inner: &Inner) -> Explain {
-    e.outcome = outcome_name(&outcome);
+    e.outcome = outcome.label();
     e.status = Decision {
         outcome,
         draw,
@@ -494,17 +493,6 @@ fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64, inner: &Inner) -> Exp
     }
     .status();
     e
-}
-
-/// The outcome's name, as metrics and traces label it.
-pub(crate) fn outcome_name(o: &Outcome<'_>) -> &'static str {
-    match o {
-        Outcome::Matched(_) => "matched",
-        Outcome::NoRoute { .. } => "no_route",
-        Outcome::Passthrough => "passthrough",
-        Outcome::NoVirtualHost => "no_virtual_host",
-        Outcome::BadRequest { .. } => "bad_request",
-    }
 }
 
 fn resource(s: &Source) -> ResourceRef {
@@ -652,127 +640,124 @@ fn versus(hit: bool, kind: &str, operand: &str) -> String {
     format!("is {not}{kind} {operand:?}")
 }
 
-/// The first condition of `b` that fails for `req`, in the order `Block::is_match_at` checks
-/// them, as (field path relative to the block, what the request carried).
-fn first_failure<R: Request + ?Sized>(
+/// The condition `miss` of `b` that failed for `req` ([`Block::check`]), as (field path
+/// relative to the block, what the request carried).
+fn describe_miss<R: Request + ?Sized>(
     b: &Block,
     d: Dialect,
     req: &R,
     path: &str,
-) -> Option<(String, String)> {
+    miss: Miss,
+) -> (String, String) {
     let s = &b.source;
-    if let Some(want) = s.port
-        && req.port() != Some(want)
-    {
-        let seen = match req.port() {
-            Some(p) => format!("port {p} is not {want}"),
-            None => format!("port: unknown, needs {want}"),
-        };
-        return Some(("port".into(), seen));
-    }
-    if let Some(want) = &s.namespace
-        && req.source_namespace() != &**want
-    {
-        let seen = format!(
-            "source namespace {:?} is not {want:?}",
-            req.source_namespace()
-        );
-        return Some(("sourceNamespace".into(), seen));
-    }
-    for (k, v) in &s.labels {
-        if req.source_label(k) != Some(&**v) {
+    match miss {
+        Miss::Source(SourceMiss::Port) => {
+            let want = s.port.unwrap_or_default();
+            let seen = match req.port() {
+                Some(p) => format!("port {p} is not {want}"),
+                None => format!("port: unknown, needs {want}"),
+            };
+            ("port".into(), seen)
+        }
+        Miss::Source(SourceMiss::Namespace) => {
+            let want = s.namespace.as_deref().unwrap_or_default();
+            let seen = format!(
+                "source namespace {:?} is not {want:?}",
+                req.source_namespace()
+            );
+            ("sourceNamespace".into(), seen)
+        }
+        Miss::Source(SourceMiss::Label(i)) => {
+            let (k, v) = &s.labels[i];
             let seen = match req.source_label(k) {
                 Some(x) => format!("source label {k} {x:?} is not {v:?}"),
                 None => format!("source label {k}: absent"),
             };
-            return Some((format!("sourceLabels[{k}]"), seen));
+            (format!("sourceLabels[{k}]"), seen)
         }
-    }
-    let single = [
-        ("method", ":method", &b.method, req.method()),
-        ("scheme", ":scheme", &b.scheme, req.scheme()),
-        ("authority", ":authority", &b.authority, req.authority()),
-    ];
-    for (field, name, m, value) in single {
-        if let Some(m) = m
-            && !m.is_match(value.as_bytes())
-        {
-            let (_, operand) = m.describe();
-            let seen = format!("{name} {value:?} {}", versus(false, d.str_kind(m), operand));
-            return Some((field.into(), seen));
+        Miss::Method | Miss::Scheme | Miss::Authority => {
+            let (field, name, m, value) = match miss {
+                Miss::Method => ("method", ":method", &b.method, req.method()),
+                Miss::Scheme => ("scheme", ":scheme", &b.scheme, req.scheme()),
+                _ => ("authority", ":authority", &b.authority, req.authority()),
+            };
+            let seen = match m {
+                Some(m) => {
+                    let (_, operand) = m.describe();
+                    format!("{name} {value:?} {}", versus(false, d.str_kind(m), operand))
+                }
+                None => format!("{name} {value:?}"),
+            };
+            (field.into(), seen)
         }
-    }
-    if let Some(u) = &b.uri
-        && !u.is_match(path)
-    {
-        let field = match d {
-            Dialect::Istio => "uri",
-            Dialect::HttpRoute => "path",
-            Dialect::GrpcRoute => "method",
-        };
-        let (kind, operand, ignore_case) = match u {
-            PathMatch::Exact { value, ignore_case } => {
-                let k = if d == Dialect::Istio {
-                    "exact"
-                } else {
-                    "Exact"
-                };
-                (k, &**value, *ignore_case)
+        Miss::Uri => {
+            let field = match d {
+                Dialect::Istio => "uri",
+                Dialect::HttpRoute => "path",
+                Dialect::GrpcRoute => "method",
+            };
+            let Some(u) = &b.uri else {
+                return (field.into(), format!(":path {path:?}"));
+            };
+            let (kind, operand, ignore_case) = match u {
+                PathMatch::Exact { value, ignore_case } => {
+                    let k = if d == Dialect::Istio {
+                        "exact"
+                    } else {
+                        "Exact"
+                    };
+                    (k, &**value, *ignore_case)
+                }
+                PathMatch::Prefix { value, ignore_case } => ("prefix", &**value, *ignore_case),
+                PathMatch::SegmentPrefix(v) => ("PathPrefix", &**v, false),
+                PathMatch::Regex(r) => {
+                    let k = if d == Dialect::Istio {
+                        "regex"
+                    } else {
+                        "RegularExpression"
+                    };
+                    (k, r.as_str(), false)
+                }
+            };
+            let mut seen = format!(":path {path:?} {}", versus(false, kind, operand));
+            if ignore_case {
+                seen.push_str(" (ignoreUriCase)");
             }
-            PathMatch::Prefix { value, ignore_case } => ("prefix", &**value, *ignore_case),
-            PathMatch::SegmentPrefix(v) => ("PathPrefix", &**v, false),
-            PathMatch::Regex(r) => {
-                let k = if d == Dialect::Istio {
-                    "regex"
-                } else {
-                    "RegularExpression"
-                };
-                (k, r.as_str(), false)
-            }
-        };
-        let mut seen = format!(":path {path:?} {}", versus(false, kind, operand));
-        if ignore_case {
-            seen.push_str(" (ignoreUriCase)");
+            (field.into(), seen)
         }
-        return Some((field.into(), seen));
-    }
-    for (i, h) in b.headers.iter().enumerate() {
-        if h.is_match(req) {
-            continue;
+        Miss::Header(i) => {
+            let h = &b.headers[i];
+            let field = match b.header_fields.get(i) {
+                Some(f) if b.header_fields.len() == b.headers.len() => f.to_string(),
+                _ => match (d, h.invert) {
+                    (Dialect::Istio, false) => format!("headers[{}]", h.source.name()),
+                    (Dialect::Istio, true) => format!("withoutHeaders[{}]", h.source.name()),
+                    _ => format!("headers[{i}]"),
+                },
+            };
+            (field, header_seen(h, d, req))
         }
-        let field = match b.header_fields.get(i) {
-            Some(f) if b.header_fields.len() == b.headers.len() => f.to_string(),
-            _ => match (d, h.invert) {
-                (Dialect::Istio, false) => format!("headers[{}]", h.source.name()),
-                (Dialect::Istio, true) => format!("withoutHeaders[{}]", h.source.name()),
-                _ => format!("headers[{i}]"),
-            },
-        };
-        return Some((field, header_seen(h, d, req)));
-    }
-    for (i, q) in b.query.iter().enumerate() {
-        if q.is_match(req.path()) {
-            continue;
+        Miss::Query(i) => {
+            let q = &b.query[i];
+            let field = match d {
+                Dialect::Istio => format!("queryParams[{}]", q.key),
+                _ => format!("queryParams[{i}]"),
+            };
+            let key = &q.key;
+            let seen = match (first_value(req.path(), key), &q.value) {
+                (None, _) => format!("query parameter {key}: absent"),
+                (Some(v), Some(m)) => {
+                    let (_, operand) = m.describe();
+                    format!(
+                        "query parameter {key} {v:?} {}",
+                        versus(false, d.str_kind(m), operand)
+                    )
+                }
+                (Some(v), None) => format!("query parameter {key} {v:?}"),
+            };
+            (field, seen)
         }
-        let field = match d {
-            Dialect::Istio => format!("queryParams[{}]", q.key),
-            _ => format!("queryParams[{i}]"),
-        };
-        let key = &q.key;
-        let seen = match (first_value(req.path(), key), &q.value) {
-            (None, _) => format!("query parameter {key}: absent"),
-            (Some(v), Some(m)) => {
-                let (_, operand) = m.describe();
-                format!(
-                    "query parameter {key} {v:?} {}",
-                    versus(false, d.str_kind(m), operand)
-                )
-            }
-            (Some(v), None) => format!("query parameter {key} {v:?}"),
-        };
-        return Some((field, seen));
     }
-    None
 }
 
 /// What the request carried for a header condition that failed.
@@ -884,6 +869,8 @@ fn key_name(k: &crate::hash::KeySource) -> String {
     }
 }
 
+/// The fault and mirror rolls of a forwarding rule, from the draw as [`Rolls`] makes them;
+/// whether each hit is the decision's own answer.
 fn forward_rolls(
     f: &Forward,
     delay: Option<Duration>,
@@ -892,21 +879,18 @@ fn forward_rolls(
     draw: u64,
     w: &mut Winner,
 ) {
+    let rolls = Rolls::of(draw);
     if let Some(fault) = &f.fault {
         if let Some((d, share)) = &fault.delay {
-            let roll = mix(draw, SALT_DELAY) % 1_000_000;
-            debug_assert_eq!(roll < u64::from(*share), delay.is_some());
             w.faults.push(FaultRoll {
                 kind: "delay",
                 fault: format!("{d:?}"),
                 per_million: *share,
-                roll,
+                roll: rolls.delay,
                 hit: delay.is_some(),
             });
         }
         if let Some((a, share)) = &fault.abort {
-            let roll = mix(draw, SALT_ABORT) % 1_000_000;
-            debug_assert_eq!(roll < u64::from(*share), abort.is_some());
             w.faults.push(FaultRoll {
                 kind: "abort",
                 fault: match a {
@@ -914,21 +898,17 @@ fn forward_rolls(
                     Abort::Grpc(g) => format!("grpc {g}"),
                 },
                 per_million: *share,
-                roll,
+                roll: rolls.abort,
                 hit: abort.is_some(),
             });
         }
     }
     for (i, mirror) in f.mirrors.iter().enumerate() {
-        let hit = i < MAX_MIRRORS && mirrored & (1 << i) != 0;
-        debug_assert!(
-            i >= MAX_MIRRORS || hit == (draw % 1_000_000 < u64::from(mirror.per_million))
-        );
         w.mirrors.push(MirrorRoll {
             destination: dest_ref(&mirror.destination),
             per_million: mirror.per_million,
-            roll: draw % 1_000_000,
-            hit,
+            roll: rolls.mirror,
+            hit: i < MAX_MIRRORS && mirrored & (1 << i) != 0,
         });
     }
 }

@@ -75,7 +75,7 @@ mod table;
 pub mod testing;
 pub mod witness;
 
-pub use combine::Block;
+pub use combine::{Block, Miss};
 pub use compile::{CompileOptions, Compiled, compile};
 pub use config::{Config, Rejected};
 pub use decision::{Decision, MAX_MIRRORS, Matched, Outcome};

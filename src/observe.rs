@@ -32,14 +32,6 @@ pub const LATENCY_BUCKETS_MS: [f64; 19] = [
     60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
 ];
 
-const OUTCOMES: [&str; 5] = [
-    "matched",
-    "no_route",
-    "no_virtual_host",
-    "passthrough",
-    "bad_request",
-];
-
 /// Status codes counted one by one (100..=599); others count as 599's neighbour `0`.
 const CODES: usize = 500;
 
@@ -50,7 +42,7 @@ pub(crate) struct Counters {
     rule_base: Vec<u32>,
     blocks: Vec<AtomicU64>,
     destinations: Vec<AtomicU64>,
-    outcomes: [AtomicU64; 5],
+    outcomes: [AtomicU64; Outcome::LABELS.len()],
     /// Decisions by the status routing answers with (index code − 100; 0 for other codes):
     /// 404 for no match, 500/503 for refused destinations, redirects, direct responses, aborts.
     statuses: Box<[AtomicU64]>,
@@ -96,14 +88,7 @@ impl Counters {
 
     /// Counts one decision; `entry` is the (rule, block) that matched, if any.
     pub(crate) fn record(&self, decision: &Decision<'_>, entry: Option<(u32, Option<u16>)>) {
-        let outcome = match decision.outcome {
-            Outcome::Matched(_) => 0,
-            Outcome::NoRoute { .. } => 1,
-            Outcome::NoVirtualHost => 2,
-            Outcome::BadRequest { .. } => 4,
-            _ => 3,
-        };
-        self.outcomes[outcome].fetch_add(1, Ordering::Relaxed);
+        self.outcomes[decision.outcome.index()].fetch_add(1, Ordering::Relaxed);
         let status = decision.status();
         let code = if (100..600).contains(&status) {
             usize::from(status) - 100
@@ -239,7 +224,7 @@ impl Table {
             });
         }
         Some(Metrics {
-            outcomes: OUTCOMES
+            outcomes: Outcome::LABELS
                 .iter()
                 .zip(&c.outcomes)
                 .map(|(o, n)| (*o, load(n)))

@@ -60,7 +60,7 @@ impl<'t> Decision<'t> {
     /// ```
     pub fn span_fields(&self) -> SpanFields<'t> {
         let mut f = SpanFields {
-            outcome: crate::explain::outcome_name(&self.outcome),
+            outcome: self.outcome.label(),
             status: self.status(),
             ..SpanFields::default()
         };

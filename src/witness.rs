@@ -37,12 +37,15 @@ use std::collections::{HashMap, HashSet};
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-use crate::combine::Block;
+use std::ops::ControlFlow;
+
+use crate::combine::{Block, Miss};
 use crate::decision::Decision;
 use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
 use crate::predicate::path::PathMatch;
 use crate::predicate::source::SourceMatch;
+use crate::predicate::source::SourceMiss;
 use crate::request::OwnedRequest;
 use crate::table::{Claim, Context, Entry, Rule, Table, VirtualHost, Visibility};
 
@@ -380,8 +383,12 @@ fn set(r: &mut OwnedRequest, dim: &Dim, v: Option<String>, query: &mut Vec<Strin
 }
 
 /// Whether `v` on `dim` keeps `block`'s conditions on that dimension true (conditions on
-/// other dimensions are not looked at).
+/// other dimensions are not looked at): a probe request carrying `v` fails none of the
+/// block's conditions ([`Block::each_miss`]) that are on `dim`.
 fn dim_holds(block: &Block, dim: &Dim, v: &Option<String>) -> bool {
+    if *dim == Dim::Path && v.is_none() {
+        return false;
+    }
     let mut probe = OwnedRequest {
         method: "GET".into(),
         scheme: "http".into(),
@@ -393,54 +400,43 @@ fn dim_holds(block: &Block, dim: &Dim, v: &Option<String>) -> bool {
     if !query.is_empty() {
         probe.path = format!("/?{}", query.join("&"));
     }
-    let headers = |f: &dyn Fn(&HeaderSource) -> bool| {
-        block
-            .headers
-            .iter()
-            .filter(|h| f(&h.source))
-            .all(|h| h.is_match(&probe))
+    let path = if *dim == Dim::Path {
+        probe.path.as_str()
+    } else {
+        "/"
     };
-    let s = v.as_deref().unwrap_or("");
-    match dim {
-        Dim::Path => v.is_some() && block.uri.as_ref().is_none_or(|u| u.is_match(s)),
-        Dim::Method => {
-            block
-                .method
-                .as_ref()
-                .is_none_or(|m| m.is_match(s.as_bytes()))
-                && headers(&|h| matches!(h, HeaderSource::Method))
-        }
-        Dim::Scheme => {
-            block
-                .scheme
-                .as_ref()
-                .is_none_or(|m| m.is_match(s.as_bytes()))
-                && headers(&|h| matches!(h, HeaderSource::Scheme))
-        }
-        Dim::Authority => {
-            block
-                .authority
-                .as_ref()
-                .is_none_or(|m| m.is_match(s.as_bytes()))
-                && headers(&|h| matches!(h, HeaderSource::Authority))
-        }
-        Dim::Port => block
-            .source
-            .port
-            .is_none_or(|p| v.as_deref() == Some(&*p.to_string())),
-        Dim::Namespace => block
-            .source
-            .namespace
-            .as_deref()
-            .is_none_or(|n| v.as_deref() == Some(n)),
-        Dim::Header(n) => headers(&|h| matches!(h, HeaderSource::Header(x) if x == n)),
-        Dim::Claim(n) => headers(&|h| matches!(h, HeaderSource::Claim(x) if x == n)),
-        Dim::Query(k) => block
-            .query
-            .iter()
-            .filter(|q| &q.key == k)
-            .all(|q| q.is_match(&probe.path)),
-    }
+    block
+        .each_miss(&probe, path, |miss| {
+            if miss_dim(block, miss).as_ref() == Some(dim) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .is_continue()
+}
+
+/// The dimension of the request a failed condition is on; `None` for `sourceLabels` and
+/// header conditions on `:path`, which the search does not vary.
+fn miss_dim(block: &Block, miss: Miss) -> Option<Dim> {
+    Some(match miss {
+        Miss::Uri => Dim::Path,
+        Miss::Method => Dim::Method,
+        Miss::Scheme => Dim::Scheme,
+        Miss::Authority => Dim::Authority,
+        Miss::Source(SourceMiss::Port) => Dim::Port,
+        Miss::Source(SourceMiss::Namespace) => Dim::Namespace,
+        Miss::Source(_) => return None,
+        Miss::Header(i) => match &block.headers[i].source {
+            HeaderSource::Method => Dim::Method,
+            HeaderSource::Scheme => Dim::Scheme,
+            HeaderSource::Authority => Dim::Authority,
+            HeaderSource::Header(n) => Dim::Header(n.clone()),
+            HeaderSource::Claim(n) => Dim::Claim(n.clone()),
+            _ => return None,
+        },
+        Miss::Query(i) => Dim::Query(block.query[i].key.clone()),
+    })
 }
 
 fn push_unique(out: &mut Vec<Option<String>>, v: Option<String>) {

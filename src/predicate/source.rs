@@ -2,7 +2,21 @@
 //! destination port. Istio applies these when it builds each proxy's config; meshroute reads
 //! them from the request, which gives the same answer for the proxy that sent it.
 
+use std::ops::ControlFlow;
+
 use crate::request::Request;
+
+/// The condition of a [`SourceMatch`] that a request fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceMiss {
+    /// `port`: the request was addressed to another port (or to none known).
+    Port,
+    /// `sourceNamespace`.
+    Namespace,
+    /// `sourceLabels`: the label at this index of [`SourceMatch::labels`].
+    Label(usize),
+}
 
 /// Compiled `sourceLabels`, `sourceNamespace` and `port`.
 #[derive(Clone, Debug, Default)]
@@ -23,18 +37,32 @@ impl SourceMatch {
 
     /// Whether the request's source and port satisfy every condition.
     pub fn is_match<R: Request + ?Sized>(&self, req: &R) -> bool {
+        self.each_miss(req, ControlFlow::Break).is_continue()
+    }
+
+    /// Offers each condition that fails for `req` to `on_miss` until it breaks: `port`, then
+    /// `sourceNamespace`, then each of `sourceLabels` in order.
+    #[inline]
+    pub fn each_miss<R: Request + ?Sized, B>(
+        &self,
+        req: &R,
+        mut on_miss: impl FnMut(SourceMiss) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
         if let Some(p) = self.port
             && req.port() != Some(p)
         {
-            return false;
+            on_miss(SourceMiss::Port)?;
         }
         if let Some(ns) = &self.namespace
             && req.source_namespace() != &**ns
         {
-            return false;
+            on_miss(SourceMiss::Namespace)?;
         }
-        self.labels
-            .iter()
-            .all(|(k, v)| req.source_label(k) == Some(&**v))
+        for (i, (k, v)) in self.labels.iter().enumerate() {
+            if req.source_label(k) != Some(&**v) {
+                on_miss(SourceMiss::Label(i))?;
+            }
+        }
+        ControlFlow::Continue(())
     }
 }
