@@ -18,14 +18,12 @@ use crate::combine::{Block, Miss};
 use crate::decision::{Decision, MAX_MIRRORS, Outcome, Rolls};
 use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
-use crate::predicate::host::{MAX_HOST_LEN, lowercase_into};
+use crate::predicate::host::{Via, with_request_host};
 use crate::predicate::path::PathMatch;
 use crate::predicate::query::first_value;
 use crate::predicate::source::SourceMiss;
-use crate::request::{Request, addressed_port, split_port};
-use crate::table::{
-    Context, Hosts, Inner, Rule, Source, Table, VirtualHost, Visibility, expand_short,
-};
+use crate::request::{Request, addressed_port};
+use crate::table::{Inner, LookupStep, Rule, Source, Table, VirtualHost, Visibility};
 
 /// How one decision was reached ([`Table::explain`]). Everything is owned: an explanation
 /// outlives the table it was made from.
@@ -361,10 +359,7 @@ impl Table {
             winner: None,
             port: None,
         };
-        let (host, _) = split_port(req.authority());
-        let mut buf = [0u8; MAX_HOST_LEN];
-        let host = lowercase_into(host, &mut buf).unwrap_or("");
-        e.host.host = host.to_string();
+        e.host.host = with_request_host(req.authority(), str::to_string);
         // The path is normalized before anything else, as `decide` does: a refused path is
         // refused whatever the gateway and host.
         let mut buf = [0u8; crate::predicate::normalize::MAX_PATH_LEN];
@@ -382,16 +377,27 @@ impl Table {
             return finish(e, Outcome::NoVirtualHost, draw, inner);
         };
         e.context_known = true;
-        let found = lookup(inner, ctx, req, host, &mut e.host);
-        debug_assert!(
-            match (&found, inner.find_vhost(ctx, req)) {
-                (Some((_, a)), Some(b)) => std::ptr::eq(*a, b),
-                (None, None) => true,
-                _ => false,
-            },
-            "explain finds the virtual host decide finds"
-        );
-        let Some((group, vhost)) = found else {
+        let mut group = PortGroup::AllPorts;
+        let found = inner.find_vhost_with(ctx, req, &mut |step| match step {
+            LookupStep::Found { via, port } => {
+                e.host.found_by = match via {
+                    Via::Exact => HostMatch::Exact,
+                    Via::ShortName(fqdn) => HostMatch::ShortName {
+                        expanded: fqdn.to_string(),
+                    },
+                    Via::Wildcard => HostMatch::Wildcard,
+                };
+                group = port.map_or(PortGroup::AllPorts, PortGroup::Port);
+            }
+            LookupStep::Invisible(vh) => e.host.notes.push(format!(
+                "virtual host {} has no route visible to namespace {ns}",
+                host_name(vh)
+            )),
+            LookupStep::PortMissed(port) => e.host.notes.push(format!(
+                "no host for port {port}; looked up in the hosts of every port"
+            )),
+        });
+        let Some(vhost) = found else {
             e.port_group = Some(PortGroup::AllPorts);
             let outcome = if ctx.gateway.is_none() {
                 e.port = Some(ForwardPort {
@@ -509,77 +515,6 @@ fn dest_ref(d: &Destination) -> DestinationRef {
         subset: d.subset.as_ref().map(|s| s.to_string()),
         port: d.port,
     }
-}
-
-/// The host lookup of `Inner::find_vhost`, recording each step: the port's hosts first (when
-/// the context binds hosts to ports and the request's port has some), then every port's.
-fn lookup<'c, R: Request + ?Sized>(
-    inner: &Inner,
-    ctx: &'c Context,
-    req: &R,
-    host: &str,
-    out: &mut HostLookup,
-) -> Option<(PortGroup, &'c VirtualHost)> {
-    let ns = req.source_namespace();
-    let expand = ctx.gateway.is_none().then_some(&*inner.cluster_domain);
-    if !ctx.listeners.is_empty()
-        && let Some(port) = req.port()
-        && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
-    {
-        match find(hosts, host, ns, expand, out) {
-            Some(vh) => return Some((PortGroup::Port(port), vh)),
-            None => out.notes.push(format!(
-                "no host for port {port}; looked up in the hosts of every port"
-            )),
-        }
-    }
-    find(&ctx.hosts, host, ns, expand, out).map(|vh| (PortGroup::AllPorts, vh))
-}
-
-/// `Hosts::find`, recording how the host was found and which hosts were passed over.
-fn find<'h>(
-    hosts: &'h Hosts,
-    host: &str,
-    ns: &str,
-    expand: Option<&str>,
-    out: &mut HostLookup,
-) -> Option<&'h VirtualHost> {
-    let check = |id: u32, how: HostMatch, out: &mut HostLookup| {
-        let vh = &hosts.vhosts[id as usize];
-        if vh.claim_for(ns).is_some() {
-            out.found_by = how;
-            return Some(vh);
-        }
-        out.notes.push(format!(
-            "virtual host {} has no route visible to namespace {ns}",
-            host_name(vh)
-        ));
-        None
-    };
-    if let Some(id) = hosts.index.get_exact(host)
-        && let Some(vh) = check(id, HostMatch::Exact, out)
-    {
-        return Some(vh);
-    }
-    if let Some(domain) = expand {
-        let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
-        if let Some(fqdn) = expand_short(host, ns, domain, &mut full)
-            && let Some(id) = hosts.index.get_exact(fqdn)
-        {
-            let how = HostMatch::ShortName {
-                expanded: fqdn.to_string(),
-            };
-            if let Some(vh) = check(id, how, out) {
-                return Some(vh);
-            }
-        }
-    }
-    for id in hosts.index.wildcards_for(host) {
-        if let Some(vh) = check(id, HostMatch::Wildcard, out) {
-            return Some(vh);
-        }
-    }
-    None
 }
 
 /// The virtual host's name as configured: its label without the resource it names for

@@ -23,9 +23,9 @@ use crate::config::{Config, Object, Resource};
 use crate::decision::{Decision, Outcome, mix};
 use crate::error::{Diagnostic, ResourceId, Severity};
 use crate::hash::{HashKey, KeySource, Maglev, RingHash};
-use crate::predicate::host::{MAX_HOST_LEN, lowercase_into};
-use crate::request::{Request, split_port};
-use crate::table::{Table, expand_short};
+use crate::predicate::host::{lookup_names, service_fqdn, with_request_host};
+use crate::request::Request;
+use crate::table::Table;
 
 /// One endpoint of a service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -266,7 +266,7 @@ impl Registry {
                 continue;
             };
             sliced.insert((ns, service.as_str()));
-            let host = service_host(service, ns, domain);
+            let host = service_fqdn(service, ns, domain);
             let base: BTreeMap<String, String> = slice
                 .metadata
                 .labels
@@ -354,7 +354,7 @@ impl Registry {
             {
                 continue;
             }
-            let host = service_host(name, ns, domain);
+            let host = service_fqdn(name, ns, domain);
             let selected = pods
                 .range((ns, "")..)
                 .take_while(|((pns, _), _)| *pns == ns)
@@ -403,10 +403,6 @@ fn is_kubernetes_label(key: &str) -> bool {
 
 fn is_tcp(protocol: Option<&str>) -> bool {
     protocol.is_none_or(|p| p == "TCP")
-}
-
-fn service_host(service: &str, namespace: &str, domain: &str) -> String {
-    format!("{service}.{namespace}.svc.{domain}").to_ascii_lowercase()
 }
 
 /// The load-balancing policy of a cluster.
@@ -700,20 +696,12 @@ impl Router {
     ) -> Pick<'_> {
         let (cluster, id) = match &decision.outcome {
             Outcome::Passthrough => {
-                let (host, _) = split_port(req.authority());
-                let mut buf = [0u8; MAX_HOST_LEN];
-                let Some(host) = lowercase_into(host, &mut buf) else {
-                    return Pick::NoEndpoints;
-                };
-                let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
-                let c = self.services.get(host).or_else(|| {
-                    let fqdn = expand_short(
-                        host,
-                        req.source_namespace(),
-                        &self.table.inner.cluster_domain,
-                        &mut full,
-                    )?;
-                    self.services.get(fqdn)
+                // The mesh default route: the addressed Service, found as the host is.
+                let domain = &*self.table.inner.cluster_domain;
+                let c = with_request_host(req.authority(), |host| {
+                    lookup_names(host, req.source_namespace(), Some(domain), |name, _| {
+                        self.services.get(name)
+                    })
                 });
                 match c {
                     Some(c) => (c, ClusterId::Service),

@@ -6,9 +6,9 @@ use crate::action::{Action, HeaderOps};
 use crate::combine::Block;
 use crate::decision::{Decision, Outcome};
 use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, placement};
-use crate::predicate::host::{HostIndex, MAX_HOST_LEN, lowercase_into};
+use crate::predicate::host::{HostIndex, Via, lookup_names, with_request_host};
 use crate::predicate::normalize::MAX_PATH_LEN;
-use crate::request::{Request, addressed_port, split_port};
+use crate::request::{Request, addressed_port};
 
 /// The resource a rule comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,26 +144,48 @@ impl Hosts {
         &mut self.vhosts[id as usize]
     }
 
-    /// Lookup of a lowercase host: exact, then (with `expand`) the Kubernetes short forms,
-    /// then wildcards; only hosts with a claim visible to `ns` count.
-    fn find(&self, host: &str, ns: &str, expand: Option<&str>) -> Option<&VirtualHost> {
-        let visible = |id: &u32| self.vhosts[*id as usize].claim_for(ns).is_some();
-        if let Some(id) = self.index.get_exact(host).filter(visible) {
-            return Some(&self.vhosts[id as usize]);
-        }
-        if let Some(domain) = expand {
-            let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
-            if let Some(fqdn) = expand_short(host, ns, domain, &mut full)
-                && let Some(id) = self.index.get_exact(fqdn).filter(visible)
-            {
-                return Some(&self.vhosts[id as usize]);
+    /// Lookup of a lowercase host in the one order ([`lookup_names`], then wildcards); only
+    /// hosts with a claim visible to `ns` count, and `on` hears of the others and of the find.
+    #[inline]
+    fn find<'h>(
+        &'h self,
+        host: &str,
+        ns: &str,
+        expand: Option<&str>,
+        port: Option<u16>,
+        on: &mut impl FnMut(LookupStep<'h, '_>),
+    ) -> Option<&'h VirtualHost> {
+        let mut offer = |id: u32, via: Via<'_>| {
+            let vh = &self.vhosts[id as usize];
+            if vh.claim_for(ns).is_some() {
+                on(LookupStep::Found { via, port });
+                Some(vh)
+            } else {
+                on(LookupStep::Invisible(vh));
+                None
             }
-        }
-        self.index
-            .wildcards_for(host)
-            .find(visible)
-            .map(|id| &self.vhosts[id as usize])
+        };
+        lookup_names(host, ns, expand, |name, via| {
+            offer(self.index.get_exact(name)?, via)
+        })
+        .or_else(|| {
+            self.index
+                .wildcards_for(host)
+                .find_map(|id| offer(id, Via::Wildcard))
+        })
     }
+}
+
+/// A step of a host lookup ([`Inner::find_vhost_with`]), for callers that record them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LookupStep<'h, 'n> {
+    /// The host was found, by `via`, among the hosts of `port` (`None`: of every port).
+    Found { via: Via<'n>, port: Option<u16> },
+    /// A virtual host that has the name but no route visible to the request's namespace.
+    Invisible(&'h VirtualHost),
+    /// The context binds hosts to this port, the request's, and none of them is the host:
+    /// the lookup goes on in the hosts of every port.
+    PortMissed(u16),
 }
 
 #[derive(Debug, Default)]
@@ -390,103 +412,46 @@ impl Inner {
     /// Kubernetes short forms `name`, `name.ns`, `name.ns.svc` expanded as the sidecar's DNS
     /// search path would, then wildcards. Hosts whose VirtualServices are all invisible to the
     /// request's namespace do not exist for it.
+    #[inline]
     pub(crate) fn find_vhost<'c, R: Request + ?Sized>(
         &self,
         ctx: &'c Context,
         req: &R,
     ) -> Option<&'c VirtualHost> {
-        let ns = req.source_namespace();
-        let (host, _) = split_port(req.authority());
-        // Names are stored lowercase; most requests already send one, and then nothing is
-        // copied. A name longer than any host can only match `*`.
-        let mut buf;
-        let host = if host.len() > MAX_HOST_LEN {
-            ""
-        } else if host.bytes().any(|c| c.is_ascii_uppercase()) {
-            buf = [0u8; MAX_HOST_LEN];
-            lowercase_into(host, &mut buf).unwrap_or("")
-        } else {
-            host
-        };
-        let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
-        // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or in the
-        // mesh the routes limited to one Service port.
-        if !ctx.listeners.is_empty()
-            && let Some(port) = req.port()
-            && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
-            && let Some(vh) = hosts.find(host, ns, expand)
-        {
-            return Some(vh);
-        }
-        ctx.hosts.find(host, ns, expand)
+        self.find_vhost_with(ctx, req, &mut |_| {})
     }
-}
 
-/// `name` → `name.<ns>.svc.<domain>`, `name.ns` → `name.ns.svc.<domain>`,
-/// `name.ns.svc` → `name.ns.svc.<domain>`; anything else is not a short form.
-pub(crate) fn expand_short<'b>(
-    host: &str,
-    ns: &str,
-    domain: &str,
-    buf: &'b mut [u8],
-) -> Option<&'b str> {
-    let dots = host.bytes().filter(|&b| b == b'.').count();
-    let mut parts: [&str; 5] = [host, "", "", "", ""];
-    let n = match dots {
-        0 => {
-            parts[1] = ns;
-            parts[2] = "svc";
-            parts[3] = domain;
-            4
-        }
-        1 => {
-            parts[1] = "svc";
-            parts[2] = domain;
-            3
-        }
-        2 if host.ends_with(".svc") => {
-            parts[1] = domain;
-            2
-        }
-        _ => return None,
-    };
-    let mut len = 0;
-    for (i, p) in parts[..n].iter().enumerate() {
-        let extra = usize::from(i > 0);
-        if len + extra + p.len() > buf.len() {
-            return None;
-        }
-        if i > 0 {
-            buf[len] = b'.';
-            len += 1;
-        }
-        buf[len..len + p.len()].copy_from_slice(p.as_bytes());
-        len += p.len();
+    /// [`Inner::find_vhost`], telling `on` each step: the one lookup, for decide (which
+    /// ignores the steps) and explain (which records them).
+    #[inline]
+    pub(crate) fn find_vhost_with<'c, R: Request + ?Sized>(
+        &self,
+        ctx: &'c Context,
+        req: &R,
+        on: &mut impl FnMut(LookupStep<'c, '_>),
+    ) -> Option<&'c VirtualHost> {
+        let ns = req.source_namespace();
+        let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
+        with_request_host(req.authority(), |host| {
+            // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or
+            // in the mesh the routes limited to one Service port.
+            if !ctx.listeners.is_empty()
+                && let Some(port) = req.port()
+                && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
+            {
+                if let Some(vh) = hosts.find(host, ns, expand, Some(port), on) {
+                    return Some(vh);
+                }
+                on(LookupStep::PortMissed(port));
+            }
+            ctx.hosts.find(host, ns, expand, None, on)
+        })
     }
-    std::str::from_utf8(&buf[..len]).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_forms_expand_like_the_dns_search_path() {
-        let mut b = [0u8; 600];
-        assert_eq!(
-            expand_short("cart", "shop", "cluster.local", &mut b),
-            Some("cart.shop.svc.cluster.local")
-        );
-        assert_eq!(
-            expand_short("cart.shop", "other", "cluster.local", &mut b),
-            Some("cart.shop.svc.cluster.local")
-        );
-        assert_eq!(
-            expand_short("cart.shop.svc", "other", "c.l", &mut b),
-            Some("cart.shop.svc.c.l")
-        );
-        assert_eq!(expand_short("www.example.com", "shop", "c.l", &mut b), None);
-    }
 
     #[test]
     fn table_is_send_sync() {

@@ -17,6 +17,7 @@ use crate::config::virtual_service::{
 };
 use crate::decision::MAX_MIRRORS;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
+use crate::predicate::host::service_fqdn;
 use crate::predicate::path::PathMatch;
 use crate::predicate::query::QueryMatch;
 use crate::predicate::source::SourceMatch;
@@ -40,14 +41,16 @@ pub(crate) struct Lowered {
     pub(crate) placements: Placements,
 }
 
-/// Expands a short host name (no dot) to `name.<ns>.svc.<domain>`; lowercases. `*` and names
-/// with a dot are kept as they are (Istio does not expand `reviews.prod`).
+/// Expands a host written in a resource of namespace `ns`: a short name (no dot) becomes the
+/// Service's full name ([`service_fqdn`]); `*` and names with a dot are kept as they are,
+/// lowercase. This is Istio's rule for configuration (it does not expand `reviews.prod`),
+/// not the client's DNS search path a request's host is read with
+/// ([`crate::predicate::host::lookup_names`]), which does.
 pub(crate) fn expand_host(host: &str, ns: &str, domain: &str) -> String {
-    let h = host.to_ascii_lowercase();
-    if h.contains('.') || h.contains('*') || h.contains(':') || h.is_empty() {
-        h
+    if host.contains(['.', '*', ':']) || host.is_empty() {
+        host.to_ascii_lowercase()
     } else {
-        format!("{h}.{ns}.svc.{domain}")
+        service_fqdn(host, ns, domain)
     }
 }
 

@@ -1,8 +1,17 @@
 //! Virtual-host selection as Envoy does it: exact name, then the longest wildcard suffix, then
 //! `*`. Names are stored lowercase; lookups lowercase the request's host into a stack buffer.
+//!
+//! The one host lookup order lives here, for every lookup the crate makes (the table's
+//! virtual hosts, explain's record of them, the registry's Services): [`with_request_host`]
+//! reads the host a request addresses, [`lookup_names`] tries it and then its Kubernetes short
+//! form ([`expand_short`]), and [`HostIndex::wildcards_for`] offers the wildcards after them.
+//! Names written in configuration are qualified by their resource's namespace instead, at
+//! compile time ([`service_fqdn`]), as Istio does: a dotted config host is already a full name.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::request::split_port;
 
 /// Longest host name looked up (longer names can only match `*`).
 pub const MAX_HOST_LEN: usize = 255;
@@ -153,6 +162,103 @@ impl HostIndex {
     }
 }
 
+/// How a lookup found a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via<'n> {
+    /// The host itself.
+    Exact,
+    /// The host's Kubernetes short form, expanded to this name.
+    ShortName(&'n str),
+    /// A wildcard that covers the host.
+    Wildcard,
+}
+
+/// Calls `f` with the host a request addresses: `authority` without its port, lowercase
+/// (copied into a stack buffer only when it has upper case). A name longer than any host
+/// reads as `""`, which only `*` matches.
+#[inline]
+pub(crate) fn with_request_host<T>(authority: &str, f: impl FnOnce(&str) -> T) -> T {
+    let (host, _) = split_port(authority);
+    if host.len() > MAX_HOST_LEN {
+        return f("");
+    }
+    if !host.bytes().any(|c| c.is_ascii_uppercase()) {
+        return f(host);
+    }
+    let mut buf = [0u8; MAX_HOST_LEN];
+    f(lowercase_into(host, &mut buf).unwrap_or(""))
+}
+
+/// Offers the exact names a lowercase `host` may stand for to `find`, in lookup order, until
+/// it finds one: the host itself, then, when `expand` gives the cluster domain (a sidecar's
+/// lookups, not a gateway's), its Kubernetes short form as the client's DNS search path in
+/// namespace `ns` would expand it ([`expand_short`]). Allocates nothing.
+#[inline]
+pub(crate) fn lookup_names<T>(
+    host: &str,
+    ns: &str,
+    expand: Option<&str>,
+    mut find: impl FnMut(&str, Via<'_>) -> Option<T>,
+) -> Option<T> {
+    if let Some(t) = find(host, Via::Exact) {
+        return Some(t);
+    }
+    let domain = expand?;
+    let mut full = [0u8; 2 * MAX_HOST_LEN + 64];
+    let fqdn = expand_short(host, ns, domain, &mut full)?;
+    find(fqdn, Via::ShortName(fqdn))
+}
+
+/// `name` → `name.<ns>.svc.<domain>`, `name.ns` → `name.ns.svc.<domain>`,
+/// `name.ns.svc` → `name.ns.svc.<domain>`, written into `buf`; anything else is not a short
+/// form. The search path `/etc/resolv.conf` gives a pod in namespace `ns`.
+pub(crate) fn expand_short<'b>(
+    host: &str,
+    ns: &str,
+    domain: &str,
+    buf: &'b mut [u8],
+) -> Option<&'b str> {
+    let dots = host.bytes().filter(|&b| b == b'.').count();
+    let mut parts: [&str; 5] = [host, "", "", "", ""];
+    let n = match dots {
+        0 => {
+            parts[1] = ns;
+            parts[2] = "svc";
+            parts[3] = domain;
+            4
+        }
+        1 => {
+            parts[1] = "svc";
+            parts[2] = domain;
+            3
+        }
+        2 if host.ends_with(".svc") => {
+            parts[1] = domain;
+            2
+        }
+        _ => return None,
+    };
+    let mut len = 0;
+    for (i, p) in parts[..n].iter().enumerate() {
+        let extra = usize::from(i > 0);
+        if len + extra + p.len() > buf.len() {
+            return None;
+        }
+        if i > 0 {
+            buf[len] = b'.';
+            len += 1;
+        }
+        buf[len..len + p.len()].copy_from_slice(p.as_bytes());
+        len += p.len();
+    }
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+/// A Service's full name, `name.<ns>.svc.<domain>`, lowercase.
+pub(crate) fn service_fqdn(name: &str, ns: &str, domain: &str) -> String {
+    format!("{name}.{ns}.svc.{domain}").to_ascii_lowercase()
+}
+
 /// Lowercases `host` into `buf`, returning the lowercase text, or `None` when it does not fit.
 pub fn lowercase_into<'b>(host: &str, buf: &'b mut [u8; MAX_HOST_LEN]) -> Option<&'b str> {
     let bytes = host.as_bytes();
@@ -241,6 +347,47 @@ mod tests {
             }
             assert_eq!(ix.get_key("*.b.foo.com"), Some(1));
         }
+    }
+
+    #[test]
+    fn short_forms_expand_like_the_dns_search_path() {
+        let mut b = [0u8; 600];
+        assert_eq!(
+            expand_short("cart", "shop", "cluster.local", &mut b),
+            Some("cart.shop.svc.cluster.local")
+        );
+        let mut b = [0u8; 600];
+        assert_eq!(
+            expand_short("cart.shop", "other", "cluster.local", &mut b),
+            Some("cart.shop.svc.cluster.local")
+        );
+        let mut b = [0u8; 600];
+        assert_eq!(
+            expand_short("cart.shop.svc", "other", "c.l", &mut b),
+            Some("cart.shop.svc.c.l")
+        );
+        assert_eq!(expand_short("www.example.com", "shop", "c.l", &mut b), None);
+    }
+
+    #[test]
+    fn the_lookup_tries_the_host_then_its_short_form() {
+        let mut tried = Vec::new();
+        let found = lookup_names("cart", "shop", Some("c.l"), |name, via| {
+            tried.push((name.to_string(), format!("{via:?}")));
+            (name == "cart.shop.svc.c.l").then_some(7)
+        });
+        assert_eq!(found, Some(7));
+        assert_eq!(tried[0], ("cart".into(), "Exact".into()));
+        assert_eq!(tried[1].0, "cart.shop.svc.c.l");
+        let at_gateway = lookup_names("cart", "shop", None, |name, _| {
+            (name != "cart").then_some(1)
+        });
+        assert_eq!(at_gateway, None, "a gateway does not expand short names");
+        assert_eq!(
+            with_request_host("Cart.Shop:8080", str::to_string),
+            "cart.shop"
+        );
+        assert_eq!(with_request_host(&"a".repeat(300), str::len), 0);
     }
 
     #[test]
