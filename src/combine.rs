@@ -99,17 +99,20 @@ impl Block {
         mut on_miss: impl FnMut(Miss) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         self.source.each_miss(req, |m| on_miss(Miss::Source(m)))?;
-        let single = [
-            (&self.method, req.method(), Miss::Method),
-            (&self.scheme, req.scheme(), Miss::Scheme),
-            (&self.authority, req.authority(), Miss::Authority),
-        ];
-        for (m, value, miss) in single {
-            if let Some(m) = m
-                && !m.is_match(value.as_bytes())
-            {
-                on_miss(miss)?;
-            }
+        if let Some(m) = &self.method
+            && !m.is_match(req.method().as_bytes())
+        {
+            on_miss(Miss::Method)?;
+        }
+        if let Some(m) = &self.scheme
+            && !m.is_match(req.scheme().as_bytes())
+        {
+            on_miss(Miss::Scheme)?;
+        }
+        if let Some(m) = &self.authority
+            && !m.is_match(req.authority().as_bytes())
+        {
+            on_miss(Miss::Authority)?;
         }
         if let Some(u) = &self.uri
             && !u.is_match(path)

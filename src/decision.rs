@@ -15,19 +15,25 @@ use crate::table::{Inner, Rule, Source};
 /// independent of each other and of the split; every mirror shares one roll, so a mirror at
 /// 10 % sees a subset of the requests one at 20 % sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Rolls {
-    pub(crate) delay: u64,
-    pub(crate) abort: u64,
-    pub(crate) mirror: u64,
-}
+pub(crate) struct Rolls(pub(crate) u64);
 
 impl Rolls {
-    pub(crate) fn of(draw: u64) -> Rolls {
-        Rolls {
-            delay: mix(draw, 1) % 1_000_000,
-            abort: mix(draw, 2) % 1_000_000,
-            mirror: draw % 1_000_000,
-        }
+    /// The delay fault's roll.
+    #[inline]
+    pub(crate) fn delay(self) -> u64 {
+        mix(self.0, 1) % 1_000_000
+    }
+
+    /// The abort fault's roll.
+    #[inline]
+    pub(crate) fn abort(self) -> u64 {
+        mix(self.0, 2) % 1_000_000
+    }
+
+    /// Every mirror's roll.
+    #[inline]
+    pub(crate) fn mirror(self) -> u64 {
+        self.0 % 1_000_000
     }
 }
 
@@ -166,21 +172,21 @@ impl<'t> Decision<'t> {
                 None => f.split.pick(draw),
             };
             m.destination = pick.map(|j| &f.destinations[j]);
-            let rolls = Rolls::of(draw);
+            let rolls = Rolls(draw);
             if let Some(fault) = &f.fault {
                 if let Some((d, share)) = &fault.delay
-                    && rolls.delay < u64::from(*share)
+                    && rolls.delay() < u64::from(*share)
                 {
                     m.delay = Some(*d);
                 }
                 if let Some((a, share)) = &fault.abort
-                    && rolls.abort < u64::from(*share)
+                    && rolls.abort() < u64::from(*share)
                 {
                     m.abort = Some(a);
                 }
             }
             for (i, mirror) in f.mirrors.iter().enumerate().take(MAX_MIRRORS) {
-                if rolls.mirror < u64::from(mirror.per_million) {
+                if rolls.mirror() < u64::from(mirror.per_million) {
                     m.mirrored |= 1 << i;
                 }
             }

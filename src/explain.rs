@@ -397,7 +397,7 @@ impl Table {
                 "no host for port {port}; looked up in the hosts of every port"
             )),
         });
-        let Some(vhost) = found else {
+        let Some((vhost, claim)) = found else {
             e.port_group = Some(PortGroup::AllPorts);
             let outcome = if ctx.gateway.is_none() {
                 e.port = Some(ForwardPort {
@@ -412,12 +412,11 @@ impl Table {
         };
         e.port_group = Some(group);
         e.host.virtual_host = Some(host_name(vhost).to_string());
-        let (index, claim) = vhost
+        let index = vhost
             .claims
             .iter()
-            .enumerate()
-            .find(|(_, c)| c.visibility.admits(ns))
-            .expect("lookup returns hosts with a visible claim");
+            .position(|c| std::ptr::eq(c, claim))
+            .unwrap_or_default();
         let mut resources: Vec<ResourceRef> = Vec::new();
         for entry in &claim.entries {
             let r = resource(&inner.sources[inner.rules[entry.rule as usize].source as usize]);
@@ -814,14 +813,14 @@ fn forward_rolls(
     draw: u64,
     w: &mut Winner,
 ) {
-    let rolls = Rolls::of(draw);
+    let rolls = Rolls(draw);
     if let Some(fault) = &f.fault {
         if let Some((d, share)) = &fault.delay {
             w.faults.push(FaultRoll {
                 kind: "delay",
                 fault: format!("{d:?}"),
                 per_million: *share,
-                roll: rolls.delay,
+                roll: rolls.delay(),
                 hit: delay.is_some(),
             });
         }
@@ -833,7 +832,7 @@ fn forward_rolls(
                     Abort::Grpc(g) => format!("grpc {g}"),
                 },
                 per_million: *share,
-                roll: rolls.abort,
+                roll: rolls.abort(),
                 hit: abort.is_some(),
             });
         }
@@ -842,7 +841,7 @@ fn forward_rolls(
         w.mirrors.push(MirrorRoll {
             destination: dest_ref(&mirror.destination),
             per_million: mirror.per_million,
-            roll: rolls.mirror,
+            roll: rolls.mirror(),
             hit: i < MAX_MIRRORS && mirrored & (1 << i) != 0,
         });
     }

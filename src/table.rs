@@ -154,12 +154,12 @@ impl Hosts {
         expand: Option<&str>,
         port: Option<u16>,
         on: &mut impl FnMut(LookupStep<'h, '_>),
-    ) -> Option<&'h VirtualHost> {
+    ) -> Option<(&'h VirtualHost, &'h Claim)> {
         let mut offer = |id: u32, via: Via<'_>| {
             let vh = &self.vhosts[id as usize];
-            if vh.claim_for(ns).is_some() {
+            if let Some(claim) = vh.claim_for(ns) {
                 on(LookupStep::Found { via, port });
-                Some(vh)
+                Some((vh, claim))
             } else {
                 on(LookupStep::Invisible(vh));
                 None
@@ -308,7 +308,7 @@ impl Table {
             inner.count(&d, None);
             return d;
         };
-        let Some(vhost) = inner.find_vhost(ctx, req) else {
+        let Some((vhost, claim)) = inner.find_vhost(ctx, req) else {
             // The mesh default route: the addressed service on the addressed port.
             let (outcome, port) = if ctx.gateway.is_none() {
                 (Outcome::Passthrough, Some(addressed_port(req)))
@@ -324,9 +324,6 @@ impl Table {
             inner.count(&d, None);
             return d;
         };
-        let claim = vhost
-            .claim_for(req.source_namespace())
-            .expect("find_vhost returns hosts with a visible claim");
         let holds = |entry: &Entry| match entry.block {
             None => true,
             Some(b) => inner.rules[entry.rule as usize].blocks[b as usize].is_match_at(req, path),
@@ -411,13 +408,14 @@ impl Inner {
     /// Host lookup: the authority lowercased without its port; exact, then (mesh only) the
     /// Kubernetes short forms `name`, `name.ns`, `name.ns.svc` expanded as the sidecar's DNS
     /// search path would, then wildcards. Hosts whose VirtualServices are all invisible to the
-    /// request's namespace do not exist for it.
+    /// request's namespace do not exist for it. Returns the host and its claim the request's
+    /// namespace sees.
     #[inline]
     pub(crate) fn find_vhost<'c, R: Request + ?Sized>(
         &self,
         ctx: &'c Context,
         req: &R,
-    ) -> Option<&'c VirtualHost> {
+    ) -> Option<(&'c VirtualHost, &'c Claim)> {
         self.find_vhost_with(ctx, req, &mut |_| {})
     }
 
@@ -429,7 +427,7 @@ impl Inner {
         ctx: &'c Context,
         req: &R,
         on: &mut impl FnMut(LookupStep<'c, '_>),
-    ) -> Option<&'c VirtualHost> {
+    ) -> Option<(&'c VirtualHost, &'c Claim)> {
         let ns = req.source_namespace();
         let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
         with_request_host(req.authority(), |host| {

@@ -176,7 +176,7 @@ pub(crate) enum Via<'n> {
 /// Calls `f` with the host a request addresses: `authority` without its port, lowercase
 /// (copied into a stack buffer only when it has upper case). A name longer than any host
 /// reads as `""`, which only `*` matches.
-#[inline]
+#[inline(always)]
 pub(crate) fn with_request_host<T>(authority: &str, f: impl FnOnce(&str) -> T) -> T {
     let (host, _) = split_port(authority);
     if host.len() > MAX_HOST_LEN {
@@ -193,7 +193,7 @@ pub(crate) fn with_request_host<T>(authority: &str, f: impl FnOnce(&str) -> T) -
 /// it finds one: the host itself, then, when `expand` gives the cluster domain (a sidecar's
 /// lookups, not a gateway's), its Kubernetes short form as the client's DNS search path in
 /// namespace `ns` would expand it ([`expand_short`]). Allocates nothing.
-#[inline]
+#[inline(always)]
 pub(crate) fn lookup_names<T>(
     host: &str,
     ns: &str,
