@@ -72,7 +72,7 @@ impl Block {
         {
             return false;
         }
-        self.headers.iter().all(|h| h.is_match(req))
+        self.headers.iter().all(|h| h.is_match_at(req, path))
             && self.query.iter().all(|q| q.is_match(req.path()))
     }
 

@@ -737,7 +737,7 @@ fn first_failure<R: Request + ?Sized>(
         return Some((field.into(), seen));
     }
     for (i, h) in b.headers.iter().enumerate() {
-        if h.is_match(req) {
+        if h.is_match_at(req, path) {
             continue;
         }
         let field = match b.header_fields.get(i) {
@@ -748,7 +748,7 @@ fn first_failure<R: Request + ?Sized>(
                 _ => format!("headers[{i}]"),
             },
         };
-        return Some((field, header_seen(h, d, req)));
+        return Some((field, header_seen(h, d, req, path)));
     }
     for (i, q) in b.query.iter().enumerate() {
         if q.is_match(req.path()) {
@@ -776,7 +776,7 @@ fn first_failure<R: Request + ?Sized>(
 }
 
 /// What the request carried for a header condition that failed.
-fn header_seen<R: Request + ?Sized>(h: &HeaderMatch, d: Dialect, req: &R) -> String {
+fn header_seen<R: Request + ?Sized>(h: &HeaderMatch, d: Dialect, req: &R, path: &str) -> String {
     let (name, value): (String, Option<String>) = match &h.source {
         HeaderSource::Header(n) => {
             let mut values = req.header_values(n).peekable();
@@ -791,7 +791,13 @@ fn header_seen<R: Request + ?Sized>(h: &HeaderMatch, d: Dialect, req: &R) -> Str
         HeaderSource::Method => (":method".into(), Some(req.method().into())),
         HeaderSource::Scheme => (":scheme".into(), Some(req.scheme().into())),
         HeaderSource::Authority => (":authority".into(), Some(req.authority().into())),
-        HeaderSource::Path => (":path".into(), Some(req.path().into())),
+        HeaderSource::Path => (
+            ":path".into(),
+            Some(format!(
+                "{path}{}",
+                crate::predicate::path::query_of(req.path())
+            )),
+        ),
         HeaderSource::Claim(c) => (
             format!("@request.auth.claims.{c}"),
             req.jwt_claim(c).map(str::to_string),

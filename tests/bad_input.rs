@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use meshroute::hash::{Maglev, RingHash, header_hash, sticky_pick, xxhash64};
 use meshroute::predicate::FullMatch;
-use meshroute::predicate::normalize::{EscapedSlashes, Fragment, MAX_PATH_LEN, PathNormalization};
+use meshroute::predicate::normalize::{
+    EscapedSlashes, Fragment, IstioPathNormalization, MAX_PATH_LEN, PathNormalization,
+};
 use meshroute::{CompileOptions, Config, ErrorKind, Outcome, OwnedRequest, Table, compile};
 
 // ---------------------------------------------------------------------------------------------
@@ -646,6 +648,80 @@ fn headers() {
     assert_eq!(decide(&t, &purge), "h/6");
     // A header literally named ":method" is not the method.
     assert_eq!(with(&[(":method", "PURGE")]), "h/7");
+    // `:authority` is the Host value as sent, port included, compared case-sensitively;
+    // `:path` is the path as normalized for routing (Envoy rewrites the header in place
+    // before matching), with its query and without the fragment.
+    let pseudo = table(&vs(
+        "p",
+        "[p]",
+        "    - name: authority
+      match: [{headers: {\":authority\": {exact: p}}}]
+      route: [{destination: {host: authority}}]
+    - name: exact-path
+      match: [{headers: {\":path\": {exact: \"/admin?x=1\"}}}]
+      route: [{destination: {host: exact-path}}]
+    - name: path-prefix
+      match: [{headers: {\":path\": {prefix: /admin}}}]
+      route: [{destination: {host: path-prefix}}]
+    - name: path-regex
+      match: [{headers: {\":path\": {regex: \"/api/v[0-9]+\\\\?.*\"}}}]
+      route: [{destination: {host: path-regex}}]
+",
+    ));
+    let at = |authority: &str, path: &str| decide(&pseudo, &req(authority, path));
+    assert_eq!(at("p", "/"), "p/0");
+    assert_eq!(at("p:80", "/"), "404", ":authority keeps the port");
+    assert_eq!(at("P", "/"), "404", ":authority is case-sensitive");
+    assert_eq!(at("p:80", "/admin?x=1"), "p/1");
+    assert_eq!(
+        at("p:80", "/admin?x=1#frag"),
+        "p/1",
+        "the fragment is not sent"
+    );
+    for path in ["/x/../admin?x=1", "/%61dmin?x=1", "/x\\..\\admin?x=1"] {
+        assert_eq!(
+            at("p:80", path),
+            "p/1",
+            "{path}: :path is the normalized path"
+        );
+    }
+    for path in [
+        "/admin/x",
+        "/x/../admin/y",
+        "/%61dmin",
+        "/./admin",
+        "/admin/.?x=1",
+    ] {
+        assert_eq!(at("p:80", path), "p/2", "{path}");
+    }
+    assert_eq!(at("p:80", "/x/%2e%2e/api/v2?q"), "p/3");
+    assert_eq!(at("p:80", "/api/v2"), "404", "no query: no `?`");
+    assert_eq!(
+        at("p:80", "//admin"),
+        "404",
+        "slashes are not merged by default"
+    );
+    let merged = table_with(
+        &vs(
+            "p",
+            "[p]",
+            "    - match: [{headers: {\":path\": {prefix: /admin}}}]\n      route: [{destination: {host: a}}]\n",
+        ),
+        normalization(|n| {
+            *n = PathNormalization::istio(IstioPathNormalization::DecodeAndMergeSlashes)
+        }),
+    );
+    assert_eq!(decide(&merged, &req("p", "//admin")), "p/0");
+    assert_eq!(decide(&merged, &req("p", "/x%2F..%2Fadmin")), "p/0");
+    // Request headers literally named `:authority` or `:path` are not the pseudo-headers.
+    assert_eq!(
+        decide(&pseudo, &req("q", "/").header(":authority", "p")),
+        "passthrough"
+    );
+    assert_eq!(
+        decide(&pseudo, &req("p:80", "/x").header(":path", "/admin")),
+        "404"
+    );
 
     // 150 headers and 60 KiB values stay linear and bounded.
     let big = "a".repeat(60 << 10);
