@@ -804,6 +804,34 @@ fn headers_invalid_in_config_are_errors_at_their_field() {
         ),
         "exact literal \"a\\0b\" contains control character U+0000; only tab is allowed"
     );
+    // So could a query parameter literal: Envoy matches the raw query of `:path`, which holds
+    // no control character; a client sends a NUL as `%00`, matched as those three bytes.
+    let query = |value: &str| {
+        vs(
+            "bad",
+            "[h]",
+            &format!(
+                "    - match: [{{queryParams: {{q: {{exact: \"{value}\"}}}}}}]\n      route: [{{destination: {{host: x}}}}]\n"
+            ),
+        )
+    };
+    for (value, code) in [
+        ("a\\u0000b", "0000"),
+        ("a\\rb", "000D"),
+        ("a\\nb", "000A"),
+        ("a\\u007fb", "007F"),
+    ] {
+        let message = error_at(&query(value), "spec.http[0].match[0].queryParams[q].exact");
+        assert!(
+            message.contains(&format!(
+                "contains control character U+{code}; only tab is allowed"
+            )),
+            "{value}: {message}"
+        );
+    }
+    let t = table(&query("a%00b"));
+    assert_eq!(decide(&t, &req("h", "/?q=a%00b")), "bad/0");
+    assert_eq!(decide(&t, &req("h", "/?q=a\0b")), "404");
     // The same name twice in one map, in different case: both conditions apply to one header.
     let t = table(&rule("{X-User: {prefix: a}, x-user: {exact: ab}}"));
     assert_eq!(decide(&t, &req("h", "/").header("x-user", "ab")), "bad/0");
