@@ -120,7 +120,7 @@ impl Block {
             on_miss(Miss::Uri)?;
         }
         for (i, h) in self.headers.iter().enumerate() {
-            if !h.is_match(req) {
+            if !h.is_match_at(req, path) {
                 on_miss(Miss::Header(i))?;
             }
         }

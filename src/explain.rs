@@ -669,7 +669,7 @@ fn describe_miss<R: Request + ?Sized>(
                     _ => format!("headers[{i}]"),
                 },
             };
-            (field, header_seen(h, d, req))
+            (field, header_seen(h, d, req, path))
         }
         Miss::Query(i) => {
             let q = &b.query[i];
@@ -695,7 +695,7 @@ fn describe_miss<R: Request + ?Sized>(
 }
 
 /// What the request carried for a header condition that failed.
-fn header_seen<R: Request + ?Sized>(h: &HeaderMatch, d: Dialect, req: &R) -> String {
+fn header_seen<R: Request + ?Sized>(h: &HeaderMatch, d: Dialect, req: &R, path: &str) -> String {
     let (name, value): (String, Option<String>) = match &h.source {
         HeaderSource::Header(n) => {
             let mut values = req.header_values(n).peekable();
@@ -710,7 +710,13 @@ fn header_seen<R: Request + ?Sized>(h: &HeaderMatch, d: Dialect, req: &R) -> Str
         HeaderSource::Method => (":method".into(), Some(req.method().into())),
         HeaderSource::Scheme => (":scheme".into(), Some(req.scheme().into())),
         HeaderSource::Authority => (":authority".into(), Some(req.authority().into())),
-        HeaderSource::Path => (":path".into(), Some(req.path().into())),
+        HeaderSource::Path => (
+            ":path".into(),
+            Some(format!(
+                "{path}{}",
+                crate::predicate::path::query_of(req.path())
+            )),
+        ),
         HeaderSource::Claim(c) => (
             format!("@request.auth.claims.{c}"),
             req.jwt_claim(c).map(str::to_string),

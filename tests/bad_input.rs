@@ -8,9 +8,11 @@
 //! - paths: `tests/data/path-normalization.yaml`, `src/predicate/normalize.rs` (unit tests),
 //!   fuzz target `normalize` (replayed by `tests/fuzz_regressions.rs`);
 //! - hosts: `tests/data/edge-07-authority-and-host-lookup.yaml`, `edge-13-short-hosts.yaml`,
-//!   `edge-14-wildcard-hosts.yaml`, `src/predicate/host.rs`;
+//!   `edge-14-wildcard-hosts.yaml`, `src/predicate/host.rs`, `tests/header_values.rs`
+//!   (Gateway API IP hostnames);
 //! - headers: `tests/data/edge-08-repeated-headers.yaml`, `edge-09-absent-headers.yaml`,
-//!   `src/predicate/header.rs`;
+//!   `src/predicate/header.rs`, `tests/header_values.rs` (control characters in header and
+//!   query parameter literals);
 //! - regex: `tests/re2.rs` over `tests/data/re2-cases.txt` (RE2 verdicts), fuzz target `regex`;
 //! - YAML: `src/config/mod.rs` (unit tests), `tests/corpus.rs`, fuzz target `load`;
 //! - weights: `tests/data/edge-01-weights.yaml`, `gwapi-backends.yaml`, `tests/split.rs`;
@@ -22,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use meshroute::hash::{Maglev, RingHash, header_hash, sticky_pick, xxhash64};
 use meshroute::predicate::FullMatch;
-use meshroute::predicate::normalize::{EscapedSlashes, Fragment, MAX_PATH_LEN, PathNormalization};
+use meshroute::predicate::normalize::{
+    EscapedSlashes, Fragment, IstioPathNormalization, MAX_PATH_LEN, PathNormalization,
+};
 use meshroute::{CompileOptions, Config, ErrorKind, Outcome, OwnedRequest, Table, compile};
 
 // ---------------------------------------------------------------------------------------------
@@ -351,6 +355,57 @@ fn paths_options_merge_reject_unescape_and_fragments() {
     );
 }
 
+/// The listed path inputs at each of Istio's mesh-wide `pathNormalization` levels.
+#[test]
+fn paths_at_each_istio_level() {
+    use IstioPathNormalization as L;
+    let rules = path_rules();
+    let levels = [L::None, L::Base, L::MergeSlashes, L::DecodeAndMergeSlashes]
+        .map(|l| table_with(&rules, normalization(|n| *n = PathNormalization::istio(l))));
+    let nul = "400 the path has an escaped NUL (%00)";
+    //  path                     NONE     BASE     MERGE    DECODE_AND_MERGE
+    let cases: &[(&str, [&str; 4])] = &[
+        ("/info/../private", [INFO, PRIVATE, PRIVATE, PRIVATE]),
+        ("/info/%2e%2e/private", [INFO, PRIVATE, PRIVATE, PRIVATE]),
+        ("/info/./x", [INFO, INFO, INFO, INFO]),
+        ("//private", [REST, REST, PRIVATE, PRIVATE]),
+        ("///admin", [REST, REST, ADMIN, ADMIN]),
+        ("/%2Fprivate", [REST, REST, REST, PRIVATE]),
+        ("/%2fprivate", [REST, REST, REST, PRIVATE]),
+        ("/%5Cprivate", [REST, REST, REST, PRIVATE]),
+        ("/%5cprivate", [REST, REST, REST, PRIVATE]),
+        ("/info%2F..%2Fprivate", [REST, REST, REST, PRIVATE]),
+        ("/info\\..\\private", [REST, PRIVATE, PRIVATE, PRIVATE]),
+        ("/%61dmin", [REST, ADMIN, ADMIN, ADMIN]),
+        ("/%00", [nul, nul, nul, nul]),
+        ("/info/a%00", [nul, nul, nul, nul]),
+        ("/admin#fragment", [ADMIN, ADMIN, ADMIN, ADMIN]),
+        ("/admin?x=1", [ADMIN, ADMIN, ADMIN, ADMIN]),
+        ("/admin;x=1", [REST, REST, REST, REST]),
+        ("/admin/", [REST, REST, REST, REST]),
+        ("/abcd", [ABC, ABC, ABC, ABC]),
+        ("/CASE", [REST, REST, REST, REST]),
+        ("/NOCASE", [NOCASE, NOCASE, NOCASE, NOCASE]),
+        ("/admin%zz", [REST, REST, REST, REST]),
+        ("/private%", [PRIVATE, PRIVATE, PRIVATE, PRIVATE]),
+        ("/info/%ff%fe", [INFO, INFO, INFO, INFO]),
+        ("/%252Fprivate", [REST, REST, REST, REST]),
+        ("/info/%252e%252e/private", [INFO, INFO, INFO, INFO]),
+    ];
+    let mut failures = Vec::new();
+    for (path, want) in cases {
+        for (level, (t, want)) in levels.iter().zip(want).enumerate() {
+            let got = decide(t, &req("app", path));
+            if got != *want {
+                failures.push(format!(
+                    "{path:?} at level {level}: expected {want}, got {got}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn paths_overlong_are_bounded() {
     let t = table(&path_rules());
@@ -566,6 +621,30 @@ fn hosts() {
         "    - route: [{destination: {host: x}}]\n",
     ));
     assert!(errs.iter().any(|(p, _)| p == "spec.hosts[0]"), "{errs:?}");
+
+    // Gateway API hostnames are DNS names only: IP literals, ports, upper case, a trailing dot
+    // and an empty name are errors at their field (deeper: tests/header_values.rs).
+    let route = |hostname: &str| {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: h, namespace: infra}}\n\
+             spec:\n  hostnames: [\"{hostname}\"]\n  rules: [{{backendRefs: [{{name: a, port: 80}}]}}]\n"
+        )
+    };
+    for hostname in [
+        "10.0.0.1", "::1", "[::1]", "[::1]:80", "a.com:80", "A.COM", "a.com.", "",
+    ] {
+        let errs = errors(&route(hostname));
+        assert!(
+            errs.iter().any(|(p, _)| p == "spec.hostnames[0]"),
+            "{hostname:?}: {errs:?}"
+        );
+    }
+    assert_eq!(
+        error_at(&route("10.0.0.1"), "spec.hostnames[0]"),
+        "hostname \"10.0.0.1\" is an IP address; the Gateway API allows only DNS names here"
+    );
+    assert!(errors(&route("xn--bcher-kva.example")).is_empty());
+    assert!(errors(&route("*.a.com")).is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -646,6 +725,80 @@ fn headers() {
     assert_eq!(decide(&t, &purge), "h/6");
     // A header literally named ":method" is not the method.
     assert_eq!(with(&[(":method", "PURGE")]), "h/7");
+    // `:authority` is the Host value as sent, port included, compared case-sensitively;
+    // `:path` is the path as normalized for routing (Envoy rewrites the header in place
+    // before matching), with its query and without the fragment.
+    let pseudo = table(&vs(
+        "p",
+        "[p]",
+        "    - name: authority
+      match: [{headers: {\":authority\": {exact: p}}}]
+      route: [{destination: {host: authority}}]
+    - name: exact-path
+      match: [{headers: {\":path\": {exact: \"/admin?x=1\"}}}]
+      route: [{destination: {host: exact-path}}]
+    - name: path-prefix
+      match: [{headers: {\":path\": {prefix: /admin}}}]
+      route: [{destination: {host: path-prefix}}]
+    - name: path-regex
+      match: [{headers: {\":path\": {regex: \"/api/v[0-9]+\\\\?.*\"}}}]
+      route: [{destination: {host: path-regex}}]
+",
+    ));
+    let at = |authority: &str, path: &str| decide(&pseudo, &req(authority, path));
+    assert_eq!(at("p", "/"), "p/0");
+    assert_eq!(at("p:80", "/"), "404", ":authority keeps the port");
+    assert_eq!(at("P", "/"), "404", ":authority is case-sensitive");
+    assert_eq!(at("p:80", "/admin?x=1"), "p/1");
+    assert_eq!(
+        at("p:80", "/admin?x=1#frag"),
+        "p/1",
+        "the fragment is not sent"
+    );
+    for path in ["/x/../admin?x=1", "/%61dmin?x=1", "/x\\..\\admin?x=1"] {
+        assert_eq!(
+            at("p:80", path),
+            "p/1",
+            "{path}: :path is the normalized path"
+        );
+    }
+    for path in [
+        "/admin/x",
+        "/x/../admin/y",
+        "/%61dmin",
+        "/./admin",
+        "/admin/.?x=1",
+    ] {
+        assert_eq!(at("p:80", path), "p/2", "{path}");
+    }
+    assert_eq!(at("p:80", "/x/%2e%2e/api/v2?q"), "p/3");
+    assert_eq!(at("p:80", "/api/v2"), "404", "no query: no `?`");
+    assert_eq!(
+        at("p:80", "//admin"),
+        "404",
+        "slashes are not merged by default"
+    );
+    let merged = table_with(
+        &vs(
+            "p",
+            "[p]",
+            "    - match: [{headers: {\":path\": {prefix: /admin}}}]\n      route: [{destination: {host: a}}]\n",
+        ),
+        normalization(|n| {
+            *n = PathNormalization::istio(IstioPathNormalization::DecodeAndMergeSlashes)
+        }),
+    );
+    assert_eq!(decide(&merged, &req("p", "//admin")), "p/0");
+    assert_eq!(decide(&merged, &req("p", "/x%2F..%2Fadmin")), "p/0");
+    // Request headers literally named `:authority` or `:path` are not the pseudo-headers.
+    assert_eq!(
+        decide(&pseudo, &req("q", "/").header(":authority", "p")),
+        "passthrough"
+    );
+    assert_eq!(
+        decide(&pseudo, &req("p:80", "/x").header(":path", "/admin")),
+        "404"
+    );
 
     // 150 headers and 60 KiB values stay linear and bounded.
     let big = "a".repeat(60 << 10);
@@ -728,6 +881,34 @@ fn headers_invalid_in_config_are_errors_at_their_field() {
         ),
         "exact literal \"a\\0b\" contains control character U+0000; only tab is allowed"
     );
+    // So could a query parameter literal: Envoy matches the raw query of `:path`, which holds
+    // no control character; a client sends a NUL as `%00`, matched as those three bytes.
+    let query = |value: &str| {
+        vs(
+            "bad",
+            "[h]",
+            &format!(
+                "    - match: [{{queryParams: {{q: {{exact: \"{value}\"}}}}}}]\n      route: [{{destination: {{host: x}}}}]\n"
+            ),
+        )
+    };
+    for (value, code) in [
+        ("a\\u0000b", "0000"),
+        ("a\\rb", "000D"),
+        ("a\\nb", "000A"),
+        ("a\\u007fb", "007F"),
+    ] {
+        let message = error_at(&query(value), "spec.http[0].match[0].queryParams[q].exact");
+        assert!(
+            message.contains(&format!(
+                "contains control character U+{code}; only tab is allowed"
+            )),
+            "{value}: {message}"
+        );
+    }
+    let t = table(&query("a%00b"));
+    assert_eq!(decide(&t, &req("h", "/?q=a%00b")), "bad/0");
+    assert_eq!(decide(&t, &req("h", "/?q=a\0b")), "404");
     // The same name twice in one map, in different case: both conditions apply to one header.
     let t = table(&rule("{X-User: {prefix: a}, x-user: {exact: ab}}"));
     assert_eq!(decide(&t, &req("h", "/").header("x-user", "ab")), "bad/0");
@@ -773,6 +954,17 @@ fn regex_config() {
         ("/cert-manager.io", "/cert-managerXio", "/cert-manager"),
         ("/a\\|b\\[c\\]\\*", "/a|b[c]*", "/a"),
         ("/a|/b", "/b", "/ab"),
+        // ASCII word boundary: no boundary between `/` and `é`.
+        ("/\\bé\\b|/x", "/x", "/é"),
+        // Constructs RE2 and Rust read alike.
+        ("(?i)/k", "/\u{212a}", "/x"),
+        ("/\\p{Greek}", "/\u{3b1}", "/a"),
+        ("/\\pN", "/\u{663}", "/a"),
+        ("/[[:alpha:]]", "/a", "/\u{e9}"),
+        ("/(?P<n>a)", "/a", "/b"),
+        ("/(?<n>a)", "/a", "/b"),
+        ("/\\x{41}", "/A", "/a"),
+        ("/\\-\\%\\_\\@\\/", "/-%_@/", "/"),
     ];
     for (pattern, yes, no) in accepted {
         let t = table(&uri_regex(pattern));
@@ -809,6 +1001,8 @@ fn regex_config() {
             "regex of 1025 bytes is too long; the limit is 1024 bytes",
         ),
         (&nest, "does not parse"),
+        ("(?R)a", "flag R"),
+        ("*", "regex \"*\" is not a pattern"),
     ];
     let mut failures = Vec::new();
     for (pattern, want) in &rejected {
@@ -841,6 +1035,39 @@ fn regex_config() {
         paths.contains(&"spec.http[0].match[0].queryParams[q].regex".to_string()),
         "{paths:?}"
     );
+
+    // `regex: "*"` in headers and queryParams is presence (as istiod translates it), with a
+    // warning that Istio's webhook refuses it.
+    let yaml = vs(
+        "star",
+        "[star]",
+        "    - match: [{headers: {x-a: {regex: \"*\"}}}]
+      route: [{destination: {host: a}}]
+    - match: [{queryParams: {q: {regex: \"*\"}}}]
+      route: [{destination: {host: b}}]
+",
+    );
+    let config = Config::from_str(&yaml, "t").unwrap();
+    let compiled = compile(&config, &CompileOptions::strict()).unwrap();
+    let warned: Vec<&str> = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "regex-star-presence")
+        .map(|d| d.path.as_str())
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            "spec.http[0].match[0].headers[x-a].regex",
+            "spec.http[1].match[0].queryParams[q].regex"
+        ]
+    );
+    let t = &compiled.table;
+    assert_eq!(decide(t, &req("star", "/").header("x-a", "")), "star/0");
+    assert_eq!(decide(t, &req("star", "/").header("x-a", "*")), "star/0");
+    assert_eq!(decide(t, &req("star", "/?q")), "star/1");
+    assert_eq!(decide(t, &req("star", "/?q=anything")), "star/1");
+    assert_eq!(decide(t, &req("star", "/?x=*")), "404");
 }
 
 /// Expensive but valid patterns compile within the automaton limit or are refused with it,
@@ -987,23 +1214,22 @@ fn yaml_structure_and_tags() {
     let binary = format!(
         "{HEAD}spec:\n  hosts: [y]\n  http:\n  - route: [{{destination: {{host: !!binary YWJj}}}}]\n"
     );
-    match Config::from_str(&binary, "test.yaml") {
-        Err(e) => assert_eq!(e.kind(), ErrorKind::Syntax, "{e}"),
-        Ok(_) => {
-            // Decoded to its UTF-8 text, "abc".
-            let t = table(&binary);
-            assert_eq!(
-                destination(&t, &req("y", "/"), 0).as_deref(),
-                Some("abc.default.svc.cluster.local")
-            );
-        }
-    }
+    // `!!binary` is decoded (base64) to its UTF-8 text, "abc", as the YAML 1.1 type says.
+    let t = table(&binary);
+    assert_eq!(
+        destination(&t, &req("y", "/"), 0).as_deref(),
+        Some("abc.default.svc.cluster.local")
+    );
+    // Bytes that are not UTF-8 make no string: the load fails.
+    let e = load_error(&binary.replace("YWJj", "//79"));
+    assert_eq!(e.kind(), ErrorKind::Syntax, "{e}");
 
     // Merge keys.
     let e = load_error(&format!(
         "{HEAD}spec:\n  hosts: [y]\n  http:\n  - route: &r [{{destination: {{host: a}}}}]\n  - <<: {{route: *r}}\n"
     ));
     assert_eq!(e.kind(), ErrorKind::Syntax, "{e}");
+    assert!(e.message().contains("merge keys are not allowed"), "{e}");
 
     // Multi-document streams, empty documents, `...` and a BOM.
     let stream = format!(
@@ -1015,6 +1241,14 @@ fn yaml_structure_and_tags() {
     assert_eq!(c.resources.len(), 2);
     let t = table(&stream);
     assert_eq!(decide(&t, &req("two", "/")), "two/0");
+    // A BOM inside the stream, before a later document, is refused with its line.
+    let e = load_error(&format!(
+        "{}---\n\u{feff}{}",
+        vs("one", "[one]", "    - route: [{destination: {host: a}}]\n"),
+        vs("two", "[two]", "    - route: [{destination: {host: b}}]\n")
+    ));
+    assert_eq!(e.kind(), ErrorKind::Syntax, "{e}");
+    assert!(e.message().contains("BOM"), "{e}");
     // A BOM before JSON too.
     let json = "\u{feff}{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"VirtualService\",\"metadata\":{\"name\":\"j\"},\"spec\":{\"hosts\":[\"j\"],\"http\":[{\"route\":[{\"destination\":{\"host\":\"j\"}}]}]}}";
     assert_eq!(decide(&table(json), &req("j", "/")), "j/0");
@@ -1590,6 +1824,28 @@ fn hashing() {
             }
         }
     }
+    // An endpoint weight change (1 to 2 of 200): that endpoint's share grows, and no more keys
+    // move than the Maglev bound for one endpoint's worth of change.
+    let mut heavier = eps(200);
+    heavier[7].1 = 2;
+    let m = Maglev::new(&heavier).unwrap();
+    let moved: Vec<u64> = keys
+        .iter()
+        .copied()
+        .filter(|&k| m.pick(k) != base_m.pick(k))
+        .collect();
+    let share = moved.len() as f64 / keys.len() as f64;
+    assert!(
+        share <= 1.0 / 201.0 + 0.04 + 0.01,
+        "weight change moved {share}"
+    );
+    let before = keys.iter().filter(|&&k| base_m.pick(k) == 7).count();
+    let after = keys.iter().filter(|&&k| m.pick(k) == 7).count();
+    assert!(
+        after > before * 3 / 2,
+        "endpoint 7 had {before} keys, now {after}"
+    );
+
     // Rebuild determinism: the same inputs give the same tables, in any order; the goldens
     // in tests/hash.rs pin them across processes and platforms.
     let again = Maglev::new(&eps(200)).unwrap();

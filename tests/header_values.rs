@@ -75,6 +75,35 @@ fn header_match_literals_hold_no_control_characters() {
     );
 }
 
+/// Envoy matches query parameters on the raw (still percent-encoded) query of `:path`, which,
+/// as a header, holds no NUL, CR or LF: a query match literal holding a control character never
+/// matches (`%00` is how a client sends a NUL, and it is three bytes there).
+#[test]
+fn query_match_literals_hold_no_control_characters() {
+    assert_eq!(
+        errors(&vs(
+            "{match: [{queryParams: {q: {exact: \"a\\u0000b\"}, r: {prefix: \"\\r\\n\"}, s: {exact: \"a\\u007f\"}, t: {exact: \"a\\tb\"}, u: {exact: \"%00\"}}}], route: [{destination: {host: r}}]}"
+        )),
+        [
+            "test.yaml: VirtualService default/r: spec.http[0].match[0].queryParams[q].exact: exact \
+             literal \"a\\0b\" contains control character U+0000; only tab is allowed",
+            "test.yaml: VirtualService default/r: spec.http[0].match[0].queryParams[r].prefix: \
+             prefix literal \"\\r\\n\" contains control character U+000D; only tab is allowed",
+            "test.yaml: VirtualService default/r: spec.http[0].match[0].queryParams[s].exact: exact \
+             literal \"a\\u{7f}\" contains control character U+007F; only tab is allowed",
+        ]
+    );
+    assert_eq!(
+        errors(&httproute(
+            "{rules: [{matches: [{queryParams: [{name: q, value: \"a\\nb\"}, {name: r, type: RegularExpression, value: \"a\\\\nb\"}]}]}]}"
+        )),
+        [
+            "test.yaml: HTTPRoute default/h: spec.rules[0].matches[0].queryParams[0].value: query \
+             parameter match value \"a\\nb\" contains control character U+000A; only tab is allowed"
+        ]
+    );
+}
+
 /// Envoy `api/envoy/config/route/v3/route_components.proto`: `host_rewrite_literal` and
 /// `host_redirect` are `HTTP_HEADER_VALUE`s (no NUL, CR or LF).
 #[test]

@@ -32,7 +32,9 @@ use serde_json::{Map, Value};
 
 use super::names::is_ip_literal;
 use super::report::Report;
-use super::values::{TOKEN_RULE, check_count, fits_length, is_http_token, limit};
+use super::values::{
+    TOKEN_RULE, check_count, check_header_chars, fits_length, is_http_token, limit,
+};
 use crate::config::gateway_api::{
     AllowedRoutes, BackendObjectRef, CorsFilter, Fraction, GatewayAddress, GatewaySpec,
     GrpcMethodMatch, GrpcRouteMatch, GrpcRouteRuleSpec, GrpcRouteSpec, HeaderModifier,
@@ -720,6 +722,12 @@ fn check_name_value_matches(
                 vpath,
                 format!("header value {value:?} is not valid; {HEADER_VALUE_RULE}"),
             );
+        } else if matched == Matched::QueryParam
+            && kind == "Exact"
+            && let Err(message) = check_header_chars(value, "query parameter match value")
+        {
+            // The raw query of `:path` cannot hold one (see validate_vs `check_header_literals`).
+            report.error(vpath, message);
         } else if kind == "RegularExpression"
             && let Err(message) = check_pattern(value)
         {

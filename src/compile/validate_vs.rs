@@ -490,6 +490,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         );
         if let Some(value) = value {
             check_header_string_match(value, &p, report);
+            check_header_literals(value, &p, report);
         }
     }
     if let Some(port) = m.port.filter(|&p| p != 0) {
@@ -568,9 +569,13 @@ fn check_string_match(
 }
 
 /// The exact and prefix literals of a match on a header (`headers`, `withoutHeaders`, `scheme`,
-/// `method`, `authority`): a request header cannot carry a control character, so a literal
-/// holding one could never match. Query parameters are not checked: Envoy matches them after
-/// decoding `%XX` escapes, so any byte can appear there.
+/// `method`, `authority`) or a query parameter (`queryParams`): a request header cannot carry
+/// a control character, so a literal holding one could never match. Nor can a query value:
+/// Envoy matches the raw, still percent-encoded value from `:path` (envoyproxy/envoy
+/// `source/common/router/config_impl.cc`, `QueryParamsMulti::parseQueryString`, not the
+/// decoding variant), and `:path` is a header too, which Envoy's codecs and the `http` crate
+/// refuse with a NUL, CR or LF (`%00` in the query is three bytes, not a NUL). Istio's
+/// webhook checks none of these literals (`validateStringMatch`).
 fn check_header_literals(sm: &StringMatch, path: &str, report: &mut Report) {
     for (field, literal) in [("exact", &sm.exact), ("prefix", &sm.prefix)] {
         if let Some(literal) = literal

@@ -3,6 +3,7 @@
 //! presence match, unless it is treated as empty (Istio's `withoutHeaders`).
 
 use super::StrMatch;
+use super::path::{query_of, strip_query};
 use crate::request::Request;
 
 /// Where a header condition reads its value.
@@ -66,8 +67,19 @@ pub struct HeaderMatch {
 }
 
 impl HeaderMatch {
-    /// Whether the condition holds for `req`.
+    /// Whether the condition holds for `req`, reading `:path` as sent (without its
+    /// `#fragment`); see [`HeaderMatch::is_match_at`] for the normalized path.
     pub fn is_match<R: Request + ?Sized>(&self, req: &R) -> bool {
+        self.is_match_at(req, strip_query(req.path()))
+    }
+
+    /// Whether the condition holds for `req` whose path, normalized and without query and
+    /// fragment, is `path`. A `:path` condition reads `path` followed by the request's query:
+    /// Envoy normalizes the `:path` header in place (fragment stripped, escaped slashes
+    /// decoded, canonical path, slashes merged, as configured) before any route matcher
+    /// reads it (envoyproxy/envoy `ConnectionManagerUtility::maybeNormalizePath`), so
+    /// `/x/../admin` is `/admin` to a `:path` header match as it is to `uri`.
+    pub fn is_match_at<R: Request + ?Sized>(&self, req: &R, path: &str) -> bool {
         let single = match &self.source {
             HeaderSource::Header(name) => {
                 // One pass over the headers for the usual single value; a repeated header is
@@ -86,7 +98,17 @@ impl HeaderMatch {
             HeaderSource::Method => Some(req.method()),
             HeaderSource::Scheme => Some(req.scheme()),
             HeaderSource::Authority => Some(req.authority()),
-            HeaderSource::Path => Some(req.path()),
+            HeaderSource::Path => {
+                let query = query_of(req.path());
+                let hit = self.value.as_ref().is_none_or(|m| {
+                    if query.is_empty() {
+                        m.is_match(path.as_bytes())
+                    } else {
+                        m.is_match_concat(&[path.as_bytes(), query.as_bytes()])
+                    }
+                });
+                return hit != self.invert;
+            }
             HeaderSource::Claim(c) => req.jwt_claim(c),
         };
         match single {
@@ -153,5 +175,25 @@ mod tests {
             missing_as_empty: false,
         };
         assert!(m.is_match(&r));
+    }
+
+    #[test]
+    fn path_reads_the_normalized_path_and_the_query() {
+        let r = OwnedRequest::new("GET", "/x/../admin?q=1#frag");
+        let m = |value| HeaderMatch {
+            source: HeaderSource::from_name(":path"),
+            value: Some(value),
+            invert: false,
+            missing_as_empty: false,
+        };
+        let exact = m(StrMatch::Exact("/admin?q=1".into()));
+        assert!(exact.is_match_at(&r, "/admin"));
+        assert!(
+            !exact.is_match(&r),
+            "as sent, the path still has its dot segment"
+        );
+        assert!(m(StrMatch::Exact("/x/../admin?q=1".into())).is_match(&r));
+        let bare = OwnedRequest::new("GET", "/%61dmin");
+        assert!(m(StrMatch::Exact("/admin".into())).is_match_at(&bare, "/admin"));
     }
 }

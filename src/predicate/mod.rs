@@ -52,6 +52,15 @@ impl StrMatch {
         }
     }
 
+    /// Whether the concatenation of `pieces` matches, read without building the string.
+    pub fn is_match_concat(&self, pieces: &[&[u8]]) -> bool {
+        match self {
+            StrMatch::Exact(e) => pieces_start_with(pieces.iter().copied(), e.as_bytes(), true),
+            StrMatch::Prefix(p) => pieces_start_with(pieces.iter().copied(), p.as_bytes(), false),
+            StrMatch::Regex(r) => r.is_match_pieces(pieces.iter().copied()),
+        }
+    }
+
     /// The kind and operand, for messages and explain output.
     pub fn describe(&self) -> (&'static str, &str) {
         match self {
@@ -103,8 +112,13 @@ fn joined_starts_with<'a>(
     want: &[u8],
     whole: bool,
 ) -> bool {
+    pieces_start_with(Joined::new(values), want, whole)
+}
+
+/// Whether the concatenated `pieces` start with `want` (and, if `whole`, equal it).
+fn pieces_start_with<'a>(pieces: impl Iterator<Item = &'a [u8]>, want: &[u8], whole: bool) -> bool {
     let mut rest = want;
-    for piece in Joined::new(values) {
+    for piece in pieces {
         if piece.len() > rest.len() {
             return !whole && piece.starts_with(rest);
         }
@@ -136,5 +150,19 @@ mod tests {
         assert!(!StrMatch::Prefix("a,bc".into()).is_match_joined(v));
         let r = StrMatch::Regex(FullMatch::new("a,b").unwrap());
         assert!(r.is_match_joined(v));
+    }
+
+    #[test]
+    fn concatenated_pieces_are_one_string() {
+        let pieces = [&b"/p"[..], b"?y=1"];
+        assert!(exact("/p?y=1").is_match_concat(&pieces));
+        assert!(!exact("/p").is_match_concat(&pieces));
+        assert!(!exact("/p?y=1&").is_match_concat(&pieces));
+        assert!(StrMatch::Prefix("/p?".into()).is_match_concat(&pieces));
+        assert!(StrMatch::Prefix("/".into()).is_match_concat(&pieces));
+        assert!(!StrMatch::Prefix("/p?z".into()).is_match_concat(&pieces));
+        let r = StrMatch::Regex(FullMatch::new("/p\\?y=[0-9]").unwrap());
+        assert!(r.is_match_concat(&pieces));
+        assert!(exact("").is_match_concat(&[]));
     }
 }
