@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::action::{Abort, Action, Destination, Forward, Mirror, WeightedDestination};
-use crate::combine::Block;
+use crate::block::Block;
 use crate::predicate::normalize::{MAX_PATH_LEN, PathNormalization};
 use crate::request::addressed_port;
 use crate::table::{Inner, Rule, Source};

@@ -52,14 +52,11 @@
 #![warn(missing_debug_implementations)]
 
 pub mod action;
-pub mod analyze;
-mod combine;
+mod block;
 pub mod compile;
 pub mod config;
 mod decision;
-pub mod diff;
 mod error;
-pub mod explain;
 pub mod hash;
 mod index;
 pub mod limits;
@@ -73,20 +70,21 @@ pub mod split;
 mod table;
 #[cfg(feature = "proptest")]
 pub mod testing;
-pub mod witness;
+mod tools;
 
-pub use combine::{Block, Miss};
+pub use block::{Block, Miss};
 pub use compile::{CompileOptions, Compiled, compile};
 pub use config::{Config, Rejected};
 pub use decision::{Decision, MAX_MIRRORS, Matched, Outcome};
 pub use error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
-pub use explain::Explain;
 pub use reload::Shared;
 #[cfg(feature = "http")]
 pub use request::SourceInfo;
 pub use request::{DEFAULT_NAMESPACE, OwnedRequest, OwnedValues, Request, addressed_port};
 pub use span::SpanFields;
 pub use table::{ClusterKey, Rule, Source, SubsetInfo, Table};
+pub use tools::explain::Explain;
+pub use tools::{analyze, diff, explain, witness};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::action::{Action, HeaderOps};
-use crate::combine::Block;
+use crate::block::Block;
 use crate::decision::{Decision, Outcome};
 use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, placement};
 use crate::predicate::host::{HostIndex, Via, lookup_names, with_request_host};

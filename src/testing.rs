@@ -28,7 +28,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::combine::Block;
+use crate::block::Block;
 use crate::decision::Decision;
 use crate::diff::request_line;
 use crate::predicate::header::HeaderSource;

@@ -198,7 +198,7 @@ fn each_fixture_produces_exactly_its_finding() {
 /// Every code of the table in the module docs has a fixture here, and every fixture is in it.
 #[test]
 fn every_documented_code_has_a_fixture() {
-    let source = std::fs::read_to_string(data("src/analyze.rs")).expect("source readable");
+    let source = std::fs::read_to_string(data("src/tools/analyze.rs")).expect("source readable");
     let documented: Vec<&str> = source
         .lines()
         .filter_map(|l| l.strip_prefix("//! | `"))

@@ -9,7 +9,7 @@ use crate::action::{
     Mirror, PathRewrite, PortFrom, Redirect, RedirectPort, RegexRewrite, Retries, Rewrite,
     Unavailable, WeightedDestination,
 };
-use crate::combine::Block;
+use crate::block::Block;
 use crate::config::Object;
 use crate::config::common::{Percent, StringMatch};
 use crate::config::virtual_service::{

@@ -17,7 +17,7 @@ use crate::action::{
     PathRewrite, PortFrom, Redirect, RedirectPort, Retries, Rewrite, Unavailable,
     WeightedDestination,
 };
-use crate::combine::Block;
+use crate::block::Block;
 use crate::config::Object;
 use crate::config::common::Duration;
 use crate::config::gateway_api::{

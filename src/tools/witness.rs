@@ -23,7 +23,7 @@
 //! use meshroute::Table;
 //! use meshroute::witness::{Witness, witnesses};
 //!
-//! let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+//! let table = Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
 //! for w in witnesses(&table) {
 //!     if let Witness::Reaches(req) = &w.result {
 //!         let d = table.decide_with_draw(req, 0);
@@ -39,7 +39,7 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 
 use std::ops::ControlFlow;
 
-use crate::combine::{Block, Miss};
+use crate::block::{Block, Miss};
 use crate::decision::Decision;
 use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
@@ -132,7 +132,7 @@ pub fn decided_entry(table: &Table, d: &Decision<'_>) -> Option<EntryRef> {
 /// use meshroute::Table;
 /// use meshroute::witness::{Witness, witnesses};
 ///
-/// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+/// let table = Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
 /// let all = witnesses(&table);
 /// assert!(all.iter().all(|w| matches!(w.result, Witness::Reaches(_))));
 /// # Ok::<(), meshroute::Errors>(())
@@ -165,7 +165,7 @@ pub fn witnesses(table: &Table) -> Vec<RuleWitness> {
 /// use meshroute::Table;
 /// use meshroute::witness::{Witness, witness_for};
 ///
-/// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+/// let table = Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
 /// let jason = table.rules().iter().position(|r| &*r.name == "jason").unwrap();
 /// let Witness::Reaches(req) = witness_for(&table, jason, Some(0)).result else { panic!() };
 /// assert_eq!(table.decide_with_draw(&req, 0).destination().unwrap().subset.as_deref(), Some("v2"));

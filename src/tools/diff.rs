@@ -21,8 +21,8 @@
 //! use meshroute::Table;
 //! use meshroute::diff::diff;
 //!
-//! let old = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
-//! let new = Table::from_yaml(&include_str!("../examples/bookinfo.yaml")
+//! let old = Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
+//! let new = Table::from_yaml(&include_str!("../../examples/bookinfo.yaml")
 //!     .replace("weight: 80", "weight: 50").replace("weight: 20", "weight: 50"))?;
 //! let d = diff(&old, &new);
 //! assert_eq!(d.changes.len(), 1);
@@ -544,7 +544,7 @@ fn boundary(path: &str) -> Vec<String> {
 /// use meshroute::Table;
 /// use meshroute::diff::diff;
 ///
-/// let old = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+/// let old = Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
 /// assert!(diff(&old, &old.clone()).is_empty());
 /// # Ok::<(), meshroute::Errors>(())
 /// ```

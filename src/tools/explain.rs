@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::action::{Abort, Action, Destination, Forward, PortFrom};
-use crate::combine::{Block, Miss};
+use crate::block::{Block, Miss};
 use crate::decision::{Decision, MAX_MIRRORS, Outcome, Rolls};
 use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
@@ -320,7 +320,7 @@ impl Table {
     /// # Example
     /// ```
     /// use meshroute::{OwnedRequest, Table};
-    /// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+    /// let table = Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
     /// let req = OwnedRequest::new("GET", "http://reviews/r/1").from_namespace("default");
     /// let e = table.explain(&req, 95);
     /// assert_eq!(e.outcome, "matched");

@@ -1,5 +1,6 @@
-//! R(x): the rule combiner. A rule matches when one of its blocks matches (OR); a block matches
-//! when all of its conditions hold (AND). Istio's precedence is declaration order: the table
+//! A compiled match block and its one walk over its conditions: R(x), the rule combiner. A
+//! rule matches when one of its blocks matches (OR); a block matches when all of its
+//! conditions hold (AND), and [`Block::check`] names the first that does not. Istio's precedence is declaration order: the table
 //! lists each host's (rule, block) entries in that order and the first that matches wins.
 
 use std::ops::ControlFlow;

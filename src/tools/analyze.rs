@@ -309,10 +309,10 @@ impl Analysis {
 /// use meshroute::analyze::analyze;
 /// use meshroute::registry::Registry;
 /// use meshroute::{CompileOptions, Config};
-/// let mut config = Config::from_str(include_str!("../examples/bookinfo.yaml"), "bookinfo.yaml")?;
+/// let mut config = Config::from_str(include_str!("../../examples/bookinfo.yaml"), "bookinfo.yaml")?;
 /// let options = CompileOptions::default();
 /// let (registry, _) = Registry::from_config(
-///     &Config::from_str(include_str!("../examples/bookinfo-endpoints.yaml"), "endpoints")?,
+///     &Config::from_str(include_str!("../../examples/bookinfo-endpoints.yaml"), "endpoints")?,
 ///     &options,
 /// );
 /// let analysis = analyze(&config, &options, Some(&registry));
