@@ -1,6 +1,8 @@
 //! Names shared by the validators: DNS-1123 labels and domain names (a wildcard allowed in the
 //! first label), IP literals and CIDR blocks, host overlap (Istio `host.Name`), Kubernetes labels,
-//! gateway references and `exportTo`.
+//! gateway references and `exportTo` (Istio's rules, which accept upper case); and the Gateway
+//! API's stricter spellings of the same names (the CRD patterns: lower case, no IP addresses):
+//! route and listener hostnames, subdomains, groups, kinds, namespaces, label keys and values.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -65,7 +67,7 @@ pub(crate) fn check_labels(labels: &BTreeMap<String, String>, path: &str, report
         if let Err(message) = check_label_key(key) {
             report.error(format!("{path}[{key}]"), message);
         }
-        if !value.is_empty() && !is_qualified_name(value) {
+        if !is_label_value(value) {
             report.error(
                 format!("{path}[{key}]"),
                 format!(
@@ -93,10 +95,15 @@ fn check_label_key(key: &str) -> Result<(), String> {
     {
         return Err(bad());
     }
-    if name.len() > 63 || !is_qualified_name(name) {
+    if !is_label_name(name) {
         return Err(bad());
     }
     Ok(())
+}
+
+/// The name part of a label key: a qualified name of at most 63 bytes.
+fn is_label_name(name: &str) -> bool {
+    name.len() <= MAX_LABEL_LEN && is_qualified_name(name)
 }
 
 /// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`
@@ -179,15 +186,7 @@ impl ObjectName {
     }
 
     fn accepts(self, s: &str) -> bool {
-        let label = |l: &str| {
-            let b = l.as_bytes();
-            let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-            !b.is_empty()
-                && b.len() <= 63
-                && edge(b[0])
-                && edge(b[b.len() - 1])
-                && b.iter().all(|&c| edge(c) || c == b'-')
-        };
+        let label = |l: &str| l.len() <= MAX_LABEL_LEN && is_lower_dns_label_chars(l);
         match self {
             ObjectName::Subdomain => s.len() <= 253 && s.split('.').all(label),
             ObjectName::Label => label(s),
@@ -450,20 +449,13 @@ pub(crate) fn is_label_key(key: &str) -> bool {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    prefix.is_none_or(|p| p.len() < MAX_NAME_LEN && is_dns_subdomain(p))
-        && name.len() <= MAX_LABEL_LEN
-        && !name.is_empty()
-        && is_label_value(name)
+    prefix.is_none_or(|p| p.len() < MAX_NAME_LEN && is_lower_dns_subdomain(p))
+        && is_label_name(name)
 }
 
-/// `^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
+/// `^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`: a label value, empty or a qualified name.
 pub(crate) fn is_label_value(v: &str) -> bool {
-    let b = v.as_bytes();
-    b.is_empty()
-        || (b[0].is_ascii_alphanumeric()
-            && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter()
-                .all(|&c| c.is_ascii_alphanumeric() || b"-_.".contains(&c)))
+    v.is_empty() || is_qualified_name(v)
 }
 
 /// A route or listener hostname: `^(\*\.)?<lower-case DNS subdomain>$`, at most 253 bytes.
@@ -503,7 +495,7 @@ fn ip_hostname(h: &str, what: &str) -> String {
 }
 
 pub(crate) fn is_route_hostname(h: &str) -> bool {
-    is_dns_subdomain(h.strip_prefix("*.").unwrap_or(h))
+    is_lower_dns_subdomain(h.strip_prefix("*.").unwrap_or(h))
 }
 
 /// A lower-case DNS subdomain of at most 253 bytes (listener, rule and section names, redirect
@@ -517,18 +509,18 @@ pub(crate) fn check_subdomain(s: &str, what: &str, path: &str, report: &mut Repo
                 s.len()
             ),
         );
-    } else if !is_dns_subdomain(s) {
+    } else if !is_lower_dns_subdomain(s) {
         report.error(path, format!("{what} {s:?} is not valid; {SUBDOMAIN_RULE}"));
     }
 }
 
 /// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$` (no per-label limit).
-fn is_dns_subdomain(s: &str) -> bool {
-    s.split('.').all(is_dns_label_chars)
+fn is_lower_dns_subdomain(s: &str) -> bool {
+    s.split('.').all(is_lower_dns_label_chars)
 }
 
 /// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-fn is_dns_label_chars(s: &str) -> bool {
+fn is_lower_dns_label_chars(s: &str) -> bool {
     let b = s.as_bytes();
     let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     !b.is_empty() && edge(b[0]) && edge(b[b.len() - 1]) && b.iter().all(|&c| edge(c) || c == b'-')
@@ -544,7 +536,7 @@ pub(crate) fn check_group(g: &str, path: &str, report: &mut Report) {
                 g.len()
             ),
         );
-    } else if !g.is_empty() && !is_dns_subdomain(g) {
+    } else if !g.is_empty() && !is_lower_dns_subdomain(g) {
         report.error(
             path,
             format!("group {g:?} is not valid; use \"\" for the core group, or {SUBDOMAIN_RULE}"),
@@ -582,7 +574,7 @@ pub(crate) fn check_object_name(name: &str, path: &str, report: &mut Report) {
 
 /// A namespace: a lower-case DNS label of at most 63 bytes.
 pub(crate) fn check_namespace(ns: &str, path: &str, report: &mut Report) {
-    if ns.len() > MAX_LABEL_LEN || !is_dns_label_chars(ns) {
+    if ns.len() > MAX_LABEL_LEN || !is_lower_dns_label_chars(ns) {
         report.error(
             path,
             format!("namespace {ns:?} is not valid; {LOWER_LABEL_RULE}"),

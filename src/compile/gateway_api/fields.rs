@@ -1,24 +1,14 @@
-//! Field checks every Gateway API resource uses: list sizes, ports, object references,
-//! header names and values, sets.
+//! Field checks every Gateway API resource uses: ports, object references,
+//! header names and values, sets. List sizes are
+//! [`check_count`](crate::compile::values::check_count).
 
 use crate::compile::names::{check_group, check_kind, check_namespace, check_object_name};
 use crate::compile::report::Report;
-use crate::compile::values::{TOKEN_RULE, check_count, is_http_token};
+use crate::compile::values::{TOKEN_RULE, is_http_token};
 use crate::limits::MAX_HEADER_NAME_LEN;
 
 pub(super) const HEADER_VALUE_RULE: &str =
     "use visible ASCII characters, separated by single spaces or tabs, none at either end";
-
-/// A list of at most `limit` (from [`limit!`]) entries; see [`check_count`].
-pub(super) fn check_max_items(
-    len: usize,
-    limit: (usize, &str),
-    what: &str,
-    path: &str,
-    report: &mut Report,
-) {
-    check_count(len, limit, what, path, report);
-}
 
 pub(super) fn check_port(port: i64, path: &str, report: &mut Report) {
     if !(1..=65535).contains(&port) {

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::fields::{
-    HEADER_VALUE_RULE, check_backend_object, check_header_name, check_max_items, check_port,
-    check_set, check_wildcard_alone, is_header_value,
+    HEADER_VALUE_RULE, check_backend_object, check_header_name, check_port, check_set,
+    check_wildcard_alone, is_header_value,
 };
 use super::http_route::{METHODS, PATH_CHAR_RULE, first_invalid_path_char};
 use super::raw::{
@@ -14,7 +14,7 @@ use super::raw::{
 use super::route::Route;
 use crate::compile::names::check_precise_hostname;
 use crate::compile::report::Report;
-use crate::compile::values::limit;
+use crate::compile::values::{check_count, limit};
 use crate::config::gateway_api::{
     BackendObjectRef, CorsFilter, Fraction, HeaderModifier, HeaderNameValue, HttpRouteFilter,
     PathModifier, RequestMirror, RequestRedirect, UrlRewrite,
@@ -66,7 +66,7 @@ pub(super) fn check_filter_list(
     path: &str,
     report: &mut Report,
 ) {
-    check_max_items(
+    check_count(
         filters.len(),
         limit!(MAX_ROUTE_FILTERS),
         "filters",
@@ -227,7 +227,7 @@ fn check_header_modifier(m: &HeaderModifier, path: &str, report: &mut Report) {
         check_header_list(list, field, &format!("{path}.{field}"), report);
     }
     let rpath = format!("{path}.remove");
-    check_max_items(
+    check_count(
         m.remove.len(),
         limit!(MAX_HEADER_MODIFIER_OPS),
         "headers to remove",
@@ -258,7 +258,7 @@ fn check_header_modifier(m: &HeaderModifier, path: &str, report: &mut Report) {
 }
 
 fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: &mut Report) {
-    check_max_items(
+    check_count(
         list.len(),
         limit!(MAX_HEADER_MODIFIER_OPS),
         &format!("headers to {field}"),
@@ -453,7 +453,7 @@ fn check_path_modifier(m: &PathModifier, path: &str, report: &mut Report) {
 
 fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
     let origins = format!("{path}.allowOrigins");
-    check_max_items(
+    check_count(
         c.allow_origins.len(),
         limit!(MAX_CORS_ITEMS),
         "allowOrigins",
@@ -483,7 +483,7 @@ fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
     }
 
     let methods = format!("{path}.allowMethods");
-    check_max_items(
+    check_count(
         c.allow_methods.len(),
         limit!(MAX_CORS_METHODS),
         "allowMethods",
@@ -506,7 +506,7 @@ fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
         ("exposeHeaders", &c.expose_headers, false),
     ] {
         let p = format!("{path}.{field}");
-        check_max_items(list.len(), limit!(MAX_CORS_ITEMS), field, &p, report);
+        check_count(list.len(), limit!(MAX_CORS_ITEMS), field, &p, report);
         check_set(list, &p, report);
         if wildcard {
             check_wildcard_alone(list, field, &p, report);

@@ -3,14 +3,14 @@
 
 use serde_json::Value;
 
-use super::fields::{check_max_items, check_port};
+use super::fields::check_port;
 use super::raw::{Namespaced, check_raw_ref, json_type, raw_field, raw_int, raw_object, raw_str};
 use crate::compile::names::{
     HOSTNAME_RULE, check_group, check_hostname, check_kind, check_subdomain, is_label_key,
     is_label_value, is_route_hostname,
 };
 use crate::compile::report::Report;
-use crate::compile::values::limit;
+use crate::compile::values::{check_count, limit};
 use crate::config::gateway_api::{
     AllowedRoutes, GatewayAddress, GatewaySpec, Listener, ListenerTls,
 };
@@ -37,7 +37,7 @@ pub(crate) fn validate_gateway(spec: &GatewaySpec, report: &mut Report) {
     if spec.listeners.is_empty() {
         report.error("spec.listeners", "a Gateway needs at least one listener");
     }
-    check_max_items(
+    check_count(
         spec.listeners.len(),
         limit!(MAX_LISTENERS),
         "listeners",
@@ -209,7 +209,7 @@ fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mu
         );
     }
     let cpath = format!("{path}.certificateRefs");
-    check_max_items(
+    check_count(
         tls.certificate_refs.len(),
         limit!(MAX_CERTIFICATE_REFS),
         "certificateRefs",
@@ -219,7 +219,7 @@ fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mu
     for (i, r) in tls.certificate_refs.iter().enumerate() {
         check_raw_ref(r, Namespaced::Yes, &[], &format!("{cpath}[{i}]"), report);
     }
-    check_max_items(
+    check_count(
         tls.options.len(),
         limit!(MAX_TLS_OPTIONS),
         "tls options",
@@ -249,7 +249,7 @@ fn check_allowed_routes(ar: &AllowedRoutes, path: &str, report: &mut Report) {
         );
     }
     let kpath = format!("{path}.kinds");
-    check_max_items(
+    check_count(
         ar.kinds.len(),
         limit!(MAX_ROUTE_KINDS),
         "route kinds",
@@ -308,7 +308,7 @@ fn check_infrastructure(v: &Value, path: &str, report: &mut Report) {
             );
             continue;
         };
-        check_max_items(
+        check_count(
             m.len(),
             (max_entries, "the CRD's maxProperties"),
             field,
@@ -406,7 +406,7 @@ fn check_gateway_tls(v: &Value, path: &str, report: &mut Report) {
         );
         return;
     };
-    check_max_items(
+    check_count(
         per_port.len(),
         limit!(MAX_LISTENERS),
         "perPort entries",
@@ -474,7 +474,7 @@ fn check_tls_validation_holder(v: &Value, path: &str, report: &mut Report) {
             "caCertificateRefs is empty; at least one CA certificate is required",
         ),
         Some(refs) => {
-            check_max_items(
+            check_count(
                 refs.len(),
                 (16, "the CRD's maxItems"),
                 "caCertificateRefs",
@@ -495,7 +495,7 @@ fn check_tls_validation_holder(v: &Value, path: &str, report: &mut Report) {
 }
 
 fn check_addresses(addresses: &[GatewayAddress], report: &mut Report) {
-    check_max_items(
+    check_count(
         addresses.len(),
         limit!(MAX_ADDRESSES),
         "addresses",

@@ -1,65 +1,27 @@
 //! GRPCRoute: the entry point, and what only GRPCRoute rules have: gRPC method matches.
 
-use super::fields::check_max_items;
-use super::filters::check_filter_list;
 use super::route::{
-    Matched, Route, check_backend_ref, check_hostnames, check_name_value_matches,
-    check_parent_refs, check_rule_list, check_session_persistence,
+    Matched, Route, RouteMatch, RuleParts, check_name_value_matches, validate_route,
 };
 use crate::compile::report::Report;
-use crate::compile::values::limit;
-use crate::config::gateway_api::{
-    GrpcMethodMatch, GrpcRouteMatch, GrpcRouteRuleSpec, GrpcRouteSpec,
-};
+use crate::config::gateway_api::{GrpcMethodMatch, GrpcRouteMatch, GrpcRouteSpec};
 use crate::limits::MAX_ROUTE_PATH_LEN;
 use crate::predicate::regex::check_pattern;
 
 /// Validates a `GRPCRoute` spec, recording every error and warning in `report` with paths that
 /// start at `spec`.
 pub(crate) fn validate_grpc_route(spec: &GrpcRouteSpec, report: &mut Report) {
-    check_parent_refs(&spec.parent_refs, report);
-    check_hostnames(&spec.hostnames, report);
-    check_rule_list(
-        spec.rules.len(),
-        spec.rules
-            .iter()
-            .map(|r| (r.name.as_deref(), r.matches.len())),
-        report,
-    );
-    for (i, rule) in spec.rules.iter().enumerate() {
-        check_grpc_rule(rule, &format!("spec.rules[{i}]"), report);
-    }
+    let rules: Vec<RuleParts<'_, GrpcRouteMatch>> =
+        spec.rules.iter().map(RuleParts::from).collect();
+    validate_route(&spec.parent_refs, &spec.hostnames, &rules, report);
 }
 
-fn check_grpc_rule(rule: &GrpcRouteRuleSpec, path: &str, report: &mut Report) {
-    check_max_items(
-        rule.matches.len(),
-        limit!(MAX_MATCHES_PER_RULE),
-        "matches",
-        &format!("{path}.matches"),
-        report,
-    );
-    for (j, m) in rule.matches.iter().enumerate() {
-        check_grpc_match(m, &format!("{path}.matches[{j}]"), report);
-    }
-    check_filter_list(
-        &rule.filters,
-        Route::Grpc,
-        &format!("{path}.filters"),
-        report,
-    );
-    check_max_items(
-        rule.backend_refs.len(),
-        limit!(MAX_BACKEND_REFS),
-        "backendRefs",
-        &format!("{path}.backendRefs"),
-        report,
-    );
-    for (j, b) in rule.backend_refs.iter().enumerate() {
-        check_backend_ref(b, Route::Grpc, &format!("{path}.backendRefs[{j}]"), report);
-    }
-    if let Some(sp) = &rule.session_persistence {
-        check_session_persistence(sp, &format!("{path}.sessionPersistence"), report);
+impl RouteMatch for GrpcRouteMatch {
+    const ROUTE: Route = Route::Grpc;
+    const DEFAULT_MATCH: bool = false;
+
+    fn check(&self, path: &str, report: &mut Report) {
+        check_grpc_match(self, path, report);
     }
 }
 

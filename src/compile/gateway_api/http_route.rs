@@ -1,15 +1,11 @@
 //! HTTPRoute: the entry point, and what only HTTPRoute rules have: path, method and query
 //! parameter matches, a redirect without backends, `replacePrefixMatch` on one prefix match.
 
-use super::fields::check_max_items;
-use super::filters::check_filter_list;
 use super::route::{
-    Matched, Route, check_backend_ref, check_hostnames, check_name_value_matches,
-    check_parent_refs, check_retry, check_rule_list, check_session_persistence, check_timeouts,
+    Matched, Route, RouteMatch, RuleParts, check_name_value_matches, validate_route,
 };
 use crate::compile::report::Report;
-use crate::compile::values::limit;
-use crate::config::gateway_api::{HttpPathMatch, HttpRouteMatch, HttpRouteRuleSpec, HttpRouteSpec};
+use crate::config::gateway_api::{HttpPathMatch, HttpRouteMatch, HttpRouteSpec};
 use crate::limits::MAX_ROUTE_PATH_LEN;
 use crate::predicate::regex::check_pattern;
 
@@ -22,51 +18,32 @@ pub(super) const PATH_CHAR_RULE: &str = "use letters, digits, -._~!$&'()*+,;=:@/
 /// Validates an `HTTPRoute` spec, recording every error and warning in `report` with paths that
 /// start at `spec`.
 pub(crate) fn validate_http_route(spec: &HttpRouteSpec, report: &mut Report) {
-    check_parent_refs(&spec.parent_refs, report);
-    check_hostnames(&spec.hostnames, report);
-    check_rule_list(
-        spec.rules.len(),
-        spec.rules
-            .iter()
-            // A rule without matches has the default one.
-            .map(|r| (r.name.as_deref(), r.matches.len().max(1))),
-        report,
-    );
-    for (i, rule) in spec.rules.iter().enumerate() {
-        check_http_rule(rule, &format!("spec.rules[{i}]"), report);
+    let rules: Vec<RuleParts<'_, HttpRouteMatch>> =
+        spec.rules.iter().map(RuleParts::from).collect();
+    validate_route(&spec.parent_refs, &spec.hostnames, &rules, report);
+}
+
+impl RouteMatch for HttpRouteMatch {
+    const ROUTE: Route = Route::Http;
+    const DEFAULT_MATCH: bool = true;
+
+    fn check(&self, path: &str, report: &mut Report) {
+        check_http_match(self, path, report);
+    }
+
+    fn check_rule(rule: &RuleParts<'_, Self>, path: &str, report: &mut Report) {
+        check_redirect_without_backends(rule, path, report);
+        check_replace_prefix_match(rule, path, report);
     }
 }
 
-fn check_http_rule(rule: &HttpRouteRuleSpec, path: &str, report: &mut Report) {
-    check_max_items(
-        rule.matches.len(),
-        limit!(MAX_MATCHES_PER_RULE),
-        "matches",
-        &format!("{path}.matches"),
-        report,
-    );
-    for (j, m) in rule.matches.iter().enumerate() {
-        check_http_match(m, &format!("{path}.matches[{j}]"), report);
-    }
-    check_filter_list(
-        &rule.filters,
-        Route::Http,
-        &format!("{path}.filters"),
-        report,
-    );
-    check_max_items(
-        rule.backend_refs.len(),
-        limit!(MAX_BACKEND_REFS),
-        "backendRefs",
-        &format!("{path}.backendRefs"),
-        report,
-    );
-    for (j, b) in rule.backend_refs.iter().enumerate() {
-        check_backend_ref(b, Route::Http, &format!("{path}.backendRefs[{j}]"), report);
-    }
-
-    // A redirect answers the request itself: it has no use for backends.
-    if !rule.backend_refs.is_empty() {
+/// A redirect answers the request itself: it has no use for backends.
+fn check_redirect_without_backends(
+    rule: &RuleParts<'_, HttpRouteMatch>,
+    path: &str,
+    report: &mut Report,
+) {
+    if !rule.backends.is_empty() {
         for (k, f) in rule.filters.iter().enumerate() {
             if f.request_redirect.is_some() {
                 report.error(
@@ -74,20 +51,26 @@ fn check_http_rule(rule: &HttpRouteRuleSpec, path: &str, report: &mut Report) {
                     format!(
                         "a RequestRedirect filter answers the request itself and cannot be \
                          combined with backendRefs (the rule has {}); remove one or the other",
-                        rule.backend_refs.len()
+                        rule.backends.len()
                     ),
                 );
             }
         }
     }
+}
 
-    // `ReplacePrefixMatch` needs exactly one match, on a path prefix (defaults applied).
+/// `ReplacePrefixMatch` needs exactly one match, on a path prefix (defaults applied).
+fn check_replace_prefix_match(
+    rule: &RuleParts<'_, HttpRouteMatch>,
+    path: &str,
+    report: &mut Report,
+) {
     let filters = rule
         .filters
         .iter()
         .enumerate()
         .map(|(k, f)| (format!("{path}.filters[{k}]"), f));
-    let backend_filters = rule.backend_refs.iter().enumerate().flat_map(|(j, b)| {
+    let backend_filters = rule.backends.iter().enumerate().flat_map(|(j, b)| {
         b.filters
             .iter()
             .enumerate()
@@ -111,7 +94,7 @@ fn check_http_rule(rule: &HttpRouteRuleSpec, path: &str, report: &mut Report) {
             if !replaces_prefix {
                 continue;
             }
-            if let Some(problem) = single_prefix_match_problem(&rule.matches) {
+            if let Some(problem) = single_prefix_match_problem(rule.matches) {
                 report.error(
                     format!("{fpath}.{field}.path"),
                     format!(
@@ -121,16 +104,6 @@ fn check_http_rule(rule: &HttpRouteRuleSpec, path: &str, report: &mut Report) {
                 );
             }
         }
-    }
-
-    if let Some(timeouts) = &rule.timeouts {
-        check_timeouts(timeouts, &format!("{path}.timeouts"), report);
-    }
-    if let Some(retry) = &rule.retry {
-        check_retry(retry, &format!("{path}.retry"), report);
-    }
-    if let Some(sp) = &rule.session_persistence {
-        check_session_persistence(sp, &format!("{path}.sessionPersistence"), report);
     }
 }
 

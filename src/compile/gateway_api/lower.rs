@@ -23,7 +23,8 @@ use crate::error::ResourceId;
 use crate::table::{Claim, Context, Entry, Inner, Source, Visibility};
 
 use super::attach::{attach, covered};
-use super::lower_rules::{lower_grpc, lower_http};
+use super::lower_rules::{lower_grpc_match, lower_http_match, lower_rules};
+use super::route::RuleParts;
 use crate::compile::report::Report;
 
 /// Where the resources routes refer to can be looked up.
@@ -166,8 +167,22 @@ pub(crate) fn place_routes(
             sticky,
         };
         let (rules, keyed) = match route {
-            Route::Http(o) => lower_http(o, &ctx, order, source_index, &mut report),
-            Route::Grpc(o) => lower_grpc(o, &ctx, order, source_index, &mut report),
+            Route::Http(o) => lower_rules(
+                o.spec.rules.iter().map(RuleParts::from),
+                &ctx,
+                order,
+                source_index,
+                &mut report,
+                lower_http_match,
+            ),
+            Route::Grpc(o) => lower_rules(
+                o.spec.rules.iter().map(RuleParts::from),
+                &ctx,
+                order,
+                source_index,
+                &mut report,
+                lower_grpc_match,
+            ),
         };
         let attachments = attach(route, ns, world, &mut report);
         let failed = report.has_errors();

@@ -9,11 +9,10 @@ use crate::action::{
     WeightedDestination,
 };
 use crate::combine::Block;
-use crate::config::Object;
 use crate::config::common::Duration;
 use crate::config::gateway_api::{
-    GrpcRouteSpec, HeaderModifier, HeaderNameValue, HttpBackendRef, HttpRouteFilter, HttpRouteSpec,
-    NameValueMatch,
+    GrpcRouteMatch, HeaderModifier, HeaderNameValue, HttpBackendRef, HttpRouteFilter,
+    HttpRouteMatch, NameValueMatch,
 };
 use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
@@ -24,6 +23,7 @@ use crate::table::{Entry, Rule};
 
 use super::lower::{Key, RouteCtx, Specificity};
 use super::reference_grant::granted;
+use super::route::RuleParts;
 use crate::compile::report::Report;
 
 /// Specificity key of one match.
@@ -93,19 +93,9 @@ fn header_matches(
     (out, fields)
 }
 
-/// The parts of an HTTPRoute or GRPCRoute rule that lowering treats alike.
-struct RuleParts<'a, M> {
-    name: Option<&'a str>,
-    matches: &'a [M],
-    filters: &'a [HttpRouteFilter],
-    backends: &'a [HttpBackendRef],
-    timeouts: Option<&'a crate::config::gateway_api::HttpRouteTimeouts>,
-    retry: Option<&'a crate::config::gateway_api::HttpRouteRetry>,
-}
-
 /// Lowers the rules of one route. `lower_match` turns one match (at its field path) into a
 /// block's conditions and its specificity; a rule without matches gets one default match.
-fn lower_rules<'a, M: Default + 'a>(
+pub(super) fn lower_rules<'a, M: Default + 'a>(
     rules_of: impl Iterator<Item = RuleParts<'a, M>>,
     rc: &RouteCtx<'_>,
     order: usize,
@@ -155,162 +145,125 @@ fn lower_rules<'a, M: Default + 'a>(
     (rules, keyed)
 }
 
-pub(super) fn lower_http(
-    o: &Object<HttpRouteSpec>,
-    rc: &RouteCtx<'_>,
-    order: usize,
-    source: u32,
+/// One HTTPRoute match: path, method, header and query conditions, and its specificity.
+pub(super) fn lower_http_match(
+    m: &HttpRouteMatch,
+    mpath: &str,
     report: &mut Report,
-) -> (Vec<Rule>, Vec<(Key, Entry)>) {
-    let parts = o.spec.rules.iter().map(|r| RuleParts {
-        name: r.name.as_deref(),
-        matches: &r.matches,
-        filters: &r.filters,
-        backends: &r.backend_refs,
-        timeouts: r.timeouts.as_ref(),
-        retry: r.retry.as_ref(),
-    });
-    lower_rules(
-        parts,
-        rc,
-        order,
-        source,
-        report,
-        |m: &crate::config::gateway_api::HttpRouteMatch, mpath, report| {
-            let uri = match &m.path {
-                None => Some(PathMatch::segment_prefix("/")),
-                Some(p) => {
-                    let value = p.value.as_deref().unwrap_or("/");
-                    match p.kind.as_deref().unwrap_or("PathPrefix") {
-                        "Exact" => Some(PathMatch::Exact {
-                            value: value.into(),
-                            ignore_case: false,
-                        }),
-                        "RegularExpression" => report
-                            .regex(value, format_args!("{mpath}.path.value"))
-                            .map(PathMatch::Regex),
-                        _ => Some(PathMatch::segment_prefix(value)),
-                    }
-                }
-            };
-            let (headers, header_fields) = header_matches(&m.headers, mpath, report);
-            let mut query: Vec<QueryMatch> = Vec::new();
-            for (k, q) in m.query_params.iter().enumerate() {
-                if query.iter().any(|x| *x.key == *q.name) {
-                    continue;
-                }
-                let value = str_match(
-                    q.kind.as_deref(),
-                    &q.value,
-                    &format!("{mpath}.queryParams[{k}]"),
-                    report,
-                );
-                query.push(QueryMatch {
-                    key: q.name.as_str().into(),
-                    value,
-                });
+) -> (Block, Specificity) {
+    let uri = match &m.path {
+        None => Some(PathMatch::segment_prefix("/")),
+        Some(p) => {
+            let value = p.value.as_deref().unwrap_or("/");
+            match p.kind.as_deref().unwrap_or("PathPrefix") {
+                "Exact" => Some(PathMatch::Exact {
+                    value: value.into(),
+                    ignore_case: false,
+                }),
+                "RegularExpression" => report
+                    .regex(value, format_args!("{mpath}.path.value"))
+                    .map(PathMatch::Regex),
+                _ => Some(PathMatch::segment_prefix(value)),
             }
-            let method = m.method.as_deref().map(|x| StrMatch::Exact(x.into()));
-            let spec = match_specificity(&uri, method.is_some(), headers.len(), query.len());
-            (
-                Block {
-                    uri,
-                    method,
-                    headers,
-                    query,
-                    header_fields,
-                    ..Block::default()
-                },
-                spec,
-            )
+        }
+    };
+    let (headers, header_fields) = header_matches(&m.headers, mpath, report);
+    let mut query: Vec<QueryMatch> = Vec::new();
+    for (k, q) in m.query_params.iter().enumerate() {
+        if query.iter().any(|x| *x.key == *q.name) {
+            continue;
+        }
+        let value = str_match(
+            q.kind.as_deref(),
+            &q.value,
+            &format!("{mpath}.queryParams[{k}]"),
+            report,
+        );
+        query.push(QueryMatch {
+            key: q.name.as_str().into(),
+            value,
+        });
+    }
+    let method = m.method.as_deref().map(|x| StrMatch::Exact(x.into()));
+    let spec = match_specificity(&uri, method.is_some(), headers.len(), query.len());
+    (
+        Block {
+            uri,
+            method,
+            headers,
+            query,
+            header_fields,
+            ..Block::default()
         },
+        spec,
     )
 }
 
-pub(super) fn lower_grpc(
-    o: &Object<GrpcRouteSpec>,
-    rc: &RouteCtx<'_>,
-    order: usize,
-    source: u32,
+/// One GRPCRoute match: the `/service/method` path and header conditions, and its specificity.
+pub(super) fn lower_grpc_match(
+    m: &GrpcRouteMatch,
+    mpath: &str,
     report: &mut Report,
-) -> (Vec<Rule>, Vec<(Key, Entry)>) {
-    let parts = o.spec.rules.iter().map(|r| RuleParts {
-        name: r.name.as_deref(),
-        matches: &r.matches,
-        filters: &r.filters,
-        backends: &r.backend_refs,
-        timeouts: None,
-        retry: None,
-    });
-    lower_rules(
-        parts,
-        rc,
-        order,
-        source,
-        report,
-        |m: &crate::config::gateway_api::GrpcRouteMatch, mpath, report| {
-            let method_match = m.method.as_ref();
-            let svc = method_match
-                .and_then(|mm| mm.service.as_deref())
-                .filter(|s| !s.is_empty());
-            let method = method_match
-                .and_then(|mm| mm.method.as_deref())
-                .filter(|s| !s.is_empty());
-            let regex =
-                method_match.is_some_and(|mm| mm.kind.as_deref() == Some("RegularExpression"));
-            // The gRPC path is `/service/method`; a missing part matches any segment.
-            let uri = if regex {
-                let pattern = format!(
-                    "/(?:{})/(?:{})",
-                    svc.unwrap_or("[^/]+"),
-                    method.unwrap_or("[^/]+")
-                );
-                report
-                    .regex(&pattern, format_args!("{mpath}.method"))
-                    .map(PathMatch::Regex)
-            } else {
-                match (svc, method) {
-                    (Some(s), Some(m)) => Some(PathMatch::Exact {
-                        value: format!("/{s}/{m}").into(),
-                        ignore_case: false,
-                    }),
-                    (Some(s), None) => Some(PathMatch::Prefix {
-                        value: format!("/{s}/").into(),
-                        ignore_case: false,
-                    }),
-                    (None, Some(m)) => report
-                        .regex(
-                            &format!("/[^/]+/{}", regex::escape(m)),
-                            format_args!("{mpath}.method"),
-                        )
-                        .map(PathMatch::Regex),
-                    (None, None) => Some(PathMatch::Prefix {
-                        value: "/".into(),
-                        ignore_case: false,
-                    }),
-                }
-            };
-            let (headers, header_fields) = header_matches(&m.headers, mpath, report);
-            // GRPCRoute precedence: characters of the service, then of the method, then header
-            // matches (not the kind of match).
-            let (slen, mlen) = (svc.map_or(0, str::len), method.map_or(0, str::len));
-            let spec = (
-                Reverse(0),
-                Reverse(slen),
-                Reverse(false),
-                Reverse(mlen),
-                Reverse(headers.len()),
-            );
-            (
-                Block {
-                    uri,
-                    headers,
-                    header_fields,
-                    ..Block::default()
-                },
-                spec,
-            )
+) -> (Block, Specificity) {
+    let method_match = m.method.as_ref();
+    let svc = method_match
+        .and_then(|mm| mm.service.as_deref())
+        .filter(|s| !s.is_empty());
+    let method = method_match
+        .and_then(|mm| mm.method.as_deref())
+        .filter(|s| !s.is_empty());
+    let regex = method_match.is_some_and(|mm| mm.kind.as_deref() == Some("RegularExpression"));
+    // The gRPC path is `/service/method`; a missing part matches any segment.
+    let uri = if regex {
+        let pattern = format!(
+            "/(?:{})/(?:{})",
+            svc.unwrap_or("[^/]+"),
+            method.unwrap_or("[^/]+")
+        );
+        report
+            .regex(&pattern, format_args!("{mpath}.method"))
+            .map(PathMatch::Regex)
+    } else {
+        match (svc, method) {
+            (Some(s), Some(m)) => Some(PathMatch::Exact {
+                value: format!("/{s}/{m}").into(),
+                ignore_case: false,
+            }),
+            (Some(s), None) => Some(PathMatch::Prefix {
+                value: format!("/{s}/").into(),
+                ignore_case: false,
+            }),
+            (None, Some(m)) => report
+                .regex(
+                    &format!("/[^/]+/{}", regex::escape(m)),
+                    format_args!("{mpath}.method"),
+                )
+                .map(PathMatch::Regex),
+            (None, None) => Some(PathMatch::Prefix {
+                value: "/".into(),
+                ignore_case: false,
+            }),
+        }
+    };
+    let (headers, header_fields) = header_matches(&m.headers, mpath, report);
+    // GRPCRoute precedence: characters of the service, then of the method, then header
+    // matches (not the kind of match).
+    let (slen, mlen) = (svc.map_or(0, str::len), method.map_or(0, str::len));
+    let spec = (
+        Reverse(0),
+        Reverse(slen),
+        Reverse(false),
+        Reverse(mlen),
+        Reverse(headers.len()),
+    );
+    (
+        Block {
+            uri,
+            headers,
+            header_fields,
+            ..Block::default()
         },
+        spec,
     )
 }
 
@@ -367,92 +320,62 @@ fn lower_action(
     path: &str,
     report: &mut Report,
 ) -> Action {
-    let mut rewrite: Option<Rewrite> = None;
-    let mut mirrors = Vec::new();
-    let mut cors = None;
+    let filtered = match lower_filters(filters, rc, path, report) {
+        Ok(filtered) => filtered,
+        Err(action) => return *action,
+    };
+    let destinations = lower_backends(backends, rc, path, report);
+    let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
+    warn_zero_weights(&weights, rc, path, report);
+    Action::Forward(Forward {
+        destinations,
+        split: Split::exact(&weights),
+        rewrite: filtered.rewrite,
+        timeout: timeouts.and_then(|t| timeout(t.request.as_deref())),
+        backend_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
+        retries: retry.map(|r| retries(r, timeouts)),
+        fault: None,
+        mirrors: filtered.mirrors,
+        cors: filtered.cors,
+        // gRPC clients read 503 as UNAVAILABLE, which the GRPCRoute specification asks for.
+        unavailable_status: if rc.kind == "GRPCRoute" { 503 } else { 500 },
+        sticky: rc.sticky.clone(),
+    })
+}
+
+/// What a rule's filters add to forwarding.
+#[derive(Default)]
+struct Filtered {
+    rewrite: Option<Rewrite>,
+    mirrors: Vec<Mirror>,
+    cors: Option<Cors>,
+}
+
+/// The filters of a rule in order; `Err` with the action that replaces forwarding: the first
+/// redirect, or a 500 for the first filter that cannot be applied.
+fn lower_filters(
+    filters: &[HttpRouteFilter],
+    rc: &RouteCtx<'_>,
+    path: &str,
+    report: &mut Report,
+) -> Result<Filtered, Box<Action>> {
+    let mut out = Filtered::default();
     for (i, f) in filters.iter().enumerate() {
         let fpath = format!("{path}.filters[{i}]");
         match f.kind.as_deref().unwrap_or("") {
             "RequestHeaderModifier" | "ResponseHeaderModifier" => {}
-            "RequestRedirect" => {
-                let r = f.request_redirect.clone().unwrap_or_default();
-                let (uri, prefix) = path_modifier(r.path.as_ref());
-                return Action::Redirect(Redirect {
-                    uri,
-                    prefix_rewrite: prefix,
-                    authority: r.hostname.as_deref().map(Into::into),
-                    scheme: r.scheme.as_deref().map(Into::into),
-                    port: r
-                        .port
-                        .map_or(RedirectPort::Unchanged, |p| RedirectPort::Port(p as u16)),
-                    code: r.status_code.unwrap_or(302) as u16,
-                });
-            }
-            "URLRewrite" => {
-                let u = f.url_rewrite.clone().unwrap_or_default();
-                let (full, prefix) = path_modifier(u.path.as_ref());
-                rewrite = Some(Rewrite {
-                    path: full
-                        .map(PathRewrite::Full)
-                        .or(prefix.map(PathRewrite::MatchedPrefix)),
-                    authority: u.hostname.as_deref().map(Into::into),
-                });
-            }
+            "RequestRedirect" => return Err(Box::new(redirect(f))),
+            "URLRewrite" => out.rewrite = Some(url_rewrite(f)),
             "RequestMirror" => {
                 let Some(m) = &f.request_mirror else { continue };
                 let Some(b) = &m.backend_ref else { continue };
-                let share = match (&m.percent, &m.fraction) {
-                    (Some(p), _) => (p.clamp(&0, &100) * 10_000) as u32,
-                    (None, Some(fr)) => {
-                        let n = fr.numerator.unwrap_or(0).max(0) as u64;
-                        let d = fr.denominator.unwrap_or(100).max(1) as u64;
-                        (n.min(d) * 1_000_000 / d) as u32
-                    }
-                    (None, None) => 1_000_000,
-                };
-                let r = BackendRef {
-                    group: b.group.as_deref(),
-                    kind: b.kind.as_deref(),
-                    name: &b.name,
-                    namespace: b.namespace.as_deref(),
-                    port: b.port,
-                };
-                let destination =
-                    backend(&r, rc, &format!("{fpath}.requestMirror.backendRef"), report);
-                // The specification: an invalid mirror backend is dropped, not configured.
-                if destination.unavailable.is_none() {
-                    mirrors.push(Mirror {
-                        destination,
-                        per_million: share,
-                    });
+                if let Some(mirror) = mirror(m, b, rc, &fpath, report) {
+                    out.mirrors.push(mirror);
                 }
             }
             "CORS" => {
                 if let Some(c) = &f.cors {
-                    cors = Some(Cors {
-                        allow_origins: c
-                            .allow_origins
-                            .iter()
-                            .map(|o| {
-                                (
-                                    if o.contains('*') { "wildcard" } else { "exact" },
-                                    o.as_str().into(),
-                                )
-                            })
-                            .collect(),
-                        allow_methods: c.allow_methods.iter().map(|s| s.as_str().into()).collect(),
-                        allow_headers: c.allow_headers.iter().map(|s| s.as_str().into()).collect(),
-                        expose_headers: c
-                            .expose_headers
-                            .iter()
-                            .map(|s| s.as_str().into())
-                            .collect(),
-                        max_age: c
-                            .max_age
-                            .map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
-                        allow_credentials: c.allow_credentials,
-                        unmatched_preflights: "FORWARD".into(),
-                    });
+                    out.cors = Some(cors(c));
                 }
             }
             other => {
@@ -463,31 +386,125 @@ fn lower_action(
                     &fpath,
                     format!("filter type {other:?} is not supported; requests matching this rule get 500"),
                 );
-                return Action::DirectResponse(DirectResponse {
+                return Err(Box::new(Action::DirectResponse(DirectResponse {
                     status: 500,
                     body: None,
-                });
+                })));
             }
         }
     }
+    Ok(out)
+}
+
+/// A `RequestRedirect` filter as the rule's action.
+fn redirect(f: &HttpRouteFilter) -> Action {
+    let r = f.request_redirect.clone().unwrap_or_default();
+    let (uri, prefix) = path_modifier(r.path.as_ref());
+    Action::Redirect(Redirect {
+        uri,
+        prefix_rewrite: prefix,
+        authority: r.hostname.as_deref().map(Into::into),
+        scheme: r.scheme.as_deref().map(Into::into),
+        port: r
+            .port
+            .map_or(RedirectPort::Unchanged, |p| RedirectPort::Port(p as u16)),
+        code: r.status_code.unwrap_or(302) as u16,
+    })
+}
+
+/// A `URLRewrite` filter as the rewrite of forwarded requests.
+fn url_rewrite(f: &HttpRouteFilter) -> Rewrite {
+    let u = f.url_rewrite.clone().unwrap_or_default();
+    let (full, prefix) = path_modifier(u.path.as_ref());
+    Rewrite {
+        path: full
+            .map(PathRewrite::Full)
+            .or(prefix.map(PathRewrite::MatchedPrefix)),
+        authority: u.hostname.as_deref().map(Into::into),
+    }
+}
+
+/// A `RequestMirror` filter's mirror; `None` when its backend cannot be used.
+fn mirror(
+    m: &crate::config::gateway_api::RequestMirror,
+    b: &crate::config::gateway_api::BackendObjectRef,
+    rc: &RouteCtx<'_>,
+    fpath: &str,
+    report: &mut Report,
+) -> Option<Mirror> {
+    let share = match (&m.percent, &m.fraction) {
+        (Some(p), _) => (p.clamp(&0, &100) * 10_000) as u32,
+        (None, Some(fr)) => {
+            let n = fr.numerator.unwrap_or(0).max(0) as u64;
+            let d = fr.denominator.unwrap_or(100).max(1) as u64;
+            (n.min(d) * 1_000_000 / d) as u32
+        }
+        (None, None) => 1_000_000,
+    };
+    let destination = backend(
+        &BackendRef::from(b),
+        rc,
+        &format!("{fpath}.requestMirror.backendRef"),
+        report,
+    );
+    // The specification: an invalid mirror backend is dropped, not configured.
+    destination.unavailable.is_none().then_some(Mirror {
+        destination,
+        per_million: share,
+    })
+}
+
+/// A `CORS` filter as the rule's CORS policy.
+fn cors(c: &crate::config::gateway_api::CorsFilter) -> Cors {
+    Cors {
+        allow_origins: c
+            .allow_origins
+            .iter()
+            .map(|o| {
+                (
+                    if o.contains('*') { "wildcard" } else { "exact" },
+                    o.as_str().into(),
+                )
+            })
+            .collect(),
+        allow_methods: c.allow_methods.iter().map(|s| s.as_str().into()).collect(),
+        allow_headers: c.allow_headers.iter().map(|s| s.as_str().into()).collect(),
+        expose_headers: c.expose_headers.iter().map(|s| s.as_str().into()).collect(),
+        max_age: c
+            .max_age
+            .map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
+        allow_credentials: c.allow_credentials,
+        unmatched_preflights: "FORWARD".into(),
+    }
+}
+
+/// The backendRefs of a rule as weighted destinations.
+fn lower_backends(
+    backends: &[HttpBackendRef],
+    rc: &RouteCtx<'_>,
+    path: &str,
+    report: &mut Report,
+) -> Vec<WeightedDestination> {
     let mut destinations = Vec::new();
     for (j, b) in backends.iter().enumerate() {
-        let r = BackendRef {
-            group: b.group.as_deref(),
-            kind: b.kind.as_deref(),
-            name: &b.name,
-            namespace: b.namespace.as_deref(),
-            port: b.port,
-        };
-        let mut destination = backend(&r, rc, &format!("{path}.backendRefs[{j}]"), report);
+        let mut destination = backend(
+            &BackendRef::from(b),
+            rc,
+            &format!("{path}.backendRefs[{j}]"),
+            report,
+        );
         destination.headers = header_ops(&b.filters);
         destinations.push(WeightedDestination {
             destination,
             weight: b.weight.unwrap_or(1).clamp(0, 1_000_000) as u32,
         });
     }
+    destinations
+}
+
+/// A warning when every backendRef has weight 0.
+fn warn_zero_weights(weights: &[u32], rc: &RouteCtx<'_>, path: &str, report: &mut Report) {
     // No single-destination exception here: weight 0 gets nothing.
-    let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
     if !weights.is_empty() && weights.iter().all(|w| *w == 0) {
         report.warn(
             "zero-weights",
@@ -502,7 +519,14 @@ fn lower_action(
             ),
         );
     }
-    let retries = retry.map(|r| Retries {
+}
+
+/// An HTTPRoute `retry`, with the backend request timeout as the per-try timeout.
+fn retries(
+    r: &crate::config::gateway_api::HttpRouteRetry,
+    timeouts: Option<&crate::config::gateway_api::HttpRouteTimeouts>,
+) -> Retries {
+    Retries {
         attempts: r.attempts.unwrap_or(1).max(0) as u32,
         per_try_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
         retry_on: r
@@ -516,21 +540,7 @@ fn lower_action(
         retry_ignore_previous_hosts: false,
         backoff: timeout(r.backoff.as_deref()),
         is_default: false,
-    });
-    Action::Forward(Forward {
-        destinations,
-        split: Split::exact(&weights),
-        rewrite,
-        timeout: timeouts.and_then(|t| timeout(t.request.as_deref())),
-        backend_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
-        retries,
-        fault: None,
-        mirrors,
-        cors,
-        // gRPC clients read 503 as UNAVAILABLE, which the GRPCRoute specification asks for.
-        unavailable_status: if rc.kind == "GRPCRoute" { 503 } else { 500 },
-        sticky: rc.sticky.clone(),
-    })
+    }
 }
 
 fn path_modifier(
@@ -553,6 +563,24 @@ struct BackendRef<'a> {
     namespace: Option<&'a str>,
     port: Option<i64>,
 }
+
+/// The same fields, read from one of the two reference types.
+macro_rules! backend_ref_from {
+    ($($t:ty),*) => {$(
+        impl<'a> From<&'a $t> for BackendRef<'a> {
+            fn from(b: &'a $t) -> Self {
+                BackendRef {
+                    group: b.group.as_deref(),
+                    kind: b.kind.as_deref(),
+                    name: &b.name,
+                    namespace: b.namespace.as_deref(),
+                    port: b.port,
+                }
+            }
+        }
+    )*};
+}
+backend_ref_from!(HttpBackendRef, crate::config::gateway_api::BackendObjectRef);
 
 /// A backend reference as a destination, marked unavailable when it cannot be used.
 fn backend(b: &BackendRef<'_>, rc: &RouteCtx<'_>, path: &str, report: &mut Report) -> Destination {

@@ -38,8 +38,8 @@
 //! | file | checks |
 //! |---|---|
 //! | `gateway.rs` | Gateway: class, listeners, listener TLS, allowedRoutes, addresses, raw `allowedListeners`, `infrastructure`, `tls` |
-//! | `http_route.rs` | HTTPRoute only: path, method and query matches; redirect vs backendRefs; `replacePrefixMatch` |
-//! | `grpc_route.rs` | GRPCRoute only: method matches |
+//! | `http_route.rs` | HTTPRoute only (`RouteMatch` for its matches): path, method and query matches; redirect vs backendRefs; `replacePrefixMatch` |
+//! | `grpc_route.rs` | GRPCRoute only (`RouteMatch` for its matches): method matches |
 //! | `route.rs` | both route kinds: parentRefs, hostnames, rule list, header matches, backendRefs and weights, timeouts, retries, session persistence |
 //! | `filters.rs` | filters: type and field, repeats, header modifiers, mirrors, redirects, rewrites, CORS, `extensionRef`, `externalAuth` |
 //! | `fields.rs` | list sizes, ports, object references, header names and values, sets |
@@ -50,7 +50,8 @@
 //!
 //! [`lower::place_routes`] (with [`lower::World`] and [`lower::Route`]) lowers the valid routes
 //! and places them by precedence; `attach.rs` attaches a route to its parents, `lower_rules.rs`
-//! lowers its rules, `reference_grant.rs` answers cross-namespace backend references.
+//! lowers its rules (the same `RuleParts` view, one match lowering per kind), and
+//! `reference_grant.rs` answers cross-namespace backend references.
 
 mod attach;
 mod fields;

@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{check_max_items, check_ref_names};
+use super::fields::check_ref_names;
 use crate::compile::report::Report;
+use crate::compile::values::check_count;
 
 pub(super) fn check_raw_string_set(
     map: &Map<String, Value>,
@@ -27,7 +28,7 @@ pub(super) fn check_raw_string_set(
         );
         return;
     };
-    check_max_items(items.len(), max, field, &fpath, report);
+    check_count(items.len(), max, field, &fpath, report);
     let mut seen: Vec<&str> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Some(s) = item.as_str() else {

@@ -5,16 +5,17 @@
 use serde_json::Value;
 
 use super::fields::{
-    HEADER_VALUE_RULE, check_backend_object, check_header_name, check_max_items, check_port,
-    check_ref_names, is_header_value,
+    HEADER_VALUE_RULE, check_backend_object, check_header_name, check_port, check_ref_names,
+    is_header_value,
 };
 use super::filters::check_filter_list;
 use super::raw::{raw_field, raw_object, raw_str};
 use crate::compile::names::{check_hostname, check_subdomain};
 use crate::compile::report::Report;
-use crate::compile::values::{fits_length, limit};
+use crate::compile::values::{check_count, fits_length, limit};
 use crate::config::gateway_api::{
-    HttpBackendRef, HttpRouteRetry, HttpRouteTimeouts, NameValueMatch, ParentRef,
+    GrpcRouteMatch, GrpcRouteRuleSpec, HttpBackendRef, HttpRouteFilter, HttpRouteMatch,
+    HttpRouteRetry, HttpRouteRuleSpec, HttpRouteTimeouts, NameValueMatch, ParentRef,
 };
 use crate::limits::{MAX_ROUTE_MATCHES, MAX_ROUTE_PATH_LEN, MAX_ROUTE_WEIGHT};
 use crate::predicate::regex::check_pattern;
@@ -38,8 +39,123 @@ impl Route {
     }
 }
 
-pub(super) fn check_parent_refs(refs: &[ParentRef], report: &mut Report) {
-    check_max_items(
+/// The parts of an HTTPRoute or GRPCRoute rule that validation and lowering treat alike; `M`
+/// is the route's match type, the one part the two kinds do not share. GRPCRoute rules have no
+/// `timeouts` or `retry`.
+pub(super) struct RuleParts<'a, M> {
+    pub(super) name: Option<&'a str>,
+    pub(super) matches: &'a [M],
+    pub(super) filters: &'a [HttpRouteFilter],
+    pub(super) backends: &'a [HttpBackendRef],
+    pub(super) timeouts: Option<&'a HttpRouteTimeouts>,
+    pub(super) retry: Option<&'a HttpRouteRetry>,
+    pub(super) session_persistence: Option<&'a Value>,
+}
+
+impl<'a> From<&'a HttpRouteRuleSpec> for RuleParts<'a, HttpRouteMatch> {
+    fn from(r: &'a HttpRouteRuleSpec) -> Self {
+        RuleParts {
+            name: r.name.as_deref(),
+            matches: &r.matches,
+            filters: &r.filters,
+            backends: &r.backend_refs,
+            timeouts: r.timeouts.as_ref(),
+            retry: r.retry.as_ref(),
+            session_persistence: r.session_persistence.as_ref(),
+        }
+    }
+}
+
+impl<'a> From<&'a GrpcRouteRuleSpec> for RuleParts<'a, GrpcRouteMatch> {
+    fn from(r: &'a GrpcRouteRuleSpec) -> Self {
+        RuleParts {
+            name: r.name.as_deref(),
+            matches: &r.matches,
+            filters: &r.filters,
+            backends: &r.backend_refs,
+            timeouts: None,
+            retry: None,
+            session_persistence: r.session_persistence.as_ref(),
+        }
+    }
+}
+
+/// What a route kind adds to the shared checks, implemented by its match type.
+pub(super) trait RouteMatch: Sized {
+    /// The route kind, for the filter types it allows and for messages.
+    const ROUTE: Route;
+    /// Whether a rule without matches has the default one (it then counts as one match).
+    const DEFAULT_MATCH: bool;
+    /// Checks one match at `path` (`spec.rules[i].matches[j]`).
+    fn check(&self, path: &str, report: &mut Report);
+    /// Checks across the fields of one rule at `path`, run after its backendRefs.
+    fn check_rule(_rule: &RuleParts<'_, Self>, _path: &str, _report: &mut Report) {}
+}
+
+/// Validates a route of either kind: parentRefs, hostnames, the rule list, then each rule.
+pub(super) fn validate_route<M: RouteMatch>(
+    parent_refs: &[ParentRef],
+    hostnames: &[String],
+    rules: &[RuleParts<'_, M>],
+    report: &mut Report,
+) {
+    check_parent_refs(parent_refs, report);
+    check_hostnames(hostnames, report);
+    let counted = |r: &RuleParts<'_, M>| {
+        if M::DEFAULT_MATCH {
+            r.matches.len().max(1)
+        } else {
+            r.matches.len()
+        }
+    };
+    check_rule_list(
+        rules.len(),
+        rules.iter().map(|r| (r.name, counted(r))),
+        report,
+    );
+    for (i, rule) in rules.iter().enumerate() {
+        check_rule(rule, &format!("spec.rules[{i}]"), report);
+    }
+}
+
+/// One rule: matches, filters, backendRefs, the kind's own rule checks, then timeouts, retry
+/// and session persistence.
+fn check_rule<M: RouteMatch>(rule: &RuleParts<'_, M>, path: &str, report: &mut Report) {
+    check_count(
+        rule.matches.len(),
+        limit!(MAX_MATCHES_PER_RULE),
+        "matches",
+        &format!("{path}.matches"),
+        report,
+    );
+    for (j, m) in rule.matches.iter().enumerate() {
+        m.check(&format!("{path}.matches[{j}]"), report);
+    }
+    check_filter_list(rule.filters, M::ROUTE, &format!("{path}.filters"), report);
+    check_count(
+        rule.backends.len(),
+        limit!(MAX_BACKEND_REFS),
+        "backendRefs",
+        &format!("{path}.backendRefs"),
+        report,
+    );
+    for (j, b) in rule.backends.iter().enumerate() {
+        check_backend_ref(b, M::ROUTE, &format!("{path}.backendRefs[{j}]"), report);
+    }
+    M::check_rule(rule, path, report);
+    if let Some(timeouts) = rule.timeouts {
+        check_timeouts(timeouts, &format!("{path}.timeouts"), report);
+    }
+    if let Some(retry) = rule.retry {
+        check_retry(retry, &format!("{path}.retry"), report);
+    }
+    if let Some(sp) = rule.session_persistence {
+        check_session_persistence(sp, &format!("{path}.sessionPersistence"), report);
+    }
+}
+
+fn check_parent_refs(refs: &[ParentRef], report: &mut Report) {
+    check_count(
         refs.len(),
         limit!(MAX_PARENT_REFS),
         "parentRefs",
@@ -141,8 +257,8 @@ fn describe_parent(r: &ParentRef) -> String {
     }
 }
 
-pub(super) fn check_hostnames(hostnames: &[String], report: &mut Report) {
-    check_max_items(
+fn check_hostnames(hostnames: &[String], report: &mut Report) {
+    check_count(
         hostnames.len(),
         limit!(MAX_ROUTE_HOSTNAMES),
         "hostnames",
@@ -155,12 +271,12 @@ pub(super) fn check_hostnames(hostnames: &[String], report: &mut Report) {
 }
 
 /// Rule count, total matches and unique rule names, shared by HTTPRoute and GRPCRoute.
-pub(super) fn check_rule_list<'a>(
+fn check_rule_list<'a>(
     count: usize,
     rules: impl Iterator<Item = (Option<&'a str>, usize)>,
     report: &mut Report,
 ) {
-    check_max_items(
+    check_count(
         count,
         limit!(MAX_ROUTE_RULES),
         "rules",
@@ -225,7 +341,7 @@ pub(super) fn check_name_value_matches(
             limit!(MAX_ROUTE_PATH_LEN),
         ),
     };
-    check_max_items(
+    check_count(
         list.len(),
         max_matches,
         &format!("{what} matches"),
@@ -316,7 +432,7 @@ pub(super) fn check_backend_ref(b: &HttpBackendRef, route: Route, path: &str, re
     check_filter_list(&b.filters, route, &format!("{path}.filters"), report);
 }
 
-pub(super) fn check_timeouts(t: &HttpRouteTimeouts, path: &str, report: &mut Report) {
+fn check_timeouts(t: &HttpRouteTimeouts, path: &str, report: &mut Report) {
     let request = t
         .request
         .as_deref()
@@ -340,7 +456,7 @@ pub(super) fn check_timeouts(t: &HttpRouteTimeouts, path: &str, report: &mut Rep
     }
 }
 
-pub(super) fn check_retry(r: &HttpRouteRetry, path: &str, report: &mut Report) {
+fn check_retry(r: &HttpRouteRetry, path: &str, report: &mut Report) {
     if let Some(a) = r.attempts
         && a < 1
     {
@@ -417,7 +533,7 @@ pub(super) fn parse_duration(value: &str) -> Option<u64> {
     (1..=4).contains(&parts).then_some(total)
 }
 
-pub(super) fn check_session_persistence(v: &Value, path: &str, report: &mut Report) {
+fn check_session_persistence(v: &Value, path: &str, report: &mut Report) {
     let Some(map) = raw_object(
         v,
         &["absoluteTimeout", "cookie", "header", "type"],
