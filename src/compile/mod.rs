@@ -2,15 +2,14 @@
 //! into compiled rules, and the host indexes. The only place that validates.
 
 mod delegate;
+mod gateway_api;
 mod lower;
-mod lower_gwapi;
 pub(crate) mod names;
 mod reachability;
 mod regexes;
 pub(crate) mod report;
 pub(crate) mod validate_dr;
 pub(crate) mod validate_gateway;
-pub(crate) mod validate_gwapi;
 pub(crate) mod validate_vs;
 pub(crate) mod values;
 
@@ -155,9 +154,9 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                 validate_dr::validate_destination_rule(&o.spec, &mut report)
             }
             Resource::Gateway(o) => validate_gateway::validate_istio_gateway(&o.spec, &mut report),
-            Resource::KubeGateway(o) => validate_gwapi::validate_gateway(&o.spec, &mut report),
-            Resource::HttpRoute(o) => validate_gwapi::validate_http_route(&o.spec, &mut report),
-            Resource::GrpcRoute(o) => validate_gwapi::validate_grpc_route(&o.spec, &mut report),
+            Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
+            Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
+            Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),
             Resource::ReferenceGrant(_)
             | Resource::Service(_)
             | Resource::Namespace(_)
@@ -355,7 +354,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     inner.subsets = subsets;
 
     // Gateway API routes, placed by their own precedence.
-    let world = lower_gwapi::World {
+    let world = gateway_api::lower::World {
         gateways: valid
             .iter()
             .filter_map(|r| {
@@ -404,16 +403,16 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         options,
         regexes,
     };
-    let mut routes: Vec<lower_gwapi::Route<'_>> = valid
+    let mut routes: Vec<gateway_api::lower::Route<'_>> = valid
         .iter()
         .filter_map(|r| match r {
-            Resource::HttpRoute(o) => Some(lower_gwapi::Route::Http(o)),
-            Resource::GrpcRoute(o) => Some(lower_gwapi::Route::Grpc(o)),
+            Resource::HttpRoute(o) => Some(gateway_api::lower::Route::Http(o)),
+            Resource::GrpcRoute(o) => Some(gateway_api::lower::Route::Grpc(o)),
             _ => None,
         })
         .collect();
     let mut reports = Vec::new();
-    lower_gwapi::place_routes(&mut routes, &world, &mut inner, &mut reports);
+    gateway_api::lower::place_routes(&mut routes, &world, &mut inner, &mut reports);
     let only_ports = world
         .services
         .iter()

@@ -1,11 +1,14 @@
 //! Names shared by the validators: DNS-1123 labels and domain names (a wildcard allowed in the
 //! first label), IP literals and CIDR blocks, host overlap (Istio `host.Name`), Kubernetes labels,
-//! gateway references and `exportTo`.
+//! gateway references and `exportTo` (Istio's rules, which accept upper case); and the Gateway
+//! API's stricter spellings of the same names (the CRD patterns: lower case, no IP addresses):
+//! route and listener hostnames, subdomains, groups, kinds, namespaces, label keys and values.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::report::Report;
+use crate::limits::{MAX_LABEL_LEN, MAX_NAME_LEN};
 
 /// How a DNS-1123 label is spelled, for messages.
 pub(crate) const LABEL_RULE: &str =
@@ -64,7 +67,7 @@ pub(crate) fn check_labels(labels: &BTreeMap<String, String>, path: &str, report
         if let Err(message) = check_label_key(key) {
             report.error(format!("{path}[{key}]"), message);
         }
-        if !value.is_empty() && !is_qualified_name(value) {
+        if !is_label_value(value) {
             report.error(
                 format!("{path}[{key}]"),
                 format!(
@@ -92,10 +95,15 @@ fn check_label_key(key: &str) -> Result<(), String> {
     {
         return Err(bad());
     }
-    if name.len() > 63 || !is_qualified_name(name) {
+    if !is_label_name(name) {
         return Err(bad());
     }
     Ok(())
+}
+
+/// The name part of a label key: a qualified name of at most 63 bytes.
+fn is_label_name(name: &str) -> bool {
+    name.len() <= MAX_LABEL_LEN && is_qualified_name(name)
 }
 
 /// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`
@@ -178,15 +186,7 @@ impl ObjectName {
     }
 
     fn accepts(self, s: &str) -> bool {
-        let label = |l: &str| {
-            let b = l.as_bytes();
-            let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-            !b.is_empty()
-                && b.len() <= 63
-                && edge(b[0])
-                && edge(b[b.len() - 1])
-                && b.iter().all(|&c| edge(c) || c == b'-')
-        };
+        let label = |l: &str| l.len() <= MAX_LABEL_LEN && is_lower_dns_label_chars(l);
         match self {
             ObjectName::Subdomain => s.len() <= 253 && s.split('.').all(label),
             ObjectName::Label => label(s),
@@ -425,6 +425,160 @@ pub(crate) fn host_subset_of(a: &str, b: &str) -> bool {
         (Some(_), None) => false,
         (None, Some(sb)) => a.ends_with(sb),
         (None, None) => a == b,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway API names (the CRD patterns: lower case, no IP addresses)
+// ---------------------------------------------------------------------------------------------
+
+const SUBDOMAIN_RULE: &str = "use lower-case DNS labels (letters, digits and '-', starting and \
+                              ending with a letter or digit) separated by '.'";
+pub(crate) const HOSTNAME_RULE: &str = "use lower-case DNS labels (letters, digits and '-', starting and \
+                             ending with a letter or digit) separated by '.', optionally after a \
+                             leading \"*.\"; no IP addresses, ports or schemes";
+const LOWER_LABEL_RULE: &str =
+    "use 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit";
+const KIND_RULE: &str =
+    "use 1-63 letters, digits or '-', starting with a letter and ending with a letter or digit";
+
+/// `^(<lower-case DNS subdomain>/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$`, with a prefix
+/// shorter than 253 bytes.
+pub(crate) fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    prefix.is_none_or(|p| p.len() < MAX_NAME_LEN && is_lower_dns_subdomain(p))
+        && is_label_name(name)
+}
+
+/// `^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`: a label value, empty or a qualified name.
+pub(crate) fn is_label_value(v: &str) -> bool {
+    v.is_empty() || is_qualified_name(v)
+}
+
+/// A route or listener hostname: `^(\*\.)?<lower-case DNS subdomain>$`, at most 253 bytes.
+pub(crate) fn check_hostname(h: &str, path: &str, report: &mut Report) {
+    if h.len() > MAX_NAME_LEN {
+        report.error(
+            path,
+            format!(
+                "hostname of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
+                h.len()
+            ),
+        );
+    } else if !is_route_hostname(h) {
+        report.error(
+            path,
+            format!("hostname {h:?} is not valid; {HOSTNAME_RULE}"),
+        );
+    } else if is_ip_literal(h) {
+        report.error(path, ip_hostname(h, "hostname"));
+    }
+}
+
+/// A redirect or rewrite hostname (`PreciseHostname`): a lower-case DNS subdomain, no wildcard,
+/// not an IP address.
+pub(crate) fn check_precise_hostname(h: &str, what: &str, path: &str, report: &mut Report) {
+    if is_ip_literal(h) {
+        report.error(path, ip_hostname(h, what));
+    } else {
+        check_subdomain(h, what, path, report);
+    }
+}
+
+/// The Gateway API `Hostname` and `PreciseHostname` types allow no IP addresses, though the
+/// CRD pattern lets a dotted quad through.
+fn ip_hostname(h: &str, what: &str) -> String {
+    format!("{what} {h:?} is an IP address; the Gateway API allows only DNS names here")
+}
+
+pub(crate) fn is_route_hostname(h: &str) -> bool {
+    is_lower_dns_subdomain(h.strip_prefix("*.").unwrap_or(h))
+}
+
+/// A lower-case DNS subdomain of at most 253 bytes (listener, rule and section names, redirect
+/// hostnames).
+pub(crate) fn check_subdomain(s: &str, what: &str, path: &str, report: &mut Report) {
+    if s.len() > MAX_NAME_LEN {
+        report.error(
+            path,
+            format!(
+                "{what} of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
+                s.len()
+            ),
+        );
+    } else if !is_lower_dns_subdomain(s) {
+        report.error(path, format!("{what} {s:?} is not valid; {SUBDOMAIN_RULE}"));
+    }
+}
+
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$` (no per-label limit).
+fn is_lower_dns_subdomain(s: &str) -> bool {
+    s.split('.').all(is_lower_dns_label_chars)
+}
+
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+fn is_lower_dns_label_chars(s: &str) -> bool {
+    let b = s.as_bytes();
+    let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty() && edge(b[0]) && edge(b[b.len() - 1]) && b.iter().all(|&c| edge(c) || c == b'-')
+}
+
+/// An API group: empty (core) or a lower-case DNS subdomain of at most 253 bytes.
+pub(crate) fn check_group(g: &str, path: &str, report: &mut Report) {
+    if g.len() > MAX_NAME_LEN {
+        report.error(
+            path,
+            format!(
+                "group of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
+                g.len()
+            ),
+        );
+    } else if !g.is_empty() && !is_lower_dns_subdomain(g) {
+        report.error(
+            path,
+            format!("group {g:?} is not valid; use \"\" for the core group, or {SUBDOMAIN_RULE}"),
+        );
+    }
+}
+
+/// `^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$`, 1-63 bytes.
+pub(crate) fn check_kind(k: &str, path: &str, report: &mut Report) {
+    let b = k.as_bytes();
+    let valid = !b.is_empty()
+        && b.len() <= MAX_LABEL_LEN
+        && b[0].is_ascii_alphabetic()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-');
+    if !valid {
+        report.error(path, format!("kind {k:?} is not valid; {KIND_RULE}"));
+    }
+}
+
+/// An object name: required, at most 253 bytes.
+pub(crate) fn check_object_name(name: &str, path: &str, report: &mut Report) {
+    if name.is_empty() {
+        report.error(path, "name is required");
+    } else if name.len() > MAX_NAME_LEN {
+        report.error(
+            path,
+            format!(
+                "name of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
+                name.len()
+            ),
+        );
+    }
+}
+
+/// A namespace: a lower-case DNS label of at most 63 bytes.
+pub(crate) fn check_namespace(ns: &str, path: &str, report: &mut Report) {
+    if ns.len() > MAX_LABEL_LEN || !is_lower_dns_label_chars(ns) {
+        report.error(
+            path,
+            format!("namespace {ns:?} is not valid; {LOWER_LABEL_RULE}"),
+        );
     }
 }
 
