@@ -2,11 +2,11 @@
 //! `*`. Names are stored lowercase; lookups lowercase the request's host into a stack buffer.
 //!
 //! The one host lookup order lives here, for every lookup the crate makes (the table's
-//! virtual hosts, explain's record of them, the registry's Services): [`with_request_host`]
-//! reads the host a request addresses, [`lookup_names`] tries it and then its Kubernetes short
-//! form ([`expand_short`]), and [`HostIndex::wildcards_for`] offers the wildcards after them.
+//! virtual hosts, explain's record of them, the registry's Services): `with_request_host`
+//! reads the host a request addresses, `lookup_names` tries it and then its Kubernetes short
+//! form (`expand_short`), and [`HostIndex::wildcards_for`] offers the wildcards after them.
 //! Names written in configuration are qualified by their resource's namespace instead, at
-//! compile time ([`service_fqdn`]), as Istio does: a dotted config host is already a full name.
+//! compile time (`service_fqdn`), as Istio does: a dotted config host is already a full name.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
