@@ -6,7 +6,7 @@ use crate::action::{Abort, Action, Destination, Forward, Mirror, WeightedDestina
 use crate::block::Block;
 use crate::predicate::normalize::{MAX_PATH_LEN, PathNormalization};
 use crate::request::addressed_port;
-use crate::table::{Inner, Rule, Source};
+use crate::rule::{Rule, Source};
 
 /// The rolls, in parts per million, that decide a forwarding rule's faults and mirrors for
 /// one request: each a function of the request's draw alone, so a test that pins the draw
@@ -142,8 +142,11 @@ pub struct Matched<'t> {
 pub const MAX_MIRRORS: usize = 64;
 
 impl<'t> Decision<'t> {
+    /// The decision for `rule` (from `source`) matching `req` at `block`: the split's pick,
+    /// the fault and mirror rolls, and the port it is sent to.
     pub(crate) fn from_match<R: crate::Request + ?Sized>(
-        inner: &'t Inner,
+        source: &'t Source,
+        normalization: &'t PathNormalization,
         rule: &'t Rule,
         block: Option<u16>,
         req: &R,
@@ -154,7 +157,7 @@ impl<'t> Decision<'t> {
             None => &rule.name,
         };
         let mut m = Matched {
-            source: &inner.sources[rule.source as usize],
+            source,
             rule,
             block,
             route_name,
@@ -198,7 +201,7 @@ impl<'t> Decision<'t> {
             outcome: Outcome::Matched(m),
             draw,
             port,
-            normalization: &inner.normalization,
+            normalization,
         }
     }
 

@@ -65,6 +65,7 @@ pub mod predicate;
 pub mod registry;
 pub mod reload;
 mod request;
+mod rule;
 mod span;
 pub mod split;
 mod table;
@@ -81,8 +82,9 @@ pub use reload::Shared;
 #[cfg(feature = "http")]
 pub use request::SourceInfo;
 pub use request::{DEFAULT_NAMESPACE, OwnedRequest, OwnedValues, Request, addressed_port};
+pub use rule::{ClusterKey, Rule, Source, SubsetInfo};
 pub use span::SpanFields;
-pub use table::{ClusterKey, Rule, Source, SubsetInfo, Table};
+pub use table::Table;
 pub use tools::explain::Explain;
 pub use tools::{analyze, diff, explain, witness};
 

@@ -2,43 +2,12 @@
 
 use std::sync::Arc;
 
-use crate::action::{Action, HeaderOps};
-use crate::block::Block;
 use crate::decision::{Decision, Outcome};
 use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, placement};
 use crate::predicate::host::{HostIndex, Via, lookup_names, with_request_host};
 use crate::predicate::normalize::MAX_PATH_LEN;
 use crate::request::{Request, addressed_port};
-
-/// The resource a rule comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Source {
-    /// Kind, e.g. `VirtualService`.
-    pub kind: Box<str>,
-    /// Namespace.
-    pub namespace: Box<str>,
-    /// Name.
-    pub name: Box<str>,
-}
-
-/// A compiled HTTP rule.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Rule {
-    /// Index of the resource in [`Table::sources`].
-    pub source: u32,
-    /// Position of the rule in the resource (`spec.http[index]`).
-    pub index: u32,
-    /// The rule's name (`spec.http[].name`), empty when unnamed.
-    pub name: Box<str>,
-    /// Match blocks (OR); empty means the rule matches everything.
-    pub blocks: Vec<Block>,
-    /// What the rule does.
-    pub action: Action,
-    /// Route-level header operations.
-    pub headers: HeaderOps,
-}
+pub(crate) use crate::rule::{ClusterKey, Rule, Source, SubsetInfo};
 
 /// One entry of a virtual host's route list: a rule and one of its match blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,31 +174,6 @@ pub(crate) struct Inner {
     pub(crate) destination_rules: Vec<(Box<str>, String, crate::config::DestinationRuleSpec)>,
 }
 
-/// A (host, subset) pair destinations name: the unit endpoints are grouped and balanced in.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub struct ClusterKey {
-    /// Fully qualified host.
-    pub host: Box<str>,
-    /// Subset, if any.
-    pub subset: Option<Box<str>>,
-    /// Service port the destination names, if any (selects DestinationRule port-level
-    /// settings; endpoints are not filtered by it).
-    pub port: Option<u16>,
-}
-
-/// A subset defined by a DestinationRule.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SubsetInfo {
-    /// Host of the DestinationRule (fully qualified).
-    pub host: Box<str>,
-    /// Subset name.
-    pub name: Box<str>,
-    /// Labels an endpoint must carry.
-    pub labels: Vec<(Box<str>, Box<str>)>,
-}
-
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
 /// `Arc` clone), evaluated concurrently with `&self`.
 #[derive(Clone, Debug, Default)]
@@ -336,7 +280,7 @@ impl Table {
         };
         if let Some(entry) = first {
             let rule = &inner.rules[entry.rule as usize];
-            let d = Decision::from_match(inner, rule, entry.block, req, draw);
+            let d = inner.matched(rule, entry.block, req, draw);
             inner.count(&d, Some((entry.rule, entry.block)));
             return d;
         }
@@ -372,11 +316,36 @@ impl Table {
 
     /// The source of a rule.
     pub fn source_of(&self, rule: &Rule) -> &Source {
-        &self.inner.sources[rule.source as usize]
+        self.inner.source_of(rule)
     }
 }
 
 impl Inner {
+    /// The decision for `rule` of this table matching `req` at `block`.
+    #[inline]
+    pub(crate) fn matched<'t, R: Request + ?Sized>(
+        &'t self,
+        rule: &'t Rule,
+        block: Option<u16>,
+        req: &R,
+        draw: u64,
+    ) -> Decision<'t> {
+        Decision::from_match(
+            self.source_of(rule),
+            &self.normalization,
+            rule,
+            block,
+            req,
+            draw,
+        )
+    }
+
+    /// The resource `rule` comes from.
+    #[inline]
+    pub(crate) fn source_of(&self, rule: &Rule) -> &Source {
+        &self.sources[rule.source as usize]
+    }
+
     /// Builds the path index of every claim long enough to gain from one.
     pub(crate) fn build_indexes(&mut self) {
         let rules = &self.rules;

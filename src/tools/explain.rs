@@ -419,7 +419,7 @@ impl Table {
             .unwrap_or_default();
         let mut resources: Vec<ResourceRef> = Vec::new();
         for entry in &claim.entries {
-            let r = resource(&inner.sources[inner.rules[entry.rule as usize].source as usize]);
+            let r = resource(inner.source_of(&inner.rules[entry.rule as usize]));
             if !resources.contains(&r) {
                 resources.push(r);
             }
@@ -436,7 +436,7 @@ impl Table {
         });
         for (k, entry) in claim.entries.iter().enumerate() {
             let rule = &inner.rules[entry.rule as usize];
-            let source = &inner.sources[rule.source as usize];
+            let source = inner.source_of(rule);
             let dialect = Dialect::of(&source.kind);
             let block = entry.block.map(|b| &rule.blocks[b as usize]);
             let at = match (block, entry.block) {
@@ -470,7 +470,7 @@ impl Table {
             });
             if won {
                 e.not_evaluated = claim.entries.len() - k - 1;
-                let d = Decision::from_match(inner, rule, entry.block, req, draw);
+                let d = inner.matched(rule, entry.block, req, draw);
                 e.winner = Some(winner(rule, &d, draw, e.candidates.len() - 1));
                 e.port = d
                     .port

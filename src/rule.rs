@@ -1,0 +1,61 @@
+//! What a compiled table is made of, as callers see it: the rules, the resources they come
+//! from, and the (host, subset) clusters and subsets their destinations name. The table
+//! ([`crate::Table`]) holds them; decisions, counters and tools read them. No evaluation here.
+
+use crate::action::{Action, HeaderOps};
+use crate::block::Block;
+
+/// The resource a rule comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Source {
+    /// Kind, e.g. `VirtualService`.
+    pub kind: Box<str>,
+    /// Namespace.
+    pub namespace: Box<str>,
+    /// Name.
+    pub name: Box<str>,
+}
+
+/// A compiled HTTP rule.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Rule {
+    /// Index of the resource in [`Table::sources`](crate::Table::sources).
+    pub source: u32,
+    /// Position of the rule in the resource (`spec.http[index]`).
+    pub index: u32,
+    /// The rule's name (`spec.http[].name`), empty when unnamed.
+    pub name: Box<str>,
+    /// Match blocks (OR); empty means the rule matches everything.
+    pub blocks: Vec<Block>,
+    /// What the rule does.
+    pub action: Action,
+    /// Route-level header operations.
+    pub headers: HeaderOps,
+}
+
+/// A (host, subset) pair destinations name: the unit endpoints are grouped and balanced in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ClusterKey {
+    /// Fully qualified host.
+    pub host: Box<str>,
+    /// Subset, if any.
+    pub subset: Option<Box<str>>,
+    /// Service port the destination names, if any (selects DestinationRule port-level
+    /// settings; endpoints are not filtered by it).
+    pub port: Option<u16>,
+}
+
+/// A subset defined by a DestinationRule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubsetInfo {
+    /// Host of the DestinationRule (fully qualified).
+    pub host: Box<str>,
+    /// Subset name.
+    pub name: Box<str>,
+    /// Labels an endpoint must carry.
+    pub labels: Vec<(Box<str>, Box<str>)>,
+}
