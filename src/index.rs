@@ -78,14 +78,7 @@ fn regex_literal_prefix(pattern: &str) -> Vec<u8> {
         }
     }
 
-    let Ok(rust) = crate::predicate::regex::translate_re2(pattern) else {
-        return Vec::new();
-    };
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .utf8(true)
-        .build()
-        .parse(&rust)
-    else {
+    let Some(hir) = crate::predicate::regex::parse_re2(pattern) else {
         return Vec::new();
     };
     let mut out = Vec::new();

@@ -465,6 +465,17 @@ const RE2_SCRIPTS: &[&str] = &[
     "Zanabazar_Square",
 ];
 
+/// The syntax tree of an RE2 pattern, as the crate's tools read it (literal prefixes for the
+/// path index, samples for witnesses); `None` when the pattern does not translate or parse.
+pub(crate) fn parse_re2(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    let rust = translate_re2(pattern).ok()?;
+    regex_syntax::ParserBuilder::new()
+        .utf8(true)
+        .build()
+        .parse(&rust)
+        .ok()
+}
+
 /// Rewrites an RE2 pattern into Rust regex syntax with the same meaning.
 ///
 /// Translated: `\Q..\E` (escaped literals), octal escapes (`\101` → `\x{41}`), braces that do not

@@ -499,14 +499,7 @@ pub(crate) fn path_values(m: &PathMatch) -> Vec<String> {
 /// Up to [`REGEX_SAMPLES`] distinct strings generated from the syntax tree of an RE2 pattern,
 /// each accepted by `keep`.
 pub(crate) fn regex_samples(pattern: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
-    let Ok(rust) = crate::predicate::regex::translate_re2(pattern) else {
-        return Vec::new();
-    };
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .utf8(true)
-        .build()
-        .parse(&rust)
-    else {
+    let Some(hir) = crate::predicate::regex::parse_re2(pattern) else {
         return Vec::new();
     };
     let mut out: Vec<String> = Vec::new();
