@@ -1383,7 +1383,7 @@ fn shares(t: &Table, n: usize, total: u64) -> Vec<u64> {
 }
 
 /// Deeper: `tests/data/edge-01-weights.yaml`, `edge-03-one-draw.yaml`, `gwapi-backends.yaml`,
-/// `tests/split.rs`, `src/compile/validate_vs.rs` unit tests.
+/// `tests/split.rs`, `src/compile/istio/virtual_service.rs` unit tests.
 #[test]
 fn weights() {
     let route = "spec.http[0].route";

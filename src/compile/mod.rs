@@ -1,16 +1,11 @@
 //! Config → [`Table`]: validation (Istio's rules, every error with its field path), lowering
 //! into compiled rules, and the host indexes. The only place that validates.
 
-mod delegate;
 mod gateway_api;
-mod lower;
+mod istio;
 pub(crate) mod names;
-mod reachability;
 mod regexes;
 pub(crate) mod report;
-pub(crate) mod validate_dr;
-pub(crate) mod validate_gateway;
-pub(crate) mod validate_vs;
 pub(crate) mod values;
 
 use std::cell::RefCell;
@@ -22,9 +17,10 @@ use crate::config::{Config, Rejected, Resource};
 use crate::error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
 use crate::table::{Claim, Context, Entry, Inner, SubsetInfo, Table, Visibility};
 
+use self::istio::{delegate, destination_rule, gateway, lower, virtual_service};
 use self::report::Report;
 
-pub(crate) use self::lower::expand_host;
+pub(crate) use self::istio::lower::expand_host;
 
 /// Options of a compile.
 #[derive(Clone, Debug)]
@@ -148,12 +144,12 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         let mut report = Report::default();
         match res {
             Resource::VirtualService(o) => {
-                validate_vs::validate_virtual_service(&o.spec, &mut report)
+                virtual_service::validate_virtual_service(&o.spec, &mut report)
             }
             Resource::DestinationRule(o) => {
-                validate_dr::validate_destination_rule(&o.spec, &mut report)
+                destination_rule::validate_destination_rule(&o.spec, &mut report)
             }
-            Resource::Gateway(o) => validate_gateway::validate_istio_gateway(&o.spec, &mut report),
+            Resource::Gateway(o) => gateway::validate_istio_gateway(&o.spec, &mut report),
             Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
             Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),

@@ -234,6 +234,35 @@ pub(crate) fn check_header_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks `value` against the names of a protobuf enum and reports it when it is not one of
+/// them; returns it when it is.
+pub(crate) fn check_enum<'a>(
+    report: &mut Report,
+    path: &str,
+    value: Option<&'a str>,
+    what: &str,
+    allowed: &[&str],
+) -> Option<&'a str> {
+    let value = value?;
+    if allowed.contains(&value) {
+        Some(value)
+    } else {
+        report.error(
+            path,
+            format!(
+                "{value:?} is not a known {what}; expected one of {}",
+                allowed.join(", ")
+            ),
+        );
+        None
+    }
+}
+
+/// Whether an optional string field is set to a non-empty value (proto3 semantics).
+pub(crate) fn is_set(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|s| !s.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -400,8 +400,8 @@ pub(super) fn check_name_value_matches(
             && kind == "Exact"
             && let Err(message) = check_header_chars(value, "query parameter match value")
         {
-            // The raw query of `:path` cannot hold one (see the Istio validator's
-            // `check_header_literals`).
+            // The raw query of `:path` cannot hold one (see `check_header_literals` in
+            // `compile/istio/virtual_service.rs`).
             report.error(vpath, message);
         } else if kind == "RegularExpression"
             && let Err(message) = check_pattern(value)

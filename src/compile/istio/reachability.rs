@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::report::Report;
+use crate::compile::report::Report;
 use crate::config::common::StringMatch;
 use crate::config::virtual_service::{
     HttpMatchRequest, HttpRouteRule, L4MatchAttributes, TlsMatchAttributes,
@@ -428,8 +428,8 @@ pub(crate) fn analyze_l4_reachability<R, M>(
 
 #[cfg(test)]
 mod tests {
+    use crate::compile::istio::virtual_service::validate_virtual_service;
     use crate::compile::report::validate_yaml;
-    use crate::compile::validate_vs::validate_virtual_service;
 
     fn warnings(yaml: &str) -> Vec<(&'static str, String, String)> {
         let report = validate_yaml(yaml, validate_virtual_service);

@@ -25,8 +25,8 @@ use crate::predicate::{FullMatch, StrMatch};
 use crate::split::Split;
 use crate::table::{Entry, Rule, Source, SubsetInfo};
 
-use super::report::Report;
-use super::{CompileOptions, Placements};
+use crate::compile::report::Report;
+use crate::compile::{CompileOptions, Placements};
 
 /// A context key: `None` = mesh, `Some((namespace, name))` = gateway.
 pub(crate) type ContextKey = Option<(String, String)>;
@@ -95,7 +95,7 @@ pub(crate) fn lower_virtual_service(
             hosts.insert(expand_host(h, ns, domain));
         }
     }
-    let sticky = super::sticky_key(&o.metadata.annotations, options, report);
+    let sticky = crate::compile::sticky_key(&o.metadata.annotations, options, report);
     let mut rules = Vec::new();
     let mut entries = Vec::new();
     for (i, rule) in spec.http.iter().enumerate() {

@@ -7,10 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::names::{is_dns1123_label, is_ip_literal, is_valid_wildcard_domain};
-use super::report::Report;
-use super::validate_dr::{check_enum, is_set};
-use super::values::{check_count, limit};
+use crate::compile::names::{is_dns1123_label, is_ip_literal, is_valid_wildcard_domain};
+use crate::compile::report::Report;
+use crate::compile::values::{check_count, check_enum, is_set, limit};
 use crate::config::gateway::{IstioGatewaySpec, Server, ServerPort, ServerTlsSettings};
 
 /// Cipher suites Istio accepts on gateway servers (BoringSSL names, without PSK suites).

@@ -17,13 +17,13 @@
 
 use std::collections::BTreeMap;
 
+use super::reachability::{
+    analyze_http_reachability, analyze_l4_reachability, l4_match_eq, tls_match_eq,
+};
 use crate::compile::names::{
     LABEL_RULE, check_export_to, check_gateway_bound_domain, check_gateway_name, check_labels,
     host_subset_of, hosts_overlap, is_dns1123_label, is_ip_literal, is_ip_or_cidr,
     is_valid_wildcard_domain,
-};
-use crate::compile::reachability::{
-    analyze_http_reachability, analyze_l4_reachability, l4_match_eq, tls_match_eq,
 };
 use crate::compile::report::Report;
 use crate::compile::values::{

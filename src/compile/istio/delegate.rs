@@ -9,7 +9,7 @@ use crate::config::Object;
 use crate::config::common::StringMatch;
 use crate::config::virtual_service::{HttpMatchRequest, HttpRouteRule, VirtualServiceSpec};
 
-use super::report::Report;
+use crate::compile::report::Report;
 
 /// Whether the service has a delegating rule.
 pub(crate) fn is_root(spec: &VirtualServiceSpec) -> bool {

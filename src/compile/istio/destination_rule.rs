@@ -11,12 +11,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::names::{
+use crate::compile::names::{
     check_export_to, check_labels, is_dns1123_label, is_ip_literal, is_valid_fqdn,
     is_valid_wildcard_domain,
 };
-use super::report::Report;
-use super::values::{check_duration_at, check_length, limit};
+use crate::compile::report::Report;
+use crate::compile::values::{check_duration_at, check_enum, check_length, is_set, limit};
 use crate::config::destination_rule::{
     ClientTlsSettings, ConnectionPoolSettings, ConsistentHashLb, DestinationRuleSpec, HttpCookie,
     LoadBalancerSettings, LocalityFailover, LocalityLbSetting, OutlierDetection, PortTrafficPolicy,
@@ -990,35 +990,6 @@ fn workload_selector(selector: &WorkloadSelector, path: &str, report: &mut Repor
             );
         }
     }
-}
-
-/// Checks `value` against the names of a protobuf enum and reports it when it is not one of
-/// them; returns it when it is.
-pub(super) fn check_enum<'a>(
-    report: &mut Report,
-    path: &str,
-    value: Option<&'a str>,
-    what: &str,
-    allowed: &[&str],
-) -> Option<&'a str> {
-    let value = value?;
-    if allowed.contains(&value) {
-        Some(value)
-    } else {
-        report.error(
-            path,
-            format!(
-                "{value:?} is not a known {what}; expected one of {}",
-                allowed.join(", ")
-            ),
-        );
-        None
-    }
-}
-
-/// Whether an optional string field is set to a non-empty value (proto3 semantics).
-pub(super) fn is_set(value: &Option<String>) -> bool {
-    value.as_deref().is_some_and(|s| !s.is_empty())
 }
 
 fn set_names(fields: &[(&str, bool)]) -> String {
