@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::decision::{Decision, Outcome};
-use crate::table::{Inner, Table};
+use crate::rule::{ClusterKey, Rule, Source};
 
 /// Upper bounds (milliseconds) of the latency histogram: Istio's default buckets for
 /// `istio_request_duration_milliseconds`; a last, implicit bucket holds the rest.
@@ -69,20 +69,21 @@ impl Signals {
 }
 
 impl Counters {
-    pub(crate) fn new(inner: &Inner) -> Counters {
-        let mut rule_base = Vec::with_capacity(inner.rules.len());
+    /// Zeroed counters for a table of `rules` and `clusters` destinations.
+    pub(crate) fn new(rules: &[Rule], clusters: usize) -> Counters {
+        let mut rule_base = Vec::with_capacity(rules.len());
         let mut n = 0u32;
-        for r in &inner.rules {
+        for r in rules {
             rule_base.push(n);
             n += r.blocks.len().max(1) as u32;
         }
         Counters {
             rule_base,
             blocks: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            destinations: inner.clusters.iter().map(|_| AtomicU64::new(0)).collect(),
+            destinations: (0..clusters).map(|_| AtomicU64::new(0)).collect(),
             outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
             statuses: (0..CODES).map(|_| AtomicU64::new(0)).collect(),
-            signals: (0..=inner.clusters.len()).map(|_| Signals::new()).collect(),
+            signals: (0..=clusters).map(|_| Signals::new()).collect(),
         }
     }
 
@@ -111,8 +112,14 @@ impl Counters {
         }
     }
 
-    fn report(&self, handle: Handle, status: u16, latency: Duration) {
-        let Some(s) = self.signals.get(handle.signals as usize) else {
+    /// Records a reported outcome; the passthrough handle counts in the last bucket.
+    pub(crate) fn report(&self, handle: Handle, status: u16, latency: Duration) {
+        let signals = if handle.signals == u32::MAX {
+            self.signals.len() - 1
+        } else {
+            handle.signals as usize
+        };
+        let Some(s) = self.signals.get(signals) else {
             return;
         };
         let code = if (100..600).contains(&status) {
@@ -141,7 +148,7 @@ pub struct Handle {
 }
 
 impl Decision<'_> {
-    /// The handle to report this request's outcome with ([`Table::report`]): the version it was
+    /// The handle to report this request's outcome with ([`Table::report`](crate::Table::report)): the version it was
     /// sent to, or the passthrough bucket. `None` when the request was not forwarded.
     pub fn report_handle(&self) -> Option<Handle> {
         match self.outcome {
@@ -152,35 +159,25 @@ impl Decision<'_> {
     }
 }
 
-impl Table {
-    /// Reports the outcome of a decided request: its status code and latency. Lock-free and
-    /// allocation-free; does nothing when the table counts nothing.
-    pub fn report(&self, handle: Handle, status: u16, latency: Duration) {
-        if let Some(c) = &self.inner.counters {
-            let handle = if handle.signals == u32::MAX {
-                Handle {
-                    signals: (c.signals.len() - 1) as u32,
-                }
-            } else {
-                handle
-            };
-            c.report(handle, status, latency);
-        }
-    }
-
-    /// A snapshot of every counter, or `None` when the table was compiled without counters.
-    pub fn metrics(&self) -> Option<Metrics> {
-        let inner = &*self.inner;
-        let c = inner.counters.as_ref()?;
+impl Counters {
+    /// A snapshot of every counter, labelled by the table's `rules`, their `sources` and its
+    /// `clusters`.
+    pub(crate) fn snapshot(
+        &self,
+        rules: &[Rule],
+        sources: &[Source],
+        clusters: &[ClusterKey],
+    ) -> Metrics {
+        let c = self;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let mut rules = Vec::new();
-        for (i, r) in inner.rules.iter().enumerate() {
-            let src = &inner.sources[r.source as usize];
+        let mut rule_counts = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let src = &sources[r.source as usize];
             let n = r.blocks.len().max(1);
             for b in 0..n {
                 let count = load(&c.blocks[c.rule_base[i] as usize + b]);
                 let route_name = r.blocks.get(b).map_or(&*r.name, |x| &*x.route_name);
-                rules.push(RuleCount {
+                rule_counts.push(RuleCount {
                     kind: src.kind.to_string(),
                     namespace: src.namespace.to_string(),
                     name: src.name.to_string(),
@@ -191,8 +188,7 @@ impl Table {
                 });
             }
         }
-        let destinations = inner
-            .clusters
+        let destinations = clusters
             .iter()
             .zip(&c.destinations)
             .map(|(k, n)| DestinationCount {
@@ -204,7 +200,7 @@ impl Table {
             .collect();
         let mut versions = Vec::new();
         for (i, s) in c.signals.iter().enumerate() {
-            let key = inner.clusters.get(i);
+            let key = clusters.get(i);
             let codes: Vec<(u16, u64)> = s
                 .codes
                 .iter()
@@ -223,7 +219,7 @@ impl Table {
                 sum: Duration::from_micros(load(&s.sum_micros)),
             });
         }
-        Some(Metrics {
+        Metrics {
             outcomes: Outcome::LABELS
                 .iter()
                 .zip(&c.outcomes)
@@ -236,10 +232,10 @@ impl Table {
                 .map(|(j, n)| ((j + 100) as u16, load(n)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
-            rules,
+            rules: rule_counts,
             destinations,
             versions,
-        })
+        }
     }
 }
 
@@ -451,15 +447,5 @@ impl Metrics {
             );
         }
         out
-    }
-}
-
-impl Inner {
-    /// Counts a decision when the table counts.
-    #[inline]
-    pub(crate) fn count(&self, decision: &Decision<'_>, entry: Option<(u32, Option<u16>)>) {
-        if let Some(c) = &self.counters {
-            c.record(decision, entry);
-        }
     }
 }

@@ -592,8 +592,8 @@ impl Router {
     /// ```
     pub fn new(table: &Table, registry: &Registry) -> Result<Router, String> {
         let inner = &table.inner;
-        let mut clusters = Vec::with_capacity(inner.clusters.len());
-        for key in &inner.clusters {
+        let mut clusters = Vec::with_capacity(inner.clusters().len());
+        for key in inner.clusters() {
             // The subset of the DestinationRule that applies to the host; an undefined subset
             // is a cluster that does not exist, so it selects nothing.
             let selector: Option<Vec<(&str, &str)>> = match key.subset.as_deref() {
@@ -697,7 +697,7 @@ impl Router {
         let (cluster, id) = match &decision.outcome {
             Outcome::Passthrough => {
                 // The mesh default route: the addressed Service, found as the host is.
-                let domain = &*self.table.inner.cluster_domain;
+                let domain = self.table.inner.cluster_domain();
                 let c = with_request_host(req.authority(), |host| {
                     lookup_names(host, req.source_namespace(), Some(domain), |name, _| {
                         self.services.get(name)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::decision::{Decision, Outcome};
 use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, placement};
+use crate::observe::{Counters, Handle, Metrics};
 use crate::predicate::host::{HostIndex, Via, lookup_names, with_request_host};
 use crate::predicate::normalize::MAX_PATH_LEN;
 use crate::request::{Request, addressed_port};
@@ -169,7 +170,7 @@ pub(crate) struct Inner {
     /// How request paths are normalized before matching.
     pub(crate) normalization: crate::predicate::normalize::PathNormalization,
     /// Decision counters and golden signals, when the table counts.
-    pub(crate) counters: Option<crate::observe::Counters>,
+    pub(crate) counters: Option<Counters>,
     /// Valid DestinationRules by fully qualified host, first per host first.
     pub(crate) destination_rules: Vec<(Box<str>, String, crate::config::DestinationRuleSpec)>,
 }
@@ -318,9 +319,59 @@ impl Table {
     pub fn source_of(&self, rule: &Rule) -> &Source {
         self.inner.source_of(rule)
     }
+
+    /// Reports the outcome of a decided request: its status code and latency. Lock-free and
+    /// allocation-free; does nothing when the table counts nothing.
+    pub fn report(&self, handle: Handle, status: u16, latency: std::time::Duration) {
+        if let Some(c) = &self.inner.counters {
+            c.report(handle, status, latency);
+        }
+    }
+
+    /// A snapshot of every counter, or `None` when the table was compiled without counters.
+    pub fn metrics(&self) -> Option<Metrics> {
+        let i = &*self.inner;
+        let c = i.counters.as_ref()?;
+        Some(c.snapshot(&i.rules, &i.sources, &i.clusters))
+    }
 }
 
+/// The readers of a compiled table. The fields are written by the compiler alone; every other
+/// module reads through these methods.
 impl Inner {
+    /// Every compiled rule, indexed by [`Entry::rule`].
+    pub(crate) fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Every (host, subset) cluster, indexed by `Destination::cluster`.
+    pub(crate) fn clusters(&self) -> &[ClusterKey] {
+        &self.clusters
+    }
+
+    /// The routing contexts: the mesh (first) and each gateway.
+    pub(crate) fn contexts(&self) -> &[Context] {
+        &self.contexts
+    }
+
+    /// The cluster domain short host names were expanded with.
+    pub(crate) fn cluster_domain(&self) -> &str {
+        &self.cluster_domain
+    }
+
+    /// How request paths are normalized before rules see them.
+    pub(crate) fn normalization(&self) -> &crate::predicate::normalize::PathNormalization {
+        &self.normalization
+    }
+
+    /// Counts a decision when the table counts.
+    #[inline]
+    pub(crate) fn count(&self, decision: &Decision<'_>, entry: Option<(u32, Option<u16>)>) {
+        if let Some(c) = &self.counters {
+            c.record(decision, entry);
+        }
+    }
+
     /// The decision for `rule` of this table matching `req` at `block`.
     #[inline]
     pub(crate) fn matched<'t, R: Request + ?Sized>(

@@ -449,7 +449,10 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         inner.build_indexes();
     }
     if options.counters {
-        inner.counters = Some(crate::observe::Counters::new(&inner));
+        inner.counters = Some(crate::observe::Counters::new(
+            &inner.rules,
+            inner.clusters.len(),
+        ));
     }
     if options.strict && !rejected.is_empty() {
         return Err(Errors(

@@ -363,7 +363,7 @@ impl Table {
         // The path is normalized before anything else, as `decide` does: a refused path is
         // refused whatever the gateway and host.
         let mut buf = [0u8; crate::predicate::normalize::MAX_PATH_LEN];
-        let path = match inner.normalization.apply(req.path(), &mut buf) {
+        let path = match inner.normalization().apply(req.path(), &mut buf) {
             Ok(p) => p,
             Err(reason) => {
                 e.host.notes.push(format!("the path is refused: {reason}"));
@@ -419,7 +419,7 @@ impl Table {
             .unwrap_or_default();
         let mut resources: Vec<ResourceRef> = Vec::new();
         for entry in &claim.entries {
-            let r = resource(inner.source_of(&inner.rules[entry.rule as usize]));
+            let r = resource(inner.source_of(&inner.rules()[entry.rule as usize]));
             if !resources.contains(&r) {
                 resources.push(r);
             }
@@ -435,7 +435,7 @@ impl Table {
             entries: claim.entries.len(),
         });
         for (k, entry) in claim.entries.iter().enumerate() {
-            let rule = &inner.rules[entry.rule as usize];
+            let rule = &inner.rules()[entry.rule as usize];
             let source = inner.source_of(rule);
             let dialect = Dialect::of(&source.kind);
             let block = entry.block.map(|b| &rule.blocks[b as usize]);
@@ -494,7 +494,7 @@ fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64, inner: &Inner) -> Exp
         outcome,
         draw,
         port: None,
-        normalization: &inner.normalization,
+        normalization: inner.normalization(),
     }
     .status();
     e

@@ -111,7 +111,7 @@ pub struct RuleWitness {
 
 /// The index in [`Table::rules`] of a rule borrowed from `table` (e.g. [`crate::Matched::rule`]).
 pub fn rule_index(table: &Table, rule: &Rule) -> Option<usize> {
-    let rules = &table.inner.rules;
+    let rules = table.rules();
     let size = std::mem::size_of::<Rule>().max(1);
     let base = rules.as_ptr() as usize;
     let addr = rule as *const Rule as usize;
@@ -140,7 +140,7 @@ pub fn decided_entry(table: &Table, d: &Decision<'_>) -> Option<EntryRef> {
 pub fn witnesses(table: &Table) -> Vec<RuleWitness> {
     let places = placements(table);
     let mut out = Vec::new();
-    for (i, rule) in table.inner.rules.iter().enumerate() {
+    for (i, rule) in table.rules().iter().enumerate() {
         let blocks: Vec<Option<u16>> = if rule.blocks.is_empty() {
             vec![None]
         } else {
@@ -172,7 +172,7 @@ pub fn witnesses(table: &Table) -> Vec<RuleWitness> {
 /// # Ok::<(), meshroute::Errors>(())
 /// ```
 pub fn witness_for(table: &Table, rule: usize, block: Option<u16>) -> RuleWitness {
-    let r = &table.inner.rules[rule];
+    let r = &table.rules()[rule];
     match block {
         Some(b) => assert!(
             (b as usize) < r.blocks.len(),
@@ -230,7 +230,7 @@ pub(crate) fn host_name(vhost: &VirtualHost) -> &str {
 /// Every place each (rule, block) entry is listed, in context, host and claim order.
 pub(crate) fn placements(table: &Table) -> HashMap<(u32, Option<u16>), Vec<Placement<'_>>> {
     let mut out: HashMap<(u32, Option<u16>), Vec<Placement<'_>>> = HashMap::new();
-    for ctx in &table.inner.contexts {
+    for ctx in table.inner.contexts() {
         let lists = std::iter::once((None, &ctx.hosts))
             .chain(ctx.listeners.iter().map(|(p, h)| (Some(*p), h)));
         for (listener, hosts) in lists {
@@ -629,13 +629,13 @@ impl Gen {
 /// The block an entry matches with (`None` for a rule without blocks, which matches all).
 fn entry_block<'t>(table: &'t Table, e: &Entry) -> Option<&'t Block> {
     e.block
-        .map(|b| &table.inner.rules[e.rule as usize].blocks[b as usize])
+        .map(|b| &table.rules()[e.rule as usize].blocks[b as usize])
 }
 
 fn search(table: &Table, target: EntryRef, p: &Placement<'_>) -> Found {
     let default_block = Block::default();
     let block = target.block.map_or(&default_block, |b| {
-        &table.inner.rules[target.rule].blocks[b as usize]
+        &table.rules()[target.rule].blocks[b as usize]
     });
     let earlier = &p.claim.entries[..p.position];
     // Proof first: an earlier entry that takes every request this block matches.
@@ -686,10 +686,8 @@ fn search(table: &Table, target: EntryRef, p: &Placement<'_>) -> Found {
                 .iter()
                 .any(|e| e.rule as usize == g.rule && e.block == g.block)
         });
-        let blocker: Option<&Block> = got.and_then(|g| {
-            g.block
-                .map(|b| &table.inner.rules[g.rule].blocks[b as usize])
-        });
+        let blocker: Option<&Block> =
+            got.and_then(|g| g.block.map(|b| &table.rules()[g.rule].blocks[b as usize]));
         let mut next = Vec::new();
         for (i, (dim, options)) in space.dims.iter().enumerate() {
             for o in 0..options.len() {
@@ -745,7 +743,7 @@ fn space(table: &Table, target: EntryRef, block: &Block, p: &Placement<'_>) -> O
             paths.push(Some(v.into()));
         }
     }
-    let norm = &inner.normalization;
+    let norm = inner.normalization();
     paths.sort_by_key(|v| v.as_deref().is_none_or(|p| norm.clean_path(p).is_none()));
     dims.push((Dim::Path, paths));
 
@@ -779,7 +777,7 @@ fn space(table: &Table, target: EntryRef, block: &Block, p: &Placement<'_>) -> O
     // Other spellings the lookup accepts: upper case, and in the mesh the short forms.
     authorities.push(Some(host.to_ascii_uppercase()));
     if p.ctx.gateway.is_none()
-        && let Some(stem) = host.strip_suffix(&*format!(".svc.{}", inner.cluster_domain))
+        && let Some(stem) = host.strip_suffix(&*format!(".svc.{}", inner.cluster_domain()))
     {
         let short = stem.split('.').next().unwrap_or(stem);
         for a in [
@@ -814,14 +812,12 @@ fn space(table: &Table, target: EntryRef, block: &Block, p: &Placement<'_>) -> O
     dims.push((Dim::Port, ports));
 
     // Namespace: only those that see this claim first.
-    let rule = &inner.rules[target.rule];
+    let rule = &inner.rules()[target.rule];
     let mut namespaces: Vec<Option<String>> = Vec::new();
     if let Some(ns) = &block.source.namespace {
         namespaces.push(Some(ns.to_string()));
     } else {
-        namespaces.push(Some(
-            inner.sources[rule.source as usize].namespace.to_string(),
-        ));
+        namespaces.push(Some(inner.source_of(rule).namespace.to_string()));
         for c in &p.vhost.claims {
             if let Visibility::Only(list) = &c.visibility {
                 list.iter()
