@@ -1,5 +1,18 @@
 //! Config → [`Table`]: validation (Istio's rules, every error with its field path), lowering
-//! into compiled rules, and the host indexes. The only place that validates.
+//! into compiled rules, and the host indexes. The only place that validates, and the only
+//! place that lowers: the table holds compiled types, never configuration.
+//!
+//! [`compile()`] reads as its steps: validate every resource (a rejected one is filed with all
+//! of its errors and the rest go on), place the VirtualServices, place the Gateway API routes,
+//! number the clusters destinations name, then build the indexes and counters.
+//!
+//! Where things are:
+//! * `istio/`: the `networking.istio.io` resources, one file per resource, plus delegation,
+//!   reachability warnings, lowering and placement;
+//! * `gateway_api/`: the `gateway.networking.k8s.io` resources, the same way;
+//! * `names.rs` (DNS names, hosts, labels), `values.rs` (durations, header values, enums,
+//!   counts), `regexes.rs` (the table's one regex budget), `report.rs` (errors and warnings
+//!   at their paths): the vocabulary both APIs share.
 
 mod gateway_api;
 mod istio;
@@ -9,15 +22,15 @@ pub(crate) mod report;
 pub(crate) mod values;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::config::{Config, Rejected, Resource};
 use crate::error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
-use crate::table::{Claim, Context, Entry, Inner, SubsetInfo, Table, Visibility};
+use crate::table::{Context, Inner, Table};
 
-use self::istio::{delegate, destination_rule, gateway, lower, virtual_service};
+use self::istio::{destination_rule, gateway, lower, virtual_service};
 use self::report::Report;
 
 pub(crate) use self::istio::lower::expand_host;
@@ -134,13 +147,34 @@ impl Compiled {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Errors> {
-    let ns_default = options.default_namespace.as_str();
-    let mut rejected: Vec<Rejected> = config.rejected.clone();
-    let mut diagnostics: Vec<Diagnostic> = config.notes.clone();
-    let mut valid: Vec<&Resource> = Vec::new();
+    let mut ledger = Ledger {
+        rejected: config.rejected.clone(),
+        diagnostics: config.notes.clone(),
+    };
+    let valid = validate(config, options, &mut ledger);
+    let regexes = Rc::new(RefCell::new(regexes::Regexes::default()));
+    let mut inner = Inner {
+        cluster_domain: options.cluster_domain.as_str().into(),
+        contexts: vec![Context::default()],
+        ..Inner::default()
+    };
+    istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
+    let world = gateway_api_world(&valid, options, regexes);
+    place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
+    assign_clusters(&mut inner, &single_port_services(&world, options));
+    record_destination_rules(&valid, options, &mut inner);
+    finish(inner, options, ledger)
+}
 
+/// Validates every loaded resource, filing each one's report; returns those that passed.
+fn validate<'c>(
+    config: &'c Config,
+    options: &CompileOptions,
+    ledger: &mut Ledger,
+) -> Vec<&'c Resource> {
+    let mut valid: Vec<&Resource> = Vec::new();
     for res in &config.resources {
-        let id = res.id(ns_default);
+        let id = res.id(&options.default_namespace);
         let mut report = Report::default();
         match res {
             Resource::VirtualService(o) => {
@@ -159,246 +193,67 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             | Resource::EndpointSlice(_)
             | Resource::Pod(_) => {}
         }
-        if collect(&id, res.source(), report, &mut rejected, &mut diagnostics) {
+        if ledger.file(&id, res.source(), report) {
             valid.push(res);
         }
     }
+    valid
+}
 
-    // Subsets from the DestinationRules that passed validation (first definition wins).
-    let mut subsets: Vec<SubsetInfo> = Vec::new();
-    for res in &valid {
-        if let Resource::DestinationRule(o) = res {
-            let ns = o.namespace(ns_default);
-            let host = lower::expand_host(
-                &o.spec.host.clone().unwrap_or_default(),
-                ns,
-                &options.cluster_domain,
-            );
-            for s in o.spec.subsets.iter().flatten() {
-                let name = s.name.clone().unwrap_or_default();
-                if subsets.iter().any(|x| *x.host == *host && *x.name == *name) {
-                    continue;
-                }
-                subsets.push(SubsetInfo {
-                    host: host.clone().into(),
-                    name: name.into(),
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
-                        .collect(),
-                });
-            }
-        }
-    }
-
-    // VirtualServices in precedence order: oldest first, then by name, then by namespace
-    // (Istio's sortConfigByCreationTime), then load order.
-    let mut services: Vec<_> = valid
+/// What Gateway API routes are placed against: the valid Gateways, ReferenceGrants,
+/// Services and Namespaces.
+fn gateway_api_world<'c>(
+    valid: &[&'c Resource],
+    options: &'c CompileOptions,
+    regexes: Rc<RefCell<regexes::Regexes>>,
+) -> gateway_api::lower::World<'c> {
+    let services: Vec<_> = valid
         .iter()
         .filter_map(|r| match r {
-            Resource::VirtualService(o) => Some(o),
+            Resource::Service(s) => Some(s),
             _ => None,
         })
         .collect();
-    services.sort_by(|a, b| {
-        let ta = a.metadata.creation_timestamp.as_deref().unwrap_or("");
-        let tb = b.metadata.creation_timestamp.as_deref().unwrap_or("");
-        ta.cmp(tb)
-            .then_with(|| a.metadata.name.cmp(&b.metadata.name))
-            .then_with(|| a.namespace(ns_default).cmp(b.namespace(ns_default)))
-            .then(a.order.cmp(&b.order))
-    });
-
-    // Every regex of the table, compiled once per distinct pattern, within one budget.
-    let regexes = Rc::new(RefCell::new(regexes::Regexes::default()));
-    let mut inner = Inner {
-        cluster_domain: options.cluster_domain.as_str().into(),
-        ..Inner::default()
-    };
-    inner.contexts.push(Context::default());
-    let find = |dns: &str, name: &str| {
-        services.iter().copied().find(|o| {
-            o.namespace(ns_default) == dns && o.metadata.name == name && o.spec.hosts.is_empty()
-        })
-    };
-    // The VirtualService that claimed each host in the mesh first, and its sort key.
-    let mut mesh_owner: BTreeMap<String, (ResourceId, String)> = BTreeMap::new();
-    for &o in &services {
-        // A service without hosts is a delegate: it routes only through a root that names it.
-        if o.spec.hosts.is_empty() {
-            continue;
-        }
-        let ns = o.namespace(ns_default);
-        let id = ResourceId::new("VirtualService", ns, &o.metadata.name);
-        let mut report = Report::with_regexes(&regexes);
-        let merged;
-        let o = if delegate::is_root(&o.spec) {
-            let spec = delegate::merge_root(o, ns, find, ns_default, &mut report);
-            merged = crate::config::Object { spec, ..o.clone() };
-            &merged
-        } else {
-            o
-        };
-        let lowered = lower::lower_virtual_service(
-            o,
-            ns,
-            options,
-            inner.sources.len() as u32,
-            &subsets,
-            &mut report,
-        );
-        if !collect(&id, &o.source, report, &mut rejected, &mut diagnostics) {
-            continue;
-        }
-        let lowered = lowered.expect("lowering returns a service when it reports no error");
-        let mut lowered = lowered;
-        restrict_to_gateway_servers(
-            &mut lowered.placements,
-            &valid,
-            ns,
-            ns_default,
-            &id,
-            &mut diagnostics,
-        );
-        inner.sources.push(lowered.source);
-        let visibility = visibility(&o.spec.export_to, ns);
-        let rule_base = inner.rules.len() as u32;
-        let rules = &lowered.rules;
-        for (key, hosts) in &lowered.placements {
-            // At a gateway, visibility is decided once, for the Gateway's namespace.
-            if let Some((gns, _)) = key
-                && !visibility.admits(gns)
-            {
-                continue;
-            }
-            // Entries for this context, cut after the first unconditional catch-all: Istio
-            // emits nothing after it, before any merging.
-            let mut entries: Vec<Entry> = Vec::new();
-            for (e, ctxs) in &lowered.entries {
-                if ctxs.as_ref().is_some_and(|c| !c.contains(key)) {
-                    continue;
-                }
-                entries.push(Entry {
-                    rule: e.rule + rule_base,
-                    block: e.block,
-                });
-                let catch_all = e
-                    .block
-                    .is_none_or(|b| rules[e.rule as usize].blocks[b as usize].is_catch_all());
-                if catch_all {
-                    break;
-                }
-            }
-            let ctx = context_mut(&mut inner.contexts, key);
-            for host in hosts {
-                let vhost = ctx
-                    .hosts
-                    .get_or_insert(host, || format!("{host} ({id})").into());
-                match (vhost.claims.first_mut(), key) {
-                    (None, _) => {
-                        if key.is_none() {
-                            let ts = o.metadata.creation_timestamp.as_deref().unwrap_or("");
-                            mesh_owner.insert(host.clone(), (id.clone(), ts.to_string()));
-                        }
-                        let visibility = if key.is_none() {
-                            visibility.clone()
-                        } else {
-                            Visibility::Public
-                        };
-                        vhost.claims.push(Claim::new(visibility, entries.clone()));
-                    }
-                    // At a gateway, VirtualServices for one host merge.
-                    (Some(claim), Some(_)) => claim.entries.extend(entries.iter().copied()),
-                    // In the mesh the older one keeps the host where it is visible.
-                    (Some(_), None) => {
-                        let ts = o.metadata.creation_timestamp.as_deref().unwrap_or("");
-                        let (winner, why) = match mesh_owner.get(host) {
-                            Some((w, wts)) => (w.to_string(), why_first(w, wts, &id, ts)),
-                            None => (vhost.name.to_string(), "it comes first".into()),
-                        };
-                        diagnostics.push(Diagnostic {
-                            severity: Severity::Warning,
-                            code: "conflicting-host",
-                            resource: Some(id.clone()),
-                            path: "spec.hosts".into(),
-                            message: format!(
-                                "host {host:?} is already claimed in the mesh by {winner}, which wins because {why}; this one applies only where that one is not exported to (IST0109)"
-                            ),
-                        });
-                        vhost
-                            .claims
-                            .push(Claim::new(visibility.clone(), entries.clone()));
-                    }
-                }
-            }
-        }
-        inner.rules.extend(lowered.rules);
-    }
-    // At gateways, VirtualServices for one host are merged and catch-all routes go last. Port
-    // and source conditions count as met here: Istio applies them when it builds the
-    // listener's routes, before this ordering.
-    for ctx in inner.contexts.iter_mut().filter(|c| c.gateway.is_some()) {
-        for vh in &mut ctx.hosts.vhosts {
-            let rules = &inner.rules;
-            vh.claims[0].entries.sort_by_key(|e| match e.block {
-                None => true,
-                Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all_on_listener(),
-            });
-        }
-    }
-    inner.subsets = subsets;
-
-    // Gateway API routes, placed by their own precedence.
-    let world = gateway_api::lower::World {
+    gateway_api::lower::World {
         gateways: valid
             .iter()
-            .filter_map(|r| {
-                if let Resource::KubeGateway(g) = r {
-                    Some(g)
-                } else {
-                    None
-                }
+            .filter_map(|r| match r {
+                Resource::KubeGateway(g) => Some(g),
+                _ => None,
             })
             .collect(),
         grants: valid
             .iter()
-            .filter_map(|r| {
-                if let Resource::ReferenceGrant(g) = r {
-                    Some(g)
-                } else {
-                    None
-                }
+            .filter_map(|r| match r {
+                Resource::ReferenceGrant(g) => Some(g),
+                _ => None,
             })
             .collect(),
-        services: {
-            let s: Vec<_> = valid
-                .iter()
-                .filter_map(|r| {
-                    if let Resource::Service(s) = r {
-                        Some(s)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            (!s.is_empty()).then_some(s)
-        },
+        services: (!services.is_empty()).then_some(services),
         namespaces: valid
             .iter()
-            .filter_map(|r| {
-                if let Resource::Namespace(n) = r {
+            .filter_map(|r| match r {
+                Resource::Namespace(n) => {
                     Some((n.metadata.name.clone(), n.metadata.labels.clone()))
-                } else {
-                    None
                 }
+                _ => None,
             })
             .collect(),
-        default_ns: ns_default,
+        default_ns: &options.default_namespace,
         domain: &options.cluster_domain,
         options,
         regexes,
-    };
+    }
+}
+
+/// Places the valid HTTPRoutes and GRPCRoutes by their own precedence, filing each one's
+/// report.
+fn place_gateway_api_routes(
+    valid: &[&Resource],
+    world: &gateway_api::lower::World<'_>,
+    inner: &mut Inner,
+    ledger: &mut Ledger,
+) {
     let mut routes: Vec<gateway_api::lower::Route<'_>> = valid
         .iter()
         .filter_map(|r| match r {
@@ -408,8 +263,18 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         })
         .collect();
     let mut reports = Vec::new();
-    gateway_api::lower::place_routes(&mut routes, &world, &mut inner, &mut reports);
-    let only_ports = world
+    gateway_api::lower::place_routes(&mut routes, world, inner, &mut reports);
+    for (id, source, report) in reports {
+        ledger.file(&id, &source, report);
+    }
+}
+
+/// The port of every loaded Service that has exactly one, by the Service's host.
+fn single_port_services(
+    world: &gateway_api::lower::World<'_>,
+    options: &CompileOptions,
+) -> HashMap<String, u16> {
+    world
         .services
         .iter()
         .flatten()
@@ -418,18 +283,21 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                 format!(
                     "{}.{}.svc.{}",
                     s.metadata.name,
-                    s.namespace(ns_default),
+                    s.namespace(&options.default_namespace),
                     options.cluster_domain
                 ),
                 u16::try_from(one.port?).ok()?,
             )),
             _ => None,
         })
-        .collect();
-    assign_clusters(&mut inner, &only_ports);
-    for res in &valid {
+        .collect()
+}
+
+/// Keeps every valid DestinationRule by its fully qualified host, for the router's policies.
+fn record_destination_rules(valid: &[&Resource], options: &CompileOptions, inner: &mut Inner) {
+    for res in valid {
         if let Resource::DestinationRule(o) = res {
-            let ns = o.namespace(ns_default);
+            let ns = o.namespace(&options.default_namespace);
             let host = lower::expand_host(
                 o.spec.host.as_deref().unwrap_or(""),
                 ns,
@@ -440,10 +308,11 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
                 .push((host.into(), ns.to_string(), o.spec.clone()));
         }
     }
-    for (id, source, report) in reports {
-        collect(&id, &source, report, &mut rejected, &mut diagnostics);
-    }
+}
 
+/// The last step: the table's path normalization, route indexes and counters; in strict mode,
+/// every error of a rejected resource fails the compile.
+fn finish(mut inner: Inner, options: &CompileOptions, ledger: Ledger) -> Result<Compiled, Errors> {
     inner.normalization = options.path_normalization;
     if options.route_index {
         inner.build_indexes();
@@ -454,6 +323,10 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             inner.clusters.len(),
         ));
     }
+    let Ledger {
+        rejected,
+        diagnostics,
+    } = ledger;
     if options.strict && !rejected.is_empty() {
         return Err(Errors(
             rejected.into_iter().flat_map(|r| r.errors).collect(),
@@ -468,92 +341,15 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     })
 }
 
-/// Why VirtualService `a` (created at `ta`) comes before `b` (created at `tb`) in Istio's
-/// order: creation time, then name, then namespace, then load order.
-fn why_first(a: &ResourceId, ta: &str, b: &ResourceId, tb: &str) -> String {
-    if ta != tb {
-        if ta.is_empty() {
-            format!("it has no creationTimestamp, which sorts before {tb}")
-        } else {
-            format!("it was created earlier ({ta}, this one {tb})")
-        }
-    } else if a.name != b.name {
-        format!(
-            "with equal creation times its name {:?} sorts before {:?}",
-            a.name, b.name
-        )
-    } else if a.namespace != b.namespace {
-        format!(
-            "with equal creation times and names its namespace {:?} sorts before {:?}",
-            a.namespace, b.namespace
-        )
-    } else {
-        "it was loaded first".into()
-    }
-}
-
-/// At a gateway whose `Gateway` resource is loaded, a VirtualService serves only the hosts its
-/// servers expose (Istio intersects the two: the narrower name wins); `ns/host` server entries
-/// admit VirtualServices of that namespace only (`*` any, `.` the gateway's own).
-fn restrict_to_gateway_servers(
-    placements: &mut Placements,
-    valid: &[&Resource],
-    vs_ns: &str,
-    ns_default: &str,
-    id: &ResourceId,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    use names::host_subset_of;
-    for (key, hosts) in placements.iter_mut() {
-        let Some((gns, gname)) = key else { continue };
-        let gateway = valid.iter().find_map(|r| match r {
-            Resource::Gateway(g) if g.namespace(ns_default) == gns && g.metadata.name == *gname => {
-                Some(g)
-            }
-            _ => None,
-        });
-        let Some(gateway) = gateway else { continue };
-        let mut served = BTreeSet::new();
-        for host in hosts.iter() {
-            let before = served.len();
-            for server_host in gateway.spec.servers.iter().flatten().flat_map(|s| &s.hosts) {
-                let (filter, sh) = server_host.split_once('/').unwrap_or(("*", server_host));
-                let admitted = filter == "*" || filter == vs_ns || (filter == "." && vs_ns == gns);
-                let sh = sh.to_ascii_lowercase();
-                if !admitted {
-                    continue;
-                }
-                if host_subset_of(host, &sh) {
-                    served.insert(host.clone());
-                } else if host_subset_of(&sh, host) {
-                    served.insert(sh);
-                }
-            }
-            if served.len() == before {
-                diagnostics.push(Diagnostic {
-                    severity: Severity::Warning,
-                    code: "host-not-in-gateway",
-                    resource: Some(id.clone()),
-                    path: "spec.hosts".into(),
-                    message: format!(
-                        "host {host:?} is not exposed by any server of Gateway {gns}/{gname}; it is not served there (IST0132)"
-                    ),
-                });
-            }
-        }
-        *hosts = served;
-    }
-}
-
 /// Numbers every (host, subset) pair that a destination or mirror names.
 ///
 /// A destination without a port whose Service is in the configuration with exactly one port
 /// goes to that port, as istiod's `GetDestinationCluster` sends it (istio/istio
 /// `pilot/pkg/networking/core/route/route.go`); the others keep the request's port.
-fn assign_clusters(inner: &mut Inner, only_ports: &std::collections::HashMap<String, u16>) {
+fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
     use crate::action::{Action, PortFrom};
     use crate::table::ClusterKey;
-    let mut ids: std::collections::HashMap<ClusterKey, u32> = std::collections::HashMap::new();
+    let mut ids: HashMap<ClusterKey, u32> = HashMap::new();
     let mut clusters = Vec::new();
     for rule in &mut inner.rules {
         let Action::Forward(f) = &mut rule.action else {
@@ -585,63 +381,47 @@ fn assign_clusters(inner: &mut Inner, only_ports: &std::collections::HashMap<Str
     inner.clusters = clusters;
 }
 
-/// `exportTo` as a [`Visibility`]: empty or `*` is public; `.` is the resource's namespace.
-fn visibility(export_to: &[String], ns: &str) -> Visibility {
-    if export_to.is_empty() || export_to.iter().any(|e| e == "*") {
-        return Visibility::Public;
-    }
-    Visibility::Only(
-        export_to
-            .iter()
-            .map(|e| {
-                if e == "." {
-                    ns.into()
-                } else {
-                    e.as_str().into()
-                }
-            })
-            .collect(),
-    )
+/// What a compile files as it goes: the resources it rejects and its warnings.
+pub(crate) struct Ledger {
+    pub(crate) rejected: Vec<Rejected>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
-/// Files a report: errors reject the resource, warnings become diagnostics. Returns whether
-/// the resource is valid.
-fn collect(
-    id: &ResourceId,
-    source: &str,
-    report: Report,
-    rejected: &mut Vec<Rejected>,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> bool {
-    if report.has_errors() {
-        let errors = report
-            .errors
-            .into_iter()
-            .map(|(path, msg)| {
-                Error::new(ErrorKind::Invalid, path, msg)
-                    .with_resource(id)
-                    .with_source(source)
-            })
-            .collect();
-        rejected.push(Rejected {
-            resource: id.clone(),
-            errors,
-        });
-        return false;
+impl Ledger {
+    /// Files a report: errors reject the resource, warnings become diagnostics. Returns
+    /// whether the resource is valid.
+    pub(crate) fn file(&mut self, id: &ResourceId, source: &str, report: Report) -> bool {
+        if report.has_errors() {
+            let errors = report
+                .errors
+                .into_iter()
+                .map(|(path, msg)| {
+                    Error::new(ErrorKind::Invalid, path, msg)
+                        .with_resource(id)
+                        .with_source(source)
+                })
+                .collect();
+            self.rejected.push(Rejected {
+                resource: id.clone(),
+                errors,
+            });
+            return false;
+        }
+        for (code, path, message) in report.warnings {
+            self.diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                code,
+                resource: Some(id.clone()),
+                path,
+                message,
+            });
+        }
+        true
     }
-    for (code, path, message) in report.warnings {
-        diagnostics.push(Diagnostic {
-            severity: Severity::Warning,
-            code,
-            resource: Some(id.clone()),
-            path,
-            message,
-        });
-    }
-    true
 }
 
-fn context_mut<'a>(
+/// The context of `key` (`None`: the mesh), added when it is new.
+pub(crate) fn context_mut<'a>(
     contexts: &'a mut Vec<Context>,
     key: &Option<(String, String)>,
 ) -> &'a mut Context {

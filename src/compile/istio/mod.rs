@@ -17,5 +17,6 @@ pub(crate) mod delegate;
 pub(crate) mod destination_rule;
 pub(crate) mod gateway;
 pub(crate) mod lower;
+pub(crate) mod place;
 pub(crate) mod reachability;
 pub(crate) mod virtual_service;

@@ -1,0 +1,394 @@
+//! Placing the valid VirtualServices into the table, as istiod builds its routes: Istio's
+//! precedence order, delegation merged in, the hosts each service claims in each context (the
+//! mesh or a gateway), and the gateway-side ordering of catch-all routes.
+//!
+//! In the mesh the first VirtualService (in precedence order) to claim a host keeps it where it
+//! is visible; a later one applies only where the first is not exported to (IST0109). At a
+//! gateway, the VirtualServices for one host merge.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use crate::config::{Object, Resource, VirtualServiceSpec};
+use crate::error::{Diagnostic, ResourceId, Severity};
+use crate::table::{Claim, Context, Entry, Inner, Rule, SubsetInfo, Visibility};
+
+use super::delegate;
+use super::lower::{ContextKey, expand_host, lower_virtual_service};
+use crate::compile::names::host_subset_of;
+use crate::compile::regexes::Regexes;
+use crate::compile::report::Report;
+use crate::compile::{CompileOptions, Ledger, Placements, context_mut};
+
+/// Places every valid VirtualService into `inner` (its sources, rules, hosts and subsets),
+/// filing each one's report in `ledger`.
+pub(crate) fn place_virtual_services(
+    valid: &[&Resource],
+    options: &CompileOptions,
+    regexes: &Rc<RefCell<Regexes>>,
+    inner: &mut Inner,
+    ledger: &mut Ledger,
+) {
+    let services = in_precedence_order(valid, &options.default_namespace);
+    let mut placer = Placer {
+        valid,
+        services: &services,
+        subsets: subsets(valid, options),
+        options,
+        regexes,
+        mesh_owner: BTreeMap::new(),
+    };
+    for &o in &services {
+        // A service without hosts is a delegate: it routes only through a root that names it.
+        if !o.spec.hosts.is_empty() {
+            placer.place(o, inner, ledger);
+        }
+    }
+    order_gateway_routes(inner);
+    inner.subsets = placer.subsets;
+}
+
+/// The subsets of the DestinationRules that passed validation, first definition winning.
+fn subsets(valid: &[&Resource], options: &CompileOptions) -> Vec<SubsetInfo> {
+    let mut subsets: Vec<SubsetInfo> = Vec::new();
+    for res in valid {
+        let Resource::DestinationRule(o) = res else {
+            continue;
+        };
+        let ns = o.namespace(&options.default_namespace);
+        let host = expand_host(
+            &o.spec.host.clone().unwrap_or_default(),
+            ns,
+            &options.cluster_domain,
+        );
+        for s in o.spec.subsets.iter().flatten() {
+            let name = s.name.clone().unwrap_or_default();
+            if subsets.iter().any(|x| *x.host == *host && *x.name == *name) {
+                continue;
+            }
+            subsets.push(SubsetInfo {
+                host: host.clone().into(),
+                name: name.into(),
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                    .collect(),
+            });
+        }
+    }
+    subsets
+}
+
+/// The VirtualServices in precedence order: oldest first, then by name, then by namespace
+/// (Istio's `sortConfigByCreationTime`), then load order.
+fn in_precedence_order<'c>(
+    valid: &[&'c Resource],
+    ns_default: &str,
+) -> Vec<&'c Object<VirtualServiceSpec>> {
+    let mut services: Vec<_> = valid
+        .iter()
+        .filter_map(|r| match r {
+            Resource::VirtualService(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    services.sort_by(|a, b| {
+        let ta = a.metadata.creation_timestamp.as_deref().unwrap_or("");
+        let tb = b.metadata.creation_timestamp.as_deref().unwrap_or("");
+        ta.cmp(tb)
+            .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+            .then_with(|| a.namespace(ns_default).cmp(b.namespace(ns_default)))
+            .then(a.order.cmp(&b.order))
+    });
+    services
+}
+
+/// What placing one VirtualService needs to know about the others.
+struct Placer<'a, 'c> {
+    valid: &'a [&'c Resource],
+    /// Every VirtualService in precedence order (delegates included).
+    services: &'a [&'c Object<VirtualServiceSpec>],
+    subsets: Vec<SubsetInfo>,
+    options: &'a CompileOptions,
+    /// Every regex of the table, compiled once per distinct pattern, within one budget.
+    regexes: &'a Rc<RefCell<Regexes>>,
+    /// The VirtualService that claimed each host in the mesh first, and its creation time.
+    mesh_owner: BTreeMap<String, (ResourceId, String)>,
+}
+
+impl Placer<'_, '_> {
+    /// Lowers one root VirtualService (its delegates merged in), files its report, and puts
+    /// its rules under the hosts it claims in each context.
+    fn place(&mut self, o: &Object<VirtualServiceSpec>, inner: &mut Inner, ledger: &mut Ledger) {
+        let ns_default = self.options.default_namespace.as_str();
+        let ns = o.namespace(ns_default);
+        let id = ResourceId::new("VirtualService", ns, &o.metadata.name);
+        let mut report = Report::with_regexes(self.regexes);
+        let merged;
+        let o = if delegate::is_root(&o.spec) {
+            let services = self.services;
+            let find = |dns: &str, name: &str| {
+                services.iter().copied().find(|o| {
+                    o.namespace(ns_default) == dns
+                        && o.metadata.name == name
+                        && o.spec.hosts.is_empty()
+                })
+            };
+            let spec = delegate::merge_root(o, ns, find, ns_default, &mut report);
+            merged = Object { spec, ..o.clone() };
+            &merged
+        } else {
+            o
+        };
+        let lowered = lower_virtual_service(
+            o,
+            ns,
+            self.options,
+            inner.sources.len() as u32,
+            &self.subsets,
+            &mut report,
+        );
+        if !ledger.file(&id, &o.source, report) {
+            return;
+        }
+        let mut lowered = lowered.expect("lowering returns a service when it reports no error");
+        restrict_to_gateway_servers(
+            &mut lowered.placements,
+            self.valid,
+            ns,
+            ns_default,
+            &id,
+            &mut ledger.diagnostics,
+        );
+        inner.sources.push(lowered.source);
+        let visibility = visibility(&o.spec.export_to, ns);
+        let created = o.metadata.creation_timestamp.as_deref().unwrap_or("");
+        let rule_base = inner.rules.len() as u32;
+        for (key, hosts) in &lowered.placements {
+            // At a gateway, visibility is decided once, for the Gateway's namespace.
+            if let Some((gns, _)) = key
+                && !visibility.admits(gns)
+            {
+                continue;
+            }
+            let entries = entries_for(&lowered.entries, &lowered.rules, key, rule_base);
+            let claim = HostClaim {
+                key,
+                entries: &entries,
+                visibility: &visibility,
+                id: &id,
+                created,
+            };
+            let ctx = context_mut(&mut inner.contexts, key);
+            for host in hosts {
+                self.claim(ctx, host, &claim, &mut ledger.diagnostics);
+            }
+        }
+        inner.rules.extend(lowered.rules);
+    }
+
+    /// Puts one service's entries under `host` in `ctx`: a new claim, merged into the
+    /// gateway's claim, or (in the mesh, where an older service holds the host) a claim that
+    /// applies only where the older one is not visible, with a warning.
+    fn claim(
+        &mut self,
+        ctx: &mut Context,
+        host: &str,
+        claim: &HostClaim<'_>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        let HostClaim {
+            key,
+            entries,
+            visibility,
+            id,
+            created,
+        } = *claim;
+        let vhost = ctx
+            .hosts
+            .get_or_insert(host, || format!("{host} ({id})").into());
+        match (vhost.claims.first_mut(), key) {
+            (None, _) => {
+                let visibility = if key.is_none() {
+                    self.mesh_owner
+                        .insert(host.to_string(), (id.clone(), created.to_string()));
+                    visibility.clone()
+                } else {
+                    Visibility::Public
+                };
+                vhost.claims.push(Claim::new(visibility, entries.to_vec()));
+            }
+            // At a gateway, VirtualServices for one host merge.
+            (Some(first), Some(_)) => first.entries.extend(entries.iter().copied()),
+            // In the mesh the older one keeps the host where it is visible.
+            (Some(_), None) => {
+                let (winner, why) = match self.mesh_owner.get(host) {
+                    Some((w, wts)) => (w.to_string(), why_first(w, wts, id, created)),
+                    None => (vhost.name.to_string(), "it comes first".into()),
+                };
+                diagnostics.push(Diagnostic {
+                    severity: Severity::Warning,
+                    code: "conflicting-host",
+                    resource: Some(id.clone()),
+                    path: "spec.hosts".into(),
+                    message: format!(
+                        "host {host:?} is already claimed in the mesh by {winner}, which wins because {why}; this one applies only where that one is not exported to (IST0109)"
+                    ),
+                });
+                vhost
+                    .claims
+                    .push(Claim::new(visibility.clone(), entries.to_vec()));
+            }
+        }
+    }
+}
+
+/// One service's claim on the hosts of one context.
+#[derive(Clone, Copy)]
+struct HostClaim<'a> {
+    key: &'a ContextKey,
+    entries: &'a [Entry],
+    visibility: &'a Visibility,
+    id: &'a ResourceId,
+    /// The service's creation timestamp (empty when it has none).
+    created: &'a str,
+}
+
+/// The service's entries (`listed`, over its `rules`) for the context `key`, numbered from `rule_base`, cut after the first
+/// unconditional catch-all: Istio emits nothing after it, before any merging.
+fn entries_for(
+    listed: &[(Entry, Option<Vec<ContextKey>>)],
+    rules: &[Rule],
+    key: &ContextKey,
+    rule_base: u32,
+) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for (e, ctxs) in listed {
+        if ctxs.as_ref().is_some_and(|c| !c.contains(key)) {
+            continue;
+        }
+        entries.push(Entry {
+            rule: e.rule + rule_base,
+            block: e.block,
+        });
+        let catch_all = e
+            .block
+            .is_none_or(|b| rules[e.rule as usize].blocks[b as usize].is_catch_all());
+        if catch_all {
+            break;
+        }
+    }
+    entries
+}
+
+/// At gateways, VirtualServices for one host are merged and catch-all routes go last. Port
+/// and source conditions count as met here: Istio applies them when it builds the listener's
+/// routes, before this ordering.
+fn order_gateway_routes(inner: &mut Inner) {
+    for ctx in inner.contexts.iter_mut().filter(|c| c.gateway.is_some()) {
+        for vh in &mut ctx.hosts.vhosts {
+            let rules = &inner.rules;
+            vh.claims[0].entries.sort_by_key(|e| match e.block {
+                None => true,
+                Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all_on_listener(),
+            });
+        }
+    }
+}
+
+/// Why VirtualService `a` (created at `ta`) comes before `b` (created at `tb`) in Istio's
+/// order: creation time, then name, then namespace, then load order.
+fn why_first(a: &ResourceId, ta: &str, b: &ResourceId, tb: &str) -> String {
+    if ta != tb {
+        if ta.is_empty() {
+            format!("it has no creationTimestamp, which sorts before {tb}")
+        } else {
+            format!("it was created earlier ({ta}, this one {tb})")
+        }
+    } else if a.name != b.name {
+        format!(
+            "with equal creation times its name {:?} sorts before {:?}",
+            a.name, b.name
+        )
+    } else if a.namespace != b.namespace {
+        format!(
+            "with equal creation times and names its namespace {:?} sorts before {:?}",
+            a.namespace, b.namespace
+        )
+    } else {
+        "it was loaded first".into()
+    }
+}
+
+/// At a gateway whose `Gateway` resource is loaded, a VirtualService serves only the hosts its
+/// servers expose (Istio intersects the two: the narrower name wins); `ns/host` server entries
+/// admit VirtualServices of that namespace only (`*` any, `.` the gateway's own).
+fn restrict_to_gateway_servers(
+    placements: &mut Placements,
+    valid: &[&Resource],
+    vs_ns: &str,
+    ns_default: &str,
+    id: &ResourceId,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for (key, hosts) in placements.iter_mut() {
+        let Some((gns, gname)) = key else { continue };
+        let gateway = valid.iter().find_map(|r| match r {
+            Resource::Gateway(g) if g.namespace(ns_default) == gns && g.metadata.name == *gname => {
+                Some(g)
+            }
+            _ => None,
+        });
+        let Some(gateway) = gateway else { continue };
+        let mut served = BTreeSet::new();
+        for host in hosts.iter() {
+            let before = served.len();
+            for server_host in gateway.spec.servers.iter().flatten().flat_map(|s| &s.hosts) {
+                let (filter, sh) = server_host.split_once('/').unwrap_or(("*", server_host));
+                let admitted = filter == "*" || filter == vs_ns || (filter == "." && vs_ns == gns);
+                let sh = sh.to_ascii_lowercase();
+                if !admitted {
+                    continue;
+                }
+                if host_subset_of(host, &sh) {
+                    served.insert(host.clone());
+                } else if host_subset_of(&sh, host) {
+                    served.insert(sh);
+                }
+            }
+            if served.len() == before {
+                diagnostics.push(Diagnostic {
+                    severity: Severity::Warning,
+                    code: "host-not-in-gateway",
+                    resource: Some(id.clone()),
+                    path: "spec.hosts".into(),
+                    message: format!(
+                        "host {host:?} is not exposed by any server of Gateway {gns}/{gname}; it is not served there (IST0132)"
+                    ),
+                });
+            }
+        }
+        *hosts = served;
+    }
+}
+
+/// `exportTo` as a [`Visibility`]: empty or `*` is public; `.` is the resource's namespace.
+fn visibility(export_to: &[String], ns: &str) -> Visibility {
+    if export_to.is_empty() || export_to.iter().any(|e| e == "*") {
+        return Visibility::Public;
+    }
+    Visibility::Only(
+        export_to
+            .iter()
+            .map(|e| {
+                if e == "." {
+                    ns.into()
+                } else {
+                    e.as_str().into()
+                }
+            })
+            .collect(),
+    )
+}
