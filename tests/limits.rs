@@ -170,21 +170,25 @@ fn regex_length_and_repetition() {
     assert!(e[0].1.contains("1000"), "{}", e[0].1);
 }
 
-/// A VirtualService `name` for host `name` whose rules match `uri: {regex: P}`, one per pattern.
-fn vs_with_uri_regexes(name: &str, patterns: &[String]) -> String {
+/// A VirtualService `name` for host `name` with one rule per pattern, each rule written by
+/// `rule(i, pattern)` (the YAML of one `http` entry, without its leading `- `).
+fn vs_per_pattern(name: &str, patterns: &[String], rule: impl Fn(usize, &str) -> String) -> String {
     let mut t = format!(
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
          metadata: {{name: {name}, namespace: default}}\n\
          spec:\n  hosts: [{name}]\n  http:\n"
     );
     for (i, p) in patterns.iter().enumerate() {
-        writeln!(
-            t,
-            "  - match: [{{uri: {{regex: '{p}'}}}}]\n    route: [{{destination: {{host: b{i}}}}}]"
-        )
-        .unwrap();
+        writeln!(t, "  - {}", rule(i, p)).unwrap();
     }
     t
+}
+
+/// A VirtualService `name` for host `name` whose rules match `uri: {regex: P}`, one per pattern.
+fn vs_with_uri_regexes(name: &str, patterns: &[String]) -> String {
+    vs_per_pattern(name, patterns, |i, p| {
+        format!("match: [{{uri: {{regex: '{p}'}}}}]\n    route: [{{destination: {{host: b{i}}}}}]")
+    })
 }
 
 /// Every error of a lenient compile as displayed, with the resource (`VirtualService
@@ -294,19 +298,11 @@ fn regex_budget_per_table() {
 #[test]
 fn regex_rewrite_limits() {
     let rewrite = |name: &str, patterns: &[String]| {
-        let mut t = format!(
-            "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
-             metadata: {{name: {name}, namespace: default}}\n\
-             spec:\n  hosts: [{name}]\n  http:\n"
-        );
-        for (i, p) in patterns.iter().enumerate() {
-            writeln!(
-                t,
-                "  - match: [{{uri: {{prefix: /x{i}}}}}]\n    rewrite: {{uriRegexRewrite: {{match: '{p}', rewrite: /}}}}\n    route: [{{destination: {{host: b}}}}]"
+        vs_per_pattern(name, patterns, |i, p| {
+            format!(
+                "match: [{{uri: {{prefix: /x{i}}}}}]\n    rewrite: {{uriRegexRewrite: {{match: '{p}', rewrite: /}}}}\n    route: [{{destination: {{host: b}}}}]"
             )
-            .unwrap();
-        }
-        t
+        })
     };
     let same = vec!["^/x([0-9]+)/(.*)$".to_string(); 1000];
     assert_eq!(
