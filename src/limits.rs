@@ -111,8 +111,8 @@
 //!   resource instead.
 
 pub use crate::config::limits::{
-    MAX_ALIASES, MAX_ANCHORS, MAX_DEPTH, MAX_DOCUMENTS, MAX_INPUT_BYTES, MAX_NODES,
-    MAX_SCALAR_BYTES,
+    MAX_ALIASES, MAX_ANCHORS, MAX_DEPTH, MAX_DOCUMENTS, MAX_INPUT_BYTES, MAX_LABEL_LEN,
+    MAX_NAME_LEN, MAX_NODES, MAX_SCALAR_BYTES,
 };
 pub use crate::decision::MAX_MIRRORS;
 pub use crate::predicate::host::MAX_HOST_LEN;
@@ -215,9 +215,5 @@ pub const MAX_CERTIFICATE_REFS: usize = 64;
 pub const MAX_ROUTE_KINDS: usize = 8;
 /// Most TLS options of a listener.
 pub const MAX_TLS_OPTIONS: usize = 16;
-/// Longest name, hostname, group or address, in bytes.
-pub const MAX_NAME_LEN: usize = 253;
-/// Longest namespace or kind, in bytes.
-pub const MAX_LABEL_LEN: usize = 63;
 /// Longest listener protocol, in bytes.
 pub const MAX_PROTOCOL_LEN: usize = 255;

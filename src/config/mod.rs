@@ -16,6 +16,7 @@ pub mod destination_rule;
 pub mod discovery;
 pub mod gateway;
 pub mod gateway_api;
+pub(crate) mod names;
 pub mod virtual_service;
 
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::compile::names::{NameProblem, ObjectName, did_you_mean};
+use self::names::{NameProblem, ObjectName, did_you_mean};
 use crate::error::{Diagnostic, Error, ErrorKind, ResourceId, Severity};
 
 pub use destination_rule::DestinationRuleSpec;
@@ -49,6 +50,10 @@ pub mod limits {
     pub const MAX_SCALAR_BYTES: usize = 4 << 20;
     /// Most documents in one input.
     pub const MAX_DOCUMENTS: usize = 10_000;
+    /// Longest name, hostname, group or address, in bytes.
+    pub const MAX_NAME_LEN: usize = 253;
+    /// Longest namespace or kind, in bytes.
+    pub const MAX_LABEL_LEN: usize = 63;
 }
 
 /// Kubernetes object metadata (the parts that matter for routing and messages).
