@@ -52,6 +52,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod action;
+mod balance;
 mod block;
 pub mod compile;
 pub mod config;

@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::action::{Action, Forward};
+use crate::balance::LoadBalancer;
+pub use crate::balance::Policy;
 use crate::compile::CompileOptions;
-use crate::config::destination_rule::{DestinationRuleSpec, LoadBalancerSettings};
 use crate::config::discovery::{Pod, target_port};
 use crate::config::{Config, Object, Resource};
 use crate::decision::{Decision, Outcome, mix};
@@ -405,47 +406,6 @@ fn is_tcp(protocol: Option<&str>) -> bool {
     protocol.is_none_or(|p| p == "TCP")
 }
 
-/// The load-balancing policy of a cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Policy {
-    /// Weighted round robin: the smooth (nginx) order over one period of Σ weights, one
-    /// cursor per cluster shared by every thread; the draw plays no part.
-    RoundRobin,
-    /// Weighted random, from the request's draw.
-    Random,
-    /// Power of two choices (Istio's default): two weighted random choices from the draw, the
-    /// one with fewer requests in flight ([`Router::started`], [`Router::finished`]) wins, the
-    /// first on a tie.
-    LeastRequest,
-    /// Consistent hashing on a ring (Envoy's ring hash).
-    RingHash,
-    /// Consistent hashing with a Maglev table.
-    Maglev,
-    /// No balancing: the original destination address (`PASSTHROUGH`). The original address
-    /// is the caller's to know, so a weighted random endpoint stands in.
-    Passthrough,
-}
-
-impl Policy {
-    /// Whether the policy places requests by a hash key (ring hash or Maglev).
-    pub fn is_consistent_hash(self) -> bool {
-        matches!(self, Policy::RingHash | Policy::Maglev)
-    }
-
-    /// The name as Istio writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Policy::RoundRobin => "ROUND_ROBIN",
-            Policy::Random => "RANDOM",
-            Policy::LeastRequest => "LEAST_REQUEST",
-            Policy::RingHash => "RING_HASH",
-            Policy::Maglev => "MAGLEV",
-            Policy::Passthrough => "PASSTHROUGH",
-        }
-    }
-}
-
 /// One cluster's endpoints and balancer, built once.
 #[derive(Debug)]
 struct Cluster {
@@ -598,11 +558,11 @@ impl Router {
             // is a cluster that does not exist, so it selects nothing.
             let selector: Option<Vec<(&str, &str)>> = match key.subset.as_deref() {
                 None => Some(Vec::new()),
-                Some(s) => dr_host(table, &key.host).and_then(|h| {
+                Some(s) => inner.host_policy(&key.host).and_then(|p| {
                     inner
-                        .subsets
+                        .subsets()
                         .iter()
-                        .find(|x| *x.host == *h && *x.name == *s)
+                        .find(|x| *x.host == *p.host && *x.name == *s)
                         .map(|x| x.labels.iter().map(|(k, v)| (&**k, &**v)).collect())
                 }),
             };
@@ -623,12 +583,12 @@ impl Router {
                     .cloned()
                     .collect(),
             };
-            let lb = policy_for(table, &key.host, key.subset.as_deref(), key.port);
+            let lb = inner.balancer(&key.host, key.subset.as_deref(), key.port);
             clusters.push(Cluster::build(name, eps, lb)?);
         }
         let mut services = BTreeMap::new();
         for host in registry.hosts() {
-            let lb = policy_for(table, host, None, None);
+            let lb = table.inner.balancer(host, None, None);
             services.insert(
                 host.into(),
                 Cluster::build(host.to_string(), registry.endpoints(host).to_vec(), lb)?,
@@ -793,89 +753,11 @@ impl Router {
     }
 }
 
-/// The DestinationRule host that applies to `host`: `host` itself when a rule names it, else
-/// the most specific wildcard (`*.example.com`, `*`) that covers it, the first of equals.
-fn dr_host<'t>(table: &'t Table, host: &str) -> Option<&'t str> {
-    let drs = &table.inner.destination_rules;
-    if let Some((h, _, _)) = drs.iter().find(|(h, _, _)| **h == *host) {
-        return Some(h);
-    }
-    drs.iter()
-        .map(|(h, _, _)| &**h)
-        .filter(|h| h.strip_prefix('*').is_some_and(|s| host.ends_with(s)))
-        .fold(None, |best: Option<&str>, h| match best {
-            Some(b) if b.len() >= h.len() => Some(b),
-            _ => Some(h),
-        })
-}
-
-/// The load-balancer settings for (host, subset) with Istio's precedence (SEMANTICS §2.1,
-/// §2.2): the DestinationRules of the host ([`dr_host`]) merged as Istio merges them (the
-/// top-level `trafficPolicy` of the first that has one; subsets by name, the first
-/// definition winning), then the subset's `loadBalancer` over the top-level one when set.
-/// A `portLevelSettings` entry for the destination's port replaces the policy it sits in
-/// (its unset `loadBalancer` means the default, not the parent's), so the order is: the
-/// subset's port-level entry, the subset's policy, the top-level port-level entry, the
-/// top-level policy.
-fn policy_for<'t>(
-    table: &'t Table,
-    host: &str,
-    subset: Option<&str>,
-    port: Option<u16>,
-) -> Option<&'t LoadBalancerSettings> {
-    let dr_host = dr_host(table, host)?;
-    let rules = || {
-        table
-            .inner
-            .destination_rules
-            .iter()
-            .filter(move |(h, _, _)| **h == *dr_host)
-            .map(|(_, _, spec): &(_, _, DestinationRuleSpec)| spec)
-    };
-    // One policy level: its port-level entry for `port` replaces it whole.
-    let level = |t: &'t crate::config::destination_rule::TrafficPolicy| -> Option<&'t LoadBalancerSettings> {
-        let port_level = port.and_then(|p| {
-            t.port_level_settings.iter().flatten().find(|pl| {
-                pl.port.as_ref().and_then(|x| x.number) == Some(i64::from(p))
-            })
-        });
-        match port_level {
-            Some(pl) => pl.load_balancer.as_ref(),
-            None => t.load_balancer.as_ref(),
-        }
-    };
-    let top = rules()
-        .find_map(|spec| spec.traffic_policy.as_ref())
-        .and_then(level);
-    let sub = subset.and_then(|s| {
-        let t = rules()
-            .flat_map(|spec| spec.subsets.iter().flatten())
-            .find(|x| x.name.as_deref() == Some(s))
-            .and_then(|x| x.traffic_policy.as_ref())?;
-        let has_port_level = port.is_some_and(|p| {
-            t.port_level_settings
-                .iter()
-                .flatten()
-                .any(|pl| pl.port.as_ref().and_then(|x| x.number) == Some(i64::from(p)))
-        });
-        // A subset's port-level entry applies even when it leaves the balancer unset.
-        if has_port_level {
-            Some(level(t))
-        } else {
-            t.load_balancer.as_ref().map(Some)
-        }
-    });
-    match sub {
-        Some(s) => s,
-        None => top,
-    }
-}
-
 impl Cluster {
     fn build(
         name: String,
         selected: Vec<Endpoint>,
-        lb: Option<&LoadBalancerSettings>,
+        lb: Option<&LoadBalancer>,
     ) -> Result<Cluster, String> {
         let count = selected.len();
         let mut endpoints: Vec<Endpoint> = selected
@@ -883,43 +765,10 @@ impl Cluster {
             .filter(|e| e.healthy && e.weight > 0)
             .collect();
         endpoints.sort_by_key(Endpoint::hash_key);
-        let mut hash_policies = Vec::new();
-        let mut policy = Policy::LeastRequest;
-        let (mut maglev_size, mut ring_min) = (None, None);
-        if let Some(lb) = lb {
-            if let Some(ch) = &lb.consistent_hash {
-                if let Some(h) = &ch.http_header_name {
-                    hash_policies.push(KeySource::Header(h.to_ascii_lowercase().into()));
-                }
-                if let Some(c) = ch.http_cookie.as_ref().and_then(|c| c.name.as_deref()) {
-                    hash_policies.push(KeySource::Cookie(c.into()));
-                }
-                if ch.use_source_ip == Some(true) {
-                    hash_policies.push(KeySource::SourceIp);
-                }
-                if let Some(q) = &ch.http_query_parameter_name {
-                    hash_policies.push(KeySource::Query(q.as_str().into()));
-                }
-                if let Some(m) = &ch.maglev {
-                    policy = Policy::Maglev;
-                    maglev_size = m.table_size;
-                } else {
-                    policy = Policy::RingHash;
-                    ring_min = ch
-                        .ring_hash
-                        .as_ref()
-                        .and_then(|r| r.minimum_ring_size)
-                        .or(ch.minimum_ring_size);
-                }
-            } else {
-                policy = match lb.simple.as_deref() {
-                    Some("ROUND_ROBIN") => Policy::RoundRobin,
-                    Some("RANDOM") => Policy::Random,
-                    Some("PASSTHROUGH") => Policy::Passthrough,
-                    _ => Policy::LeastRequest,
-                };
-            }
-        }
+        // No DestinationRule balancer: Istio's default, least request.
+        let policy = lb.map_or(Policy::LeastRequest, |lb| lb.policy);
+        let hash_policies = lb.map_or_else(Vec::new, |lb| lb.hash_keys.clone());
+        let table_size = lb.and_then(|lb| lb.table_size).filter(|&s| s > 0);
         let keys: Vec<String> = endpoints.iter().map(Endpoint::hash_key).collect();
         let weighted: Vec<(&str, u32)> = keys
             .iter()
@@ -930,14 +779,14 @@ impl Cluster {
         if !endpoints.is_empty() {
             match policy {
                 Policy::Maglev => {
-                    let m = match maglev_size.filter(|&s| s > 0) {
+                    let m = match table_size {
                         Some(size) => Maglev::with_table_size(&weighted, size),
                         None => Maglev::new(&weighted),
                     };
                     maglev = Some(m.map_err(|e| format!("cluster {name}: {e}"))?);
                 }
                 Policy::RingHash => {
-                    let r = match ring_min.filter(|&s| s > 0) {
+                    let r = match table_size {
                         Some(min) => RingHash::with_ring_size(
                             &weighted,
                             min,

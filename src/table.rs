@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::balance::{HostPolicy, LoadBalancer, host_policy};
 use crate::decision::{Decision, Outcome};
 use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, placement};
 use crate::observe::{Counters, Handle, Metrics};
@@ -171,8 +172,8 @@ pub(crate) struct Inner {
     pub(crate) normalization: crate::predicate::normalize::PathNormalization,
     /// Decision counters and golden signals, when the table counts.
     pub(crate) counters: Option<Counters>,
-    /// Valid DestinationRules by fully qualified host, first per host first.
-    pub(crate) destination_rules: Vec<(Box<str>, String, crate::config::DestinationRuleSpec)>,
+    /// The load-balancing policy of every DestinationRule host.
+    pub(crate) policies: Vec<HostPolicy>,
 }
 
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
@@ -357,6 +358,26 @@ impl Inner {
     /// The cluster domain short host names were expanded with.
     pub(crate) fn cluster_domain(&self) -> &str {
         &self.cluster_domain
+    }
+
+    /// The DestinationRule host that applies to `host` ([`host_policy`]).
+    pub(crate) fn host_policy(&self, host: &str) -> Option<&HostPolicy> {
+        host_policy(&self.policies, host)
+    }
+
+    /// The balancer for (`host`, `subset`) at `port` ([`HostPolicy::balancer`]).
+    pub(crate) fn balancer(
+        &self,
+        host: &str,
+        subset: Option<&str>,
+        port: Option<u16>,
+    ) -> Option<&LoadBalancer> {
+        self.host_policy(host)?.balancer(subset, port)
+    }
+
+    /// The subsets DestinationRules define.
+    pub(crate) fn subsets(&self) -> &[SubsetInfo] {
+        &self.subsets
     }
 
     /// How request paths are normalized before rules see them.

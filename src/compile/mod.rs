@@ -4,7 +4,7 @@
 //!
 //! [`compile()`] reads as its steps: validate every resource (a rejected one is filed with all
 //! of its errors and the rest go on), place the VirtualServices, place the Gateway API routes,
-//! number the clusters destinations name, then build the indexes and counters.
+//! number the clusters destinations name, lower the DestinationRules' load balancing, then build the indexes and counters.
 //!
 //! Where things are:
 //! * `istio/`: the `networking.istio.io` resources, one file per resource, plus delegation,
@@ -30,7 +30,7 @@ use crate::config::{Config, Rejected, Resource};
 use crate::error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
 use crate::table::{Context, Inner, Table};
 
-use self::istio::{destination_rule, gateway, lower, virtual_service};
+use self::istio::{destination_rule, gateway, virtual_service};
 use self::report::Report;
 
 pub(crate) use self::istio::lower::expand_host;
@@ -162,7 +162,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     let world = gateway_api_world(&valid, options, regexes);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
     assign_clusters(&mut inner, &single_port_services(&world, options));
-    record_destination_rules(&valid, options, &mut inner);
+    inner.policies = istio::policy::lower_policies(&valid, options);
     finish(inner, options, ledger)
 }
 
@@ -291,23 +291,6 @@ fn single_port_services(
             _ => None,
         })
         .collect()
-}
-
-/// Keeps every valid DestinationRule by its fully qualified host, for the router's policies.
-fn record_destination_rules(valid: &[&Resource], options: &CompileOptions, inner: &mut Inner) {
-    for res in valid {
-        if let Resource::DestinationRule(o) = res {
-            let ns = o.namespace(&options.default_namespace);
-            let host = lower::expand_host(
-                o.spec.host.as_deref().unwrap_or(""),
-                ns,
-                &options.cluster_domain,
-            );
-            inner
-                .destination_rules
-                .push((host.into(), ns.to_string(), o.spec.clone()));
-        }
-    }
 }
 
 /// The last step: the table's path normalization, route indexes and counters; in strict mode,

@@ -15,7 +15,8 @@ use crate::error::{Diagnostic, ResourceId, Severity};
 use crate::table::{Claim, Context, Entry, Inner, Rule, SubsetInfo, Visibility};
 
 use super::delegate;
-use super::lower::{ContextKey, expand_host, lower_virtual_service};
+use super::lower::{ContextKey, lower_virtual_service};
+use super::policy::rule_host;
 use crate::compile::names::host_subset_of;
 use crate::compile::regexes::Regexes;
 use crate::compile::report::Report;
@@ -56,12 +57,7 @@ fn subsets(valid: &[&Resource], options: &CompileOptions) -> Vec<SubsetInfo> {
         let Resource::DestinationRule(o) = res else {
             continue;
         };
-        let ns = o.namespace(&options.default_namespace);
-        let host = expand_host(
-            &o.spec.host.clone().unwrap_or_default(),
-            ns,
-            &options.cluster_domain,
-        );
+        let host = rule_host(o, options);
         for s in o.spec.subsets.iter().flatten() {
             let name = s.name.clone().unwrap_or_default();
             if subsets.iter().any(|x| *x.host == *host && *x.name == *name) {
