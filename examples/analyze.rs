@@ -66,7 +66,7 @@ fn run() -> Result<bool, String> {
     for f in &endpoint_files {
         endpoint_config.add_file(f).map_err(|e| e.to_string())?;
     }
-    let (registry, notes) = Registry::from_config(&endpoint_config, &options);
+    let (registry, notes) = Registry::from_config(&endpoint_config, &(&options).into());
     for d in notes
         .iter()
         .filter(|d| d.severity >= meshroute::Severity::Warning)

@@ -32,7 +32,7 @@ use std::io::{BufRead, Write};
 
 use input::read_line;
 use meshroute::action::{Abort, Action, Destination, RedirectPort};
-use meshroute::registry::{Pick, Registry, Router};
+use meshroute::registry::{Pick, Registry, RegistryOptions, Router};
 use meshroute::{CompileOptions, Config, Decision, Outcome, OwnedRequest, Table, addressed_port};
 use rand_core::Rng;
 use serde_json::value::RawValue;
@@ -100,7 +100,7 @@ fn run() -> Result<(), String> {
     for f in &endpoint_files {
         endpoint_config.add_file(f).map_err(|e| e.to_string())?;
     }
-    let (registry, notes) = Registry::from_config(&endpoint_config, &CompileOptions::default());
+    let (registry, notes) = Registry::from_config(&endpoint_config, &RegistryOptions::default());
     for d in notes
         .iter()
         .filter(|d| d.severity >= meshroute::Severity::Warning)

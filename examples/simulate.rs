@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use meshroute::registry::{Pick, Registry, Router};
+use meshroute::registry::{Pick, Registry, RegistryOptions, Router};
 use meshroute::{CompileOptions, Config, Outcome, OwnedRequest, Table};
 use rand_core::Rng;
 
@@ -71,7 +71,7 @@ fn run() -> Result<(), String> {
     let plain = meshroute::compile(&config, &CompileOptions::strict())
         .map_err(|e| e.to_string())?
         .table;
-    let (registry, _) = Registry::from_config(&config, &CompileOptions::default());
+    let (registry, _) = Registry::from_config(&config, &RegistryOptions::default());
     let router = Router::new(&table, &registry)?;
 
     // The traffic: 10% of users are jason, the rest anonymous; all call reviews from productpage.

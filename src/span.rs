@@ -6,7 +6,6 @@
 //! `decision`) carrying these fields; without it nothing is compiled in.
 
 use crate::decision::{Decision, Outcome};
-use crate::registry::Routed;
 
 /// A decision's attributes, for a tracing span or a log line. Every string is borrowed from
 /// the table (or, for the endpoint, from the router); fields that do not apply are `None`.
@@ -33,11 +32,11 @@ pub struct SpanFields<'t> {
     pub destination_host: Option<&'t str>,
     /// Subset of the picked destination (the version).
     pub destination_subset: Option<&'t str>,
-    /// The HTTP status from routing ([`Decision::status`], or [`Routed::status`]).
+    /// The HTTP status from routing ([`Decision::status`], or [`Routed::status`](crate::registry::Routed::status)).
     pub status: u16,
-    /// Address of the endpoint picked (only from [`Routed::span_fields`]).
+    /// Address of the endpoint picked (only from [`Routed::span_fields`](crate::registry::Routed::span_fields)).
     pub endpoint_address: Option<&'t str>,
-    /// Port of the endpoint picked (only from [`Routed::span_fields`]).
+    /// Port of the endpoint picked (only from [`Routed::span_fields`](crate::registry::Routed::span_fields)).
     pub endpoint_port: Option<u16>,
 }
 
@@ -74,20 +73,6 @@ impl<'t> Decision<'t> {
                 f.destination_host = Some(&w.destination.host);
                 f.destination_subset = w.destination.subset.as_deref();
             }
-        }
-        f
-    }
-}
-
-impl<'r> Routed<'r> {
-    /// The decision's attributes ([`Decision::span_fields`]) with the endpoint picked and the
-    /// status after the pick (503 when no endpoint can take the request). Allocates nothing.
-    pub fn span_fields(&self) -> SpanFields<'r> {
-        let mut f = self.decision.span_fields();
-        f.status = self.status();
-        if let Some(p) = self.pick.endpoint() {
-            f.endpoint_address = Some(&p.endpoint.address);
-            f.endpoint_port = Some(p.endpoint.port);
         }
         f
     }

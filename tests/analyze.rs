@@ -19,7 +19,7 @@ fn analyze_files(files: &[&str]) -> Analysis {
         config.add_file(data(f)).expect("fixture loads");
     }
     let options = CompileOptions::default();
-    let (registry, notes) = Registry::from_config(&config, &options);
+    let (registry, notes) = Registry::from_config(&config, &(&options).into());
     assert_eq!(notes, vec![], "fixture endpoints load cleanly");
     analyze(&config, &options, Some(&registry))
 }

@@ -15,7 +15,9 @@ use meshroute::Shared;
 use meshroute::hash::{
     HashKey, Maglev, RingHash, cookie_hash, header_hash, query_hash, source_ip_hash,
 };
-use meshroute::registry::{Endpoint, EndpointPick, Pick, Policy, Registry, Router};
+use meshroute::registry::{
+    Endpoint, EndpointPick, Pick, Policy, Registry, RegistryOptions, Router,
+};
 use meshroute::{CompileOptions, Config, Outcome, OwnedRequest, Severity, Table, compile};
 
 const REVIEWS: &str = "reviews.default.svc.cluster.local";
@@ -289,7 +291,7 @@ fn address(pick: &Pick<'_>) -> String {
 #[test]
 fn subsets_are_discovered_from_pod_labels() {
     let config = bookinfo_config();
-    let (registry, diagnostics) = Registry::from_config(&config, &CompileOptions::default());
+    let (registry, diagnostics) = Registry::from_config(&config, &RegistryOptions::default());
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
 
     let reviews = registry.endpoints(REVIEWS);
@@ -370,7 +372,7 @@ fn json_loads_like_yaml() {
        "status": {"phase": "Running", "podIP": "10.244.2.9"}}]}"#;
     let config = Config::from_str(json, "objects.json").unwrap();
     assert!(config.rejected.is_empty(), "{:?}", config.rejected);
-    let (registry, diagnostics) = Registry::from_config(&config, &CompileOptions::default());
+    let (registry, diagnostics) = Registry::from_config(&config, &RegistryOptions::default());
     assert!(diagnostics.is_empty());
     let expected = Endpoint::new("10.244.2.9", 9080)
         .label("app", "reviews")
@@ -428,7 +430,7 @@ ports: null
 "#;
     let config = Config::from_str(yaml, "t.yaml").unwrap();
     assert!(config.rejected.is_empty(), "{:?}", config.rejected);
-    let (registry, diagnostics) = Registry::from_config(&config, &CompileOptions::default());
+    let (registry, diagnostics) = Registry::from_config(&config, &RegistryOptions::default());
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let host = "web.shop.svc.cluster.local";
     let got: Vec<(String, u16, bool)> = registry
@@ -517,7 +519,7 @@ metadata: {name: old, namespace: shop}
         config.notes[0]
     );
 
-    let (registry, diagnostics) = Registry::from_config(&config, &CompileOptions::default());
+    let (registry, diagnostics) = Registry::from_config(&config, &RegistryOptions::default());
     let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,
@@ -546,7 +548,7 @@ metadata: {name: old, namespace: shop}
 
 #[test]
 fn a_service_without_slices_takes_the_pods_its_selector_matches() {
-    let (registry, _) = Registry::from_config(&bookinfo_config(), &CompileOptions::default());
+    let (registry, _) = Registry::from_config(&bookinfo_config(), &RegistryOptions::default());
     // The named targetPort resolves to the container port; the unready Pod is unhealthy; the
     // Pod without an IP is not an endpoint.
     let got: Vec<(&str, u16, bool, &str)> = registry
@@ -595,7 +597,7 @@ metadata: {name: api-3, namespace: a, labels: {app: api}}
 status: {podIP: 10.1.0.3, phase: Succeeded}
 "#;
     let config = Config::from_str(yaml, "t.yaml").unwrap();
-    let (registry, diagnostics) = Registry::from_config(&config, &CompileOptions::default());
+    let (registry, diagnostics) = Registry::from_config(&config, &RegistryOptions::default());
     assert!(diagnostics.is_empty());
     assert!(registry.endpoints("lonely.a.svc.cluster.local").is_empty());
     let got: Vec<(&str, u16, bool)> = registry
@@ -621,7 +623,7 @@ fn the_cluster_domain_and_default_namespace_come_from_the_options() {
     let mut options = CompileOptions::default();
     options.default_namespace = "prod".into();
     options.cluster_domain = "corp.internal".into();
-    let (registry, _) = Registry::from_config(&config, &options);
+    let (registry, _) = Registry::from_config(&config, &(&options).into());
     assert_eq!(
         registry.hosts().collect::<Vec<_>>(),
         ["web.prod.svc.corp.internal"]
@@ -1219,7 +1221,7 @@ spec:
 fn new_endpoints_do_not_recompile_routes() {
     let config = bookinfo_config();
     let table = table_of(&config);
-    let (registry, _) = Registry::from_config(&config, &CompileOptions::default());
+    let (registry, _) = Registry::from_config(&config, &RegistryOptions::default());
     let router = Router::new(&table, &registry).unwrap();
     let jason = req("http://reviews/").header("end-user", "jason");
     assert_eq!(
@@ -1340,7 +1342,7 @@ fn shared_swaps_are_seen_whole_by_concurrent_readers() {
 fn passthrough_picks_from_the_services_endpoints() {
     let config = bookinfo_config();
     let table = table_of(&config);
-    let (registry, _) = Registry::from_config(&config, &CompileOptions::default());
+    let (registry, _) = Registry::from_config(&config, &RegistryOptions::default());
     let router = Router::new(&table, &registry).unwrap();
     // No VirtualService for details: the mesh default route to the service's endpoints, the
     // unready Pod skipped; short, namespaced and qualified names with a port all resolve.

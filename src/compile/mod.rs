@@ -27,7 +27,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::config::{Config, Rejected, Resource};
-use crate::error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
+use crate::error::{Diagnostic, Error, ErrorKind, Errors, ResourceId};
 use crate::table::{Context, Inner, Table};
 
 use self::istio::{destination_rule, gateway, virtual_service};
@@ -100,6 +100,17 @@ pub(crate) fn sticky_key(
                 None
             }
         },
+    }
+}
+
+/// A registry reads endpoints with the compile's namespace and cluster domain:
+/// `Registry::from_config(&config, &(&options).into())`.
+impl From<&CompileOptions> for crate::registry::RegistryOptions {
+    fn from(options: &CompileOptions) -> crate::registry::RegistryOptions {
+        let mut r = crate::registry::RegistryOptions::default();
+        r.default_namespace.clone_from(&options.default_namespace);
+        r.cluster_domain.clone_from(&options.cluster_domain);
+        r
     }
 }
 
@@ -391,13 +402,8 @@ impl Ledger {
             return false;
         }
         for (code, path, message) in report.warnings {
-            self.diagnostics.push(Diagnostic {
-                severity: Severity::Warning,
-                code,
-                resource: Some(id.clone()),
-                path,
-                message,
-            });
+            self.diagnostics
+                .push(Diagnostic::warning(id, code, path, message));
         }
         true
     }

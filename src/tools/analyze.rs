@@ -313,7 +313,7 @@ impl Analysis {
 /// let options = CompileOptions::default();
 /// let (registry, _) = Registry::from_config(
 ///     &Config::from_str(include_str!("../../examples/bookinfo-endpoints.yaml"), "endpoints")?,
-///     &options,
+///     &(&options).into(),
 /// );
 /// let analysis = analyze(&config, &options, Some(&registry));
 /// assert!(analysis.is_clean(), "{}", analysis.to_text());

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use crate::config::{Object, Resource, VirtualServiceSpec};
-use crate::error::{Diagnostic, ResourceId, Severity};
+use crate::error::{Diagnostic, ResourceId};
 use crate::table::{Claim, Context, Entry, Inner, Rule, SubsetInfo, Visibility};
 
 use super::delegate;
@@ -224,15 +224,14 @@ impl Placer<'_, '_> {
                     Some((w, wts)) => (w.to_string(), why_first(w, wts, id, created)),
                     None => (vhost.name.to_string(), "it comes first".into()),
                 };
-                diagnostics.push(Diagnostic {
-                    severity: Severity::Warning,
-                    code: "conflicting-host",
-                    resource: Some(id.clone()),
-                    path: "spec.hosts".into(),
-                    message: format!(
+                diagnostics.push(Diagnostic::warning(
+                    id,
+                    "conflicting-host",
+                    "spec.hosts",
+                    format!(
                         "host {host:?} is already claimed in the mesh by {winner}, which wins because {why}; this one applies only where that one is not exported to (IST0109)"
                     ),
-                });
+                ));
                 vhost
                     .claims
                     .push(Claim::new(visibility.clone(), entries.to_vec()));
@@ -355,15 +354,14 @@ fn restrict_to_gateway_servers(
                 }
             }
             if served.len() == before {
-                diagnostics.push(Diagnostic {
-                    severity: Severity::Warning,
-                    code: "host-not-in-gateway",
-                    resource: Some(id.clone()),
-                    path: "spec.hosts".into(),
-                    message: format!(
+                diagnostics.push(Diagnostic::warning(
+                    id,
+                    "host-not-in-gateway",
+                    "spec.hosts",
+                    format!(
                         "host {host:?} is not exposed by any server of Gateway {gns}/{gname}; it is not served there (IST0132)"
                     ),
-                });
+                ));
             }
         }
         *hosts = served;

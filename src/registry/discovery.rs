@@ -1,0 +1,337 @@
+//! Endpoints from Kubernetes resources: EndpointSlices with the labels of the Pods they name,
+//! and the Pods of Services no slice covers ([`Registry::from_config`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Endpoint, Registry};
+use crate::config::discovery::{EndpointSlice, Pod, target_port};
+use crate::config::gateway_api::ServiceSpec;
+use crate::config::{Config, Object, Resource};
+use crate::error::{Diagnostic, ResourceId};
+use crate::predicate::host::service_fqdn;
+
+/// What reading endpoints from resources needs to know: where short names live and the
+/// cluster's domain (the two settings of a compile that also apply here).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RegistryOptions {
+    /// Namespace of resources that name none.
+    pub default_namespace: String,
+    /// Kubernetes cluster domain service hosts are qualified with.
+    pub cluster_domain: String,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> RegistryOptions {
+        RegistryOptions {
+            default_namespace: crate::DEFAULT_NAMESPACE.into(),
+            cluster_domain: "cluster.local".into(),
+        }
+    }
+}
+
+impl Registry {
+    /// The endpoints Kubernetes resources in `config` describe: `EndpointSlice`s, with the
+    /// labels of the `Pod`s they name, and the `Service`s no slice covers through the Pods they
+    /// select. Other resources are ignored; the routes are compiled from the same `config`
+    /// separately ([`crate::compile()`]).
+    ///
+    /// From an EndpointSlice (`discovery.k8s.io/v1`):
+    /// - The service is the slice's `kubernetes.io/service-name` label, its host
+    ///   `<service>.<namespace>.svc.<cluster_domain>` (the namespace the slice's, else
+    ///   [`RegistryOptions::default_namespace`]). A slice without the label is skipped with a
+    ///   warning (`endpointslice-without-service`).
+    /// - Every address × every port of every endpoint is one [`Endpoint`]: Kubernetes allows
+    ///   up to 100 addresses per endpoint (calling them fungible), and each becomes an
+    ///   endpoint of its own. Only TCP ports (protocol absent or `TCP`) with a number in
+    ///   1..=65535 count; a port without a number or out of range is skipped with a warning
+    ///   (`endpointslice-port`), and a slice with endpoints but no usable port gets a warning
+    ///   (`endpointslice-without-ports`).
+    /// - Labels: the slice's own labels except `kubernetes.io/*` and
+    ///   `endpointslice.kubernetes.io/*` (the controller copies the Service's labels onto the
+    ///   slice), overlaid with the labels of the Pod the endpoint's `targetRef` names (kind
+    ///   `Pod`; namespace the slice's when absent) when that Pod is loaded. The Pod's labels
+    ///   win on conflict: that is how `version: v2` is discovered.
+    /// - Healthy: `conditions.ready` (absent means ready, as Kubernetes specifies) and not
+    ///   `conditions.terminating`.
+    /// - Locality: the endpoint's `zone` as written (the region is on the Node, which is not
+    ///   loaded). Weight 1 (Kubernetes has no endpoint weights).
+    /// - The same `address:port` of a host in several slices (Kubernetes allows transient
+    ///   duplicates) is kept once: the first loaded.
+    ///
+    /// From a Service (core `v1`) that has a `selector`, is not `ExternalName`, and that no
+    /// loaded EndpointSlice names: one endpoint per loaded Pod of its namespace whose labels
+    /// include the selector and that has an IP (`status.podIP`, else the first of
+    /// `status.podIPs`), per TCP Service port. The port is the `targetPort` when it is a
+    /// number, the container port it names when it is a name (a Pod declaring no such port is
+    /// skipped for that port, as Kubernetes does), else `port`. Labels are the Pod's; healthy
+    /// is the Pod's readiness ([`Pod::ready`]). A Service alone, without Pods or slices,
+    /// contributes no endpoints.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::registry::Registry;
+    /// use meshroute::Config;
+    /// use meshroute::registry::RegistryOptions;
+    /// let config = Config::from_str(r#"
+    /// apiVersion: discovery.k8s.io/v1
+    /// kind: EndpointSlice
+    /// metadata:
+    ///   name: reviews-abc12
+    ///   namespace: default
+    ///   labels: {kubernetes.io/service-name: reviews, app: reviews}
+    /// addressType: IPv4
+    /// ports: [{name: http, port: 9080, protocol: TCP}]
+    /// endpoints:
+    /// - addresses: [10.1.0.7]
+    ///   conditions: {ready: true}
+    ///   targetRef: {kind: Pod, name: reviews-v2-7f8d, namespace: default}
+    /// ---
+    /// apiVersion: v1
+    /// kind: Pod
+    /// metadata: {name: reviews-v2-7f8d, namespace: default, labels: {app: reviews, version: v2}}
+    /// status: {podIP: 10.1.0.7}
+    /// "#, "inline")?;
+    /// let (registry, diagnostics) = Registry::from_config(&config, &RegistryOptions::default());
+    /// assert!(diagnostics.is_empty());
+    /// let eps = registry.endpoints("reviews.default.svc.cluster.local");
+    /// assert_eq!((&*eps[0].address, eps[0].port), ("10.1.0.7", 9080));
+    /// assert_eq!(eps[0].labels["version"], "v2");
+    /// # Ok::<(), meshroute::Error>(())
+    /// ```
+    pub fn from_config(config: &Config, options: &RegistryOptions) -> (Registry, Vec<Diagnostic>) {
+        let ns_default = options.default_namespace.as_str();
+        let mut d = Discovery {
+            options,
+            pods: pods_by_name(config, ns_default),
+            registry: Registry::new(),
+            diagnostics: Vec::new(),
+            seen: BTreeSet::new(),
+            sliced: BTreeSet::new(),
+        };
+        for r in &config.resources {
+            if let Resource::EndpointSlice(slice) = r {
+                d.add_slice(&r.id(ns_default), slice);
+            }
+        }
+        for r in &config.resources {
+            if let Resource::Service(svc) = r {
+                d.add_service_pods(svc);
+            }
+        }
+        (d.registry, d.diagnostics)
+    }
+}
+
+/// Pods by (namespace, name); the first loaded wins.
+fn pods_by_name<'c>(
+    config: &'c Config,
+    ns_default: &'c str,
+) -> BTreeMap<(&'c str, &'c str), &'c Object<Pod>> {
+    let mut pods = BTreeMap::new();
+    for r in &config.resources {
+        if let Resource::Pod(p) = r {
+            pods.entry((p.namespace(ns_default), p.metadata.name.as_str()))
+                .or_insert(p);
+        }
+    }
+    pods
+}
+
+/// A registry being read from resources.
+struct Discovery<'c> {
+    options: &'c RegistryOptions,
+    pods: BTreeMap<(&'c str, &'c str), &'c Object<Pod>>,
+    registry: Registry,
+    diagnostics: Vec<Diagnostic>,
+    /// (host, address, port) already added, to keep duplicates across slices once.
+    seen: BTreeSet<(String, String, u16)>,
+    /// Services (namespace, name) some slice names.
+    sliced: BTreeSet<(&'c str, &'c str)>,
+}
+
+impl<'c> Discovery<'c> {
+    /// A warning about resource `id` at `path`.
+    fn warn(&mut self, id: &ResourceId, code: &'static str, path: String, message: String) {
+        self.diagnostics
+            .push(Diagnostic::warning(id, code, path, message));
+    }
+
+    /// Adds `endpoint` to `host` unless that address and port are there already.
+    fn add(&mut self, host: &str, endpoint: Endpoint) {
+        if self.seen.insert((
+            host.to_string(),
+            endpoint.address.to_string(),
+            endpoint.port,
+        )) {
+            self.registry.add(host, endpoint);
+        }
+    }
+
+    /// Every address × port of every endpoint of one EndpointSlice, labelled with the slice's
+    /// labels and its Pod's.
+    fn add_slice(&mut self, id: &ResourceId, slice: &'c Object<EndpointSlice>) {
+        let ns = slice.namespace(&self.options.default_namespace);
+        let Some(service) = slice
+            .metadata
+            .labels
+            .get(SERVICE_NAME_LABEL)
+            .filter(|s| !s.is_empty())
+        else {
+            self.warn(
+                id,
+                "endpointslice-without-service",
+                "metadata.labels".into(),
+                format!(
+                    "no {SERVICE_NAME_LABEL} label: the slice belongs to no Service, so \
+                     its endpoints are not used"
+                ),
+            );
+            return;
+        };
+        self.sliced.insert((ns, service.as_str()));
+        let host = service_fqdn(service, ns, &self.options.cluster_domain);
+        let base: BTreeMap<String, String> = slice
+            .metadata
+            .labels
+            .iter()
+            .filter(|(k, _)| !is_kubernetes_label(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let ports = self.slice_ports(id, slice);
+        if ports.is_empty() && !slice.spec.endpoints.is_empty() {
+            self.warn(
+                id,
+                "endpointslice-without-ports",
+                "ports".into(),
+                "no TCP port with a number: the slice's endpoints are not used".into(),
+            );
+            return;
+        }
+        for (i, ep) in slice.spec.endpoints.iter().enumerate() {
+            if ep.addresses.is_empty() {
+                self.warn(
+                    id,
+                    "endpointslice-endpoint",
+                    format!("endpoints[{i}].addresses"),
+                    "no address; the endpoint is skipped".into(),
+                );
+                continue;
+            }
+            let healthy =
+                ep.conditions.ready.unwrap_or(true) && !ep.conditions.terminating.unwrap_or(false);
+            let mut labels = base.clone();
+            let pod = ep.target_ref.as_ref().and_then(|t| {
+                if t.kind.as_deref().is_some_and(|k| k != "Pod") {
+                    return None;
+                }
+                let pod_ns = t.namespace.as_deref().unwrap_or(ns);
+                self.pods.get(&(pod_ns, t.name.as_deref()?))
+            });
+            if let Some(pod) = pod {
+                for (k, v) in &pod.metadata.labels {
+                    labels.insert(k.clone(), v.clone());
+                }
+            }
+            for address in &ep.addresses {
+                for &port in &ports {
+                    let mut e = Endpoint::new(address, port).healthy(healthy);
+                    e.labels = labels.clone();
+                    e.locality = ep.zone.as_deref().map(Into::into);
+                    self.add(&host, e);
+                }
+            }
+        }
+    }
+
+    /// The slice's TCP ports with a number in 1..=65535; the others are skipped with a
+    /// warning.
+    fn slice_ports(&mut self, id: &ResourceId, slice: &Object<EndpointSlice>) -> Vec<u16> {
+        let mut ports = Vec::new();
+        for (j, p) in slice.spec.ports.iter().enumerate() {
+            if !is_tcp(p.protocol.as_deref()) {
+                continue;
+            }
+            match p.port {
+                Some(n) if (1..=65535).contains(&n) => ports.push(n as u16),
+                Some(n) => self.warn(
+                    id,
+                    "endpointslice-port",
+                    format!("ports[{j}].port"),
+                    format!("{n} is not a port number (1 to 65535); the port is skipped"),
+                ),
+                None => self.warn(
+                    id,
+                    "endpointslice-port",
+                    format!("ports[{j}].port"),
+                    "not set (every port): there is no port to forward to, so the port \
+                     is skipped"
+                        .into(),
+                ),
+            }
+        }
+        ports
+    }
+
+    /// For a Service with a selector that no slice names (and not `ExternalName`): one
+    /// endpoint per selected Pod with an IP, per TCP Service port.
+    fn add_service_pods(&mut self, svc: &Object<ServiceSpec>) {
+        let ns = svc.namespace(&self.options.default_namespace);
+        let name = svc.metadata.name.as_str();
+        let spec = &svc.spec;
+        if spec.selector.is_empty()
+            || spec.kind.as_deref() == Some("ExternalName")
+            || self.sliced.contains(&(ns, name))
+        {
+            return;
+        }
+        let host = service_fqdn(name, ns, &self.options.cluster_domain);
+        let selected: Vec<&Object<Pod>> = self
+            .pods
+            .range((ns, "")..)
+            .take_while(|((pns, _), _)| *pns == ns)
+            .map(|(_, p)| *p)
+            .filter(|p| {
+                spec.selector
+                    .iter()
+                    .all(|(k, v)| p.metadata.labels.get(k) == Some(v))
+            })
+            .collect();
+        for pod in selected {
+            let Some(ip) = pod.spec.ip() else {
+                continue;
+            };
+            for port in &spec.ports {
+                if !is_tcp(port.protocol.as_deref()) {
+                    continue;
+                }
+                let number = match target_port(port.target_port.as_ref()) {
+                    Some(Ok(n)) => Some(n),
+                    Some(Err(name)) => pod.spec.named_port(name),
+                    None => port.port,
+                };
+                let Some(number) = number.filter(|n| (1..=65535).contains(n)) else {
+                    continue;
+                };
+                let mut e = Endpoint::new(ip, number as u16).healthy(pod.spec.ready());
+                e.labels = pod.metadata.labels.clone();
+                self.add(&host, e);
+            }
+        }
+    }
+}
+
+/// The label naming an EndpointSlice's Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// `kubernetes.io/*` and `endpointslice.kubernetes.io/*` labels: Kubernetes' bookkeeping on a
+/// slice, not labels of its endpoints.
+fn is_kubernetes_label(key: &str) -> bool {
+    key.split_once('/').is_some_and(|(prefix, _)| {
+        matches!(prefix, "kubernetes.io" | "endpointslice.kubernetes.io")
+    })
+}
+
+fn is_tcp(protocol: Option<&str>) -> bool {
+    protocol.is_none_or(|p| p == "TCP")
+}

@@ -1,0 +1,288 @@
+//! A table bound to a registry snapshot: every cluster the table's destinations name, with its
+//! endpoints selected by subset labels and its balancer built from the DestinationRule's
+//! policy; a decision and its endpoint pick ([`Routed`]) for one request.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::cluster::{Cluster, ClusterId};
+use super::{Endpoint, EndpointPick, Pick, Registry};
+use crate::action::{Action, Forward};
+use crate::decision::{Decision, Outcome};
+use crate::hash::HashKey;
+use crate::predicate::host::{lookup_names, with_request_host};
+use crate::request::Request;
+use crate::span::SpanFields;
+use crate::table::Table;
+
+/// A table bound to a registry snapshot.
+#[derive(Debug)]
+pub struct Router {
+    table: Table,
+    /// Indexed by `Destination::cluster`.
+    clusters: Vec<Cluster>,
+    /// Clusters of whole services (the mesh default route), by host.
+    services: BTreeMap<Box<str>, Cluster>,
+}
+
+/// A decision and the endpoint that serves it.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Routed<'r> {
+    /// What the table decided.
+    pub decision: Decision<'r>,
+    /// Which endpoint gets the request.
+    pub pick: Pick<'r>,
+}
+
+impl Routed<'_> {
+    /// The status: the decision's, or 503 when no healthy endpoint can take it.
+    pub fn status(&self) -> u16 {
+        match self.pick {
+            Pick::NoHealthyEndpoint | Pick::NoEndpoints => 503,
+            _ => self.decision.status(),
+        }
+    }
+}
+
+impl Router {
+    /// Binds `table` to the endpoints of `registry`: selects each cluster's endpoints by its
+    /// subset's labels and builds its balancer with the DestinationRule's policy.
+    ///
+    /// # Errors
+    /// When a Maglev or ring table cannot be built (e.g. a table size that is not prime).
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::registry::{Endpoint, Registry, Router};
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
+    /// let mut reg = Registry::new();
+    /// let host = "reviews.default.svc.cluster.local";
+    /// reg.add(host, Endpoint::new("10.0.0.1", 9080).label("version", "v1"));
+    /// reg.add(host, Endpoint::new("10.0.0.2", 9080).label("version", "v2"));
+    /// let router = Router::new(&table, &reg)?;
+    /// let req = OwnedRequest::new("GET", "http://reviews/").header("end-user", "jason").from_namespace("default");
+    /// let routed = router.decide(&req, &mut rand_pcg::Pcg64::new(1, 1));
+    /// match routed.pick {
+    ///     meshroute::registry::Pick::Endpoint(p) => assert_eq!(&*p.endpoint.address, "10.0.0.2"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(table: &Table, registry: &Registry) -> Result<Router, String> {
+        let inner = &table.inner;
+        let mut clusters = Vec::with_capacity(inner.clusters().len());
+        for key in inner.clusters() {
+            // The subset of the DestinationRule that applies to the host; an undefined subset
+            // is a cluster that does not exist, so it selects nothing.
+            let selector: Option<Vec<(&str, &str)>> = match key.subset.as_deref() {
+                None => Some(Vec::new()),
+                Some(s) => inner.host_policy(&key.host).and_then(|p| {
+                    inner
+                        .subsets()
+                        .iter()
+                        .find(|x| *x.host == *p.host && *x.name == *s)
+                        .map(|x| x.labels.iter().map(|(k, v)| (&**k, &**v)).collect())
+                }),
+            };
+            let name = match &key.subset {
+                Some(s) => format!("{}/{s}", key.host),
+                None => key.host.to_string(),
+            };
+            let eps: Vec<Endpoint> = match &selector {
+                None => Vec::new(),
+                Some(selector) => registry
+                    .endpoints(&key.host)
+                    .iter()
+                    .filter(|e| {
+                        selector
+                            .iter()
+                            .all(|(k, v)| e.labels.get(*k).map(String::as_str) == Some(*v))
+                    })
+                    .cloned()
+                    .collect(),
+            };
+            let lb = inner.balancer(&key.host, key.subset.as_deref(), key.port);
+            clusters.push(Cluster::build(name, eps, lb)?);
+        }
+        let mut services = BTreeMap::new();
+        for host in registry.hosts() {
+            let lb = table.inner.balancer(host, None, None);
+            services.insert(
+                host.into(),
+                Cluster::build(host.to_string(), registry.endpoints(host).to_vec(), lb)?,
+            );
+        }
+        Ok(Router {
+            table: table.clone(),
+            clusters,
+            services,
+        })
+    }
+
+    /// Requests picked per endpoint since this router was built: `(cluster, endpoint, count)`
+    /// for every healthy endpoint of every cluster.
+    pub fn endpoint_counts(&self) -> Vec<(&str, &Endpoint, u64)> {
+        self.clusters
+            .iter()
+            .chain(self.services.values())
+            .flat_map(|c| {
+                c.endpoints
+                    .iter()
+                    .zip(&c.picks)
+                    .map(move |(e, n)| (&*c.name, e, n.load(Ordering::Relaxed)))
+            })
+            .collect()
+    }
+
+    /// The same table bound to other endpoints: routes are not recompiled.
+    ///
+    /// # Errors
+    /// As [`Router::new`].
+    pub fn with_registry(&self, registry: &Registry) -> Result<Router, String> {
+        Router::new(&self.table, registry)
+    }
+
+    /// The table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Decides `req` and picks the endpoint; the one draw from `rng` drives both.
+    pub fn decide<R, G>(&self, req: &R, rng: &mut G) -> Routed<'_>
+    where
+        R: Request + ?Sized,
+        G: rand_core::Rng + ?Sized,
+    {
+        self.decide_with_draw(req, rng.next_u64())
+    }
+
+    /// Decides `req` with an explicit draw and picks the endpoint. Allocates nothing.
+    pub fn decide_with_draw<R: Request + ?Sized>(&self, req: &R, draw: u64) -> Routed<'_> {
+        let decision = self.table.decide_with_draw(req, draw);
+        let pick = self.pick(&decision, req, draw);
+        Routed { decision, pick }
+    }
+
+    /// Picks the endpoint for a decision this router's table made: [`Pick::NotForwarded`] when
+    /// the decision does not forward (no match, redirect, direct response, an abort, an
+    /// unavailable destination), else the cluster's pick. Allocates nothing.
+    pub fn pick<R: Request + ?Sized>(
+        &self,
+        decision: &Decision<'_>,
+        req: &R,
+        draw: u64,
+    ) -> Pick<'_> {
+        let (cluster, id) = match &decision.outcome {
+            Outcome::Passthrough => {
+                // The mesh default route: the addressed Service, found as the host is.
+                let domain = self.table.inner.cluster_domain();
+                let c = with_request_host(req.authority(), |host| {
+                    lookup_names(host, req.source_namespace(), Some(domain), |name, _| {
+                        self.services.get(name)
+                    })
+                });
+                match c {
+                    Some(c) => (c, ClusterId::Service),
+                    None => return Pick::NoEndpoints,
+                }
+            }
+            Outcome::Matched(m) => {
+                // An abort answers without forwarding, also a gRPC one (status 200).
+                if decision.status() != 200 || m.abort.is_some() {
+                    return Pick::NotForwarded;
+                }
+                let (Some(w), Action::Forward(f)) = (m.destination, &m.rule.action) else {
+                    return Pick::NotForwarded;
+                };
+                let id = w.destination.cluster;
+                let Some(cluster) = self.clusters.get(id as usize) else {
+                    // A decision of another table.
+                    return Pick::NoEndpoints;
+                };
+                let hash = if cluster.policy.is_consistent_hash() {
+                    self.route_hash(f, req)
+                } else {
+                    None
+                };
+                return cluster.pick(hash, draw, ClusterId::Destination(id));
+            }
+            _ => return Pick::NotForwarded,
+        };
+        // The mesh default route carries the service's own hash policy.
+        let hash = if cluster.policy.is_consistent_hash() {
+            let mut key = HashKey::new();
+            for p in &cluster.hash_policies {
+                key.add(p.hash(req));
+            }
+            key.hash()
+        } else {
+            None
+        };
+        cluster.pick(hash, draw, id)
+    }
+
+    /// The route's hash key as Envoy computes it from the hash policies Istio puts on the
+    /// route: one per destination (weight-0 destinations of a split skipped), the
+    /// DestinationRule `consistentHash` key of that destination's (host, subset), combined in
+    /// declaration order with [`HashKey`]. One destination: that key's hash.
+    fn route_hash<R: Request + ?Sized>(&self, forward: &Forward, req: &R) -> Option<u64> {
+        let several = forward.destinations.len() > 1;
+        let mut key = HashKey::new();
+        for d in &forward.destinations {
+            if several && d.weight == 0 {
+                continue;
+            }
+            if let Some(c) = self.clusters.get(d.destination.cluster as usize) {
+                for p in &c.hash_policies {
+                    key.add(p.hash(req));
+                }
+            }
+        }
+        key.hash()
+    }
+
+    /// Reports that a request to `pick`'s endpoint started (for LEAST_REQUEST). Report to the
+    /// router that made the pick: a pick of another router (e.g. the one before
+    /// [`Router::with_registry`]) is ignored, and a new router starts with no request in
+    /// flight.
+    pub fn started(&self, pick: &EndpointPick<'_>) {
+        if let Some(c) = self.in_flight(pick) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reports that a request to `pick`'s endpoint finished (for LEAST_REQUEST); the count
+    /// never goes below 0.
+    pub fn finished(&self, pick: &EndpointPick<'_>) {
+        if let Some(c) = self.in_flight(pick) {
+            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    }
+
+    /// The in-flight counter of `pick`'s endpoint, when the pick is this router's (a pick of
+    /// another router, e.g. the one before a registry update, is ignored).
+    fn in_flight(&self, pick: &EndpointPick<'_>) -> Option<&AtomicU32> {
+        let cluster = match pick.cluster_id {
+            ClusterId::Destination(id) => self.clusters.get(id as usize)?,
+            ClusterId::Service => self.services.get(pick.cluster)?,
+        };
+        let i = pick.index as usize;
+        std::ptr::eq(cluster.endpoints.get(i)?, pick.endpoint).then(|| &cluster.in_flight[i])
+    }
+}
+
+impl<'r> Routed<'r> {
+    /// The decision's attributes ([`Decision::span_fields`]) with the endpoint picked and the
+    /// status after the pick (503 when no endpoint can take the request). Allocates nothing.
+    pub fn span_fields(&self) -> SpanFields<'r> {
+        let mut f = self.decision.span_fields();
+        f.status = self.status();
+        if let Some(p) = self.pick.endpoint() {
+            f.endpoint_address = Some(&p.endpoint.address);
+            f.endpoint_port = Some(p.endpoint.port);
+        }
+        f
+    }
+}
