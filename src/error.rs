@@ -97,6 +97,12 @@ impl Error {
         self.0.resource.as_ref()
     }
 
+    /// The input the error was found in (a file name, or the name given to
+    /// [`Config::add_str`](crate::Config::add_str)), when it is known.
+    pub fn source_name(&self) -> Option<&str> {
+        self.0.source_name.as_deref()
+    }
+
     /// The field path inside the resource, e.g. `spec.http[2].route[1].weight`
     /// (for syntax errors: the document and position).
     pub fn path(&self) -> &str {

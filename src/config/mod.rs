@@ -641,8 +641,27 @@ fn typed<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Error> {
             format!("{root}.{inner}")
         };
         let path = path.replace(".[", "[");
-        Error::new(ErrorKind::Schema, path, e.into_inner().to_string())
+        let message = e.into_inner().to_string();
+        let message = match unknown_field_hint(&message) {
+            Some(hint) => format!("{message}; did you mean `{hint}`?"),
+            None => message,
+        };
+        Error::new(ErrorKind::Schema, path, message)
     })
+}
+
+/// For serde's "unknown field `destnation`, expected one of `destination`, `weight`, ..." (or
+/// "expected `a` or `b`"): the expected field nearest to the one written, when one is near.
+fn unknown_field_hint(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| !c.is_empty())
+        .collect();
+    names::did_you_mean(field, &candidates)
 }
 
 /// Splits text into documents: JSON (one value, or a stream of values) or YAML (multi-document).
@@ -681,10 +700,26 @@ fn parse_documents(text: &str) -> Result<Vec<Value>, Error> {
     options.merge_keys = serde_saphyr::MergeKeyPolicy::Error;
     let docs: Vec<Strict> =
         serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
+            // The parser's message, without its own position prefix and source snippet: the
+            // position goes in the path, as for JSON.
+            let position = e
+                .location()
+                .filter(|l| l.line() > 0)
+                .map(|l| (format!("line {} column {}", l.line(), l.column()), l));
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let (path, why) = match &position {
+                Some((path, l)) => {
+                    let prefix = format!("line {} column {}: ", l.line(), l.column());
+                    (path.clone(), first.strip_prefix(&prefix).unwrap_or(first))
+                }
+                None => (String::new(), first),
+            };
             Error::new(
                 ErrorKind::Syntax,
-                "",
-                format!("not valid YAML within limits: {e}"),
+                path,
+                format!("not valid YAML within limits: {why}"),
             )
         })?;
     Ok(docs.into_iter().map(|d| d.0).collect())
