@@ -1077,6 +1077,19 @@ pub enum KeySource {
     SourceIp,
 }
 
+impl std::fmt::Display for KeySource {
+    /// The form [`KeySource::parse`] reads: `header:NAME`, `cookie:NAME`, `query:NAME` or
+    /// `source-ip`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Header(n) => write!(f, "header:{n}"),
+            KeySource::Cookie(n) => write!(f, "cookie:{n}"),
+            KeySource::Query(n) => write!(f, "query:{n}"),
+            KeySource::SourceIp => f.write_str("source-ip"),
+        }
+    }
+}
+
 impl KeySource {
     /// Parses `header:NAME`, `cookie:NAME`, `query:NAME` or `source-ip`.
     ///

@@ -313,7 +313,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.starts_with("v2 is off limits\n  request: "), "{err}");
-        assert!(err.contains("end-user=\"jason\""), "{err}");
+        assert!(err.contains("-H 'end-user: jason'"), "{err}");
     }
 
     #[test]

@@ -66,7 +66,7 @@ fn a_weight_change_is_one_class() {
     // The witness is a request of the shifted rule: no jason header, not under /api.
     let text = d.to_string();
     assert!(
-        text.contains("reviews.default.svc.cluster.local v1 4/5"),
+        text.contains("reviews.default.svc.cluster.local subset v1 80% → 50%"),
         "{text}"
     );
     assert!(!c.witness.path.starts_with("/api"));
@@ -99,7 +99,7 @@ fn a_rule_inserted_above_others_changes_only_what_it_takes() {
     assert!(!c.witness.headers.iter().any(|(_, v)| v == "jason"));
     assert_eq!(c.before.destinations[0].subset.as_deref(), Some("v3"));
     assert_eq!(c.after.destinations[0].subset.as_deref(), Some("v2"));
-    assert!(c.after_rule.as_deref().unwrap().contains("(canary)"));
+    assert!(c.after_rule.as_deref().unwrap().contains("(\"canary\")"));
 }
 
 #[test]

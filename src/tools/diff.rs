@@ -36,7 +36,7 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use crate::action::{Abort, Action, HeaderOps};
+use crate::action::{Abort, Action, HeaderOps, RedirectPort};
 use crate::decision::{Decision, Outcome};
 use crate::predicate::path::{PathMatch, strip_query};
 use crate::request::OwnedRequest;
@@ -53,10 +53,33 @@ pub struct Share {
     pub subset: Option<String>,
     /// Port.
     pub port: Option<u16>,
-    /// Share of the requests, as a reduced fraction `(numerator, denominator)`.
+    /// Share of the requests, as a reduced fraction `(numerator, denominator)`
+    /// ([`Share::percent`] says it as a person configured it).
     pub share: (u64, u64),
     /// Why the destination cannot serve, if it cannot.
     pub unavailable: Option<&'static str>,
+}
+
+impl Share {
+    /// The share as a percentage of the requests, as a person configured it: `80%`, `33.33%`.
+    pub fn percent(&self) -> String {
+        percent_of(self.share.0, self.share.1)
+    }
+}
+
+/// `part` of `total` as a percentage with at most two decimals, trailing zeros dropped (`80%`,
+/// `33.33%`, `0.01%`).
+pub fn percent_of(part: u64, total: u64) -> String {
+    if total == 0 {
+        return "0%".to_string();
+    }
+    let hundredths = (u128::from(part) * 10_000 + u128::from(total) / 2) / u128::from(total);
+    let (whole, frac) = (hundredths / 100, hundredths % 100);
+    match frac {
+        0 => format!("{whole}%"),
+        f if f % 10 == 0 => format!("{whole}.{}%", f / 10),
+        f => format!("{whole}.{f:02}%"),
+    }
 }
 
 /// What a decision does to a request, compared by meaning.
@@ -78,12 +101,12 @@ impl fmt::Display for Effect {
         for s in &self.destinations {
             write!(f, " {}", s.host)?;
             if let Some(sub) = &s.subset {
-                write!(f, " {sub}")?;
+                write!(f, " subset {sub}")?;
             }
             if let Some(p) = s.port {
-                write!(f, " :{p}")?;
+                write!(f, " port {p}")?;
             }
-            write!(f, " {}/{}", s.share.0, s.share.1)?;
+            write!(f, " {}", s.percent())?;
             if let Some(u) = s.unavailable {
                 write!(f, " ({u})")?;
             }
@@ -132,14 +155,15 @@ impl Diff {
 
     /// The diff as JSON: `{"checked", "changes": [{"requests", "before", "after",
     /// "before_rule", "after_rule", "witness"}]}`, effects as `{"outcome", "destinations":
-    /// [{"host", "subset", "port", "share": [n, d], "unavailable"}], "actions"}`.
+    /// [{"host", "subset", "port", "share": [n, d], "percent": "80%", "unavailable"}], "actions"}`.
     pub fn to_json(&self) -> Value {
         let effect = |e: &Effect| {
             json!({
                 "outcome": e.outcome,
                 "destinations": e.destinations.iter().map(|s| json!({
                     "host": s.host, "subset": s.subset, "port": s.port,
-                    "share": [s.share.0, s.share.1], "unavailable": s.unavailable,
+                    "share": [s.share.0, s.share.1], "percent": s.percent(),
+                    "unavailable": s.unavailable,
                 })).collect::<Vec<_>>(),
                 "actions": e.actions,
             })
@@ -186,66 +210,137 @@ pub fn request_json(r: &OwnedRequest) -> Value {
     out
 }
 
-/// One line per request: `METHOD scheme://authority/path` and what else it carries.
+/// One request as the `meshroute route` command line takes it: `METHOD URL`, then `-H 'name:
+/// value'`, `--from NS,label=value` and `--gateway NS/NAME` where it carries them.
 pub fn request_line(r: &OwnedRequest) -> String {
     let mut s = format!("{} {}://{}{}", r.method, r.scheme, r.authority, r.path);
+    let default_port = if r.scheme == "https" { 443 } else { 80 };
+    if let Some(p) = r.port
+        && p != default_port
+        && !r.authority.ends_with(&format!(":{p}"))
+    {
+        s.push_str(&format!(" (port {p})"));
+    }
     for (k, v) in &r.headers {
-        s.push_str(&format!(" {k}={v:?}"));
+        s.push_str(&format!(" -H '{k}: {v}'"));
     }
-    if let Some(p) = r.port {
-        s.push_str(&format!(" port={p}"));
-    }
-    if let Some(ns) = &r.source_namespace {
-        s.push_str(&format!(" from={ns}"));
-    }
-    for (k, v) in &r.source_labels {
-        s.push_str(&format!(" label:{k}={v}"));
+    if r.source_namespace.is_some() || !r.source_labels.is_empty() {
+        s.push_str(" --from ");
+        s.push_str(
+            r.source_namespace
+                .as_deref()
+                .unwrap_or(crate::DEFAULT_NAMESPACE),
+        );
+        for (k, v) in &r.source_labels {
+            s.push_str(&format!(",{k}={v}"));
+        }
     }
     for (k, v) in &r.jwt_claims {
-        s.push_str(&format!(" claim:{k}={v}"));
+        s.push_str(&format!(" (claim {k}={v})"));
     }
     if let Some((ns, name)) = &r.gateway {
-        s.push_str(&format!(" gateway={ns}/{name}"));
+        s.push_str(&format!(" --gateway {ns}/{name}"));
     }
     s
 }
 
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let checked = plural(self.checked, "request");
         if self.changes.is_empty() {
-            return writeln!(f, "no change ({} requests checked)", self.checked);
+            return writeln!(f, "no change ({checked} checked)");
         }
-        writeln!(
-            f,
-            "{} change(s) ({} requests checked)",
-            self.changes.len(),
-            self.checked
-        )?;
+        let n = self.changes.len();
+        writeln!(f, "{} ({checked} checked)", plural(n, "change"))?;
         for (i, c) in self.changes.iter().enumerate() {
-            writeln!(f, "change {}: {} request(s)", i + 1, c.requests)?;
-            let rule =
-                |r: &Option<String>| r.as_deref().map_or(String::new(), |r| format!("  <- {r}"));
-            writeln!(f, "  before: {}{}", c.before, rule(&c.before_rule))?;
-            writeln!(f, "  after:  {}{}", c.after, rule(&c.after_rule))?;
-            writeln!(f, "  e.g.    {}", request_line(&c.witness))?;
+            writeln!(f, "\nchange {}: {}", i + 1, plural(c.requests, "request"))?;
+            let rule = |r: &Option<String>| r.clone().unwrap_or_else(|| "no rule".into());
+            if c.before_rule == c.after_rule {
+                writeln!(f, "  rule:    {}", rule(&c.before_rule))?;
+            } else {
+                writeln!(
+                    f,
+                    "  rule:    {} → {}",
+                    rule(&c.before_rule),
+                    rule(&c.after_rule)
+                )?;
+            }
+            c.fmt_effects(f)?;
+            writeln!(f, "  e.g.     {}", request_line(&c.witness))?;
         }
         Ok(())
     }
 }
 
-/// The rule that decided, as `Kind namespace/name rule N (name)`.
+impl Change {
+    /// What changes: the outcome, then each destination's share (`80% → 90%`), then the actions
+    /// that go (`-`) and come (`+`).
+    fn fmt_effects(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (b, a) = (&self.before, &self.after);
+        if b.outcome != a.outcome {
+            writeln!(f, "  outcome: {} → {}", b.outcome, a.outcome)?;
+        }
+        let key = |s: &Share| {
+            let mut k = s.host.clone();
+            if let Some(sub) = &s.subset {
+                k.push_str(&format!(" subset {sub}"));
+            }
+            if let Some(p) = s.port {
+                k.push_str(&format!(" port {p}"));
+            }
+            if let Some(u) = s.unavailable {
+                k.push_str(&format!(" ({u})"));
+            }
+            k
+        };
+        let mut shares: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+        for s in &b.destinations {
+            shares.entry(key(s)).or_default().0 = Some(s.percent());
+        }
+        for s in &a.destinations {
+            shares.entry(key(s)).or_default().1 = Some(s.percent());
+        }
+        for (dest, (before, after)) in &shares {
+            let before = before.as_deref().unwrap_or("0%");
+            let after = after.as_deref().unwrap_or("0%");
+            if before == after {
+                writeln!(f, "  route:   {dest} {after}")?;
+            } else {
+                writeln!(f, "  route:   {dest} {before} → {after}")?;
+            }
+        }
+        for x in &b.actions {
+            if !a.actions.contains(x) {
+                writeln!(f, "  - {x}")?;
+            }
+        }
+        for x in &a.actions {
+            if !b.actions.contains(x) {
+                writeln!(f, "  + {x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The rule that decided, by resource and field path as configured:
+/// `VirtualService default/reviews spec.http[1].match[0] ("shift")`.
 pub fn rule_label(table: &Table, d: &Decision<'_>) -> Option<String> {
+    use crate::tools::explain::{Dialect, block_at, rule_at};
     let m = d.matched()?;
     let src = table.source_of(m.rule);
-    let mut s = format!(
-        "{} {}/{} rule {}",
-        src.kind, src.namespace, src.name, m.rule.index
-    );
+    let dialect = Dialect::of(&src.kind);
+    let field = match m.block {
+        Some(b) => block_at(&m.rule.blocks[usize::from(b)], dialect, m.rule.index, b),
+        None => rule_at(dialect, m.rule.index),
+    };
+    let mut s = format!("{} {}/{} {field}", src.kind, src.namespace, src.name);
     if !m.rule.name.is_empty() {
-        s.push_str(&format!(" ({})", m.rule.name));
-    }
-    if let Some(b) = m.block {
-        s.push_str(&format!(" match {b}"));
+        s.push_str(&format!(" ({:?})", m.rule.name));
     }
     Some(s)
 }
@@ -260,10 +355,24 @@ fn header_ops(ops: &HeaderOps, who: &str, out: &mut Vec<String>) {
     }
     for (side, e) in [("request", &ops.request), ("response", &ops.response)] {
         if !e.is_empty() {
-            out.push(format!(
-                "{who}headers {side} set {:?} add {:?} remove {:?}",
-                e.set, e.add, e.remove
-            ));
+            let mut parts = Vec::new();
+            let pairs = |list: &[(Box<str>, Box<str>)]| {
+                list.iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !e.set.is_empty() {
+                parts.push(format!("set {}", pairs(&e.set)));
+            }
+            if !e.add.is_empty() {
+                parts.push(format!("add {}", pairs(&e.add)));
+            }
+            if !e.remove.is_empty() {
+                let names: Vec<&str> = e.remove.iter().map(|k| &**k).collect();
+                parts.push(format!("remove {}", names.join(", ")));
+            }
+            out.push(format!("{who}{side} headers: {}", parts.join("; ")));
         }
     }
 }
@@ -299,18 +408,36 @@ pub fn effect(d: &Decision<'_>, req: &OwnedRequest) -> Effect {
     match &m.rule.action {
         Action::Redirect(r) => {
             e.outcome = "redirect";
-            e.actions.push(format!(
-                "redirect {} uri {:?} prefix {:?} authority {:?} scheme {:?} port {:?}",
-                r.code, r.uri, r.prefix_rewrite, r.authority, r.scheme, r.port
-            ));
+            let mut parts = vec![format!("redirect {}", r.code)];
+            let mut part = |what: &str, v: &Option<Box<str>>| {
+                if let Some(v) = v {
+                    parts.push(format!("{what} {v}"));
+                }
+            };
+            part("scheme", &r.scheme);
+            part("authority", &r.authority);
+            part("path", &r.uri);
+            part("prefix", &r.prefix_rewrite);
+            match r.port {
+                RedirectPort::Port(p) => parts.push(format!("port {p}")),
+                RedirectPort::FromRequest => parts.push("port from the request".into()),
+                RedirectPort::FromProtocolDefault => {
+                    parts.push("port the scheme's default".into());
+                }
+                _ => {}
+            }
+            e.actions.push(parts.join(", "));
         }
         Action::DirectResponse(r) => {
             e.outcome = "direct-response";
-            e.actions.push(format!(
-                "respond {} body {:?}",
-                r.status,
-                r.body.as_deref().map(String::from_utf8_lossy)
-            ));
+            e.actions.push(match r.body.as_deref() {
+                Some(body) => format!(
+                    "respond {} with body {:?}",
+                    r.status,
+                    String::from_utf8_lossy(body)
+                ),
+                None => format!("respond {} without a body", r.status),
+            });
         }
         Action::Forward(f) => {
             let ends = f.split.cumulative();
@@ -371,15 +498,25 @@ pub fn effect(d: &Decision<'_>, req: &OwnedRequest) -> Effect {
                 e.actions.push(format!("backend timeout {}", ms(t)));
             }
             if let Some(r) = &f.retries {
-                e.actions.push(format!(
-                    "retries {} on {} per try {:?} backoff {:?} remote {:?} ignore previous {}",
-                    r.attempts,
-                    r.retry_on,
-                    r.per_try_timeout.map(ms),
-                    r.backoff.map(ms),
-                    r.retry_remote_localities,
-                    r.retry_ignore_previous_hosts
-                ));
+                let mut text = format!("retries {} on {}", r.attempts, r.retry_on);
+                if let Some(t) = r.per_try_timeout {
+                    text.push_str(&format!(", {} per try", ms(t)));
+                }
+                if let Some(b) = r.backoff {
+                    text.push_str(&format!(", backoff {}", ms(b)));
+                }
+                match r.retry_remote_localities {
+                    Some(true) => text.push_str(", to remote localities"),
+                    Some(false) => text.push_str(", not to remote localities"),
+                    None => {}
+                }
+                if r.retry_ignore_previous_hosts {
+                    text.push_str(", to other hosts than the ones tried");
+                }
+                if r.is_default {
+                    text.push_str(" (the mesh default)");
+                }
+                e.actions.push(text);
             }
             if let Some(fault) = &f.fault {
                 if let Some((d, share)) = &fault.delay {
@@ -397,25 +534,55 @@ pub fn effect(d: &Decision<'_>, req: &OwnedRequest) -> Effect {
             }
             for mirror in &f.mirrors {
                 let dst = &mirror.destination;
-                e.actions.push(format!(
-                    "mirror {} {:?} {:?} {}",
-                    dst.host,
-                    dst.subset,
-                    dst.port,
-                    percent(mirror.per_million)
-                ));
+                let mut text = format!("mirror {} to {}", percent(mirror.per_million), dst.host);
+                if let Some(s) = &dst.subset {
+                    text.push_str(&format!(" subset {s}"));
+                }
+                if let Some(p) = dst.port {
+                    text.push_str(&format!(" port {p}"));
+                }
+                e.actions.push(text);
             }
             if let Some(c) = &f.cors {
-                e.actions.push(format!("cors {c:?}"));
+                e.actions.push(cors(c));
             }
             if let Some(k) = &f.sticky {
-                e.actions.push(format!("sticky {k:?}"));
+                e.actions.push(format!("sticky split by {k}"));
             }
         }
     }
     e.actions.sort();
     e.actions.dedup();
     e
+}
+
+fn cors(c: &crate::action::Cors) -> String {
+    let list = |items: &[Box<str>]| items.iter().map(|s| &**s).collect::<Vec<_>>().join(" ");
+    let origins: Vec<String> = c
+        .allow_origins
+        .iter()
+        .map(|(how, v)| format!("{how} {v}"))
+        .collect();
+    let mut text = format!("cors origins {}", origins.join(", "));
+    for (what, items) in [
+        ("methods", &c.allow_methods),
+        ("headers", &c.allow_headers),
+        ("exposed headers", &c.expose_headers),
+    ] {
+        if !items.is_empty() {
+            text.push_str(&format!(", {what} {}", list(items)));
+        }
+    }
+    if let Some(m) = c.max_age {
+        text.push_str(&format!(", max age {}s", m.as_secs()));
+    }
+    if let Some(cr) = c.allow_credentials {
+        text.push_str(&format!(
+            ", credentials {}",
+            if cr { "allowed" } else { "not allowed" }
+        ));
+    }
+    text
 }
 
 /// Requests that probe both tables: the witnesses and boundary requests around every literal.

@@ -524,14 +524,14 @@ fn host_name(vh: &VirtualHost) -> &str {
 
 /// The API a resource's field names come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dialect {
+pub(crate) enum Dialect {
     Istio,
     HttpRoute,
     GrpcRoute,
 }
 
 impl Dialect {
-    fn of(kind: &str) -> Dialect {
+    pub(crate) fn of(kind: &str) -> Dialect {
         match kind {
             "HTTPRoute" => Dialect::HttpRoute,
             "GRPCRoute" => Dialect::GrpcRoute,
@@ -551,14 +551,16 @@ impl Dialect {
     }
 }
 
-fn rule_at(d: Dialect, rule: u32) -> String {
+/// The field path of rule `rule` of a resource: `spec.http[N]` or `spec.rules[N]`.
+pub(crate) fn rule_at(d: Dialect, rule: u32) -> String {
     match d {
         Dialect::Istio => format!("spec.http[{rule}]"),
         _ => format!("spec.rules[{rule}]"),
     }
 }
 
-fn block_at(b: &Block, d: Dialect, rule: u32, block: u16) -> String {
+/// The field path of a match block: `spec.http[N].match[M]` or `spec.rules[N].matches[M]`.
+pub(crate) fn block_at(b: &Block, d: Dialect, rule: u32, block: u16) -> String {
     if !b.path.is_empty() {
         return b.path.to_string();
     }
