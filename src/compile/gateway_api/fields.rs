@@ -60,6 +60,32 @@ pub(super) fn check_ref_names(
     }
 }
 
+/// How a name repeats one listed before it.
+pub(super) enum Repeat {
+    /// The same name, at this index.
+    Same(usize),
+    /// The same name but for ASCII case, at this index.
+    OtherCase(usize),
+}
+
+/// Whether `name` repeats one of `earlier`: the first equal name, else (when `fold_case`, as
+/// for header names) the first equal but for ASCII case.
+pub(super) fn repeat_of<'a>(
+    mut earlier: impl Iterator<Item = &'a str> + Clone,
+    name: &str,
+    fold_case: bool,
+) -> Option<Repeat> {
+    if let Some(j) = earlier.clone().position(|o| o == name) {
+        return Some(Repeat::Same(j));
+    }
+    if !fold_case {
+        return None;
+    }
+    earlier
+        .position(|o| o.eq_ignore_ascii_case(name))
+        .map(Repeat::OtherCase)
+}
+
 /// A header name: an HTTP token of 1-256 bytes. Returns whether it is valid.
 pub(super) fn check_header_name(name: &str, what: &str, path: &str, report: &mut Report) -> bool {
     if name.is_empty() {
