@@ -18,6 +18,13 @@
 //!   after a catch-all, or bound to no context);
 //! - [`Witness::Unknown`]: the search gave up; the block may or may not be reachable.
 //!
+//! The proof of coverage (`block_covers`: every request one compiled block matches, an
+//! earlier one matches too) works on the compiled table, across every resource that shares the
+//! virtual host. The VirtualService webhook's IST0130/IST0131 warnings have a check of their own
+//! (`compile::istio::reachability`) on purpose: they are about one resource as written, before
+//! lowering, and follow the webhook's rules (regexes compared as text, gateways by name), which
+//! would be wrong here; that module's documentation says where the two differ.
+//!
 //! # Example
 //! ```
 //! use meshroute::Table;

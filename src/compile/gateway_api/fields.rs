@@ -1,5 +1,5 @@
 //! Field checks every Gateway API resource uses: ports, object references,
-//! header names and values, sets. List sizes are
+//! header names and values, names repeated in a list ([`repeat_of`]), sets. List sizes are
 //! [`check_count`](crate::compile::values::check_count).
 
 use crate::compile::names::{check_group, check_kind, check_namespace, check_object_name};
