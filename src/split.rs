@@ -20,15 +20,7 @@ impl Split {
         if weights.len() == 1 {
             return Split { ends: smallvec![1] };
         }
-        let mut sum = 0u64;
-        let ends = weights
-            .iter()
-            .map(|&w| {
-                sum += u64::from(w);
-                sum
-            })
-            .collect();
-        Split { ends }
+        Split::exact(weights)
     }
 
     /// A split over `weights` taken as they are, also for a single destination (the Gateway

@@ -308,16 +308,7 @@ impl Config {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        // `kind: List` (kubectl), and `<Kind>List` as the API server answers a list request
-        // (`v1 ServiceList`, `networking.istio.io/v1 VirtualServiceList`).
-        let typed_list = kind.strip_suffix("List").is_some_and(|item| {
-            api_version == "v1"
-                || KNOWN_GROUPS.iter().any(|g| {
-                    api_version.rsplit_once('/').map(|(group, _)| group) == Some(g.group)
-                        && g.kinds.contains(&item)
-                })
-        });
-        if kind == "List" || typed_list {
+        if is_list(&api_version, &kind) {
             if depth > 0 {
                 self.note(source, at, "skipped: a List nested in a List".to_string());
                 return;
@@ -329,90 +320,16 @@ impl Config {
             }
             return;
         }
-        let raw_metadata = map.get("metadata").and_then(Value::as_object);
-        let raw = |field: &str| {
-            raw_metadata
-                .and_then(|m| m.get(field))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        };
-        let provisional = ResourceId::new(
-            if kind.is_empty() { "(no kind)" } else { &kind },
-            Some(raw("namespace"))
-                .filter(|ns| !ns.is_empty())
-                .unwrap_or("default"),
-            raw("name"),
-        );
-        let refuse = |this: &mut Config, path: &str, message: String| {
-            this.rejected.push(Rejected {
-                resource: provisional.clone(),
-                errors: vec![
-                    Error::new(ErrorKind::Invalid, path, message)
-                        .with_resource(&provisional)
-                        .with_source(source),
-                ],
-            })
-        };
-        // The API server refuses an object without apiVersion or kind ("apiVersion not set",
-        // "kind not set"), whatever else it holds.
-        for (field, value) in [("apiVersion", &api_version), ("kind", &kind)] {
-            if value.is_empty() {
-                let message = match map.get(field) {
-                    None | Some(Value::Null) => format!("{field} is required"),
-                    Some(Value::String(_)) => format!("{field} is empty"),
-                    Some(other) => format!("{field} must be a string, not {other}"),
-                };
-                refuse(self, field, message);
-                return;
-            }
+        let provisional = provisional_id(&map, &kind);
+        if let Some((path, message)) = type_problem(&map, &api_version, &kind) {
+            self.reject(
+                &provisional,
+                Error::new(ErrorKind::Invalid, path, message),
+                source,
+            );
+            return;
         }
-        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        let version = api_version
-            .rsplit_once('/')
-            .map_or(api_version.as_str(), |(_, v)| v);
-        // Inside a group meshroute reads, a version or kind that does not exist is an error, as
-        // kubectl's "no matches for kind" is; real kinds meshroute does not route with are
-        // skipped below.
-        if let Some(known) = KNOWN_GROUPS.iter().find(|g| g.group == group) {
-            if !known.versions.contains(&version) {
-                let versions = known.versions.join(", ");
-                refuse(
-                    self,
-                    "apiVersion",
-                    format!(
-                        "no matches for kind {kind:?} in version {api_version:?}; {group} serves \
-                         versions {versions}"
-                    ),
-                );
-                return;
-            }
-            if !known.kinds.contains(&kind.as_str()) {
-                let hint = match did_you_mean(&kind, known.kinds) {
-                    Some(k) => format!("; did you mean {k}?"),
-                    None => format!("; the kinds of {group} are {}", known.kinds.join(", ")),
-                };
-                refuse(
-                    self,
-                    "kind",
-                    format!("no matches for kind {kind:?} in version {api_version:?}{hint}"),
-                );
-                return;
-            }
-        }
-        let istio =
-            group == "networking.istio.io" && matches!(version, "v1" | "v1beta1" | "v1alpha3");
-        let gateway_api =
-            group == "gateway.networking.k8s.io" && matches!(version, "v1" | "v1beta1");
-        let core = api_version == "v1";
-        let handled = match kind.as_str() {
-            "VirtualService" | "DestinationRule" => istio,
-            "Gateway" => istio || gateway_api,
-            "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
-            "Service" | "Namespace" | "Pod" => core,
-            "EndpointSlice" => api_version == "discovery.k8s.io/v1",
-            _ => false,
-        };
-        if !handled {
+        if !is_routed_kind(&api_version, &kind) {
             self.note(
                 source,
                 at,
@@ -420,7 +337,31 @@ impl Config {
             );
             return;
         }
-        // No metadata reads as empty metadata, so that the missing name is what is reported.
+        let Some(metadata) = self.take_metadata(&mut map, &kind, source, &provisional) else {
+            return;
+        };
+        let (spec, root) = take_spec(&mut map, &kind);
+        self.push_object(api_version, kind, metadata, spec, root, source);
+    }
+
+    /// Files `e` as the rejection of the resource `id`.
+    fn reject(&mut self, id: &ResourceId, e: Error, source: &str) {
+        self.rejected.push(Rejected {
+            resource: id.clone(),
+            errors: vec![e.with_resource(id).with_source(source)],
+        });
+    }
+
+    /// Reads the object's `metadata` (no metadata reads as empty metadata, so that the missing
+    /// name is what is reported) and checks its name and namespace; a rejected object is filed
+    /// and gives `None`.
+    fn take_metadata(
+        &mut self,
+        map: &mut serde_json::Map<String, Value>,
+        kind: &str,
+        source: &str,
+        provisional: &ResourceId,
+    ) -> Option<Metadata> {
         let metadata_value = match map.remove("metadata") {
             None | Some(Value::Null) => Value::Object(Default::default()),
             Some(m) => m,
@@ -432,47 +373,43 @@ impl Config {
         let mut metadata: Metadata = match typed::<Metadata>(metadata_value, "metadata") {
             Ok(m) => m,
             Err(e) => {
-                let id = ResourceId::new(&kind, "", "");
-                self.rejected.push(Rejected {
-                    resource: id.clone(),
-                    errors: vec![e.with_resource(&id).with_source(source)],
-                });
-                return;
+                self.reject(&ResourceId::new(kind, "", ""), e, source);
+                return None;
             }
         };
         // An empty namespace is the default one, as for kubectl.
         if metadata.namespace.as_deref() == Some("") {
             metadata.namespace = None;
         }
-        if let Some((path, message)) = self.check_identity(&kind, &metadata, generate_name, source)
-        {
-            refuse(self, path, message);
-            return;
+        if let Some((path, message)) = self.check_identity(kind, &metadata, generate_name, source) {
+            self.reject(
+                provisional,
+                Error::new(ErrorKind::Invalid, path, message),
+                source,
+            );
+            return None;
         }
+        Some(metadata)
+    }
+
+    /// Reads `spec` into the resource type of `kind` and adds the resource, or files the
+    /// rejection of one that does not read.
+    fn push_object(
+        &mut self,
+        api_version: String,
+        kind: String,
+        metadata: Metadata,
+        spec: Value,
+        root: &str,
+        source: &str,
+    ) {
         let id = ResourceId::new(
             &kind,
             metadata.namespace.as_deref().unwrap_or("default"),
             &metadata.name,
         );
-        // An EndpointSlice keeps its fields at the top level; a Pod is read from its `spec`
-        // and `status`. Both are read whole, with the field paths as written.
-        let whole = matches!(kind.as_str(), "EndpointSlice" | "Pod");
-        let spec = if whole {
-            map.remove("apiVersion");
-            map.remove("kind");
-            Value::Object(std::mem::take(&mut map))
-        } else {
-            map.remove("spec")
-                .unwrap_or(Value::Object(Default::default()))
-        };
-        let root = if whole { "" } else { "spec" };
+        let istio = is_istio_api(&api_version);
         let order = self.resources.len() + self.rejected.len();
-        let reject = |e: Error, this: &mut Config| {
-            this.rejected.push(Rejected {
-                resource: id.clone(),
-                errors: vec![e.with_resource(&id).with_source(source)],
-            })
-        };
         macro_rules! object {
             ($variant:ident) => {
                 match typed(spec, root) {
@@ -483,7 +420,7 @@ impl Config {
                         source: source.to_string(),
                         order,
                     })),
-                    Err(e) => reject(e, self),
+                    Err(e) => self.reject(&id, e, source),
                 }
             };
         }
@@ -662,6 +599,128 @@ fn unknown_field_hint(message: &str) -> Option<&str> {
         .filter(|c| !c.is_empty())
         .collect();
     names::did_you_mean(field, &candidates)
+}
+
+/// `kind: List` (kubectl), and `<Kind>List` as the API server answers a list request
+/// (`v1 ServiceList`, `networking.istio.io/v1 VirtualServiceList`).
+fn is_list(api_version: &str, kind: &str) -> bool {
+    let typed_list = kind.strip_suffix("List").is_some_and(|item| {
+        api_version == "v1"
+            || KNOWN_GROUPS.iter().any(|g| {
+                api_version.rsplit_once('/').map(|(group, _)| group) == Some(g.group)
+                    && g.kinds.contains(&item)
+            })
+    });
+    kind == "List" || typed_list
+}
+
+/// The id a rejection of the object is filed under before its metadata is read.
+fn provisional_id(map: &serde_json::Map<String, Value>, kind: &str) -> ResourceId {
+    let raw_metadata = map.get("metadata").and_then(Value::as_object);
+    let raw = |field: &str| {
+        raw_metadata
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    ResourceId::new(
+        if kind.is_empty() { "(no kind)" } else { kind },
+        Some(raw("namespace"))
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or("default"),
+        raw("name"),
+    )
+}
+
+/// The `apiVersion` and `kind` of an object the API server would refuse, as `(field path,
+/// message)`.
+fn type_problem(
+    map: &serde_json::Map<String, Value>,
+    api_version: &str,
+    kind: &str,
+) -> Option<(&'static str, String)> {
+    // The API server refuses an object without apiVersion or kind ("apiVersion not set",
+    // "kind not set"), whatever else it holds.
+    for (field, value) in [("apiVersion", api_version), ("kind", kind)] {
+        if value.is_empty() {
+            let message = match map.get(field) {
+                None | Some(Value::Null) => format!("{field} is required"),
+                Some(Value::String(_)) => format!("{field} is empty"),
+                Some(other) => format!("{field} must be a string, not {other}"),
+            };
+            return Some((field, message));
+        }
+    }
+    let (group, version) = group_version(api_version);
+    // Inside a group meshroute reads, a version or kind that does not exist is an error, as
+    // kubectl's "no matches for kind" is; real kinds meshroute does not route with are
+    // skipped.
+    let known = KNOWN_GROUPS.iter().find(|g| g.group == group)?;
+    if !known.versions.contains(&version) {
+        let versions = known.versions.join(", ");
+        return Some((
+            "apiVersion",
+            format!(
+                "no matches for kind {kind:?} in version {api_version:?}; {group} serves \
+                 versions {versions}"
+            ),
+        ));
+    }
+    if !known.kinds.contains(&kind) {
+        let hint = match did_you_mean(kind, known.kinds) {
+            Some(k) => format!("; did you mean {k}?"),
+            None => format!("; the kinds of {group} are {}", known.kinds.join(", ")),
+        };
+        return Some((
+            "kind",
+            format!("no matches for kind {kind:?} in version {api_version:?}{hint}"),
+        ));
+    }
+    None
+}
+
+/// `apiVersion` as (group, version); the core group is `""`.
+fn group_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
+}
+
+/// Whether `api_version` is one of Istio's networking versions.
+fn is_istio_api(api_version: &str) -> bool {
+    let (group, version) = group_version(api_version);
+    group == "networking.istio.io" && matches!(version, "v1" | "v1beta1" | "v1alpha3")
+}
+
+/// Whether meshroute routes with objects of `kind` in `api_version`.
+fn is_routed_kind(api_version: &str, kind: &str) -> bool {
+    let (group, version) = group_version(api_version);
+    let istio = is_istio_api(api_version);
+    let gateway_api = group == "gateway.networking.k8s.io" && matches!(version, "v1" | "v1beta1");
+    let core = api_version == "v1";
+    match kind {
+        "VirtualService" | "DestinationRule" => istio,
+        "Gateway" => istio || gateway_api,
+        "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
+        "Service" | "Namespace" | "Pod" => core,
+        "EndpointSlice" => api_version == "discovery.k8s.io/v1",
+        _ => false,
+    }
+}
+
+/// The object's spec and the path its fields are reported under. An EndpointSlice keeps its
+/// fields at the top level; a Pod is read from its `spec` and `status`. Both are read whole,
+/// with the field paths as written.
+fn take_spec(map: &mut serde_json::Map<String, Value>, kind: &str) -> (Value, &'static str) {
+    if matches!(kind, "EndpointSlice" | "Pod") {
+        map.remove("apiVersion");
+        map.remove("kind");
+        (Value::Object(std::mem::take(map)), "")
+    } else {
+        (
+            map.remove("spec")
+                .unwrap_or(Value::Object(Default::default())),
+            "spec",
+        )
+    }
 }
 
 /// Splits text into documents: JSON (one value, or a stream of values) or YAML (multi-document).

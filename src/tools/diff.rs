@@ -26,7 +26,7 @@
 //!     .replace("weight: 80", "weight: 50").replace("weight: 20", "weight: 50"))?;
 //! let d = diff(&old, &new);
 //! assert_eq!(d.changes.len(), 1);
-//! assert!(d.to_string().contains("reviews.default.svc.cluster.local v3 1/5"));
+//! assert!(d.to_string().contains("reviews.default.svc.cluster.local subset v3 20% → 50%"));
 //! assert!(diff(&old, &old).is_empty());
 //! # Ok::<(), meshroute::Errors>(())
 //! ```
@@ -36,7 +36,7 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use crate::action::{Abort, Action, HeaderOps, RedirectPort};
+use crate::action::{Abort, Action, Forward, HeaderOps, RedirectPort};
 use crate::decision::{Decision, Outcome};
 use crate::predicate::path::{PathMatch, strip_query};
 use crate::request::OwnedRequest;
@@ -440,115 +440,12 @@ pub fn effect(d: &Decision<'_>, req: &OwnedRequest) -> Effect {
             });
         }
         Action::Forward(f) => {
-            let ends = f.split.cumulative();
-            let mut weights: BTreeMap<ShareKey, u64> = BTreeMap::new();
-            let mut prev = 0;
-            for (w, &end) in f.destinations.iter().zip(ends) {
-                let weight = end - prev;
-                prev = end;
-                let dst = &w.destination;
-                header_ops(&dst.headers, &format!("{} ", dst.host), &mut e.actions);
-                if weight == 0 {
-                    continue;
-                }
-                let key = (
-                    dst.host.to_string(),
-                    dst.subset.as_deref().map(String::from),
-                    dst.port,
-                    dst.unavailable.map(|u| u.reason()),
-                );
-                *weights.entry(key).or_default() += weight;
-            }
-            let total: u64 = weights.values().sum();
-            if total == 0 {
-                e.actions
-                    .push(format!("unavailable {}", f.unavailable_status));
-            }
-            e.destinations = weights
-                .into_iter()
-                .map(|((host, subset, port, unavailable), w)| {
-                    let g = gcd(w, total).max(1);
-                    Share {
-                        host,
-                        subset,
-                        port,
-                        share: (w / g, total / g),
-                        unavailable,
-                    }
-                })
-                .collect();
+            e.destinations = shares(f, &mut e.actions);
             if e.destinations.iter().any(|s| s.unavailable.is_some()) {
                 e.actions
                     .push(format!("unavailable {}", f.unavailable_status));
             }
-            if let Some(rw) = &f.rewrite {
-                if rw.path.is_some()
-                    && let Some(p) = d.rewritten_path(strip_query(&req.path))
-                {
-                    e.actions.push(format!("rewrite path {p}"));
-                }
-                if let Some(a) = &rw.authority {
-                    e.actions.push(format!("rewrite authority {a}"));
-                }
-            }
-            if let Some(t) = f.timeout {
-                e.actions.push(format!("timeout {}", ms(t)));
-            }
-            if let Some(t) = f.backend_timeout {
-                e.actions.push(format!("backend timeout {}", ms(t)));
-            }
-            if let Some(r) = &f.retries {
-                let mut text = format!("retries {} on {}", r.attempts, r.retry_on);
-                if let Some(t) = r.per_try_timeout {
-                    text.push_str(&format!(", {} per try", ms(t)));
-                }
-                if let Some(b) = r.backoff {
-                    text.push_str(&format!(", backoff {}", ms(b)));
-                }
-                match r.retry_remote_localities {
-                    Some(true) => text.push_str(", to remote localities"),
-                    Some(false) => text.push_str(", not to remote localities"),
-                    None => {}
-                }
-                if r.retry_ignore_previous_hosts {
-                    text.push_str(", to other hosts than the ones tried");
-                }
-                if r.is_default {
-                    text.push_str(" (the mesh default)");
-                }
-                e.actions.push(text);
-            }
-            if let Some(fault) = &f.fault {
-                if let Some((d, share)) = &fault.delay {
-                    e.actions
-                        .push(format!("fault delay {} {}", ms(*d), percent(*share)));
-                }
-                if let Some((a, share)) = &fault.abort {
-                    let what = match a {
-                        Abort::Http(c) => c.to_string(),
-                        Abort::Grpc(s) => format!("grpc {s}"),
-                    };
-                    e.actions
-                        .push(format!("fault abort {what} {}", percent(*share)));
-                }
-            }
-            for mirror in &f.mirrors {
-                let dst = &mirror.destination;
-                let mut text = format!("mirror {} to {}", percent(mirror.per_million), dst.host);
-                if let Some(s) = &dst.subset {
-                    text.push_str(&format!(" subset {s}"));
-                }
-                if let Some(p) = dst.port {
-                    text.push_str(&format!(" port {p}"));
-                }
-                e.actions.push(text);
-            }
-            if let Some(c) = &f.cors {
-                e.actions.push(cors(c));
-            }
-            if let Some(k) = &f.sticky {
-                e.actions.push(format!("sticky split by {k}"));
-            }
+            forward_actions(f, d, req, &mut e.actions);
         }
     }
     e.actions.sort();
@@ -581,6 +478,122 @@ fn cors(c: &crate::action::Cors) -> String {
             ", credentials {}",
             if cr { "allowed" } else { "not allowed" }
         ));
+    }
+    text
+}
+
+/// The split of `f` as reduced shares, destinations that count as one merged; adds each
+/// destination's header operations to `actions`, and `unavailable` when every weight is 0.
+fn shares(f: &Forward, actions: &mut Vec<String>) -> Vec<Share> {
+    let ends = f.split.cumulative();
+    let mut weights: BTreeMap<ShareKey, u64> = BTreeMap::new();
+    let mut prev = 0;
+    for (w, &end) in f.destinations.iter().zip(ends) {
+        let weight = end - prev;
+        prev = end;
+        let dst = &w.destination;
+        header_ops(&dst.headers, &format!("{} ", dst.host), actions);
+        if weight == 0 {
+            continue;
+        }
+        let key = (
+            dst.host.to_string(),
+            dst.subset.as_deref().map(String::from),
+            dst.port,
+            dst.unavailable.map(|u| u.reason()),
+        );
+        *weights.entry(key).or_default() += weight;
+    }
+    let total: u64 = weights.values().sum();
+    if total == 0 {
+        actions.push(format!("unavailable {}", f.unavailable_status));
+    }
+    weights
+        .into_iter()
+        .map(|((host, subset, port, unavailable), w)| {
+            let g = gcd(w, total).max(1);
+            Share {
+                host,
+                subset,
+                port,
+                share: (w / g, total / g),
+                unavailable,
+            }
+        })
+        .collect()
+}
+
+/// What forwarding by `f` does besides the split: rewrites, timeouts, retries, faults,
+/// mirrors, CORS and stickiness.
+fn forward_actions(f: &Forward, d: &Decision<'_>, req: &OwnedRequest, actions: &mut Vec<String>) {
+    if let Some(rw) = &f.rewrite {
+        if rw.path.is_some()
+            && let Some(p) = d.rewritten_path(strip_query(&req.path))
+        {
+            actions.push(format!("rewrite path {p}"));
+        }
+        if let Some(a) = &rw.authority {
+            actions.push(format!("rewrite authority {a}"));
+        }
+    }
+    if let Some(t) = f.timeout {
+        actions.push(format!("timeout {}", ms(t)));
+    }
+    if let Some(t) = f.backend_timeout {
+        actions.push(format!("backend timeout {}", ms(t)));
+    }
+    if let Some(r) = &f.retries {
+        actions.push(retries(r));
+    }
+    if let Some(fault) = &f.fault {
+        if let Some((d, share)) = &fault.delay {
+            actions.push(format!("fault delay {} {}", ms(*d), percent(*share)));
+        }
+        if let Some((a, share)) = &fault.abort {
+            let what = match a {
+                Abort::Http(c) => c.to_string(),
+                Abort::Grpc(s) => format!("grpc {s}"),
+            };
+            actions.push(format!("fault abort {what} {}", percent(*share)));
+        }
+    }
+    for mirror in &f.mirrors {
+        let dst = &mirror.destination;
+        let mut text = format!("mirror {} to {}", percent(mirror.per_million), dst.host);
+        if let Some(s) = &dst.subset {
+            text.push_str(&format!(" subset {s}"));
+        }
+        if let Some(p) = dst.port {
+            text.push_str(&format!(" port {p}"));
+        }
+        actions.push(text);
+    }
+    if let Some(c) = &f.cors {
+        actions.push(cors(c));
+    }
+    if let Some(k) = &f.sticky {
+        actions.push(format!("sticky split by {k}"));
+    }
+}
+
+fn retries(r: &crate::action::Retries) -> String {
+    let mut text = format!("retries {} on {}", r.attempts, r.retry_on);
+    if let Some(t) = r.per_try_timeout {
+        text.push_str(&format!(", {} per try", ms(t)));
+    }
+    if let Some(b) = r.backoff {
+        text.push_str(&format!(", backoff {}", ms(b)));
+    }
+    match r.retry_remote_localities {
+        Some(true) => text.push_str(", to remote localities"),
+        Some(false) => text.push_str(", not to remote localities"),
+        None => {}
+    }
+    if r.retry_ignore_previous_hosts {
+        text.push_str(", to other hosts than the ones tried");
+    }
+    if r.is_default {
+        text.push_str(" (the mesh default)");
     }
     text
 }

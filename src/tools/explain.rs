@@ -23,7 +23,9 @@ use crate::predicate::path::PathMatch;
 use crate::predicate::query::first_value;
 use crate::predicate::source::SourceMiss;
 use crate::request::{Request, addressed_port};
-use crate::table::{Inner, LookupStep, Rule, Source, Table, VirtualHost, Visibility};
+use crate::table::{
+    Claim, Context, Inner, LookupStep, Rule, Source, Table, VirtualHost, Visibility,
+};
 
 /// How one decision was reached ([`Table::explain`]). Everything is owned: an explanation
 /// outlives the table it was made from.
@@ -334,32 +336,7 @@ impl Table {
     /// ```
     pub fn explain<R: Request + ?Sized>(&self, req: &R, draw: u64) -> Explain {
         let inner = &*self.inner;
-        let ns = req.source_namespace();
-        let gateway = req.gateway();
-        let mut e = Explain {
-            method: req.method().to_string(),
-            path: req.path().to_string(),
-            draw,
-            gateway: gateway.map(|(n, g)| (n.to_string(), g.to_string())),
-            context_known: false,
-            source_namespace: ns.to_string(),
-            port_group: None,
-            host: HostLookup {
-                authority: req.authority().to_string(),
-                host: String::new(),
-                found_by: HostMatch::None,
-                virtual_host: None,
-                notes: Vec::new(),
-            },
-            claim: None,
-            candidates: Vec::new(),
-            not_evaluated: 0,
-            outcome: "",
-            status: 0,
-            winner: None,
-            port: None,
-        };
-        e.host.host = with_request_host(req.authority(), str::to_string);
+        let mut e = started(req, draw);
         // The path is normalized before anything else, as `decide` does: a refused path is
         // refused whatever the gateway and host.
         let mut buf = [0u8; crate::predicate::normalize::MAX_PATH_LEN];
@@ -370,33 +347,14 @@ impl Table {
                 return finish(e, Outcome::BadRequest { reason }, draw, inner);
             }
         };
-        let Some(ctx) = inner.context(gateway) else {
+        let Some(ctx) = inner.context(req.gateway()) else {
             e.host
                 .notes
                 .push("the table has no routes for this gateway".to_string());
             return finish(e, Outcome::NoVirtualHost, draw, inner);
         };
         e.context_known = true;
-        let mut group = PortGroup::AllPorts;
-        let found = inner.find_vhost_with(ctx, req, &mut |step| match step {
-            LookupStep::Found { via, port } => {
-                e.host.found_by = match via {
-                    Via::Exact => HostMatch::Exact,
-                    Via::ShortName(fqdn) => HostMatch::ShortName {
-                        expanded: fqdn.to_string(),
-                    },
-                    Via::Wildcard => HostMatch::Wildcard,
-                };
-                group = port.map_or(PortGroup::AllPorts, PortGroup::Port);
-            }
-            LookupStep::Invisible(vh) => e.host.notes.push(format!(
-                "virtual host {} has no route visible to namespace {ns}",
-                host_name(vh)
-            )),
-            LookupStep::PortMissed(port) => e.host.notes.push(format!(
-                "no host for port {port}; looked up in the hosts of every port"
-            )),
-        });
+        let (found, group) = look_up_host(inner, ctx, req, &mut e.host);
         let Some((vhost, claim)) = found else {
             e.port_group = Some(PortGroup::AllPorts);
             let outcome = if ctx.gateway.is_none() {
@@ -412,80 +370,171 @@ impl Table {
         };
         e.port_group = Some(group);
         e.host.virtual_host = Some(host_name(vhost).to_string());
-        let index = vhost
-            .claims
-            .iter()
-            .position(|c| std::ptr::eq(c, claim))
-            .unwrap_or_default();
-        let mut resources: Vec<ResourceRef> = Vec::new();
-        for entry in &claim.entries {
-            let r = resource(inner.source_of(&inner.rules()[entry.rule as usize]));
-            if !resources.contains(&r) {
-                resources.push(r);
-            }
-        }
-        e.claim = Some(ClaimUsed {
-            index,
-            of: vhost.claims.len(),
-            resources,
-            visible_to: match &claim.visibility {
-                Visibility::Public => None,
-                Visibility::Only(list) => Some(list.iter().map(|n| n.to_string()).collect()),
-            },
-            entries: claim.entries.len(),
-        });
+        e.claim = Some(claim_used(inner, vhost, claim));
         for (k, entry) in claim.entries.iter().enumerate() {
             let rule = &inner.rules()[entry.rule as usize];
-            let source = inner.source_of(rule);
-            let dialect = Dialect::of(&source.kind);
-            let block = entry.block.map(|b| &rule.blocks[b as usize]);
-            let at = match (block, entry.block) {
-                (Some(b), Some(i)) => block_at(b, dialect, rule.index, i),
-                _ => rule_at(dialect, rule.index),
-            };
-            let failure = block.and_then(|b| {
-                let miss = b.check(req, path).err()?;
-                Some(describe_miss(b, dialect, req, path, miss))
-            });
-            let route_name = match block {
-                Some(b) => b.route_name.to_string(),
-                None => rule.name.to_string(),
-            };
-            let verdict = match failure {
-                Some((field, seen)) => Verdict::Failed {
-                    field: format!("{at}.{field}"),
-                    seen,
-                },
-                None => Verdict::Won,
-            };
-            let won = verdict == Verdict::Won;
-            e.candidates.push(Candidate {
-                resource: resource(source),
-                rule: rule.index,
-                rule_name: rule.name.to_string(),
-                block: entry.block,
-                route_name,
-                at,
-                verdict,
-            });
+            let candidate = candidate(inner, rule, entry.block, req, path);
+            let won = candidate.verdict == Verdict::Won;
+            e.candidates.push(candidate);
             if won {
                 e.not_evaluated = claim.entries.len() - k - 1;
-                let d = inner.matched(rule, entry.block, req, draw);
-                e.winner = Some(winner(rule, &d, draw, e.candidates.len() - 1));
-                e.port = d
-                    .port
-                    .zip(d.destination())
-                    .map(|(number, dest)| ForwardPort {
-                        number,
-                        from: dest.port_from,
-                    });
-                e.outcome = "matched";
-                e.status = d.status();
+                record_winner(&mut e, inner, rule, entry.block, req, draw);
                 return e;
             }
         }
         finish(e, Outcome::NoRoute { host: &vhost.name }, draw, inner)
     }
+}
+
+/// The explanation before any step: the request as given, nothing found yet.
+fn started<R: Request + ?Sized>(req: &R, draw: u64) -> Explain {
+    Explain {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        draw,
+        gateway: req.gateway().map(|(n, g)| (n.to_string(), g.to_string())),
+        context_known: false,
+        source_namespace: req.source_namespace().to_string(),
+        port_group: None,
+        host: HostLookup {
+            authority: req.authority().to_string(),
+            host: with_request_host(req.authority(), str::to_string),
+            found_by: HostMatch::None,
+            virtual_host: None,
+            notes: Vec::new(),
+        },
+        claim: None,
+        candidates: Vec::new(),
+        not_evaluated: 0,
+        outcome: "",
+        status: 0,
+        winner: None,
+        port: None,
+    }
+}
+
+/// Looks the request's host up in `ctx` as `decide` does, recording each step in `host`;
+/// returns the virtual host and claim found, and the port group they were found in.
+fn look_up_host<'c, R: Request + ?Sized>(
+    inner: &Inner,
+    ctx: &'c Context,
+    req: &R,
+    host: &mut HostLookup,
+) -> (Option<(&'c VirtualHost, &'c Claim)>, PortGroup) {
+    let ns = req.source_namespace();
+    let mut group = PortGroup::AllPorts;
+    let found = inner.find_vhost_with(ctx, req, &mut |step| match step {
+        LookupStep::Found { via, port } => {
+            host.found_by = match via {
+                Via::Exact => HostMatch::Exact,
+                Via::ShortName(fqdn) => HostMatch::ShortName {
+                    expanded: fqdn.to_string(),
+                },
+                Via::Wildcard => HostMatch::Wildcard,
+            };
+            group = port.map_or(PortGroup::AllPorts, PortGroup::Port);
+        }
+        LookupStep::Invisible(vh) => host.notes.push(format!(
+            "virtual host {} has no route visible to namespace {ns}",
+            host_name(vh)
+        )),
+        LookupStep::PortMissed(port) => host.notes.push(format!(
+            "no host for port {port}; looked up in the hosts of every port"
+        )),
+    });
+    (found, group)
+}
+
+/// The claim of `vhost` the request was routed by: where it stands, the resources its entries
+/// come from, and who sees it.
+fn claim_used(inner: &Inner, vhost: &VirtualHost, claim: &Claim) -> ClaimUsed {
+    let index = vhost
+        .claims
+        .iter()
+        .position(|c| std::ptr::eq(c, claim))
+        .unwrap_or_default();
+    let mut resources: Vec<ResourceRef> = Vec::new();
+    for entry in &claim.entries {
+        let r = resource(inner.source_of(&inner.rules()[entry.rule as usize]));
+        if !resources.contains(&r) {
+            resources.push(r);
+        }
+    }
+    ClaimUsed {
+        index,
+        of: vhost.claims.len(),
+        resources,
+        visible_to: match &claim.visibility {
+            Visibility::Public => None,
+            Visibility::Only(list) => Some(list.iter().map(|n| n.to_string()).collect()),
+        },
+        entries: claim.entries.len(),
+    }
+}
+
+/// One entry of the claim (`rule`, and its match block `block`) tried against the request:
+/// won, or the first condition that failed.
+fn candidate<R: Request + ?Sized>(
+    inner: &Inner,
+    rule: &Rule,
+    block: Option<u16>,
+    req: &R,
+    path: &str,
+) -> Candidate {
+    let source = inner.source_of(rule);
+    let dialect = Dialect::of(&source.kind);
+    let b = block.map(|b| &rule.blocks[b as usize]);
+    let at = match (b, block) {
+        (Some(b), Some(i)) => block_at(b, dialect, rule.index, i),
+        _ => rule_at(dialect, rule.index),
+    };
+    let failure = b.and_then(|b| {
+        let miss = b.check(req, path).err()?;
+        Some(describe_miss(b, dialect, req, path, miss))
+    });
+    let route_name = match b {
+        Some(b) => b.route_name.to_string(),
+        None => rule.name.to_string(),
+    };
+    let verdict = match failure {
+        Some((field, seen)) => Verdict::Failed {
+            field: format!("{at}.{field}"),
+            seen,
+        },
+        None => Verdict::Won,
+    };
+    Candidate {
+        resource: resource(source),
+        rule: rule.index,
+        rule_name: rule.name.to_string(),
+        block,
+        route_name,
+        at,
+        verdict,
+    }
+}
+
+/// Decides the winning entry (`rule`, `block`) as `decide` does and records the result: the
+/// winner (the last candidate), the port forwarded to, outcome and status.
+fn record_winner<R: Request + ?Sized>(
+    e: &mut Explain,
+    inner: &Inner,
+    rule: &Rule,
+    block: Option<u16>,
+    req: &R,
+    draw: u64,
+) {
+    let d = inner.matched(rule, block, req, draw);
+    e.winner = Some(winner(rule, &d, draw, e.candidates.len() - 1));
+    e.port = d
+        .port
+        .zip(d.destination())
+        .map(|(number, dest)| ForwardPort {
+            number,
+            from: dest.port_from,
+        });
+    e.outcome = "matched";
+    e.status = d.status();
 }
 
 fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64, inner: &Inner) -> Explain {
@@ -896,6 +945,32 @@ impl fmt::Display for DestinationRef {
 
 impl fmt::Display for Explain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_context(f)?;
+        self.write_host(f)?;
+        self.write_candidates(f)?;
+        writeln!(f, "outcome: {}, status {}", self.outcome, self.status)?;
+        let Some(w) = &self.winner else {
+            return Ok(());
+        };
+        match &w.action {
+            WinnerAction::Redirect { code } => writeln!(f, "action: redirect {code}")?,
+            WinnerAction::DirectResponse { status } => {
+                writeln!(f, "action: direct response {status}")?
+            }
+            WinnerAction::Forward(s) => write_split(f, s, self.draw)?,
+        }
+        write_winner_effects(f, w)?;
+        if let Some(p) = &self.port {
+            writeln!(f, "port: {} ({})", p.number, p.from.describe())?;
+        }
+        Ok(())
+    }
+}
+
+/// The steps of [`Explain`]'s text form, in the order they are written.
+impl Explain {
+    /// The request, the routing context and the port group.
+    fn write_context(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "request: {} {} {} (draw {})",
@@ -922,6 +997,11 @@ impl fmt::Display for Explain {
                 PortGroup::Port(p) => writeln!(f, "port group: port {p}")?,
             }
         }
+        Ok(())
+    }
+
+    /// The host lookup, its notes, and the claim it led to.
+    fn write_host(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.host;
         let vh = h.virtual_host.as_deref().unwrap_or("");
         match &h.found_by {
@@ -952,6 +1032,11 @@ impl fmt::Display for Explain {
                 plural(c.entries, "entry", "entries")
             )?;
         }
+        Ok(())
+    }
+
+    /// Each entry tried, with its verdict, and how many were not evaluated.
+    fn write_candidates(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.candidates.is_empty() {
             writeln!(f, "candidates:")?;
         }
@@ -976,93 +1061,85 @@ impl fmt::Display for Explain {
             let n = plural(self.not_evaluated, "later entry", "later entries");
             writeln!(f, "  ({n} not evaluated)")?;
         }
-        writeln!(f, "outcome: {}, status {}", self.outcome, self.status)?;
-        let Some(w) = &self.winner else {
-            return Ok(());
-        };
-        match &w.action {
-            WinnerAction::Redirect { code } => writeln!(f, "action: redirect {code}")?,
-            WinnerAction::DirectResponse { status } => {
-                writeln!(f, "action: direct response {status}")?
-            }
-            WinnerAction::Forward(s) => {
-                match (&s.by, &s.sticky_key) {
-                    (_, _) if s.destinations.len() == 1 && s.total > 0 => {
-                        writeln!(f, "split: one destination, takes every request")?
-                    }
-                    (SplitBy::Draw { u }, None) => {
-                        writeln!(f, "split: draw {} % {} = {u}", self.draw, s.total)?
-                    }
-                    (SplitBy::Draw { u }, Some(k)) => writeln!(
-                        f,
-                        "split: sticky key {k} absent, draw {} % {} = {u}",
-                        self.draw, s.total
-                    )?,
-                    (SplitBy::Sticky { hash }, k) => writeln!(
-                        f,
-                        "split: sticky hash {hash:#018x} of {}",
-                        k.as_deref().unwrap_or("the key")
-                    )?,
-                    (SplitBy::ZeroTotal, _) => writeln!(f, "split: every weight is 0")?,
-                }
-                for (j, d) in s.destinations.iter().enumerate() {
-                    if s.destinations.len() == 1 && s.total > 0 {
-                        break;
-                    }
-                    let mark = if s.picked == Some(j) {
-                        " <- picked"
-                    } else {
-                        ""
-                    };
-                    writeln!(
-                        f,
-                        "  [{}, {}) {} weight {}{mark}",
-                        d.start, d.end, d.destination, d.weight
-                    )?;
-                }
-            }
-        }
-        if let Some(d) = &w.destination {
-            match w.unavailable {
-                None => writeln!(f, "destination: {d}")?,
-                Some(u) => writeln!(f, "destination: {d} (unavailable: {u})")?,
-            }
-        }
-        for r in &w.faults {
-            let verdict = if r.hit {
-                "< {} -> hit"
-            } else {
-                ">= {} -> not hit"
-            };
-            writeln!(
-                f,
-                "fault {} {} for {} of requests: roll {} {}",
-                r.kind,
-                r.fault,
-                percent(r.per_million),
-                r.roll,
-                verdict.replace("{}", &r.per_million.to_string())
-            )?;
-        }
-        for m in &w.mirrors {
-            let verdict = if m.hit {
-                "< {} -> mirrored"
-            } else {
-                ">= {} -> not mirrored"
-            };
-            writeln!(
-                f,
-                "mirror {} for {} of requests: roll draw % 1000000 = {} {}",
-                m.destination,
-                percent(m.per_million),
-                m.roll,
-                verdict.replace("{}", &m.per_million.to_string())
-            )?;
-        }
-        if let Some(p) = &self.port {
-            writeln!(f, "port: {} ({})", p.number, p.from.describe())?;
-        }
         Ok(())
+    }
+}
+
+/// How the winner's split picked a destination, and the ranges of its destinations.
+fn write_split(f: &mut fmt::Formatter<'_>, s: &SplitExplain, draw: u64) -> fmt::Result {
+    match (&s.by, &s.sticky_key) {
+        (_, _) if s.destinations.len() == 1 && s.total > 0 => {
+            writeln!(f, "split: one destination, takes every request")?
+        }
+        (SplitBy::Draw { u }, None) => writeln!(f, "split: draw {draw} % {} = {u}", s.total)?,
+        (SplitBy::Draw { u }, Some(k)) => writeln!(
+            f,
+            "split: sticky key {k} absent, draw {draw} % {} = {u}",
+            s.total
+        )?,
+        (SplitBy::Sticky { hash }, k) => writeln!(
+            f,
+            "split: sticky hash {hash:#018x} of {}",
+            k.as_deref().unwrap_or("the key")
+        )?,
+        (SplitBy::ZeroTotal, _) => writeln!(f, "split: every weight is 0")?,
+    }
+    for (j, d) in s.destinations.iter().enumerate() {
+        if s.destinations.len() == 1 && s.total > 0 {
+            break;
+        }
+        let mark = if s.picked == Some(j) {
+            " <- picked"
+        } else {
+            ""
+        };
+        writeln!(
+            f,
+            "  [{}, {}) {} weight {}{mark}",
+            d.start, d.end, d.destination, d.weight
+        )?;
+    }
+    Ok(())
+}
+
+/// The winner's destination, and the fault and mirror rolls.
+fn write_winner_effects(f: &mut fmt::Formatter<'_>, w: &Winner) -> fmt::Result {
+    if let Some(d) = &w.destination {
+        match w.unavailable {
+            None => writeln!(f, "destination: {d}")?,
+            Some(u) => writeln!(f, "destination: {d} (unavailable: {u})")?,
+        }
+    }
+    for r in &w.faults {
+        writeln!(
+            f,
+            "fault {} {} for {} of requests: roll {} {}",
+            r.kind,
+            r.fault,
+            percent(r.per_million),
+            r.roll,
+            roll_verdict(r.hit, r.per_million, "hit")
+        )?;
+    }
+    for m in &w.mirrors {
+        writeln!(
+            f,
+            "mirror {} for {} of requests: roll draw % 1000000 = {} {}",
+            m.destination,
+            percent(m.per_million),
+            m.roll,
+            roll_verdict(m.hit, m.per_million, "mirrored")
+        )?;
+    }
+    Ok(())
+}
+
+/// A roll against a share of `per_million`: `< share -> taken`, or `>= share -> not taken`.
+fn roll_verdict(hit: bool, per_million: u32, taken: &str) -> String {
+    if hit {
+        format!("< {per_million} -> {taken}")
+    } else {
+        format!(">= {per_million} -> not {taken}")
     }
 }
 
@@ -1113,77 +1190,11 @@ impl Explain {
                 "entries": c.entries,
             })
         });
-        let candidates: Vec<Value> = self
-            .candidates
-            .iter()
-            .map(|c| {
-                let mut v = json!({
-                    "resource": resource_json(&c.resource),
-                    "rule": c.rule,
-                    "rule_name": c.rule_name,
-                    "match": c.block,
-                    "route_name": c.route_name,
-                    "at": c.at,
-                });
-                match &c.verdict {
-                    Verdict::Won => v["verdict"] = json!("won"),
-                    Verdict::Failed { field, seen } => {
-                        v["verdict"] = json!("failed");
-                        v["field"] = json!(field);
-                        v["seen"] = json!(seen);
-                    }
-                }
-                v
-            })
-            .collect();
-        let winner = self.winner.as_ref().map_or(Value::Null, |w| {
-            let action = match &w.action {
-                WinnerAction::Redirect { code } => json!({"kind": "redirect", "code": code}),
-                WinnerAction::DirectResponse { status } => {
-                    json!({"kind": "direct_response", "status": status})
-                }
-                WinnerAction::Forward(s) => {
-                    let by = match &s.by {
-                        SplitBy::Draw { u } => {
-                            json!({"kind": "draw", "draw": self.draw, "total": s.total, "u": u})
-                        }
-                        SplitBy::Sticky { hash } => json!({"kind": "sticky", "hash": hash}),
-                        SplitBy::ZeroTotal => json!({"kind": "zero_total"}),
-                    };
-                    json!({
-                        "kind": "forward",
-                        "split": s.destinations.iter().map(|d| json!({
-                            "destination": dest_json(&d.destination),
-                            "weight": d.weight,
-                            "interval": [d.start, d.end],
-                        })).collect::<Vec<_>>(),
-                        "total": s.total,
-                        "by": by,
-                        "sticky_key": s.sticky_key,
-                        "picked": s.picked,
-                    })
-                }
-            };
-            json!({
-                "candidate": w.candidate,
-                "action": action,
-                "destination": w.destination.as_ref().map(dest_json),
-                "unavailable": w.unavailable,
-                "faults": w.faults.iter().map(|r| json!({
-                    "kind": r.kind,
-                    "fault": r.fault,
-                    "per_million": r.per_million,
-                    "roll": r.roll,
-                    "hit": r.hit,
-                })).collect::<Vec<_>>(),
-                "mirrors": w.mirrors.iter().map(|m| json!({
-                    "destination": dest_json(&m.destination),
-                    "per_million": m.per_million,
-                    "roll": m.roll,
-                    "hit": m.hit,
-                })).collect::<Vec<_>>(),
-            })
-        });
+        let candidates: Vec<Value> = self.candidates.iter().map(candidate_json).collect();
+        let winner = self
+            .winner
+            .as_ref()
+            .map_or(Value::Null, |w| winner_json(w, self.draw));
         json!({
             "method": self.method,
             "path": self.path,
@@ -1201,6 +1212,77 @@ impl Explain {
             "port": self.port.map(|p| json!({"number": p.number, "from": p.from.describe()})),
         })
     }
+}
+
+/// One candidate of [`Explain::to_json`].
+fn candidate_json(c: &Candidate) -> Value {
+    let mut v = json!({
+        "resource": resource_json(&c.resource),
+        "rule": c.rule,
+        "rule_name": c.rule_name,
+        "match": c.block,
+        "route_name": c.route_name,
+        "at": c.at,
+    });
+    match &c.verdict {
+        Verdict::Won => v["verdict"] = json!("won"),
+        Verdict::Failed { field, seen } => {
+            v["verdict"] = json!("failed");
+            v["field"] = json!(field);
+            v["seen"] = json!(seen);
+        }
+    }
+    v
+}
+
+/// The winner of [`Explain::to_json`]; `draw` is the request's draw.
+fn winner_json(w: &Winner, draw: u64) -> Value {
+    let action = match &w.action {
+        WinnerAction::Redirect { code } => json!({"kind": "redirect", "code": code}),
+        WinnerAction::DirectResponse { status } => {
+            json!({"kind": "direct_response", "status": status})
+        }
+        WinnerAction::Forward(s) => {
+            let by = match &s.by {
+                SplitBy::Draw { u } => {
+                    json!({"kind": "draw", "draw": draw, "total": s.total, "u": u})
+                }
+                SplitBy::Sticky { hash } => json!({"kind": "sticky", "hash": hash}),
+                SplitBy::ZeroTotal => json!({"kind": "zero_total"}),
+            };
+            json!({
+                "kind": "forward",
+                "split": s.destinations.iter().map(|d| json!({
+                    "destination": dest_json(&d.destination),
+                    "weight": d.weight,
+                    "interval": [d.start, d.end],
+                })).collect::<Vec<_>>(),
+                "total": s.total,
+                "by": by,
+                "sticky_key": s.sticky_key,
+                "picked": s.picked,
+            })
+        }
+    };
+    json!({
+        "candidate": w.candidate,
+        "action": action,
+        "destination": w.destination.as_ref().map(dest_json),
+        "unavailable": w.unavailable,
+        "faults": w.faults.iter().map(|r| json!({
+            "kind": r.kind,
+            "fault": r.fault,
+            "per_million": r.per_million,
+            "roll": r.roll,
+            "hit": r.hit,
+        })).collect::<Vec<_>>(),
+        "mirrors": w.mirrors.iter().map(|m| json!({
+            "destination": dest_json(&m.destination),
+            "per_million": m.per_million,
+            "roll": m.roll,
+            "hit": m.hit,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,13 @@
 //!   after a catch-all, or bound to no context);
 //! - [`Witness::Unknown`]: the search gave up; the block may or may not be reachable.
 //!
+//! The proof of coverage (`block_covers`: every request one compiled block matches, an
+//! earlier one matches too) works on the compiled table, across every resource that shares the
+//! virtual host. The VirtualService webhook's IST0130/IST0131 warnings have a check of their own
+//! (`compile::istio::reachability`) on purpose: they are about one resource as written, before
+//! lowering, and follow the webhook's rules (regexes compared as text, gateways by name), which
+//! would be wrong here; that module's documentation says where the two differ.
+//!
 //! # Example
 //! ```
 //! use meshroute::Table;
@@ -723,219 +730,21 @@ fn space(table: &Table, target: EntryRef, block: &Block, p: &Placement<'_>) -> O
         .iter()
         .filter_map(|e| entry_block(table, e))
         .collect();
-    let mut dims: Vec<(Dim, Vec<Option<String>>)> = Vec::new();
-    let gen_all = |m: Option<&StrMatch>, sources: &dyn Fn(&HeaderSource) -> bool| {
-        let mut v: Vec<String> = m.map(str_values).unwrap_or_default();
-        for h in block.headers.iter().filter(|h| sources(&h.source)) {
-            if let Some(m) = &h.value {
-                v.extend(str_values(m));
-            }
-        }
-        v
-    };
-
-    // Path.
-    let mut paths: Vec<Option<String>> = Vec::new();
-    if let Some(u) = &block.uri {
-        path_values(u).into_iter().for_each(|v| paths.push(Some(v)));
-    } else {
-        for v in ["/", "/witness", "/x/y"] {
-            paths.push(Some(v.into()));
-        }
-    }
-    let norm = inner.normalization();
-    paths.sort_by_key(|v| v.as_deref().is_none_or(|p| norm.clean_path(p).is_none()));
-    dims.push((Dim::Path, paths));
-
-    // Method, scheme, authority.
-    let mut methods: Vec<Option<String>> = Vec::new();
-    for v in gen_all(block.method.as_ref(), &|h| {
-        matches!(h, HeaderSource::Method)
-    }) {
-        push_unique(&mut methods, Some(v));
-    }
-    for v in ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"] {
-        push_unique(&mut methods, Some(v.into()));
-    }
-    dims.push((Dim::Method, methods));
-    let mut schemes: Vec<Option<String>> = Vec::new();
-    for v in gen_all(block.scheme.as_ref(), &|h| {
-        matches!(h, HeaderSource::Scheme)
-    }) {
-        push_unique(&mut schemes, Some(v));
-    }
-    for v in ["http", "https"] {
-        push_unique(&mut schemes, Some(v.into()));
-    }
-    dims.push((Dim::Scheme, schemes));
-    let host = p.authority();
-    let mut authorities: Vec<Option<String>> = vec![Some(host.clone())];
-    if let Some(port) = p.listener.or(block.source.port) {
-        authorities.push(Some(format!("{host}:{port}")));
-    }
-    authorities.push(Some(format!("{host}:80")));
-    // Other spellings the lookup accepts: upper case, and in the mesh the short forms.
-    authorities.push(Some(host.to_ascii_uppercase()));
-    if p.ctx.gateway.is_none()
-        && let Some(stem) = host.strip_suffix(&*format!(".svc.{}", inner.cluster_domain()))
-    {
-        let short = stem.split('.').next().unwrap_or(stem);
-        for a in [
-            short.to_string(),
-            format!("{short}:80"),
-            format!("{stem}.svc"),
-        ] {
-            push_unique(&mut authorities, Some(a));
-        }
-    }
-    for v in gen_all(block.authority.as_ref(), &|h| {
-        matches!(h, HeaderSource::Authority)
-    }) {
-        push_unique(&mut authorities, Some(v));
-    }
-    dims.push((Dim::Authority, authorities));
-
-    // Port.
-    let mut ports: Vec<Option<String>> = Vec::new();
-    for port in [
-        block.source.port,
-        p.listener,
-        Some(80),
-        Some(8080),
-        Some(65000),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        push_unique(&mut ports, Some(port.to_string()));
-    }
-    dims.push((Dim::Port, ports));
-
-    // Namespace: only those that see this claim first.
-    let rule = &inner.rules()[target.rule];
-    let mut namespaces: Vec<Option<String>> = Vec::new();
-    if let Some(ns) = &block.source.namespace {
-        namespaces.push(Some(ns.to_string()));
-    } else {
-        namespaces.push(Some(inner.source_of(rule).namespace.to_string()));
-        for c in &p.vhost.claims {
-            if let Visibility::Only(list) = &c.visibility {
-                list.iter()
-                    .for_each(|n| push_unique(&mut namespaces, Some(n.to_string())));
-            }
-        }
-        for b in &earlier {
-            if let Some(ns) = &b.source.namespace {
-                push_unique(&mut namespaces, Some(ns.to_string()));
-            }
-        }
-        push_unique(&mut namespaces, Some("witness-ns".into()));
-        push_unique(&mut namespaces, None);
-    }
-    namespaces.retain(|ns| {
-        p.vhost
-            .claim_for(ns.as_deref().unwrap_or(crate::DEFAULT_NAMESPACE))
-            .is_some_and(|c| std::ptr::eq(c, p.claim))
-    });
-    dims.push((Dim::Namespace, namespaces));
-
-    // Headers, JWT claims and query parameters: this block's, then the earlier entries' names.
-    let mut names: Vec<Dim> = Vec::new();
-    let header_dim = |h: &HeaderMatch| match &h.source {
-        HeaderSource::Header(n) => Some(Dim::Header(n.clone())),
-        HeaderSource::Claim(c) => Some(Dim::Claim(c.clone())),
-        _ => None,
-    };
-    for h in &block.headers {
-        if let Some(d) = header_dim(h)
-            && !names.contains(&d)
-        {
-            names.push(d);
-        }
-    }
-    for q in &block.query {
-        let d = Dim::Query(q.key.clone());
-        if !names.contains(&d) {
-            names.push(d);
-        }
-    }
-    let own = names.len();
-    for b in &earlier {
-        for h in &b.headers {
-            if let Some(d) = header_dim(h)
-                && !names.contains(&d)
-            {
-                names.push(d);
-            }
-        }
-        for q in &b.query {
-            let d = Dim::Query(q.key.clone());
-            if !names.contains(&d) {
-                names.push(d);
-            }
-        }
-    }
-    for (i, d) in names.into_iter().enumerate() {
-        let mut options: Vec<Option<String>> = Vec::new();
-        if i < own {
-            match &d {
-                Dim::Query(k) => {
-                    for q in block.query.iter().filter(|q| &q.key == k) {
-                        match &q.value {
-                            Some(m) => str_values(m)
-                                .into_iter()
-                                .for_each(|v| push_unique(&mut options, Some(v))),
-                            None => push_unique(&mut options, Some("witness".into())),
-                        }
-                    }
-                }
-                _ => {
-                    for h in &block.headers {
-                        if header_dim(h).as_ref() != Some(&d) {
-                            continue;
-                        }
-                        match (&h.value, h.invert) {
-                            (Some(m), false) => str_values(m)
-                                .into_iter()
-                                .for_each(|v| push_unique(&mut options, Some(v))),
-                            (None, false) => push_unique(&mut options, Some("witness".into())),
-                            (_, true) => push_unique(&mut options, None),
-                        }
-                    }
-                }
-            }
-            push_unique(&mut options, Some("witness".into()));
-            push_unique(&mut options, Some("witness-2".into()));
-            push_unique(&mut options, Some(String::new()));
-            push_unique(&mut options, None);
-        } else {
-            // A name only earlier entries test: leave it out, send another value, or send
-            // theirs (which breaks an inverted condition).
-            options = vec![None, Some("witness".into())];
-            for b in &earlier {
-                let values = b
-                    .headers
-                    .iter()
-                    .filter(|h| header_dim(h).as_ref() == Some(&d))
-                    .filter_map(|h| h.value.as_ref())
-                    .chain(
-                        b.query
-                            .iter()
-                            .filter(|q| matches!(&d, Dim::Query(k) if *k == q.key))
-                            .filter_map(|q| q.value.as_ref()),
-                    );
-                for m in values {
-                    str_values(m)
-                        .into_iter()
-                        .take(2)
-                        .for_each(|v| push_unique(&mut options, Some(v)));
-                }
-            }
-            push_unique(&mut options, Some(String::new()));
-        }
-        dims.push((d, options));
-    }
-
+    let mut dims: Vec<(Dim, Vec<Option<String>>)> = vec![
+        (Dim::Path, path_options(block, inner.normalization())),
+        (Dim::Method, method_options(block)),
+        (Dim::Scheme, scheme_options(block)),
+        (
+            Dim::Authority,
+            authority_options(block, p, inner.cluster_domain()),
+        ),
+        (Dim::Port, port_options(block, p)),
+        (
+            Dim::Namespace,
+            namespace_options(table, target, block, p, &earlier),
+        ),
+    ];
+    dims.extend(name_dims(block, &earlier));
     for (dim, options) in &mut dims {
         if *dim != Dim::Namespace {
             options.retain(|v| dim_holds(block, dim, v));
@@ -950,6 +759,271 @@ fn space(table: &Table, target: EntryRef, block: &Block, p: &Placement<'_>) -> O
         labels: block.source.labels.clone(),
         dims,
     })
+}
+
+/// The values `m` and the block's pseudo-header conditions (those `sources` picks) accept.
+fn own_values(
+    block: &Block,
+    m: Option<&StrMatch>,
+    sources: impl Fn(&HeaderSource) -> bool,
+) -> Vec<String> {
+    let mut v: Vec<String> = m.map(str_values).unwrap_or_default();
+    for h in block.headers.iter().filter(|h| sources(&h.source)) {
+        if let Some(m) = &h.value {
+            v.extend(str_values(m));
+        }
+    }
+    v
+}
+
+/// `own`, then each of `defaults` not already there.
+fn own_then_defaults(own: Vec<String>, defaults: &[&str]) -> Vec<Option<String>> {
+    let mut out: Vec<Option<String>> = Vec::new();
+    for v in own {
+        push_unique(&mut out, Some(v));
+    }
+    for v in defaults {
+        push_unique(&mut out, Some((*v).into()));
+    }
+    out
+}
+
+/// Paths: from the block's URI condition, or a few plain ones; those normalization keeps first.
+fn path_options(
+    block: &Block,
+    norm: &crate::predicate::normalize::PathNormalization,
+) -> Vec<Option<String>> {
+    let mut paths: Vec<Option<String>> = Vec::new();
+    if let Some(u) = &block.uri {
+        path_values(u).into_iter().for_each(|v| paths.push(Some(v)));
+    } else {
+        for v in ["/", "/witness", "/x/y"] {
+            paths.push(Some(v.into()));
+        }
+    }
+    paths.sort_by_key(|v| v.as_deref().is_none_or(|p| norm.clean_path(p).is_none()));
+    paths
+}
+
+/// Methods: the block's, then the common ones.
+fn method_options(block: &Block) -> Vec<Option<String>> {
+    own_then_defaults(
+        own_values(block, block.method.as_ref(), |h| {
+            matches!(h, HeaderSource::Method)
+        }),
+        &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
+    )
+}
+
+/// Schemes: the block's, then `http` and `https`.
+fn scheme_options(block: &Block) -> Vec<Option<String>> {
+    own_then_defaults(
+        own_values(block, block.scheme.as_ref(), |h| {
+            matches!(h, HeaderSource::Scheme)
+        }),
+        &["http", "https"],
+    )
+}
+
+/// Authorities: the virtual host's name with and without a port, the other spellings the
+/// lookup accepts, and the block's own authority values.
+fn authority_options(
+    block: &Block,
+    p: &Placement<'_>,
+    cluster_domain: &str,
+) -> Vec<Option<String>> {
+    let host = p.authority();
+    let mut authorities: Vec<Option<String>> = vec![Some(host.clone())];
+    if let Some(port) = p.listener.or(block.source.port) {
+        authorities.push(Some(format!("{host}:{port}")));
+    }
+    authorities.push(Some(format!("{host}:80")));
+    // Other spellings the lookup accepts: upper case, and in the mesh the short forms.
+    authorities.push(Some(host.to_ascii_uppercase()));
+    if p.ctx.gateway.is_none()
+        && let Some(stem) = host.strip_suffix(&*format!(".svc.{cluster_domain}"))
+    {
+        let short = stem.split('.').next().unwrap_or(stem);
+        for a in [
+            short.to_string(),
+            format!("{short}:80"),
+            format!("{stem}.svc"),
+        ] {
+            push_unique(&mut authorities, Some(a));
+        }
+    }
+    for v in own_values(block, block.authority.as_ref(), |h| {
+        matches!(h, HeaderSource::Authority)
+    }) {
+        push_unique(&mut authorities, Some(v));
+    }
+    authorities
+}
+
+/// Ports: the block's, the listener's, and a few others.
+fn port_options(block: &Block, p: &Placement<'_>) -> Vec<Option<String>> {
+    let mut ports: Vec<Option<String>> = Vec::new();
+    for port in [
+        block.source.port,
+        p.listener,
+        Some(80),
+        Some(8080),
+        Some(65000),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        push_unique(&mut ports, Some(port.to_string()));
+    }
+    ports
+}
+
+/// Request namespaces: only those that see this claim first.
+fn namespace_options(
+    table: &Table,
+    target: EntryRef,
+    block: &Block,
+    p: &Placement<'_>,
+    earlier: &[&Block],
+) -> Vec<Option<String>> {
+    let inner = &table.inner;
+    let rule = &inner.rules()[target.rule];
+    let mut namespaces: Vec<Option<String>> = Vec::new();
+    if let Some(ns) = &block.source.namespace {
+        namespaces.push(Some(ns.to_string()));
+    } else {
+        namespaces.push(Some(inner.source_of(rule).namespace.to_string()));
+        for c in &p.vhost.claims {
+            if let Visibility::Only(list) = &c.visibility {
+                list.iter()
+                    .for_each(|n| push_unique(&mut namespaces, Some(n.to_string())));
+            }
+        }
+        for b in earlier {
+            if let Some(ns) = &b.source.namespace {
+                push_unique(&mut namespaces, Some(ns.to_string()));
+            }
+        }
+        push_unique(&mut namespaces, Some("witness-ns".into()));
+        push_unique(&mut namespaces, None);
+    }
+    namespaces.retain(|ns| {
+        p.vhost
+            .claim_for(ns.as_deref().unwrap_or(crate::DEFAULT_NAMESPACE))
+            .is_some_and(|c| std::ptr::eq(c, p.claim))
+    });
+    namespaces
+}
+
+/// The dimension a header or JWT-claim condition varies; `None` for pseudo-headers.
+fn header_dim(h: &HeaderMatch) -> Option<Dim> {
+    match &h.source {
+        HeaderSource::Header(n) => Some(Dim::Header(n.clone())),
+        HeaderSource::Claim(c) => Some(Dim::Claim(c.clone())),
+        _ => None,
+    }
+}
+
+/// Adds the header, claim and query-parameter names `b` tests to `names`, each once.
+fn push_names(names: &mut Vec<Dim>, b: &Block) {
+    for h in &b.headers {
+        if let Some(d) = header_dim(h)
+            && !names.contains(&d)
+        {
+            names.push(d);
+        }
+    }
+    for q in &b.query {
+        let d = Dim::Query(q.key.clone());
+        if !names.contains(&d) {
+            names.push(d);
+        }
+    }
+}
+
+/// Headers, JWT claims and query parameters: this block's names, then the earlier entries'.
+fn name_dims(block: &Block, earlier: &[&Block]) -> Vec<(Dim, Vec<Option<String>>)> {
+    let mut names: Vec<Dim> = Vec::new();
+    push_names(&mut names, block);
+    let own = names.len();
+    for b in earlier {
+        push_names(&mut names, b);
+    }
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let options = if i < own {
+                own_name_options(block, &d)
+            } else {
+                earlier_name_options(earlier, &d)
+            };
+            (d, options)
+        })
+        .collect()
+}
+
+/// Values for a name the block tests: those its conditions accept, others, empty, and absent.
+fn own_name_options(block: &Block, d: &Dim) -> Vec<Option<String>> {
+    let mut options: Vec<Option<String>> = Vec::new();
+    match d {
+        Dim::Query(k) => {
+            for q in block.query.iter().filter(|q| &q.key == k) {
+                match &q.value {
+                    Some(m) => str_values(m)
+                        .into_iter()
+                        .for_each(|v| push_unique(&mut options, Some(v))),
+                    None => push_unique(&mut options, Some("witness".into())),
+                }
+            }
+        }
+        _ => {
+            for h in &block.headers {
+                if header_dim(h).as_ref() != Some(d) {
+                    continue;
+                }
+                match (&h.value, h.invert) {
+                    (Some(m), false) => str_values(m)
+                        .into_iter()
+                        .for_each(|v| push_unique(&mut options, Some(v))),
+                    (None, false) => push_unique(&mut options, Some("witness".into())),
+                    (_, true) => push_unique(&mut options, None),
+                }
+            }
+        }
+    }
+    push_unique(&mut options, Some("witness".into()));
+    push_unique(&mut options, Some("witness-2".into()));
+    push_unique(&mut options, Some(String::new()));
+    push_unique(&mut options, None);
+    options
+}
+
+/// Values for a name only earlier entries test: leave it out, send another value, or send
+/// theirs (which breaks an inverted condition).
+fn earlier_name_options(earlier: &[&Block], d: &Dim) -> Vec<Option<String>> {
+    let mut options = vec![None, Some("witness".into())];
+    for b in earlier {
+        let values = b
+            .headers
+            .iter()
+            .filter(|h| header_dim(h).as_ref() == Some(d))
+            .filter_map(|h| h.value.as_ref())
+            .chain(
+                b.query
+                    .iter()
+                    .filter(|q| matches!(d, Dim::Query(k) if *k == q.key))
+                    .filter_map(|q| q.value.as_ref()),
+            );
+        for m in values {
+            str_values(m)
+                .into_iter()
+                .take(2)
+                .for_each(|v| push_unique(&mut options, Some(v)));
+        }
+    }
+    push_unique(&mut options, Some(String::new()));
+    options
 }
 
 /// Every value `b` accepts, `a` accepts too.

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::gateway_api::{LabelSelector, Listener};
+use crate::config::Object;
+use crate::config::gateway_api::{GatewaySpec, LabelSelector, Listener, ParentRef};
 
 use crate::compile::report::Report;
 
@@ -38,39 +39,7 @@ pub(super) fn attach(
         let kind = p.kind.as_deref().unwrap_or("Gateway");
         let pns = p.namespace.as_deref().unwrap_or(ns);
         if kind == "Service" && (group.is_empty() || group == "core") {
-            let host = format!("{}.{pns}.svc.{}", p.name.to_ascii_lowercase(), world.domain);
-            let mut service_port = p.port.map(|x| x as u16);
-            if let (Some(section), Some(services)) = (&p.section_name, &world.services) {
-                let port = services
-                    .iter()
-                    .find(|s| s.metadata.name == p.name && s.namespace(world.default_ns) == pns)
-                    .and_then(|s| {
-                        s.spec
-                            .ports
-                            .iter()
-                            .find(|sp| sp.name.as_deref() == Some(section))
-                    })
-                    .and_then(|sp| sp.port);
-                match port {
-                    Some(port) => service_port = Some(port as u16),
-                    None => report.warn(
-                        "not-attached",
-                        &path,
-                        format!(
-                            "Service {pns}/{} has no port named {section:?} (NoMatchingParent)",
-                            p.name
-                        ),
-                    ),
-                }
-            }
-            let consumer = (pns != ns).then(|| ns.to_string());
-            out.push(Attachment {
-                context: None,
-                port: service_port,
-                listener: "*".into(),
-                hosts: vec![host],
-                consumer,
-            });
+            out.push(attach_to_service(p, ns, pns, &path, world, report));
             continue;
         }
         if kind != "Gateway" || group != "gateway.networking.k8s.io" {
@@ -93,75 +62,153 @@ pub(super) fn attach(
             );
             continue;
         };
-        let mut matched_listener = false;
-        let mut allowed = false;
-        let mut attached = false;
-        for l in &gw.spec.listeners {
-            if p.section_name
-                .as_deref()
-                .is_some_and(|s| l.name.as_deref() != Some(s))
-            {
-                continue;
+        match attach_to_gateway(route, p, gw, ns, pns, world, &mut taken) {
+            Ok(attachments) => {
+                out.extend(attachments);
+                attached_to.push(format!("{pns}/{}", p.name));
             }
-            if p.port.is_some_and(|port| l.port != Some(port)) {
-                continue;
-            }
-            if !matches!(l.protocol.as_deref(), Some("HTTP" | "HTTPS")) {
-                continue;
-            }
-            matched_listener = true;
-            if !admits(l, route.kind(), ns, pns, world) {
-                continue;
-            }
-            allowed = true;
-            let hosts = intersect(l.hostname.as_deref(), route.hostnames());
-            if hosts.is_empty() {
-                continue;
-            }
-            attached = true;
-            for (k, h) in route.hostnames().iter().enumerate() {
-                taken[k] |= !intersect(l.hostname.as_deref(), std::slice::from_ref(h)).is_empty();
-            }
-            out.push(Attachment {
-                context: Some((pns.to_string(), p.name.clone())),
-                port: Some(l.port.unwrap_or(0) as u16),
-                listener: l.hostname.as_deref().unwrap_or("*").to_ascii_lowercase(),
-                hosts,
-                consumer: None,
-            });
+            Err(reason) => report.warn(
+                "not-attached",
+                &path,
+                format!("not attached to Gateway {pns}/{}: {reason}", p.name),
+            ),
         }
-        let reason = if !matched_listener {
-            "no HTTP or HTTPS listener matches the sectionName and port (NoMatchingParent)"
-        } else if !allowed {
-            "the listeners do not allow routes of this kind from this namespace (NotAllowedByListeners)"
-        } else if !attached {
-            "no route hostname intersects a listener hostname (NoMatchingListenerHostname)"
-        } else {
-            attached_to.push(format!("{pns}/{}", p.name));
-            continue;
-        };
-        report.warn(
-            "not-attached",
-            &path,
-            format!("not attached to Gateway {pns}/{}: {reason}", p.name),
-        );
     }
     if !attached_to.is_empty() {
-        for (k, h) in route.hostnames().iter().enumerate() {
-            if !taken[k] {
-                report.warn(
-                    "hostname-no-listener",
-                    format!("spec.hostnames[{k}]"),
-                    format!(
-                        "hostname {h:?} intersects no listener hostname of Gateway{} {}; the route does not serve it there (NoMatchingListenerHostname for this hostname)",
-                        if attached_to.len() == 1 { "" } else { "s" },
-                        attached_to.join(", ")
-                    ),
-                );
-            }
-        }
+        warn_hostnames_not_taken(route, &taken, &attached_to, report);
     }
     out
+}
+
+/// A GAMMA attachment to the Service `p` names: its host, limited to the port `p` names (by
+/// number, or by name when the Service is loaded); a consumer route when `p` is in another
+/// namespace than the route.
+fn attach_to_service(
+    p: &ParentRef,
+    ns: &str,
+    pns: &str,
+    path: &str,
+    world: &World<'_>,
+    report: &mut Report,
+) -> Attachment {
+    let host = format!("{}.{pns}.svc.{}", p.name.to_ascii_lowercase(), world.domain);
+    let mut service_port = p.port.map(|x| x as u16);
+    if let (Some(section), Some(services)) = (&p.section_name, &world.services) {
+        let port = services
+            .iter()
+            .find(|s| s.metadata.name == p.name && s.namespace(world.default_ns) == pns)
+            .and_then(|s| {
+                s.spec
+                    .ports
+                    .iter()
+                    .find(|sp| sp.name.as_deref() == Some(section))
+            })
+            .and_then(|sp| sp.port);
+        match port {
+            Some(port) => service_port = Some(port as u16),
+            None => report.warn(
+                "not-attached",
+                path,
+                format!(
+                    "Service {pns}/{} has no port named {section:?} (NoMatchingParent)",
+                    p.name
+                ),
+            ),
+        }
+    }
+    let consumer = (pns != ns).then(|| ns.to_string());
+    Attachment {
+        context: None,
+        port: service_port,
+        listener: "*".into(),
+        hosts: vec![host],
+        consumer,
+    }
+}
+
+/// Attaches the route to each listener of `gw` that `p` selects, that admits the route and
+/// whose hostname intersects the route's, marking the route hostnames each one takes; when
+/// none does, the reason (with the condition the Gateway API names).
+fn attach_to_gateway(
+    route: &Route<'_>,
+    p: &ParentRef,
+    gw: &Object<GatewaySpec>,
+    ns: &str,
+    pns: &str,
+    world: &World<'_>,
+    taken: &mut [bool],
+) -> Result<Vec<Attachment>, &'static str> {
+    let mut out = Vec::new();
+    let mut matched_listener = false;
+    let mut allowed = false;
+    let mut attached = false;
+    for l in &gw.spec.listeners {
+        if p.section_name
+            .as_deref()
+            .is_some_and(|s| l.name.as_deref() != Some(s))
+        {
+            continue;
+        }
+        if p.port.is_some_and(|port| l.port != Some(port)) {
+            continue;
+        }
+        if !matches!(l.protocol.as_deref(), Some("HTTP" | "HTTPS")) {
+            continue;
+        }
+        matched_listener = true;
+        if !admits(l, route.kind(), ns, pns, world) {
+            continue;
+        }
+        allowed = true;
+        let hosts = intersect(l.hostname.as_deref(), route.hostnames());
+        if hosts.is_empty() {
+            continue;
+        }
+        attached = true;
+        for (k, h) in route.hostnames().iter().enumerate() {
+            taken[k] |= !intersect(l.hostname.as_deref(), std::slice::from_ref(h)).is_empty();
+        }
+        out.push(Attachment {
+            context: Some((pns.to_string(), p.name.clone())),
+            port: Some(l.port.unwrap_or(0) as u16),
+            listener: l.hostname.as_deref().unwrap_or("*").to_ascii_lowercase(),
+            hosts,
+            consumer: None,
+        });
+    }
+    if !matched_listener {
+        Err("no HTTP or HTTPS listener matches the sectionName and port (NoMatchingParent)")
+    } else if !allowed {
+        Err(
+            "the listeners do not allow routes of this kind from this namespace (NotAllowedByListeners)",
+        )
+    } else if !attached {
+        Err("no route hostname intersects a listener hostname (NoMatchingListenerHostname)")
+    } else {
+        Ok(out)
+    }
+}
+
+/// Warns of each route hostname no listener of the Gateways the route attached to takes.
+fn warn_hostnames_not_taken(
+    route: &Route<'_>,
+    taken: &[bool],
+    attached_to: &[String],
+    report: &mut Report,
+) {
+    for (k, h) in route.hostnames().iter().enumerate() {
+        if !taken[k] {
+            report.warn(
+                "hostname-no-listener",
+                format!("spec.hostnames[{k}]"),
+                format!(
+                    "hostname {h:?} intersects no listener hostname of Gateway{} {}; the route does not serve it there (NoMatchingListenerHostname for this hostname)",
+                    if attached_to.len() == 1 { "" } else { "s" },
+                    attached_to.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 /// Whether listener `l` of a Gateway in `gw_ns` admits a route of `kind` from `route_ns`.

@@ -1,5 +1,5 @@
 //! Field checks every Gateway API resource uses: ports, object references,
-//! header names and values, sets. List sizes are
+//! header names and values, names repeated in a list ([`repeat_of`]), sets. List sizes are
 //! [`check_count`](crate::compile::values::check_count).
 
 use crate::compile::names::{check_group, check_kind, check_namespace, check_object_name};
@@ -58,6 +58,32 @@ pub(super) fn check_ref_names(
     if let Some(ns) = namespace {
         check_namespace(ns, &format!("{path}.namespace"), report);
     }
+}
+
+/// How a name repeats one listed before it.
+pub(super) enum Repeat {
+    /// The same name, at this index.
+    Same(usize),
+    /// The same name but for ASCII case, at this index.
+    OtherCase(usize),
+}
+
+/// Whether `name` repeats one of `earlier`: the first equal name, else (when `fold_case`, as
+/// for header names) the first equal but for ASCII case.
+pub(super) fn repeat_of<'a>(
+    mut earlier: impl Iterator<Item = &'a str> + Clone,
+    name: &str,
+    fold_case: bool,
+) -> Option<Repeat> {
+    if let Some(j) = earlier.clone().position(|o| o == name) {
+        return Some(Repeat::Same(j));
+    }
+    if !fold_case {
+        return None;
+    }
+    earlier
+        .position(|o| o.eq_ignore_ascii_case(name))
+        .map(Repeat::OtherCase)
 }
 
 /// A header name: an HTTP token of 1-256 bytes. Returns whether it is valid.

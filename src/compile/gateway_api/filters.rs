@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::fields::{
-    HEADER_VALUE_RULE, check_backend_object, check_header_name, check_port, check_set,
-    check_wildcard_alone, is_header_value,
+    HEADER_VALUE_RULE, Repeat, check_backend_object, check_header_name, check_port, check_set,
+    check_wildcard_alone, is_header_value, repeat_of,
 };
 use super::http_route::{METHODS, PATH_CHAR_RULE, first_invalid_path_char};
 use super::raw::{
@@ -235,16 +235,12 @@ fn check_header_modifier(m: &HeaderModifier, path: &str, report: &mut Report) {
         report,
     );
     for (i, name) in m.remove.iter().enumerate() {
-        if let Some(j) = m.remove[..i].iter().position(|o| o == name) {
-            report.error(
+        match repeat_of(m.remove[..i].iter().map(String::as_str), name, true) {
+            Some(Repeat::Same(j)) => report.error(
                 format!("{rpath}[{i}]"),
                 format!("header {name:?} is already listed at remove[{j}]; entries must be unique"),
-            );
-        } else if let Some(j) = m.remove[..i]
-            .iter()
-            .position(|o| o.eq_ignore_ascii_case(name))
-        {
-            report.warn(
+            ),
+            Some(Repeat::OtherCase(j)) => report.warn(
                 "duplicate-header",
                 format!("{rpath}[{i}]"),
                 format!(
@@ -252,7 +248,8 @@ fn check_header_modifier(m: &HeaderModifier, path: &str, report: &mut Report) {
                      case-insensitive, so this entry has no effect",
                     m.remove[j]
                 ),
-            );
+            ),
+            None => {}
         }
     }
 }
@@ -269,18 +266,14 @@ fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: 
         let p = format!("{path}[{i}]");
         let name = h.name.as_str();
         if check_header_name(name, "header name", &format!("{p}.name"), report) {
-            if let Some(j) = list[..i].iter().position(|o| o.name == name) {
-                report.error(
+            match repeat_of(list[..i].iter().map(|o| o.name.as_str()), name, true) {
+                Some(Repeat::Same(j)) => report.error(
                     format!("{p}.name"),
                     format!(
                         "header {name:?} is already listed at {field}[{j}]; names must be unique"
                     ),
-                );
-            } else if let Some(j) = list[..i]
-                .iter()
-                .position(|o| o.name.eq_ignore_ascii_case(name))
-            {
-                report.warn(
+                ),
+                Some(Repeat::OtherCase(j)) => report.warn(
                     "duplicate-header",
                     format!("{p}.name"),
                     format!(
@@ -288,7 +281,8 @@ fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: 
                          are case-insensitive, so this entry is ignored",
                         list[j].name
                     ),
-                );
+                ),
+                None => {}
             }
         }
         let vpath = format!("{p}.value");

@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::fields::{
-    HEADER_VALUE_RULE, check_backend_object, check_header_name, check_port, check_ref_names,
-    is_header_value,
+    HEADER_VALUE_RULE, Repeat, check_backend_object, check_header_name, check_port,
+    check_ref_names, is_header_value, repeat_of,
 };
 use super::filters::check_filter_list;
 use super::raw::{raw_field, raw_object, raw_str};
@@ -352,20 +352,16 @@ pub(super) fn check_name_value_matches(
         let p = format!("{path}[{i}]");
         let name = m.name.as_str();
         if check_header_name(name, &format!("{what} name"), &format!("{p}.name"), report) {
-            if let Some(j) = list[..i].iter().position(|o| o.name == name) {
-                report.error(
+            let fold_case = matched != Matched::QueryParam;
+            match repeat_of(list[..i].iter().map(|o| o.name.as_str()), name, fold_case) {
+                Some(Repeat::Same(j)) => report.error(
                     format!("{p}.name"),
                     format!(
                         "{what} {name:?} is already matched by {field}[{j}]; names must be unique \
                          within a match"
                     ),
-                );
-            } else if matched != Matched::QueryParam
-                && let Some(j) = list[..i]
-                    .iter()
-                    .position(|o| o.name.eq_ignore_ascii_case(name))
-            {
-                report.warn(
+                ),
+                Some(Repeat::OtherCase(j)) => report.warn(
                     "duplicate-header",
                     format!("{p}.name"),
                     format!(
@@ -373,7 +369,8 @@ pub(super) fn check_name_value_matches(
                          are case-insensitive, so this entry is ignored",
                         list[j].name
                     ),
-                );
+                ),
+                None => {}
             }
         }
         let kind = m.kind.as_deref().unwrap_or("Exact");

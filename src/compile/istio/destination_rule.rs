@@ -128,24 +128,14 @@ fn traffic_policy(policy: &TrafficPolicy, path: &str, report: &mut Report) {
             "proxyProtocol cannot be set together with tunnel",
         );
     }
-    let outlier = policy.outlier_detection.as_ref();
-    if let Some(o) = outlier {
-        outlier_detection(o, &format!("{path}.outlierDetection"), report);
-    }
-    if let Some(pool) = &policy.connection_pool {
-        connection_pool(pool, &format!("{path}.connectionPool"), report);
-    }
-    if let Some(lb) = &policy.load_balancer {
-        load_balancer(
-            lb,
-            outlier.is_some(),
-            &format!("{path}.loadBalancer"),
-            report,
-        );
-    }
-    if let Some(tls) = &policy.tls {
-        client_tls(tls, &format!("{path}.tls"), report);
-    }
+    policy_settings(
+        policy.outlier_detection.as_ref(),
+        policy.connection_pool.as_ref(),
+        policy.load_balancer.as_ref(),
+        policy.tls.as_ref(),
+        path,
+        report,
+    );
     port_level_settings(
         &policy.port_level_settings,
         &format!("{path}.portLevelSettings"),
@@ -221,24 +211,43 @@ fn port_level_settings(entries: &[Option<PortTrafficPolicy>], path: &str, report
             );
             continue;
         }
-        let outlier = entry.outlier_detection.as_ref();
-        if let Some(o) = outlier {
-            outlier_detection(o, &format!("{path}.outlierDetection"), report);
-        }
-        if let Some(pool) = &entry.connection_pool {
-            connection_pool(pool, &format!("{path}.connectionPool"), report);
-        }
-        if let Some(lb) = &entry.load_balancer {
-            load_balancer(
-                lb,
-                outlier.is_some(),
-                &format!("{path}.loadBalancer"),
-                report,
-            );
-        }
-        if let Some(tls) = &entry.tls {
-            client_tls(tls, &format!("{path}.tls"), report);
-        }
+        policy_settings(
+            entry.outlier_detection.as_ref(),
+            entry.connection_pool.as_ref(),
+            entry.load_balancer.as_ref(),
+            entry.tls.as_ref(),
+            &path,
+            report,
+        );
+    }
+}
+
+/// The settings a traffic policy and a port-level one share: outlier detection, connection
+/// pool, load balancer (which reads whether outlier detection is set) and client TLS.
+fn policy_settings(
+    outlier: Option<&OutlierDetection>,
+    pool: Option<&ConnectionPoolSettings>,
+    lb: Option<&LoadBalancerSettings>,
+    tls: Option<&ClientTlsSettings>,
+    path: &str,
+    report: &mut Report,
+) {
+    if let Some(o) = outlier {
+        outlier_detection(o, &format!("{path}.outlierDetection"), report);
+    }
+    if let Some(pool) = pool {
+        connection_pool(pool, &format!("{path}.connectionPool"), report);
+    }
+    if let Some(lb) = lb {
+        load_balancer(
+            lb,
+            outlier.is_some(),
+            &format!("{path}.loadBalancer"),
+            report,
+        );
+    }
+    if let Some(tls) = tls {
+        client_tls(tls, &format!("{path}.tls"), report);
     }
 }
 

@@ -291,6 +291,50 @@ fn server_bind(port: Option<&ServerPort>, bind: &str, path: &str, report: &mut R
 }
 
 fn tls_options(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
+    let mode = tls_versions_and_mode(tls, path, report);
+    cipher_suites(tls, path, report);
+    certificate_counts(tls, path, report);
+    let mode = mode.unwrap_or(if tls.mode.is_none() {
+        "PASSTHROUGH"
+    } else {
+        ""
+    });
+    if mode == "ISTIO_MUTUAL" {
+        istio_mutual_certificates(tls, path, report);
+        return;
+    }
+    certificate_sources(tls, mode, path, report);
+    let terminates = matches!(mode, "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL");
+    if terminates && (is_set(&tls.credential_name) || !tls.credential_names.is_empty()) {
+        // Certificates (and the CA) come from the secret.
+        return;
+    }
+    if terminates {
+        terminating_certificates(tls, mode, path, report);
+    }
+    if is_set(&tls.ca_crl) {
+        if is_set(&tls.credential_name) {
+            report.error(
+                format!("{path}.caCrl"),
+                "caCrl cannot be used with credentialName; put the CRL in the credential",
+            );
+        }
+        if mode == "SIMPLE" {
+            report.error(
+                format!("{path}.caCrl"),
+                "caCrl cannot be used with mode SIMPLE",
+            );
+        }
+    }
+}
+
+/// Checks the mode and protocol versions against their enums (and old versions without
+/// cipher suites); returns the mode when it is a known one.
+fn tls_versions_and_mode<'t>(
+    tls: &'t ServerTlsSettings,
+    path: &str,
+    report: &mut Report,
+) -> Option<&'t str> {
     let mode = check_enum(
         report,
         &format!("{path}.mode"),
@@ -320,6 +364,11 @@ fn tls_options(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
              include compatible ones",
         );
     }
+    mode
+}
+
+/// Unknown and repeated cipher suites are ignored, with a warning.
+fn cipher_suites(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
     let mut valid: HashSet<&str> = HashSet::new();
     for (i, suite) in tls.cipher_suites.iter().enumerate() {
         let sp = format!("{path}.cipherSuites[{i}]");
@@ -337,6 +386,10 @@ fn tls_options(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
             );
         }
     }
+}
+
+/// At most two credentialNames and two tlsCertificates.
+fn certificate_counts(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
     if tls.credential_names.len() > 2 {
         report.error(
             format!("{path}.credentialNames"),
@@ -355,32 +408,32 @@ fn tls_options(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
             ),
         );
     }
+}
 
-    let mode = mode.unwrap_or(if tls.mode.is_none() {
-        "PASSTHROUGH"
-    } else {
-        ""
-    });
-    if mode == "ISTIO_MUTUAL" {
-        for (field, set) in [
-            ("serverCertificate", is_set(&tls.server_certificate)),
-            ("privateKey", is_set(&tls.private_key)),
-            ("caCertificates", is_set(&tls.ca_certificates)),
-            ("tlsCertificates", !tls.tls_certificates.is_empty()),
-            ("credentialName", is_set(&tls.credential_name)),
-            ("credentialNames", !tls.credential_names.is_empty()),
-        ] {
-            if set {
-                report.error(
-                    format!("{path}.{field}"),
-                    format!(
-                        "mode ISTIO_MUTUAL uses the mesh's own certificates; {field} cannot be set"
-                    ),
-                );
-            }
+/// Mode ISTIO_MUTUAL uses the mesh's certificates: no certificate field may be set.
+fn istio_mutual_certificates(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
+    for (field, set) in [
+        ("serverCertificate", is_set(&tls.server_certificate)),
+        ("privateKey", is_set(&tls.private_key)),
+        ("caCertificates", is_set(&tls.ca_certificates)),
+        ("tlsCertificates", !tls.tls_certificates.is_empty()),
+        ("credentialName", is_set(&tls.credential_name)),
+        ("credentialNames", !tls.credential_names.is_empty()),
+    ] {
+        if set {
+            report.error(
+                format!("{path}.{field}"),
+                format!(
+                    "mode ISTIO_MUTUAL uses the mesh's own certificates; {field} cannot be set"
+                ),
+            );
         }
-        return;
     }
+}
+
+/// Certificates set in a passthrough mode are ignored (a warning); at most one certificate
+/// source may be set.
+fn certificate_sources(tls: &ServerTlsSettings, mode: &str, path: &str, report: &mut Report) {
     let files = is_set(&tls.ca_crl)
         || is_set(&tls.server_certificate)
         || is_set(&tls.private_key)
@@ -419,50 +472,33 @@ fn tls_options(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
             ),
         );
     }
+}
 
-    let terminates = matches!(mode, "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL");
-    if terminates && (is_set(&tls.credential_name) || !tls.credential_names.is_empty()) {
-        // Certificates (and the CA) come from the secret.
-        return;
+/// A terminating mode without a credential: the files it needs (the client CA for mutual
+/// modes, and each certificate and key).
+fn terminating_certificates(tls: &ServerTlsSettings, mode: &str, path: &str, report: &mut Report) {
+    if mode != "SIMPLE" && !is_set(&tls.ca_certificates) {
+        report.error(
+            format!("{path}.caCertificates"),
+            format!("mode {mode} needs caCertificates (a client CA bundle) or credentialName"),
+        );
     }
-    if terminates {
-        if mode != "SIMPLE" && !is_set(&tls.ca_certificates) {
-            report.error(
-                format!("{path}.caCertificates"),
-                format!("mode {mode} needs caCertificates (a client CA bundle) or credentialName"),
-            );
-        }
-        if tls.tls_certificates.is_empty() {
+    if tls.tls_certificates.is_empty() {
+        certificate_pair(
+            mode,
+            &tls.server_certificate,
+            &tls.private_key,
+            path,
+            report,
+        );
+    } else {
+        for (i, cert) in tls.tls_certificates.iter().enumerate() {
             certificate_pair(
                 mode,
-                &tls.server_certificate,
-                &tls.private_key,
-                path,
+                &cert.server_certificate,
+                &cert.private_key,
+                &format!("{path}.tlsCertificates[{i}]"),
                 report,
-            );
-        } else {
-            for (i, cert) in tls.tls_certificates.iter().enumerate() {
-                certificate_pair(
-                    mode,
-                    &cert.server_certificate,
-                    &cert.private_key,
-                    &format!("{path}.tlsCertificates[{i}]"),
-                    report,
-                );
-            }
-        }
-    }
-    if is_set(&tls.ca_crl) {
-        if is_set(&tls.credential_name) {
-            report.error(
-                format!("{path}.caCrl"),
-                "caCrl cannot be used with credentialName; put the CRL in the credential",
-            );
-        }
-        if mode == "SIMPLE" {
-            report.error(
-                format!("{path}.caCrl"),
-                "caCrl cannot be used with mode SIMPLE",
             );
         }
     }

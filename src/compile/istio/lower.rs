@@ -180,137 +180,15 @@ fn lower_rule(
     }
     let mut headers = header_ops(rule.headers.as_ref());
     let action = if let Some(r) = &rule.redirect {
-        Action::Redirect(Redirect {
-            uri: r.uri.as_deref().map(Into::into),
-            prefix_rewrite: r.prefix_rewrite.as_deref().map(Into::into),
-            authority: r.authority.as_deref().map(Into::into),
-            scheme: r.scheme.as_deref().map(Into::into),
-            port: match (r.port, r.derive_port.as_deref()) {
-                (Some(p), _) => RedirectPort::Port(p as u16),
-                (None, Some("FROM_REQUEST_PORT")) => RedirectPort::FromRequest,
-                (None, Some("FROM_PROTOCOL_DEFAULT")) => RedirectPort::FromProtocolDefault,
-                _ => RedirectPort::Unchanged,
-            },
-            code: match r.redirect_code {
-                None | Some(0) => 301,
-                Some(c) => c as u16,
-            },
-        })
+        Action::Redirect(lower_redirect(r))
     } else if let Some(d) = &rule.direct_response {
-        let body = match &d.body {
-            Some(b) => match (&b.string, &b.bytes) {
-                (Some(s), _) => Some(s.as_bytes().to_vec()),
-                (None, Some(b64)) => match decode_base64(b64) {
-                    Some(bytes) => Some(bytes),
-                    None => {
-                        report.error(
-                            format!("{path}.directResponse.body.bytes"),
-                            "body bytes are not valid base64",
-                        );
-                        None
-                    }
-                },
-                (None, None) => None,
-            },
-            None => None,
-        };
-        Action::DirectResponse(DirectResponse {
-            status: d.status.unwrap_or(200) as u16,
-            body,
-        })
+        Action::DirectResponse(lower_direct_response(d, path, report))
     } else {
-        let mut destinations = Vec::new();
-        for (j, d) in rule.route.iter().flatten().enumerate() {
-            let Some(d) = d else { continue };
-            let Some(dest) = &d.destination else { continue };
-            let dpath = format!("{path}.route[{j}].destination");
-            let mut destination = lower_destination(dest, d.headers.as_ref(), ns, domain);
-            if !check_subset(&destination, &dpath, subsets, report) {
-                destination.unavailable = Some(Unavailable::UndefinedSubset);
-            }
-            destinations.push(WeightedDestination {
-                destination,
-                weight: d.weight.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
-            });
-        }
+        let destinations = lower_route(rule, path, ns, domain, subsets, report);
         let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
-        let mut rewrite = rule.rewrite.as_ref().map(|r| {
-            let regex = r.uri_regex_rewrite.as_ref().and_then(|rr| {
-                let pattern = rr.pattern.as_deref().unwrap_or("");
-                report
-                    .rewrite_regex(
-                        pattern,
-                        format_args!("{path}.rewrite.uriRegexRewrite.match"),
-                    )
-                    .map(|re| {
-                        PathRewrite::Regex(RegexRewrite {
-                            pattern: re,
-                            rewrite: rr.rewrite.as_deref().unwrap_or("").into(),
-                        })
-                    })
-            });
-            Rewrite {
-                path: r
-                    .uri
-                    .as_deref()
-                    .map(|u| PathRewrite::MatchedPrefix(u.into()))
-                    .or(regex),
-                authority: r.authority.as_deref().map(Into::into),
-            }
-        });
-        // Setting `host`/`:authority` on the request is an authority rewrite (Istio).
-        let auth_pos = headers
-            .request
-            .set
-            .iter()
-            .position(|(k, _)| is_authority(k));
-        let auth = auth_pos
-            .map(|p| headers.request.set.remove(p).1)
-            .or_else(|| {
-                let p = headers
-                    .request
-                    .add
-                    .iter()
-                    .position(|(k, _)| is_authority(k))?;
-                Some(headers.request.add.remove(p).1)
-            });
-        if let Some(a) = auth {
-            let rw = rewrite.get_or_insert(Rewrite {
-                path: None,
-                authority: None,
-            });
-            rw.authority.get_or_insert(a);
-        }
-        let mut mirrors = Vec::new();
-        if let Some(m) = &rule.mirror {
-            let share = match (&rule.mirror_percentage, rule.mirror_percent) {
-                (Some(p), _) => per_million(p),
-                (None, Some(p)) => (p.clamp(0, 100) * 10_000) as u32,
-                (None, None) => 1_000_000,
-            };
-            mirrors.push(Mirror {
-                destination: lower_destination(m, None, ns, domain),
-                per_million: share,
-            });
-        }
-        for m in rule.mirrors.iter().flatten().flatten() {
-            if let Some(d) = &m.destination {
-                let share = m.percentage.as_ref().map_or(1_000_000, per_million);
-                mirrors.push(Mirror {
-                    destination: lower_destination(d, None, ns, domain),
-                    per_million: share,
-                });
-            }
-        }
-        if mirrors.len() > MAX_MIRRORS {
-            report.error(
-                format!("{path}.mirrors"),
-                format!(
-                    "{} mirrors exceed the limit of {MAX_MIRRORS}",
-                    mirrors.len()
-                ),
-            );
-        }
+        let mut rewrite = lower_rewrite(rule, path, report);
+        move_authority_to_rewrite(&mut headers, &mut rewrite);
+        let mirrors = lower_mirrors(rule, path, ns, domain, report);
         Action::Forward(Forward {
             split: Split::new(&weights),
             destinations,
@@ -333,6 +211,180 @@ fn lower_rule(
         action,
         headers,
     })
+}
+
+fn lower_redirect(r: &vs::HttpRedirect) -> Redirect {
+    Redirect {
+        uri: r.uri.as_deref().map(Into::into),
+        prefix_rewrite: r.prefix_rewrite.as_deref().map(Into::into),
+        authority: r.authority.as_deref().map(Into::into),
+        scheme: r.scheme.as_deref().map(Into::into),
+        port: match (r.port, r.derive_port.as_deref()) {
+            (Some(p), _) => RedirectPort::Port(p as u16),
+            (None, Some("FROM_REQUEST_PORT")) => RedirectPort::FromRequest,
+            (None, Some("FROM_PROTOCOL_DEFAULT")) => RedirectPort::FromProtocolDefault,
+            _ => RedirectPort::Unchanged,
+        },
+        code: match r.redirect_code {
+            None | Some(0) => 301,
+            Some(c) => c as u16,
+        },
+    }
+}
+
+/// A direct response; a body whose base64 does not decode is reported and left out.
+fn lower_direct_response(
+    d: &vs::HttpDirectResponse,
+    path: &str,
+    report: &mut Report,
+) -> DirectResponse {
+    let body = match &d.body {
+        Some(b) => match (&b.string, &b.bytes) {
+            (Some(s), _) => Some(s.as_bytes().to_vec()),
+            (None, Some(b64)) => match decode_base64(b64) {
+                Some(bytes) => Some(bytes),
+                None => {
+                    report.error(
+                        format!("{path}.directResponse.body.bytes"),
+                        "body bytes are not valid base64",
+                    );
+                    None
+                }
+            },
+            (None, None) => None,
+        },
+        None => None,
+    };
+    DirectResponse {
+        status: d.status.unwrap_or(200) as u16,
+        body,
+    }
+}
+
+/// The rule's weighted destinations; one naming a subset no DestinationRule defines is
+/// reported and marked unavailable.
+fn lower_route(
+    rule: &HttpRouteRule,
+    path: &str,
+    ns: &str,
+    domain: &str,
+    subsets: &[SubsetInfo],
+    report: &mut Report,
+) -> Vec<WeightedDestination> {
+    let mut destinations = Vec::new();
+    for (j, d) in rule.route.iter().flatten().enumerate() {
+        let Some(d) = d else { continue };
+        let Some(dest) = &d.destination else { continue };
+        let dpath = format!("{path}.route[{j}].destination");
+        let mut destination = lower_destination(dest, d.headers.as_ref(), ns, domain);
+        if !check_subset(&destination, &dpath, subsets, report) {
+            destination.unavailable = Some(Unavailable::UndefinedSubset);
+        }
+        destinations.push(WeightedDestination {
+            destination,
+            weight: d.weight.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
+        });
+    }
+    destinations
+}
+
+/// The rule's path and authority rewrite; a regex rewrite that does not compile is reported
+/// and left out.
+fn lower_rewrite(rule: &HttpRouteRule, path: &str, report: &mut Report) -> Option<Rewrite> {
+    rule.rewrite.as_ref().map(|r| {
+        let regex = r.uri_regex_rewrite.as_ref().and_then(|rr| {
+            let pattern = rr.pattern.as_deref().unwrap_or("");
+            report
+                .rewrite_regex(
+                    pattern,
+                    format_args!("{path}.rewrite.uriRegexRewrite.match"),
+                )
+                .map(|re| {
+                    PathRewrite::Regex(RegexRewrite {
+                        pattern: re,
+                        rewrite: rr.rewrite.as_deref().unwrap_or("").into(),
+                    })
+                })
+        });
+        Rewrite {
+            path: r
+                .uri
+                .as_deref()
+                .map(|u| PathRewrite::MatchedPrefix(u.into()))
+                .or(regex),
+            authority: r.authority.as_deref().map(Into::into),
+        }
+    })
+}
+
+/// Setting `host`/`:authority` on the request is an authority rewrite (Istio): the first
+/// such `set` (else `add`) leaves the header edits and becomes the rewrite's authority,
+/// unless the rewrite names one already.
+fn move_authority_to_rewrite(headers: &mut HeaderOps, rewrite: &mut Option<Rewrite>) {
+    let auth_pos = headers
+        .request
+        .set
+        .iter()
+        .position(|(k, _)| is_authority(k));
+    let auth = auth_pos
+        .map(|p| headers.request.set.remove(p).1)
+        .or_else(|| {
+            let p = headers
+                .request
+                .add
+                .iter()
+                .position(|(k, _)| is_authority(k))?;
+            Some(headers.request.add.remove(p).1)
+        });
+    if let Some(a) = auth {
+        let rw = rewrite.get_or_insert(Rewrite {
+            path: None,
+            authority: None,
+        });
+        rw.authority.get_or_insert(a);
+    }
+}
+
+/// The rule's mirrors (`mirror` first, then `mirrors`); more than [`MAX_MIRRORS`] is
+/// reported.
+fn lower_mirrors(
+    rule: &HttpRouteRule,
+    path: &str,
+    ns: &str,
+    domain: &str,
+    report: &mut Report,
+) -> Vec<Mirror> {
+    let mut mirrors = Vec::new();
+    if let Some(m) = &rule.mirror {
+        let share = match (&rule.mirror_percentage, rule.mirror_percent) {
+            (Some(p), _) => per_million(p),
+            (None, Some(p)) => (p.clamp(0, 100) * 10_000) as u32,
+            (None, None) => 1_000_000,
+        };
+        mirrors.push(Mirror {
+            destination: lower_destination(m, None, ns, domain),
+            per_million: share,
+        });
+    }
+    for m in rule.mirrors.iter().flatten().flatten() {
+        if let Some(d) = &m.destination {
+            let share = m.percentage.as_ref().map_or(1_000_000, per_million);
+            mirrors.push(Mirror {
+                destination: lower_destination(d, None, ns, domain),
+                per_million: share,
+            });
+        }
+    }
+    if mirrors.len() > MAX_MIRRORS {
+        report.error(
+            format!("{path}.mirrors"),
+            format!(
+                "{} mirrors exceed the limit of {MAX_MIRRORS}",
+                mirrors.len()
+            ),
+        );
+    }
+    mirrors
 }
 
 fn is_authority(name: &str) -> bool {

@@ -1,6 +1,28 @@
 //! The webhook's reachability warnings for a VirtualService: rules that can never take a request
 //! (IST0130 unreachable rule) and match blocks that never match because an earlier one takes all
 //! their requests (IST0131 ineffective match).
+//!
+//! # Coverage, said twice on purpose
+//!
+//! Whether one match block takes every request another matches is also decided by
+//! [`crate::witness`] (`block_covers`, on compiled blocks). The two stay apart because they
+//! answer different questions on different inputs:
+//!
+//! - This check reads one resource as written, before lowering, as the admission webhook does:
+//!   its warnings name `spec.http[i].match[j]` of that resource, and it compares only blocks of
+//!   the same VirtualService, in the order they are written.
+//! - It reads the fields as the webhook does, not as the compiled table answers: a regex covers
+//!   only the same regex text (`regex: "*"` is a catch-all, as in Istio), `ignoreUriCase`,
+//!   `gateways`, `port`, `sourceLabels` and `sourceNamespace` compare as written (gateway names
+//!   are not resolved), `withoutHeaders` only by identical entries, and a rule with `delegate`
+//!   shadows nothing. A check on compiled blocks would warn where the webhook does not.
+//! - [`crate::witness`] works on the compiled table: regexes are compiled (a regex can cover
+//!   an exact value by running it), paths are the compiled path matches (segment prefixes of
+//!   the Gateway API), gateways are routing contexts, and the entries before a block come from
+//!   every resource of its virtual host. Its answer is a proof about the table as served, for
+//!   any route kind, and is only as strict as the table.
+//!
+//! Both are sound under-approximations (`false` when in doubt); neither is a copy of the other.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -94,27 +94,7 @@ pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut R
     // rule's `delegate`, which supplies hosts and gateways.
     let is_delegate = spec.hosts.is_empty();
     if is_delegate {
-        if !spec.gateways.is_empty() {
-            report.error(
-                "spec.gateways",
-                "a delegate virtual service (one without hosts) must not list gateways; \
-                 the root virtual service decides where it applies",
-            );
-        }
-        if !spec.tls.is_empty() {
-            report.error(
-                "spec.tls",
-                "a delegate virtual service (one without hosts) cannot have tls rules; \
-                 only http rules can be delegated",
-            );
-        }
-        if !spec.tcp.is_empty() {
-            report.error(
-                "spec.tcp",
-                "a delegate virtual service (one without hosts) cannot have tcp rules; \
-                 only http rules can be delegated",
-            );
-        }
+        check_delegate_fields(spec, report);
     }
 
     // Empty gateways means the mesh; otherwise only a listed `mesh` reaches the sidecars.
@@ -127,8 +107,56 @@ pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut R
     if applies_to_mesh {
         check_jwt_claims_need_gateway(spec, report);
     }
+    check_hosts(spec, applies_to_gateway, report);
+    check_rules(spec, is_delegate, report);
+    check_export_to(&spec.export_to, "spec.exportTo", report);
 
-    // Hosts: domain names (wildcard allowed in the first label) or IP literals, never `*` on the mesh.
+    analyze_http_reachability(&spec.http, report);
+    analyze_l4_reachability(
+        "spec.tls",
+        &spec.tls,
+        |r: &TlsRoute| &r.matches,
+        tls_match_eq,
+        report,
+    );
+    analyze_l4_reachability(
+        "spec.tcp",
+        &spec.tcp,
+        |r: &TcpRoute| &r.matches,
+        l4_match_eq,
+        report,
+    );
+}
+
+/// A delegate (no hosts) lists no gateways and has only http rules.
+fn check_delegate_fields(spec: &VirtualServiceSpec, report: &mut Report) {
+    if !spec.gateways.is_empty() {
+        report.error(
+            "spec.gateways",
+            "a delegate virtual service (one without hosts) must not list gateways; \
+             the root virtual service decides where it applies",
+        );
+    }
+    if !spec.tls.is_empty() {
+        report.error(
+            "spec.tls",
+            "a delegate virtual service (one without hosts) cannot have tls rules; \
+             only http rules can be delegated",
+        );
+    }
+    if !spec.tcp.is_empty() {
+        report.error(
+            "spec.tcp",
+            "a delegate virtual service (one without hosts) cannot have tcp rules; \
+             only http rules can be delegated",
+        );
+    }
+}
+
+/// Hosts: domain names (wildcard allowed in the first label) or IP literals, never `*` on the
+/// mesh; when every host is valid, no two overlap.
+fn check_hosts(spec: &VirtualServiceSpec, applies_to_gateway: bool, report: &mut Report) {
+    let applies_to_mesh = !applies_to_gateway;
     let sni_routing = spec
         .tls
         .iter()
@@ -178,7 +206,10 @@ pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut R
             }
         }
     }
+}
 
+/// At least one rule, no more of each kind than the limit, and each http, tls and tcp rule.
+fn check_rules(spec: &VirtualServiceSpec, is_delegate: bool, report: &mut Report) {
     if spec.http.is_empty() && spec.tcp.is_empty() && spec.tls.is_empty() {
         report.error(
             "spec",
@@ -216,23 +247,6 @@ pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut R
             check_tcp_rule(rule, &format!("spec.tcp[{i}]"), report);
         }
     }
-    check_export_to(&spec.export_to, "spec.exportTo", report);
-
-    analyze_http_reachability(&spec.http, report);
-    analyze_l4_reachability(
-        "spec.tls",
-        &spec.tls,
-        |r: &TlsRoute| &r.matches,
-        tls_match_eq,
-        report,
-    );
-    analyze_l4_reachability(
-        "spec.tcp",
-        &spec.tcp,
-        |r: &TcpRoute| &r.matches,
-        l4_match_eq,
-        report,
-    );
 }
 
 /// JWT-claim header keys (`@request.auth.claims.*`) become dynamic-metadata matchers that only
@@ -1401,28 +1415,10 @@ fn check_tls_rule(rule: &TlsRoute, spec: &VirtualServiceSpec, path: &str, report
             "tls rule needs at least one match with sniHosts",
         );
     }
-    check_count(
-        rule.matches.len(),
-        limit!(MAX_MATCHES_PER_RULE),
-        "match blocks",
-        &format!("{path}.match"),
-        report,
-    );
-    for (j, m) in rule.matches.iter().enumerate() {
-        let p = format!("{path}.match[{j}]");
-        let Some(m) = m else {
-            report.error(p, "match is null");
-            continue;
-        };
-        check_tls_match(m, spec, &p, report);
-    }
-    if rule.route.is_empty() {
-        report.error(
-            format!("{path}.route"),
-            "tls rule has no route; at least one destination is required",
-        );
-    }
-    check_route_destinations(&rule.route, &format!("{path}.route"), report);
+    check_l4_matches(&rule.matches, path, report, |m, p, report| {
+        check_tls_match(m, spec, p, report)
+    });
+    check_l4_route(&rule.route, "tls", path, report);
 }
 
 fn check_tls_match(
@@ -1479,35 +1475,53 @@ fn check_tls_match(
 }
 
 fn check_tcp_rule(rule: &TcpRoute, path: &str, report: &mut Report) {
-    check_count(
-        rule.matches.len(),
-        limit!(MAX_MATCHES_PER_RULE),
-        "match blocks",
-        &format!("{path}.match"),
-        report,
-    );
-    for (j, m) in rule.matches.iter().enumerate() {
-        let p = format!("{path}.match[{j}]");
-        let Some(m) = m else {
-            report.error(p, "match is null");
-            continue;
-        };
+    check_l4_matches(&rule.matches, path, report, |m, p, report| {
         check_l4_common(
             &m.destination_subnets,
             m.port,
             &m.source_labels,
             &m.gateways,
-            &p,
+            p,
             report,
-        );
+        )
+    });
+    check_l4_route(&rule.route, "tcp", path, report);
+}
+
+/// The `match` list of a tls or tcp rule at `path`: within the limit, no null entry, and each
+/// entry checked by `check` at its own path.
+fn check_l4_matches<M>(
+    matches: &[Option<M>],
+    path: &str,
+    report: &mut Report,
+    mut check: impl FnMut(&M, &str, &mut Report),
+) {
+    check_count(
+        matches.len(),
+        limit!(MAX_MATCHES_PER_RULE),
+        "match blocks",
+        &format!("{path}.match"),
+        report,
+    );
+    for (j, m) in matches.iter().enumerate() {
+        let p = format!("{path}.match[{j}]");
+        let Some(m) = m else {
+            report.error(p, "match is null");
+            continue;
+        };
+        check(m, &p, report);
     }
-    if rule.route.is_empty() {
+}
+
+/// The `route` of a `kind` (tls or tcp) rule at `path`: at least one destination, each valid.
+fn check_l4_route(route: &[Option<RouteDestination>], kind: &str, path: &str, report: &mut Report) {
+    if route.is_empty() {
         report.error(
             format!("{path}.route"),
-            "tcp rule has no route; at least one destination is required",
+            format!("{kind} rule has no route; at least one destination is required"),
         );
     }
-    check_route_destinations(&rule.route, &format!("{path}.route"), report);
+    check_route_destinations(route, &format!("{path}.route"), report);
 }
 
 fn check_l4_common(
