@@ -93,6 +93,13 @@ const CASES: &[Expect] = &[
         ],
     ),
     warn(
+        "duplicate-resource",
+        None,
+        ("VirtualService", "default", "reviews"),
+        "metadata.name",
+        &["given twice", "the copy loaded first serves"],
+    ),
+    warn(
         "undefined-subset",
         Some("IST0101"),
         ("VirtualService", "default", "reviews"),

@@ -23,9 +23,13 @@ pub struct Unreadable(pub String);
 
 /// Every file the arguments name, in order: a directory is walked recursively in name order and
 /// contributes its `*.yaml`, `*.yml` and `*.json` files; `-` is standard input (read once).
+///
+/// A file named twice (`dir/` and `dir/a.yaml`) is read once.
 pub fn read(paths: &[PathBuf]) -> Result<Vec<Source>, Unreadable> {
     let mut out = Vec::new();
     let mut stdin_read = false;
+    let mut seen = std::collections::HashSet::new();
+    let mut once = |p: &Path| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.into()));
     for p in paths {
         if p.as_os_str() == "-" {
             if stdin_read {
@@ -49,10 +53,10 @@ pub fn read(paths: &[PathBuf]) -> Result<Vec<Source>, Unreadable> {
                     p.display()
                 )));
             }
-            for f in files {
-                out.push(read_file(&f)?);
+            for f in files.iter().filter(|f| once(f)) {
+                out.push(read_file(f)?);
             }
-        } else {
+        } else if once(p) {
             out.push(read_file(p)?);
         }
     }

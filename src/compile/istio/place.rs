@@ -220,6 +220,27 @@ impl Placer<'_, '_> {
             (Some(first), Some(_)) => first.entries.extend(entries.iter().copied()),
             // In the mesh the older one keeps the host where it is visible.
             (Some(_), None) => {
+                // The same resource given twice (two files, or one file twice) is no conflict
+                // between services: one warning per resource says so.
+                if self.mesh_owner.get(host).is_some_and(|(w, _)| w == id) {
+                    let said = diagnostics
+                        .iter()
+                        .any(|d| d.code == "duplicate-resource" && d.resource.as_ref() == Some(id));
+                    if !said {
+                        diagnostics.push(Diagnostic::warning(
+                            id,
+                            "duplicate-resource",
+                            "metadata.name",
+                            "the resource is given twice; the copy loaded first serves its hosts \
+                             in the mesh and this one is not used there (kubectl apply would keep \
+                             the later one)",
+                        ));
+                    }
+                    vhost
+                        .claims
+                        .push(Claim::new(visibility.clone(), entries.to_vec()));
+                    return;
+                }
                 let (winner, why) = match self.mesh_owner.get(host) {
                     Some((w, wts)) => (w.to_string(), why_first(w, wts, id, created)),
                     None => (vhost.name.to_string(), "it comes first".into()),
