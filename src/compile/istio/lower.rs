@@ -285,6 +285,12 @@ fn lower_route(
             weight: d.weight.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
         });
     }
+    // A lone destination takes every request whatever its weight (istiod routes to its cluster,
+    // not a weighted set): its weight is 100, as Istio's docs say of a route with one
+    // destination, so what callers read is the share it gets.
+    if let [only] = destinations.as_mut_slice() {
+        only.weight = 100;
+    }
     destinations
 }
 
