@@ -72,6 +72,7 @@ pub fn run(args: &AnalyzeArgs) -> Exit {
         .map(|e| Located::syntax(Line::of_error(e, &loaded)))
         .collect();
     findings.extend(analysis.findings().iter().map(|f| Located::of(f, &loaded)));
+    findings.sort_by_key(|f| crate::report::place_key(&f.line, &loaded.sources));
     let worst = findings.iter().map(|f| f.line.level).max();
     let text = match args.output {
         Output::Text => text(&findings),

@@ -56,14 +56,7 @@ pub fn run(args: &CheckArgs) -> Exit {
             .map(|d| Line::of_diagnostic(d, &loaded))
             .filter(|l| args.verbose || l.level >= Level::Warning),
     );
-    // In the order of the inputs, then of lines, as a compiler reports them.
-    let order = |l: &Line| {
-        l.place.as_ref().map(|p| {
-            let file = sources.iter().position(|s| s.name == p.file);
-            (file, p.line, p.column)
-        })
-    };
-    lines.sort_by_key(order);
+    lines.sort_by_key(|l| crate::report::place_key(l, &loaded.sources));
     let count = |level| lines.iter().filter(|l| l.level == level).count();
     let (errors, warnings) = (count(Level::Error), count(Level::Warning));
     let mut text = String::new();

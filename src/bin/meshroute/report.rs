@@ -123,6 +123,15 @@ impl Line {
     }
 }
 
+/// The key that orders lines as a compiler reports them: by input (in the order given), then
+/// line and column; lines without a place first.
+pub fn place_key(l: &Line, sources: &[String]) -> Option<(Option<usize>, u64, u64)> {
+    l.place.as_ref().map(|p| {
+        let file = sources.iter().position(|s| *s == p.file);
+        (file, p.line, p.column)
+    })
+}
+
 /// `line L column C` → (L, C).
 fn position(path: &str) -> Option<(u64, u64)> {
     let rest = path.strip_prefix("line ")?;

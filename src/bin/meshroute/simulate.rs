@@ -176,9 +176,12 @@ pub fn run(args: &SimulateArgs) -> Exit {
         return Exit::Clean;
     }
     let mut text = format!(
-        "{n} requests, seed {}, from {} request classes (one per reachable rule and match block)\n\n",
+        "{n} requests, seed {}, from {} (one per reachable rule and match block)\n\n",
         args.seed,
-        traffic.len()
+        match traffic.len() {
+            1 => "1 request class".to_string(),
+            k => format!("{k} request classes"),
+        }
     );
     text.push_str(&render("destination", &destinations, n));
     text.push('\n');
