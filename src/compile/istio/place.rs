@@ -46,7 +46,6 @@ pub(crate) fn place_virtual_services(
             placer.place(o, inner, ledger);
         }
     }
-    order_gateway_routes(inner);
     inner.subsets = placer.subsets;
 }
 
@@ -278,19 +277,84 @@ fn entries_for(
     entries
 }
 
-/// At gateways, VirtualServices for one host are merged and catch-all routes go last. Port
-/// and source conditions count as met here: Istio applies them when it builds the listener's
-/// routes, before this ordering.
-fn order_gateway_routes(inner: &mut Inner) {
+/// At gateways, VirtualServices for one host are merged and catch-all routes go last, per
+/// listener port as istiod builds them (pilot/pkg/networking/core/gateway.go
+/// `buildGatewayHTTPRouteConfig` calls route.go `BuildHTTPRoutesForVirtualService` once per
+/// server port, then `SortVHostRoutes`). A block whose only config-time condition is `port: P`
+/// and that is otherwise a catch-all is a catch-all on the port-`P` listener: there it cuts the
+/// rest of its VirtualService, so for each such port the gateway gets hosts of its own, built
+/// for that port; other ports keep the shared list. Source conditions count as met here, as
+/// Istio applies them when it builds the listener's routes. Runs after the Gateway API routes
+/// are placed: a port one of their listeners holds keeps the shared list (they answer first).
+pub(crate) fn order_gateway_routes(inner: &mut Inner) {
+    let rules = &inner.rules;
     for ctx in inner.contexts.iter_mut().filter(|c| c.gateway.is_some()) {
-        for vh in &mut ctx.hosts.vhosts {
-            let rules = &inner.rules;
-            vh.claims[0].entries.sort_by_key(|e| match e.block {
-                None => true,
-                Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all_on_listener(),
-            });
+        let ports: BTreeSet<u16> = ctx
+            .hosts
+            .vhosts
+            .iter()
+            .flat_map(|vh| vh.claims.iter().flat_map(|c| &c.entries))
+            .filter_map(|e| {
+                let b = &rules[e.rule as usize].blocks[e.block? as usize];
+                b.source.port.filter(|_| cuts_on_listener(b))
+            })
+            .filter(|p| ctx.listeners.iter().all(|(lp, _)| lp != p))
+            .collect();
+        for port in ports {
+            let mut hosts = ctx.hosts.clone();
+            for claim in hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut()) {
+                claim.entries = entries_on_port(&claim.entries, rules, port);
+                sort_catch_alls_last(&mut claim.entries, rules);
+            }
+            ctx.listeners.push((port, hosts));
+        }
+        for claim in ctx
+            .hosts
+            .vhosts
+            .iter_mut()
+            .flat_map(|v| v.claims.iter_mut())
+        {
+            sort_catch_alls_last(&mut claim.entries, rules);
         }
     }
+}
+
+/// istiod's `SortVHostRoutes`: the catch-all routes after the others, each group in order.
+fn sort_catch_alls_last(entries: &mut [Entry], rules: &[Rule]) {
+    entries.sort_by_key(|e| match e.block {
+        None => true,
+        Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all_on_listener(),
+    });
+}
+
+/// Whether a block, once selected for a listener, is a catch-all there that ends its
+/// VirtualService's routes (route.go `IsCatchAllRoute` on the route `TranslateRoute` built):
+/// a catch-all whose only config-time condition, if any, is `port`.
+fn cuts_on_listener(b: &crate::block::Block) -> bool {
+    b.is_catch_all_on_listener() && b.source.labels.is_empty() && b.source.namespace.is_none()
+}
+
+/// The merged `entries` of one host as istiod emits them for the listener on `port`
+/// (route.go `TranslateRoute` drops a block for another port; `BuildHTTPRoutesForVirtualService`
+/// stops a VirtualService's routes after its first catch-all).
+fn entries_on_port(entries: &[Entry], rules: &[Rule], port: u16) -> Vec<Entry> {
+    let mut cut: Vec<u32> = Vec::new();
+    let mut out = Vec::new();
+    for e in entries {
+        let rule = &rules[e.rule as usize];
+        if cut.contains(&rule.source) {
+            continue;
+        }
+        let block = e.block.map(|b| &rule.blocks[b as usize]);
+        if block.is_some_and(|b| b.source.port.is_some_and(|p| p != port)) {
+            continue;
+        }
+        out.push(*e);
+        if block.is_none_or(cuts_on_listener) {
+            cut.push(rule.source);
+        }
+    }
+    out
 }
 
 /// Why VirtualService `a` (created at `ta`) comes before `b` (created at `tb`) in Istio's
