@@ -100,6 +100,24 @@ pub(crate) struct HostPolicy {
 }
 
 impl HostPolicy {
+    /// The ports whose `portLevelSettings` entry (the top level's, or `subset`'s) can change
+    /// the balancer of (host, `subset`): Envoy builds a cluster `outbound|PORT|subset|host`
+    /// per port, so a destination whose port comes from the request gets that port's policy.
+    pub(crate) fn port_level_ports(&self, subset: Option<&str>) -> Vec<u16> {
+        let sub = subset
+            .and_then(|s| self.subsets.iter().find(|(name, _)| **name == *s))
+            .and_then(|(_, level)| level.as_ref());
+        let mut ports: Vec<u16> = self
+            .top
+            .iter()
+            .chain(sub)
+            .flat_map(|l| l.ports.iter().map(|(p, _)| *p))
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
     /// The balancer for `subset` at `port`, in Istio's order: the subset's port-level entry,
     /// the subset's policy, the top-level port-level entry, the top-level policy. A subset's
     /// port-level entry applies even when it leaves the balancer unset.
