@@ -193,7 +193,8 @@ impl PathRewrite {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RegexRewrite {
-    /// The pattern.
+    /// The pattern, read in RE2's dialect (as Envoy's RE2 reads it) and compiled by the
+    /// `regex` crate from its translation.
     pub pattern: regex::Regex,
     /// The replacement as written (`\1` style).
     pub rewrite: Box<str>,
@@ -202,7 +203,8 @@ pub struct RegexRewrite {
 impl RegexRewrite {
     /// Applies the rewrite to `path` (allocates; not on the decision path).
     pub fn apply(&self, path: &str) -> String {
-        // RE2 writes groups as \1; the regex crate as ${1}.
+        // RE2 writes groups as \1 and a backslash as \\ (RE2::Rewrite); the regex crate
+        // writes groups as ${1}.
         let mut repl = String::with_capacity(self.rewrite.len());
         let mut chars = self.rewrite.chars().peekable();
         while let Some(c) = chars.next() {
@@ -212,6 +214,10 @@ impl RegexRewrite {
                     repl.push_str("${");
                     repl.push(d);
                     repl.push('}');
+                }
+                '\\' if chars.peek() == Some(&'\\') => {
+                    chars.next();
+                    repl.push('\\');
                 }
                 '$' => repl.push_str("$$"),
                 _ => repl.push(c),
