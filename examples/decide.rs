@@ -282,6 +282,7 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
                     actions.insert("retries".into(), f.retries.as_ref().map_or(Value::Null, |r| json!({
                         "attempts": r.attempts,
                         "retry_on": &*r.retry_on,
+                        "retriable_status_codes": &r.retriable_status_codes,
                         "per_try_timeout_ms": r.per_try_timeout.map(|t| t.as_millis() as u64),
                         "default": r.is_default,
                     })));

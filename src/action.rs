@@ -235,8 +235,11 @@ pub struct Retries {
     pub attempts: u32,
     /// Timeout per try.
     pub per_try_timeout: Option<Duration>,
-    /// Retry conditions, comma-separated.
+    /// Retry conditions, comma-separated, as Envoy's `retry_on` (for Istio, HTTP status
+    /// codes written in `retryOn` move to [`Retries::retriable_status_codes`]).
     pub retry_on: Box<str>,
+    /// Envoy's `retriable_status_codes`: the status codes Istio's `retryOn` lists.
+    pub retriable_status_codes: Vec<u16>,
     /// Whether to retry in other localities.
     pub retry_remote_localities: Option<bool>,
     /// Whether to avoid hosts already tried.
@@ -255,6 +258,7 @@ impl Retries {
             attempts: 2,
             per_try_timeout: None,
             retry_on: DEFAULT_RETRY_ON.into(),
+            retriable_status_codes: Vec::new(),
             retry_remote_localities: None,
             retry_ignore_previous_hosts: true,
             backoff: None,
