@@ -131,7 +131,8 @@ impl Placer<'_, '_> {
                         && o.spec.hosts.is_empty()
                 })
             };
-            let spec = delegate::merge_root(o, ns, find, ns_default, &mut report);
+            let names = (ns_default, self.options.cluster_domain.as_str());
+            let spec = delegate::merge_root(o, ns, find, names, &mut report);
             merged = Object { spec, ..o.clone() };
             &merged
         } else {
