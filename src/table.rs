@@ -475,7 +475,7 @@ impl Inner {
             // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or
             // in the mesh the routes limited to one Service port.
             if !ctx.listeners.is_empty()
-                && let Some(port) = req.port()
+                && let port = addressed_port(req)
                 && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
             {
                 if let Some(vh) = hosts.find(host, ns, expand, Some(port), on) {

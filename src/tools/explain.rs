@@ -589,7 +589,10 @@ fn describe_miss<R: Request + ?Sized>(
             let want = s.port.unwrap_or_default();
             let seen = match req.port() {
                 Some(p) => format!("port {p} is not {want}"),
-                None => format!("port: unknown, needs {want}"),
+                None => format!(
+                    "port {} (addressed, the request names none) is not {want}",
+                    addressed_port(req)
+                ),
             };
             ("port".into(), seen)
         }
