@@ -33,6 +33,8 @@ pub(crate) struct VirtualHost {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Claim {
     pub(crate) visibility: Visibility,
+    /// The namespace of the resource the claim comes from (for [`VirtualHost::claim_for`]).
+    pub(crate) namespace: Box<str>,
     pub(crate) entries: Vec<Entry>,
     /// The entries' path index, built once the entries are final (see [`crate::index`]);
     /// `None` for short lists, which are scanned in order.
@@ -40,9 +42,10 @@ pub(crate) struct Claim {
 }
 
 impl Claim {
-    pub(crate) fn new(visibility: Visibility, entries: Vec<Entry>) -> Claim {
+    pub(crate) fn new(visibility: Visibility, namespace: &str, entries: Vec<Entry>) -> Claim {
         Claim {
             visibility,
+            namespace: namespace.into(),
             entries,
             index: None,
         }
@@ -70,8 +73,26 @@ impl Visibility {
 }
 
 impl VirtualHost {
+    /// The claim a client in namespace `ns` uses, as a sidecar selects VirtualServices
+    /// (istio/istio pilot/pkg/model/virtualservice.go `SelectVirtualServices`, then
+    /// `dedupeDomains` keeps the first for a domain): first those of `ns` itself exported to
+    /// `ns`, then those exported to `ns` by name, then the public ones; in claim order
+    /// (creation time) within each.
     pub(crate) fn claim_for(&self, ns: &str) -> Option<&Claim> {
-        self.claims.iter().find(|c| c.visibility.admits(ns))
+        let tier = |c: &Claim| match &c.visibility {
+            Visibility::Public => Some(2),
+            v if v.admits(ns) => Some(if *c.namespace == *ns { 0 } else { 1 }),
+            Visibility::Only(_) => None,
+        };
+        let mut best: Option<(u8, &Claim)> = None;
+        for c in &self.claims {
+            if let Some(t) = tier(c)
+                && best.is_none_or(|(b, _)| t < b)
+            {
+                best = Some((t, c));
+            }
+        }
+        best.map(|(_, c)| c)
     }
 }
 

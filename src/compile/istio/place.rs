@@ -214,7 +214,9 @@ impl Placer<'_, '_> {
                 } else {
                     Visibility::Public
                 };
-                vhost.claims.push(Claim::new(visibility, entries.to_vec()));
+                vhost
+                    .claims
+                    .push(Claim::new(visibility, &id.namespace, entries.to_vec()));
             }
             // At a gateway, VirtualServices for one host merge.
             (Some(first), Some(_)) => first.entries.extend(entries.iter().copied()),
@@ -229,12 +231,14 @@ impl Placer<'_, '_> {
                     "conflicting-host",
                     "spec.hosts",
                     format!(
-                        "host {host:?} is already claimed in the mesh by {winner}, which wins because {why}; this one applies only where that one is not exported to (IST0109)"
+                        "host {host:?} is already claimed in the mesh by {winner}, which wins because {why}; this one applies only where that one is not exported to, or to clients it is exported to more narrowly (its own namespace first, then by name) (IST0109)"
                     ),
                 ));
-                vhost
-                    .claims
-                    .push(Claim::new(visibility.clone(), entries.to_vec()));
+                vhost.claims.push(Claim::new(
+                    visibility.clone(),
+                    &id.namespace,
+                    entries.to_vec(),
+                ));
             }
         }
     }
