@@ -105,6 +105,12 @@ pub(crate) struct Context {
     pub(crate) hosts: Hosts,
     /// A Gateway API Gateway's hosts per listener port.
     pub(crate) listeners: Vec<(u16, Hosts)>,
+    /// An Istio gateway's hosts per server port, as istiod builds one route configuration
+    /// per port (each VirtualService's routes built for that port).
+    pub(crate) server_ports: Vec<(u16, Hosts)>,
+    /// Whether the Istio `Gateway` is loaded, so that `server_ports` lists every port it
+    /// serves HTTP on: a request that names another port finds no host.
+    pub(crate) servers_known: bool,
 }
 
 /// Virtual hosts and their index.
@@ -178,6 +184,8 @@ pub(crate) enum LookupStep<'h, 'n> {
     /// The context binds hosts to this port, the request's, and none of them is the host:
     /// the lookup goes on in the hosts of every port.
     PortMissed(u16),
+    /// The Istio gateway has no HTTP server on the request's port: no host.
+    NoServer(u16),
 }
 
 #[derive(Debug, Default)]
@@ -443,8 +451,9 @@ impl Inner {
     pub(crate) fn build_indexes(&mut self) {
         let rules = &self.rules;
         for ctx in &mut self.contexts {
-            let lists =
-                std::iter::once(&mut ctx.hosts).chain(ctx.listeners.iter_mut().map(|l| &mut l.1));
+            let lists = std::iter::once(&mut ctx.hosts)
+                .chain(ctx.listeners.iter_mut().map(|l| &mut l.1))
+                .chain(ctx.server_ports.iter_mut().map(|l| &mut l.1));
             for hosts in lists {
                 for claim in hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut()) {
                     claim.index = (claim.entries.len() >= MIN_INDEXED_ENTRIES).then(|| {
@@ -495,14 +504,22 @@ impl Inner {
         with_request_host(req.authority(), |host| {
             // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or
             // in the mesh the routes limited to one Service port.
+            let port = addressed_port(req);
             if !ctx.listeners.is_empty()
-                && let port = addressed_port(req)
                 && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
             {
                 if let Some(vh) = hosts.find(host, ns, expand, Some(port), on) {
                     return Some(vh);
                 }
                 on(LookupStep::PortMissed(port));
+            }
+            // An Istio gateway: the hosts of the server port, and only those.
+            if let Some((_, hosts)) = ctx.server_ports.iter().find(|(p, _)| *p == port) {
+                return hosts.find(host, ns, expand, Some(port), on);
+            }
+            if ctx.servers_known && req.port().is_some() {
+                on(LookupStep::NoServer(port));
+                return None;
             }
             ctx.hosts.find(host, ns, expand, None, on)
         })

@@ -172,7 +172,6 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
     let world = gateway_api_world(&valid, options, regexes);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
-    istio::place::order_gateway_routes(&mut inner);
     assign_clusters(&mut inner, &single_port_services(&world, options));
     inner.policies = istio::policy::lower_policies(&valid, options);
     finish(inner, options, ledger)

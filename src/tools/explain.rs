@@ -396,6 +396,10 @@ impl Table {
             LookupStep::PortMissed(port) => e.host.notes.push(format!(
                 "no host for port {port}; looked up in the hosts of every port"
             )),
+            LookupStep::NoServer(port) => e
+                .host
+                .notes
+                .push(format!("the Gateway has no HTTP server on port {port}")),
         });
         let Some((vhost, claim)) = found else {
             e.port_group = Some(PortGroup::AllPorts);

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use crate::config::{Object, Resource, VirtualServiceSpec};
 use crate::error::{Diagnostic, ResourceId};
-use crate::table::{Claim, Context, Entry, Inner, Rule, SubsetInfo, Visibility};
+use crate::table::{Claim, Entry, Hosts, Inner, Rule, SubsetInfo, Visibility};
 
 use super::delegate;
 use super::lower::{ContextKey, lower_virtual_service};
@@ -46,6 +46,7 @@ pub(crate) fn place_virtual_services(
             placer.place(o, inner, ledger);
         }
     }
+    order_gateway_routes(inner);
     inner.subsets = placer.subsets;
 }
 
@@ -150,7 +151,7 @@ impl Placer<'_, '_> {
             return;
         }
         let mut lowered = lowered.expect("lowering returns a service when it reports no error");
-        restrict_to_gateway_servers(
+        let by_port = restrict_to_gateway_servers(
             &mut lowered.placements,
             self.valid,
             ns,
@@ -179,7 +180,24 @@ impl Placer<'_, '_> {
             };
             let ctx = context_mut(&mut inner.contexts, key);
             for host in hosts {
-                self.claim(ctx, host, &claim, &mut ledger.diagnostics);
+                self.claim(&mut ctx.hosts, host, &claim, &mut ledger.diagnostics);
+            }
+            let Some(ports) = key.as_ref().and_then(|k| by_port.get(k)) else {
+                continue;
+            };
+            ctx.servers_known = true;
+            for (port, hosts) in ports {
+                let i = match ctx.server_ports.iter().position(|(p, _)| p == port) {
+                    Some(i) => i,
+                    None => {
+                        ctx.server_ports.push((*port, Hosts::default()));
+                        ctx.server_ports.len() - 1
+                    }
+                };
+                for host in hosts {
+                    let hosts = &mut ctx.server_ports[i].1;
+                    self.claim(hosts, host, &claim, &mut ledger.diagnostics);
+                }
             }
         }
         inner.rules.extend(lowered.rules);
@@ -190,7 +208,7 @@ impl Placer<'_, '_> {
     /// applies only where the older one is not visible, with a warning.
     fn claim(
         &mut self,
-        ctx: &mut Context,
+        hosts: &mut Hosts,
         host: &str,
         claim: &HostClaim<'_>,
         diagnostics: &mut Vec<Diagnostic>,
@@ -202,9 +220,7 @@ impl Placer<'_, '_> {
             id,
             created,
         } = *claim;
-        let vhost = ctx
-            .hosts
-            .get_or_insert(host, || format!("{host} ({id})").into());
+        let vhost = hosts.get_or_insert(host, || format!("{host} ({id})").into());
         match (vhost.claims.first_mut(), key) {
             (None, _) => {
                 let visibility = if key.is_none() {
@@ -283,35 +299,36 @@ fn entries_for(
 }
 
 /// At gateways, VirtualServices for one host are merged and catch-all routes go last, per
-/// listener port as istiod builds them (pilot/pkg/networking/core/gateway.go
+/// server port as istiod builds them (pilot/pkg/networking/core/gateway.go
 /// `buildGatewayHTTPRouteConfig` calls route.go `BuildHTTPRoutesForVirtualService` once per
-/// server port, then `SortVHostRoutes`). A block whose only config-time condition is `port: P`
-/// and that is otherwise a catch-all is a catch-all on the port-`P` listener: there it cuts the
-/// rest of its VirtualService, so for each such port the gateway gets hosts of its own, built
-/// for that port; other ports keep the shared list. Source conditions count as met here, as
-/// Istio applies them when it builds the listener's routes. Runs after the Gateway API routes
-/// are placed: a port one of their listeners holds keeps the shared list (they answer first).
-pub(crate) fn order_gateway_routes(inner: &mut Inner) {
+/// server port, then `SortVHostRoutes`). On its port a block whose only config-time condition
+/// is `port: P` and that is otherwise a catch-all cuts the rest of its VirtualService. With the
+/// `Gateway` loaded, placement filled each server port's hosts; without it, each port such a
+/// block names gets the shared hosts, built for that port. Source conditions count as met
+/// here, as Istio applies them when it builds the listener's routes.
+fn order_gateway_routes(inner: &mut Inner) {
     let rules = &inner.rules;
     for ctx in inner.contexts.iter_mut().filter(|c| c.gateway.is_some()) {
-        let ports: BTreeSet<u16> = ctx
-            .hosts
-            .vhosts
-            .iter()
-            .flat_map(|vh| vh.claims.iter().flat_map(|c| &c.entries))
-            .filter_map(|e| {
-                let b = &rules[e.rule as usize].blocks[e.block? as usize];
-                b.source.port.filter(|_| cuts_on_listener(b))
-            })
-            .filter(|p| ctx.listeners.iter().all(|(lp, _)| lp != p))
-            .collect();
-        for port in ports {
-            let mut hosts = ctx.hosts.clone();
+        if !ctx.servers_known {
+            let ports: BTreeSet<u16> = ctx
+                .hosts
+                .vhosts
+                .iter()
+                .flat_map(|vh| vh.claims.iter().flat_map(|c| &c.entries))
+                .filter_map(|e| {
+                    let b = &rules[e.rule as usize].blocks[e.block? as usize];
+                    b.source.port.filter(|_| cuts_on_listener(b))
+                })
+                .collect();
+            for port in ports {
+                ctx.server_ports.push((port, ctx.hosts.clone()));
+            }
+        }
+        for (port, hosts) in &mut ctx.server_ports {
             for claim in hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut()) {
-                claim.entries = entries_on_port(&claim.entries, rules, port);
+                claim.entries = entries_on_port(&claim.entries, rules, *port);
                 sort_catch_alls_last(&mut claim.entries, rules);
             }
-            ctx.listeners.push((port, hosts));
         }
         for claim in ctx
             .hosts
@@ -386,9 +403,17 @@ fn why_first(a: &ResourceId, ta: &str, b: &ResourceId, tb: &str) -> String {
     }
 }
 
+/// The hosts a VirtualService serves at each HTTP server port of each loaded `Gateway` it
+/// binds: `(gateway namespace, name)` → `(port, hosts)`.
+type ServedByPort = BTreeMap<(String, String), Vec<(u16, BTreeSet<String>)>>;
+
 /// At a gateway whose `Gateway` resource is loaded, a VirtualService serves only the hosts its
 /// servers expose (Istio intersects the two: the narrower name wins); `ns/host` server entries
-/// admit VirtualServices of that namespace only (`*` any, `.` the gateway's own).
+/// admit VirtualServices of that namespace only (`*` any, `.` the gateway's own). Returns, per
+/// gateway, the hosts served on each port with an HTTP server (pilot/pkg/networking/core/
+/// gateway.go `buildGatewayHTTPRouteConfig` intersects per server of the port's route
+/// configuration; pkg/config/gateway/gateway.go `IsHTTPServer`: HTTP protocols, or HTTPS that
+/// is not TLS passthrough); `placements` keep the hosts of every server.
 fn restrict_to_gateway_servers(
     placements: &mut Placements,
     valid: &[&Resource],
@@ -396,7 +421,8 @@ fn restrict_to_gateway_servers(
     ns_default: &str,
     id: &ResourceId,
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> ServedByPort {
+    let mut by_port = ServedByPort::new();
     for (key, hosts) in placements.iter_mut() {
         let Some((gns, gname)) = key else { continue };
         let gateway = valid.iter().find_map(|r| match r {
@@ -407,22 +433,26 @@ fn restrict_to_gateway_servers(
         });
         let Some(gateway) = gateway else { continue };
         let mut served = BTreeSet::new();
-        for host in hosts.iter() {
-            let before = served.len();
-            for server_host in gateway.spec.servers.iter().flatten().flat_map(|s| &s.hosts) {
-                let (filter, sh) = server_host.split_once('/').unwrap_or(("*", server_host));
-                let admitted = filter == "*" || filter == vs_ns || (filter == "." && vs_ns == gns);
-                let sh = sh.to_ascii_lowercase();
-                if !admitted {
-                    continue;
-                }
-                if host_subset_of(host, &sh) {
-                    served.insert(host.clone());
-                } else if host_subset_of(&sh, host) {
-                    served.insert(sh);
-                }
+        let ports = by_port.entry((gns.clone(), gname.clone())).or_default();
+        for server in gateway.spec.servers.iter().flatten() {
+            let on_port = served_by(server, hosts, vs_ns, gns);
+            served.extend(on_port.iter().cloned());
+            let Some(port) = http_server_port(server) else {
+                continue;
+            };
+            match ports.iter_mut().find(|(p, _)| *p == port) {
+                Some((_, set)) => set.extend(on_port),
+                None => ports.push((port, on_port)),
             }
-            if served.len() == before {
+        }
+        for host in hosts.iter() {
+            let exposed = gateway
+                .spec
+                .servers
+                .iter()
+                .flatten()
+                .any(|s| !served_by(s, &BTreeSet::from([host.clone()]), vs_ns, gns).is_empty());
+            if !exposed {
                 diagnostics.push(Diagnostic::warning(
                     id,
                     "host-not-in-gateway",
@@ -435,6 +465,52 @@ fn restrict_to_gateway_servers(
         }
         *hosts = served;
     }
+    by_port
+}
+
+/// The hosts of `hosts` (a VirtualService's, of namespace `vs_ns`) that `server` of a Gateway
+/// in namespace `gns` exposes, each as the narrower of the two names.
+fn served_by(
+    server: &crate::config::gateway::Server,
+    hosts: &BTreeSet<String>,
+    vs_ns: &str,
+    gns: &str,
+) -> BTreeSet<String> {
+    let mut served = BTreeSet::new();
+    for server_host in &server.hosts {
+        let (filter, sh) = server_host.split_once('/').unwrap_or(("*", server_host));
+        let admitted = filter == "*" || filter == vs_ns || (filter == "." && vs_ns == gns);
+        if !admitted {
+            continue;
+        }
+        let sh = sh.to_ascii_lowercase();
+        for host in hosts {
+            if host_subset_of(host, &sh) {
+                served.insert(host.clone());
+            } else if host_subset_of(&sh, host) {
+                served.insert(sh.clone());
+            }
+        }
+    }
+    served
+}
+
+/// The port of a server that carries HTTP routes (pkg/config/gateway/gateway.go
+/// `IsHTTPServer`: HTTP, HTTP2, GRPC, GRPC-WEB, or HTTPS that is not TLS passthrough).
+fn http_server_port(server: &crate::config::gateway::Server) -> Option<u16> {
+    let port = server.port.as_ref()?;
+    let protocol = port.protocol.as_deref()?.to_ascii_uppercase();
+    let passthrough = server.tls.as_ref().is_some_and(|t| {
+        matches!(
+            t.mode.as_deref().unwrap_or("PASSTHROUGH"),
+            "PASSTHROUGH" | "AUTO_PASSTHROUGH"
+        )
+    });
+    let http = matches!(protocol.as_str(), "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB")
+        || (protocol == "HTTPS" && !passthrough);
+    http.then(|| u16::try_from(port.number?).ok())
+        .flatten()
+        .filter(|&p| p > 0)
 }
 
 /// `exportTo` as a [`Visibility`]: empty or `*` is public; `.` is the resource's namespace.
