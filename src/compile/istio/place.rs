@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use crate::config::{Object, Resource, VirtualServiceSpec};
 use crate::error::{Diagnostic, ResourceId};
-use crate::table::{Claim, Entry, Hosts, Inner, Rule, SubsetInfo, Visibility};
+use crate::table::{Claim, Entry, Hosts, Inner, Rule, Source, SubsetInfo, Visibility};
 
 use super::delegate;
 use super::lower::{ContextKey, lower_virtual_service};
@@ -47,6 +47,7 @@ pub(crate) fn place_virtual_services(
         }
     }
     order_gateway_routes(inner);
+    https_redirects(valid, &options.default_namespace, inner);
     inner.subsets = placer.subsets;
 }
 
@@ -338,6 +339,102 @@ fn order_gateway_routes(inner: &mut Inner) {
         {
             sort_catch_alls_last(&mut claim.entries, rules);
         }
+    }
+}
+
+/// A server with `tls.httpsRedirect` makes its port's virtual hosts for its hosts require TLS
+/// (pilot/pkg/networking/core/gateway.go `buildGatewayHTTPRouteConfig` sets `RequireTls: ALL`,
+/// also on a virtual host of its own for a server host no VirtualService serves), and Envoy
+/// answers every request that is not TLS with a 301 to the same URL with `https`, before any
+/// route (envoy source/common/router/config_impl.cc, `SslRedirectRoute`). Here that is a rule of
+/// the Gateway's, first on each of those hosts: scheme `http` redirects to `https`.
+fn https_redirects(valid: &[&Resource], ns_default: &str, inner: &mut Inner) {
+    for res in valid {
+        let Resource::Gateway(g) = res else { continue };
+        let gns = g.namespace(ns_default);
+        let key = Some((gns.to_string(), g.metadata.name.clone()));
+        for (i, server) in g.spec.servers.iter().enumerate() {
+            let Some(server) = server else { continue };
+            let redirect = server.tls.as_ref().and_then(|t| t.https_redirect) == Some(true);
+            let Some(port) = http_server_port(server).filter(|_| redirect) else {
+                continue;
+            };
+            let source = inner.sources.len() as u32;
+            inner.sources.push(Source {
+                kind: "Gateway".into(),
+                namespace: gns.into(),
+                name: g.metadata.name.as_str().into(),
+            });
+            let path = format!("spec.servers[{i}].tls.httpsRedirect");
+            let entry = Entry {
+                rule: inner.rules.len() as u32,
+                block: Some(0),
+            };
+            inner
+                .rules
+                .push(https_redirect_rule(source, i as u32, path));
+            let ctx = context_mut(&mut inner.contexts, &key);
+            ctx.servers_known = true;
+            let hosts = match ctx.server_ports.iter().position(|(p, _)| *p == port) {
+                Some(at) => &mut ctx.server_ports[at].1,
+                None => {
+                    ctx.server_ports.push((port, Hosts::default()));
+                    &mut ctx.server_ports.last_mut().expect("just pushed").1
+                }
+            };
+            let server_hosts: Vec<String> = server
+                .hosts
+                .iter()
+                .map(|h| {
+                    h.split_once('/')
+                        .map_or(h.as_str(), |(_, h)| h)
+                        .to_ascii_lowercase()
+                })
+                .collect();
+            for vh in &mut hosts.vhosts {
+                let name = vh.name.split(" (").next().unwrap_or_default().to_string();
+                if server_hosts
+                    .iter()
+                    .any(|sh| host_subset_of(&name, sh) || host_subset_of(sh, &name))
+                    && let Some(claim) = vh.claims.first_mut()
+                {
+                    claim.entries.insert(0, entry);
+                }
+            }
+            for sh in &server_hosts {
+                let vh = hosts.get_or_insert(sh, || {
+                    format!("{sh} (Gateway {gns}/{})", g.metadata.name).into()
+                });
+                if vh.claims.is_empty() {
+                    vh.claims
+                        .push(Claim::new(Visibility::Public, gns, vec![entry]));
+                }
+            }
+        }
+    }
+}
+
+/// The rule a server's `tls.httpsRedirect` stands for: a request over plain `http` is sent a
+/// 301 to `https`, host and path kept.
+fn https_redirect_rule(source: u32, index: u32, path: String) -> Rule {
+    Rule {
+        source,
+        index,
+        name: "https-redirect".into(),
+        blocks: vec![crate::block::Block {
+            scheme: Some(crate::predicate::StrMatch::Exact("http".into())),
+            path: path.into(),
+            ..crate::block::Block::default()
+        }],
+        action: crate::action::Action::Redirect(crate::action::Redirect {
+            uri: None,
+            prefix_rewrite: None,
+            authority: None,
+            scheme: Some("https".into()),
+            port: crate::action::RedirectPort::Unchanged,
+            code: 301,
+        }),
+        headers: crate::action::HeaderOps::default(),
     }
 }
 
