@@ -89,7 +89,7 @@ impl Level {
 
 /// The load-balancing policy of one DestinationRule host, merged over every DestinationRule
 /// of that host as Istio merges them: the top-level `trafficPolicy` of the first that has one;
-/// subsets by name, the first definition winning.
+/// subsets by name, the first definition winning, in Istio's order (oldest first).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct HostPolicy {
     /// The host as the DestinationRules name it, fully qualified (a wildcard stays one).

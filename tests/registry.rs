@@ -1525,3 +1525,36 @@ fn a_port_from_the_request_selects_port_level_settings() {
         .sum();
     assert_eq!(counted, 2);
 }
+
+#[test]
+fn destination_rules_for_one_host_merge_oldest_first() {
+    // istio/istio pilot/pkg/model/push_context.go `setDestinationRules`: the rules are sorted by
+    // `sortConfigBySelectorAndCreationTime` before `mergeDestinationRule`, so the older rule's
+    // top-level policy and its definition of a subset name win, whatever the load order.
+    let table = Table::from_yaml(
+        r#"# YAML in flow style; the newer rule is loaded first
+{apiVersion: networking.istio.io/v1, kind: DestinationRule,
+ metadata: {name: newer, namespace: default, creationTimestamp: "2024-02-01T00:00:00Z"},
+ spec: {host: shop, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}},
+   subsets: [{name: a, labels: {track: b}}]}}
+---
+{apiVersion: networking.istio.io/v1, kind: DestinationRule,
+ metadata: {name: older, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z"},
+ spec: {host: shop, trafficPolicy: {loadBalancer: {simple: RANDOM}},
+   subsets: [{name: a, labels: {track: a}}]}}
+---
+{apiVersion: networking.istio.io/v1, kind: VirtualService, metadata: {name: shop, namespace: default},
+ spec: {hosts: [shop], http: [{route: [{destination: {host: shop, subset: a}}]}]}}
+"#,
+    )
+    .unwrap();
+    let mut reg = Registry::new();
+    reg.add(SHOP, Endpoint::new("10.0.0.1", 80).label("track", "a"));
+    reg.add(SHOP, Endpoint::new("10.0.0.2", 80).label("track", "b"));
+    let router = Router::new(&table, &reg).unwrap();
+    for draw in 0..20 {
+        let p = picked(&router.decide_with_draw(&req("http://shop/"), draw).pick);
+        assert_eq!(p.policy, Policy::Random, "the older rule's policy");
+        assert_eq!(&*p.endpoint.address, "10.0.0.1", "the older rule's subset");
+    }
+}

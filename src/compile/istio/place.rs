@@ -24,14 +24,19 @@ use crate::compile::{CompileOptions, Ledger, Placements, context_mut};
 
 /// Places every valid VirtualService into `inner` (its sources, rules, hosts and subsets),
 /// filing each one's report in `ledger`.
-pub(crate) fn place_virtual_services(
-    valid: &[&Resource],
+pub(crate) fn place_virtual_services<'c>(
+    valid: &[&'c Resource],
     options: &CompileOptions,
     regexes: &Rc<RefCell<Regexes>>,
     inner: &mut Inner,
     ledger: &mut Ledger,
 ) {
-    let services = in_precedence_order(valid, &options.default_namespace);
+    // Istio's precedence: oldest first, then by name, then by namespace.
+    let vs = |r: &'c Resource| match r {
+        Resource::VirtualService(o) => Some(o),
+        _ => None,
+    };
+    let services = super::in_creation_order(valid, vs, &options.default_namespace);
     let mut placer = Placer {
         valid,
         services: &services,
@@ -51,13 +56,11 @@ pub(crate) fn place_virtual_services(
     inner.subsets = placer.subsets;
 }
 
-/// The subsets of the DestinationRules that passed validation, first definition winning.
+/// The subsets of the DestinationRules that passed validation, the first definition in Istio's
+/// merge order winning.
 fn subsets(valid: &[&Resource], options: &CompileOptions) -> Vec<SubsetInfo> {
     let mut subsets: Vec<SubsetInfo> = Vec::new();
-    for res in valid {
-        let Resource::DestinationRule(o) = res else {
-            continue;
-        };
+    for o in super::policy::in_precedence_order(valid, &options.default_namespace) {
         let host = rule_host(o, options);
         for s in o.spec.subsets.iter().flatten() {
             let name = s.name.clone().unwrap_or_default();
@@ -76,30 +79,6 @@ fn subsets(valid: &[&Resource], options: &CompileOptions) -> Vec<SubsetInfo> {
         }
     }
     subsets
-}
-
-/// The VirtualServices in precedence order: oldest first, then by name, then by namespace
-/// (Istio's `sortConfigByCreationTime`), then load order.
-fn in_precedence_order<'c>(
-    valid: &[&'c Resource],
-    ns_default: &str,
-) -> Vec<&'c Object<VirtualServiceSpec>> {
-    let mut services: Vec<_> = valid
-        .iter()
-        .filter_map(|r| match r {
-            Resource::VirtualService(o) => Some(o),
-            _ => None,
-        })
-        .collect();
-    services.sort_by(|a, b| {
-        let ta = a.metadata.creation_timestamp.as_deref().unwrap_or("");
-        let tb = b.metadata.creation_timestamp.as_deref().unwrap_or("");
-        ta.cmp(tb)
-            .then_with(|| a.metadata.name.cmp(&b.metadata.name))
-            .then_with(|| a.namespace(ns_default).cmp(b.namespace(ns_default)))
-            .then(a.order.cmp(&b.order))
-    });
-    services
 }
 
 /// What placing one VirtualService needs to know about the others.
