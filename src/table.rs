@@ -108,8 +108,8 @@ pub(crate) struct Context {
     /// An Istio gateway's hosts per server port, as istiod builds one route configuration
     /// per port (each VirtualService's routes built for that port).
     pub(crate) server_ports: Vec<(u16, Hosts)>,
-    /// Whether the Istio `Gateway` is loaded, so that `server_ports` lists every port it
-    /// serves HTTP on: a request that names another port finds no host.
+    /// Whether the Istio `Gateway` is loaded, so that `server_ports` lists every port it has
+    /// a server on (a port whose server carries no HTTP routes has no hosts).
     pub(crate) servers_known: bool,
 }
 
@@ -184,7 +184,8 @@ pub(crate) enum LookupStep<'h, 'n> {
     /// The context binds hosts to this port, the request's, and none of them is the host:
     /// the lookup goes on in the hosts of every port.
     PortMissed(u16),
-    /// The Istio gateway has no HTTP server on the request's port: no host.
+    /// The Istio gateway has no server on the request's port: the lookup goes on in the hosts
+    /// of every port.
     NoServer(u16),
 }
 
@@ -517,9 +518,10 @@ impl Inner {
             if let Some((_, hosts)) = ctx.server_ports.iter().find(|(p, _)| *p == port) {
                 return hosts.find(host, ns, expand, Some(port), on);
             }
+            // No server on the port (it may be named as the gateway Service's port, not the
+            // server's): the hosts of every port.
             if ctx.servers_known && req.port().is_some() {
                 on(LookupStep::NoServer(port));
-                return None;
             }
             ctx.hosts.find(host, ns, expand, None, on)
         })

@@ -396,10 +396,9 @@ impl Table {
             LookupStep::PortMissed(port) => e.host.notes.push(format!(
                 "no host for port {port}; looked up in the hosts of every port"
             )),
-            LookupStep::NoServer(port) => e
-                .host
-                .notes
-                .push(format!("the Gateway has no HTTP server on port {port}")),
+            LookupStep::NoServer(port) => e.host.notes.push(format!(
+                "the Gateway has no server on port {port}; looked up in the hosts of every port"
+            )),
         });
         let Some((vhost, claim)) = found else {
             e.port_group = Some(PortGroup::AllPorts);

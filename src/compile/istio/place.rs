@@ -513,8 +513,11 @@ fn restrict_to_gateway_servers(
         for server in gateway.spec.servers.iter().flatten() {
             let on_port = served_by(server, hosts, vs_ns, gns);
             served.extend(on_port.iter().cloned());
-            let Some(port) = http_server_port(server) else {
-                continue;
+            // A port whose server carries no HTTP routes (TCP, TLS passthrough) serves none.
+            let (port, on_port) = match (http_server_port(server), server_port(server)) {
+                (Some(port), _) => (port, on_port),
+                (None, Some(port)) => (port, BTreeSet::new()),
+                (None, None) => continue,
             };
             match ports.iter_mut().find(|(p, _)| *p == port) {
                 Some((_, set)) => set.extend(on_port),
@@ -584,9 +587,13 @@ fn http_server_port(server: &crate::config::gateway::Server) -> Option<u16> {
     });
     let http = matches!(protocol.as_str(), "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB")
         || (protocol == "HTTPS" && !passthrough);
-    http.then(|| u16::try_from(port.number?).ok())
-        .flatten()
-        .filter(|&p| p > 0)
+    server_port(server).filter(|_| http)
+}
+
+/// A server's port number, when it has one.
+fn server_port(server: &crate::config::gateway::Server) -> Option<u16> {
+    let number = server.port.as_ref()?.number?;
+    u16::try_from(number).ok().filter(|&p| p > 0)
 }
 
 /// `exportTo` as a [`Visibility`]: empty or `*` is public; `.` is the resource's namespace.
