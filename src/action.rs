@@ -193,7 +193,8 @@ impl PathRewrite {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RegexRewrite {
-    /// The pattern.
+    /// The pattern, read in RE2's dialect (as Envoy's RE2 reads it) and compiled by the
+    /// `regex` crate from its translation.
     pub pattern: regex::Regex,
     /// The replacement as written (`\1` style).
     pub rewrite: Box<str>,
@@ -202,7 +203,8 @@ pub struct RegexRewrite {
 impl RegexRewrite {
     /// Applies the rewrite to `path` (allocates; not on the decision path).
     pub fn apply(&self, path: &str) -> String {
-        // RE2 writes groups as \1; the regex crate as ${1}.
+        // RE2 writes groups as \1 and a backslash as \\ (RE2::Rewrite); the regex crate
+        // writes groups as ${1}.
         let mut repl = String::with_capacity(self.rewrite.len());
         let mut chars = self.rewrite.chars().peekable();
         while let Some(c) = chars.next() {
@@ -212,6 +214,10 @@ impl RegexRewrite {
                     repl.push_str("${");
                     repl.push(d);
                     repl.push('}');
+                }
+                '\\' if chars.peek() == Some(&'\\') => {
+                    chars.next();
+                    repl.push('\\');
                 }
                 '$' => repl.push_str("$$"),
                 _ => repl.push(c),
@@ -229,8 +235,11 @@ pub struct Retries {
     pub attempts: u32,
     /// Timeout per try.
     pub per_try_timeout: Option<Duration>,
-    /// Retry conditions, comma-separated.
+    /// Retry conditions, comma-separated, as Envoy's `retry_on` (for Istio, HTTP status
+    /// codes written in `retryOn` move to [`Retries::retriable_status_codes`]).
     pub retry_on: Box<str>,
+    /// Envoy's `retriable_status_codes`: the status codes Istio's `retryOn` lists.
+    pub retriable_status_codes: Vec<u16>,
     /// Whether to retry in other localities.
     pub retry_remote_localities: Option<bool>,
     /// Whether to avoid hosts already tried.
@@ -249,6 +258,7 @@ impl Retries {
             attempts: 2,
             per_try_timeout: None,
             retry_on: DEFAULT_RETRY_ON.into(),
+            retriable_status_codes: Vec::new(),
             retry_remote_localities: None,
             retry_ignore_previous_hosts: true,
             backoff: None,

@@ -89,7 +89,7 @@ impl Level {
 
 /// The load-balancing policy of one DestinationRule host, merged over every DestinationRule
 /// of that host as Istio merges them: the top-level `trafficPolicy` of the first that has one;
-/// subsets by name, the first definition winning.
+/// subsets by name, the first definition winning, in Istio's order (oldest first).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct HostPolicy {
     /// The host as the DestinationRules name it, fully qualified (a wildcard stays one).
@@ -100,6 +100,24 @@ pub(crate) struct HostPolicy {
 }
 
 impl HostPolicy {
+    /// The ports whose `portLevelSettings` entry (the top level's, or `subset`'s) can change
+    /// the balancer of (host, `subset`): Envoy builds a cluster `outbound|PORT|subset|host`
+    /// per port, so a destination whose port comes from the request gets that port's policy.
+    pub(crate) fn port_level_ports(&self, subset: Option<&str>) -> Vec<u16> {
+        let sub = subset
+            .and_then(|s| self.subsets.iter().find(|(name, _)| **name == *s))
+            .and_then(|(_, level)| level.as_ref());
+        let mut ports: Vec<u16> = self
+            .top
+            .iter()
+            .chain(sub)
+            .flat_map(|l| l.ports.iter().map(|(p, _)| *p))
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
     /// The balancer for `subset` at `port`, in Istio's order: the subset's port-level entry,
     /// the subset's policy, the top-level port-level entry, the top-level policy. A subset's
     /// port-level entry applies even when it leaves the balancer unset.

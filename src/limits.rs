@@ -38,7 +38,8 @@
 //! | [`MAX_TABLE_REGEX_BYTES`] | 32 MiB of NFAs and DFAs built per table | error at the `regex` field that would pass it, rejecting its resource | a compile's regex work well under a second |
 //!
 //! Nesting is bounded by the parser's default of 250 levels. `uriRegexRewrite` patterns are
-//! held to [`MAX_NFA_BYTES`] as well (their DFAs are built lazily, outside decisions).
+//! read in the same RE2 dialect, held to [`MAX_PATTERN_LEN`] and [`MAX_NFA_BYTES`] as well,
+//! and charged to the same table budget (their DFAs are built lazily, outside decisions).
 //!
 //! The table's budget counts each distinct pattern once however often it is written (its
 //! automaton is shared), counts a pattern refused for size with the bytes built before it

@@ -28,7 +28,9 @@ pub trait Request {
     fn path(&self) -> &str;
     /// All values of header `name` (given in lowercase); none when the header is absent.
     fn header_values<'a>(&'a self, name: &'a str) -> Self::HeaderValues<'a>;
-    /// The destination (listener) port, when known.
+    /// The destination (listener) port, when known. When it is not, the port the request is
+    /// addressed to stands for it ([`addressed_port`]: the authority's, else 80 or 443 by
+    /// scheme), for `port` conditions, listener ports and the forwarded port alike.
     fn port(&self) -> Option<u16> {
         None
     }

@@ -33,6 +33,8 @@ pub(crate) struct VirtualHost {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Claim {
     pub(crate) visibility: Visibility,
+    /// The namespace of the resource the claim comes from (for [`VirtualHost::claim_for`]).
+    pub(crate) namespace: Box<str>,
     pub(crate) entries: Vec<Entry>,
     /// The entries' path index, built once the entries are final (see [`crate::index`]);
     /// `None` for short lists, which are scanned in order.
@@ -40,9 +42,10 @@ pub(crate) struct Claim {
 }
 
 impl Claim {
-    pub(crate) fn new(visibility: Visibility, entries: Vec<Entry>) -> Claim {
+    pub(crate) fn new(visibility: Visibility, namespace: &str, entries: Vec<Entry>) -> Claim {
         Claim {
             visibility,
+            namespace: namespace.into(),
             entries,
             index: None,
         }
@@ -70,8 +73,26 @@ impl Visibility {
 }
 
 impl VirtualHost {
+    /// The claim a client in namespace `ns` uses, as a sidecar selects VirtualServices
+    /// (istio/istio pilot/pkg/model/virtualservice.go `SelectVirtualServices`, then
+    /// `dedupeDomains` keeps the first for a domain): first those of `ns` itself exported to
+    /// `ns`, then those exported to `ns` by name, then the public ones; in claim order
+    /// (creation time) within each.
     pub(crate) fn claim_for(&self, ns: &str) -> Option<&Claim> {
-        self.claims.iter().find(|c| c.visibility.admits(ns))
+        let tier = |c: &Claim| match &c.visibility {
+            Visibility::Public => Some(2),
+            v if v.admits(ns) => Some(if *c.namespace == *ns { 0 } else { 1 }),
+            Visibility::Only(_) => None,
+        };
+        let mut best: Option<(u8, &Claim)> = None;
+        for c in &self.claims {
+            if let Some(t) = tier(c)
+                && best.is_none_or(|(b, _)| t < b)
+            {
+                best = Some((t, c));
+            }
+        }
+        best.map(|(_, c)| c)
     }
 }
 
@@ -84,6 +105,12 @@ pub(crate) struct Context {
     pub(crate) hosts: Hosts,
     /// A Gateway API Gateway's hosts per listener port.
     pub(crate) listeners: Vec<(u16, Hosts)>,
+    /// An Istio gateway's hosts per server port, as istiod builds one route configuration
+    /// per port (each VirtualService's routes built for that port).
+    pub(crate) server_ports: Vec<(u16, Hosts)>,
+    /// Whether the Istio `Gateway` is loaded, so that `server_ports` lists every port it has
+    /// a server on (a port whose server carries no HTTP routes has no hosts).
+    pub(crate) servers_known: bool,
 }
 
 /// Virtual hosts and their index.
@@ -157,6 +184,9 @@ pub(crate) enum LookupStep<'h, 'n> {
     /// The context binds hosts to this port, the request's, and none of them is the host:
     /// the lookup goes on in the hosts of every port.
     PortMissed(u16),
+    /// The Istio gateway has no server on the request's port: the lookup goes on in the hosts
+    /// of every port.
+    NoServer(u16),
 }
 
 #[derive(Debug, Default)]
@@ -422,8 +452,9 @@ impl Inner {
     pub(crate) fn build_indexes(&mut self) {
         let rules = &self.rules;
         for ctx in &mut self.contexts {
-            let lists =
-                std::iter::once(&mut ctx.hosts).chain(ctx.listeners.iter_mut().map(|l| &mut l.1));
+            let lists = std::iter::once(&mut ctx.hosts)
+                .chain(ctx.listeners.iter_mut().map(|l| &mut l.1))
+                .chain(ctx.server_ports.iter_mut().map(|l| &mut l.1));
             for hosts in lists {
                 for claim in hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut()) {
                     claim.index = (claim.entries.len() >= MIN_INDEXED_ENTRIES).then(|| {
@@ -474,14 +505,23 @@ impl Inner {
         with_request_host(req.authority(), |host| {
             // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or
             // in the mesh the routes limited to one Service port.
+            let port = addressed_port(req);
             if !ctx.listeners.is_empty()
-                && let Some(port) = req.port()
                 && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
             {
                 if let Some(vh) = hosts.find(host, ns, expand, Some(port), on) {
                     return Some(vh);
                 }
                 on(LookupStep::PortMissed(port));
+            }
+            // An Istio gateway: the hosts of the server port, and only those.
+            if let Some((_, hosts)) = ctx.server_ports.iter().find(|(p, _)| *p == port) {
+                return hosts.find(host, ns, expand, Some(port), on);
+            }
+            // No server on the port (it may be named as the gateway Service's port, not the
+            // server's): the hosts of every port.
+            if ctx.servers_known && req.port().is_some() {
+                on(LookupStep::NoServer(port));
             }
             ctx.hosts.find(host, ns, expand, None, on)
         })

@@ -252,7 +252,8 @@ fn the_winner_of_a_host_conflict_is_named_with_the_reason() {
         f[0].message,
         "host \"reviews.default.svc.cluster.local\" is already claimed in the mesh by \
          VirtualService default/a, which wins because with equal creation times its name \"a\" \
-         sorts before \"b\"; this one applies only where that one is not exported to"
+         sorts before \"b\"; this one applies only where that one is not exported to, or to \
+         clients it is exported to more narrowly (its own namespace first, then by name)"
     );
 }
 

@@ -26,7 +26,7 @@
 //!     abort: 503 or null
 //!     mirrored: [host, ...]
 //!     rewrite: {path, authority}   # the path this request is rewritten to
-//!     retries: {attempts, retry_on} or null
+//!     retries: {attempts, retry_on} or null   # retriable_status_codes compared when given
 //!     timeout_ms: 1000 or null
 //! ```
 
@@ -222,10 +222,17 @@ fn check(
                 fail(key, want, got);
             }
             "retries" => {
-                let got = d.forward().and_then(|f| f.retries.as_ref()).map_or(
-                    Value::Null,
-                    |r| serde_json::json!({"attempts": r.attempts, "retry_on": &*r.retry_on}),
-                );
+                let got = d
+                    .forward()
+                    .and_then(|f| f.retries.as_ref())
+                    .map_or(Value::Null, |r| {
+                        let mut got =
+                            serde_json::json!({"attempts": r.attempts, "retry_on": &*r.retry_on});
+                        if want.get("retriable_status_codes").is_some() {
+                            got["retriable_status_codes"] = r.retriable_status_codes.clone().into();
+                        }
+                        got
+                    });
                 fail(key, want, got);
             }
             "timeout_ms" => fail(

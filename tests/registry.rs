@@ -1447,3 +1447,114 @@ spec:
         "the subset's port-level entry wins"
     );
 }
+
+#[test]
+fn a_port_from_the_request_selects_port_level_settings() {
+    // istio/istio pilot/pkg/networking/core/route/route.go `GetDestinationCluster`: a
+    // destination without `port` goes to `outbound|<listener port>|subset|host`, and
+    // pilot/pkg/networking/core/cluster_traffic_policy.go (via `MergeTrafficPolicy` in
+    // pilot/pkg/networking/util/util.go) builds that cluster with the port-level entry for its
+    // port. The route's hash policy is `HashForHTTPDestination` in route.go, which reads a
+    // port-level `consistentHash` only when the destination writes its port
+    // (`portLevelSettingsConsistentHash` checks `dst.Port`), so the top-level key hashes here.
+    // The mesh default route (`hashForService`) uses the port-level key of the addressed port.
+    let table = Table::from_yaml(
+        r#"# YAML in flow style
+{apiVersion: networking.istio.io/v1, kind: DestinationRule, metadata: {name: shop, namespace: default},
+ spec: {host: shop, subsets: [{name: a, labels: {track: a}}], trafficPolicy: {
+   loadBalancer: {consistentHash: {httpHeaderName: x-top}},
+   portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: RANDOM}}, {port: {number: 7070},
+     loadBalancer: {consistentHash: {maglev: {tableSize: 65537}, httpHeaderName: x-port}}}]}}}
+---
+{apiVersion: networking.istio.io/v1, kind: DestinationRule, metadata: {name: cart, namespace: default},
+ spec: {host: cart, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}, portLevelSettings: [{port:
+   {number: 7070}, loadBalancer: {consistentHash: {maglev: {tableSize: 65537}, httpHeaderName: x-port}}}]}}}
+---
+{apiVersion: networking.istio.io/v1, kind: VirtualService, metadata: {name: shop, namespace: default},
+ spec: {hosts: [shop], http: [{route: [{destination: {host: shop, subset: a}}]}]}}
+"#,
+    )
+    .unwrap();
+    const CART: &str = "cart.default.svc.cluster.local";
+    let mut reg = Registry::new();
+    for host in [SHOP, CART] {
+        reg.add(host, Endpoint::new("10.0.0.1", 80).label("track", "a"));
+        reg.add(host, Endpoint::new("10.0.0.2", 80).label("track", "a"));
+    }
+    let router = Router::new(&table, &reg).unwrap();
+    let at = |url: &str, port: u16| {
+        let r = req(url)
+            .with_port(port)
+            .header("x-top", "t")
+            .header("x-port", "p");
+        let routed = router.decide_with_draw(&r, 3);
+        assert_eq!(routed.decision.port, Some(port), "{url}");
+        let p = picked(&routed.pick);
+        (p.policy, p.hash)
+    };
+    let keys = req("http://shop/")
+        .header("x-top", "t")
+        .header("x-port", "p");
+    let top = header_hash(&keys, "x-top");
+    let port = header_hash(&keys, "x-port");
+    assert_ne!(top, port);
+    assert_eq!(
+        at("http://shop/", 80),
+        (Policy::RingHash, top),
+        "no entry for 80"
+    );
+    assert_eq!(
+        at("http://shop/", 8080),
+        (Policy::Random, None),
+        "8080's entry"
+    );
+    assert_eq!(
+        at("http://shop/", 7070),
+        (Policy::Maglev, top),
+        "7070's balancer, the route's top-level hash key"
+    );
+    // No VirtualService: the mesh default route to the addressed port's cluster.
+    assert_eq!(at("http://cart/", 80), (Policy::RoundRobin, None));
+    assert_eq!(at("http://cart/", 7070), (Policy::Maglev, port));
+    // The port-level clusters are clusters of their own, and their picks are counted.
+    let counted: u64 = router
+        .endpoint_counts()
+        .iter()
+        .filter(|(c, _, _)| *c == CART)
+        .map(|(_, _, n)| n)
+        .sum();
+    assert_eq!(counted, 2);
+}
+
+#[test]
+fn destination_rules_for_one_host_merge_oldest_first() {
+    // istio/istio pilot/pkg/model/push_context.go `setDestinationRules`: the rules are sorted by
+    // `sortConfigBySelectorAndCreationTime` before `mergeDestinationRule`, so the older rule's
+    // top-level policy and its definition of a subset name win, whatever the load order.
+    let table = Table::from_yaml(
+        r#"# YAML in flow style; the newer rule is loaded first
+{apiVersion: networking.istio.io/v1, kind: DestinationRule,
+ metadata: {name: newer, namespace: default, creationTimestamp: "2024-02-01T00:00:00Z"},
+ spec: {host: shop, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}},
+   subsets: [{name: a, labels: {track: b}}]}}
+---
+{apiVersion: networking.istio.io/v1, kind: DestinationRule,
+ metadata: {name: older, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z"},
+ spec: {host: shop, trafficPolicy: {loadBalancer: {simple: RANDOM}},
+   subsets: [{name: a, labels: {track: a}}]}}
+---
+{apiVersion: networking.istio.io/v1, kind: VirtualService, metadata: {name: shop, namespace: default},
+ spec: {hosts: [shop], http: [{route: [{destination: {host: shop, subset: a}}]}]}}
+"#,
+    )
+    .unwrap();
+    let mut reg = Registry::new();
+    reg.add(SHOP, Endpoint::new("10.0.0.1", 80).label("track", "a"));
+    reg.add(SHOP, Endpoint::new("10.0.0.2", 80).label("track", "b"));
+    let router = Router::new(&table, &reg).unwrap();
+    for draw in 0..20 {
+        let p = picked(&router.decide_with_draw(&req("http://shop/"), draw).pick);
+        assert_eq!(p.policy, Policy::Random, "the older rule's policy");
+        assert_eq!(&*p.endpoint.address, "10.0.0.1", "the older rule's subset");
+    }
+}

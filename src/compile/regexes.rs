@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use regex_automata::nfa::thompson;
 
 use crate::predicate::FullMatch;
-use crate::predicate::regex::{MAX_NFA_BYTES, MAX_TABLE_REGEX_BYTES};
+use crate::predicate::regex::{MAX_NFA_BYTES, MAX_TABLE_REGEX_BYTES, prepare};
 
 /// Patterns compiled so far (or refused, with the error) and the bytes of automaton built.
 #[derive(Debug, Default)]
@@ -62,18 +62,30 @@ impl Regexes {
 
     /// `pattern` compiled for a `uriRegexRewrite` (the `regex` crate, whose DFAs are lazy and
     /// built only when a rewrite runs, outside decisions), shared like [`Regexes::get`]; or
-    /// why not. Its NFA is held to [`MAX_NFA_BYTES`] and charged to the same budget (twice:
-    /// the crate builds it forward and reverse).
+    /// why not. The pattern is read in RE2's dialect through the same front end as every
+    /// match ([`prepare`]: Envoy runs `regex_rewrite` with RE2), and its NFA is held to
+    /// [`MAX_NFA_BYTES`] and charged to the same budget (twice: the crate builds it forward
+    /// and reverse).
     pub(crate) fn rewrite(&mut self, pattern: &str) -> Result<regex::Regex, String> {
         if let Some(r) = self.rewrites.get(pattern) {
             return r.clone();
         }
+        let result = match prepare(pattern) {
+            Ok(rust) => self.build_rewrite(pattern, &rust),
+            Err(e) => Err(e),
+        };
+        self.rewrites.insert(pattern.into(), result.clone());
+        result
+    }
+
+    /// Builds `rust` (the Rust-syntax translation of `pattern`) within the budget.
+    fn build_rewrite(&mut self, pattern: &str, rust: &str) -> Result<regex::Regex, String> {
         let left = MAX_TABLE_REGEX_BYTES - self.used;
         let limit = MAX_NFA_BYTES.min(left / 2);
         let measured = thompson::Compiler::new()
             .configure(thompson::Config::new().nfa_size_limit(Some(limit)))
-            .build(pattern);
-        let result = match measured {
+            .build(rust);
+        match measured {
             Err(e) if e.size_limit().is_some() => {
                 self.charge(2 * limit);
                 Err(if limit < MAX_NFA_BYTES {
@@ -86,14 +98,12 @@ impl Regexes {
             }
             measured => {
                 self.charge(2 * measured.map_or(0, |nfa| nfa.memory_usage()));
-                regex::RegexBuilder::new(pattern)
+                regex::RegexBuilder::new(rust)
                     .size_limit(MAX_NFA_BYTES)
                     .build()
                     .map_err(|e| format!("regex {pattern:?}: {e}"))
             }
-        };
-        self.rewrites.insert(pattern.into(), result.clone());
-        result
+        }
     }
 
     fn charge(&mut self, cost: usize) {
@@ -166,5 +176,30 @@ mod tests {
         assert_eq!(regexes.used(), MAX_TABLE_REGEX_BYTES);
         assert!(regexes.get("a").unwrap_err().contains("the 0 bytes"));
         assert!(regexes.rewrite("a").unwrap_err().contains("the 0 bytes"));
+    }
+
+    #[test]
+    fn rewrite_patterns_are_read_as_re2() {
+        // Envoy compiles `regex_rewrite` with RE2 (envoy source/common/common/regex.cc
+        // `GoogleReEngine`; api/envoy/type/matcher/v3/regex.proto `RegexMatchAndSubstitute`),
+        // where `\d` is ASCII only; Rust's regex reads it as every Unicode digit.
+        let mut regexes = Regexes::default();
+        let re = regexes.rewrite(r"\d").unwrap();
+        let rewrite = crate::action::RegexRewrite {
+            pattern: re,
+            rewrite: "#".into(),
+        };
+        assert_eq!(rewrite.apply("/v1/\u{0663}"), "/v#/\u{0663}");
+        // RE2 syntax the translation refuses is refused with the same message as a match.
+        assert_eq!(
+            regexes.rewrite(r"[a&&b]").unwrap_err(),
+            regexes.get(r"[a&&b]").unwrap_err()
+        );
+        // RE2::Rewrite: `\\` is one backslash, `\N` a group.
+        let rewrite = crate::action::RegexRewrite {
+            pattern: regexes.rewrite("^/(a)$").unwrap(),
+            rewrite: r"/\\\1$".into(),
+        };
+        assert_eq!(rewrite.apply("/a"), r"/\a$");
     }
 }

@@ -35,8 +35,9 @@ pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
     prepare(pattern).map(|_| ())
 }
 
-/// Checks `pattern` and returns its Rust-syntax translation (see [`translate_re2`]).
-fn prepare(pattern: &str) -> Result<String, String> {
+/// Checks `pattern` and returns its Rust-syntax translation (see [`translate_re2`]): the one
+/// RE2 front end of every regex the crate compiles, matches and `uriRegexRewrite` alike.
+pub(crate) fn prepare(pattern: &str) -> Result<String, String> {
     if pattern.len() > MAX_PATTERN_LEN {
         return Err(format!(
             "regex of {} bytes is too long; the limit is {MAX_PATTERN_LEN} bytes",

@@ -4,7 +4,7 @@
 
 use std::ops::ControlFlow;
 
-use crate::request::Request;
+use crate::request::{Request, addressed_port};
 
 /// The condition of a [`SourceMatch`] that a request fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +49,7 @@ impl SourceMatch {
         mut on_miss: impl FnMut(SourceMiss) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         if let Some(p) = self.port
-            && req.port() != Some(p)
+            && addressed_port(req) != p
         {
             on_miss(SourceMiss::Port)?;
         }

@@ -80,6 +80,12 @@ pub(super) enum ClusterId {
     Destination(u32),
     /// A whole service's (the mesh default route).
     Service,
+    /// A destination's cluster at a port taken from the request, by its index among the
+    /// router's port-level clusters.
+    DestinationAtPort(u32),
+    /// A whole service's cluster at the addressed port, by its index among the router's
+    /// port-level service clusters.
+    ServiceAtPort(u32),
 }
 
 impl<'r> Pick<'r> {

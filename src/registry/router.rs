@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::cluster::{Cluster, ClusterId};
 use super::{Endpoint, EndpointPick, Pick, Registry};
-use crate::action::{Action, Forward};
+use crate::action::{Action, Forward, PortFrom};
 use crate::decision::{Decision, Outcome};
-use crate::hash::HashKey;
+use crate::hash::{HashKey, KeySource};
 use crate::predicate::host::{lookup_names, with_request_host};
 use crate::request::Request;
 use crate::span::SpanFields;
@@ -23,6 +23,17 @@ pub struct Router {
     clusters: Vec<Cluster>,
     /// Clusters of whole services (the mesh default route), by host.
     services: BTreeMap<Box<str>, Cluster>,
+    /// Envoy's cluster is `outbound|PORT|subset|host`: a destination whose port comes from the
+    /// request is another cluster at each port, and DestinationRule `portLevelSettings` for
+    /// that port choose its balancer. One cluster per (destination cluster, port with
+    /// port-level settings): `(Destination::cluster, port, cluster)`.
+    at_port: Vec<(u32, u16, Cluster)>,
+    /// The same for whole services (the mesh default route): `(host, port, cluster)`.
+    services_at_port: Vec<(Box<str>, u16, Cluster)>,
+    /// The route's hash keys for each destination cluster when the VirtualService writes no
+    /// port: Istio reads port-level `consistentHash` only for a written `destination.port`
+    /// (route.go `HashForHTTPDestination`), so these come from the subset and top levels.
+    portless_keys: Vec<Vec<KeySource>>,
 }
 
 /// A decision and the endpoint that serves it.
@@ -73,7 +84,9 @@ impl Router {
     pub fn new(table: &Table, registry: &Registry) -> Result<Router, String> {
         let inner = &table.inner;
         let mut clusters = Vec::with_capacity(inner.clusters().len());
-        for key in inner.clusters() {
+        let mut at_port = Vec::new();
+        let mut portless_keys = Vec::with_capacity(inner.clusters().len());
+        for (id, key) in inner.clusters().iter().enumerate() {
             // The subset of the DestinationRule that applies to the host; an undefined subset
             // is a cluster that does not exist, so it selects nothing.
             let selector: Option<Vec<(&str, &str)>> = match key.subset.as_deref() {
@@ -103,21 +116,41 @@ impl Router {
                     .cloned()
                     .collect(),
             };
-            let lb = inner.balancer(&key.host, key.subset.as_deref(), key.port);
+            let subset = key.subset.as_deref();
+            let portless = inner.balancer(&key.host, subset, None);
+            portless_keys.push(portless.map_or_else(Vec::new, |lb| lb.hash_keys.clone()));
+            if key.port.is_none() {
+                for port in port_level_ports(inner, &key.host, subset) {
+                    let lb = inner.balancer(&key.host, subset, Some(port));
+                    let cluster = Cluster::build(name.clone(), eps.clone(), lb)?;
+                    at_port.push((id as u32, port, cluster));
+                }
+            }
+            let lb = inner.balancer(&key.host, subset, key.port);
             clusters.push(Cluster::build(name, eps, lb)?);
         }
         let mut services = BTreeMap::new();
+        let mut services_at_port = Vec::new();
         for host in registry.hosts() {
-            let lb = table.inner.balancer(host, None, None);
+            let eps = registry.endpoints(host);
+            for port in port_level_ports(inner, host, None) {
+                let lb = inner.balancer(host, None, Some(port));
+                let cluster = Cluster::build(host.to_string(), eps.to_vec(), lb)?;
+                services_at_port.push((host.into(), port, cluster));
+            }
+            let lb = inner.balancer(host, None, None);
             services.insert(
                 host.into(),
-                Cluster::build(host.to_string(), registry.endpoints(host).to_vec(), lb)?,
+                Cluster::build(host.to_string(), eps.to_vec(), lb)?,
             );
         }
         Ok(Router {
             table: table.clone(),
             clusters,
             services,
+            at_port,
+            services_at_port,
+            portless_keys,
         })
     }
 
@@ -127,6 +160,8 @@ impl Router {
         self.clusters
             .iter()
             .chain(self.services.values())
+            .chain(self.at_port.iter().map(|(_, _, c)| c))
+            .chain(self.services_at_port.iter().map(|(_, _, c)| c))
             .flat_map(|c| {
                 c.endpoints
                     .iter()
@@ -180,12 +215,24 @@ impl Router {
                 let domain = self.table.inner.cluster_domain();
                 let c = with_request_host(req.authority(), |host| {
                     lookup_names(host, req.source_namespace(), Some(domain), |name, _| {
-                        self.services.get(name)
+                        self.services.get_key_value(name)
                     })
                 });
-                match c {
-                    Some(c) => (c, ClusterId::Service),
-                    None => return Pick::NoEndpoints,
+                let Some((host, c)) = c else {
+                    return Pick::NoEndpoints;
+                };
+                // The addressed port's cluster when port-level settings give it its own.
+                let at = decision.port.and_then(|port| {
+                    self.services_at_port
+                        .iter()
+                        .position(|(h, p, _)| h == host && *p == port)
+                });
+                match at {
+                    Some(i) => (
+                        &self.services_at_port[i].2,
+                        ClusterId::ServiceAtPort(i as u32),
+                    ),
+                    None => (c, ClusterId::Service),
                 }
             }
             Outcome::Matched(m) => {
@@ -197,16 +244,29 @@ impl Router {
                     return Pick::NotForwarded;
                 };
                 let id = w.destination.cluster;
-                let Some(cluster) = self.clusters.get(id as usize) else {
-                    // A decision of another table.
-                    return Pick::NoEndpoints;
+                // A port from the request: that port's cluster when port-level settings give
+                // it its own.
+                let at = match (w.destination.port, decision.port) {
+                    (None, Some(port)) => self
+                        .at_port
+                        .iter()
+                        .position(|(c, p, _)| *c == id && *p == port),
+                    _ => None,
+                };
+                let (cluster, cid) = match at {
+                    Some(i) => (&self.at_port[i].2, ClusterId::DestinationAtPort(i as u32)),
+                    None => match self.clusters.get(id as usize) {
+                        Some(c) => (c, ClusterId::Destination(id)),
+                        // A decision of another table.
+                        None => return Pick::NoEndpoints,
+                    },
                 };
                 let hash = if cluster.policy.is_consistent_hash() {
                     self.route_hash(f, req)
                 } else {
                     None
                 };
-                return cluster.pick(hash, draw, ClusterId::Destination(id));
+                return cluster.pick(hash, draw, cid);
             }
             _ => return Pick::NotForwarded,
         };
@@ -225,8 +285,9 @@ impl Router {
 
     /// The route's hash key as Envoy computes it from the hash policies Istio puts on the
     /// route: one per destination (weight-0 destinations of a split skipped), the
-    /// DestinationRule `consistentHash` key of that destination's (host, subset), combined in
-    /// declaration order with [`HashKey`]. One destination: that key's hash.
+    /// DestinationRule `consistentHash` key of that destination's (host, subset) (and of its
+    /// port-level entry only when the destination writes its port), combined in declaration
+    /// order with [`HashKey`]. One destination: that key's hash.
     fn route_hash<R: Request + ?Sized>(&self, forward: &Forward, req: &R) -> Option<u64> {
         let several = forward.destinations.len() > 1;
         let mut key = HashKey::new();
@@ -234,10 +295,13 @@ impl Router {
             if several && d.weight == 0 {
                 continue;
             }
-            if let Some(c) = self.clusters.get(d.destination.cluster as usize) {
-                for p in &c.hash_policies {
-                    key.add(p.hash(req));
-                }
+            let id = d.destination.cluster as usize;
+            let keys = match d.destination.port_from {
+                PortFrom::Configured => self.clusters.get(id).map(|c| &c.hash_policies),
+                _ => self.portless_keys.get(id),
+            };
+            for p in keys.into_iter().flatten() {
+                key.add(p.hash(req));
             }
         }
         key.hash()
@@ -267,6 +331,8 @@ impl Router {
         let cluster = match pick.cluster_id {
             ClusterId::Destination(id) => self.clusters.get(id as usize)?,
             ClusterId::Service => self.services.get(pick.cluster)?,
+            ClusterId::DestinationAtPort(i) => &self.at_port.get(i as usize)?.2,
+            ClusterId::ServiceAtPort(i) => &self.services_at_port.get(i as usize)?.2,
         };
         let i = pick.index as usize;
         std::ptr::eq(cluster.endpoints.get(i)?, pick.endpoint).then(|| &cluster.in_flight[i])
@@ -285,4 +351,11 @@ impl<'r> Routed<'r> {
         }
         f
     }
+}
+
+/// The ports with DestinationRule port-level settings for (`host`, `subset`).
+fn port_level_ports(inner: &crate::table::Inner, host: &str, subset: Option<&str>) -> Vec<u16> {
+    inner
+        .host_policy(host)
+        .map_or_else(Vec::new, |p| p.port_level_ports(subset))
 }

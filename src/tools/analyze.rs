@@ -22,7 +22,7 @@
 //! | `unreachable-rule` | IST0130 | warning | VirtualService, `spec.http[i]` (or a block) | an earlier rule without `match`, or earlier blocks covering all of this rule's blocks, take every request it matches |
 //! | `shadowed-match` | IST0131 | warning | VirtualService, `spec.http[i].match[j]` | an earlier block matches a superset of this block's requests, semantically: an earlier prefix `/api` covers `/api/v2` with the same or fewer other conditions |
 //! | `duplicate-match` | IST0131 | warning | VirtualService, `spec.http[i].match[j]` | the block is identical to an earlier one |
-//! | `conflicting-host` | IST0109 | warning | VirtualService, `spec.hosts` | an older VirtualService claims the same host in the mesh; the message names the winner and why it wins (creation time, then name, then namespace) |
+//! | `conflicting-host` | IST0109 | warning | VirtualService, `spec.hosts` | an older VirtualService claims the same host in the mesh; the message names the winner and why it wins (creation time, then name, then namespace), where both are visible alike |
 //! | `duplicate-resource` | — | warning | VirtualService, `metadata.name` | the same VirtualService (kind, namespace and name) is given twice; the copy loaded first serves, and it is not reported as conflicting with itself |
 //! | `undefined-subset` | IST0101 | warning | VirtualService, `…destination.subset` | no DestinationRule defines the subset (requests get 503) |
 //! | `subset-no-endpoints` | IST0173 | warning | DestinationRule, `spec.subsets[i]` | with endpoints given: the host has endpoints, none carries the subset's labels |

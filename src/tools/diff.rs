@@ -578,6 +578,14 @@ fn forward_actions(f: &Forward, d: &Decision<'_>, req: &OwnedRequest, actions: &
 
 fn retries(r: &crate::action::Retries) -> String {
     let mut text = format!("retries {} on {}", r.attempts, r.retry_on);
+    if !r.retriable_status_codes.is_empty() {
+        let codes: Vec<String> = r
+            .retriable_status_codes
+            .iter()
+            .map(u16::to_string)
+            .collect();
+        text.push_str(&format!(" (status {})", codes.join(", ")));
+    }
     if let Some(t) = r.per_try_timeout {
         text.push_str(&format!(", {} per try", ms(t)));
     }

@@ -441,6 +441,9 @@ fn look_up_host<'c, R: Request + ?Sized>(
         LookupStep::PortMissed(port) => host.notes.push(format!(
             "no host for port {port}; looked up in the hosts of every port"
         )),
+        LookupStep::NoServer(port) => host.notes.push(format!(
+            "the Gateway has no server on port {port}; looked up in the hosts of every port"
+        )),
     });
     (found, group)
 }
@@ -640,7 +643,10 @@ fn describe_miss<R: Request + ?Sized>(
             let want = s.port.unwrap_or_default();
             let seen = match req.port() {
                 Some(p) => format!("port {p} is not {want}"),
-                None => format!("port: unknown, needs {want}"),
+                None => format!(
+                    "port {} (addressed, the request names none) is not {want}",
+                    addressed_port(req)
+                ),
             };
             ("port".into(), seen)
         }

@@ -239,7 +239,8 @@ pub(crate) fn placements(table: &Table) -> HashMap<(u32, Option<u16>), Vec<Place
     let mut out: HashMap<(u32, Option<u16>), Vec<Placement<'_>>> = HashMap::new();
     for ctx in table.inner.contexts() {
         let lists = std::iter::once((None, &ctx.hosts))
-            .chain(ctx.listeners.iter().map(|(p, h)| (Some(*p), h)));
+            .chain(ctx.listeners.iter().map(|(p, h)| (Some(*p), h)))
+            .chain(ctx.server_ports.iter().map(|(p, h)| (Some(*p), h)));
         for (listener, hosts) in lists {
             for vhost in &hosts.vhosts {
                 for claim in &vhost.claims {

@@ -793,9 +793,8 @@ fn gateway_api(
     let Some(gateway) = gateway else {
         return no_host;
     };
-    let Some(port) = req.port else {
-        return no_host;
-    };
+    // The listener port: the request's, else the port it is addressed to.
+    let port = meshroute::addressed_port(req);
     let listeners: Vec<_> = gateway
         .spec
         .listeners

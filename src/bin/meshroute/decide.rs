@@ -339,6 +339,7 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
                     actions.insert("retries".into(), f.retries.as_ref().map_or(Value::Null, |r| json!({
                         "attempts": r.attempts,
                         "retry_on": &*r.retry_on,
+                        "retriable_status_codes": &r.retriable_status_codes,
                         "per_try_timeout_ms": r.per_try_timeout.map(|t| t.as_millis() as u64),
                         "default": r.is_default,
                     })));
@@ -375,17 +376,28 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
                 }
                 _ => {}
             }
+            let edits = |e: &meshroute::action::HeaderEdits| {
+                json!({
+                    "set": e.set.iter().map(|(k, v)| json!([&**k, &**v])).collect::<Vec<_>>(),
+                    "add": e.add.iter().map(|(k, v)| json!([&**k, &**v])).collect::<Vec<_>>(),
+                    "remove": e.remove.iter().map(|k| &**k).collect::<Vec<_>>(),
+                })
+            };
             let h = &m.rule.headers;
             if !h.is_empty() {
-                let edits = |e: &meshroute::action::HeaderEdits| {
-                    json!({
-                        "set": e.set.iter().map(|(k, v)| json!([&**k, &**v])).collect::<Vec<_>>(),
-                        "add": e.add.iter().map(|(k, v)| json!([&**k, &**v])).collect::<Vec<_>>(),
-                        "remove": e.remove.iter().map(|k| &**k).collect::<Vec<_>>(),
-                    })
-                };
                 actions.insert(
                     "headers".into(),
+                    json!({"request": edits(&h.request), "response": edits(&h.response)}),
+                );
+            }
+            // The picked destination's own operations (`route[].headers`), which Envoy applies
+            // with the route's: for one destination after them, for a split before them.
+            if let Some(w) = m.destination
+                && !w.destination.headers.is_empty()
+            {
+                let h = &w.destination.headers;
+                actions.insert(
+                    "destination_headers".into(),
                     json!({"request": edits(&h.request), "response": edits(&h.response)}),
                 );
             }
@@ -441,6 +453,9 @@ spec:
     route:
     - destination: {host: cart, subset: v1}
       weight: 75
+      headers:
+        response:
+          remove: [foo]
     - destination: {host: cart, subset: v2}
       weight: 25
 ---
@@ -501,6 +516,34 @@ spec:
         assert!(v["error"].is_string(), "{}", out[0]);
         assert_eq!(v.as_object().unwrap().len(), 2, "{}", out[0]);
         out[0].clone()
+    }
+
+    #[test]
+    fn the_picked_destinations_header_operations_are_shown() {
+        // istio/api networking/v1alpha3/virtual_service.proto, the `Headers` example: the v1
+        // destination removes `foo` from responses; istio/istio
+        // pilot/pkg/networking/core/route/route.go `processWeightedDestination` puts them on
+        // that weighted cluster only.
+        let out = stream(
+            br#"{"id": 1, "request": {"authority": "cart", "source_namespace": "shop"}, "random_value": 10}
+{"id": 2, "request": {"authority": "cart", "source_namespace": "shop"}, "random_value": 80}
+"#,
+        );
+        let v1: Value = serde_json::from_str(&out[0]).unwrap();
+        assert_eq!(v1["destination"]["subset"], "v1", "{}", out[0]);
+        assert_eq!(
+            v1["actions"]["destination_headers"]["response"]["remove"],
+            json!(["foo"]),
+            "{}",
+            out[0]
+        );
+        let v2: Value = serde_json::from_str(&out[1]).unwrap();
+        assert_eq!(v2["destination"]["subset"], "v2", "{}", out[1]);
+        assert!(
+            v2["actions"].get("destination_headers").is_none(),
+            "{}",
+            out[1]
+        );
     }
 
     #[test]

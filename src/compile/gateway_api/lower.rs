@@ -360,7 +360,9 @@ fn insert_claim(
         Some(ns) => Visibility::Only(vec![ns.into()]),
         None => Visibility::Public,
     };
-    vhost.claims.push(Claim::new(visibility, entries));
+    vhost
+        .claims
+        .push(Claim::new(visibility, consumer.unwrap_or(""), entries));
 }
 
 /// What lowering a route's rules needs to know about the route.

@@ -536,6 +536,7 @@ fn retries(
             .collect::<Vec<_>>()
             .join(",")
             .into(),
+        retriable_status_codes: Vec::new(),
         retry_remote_localities: None,
         retry_ignore_previous_hosts: false,
         backoff: timeout(r.backoff.as_deref()),

@@ -9,6 +9,7 @@ use crate::config::Object;
 use crate::config::common::StringMatch;
 use crate::config::virtual_service::{HttpMatchRequest, HttpRouteRule, VirtualServiceSpec};
 
+use super::lower::{expand_host, resolve_gateway};
 use crate::compile::report::Report;
 
 /// Whether the service has a delegating rule.
@@ -17,12 +18,14 @@ pub(crate) fn is_root(spec: &VirtualServiceSpec) -> bool {
 }
 
 /// The root's rules with every delegating rule replaced by the merged delegate rules.
-/// `find(namespace, name)` looks a delegate up among the valid VirtualServices.
+/// `find(namespace, name)` looks a delegate up among the valid VirtualServices. Short names
+/// are resolved before merging, each with its own resource's namespace (`domain` is the
+/// cluster domain), as istiod does.
 pub(crate) fn merge_root<'a>(
     root: &Object<VirtualServiceSpec>,
     ns: &str,
     find: impl Fn(&str, &str) -> Option<&'a Object<VirtualServiceSpec>>,
-    default_ns: &str,
+    (default_ns, domain): (&str, &str),
     report: &mut Report,
 ) -> VirtualServiceSpec {
     let mut spec = root.spec.clone();
@@ -64,9 +67,13 @@ pub(crate) fn merge_root<'a>(
             continue;
         }
         let mut kept = 0;
+        let mut root_rule = rule.clone();
+        resolve_short_names(&mut root_rule, ns, domain);
         for (j, sub) in delegate.spec.http.iter().enumerate() {
             let Some(sub) = sub else { continue };
-            match merge_rule(rule, sub) {
+            let mut sub = sub.clone();
+            resolve_short_names(&mut sub, dns, domain);
+            match merge_rule(&root_rule, &sub) {
                 Some(m) => {
                     kept += 1;
                     out.push(Some(m));
@@ -90,6 +97,38 @@ pub(crate) fn merge_root<'a>(
     }
     spec.http = out;
     spec
+}
+
+/// istio/istio pilot/pkg/model/virtualservice.go `ResolveVirtualServiceShortnames`, which
+/// pilot/pkg/model/virtualservice_controller.go applies to the root and to each delegate
+/// before `MergeHTTPRoutes`: destination, `mirror` and `mirrors` hosts become full names and
+/// match `gateways` `namespace/name`, in the namespace of the resource that writes them. A
+/// delegate's `reviews` is `reviews.<delegate namespace>.svc...`, not the root's.
+fn resolve_short_names(rule: &mut HttpRouteRule, ns: &str, domain: &str) {
+    let hosts = rule
+        .route
+        .iter_mut()
+        .flatten()
+        .flatten()
+        .filter_map(|d| d.destination.as_mut())
+        .chain(rule.mirror.as_mut())
+        .chain(
+            rule.mirrors
+                .iter_mut()
+                .flatten()
+                .flatten()
+                .filter_map(|m| m.destination.as_mut()),
+        );
+    for d in hosts {
+        d.host = expand_host(&d.host, ns, domain);
+    }
+    for m in rule.matches.iter_mut().flatten() {
+        for g in &mut m.gateways {
+            if let Some((gns, name)) = resolve_gateway(g, ns) {
+                *g = format!("{gns}/{name}");
+            }
+        }
+    }
 }
 
 fn merge_rule(root: &HttpRouteRule, delegate: &HttpRouteRule) -> Option<HttpRouteRule> {

@@ -480,20 +480,45 @@ fn retries(r: Option<&vs::HttpRetry>) -> Option<Retries> {
     if attempts <= 0 {
         return None;
     }
+    let (retry_on, retriable_status_codes) = match r.retry_on.as_deref() {
+        Some(written) if !written.is_empty() => split_retry_on(written),
+        _ => (crate::action::DEFAULT_RETRY_ON.into(), Vec::new()),
+    };
     Some(Retries {
         attempts: attempts.min(i64::from(u32::MAX)) as u32,
         per_try_timeout: r.per_try_timeout.map(|d| d.to_std()),
-        retry_on: r
-            .retry_on
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .unwrap_or(crate::action::DEFAULT_RETRY_ON)
-            .into(),
+        retry_on: retry_on.into(),
+        retriable_status_codes,
         retry_remote_localities: r.retry_remote_localities,
         retry_ignore_previous_hosts: r.retry_ignore_previous_hosts.unwrap_or(true),
         backoff: r.backoff.map(|d| d.to_std()),
         is_default: false,
     })
+}
+
+/// A written `retryOn` as istiod lowers it (pilot/pkg/networking/core/route/retry/retry.go
+/// `ConvertPolicy`, `parseRetryOn`): tokens trimmed, empty ones dropped, integers with an HTTP
+/// status text become Envoy's `retriable_status_codes`, the rest stay `retry_on`, which gains
+/// `retriable-status-codes` when codes were listed without it.
+fn split_retry_on(written: &str) -> (String, Vec<u16>) {
+    let mut codes = Vec::new();
+    let mut kept: Vec<&str> = Vec::new();
+    for token in written.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match token.parse::<u16>() {
+            Ok(code) if super::virtual_service::is_known_http_status(i64::from(code)) => {
+                codes.push(code);
+            }
+            _ => kept.push(token),
+        }
+    }
+    let mut retry_on = kept.join(",");
+    if !codes.is_empty() && !retry_on.contains("retriable-status-codes") {
+        if !retry_on.is_empty() {
+            retry_on.push(',');
+        }
+        retry_on.push_str("retriable-status-codes");
+    }
+    (retry_on, codes)
 }
 
 fn fault(f: &vs::HttpFaultInjection) -> Fault {

@@ -23,3 +23,24 @@ pub(crate) mod place;
 pub(crate) mod policy;
 pub(crate) mod reachability;
 pub(crate) mod virtual_service;
+
+/// The resources `pick` takes from `valid`, in Istio's order for configuration of one kind
+/// (`sortConfigByCreationTime` for VirtualServices, `sortConfigBySelectorAndCreationTime` for
+/// DestinationRules in istio/istio pilot/pkg/model/push_context.go): oldest first, then by
+/// name, then by namespace, then load order.
+pub(crate) fn in_creation_order<'c, S>(
+    valid: &[&'c crate::config::Resource],
+    pick: impl Fn(&'c crate::config::Resource) -> Option<&'c crate::config::Object<S>>,
+    ns_default: &str,
+) -> Vec<&'c crate::config::Object<S>> {
+    let mut out: Vec<_> = valid.iter().filter_map(|r| pick(r)).collect();
+    out.sort_by(|a, b| {
+        let ta = a.metadata.creation_timestamp.as_deref().unwrap_or("");
+        let tb = b.metadata.creation_timestamp.as_deref().unwrap_or("");
+        ta.cmp(tb)
+            .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+            .then_with(|| a.namespace(ns_default).cmp(b.namespace(ns_default)))
+            .then(a.order.cmp(&b.order))
+    });
+    out
+}

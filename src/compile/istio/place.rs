@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use crate::config::{Object, Resource, VirtualServiceSpec};
 use crate::error::{Diagnostic, ResourceId};
-use crate::table::{Claim, Context, Entry, Inner, Rule, SubsetInfo, Visibility};
+use crate::table::{Claim, Entry, Hosts, Inner, Rule, Source, SubsetInfo, Visibility};
 
 use super::delegate;
 use super::lower::{ContextKey, lower_virtual_service};
@@ -24,14 +24,19 @@ use crate::compile::{CompileOptions, Ledger, Placements, context_mut};
 
 /// Places every valid VirtualService into `inner` (its sources, rules, hosts and subsets),
 /// filing each one's report in `ledger`.
-pub(crate) fn place_virtual_services(
-    valid: &[&Resource],
+pub(crate) fn place_virtual_services<'c>(
+    valid: &[&'c Resource],
     options: &CompileOptions,
     regexes: &Rc<RefCell<Regexes>>,
     inner: &mut Inner,
     ledger: &mut Ledger,
 ) {
-    let services = in_precedence_order(valid, &options.default_namespace);
+    // Istio's precedence: oldest first, then by name, then by namespace.
+    let vs = |r: &'c Resource| match r {
+        Resource::VirtualService(o) => Some(o),
+        _ => None,
+    };
+    let services = super::in_creation_order(valid, vs, &options.default_namespace);
     let mut placer = Placer {
         valid,
         services: &services,
@@ -47,16 +52,15 @@ pub(crate) fn place_virtual_services(
         }
     }
     order_gateway_routes(inner);
+    https_redirects(valid, &options.default_namespace, inner);
     inner.subsets = placer.subsets;
 }
 
-/// The subsets of the DestinationRules that passed validation, first definition winning.
+/// The subsets of the DestinationRules that passed validation, the first definition in Istio's
+/// merge order winning.
 fn subsets(valid: &[&Resource], options: &CompileOptions) -> Vec<SubsetInfo> {
     let mut subsets: Vec<SubsetInfo> = Vec::new();
-    for res in valid {
-        let Resource::DestinationRule(o) = res else {
-            continue;
-        };
+    for o in super::policy::in_precedence_order(valid, &options.default_namespace) {
         let host = rule_host(o, options);
         for s in o.spec.subsets.iter().flatten() {
             let name = s.name.clone().unwrap_or_default();
@@ -75,30 +79,6 @@ fn subsets(valid: &[&Resource], options: &CompileOptions) -> Vec<SubsetInfo> {
         }
     }
     subsets
-}
-
-/// The VirtualServices in precedence order: oldest first, then by name, then by namespace
-/// (Istio's `sortConfigByCreationTime`), then load order.
-fn in_precedence_order<'c>(
-    valid: &[&'c Resource],
-    ns_default: &str,
-) -> Vec<&'c Object<VirtualServiceSpec>> {
-    let mut services: Vec<_> = valid
-        .iter()
-        .filter_map(|r| match r {
-            Resource::VirtualService(o) => Some(o),
-            _ => None,
-        })
-        .collect();
-    services.sort_by(|a, b| {
-        let ta = a.metadata.creation_timestamp.as_deref().unwrap_or("");
-        let tb = b.metadata.creation_timestamp.as_deref().unwrap_or("");
-        ta.cmp(tb)
-            .then_with(|| a.metadata.name.cmp(&b.metadata.name))
-            .then_with(|| a.namespace(ns_default).cmp(b.namespace(ns_default)))
-            .then(a.order.cmp(&b.order))
-    });
-    services
 }
 
 /// What placing one VirtualService needs to know about the others.
@@ -132,7 +112,8 @@ impl Placer<'_, '_> {
                         && o.spec.hosts.is_empty()
                 })
             };
-            let spec = delegate::merge_root(o, ns, find, ns_default, &mut report);
+            let names = (ns_default, self.options.cluster_domain.as_str());
+            let spec = delegate::merge_root(o, ns, find, names, &mut report);
             merged = Object { spec, ..o.clone() };
             &merged
         } else {
@@ -150,7 +131,7 @@ impl Placer<'_, '_> {
             return;
         }
         let mut lowered = lowered.expect("lowering returns a service when it reports no error");
-        restrict_to_gateway_servers(
+        let by_port = restrict_to_gateway_servers(
             &mut lowered.placements,
             self.valid,
             ns,
@@ -179,7 +160,24 @@ impl Placer<'_, '_> {
             };
             let ctx = context_mut(&mut inner.contexts, key);
             for host in hosts {
-                self.claim(ctx, host, &claim, &mut ledger.diagnostics);
+                self.claim(&mut ctx.hosts, host, &claim, &mut ledger.diagnostics);
+            }
+            let Some(ports) = key.as_ref().and_then(|k| by_port.get(k)) else {
+                continue;
+            };
+            ctx.servers_known = true;
+            for (port, hosts) in ports {
+                let i = match ctx.server_ports.iter().position(|(p, _)| p == port) {
+                    Some(i) => i,
+                    None => {
+                        ctx.server_ports.push((*port, Hosts::default()));
+                        ctx.server_ports.len() - 1
+                    }
+                };
+                for host in hosts {
+                    let hosts = &mut ctx.server_ports[i].1;
+                    self.claim(hosts, host, &claim, &mut ledger.diagnostics);
+                }
             }
         }
         inner.rules.extend(lowered.rules);
@@ -190,7 +188,7 @@ impl Placer<'_, '_> {
     /// applies only where the older one is not visible, with a warning.
     fn claim(
         &mut self,
-        ctx: &mut Context,
+        hosts: &mut Hosts,
         host: &str,
         claim: &HostClaim<'_>,
         diagnostics: &mut Vec<Diagnostic>,
@@ -202,9 +200,7 @@ impl Placer<'_, '_> {
             id,
             created,
         } = *claim;
-        let vhost = ctx
-            .hosts
-            .get_or_insert(host, || format!("{host} ({id})").into());
+        let vhost = hosts.get_or_insert(host, || format!("{host} ({id})").into());
         match (vhost.claims.first_mut(), key) {
             (None, _) => {
                 let visibility = if key.is_none() {
@@ -214,7 +210,9 @@ impl Placer<'_, '_> {
                 } else {
                     Visibility::Public
                 };
-                vhost.claims.push(Claim::new(visibility, entries.to_vec()));
+                vhost
+                    .claims
+                    .push(Claim::new(visibility, &id.namespace, entries.to_vec()));
             }
             // At a gateway, VirtualServices for one host merge.
             (Some(first), Some(_)) => first.entries.extend(entries.iter().copied()),
@@ -236,9 +234,11 @@ impl Placer<'_, '_> {
                              the later one)",
                         ));
                     }
-                    vhost
-                        .claims
-                        .push(Claim::new(visibility.clone(), entries.to_vec()));
+                    vhost.claims.push(Claim::new(
+                        visibility.clone(),
+                        &id.namespace,
+                        entries.to_vec(),
+                    ));
                     return;
                 }
                 let (winner, why) = match self.mesh_owner.get(host) {
@@ -250,12 +250,14 @@ impl Placer<'_, '_> {
                     "conflicting-host",
                     "spec.hosts",
                     format!(
-                        "host {host:?} is already claimed in the mesh by {winner}, which wins because {why}; this one applies only where that one is not exported to (IST0109)"
+                        "host {host:?} is already claimed in the mesh by {winner}, which wins because {why}; this one applies only where that one is not exported to, or to clients it is exported to more narrowly (its own namespace first, then by name) (IST0109)"
                     ),
                 ));
-                vhost
-                    .claims
-                    .push(Claim::new(visibility.clone(), entries.to_vec()));
+                vhost.claims.push(Claim::new(
+                    visibility.clone(),
+                    &id.namespace,
+                    entries.to_vec(),
+                ));
             }
         }
     }
@@ -299,19 +301,181 @@ fn entries_for(
     entries
 }
 
-/// At gateways, VirtualServices for one host are merged and catch-all routes go last. Port
-/// and source conditions count as met here: Istio applies them when it builds the listener's
-/// routes, before this ordering.
+/// At gateways, VirtualServices for one host are merged and catch-all routes go last, per
+/// server port as istiod builds them (pilot/pkg/networking/core/gateway.go
+/// `buildGatewayHTTPRouteConfig` calls route.go `BuildHTTPRoutesForVirtualService` once per
+/// server port, then `SortVHostRoutes`). On its port a block whose only config-time condition
+/// is `port: P` and that is otherwise a catch-all cuts the rest of its VirtualService. With the
+/// `Gateway` loaded, placement filled each server port's hosts; without it, each port such a
+/// block names gets the shared hosts, built for that port. Source conditions count as met
+/// here, as Istio applies them when it builds the listener's routes.
 fn order_gateway_routes(inner: &mut Inner) {
+    let rules = &inner.rules;
     for ctx in inner.contexts.iter_mut().filter(|c| c.gateway.is_some()) {
-        for vh in &mut ctx.hosts.vhosts {
-            let rules = &inner.rules;
-            vh.claims[0].entries.sort_by_key(|e| match e.block {
-                None => true,
-                Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all_on_listener(),
-            });
+        if !ctx.servers_known {
+            let ports: BTreeSet<u16> = ctx
+                .hosts
+                .vhosts
+                .iter()
+                .flat_map(|vh| vh.claims.iter().flat_map(|c| &c.entries))
+                .filter_map(|e| {
+                    let b = &rules[e.rule as usize].blocks[e.block? as usize];
+                    b.source.port.filter(|_| cuts_on_listener(b))
+                })
+                .collect();
+            for port in ports {
+                ctx.server_ports.push((port, ctx.hosts.clone()));
+            }
+        }
+        for (port, hosts) in &mut ctx.server_ports {
+            for claim in hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut()) {
+                claim.entries = entries_on_port(&claim.entries, rules, *port);
+                sort_catch_alls_last(&mut claim.entries, rules);
+            }
+        }
+        for claim in ctx
+            .hosts
+            .vhosts
+            .iter_mut()
+            .flat_map(|v| v.claims.iter_mut())
+        {
+            sort_catch_alls_last(&mut claim.entries, rules);
         }
     }
+}
+
+/// A server with `tls.httpsRedirect` makes its port's virtual hosts for its hosts require TLS
+/// (pilot/pkg/networking/core/gateway.go `buildGatewayHTTPRouteConfig` sets `RequireTls: ALL`,
+/// also on a virtual host of its own for a server host no VirtualService serves), and Envoy
+/// answers every request that is not TLS with a 301 to the same URL with `https`, before any
+/// route (envoy source/common/router/config_impl.cc, `SslRedirectRoute`). Here that is a rule of
+/// the Gateway's, first on each of those hosts: scheme `http` redirects to `https`.
+fn https_redirects(valid: &[&Resource], ns_default: &str, inner: &mut Inner) {
+    for res in valid {
+        let Resource::Gateway(g) = res else { continue };
+        let gns = g.namespace(ns_default);
+        let key = Some((gns.to_string(), g.metadata.name.clone()));
+        for (i, server) in g.spec.servers.iter().enumerate() {
+            let Some(server) = server else { continue };
+            let redirect = server.tls.as_ref().and_then(|t| t.https_redirect) == Some(true);
+            let Some(port) = http_server_port(server).filter(|_| redirect) else {
+                continue;
+            };
+            let source = inner.sources.len() as u32;
+            inner.sources.push(Source {
+                kind: "Gateway".into(),
+                namespace: gns.into(),
+                name: g.metadata.name.as_str().into(),
+            });
+            let path = format!("spec.servers[{i}].tls.httpsRedirect");
+            let entry = Entry {
+                rule: inner.rules.len() as u32,
+                block: Some(0),
+            };
+            inner
+                .rules
+                .push(https_redirect_rule(source, i as u32, path));
+            let ctx = context_mut(&mut inner.contexts, &key);
+            ctx.servers_known = true;
+            let hosts = match ctx.server_ports.iter().position(|(p, _)| *p == port) {
+                Some(at) => &mut ctx.server_ports[at].1,
+                None => {
+                    ctx.server_ports.push((port, Hosts::default()));
+                    &mut ctx.server_ports.last_mut().expect("just pushed").1
+                }
+            };
+            let server_hosts: Vec<String> = server
+                .hosts
+                .iter()
+                .map(|h| {
+                    h.split_once('/')
+                        .map_or(h.as_str(), |(_, h)| h)
+                        .to_ascii_lowercase()
+                })
+                .collect();
+            for vh in &mut hosts.vhosts {
+                let name = vh.name.split(" (").next().unwrap_or_default().to_string();
+                if server_hosts
+                    .iter()
+                    .any(|sh| host_subset_of(&name, sh) || host_subset_of(sh, &name))
+                    && let Some(claim) = vh.claims.first_mut()
+                {
+                    claim.entries.insert(0, entry);
+                }
+            }
+            for sh in &server_hosts {
+                let vh = hosts.get_or_insert(sh, || {
+                    format!("{sh} (Gateway {gns}/{})", g.metadata.name).into()
+                });
+                if vh.claims.is_empty() {
+                    vh.claims
+                        .push(Claim::new(Visibility::Public, gns, vec![entry]));
+                }
+            }
+        }
+    }
+}
+
+/// The rule a server's `tls.httpsRedirect` stands for: a request over plain `http` is sent a
+/// 301 to `https`, host and path kept.
+fn https_redirect_rule(source: u32, index: u32, path: String) -> Rule {
+    Rule {
+        source,
+        index,
+        name: "https-redirect".into(),
+        blocks: vec![crate::block::Block {
+            scheme: Some(crate::predicate::StrMatch::Exact("http".into())),
+            path: path.into(),
+            ..crate::block::Block::default()
+        }],
+        action: crate::action::Action::Redirect(crate::action::Redirect {
+            uri: None,
+            prefix_rewrite: None,
+            authority: None,
+            scheme: Some("https".into()),
+            port: crate::action::RedirectPort::Unchanged,
+            code: 301,
+        }),
+        headers: crate::action::HeaderOps::default(),
+    }
+}
+
+/// istiod's `SortVHostRoutes`: the catch-all routes after the others, each group in order.
+fn sort_catch_alls_last(entries: &mut [Entry], rules: &[Rule]) {
+    entries.sort_by_key(|e| match e.block {
+        None => true,
+        Some(b) => rules[e.rule as usize].blocks[b as usize].is_catch_all_on_listener(),
+    });
+}
+
+/// Whether a block, once selected for a listener, is a catch-all there that ends its
+/// VirtualService's routes (route.go `IsCatchAllRoute` on the route `TranslateRoute` built):
+/// a catch-all whose only config-time condition, if any, is `port`.
+fn cuts_on_listener(b: &crate::block::Block) -> bool {
+    b.is_catch_all_on_listener() && b.source.labels.is_empty() && b.source.namespace.is_none()
+}
+
+/// The merged `entries` of one host as istiod emits them for the listener on `port`
+/// (route.go `TranslateRoute` drops a block for another port; `BuildHTTPRoutesForVirtualService`
+/// stops a VirtualService's routes after its first catch-all).
+fn entries_on_port(entries: &[Entry], rules: &[Rule], port: u16) -> Vec<Entry> {
+    let mut cut: Vec<u32> = Vec::new();
+    let mut out = Vec::new();
+    for e in entries {
+        let rule = &rules[e.rule as usize];
+        if cut.contains(&rule.source) {
+            continue;
+        }
+        let block = e.block.map(|b| &rule.blocks[b as usize]);
+        if block.is_some_and(|b| b.source.port.is_some_and(|p| p != port)) {
+            continue;
+        }
+        out.push(*e);
+        if block.is_none_or(cuts_on_listener) {
+            cut.push(rule.source);
+        }
+    }
+    out
 }
 
 /// Why VirtualService `a` (created at `ta`) comes before `b` (created at `tb`) in Istio's
@@ -338,9 +502,17 @@ fn why_first(a: &ResourceId, ta: &str, b: &ResourceId, tb: &str) -> String {
     }
 }
 
+/// The hosts a VirtualService serves at each HTTP server port of each loaded `Gateway` it
+/// binds: `(gateway namespace, name)` → `(port, hosts)`.
+type ServedByPort = BTreeMap<(String, String), Vec<(u16, BTreeSet<String>)>>;
+
 /// At a gateway whose `Gateway` resource is loaded, a VirtualService serves only the hosts its
 /// servers expose (Istio intersects the two: the narrower name wins); `ns/host` server entries
-/// admit VirtualServices of that namespace only (`*` any, `.` the gateway's own).
+/// admit VirtualServices of that namespace only (`*` any, `.` the gateway's own). Returns, per
+/// gateway, the hosts served on each port with an HTTP server (pilot/pkg/networking/core/
+/// gateway.go `buildGatewayHTTPRouteConfig` intersects per server of the port's route
+/// configuration; pkg/config/gateway/gateway.go `IsHTTPServer`: HTTP protocols, or HTTPS that
+/// is not TLS passthrough); `placements` keep the hosts of every server.
 fn restrict_to_gateway_servers(
     placements: &mut Placements,
     valid: &[&Resource],
@@ -348,7 +520,8 @@ fn restrict_to_gateway_servers(
     ns_default: &str,
     id: &ResourceId,
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> ServedByPort {
+    let mut by_port = ServedByPort::new();
     for (key, hosts) in placements.iter_mut() {
         let Some((gns, gname)) = key else { continue };
         let gateway = valid.iter().find_map(|r| match r {
@@ -359,22 +532,29 @@ fn restrict_to_gateway_servers(
         });
         let Some(gateway) = gateway else { continue };
         let mut served = BTreeSet::new();
-        for host in hosts.iter() {
-            let before = served.len();
-            for server_host in gateway.spec.servers.iter().flatten().flat_map(|s| &s.hosts) {
-                let (filter, sh) = server_host.split_once('/').unwrap_or(("*", server_host));
-                let admitted = filter == "*" || filter == vs_ns || (filter == "." && vs_ns == gns);
-                let sh = sh.to_ascii_lowercase();
-                if !admitted {
-                    continue;
-                }
-                if host_subset_of(host, &sh) {
-                    served.insert(host.clone());
-                } else if host_subset_of(&sh, host) {
-                    served.insert(sh);
-                }
+        let ports = by_port.entry((gns.clone(), gname.clone())).or_default();
+        for server in gateway.spec.servers.iter().flatten() {
+            let on_port = served_by(server, hosts, vs_ns, gns);
+            served.extend(on_port.iter().cloned());
+            // A port whose server carries no HTTP routes (TCP, TLS passthrough) serves none.
+            let (port, on_port) = match (http_server_port(server), server_port(server)) {
+                (Some(port), _) => (port, on_port),
+                (None, Some(port)) => (port, BTreeSet::new()),
+                (None, None) => continue,
+            };
+            match ports.iter_mut().find(|(p, _)| *p == port) {
+                Some((_, set)) => set.extend(on_port),
+                None => ports.push((port, on_port)),
             }
-            if served.len() == before {
+        }
+        for host in hosts.iter() {
+            let exposed = gateway
+                .spec
+                .servers
+                .iter()
+                .flatten()
+                .any(|s| !served_by(s, &BTreeSet::from([host.clone()]), vs_ns, gns).is_empty());
+            if !exposed {
                 diagnostics.push(Diagnostic::warning(
                     id,
                     "host-not-in-gateway",
@@ -387,6 +567,56 @@ fn restrict_to_gateway_servers(
         }
         *hosts = served;
     }
+    by_port
+}
+
+/// The hosts of `hosts` (a VirtualService's, of namespace `vs_ns`) that `server` of a Gateway
+/// in namespace `gns` exposes, each as the narrower of the two names.
+fn served_by(
+    server: &crate::config::gateway::Server,
+    hosts: &BTreeSet<String>,
+    vs_ns: &str,
+    gns: &str,
+) -> BTreeSet<String> {
+    let mut served = BTreeSet::new();
+    for server_host in &server.hosts {
+        let (filter, sh) = server_host.split_once('/').unwrap_or(("*", server_host));
+        let admitted = filter == "*" || filter == vs_ns || (filter == "." && vs_ns == gns);
+        if !admitted {
+            continue;
+        }
+        let sh = sh.to_ascii_lowercase();
+        for host in hosts {
+            if host_subset_of(host, &sh) {
+                served.insert(host.clone());
+            } else if host_subset_of(&sh, host) {
+                served.insert(sh.clone());
+            }
+        }
+    }
+    served
+}
+
+/// The port of a server that carries HTTP routes (pkg/config/gateway/gateway.go
+/// `IsHTTPServer`: HTTP, HTTP2, GRPC, GRPC-WEB, or HTTPS that is not TLS passthrough).
+fn http_server_port(server: &crate::config::gateway::Server) -> Option<u16> {
+    let port = server.port.as_ref()?;
+    let protocol = port.protocol.as_deref()?.to_ascii_uppercase();
+    let passthrough = server.tls.as_ref().is_some_and(|t| {
+        matches!(
+            t.mode.as_deref().unwrap_or("PASSTHROUGH"),
+            "PASSTHROUGH" | "AUTO_PASSTHROUGH"
+        )
+    });
+    let http = matches!(protocol.as_str(), "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB")
+        || (protocol == "HTTPS" && !passthrough);
+    server_port(server).filter(|_| http)
+}
+
+/// A server's port number, when it has one.
+fn server_port(server: &crate::config::gateway::Server) -> Option<u16> {
+    let number = server.port.as_ref()?.number?;
+    u16::try_from(number).ok().filter(|&p| p > 0)
 }
 
 /// `exportTo` as a [`Visibility`]: empty or `*` is public; `.` is the resource's namespace.

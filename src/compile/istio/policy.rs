@@ -14,10 +14,7 @@ use super::lower::expand_host;
 /// hosts first appear.
 pub(crate) fn lower_policies(valid: &[&Resource], options: &CompileOptions) -> Vec<HostPolicy> {
     let mut policies: Vec<HostPolicy> = Vec::new();
-    for res in valid {
-        let Resource::DestinationRule(o) = res else {
-            continue;
-        };
+    for o in in_precedence_order(valid, &options.default_namespace) {
         let host = rule_host(o, options);
         let i = match policies.iter().position(|p| *p.host == *host) {
             Some(i) => i,
@@ -46,6 +43,22 @@ pub(crate) fn lower_policies(valid: &[&Resource], options: &CompileOptions) -> V
         }
     }
     policies
+}
+
+/// The valid DestinationRules in the order Istio merges them: oldest first, then by name, then
+/// by namespace (istio/istio pilot/pkg/model/push_context.go `setDestinationRules` sorts with
+/// `sortConfigBySelectorAndCreationTime` before `mergeDestinationRule`), then load order. So
+/// when two rules for one host both set a top-level policy or define a subset of one name, the
+/// older one's wins.
+pub(crate) fn in_precedence_order<'c>(
+    valid: &[&'c Resource],
+    ns_default: &str,
+) -> Vec<&'c Object<DestinationRuleSpec>> {
+    let pick = |r: &'c Resource| match r {
+        Resource::DestinationRule(o) => Some(o),
+        _ => None,
+    };
+    super::in_creation_order(valid, pick, ns_default)
 }
 
 /// A DestinationRule's `host`, fully qualified in the rule's namespace.

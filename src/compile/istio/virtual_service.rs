@@ -1215,7 +1215,7 @@ fn check_retries(retries: &HttpRetry, path: &str, report: &mut Report) {
 }
 
 /// Status codes with a registered reason phrase (Go's `net/http.StatusText`).
-fn is_known_http_status(code: i64) -> bool {
+pub(crate) fn is_known_http_status(code: i64) -> bool {
     matches!(code,
         100..=103 | 200..=208 | 226 | 300..=305 | 307 | 308 | 400..=418 | 421..=426 | 428 | 429
         | 431 | 451 | 500..=508 | 510 | 511)
