@@ -18,13 +18,16 @@ use crate::{Exit, Format, Paths};
 /// http), a method and headers. Without --gateway it is a sidecar's outbound call from a
 /// workload in namespace default (or --from).
 #[derive(Args)]
-#[command(after_help = "Examples:
+#[command(
+    override_usage = "meshroute route [OPTIONS] <PATH>... <URL>",
+    after_help = "Examples:
   meshroute route examples/bookinfo.yaml http://reviews/ -H 'end-user: jason'
   meshroute route manifests/ https://shop.example.com/cart -X POST --gateway istio-system/ingress
-  meshroute route manifests/ http://ratings:9080/ --from shop,app=reviews,version=v2 --explain")]
+  meshroute route manifests/ http://ratings:9080/ --from shop,app=reviews,version=v2 --explain"
+)]
 pub struct RouteArgs {
-    /// Configuration (files, directories or -), then the request's URL
-    #[arg(value_name = "PATH... URL", required = true, num_args = 2..)]
+    /// Configuration files, directories or - (one or more), then the request's URL
+    #[arg(value_name = "PATH|URL", required = true, num_args = 2..)]
     args: Vec<String>,
     /// Method
     #[arg(short = 'X', long, default_value = "GET")]
