@@ -778,10 +778,30 @@ fn parse_documents(text: &str) -> Result<Vec<Value>, Error> {
             Error::new(
                 ErrorKind::Syntax,
                 path,
-                format!("not valid YAML within limits: {why}"),
+                format!("not valid YAML within limits: {}", budget_words(why)),
             )
         })?;
     Ok(docs.into_iter().map(|d| d.0).collect())
+}
+
+/// The parser's budget message in words: `budget breached: Depth { depth: 33 }` becomes
+/// `the depth budget is exceeded (33; see meshroute::limits)`; other messages are kept.
+fn budget_words(why: &str) -> String {
+    let Some(rest) = why.strip_prefix("budget breached: ") else {
+        return why.to_string();
+    };
+    let inner = rest
+        .split_once('{')
+        .and_then(|(_, r)| r.rsplit_once('}'))
+        .map(|(fields, _)| fields.trim());
+    match inner.and_then(|f| f.split_once(':')) {
+        Some((field, value)) => format!(
+            "the {} budget is exceeded ({}; see meshroute::limits)",
+            field.trim().replace('_', " "),
+            value.trim()
+        ),
+        None => format!("a parser budget is exceeded ({rest}; see meshroute::limits)"),
+    }
 }
 
 /// A generic document value that rejects what JSON values cannot carry faithfully:

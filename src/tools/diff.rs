@@ -68,12 +68,15 @@ impl Share {
 }
 
 /// `part` of `total` as a percentage with at most two decimals, trailing zeros dropped (`80%`,
-/// `33.33%`, `0.01%`).
+/// `33.33%`, `0.01%`); a share too small for that is `<0.01%`, never `0%`.
 pub fn percent_of(part: u64, total: u64) -> String {
     if total == 0 {
         return "0%".to_string();
     }
     let hundredths = (u128::from(part) * 10_000 + u128::from(total) / 2) / u128::from(total);
+    if hundredths == 0 && part > 0 {
+        return "<0.01%".to_string();
+    }
     let (whole, frac) = (hundredths / 100, hundredths % 100);
     match frac {
         0 => format!("{whole}%"),
@@ -182,7 +185,8 @@ impl Diff {
     }
 }
 
-/// A request as JSON, in the input format of `examples/decide.rs`.
+/// A request as JSON, in the request format of the decide contract (`meshroute decide`),
+/// plus `jwt_claims` when the request carries claims.
 pub fn request_json(r: &OwnedRequest) -> Value {
     let mut headers = serde_json::Map::new();
     for (k, v) in &r.headers {

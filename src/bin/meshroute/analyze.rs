@@ -109,13 +109,18 @@ impl Located {
             Some(ist) => format!("{} {ist}", f.code),
             None => f.code.to_string(),
         };
+        // Loader notes carry their source in the path: `FILE: document 2`.
+        let (source, path) = match f.path.split_once(": ") {
+            Some((src, rest)) if loaded.is_source(src) => (Some(src), rest),
+            _ => (None, f.path.as_str()),
+        };
         Located {
             line: Line {
-                place: locate(f.resource.as_ref(), &f.path, None, loaded),
+                place: locate(f.resource.as_ref(), path, source, loaded),
                 level,
                 code: Some(code),
                 resource: f.resource.clone(),
-                path: f.path.clone(),
+                path: path.to_string(),
                 message: f.message.clone(),
             },
             code: f.code,
@@ -259,15 +264,14 @@ fn sarif(findings: &[Located]) -> Value {
 }
 
 /// A file path as a relative URI reference (SARIF `artifactLocation.uri`): forward slashes,
-/// spaces and `%` escaped.
+/// and every byte outside RFC 3986's unreserved characters and `/` percent-encoded.
 fn uri(file: &str) -> String {
     let mut out = String::new();
-    for c in file.replace('\\', "/").chars() {
-        match c {
-            ' ' => out.push_str("%20"),
-            '%' => out.push_str("%25"),
-            '<' | '>' => {}
-            c => out.push(c),
+    for b in file.replace('\\', "/").bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out

@@ -97,6 +97,8 @@ pub fn run(args: &DecideArgs) -> Exit {
             "decide reads requests on stdin; give the configuration as files or directories".into(),
         );
     }
+    // Standard input is the request stream: no PATH may read it.
+    crate::inputs::take_stdin();
     let paths = Paths {
         paths: args.config.clone(),
     };
@@ -212,9 +214,7 @@ pub fn gateway_hint(ctx: &Ctx<'_>, req: &OwnedRequest, d: &Decision<'_>) -> Opti
     } else {
         format!("Gateways {} route this host", serving.join(", "))
     };
-    Some(format!(
-        "{which}; decide there with --gateway {first} (or \"gateway\" in the request)"
-    ))
+    Some(format!("{which}; decide there with --gateway {first}"))
 }
 
 /// The answer line (without its newline) to input line `line_no` (from 1): a decision, or
@@ -262,6 +262,7 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
     {
         reason.push_str("; ");
         reason.push_str(&hint);
+        reason.push_str(" (or \"gateway\" in the request)");
     }
     if ctx.explain {
         out["explain"] = table.explain(req, draw).to_json();

@@ -27,23 +27,18 @@ pub struct Unreadable(pub String);
 /// A file named twice (`dir/` and `dir/a.yaml`) is read once.
 pub fn read(paths: &[PathBuf]) -> Result<Vec<Source>, Unreadable> {
     let mut out = Vec::new();
-    let mut stdin_read = false;
     let mut seen = std::collections::HashSet::new();
     let mut once = |p: &Path| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.into()));
     for p in paths {
         if p.as_os_str() == "-" {
-            if stdin_read {
-                continue;
+            // Standard input can be read once: `-` given to two arguments (a PATH and
+            // --endpoints) would leave one of them silently empty.
+            if STDIN_TAKEN.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Err(Unreadable(
+                    "standard input (-) can be read once; give - to one argument only".into(),
+                ));
             }
-            stdin_read = true;
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| Unreadable(format!("<stdin>: cannot read: {e}")))?;
-            out.push(Source {
-                name: "<stdin>".into(),
-                text,
-            });
+            out.push(bounded("<stdin>", std::io::stdin())?);
         } else if p.is_dir() {
             let mut files = Vec::new();
             walk(p, &mut files)?;
@@ -63,13 +58,32 @@ pub fn read(paths: &[PathBuf]) -> Result<Vec<Source>, Unreadable> {
     Ok(out)
 }
 
+/// Whether `-` was read already.
+static STDIN_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks standard input as taken by something else (decide's request stream).
+pub fn take_stdin() {
+    STDIN_TAKEN.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 fn read_file(p: &Path) -> Result<Source, Unreadable> {
+    let name = p.display().to_string();
+    let file =
+        std::fs::File::open(p).map_err(|e| Unreadable(format!("{name}: cannot read: {e}")))?;
+    bounded(&name, file)
+}
+
+/// Reads at most one byte more than the loader's input limit (which then refuses it with its
+/// own message), so `/dev/zero` or a huge file cannot exhaust memory.
+fn bounded(name: &str, r: impl Read) -> Result<Source, Unreadable> {
+    let mut bytes = Vec::new();
+    r.take(meshroute::limits::MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Unreadable(format!("{name}: cannot read: {e}")))?;
     let text =
-        std::fs::read(p).map_err(|e| Unreadable(format!("{}: cannot read: {e}", p.display())))?;
-    let text = String::from_utf8(text)
-        .map_err(|_| Unreadable(format!("{}: not UTF-8 text", p.display())))?;
+        String::from_utf8(bytes).map_err(|_| Unreadable(format!("{name}: not UTF-8 text")))?;
     Ok(Source {
-        name: p.display().to_string(),
+        name: name.to_string(),
         text,
     })
 }
@@ -80,8 +94,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Unreadable> {
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
+        // Hidden directories (.git, .github) hold no manifests of the tree.
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if p.is_dir() {
-            walk(&p, out)?;
+            if !hidden {
+                walk(&p, out)?;
+            }
         } else if p
             .extension()
             .and_then(|e| e.to_str())
@@ -227,8 +248,13 @@ impl Locator {
 
     /// Where `path` of resource `id` is: the deepest field on the path that the source holds
     /// (a missing field is reported where its parent is), or the resource's first line.
-    pub fn place(&self, id: &ResourceId, path: &str) -> Option<Place> {
-        let located = self.resources.get(id)?.first()?;
+    /// With `source`, the copy read from that file (a name given in several files is several
+    /// resources to the locator).
+    pub fn place(&self, id: &ResourceId, path: &str, source: Option<&str>) -> Option<Place> {
+        let copies = self.resources.get(id)?;
+        let located = source
+            .and_then(|s| copies.iter().find(|l| l.file == s))
+            .or(copies.first())?;
         let path = path.split_once(": ").map_or(path, |(_, p)| p);
         let mut best: Option<&(String, u64, u64)> = None;
         for f in &located.fields {
@@ -372,7 +398,7 @@ items:
         let mut l = Locator::default();
         l.add("f.yaml", text);
         let vs = ResourceId::new("VirtualService", "default", "reviews");
-        let at = |id: &ResourceId, p: &str| l.place(id, p).map(|p| (p.line, p.column));
+        let at = |id: &ResourceId, p: &str| l.place(id, p, None).map(|p| (p.line, p.column));
         assert_eq!(at(&vs, "spec.http[0].route[0].weight"), Some((10, 7)));
         // A field that is not there is reported where its parent is.
         assert_eq!(

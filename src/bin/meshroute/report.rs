@@ -147,7 +147,7 @@ pub fn locate(
     source: Option<&str>,
     loaded: &Loaded,
 ) -> Option<Place> {
-    if let Some(p) = resource.and_then(|r| loaded.locator.place(r, path)) {
+    if let Some(p) = resource.and_then(|r| loaded.locator.place(r, path, source)) {
         return Some(p);
     }
     let file = source

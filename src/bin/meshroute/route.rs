@@ -80,6 +80,24 @@ pub fn run(args: &RouteArgs) -> Exit {
         style::out(&format!("{answer:#}\n"));
         return Exit::Clean;
     }
+    // A gateway no Gateway resource defines and no route binds to has no routes at all.
+    if let Some((ns, name)) = &args.gateway
+        && !table.explain(&request, draw).context_known
+    {
+        let known: Vec<String> = ctx
+            .gateways
+            .iter()
+            .map(|(n, g)| format!("{n}/{g}"))
+            .collect();
+        let list = if known.is_empty() {
+            "it defines none".to_string()
+        } else {
+            format!("it defines {}", known.join(", "))
+        };
+        return Exit::Usage(format!(
+            "--gateway {ns}/{name}: no Gateway or route of the configuration names this gateway; {list}"
+        ));
+    }
     let d = table.decide_with_draw(&request, draw);
     let mut text = describe(table, &d, &request);
     if let Some(hint) = gateway_hint(&ctx, &request, &d) {
@@ -119,22 +137,63 @@ fn random_draw() -> u64 {
 }
 
 fn build_request(args: &RouteArgs, url: &str) -> Result<OwnedRequest, String> {
-    let url = if url.contains("://") || url.starts_with('/') {
+    let mut full = if url.contains("://") || url.starts_with('/') {
         url.to_string()
     } else {
         format!("http://{url}")
     };
-    let mut r = OwnedRequest::new(&args.request, &url);
-    if r.authority.is_empty() {
+    // `http://host?q=1`, as curl reads it: the path is `/`.
+    if let Some(start) = full.find("://").map(|i| i + 3)
+        && let Some(end) = full[start..].find(['/', '?', '#']).map(|i| i + start)
+        && full.as_bytes()[end] != b'/'
+    {
+        full.insert(end, '/');
+    }
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    if !token(&args.request) {
         return Err(format!(
-            "{url:?}: the URL names no host (write http://HOST/PATH)"
+            "-X {:?}: a method is a token such as GET or POST",
+            args.request
         ));
+    }
+    let mut r = OwnedRequest::new(&args.request, &full);
+    let bad_url = |why: &str| format!("{url:?}: {why} (write http://HOST[:PORT]/PATH?QUERY)");
+    if r.authority.is_empty() {
+        return Err(bad_url("the URL names no host"));
+    }
+    if r.authority.contains(['@', ' ']) {
+        return Err(bad_url("the host holds '@' or a space"));
+    }
+    if let Some((_, port)) = r.authority.rsplit_once(':')
+        && !r.authority.ends_with(']')
+        && port.parse::<u16>().is_err()
+    {
+        return Err(bad_url("the port is not a number from 0 to 65535"));
     }
     for h in &args.headers {
         let (name, value) = h
             .split_once(':')
+            .filter(|(n, _)| !n.trim().is_empty())
             .ok_or_else(|| format!("-H {h:?}: write a header as 'name: value'"))?;
-        r = r.header(name.trim(), value.trim());
+        let (name, value) = (name.trim(), value.trim());
+        if !token(name) {
+            return Err(format!("-H {h:?}: {name:?} is not a header name"));
+        }
+        if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(format!(
+                "-H {h:?}: a header value holds no control character"
+            ));
+        }
+        // As curl does, a Host header sets the authority the request is addressed to.
+        if name.eq_ignore_ascii_case("host") {
+            r.authority = value.to_string();
+        } else {
+            r = r.header(name, value);
+        }
     }
     if let Some(from) = &args.from {
         let mut parts = from.split(',');
@@ -145,6 +204,7 @@ fn build_request(args: &RouteArgs, url: &str) -> Result<OwnedRequest, String> {
         for l in parts {
             let (k, v) = l
                 .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
                 .ok_or_else(|| format!("--from {from:?}: write labels as label=value"))?;
             r = r.source_label(k, v);
         }

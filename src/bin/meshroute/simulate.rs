@@ -31,8 +31,8 @@ use crate::{Exit, Format, Paths};
 pub struct SimulateArgs {
     #[command(flatten)]
     paths: Paths,
-    /// How many requests
-    #[arg(long, default_value_t = 100_000)]
+    /// How many requests (1 or more)
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     requests: u64,
     /// Seed of the random generator (the traffic mix and the split draws)
     #[arg(long, default_value_t = 42)]
@@ -176,7 +176,8 @@ pub fn run(args: &SimulateArgs) -> Exit {
         return Exit::Clean;
     }
     let mut text = format!(
-        "{n} requests, seed {}, from {} (one per reachable rule and match block)\n\n",
+        "{}, seed {}, from {} (one per reachable rule and match block)\n\n",
+        crate::check::plural(n as usize, "request"),
         args.seed,
         match traffic.len() {
             1 => "1 request class".to_string(),
