@@ -315,9 +315,228 @@ impl<'t> Decision<'t> {
         Some(rw.apply(path, prefix, segments))
     }
 
+    /// The `Location` of a redirect, composed as Envoy's router composes it from the route
+    /// istiod (or the Gateway API) wrote (`Utility::newUri`): the redirect's scheme, else the
+    /// request's; its authority, else the request's host, whose port is kept unless a port is
+    /// set or the scheme changes away from the port that was the old scheme's default; the
+    /// port (`port`, or the port the request was addressed to for `FROM_REQUEST_PORT`), left
+    /// out when it is the new scheme's default (80 for http, 443 for https); the path (`uri`,
+    /// the matched prefix replaced, or the request's, normalized as routing read it), with the
+    /// request's query unless `uri` carries its own. `None` when the decision is not a
+    /// redirect. Allocates; for answering a redirect, not for the decision path.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(r#"
+    /// apiVersion: networking.istio.io/v1
+    /// kind: VirtualService
+    /// metadata: {name: shop}
+    /// spec:
+    ///   hosts: [shop.example.com]
+    ///   gateways: [mesh]
+    ///   http:
+    ///   - match: [{uri: {prefix: /old}}]
+    ///     redirect: {prefixRewrite: /new, scheme: https}
+    /// "#)?;
+    /// let req = OwnedRequest::new("GET", "http://shop.example.com:80/old/cart?id=7");
+    /// let d = table.decide_with_draw(&req, 0);
+    /// assert_eq!(d.status(), 301);
+    /// assert_eq!(d.redirect_location(&req).as_deref(), Some("https://shop.example.com/new/cart?id=7"));
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn redirect_location<R: crate::Request + ?Sized>(&self, req: &R) -> Option<String> {
+        use crate::action::RedirectPort;
+        let Action::Redirect(r) = &self.matched()?.rule.action else {
+            return None;
+        };
+        let mut buf = [0u8; MAX_PATH_LEN];
+        let (path, query) = self.forward_path(req.path(), &mut buf)?;
+        let old_scheme = req.scheme();
+        let scheme = r.scheme.as_deref().unwrap_or(old_scheme);
+        let is_default = |scheme: &str, port: u16| {
+            (scheme.eq_ignore_ascii_case("http") && port == 80)
+                || (scheme.eq_ignore_ascii_case("https") && port == 443)
+        };
+        // The port istiod writes into Envoy's `port_redirect` (a scheme's default is left out).
+        let new_port = match r.port {
+            RedirectPort::Port(p) => Some(p),
+            RedirectPort::FromRequest => Some(addressed_port(req)),
+            _ => None,
+        }
+        .filter(|&p| !is_default(scheme, p));
+        let host = match &r.authority {
+            Some(a) => a.to_string(),
+            None => {
+                // Envoy's `processRequestHost`.
+                let authority = req.authority();
+                let (name, port) = crate::request::split_port(authority);
+                let drop_port = new_port.is_some()
+                    || (!scheme.eq_ignore_ascii_case(old_scheme)
+                        && port.is_some_and(|p| is_default(old_scheme, p)));
+                if drop_port && port.is_some() {
+                    name.to_string()
+                } else {
+                    authority.to_string()
+                }
+            }
+        };
+        let path = match (&r.uri, &r.prefix_rewrite) {
+            (Some(uri), _) if uri.contains('?') => uri.to_string(),
+            (Some(uri), _) => format!("{uri}{query}"),
+            (None, Some(new)) => {
+                let block = self.block();
+                let uri = block.and_then(|b| b.uri.as_ref());
+                let segments = matches!(
+                    uri,
+                    Some(crate::predicate::path::PathMatch::SegmentPrefix(_))
+                );
+                let prefix =
+                    uri.and_then(|u| u.prefix())
+                        .or(if block.is_none() { Some("/") } else { None });
+                let rewritten = crate::action::PathRewrite::MatchedPrefix(new.clone())
+                    .apply(path, prefix, segments);
+                format!("{rewritten}{query}")
+            }
+            _ => format!("{path}{query}"),
+        };
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        };
+        let port = new_port.map_or(String::new(), |p| format!(":{p}"));
+        Some(format!("{scheme}://{host}{port}{path}"))
+    }
+
     /// The matched block, if any.
     pub fn block(&self) -> Option<&'t Block> {
         let m = self.matched()?;
         m.block.map(|b| &m.rule.blocks[b as usize])
+    }
+}
+
+/// A decision without the borrow of its table: what [`Decision`] says, with the rule and the
+/// destination as indices into the table that made it. [`Detached::attach`] to that table
+/// gives the decision back. For answers that outlive the borrow (an `http` extension).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Detached {
+    outcome: DetachedOutcome,
+    draw: u64,
+    port: Option<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum DetachedOutcome {
+    Matched {
+        rule: u32,
+        block: Option<u16>,
+        destination: Option<u32>,
+        delay: Option<Duration>,
+        abort: bool,
+        mirrored: u64,
+        sticky_hash: Option<u64>,
+    },
+    /// The host of a 404: copied, the one allocation of a detach, for 404s only.
+    NoRoute(Box<str>),
+    Passthrough,
+    NoVirtualHost,
+    BadRequest(&'static str),
+}
+
+/// The index of `item` in `items`, when it is one of them (found by its address).
+fn index_in<T>(items: &[T], item: &T) -> Option<u32> {
+    let size = std::mem::size_of::<T>().max(1);
+    let offset = (item as *const T as usize).checked_sub(items.as_ptr() as usize)?;
+    let i = offset / size;
+    (i < items.len() && std::ptr::eq(&items[i], item))
+        .then_some(i)
+        .and_then(|i| u32::try_from(i).ok())
+}
+
+impl Detached {
+    /// Detaches `decision`, made by `table`; `None` when it was made by another table.
+    pub(crate) fn new(decision: &Decision<'_>, table: &crate::Table) -> Option<Detached> {
+        let outcome = match &decision.outcome {
+            Outcome::Matched(m) => {
+                let rule = index_in(table.rules(), m.rule)?;
+                let destination = match (m.destination, &m.rule.action) {
+                    (Some(w), Action::Forward(f)) => Some(index_in(&f.destinations, w)?),
+                    _ => None,
+                };
+                DetachedOutcome::Matched {
+                    rule,
+                    block: m.block,
+                    destination,
+                    delay: m.delay,
+                    abort: m.abort.is_some(),
+                    mirrored: m.mirrored,
+                    sticky_hash: m.sticky_hash,
+                }
+            }
+            Outcome::NoRoute { host } => DetachedOutcome::NoRoute((*host).into()),
+            Outcome::Passthrough => DetachedOutcome::Passthrough,
+            Outcome::NoVirtualHost => DetachedOutcome::NoVirtualHost,
+            Outcome::BadRequest { reason } => DetachedOutcome::BadRequest(reason),
+        };
+        Some(Detached {
+            outcome,
+            draw: decision.draw,
+            port: decision.port,
+        })
+    }
+
+    /// The decision again, borrowed from `table` (the table it was detached from) and, for a
+    /// 404's host, from `self`.
+    pub(crate) fn attach<'a>(&'a self, table: &'a crate::Table) -> Decision<'a> {
+        let inner = &*table.inner;
+        let outcome = match &self.outcome {
+            DetachedOutcome::Matched {
+                rule,
+                block,
+                destination,
+                delay,
+                abort,
+                mirrored,
+                sticky_hash,
+            } => {
+                let rule = &inner.rules()[*rule as usize];
+                let route_name: &str = match block {
+                    Some(b) => &rule.blocks[*b as usize].route_name,
+                    None => &rule.name,
+                };
+                let forward = match &rule.action {
+                    Action::Forward(f) => Some(f),
+                    _ => None,
+                };
+                Outcome::Matched(Matched {
+                    source: inner.source_of(rule),
+                    rule,
+                    block: *block,
+                    route_name,
+                    destination: forward
+                        .zip(*destination)
+                        .map(|(f, j)| &f.destinations[j as usize]),
+                    delay: *delay,
+                    abort: forward
+                        .filter(|_| *abort)
+                        .and_then(|f| f.fault.as_ref())
+                        .and_then(|fault| fault.abort.as_ref())
+                        .map(|(a, _)| a),
+                    mirrored: *mirrored,
+                    sticky_hash: *sticky_hash,
+                })
+            }
+            DetachedOutcome::NoRoute(host) => Outcome::NoRoute { host },
+            DetachedOutcome::Passthrough => Outcome::Passthrough,
+            DetachedOutcome::NoVirtualHost => Outcome::NoVirtualHost,
+            DetachedOutcome::BadRequest(reason) => Outcome::BadRequest { reason },
+        };
+        Decision {
+            outcome,
+            draw: self.draw,
+            port: self.port,
+            normalization: inner.normalization(),
+        }
     }
 }

@@ -73,6 +73,8 @@ mod table;
 #[cfg(feature = "proptest")]
 pub mod testing;
 mod tools;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use block::{Block, Miss};
 pub use compile::{CompileOptions, Compiled, compile};

@@ -405,9 +405,14 @@ fn redirect(f: &HttpRouteFilter) -> Action {
         prefix_rewrite: prefix,
         authority: r.hostname.as_deref().map(Into::into),
         scheme: r.scheme.as_deref().map(Into::into),
-        port: r
-            .port
-            .map_or(RedirectPort::Unchanged, |p| RedirectPort::Port(p as u16)),
+        // The specification: without a port, the scheme's well-known port when the scheme is
+        // set, else the listener's (istiod's conversion writes FROM_PROTOCOL_DEFAULT and
+        // FROM_REQUEST_PORT).
+        port: match (r.port, &r.scheme) {
+            (Some(p), _) => RedirectPort::Port(p as u16),
+            (None, Some(_)) => RedirectPort::FromProtocolDefault,
+            (None, None) => RedirectPort::FromRequest,
+        },
         code: r.status_code.unwrap_or(302) as u16,
     })
 }

@@ -15,6 +15,7 @@
 //! Name and host syntax is checked in `names.rs`, durations and header values in `values.rs`; the
 //! IST0130/IST0131 analysis is in `reachability.rs`.
 
+use crate::action::GRPC_STATUS_NAMES;
 use std::collections::BTreeMap;
 
 use super::reachability::{
@@ -63,26 +64,6 @@ const RETRY_ON_POLICIES: [&str; 16] = [
     "internal",
     "resource-exhausted",
     "unavailable",
-];
-/// gRPC status code names accepted by `fault.abort.grpcStatus`.
-const GRPC_STATUS_NAMES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
 ];
 const KB: usize = 1024;
 const MB: usize = 1024 * KB;
