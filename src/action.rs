@@ -251,14 +251,15 @@ pub struct Retries {
 }
 
 impl Retries {
-    /// Istio's mesh default: 2 attempts on connect-failure, refused-stream, unavailable,
-    /// cancelled and retriable status codes, avoiding previous hosts.
+    /// Istio's mesh default (istiod `retry.DefaultPolicy`): 2 attempts on connect-failure,
+    /// refused-stream, unavailable, cancelled and the retriable status code 503, avoiding
+    /// previous hosts.
     pub fn mesh_default() -> Retries {
         Retries {
             attempts: 2,
             per_try_timeout: None,
             retry_on: DEFAULT_RETRY_ON.into(),
-            retriable_status_codes: Vec::new(),
+            retriable_status_codes: vec![503],
             retry_remote_localities: None,
             retry_ignore_previous_hosts: true,
             backoff: None,

@@ -348,8 +348,18 @@ fn escape(v: &str) -> String {
 }
 
 impl Metrics {
-    /// The snapshot in Prometheus text exposition format (version 0.0.4).
+    /// The snapshot in Prometheus text exposition format (version 0.0.4): the decision
+    /// counters ([`Metrics::decisions_prometheus`]) and the reported outcomes per version.
     pub fn prometheus(&self) -> String {
+        let mut out = self.decisions_prometheus();
+        self.write_versions(&mut out);
+        out
+    }
+
+    /// The decision counters alone (`meshroute_decisions_total`,
+    /// `meshroute_rule_matches_total`, `meshroute_destination_decisions_total`), for an
+    /// embedder that reports `istio_requests_total` itself.
+    pub fn decisions_prometheus(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -392,6 +402,11 @@ impl Metrics {
                 d.count
             );
         }
+        out
+    }
+
+    /// `istio_requests_total` and `istio_request_duration_milliseconds` of the reported outcomes.
+    fn write_versions(&self, out: &mut String) {
         let labels = |v: &VersionSignals| {
             let mut parts = v.host.splitn(3, '.');
             let name = parts.next().unwrap_or("");
@@ -446,6 +461,5 @@ impl Metrics {
                 "istio_request_duration_milliseconds_count{{{l}}} {cumulative}"
             );
         }
-        out
     }
 }

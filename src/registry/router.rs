@@ -283,6 +283,31 @@ impl Router {
         cluster.pick(hash, draw, id)
     }
 
+    /// Picks an endpoint of `destination`'s cluster, as for a mirror's copy of `req`: the
+    /// cluster's own balancer, with its DestinationRule hash key when it hashes. Allocates
+    /// nothing.
+    pub fn pick_destination<R: Request + ?Sized>(
+        &self,
+        destination: &crate::action::Destination,
+        req: &R,
+        draw: u64,
+    ) -> Pick<'_> {
+        let id = destination.cluster;
+        let Some(cluster) = self.clusters.get(id as usize) else {
+            return Pick::NoEndpoints;
+        };
+        let hash = if cluster.policy.is_consistent_hash() {
+            let mut key = HashKey::new();
+            for p in &cluster.hash_policies {
+                key.add(p.hash(req));
+            }
+            key.hash()
+        } else {
+            None
+        };
+        cluster.pick(hash, draw, ClusterId::Destination(id))
+    }
+
     /// The route's hash key as Envoy computes it from the hash policies Istio puts on the
     /// route: one per destination (weight-0 destinations of a split skipped), the
     /// DestinationRule `consistentHash` key of that destination's (host, subset) (and of its
