@@ -47,6 +47,7 @@
 //! - `proptest`: `testing`, proptest strategies that generate requests reaching a rule or a
 //!   host, and policy assertions checked over them.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 #![warn(missing_debug_implementations)]
@@ -71,6 +72,7 @@ mod span;
 pub mod split;
 mod table;
 #[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod testing;
 mod tools;
 
@@ -81,6 +83,7 @@ pub use decision::{Decision, MAX_MIRRORS, Matched, Outcome};
 pub use error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
 pub use reload::Shared;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use request::SourceInfo;
 pub use request::{DEFAULT_NAMESPACE, OwnedRequest, OwnedValues, Request, addressed_port};
 pub use rule::{ClusterKey, Rule, Source, SubsetInfo};
