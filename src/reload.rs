@@ -8,9 +8,11 @@
 //!   was built, and [`Shared::reload`] compiles a configuration and stores the table only when
 //!   every resource compiled.
 //! - A reader that loaded a value keeps it, unchanged, for as long as it holds the `Arc`; it
-//!   never sees a half-applied update. Loading takes no lock and does not allocate: the `Arc`
-//!   sits in an [`arc_swap::ArcSwap`], so readers never wait for a writer or for each other,
-//!   and a writer swaps the pointer atomically.
+//!   never sees a half-applied update. Loading takes no lock: the `Arc` sits in an
+//!   [`arc_swap::ArcSwap`], so readers never wait for a writer or for each other, and a writer
+//!   swaps the pointer atomically. A thread's first load registers it with arc-swap (one
+//!   small allocation, reused by a later thread once this one ends); every load after that
+//!   allocates nothing.
 //!
 //! ```
 //! use meshroute::{CompileOptions, Config, OwnedRequest, Shared, compile};
@@ -79,7 +81,7 @@ impl<T> Shared<T> {
     }
 
     /// The current value. The caller keeps it, unchanged, for as long as it holds the `Arc`.
-    /// Takes no lock.
+    /// Takes no lock, and allocates nothing after the thread's first load.
     pub fn load(&self) -> Arc<T> {
         self.current.load_full()
     }
