@@ -287,7 +287,10 @@ mod tests {
         assert_eq!(e.to_string(), text);
         let syntax = Error::new(ErrorKind::Syntax, "", "unexpected end of input");
         let errors = Errors(vec![e, syntax]);
-        assert_eq!(format!("{errors:?}"), format!("{text}\nunexpected end of input"));
+        assert_eq!(
+            format!("{errors:?}"),
+            format!("{text}\nunexpected end of input")
+        );
         assert_eq!(format!("{errors:?}"), errors.to_string());
     }
 
@@ -296,8 +299,14 @@ mod tests {
         let e = weight_error();
         let dump = format!("{e:#?}");
         assert!(dump.starts_with("Error {\n    kind: Invalid,\n"), "{dump}");
-        assert!(dump.contains("path: \"spec.http[2].route[1].weight\""), "{dump}");
+        assert!(
+            dump.contains("path: \"spec.http[2].route[1].weight\""),
+            "{dump}"
+        );
         let list = format!("{:#?}", Errors::from(e));
-        assert!(list.starts_with("[\n    Error {\n        kind: Invalid,"), "{list}");
+        assert!(
+            list.starts_with("[\n    Error {\n        kind: Invalid,"),
+            "{list}"
+        );
     }
 }

@@ -16,7 +16,10 @@ fn root() -> &'static Path {
 /// `target/` of this build: the test binary is `target/<profile>/deps/downstream-<hash>`.
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
-    let dir = exe.ancestors().nth(3).expect("target/<profile>/deps/<binary>");
+    let dir = exe
+        .ancestors()
+        .nth(3)
+        .expect("target/<profile>/deps/<binary>");
     dir.to_path_buf()
 }
 
@@ -100,7 +103,10 @@ fn a_downstream_crate_embeds_meshroute_as_the_readme_shows() {
     let (out, stdout, stderr) = run(&bin, Some("kind: [\n"));
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     // The parser's own words follow the position; they are serde-saphyr's to change.
-    assert!(stderr.starts_with("Error: bad.yaml: line 1 column 7: "), "{stderr}");
+    assert!(
+        stderr.starts_with("Error: bad.yaml: line 1 column 7: "),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!stderr.contains("Inner {"), "{stderr}");
 }
