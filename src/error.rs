@@ -48,7 +48,11 @@ pub enum ErrorKind {
 
 /// One error: the resource (when known), the field path, and a message that states the value
 /// and the rule it broke.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` prints the same text as `Display`, so that `?` in a `main` returning
+/// `Result<(), meshroute::Error>` (or `Box<dyn std::error::Error>`) prints the message, not
+/// the struct; `{:#?}` prints the fields.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error(Box<Inner>);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,11 +135,61 @@ impl fmt::Display for Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        let e = &self.0;
+        f.debug_struct("Error")
+            .field("kind", &e.kind)
+            .field("source_name", &e.source_name)
+            .field("resource", &e.resource)
+            .field("path", &e.path)
+            .field("message", &e.message)
+            .finish()
+    }
+}
+
 impl std::error::Error for Error {}
 
 /// A list of errors, reported together (one per line when displayed).
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Loading returns one [`Error`] and compiling returns `Errors`; `From<Error>` lets one
+/// function returning `Result<_, Errors>` do both with `?`. `Debug` prints the same text as
+/// `Display`, every error on its own line, so `?` in `main` prints the messages; `{:#?}`
+/// prints the fields of each error.
+///
+/// # Example
+/// ```
+/// use meshroute::{CompileOptions, Config, Errors, Table, compile};
+///
+/// fn load(yaml: &str) -> Result<Table, Errors> {
+///     let config = Config::from_str(yaml, "routes.yaml")?; // Error, converted
+///     Ok(compile(&config, &CompileOptions::strict())?.table)
+/// }
+///
+/// let err = load("kind: [").unwrap_err();
+/// assert_eq!(format!("{err:?}"), err.to_string());
+/// assert!(err.to_string().starts_with("routes.yaml: "));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct Errors(pub Vec<Error>);
+
+impl From<Error> for Errors {
+    fn from(e: Error) -> Errors {
+        Errors(vec![e])
+    }
+}
+
+impl fmt::Debug for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return f.debug_list().entries(&self.0).finish();
+        }
+        fmt::Display::fmt(self, f)
+    }
+}
 
 impl fmt::Display for Errors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -207,5 +261,52 @@ impl fmt::Display for Diagnostic {
             write!(f, "{}: ", self.path)?;
         }
         f.write_str(&self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weight_error() -> Error {
+        Error::new(
+            ErrorKind::Invalid,
+            "spec.http[2].route[1].weight",
+            "-5 is negative; weights are relative and must be 0 or more",
+        )
+        .with_resource(&ResourceId::new("VirtualService", "default", "reviews"))
+        .with_source("vs.yaml")
+    }
+
+    #[test]
+    fn debug_is_the_message() {
+        let e = weight_error();
+        let text = "vs.yaml: VirtualService default/reviews: spec.http[2].route[1].weight: \
+                    -5 is negative; weights are relative and must be 0 or more";
+        assert_eq!(format!("{e:?}"), text);
+        assert_eq!(e.to_string(), text);
+        let syntax = Error::new(ErrorKind::Syntax, "", "unexpected end of input");
+        let errors = Errors(vec![e, syntax]);
+        assert_eq!(
+            format!("{errors:?}"),
+            format!("{text}\nunexpected end of input")
+        );
+        assert_eq!(format!("{errors:?}"), errors.to_string());
+    }
+
+    #[test]
+    fn alternate_debug_shows_the_fields() {
+        let e = weight_error();
+        let dump = format!("{e:#?}");
+        assert!(dump.starts_with("Error {\n    kind: Invalid,\n"), "{dump}");
+        assert!(
+            dump.contains("path: \"spec.http[2].route[1].weight\""),
+            "{dump}"
+        );
+        let list = format!("{:#?}", Errors::from(e));
+        assert!(
+            list.starts_with("[\n    Error {\n        kind: Invalid,"),
+            "{list}"
+        );
     }
 }

@@ -1,13 +1,42 @@
 //! meshroute decides, for one request, which routing rule applies and which version of a
-//! service gets it: Istio's VirtualService and DestinationRule as Envoy's router runs them,
-//! compiled once into an immutable table and evaluated without allocating.
+//! service gets it: Istio's VirtualService and DestinationRule, and the Kubernetes Gateway
+//! API's HTTPRoute and GRPCRoute, as Envoy's router runs them, compiled once into an
+//! immutable table and evaluated without allocating.
 //!
 //! # Overview
-//! - [`Config`]: the real Kubernetes resources, loaded from YAML or JSON.
+//! - [`Config`]: the real Kubernetes resources, loaded from YAML or JSON: Istio
+//!   `VirtualService`, `DestinationRule` and `Gateway` (`networking.istio.io`), Gateway API
+//!   `Gateway`, `HTTPRoute`, `GRPCRoute` and `ReferenceGrant`
+//!   (`gateway.networking.k8s.io`), and the core `Service`, `Namespace`, `EndpointSlice` and
+//!   `Pod` resources routing reads. Other kinds are skipped with a note.
 //! - [`compile()`] turns a [`Config`] into a [`Table`], validating every resource with Istio's
-//!   rules; each error names the resource and the field path.
+//!   rules or the Gateway API's schema; each error names the resource and the field path, and
+//!   warnings come back as [`Diagnostic`]s in [`Compiled`]. [`Table::from_yaml`] and
+//!   [`Compiled::from_yaml`] do both steps in one call.
 //! - [`Table::decide`] answers a [`Request`] with a [`Decision`] borrowed from the table: the
-//!   rule, the destination picked by the weighted split, and the rule's actions.
+//!   rule, the destination picked by the weighted split, and the rule's actions. Each API keeps
+//!   its own semantics in one table: first match for Istio, the Gateway API's specificity
+//!   order for its routes; a request reaches a gateway's routes with
+//!   [`OwnedRequest::at_gateway`].
+//! - [`registry`]: endpoints per service ([`registry::Registry`], fed by you or read from
+//!   `EndpointSlice`s) and the [`registry::Router`], which binds a table to them and picks an
+//!   endpoint with the DestinationRule's load-balancing policy (round robin, random, least
+//!   request, ring hash, Maglev).
+//! - [`Shared`] ([`reload`]): the table or router in use, loaded by readers without a lock and
+//!   replaced whole on a reload; a configuration that does not compile leaves the old one
+//!   serving.
+//! - [`observe`]: per-rule and per-destination counters and per-version golden signals
+//!   ([`Table::metrics`], Prometheus text), kept with atomics when
+//!   [`CompileOptions::counters`] is set.
+//! - Tools on the same table: [`Table::explain`] (why a request went where it went),
+//!   [`witness`], [`analyze`], [`diff`].
+//!
+//! # Errors
+//! Loading fails with one [`Error`]; compiling fails with [`Errors`], every error of every
+//! resource. `Errors` converts from `Error`, so one function returning
+//! `Result<_, meshroute::Errors>` loads and compiles with `?`. Both print their message for
+//! `Debug` as well as `Display`: `?` in `main` prints one error per line, each naming the
+//! input, the resource and the field path.
 //!
 //! # Example: route a request
 //! ```
@@ -40,13 +69,55 @@
 //! # Ok::<(), meshroute::Errors>(())
 //! ```
 //!
+//! [`Table::decide_with_draw`] takes the request's one random value; [`Table::decide`] draws
+//! it from any [`rand_core::Rng`] you pass (rand_core 0.10, e.g. `rand_pcg::Pcg64`), so
+//! meshroute neither owns nor seeds a generator.
+//!
+//! # Example: load, compile and read the warnings, with one error type
+//! ```
+//! use meshroute::{CompileOptions, Config, Errors, OwnedRequest, compile};
+//!
+//! fn main() -> Result<(), Errors> {
+//!     let mut config = Config::new();
+//!     config.add_str(r#"
+//! apiVersion: gateway.networking.k8s.io/v1
+//! kind: Gateway
+//! metadata: {name: gw, namespace: infra}
+//! spec:
+//!   gatewayClassName: example
+//!   listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]
+//! ---
+//! apiVersion: gateway.networking.k8s.io/v1
+//! kind: HTTPRoute
+//! metadata: {name: shop, namespace: app}
+//! spec:
+//!   parentRefs: [{name: gw, namespace: infra}]
+//!   hostnames: [shop.example.com]
+//!   rules:
+//!   - matches: [{path: {type: PathPrefix, value: /api}}]
+//!     backendRefs: [{name: api-v1, port: 8080, weight: 90}, {name: api-v2, port: 8080, weight: 10}]
+//! "#, "routes.yaml")?; // an `Error`, converted to `Errors` by `?`
+//!     let compiled = compile(&config, &CompileOptions::strict())?;
+//!     for warning in &compiled.diagnostics {
+//!         eprintln!("{warning}");
+//!     }
+//!     let req = OwnedRequest::new("GET", "http://shop.example.com/api/cart").at_gateway("infra", "gw");
+//!     let decision = compiled.table.decide_with_draw(&req, 95);
+//!     assert_eq!(&*decision.destination().unwrap().host, "api-v2.app.svc.cluster.local");
+//!     Ok(())
+//! }
+//! ```
+//!
 //! # Crate features
-//! - `http`: [`Request`] for `http::Request<B>`.
+//! - `http`: [`Request`] for `http::Request<B>`, with source facts from a `SourceInfo`
+//!   extension.
 //! - `tracing`: one `tracing` event per decision (target `meshroute`, level `DEBUG`) with the
 //!   fields of [`SpanFields`].
 //! - `proptest`: `testing`, proptest strategies that generate requests reaching a rule or a
 //!   host, and policy assertions checked over them.
+//! - `cli`: the `meshroute` command; library users do not need it.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 #![warn(missing_debug_implementations)]
@@ -71,6 +142,7 @@ mod span;
 pub mod split;
 mod table;
 #[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod testing;
 mod tools;
 #[cfg(feature = "tower")]
@@ -83,6 +155,7 @@ pub use decision::{Decision, MAX_MIRRORS, Matched, Outcome};
 pub use error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
 pub use reload::Shared;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use request::SourceInfo;
 pub use request::{DEFAULT_NAMESPACE, OwnedRequest, OwnedValues, Request, addressed_port};
 pub use rule::{ClusterKey, Rule, Source, SubsetInfo};

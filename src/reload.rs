@@ -8,8 +8,11 @@
 //!   was built, and [`Shared::reload`] compiles a configuration and stores the table only when
 //!   every resource compiled.
 //! - A reader that loaded a value keeps it, unchanged, for as long as it holds the `Arc`; it
-//!   never sees a half-applied update. Loading clones an `Arc` under a read lock: no
-//!   allocation, and the lock is held only for that clone.
+//!   never sees a half-applied update. Loading takes no lock: the `Arc` sits in an
+//!   [`arc_swap::ArcSwap`], so readers never wait for a writer or for each other, and a writer
+//!   swaps the pointer atomically. A thread's first load registers it with arc-swap (one
+//!   small allocation, reused by a later thread once this one ends); every load after that
+//!   allocates nothing.
 //!
 //! ```
 //! use meshroute::{CompileOptions, Config, OwnedRequest, Shared, compile};
@@ -51,7 +54,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use crate::compile::{CompileOptions, Compiled, compile};
 use crate::config::Config;
@@ -59,36 +64,32 @@ use crate::error::Errors;
 use crate::table::Table;
 
 /// A value that readers load and a writer replaces whole. See the [module docs](self).
+///
+/// `Shared<T>` is `Send + Sync` when `T` is, so one value can be shared by every thread
+/// (in an `Arc`, or borrowed by scoped threads).
 #[derive(Debug)]
 pub struct Shared<T> {
-    current: RwLock<Arc<T>>,
+    current: ArcSwap<T>,
 }
 
 impl<T> Shared<T> {
     /// Starts with `value`.
     pub fn new(value: T) -> Shared<T> {
         Shared {
-            current: RwLock::new(Arc::new(value)),
+            current: ArcSwap::from_pointee(value),
         }
     }
 
     /// The current value. The caller keeps it, unchanged, for as long as it holds the `Arc`.
+    /// Takes no lock, and allocates nothing after the thread's first load.
     pub fn load(&self) -> Arc<T> {
-        match self.current.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        self.current.load_full()
     }
 
     /// Replaces the value and returns the one it replaced; readers that loaded the old value
     /// keep it.
     pub fn store(&self, value: T) -> Arc<T> {
-        let value = Arc::new(value);
-        let mut g = match self.current.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        std::mem::replace(&mut *g, value)
+        self.current.swap(Arc::new(value))
     }
 
     /// Builds the next value from the current one and stores it if the build succeeds. On an
@@ -117,5 +118,29 @@ impl Shared<Table> {
         }
         self.store(compiled.table.clone());
         Ok(compiled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_is_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Shared<Table>>();
+        send_sync::<Shared<crate::registry::Router>>();
+    }
+
+    #[test]
+    fn store_returns_the_replaced_value_and_readers_keep_theirs() {
+        let shared = Shared::new(1);
+        let held = shared.load();
+        assert_eq!(*shared.store(2), 1);
+        assert_eq!((*held, *shared.load()), (1, 2));
+        let r: Result<_, ()> = shared.try_store(|v| Ok(v + 1));
+        assert_eq!(*r.unwrap(), 2);
+        assert_eq!(shared.try_store(|_| Err("no")).unwrap_err(), "no");
+        assert_eq!(*shared.load(), 3);
     }
 }

@@ -291,6 +291,7 @@ mod http_impl {
     /// comes from the URI or, failing that, the `host` header. Source information (labels,
     /// namespace, IP, gateway) is read from request extensions of type
     /// [`crate::request::SourceInfo`] when present.
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     impl<B> Request for http::Request<B> {
         type HeaderValues<'a>
             = HttpValues<'a>
@@ -357,6 +358,7 @@ mod http_impl {
 /// Facts about where a request comes from, attached to an `http::Request` as an extension
 /// (feature `http`).
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 #[derive(Clone, Debug, Default)]
 pub struct SourceInfo {
     /// Destination (listener) port, overriding the URI's port.

@@ -222,6 +222,7 @@ impl Table {
     /// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
     /// let req = OwnedRequest::new("GET", "http://reviews/reviews/1").header("end-user", "jason")
     ///     .from_namespace("default");
+    /// // Any `rand_core::Rng` (rand_core 0.10) works; `rand_pcg` is a crate of its own.
     /// let d = table.decide(&req, &mut rand_pcg::Pcg64::new(1, 1));
     /// assert_eq!(d.destination().unwrap().subset.as_deref(), Some("v2"));
     /// # Ok::<(), meshroute::Errors>(())

@@ -437,7 +437,9 @@ pub(crate) fn context_mut<'a>(
 pub(crate) type Placements = BTreeMap<Option<(String, String)>, BTreeSet<String>>;
 
 impl Table {
-    /// Loads YAML or JSON text and compiles it in strict mode.
+    /// Loads YAML or JSON text and compiles it in strict mode. The warnings (a rule no request
+    /// reaches, a subset no DestinationRule defines, ...) are dropped: [`Compiled::from_yaml`]
+    /// does the same and keeps them.
     ///
     /// # Errors
     /// Any syntax error, or every error of every invalid resource.
@@ -449,7 +451,42 @@ impl Table {
     /// # Ok::<(), meshroute::Errors>(())
     /// ```
     pub fn from_yaml(text: &str) -> Result<Table, Errors> {
-        let config = Config::from_str(text, "").map_err(|e| Errors(vec![e]))?;
-        compile(&config, &CompileOptions::strict()).map(|c| c.table)
+        Compiled::from_yaml(text).map(|c| c.table)
+    }
+}
+
+impl Compiled {
+    /// Loads YAML or JSON text and compiles it in strict mode, as [`Table::from_yaml`] does,
+    /// keeping the warnings and notes in [`Compiled::diagnostics`]. In strict mode nothing is
+    /// rejected, so [`Compiled::rejected`] is empty.
+    ///
+    /// # Errors
+    /// Any syntax error, or every error of every invalid resource.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::Compiled;
+    ///
+    /// let compiled = Compiled::from_yaml(r#"
+    /// apiVersion: networking.istio.io/v1
+    /// kind: VirtualService
+    /// metadata: {name: reviews, namespace: default}
+    /// spec:
+    ///   hosts: [reviews]
+    ///   http:
+    ///   - route: [{destination: {host: reviews, subset: v2}}]
+    ///   - route: [{destination: {host: reviews, subset: v1}}]
+    /// "#)?;
+    /// for d in &compiled.diagnostics {
+    ///     eprintln!("{d}");
+    /// }
+    /// assert!(compiled.diagnostics.iter().any(|d| d.code == "unreachable-rule"));
+    /// let table = compiled.table;
+    /// # let _ = table;
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn from_yaml(text: &str) -> Result<Compiled, Errors> {
+        let config = Config::from_str(text, "")?;
+        compile(&config, &CompileOptions::strict())
     }
 }

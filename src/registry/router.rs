@@ -74,6 +74,7 @@ impl Router {
     /// reg.add(host, Endpoint::new("10.0.0.2", 9080).label("version", "v2"));
     /// let router = Router::new(&table, &reg)?;
     /// let req = OwnedRequest::new("GET", "http://reviews/").header("end-user", "jason").from_namespace("default");
+    /// // Any `rand_core::Rng` (rand_core 0.10) works; `rand_pcg` is a crate of its own.
     /// let routed = router.decide(&req, &mut rand_pcg::Pcg64::new(1, 1));
     /// match routed.pick {
     ///     meshroute::registry::Pick::Endpoint(p) => assert_eq!(&*p.endpoint.address, "10.0.0.2"),
