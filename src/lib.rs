@@ -115,6 +115,9 @@
 //!   fields of [`SpanFields`].
 //! - `proptest`: `testing`, proptest strategies that generate requests reaching a rule or a
 //!   host, and policy assertions checked over them.
+//! - `tower`: `tower::RouteLayer`, tower middleware that decides each `http::Request` over a
+//!   hot-swappable table and answers redirects, direct responses, 404s and faults itself
+//!   (`examples/proxy` is a reverse proxy built on it).
 //! - `cli`: the `meshroute` command; library users do not need it.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -146,6 +149,7 @@ mod table;
 pub mod testing;
 mod tools;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
 pub use block::{Block, Miss};
