@@ -6,7 +6,7 @@
 //! A request that is forwarded goes to the inner service with:
 //!
 //! - its [`Decided`] in the request's extensions: the decision, the table (or
-//!   [`Router`](crate::registry::Router)) that made it, and the draw, so the inner service
+//!   [`Router`]) that made it, and the draw, so the inner service
 //!   picks the endpoint from the same snapshot even while a reload swaps the table;
 //! - the path as routing read it (normalized) and rewritten as the rule says, the authority
 //!   rewritten, `x-envoy-original-path` set when the path changed, and the request header
