@@ -252,14 +252,15 @@ pub struct Retries {
 
 impl Retries {
     /// Istio's mesh default (istiod `retry.DefaultPolicy`): 2 attempts on connect-failure,
-    /// refused-stream, unavailable, cancelled and the retriable status code 503, avoiding
-    /// previous hosts.
+    /// refused-stream, unavailable, cancelled and retriable status codes, avoiding previous
+    /// hosts. istiod lists no retriable status code any more (releases before 2024 listed
+    /// 503), so `retriable-status-codes` matches nothing here.
     pub fn mesh_default() -> Retries {
         Retries {
             attempts: 2,
             per_try_timeout: None,
             retry_on: DEFAULT_RETRY_ON.into(),
-            retriable_status_codes: vec![503],
+            retriable_status_codes: Vec::new(),
             retry_remote_localities: None,
             retry_ignore_previous_hosts: true,
             backoff: None,

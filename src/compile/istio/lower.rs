@@ -482,9 +482,7 @@ fn retries(r: Option<&vs::HttpRetry>) -> Option<Retries> {
     }
     let (retry_on, retriable_status_codes) = match r.retry_on.as_deref() {
         Some(written) if !written.is_empty() => split_retry_on(written),
-        // istiod starts from its default policy, 503 included, and keeps it unless
-        // `retryOn` is written.
-        _ => (crate::action::DEFAULT_RETRY_ON.into(), vec![503]),
+        _ => (crate::action::DEFAULT_RETRY_ON.into(), Vec::new()),
     };
     Some(Retries {
         attempts: attempts.min(i64::from(u32::MAX)) as u32,
