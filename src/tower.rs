@@ -19,8 +19,9 @@
 //! its extensions, for an access log; the inner service adds its own flags (`UH`, `UF`, `URX`)
 //! by putting `ResponseFlags` in its response's extensions.
 //!
-//! Deciding allocates nothing; a forwarded request costs one extension, and an answer its
-//! response.
+//! The decision itself allocates nothing. Around it the layer allocates as any tower middleware
+//! does: the boxed response future, the `Decided` extension, the rewritten path and edited
+//! headers of a forwarded request, and the response of an answer.
 //!
 //! # Example
 //! ```
@@ -99,7 +100,7 @@ use http_body::{Body, Frame, SizeHint};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::action::{Abort, Action, GRPC_STATUS_NAMES, HeaderEdits, Unavailable};
+use crate::action::{Abort, Action, GRPC_STATUS_NAMES, HeaderEdits, HeaderOps, Unavailable};
 use crate::decision::{Decision, Detached, Outcome, mix};
 use crate::registry::Router;
 use crate::reload::Shared;
@@ -454,7 +455,10 @@ where
                 }
             };
             let decision = decided.decision();
-            edit_response(&decision, response.headers_mut());
+            // The fault filter answers before the router: no route header operations.
+            if !flags.contains(ResponseFlags::FAULT_INJECTED) {
+                edit_response(&decision, response.headers_mut());
+            }
             if let Some(handle) = decision.report_handle() {
                 let table = decided.routes.table();
                 table.report(handle, response.status().as_u16(), start.elapsed());
@@ -578,14 +582,18 @@ fn edit_request<B>(decision: &Decision<'_>, req: &mut Request<B>) {
         .to_string();
     let mut buf = [0u8; crate::predicate::normalize::MAX_PATH_LEN];
     if let Some((path, query)) = decision.forward_path(&raw, &mut buf) {
-        let path = decision
-            .rewritten_path(path)
-            .unwrap_or_else(|| path.to_string());
-        let new = format!("{path}{query}");
-        if new != raw {
-            if let Ok(original) = HeaderValue::try_from(raw.as_str()) {
-                req.headers_mut().insert("x-envoy-original-path", original);
+        let normalized = format!("{path}{query}");
+        let new = match decision.rewritten_path(path) {
+            Some(rewritten) => {
+                // Envoy keeps the path it routed on when a route rewrites it.
+                if let Ok(original) = HeaderValue::try_from(normalized.as_str()) {
+                    req.headers_mut().insert("x-envoy-original-path", original);
+                }
+                format!("{rewritten}{query}")
             }
+            None => normalized,
+        };
+        if new != raw {
             let mut parts = req.uri().clone().into_parts();
             if let Ok(pq) = http::uri::PathAndQuery::try_from(new) {
                 parts.path_and_query = Some(pq);
@@ -600,48 +608,83 @@ fn edit_request<B>(decision: &Decision<'_>, req: &mut Request<B>) {
         .and_then(|f| f.rewrite.as_ref())
         .and_then(|r| r.authority.as_deref())
     {
-        if let Ok(v) = HeaderValue::try_from(authority) {
-            req.headers_mut().insert(http::header::HOST, v);
-        }
-        let mut parts = req.uri().clone().into_parts();
-        if parts.authority.is_some()
-            && let Ok(a) = http::uri::Authority::try_from(authority)
-        {
-            parts.authority = Some(a);
-            if let Ok(uri) = http::Uri::from_parts(parts) {
-                *req.uri_mut() = uri;
-            }
+        set_authority(req, authority);
+    }
+    // A destination's `set` of `:authority` or `host` rewrites the host, as istiod makes it.
+    header_operations(decision, |ops| &ops.request, req.headers_mut());
+}
+
+/// Sets the request's authority: the `host` header, and the URI's authority when it has one.
+fn set_authority<B>(req: &mut Request<B>, authority: &str) {
+    if let Ok(v) = HeaderValue::try_from(authority) {
+        req.headers_mut().insert(http::header::HOST, v);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    if parts.authority.is_some()
+        && let Ok(a) = http::uri::Authority::try_from(authority)
+    {
+        parts.authority = Some(a);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
         }
     }
-    if let Some(d) = decision.destination() {
-        apply(&d.headers.request, req.headers_mut());
-    }
-    if let Some(m) = decision.matched() {
-        apply(&m.rule.headers.request, req.headers_mut());
+}
+
+/// Applies the header operations of the rule and the picked destination in Envoy's order. istiod
+/// writes a lone destination's operations after the rule's into the route's one list, which
+/// Envoy evaluates as all removals, then every `set` and `add` in order; for a split the
+/// destination's are the weighted cluster's own list, evaluated before the route's.
+fn header_operations(
+    decision: &Decision<'_>,
+    side: impl Fn(&HeaderOps) -> &HeaderEdits,
+    headers: &mut HeaderMap,
+) {
+    let rule = decision.matched().map(|m| side(&m.rule.headers));
+    let destination = decision.destination().map(|d| side(&d.headers));
+    let lone = decision
+        .forward()
+        .is_some_and(|f| f.destinations.len() == 1);
+    if lone {
+        for e in [rule, destination].into_iter().flatten() {
+            remove(e, headers);
+        }
+        for e in [rule, destination].into_iter().flatten() {
+            set_and_add(e, headers);
+        }
+    } else {
+        for e in [destination, rule].into_iter().flatten() {
+            apply(e, headers);
+        }
     }
 }
 
 /// Applies the response header operations of the destination and the rule.
 fn edit_response(decision: &Decision<'_>, headers: &mut HeaderMap) {
-    if let Some(d) = decision.destination() {
-        apply(&d.headers.response, headers);
-    }
-    if let Some(m) = decision.matched() {
-        apply(&m.rule.headers.response, headers);
-    }
+    header_operations(decision, |ops| &ops.response, headers);
 }
 
 /// Header edits as Envoy applies them: removals, then `set` (overwrite), then `add` (append).
-/// A name or value that is not a valid header is skipped (validation refuses them at compile).
+/// A name or value that is not a valid header is skipped (validation refuses them at compile);
+/// `:authority` stands for `host`.
 pub fn apply(edits: &HeaderEdits, headers: &mut HeaderMap) {
+    remove(edits, headers);
+    set_and_add(edits, headers);
+}
+
+fn remove(edits: &HeaderEdits, headers: &mut HeaderMap) {
     for name in &edits.remove {
         headers.remove(&**name);
     }
+}
+
+fn set_and_add(edits: &HeaderEdits, headers: &mut HeaderMap) {
     let parse = |(k, v): &(Box<str>, Box<str>)| {
-        Some((
-            HeaderName::try_from(&**k).ok()?,
-            HeaderValue::try_from(&**v).ok()?,
-        ))
+        let name = if k.eq_ignore_ascii_case(":authority") {
+            http::header::HOST
+        } else {
+            HeaderName::try_from(&**k).ok()?
+        };
+        Some((name, HeaderValue::try_from(&**v).ok()?))
     };
     for (k, v) in edits.set.iter().filter_map(parse) {
         headers.insert(k, v);

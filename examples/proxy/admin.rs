@@ -19,8 +19,7 @@ use meshroute::Table;
 use meshroute::registry::{Registry, Router};
 use meshroute::tower::{Decided, ResponseFlags};
 use meshroute::witness::{Witness, witnesses};
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::net::TcpListener;
 
 use crate::app::{Counter, Options, State};
@@ -93,18 +92,24 @@ impl Stats {
             let ns = parts.next().unwrap_or("unknown");
             let _ = writeln!(
                 out,
-                "istio_requests_total{{reporter=\"source\",source_workload=\"{}\",source_workload_namespace=\"{}\",source_app=\"{}\",source_version=\"{}\",destination_service=\"{}\",destination_service_name=\"{}\",destination_service_namespace=\"{}\",destination_app=\"{}\",destination_version=\"{}\",request_protocol=\"http\",response_code=\"{}\",response_flags=\"{}\"}} {n}",
-                escape(source_app),
-                escape(&o.namespace),
-                escape(source_app),
-                escape(source_version),
-                escape(&s.destination_service),
-                escape(name),
-                escape(ns),
-                escape(&s.destination_app),
-                escape(&s.destination_version),
-                s.response_code,
-                escape(&s.response_flags),
+                "istio_requests_total{{reporter=\"source\",source_workload=\"{sw}\",source_workload_namespace=\"{sns}\",source_app=\"{sa}\",source_version=\"{sv}\",source_canonical_service=\"{sa}\",source_canonical_revision=\"{sv}\",destination_service=\"{ds}\",destination_service_name=\"{dn}\",destination_service_namespace=\"{dns}\",destination_workload=\"{dw}\",destination_workload_namespace=\"{dwns}\",destination_app=\"{da}\",destination_version=\"{dv}\",destination_canonical_service=\"{da}\",destination_canonical_revision=\"{dv}\",request_protocol=\"http\",response_code=\"{code}\",grpc_response_status=\"\",response_flags=\"{flags}\",connection_security_policy=\"unknown\"}} {n}",
+                sw = escape(source_app),
+                sns = escape(&o.namespace),
+                sa = escape(source_app),
+                sv = escape(source_version),
+                ds = escape(&s.destination_service),
+                dn = escape(name),
+                dns = escape(ns),
+                dw = escape(&workload(&s.destination_app, &s.destination_version)),
+                dwns = escape(if s.destination_app == "unknown" {
+                    "unknown"
+                } else {
+                    ns
+                }),
+                da = escape(&s.destination_app),
+                dv = escape(&s.destination_version),
+                code = s.response_code,
+                flags = escape(&s.response_flags),
             );
         }
         drop(m);
@@ -124,6 +129,16 @@ impl Stats {
             out.push_str(&metrics.decisions_prometheus());
         }
         out
+    }
+}
+
+/// The workload name as Bookinfo's Deployments are named (`reviews-v2`): the pods' owner is
+/// not in the configuration, so it is made from the `app` and `version` labels.
+fn workload(app: &str, version: &str) -> String {
+    match (app, version) {
+        ("unknown", _) => "unknown".to_string(),
+        (app, "unknown") => app.to_string(),
+        (app, version) => format!("{app}-{version}"),
     }
 }
 
@@ -259,38 +274,43 @@ fn answer(state: &State, path: &str) -> Response<Full<Bytes>> {
     r
 }
 
-/// Watches the configuration; holds the watch while it lives.
-pub type Watcher = Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>;
+/// Watches the configuration while it lives.
+pub struct Watcher {
+    _watcher: RecommendedWatcher,
+    task: tokio::task::JoinHandle<()>,
+}
 
-/// Reloads `state` (debounced by 200 ms) whenever a configuration file or directory changes.
-/// A file is watched through its directory, so an editor's replace-by-rename is seen too.
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How long the files must stay quiet after a change before they are reloaded.
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Reloads `state` once the configuration files have been quiet for [`DEBOUNCE`] after a
+/// change. A file is watched through its directory, so an editor's replace-by-rename is seen;
+/// reads (the reload's own among them) are not changes.
 pub fn watch(state: &Arc<State>) -> Result<Watcher, String> {
-    let weak = Arc::downgrade(state);
-    let runtime = tokio::runtime::Handle::current();
     let configs: Vec<PathBuf> = state.options.configs.clone();
     let wanted = configs.clone();
-    let mut debouncer = new_debouncer(
-        Duration::from_millis(200),
-        move |events: DebounceEventResult| {
-            let Ok(events) = events else {
-                return;
-            };
-            let relevant = events.iter().any(|e| {
-                wanted
-                    .iter()
-                    .any(|c| e.path.starts_with(c) || same_file(&e.path, c))
-            });
-            if !relevant {
-                return;
-            }
-            if let Some(state) = weak.upgrade() {
-                // Compiling is CPU work: off the async workers.
-                runtime.spawn_blocking(move || {
-                    state.reload();
-                });
-            }
-        },
-    )
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else {
+            return;
+        };
+        if matches!(event.kind, EventKind::Access(_)) {
+            return;
+        }
+        if event
+            .paths
+            .iter()
+            .any(|p| wanted.iter().any(|c| p.starts_with(c) || same_file(p, c)))
+        {
+            let _ = tx.send(());
+        }
+    })
     .map_err(|e| format!("proxy: cannot watch the configuration: {e}"))?;
     for c in &configs {
         let (path, mode) = if c.is_dir() {
@@ -302,16 +322,41 @@ pub fn watch(state: &Arc<State>) -> Result<Watcher, String> {
                 .map_or_else(|| PathBuf::from("."), PathBuf::from);
             (parent, RecursiveMode::NonRecursive)
         };
-        debouncer
-            .watcher()
+        watcher
             .watch(&path, mode)
             .map_err(|e| format!("proxy: cannot watch {}: {e}", path.display()))?;
     }
-    Ok(debouncer)
+    let weak = Arc::downgrade(state);
+    let task = tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            // Debounce: every change within DEBOUNCE of the last one is the same reload.
+            loop {
+                match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            let Some(state) = weak.upgrade() else {
+                return;
+            };
+            // Compiling is CPU work: off the async workers.
+            let _ = tokio::task::spawn_blocking(move || state.reload()).await;
+        }
+    });
+    Ok(Watcher {
+        _watcher: watcher,
+        task,
+    })
 }
 
+/// Whether the changed path `event` is the configuration file `config` (by name, and by
+/// identity when both still exist).
 fn same_file(event: &std::path::Path, config: &std::path::Path) -> bool {
     let canon = |p: &std::path::Path| std::fs::canonicalize(p).ok();
     event.file_name() == config.file_name()
-        && (canon(event) == canon(config) || canon(event).is_none())
+        && match (canon(event), canon(config)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
 }

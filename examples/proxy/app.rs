@@ -62,7 +62,8 @@ pub struct State {
     pub options: Options,
     pub(crate) layer: RouteLayer<Router>,
     pub(crate) forwarder: Forwarder,
-    pub(crate) reloads: Mutex<()>,
+    /// The fingerprint of the files last read for a reload (one reload at a time).
+    pub(crate) reloads: Mutex<Option<u64>>,
 }
 
 /// A running proxy; dropping it stops it.
@@ -85,14 +86,44 @@ impl Drop for Running {
     }
 }
 
-/// Loads every configuration file and builds the router: the table and the endpoints of the
+/// The configuration files as read: `(name, text)` in order, and a fingerprint of them.
+pub struct Sources {
+    files: Vec<(String, String)>,
+    /// A hash of every file's name and text: equal fingerprints, the same configuration.
+    pub fingerprint: u64,
+}
+
+/// Reads every configuration file (each file as given, each directory's YAML and JSON files).
+pub fn read(paths: &[PathBuf]) -> Result<Sources, Vec<String>> {
+    use std::hash::{Hash, Hasher};
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for file in files(paths, &mut errors) {
+        let name = file.display().to_string();
+        match std::fs::read_to_string(&file) {
+            Ok(text) => out.push((name, text)),
+            Err(e) => errors.push(format!("{name}: cannot read: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    out.hash(&mut h);
+    Ok(Sources {
+        files: out,
+        fingerprint: h.finish(),
+    })
+}
+
+/// Loads the configuration and builds the router: the table and the endpoints of the
 /// Services, EndpointSlices and Pods. Every error, each naming its file, resource and field,
 /// when anything fails to load or compile (the caller keeps its current router).
-pub fn load(paths: &[PathBuf]) -> Result<(Router, String), Vec<String>> {
+pub fn build(sources: &Sources) -> Result<(Router, String), Vec<String>> {
     let mut errors = Vec::new();
     let mut config = Config::new();
-    for file in files(paths, &mut errors) {
-        if let Err(e) = config.add_file(&file) {
+    for (name, text) in &sources.files {
+        if let Err(e) = config.add_str(text, name) {
             errors.push(e.to_string());
         }
     }
@@ -117,6 +148,12 @@ pub fn load(paths: &[PathBuf]) -> Result<(Router, String), Vec<String>> {
     let router = Router::new(&compiled.table, &registry).map_err(|e| vec![e])?;
     let words = routes_in_words(&compiled.table, &registry);
     Ok((router, words))
+}
+
+/// [`read`] and [`build`].
+#[allow(dead_code)] // tests/proxy.rs reads a configuration at once
+pub fn load(paths: &[PathBuf]) -> Result<(Router, String), Vec<String>> {
+    build(&read(paths)?)
 }
 
 /// The files behind `paths`: each file as given, each directory's `*.yaml`, `*.yml` and
@@ -157,11 +194,20 @@ fn files(paths: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
 impl State {
     /// Reloads the configuration: a good one replaces the router (requests in flight finish
     /// with the one they started with); a bad one is logged, error by error, and counted, and
-    /// the current router keeps serving.
+    /// the current router keeps serving. Files that did not change since the last reload (a
+    /// save of the same text, a touch) are not reloaded. Returns whether the router changed.
     pub fn reload(&self) -> bool {
-        let _one_at_a_time = self.reloads.lock().unwrap_or_else(|p| p.into_inner());
-        match load(&self.options.configs) {
-            Ok((router, words)) => {
+        let mut last = self.reloads.lock().unwrap_or_else(|p| p.into_inner());
+        let built = read(&self.options.configs).and_then(|sources| {
+            if Some(sources.fingerprint) == *last {
+                return Ok(None);
+            }
+            *last = Some(sources.fingerprint);
+            build(&sources).map(Some)
+        });
+        match built {
+            Ok(None) => false,
+            Ok(Some((router, words))) => {
                 self.routes.store(router);
                 *self.words.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(words);
                 self.stats.reloads_ok.fetch_add(1, Ordering::Relaxed);
@@ -185,7 +231,9 @@ impl State {
 
 /// Loads the configuration, binds both addresses and serves until the result is dropped.
 pub async fn start(options: Options) -> Result<Running, String> {
-    let (router, words) = load(&options.configs).map_err(|errors| {
+    let sources = read(&options.configs);
+    let fingerprint = sources.as_ref().ok().map(|s| s.fingerprint);
+    let (router, words) = sources.and_then(|s| build(&s)).map_err(|errors| {
         let mut text = String::from("proxy: the configuration does not load:");
         for e in errors {
             text.push_str("\n  ");
@@ -213,7 +261,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         forwarder: Forwarder::new(options.seed),
         options,
         layer,
-        reloads: Mutex::new(()),
+        reloads: Mutex::new(fingerprint),
     });
     let watcher = if state.options.watch {
         Some(crate::admin::watch(&state)?)
@@ -268,15 +316,14 @@ async fn handle(
     let started_at = SystemTime::now();
     let (mut parts, body) = req.into_parts();
     let log = LogRequest::of(&parts, local, remote);
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            let mut r = Response::new(RouteBody::full("request body too large or cut short"));
-            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            return r;
+    let (body, received) = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => {
+            let b = b.to_bytes();
+            let n = b.len();
+            (Some(b), n)
         }
+        Err(_) => (None, 0),
     };
-    let received = body.len();
     // The port the request is addressed to: the Host header's, else the listener's.
     let host_port = parts
         .headers
@@ -292,10 +339,22 @@ async fn handle(
         ip: Some(remote.ip()),
         gateway: o.gateway.clone(),
     });
-    let service = state.layer.layer(state.forwarder.clone());
-    let response = match service.oneshot(Request::from_parts(parts, body)).await {
-        Ok(r) => r,
-        Err(never) => match never {},
+    let response = match body {
+        Some(body) => {
+            let service = state.layer.layer(state.forwarder.clone());
+            match service.oneshot(Request::from_parts(parts, body)).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            }
+        }
+        None => {
+            // Over MAX_BODY, or the client stopped sending: answered before routing.
+            let mut r = Response::new(RouteBody::full("request body too large or cut short"));
+            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            r.extensions_mut()
+                .insert(ResponseFlags::DOWNSTREAM_PROTOCOL_ERROR);
+            r
+        }
     };
     let elapsed = start.elapsed();
     let flags = response
@@ -355,8 +414,14 @@ fn details(
         "cluster_not_found"
     } else if has(ResponseFlags::UPSTREAM_CONNECTION_FAILURE) {
         "upstream_reset_before_response_started{connection_failure}"
+    } else if has(ResponseFlags::UPSTREAM_REMOTE_RESET) {
+        "upstream_reset_before_response_started{connection_termination}"
     } else if has(ResponseFlags::DOWNSTREAM_PROTOCOL_ERROR) {
-        "path_normalization_failed"
+        if decided.is_some() {
+            "path_normalization_failed"
+        } else {
+            "request_payload_too_large"
+        }
     } else if upstream.is_some_and(|u| u.responded) {
         "via_upstream"
     } else if decided.is_some() {

@@ -41,6 +41,26 @@ pub struct Upstream {
     pub tries: u32,
 }
 
+/// Counts a request in flight to an endpoint (least request) until it is dropped, also when
+/// the try is abandoned (a timeout, a client gone).
+struct InFlight<'r> {
+    router: &'r Router,
+    pick: EndpointPick<'r>,
+}
+
+impl<'r> InFlight<'r> {
+    fn start(router: &'r Router, pick: EndpointPick<'r>) -> InFlight<'r> {
+        router.started(&pick);
+        InFlight { router, pick }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.router.finished(&self.pick);
+    }
+}
+
 /// Forwards decided requests.
 #[derive(Clone)]
 pub struct Forwarder {
@@ -73,7 +93,12 @@ impl Forwarder {
             .build(connector);
         Forwarder {
             client,
-            draws: Arc::new(AtomicU64::new(seed.unwrap_or(0x5eed))),
+            draws: Arc::new(AtomicU64::new(seed.unwrap_or_else(|| {
+                std::hash::BuildHasher::hash_one(
+                    &std::collections::hash_map::RandomState::new(),
+                    0x5eed_u64,
+                )
+            }))),
         }
     }
 
@@ -122,13 +147,24 @@ impl Forwarder {
         let router = decided.routes();
         let decision = decided.decision();
         let forward = decision.forward();
-        let retries: Option<&Retries> = forward.and_then(|f| f.retries.as_ref());
+        // The mesh default route carries Istio's default retry policy too.
+        let passthrough_retries;
+        let retries: Option<&Retries> = match decision.outcome {
+            meshroute::Outcome::Passthrough => {
+                passthrough_retries = Retries::mesh_default();
+                Some(&passthrough_retries)
+            }
+            _ => forward.and_then(|f| f.retries.as_ref()),
+        };
         let per_try = retries
             .and_then(|r| r.per_try_timeout)
             .or(forward.and_then(|f| f.backend_timeout));
         let attempts = 1 + retries.map_or(0, |r| r.attempts);
         let avoid_previous = retries.is_some_and(|r| r.retry_ignore_previous_hosts);
 
+        let mirror_timeout = forward
+            .and_then(|f| f.timeout)
+            .unwrap_or(Duration::from_secs(15));
         for mirror in decision.mirrors() {
             if let Pick::Endpoint(p) =
                 router.pick_destination(&mirror.destination, &req, self.draw())
@@ -136,10 +172,14 @@ impl Forwarder {
                 let copy = upstream_request(&req, &p, true);
                 let client = self.client.clone();
                 tokio::spawn(async move {
-                    // Fire and forget: the mirror's answer is read and dropped.
-                    if let Ok(r) = client.request(copy).await {
-                        let _ = r.into_body().collect().await;
-                    }
+                    // Fire and forget: the mirror's answer is read and dropped, within the
+                    // route's timeout.
+                    let _ = tokio::time::timeout(mirror_timeout, async move {
+                        if let Ok(r) = client.request(copy).await {
+                            let _ = r.into_body().collect().await;
+                        }
+                    })
+                    .await;
                 });
             }
         }
@@ -159,31 +199,35 @@ impl Forwarder {
             let mut up = describe(&pick, &decision);
             up.tries = attempt + 1;
             let request = upstream_request(&req, &pick, false);
-            router.started(&pick);
-            let call = self.client.request(request);
-            let result = match per_try {
-                Some(t) => tokio::time::timeout(t, call).await.ok(),
-                None => Some(call.await),
-            };
-            last = match result {
-                None => Try::Timeout,
-                Some(Err(e)) if e.is_connect() => Try::ConnectFailure,
-                Some(Err(_)) => Try::Reset,
-                Some(Ok(r)) => {
-                    let (mut parts, body) = r.into_parts();
-                    match http_body_util::Limited::new(body, MAX_RESPONSE)
-                        .collect()
-                        .await
-                    {
-                        Ok(body) => {
-                            strip_hop_by_hop(&mut parts.headers);
-                            Try::Answered(Response::from_parts(parts, Full::new(body.to_bytes())))
+            let in_flight = InFlight::start(router, pick);
+            // The per-try timeout covers the whole answer, body included.
+            let call = async {
+                match self.client.request(request).await {
+                    Err(e) if e.is_connect() => Try::ConnectFailure,
+                    Err(_) => Try::Reset,
+                    Ok(r) => {
+                        let (mut parts, body) = r.into_parts();
+                        match http_body_util::Limited::new(body, MAX_RESPONSE)
+                            .collect()
+                            .await
+                        {
+                            Ok(body) => {
+                                strip_hop_by_hop(&mut parts.headers);
+                                Try::Answered(Response::from_parts(
+                                    parts,
+                                    Full::new(body.to_bytes()),
+                                ))
+                            }
+                            Err(_) => Try::Reset,
                         }
-                        Err(_) => Try::Reset,
                     }
                 }
             };
-            router.finished(&pick);
+            last = match per_try {
+                Some(t) => tokio::time::timeout(t, call).await.unwrap_or(Try::Timeout),
+                None => call.await,
+            };
+            drop(in_flight);
             up.responded = matches!(last, Try::Answered(_));
             upstream = Some(up);
             let more = attempt + 1 < attempts;
@@ -259,16 +303,19 @@ impl Forwarder {
     }
 }
 
-/// Whether the policy retries after `last` (Envoy's `retry_on` conditions).
+/// Whether the policy retries after `last`, as Envoy's `RetryStateImpl` decides: a reset
+/// (connection failures included) under `reset`, `5xx` or `gateway-error`, a connection
+/// failure also under `connect-failure`, a per-try timeout under the same three, and an answer
+/// by its status or `grpc-status`.
 fn retriable(retries: Option<&Retries>, last: &Try) -> bool {
     let Some(r) = retries else {
         return false;
     };
     let on = |cond: &str| r.retry_on.split(',').any(|c| c.trim() == cond);
+    let reset = on("reset") || on("5xx") || on("gateway-error");
     match last {
-        Try::ConnectFailure => on("connect-failure") || on("5xx") || on("gateway-error"),
-        Try::Reset => on("reset") || on("5xx"),
-        Try::Timeout => on("5xx") || on("gateway-error") || on("reset"),
+        Try::ConnectFailure => reset || on("connect-failure"),
+        Try::Reset | Try::Timeout => reset,
         Try::Answered(resp) => {
             let code = resp.status().as_u16();
             // Envoy's `retriable_status_codes` under `retriable-status-codes`; a code written in
