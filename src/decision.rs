@@ -419,6 +419,7 @@ impl<'t> Decision<'t> {
 /// A decision without the borrow of its table: what [`Decision`] says, with the rule and the
 /// destination as indices into the table that made it. [`Detached::attach`] to that table
 /// gives the decision back. For answers that outlive the borrow (an `http` extension).
+#[cfg(feature = "tower")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Detached {
     outcome: DetachedOutcome,
@@ -426,6 +427,7 @@ pub(crate) struct Detached {
     port: Option<u16>,
 }
 
+#[cfg(feature = "tower")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum DetachedOutcome {
     Matched {
@@ -445,6 +447,7 @@ enum DetachedOutcome {
 }
 
 /// The index of `item` in `items`, when it is one of them (found by its address).
+#[cfg(feature = "tower")]
 fn index_in<T>(items: &[T], item: &T) -> Option<u32> {
     let size = std::mem::size_of::<T>().max(1);
     let offset = (item as *const T as usize).checked_sub(items.as_ptr() as usize)?;
@@ -454,6 +457,7 @@ fn index_in<T>(items: &[T], item: &T) -> Option<u32> {
         .and_then(|i| u32::try_from(i).ok())
 }
 
+#[cfg(feature = "tower")]
 impl Detached {
     /// Detaches `decision`, made by `table`; `None` when it was made by another table.
     pub(crate) fn new(decision: &Decision<'_>, table: &crate::Table) -> Option<Detached> {

@@ -1558,3 +1558,83 @@ fn destination_rules_for_one_host_merge_oldest_first() {
         assert_eq!(&*p.endpoint.address, "10.0.0.1", "the older rule's subset");
     }
 }
+
+/// A Service with two ports and the EndpointSlice of its Pods, which lists them in another
+/// order.
+const SHOP_PORTS: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: shop, namespace: default}
+spec:
+  selector: {app: shop}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: metrics, port: 9090, targetPort: 15090}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: shop-1, namespace: default, labels: {kubernetes.io/service-name: shop}}
+addressType: IPv4
+ports: [{name: metrics, port: 15090}, {name: http, port: 8080}]
+endpoints:
+- addresses: [10.0.0.1]
+- addresses: [10.0.0.2]
+"#;
+
+const SHOP_ROUTES: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: default}
+spec:
+  hosts: [shop]
+  http:
+  - match: [{uri: {prefix: /scrape}}]
+    route: [{destination: {host: shop, port: {number: 9090}}}]
+  - match: [{uri: {prefix: /api}}]
+    route: [{destination: {host: shop, port: {number: 80}}}]
+  - route: [{destination: {host: shop}}]
+"#;
+
+/// A multi-port Service: kube-proxy sends each Service port to the EndpointSlice port of the
+/// same name, so a cluster at one Service port keeps only the endpoints of that port.
+#[test]
+fn each_service_port_reaches_the_slice_port_of_its_name() {
+    let mut config = Config::from_str(SHOP_PORTS, "shop.yaml").unwrap();
+    config.add_str(SHOP_ROUTES, "routes.yaml").unwrap();
+    let table = table_of(&config);
+    let (registry, diagnostics) = Registry::from_config(&config, &RegistryOptions::default());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let eps = registry.endpoints("shop.default.svc.cluster.local");
+    assert_eq!(eps.len(), 4);
+    for e in eps {
+        let expected = if e.port == 8080 { 80 } else { 9090 };
+        assert_eq!(e.service_port, Some(expected), "{e:?}");
+    }
+    let router = Router::new(&table, &registry).unwrap();
+    let ports = |url: &str| -> BTreeSet<u16> {
+        (0..64)
+            .map(|draw| {
+                picked(&router.decide_with_draw(&req(url), draw).pick)
+                    .endpoint
+                    .port
+            })
+            .collect()
+    };
+    // A written destination port.
+    assert_eq!(ports("http://shop/scrape"), BTreeSet::from([15090]));
+    assert_eq!(ports("http://shop/api"), BTreeSet::from([8080]));
+    // The port the request is addressed to.
+    assert_eq!(ports("http://shop:9090/other"), BTreeSet::from([15090]));
+    assert_eq!(ports("http://shop:80/other"), BTreeSet::from([8080]));
+
+    // Without a VirtualService (the mesh default route) the same mapping holds.
+    let services_only = Config::from_str(SHOP_PORTS, "shop.yaml").unwrap();
+    let table = table_of(&services_only);
+    let (registry, _) = Registry::from_config(&services_only, &RegistryOptions::default());
+    let router = Router::new(&table, &registry).unwrap();
+    for (url, port) in [("http://shop:9090/", 15090), ("http://shop/", 8080)] {
+        let routed = router.decide_with_draw(&req(url), 3);
+        assert!(matches!(routed.decision.outcome, Outcome::Passthrough));
+        assert_eq!(picked(&routed.pick).endpoint.port, port, "{url}");
+    }
+}

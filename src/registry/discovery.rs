@@ -41,6 +41,9 @@ impl Registry {
     ///   `<service>.<namespace>.svc.<cluster_domain>` (the namespace the slice's, else
     ///   [`RegistryOptions::default_namespace`]). A slice without the label is skipped with a
     ///   warning (`endpointslice-without-service`).
+    /// - Each slice port serves the Service port of the same name (the lone port of a
+    ///   one-port Service), when that Service is loaded ([`Endpoint::service_port`]): a
+    ///   cluster at a Service port keeps only its endpoints, as kube-proxy forwards.
     /// - Every address × every port of every endpoint is one [`Endpoint`]: Kubernetes allows
     ///   up to 100 addresses per endpoint (calling them fungible), and each becomes an
     ///   endpoint of its own. Only TCP ports (protocol absent or `TCP`) with a number in
@@ -108,6 +111,7 @@ impl Registry {
             diagnostics: Vec::new(),
             seen: BTreeSet::new(),
             sliced: BTreeSet::new(),
+            service_ports: service_ports(config, ns_default),
         };
         for r in &config.resources {
             if let Resource::EndpointSlice(slice) = r {
@@ -148,6 +152,36 @@ struct Discovery<'c> {
     seen: BTreeSet<(String, String, u16)>,
     /// Services (namespace, name) some slice names.
     sliced: BTreeSet<(&'c str, &'c str)>,
+    /// The TCP ports of each loaded Service (namespace, name): number and name.
+    service_ports: ServicePorts<'c>,
+}
+
+/// The TCP ports (number, name) of Services by (namespace, name).
+type ServicePorts<'c> = BTreeMap<(&'c str, &'c str), Vec<(u16, Option<String>)>>;
+
+/// The TCP ports of every loaded Service, by (namespace, name); the first loaded wins.
+fn service_ports<'c>(
+    config: &'c Config,
+    ns_default: &'c str,
+) -> ServicePorts<'c> {
+    let mut out = BTreeMap::new();
+    for r in &config.resources {
+        if let Resource::Service(svc) = r {
+            let ports = svc
+                .spec
+                .ports
+                .iter()
+                .filter(|p| is_tcp(p.protocol.as_deref()))
+                .filter_map(|p| {
+                    let n = p.port.filter(|n| (1..=65535).contains(n))?;
+                    Some((n as u16, p.name.clone()))
+                })
+                .collect();
+            out.entry((svc.namespace(ns_default), svc.metadata.name.as_str()))
+                .or_insert(ports);
+        }
+    }
+    out
 }
 
 impl<'c> Discovery<'c> {
@@ -198,7 +232,23 @@ impl<'c> Discovery<'c> {
             .filter(|(k, _)| !is_kubernetes_label(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let ports = self.slice_ports(id, slice);
+        let numbered = self.slice_ports(id, slice);
+        let service_ports = self.service_ports.get(&(ns, service.as_str()));
+        let ports: Vec<(u16, Option<u16>)> = numbered
+            .into_iter()
+            .map(|(number, name)| {
+                // kube-proxy: the Service port of the same name (a lone port has no name to
+                // match).
+                let serves = service_ports.and_then(|sp| match sp.as_slice() {
+                    [(only, _)] => Some(*only),
+                    many => many
+                        .iter()
+                        .find(|(_, n)| n.as_deref() == name)
+                        .map(|(p, _)| *p),
+                });
+                (number, serves)
+            })
+            .collect();
         if ports.is_empty() && !slice.spec.endpoints.is_empty() {
             self.warn(
                 id,
@@ -234,10 +284,11 @@ impl<'c> Discovery<'c> {
                 }
             }
             for address in &ep.addresses {
-                for &port in &ports {
+                for &(port, serves) in &ports {
                     let mut e = Endpoint::new(address, port).healthy(healthy);
                     e.labels = labels.clone();
                     e.locality = ep.zone.as_deref().map(Into::into);
+                    e.service_port = serves;
                     self.add(&host, e);
                 }
             }
@@ -246,14 +297,18 @@ impl<'c> Discovery<'c> {
 
     /// The slice's TCP ports with a number in 1..=65535; the others are skipped with a
     /// warning.
-    fn slice_ports(&mut self, id: &ResourceId, slice: &Object<EndpointSlice>) -> Vec<u16> {
+    fn slice_ports(
+        &mut self,
+        id: &ResourceId,
+        slice: &'c Object<EndpointSlice>,
+    ) -> Vec<(u16, Option<&'c str>)> {
         let mut ports = Vec::new();
         for (j, p) in slice.spec.ports.iter().enumerate() {
             if !is_tcp(p.protocol.as_deref()) {
                 continue;
             }
             match p.port {
-                Some(n) if (1..=65535).contains(&n) => ports.push(n as u16),
+                Some(n) if (1..=65535).contains(&n) => ports.push((n as u16, p.name.as_deref())),
                 Some(n) => self.warn(
                     id,
                     "endpointslice-port",
@@ -315,6 +370,10 @@ impl<'c> Discovery<'c> {
                 };
                 let mut e = Endpoint::new(ip, number as u16).healthy(pod.spec.ready());
                 e.labels = pod.metadata.labels.clone();
+                e.service_port = port
+                    .port
+                    .filter(|n| (1..=65535).contains(n))
+                    .map(|n| n as u16);
                 self.add(&host, e);
             }
         }

@@ -41,6 +41,12 @@ pub struct Endpoint {
     /// Locality (`region/zone/subzone`; the zone alone when loaded from an EndpointSlice),
     /// informational.
     pub locality: Option<Box<str>>,
+    /// The Service port this endpoint's port serves, when known: the Service port whose name
+    /// is the EndpointSlice port's (kube-proxy's mapping), or the port a Pod endpoint was made
+    /// for. A cluster at a Service port keeps only the endpoints serving it (and those for
+    /// which it is unknown), so a multi-port Service sends each port's traffic to its own
+    /// target port.
+    pub service_port: Option<u16>,
 }
 
 impl Endpoint {
@@ -53,6 +59,7 @@ impl Endpoint {
             healthy: true,
             weight: 1,
             locality: None,
+            service_port: None,
         }
     }
 
@@ -72,6 +79,18 @@ impl Endpoint {
     pub fn healthy(mut self, healthy: bool) -> Endpoint {
         self.healthy = healthy;
         self
+    }
+
+    /// Sets the Service port the endpoint serves.
+    pub fn service_port(mut self, port: u16) -> Endpoint {
+        self.service_port = Some(port);
+        self
+    }
+
+    /// Whether the endpoint can serve Service port `port`: it serves that port, or which port
+    /// it serves is unknown.
+    pub fn serves(&self, port: u16) -> bool {
+        self.service_port.is_none_or(|p| p == port)
     }
 
     /// Sets the locality.

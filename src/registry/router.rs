@@ -121,12 +121,16 @@ impl Router {
             let portless = inner.balancer(&key.host, subset, None);
             portless_keys.push(portless.map_or_else(Vec::new, |lb| lb.hash_keys.clone()));
             if key.port.is_none() {
-                for port in port_level_ports(inner, &key.host, subset) {
+                for port in cluster_ports(inner, &key.host, subset, &eps) {
                     let lb = inner.balancer(&key.host, subset, Some(port));
-                    let cluster = Cluster::build(name.clone(), eps.clone(), lb)?;
+                    let cluster = Cluster::build(name.clone(), serving(&eps, port), lb)?;
                     at_port.push((id as u32, port, cluster));
                 }
             }
+            let eps = match key.port {
+                Some(port) => serving(&eps, port),
+                None => eps,
+            };
             let lb = inner.balancer(&key.host, subset, key.port);
             clusters.push(Cluster::build(name, eps, lb)?);
         }
@@ -134,9 +138,9 @@ impl Router {
         let mut services_at_port = Vec::new();
         for host in registry.hosts() {
             let eps = registry.endpoints(host);
-            for port in port_level_ports(inner, host, None) {
+            for port in cluster_ports(inner, host, None, eps) {
                 let lb = inner.balancer(host, None, Some(port));
-                let cluster = Cluster::build(host.to_string(), eps.to_vec(), lb)?;
+                let cluster = Cluster::build(host.to_string(), serving(eps, port), lb)?;
                 services_at_port.push((host.into(), port, cluster));
             }
             let lb = inner.balancer(host, None, None);
@@ -379,9 +383,35 @@ impl<'r> Routed<'r> {
     }
 }
 
-/// The ports with DestinationRule port-level settings for (`host`, `subset`).
-fn port_level_ports(inner: &crate::table::Inner, host: &str, subset: Option<&str>) -> Vec<u16> {
-    inner
+/// The ports a cluster whose port comes from the request gets a cluster of its own at, as
+/// Envoy has one `outbound|PORT|subset|host` per Service port: the ports with DestinationRule
+/// port-level settings for (`host`, `subset`), and each Service port of a multi-port Service
+/// (its endpoints' [`Endpoint::service_port`]s), so each port's traffic reaches its own target
+/// port.
+fn cluster_ports(
+    inner: &crate::table::Inner,
+    host: &str,
+    subset: Option<&str>,
+    endpoints: &[Endpoint],
+) -> Vec<u16> {
+    let mut ports = inner
         .host_policy(host)
-        .map_or_else(Vec::new, |p| p.port_level_ports(subset))
+        .map_or_else(Vec::new, |p| p.port_level_ports(subset));
+    let served: std::collections::BTreeSet<u16> =
+        endpoints.iter().filter_map(|e| e.service_port).collect();
+    if served.len() > 1 {
+        ports.extend(served);
+        ports.sort_unstable();
+        ports.dedup();
+    }
+    ports
+}
+
+/// The endpoints that can serve Service port `port` ([`Endpoint::serves`]).
+fn serving(endpoints: &[Endpoint], port: u16) -> Vec<Endpoint> {
+    endpoints
+        .iter()
+        .filter(|e| e.serves(port))
+        .cloned()
+        .collect()
 }
