@@ -160,10 +160,7 @@ struct Discovery<'c> {
 type ServicePorts<'c> = BTreeMap<(&'c str, &'c str), Vec<(u16, Option<String>)>>;
 
 /// The TCP ports of every loaded Service, by (namespace, name); the first loaded wins.
-fn service_ports<'c>(
-    config: &'c Config,
-    ns_default: &'c str,
-) -> ServicePorts<'c> {
+fn service_ports<'c>(config: &'c Config, ns_default: &'c str) -> ServicePorts<'c> {
     let mut out = BTreeMap::new();
     for r in &config.resources {
         if let Resource::Service(svc) = r {
