@@ -276,7 +276,16 @@ impl Router {
             _ => return Pick::NotForwarded,
         };
         // The mesh default route carries the service's own hash policy.
-        cluster.pick(own_hash(cluster, req), draw, id)
+        let hash = if cluster.policy.is_consistent_hash() {
+            let mut key = HashKey::new();
+            for p in &cluster.hash_policies {
+                key.add(p.hash(req));
+            }
+            key.hash()
+        } else {
+            None
+        };
+        cluster.pick(hash, draw, id)
     }
 
     /// Picks an endpoint of `destination`'s cluster, as for a mirror's copy of `req`: the
@@ -292,7 +301,16 @@ impl Router {
         let Some(cluster) = self.clusters.get(id as usize) else {
             return Pick::NoEndpoints;
         };
-        cluster.pick(own_hash(cluster, req), draw, ClusterId::Destination(id))
+        let hash = if cluster.policy.is_consistent_hash() {
+            let mut key = HashKey::new();
+            for p in &cluster.hash_policies {
+                key.add(p.hash(req));
+            }
+            key.hash()
+        } else {
+            None
+        };
+        cluster.pick(hash, draw, ClusterId::Destination(id))
     }
 
     /// The route's hash key as Envoy computes it from the hash policies Istio puts on the
@@ -363,19 +381,6 @@ impl<'r> Routed<'r> {
         }
         f
     }
-}
-
-/// The hash key of `req` under `cluster`'s own DestinationRule hash policy, when it hashes
-/// (ring hash, Maglev).
-fn own_hash<R: Request + ?Sized>(cluster: &Cluster, req: &R) -> Option<u64> {
-    if !cluster.policy.is_consistent_hash() {
-        return None;
-    }
-    let mut key = HashKey::new();
-    for p in &cluster.hash_policies {
-        key.add(p.hash(req));
-    }
-    key.hash()
 }
 
 /// The ports a cluster whose port comes from the request gets a cluster of its own at, as
