@@ -154,7 +154,7 @@ pub mod tower;
 
 pub use block::{Block, Miss};
 pub use compile::{CompileOptions, Compiled, compile};
-pub use config::{Config, Rejected};
+pub use config::{Config, LoadOptions, Rejected};
 pub use decision::{Decision, MAX_MIRRORS, Matched, Outcome};
 pub use error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
 pub use reload::Shared;

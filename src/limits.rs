@@ -15,17 +15,27 @@
 //!
 //! # Loading (every YAML or JSON input)
 //!
+//! A *resource* is a document, or one element of a document's top-level `items` list (a `kind:
+//! List`, which is what `kubectl get -o yaml` writes) or of a top-level JSON array. Each
+//! resource and each YAML document has fixed budgets, so one object costs a bounded amount
+//! however large the input; the input as a whole has totals, whose defaults admit a dump of
+//! 100,000 resources and which [`LoadOptions`](crate::LoadOptions) changes per call.
+//!
 //! | Limit | Value | When exceeded | Basis |
 //! |---|---|---|---|
-//! | [`MAX_INPUT_BYTES`] | 16 MiB per input | `Limit` error before parsing | etcd's 1.5 MiB object cap, with room for `kind: List` files |
-//! | [`MAX_DEPTH`] | 32 levels (YAML) | `Syntax` error | CRDs need 10–15 levels; saphyr 64, serde_yaml 128 |
-//! | [`MAX_NODES`] | 250,000 per input (YAML) | `Syntax` error | billion-laughs budget; about 10,000 rules |
-//! | [`MAX_ALIASES`] / [`MAX_ANCHORS`] | 100 / 100 per input | `Syntax` error | billion-laughs budget |
-//! | [`MAX_SCALAR_BYTES`] | 4 MiB per input | `Syntax` error | saphyr budget |
-//! | [`MAX_DOCUMENTS`] | 10,000 per input | `Syntax` error | one file of a GitOps repository |
+//! | [`MAX_INPUT_BYTES`] | 256 MiB per input (default of [`LoadOptions::max_input_bytes`](crate::LoadOptions::max_input_bytes)) | `Limit` error before parsing; for a file, before it is read (its size is checked first) | 100,000 one-rule VirtualServices as `kubectl get -o yaml` prints them take 46 MB, or about 100 MB with `last-applied-configuration` annotations |
+//! | [`MAX_TOTAL_NODES`] | 20,000,000 per input (default of [`LoadOptions::max_total_nodes`](crate::LoadOptions::max_total_nodes)) | `Syntax` error | 200 nodes for each of 100,000 resources; a dumped one-rule VirtualService has about 50 |
+//! | [`MAX_DOCUMENTS`] | 1,000,000 per input (default of [`LoadOptions::max_documents`](crate::LoadOptions::max_documents)) | `Syntax` error | document-separator storms |
+//! | scalar bytes, aliases expanded | at most [`LoadOptions::max_input_bytes`](crate::LoadOptions::max_input_bytes) per input | `Syntax` error | aliases must not amplify the input |
+//! | [`MAX_NODES`] | 250,000 per resource | `Syntax` error naming the document (and item) | billion-laughs budget; a VirtualService of 16,384 rules fits |
+//! | [`MAX_SCALAR_BYTES`] | 4 MiB per resource | `Syntax` error naming the document (and item) | etcd's 1.5 MiB object cap |
+//! | [`MAX_DEPTH`] | 32 levels per YAML document | `Syntax` error | CRDs need 10–15 levels; saphyr 64, serde_yaml 128 |
+//! | [`MAX_ALIASES`] / [`MAX_ANCHORS`] | 100 / 100 per YAML document | `Syntax` error | billion-laughs budget |
 //!
-//! JSON input has no node or alias budget: it is bounded by [`MAX_INPUT_BYTES`] and by the JSON
-//! parser's nesting limit of 128.
+//! Nodes are mapping keys, values and list elements, counted as the values are built, so a
+//! YAML alias counts the nodes it stands for. Each document is checked as it is read and handed
+//! on, so a refused input costs at most what its totals allow. JSON input is metered the same
+//! way (it has no aliases); its nesting is bounded by the JSON parser's limit of 128.
 //!
 //! # Regular expressions (every `regex` field of every resource)
 //!
@@ -113,7 +123,7 @@
 
 pub use crate::config::limits::{
     MAX_ALIASES, MAX_ANCHORS, MAX_DEPTH, MAX_DOCUMENTS, MAX_INPUT_BYTES, MAX_LABEL_LEN,
-    MAX_NAME_LEN, MAX_NODES, MAX_SCALAR_BYTES,
+    MAX_NAME_LEN, MAX_NODES, MAX_SCALAR_BYTES, MAX_TOTAL_NODES,
 };
 pub use crate::decision::MAX_MIRRORS;
 pub use crate::predicate::host::MAX_HOST_LEN;

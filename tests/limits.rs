@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use meshroute::{CompileOptions, Config, ErrorKind, compile, limits};
+use meshroute::{CompileOptions, Config, ErrorKind, LoadOptions, compile, limits};
 
 /// Loads and compiles `text`; the loading error, or every compile error as (path, message).
 fn errors(text: &str) -> Result<Vec<(String, String)>, meshroute::Error> {
@@ -64,15 +64,27 @@ fn input_size() {
         t.push('\n');
         t
     };
-    let at = pad(limits::MAX_INPUT_BYTES);
-    assert_eq!(at.len(), limits::MAX_INPUT_BYTES);
-    assert_compiles(&at);
+    // The default limit of 256 MiB, checked by length before parsing, like a lower one.
     let over = pad(limits::MAX_INPUT_BYTES + 1);
     let e = errors(&over).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Limit);
     assert_eq!(
         e.message(),
-        "input of 16777217 bytes exceeds the limit of 16777216 bytes"
+        "input of 268435457 bytes exceeds the limit of 268435456 bytes \
+         (LoadOptions::max_input_bytes)"
+    );
+    drop(over);
+    let options = LoadOptions::new().max_input_bytes(1 << 20);
+    let at = pad(1 << 20);
+    Config::new()
+        .add_str_with(&at, "limits.yaml", &options)
+        .expect("at the limit");
+    let e = Config::new()
+        .add_str_with(&pad((1 << 20) + 1), "limits.yaml", &options)
+        .unwrap_err();
+    assert_eq!(
+        e.message(),
+        "input of 1048577 bytes exceeds the limit of 1048576 bytes (LoadOptions::max_input_bytes)"
     );
 }
 

@@ -16,14 +16,14 @@ pub mod destination_rule;
 pub mod discovery;
 pub mod gateway;
 pub mod gateway_api;
+mod load;
 pub(crate) mod names;
 pub mod virtual_service;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use self::names::{NameProblem, ObjectName, did_you_mean};
@@ -31,25 +31,42 @@ use crate::error::{Diagnostic, Error, ErrorKind, ResourceId, Severity};
 
 pub use destination_rule::DestinationRuleSpec;
 pub use gateway::IstioGatewaySpec;
+pub use load::LoadOptions;
 pub use virtual_service::VirtualServiceSpec;
 
 /// Limits applied while reading configuration; exceeding one is an error naming the limit.
+///
+/// A *resource* here is a document, or one element of a document's top-level `items` list (a
+/// `kind: List`, as `kubectl get -o yaml` writes) or of a top-level JSON array. The input's
+/// totals are defaults of [`LoadOptions`], which can change them.
 pub mod limits {
-    /// Largest input accepted in one call, in bytes.
-    pub const MAX_INPUT_BYTES: usize = 16 << 20;
-    /// Deepest YAML nesting (JSON input is bounded by the JSON parser's own limit of 128 and
-    /// by [`MAX_INPUT_BYTES`]).
+    /// Default largest input, in bytes, of one call ([`LoadOptions::max_input_bytes`]):
+    /// 100,000 one-rule VirtualServices as `kubectl get -o yaml` prints them take 46 MB, or
+    /// about 100 MB with `last-applied-configuration` annotations.
+    ///
+    /// [`LoadOptions::max_input_bytes`]: super::LoadOptions::max_input_bytes
+    pub const MAX_INPUT_BYTES: usize = 256 << 20;
+    /// Default most nodes in one input ([`LoadOptions::max_total_nodes`]): 200 per resource
+    /// for 100,000 resources, where a one-rule VirtualService as `kubectl get -o yaml` prints
+    /// it has about 50.
+    ///
+    /// [`LoadOptions::max_total_nodes`]: super::LoadOptions::max_total_nodes
+    pub const MAX_TOTAL_NODES: usize = 20_000_000;
+    /// Default most documents in one input ([`LoadOptions::max_documents`]).
+    ///
+    /// [`LoadOptions::max_documents`]: super::LoadOptions::max_documents
+    pub const MAX_DOCUMENTS: usize = 1_000_000;
+    /// Deepest YAML nesting in one document (JSON input is bounded by the JSON parser's own
+    /// limit of 128).
     pub const MAX_DEPTH: usize = 32;
-    /// Most YAML nodes in one input (JSON input is bounded by [`MAX_INPUT_BYTES`]).
+    /// Most nodes (keys, values, list elements; with YAML aliases expanded) in one resource.
     pub const MAX_NODES: usize = 250_000;
-    /// Most YAML aliases in one input.
+    /// Most YAML aliases in one document.
     pub const MAX_ALIASES: usize = 100;
-    /// Most YAML anchors in one input.
+    /// Most YAML anchors in one document.
     pub const MAX_ANCHORS: usize = 100;
-    /// Most scalar bytes in one input.
+    /// Most scalar bytes (keys and values, with YAML aliases expanded) in one resource.
     pub const MAX_SCALAR_BYTES: usize = 4 << 20;
-    /// Most documents in one input.
-    pub const MAX_DOCUMENTS: usize = 10_000;
     /// Longest name, hostname, group or address, in bytes.
     pub const MAX_NAME_LEN: usize = 253;
     /// Longest namespace or kind, in bytes.
@@ -189,10 +206,6 @@ impl Resource {
     pub fn source(&self) -> &str {
         with_object!(self, o => &o.source)
     }
-
-    fn order_mut(&mut self) -> &mut usize {
-        with_object!(self, o => &mut o.order)
-    }
 }
 
 /// A resource that could not be read into its schema: its id and the errors.
@@ -242,49 +255,116 @@ impl Config {
         Ok(c)
     }
 
-    /// Reads a file (YAML or JSON).
+    /// Reads a file (YAML or JSON) within the default [`LoadOptions`].
     ///
     /// # Errors
-    /// When the file cannot be read or [`Config::add_str`] fails.
+    /// As [`Config::add_file_with`].
     pub fn add_file(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(ErrorKind::Io, "", format!("cannot read: {e}")).with_source(&name)
-        })?;
-        self.add_str(&text, &name)
+        self.add_file_with(path, &LoadOptions::default())
     }
 
-    /// Adds the resources of YAML or JSON text to this configuration.
+    /// Reads a file (YAML or JSON) within `options`. Its size is checked before it is read.
+    ///
+    /// # Errors
+    /// An [`ErrorKind::Limit`] error naming the file when it is larger than
+    /// [`LoadOptions::max_input_bytes`]; an [`ErrorKind::Io`] error when it cannot be read or is
+    /// not UTF-8; otherwise as [`Config::add_str_with`].
+    ///
+    /// # Example
+    /// ```no_run
+    /// use meshroute::{Config, LoadOptions};
+    ///
+    /// let mut config = Config::new();
+    /// config.add_file_with("cluster-dump.yaml", &LoadOptions::new().max_input_bytes(1 << 30))?;
+    /// # Ok::<(), meshroute::Error>(())
+    /// ```
+    pub fn add_file_with(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        options: &LoadOptions,
+    ) -> Result<(), Error> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let io = |e: std::io::Error| {
+            Error::new(ErrorKind::Io, "", format!("cannot read: {e}")).with_source(&name)
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        options
+            .check_size(size, "file")
+            .map_err(|e| e.with_source(&name))?;
+        // The file may grow after the check: read one byte past the limit at most.
+        let mut bytes = Vec::with_capacity(size as usize);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(
+                &mut file,
+                (options.get_max_input_bytes() as u64).saturating_add(1),
+            ),
+            &mut bytes,
+        )
+        .map_err(io)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                "",
+                format!("cannot read: not valid UTF-8 ({})", e.utf8_error()),
+            )
+            .with_source(&name)
+        })?;
+        self.add_str_with(&text, &name, options)
+    }
+
+    /// Adds the resources of YAML or JSON text to this configuration, within the default
+    /// [`LoadOptions`].
     ///
     /// # Errors
     /// As [`Config::from_str`]; on error nothing of this text is added.
     pub fn add_str(&mut self, text: &str, source: &str) -> Result<(), Error> {
-        if text.len() > limits::MAX_INPUT_BYTES {
-            return Err(Error::new(
-                ErrorKind::Limit,
-                "",
-                format!(
-                    "input of {} bytes exceeds the limit of {} bytes",
-                    text.len(),
-                    limits::MAX_INPUT_BYTES
-                ),
-            )
-            .with_source(source));
-        }
-        let docs = parse_documents(text).map_err(|e| e.with_source(source))?;
-        let mut staged = Config::new();
-        for (i, doc) in docs.into_iter().enumerate() {
-            staged.add_value(doc, source, &format!("document {i}"), 0);
-        }
-        let base = self.resources.len() + self.rejected.len();
-        for mut r in staged.resources {
-            *r.order_mut() += base;
-            self.resources.push(r);
-        }
-        self.rejected.extend(staged.rejected);
-        self.notes.extend(staged.notes);
-        Ok(())
+        self.add_str_with(text, source, &LoadOptions::default())
+    }
+
+    /// Adds the resources of YAML or JSON text to this configuration, within `options`.
+    ///
+    /// # Errors
+    /// An [`ErrorKind::Limit`] error when the text is longer than
+    /// [`LoadOptions::max_input_bytes`]; an [`ErrorKind::Syntax`] error when it is not
+    /// well-formed or passes a budget of [`limits`] or of `options` (the message names the
+    /// document and the limit). On error nothing of this text is added.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{Config, ErrorKind, LoadOptions};
+    ///
+    /// let yaml = "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+    ///             metadata: {name: r, namespace: default}\nspec: {hosts: [r]}\n";
+    /// let mut config = Config::new();
+    /// let e = config.add_str_with(yaml, "inline", &LoadOptions::new().max_input_bytes(64));
+    /// assert_eq!(e.unwrap_err().kind(), ErrorKind::Limit);
+    /// config.add_str_with(yaml, "inline", &LoadOptions::new())?;
+    /// assert_eq!(config.resources.len(), 1);
+    /// # Ok::<(), meshroute::Error>(())
+    /// ```
+    pub fn add_str_with(
+        &mut self,
+        text: &str,
+        source: &str,
+        options: &LoadOptions,
+    ) -> Result<(), Error> {
+        options
+            .check_size(text.len() as u64, "input")
+            .map_err(|e| e.with_source(source))?;
+        // Resources are added in place (a staged copy would double the peak memory of a large
+        // dump) and taken back out if the text turns out to be refused.
+        let before = (self.resources.len(), self.rejected.len(), self.notes.len());
+        load::documents(text, options, |i, doc| {
+            self.add_value(doc, source, &format!("document {i}"), 0);
+        })
+        .map_err(|e| {
+            self.resources.truncate(before.0);
+            self.rejected.truncate(before.1);
+            self.notes.truncate(before.2);
+            e.with_source(source)
+        })
     }
 
     fn add_value(&mut self, doc: Value, source: &str, at: &str, depth: usize) {
@@ -720,203 +800,6 @@ fn take_spec(map: &mut serde_json::Map<String, Value>, kind: &str) -> (Value, &'
                 .unwrap_or(Value::Object(Default::default())),
             "spec",
         )
-    }
-}
-
-/// Splits text into documents: JSON (one value, or a stream of values) or YAML (multi-document).
-fn parse_documents(text: &str) -> Result<Vec<Value>, Error> {
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let mut out = Vec::new();
-        let stream = serde_json::Deserializer::from_str(trimmed).into_iter::<Strict>();
-        for v in stream {
-            let v = v.map_err(|e| {
-                Error::new(
-                    ErrorKind::Syntax,
-                    format!("line {} column {}", e.line(), e.column()),
-                    e.to_string(),
-                )
-            })?;
-            match v.0 {
-                Value::Array(items) => out.extend(items),
-                other => out.push(other),
-            }
-        }
-        return Ok(out);
-    }
-    let mut options = serde_saphyr::Options::default();
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = limits::MAX_DEPTH;
-    budget.max_nodes = limits::MAX_NODES;
-    budget.max_aliases = limits::MAX_ALIASES;
-    budget.max_anchors = limits::MAX_ANCHORS;
-    budget.max_total_scalar_bytes = limits::MAX_SCALAR_BYTES;
-    budget.max_documents = limits::MAX_DOCUMENTS;
-    options.budget = Some(budget);
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
-    options.strict_booleans = true;
-    options.reject_unsupported_tags = true;
-    options.merge_keys = serde_saphyr::MergeKeyPolicy::Error;
-    let docs: Vec<Strict> =
-        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
-            // The parser's message, without its own position prefix and source snippet: the
-            // position goes in the path, as for JSON.
-            let position = e
-                .location()
-                .filter(|l| l.line() > 0)
-                .map(|l| (format!("line {} column {}", l.line(), l.column()), l));
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or_default();
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            let (path, why) = match &position {
-                Some((path, l)) => {
-                    let prefix = format!("line {} column {}: ", l.line(), l.column());
-                    (path.clone(), first.strip_prefix(&prefix).unwrap_or(first))
-                }
-                None => (String::new(), first),
-            };
-            Error::new(
-                ErrorKind::Syntax,
-                path,
-                format!("not valid YAML within limits: {}", budget_words(why)),
-            )
-        })?;
-    Ok(docs.into_iter().map(|d| d.0).collect())
-}
-
-/// The parser's budget message in words: `budget breached: Depth { depth: 33 }` becomes
-/// `the depth budget is exceeded (33; see meshroute::limits)`; other messages are kept.
-fn budget_words(why: &str) -> String {
-    let Some(rest) = why.strip_prefix("budget breached: ") else {
-        return why.to_string();
-    };
-    let inner = rest
-        .split_once('{')
-        .and_then(|(_, r)| r.rsplit_once('}'))
-        .map(|(fields, _)| fields.trim());
-    match inner.and_then(|f| f.split_once(':')) {
-        Some((field, value)) => format!(
-            "the {} budget is exceeded ({}; see meshroute::limits)",
-            field.trim().replace('_', " "),
-            value.trim()
-        ),
-        None => format!("a parser budget is exceeded ({rest}; see meshroute::limits)"),
-    }
-}
-
-/// A generic document value that rejects what JSON values cannot carry faithfully:
-/// non-finite numbers and duplicate keys (a JSON object with a repeated key is ambiguous).
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a YAML or JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-        i64::try_from(v)
-            .map(Value::from)
-            .map_err(|_| E::custom(format!("integer {v} is out of range")))
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-        u64::try_from(v)
-            .map(Value::from)
-            .map_err(|_| E::custom(format!("integer {v} is out of range")))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        serde_json::Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom(format!("number {v} is not finite")))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        String::from_utf8(v.to_vec())
-            .map(Value::String)
-            .map_err(|_| E::custom("binary value is not UTF-8"))
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Strict::deserialize(d).map(|s| s.0)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Strict(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<KeyString>()? {
-            let Strict(v) = map.next_value()?;
-            if out.contains_key(&key.0) {
-                return Err(de::Error::custom(format!("duplicate key {:?}", key.0)));
-            }
-            out.insert(key.0, v);
-        }
-        Ok(Value::Object(out))
-    }
-}
-
-/// A mapping key: strings, and scalars (numbers, booleans) as their text.
-struct KeyString(String);
-
-impl<'de> Deserialize<'de> for KeyString {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<KeyString, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = String;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a mapping key")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<String, E> {
-                Ok(v.to_string())
-            }
-            fn visit_string<E>(self, v: String) -> Result<String, E> {
-                Ok(v)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<String, E> {
-                Ok(v.to_string())
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<String, E> {
-                Ok(v.to_string())
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<String, E> {
-                Ok(v.to_string())
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<String, E> {
-                Ok(v.to_string())
-            }
-        }
-        d.deserialize_any(V).map(KeyString)
     }
 }
 

@@ -276,16 +276,7 @@ impl Router {
             _ => return Pick::NotForwarded,
         };
         // The mesh default route carries the service's own hash policy.
-        let hash = if cluster.policy.is_consistent_hash() {
-            let mut key = HashKey::new();
-            for p in &cluster.hash_policies {
-                key.add(p.hash(req));
-            }
-            key.hash()
-        } else {
-            None
-        };
-        cluster.pick(hash, draw, id)
+        cluster.pick(own_hash(cluster, req), draw, id)
     }
 
     /// Picks an endpoint of `destination`'s cluster, as for a mirror's copy of `req`: the
@@ -301,16 +292,7 @@ impl Router {
         let Some(cluster) = self.clusters.get(id as usize) else {
             return Pick::NoEndpoints;
         };
-        let hash = if cluster.policy.is_consistent_hash() {
-            let mut key = HashKey::new();
-            for p in &cluster.hash_policies {
-                key.add(p.hash(req));
-            }
-            key.hash()
-        } else {
-            None
-        };
-        cluster.pick(hash, draw, ClusterId::Destination(id))
+        cluster.pick(own_hash(cluster, req), draw, ClusterId::Destination(id))
     }
 
     /// The route's hash key as Envoy computes it from the hash policies Istio puts on the
@@ -381,6 +363,19 @@ impl<'r> Routed<'r> {
         }
         f
     }
+}
+
+/// The hash key of `req` under `cluster`'s own DestinationRule hash policy, when it hashes
+/// (ring hash, Maglev).
+fn own_hash<R: Request + ?Sized>(cluster: &Cluster, req: &R) -> Option<u64> {
+    if !cluster.policy.is_consistent_hash() {
+        return None;
+    }
+    let mut key = HashKey::new();
+    for p in &cluster.hash_policies {
+        key.add(p.hash(req));
+    }
+    key.hash()
 }
 
 /// The ports a cluster whose port comes from the request gets a cluster of its own at, as
