@@ -27,7 +27,7 @@
 //! | [`MAX_TOTAL_NODES`] | 20,000,000 per input (default of [`LoadOptions::max_total_nodes`](crate::LoadOptions::max_total_nodes)) | `Syntax` error | 200 nodes for each of 100,000 resources; a dumped one-rule VirtualService has about 50 |
 //! | [`MAX_DOCUMENTS`] | 1,000,000 per input (default of [`LoadOptions::max_documents`](crate::LoadOptions::max_documents)) | `Syntax` error | document-separator storms |
 //! | scalar bytes, aliases expanded | at most [`LoadOptions::max_input_bytes`](crate::LoadOptions::max_input_bytes) per input | `Syntax` error | aliases must not amplify the input |
-//! | [`MAX_NODES`] | 250,000 per resource | `Syntax` error naming the document (and item) | billion-laughs budget; a VirtualService of 16,384 rules fits |
+//! | [`MAX_NODES`] | 1,000,000 per resource | `Syntax` error naming the document (and item) | billion-laughs budget; a VirtualService of 16,384 rules fits |
 //! | [`MAX_SCALAR_BYTES`] | 4 MiB per resource | `Syntax` error naming the document (and item) | etcd's 1.5 MiB object cap |
 //! | [`MAX_DEPTH`] | 32 levels per YAML document | `Syntax` error | CRDs need 10–15 levels; saphyr 64, serde_yaml 128 |
 //! | [`MAX_ALIASES`] / [`MAX_ANCHORS`] | 100 / 100 per YAML document | `Syntax` error | billion-laughs budget |

@@ -60,7 +60,7 @@ pub mod limits {
     /// limit of 128).
     pub const MAX_DEPTH: usize = 32;
     /// Most nodes (keys, values, list elements; with YAML aliases expanded) in one resource.
-    pub const MAX_NODES: usize = 250_000;
+    pub const MAX_NODES: usize = 1_000_000;
     /// Most YAML aliases in one document.
     pub const MAX_ALIASES: usize = 100;
     /// Most YAML anchors in one document.
