@@ -16,6 +16,10 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use meshroute::{CompileOptions, Config, OwnedRequest, compile};
 
+#[path = "common/simple_rules.rs"]
+mod simple_rules;
+use simple_rules::{CHUNK, yaml_texts};
+
 /// The system allocator, keeping the number of bytes currently allocated, so the bench can
 /// report how much memory a table holds.
 struct Live;
@@ -57,42 +61,6 @@ fn table_bytes(config: &Config, options: &CompileOptions) -> isize {
 }
 
 const SIZES: [usize; 4] = [10, 100, 1000, 10_000];
-
-/// Rules per VirtualService. One YAML input is capped at `limits::MAX_NODES` (250,000) nodes,
-/// about 10,000 rules of this shape, so larger configs come as several inputs.
-const CHUNK: usize = 1000;
-
-/// `n` rules as YAML texts of at most [`CHUNK`] rules: text `c` holds a DestinationRule
-/// (subsets v1, v2) and a VirtualService for `web{c}.example.com`.
-fn yaml_texts(n: usize) -> Vec<String> {
-    (0..n.div_ceil(CHUNK))
-        .map(|c| {
-            let rules = CHUNK.min(n - c * CHUNK);
-            let mut y = String::with_capacity(600 + rules * 160);
-            write!(
-                y,
-                "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
-                 metadata: {{name: web{c}, namespace: default}}\n\
-                 spec:\n  host: web{c}.example.com\n  subsets:\n  \
-                 - {{name: v1, labels: {{version: v1}}}}\n  - {{name: v2, labels: {{version: v2}}}}\n---\n\
-                 apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
-                 metadata: {{name: web{c}, namespace: default}}\n\
-                 spec:\n  hosts: [web{c}.example.com]\n  http:\n"
-            )
-            .unwrap();
-            for i in c * CHUNK..c * CHUNK + rules {
-                let subset = if i % 2 == 0 { "v1" } else { "v2" };
-                writeln!(
-                    y,
-                    "  - name: r{i}\n    match: [{{uri: {{prefix: /svc{i}}}, headers: {{x-tenant: {{exact: t{i}}}}}}}]\n    \
-                     route: [{{destination: {{host: web{c}.example.com, subset: {subset}}}}}]"
-                )
-                .unwrap();
-            }
-            y
-        })
-        .collect()
-}
 
 fn load(texts: &[String]) -> Config {
     let mut config = Config::new();

@@ -103,31 +103,33 @@ pub enum Action {
     DirectResponse(DirectResponse),
 }
 
-/// Forwarding: the split and everything applied on the way.
+/// Forwarding: the split and everything applied on the way. What most rules leave unset
+/// (rewrite, retries, fault, CORS, sticky key) is boxed, so an unset one costs a pointer.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Forward {
     /// Destinations in declaration order.
-    pub destinations: Vec<WeightedDestination>,
+    pub destinations: Box<[WeightedDestination]>,
     /// Cumulative weights over `destinations`.
     pub split: Split,
     /// Path and authority rewrite.
-    pub rewrite: Option<Rewrite>,
+    pub rewrite: Option<Box<Rewrite>>,
     /// Request timeout; `None` means disabled (Istio's default).
     pub timeout: Option<Duration>,
     /// Timeout of each request to a backend (Gateway API `timeouts.backendRequest`).
     pub backend_timeout: Option<Duration>,
-    /// Retry policy; `None` when retries are disabled (`attempts: 0`).
-    pub retries: Option<Retries>,
+    /// Retry policy; `None` when retries are disabled (`attempts: 0`). Shared: every Istio
+    /// rule without `retries` holds the one mesh default.
+    pub retries: Option<std::sync::Arc<Retries>>,
     /// Fault injection.
-    pub fault: Option<Fault>,
+    pub fault: Option<Box<Fault>>,
     /// Mirrors, each with its share.
-    pub mirrors: Vec<Mirror>,
+    pub mirrors: Box<[Mirror]>,
     /// CORS policy.
-    pub cors: Option<Cors>,
+    pub cors: Option<Box<Cors>>,
     /// Sticky split: the destination is picked from this request key's hash instead of the
     /// random draw, when the request carries the key.
-    pub sticky: Option<crate::hash::KeySource>,
+    pub sticky: Option<Box<crate::hash::KeySource>>,
     /// The status of requests the split cannot serve: every weight 0, or the picked destination
     /// unavailable (Istio 503; Gateway API HTTPRoute 500, GRPCRoute 503 = gRPC UNAVAILABLE).
     pub unavailable_status: u16,
@@ -347,11 +349,11 @@ impl HeaderOps {
 #[non_exhaustive]
 pub struct HeaderEdits {
     /// Overwrite.
-    pub set: Vec<(Box<str>, Box<str>)>,
+    pub set: Box<[(Box<str>, Box<str>)]>,
     /// Append.
-    pub add: Vec<(Box<str>, Box<str>)>,
+    pub add: Box<[(Box<str>, Box<str>)]>,
     /// Remove.
-    pub remove: Vec<Box<str>>,
+    pub remove: Box<[Box<str>]>,
 }
 
 impl HeaderEdits {

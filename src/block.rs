@@ -29,9 +29,9 @@ pub struct Block {
     /// `authority` (raw, port included, case-sensitive).
     pub authority: Option<StrMatch>,
     /// `headers` and `withoutHeaders`, sorted by name.
-    pub headers: Vec<HeaderMatch>,
+    pub headers: Box<[HeaderMatch]>,
     /// `queryParams`.
-    pub query: Vec<QueryMatch>,
+    pub query: Box<[QueryMatch]>,
     /// `sourceLabels`, `sourceNamespace`, `port`.
     pub source: SourceMatch,
     /// Where the block is written in its resource (`spec.http[1].match[0]`,
@@ -39,7 +39,7 @@ pub struct Block {
     pub(crate) path: Box<str>,
     /// Where each of `headers` is written, relative to `path` (`headers[end-user]`,
     /// `withoutHeaders[x-debug]`, `headers[2]`); empty when unknown.
-    pub(crate) header_fields: Vec<Box<str>>,
+    pub(crate) header_fields: Box<[Box<str>]>,
 }
 
 /// The condition of a [`Block`] that a request fails, as [`Block::check`] reports it: what

@@ -31,6 +31,7 @@
 //! | [`MAX_SCALAR_BYTES`] | 4 MiB per resource | `Syntax` error naming the document (and item) | etcd's 1.5 MiB object cap |
 //! | [`MAX_DEPTH`] | 32 levels per YAML document | `Syntax` error | CRDs need 10–15 levels; saphyr 64, serde_yaml 128 |
 //! | [`MAX_ALIASES`] / [`MAX_ANCHORS`] | 100 / 100 per YAML document | `Syntax` error | billion-laughs budget |
+//! | [`MAX_ALIAS_REPLAY`] | 100,000 events replayed by aliases per input | `Syntax` error | billion-laughs budget: stops an expansion before it builds values (Kubernetes dumps use no aliases) |
 //!
 //! Nodes are mapping keys, values and list elements, counted as the values are built, so a
 //! YAML alias counts the nodes it stands for. Each document is checked as it is read and handed
@@ -122,8 +123,8 @@
 //!   resource instead.
 
 pub use crate::config::limits::{
-    MAX_ALIASES, MAX_ANCHORS, MAX_DEPTH, MAX_DOCUMENTS, MAX_INPUT_BYTES, MAX_LABEL_LEN,
-    MAX_NAME_LEN, MAX_NODES, MAX_SCALAR_BYTES, MAX_TOTAL_NODES,
+    MAX_ALIAS_REPLAY, MAX_ALIASES, MAX_ANCHORS, MAX_DEPTH, MAX_DOCUMENTS, MAX_INPUT_BYTES,
+    MAX_LABEL_LEN, MAX_NAME_LEN, MAX_NODES, MAX_SCALAR_BYTES, MAX_TOTAL_NODES,
 };
 pub use crate::decision::MAX_MIRRORS;
 pub use crate::predicate::host::MAX_HOST_LEN;

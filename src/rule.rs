@@ -28,7 +28,7 @@ pub struct Rule {
     /// The rule's name (`spec.http[].name`), empty when unnamed.
     pub name: Box<str>,
     /// Match blocks (OR); empty means the rule matches everything.
-    pub blocks: Vec<Block>,
+    pub blocks: Box<[Block]>,
     /// What the rule does.
     pub action: Action,
     /// Route-level header operations.

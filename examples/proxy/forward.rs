@@ -154,7 +154,7 @@ impl Forwarder {
                 passthrough_retries = Retries::mesh_default();
                 Some(&passthrough_retries)
             }
-            _ => forward.and_then(|f| f.retries.as_ref()),
+            _ => forward.and_then(|f| f.retries.as_deref()),
         };
         let per_try = retries
             .and_then(|r| r.per_try_timeout)

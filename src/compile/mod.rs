@@ -19,6 +19,7 @@ mod istio;
 pub(crate) mod names;
 mod regexes;
 pub(crate) mod report;
+mod shrink;
 pub(crate) mod values;
 
 use std::cell::RefCell;
@@ -308,6 +309,7 @@ fn single_port_services(
 /// every error of a rejected resource fails the compile.
 fn finish(mut inner: Inner, options: &CompileOptions, ledger: Ledger) -> Result<Compiled, Errors> {
     inner.normalization = options.path_normalization;
+    shrink::shrink(&mut inner);
     if options.route_index {
         inner.build_indexes();
     }

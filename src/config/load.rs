@@ -175,6 +175,7 @@ fn yaml_options(options: &LoadOptions) -> serde_saphyr::Options {
     budget.max_total_scalar_bytes = options.max_input_bytes;
     let mut yaml = serde_saphyr::Options::default();
     yaml.budget = Some(budget);
+    yaml.alias_limits.max_total_replayed_events = limits::MAX_ALIAS_REPLAY;
     yaml.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
     yaml.strict_booleans = true;
     yaml.reject_unsupported_tags = true;

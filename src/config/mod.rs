@@ -65,6 +65,9 @@ pub mod limits {
     pub const MAX_ALIASES: usize = 100;
     /// Most YAML anchors in one document.
     pub const MAX_ANCHORS: usize = 100;
+    /// Most parser events (a node's start or end, a scalar) YAML aliases may replay in one
+    /// input: what aliases stand for is bounded before the values are built.
+    pub const MAX_ALIAS_REPLAY: usize = 100_000;
     /// Most scalar bytes (keys and values, with YAML aliases expanded) in one resource.
     pub const MAX_SCALAR_BYTES: usize = 4 << 20;
     /// Longest name, hostname, group or address, in bytes.

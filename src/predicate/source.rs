@@ -22,7 +22,7 @@ pub enum SourceMiss {
 #[derive(Clone, Debug, Default)]
 pub struct SourceMatch {
     /// Labels the source workload must carry (all of them).
-    pub labels: Vec<(Box<str>, Box<str>)>,
+    pub labels: Box<[(Box<str>, Box<str>)]>,
     /// Namespace the source workload must be in.
     pub namespace: Option<Box<str>>,
     /// Destination port the request must be addressed to.

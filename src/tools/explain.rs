@@ -851,7 +851,7 @@ fn split_explain(
         destinations,
         total,
         by,
-        sticky_key: f.sticky.as_ref().map(key_name),
+        sticky_key: f.sticky.as_deref().map(key_name),
         picked,
     }
 }

@@ -757,7 +757,7 @@ fn space(table: &Table, target: EntryRef, block: &Block, p: &Placement<'_>) -> O
             .gateway
             .as_ref()
             .map(|(n, g)| (n.to_string(), g.to_string())),
-        labels: block.source.labels.clone(),
+        labels: block.source.labels.to_vec(),
         dims,
     })
 }

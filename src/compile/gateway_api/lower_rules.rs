@@ -137,7 +137,7 @@ pub(super) fn lower_rules<'a, M: Default + 'a>(
             source,
             index: i as u32,
             name,
-            blocks,
+            blocks: blocks.into(),
             action,
             headers,
         });
@@ -190,9 +190,9 @@ pub(super) fn lower_http_match(
         Block {
             uri,
             method,
-            headers,
-            query,
-            header_fields,
+            headers: headers.into(),
+            query: query.into(),
+            header_fields: header_fields.into(),
             ..Block::default()
         },
         spec,
@@ -259,8 +259,8 @@ pub(super) fn lower_grpc_match(
     (
         Block {
             uri,
-            headers,
-            header_fields,
+            headers: headers.into(),
+            header_fields: header_fields.into(),
             ..Block::default()
         },
         spec,
@@ -286,8 +286,8 @@ fn edits(m: &HeaderModifier) -> HeaderEdits {
         out
     }
     HeaderEdits {
-        set: first_wins(&m.set),
-        add: first_wins(&m.add),
+        set: first_wins(&m.set).into(),
+        add: first_wins(&m.add).into(),
         remove: m.remove.iter().map(|h| h.as_str().into()).collect(),
     }
 }
@@ -328,18 +328,18 @@ fn lower_action(
     let weights: Vec<u32> = destinations.iter().map(|d| d.weight).collect();
     warn_zero_weights(&weights, rc, path, report);
     Action::Forward(Forward {
-        destinations,
+        destinations: destinations.into(),
         split: Split::exact(&weights),
-        rewrite: filtered.rewrite,
+        rewrite: filtered.rewrite.map(Box::new),
         timeout: timeouts.and_then(|t| timeout(t.request.as_deref())),
         backend_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
-        retries: retry.map(|r| retries(r, timeouts)),
+        retries: retry.map(|r| std::sync::Arc::new(retries(r, timeouts))),
         fault: None,
-        mirrors: filtered.mirrors,
-        cors: filtered.cors,
+        mirrors: filtered.mirrors.into(),
+        cors: filtered.cors.map(Box::new),
         // gRPC clients read 503 as UNAVAILABLE, which the GRPCRoute specification asks for.
         unavailable_status: if rc.kind == "GRPCRoute" { 503 } else { 500 },
-        sticky: rc.sticky.clone(),
+        sticky: rc.sticky.clone().map(Box::new),
     })
 }
 

@@ -3,6 +3,7 @@
 //! is reported with its path.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
 
 use crate::action::{
     Abort, Action, Cors, Destination, DirectResponse, Fault, Forward, HeaderEdits, HeaderOps,
@@ -191,23 +192,23 @@ fn lower_rule(
         let mirrors = lower_mirrors(rule, path, ns, domain, report);
         Action::Forward(Forward {
             split: Split::new(&weights),
-            destinations,
-            rewrite,
+            destinations: destinations.into(),
+            rewrite: rewrite.map(Box::new),
             timeout: rule.timeout.map(|t| t.to_std()),
             backend_timeout: None,
             retries: retries(rule.retries.as_ref()),
-            fault: rule.fault.as_ref().map(fault),
-            mirrors,
-            cors: rule.cors_policy.as_ref().map(cors),
+            fault: rule.fault.as_ref().map(|f| Box::new(fault(f))),
+            mirrors: mirrors.into(),
+            cors: rule.cors_policy.as_ref().map(|c| Box::new(cors(c))),
             unavailable_status: 503,
-            sticky: sticky.clone(),
+            sticky: sticky.clone().map(Box::new),
         })
     };
     Some(Rule {
         source,
         index,
         name: name.into(),
-        blocks,
+        blocks: blocks.into(),
         action,
         headers,
     })
@@ -323,6 +324,14 @@ fn lower_rewrite(rule: &HttpRouteRule, path: &str, report: &mut Report) -> Optio
     })
 }
 
+/// Removes the header operation at `p`, returning its value.
+fn take_at(list: &mut Box<[(Box<str>, Box<str>)]>, p: usize) -> Box<str> {
+    let mut ops = std::mem::take(list).into_vec();
+    let (_, value) = ops.remove(p);
+    *list = ops.into_boxed_slice();
+    value
+}
+
 /// Setting `host`/`:authority` on the request is an authority rewrite (Istio): the first
 /// such `set` (else `add`) leaves the header edits and becomes the rewrite's authority,
 /// unless the rewrite names one already.
@@ -333,14 +342,14 @@ fn move_authority_to_rewrite(headers: &mut HeaderOps, rewrite: &mut Option<Rewri
         .iter()
         .position(|(k, _)| is_authority(k));
     let auth = auth_pos
-        .map(|p| headers.request.set.remove(p).1)
+        .map(|p| take_at(&mut headers.request.set, p))
         .or_else(|| {
             let p = headers
                 .request
                 .add
                 .iter()
                 .position(|(k, _)| is_authority(k))?;
-            Some(headers.request.add.remove(p).1)
+            Some(take_at(&mut headers.request.add, p))
         });
     if let Some(a) = auth {
         let rw = rewrite.get_or_insert(Rewrite {
@@ -472,9 +481,12 @@ fn header_ops(h: Option<&vs::Headers>) -> HeaderOps {
     }
 }
 
-fn retries(r: Option<&vs::HttpRetry>) -> Option<Retries> {
+fn retries(r: Option<&vs::HttpRetry>) -> Option<Arc<Retries>> {
+    /// Istio's mesh default, one allocation for every rule that sets no `retries`.
+    static MESH_DEFAULT: LazyLock<Arc<Retries>> =
+        LazyLock::new(|| Arc::new(Retries::mesh_default()));
     let Some(r) = r else {
-        return Some(Retries::mesh_default());
+        return Some(Arc::clone(&MESH_DEFAULT));
     };
     let attempts = r.attempts.unwrap_or(0);
     if attempts <= 0 {
@@ -484,7 +496,7 @@ fn retries(r: Option<&vs::HttpRetry>) -> Option<Retries> {
         Some(written) if !written.is_empty() => split_retry_on(written),
         _ => (crate::action::DEFAULT_RETRY_ON.into(), Vec::new()),
     };
-    Some(Retries {
+    Some(Arc::new(Retries {
         attempts: attempts.min(i64::from(u32::MAX)) as u32,
         per_try_timeout: r.per_try_timeout.map(|d| d.to_std()),
         retry_on: retry_on.into(),
@@ -493,7 +505,7 @@ fn retries(r: Option<&vs::HttpRetry>) -> Option<Retries> {
         retry_ignore_previous_hosts: r.retry_ignore_previous_hosts.unwrap_or(true),
         backoff: r.backoff.map(|d| d.to_std()),
         is_default: false,
-    })
+    }))
 }
 
 /// A written `retryOn` as istiod lowers it (pilot/pkg/networking/core/route/retry/retry.go
@@ -623,7 +635,7 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
     add_headers(&m.without_headers, "withoutHeaders", true);
     headers.sort_by(|a, b| a.0.source.name().cmp(b.0.source.name()));
     let (headers, header_fields): (Vec<HeaderMatch>, Vec<Box<str>>) = headers.into_iter().unzip();
-    let query = m
+    let query: Box<[QueryMatch]> = m
         .query_params
         .iter()
         .flatten()
@@ -644,7 +656,7 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
     let gateway_block = !m.gateways.is_empty();
     let source = SourceMatch {
         labels: if gateway_block {
-            Vec::new()
+            Box::default()
         } else {
             m.source_labels
                 .iter()
@@ -675,11 +687,11 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
         name: name.into(),
         route_name: route_name.into(),
         uri,
-        headers,
+        headers: headers.into(),
         query,
         source,
         path: path.into(),
-        header_fields,
+        header_fields: header_fields.into(),
     }
 }
 

@@ -427,7 +427,8 @@ fn https_redirect_rule(source: u32, index: u32, path: String) -> Rule {
             scheme: Some(crate::predicate::StrMatch::Exact("http".into())),
             path: path.into(),
             ..crate::block::Block::default()
-        }],
+        }]
+        .into(),
         action: crate::action::Action::Redirect(crate::action::Redirect {
             uri: None,
             prefix_rewrite: None,
