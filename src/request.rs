@@ -225,14 +225,19 @@ impl<'a> Iterator for OwnedValues<'a> {
         let name = self.name.as_bytes();
         // Lengths first, then the bytes as sent, then without case: most names differ in length,
         // and most that are equal are sent in the case asked for.
-        for (n, v) in &mut self.headers {
-            let n = n.as_bytes();
-            if n.len() == name.len() && (bytes_eq(n, name) || n.eq_ignore_ascii_case(name)) {
-                return Some(v.as_bytes());
-            }
-        }
-        None
+        self.headers
+            .find(|(n, _)| {
+                let n = n.as_bytes();
+                n.len() == name.len() && (bytes_eq(n, name) || eq_ignore_case(n, name))
+            })
+            .map(|(_, v)| v.as_bytes())
     }
+}
+
+/// The rare case-insensitive comparison, out of the scanning loop.
+#[inline(never)]
+fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
 }
 
 /// `a == b`, compared inline for the short strings of routing (header names, host names, trie
@@ -243,13 +248,13 @@ pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
+    #[inline(always)]
     fn w4(s: &[u8], i: usize) -> u32 {
-        u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]])
+        u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"))
     }
+    #[inline(always)]
     fn w8(s: &[u8], i: usize) -> u64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[i..i + 8]);
-        u64::from_le_bytes(w)
+        u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
     }
     match n {
         0 => true,
