@@ -76,11 +76,34 @@ struct Slot {
 }
 
 impl NameMap {
+    /// [`NameHasher`]'s mixing over the length and the words of `name`, the last word read
+    /// overlapping the one before it (no copy into a padded word).
     #[inline]
     fn hash(name: &[u8]) -> u64 {
-        let mut h = NameHasher::default();
-        h.write(name);
-        h.add(name.len() as u64);
+        #[inline(always)]
+        fn w8(s: &[u8], i: usize) -> u64 {
+            u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
+        }
+        #[inline(always)]
+        fn w4(s: &[u8], i: usize) -> u64 {
+            u64::from(u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes")))
+        }
+        let n = name.len();
+        let mut h = NameHasher(n as u64);
+        if n >= 8 {
+            let mut i = 0;
+            while i + 8 <= n {
+                h.add(w8(name, i));
+                i += 8;
+            }
+            if i < n {
+                h.add(w8(name, n - 8));
+            }
+        } else if n >= 4 {
+            h.add(w4(name, 0) | (w4(name, n - 4) << 32));
+        } else if n > 0 {
+            h.add(u64::from(name[0]) | u64::from(name[n / 2]) << 8 | u64::from(name[n - 1]) << 16);
+        }
         h.0
     }
 
