@@ -86,22 +86,34 @@ fn regex_literal_prefix(pattern: &str) -> Vec<u8> {
     out
 }
 
-/// One trie node: its children (a range of `Trie::edges`, sorted by byte), its entries, and
-/// the bytes that must follow the edge byte that leads to it (a chain of nodes without entries
-/// and with one child each, compressed into one).
+/// One trie node: its children, its entries, and the bytes that must follow the edge byte that
+/// leads to it (a chain of nodes without entries and with one child each, compressed into one).
+///
+/// The children are laid out breadth-first, so a node's children are the consecutive nodes
+/// `first_child..`, in the order of their edge bytes (`Trie::bytes[edges.0..edges.1]`, sorted).
+/// When those bytes are consecutive values (`dense`: `/svc0` .. `/svc9`, or one child), the
+/// child for a byte is found by subtraction, without reading the bytes.
 #[derive(Clone, Debug, Default)]
 struct Node {
     edges: (u32, u32),
-    prefix: (u32, u32),
-    exact: (u32, u32),
+    first_child: u32,
+    /// The smallest entry position at this node or below it (`u32::MAX`: none), so a walk
+    /// stops where nothing can precede the best match found so far.
+    min: u32,
+    /// The node's entries: prefix entries `postings[lists.0..lists.1]`, exact entries
+    /// `postings[lists.1..lists.2]`.
+    lists: (u32, u32, u32),
     label: (u32, u32),
+    /// The first edge byte.
+    lo: u8,
+    dense: bool,
 }
 
 /// A byte trie with ascending entry lists on its nodes, laid out flat.
 #[derive(Clone, Debug, Default)]
 struct Trie {
     nodes: Vec<Node>,
-    edges: Vec<(u8, u32)>,
+    bytes: Vec<u8>,
     postings: Vec<u32>,
     labels: Vec<u8>,
 }
@@ -135,7 +147,18 @@ impl Builder {
         self.children.is_empty() && self.prefix.is_empty() && self.exact.is_empty()
     }
 
-    /// Flattens breadth-first, so each node's children are contiguous in `edges`, compressing
+    /// The smallest position at this node or below it.
+    fn min(&self) -> u32 {
+        let own = self.prefix.iter().chain(&self.exact).copied().min();
+        self.children
+            .values()
+            .map(Builder::min)
+            .chain(own)
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Flattens breadth-first, so each node's children are contiguous in `nodes`, compressing
     /// chains of nodes that hold no entries and have one child.
     fn flatten(self) -> Trie {
         let mut trie = Trie::default();
@@ -144,16 +167,16 @@ impl Builder {
         let mut next_id = 1u32;
         let mut id = 0usize;
         while let Some((b, label)) = queue.pop_front() {
-            let list = |postings: &mut Vec<u32>, v: &[u32]| {
-                let start = postings.len() as u32;
-                postings.extend_from_slice(v);
-                (start, postings.len() as u32)
-            };
-            let prefix = list(&mut trie.postings, &b.prefix);
-            let exact = list(&mut trie.postings, &b.exact);
+            let min = b.min();
+            let p0 = trie.postings.len() as u32;
+            trie.postings.extend_from_slice(&b.prefix);
+            let p1 = trie.postings.len() as u32;
+            trie.postings.extend_from_slice(&b.exact);
+            let p2 = trie.postings.len() as u32;
             let label_start = trie.labels.len() as u32;
             trie.labels.extend_from_slice(&label);
-            let start = trie.edges.len() as u32;
+            let start = trie.bytes.len() as u32;
+            let first_child = next_id;
             for (byte, mut child) in b.children {
                 let mut chain = Vec::new();
                 while child.prefix.is_empty() && child.exact.is_empty() && child.children.len() == 1
@@ -162,16 +185,25 @@ impl Builder {
                     chain.push(b2);
                     child = next;
                 }
-                trie.edges.push((byte, next_id));
+                trie.bytes.push(byte);
                 trie.nodes.push(Node::default());
                 next_id += 1;
                 queue.push_back((child, chain));
             }
+            let edges = &trie.bytes[start as usize..];
+            let lo = edges.first().copied().unwrap_or(0);
+            let dense = edges
+                .iter()
+                .enumerate()
+                .all(|(k, &e)| usize::from(e) == usize::from(lo) + k);
             trie.nodes[id] = Node {
-                edges: (start, trie.edges.len() as u32),
-                prefix,
-                exact,
+                edges: (start, trie.bytes.len() as u32),
+                first_child,
+                min,
+                lists: (p0, p1, p2),
                 label: (label_start, trie.labels.len() as u32),
+                lo,
+                dense,
             };
             id += 1;
         }
@@ -182,18 +214,22 @@ impl Builder {
 impl Trie {
     #[inline]
     fn child(&self, node: &Node, byte: u8) -> Option<&Node> {
-        let edges = &self.edges[node.edges.0 as usize..node.edges.1 as usize];
-        let i = match edges.len() {
-            0 => return None,
-            1..=4 => edges.iter().position(|e| e.0 == byte)?,
-            _ => edges.binary_search_by_key(&byte, |e| e.0).ok()?,
+        let (a, b) = node.edges;
+        let k = if node.dense {
+            let k = u32::from(byte.wrapping_sub(node.lo));
+            if k >= b - a {
+                return None;
+            }
+            k as usize
+        } else {
+            let edges = &self.bytes[a as usize..b as usize];
+            if edges.len() <= 8 {
+                edges.iter().position(|&e| e == byte)?
+            } else {
+                edges.binary_search(&byte).ok()?
+            }
         };
-        Some(&self.nodes[edges[i].1 as usize])
-    }
-
-    #[inline]
-    fn list(&self, (a, b): (u32, u32)) -> &[u32] {
-        &self.postings[a as usize..b as usize]
+        self.nodes.get(node.first_child as usize + k)
     }
 
     /// Offers every entry on the walk along `path` (lowercased on the fly when `folded`).
@@ -203,32 +239,36 @@ impl Trie {
         };
         let mut depth = 0;
         loop {
-            if node.prefix.0 != node.prefix.1 {
-                offer(self.list(node.prefix), best, check);
-            }
-            if depth == path.len() {
-                offer(self.list(node.exact), best, check);
+            // Nothing here or below precedes the best match so far: `offer` would check none.
+            if node.min >= *best {
                 return;
             }
-            let b = if folded {
-                path[depth].to_ascii_lowercase()
-            } else {
-                path[depth]
+            let (p0, p1, p2) = node.lists;
+            if p0 != p1 {
+                offer(&self.postings[p0 as usize..p1 as usize], best, check);
+            }
+            let Some(&c) = path.get(depth) else {
+                if p1 != p2 {
+                    offer(&self.postings[p1 as usize..p2 as usize], best, check);
+                }
+                return;
             };
+            let b = if folded { c.to_ascii_lowercase() } else { c };
             match self.child(node, b) {
                 Some(n) => node = n,
                 None => return,
             }
             depth += 1;
-            let label = &self.labels[node.label.0 as usize..node.label.1 as usize];
-            if !label.is_empty() {
+            let (l0, l1) = node.label;
+            if l0 != l1 {
+                let label = &self.labels[l0 as usize..l1 as usize];
                 let Some(rest) = path.get(depth..depth + label.len()) else {
                     return;
                 };
                 let same = if folded {
                     rest.eq_ignore_ascii_case(label)
                 } else {
-                    rest == label
+                    crate::request::bytes_eq(rest, label)
                 };
                 if !same {
                     return;

@@ -220,13 +220,50 @@ pub struct OwnedValues<'a> {
 
 impl<'a> Iterator for OwnedValues<'a> {
     type Item = &'a [u8];
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
-        let name = self.name;
+        let name = self.name.as_bytes();
         // Lengths first, then the bytes as sent, then without case: most names differ in length,
         // and most that are equal are sent in the case asked for.
         self.headers
-            .find(|(n, _)| n.len() == name.len() && (n == name || n.eq_ignore_ascii_case(name)))
+            .find(|(n, _)| {
+                let n = n.as_bytes();
+                n.len() == name.len() && (bytes_eq(n, name) || eq_ignore_case(n, name))
+            })
             .map(|(_, v)| v.as_bytes())
+    }
+}
+
+/// The rare case-insensitive comparison, out of the scanning loop.
+#[inline(never)]
+fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// `a == b`, compared inline for the short strings of routing (header names, host names, trie
+/// labels): a few word compares instead of a call to `memcmp`.
+#[inline(always)]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    #[inline(always)]
+    fn w4(s: &[u8], i: usize) -> u32 {
+        u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"))
+    }
+    #[inline(always)]
+    fn w8(s: &[u8], i: usize) -> u64 {
+        u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
+    }
+    match n {
+        0 => true,
+        // Positions 0, n/2 and n-1 cover every byte of 1 to 3.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        // Two overlapping words cover the rest.
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -394,6 +431,27 @@ mod tests {
         );
         assert_eq!(split_port(":80"), ("", Some(80)));
         assert_eq!(split_port(""), ("", None));
+    }
+
+    #[test]
+    fn bytes_eq_is_slice_equality() {
+        let words: Vec<Vec<u8>> = (0..40)
+            .flat_map(|n| {
+                let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+                let mut variants = vec![base.clone()];
+                for i in 0..n {
+                    let mut v = base.clone();
+                    v[i] ^= 0x20;
+                    variants.push(v);
+                }
+                variants
+            })
+            .collect();
+        for a in &words {
+            for b in &words {
+                assert_eq!(bytes_eq(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

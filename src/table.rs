@@ -78,7 +78,14 @@ impl VirtualHost {
     /// `dedupeDomains` keeps the first for a domain): first those of `ns` itself exported to
     /// `ns`, then those exported to `ns` by name, then the public ones; in claim order
     /// (creation time) within each.
+    #[inline]
     pub(crate) fn claim_for(&self, ns: &str) -> Option<&Claim> {
+        // The usual host: one VirtualService, visible everywhere.
+        if let [only] = &self.claims[..]
+            && only.visibility == Visibility::Public
+        {
+            return Some(only);
+        }
         let tier = |c: &Claim| match &c.visibility {
             Visibility::Public => Some(2),
             v if v.admits(ns) => Some(if *c.namespace == *ns { 0 } else { 1 }),
@@ -470,7 +477,15 @@ impl Inner {
         }
     }
 
+    #[inline]
     pub(crate) fn context(&self, gateway: Option<(&str, &str)>) -> Option<&Context> {
+        // The mesh comes first.
+        if gateway.is_none()
+            && let Some(mesh) = self.contexts.first()
+            && mesh.gateway.is_none()
+        {
+            return Some(mesh);
+        }
         self.contexts.iter().find(|c| match (&c.gateway, gateway) {
             (None, None) => true,
             (Some((ns, name)), Some((rns, rname))) => **ns == *rns && **name == *rname,

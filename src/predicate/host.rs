@@ -8,8 +8,7 @@
 //! Names written in configuration are qualified by their resource's namespace instead, at
 //! compile time (`service_fqdn`), as Istio does: a dotted config host is already a full name.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use crate::request::split_port;
 
@@ -55,7 +54,132 @@ impl Hasher for NameHasher {
     }
 }
 
-type NameMap = HashMap<Box<str>, u32, BuildHasherDefault<NameHasher>>;
+/// A set of names with an id each: open addressing with linear probing over a table at most
+/// half full, each slot holding a tag of the name's hash and where its bytes are in one arena,
+/// so a lookup hashes the name once and reads one slot and the name's bytes.
+#[derive(Clone, Debug, Default)]
+struct NameMap {
+    /// A power of two long, or empty.
+    slots: Vec<Slot>,
+    /// The names' bytes, back to back.
+    arena: Vec<u8>,
+    len: usize,
+}
+
+/// A slot of a [`NameMap`]; `tag` 0 is an empty slot (a name's tag is never 0).
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    tag: u32,
+    id: u32,
+    start: u32,
+    len: u32,
+}
+
+impl NameMap {
+    /// [`NameHasher`]'s mixing over the length and the words of `name`, the last word read
+    /// overlapping the one before it (no copy into a padded word).
+    #[inline]
+    fn hash(name: &[u8]) -> u64 {
+        #[inline(always)]
+        fn w8(s: &[u8], i: usize) -> u64 {
+            u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
+        }
+        #[inline(always)]
+        fn w4(s: &[u8], i: usize) -> u64 {
+            u64::from(u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes")))
+        }
+        let n = name.len();
+        let mut h = NameHasher(n as u64);
+        if n >= 8 {
+            let mut i = 0;
+            while i + 8 <= n {
+                h.add(w8(name, i));
+                i += 8;
+            }
+            if i < n {
+                h.add(w8(name, n - 8));
+            }
+        } else if n >= 4 {
+            h.add(w4(name, 0) | (w4(name, n - 4) << 32));
+        } else if n > 0 {
+            h.add(u64::from(name[0]) | u64::from(name[n / 2]) << 8 | u64::from(name[n - 1]) << 16);
+        }
+        h.0
+    }
+
+    /// The slot to start probing at and the tag, from a hash.
+    #[inline]
+    fn place(&self, hash: u64) -> (usize, u32) {
+        let mask = self.slots.len() - 1;
+        (((hash >> 32) as usize) & mask, (hash as u32) | 1)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn get(&self, name: &str) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let name = name.as_bytes();
+        let (mut i, tag) = self.place(Self::hash(name));
+        let mask = self.slots.len() - 1;
+        loop {
+            let s = self.slots[i];
+            if s.tag == 0 {
+                return None;
+            }
+            if s.tag == tag
+                && s.len as usize == name.len()
+                && crate::request::bytes_eq(
+                    &self.arena[s.start as usize..(s.start + s.len) as usize],
+                    name,
+                )
+            {
+                return Some(s.id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Adds `name` (not yet present).
+    fn insert(&mut self, name: &str, id: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let old = std::mem::take(&mut self.slots);
+            self.slots = vec![Slot::default(); (old.len() * 2).max(8)];
+            for s in old.into_iter().filter(|s| s.tag != 0) {
+                self.put(s);
+            }
+        }
+        let start = u32::try_from(self.arena.len()).expect("host names fit in 4 GiB");
+        self.arena.extend_from_slice(name.as_bytes());
+        self.put(Slot {
+            tag: 0,
+            id,
+            start,
+            len: name.len() as u32,
+        });
+        self.len += 1;
+    }
+
+    /// Places `slot` (its tag recomputed) in the first free slot of its probe sequence.
+    fn put(&mut self, mut slot: Slot) {
+        let bytes = &self.arena[slot.start as usize..(slot.start + slot.len) as usize];
+        let (mut i, tag) = self.place(Self::hash(bytes));
+        slot.tag = tag;
+        let mask = self.slots.len() - 1;
+        while self.slots[i].tag != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
+    }
+}
 
 /// Maps host names to virtual-host ids.
 #[derive(Clone, Debug, Default)]
@@ -87,7 +211,7 @@ impl HostIndex {
         if map.contains_key(key) {
             return false;
         }
-        map.insert(key.into(), id);
+        map.insert(key, id);
         if name.starts_with('*') && !key.starts_with('.') {
             let at = self.undotted.partition_point(|(s, _)| s.len() >= key.len());
             self.undotted.insert(at, (key.into(), id));
@@ -101,14 +225,14 @@ impl HostIndex {
             return self.any;
         }
         match name.strip_prefix('*') {
-            Some(suffix) => self.suffixes.get(suffix).copied(),
+            Some(suffix) => self.suffixes.get(suffix),
             None => self.get_exact(name),
         }
     }
 
     /// The id for an exact name only.
     pub fn get_exact(&self, host: &str) -> Option<u32> {
-        self.exact.get(host).copied()
+        self.exact.get(host)
     }
 
     /// The id of the best wildcard for `host` (lowercase): the longest suffix that leaves at
@@ -128,11 +252,7 @@ impl HostIndex {
             .enumerate()
             .skip(1)
             .filter(|&(_, b)| b == b'.')
-            .filter_map(move |(i, _)| {
-                self.suffixes
-                    .get(&host[i..])
-                    .map(|&id| (host.len() - i, id))
-            })
+            .filter_map(move |(i, _)| self.suffixes.get(&host[i..]).map(|id| (host.len() - i, id)))
             .peekable();
         let mut scanned = self
             .undotted
@@ -182,11 +302,39 @@ pub(crate) fn with_request_host<T>(authority: &str, f: impl FnOnce(&str) -> T) -
     if host.len() > MAX_HOST_LEN {
         return f("");
     }
-    if !host.bytes().any(|c| c.is_ascii_uppercase()) {
+    if !has_upper(host.as_bytes()) {
         return f(host);
     }
     let mut buf = [0u8; MAX_HOST_LEN];
     f(lowercase_into(host, &mut buf).unwrap_or(""))
+}
+
+/// Whether `b` has an ASCII upper-case letter, a word at a time.
+#[inline(always)]
+fn has_upper(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    // Per byte (no carries: the low seven bits plus at most 0x3f stay below 0x100): the high
+    // bit of `ge_a` is set from `A` up, that of `gt_z` above `Z`; bytes of 0x80 and up are
+    // not letters.
+    let word = |w: u64| {
+        let low = w & !HIGH;
+        let ge_a = low + ONES * (0x80 - u64::from(b'A'));
+        let gt_z = low + ONES * (0x7f - u64::from(b'Z'));
+        ge_a & !gt_z & !w & HIGH != 0
+    };
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        if word(u64::from_le_bytes(w)) {
+            return true;
+        }
+    }
+    let rest = chunks.remainder();
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    word(u64::from_le_bytes(w))
 }
 
 /// Offers the exact names a lowercase `host` may stand for to `find`, in lookup order, until
@@ -388,6 +536,38 @@ mod tests {
             "cart.shop"
         );
         assert_eq!(with_request_host(&"a".repeat(300), str::len), 0);
+    }
+
+    #[test]
+    fn has_upper_finds_every_upper_case_letter() {
+        for len in 0..20 {
+            for at in 0..len {
+                for c in 0..=255u8 {
+                    let mut b = vec![b'a'; len];
+                    b[at] = c;
+                    assert_eq!(has_upper(&b), c.is_ascii_uppercase(), "{b:?}");
+                }
+            }
+            assert!(!has_upper(&vec![0xffu8; len]));
+        }
+    }
+
+    #[test]
+    fn the_name_map_finds_what_was_inserted() {
+        let mut m = NameMap::default();
+        let names: Vec<String> = (0..500).map(|i| format!("h{i}.example.com")).collect();
+        for (i, n) in names.iter().enumerate() {
+            assert!(!m.contains_key(n));
+            m.insert(n, i as u32);
+        }
+        m.insert("", 999);
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(m.get(n), Some(i as u32));
+        }
+        assert_eq!(m.get(""), Some(999));
+        assert_eq!(m.get("h500.example.com"), None);
+        assert_eq!(m.get("H1.example.com"), None);
+        assert_eq!(NameMap::default().get("x"), None);
     }
 
     #[test]
