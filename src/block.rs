@@ -78,6 +78,14 @@ impl Block {
         self.check(req, path).is_ok()
     }
 
+    /// [`Block::is_match_at`], skipping the path condition when `uri_known` (the route index
+    /// has decided it holds for `path`).
+    #[inline]
+    pub(crate) fn holds<R: Request + ?Sized>(&self, req: &R, path: &str, uri_known: bool) -> bool {
+        self.walk(req, path, uri_known, ControlFlow::Break)
+            .is_continue()
+    }
+
     /// The first condition that fails for `req` (with `path` stripped of query and fragment),
     /// in the order the conditions are checked: source and port, method, scheme, authority,
     /// path, headers, query. `Ok` when the block matches.
@@ -97,6 +105,18 @@ impl Block {
         &self,
         req: &R,
         path: &str,
+        on_miss: impl FnMut(Miss) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        self.walk(req, path, false, on_miss)
+    }
+
+    /// [`Block::each_miss`], leaving the path condition out when `uri_known`.
+    #[inline]
+    fn walk<R: Request + ?Sized, B>(
+        &self,
+        req: &R,
+        path: &str,
+        uri_known: bool,
         mut on_miss: impl FnMut(Miss) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         self.source.each_miss(req, |m| on_miss(Miss::Source(m)))?;
@@ -115,7 +135,8 @@ impl Block {
         {
             on_miss(Miss::Authority)?;
         }
-        if let Some(u) = &self.uri
+        if !uri_known
+            && let Some(u) = &self.uri
             && !u.is_match(path)
         {
             on_miss(Miss::Uri)?;

@@ -51,6 +51,21 @@ pub(crate) fn placement(uri: Option<&PathMatch>) -> Placement {
     }
 }
 
+/// Whether reaching an entry's key decides its path condition: a plain `prefix` or `exact`
+/// (with or without `ignoreUriCase`) holds exactly for the paths whose walk offers the entry,
+/// so the entry's check can skip it. A segment prefix also needs the segment's end, and a
+/// regex its whole pattern.
+pub(crate) fn decides(uri: Option<&PathMatch>) -> bool {
+    matches!(
+        uri,
+        Some(PathMatch::Exact { .. } | PathMatch::Prefix { .. })
+    )
+}
+
+/// The bit of a posting that says the key decides the entry's path condition; the other bits
+/// are the entry's position.
+const DECIDED: u32 = 1 << 31;
+
 fn fold(value: &str, ignore_case: bool) -> Vec<u8> {
     let mut v = value.as_bytes().to_vec();
     if ignore_case {
@@ -149,7 +164,12 @@ impl Builder {
 
     /// The smallest position at this node or below it.
     fn min(&self) -> u32 {
-        let own = self.prefix.iter().chain(&self.exact).copied().min();
+        let own = self
+            .prefix
+            .iter()
+            .chain(&self.exact)
+            .map(|p| p & !DECIDED)
+            .min();
         self.children
             .values()
             .map(Builder::min)
@@ -207,6 +227,10 @@ impl Builder {
             };
             id += 1;
         }
+        trie.nodes.shrink_to_fit();
+        trie.bytes.shrink_to_fit();
+        trie.postings.shrink_to_fit();
+        trie.labels.shrink_to_fit();
         trie
     }
 }
@@ -233,7 +257,13 @@ impl Trie {
     }
 
     /// Offers every entry on the walk along `path` (lowercased on the fly when `folded`).
-    fn walk(&self, path: &[u8], folded: bool, best: &mut u32, check: &mut impl FnMut(u32) -> bool) {
+    fn walk(
+        &self,
+        path: &[u8],
+        folded: bool,
+        best: &mut u32,
+        check: &mut impl FnMut(u32, bool) -> bool,
+    ) {
         let Some(mut node) = self.nodes.first() else {
             return;
         };
@@ -279,14 +309,16 @@ impl Trie {
     }
 }
 
-/// Checks the entries of an ascending list that precede `best`, stopping at the first match.
+/// Checks the entries of an ascending list that precede `best`, stopping at the first match;
+/// `check` hears whether the entry's path condition is decided already ([`decides`]).
 #[inline]
-fn offer(list: &[u32], best: &mut u32, check: &mut impl FnMut(u32) -> bool) {
-    for &pos in list {
+fn offer(list: &[u32], best: &mut u32, check: &mut impl FnMut(u32, bool) -> bool) {
+    for &posting in list {
+        let pos = posting & !DECIDED;
         if pos >= *best {
             return;
         }
-        if check(pos) {
+        if check(pos, posting & DECIDED != 0) {
             *best = pos;
             return;
         }
@@ -303,16 +335,19 @@ pub(crate) struct PathIndex {
 }
 
 impl PathIndex {
-    /// Builds the index of entries placed as `placements` says (one per entry, in order).
-    pub(crate) fn new(placements: impl IntoIterator<Item = Placement>) -> PathIndex {
+    /// Builds the index of entries placed as `placements` says (one per entry, in order), each
+    /// with whether its key decides its path condition ([`decides`]).
+    pub(crate) fn new(placements: impl IntoIterator<Item = (Placement, bool)>) -> PathIndex {
         let mut always = Vec::new();
         let (mut exact, mut folded) = (Builder::default(), Builder::default());
-        for (pos, p) in placements.into_iter().enumerate() {
+        for (pos, (p, decided)) in placements.into_iter().enumerate() {
             let pos = pos as u32;
+            assert!(pos < DECIDED, "a claim holds fewer than 2^31 entries");
+            let posting = if decided { pos | DECIDED } else { pos };
             match p {
                 None => always.push(pos),
-                Some((key, false)) => exact.insert(&key, pos),
-                Some((key, true)) => folded.insert(&key, pos),
+                Some((key, false)) => exact.insert(&key, posting),
+                Some((key, true)) => folded.insert(&key, posting),
             }
         }
         let flat = |b: Builder| {
@@ -330,9 +365,14 @@ impl PathIndex {
     }
 
     /// The first position, in order, for which `check` holds, among the candidates for `path`.
-    /// `check` is called only for candidates, in ascending order within each candidate list.
+    /// `check` is called only for candidates, in ascending order within each candidate list,
+    /// with whether the walk decided the candidate's path condition (it holds for `path`).
     #[inline]
-    pub(crate) fn first(&self, path: &[u8], mut check: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub(crate) fn first(
+        &self,
+        path: &[u8],
+        mut check: impl FnMut(u32, bool) -> bool,
+    ) -> Option<u32> {
         let mut best = u32::MAX;
         self.exact.walk(path, false, &mut best, &mut check);
         offer(&self.always, &mut best, &mut check);
@@ -375,15 +415,17 @@ mod tests {
     fn first_is_the_first_candidate_that_holds() {
         // 0: prefix /a   1: exact /a/b   2: always   3: prefix /a/b   4: folded exact /X
         let ix = PathIndex::new([
-            prefix("/a"),
-            Some((Key::Exact(b"/a/b".to_vec()), false)),
-            None,
-            prefix("/a/b"),
-            Some((Key::Exact(b"/x".to_vec()), true)),
+            (prefix("/a"), true),
+            (Some((Key::Exact(b"/a/b".to_vec()), false)), true),
+            (None, false),
+            (prefix("/a/b"), false),
+            (Some((Key::Exact(b"/x".to_vec()), true)), true),
         ]);
         let seen = |path: &str, holds: &[u32]| {
             let mut offered = Vec::new();
-            let r = ix.first(path.as_bytes(), |p| {
+            let r = ix.first(path.as_bytes(), |p, decided| {
+                // The flag comes through as given, whichever list offers the entry.
+                assert_eq!(decided, [0, 1, 4].contains(&p), "entry {p}");
                 offered.push(p);
                 holds.contains(&p)
             });

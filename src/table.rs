@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::balance::{HostPolicy, LoadBalancer, host_policy};
 use crate::decision::{Decision, Outcome};
-use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, placement};
+use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, decides, placement};
 use crate::observe::{Counters, Handle, Metrics};
 use crate::predicate::host::{HostIndex, Via, lookup_names, with_request_host};
 use crate::predicate::normalize::MAX_PATH_LEN;
@@ -308,15 +308,20 @@ impl Table {
             inner.count(&d, None);
             return d;
         };
-        let holds = |entry: &Entry| match entry.block {
+        // `uri_known`: the index decided the block's path condition (it holds).
+        let holds = |entry: &Entry, uri_known: bool| match entry.block {
             None => true,
-            Some(b) => inner.rules[entry.rule as usize].blocks[b as usize].is_match_at(req, path),
+            Some(b) => {
+                inner.rules[entry.rule as usize].blocks[b as usize].holds(req, path, uri_known)
+            }
         };
         let first = match &claim.index {
             Some(index) => index
-                .first(path.as_bytes(), |pos| holds(&claim.entries[pos as usize]))
+                .first(path.as_bytes(), |pos, known| {
+                    holds(&claim.entries[pos as usize], known)
+                })
                 .map(|pos| &claim.entries[pos as usize]),
-            None => claim.entries.iter().find(|e| holds(e)),
+            None => claim.entries.iter().find(|e| holds(e, false)),
         };
         if let Some(entry) = first {
             let rule = &inner.rules[entry.rule as usize];
@@ -467,9 +472,10 @@ impl Inner {
                 for claim in hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut()) {
                     claim.index = (claim.entries.len() >= MIN_INDEXED_ENTRIES).then(|| {
                         PathIndex::new(claim.entries.iter().map(|e| {
-                            placement(e.block.and_then(|b| {
+                            let uri = e.block.and_then(|b| {
                                 rules[e.rule as usize].blocks[b as usize].uri.as_ref()
-                            }))
+                            });
+                            (placement(uri), decides(uri))
                         }))
                     });
                 }
