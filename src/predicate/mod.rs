@@ -27,8 +27,11 @@ impl StrMatch {
     /// Whether one value matches.
     pub fn is_match(&self, value: &[u8]) -> bool {
         match self {
-            StrMatch::Exact(e) => value == e.as_bytes(),
-            StrMatch::Prefix(p) => value.starts_with(p.as_bytes()),
+            StrMatch::Exact(e) => crate::request::bytes_eq(value, e.as_bytes()),
+            StrMatch::Prefix(p) => {
+                let p = p.as_bytes();
+                value.len() >= p.len() && crate::request::bytes_eq(&value[..p.len()], p)
+            }
             StrMatch::Regex(r) => r.is_match(value),
         }
     }

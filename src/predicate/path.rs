@@ -55,7 +55,7 @@ impl PathMatch {
             PathMatch::Exact {
                 value,
                 ignore_case: false,
-            } => p == value.as_bytes(),
+            } => crate::request::bytes_eq(p, value.as_bytes()),
             PathMatch::Exact {
                 value,
                 ignore_case: true,
@@ -63,7 +63,10 @@ impl PathMatch {
             PathMatch::Prefix {
                 value,
                 ignore_case: false,
-            } => p.starts_with(value.as_bytes()),
+            } => {
+                let v = value.as_bytes();
+                p.len() >= v.len() && crate::request::bytes_eq(&p[..v.len()], v)
+            }
             PathMatch::Prefix {
                 value,
                 ignore_case: true,
