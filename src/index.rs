@@ -139,6 +139,8 @@ struct Builder {
     children: std::collections::BTreeMap<u8, Builder>,
     prefix: Vec<u32>,
     exact: Vec<u32>,
+    /// The smallest position at this node or below it, kept as entries are inserted.
+    min: Option<u32>,
 }
 
 impl Builder {
@@ -147,10 +149,13 @@ impl Builder {
             Key::Prefix(b) => (b, false),
             Key::Exact(b) => (b, true),
         };
+        let at = pos & !DECIDED;
         let mut node = self;
         for &b in bytes {
+            node.min = Some(node.min.map_or(at, |m| m.min(at)));
             node = node.children.entry(b).or_default();
         }
+        node.min = Some(node.min.map_or(at, |m| m.min(at)));
         if exact {
             node.exact.push(pos);
         } else {
@@ -164,18 +169,7 @@ impl Builder {
 
     /// The smallest position at this node or below it.
     fn min(&self) -> u32 {
-        let own = self
-            .prefix
-            .iter()
-            .chain(&self.exact)
-            .map(|p| p & !DECIDED)
-            .min();
-        self.children
-            .values()
-            .map(Builder::min)
-            .chain(own)
-            .min()
-            .unwrap_or(u32::MAX)
+        self.min.unwrap_or(u32::MAX)
     }
 
     /// Flattens breadth-first, so each node's children are contiguous in `nodes`, compressing
