@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::Config;
 use super::limits;
 use crate::error::{Error, ErrorKind};
 
@@ -120,15 +121,23 @@ impl LoadOptions {
 
 /// Reads `text` (JSON when it starts with `{` or `[`, else YAML) and hands each document to
 /// `each` with its index, as soon as it is read. The size limit is the caller's to check.
+///
+/// The elements of a document's top-level `items` list (a `kind: List`, as `kubectl get -o
+/// yaml` prints a cluster's resources) are not kept in the document's value: each is read into
+/// a [`Config`] of its own as soon as it is parsed, so that a dump never holds all its values
+/// at once, and that `Config` comes with the document (the document's `items` is then empty).
+/// Whether the document is a List, and the staged resources are its, is the caller's call.
 pub(crate) fn documents(
     text: &str,
+    source: &str,
     options: &LoadOptions,
-    mut each: impl FnMut(usize, Value),
+    mut each: impl FnMut(usize, Value, Config),
 ) -> Result<(), Error> {
     let _metering = Metering::start(options);
+    let _staging = Staging::start(source);
     let mut n = 0;
     let mut next = |v: Value| {
-        each(n, v);
+        each(n, v, Staging::take(n + 1));
         n += 1;
     };
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
@@ -433,6 +442,73 @@ fn end_items() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Staging a List's items
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    /// Where the read under way on this thread stages the resources of each document's
+    /// `items` as they are parsed (reached from `Strict`'s visitor, as the meter is).
+    static STAGING: RefCell<Option<Stage>> = const { RefCell::new(None) };
+}
+
+struct Stage {
+    source: String,
+    /// The index of the document being read.
+    document: usize,
+    items: Config,
+}
+
+/// Installs the staging of one read and removes it when dropped.
+struct Staging;
+
+impl Staging {
+    fn start(source: &str) -> Staging {
+        STAGING.with(|s| {
+            s.replace(Some(Stage {
+                source: source.to_string(),
+                document: 0,
+                items: Config::new(),
+            }))
+        });
+        Staging
+    }
+
+    /// The resources staged for the document just read; the next is document `next`.
+    fn take(next: usize) -> Config {
+        STAGING.with(|s| {
+            let mut guard = s.borrow_mut();
+            match guard.as_mut() {
+                Some(stage) => {
+                    stage.document = next;
+                    std::mem::take(&mut stage.items)
+                }
+                None => Config::new(),
+            }
+        })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        STAGING.with(|s| s.replace(None));
+    }
+}
+
+/// Reads element `i` of the current document's `items` into the stage; gives it back when no
+/// read is staging.
+fn stage_item(i: usize, item: Value) -> Option<Value> {
+    STAGING.with(|s| {
+        let mut guard = s.borrow_mut();
+        let Some(stage) = guard.as_mut() else {
+            return Some(item);
+        };
+        let at = format!("document {} items[{i}]", stage.document);
+        stage.items.add_value(item, &stage.source, &at, 1);
+        None
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Values
 // ---------------------------------------------------------------------------------------------
 
@@ -535,14 +611,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
             Level::Inner => None,
         };
         let mut out = Vec::new();
-        loop {
+        for i in 0.. {
             if let Some(c) = container {
-                begin_item(c, out.len());
+                begin_item(c, i);
             }
-            match seq.next_element_seed(Level::Inner)? {
-                Some(v) => out.push(v),
-                None => break,
-            }
+            let Some(v) = seq.next_element_seed(Level::Inner)? else {
+                break;
+            };
+            let kept = match container {
+                Some(Container::Items) => stage_item(i, v),
+                _ => Some(v),
+            };
+            out.extend(kept);
         }
         if container.is_some() {
             end_items();

@@ -359,8 +359,15 @@ impl Config {
         // Resources are added in place (a staged copy would double the peak memory of a large
         // dump) and taken back out if the text turns out to be refused.
         let before = (self.resources.len(), self.rejected.len(), self.notes.len());
-        load::documents(text, options, |i, doc| {
+        load::documents(text, source, options, |i, doc, items| {
+            let list = doc.as_object().is_some_and(|map| {
+                let field = |f: &str| map.get(f).and_then(Value::as_str).unwrap_or("");
+                is_list(field("apiVersion"), field("kind"))
+            });
             self.add_value(doc, source, &format!("document {i}"), 0);
+            if list {
+                self.append(items);
+            }
         })
         .map_err(|e| {
             self.resources.truncate(before.0);
@@ -584,6 +591,13 @@ impl Config {
             }
         }
         None
+    }
+
+    /// Moves what `other` holds to the end of this configuration.
+    fn append(&mut self, mut other: Config) {
+        self.resources.append(&mut other.resources);
+        self.rejected.append(&mut other.rejected);
+        self.notes.append(&mut other.notes);
     }
 
     fn note(&mut self, source: &str, at: &str, message: String) {
@@ -821,6 +835,55 @@ mod tests {
             "{}",
             c.notes[0]
         );
+    }
+
+    /// A List's items are read as they are parsed (the List is never held whole); what they
+    /// give is the List's only when the document turns out to be a List, in order, with each
+    /// item named by its place.
+    #[test]
+    fn list_items_are_read_in_order_and_only_for_a_list() {
+        let item = |name: &str| {
+            format!(
+                "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n  \
+                 metadata: {{name: {name}, namespace: x}}\n  spec: {{hosts: [{name}]}}\n"
+            )
+        };
+        let bad = "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n  \
+                   metadata: {name: bad, namespace: x}\n  spec: {hosts: 7}\n";
+        let nested = "- {apiVersion: v1, kind: List, items: []}\n";
+        // `items` comes before `kind`, as kubectl writes it; the second document is not a List.
+        let yaml = format!(
+            "apiVersion: v1\nitems:\n{}{bad}{nested}{}kind: List\n---\n\
+             apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+             metadata: {{name: c, namespace: x}}\nspec: {{hosts: [c]}}\nitems:\n{}",
+            item("a"),
+            item("b"),
+            item("ghost"),
+        );
+        let c = Config::from_str(&yaml, "t.yaml").unwrap();
+        let names: Vec<String> = c
+            .resources
+            .iter()
+            .map(|r| r.metadata().name.clone())
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(c.rejected.len(), 1);
+        assert_eq!(c.rejected[0].errors[0].path(), "spec.hosts");
+        assert_eq!(c.notes.len(), 1);
+        assert_eq!(c.notes[0].path, "t.yaml: document 0 items[2]");
+        assert!(c.notes[0].message.contains("nested"), "{}", c.notes[0]);
+        // The same as JSON, and an error later in the text keeps nothing of it.
+        let json = serde_json::to_string(&serde_saphyr::from_multiple::<Value>(&yaml).unwrap()[0])
+            .unwrap();
+        let j = Config::from_str(&json, "t.json").unwrap();
+        assert_eq!(j.resources.len(), 2);
+        assert_eq!(j.notes[0].path, "t.json: document 0 items[2]");
+        let mut kept = Config::new();
+        assert!(
+            kept.add_str(&format!("{yaml}---\n[: bad"), "t.yaml")
+                .is_err()
+        );
+        assert!(kept.resources.is_empty() && kept.rejected.is_empty() && kept.notes.is_empty());
     }
 
     #[test]
