@@ -593,11 +593,19 @@ impl Config {
         None
     }
 
-    /// Moves what `other` holds to the end of this configuration.
-    fn append(&mut self, mut other: Config) {
-        self.resources.append(&mut other.resources);
-        self.rejected.append(&mut other.rejected);
-        self.notes.append(&mut other.notes);
+    /// Moves what `other` holds to the end of this configuration (taking its lists whole
+    /// where this one's are empty, so that a large List is not copied).
+    fn append(&mut self, other: Config) {
+        fn join<T>(to: &mut Vec<T>, mut from: Vec<T>) {
+            if to.is_empty() {
+                *to = from;
+            } else {
+                to.append(&mut from);
+            }
+        }
+        join(&mut self.resources, other.resources);
+        join(&mut self.rejected, other.rejected);
+        join(&mut self.notes, other.notes);
     }
 
     fn note(&mut self, source: &str, at: &str, message: String) {
