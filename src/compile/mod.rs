@@ -163,8 +163,8 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         rejected: config.rejected.clone(),
         diagnostics: config.notes.clone(),
     };
-    let valid = validate(config, options, &mut ledger);
     let regexes = Rc::new(RefCell::new(regexes::Regexes::default()));
+    let valid = validate(config, options, &regexes, &mut ledger);
     let mut inner = Inner {
         cluster_domain: options.cluster_domain.as_str().into(),
         contexts: vec![Context::default()],
@@ -178,16 +178,18 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     finish(inner, options, ledger)
 }
 
-/// Validates every loaded resource, filing each one's report; returns those that passed.
+/// Validates every loaded resource, filing each one's report; returns those that passed. The
+/// regexes validation reads are the compile's, so that each pattern is read once.
 fn validate<'c>(
     config: &'c Config,
     options: &CompileOptions,
+    regexes: &Rc<RefCell<regexes::Regexes>>,
     ledger: &mut Ledger,
 ) -> Vec<&'c Resource> {
     let mut valid: Vec<&Resource> = Vec::new();
     for res in &config.resources {
         let id = res.id(&options.default_namespace);
-        let mut report = Report::default();
+        let mut report = Report::with_regexes(regexes);
         match res {
             Resource::VirtualService(o) => {
                 virtual_service::validate_virtual_service(&o.spec, &mut report)

@@ -7,12 +7,17 @@ use std::collections::HashMap;
 
 use regex_automata::nfa::thompson;
 
+use regex_syntax::hir::Hir;
+
 use crate::predicate::FullMatch;
-use crate::predicate::regex::{MAX_NFA_BYTES, MAX_TABLE_REGEX_BYTES, prepare};
+use crate::predicate::regex::{MAX_NFA_BYTES, MAX_TABLE_REGEX_BYTES, prepare, prepare_hir};
 
 /// Patterns compiled so far (or refused, with the error) and the bytes of automaton built.
 #[derive(Debug, Default)]
 pub(crate) struct Regexes {
+    /// Patterns read through the RE2 front end when validation checked them: the syntax tree
+    /// until the pattern is built (then `Ok(None)`), or why it is not a pattern.
+    checked: HashMap<Box<str>, Result<Option<Hir>, String>>,
     built: HashMap<Box<str>, Result<FullMatch, String>>,
     /// `uriRegexRewrite` patterns, compiled by the `regex` crate for their capture groups.
     rewrites: HashMap<Box<str>, Result<regex::Regex, String>>,
@@ -29,6 +34,18 @@ impl Regexes {
         }
     }
 
+    /// Checks `pattern`'s length and syntax in the RE2 dialect, as validation does before
+    /// compiling; the pattern is read once, and its build starts from what this read.
+    pub(crate) fn check(&mut self, pattern: &str) -> Result<(), String> {
+        if let Some(r) = self.checked.get(pattern) {
+            return r.as_ref().map(|_| ()).map_err(String::clone);
+        }
+        let read = prepare_hir(pattern);
+        let result = read.as_ref().map(|_| ()).map_err(String::clone);
+        self.checked.insert(pattern.into(), read.map(Some));
+        result
+    }
+
     /// `pattern` compiled, shared with every earlier use of the same pattern; or why not.
     ///
     /// Every build is charged to the budget, a refused one with the bytes built before it
@@ -38,10 +55,18 @@ impl Regexes {
             return r.clone();
         }
         let left = MAX_TABLE_REGEX_BYTES - self.used;
+        let hir = match self.checked.get_mut(pattern) {
+            Some(Ok(hir)) => hir.take().map_or_else(|| prepare_hir(pattern), Ok),
+            Some(Err(e)) => Err(e.clone()),
+            None => prepare_hir(pattern),
+        };
         let result = if left == 0 {
             Err(self.exhausted(pattern, left))
         } else {
-            match FullMatch::within(pattern, left) {
+            let built = hir
+                .map_err(crate::predicate::regex::Refused::Invalid)
+                .and_then(|hir| FullMatch::within_hir(pattern, &hir, left));
+            match built {
                 Ok((r, cost)) => {
                     self.charge(cost);
                     Ok(r)

@@ -39,6 +39,12 @@ impl Report {
         self.ok_or_error(result, path)
     }
 
+    /// Checks `pattern`'s length and syntax in the RE2 dialect (validation); the compile's
+    /// regexes read each distinct pattern once, for this check and its build.
+    pub(crate) fn check_regex(&mut self, pattern: &str) -> Result<(), String> {
+        self.regexes.borrow_mut().check(pattern)
+    }
+
     /// As [`Report::regex`], for a `uriRegexRewrite` pattern.
     pub(crate) fn rewrite_regex(
         &mut self,

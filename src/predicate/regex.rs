@@ -10,6 +10,7 @@ use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::Hir;
 
 /// Longest pattern accepted, in bytes (Istio's validation limit).
 pub const MAX_PATTERN_LEN: usize = 1024;
@@ -27,17 +28,18 @@ pub const MAX_NFA_BYTES: usize = 1 << 20;
 /// rejected builds none of its later patterns.
 pub const MAX_TABLE_REGEX_BYTES: usize = 32 << 20;
 
-/// Checks a pattern's length and syntax in the RE2 dialect, as validation does before compiling.
-///
-/// # Errors
-/// A message naming the length limit or the syntax error.
-pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
-    prepare(pattern).map(|_| ())
-}
-
 /// Checks `pattern` and returns its Rust-syntax translation (see [`translate_re2`]): the one
 /// RE2 front end of every regex the crate compiles, matches and `uriRegexRewrite` alike.
 pub(crate) fn prepare(pattern: &str) -> Result<String, String> {
+    prepare_parsed(pattern).map(|(rust, _)| rust)
+}
+
+/// Checks `pattern` and returns the syntax tree the matcher is compiled from.
+pub(crate) fn prepare_hir(pattern: &str) -> Result<Hir, String> {
+    prepare_parsed(pattern).map(|(_, hir)| hir)
+}
+
+fn prepare_parsed(pattern: &str) -> Result<(String, Hir), String> {
     if pattern.len() > MAX_PATTERN_LEN {
         return Err(format!(
             "regex of {} bytes is too long; the limit is {MAX_PATTERN_LEN} bytes",
@@ -45,13 +47,13 @@ pub(crate) fn prepare(pattern: &str) -> Result<String, String> {
         ));
     }
     let rust = translate_re2(pattern)?;
-    syntax::parse(&rust).map_err(|e| {
+    let hir = syntax::parse(&rust).map_err(|e| {
         format!(
             "regex {pattern:?} does not parse: {}",
             first_line(&e.to_string())
         )
     })?;
-    Ok(rust)
+    Ok((rust, hir))
 }
 
 fn first_line(s: &str) -> String {
@@ -178,16 +180,24 @@ impl FullMatch {
     /// a limit is passed, so the work done is bounded by the limits whether the pattern
     /// compiles or not, and a refusal says how much was built ([`Refused::cost`]).
     pub(crate) fn within(pattern: &str, budget: usize) -> Result<(FullMatch, usize), Refused> {
-        let rust = prepare(pattern).map_err(Refused::Invalid)?;
+        let hir = prepare_hir(pattern).map_err(Refused::Invalid)?;
+        FullMatch::within_hir(pattern, &hir, budget)
+    }
+
+    /// As [`FullMatch::within`], from the syntax tree [`prepare_hir`] gave for `pattern`.
+    pub(crate) fn within_hir(
+        pattern: &str,
+        hir: &Hir,
+        budget: usize,
+    ) -> Result<(FullMatch, usize), Refused> {
         let nfa_limit = MAX_NFA_BYTES.min(budget);
         let nfa = thompson::Compiler::new()
-            .syntax(syntax::Config::new().utf8(true))
             .configure(
                 thompson::Config::new()
                     .nfa_size_limit(Some(nfa_limit))
                     .shrink(true),
             )
-            .build(&rust)
+            .build_from_hir(hir)
             .map_err(|e| match e.size_limit() {
                 Some(_) => Refused::Nfa {
                     limit: nfa_limit,
@@ -881,6 +891,6 @@ mod tests {
                 .starts_with("regex \"(\" does not parse")
         );
         assert!(FullMatch::new("(a|b|c|d|e|f)*a(a|b|c|d|e|f){20}").is_err());
-        assert!(check_pattern("x{2}").is_ok());
+        assert!(prepare("x{2}").is_ok());
     }
 }

@@ -6,7 +6,6 @@ use super::route::{
 use crate::compile::report::Report;
 use crate::config::gateway_api::{GrpcMethodMatch, GrpcRouteMatch, GrpcRouteSpec};
 use crate::limits::MAX_ROUTE_PATH_LEN;
-use crate::predicate::regex::check_pattern;
 
 /// Validates a `GRPCRoute` spec, recording every error and warning in `report` with paths that
 /// start at `spec`.
@@ -79,7 +78,7 @@ fn check_grpc_method(m: &GrpcMethodMatch, path: &str, report: &mut Report) {
             };
             report.error(fpath, format!("{field} {value:?} is not valid; {rule}"));
         } else if kind == "RegularExpression"
-            && let Err(message) = check_pattern(value)
+            && let Err(message) = report.check_regex(value)
         {
             report.error(fpath, message);
         }

@@ -7,7 +7,6 @@ use super::route::{
 use crate::compile::report::Report;
 use crate::config::gateway_api::{HttpPathMatch, HttpRouteMatch, HttpRouteSpec};
 use crate::limits::MAX_ROUTE_PATH_LEN;
-use crate::predicate::regex::check_pattern;
 
 pub(super) const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -169,7 +168,7 @@ fn check_path_match(p: &HttpPathMatch, path: &str, report: &mut Report) {
             ),
         );
     } else if kind == "RegularExpression" {
-        if let Err(message) = check_pattern(value) {
+        if let Err(message) = report.check_regex(value) {
             report.error(&vpath, message);
         }
     } else if matches!(kind, "Exact" | "PathPrefix") {

@@ -18,7 +18,6 @@ use crate::config::gateway_api::{
     HttpRouteRetry, HttpRouteRuleSpec, HttpRouteTimeouts, NameValueMatch, ParentRef,
 };
 use crate::limits::{MAX_ROUTE_MATCHES, MAX_ROUTE_PATH_LEN, MAX_ROUTE_WEIGHT};
-use crate::predicate::regex::check_pattern;
 
 const DURATION_RULE: &str =
     "use 1 to 4 parts of 1-5 digits followed by h, m, s or ms, such as 1h30m or 500ms";
@@ -401,7 +400,7 @@ pub(super) fn check_name_value_matches(
             // `compile/istio/virtual_service.rs`).
             report.error(vpath, message);
         } else if kind == "RegularExpression"
-            && let Err(message) = check_pattern(value)
+            && let Err(message) = report.check_regex(value)
         {
             report.error(vpath, message);
         }

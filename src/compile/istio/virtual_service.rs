@@ -37,7 +37,6 @@ use crate::config::virtual_service::{
     HttpMatchRequest, HttpMirrorPolicy, HttpRedirect, HttpRetry, HttpRewrite, HttpRouteDestination,
     HttpRouteRule, RouteDestination, TcpRoute, TlsMatchAttributes, TlsRoute, VirtualServiceSpec,
 };
-use crate::predicate::regex::check_pattern;
 
 /// The reserved gateway name for "all sidecars".
 const MESH: &str = "mesh";
@@ -605,7 +604,7 @@ fn check_one_of_string_match(sm: &StringMatch, path: &str, report: &mut Report) 
 fn check_regex_at(re: &str, path: &str, report: &mut Report) {
     if re.is_empty() {
         report.error(path, "regex \"\" is empty; a regex match needs a pattern");
-    } else if let Err(message) = check_pattern(re) {
+    } else if let Err(message) = report.check_regex(re) {
         // The message names the pattern (or its length) and the rule it breaks.
         report.error(path, message);
     }
