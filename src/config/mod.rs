@@ -122,35 +122,35 @@ impl<S> Object<S> {
     }
 }
 
-/// A resource meshroute handles.
-#[allow(clippy::large_enum_variant)] // loaded once, never on the decision path
+/// A resource meshroute handles. Each object is boxed: a dump holds many resources, and the
+/// kinds differ a lot in size.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Resource {
     /// networking.istio.io VirtualService.
-    VirtualService(Object<VirtualServiceSpec>),
+    VirtualService(Box<Object<VirtualServiceSpec>>),
     /// networking.istio.io DestinationRule.
-    DestinationRule(Object<DestinationRuleSpec>),
+    DestinationRule(Box<Object<DestinationRuleSpec>>),
     /// networking.istio.io Gateway.
-    Gateway(Object<IstioGatewaySpec>),
+    Gateway(Box<Object<IstioGatewaySpec>>),
     /// gateway.networking.k8s.io Gateway.
-    KubeGateway(Object<gateway_api::GatewaySpec>),
+    KubeGateway(Box<Object<gateway_api::GatewaySpec>>),
     /// gateway.networking.k8s.io HTTPRoute.
-    HttpRoute(Object<gateway_api::HttpRouteSpec>),
+    HttpRoute(Box<Object<gateway_api::HttpRouteSpec>>),
     /// gateway.networking.k8s.io GRPCRoute.
-    GrpcRoute(Object<gateway_api::GrpcRouteSpec>),
+    GrpcRoute(Box<Object<gateway_api::GrpcRouteSpec>>),
     /// gateway.networking.k8s.io ReferenceGrant.
-    ReferenceGrant(Object<gateway_api::ReferenceGrantSpec>),
+    ReferenceGrant(Box<Object<gateway_api::ReferenceGrantSpec>>),
     /// Core Service (a GAMMA parent, or a backend that exists).
-    Service(Object<gateway_api::ServiceSpec>),
+    Service(Box<Object<gateway_api::ServiceSpec>>),
     /// Core Namespace (labels, for `allowedRoutes` selectors).
-    Namespace(Object<()>),
+    Namespace(Box<Object<()>>),
     /// discovery.k8s.io EndpointSlice (endpoints of a Service, for the registry). It has no
     /// `spec`: `Object::spec` holds its top-level fields.
-    EndpointSlice(Object<discovery::EndpointSlice>),
+    EndpointSlice(Box<Object<discovery::EndpointSlice>>),
     /// Core Pod (labels and IP, for the registry): `Object::spec` holds its `spec` and
     /// `status`.
-    Pod(Object<discovery::Pod>),
+    Pod(Box<Object<discovery::Pod>>),
 }
 
 /// Applies `$body` to the `Object` inside any variant.
@@ -496,13 +496,13 @@ impl Config {
         macro_rules! object {
             ($variant:ident) => {
                 match typed(spec, root) {
-                    Ok(spec) => self.resources.push(Resource::$variant(Object {
+                    Ok(spec) => self.resources.push(Resource::$variant(Box::new(Object {
                         api_version,
                         metadata,
                         spec,
                         source: source.to_string(),
                         order,
-                    })),
+                    }))),
                     Err(e) => self.reject(&id, e, source),
                 }
             };
@@ -518,13 +518,13 @@ impl Config {
             "Service" => object!(Service),
             "EndpointSlice" => object!(EndpointSlice),
             "Pod" => object!(Pod),
-            _ => self.resources.push(Resource::Namespace(Object {
+            _ => self.resources.push(Resource::Namespace(Box::new(Object {
                 api_version,
                 metadata,
                 spec: (),
                 source: source.to_string(),
                 order,
-            })),
+            }))),
         }
     }
 

@@ -33,7 +33,7 @@ pub(crate) fn place_virtual_services<'c>(
 ) {
     // Istio's precedence: oldest first, then by name, then by namespace.
     let vs = |r: &'c Resource| match r {
-        Resource::VirtualService(o) => Some(o),
+        Resource::VirtualService(o) => Some(&**o),
         _ => None,
     };
     let services = super::in_creation_order(valid, vs, &options.default_namespace);
