@@ -91,10 +91,16 @@ pub struct Metadata {
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// Annotations.
+    /// The annotations meshroute reads: those under [`ANNOTATION_PREFIX`]. The others are
+    /// checked (their values must be strings) and dropped when loading: nothing reads them, and
+    /// `kubectl get -o yaml` output can carry large ones (`last-applied-configuration`).
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
 }
+
+/// The prefix of the annotations meshroute reads and keeps in [`Metadata::annotations`]
+/// ([`STICKY_SPLIT_ANNOTATION`](crate::compile::STICKY_SPLIT_ANNOTATION)).
+pub const ANNOTATION_PREFIX: &str = "meshroute.io/";
 
 /// One loaded resource: metadata plus its typed spec.
 #[derive(Clone, Debug)]
@@ -464,6 +470,11 @@ impl Config {
         if metadata.namespace.as_deref() == Some("") {
             metadata.namespace = None;
         }
+        // Collected anew, so that a map left empty holds no allocation.
+        metadata.annotations = std::mem::take(&mut metadata.annotations)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ANNOTATION_PREFIX))
+            .collect();
         if let Some((path, message)) = self.check_identity(kind, &metadata, generate_name, source) {
             self.reject(
                 provisional,
@@ -846,6 +857,16 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn only_meshroute_annotations_are_kept_and_all_are_checked() {
+        assert!(crate::compile::STICKY_SPLIT_ANNOTATION.starts_with(ANNOTATION_PREFIX));
+        let yaml = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: a\n  annotations: {owner: team-1, meshroute.io/sticky-split: source-ip}\nspec: {hosts: [a]}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: b\n  annotations: {owner: 1}\nspec: {hosts: [b]}\n";
+        let c = Config::from_str(yaml, "t").unwrap();
+        let kept: Vec<_> = c.resources[0].metadata().annotations.keys().collect();
+        assert_eq!(kept, ["meshroute.io/sticky-split"]);
+        assert_eq!(c.rejected[0].errors[0].path(), "metadata.annotations.owner");
     }
 
     #[test]
