@@ -224,7 +224,7 @@ fn gateway_api_world<'c>(
     let services: Vec<_> = valid
         .iter()
         .filter_map(|r| match r {
-            Resource::Service(s) => Some(s),
+            Resource::Service(s) => Some(&**s),
             _ => None,
         })
         .collect();
@@ -232,14 +232,14 @@ fn gateway_api_world<'c>(
         gateways: valid
             .iter()
             .filter_map(|r| match r {
-                Resource::KubeGateway(g) => Some(g),
+                Resource::KubeGateway(g) => Some(&**g),
                 _ => None,
             })
             .collect(),
         grants: valid
             .iter()
             .filter_map(|r| match r {
-                Resource::ReferenceGrant(g) => Some(g),
+                Resource::ReferenceGrant(g) => Some(&**g),
                 _ => None,
             })
             .collect(),

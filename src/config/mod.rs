@@ -91,10 +91,16 @@ pub struct Metadata {
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// Annotations.
+    /// The annotations meshroute reads: those under [`ANNOTATION_PREFIX`]. The others are
+    /// checked (their values must be strings) and dropped when loading: nothing reads them, and
+    /// `kubectl get -o yaml` output can carry large ones (`last-applied-configuration`).
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
 }
+
+/// The prefix of the annotations meshroute reads and keeps in [`Metadata::annotations`]
+/// ([`STICKY_SPLIT_ANNOTATION`](crate::compile::STICKY_SPLIT_ANNOTATION)).
+pub const ANNOTATION_PREFIX: &str = "meshroute.io/";
 
 /// One loaded resource: metadata plus its typed spec.
 #[derive(Clone, Debug)]
@@ -122,35 +128,35 @@ impl<S> Object<S> {
     }
 }
 
-/// A resource meshroute handles.
-#[allow(clippy::large_enum_variant)] // loaded once, never on the decision path
+/// A resource meshroute handles. Each object is boxed: a dump holds many resources, and the
+/// kinds differ a lot in size.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Resource {
     /// networking.istio.io VirtualService.
-    VirtualService(Object<VirtualServiceSpec>),
+    VirtualService(Box<Object<VirtualServiceSpec>>),
     /// networking.istio.io DestinationRule.
-    DestinationRule(Object<DestinationRuleSpec>),
+    DestinationRule(Box<Object<DestinationRuleSpec>>),
     /// networking.istio.io Gateway.
-    Gateway(Object<IstioGatewaySpec>),
+    Gateway(Box<Object<IstioGatewaySpec>>),
     /// gateway.networking.k8s.io Gateway.
-    KubeGateway(Object<gateway_api::GatewaySpec>),
+    KubeGateway(Box<Object<gateway_api::GatewaySpec>>),
     /// gateway.networking.k8s.io HTTPRoute.
-    HttpRoute(Object<gateway_api::HttpRouteSpec>),
+    HttpRoute(Box<Object<gateway_api::HttpRouteSpec>>),
     /// gateway.networking.k8s.io GRPCRoute.
-    GrpcRoute(Object<gateway_api::GrpcRouteSpec>),
+    GrpcRoute(Box<Object<gateway_api::GrpcRouteSpec>>),
     /// gateway.networking.k8s.io ReferenceGrant.
-    ReferenceGrant(Object<gateway_api::ReferenceGrantSpec>),
+    ReferenceGrant(Box<Object<gateway_api::ReferenceGrantSpec>>),
     /// Core Service (a GAMMA parent, or a backend that exists).
-    Service(Object<gateway_api::ServiceSpec>),
+    Service(Box<Object<gateway_api::ServiceSpec>>),
     /// Core Namespace (labels, for `allowedRoutes` selectors).
-    Namespace(Object<()>),
+    Namespace(Box<Object<()>>),
     /// discovery.k8s.io EndpointSlice (endpoints of a Service, for the registry). It has no
     /// `spec`: `Object::spec` holds its top-level fields.
-    EndpointSlice(Object<discovery::EndpointSlice>),
+    EndpointSlice(Box<Object<discovery::EndpointSlice>>),
     /// Core Pod (labels and IP, for the registry): `Object::spec` holds its `spec` and
     /// `status`.
-    Pod(Object<discovery::Pod>),
+    Pod(Box<Object<discovery::Pod>>),
 }
 
 /// Applies `$body` to the `Object` inside any variant.
@@ -471,6 +477,11 @@ impl Config {
         if metadata.namespace.as_deref() == Some("") {
             metadata.namespace = None;
         }
+        // Collected anew, so that a map left empty holds no allocation.
+        metadata.annotations = std::mem::take(&mut metadata.annotations)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ANNOTATION_PREFIX))
+            .collect();
         if let Some((path, message)) = self.check_identity(kind, &metadata, generate_name, source) {
             self.reject(
                 provisional,
@@ -503,13 +514,13 @@ impl Config {
         macro_rules! object {
             ($variant:ident) => {
                 match typed(spec, root) {
-                    Ok(spec) => self.resources.push(Resource::$variant(Object {
+                    Ok(spec) => self.resources.push(Resource::$variant(Box::new(Object {
                         api_version,
                         metadata,
                         spec,
                         source: source.to_string(),
                         order,
-                    })),
+                    }))),
                     Err(e) => self.reject(&id, e, source),
                 }
             };
@@ -525,13 +536,13 @@ impl Config {
             "Service" => object!(Service),
             "EndpointSlice" => object!(EndpointSlice),
             "Pod" => object!(Pod),
-            _ => self.resources.push(Resource::Namespace(Object {
+            _ => self.resources.push(Resource::Namespace(Box::new(Object {
                 api_version,
                 metadata,
                 spec: (),
                 source: source.to_string(),
                 order,
-            })),
+            }))),
         }
     }
 
@@ -917,6 +928,16 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn only_meshroute_annotations_are_kept_and_all_are_checked() {
+        assert!(crate::compile::STICKY_SPLIT_ANNOTATION.starts_with(ANNOTATION_PREFIX));
+        let yaml = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: a\n  annotations: {owner: team-1, meshroute.io/sticky-split: source-ip}\nspec: {hosts: [a]}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: b\n  annotations: {owner: 1}\nspec: {hosts: [b]}\n";
+        let c = Config::from_str(yaml, "t").unwrap();
+        let kept: Vec<_> = c.resources[0].metadata().annotations.keys().collect();
+        assert_eq!(kept, ["meshroute.io/sticky-split"]);
+        assert_eq!(c.rejected[0].errors[0].path(), "metadata.annotations.owner");
     }
 
     #[test]

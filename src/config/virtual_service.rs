@@ -47,21 +47,21 @@ pub struct HttpRouteRule {
     /// Weighted destinations.
     pub route: Option<Vec<Option<HttpRouteDestination>>>,
     /// Redirect instead of forwarding.
-    pub redirect: Option<HttpRedirect>,
+    pub redirect: Option<Box<HttpRedirect>>,
     /// Fixed response instead of forwarding.
-    pub direct_response: Option<HttpDirectResponse>,
+    pub direct_response: Option<Box<HttpDirectResponse>>,
     /// Delegation to another VirtualService.
-    pub delegate: Option<Delegate>,
+    pub delegate: Option<Box<Delegate>>,
     /// Path and authority rewrite.
-    pub rewrite: Option<HttpRewrite>,
+    pub rewrite: Option<Box<HttpRewrite>>,
     /// Request timeout.
     pub timeout: Option<Duration>,
     /// Retry policy.
-    pub retries: Option<HttpRetry>,
+    pub retries: Option<Box<HttpRetry>>,
     /// Fault injection.
-    pub fault: Option<HttpFaultInjection>,
+    pub fault: Option<Box<HttpFaultInjection>>,
     /// A single mirror destination.
-    pub mirror: Option<Destination>,
+    pub mirror: Option<Box<Destination>>,
     /// Several mirrors, each with a percentage.
     pub mirrors: Option<Vec<Option<HttpMirrorPolicy>>>,
     /// Deprecated integer mirror percentage.
@@ -69,9 +69,9 @@ pub struct HttpRouteRule {
     /// Percentage of requests mirrored to `mirror`.
     pub mirror_percentage: Option<Percent>,
     /// CORS policy.
-    pub cors_policy: Option<CorsPolicy>,
+    pub cors_policy: Option<Box<CorsPolicy>>,
     /// Header operations.
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
     /// Removed from the API (WebSocket upgrades are always allowed); accepted and ignored, as Istio does.
     pub websocket_upgrade: Option<bool>,
 }
@@ -86,11 +86,11 @@ pub struct HttpMatchRequest {
     /// Path match (query and fragment stripped).
     pub uri: Option<StringMatch>,
     /// `:scheme` match.
-    pub scheme: Option<StringMatch>,
+    pub scheme: Option<Box<StringMatch>>,
     /// `:method` match.
-    pub method: Option<StringMatch>,
+    pub method: Option<Box<StringMatch>>,
     /// `:authority` match (raw Host value, port included).
-    pub authority: Option<StringMatch>,
+    pub authority: Option<Box<StringMatch>>,
     /// Header matches; `{}` is a presence match.
     pub headers: Option<BTreeMap<String, Option<StringMatch>>>,
     /// Destination port.
@@ -123,7 +123,7 @@ pub struct HttpRouteDestination {
     /// Relative weight.
     pub weight: Option<i64>,
     /// Header operations for this destination.
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 /// A service (and subset and port).

@@ -136,7 +136,7 @@ fn pods_by_name<'c>(
     for r in &config.resources {
         if let Resource::Pod(p) = r {
             pods.entry((p.namespace(ns_default), p.metadata.name.as_str()))
-                .or_insert(p);
+                .or_insert(&**p);
         }
     }
     pods

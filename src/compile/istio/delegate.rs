@@ -111,7 +111,7 @@ fn resolve_short_names(rule: &mut HttpRouteRule, ns: &str, domain: &str) {
         .flatten()
         .flatten()
         .filter_map(|d| d.destination.as_mut())
-        .chain(rule.mirror.as_mut())
+        .chain(rule.mirror.as_deref_mut())
         .chain(
             rule.mirrors
                 .iter_mut()
@@ -234,15 +234,12 @@ fn union(root: &Conditions, leaf: &Conditions) -> Conditions {
 
 fn has_conflict(root: &HttpMatchRequest, leaf: &HttpMatchRequest) -> bool {
     let pairs = [
-        (&root.uri, &leaf.uri),
-        (&root.scheme, &leaf.scheme),
-        (&root.method, &leaf.method),
-        (&root.authority, &leaf.authority),
+        (root.uri.as_ref(), leaf.uri.as_ref()),
+        (root.scheme.as_deref(), leaf.scheme.as_deref()),
+        (root.method.as_deref(), leaf.method.as_deref()),
+        (root.authority.as_deref(), leaf.authority.as_deref()),
     ];
-    if pairs
-        .iter()
-        .any(|(r, l)| string_match_conflict(r.as_ref(), l.as_ref()))
-    {
+    if pairs.iter().any(|&(r, l)| string_match_conflict(r, l)) {
         return true;
     }
     let keyed = |r: &Conditions, l: &Conditions| {

@@ -179,7 +179,7 @@ fn lower_rule(
         let Some(m) = m else { continue };
         blocks.push(lower_block(m, &name, &format!("{path}.match[{b}]"), report));
     }
-    let mut headers = header_ops(rule.headers.as_ref());
+    let mut headers = header_ops(rule.headers.as_deref());
     let action = if let Some(r) = &rule.redirect {
         Action::Redirect(lower_redirect(r))
     } else if let Some(d) = &rule.direct_response {
@@ -196,7 +196,7 @@ fn lower_rule(
             rewrite: rewrite.map(Box::new),
             timeout: rule.timeout.map(|t| t.to_std()),
             backend_timeout: None,
-            retries: retries(rule.retries.as_ref()),
+            retries: retries(rule.retries.as_deref()),
             fault: rule.fault.as_ref().map(|f| Box::new(fault(f))),
             mirrors: mirrors.into(),
             cors: rule.cors_policy.as_ref().map(|c| Box::new(cors(c))),
@@ -277,7 +277,7 @@ fn lower_route(
         let Some(d) = d else { continue };
         let Some(dest) = &d.destination else { continue };
         let dpath = format!("{path}.route[{j}].destination");
-        let mut destination = lower_destination(dest, d.headers.as_ref(), ns, domain);
+        let mut destination = lower_destination(dest, d.headers.as_deref(), ns, domain);
         if !check_subset(&destination, &dpath, subsets, report) {
             destination.unavailable = Some(Unavailable::UndefinedSubset);
         }
@@ -673,17 +673,17 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
     // istiod makes these header matchers on pseudo-headers, which are always present: a
     // presence match holds for every request, yet it is a header matcher, so the block is no
     // catch-all (route.go `IsCatchAllRoute`). `prefix ""` is that condition.
-    let sm = |f: &Option<StringMatch>, field: &str, report: &mut Report| {
-        let v = f.as_ref()?;
+    let sm = |f: Option<&StringMatch>, field: &str, report: &mut Report| {
+        let v = f?;
         if is_presence(v) {
             return Some(StrMatch::Prefix("".into()));
         }
         str_match(v, &format!("{path}.{field}"), report)
     };
     Block {
-        scheme: sm(&m.scheme, "scheme", report),
-        method: sm(&m.method, "method", report),
-        authority: sm(&m.authority, "authority", report),
+        scheme: sm(m.scheme.as_deref(), "scheme", report),
+        method: sm(m.method.as_deref(), "method", report),
+        authority: sm(m.authority.as_deref(), "authority", report),
         name: name.into(),
         route_name: route_name.into(),
         uri,

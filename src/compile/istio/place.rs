@@ -33,7 +33,7 @@ pub(crate) fn place_virtual_services<'c>(
 ) {
     // Istio's precedence: oldest first, then by name, then by namespace.
     let vs = |r: &'c Resource| match r {
-        Resource::VirtualService(o) => Some(o),
+        Resource::VirtualService(o) => Some(&**o),
         _ => None,
     };
     let services = super::in_creation_order(valid, vs, &options.default_namespace);
@@ -45,6 +45,13 @@ pub(crate) fn place_virtual_services<'c>(
         regexes,
         mesh_owner: BTreeMap::new(),
     };
+    // Room for the roots' own rules and sources up front: grown by doubling, a large table's
+    // lists would hold up to twice their size until they are shrunk.
+    let roots = || services.iter().filter(|o| !o.spec.hosts.is_empty());
+    inner
+        .rules
+        .reserve_exact(roots().map(|o| o.spec.http.len()).sum());
+    inner.sources.reserve_exact(roots().count());
     for &o in &services {
         // A service without hosts is a delegate: it routes only through a root that names it.
         if !o.spec.hosts.is_empty() {
@@ -90,14 +97,15 @@ struct Placer<'a, 'c> {
     options: &'a CompileOptions,
     /// Every regex of the table, compiled once per distinct pattern, within one budget.
     regexes: &'a Rc<RefCell<Regexes>>,
-    /// The VirtualService that claimed each host in the mesh first, and its creation time.
-    mesh_owner: BTreeMap<String, (ResourceId, String)>,
+    /// The VirtualService that claimed each host in the mesh first.
+    mesh_owner: BTreeMap<String, &'c Object<VirtualServiceSpec>>,
 }
 
-impl Placer<'_, '_> {
+impl<'c> Placer<'_, 'c> {
     /// Lowers one root VirtualService (its delegates merged in), files its report, and puts
     /// its rules under the hosts it claims in each context.
-    fn place(&mut self, o: &Object<VirtualServiceSpec>, inner: &mut Inner, ledger: &mut Ledger) {
+    fn place(&mut self, o: &'c Object<VirtualServiceSpec>, inner: &mut Inner, ledger: &mut Ledger) {
+        let service = o;
         let ns_default = self.options.default_namespace.as_str();
         let ns = o.namespace(ns_default);
         let id = ResourceId::new("VirtualService", ns, &o.metadata.name);
@@ -152,6 +160,7 @@ impl Placer<'_, '_> {
             }
             let entries = entries_for(&lowered.entries, &lowered.rules, key, rule_base);
             let claim = HostClaim {
+                service,
                 key,
                 entries: &entries,
                 visibility: &visibility,
@@ -190,10 +199,11 @@ impl Placer<'_, '_> {
         &mut self,
         hosts: &mut Hosts,
         host: &str,
-        claim: &HostClaim<'_>,
+        claim: &HostClaim<'_, 'c>,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
         let HostClaim {
+            service,
             key,
             entries,
             visibility,
@@ -204,12 +214,14 @@ impl Placer<'_, '_> {
         match (vhost.claims.first_mut(), key) {
             (None, _) => {
                 let visibility = if key.is_none() {
-                    self.mesh_owner
-                        .insert(host.to_string(), (id.clone(), created.to_string()));
+                    self.mesh_owner.insert(host.to_string(), service);
                     visibility.clone()
                 } else {
                     Visibility::Public
                 };
+                // Most hosts keep one claim: room for exactly one (a first push makes room
+                // for four).
+                vhost.claims.reserve_exact(1);
                 vhost
                     .claims
                     .push(Claim::new(visibility, &id.namespace, entries.to_vec()));
@@ -220,7 +232,13 @@ impl Placer<'_, '_> {
             (Some(_), None) => {
                 // The same resource given twice (two files, or one file twice) is no conflict
                 // between services: one warning per resource says so.
-                if self.mesh_owner.get(host).is_some_and(|(w, _)| w == id) {
+                let ns_default = self.options.default_namespace.as_str();
+                let owner = self.mesh_owner.get(host).map(|w| {
+                    let ts = w.metadata.creation_timestamp.as_deref().unwrap_or("");
+                    let ns = w.namespace(ns_default);
+                    (ResourceId::new("VirtualService", ns, &w.metadata.name), ts)
+                });
+                if owner.as_ref().is_some_and(|(w, _)| w == id) {
                     let said = diagnostics
                         .iter()
                         .any(|d| d.code == "duplicate-resource" && d.resource.as_ref() == Some(id));
@@ -241,7 +259,7 @@ impl Placer<'_, '_> {
                     ));
                     return;
                 }
-                let (winner, why) = match self.mesh_owner.get(host) {
+                let (winner, why) = match &owner {
                     Some((w, wts)) => (w.to_string(), why_first(w, wts, id, created)),
                     None => (vhost.name.to_string(), "it comes first".into()),
                 };
@@ -265,7 +283,9 @@ impl Placer<'_, '_> {
 
 /// One service's claim on the hosts of one context.
 #[derive(Clone, Copy)]
-struct HostClaim<'a> {
+struct HostClaim<'a, 'c> {
+    /// The service as loaded (before delegates are merged in).
+    service: &'c Object<VirtualServiceSpec>,
     key: &'a ContextKey,
     entries: &'a [Entry],
     visibility: &'a Visibility,

@@ -55,7 +55,7 @@ pub(crate) fn in_precedence_order<'c>(
     ns_default: &str,
 ) -> Vec<&'c Object<DestinationRuleSpec>> {
     let pick = |r: &'c Resource| match r {
-        Resource::DestinationRule(o) => Some(o),
+        Resource::DestinationRule(o) => Some(&**o),
         _ => None,
     };
     super::in_creation_order(valid, pick, ns_default)

@@ -162,9 +162,9 @@ fn match_covers(a: &HttpMatchRequest, b: &HttpMatchRequest) -> bool {
     });
     config_covers(a, b)
         && uri_covers(a, b)
-        && pseudo_covers(a.method.as_ref(), b.method.as_ref())
-        && pseudo_covers(a.scheme.as_ref(), b.scheme.as_ref())
-        && pseudo_covers(a.authority.as_ref(), b.authority.as_ref())
+        && pseudo_covers(a.method.as_deref(), b.method.as_deref())
+        && pseudo_covers(a.scheme.as_deref(), b.scheme.as_deref())
+        && pseudo_covers(a.authority.as_deref(), b.authority.as_deref())
         && map_covers(a.headers.as_ref(), b.headers.as_ref(), true)
         && map_covers(a.query_params.as_ref(), b.query_params.as_ref(), false)
         && without_covers
