@@ -45,8 +45,8 @@ pub(crate) fn placement(uri: Option<&PathMatch>) -> Placement {
         PathMatch::SegmentPrefix(v) if &**v == "/" => None,
         PathMatch::SegmentPrefix(v) => Some((Key::Prefix(v.as_bytes().to_vec()), false)),
         PathMatch::Regex(r) => {
-            let lit = regex_literal_prefix(r.as_str());
-            (!lit.is_empty()).then_some((Key::Prefix(lit), false))
+            let lit = r.literal_prefix();
+            (!lit.is_empty()).then(|| (Key::Prefix(lit.to_vec()), false))
         }
     }
 }
@@ -72,33 +72,6 @@ fn fold(value: &str, ignore_case: bool) -> Vec<u8> {
         v.make_ascii_lowercase();
     }
     v
-}
-
-/// The bytes every full match of `pattern` (RE2 dialect) starts with; empty when unknown.
-fn regex_literal_prefix(pattern: &str) -> Vec<u8> {
-    use regex_syntax::hir::{Hir, HirKind};
-
-    /// Appends `hir`'s leading literal bytes; true when `hir` is wholly literal (so what
-    /// follows it may extend the prefix).
-    fn walk(hir: &Hir, out: &mut Vec<u8>) -> bool {
-        match hir.kind() {
-            HirKind::Empty | HirKind::Look(_) => true,
-            HirKind::Literal(lit) => {
-                out.extend_from_slice(&lit.0);
-                true
-            }
-            HirKind::Capture(c) => walk(&c.sub, out),
-            HirKind::Concat(parts) => parts.iter().all(|p| walk(p, out)),
-            _ => false,
-        }
-    }
-
-    let Some(hir) = crate::predicate::regex::parse_re2(pattern) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    walk(&hir, &mut out);
-    out
 }
 
 /// One trie node: its children, its entries, and the bytes that must follow the edge byte that
@@ -389,7 +362,9 @@ mod tests {
 
     #[test]
     fn regex_literal_prefixes() {
-        let p = |s: &str| String::from_utf8(regex_literal_prefix(s)).unwrap();
+        let p = |s: &str| {
+            String::from_utf8(FullMatch::new(s).unwrap().literal_prefix().to_vec()).unwrap()
+        };
         assert_eq!(p("/svc7/api/v[0-9]+/.*"), "/svc7/api/v");
         assert_eq!(p("(/a)(/b)c*"), "/a/b");
         assert_eq!(p("^/x"), "/x");
