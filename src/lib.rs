@@ -133,6 +133,7 @@ pub mod config;
 mod decision;
 mod error;
 pub mod hash;
+mod hot;
 mod index;
 pub mod limits;
 pub mod observe;

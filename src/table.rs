@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::balance::{HostPolicy, LoadBalancer, host_policy};
 use crate::decision::{Decision, Outcome};
+use crate::hot::{HeaderCache, HeaderNames, Hot, Quick};
 use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, decides, placement};
 use crate::observe::{Counters, Handle, Metrics};
 use crate::predicate::host::{HostIndex, Via, lookup_names, with_request_host};
@@ -11,13 +12,35 @@ use crate::predicate::normalize::MAX_PATH_LEN;
 use crate::request::{Request, addressed_port};
 pub(crate) use crate::rule::{ClusterKey, Rule, Source, SubsetInfo};
 
-/// One entry of a virtual host's route list: a rule and one of its match blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One entry of a virtual host's route list: a rule and one of its match blocks, with the
+/// block's hot part inline ([`Hot`]), so that most failing candidates are rejected from here.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
     pub(crate) rule: u32,
     /// `None` for a rule with no match blocks.
     pub(crate) block: Option<u16>,
+    /// Set once the table is complete ([`Inner::build_hot`]).
+    pub(crate) hot: Hot,
 }
+
+impl Entry {
+    pub(crate) fn new(rule: u32, block: Option<u16>) -> Entry {
+        Entry {
+            rule,
+            block,
+            hot: Hot::default(),
+        }
+    }
+}
+
+/// Entries are the same (rule, block); the hot part follows from them.
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        (self.rule, self.block) == (other.rule, other.block)
+    }
+}
+
+impl Eq for Entry {}
 
 /// The routes of one host. In the mesh each VirtualService claiming the host is a claim, in
 /// precedence order, and a request uses the first claim visible to its namespace (`exportTo`);
@@ -211,6 +234,8 @@ pub(crate) struct Inner {
     pub(crate) counters: Option<Counters>,
     /// The load-balancing policy of every DestinationRule host.
     pub(crate) policies: Vec<HostPolicy>,
+    /// The header names of the entries' inline conditions ([`Hot`]).
+    pub(crate) header_names: HeaderNames,
 }
 
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
@@ -308,11 +333,27 @@ impl Table {
             inner.count(&d, None);
             return d;
         };
-        // `uri_known`: the index decided the block's path condition (it holds).
-        let holds = |entry: &Entry, uri_known: bool| match entry.block {
-            None => true,
-            Some(b) => {
-                inner.rules[entry.rule as usize].blocks[b as usize].holds(req, path, uri_known)
+        // `uri_known`: the index decided the block's path condition (it holds). The entry's
+        // hot part decides most candidates; the block is read only when it cannot.
+        let mut headers = HeaderCache::default();
+        let mut holds = |entry: &Entry, uri_known: bool| {
+            let quick = entry
+                .hot
+                .quick(uri_known, &mut headers, &inner.header_names, req);
+            match quick {
+                Quick::Fails => false,
+                Quick::Holds => true,
+                Quick::Uri | Quick::Check => match entry.block {
+                    None => true,
+                    Some(b) => {
+                        let block = &inner.rules[entry.rule as usize].blocks[b as usize];
+                        if quick == Quick::Uri {
+                            block.uri.as_ref().is_none_or(|u| u.is_match(path))
+                        } else {
+                            block.holds(req, path, uri_known)
+                        }
+                    }
+                },
             }
         };
         let first = match &claim.index {
@@ -459,6 +500,29 @@ impl Inner {
     #[inline]
     pub(crate) fn source_of(&self, rule: &Rule) -> &Source {
         &self.sources[rule.source as usize]
+    }
+
+    /// Sets every entry's hot part ([`Hot`]), interning the header names it reads.
+    pub(crate) fn build_hot(&mut self) {
+        let Inner {
+            contexts,
+            rules,
+            header_names,
+            ..
+        } = self;
+        for ctx in contexts {
+            let lists = std::iter::once(&mut ctx.hosts)
+                .chain(ctx.listeners.iter_mut().map(|l| &mut l.1))
+                .chain(ctx.server_ports.iter_mut().map(|l| &mut l.1));
+            for hosts in lists {
+                let claims = hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut());
+                for e in claims.flat_map(|c| c.entries.iter_mut()) {
+                    let block = e.block.map(|b| &rules[e.rule as usize].blocks[b as usize]);
+                    e.hot = Hot::new(block, header_names);
+                }
+            }
+        }
+        header_names.finish();
     }
 
     /// Builds the path index of every claim long enough to gain from one.

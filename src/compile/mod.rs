@@ -312,6 +312,7 @@ fn single_port_services(
 fn finish(mut inner: Inner, options: &CompileOptions, ledger: Ledger) -> Result<Compiled, Errors> {
     inner.normalization = options.path_normalization;
     shrink::shrink(&mut inner);
+    inner.build_hot();
     if options.route_index {
         inner.build_indexes();
     }

@@ -211,10 +211,7 @@ pub(crate) fn place_routes(
                 for (key, e) in &keyed {
                     slot.push(Keyed {
                         key: *key,
-                        entry: Entry {
-                            rule: e.rule + rule_base,
-                            block: e.block,
-                        },
+                        entry: Entry::new(e.rule + rule_base, e.block),
                         grpc,
                     });
                 }

@@ -120,10 +120,7 @@ pub(super) fn lower_rules<'a, M: Default + 'a>(
             let (mut block, (a, b, c, d, e)) = lower_match(m, &mpath, report);
             keyed.push((
                 (a, b, c, d, e, order, i, j),
-                Entry {
-                    rule: rules.len() as u32,
-                    block: Some(j as u16),
-                },
+                Entry::new(rules.len() as u32, Some(j as u16)),
             ));
             block.route_name = name.clone();
             block.path = block_path(&path, &mpath, r.matches.is_empty());

@@ -124,25 +124,13 @@ pub(crate) fn lower_virtual_service(
             continue;
         };
         if compiled.blocks.is_empty() {
-            entries.push((
-                Entry {
-                    rule: local,
-                    block: None,
-                },
-                None,
-            ));
+            entries.push((Entry::new(local, None), None));
         }
         for (b, m) in rule.matches.iter().enumerate() {
             let Some(m) = m else { continue };
             let ctxs = (!m.gateways.is_empty())
                 .then(|| m.gateways.iter().map(|g| resolve_gateway(g, ns)).collect());
-            entries.push((
-                Entry {
-                    rule: local,
-                    block: Some(b as u16),
-                },
-                ctxs,
-            ));
+            entries.push((Entry::new(local, Some(b as u16)), ctxs));
         }
         rules.push(compiled);
     }

@@ -307,10 +307,7 @@ fn entries_for(
         if ctxs.as_ref().is_some_and(|c| !c.contains(key)) {
             continue;
         }
-        entries.push(Entry {
-            rule: e.rule + rule_base,
-            block: e.block,
-        });
+        entries.push(Entry::new(e.rule + rule_base, e.block));
         let catch_all = e
             .block
             .is_none_or(|b| rules[e.rule as usize].blocks[b as usize].is_catch_all());
@@ -388,10 +385,7 @@ fn https_redirects(valid: &[&Resource], ns_default: &str, inner: &mut Inner) {
                 name: g.metadata.name.as_str().into(),
             });
             let path = format!("spec.servers[{i}].tls.httpsRedirect");
-            let entry = Entry {
-                rule: inner.rules.len() as u32,
-                block: Some(0),
-            };
+            let entry = Entry::new(inner.rules.len() as u32, Some(0));
             inner
                 .rules
                 .push(https_redirect_rule(source, i as u32, path));
