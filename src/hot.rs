@@ -5,8 +5,9 @@
 //! are all decided inline (its path by the route index, a header value of at most 8 bytes) is
 //! accepted the same way. Anything else is left to [`crate::block::Block`]'s full check.
 //!
-//! The request's headers are looked up once per decision and name ([`HeaderCache`]), not
-//! once per candidate.
+//! The inline header conditions look the request's headers up once per decision and name, for
+//! the first four names a decision meets ([`HeaderCache`]), not once per candidate; the full
+//! check reads the headers itself.
 
 use crate::block::Block;
 use crate::predicate::StrMatch;

@@ -56,7 +56,7 @@
 //! automaton is shared), counts a pattern refused for size with the bytes built before it
 //! stopped, and is spent in the order resources are compiled (VirtualServices by creation
 //! time, then Gateway API routes). A resource already rejected builds none of its later
-//! patterns. About 7,500 distinct patterns like `/svc1/api/v[0-9]+/.*` (9 KiB each: the
+//! patterns. About 7,200 distinct patterns like `/svc1/api/v[0-9]+/.*` (9 KiB each: the
 //! Unicode `.` has many byte classes) or 19,000 like `/v1/users/[0-9]+` fit.
 //!
 //! # Istio VirtualService

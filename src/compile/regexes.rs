@@ -16,8 +16,11 @@ use crate::predicate::regex::{MAX_NFA_BYTES, MAX_TABLE_REGEX_BYTES, prepare, pre
 #[derive(Debug, Default)]
 pub(crate) struct Regexes {
     /// Patterns read through the RE2 front end when validation checked them: the syntax tree
-    /// until the pattern is built (then `Ok(None)`), or why it is not a pattern.
+    /// until the pattern is built, while the trees kept stay within [`MAX_KEPT_TREE_BYTES`]
+    /// (else `Ok(None)`: the build reads the pattern again), or why it is not a pattern.
     checked: HashMap<Box<str>, Result<Option<Hir>, String>>,
+    /// Estimated bytes of the trees `checked` holds.
+    kept: usize,
     built: HashMap<Box<str>, Result<FullMatch, String>>,
     /// `uriRegexRewrite` patterns, compiled by the `regex` crate for their capture groups.
     rewrites: HashMap<Box<str>, Result<regex::Regex, String>>,
@@ -35,14 +38,22 @@ impl Regexes {
     }
 
     /// Checks `pattern`'s length and syntax in the RE2 dialect, as validation does before
-    /// compiling; the pattern is read once, and its build starts from what this read.
+    /// compiling; each distinct pattern is read once, and its build starts from the tree this
+    /// read (within [`MAX_KEPT_TREE_BYTES`] of trees kept).
     pub(crate) fn check(&mut self, pattern: &str) -> Result<(), String> {
         if let Some(r) = self.checked.get(pattern) {
             return r.as_ref().map(|_| ()).map_err(String::clone);
         }
         let read = prepare_hir(pattern);
         let result = read.as_ref().map(|_| ()).map_err(String::clone);
-        self.checked.insert(pattern.into(), read.map(Some));
+        let kept = read.map(|hir| {
+            let bytes = tree_bytes(&hir);
+            (self.kept + bytes <= MAX_KEPT_TREE_BYTES).then(|| {
+                self.kept += bytes;
+                hir
+            })
+        });
+        self.checked.insert(pattern.into(), kept);
         result
     }
 
@@ -55,14 +66,20 @@ impl Regexes {
             return r.clone();
         }
         let left = MAX_TABLE_REGEX_BYTES - self.used;
-        let hir = match self.checked.get_mut(pattern) {
-            Some(Ok(hir)) => hir.take().map_or_else(|| prepare_hir(pattern), Ok),
-            Some(Err(e)) => Err(e.clone()),
-            None => prepare_hir(pattern),
-        };
         let result = if left == 0 {
             Err(self.exhausted(pattern, left))
         } else {
+            let hir = match self.checked.get_mut(pattern) {
+                Some(Ok(kept)) => match kept.take() {
+                    Some(hir) => {
+                        self.kept -= tree_bytes(&hir);
+                        Ok(hir)
+                    }
+                    None => prepare_hir(pattern),
+                },
+                Some(Err(e)) => Err(e.clone()),
+                None => prepare_hir(pattern),
+            };
             let built = hir
                 .map_err(crate::predicate::regex::Refused::Invalid)
                 .and_then(|hir| FullMatch::within_hir(pattern, &hir, left));
@@ -149,6 +166,28 @@ impl Regexes {
     }
 }
 
+/// Most bytes of syntax trees kept between validation and build (a tree can be thousands of
+/// times its pattern: `\pL` is a class of hundreds of ranges).
+const MAX_KEPT_TREE_BYTES: usize = 8 << 20;
+
+/// An estimate of the heap bytes of `hir`: its nodes, literal bytes and class ranges.
+fn tree_bytes(hir: &Hir) -> usize {
+    use regex_syntax::hir::{Class, HirKind};
+    let own = std::mem::size_of::<Hir>()
+        + match hir.kind() {
+            HirKind::Literal(lit) => lit.0.len(),
+            HirKind::Class(Class::Unicode(c)) => c.ranges().len() * 8,
+            HirKind::Class(Class::Bytes(c)) => c.ranges().len() * 2,
+            _ => 0,
+        };
+    own + match hir.kind() {
+        HirKind::Repetition(r) => tree_bytes(&r.sub),
+        HirKind::Capture(c) => tree_bytes(&c.sub),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().map(tree_bytes).sum(),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +225,31 @@ mod tests {
         assert!(used > MAX_DFA_BYTES, "{used}");
         assert_eq!(regexes.get("/p[a-z]*a[a-z]{14}").unwrap_err(), e);
         assert_eq!(regexes.used(), used);
+    }
+
+    #[test]
+    fn trees_kept_between_check_and_build_are_bounded() {
+        let mut regexes = Regexes::default();
+        // 300 `\pL` classes: a tree of well over a megabyte from a 900-byte pattern.
+        let big = |i: usize| format!("/{i}{}", "\\pL".repeat(300));
+        let mut i = 0;
+        while regexes.kept + tree_bytes(&prepare_hir(&big(i)).unwrap()) <= MAX_KEPT_TREE_BYTES {
+            regexes.check(&big(i)).unwrap();
+            i += 1;
+        }
+        let kept = regexes.kept;
+        assert!(kept > MAX_KEPT_TREE_BYTES / 2, "{kept}");
+        regexes.check(&big(i)).unwrap();
+        assert_eq!(regexes.kept, kept);
+        assert!(matches!(
+            regexes.checked.get(big(i).as_str()),
+            Some(Ok(None))
+        ));
+        // A small pattern still fits, and building it gives its bytes back.
+        regexes.check("/a/[0-9]+").unwrap();
+        assert!(regexes.kept > kept);
+        regexes.get("/a/[0-9]+").unwrap();
+        assert_eq!(regexes.kept, kept);
     }
 
     #[test]

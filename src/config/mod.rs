@@ -215,6 +215,11 @@ impl Resource {
     pub fn source(&self) -> &str {
         with_object!(self, o => &o.source)
     }
+
+    /// Its position in load order ([`Object::order`]).
+    pub fn order(&self) -> usize {
+        with_object!(self, o => o.order)
+    }
 }
 
 /// A resource that could not be read into its schema: its id and the errors.
@@ -362,8 +367,9 @@ impl Config {
         options
             .check_size(text.len() as u64, "input")
             .map_err(|e| e.with_source(source))?;
-        // Resources are added in place (a staged copy would double the peak memory of a large
-        // dump) and taken back out if the text turns out to be refused.
+        // Resources are added as they are read (a List's items staged per document, then moved
+        // in; a copy of the whole input would double the peak memory of a large dump) and
+        // taken back out if the text turns out to be refused.
         let before = (self.resources.len(), self.rejected.len(), self.notes.len());
         load::documents(text, source, options, |i, doc, items| {
             let list = doc.as_object().is_some_and(|map| {
@@ -605,13 +611,20 @@ impl Config {
     }
 
     /// Moves what `other` holds to the end of this configuration (taking its lists whole
-    /// where this one's are empty, so that a large List is not copied).
-    fn append(&mut self, other: Config) {
+    /// where this one's are empty, so that a large List is not copied), its resources' load
+    /// order counted on from this configuration's.
+    fn append(&mut self, mut other: Config) {
         fn join<T>(to: &mut Vec<T>, mut from: Vec<T>) {
             if to.is_empty() {
                 *to = from;
             } else {
                 to.append(&mut from);
+            }
+        }
+        let base = self.resources.len() + self.rejected.len();
+        if base > 0 {
+            for r in &mut other.resources {
+                with_object!(r, o => o.order += base);
             }
         }
         join(&mut self.resources, other.resources);
@@ -903,6 +916,27 @@ mod tests {
                 .is_err()
         );
         assert!(kept.resources.is_empty() && kept.rejected.is_empty() && kept.notes.is_empty());
+    }
+
+    /// A List's items count their load order on from what was loaded before them (the
+    /// tie-breaker between copies of one resource: the copy loaded first wins).
+    #[test]
+    fn list_items_keep_their_load_order_across_inputs() {
+        let item = |name: &str| {
+            format!(
+                "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n  \
+                 metadata: {{name: {name}, namespace: x}}\n  spec: {{hosts: [{name}]}}\n"
+            )
+        };
+        let list = |items: &[&str]| {
+            let items: String = items.iter().map(|n| item(n)).collect();
+            format!("apiVersion: v1\nkind: List\nitems:\n{items}")
+        };
+        let mut c = Config::new();
+        c.add_str(&list(&["x", "vs"]), "a.yaml").unwrap();
+        c.add_str(&list(&["vs"]), "b.yaml").unwrap();
+        let orders: Vec<usize> = c.resources.iter().map(|r| r.order()).collect();
+        assert_eq!(orders, [0, 1, 2]);
     }
 
     #[test]

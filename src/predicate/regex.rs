@@ -263,7 +263,7 @@ impl FullMatch {
 
     /// The bytes every match starts with; empty when there are none or they are not known
     /// (a case-insensitive or alternated start).
-    pub fn literal_prefix(&self) -> &[u8] {
+    pub(crate) fn literal_prefix(&self) -> &[u8] {
         &self.0.prefix
     }
 
@@ -510,8 +510,8 @@ fn literal_prefix(hir: &Hir) -> Vec<u8> {
     out
 }
 
-/// The syntax tree of an RE2 pattern, as the crate's tools read it (literal prefixes for the
-/// path index, samples for witnesses); `None` when the pattern does not translate or parse.
+/// The syntax tree of an RE2 pattern, as the crate's tools read it (samples for witnesses);
+/// `None` when the pattern does not translate or parse.
 pub(crate) fn parse_re2(pattern: &str) -> Option<regex_syntax::hir::Hir> {
     let rust = translate_re2(pattern).ok()?;
     regex_syntax::ParserBuilder::new()
