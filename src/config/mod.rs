@@ -869,17 +869,19 @@ mod tests {
         );
     }
 
+    /// A VirtualService `name` in namespace `x`, as an item of a YAML List.
+    fn list_item(name: &str) -> String {
+        format!(
+            "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n  \
+             metadata: {{name: {name}, namespace: x}}\n  spec: {{hosts: [{name}]}}\n"
+        )
+    }
+
     /// A List's items are read as they are parsed (the List is never held whole); what they
     /// give is the List's only when the document turns out to be a List, in order, with each
     /// item named by its place.
     #[test]
     fn list_items_are_read_in_order_and_only_for_a_list() {
-        let item = |name: &str| {
-            format!(
-                "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n  \
-                 metadata: {{name: {name}, namespace: x}}\n  spec: {{hosts: [{name}]}}\n"
-            )
-        };
         let bad = "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n  \
                    metadata: {name: bad, namespace: x}\n  spec: {hosts: 7}\n";
         let nested = "- {apiVersion: v1, kind: List, items: []}\n";
@@ -888,9 +890,9 @@ mod tests {
             "apiVersion: v1\nitems:\n{}{bad}{nested}{}kind: List\n---\n\
              apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
              metadata: {{name: c, namespace: x}}\nspec: {{hosts: [c]}}\nitems:\n{}",
-            item("a"),
-            item("b"),
-            item("ghost"),
+            list_item("a"),
+            list_item("b"),
+            list_item("ghost"),
         );
         let c = Config::from_str(&yaml, "t.yaml").unwrap();
         let names: Vec<String> = c
@@ -922,14 +924,8 @@ mod tests {
     /// tie-breaker between copies of one resource: the copy loaded first wins).
     #[test]
     fn list_items_keep_their_load_order_across_inputs() {
-        let item = |name: &str| {
-            format!(
-                "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n  \
-                 metadata: {{name: {name}, namespace: x}}\n  spec: {{hosts: [{name}]}}\n"
-            )
-        };
         let list = |items: &[&str]| {
-            let items: String = items.iter().map(|n| item(n)).collect();
+            let items: String = items.iter().map(|n| list_item(n)).collect();
             format!("apiVersion: v1\nkind: List\nitems:\n{items}")
         };
         let mut c = Config::new();
