@@ -12,8 +12,11 @@ use crate::rule::{Rule, Source};
 /// one request: each a function of the request's draw alone, so a test that pins the draw
 /// pins them too. A fault or mirror with share `s` (per million) hits when its roll is `< s`.
 /// Delay and abort mix the draw each with its own salt (SplitMix64's finalizer), so they are
-/// independent of each other and of the split; every mirror shares one roll, so a mirror at
-/// 10 % sees a subset of the requests one at 20 % sees.
+/// independent of each other and of the split (Envoy's fault filter rolls each against its own
+/// random number). Every mirror shares one roll, `draw % 10^6`, as Envoy's router rolls every
+/// `request_mirror_policies` fraction against the stream's one random value, the same value
+/// that picks the weighted cluster (`random % Σweights`): a mirror at 10 % sees a subset of the
+/// requests one at 20 % sees, and mirrors correlate with the split (SEMANTICS §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Rolls(pub(crate) u64);
 
@@ -30,7 +33,7 @@ impl Rolls {
         mix(self.0, 2) % 1_000_000
     }
 
-    /// Every mirror's roll.
+    /// Every mirror's roll: the draw itself, as Envoy's stream id.
     #[inline]
     pub(crate) fn mirror(self) -> u64 {
         self.0 % 1_000_000
@@ -319,8 +322,10 @@ impl<'t> Decision<'t> {
     /// istiod (or the Gateway API) wrote (`Utility::newUri`): the redirect's scheme, else the
     /// request's; its authority, else the request's host, whose port is kept unless a port is
     /// set or the scheme changes away from the port that was the old scheme's default; the
-    /// port (`port`, or the port the request was addressed to for `FROM_REQUEST_PORT`), left
-    /// out when it is the new scheme's default (80 for http, 443 for https); the path (`uri`,
+    /// port (`port`, the port the request was addressed to for `FROM_REQUEST_PORT`, the new
+    /// scheme's well-known port for `FROM_PROTOCOL_DEFAULT` and for a Gateway API redirect that
+    /// sets a scheme and no port), left out when it is the new scheme's default (80 for http,
+    /// 443 for https); the path (`uri`,
     /// the matched prefix replaced, or the request's, normalized as routing read it), with the
     /// request's query unless `uri` carries its own. `None` when the decision is not a
     /// redirect. Allocates; for answering a redirect, not for the decision path.
@@ -358,20 +363,25 @@ impl<'t> Decision<'t> {
             (scheme.eq_ignore_ascii_case("http") && port == 80)
                 || (scheme.eq_ignore_ascii_case("https") && port == 443)
         };
-        // The port istiod writes into Envoy's `port_redirect` (a scheme's default is left out).
-        let new_port = match r.port {
+        // The port of the new URL: istiod writes `port` and FROM_REQUEST_PORT (the listener's
+        // port) into Envoy's `port_redirect`; FROM_PROTOCOL_DEFAULT is the new scheme's
+        // well-known port (Istio's `derivePort` docs; the Gateway API's rule for a redirect that
+        // sets a scheme and no port). A scheme's default port is left out of the URL.
+        let set_port = match r.port {
             RedirectPort::Port(p) => Some(p),
             RedirectPort::FromRequest => Some(addressed_port(req)),
+            RedirectPort::FromProtocolDefault => well_known_port(scheme),
             _ => None,
-        }
-        .filter(|&p| !is_default(scheme, p));
+        };
+        let new_port = set_port.filter(|&p| !is_default(scheme, p));
         let host = match &r.authority {
             Some(a) => a.to_string(),
             None => {
-                // Envoy's `processRequestHost`.
+                // Envoy's `processRequestHost`: the request's port goes when a port is set, or
+                // when the scheme changes and the port was the old scheme's default.
                 let authority = req.authority();
                 let (name, port) = crate::request::split_port(authority);
-                let drop_port = new_port.is_some()
+                let drop_port = set_port.is_some()
                     || (!scheme.eq_ignore_ascii_case(old_scheme)
                         && port.is_some_and(|p| is_default(old_scheme, p)));
                 if drop_port && port.is_some() {
@@ -413,6 +423,17 @@ impl<'t> Decision<'t> {
     pub fn block(&self) -> Option<&'t Block> {
         let m = self.matched()?;
         m.block.map(|b| &m.rule.blocks[b as usize])
+    }
+}
+
+/// The well-known port of `scheme` (80 for http, 443 for https), when it has one.
+fn well_known_port(scheme: &str) -> Option<u16> {
+    if scheme.eq_ignore_ascii_case("http") {
+        Some(80)
+    } else if scheme.eq_ignore_ascii_case("https") {
+        Some(443)
+    } else {
+        None
     }
 }
 

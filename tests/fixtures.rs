@@ -28,6 +28,8 @@
 //!     rewrite: {path, authority}   # the path this request is rewritten to
 //!     retries: {attempts, retry_on} or null   # retriable_status_codes compared when given
 //!     timeout_ms: 1000 or null
+//!     redirect_code: 301             # the redirect's code
+//!     location: https://host/path    # the redirect's Location, or null
 //! ```
 
 use std::path::Path;
@@ -250,6 +252,11 @@ fn check(
                     _ => None,
                 })
                 .unwrap_or(Value::Null),
+            ),
+            "location" => fail(
+                key,
+                want,
+                d.redirect_location(req).map_or(Value::Null, Value::from),
             ),
             other => fail("unknown expectation", &Value::Null, Value::from(other)),
         }

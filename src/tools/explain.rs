@@ -215,6 +215,8 @@ pub enum WinnerAction {
     Redirect {
         /// Status code.
         code: u16,
+        /// The `Location` to answer with ([`Decision::redirect_location`]).
+        location: Option<String>,
     },
     /// Answer with a fixed response.
     DirectResponse {
@@ -528,7 +530,7 @@ fn record_winner<R: Request + ?Sized>(
     draw: u64,
 ) {
     let d = inner.matched(rule, block, req, draw);
-    e.winner = Some(winner(rule, &d, draw, e.candidates.len() - 1));
+    e.winner = Some(winner(rule, &d, req, draw, e.candidates.len() - 1));
     e.port = d
         .port
         .zip(d.destination())
@@ -798,7 +800,13 @@ fn header_seen<R: Request + ?Sized>(h: &HeaderMatch, d: Dialect, req: &R, path: 
     }
 }
 
-fn winner(rule: &Rule, d: &Decision<'_>, draw: u64, candidate: usize) -> Winner {
+fn winner<R: Request + ?Sized>(
+    rule: &Rule,
+    d: &Decision<'_>,
+    req: &R,
+    draw: u64,
+    candidate: usize,
+) -> Winner {
     let m = d.matched().expect("from_match returns a match");
     let mut w = Winner {
         candidate,
@@ -816,7 +824,10 @@ fn winner(rule: &Rule, d: &Decision<'_>, draw: u64, candidate: usize) -> Winner 
             forward_rolls(f, m.delay, m.abort, m.mirrored, draw, &mut w);
             WinnerAction::Forward(split_explain(f, m.sticky_hash, m.destination, draw))
         }
-        Action::Redirect(r) => WinnerAction::Redirect { code: r.code },
+        Action::Redirect(r) => WinnerAction::Redirect {
+            code: r.code,
+            location: d.redirect_location(req),
+        },
         Action::DirectResponse(r) => WinnerAction::DirectResponse { status: r.status },
     };
     w
@@ -959,7 +970,10 @@ impl fmt::Display for Explain {
             return Ok(());
         };
         match &w.action {
-            WinnerAction::Redirect { code } => writeln!(f, "action: redirect {code}")?,
+            WinnerAction::Redirect { code, location } => match location {
+                Some(l) => writeln!(f, "action: redirect {code} to {l}")?,
+                None => writeln!(f, "action: redirect {code}")?,
+            },
             WinnerAction::DirectResponse { status } => {
                 writeln!(f, "action: direct response {status}")?
             }
@@ -1244,7 +1258,9 @@ fn candidate_json(c: &Candidate) -> Value {
 /// The winner of [`Explain::to_json`]; `draw` is the request's draw.
 fn winner_json(w: &Winner, draw: u64) -> Value {
     let action = match &w.action {
-        WinnerAction::Redirect { code } => json!({"kind": "redirect", "code": code}),
+        WinnerAction::Redirect { code, location } => {
+            json!({"kind": "redirect", "code": code, "location": location})
+        }
         WinnerAction::DirectResponse { status } => {
             json!({"kind": "direct_response", "status": status})
         }

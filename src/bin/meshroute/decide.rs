@@ -366,6 +366,7 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
                         "scheme": r.scheme.as_deref(),
                         "port": match r.port { RedirectPort::Port(p) => json!(p), RedirectPort::FromRequest => json!("FROM_REQUEST_PORT"), RedirectPort::FromProtocolDefault => json!("FROM_PROTOCOL_DEFAULT"), _ => Value::Null },
                         "code": r.code,
+                        "location": d.redirect_location(req),
                     }));
                 }
                 Action::DirectResponse(dr) => {
