@@ -66,6 +66,9 @@ pub enum Unavailable {
     RefNotPermitted,
     /// A backend kind meshroute cannot route to (`InvalidKind`, 500).
     InvalidKind,
+    /// The backendRef has a filter meshroute cannot apply (only the header modifiers are
+    /// applied per backend): the filter must not be skipped, so its requests get 500.
+    UnsupportedFilter,
 }
 
 impl Unavailable {
@@ -76,6 +79,7 @@ impl Unavailable {
             Unavailable::BackendNotFound => "BackendNotFound",
             Unavailable::RefNotPermitted => "RefNotPermitted",
             Unavailable::InvalidKind => "InvalidKind",
+            Unavailable::UnsupportedFilter => "UnsupportedFilter",
         }
     }
 }

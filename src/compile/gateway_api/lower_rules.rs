@@ -496,6 +496,31 @@ fn lower_backends(
             report,
         );
         destination.headers = header_ops(&b.filters);
+        if let Some(k) = b.filters.iter().position(|f| {
+            !matches!(
+                f.kind.as_deref(),
+                Some("RequestHeaderModifier" | "ResponseHeaderModifier")
+            )
+        }) {
+            // The specification (HTTPBackendRef.filters): a backend's filters run only for
+            // requests forwarded to it, and a filter that cannot be applied "MUST NOT be
+            // skipped": the requests it would process get an error. meshroute applies the
+            // header modifiers here; any other filter makes this backend answer 500.
+            let kind = b.filters[k].kind.as_deref().unwrap_or("");
+            report.warn(
+                "unsupported-filter",
+                format!("{path}.backendRefs[{j}].filters[{k}]"),
+                format!(
+                    "filter type {kind:?} is not supported on a backendRef (only the header \
+                     modifiers are); requests sent to this backend get {}; put the filter on \
+                     the rule instead",
+                    if rc.kind == "GRPCRoute" { 503 } else { 500 }
+                ),
+            );
+            destination
+                .unavailable
+                .get_or_insert(Unavailable::UnsupportedFilter);
+        }
         destinations.push(WeightedDestination {
             destination,
             weight: b.weight.unwrap_or(1).clamp(0, 1_000_000) as u32,
