@@ -327,7 +327,9 @@ impl<'t> Decision<'t> {
         };
         Some(match self.retries() {
             Some(r) => r.after(result, attempt, elapsed, overall, draw),
-            None => crate::retry::RetryVerdict::no_policy(overall.map(|o| o.saturating_sub(elapsed))),
+            None => {
+                crate::retry::RetryVerdict::no_policy(overall.map(|o| o.saturating_sub(elapsed)))
+            }
         })
     }
 

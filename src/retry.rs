@@ -160,7 +160,9 @@ impl RetryOn {
 
     /// The conditions in the set, in bit order.
     pub fn iter(self) -> impl Iterator<Item = Condition> {
-        Condition::ALL.into_iter().filter(move |c| self.contains(*c))
+        Condition::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
     }
 }
 
@@ -390,11 +392,7 @@ pub fn backoff_interval_ms(base: Duration, n: u32) -> u64 {
         if interval >= max {
             break;
         }
-        interval = if interval < limit {
-            interval * 2
-        } else {
-            max
-        };
+        interval = if interval < limit { interval * 2 } else { max };
     }
     interval
 }
@@ -446,9 +444,9 @@ impl Retries {
             ]),
             UpstreamResult::Reset { request_started } => {
                 let before = (!request_started).then_some(Condition::ResetBeforeRequest);
-                before
-                    .filter(|c| on.contains(*c))
-                    .or_else(|| first(&[Condition::Reset, Condition::FiveXx, Condition::GatewayError]))
+                before.filter(|c| on.contains(*c)).or_else(|| {
+                    first(&[Condition::Reset, Condition::FiveXx, Condition::GatewayError])
+                })
             }
             UpstreamResult::RefusedStream => first(&[
                 Condition::Reset,
@@ -657,16 +655,28 @@ mod tests {
         let cf = UpstreamResult::ConnectFailure;
         assert_eq!(matched("connect-failure", &[], cf), Some("connect-failure"));
         assert_eq!(matched("5xx", &[], cf), Some("5xx"));
-        assert_eq!(matched("reset-before-request", &[], cf), Some("reset-before-request"));
+        assert_eq!(
+            matched("reset-before-request", &[], cf),
+            Some("reset-before-request")
+        );
         assert_eq!(matched("refused-stream", &[], cf), None);
         let refused = UpstreamResult::RefusedStream;
-        assert_eq!(matched("refused-stream", &[], refused), Some("refused-stream"));
+        assert_eq!(
+            matched("refused-stream", &[], refused),
+            Some("refused-stream")
+        );
         assert_eq!(matched("connect-failure", &[], refused), None);
         // A per-try timeout is a local reset after the request went out (router.cc
         // `onPerTryTimeoutCommon` -> `maybeRetryReset`).
         let timeout = UpstreamResult::PerTryTimeout;
-        assert_eq!(matched("gateway-error", &[], timeout), Some("gateway-error"));
-        assert_eq!(matched("connect-failure,refused-stream", &[], timeout), None);
+        assert_eq!(
+            matched("gateway-error", &[], timeout),
+            Some("gateway-error")
+        );
+        assert_eq!(
+            matched("connect-failure,refused-stream", &[], timeout),
+            None
+        );
     }
 
     /// Envoy `PolicyRetriable4xxRetry` (409), `PolicyRetriable4xxNoRetry` (400),
@@ -685,11 +695,19 @@ mod tests {
             );
         }
         assert_eq!(
-            matched("retriable-status-codes", &[409], UpstreamResult::status(409)),
+            matched(
+                "retriable-status-codes",
+                &[409],
+                UpstreamResult::status(409)
+            ),
             Some("retriable-status-codes")
         );
         assert_eq!(
-            matched("retriable-status-codes", &[409], UpstreamResult::status(410)),
+            matched(
+                "retriable-status-codes",
+                &[409],
+                UpstreamResult::status(410)
+            ),
             None
         );
         assert_eq!(matched("5xx", &[418], UpstreamResult::status(418)), None);
@@ -722,7 +740,10 @@ mod tests {
             assert_eq!(matched(on, &[], UpstreamResult::grpc(200, 0)), None);
             assert_eq!(matched(on, &[], UpstreamResult::status(503)), None);
         }
-        assert_eq!(matched("unavailable", &[], UpstreamResult::grpc(200, 4)), None);
+        assert_eq!(
+            matched("unavailable", &[], UpstreamResult::grpc(200, 4)),
+            None
+        );
         let limited = UpstreamResult::Response {
             status: 200,
             grpc_status: Some(8),
@@ -730,7 +751,10 @@ mod tests {
         };
         let v = policy("resource-exhausted", 1, &[]).after(&limited, 1, Duration::ZERO, None, 0);
         assert_eq!((v.retry, v.reason), (false, RetryReason::RateLimited));
-        assert_eq!(matched("envoy-ratelimited", &[], limited), Some("envoy-ratelimited"));
+        assert_eq!(
+            matched("envoy-ratelimited", &[], limited),
+            Some("envoy-ratelimited")
+        );
     }
 
     /// Envoy `PolicyRefusedStream`, `Policy5xxRemoteReset`: the retry after the last allowed
@@ -793,9 +817,15 @@ mod tests {
         let p = policy("connect-failure", 3, &[]);
         let waits: Vec<u128> = (1..=3)
             .map(|a| {
-                p.after(&UpstreamResult::ConnectFailure, a, Duration::ZERO, None, 190)
-                    .backoff
-                    .as_millis()
+                p.after(
+                    &UpstreamResult::ConnectFailure,
+                    a,
+                    Duration::ZERO,
+                    None,
+                    190,
+                )
+                .backoff
+                .as_millis()
             })
             .collect();
         assert_eq!(waits, [15, 40, 90]);
@@ -808,7 +838,13 @@ mod tests {
         for attempt in 1..=10 {
             let interval = backoff_interval_ms(Duration::from_millis(100), attempt);
             for draw in [0, 1, 99, 999, u64::MAX] {
-                let v = p.after(&UpstreamResult::status(500), attempt, Duration::ZERO, None, draw);
+                let v = p.after(
+                    &UpstreamResult::status(500),
+                    attempt,
+                    Duration::ZERO,
+                    None,
+                    draw,
+                );
                 assert!(v.backoff < Duration::from_millis(interval));
                 assert!(v.backoff < Duration::from_millis(1000));
             }
@@ -833,7 +869,10 @@ mod tests {
         assert_eq!(v.per_try_timeout, None);
         // No route timeout: the per-try timeout stands, no budget.
         let v = p.after(&r, 1, Duration::ZERO, None, 10);
-        assert_eq!((v.per_try_timeout, v.budget), (Some(Duration::from_millis(500)), None));
+        assert_eq!(
+            (v.per_try_timeout, v.budget),
+            (Some(Duration::from_millis(500)), None)
+        );
         // Spent, or spent before the backoff ends (draw 20 -> 20 ms wait, 10 ms left).
         let v = p.after(&r, 1, second, Some(second), 10);
         assert_eq!((v.retry, v.reason), (false, RetryReason::Timeout));

@@ -614,7 +614,10 @@ spec:
 {"id": 5, "request": {"authority": "cart", "source_namespace": "shop"}}
 "#,
         );
-        let v: Vec<Value> = out.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let v: Vec<Value> = out
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(
             v[0]["retry"],
             json!({"retry": true, "reason": "connect-failure", "condition": "connect-failure",
@@ -626,13 +629,21 @@ spec:
         );
         // The second retry draws from an interval twice as long: 190 % 50.
         assert_eq!(
-            (&v[1]["retry"]["reason"], &v[1]["retry"]["backoff_ms"], &v[1]["retry"]["attempts_left"]),
+            (
+                &v[1]["retry"]["reason"],
+                &v[1]["retry"]["backoff_ms"],
+                &v[1]["retry"]["attempts_left"]
+            ),
             (&json!("unavailable"), &json!(40), &json!(0)),
             "{}",
             out[1]
         );
         assert_eq!(v[2]["retry"]["reason"], "not-retriable", "{}", out[2]);
-        assert_eq!(v[3]["retry"]["reason"], "retry-limit-exceeded", "{}", out[3]);
+        assert_eq!(
+            v[3]["retry"]["reason"], "retry-limit-exceeded",
+            "{}",
+            out[3]
+        );
         assert_eq!(v[3]["retry"]["condition"], "refused-stream", "{}", out[3]);
         assert!(v[4].get("retry").is_none(), "{}", out[4]);
     }
@@ -640,13 +651,34 @@ spec:
     #[test]
     fn a_bad_upstream_result_is_an_error_line() {
         for (upstream, why) in [
-            ("{}", "upstream: give one result: status, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout or overflow"),
-            (r#"{"status": 503, "reset": true}"#, "upstream: give one result: status, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout or overflow"),
-            (r#"{"reset": true, "grpc_status": 14}"#, "upstream: grpc_status and ratelimited go with a status"),
-            (r#"{"status": 42}"#, "upstream: status 42 is not an HTTP status (100 to 599)"),
-            (r#"{"status": 600}"#, "upstream.status: 600 is not an HTTP status (100 to 599)"),
-            (r#"{"status": 503, "attempt": 0}"#, "upstream: attempt 0: attempts count from 1 (the first try)"),
-            (r#"{"statuss": 503}"#, "upstream.statuss: unknown field; expected one of status, grpc_status, ratelimited, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout, overflow, attempt, elapsed_ms"),
+            (
+                "{}",
+                "upstream: give one result: status, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout or overflow",
+            ),
+            (
+                r#"{"status": 503, "reset": true}"#,
+                "upstream: give one result: status, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout or overflow",
+            ),
+            (
+                r#"{"reset": true, "grpc_status": 14}"#,
+                "upstream: grpc_status and ratelimited go with a status",
+            ),
+            (
+                r#"{"status": 42}"#,
+                "upstream: status 42 is not an HTTP status (100 to 599)",
+            ),
+            (
+                r#"{"status": 600}"#,
+                "upstream.status: 600 is not an HTTP status (100 to 599)",
+            ),
+            (
+                r#"{"status": 503, "attempt": 0}"#,
+                "upstream: attempt 0: attempts count from 1 (the first try)",
+            ),
+            (
+                r#"{"statuss": 503}"#,
+                "upstream.statuss: unknown field; expected one of status, grpc_status, ratelimited, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout, overflow, attempt, elapsed_ms",
+            ),
         ] {
             let line = format!(r#"{{"id": 1, "request": {{}}, "upstream": {upstream}}}"#);
             assert_eq!(

@@ -633,7 +633,8 @@ impl<'de> de::Deserialize<'de> for RawUpstream {
                 })? {
                     match UPSTREAM[field] {
                         "status" => {
-                            status = map.next_value_seed(number(599, "an HTTP status (100 to 599)"))?;
+                            status =
+                                map.next_value_seed(number(599, "an HTTP status (100 to 599)"))?;
                             if status.is_some_and(|s| s < 100) {
                                 return Err(de::Error::custom(format_args!(
                                     "status {} is not an HTTP status (100 to 599)",
@@ -642,11 +643,17 @@ impl<'de> de::Deserialize<'de> for RawUpstream {
                             }
                         }
                         "grpc_status" => {
-                            grpc = map.next_value_seed(number(u32::MAX.into(), "a gRPC status code"))?;
+                            grpc =
+                                map.next_value_seed(number(u32::MAX.into(), "a gRPC status code"))?;
                         }
-                        "ratelimited" => limited = map.next_value::<Option<bool>>()?.unwrap_or(false),
+                        "ratelimited" => {
+                            limited = map.next_value::<Option<bool>>()?.unwrap_or(false)
+                        }
                         "attempt" => {
-                            let a = map.next_value_seed(number(u32::MAX.into(), "an attempt number (from 1)"))?;
+                            let a = map.next_value_seed(number(
+                                u32::MAX.into(),
+                                "an attempt number (from 1)",
+                            ))?;
                             if a == Some(0) {
                                 return Err(de::Error::custom(
                                     "attempt 0: attempts count from 1 (the first try)",
