@@ -233,7 +233,8 @@ impl RegexRewrite {
     }
 }
 
-/// Retry policy (Istio's mesh default when the rule sets none).
+/// Retry policy (Istio's mesh default when the rule sets none). [`Retries::after`] says what
+/// Envoy's router does with one try's result ([`crate::retry`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Retries {
@@ -244,12 +245,17 @@ pub struct Retries {
     /// Retry conditions, comma-separated, as Envoy's `retry_on` (for Istio, HTTP status
     /// codes written in `retryOn` move to [`Retries::retriable_status_codes`]).
     pub retry_on: Box<str>,
+    /// [`Retries::retry_on`] parsed once, for [`Retries::after`].
+    pub on: crate::retry::RetryOn,
     /// Envoy's `retriable_status_codes`: the status codes Istio's `retryOn` lists.
     pub retriable_status_codes: Vec<u16>,
     /// Whether to retry in other localities.
     pub retry_remote_localities: Option<bool>,
-    /// Whether to avoid hosts already tried.
+    /// Whether to avoid hosts already tried (Envoy's previous-hosts predicate).
     pub retry_ignore_previous_hosts: bool,
+    /// How many times the load balancer picks again to avoid a host already tried (Envoy's
+    /// `host_selection_retry_max_attempts`; istiod sets 5).
+    pub host_selection_attempts: u32,
     /// Base interval between retries.
     pub backoff: Option<Duration>,
     /// Whether this is the mesh default (the rule had no `retries`).
@@ -266,9 +272,11 @@ impl Retries {
             attempts: 2,
             per_try_timeout: None,
             retry_on: DEFAULT_RETRY_ON.into(),
+            on: crate::retry::RetryOn::parse(DEFAULT_RETRY_ON),
             retriable_status_codes: Vec::new(),
             retry_remote_localities: None,
             retry_ignore_previous_hosts: true,
+            host_selection_attempts: crate::retry::HOST_SELECTION_ATTEMPTS,
             backoff: None,
             is_default: true,
         }

@@ -284,6 +284,58 @@ impl<'t> Decision<'t> {
         }
     }
 
+    /// The retry policy Envoy applies to this request: the matched rule's (`None` when it
+    /// has none, e.g. `attempts: 0`), or Istio's mesh default on the mesh default route;
+    /// `None` when nothing is forwarded.
+    pub fn retries(&self) -> Option<&'t crate::action::Retries> {
+        match &self.outcome {
+            Outcome::Passthrough => Some(crate::retry::mesh_default()),
+            _ => self.forward()?.retries.as_deref(),
+        }
+    }
+
+    /// What Envoy's router does after try number `attempt` (from 1) of this request ended
+    /// with `result`, `elapsed` after the request started: [`crate::action::Retries::after`]
+    /// under the rule's route timeout (none on the mesh default route). A forwarded request
+    /// without a retry policy gets [`RetryReason::NoPolicy`](crate::retry::RetryReason);
+    /// `None` when nothing is forwarded (a redirect, a direct response, an abort, no route).
+    /// `draw` drives the backoff's jitter. Allocates nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// use meshroute::retry::UpstreamResult;
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+    /// let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+    /// let d = table.decide_with_draw(&req, 7);
+    /// // Istio's mesh default retries a refused connection.
+    /// let v = d.retry_after(&UpstreamResult::ConnectFailure, 1, Duration::ZERO, 7).unwrap();
+    /// assert!(v.retry);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn retry_after(
+        &self,
+        result: &crate::retry::UpstreamResult,
+        attempt: u32,
+        elapsed: Duration,
+        draw: u64,
+    ) -> Option<crate::retry::RetryVerdict> {
+        let overall = match &self.outcome {
+            Outcome::Passthrough => None,
+            Outcome::Matched(m) if m.abort.is_none() && self.status() == 200 => {
+                self.forward()?.timeout
+            }
+            _ => return None,
+        };
+        Some(match self.retries() {
+            Some(r) => r.after(result, attempt, elapsed, overall, draw),
+            None => {
+                crate::retry::RetryVerdict::no_policy(overall.map(|o| o.saturating_sub(elapsed)))
+            }
+        })
+    }
+
     /// The mirrors that receive a copy of this request.
     pub fn mirrors(&self) -> impl Iterator<Item = &'t Mirror> + use<'t> {
         let (mirrors, bits): (&'t [Mirror], u64) = match (self.forward(), self.matched()) {

@@ -141,6 +141,7 @@ pub mod predicate;
 pub mod registry;
 pub mod reload;
 mod request;
+pub mod retry;
 mod rule;
 mod span;
 pub mod split;

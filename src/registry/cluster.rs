@@ -186,6 +186,21 @@ impl Cluster {
         draw: u64,
         cluster_id: ClusterId,
     ) -> Pick<'_> {
+        self.pick_avoiding(route_hash, draw, cluster_id, 0, |_| false)
+    }
+
+    /// Picks an endpoint as [`Cluster::pick`] does, then, while the pick is one `avoid`
+    /// rejects, picks again up to `retries` more times (Envoy's `LoadBalancerBase::chooseHost`
+    /// with a retry host predicate): a new draw for the random policies, the next entry of
+    /// the ring or the next Maglev hash for the consistent ones. The last pick stands.
+    pub(super) fn pick_avoiding(
+        &self,
+        route_hash: Option<u64>,
+        draw: u64,
+        cluster_id: ClusterId,
+        retries: u32,
+        avoid: impl Fn(&Endpoint) -> bool,
+    ) -> Pick<'_> {
         if self.endpoints.is_empty() {
             return if self.selected == 0 {
                 Pick::NoEndpoints
@@ -193,6 +208,27 @@ impl Cluster {
                 Pick::NoHealthyEndpoint
             };
         }
+        let (mut index, mut hash) = self.choose(route_hash, draw, 0);
+        for attempt in 1..=retries {
+            if !avoid(&self.endpoints[index]) {
+                break;
+            }
+            (index, hash) = self.choose(route_hash, mix(draw, 16 + u64::from(attempt)), attempt);
+        }
+        self.picks[index].fetch_add(1, Ordering::Relaxed);
+        Pick::Endpoint(EndpointPick {
+            endpoint: &self.endpoints[index],
+            policy: self.policy,
+            hash,
+            cluster: &self.name,
+            cluster_id,
+            index: index as u32,
+        })
+    }
+
+    /// One choice of the balancer (endpoints not empty): the endpoint's index and the hash it
+    /// was placed by. `attempt` is the host selection attempt (0 for the first).
+    fn choose(&self, route_hash: Option<u64>, draw: u64, attempt: u32) -> (usize, Option<u64>) {
         let mut hash = None;
         let weighted = |u: u64| {
             let total = *self.cumulative.last().expect("endpoints are not empty");
@@ -215,21 +251,13 @@ impl Cluster {
                 // No hash: a random point, as Envoy does.
                 let h = hash.unwrap_or_else(|| mix(draw, 6));
                 match (&self.maglev, &self.ring) {
-                    (Some(m), _) => m.pick(h),
-                    (_, Some(r)) => r.pick(h),
+                    (Some(m), _) => m.pick_attempt(h, attempt),
+                    (_, Some(r)) => r.pick_attempt(h, attempt),
                     _ => weighted(h),
                 }
             }
         };
-        self.picks[index].fetch_add(1, Ordering::Relaxed);
-        Pick::Endpoint(EndpointPick {
-            endpoint: &self.endpoints[index],
-            policy: self.policy,
-            hash,
-            cluster: &self.name,
-            cluster_id,
-            index: index as u32,
-        })
+        (index, hash)
     }
 }
 

@@ -214,6 +214,72 @@ impl Router {
         req: &R,
         draw: u64,
     ) -> Pick<'_> {
+        match self.target(decision, req) {
+            Ok((cluster, id, hash)) => cluster.pick(hash, draw, id),
+            Err(pick) => pick,
+        }
+    }
+
+    /// Picks the endpoint of the next try after `verdict` ([`Decision::retry_after`]): the
+    /// decision's cluster (Envoy retries within the cluster the first try chose), with a
+    /// new `draw`; when the verdict avoids previous hosts, a pick that is one of `tried`
+    /// (compared by address and port) is made again up to
+    /// [`RetryVerdict::host_selection_attempts`](crate::retry::RetryVerdict) times, as
+    /// Envoy's previous-hosts predicate has the load balancer do (ring hash steps along the
+    /// ring, Maglev alters the hash, the other policies draw again), and the last pick
+    /// stands. Allocates nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// use meshroute::registry::{Endpoint, Registry, Router};
+    /// use meshroute::retry::UpstreamResult;
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(include_str!("../../examples/bookinfo.yaml"))?;
+    /// let mut reg = Registry::new();
+    /// let host = "ratings.default.svc.cluster.local";
+    /// reg.add(host, Endpoint::new("10.0.0.1", 9080).label("version", "v1"));
+    /// reg.add(host, Endpoint::new("10.0.0.2", 9080).label("version", "v1"));
+    /// let router = Router::new(&table, &reg)?;
+    /// let req = OwnedRequest::new("GET", "http://ratings/").from_namespace("default");
+    /// let routed = router.decide_with_draw(&req, 3);
+    /// let first = routed.pick.endpoint().unwrap().endpoint;
+    /// let verdict = routed.decision.retry_after(&UpstreamResult::ConnectFailure, 1, Duration::ZERO, 9).unwrap();
+    /// let next = router.pick_retry(&routed.decision, &req, 9, &verdict, &[first]);
+    /// assert_ne!(next.endpoint().unwrap().endpoint.address, first.address);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pick_retry<R: Request + ?Sized>(
+        &self,
+        decision: &Decision<'_>,
+        req: &R,
+        draw: u64,
+        verdict: &crate::retry::RetryVerdict,
+        tried: &[&Endpoint],
+    ) -> Pick<'_> {
+        let (cluster, id, hash) = match self.target(decision, req) {
+            Ok(t) => t,
+            Err(pick) => return pick,
+        };
+        let again = if verdict.avoid_previous_hosts {
+            verdict.host_selection_attempts
+        } else {
+            0
+        };
+        cluster.pick_avoiding(hash, draw, id, again, |e| {
+            tried
+                .iter()
+                .any(|t| t.address == e.address && t.port == e.port)
+        })
+    }
+
+    /// The cluster a decision sends to, its id and the request's hash key for it; or the
+    /// pick when there is no cluster to pick from.
+    fn target<R: Request + ?Sized>(
+        &self,
+        decision: &Decision<'_>,
+        req: &R,
+    ) -> Result<(&Cluster, ClusterId, Option<u64>), Pick<'_>> {
         let (cluster, id) = match &decision.outcome {
             Outcome::Passthrough => {
                 // The mesh default route: the addressed Service, found as the host is.
@@ -224,7 +290,7 @@ impl Router {
                     })
                 });
                 let Some((host, c)) = c else {
-                    return Pick::NoEndpoints;
+                    return Err(Pick::NoEndpoints);
                 };
                 // The addressed port's cluster when port-level settings give it its own.
                 let at = decision.port.and_then(|port| {
@@ -243,10 +309,10 @@ impl Router {
             Outcome::Matched(m) => {
                 // An abort answers without forwarding, also a gRPC one (status 200).
                 if decision.status() != 200 || m.abort.is_some() {
-                    return Pick::NotForwarded;
+                    return Err(Pick::NotForwarded);
                 }
                 let (Some(w), Action::Forward(f)) = (m.destination, &m.rule.action) else {
-                    return Pick::NotForwarded;
+                    return Err(Pick::NotForwarded);
                 };
                 let id = w.destination.cluster;
                 // A port from the request: that port's cluster when port-level settings give
@@ -263,7 +329,7 @@ impl Router {
                     None => match self.clusters.get(id as usize) {
                         Some(c) => (c, ClusterId::Destination(id)),
                         // A decision of another table.
-                        None => return Pick::NoEndpoints,
+                        None => return Err(Pick::NoEndpoints),
                     },
                 };
                 let hash = if cluster.policy.is_consistent_hash() {
@@ -271,12 +337,12 @@ impl Router {
                 } else {
                     None
                 };
-                return cluster.pick(hash, draw, cid);
+                return Ok((cluster, cid, hash));
             }
-            _ => return Pick::NotForwarded,
+            _ => return Err(Pick::NotForwarded),
         };
         // The mesh default route carries the service's own hash policy.
-        cluster.pick(own_hash(cluster, req), draw, id)
+        Ok((cluster, id, own_hash(cluster, req)))
     }
 
     /// Picks an endpoint of `destination`'s cluster, as for a mirror's copy of `req`: the

@@ -17,7 +17,10 @@
 //!
 //! Input line: `{"id": ..., "request": {"method", "scheme", "authority", "path", "headers":
 //! {name: value or [values]}, "port", "source_labels", "source_namespace", "source_ip",
-//! "gateway"}, "random_value": optional u64}`. Every field but `request` may be omitted or null;
+//! "gateway"}, "random_value": optional u64, "upstream": optional {"status", "grpc_status",
+//! "ratelimited" | "reset" | "reset_before_request" | "connect_failure" | "refused_stream" |
+//! "per_try_timeout" | "overflow": true, "attempt", "elapsed_ms"}}`; with `upstream` the answer
+//! carries `"retry"`: what Envoy's router does after that try. Every field but `request` may be omitted or null;
 //! an omitted or null `source_namespace` is the client namespace `default`. The `id` (any JSON
 //! value) comes back exactly as written.
 //!
@@ -223,7 +226,11 @@ fn answer(ctx: &Ctx<'_>, line: &[u8], line_no: usize, draw: u64) -> String {
     let (id, result) = match read_line(line, ctx.gateway) {
         Ok(input) => {
             let draw = input.random_value.unwrap_or(draw);
-            (Some(input.id), Ok(decide(ctx, &input.request, draw)))
+            let mut out = decide(ctx, &input.request, draw);
+            if let Some(up) = &input.upstream {
+                out["retry"] = retry(ctx, &input.request, draw, up);
+            }
+            (Some(input.id), Ok(out))
         }
         Err(bad) => (bad.id, Err(bad.msg)),
     };
@@ -290,6 +297,53 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
         }
     }
     out
+}
+
+/// `"retry"`: what Envoy's router does after the line's `upstream` result
+/// ([`Decision::retry_after`]); with endpoints, the next try's endpoint
+/// ([`Router::pick_retry`]), avoiding the endpoint this answer picked. Null when the request
+/// is not forwarded.
+fn retry(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64, up: &input::Upstream) -> Value {
+    let d = ctx.table.decide_with_draw(req, draw);
+    let elapsed = std::time::Duration::from_millis(up.elapsed_ms);
+    let Some(v) = d.retry_after(&up.result, up.attempt, elapsed, draw) else {
+        return Value::Null;
+    };
+    let ms = |t: std::time::Duration| t.as_millis() as u64;
+    let mut out = json!({
+        "retry": v.retry,
+        "reason": v.reason_name(),
+        "condition": v.condition.map(|c| c.name()),
+        "attempts_left": v.attempts_left,
+        "backoff_ms": ms(v.backoff),
+        "per_try_timeout_ms": v.per_try_timeout.map(ms),
+        "budget_ms": v.budget.map(ms),
+        "avoid_previous_hosts": v.avoid_previous_hosts,
+        "host_selection_attempts": v.host_selection_attempts,
+        "remote_localities": v.remote_localities,
+    });
+    if let Some(router) = ctx.router {
+        let first = router.pick(&d, req, draw);
+        let tried: Vec<&meshroute::registry::Endpoint> =
+            first.endpoint().map(|p| p.endpoint).into_iter().collect();
+        let next = match v.retry {
+            true => router.pick_retry(&d, req, retry_draw(draw, up.attempt), &v, &tried),
+            false => Pick::NotForwarded,
+        };
+        out["endpoint"] = next.endpoint().map_or(Value::Null, |p| {
+            json!({"address": &*p.endpoint.address, "port": p.endpoint.port, "cluster": p.cluster})
+        });
+    }
+    out
+}
+
+/// The draw of the retry after try `attempt`: the line's draw, stirred by the attempt
+/// (SplitMix64's finalizer), so each retry picks afresh but reproducibly.
+fn retry_draw(draw: u64, attempt: u32) -> u64 {
+    let mut z = draw ^ u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// A destination with the port Envoy sends to: its own, else the request's.
@@ -548,6 +602,93 @@ spec:
         );
     }
 
+    /// `upstream` asks what Envoy's router does after that try: the mesh default policy here
+    /// (istiod retry.go `DefaultPolicy`), Envoy's jittered backoff from the line's draw
+    /// (retry_state_impl_test.cc `Backoff`: 190 % 25 = 15 ms for the first retry).
+    #[test]
+    fn an_upstream_result_gets_the_retry_verdict() {
+        let out = stream(
+            br#"{"id": 1, "request": {"authority": "cart", "source_namespace": "shop"}, "random_value": 190, "upstream": {"connect_failure": true}}
+{"id": 2, "request": {"authority": "cart", "source_namespace": "shop"}, "random_value": 190, "upstream": {"status": 200, "grpc_status": 14, "attempt": 2}}
+{"id": 3, "request": {"authority": "cart", "source_namespace": "shop"}, "upstream": {"status": 503}}
+{"id": 4, "request": {"authority": "cart", "source_namespace": "shop"}, "upstream": {"refused_stream": true, "attempt": 3}}
+{"id": 5, "request": {"authority": "cart", "source_namespace": "shop"}}
+"#,
+        );
+        let v: Vec<Value> = out
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            v[0]["retry"],
+            json!({"retry": true, "reason": "connect-failure", "condition": "connect-failure",
+                "attempts_left": 1, "backoff_ms": 15, "per_try_timeout_ms": null,
+                "budget_ms": null, "avoid_previous_hosts": true, "host_selection_attempts": 5,
+                "remote_localities": false}),
+            "{}",
+            out[0]
+        );
+        // The second retry draws from an interval twice as long: 190 % 50.
+        assert_eq!(
+            (
+                &v[1]["retry"]["reason"],
+                &v[1]["retry"]["backoff_ms"],
+                &v[1]["retry"]["attempts_left"]
+            ),
+            (&json!("unavailable"), &json!(40), &json!(0)),
+            "{}",
+            out[1]
+        );
+        assert_eq!(v[2]["retry"]["reason"], "not-retriable", "{}", out[2]);
+        assert_eq!(
+            v[3]["retry"]["reason"], "retry-limit-exceeded",
+            "{}",
+            out[3]
+        );
+        assert_eq!(v[3]["retry"]["condition"], "refused-stream", "{}", out[3]);
+        assert!(v[4].get("retry").is_none(), "{}", out[4]);
+    }
+
+    #[test]
+    fn a_bad_upstream_result_is_an_error_line() {
+        for (upstream, why) in [
+            (
+                "{}",
+                "upstream: give one result: status, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout or overflow",
+            ),
+            (
+                r#"{"status": 503, "reset": true}"#,
+                "upstream: give one result: status, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout or overflow",
+            ),
+            (
+                r#"{"reset": true, "grpc_status": 14}"#,
+                "upstream: grpc_status and ratelimited go with a status",
+            ),
+            (
+                r#"{"status": 42}"#,
+                "upstream: status 42 is not an HTTP status (100 to 599)",
+            ),
+            (
+                r#"{"status": 600}"#,
+                "upstream.status: 600 is not an HTTP status (100 to 599)",
+            ),
+            (
+                r#"{"status": 503, "attempt": 0}"#,
+                "upstream: attempt 0: attempts count from 1 (the first try)",
+            ),
+            (
+                r#"{"statuss": 503}"#,
+                "upstream.statuss: unknown field; expected one of status, grpc_status, ratelimited, reset, reset_before_request, connect_failure, refused_stream, per_try_timeout, overflow, attempt, elapsed_ms",
+            ),
+        ] {
+            let line = format!(r#"{{"id": 1, "request": {{}}, "upstream": {upstream}}}"#);
+            assert_eq!(
+                error_then_next(line.as_bytes()),
+                format!(r#"{{"id":1,"error":"line 1: {why}"}}"#)
+            );
+        }
+    }
+
     #[test]
     fn invalid_utf8_gets_an_error_line_with_the_id_and_the_stream_goes_on() {
         assert_eq!(
@@ -687,7 +828,7 @@ spec:
         );
         assert_eq!(
             error_then_next(br#"{"id": 1, "request": {}, "random": 5}"#),
-            r#"{"id":1,"error":"line 1: random: unknown field; expected one of id, request, random_value"}"#
+            r#"{"id":1,"error":"line 1: random: unknown field; expected one of id, request, random_value, upstream"}"#
         );
         assert_eq!(
             error_then_next(br#"{"id": 1, "request": {"headers": {"a": ["x", 5]}}}"#),

@@ -548,28 +548,41 @@ fn warn_zero_weights(weights: &[u32], rc: &RouteCtx<'_>, path: &str, report: &mu
     }
 }
 
-/// An HTTPRoute `retry`, with the backend request timeout as the per-try timeout.
+/// An HTTPRoute `retry` as istiod lowers it (pilot/pkg/config/kube/gateway/conversion.go,
+/// `convertHTTPRoute`): the connection errors GEP-1731 says implementations should retry
+/// (`connect-failure,refused-stream,unavailable,cancelled`) plus each of `codes` as a
+/// retriable status code, `attempts` 2 when unset, `backoff` as the base interval, the backend
+/// request timeout as the per-try timeout, and Istio's default previous-hosts predicate
+/// (`retry.ConvertPolicy` starts from `DefaultPolicy`).
 fn retries(
     r: &crate::config::gateway_api::HttpRouteRetry,
     timeouts: Option<&crate::config::gateway_api::HttpRouteTimeouts>,
 ) -> Retries {
+    let mut retry_on = String::from(GATEWAY_RETRY_ON);
+    let codes: Vec<u16> = r
+        .codes
+        .iter()
+        .filter_map(|c| u16::try_from(*c).ok())
+        .collect();
+    if !codes.is_empty() {
+        retry_on.push_str(",retriable-status-codes");
+    }
     Retries {
-        attempts: r.attempts.unwrap_or(1).max(0) as u32,
+        attempts: r.attempts.unwrap_or(2).max(0) as u32,
         per_try_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
-        retry_on: r
-            .codes
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-            .into(),
-        retriable_status_codes: Vec::new(),
+        on: crate::retry::RetryOn::parse(&retry_on),
+        retry_on: retry_on.into(),
+        retriable_status_codes: codes,
         retry_remote_localities: None,
-        retry_ignore_previous_hosts: false,
+        retry_ignore_previous_hosts: true,
+        host_selection_attempts: crate::retry::HOST_SELECTION_ATTEMPTS,
         backoff: timeout(r.backoff.as_deref()),
         is_default: false,
     }
 }
+
+/// The conditions istiod retries for every HTTPRoute `retry`, before its `codes`.
+const GATEWAY_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled";
 
 fn path_modifier(
     m: Option<&crate::config::gateway_api::PathModifier>,

@@ -3,7 +3,7 @@
 //! is reported with its path.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use crate::action::{
     Abort, Action, Cors, Destination, DirectResponse, Fault, Forward, HeaderEdits, HeaderOps,
@@ -470,11 +470,9 @@ fn header_ops(h: Option<&vs::Headers>) -> HeaderOps {
 }
 
 fn retries(r: Option<&vs::HttpRetry>) -> Option<Arc<Retries>> {
-    /// Istio's mesh default, one allocation for every rule that sets no `retries`.
-    static MESH_DEFAULT: LazyLock<Arc<Retries>> =
-        LazyLock::new(|| Arc::new(Retries::mesh_default()));
+    // Istio's mesh default, one allocation for every rule that sets no `retries`.
     let Some(r) = r else {
-        return Some(Arc::clone(&MESH_DEFAULT));
+        return Some(Arc::clone(crate::retry::mesh_default()));
     };
     let attempts = r.attempts.unwrap_or(0);
     if attempts <= 0 {
@@ -487,10 +485,12 @@ fn retries(r: Option<&vs::HttpRetry>) -> Option<Arc<Retries>> {
     Some(Arc::new(Retries {
         attempts: attempts.min(i64::from(u32::MAX)) as u32,
         per_try_timeout: r.per_try_timeout.map(|d| d.to_std()),
+        on: crate::retry::RetryOn::parse(&retry_on),
         retry_on: retry_on.into(),
         retriable_status_codes,
         retry_remote_localities: r.retry_remote_localities,
         retry_ignore_previous_hosts: r.retry_ignore_previous_hosts.unwrap_or(true),
+        host_selection_attempts: crate::retry::HOST_SELECTION_ATTEMPTS,
         backoff: r.backoff.map(|d| d.to_std()),
         is_default: false,
     }))

@@ -7,15 +7,26 @@ use std::fmt;
 use std::net::IpAddr;
 
 use meshroute::OwnedRequest;
+use meshroute::retry::UpstreamResult;
 use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-/// A line read: the request, its id as sent and its draw if it names one.
+/// A line read: the request, its id as sent, its draw if it names one, and what the upstream
+/// did with a try of it, if the line says.
 pub struct Line {
     pub id: Box<RawValue>,
     pub request: OwnedRequest,
     pub random_value: Option<u64>,
+    pub upstream: Option<Upstream>,
+}
+
+/// `upstream`: the result of try number `attempt` (from 1), `elapsed_ms` after the request
+/// started.
+pub struct Upstream {
+    pub result: UpstreamResult,
+    pub attempt: u32,
+    pub elapsed_ms: u64,
 }
 
 /// A line that cannot be decided: why, and its id when it can be recovered.
@@ -24,7 +35,20 @@ pub struct Bad {
     pub msg: String,
 }
 
-const TOP: &[&str] = &["id", "request", "random_value"];
+const TOP: &[&str] = &["id", "request", "random_value", "upstream"];
+const UPSTREAM: &[&str] = &[
+    "status",
+    "grpc_status",
+    "ratelimited",
+    "reset",
+    "reset_before_request",
+    "connect_failure",
+    "refused_stream",
+    "per_try_timeout",
+    "overflow",
+    "attempt",
+    "elapsed_ms",
+];
 const REQUEST: &[&str] = &[
     "method",
     "scheme",
@@ -86,6 +110,7 @@ pub fn read_line(line: &[u8], gateway: Option<&(String, String)>) -> Result<Line
         id,
         request,
         random_value: raw.random_value,
+        upstream: raw.upstream,
     })
 }
 
@@ -115,6 +140,7 @@ struct RawLine {
     request: Option<OwnedRequest>,
     random_value: Option<u64>,
     gateway: Option<(String, String)>,
+    upstream: Option<Upstream>,
 }
 
 impl<'de> de::Deserialize<'de> for RawLine {
@@ -136,6 +162,7 @@ impl<'de> Visitor<'de> for LineVisitor {
             request: None,
             random_value: None,
             gateway: None,
+            upstream: None,
         };
         let mut seen = 0u32;
         while let Some(field) = map.next_key_seed(Field {
@@ -149,12 +176,13 @@ impl<'de> Visitor<'de> for LineVisitor {
                     line.gateway = r.gateway;
                     line.request = Some(r.request);
                 }
-                _ => {
+                2 => {
                     line.random_value = map.next_value_seed(Unsigned {
                         max: u64::MAX,
                         what: "an unsigned 64-bit integer",
                     })?;
                 }
+                _ => line.upstream = map.next_value::<RawUpstream>()?.0,
             }
         }
         Ok(line)
@@ -573,5 +601,108 @@ fn value_end(line: &[u8], mut i: usize) -> Option<usize> {
             }
             (i > start).then_some(i)
         }
+    }
+}
+
+/// `upstream`: one result (`status` with optional `grpc_status` and `ratelimited`, or one of
+/// the flags `reset`, `reset_before_request`, `connect_failure`, `refused_stream`,
+/// `per_try_timeout`, `overflow` set to true), with optional `attempt` (from 1, default 1) and
+/// `elapsed_ms` (default 0); null for none.
+struct RawUpstream(Option<Upstream>);
+
+impl<'de> de::Deserialize<'de> for RawUpstream {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<RawUpstream, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawUpstream;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an upstream result object")
+            }
+            fn visit_unit<E>(self) -> Result<RawUpstream, E> {
+                Ok(RawUpstream(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawUpstream, A::Error> {
+                let mut seen = 0u32;
+                let (mut status, mut grpc, mut limited) = (None, None, false);
+                let mut flags: Vec<&'static str> = Vec::new();
+                let (mut attempt, mut elapsed_ms) = (1u32, 0u64);
+                let number = |max: u64, what: &'static str| Unsigned { max, what };
+                while let Some(field) = map.next_key_seed(Field {
+                    names: UPSTREAM,
+                    seen: &mut seen,
+                })? {
+                    match UPSTREAM[field] {
+                        "status" => {
+                            status =
+                                map.next_value_seed(number(599, "an HTTP status (100 to 599)"))?;
+                            if status.is_some_and(|s| s < 100) {
+                                return Err(de::Error::custom(format_args!(
+                                    "status {} is not an HTTP status (100 to 599)",
+                                    status.unwrap_or(0)
+                                )));
+                            }
+                        }
+                        "grpc_status" => {
+                            grpc =
+                                map.next_value_seed(number(u32::MAX.into(), "a gRPC status code"))?;
+                        }
+                        "ratelimited" => {
+                            limited = map.next_value::<Option<bool>>()?.unwrap_or(false)
+                        }
+                        "attempt" => {
+                            let a = map.next_value_seed(number(
+                                u32::MAX.into(),
+                                "an attempt number (from 1)",
+                            ))?;
+                            if a == Some(0) {
+                                return Err(de::Error::custom(
+                                    "attempt 0: attempts count from 1 (the first try)",
+                                ));
+                            }
+                            attempt = a.unwrap_or(1) as u32;
+                        }
+                        "elapsed_ms" => {
+                            elapsed_ms = map
+                                .next_value_seed(number(u64::MAX, "a duration in milliseconds"))?
+                                .unwrap_or(0);
+                        }
+                        flag => {
+                            if map.next_value::<Option<bool>>()?.unwrap_or(false) {
+                                flags.push(flag);
+                            }
+                        }
+                    }
+                }
+                let one_of = "give one result: status, reset, reset_before_request, \
+                              connect_failure, refused_stream, per_try_timeout or overflow";
+                let result = match (status, flags.as_slice()) {
+                    (Some(s), []) => UpstreamResult::Response {
+                        status: s as u16,
+                        grpc_status: grpc.map(|g| g as u32),
+                        rate_limited: limited,
+                    },
+                    (None, [flag]) if grpc.is_none() && !limited => match *flag {
+                        "reset" => UpstreamResult::reset(true),
+                        "reset_before_request" => UpstreamResult::reset(false),
+                        "connect_failure" => UpstreamResult::ConnectFailure,
+                        "refused_stream" => UpstreamResult::RefusedStream,
+                        "per_try_timeout" => UpstreamResult::PerTryTimeout,
+                        _ => UpstreamResult::Overflow,
+                    },
+                    (None, [_]) => {
+                        return Err(de::Error::custom(
+                            "grpc_status and ratelimited go with a status",
+                        ));
+                    }
+                    _ => return Err(de::Error::custom(one_of)),
+                };
+                Ok(RawUpstream(Some(Upstream {
+                    result,
+                    attempt,
+                    elapsed_ms,
+                })))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
