@@ -1,6 +1,7 @@
 //! The inner service behind the route layer: picks the endpoint of the version routing chose
 //! with the registry's load balancer, connects to its address and EndpointSlice port (as
-//! kube-proxy would), retries as the rule says on another endpoint, sends mirrors, and gives
+//! kube-proxy would), retries as the library answers (`Decision::retry_after`, the next
+//! endpoint from `Router::pick_retry`), sends mirrors, and gives
 //! the answer back.
 
 use std::convert::Infallible;
@@ -18,8 +19,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use meshroute::action::Retries;
 use meshroute::registry::{EndpointPick, Pick, Router};
+use meshroute::retry::{RetryReason, UpstreamResult};
 use meshroute::tower::{Decided, ResponseFlags};
 
 /// Where the request went, in the response's extensions (for the access log and metrics).
@@ -147,20 +148,13 @@ impl Forwarder {
         let router = decided.routes();
         let decision = decided.decision();
         let forward = decision.forward();
-        // The mesh default route carries Istio's default retry policy too.
-        let passthrough_retries;
-        let retries: Option<&Retries> = match decision.outcome {
-            meshroute::Outcome::Passthrough => {
-                passthrough_retries = Retries::mesh_default();
-                Some(&passthrough_retries)
-            }
-            _ => forward.and_then(|f| f.retries.as_deref()),
-        };
-        let per_try = retries
+        // The first try's timeout: the policy's per-try timeout (the mesh default route has
+        // Istio's default policy), else the Gateway API's `backendRequest`; later tries take
+        // theirs from the retry verdict.
+        let mut per_try = decision
+            .retries()
             .and_then(|r| r.per_try_timeout)
             .or(forward.and_then(|f| f.backend_timeout));
-        let attempts = 1 + retries.map_or(0, |r| r.attempts);
-        let avoid_previous = retries.is_some_and(|r| r.retry_ignore_previous_hosts);
 
         let mirror_timeout = forward
             .and_then(|f| f.timeout)
@@ -184,20 +178,19 @@ impl Forwarder {
             }
         }
 
-        let mut tried: Vec<(Box<str>, u16)> = Vec::new();
-        let mut upstream = None;
-        let mut last = Try::ConnectFailure;
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(retries, attempt, self.draw())).await;
-            }
-            let Some(pick) = self.pick(router, &decided, &req, attempt, avoid_previous, &tried)
-            else {
-                return no_healthy();
-            };
-            tried.push((pick.endpoint.address.clone(), pick.endpoint.port));
+        let started = std::time::Instant::now();
+        let Some(mut pick) = router.pick(&decision, &req, decided.draw()).endpoint() else {
+            return no_healthy();
+        };
+        let mut tried = Vec::new();
+        let mut upstream;
+        let mut last;
+        let mut limit_exceeded = false;
+        let mut attempt = 1;
+        loop {
+            tried.push(pick.endpoint);
             let mut up = describe(&pick, &decision);
-            up.tries = attempt + 1;
+            up.tries = attempt;
             let request = upstream_request(&req, &pick, false);
             let in_flight = InFlight::start(router, pick);
             // The per-try timeout covers the whole answer, body included.
@@ -230,12 +223,28 @@ impl Forwarder {
             drop(in_flight);
             up.responded = matches!(last, Try::Answered(_));
             upstream = Some(up);
-            let more = attempt + 1 < attempts;
-            if !(more && retriable(retries, &last)) {
+            // The library answers what Envoy's router does next: retry or not, the backoff,
+            // the next try's timeout and which endpoints to avoid.
+            let Some(verdict) =
+                decision.retry_after(&result_of(&last), attempt, started.elapsed(), self.draw())
+            else {
+                break;
+            };
+            limit_exceeded = verdict.reason == RetryReason::RetryLimitExceeded;
+            if !verdict.retry {
                 break;
             }
+            tokio::time::sleep(verdict.backoff).await;
+            per_try = verdict.per_try_timeout;
+            match router
+                .pick_retry(&decision, &req, self.draw(), &verdict, &tried)
+                .endpoint()
+            {
+                Some(p) => pick = p,
+                None => break,
+            }
+            attempt += 1;
         }
-        let retried = attempts > 1 && retriable(retries, &last);
         let mut response = match last {
             Try::Answered(r) => r,
             Try::ConnectFailure => local(
@@ -254,7 +263,7 @@ impl Forwarder {
                 Some(ResponseFlags::UPSTREAM_REQUEST_TIMEOUT),
             ),
         };
-        if retried {
+        if limit_exceeded {
             let flags = response
                 .extensions()
                 .get::<ResponseFlags>()
@@ -269,95 +278,30 @@ impl Forwarder {
         }
         response
     }
-
-    /// The endpoint for try `attempt`: the decision's own pick first; on a retry a new draw,
-    /// and, when the policy avoids previous hosts, up to 5 picks (Istio's
-    /// `HostSelectionRetryMaxAttempts`) for one not tried yet.
-    fn pick<'r>(
-        &self,
-        router: &'r Router,
-        decided: &'r Decided<Router>,
-        req: &Request<Bytes>,
-        attempt: u32,
-        avoid_previous: bool,
-        tried: &[(Box<str>, u16)],
-    ) -> Option<EndpointPick<'r>> {
-        let decision = decided.decision();
-        let mut found = None;
-        for i in 0..5 {
-            let draw = if attempt == 0 && i == 0 {
-                decided.draw()
-            } else {
-                self.draw()
-            };
-            let pick = router.pick(&decision, req, draw).endpoint()?;
-            let seen = tried
-                .iter()
-                .any(|(a, p)| **a == *pick.endpoint.address && *p == pick.endpoint.port);
-            found = Some(pick);
-            if !(avoid_previous && seen) {
-                break;
-            }
-        }
-        found
-    }
 }
 
-/// Whether the policy retries after `last`, as Envoy's `RetryStateImpl` decides: a reset
-/// (connection failures included) under `reset`, `5xx` or `gateway-error`, a connection
-/// failure also under `connect-failure`, a per-try timeout under the same three, and an answer
-/// by its status or `grpc-status`.
-fn retriable(retries: Option<&Retries>, last: &Try) -> bool {
-    let Some(r) = retries else {
-        return false;
-    };
-    let on = |cond: &str| r.retry_on.split(',').any(|c| c.trim() == cond);
-    let reset = on("reset") || on("5xx") || on("gateway-error");
+/// A try's end as the library reads it: an answer by its status, `grpc-status` and
+/// `x-envoy-ratelimited`; a failed connection; a reset after the request was sent; a per-try
+/// timeout.
+fn result_of(last: &Try) -> UpstreamResult {
     match last {
-        Try::ConnectFailure => reset || on("connect-failure"),
-        Try::Reset | Try::Timeout => reset,
-        Try::Answered(resp) => {
-            let code = resp.status().as_u16();
-            // Envoy's `retriable_status_codes` under `retriable-status-codes`; a code written in
-            // `retry_on` itself (the Gateway API's `retry.codes`) counts as listed.
-            let listed = (on("retriable-status-codes") && r.retriable_status_codes.contains(&code))
-                || r.retry_on.split(',').any(|c| c.trim().parse() == Ok(code));
-            (on("5xx") && code >= 500)
-                || (on("gateway-error") && matches!(code, 502..=504))
-                || (on("retriable-4xx") && code == 409)
-                || listed
-                || grpc_retriable(resp.headers(), &on)
-        }
+        Try::Answered(resp) => UpstreamResult::Response {
+            status: resp.status().as_u16(),
+            grpc_status: grpc_status(resp.headers()),
+            rate_limited: resp.headers().contains_key("x-envoy-ratelimited"),
+        },
+        Try::ConnectFailure => UpstreamResult::ConnectFailure,
+        Try::Reset => UpstreamResult::reset(true),
+        Try::Timeout => UpstreamResult::PerTryTimeout,
     }
 }
 
-/// gRPC conditions: the answer's `grpc-status` is one `retry_on` names.
-fn grpc_retriable(headers: &HeaderMap, on: &dyn Fn(&str) -> bool) -> bool {
-    let status = headers
+/// The answer's `grpc-status`, when it carries one.
+fn grpc_status(headers: &HeaderMap) -> Option<u32> {
+    headers
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u8>().ok());
-    match status {
-        Some(1) => on("cancelled"),
-        Some(4) => on("deadline-exceeded"),
-        Some(8) => on("resource-exhausted"),
-        Some(13) => on("internal"),
-        Some(14) => on("unavailable"),
-        _ => false,
-    }
-}
-
-/// Envoy's fully jittered exponential back-off: a random wait in `[0, (2^n - 1) × base]`,
-/// base 25 ms unless the policy sets one, capped at ten times the base.
-fn backoff(retries: Option<&Retries>, attempt: u32, draw: u64) -> Duration {
-    let base = retries
-        .and_then(|r| r.backoff)
-        .unwrap_or(Duration::from_millis(25));
-    let span = base
-        .saturating_mul((1u32 << attempt.min(16)) - 1)
-        .min(base * 10);
-    let micros = span.as_micros() as u64;
-    Duration::from_micros(if micros == 0 { 0 } else { draw % micros })
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The request sent to `pick`'s endpoint: same method, path and headers (the route layer has
