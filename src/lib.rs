@@ -142,6 +142,7 @@ pub mod registry;
 pub mod reload;
 mod request;
 mod rule;
+pub mod session;
 mod span;
 pub mod split;
 mod table;
