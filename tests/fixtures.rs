@@ -28,6 +28,9 @@
 //!     rewrite: {path, authority}   # the path this request is rewritten to
 //!     retries: {attempts, retry_on} or null   # retriable_status_codes compared when given
 //!     timeout_ms: 1000 or null
+//!     session: {state, address, set_cookie, set_header} or null   # Decision::session, only
+//!                                    # the keys given compared: state absent | unrecognized |
+//!                                    # pinned; set_header as [name, value] or null
 //! ```
 
 use std::path::Path;
@@ -251,6 +254,28 @@ fn check(
                 })
                 .unwrap_or(Value::Null),
             ),
+            "session" => {
+                let got = d.session().map_or(Value::Null, |a| {
+                    serde_json::json!({
+                        "state": a.state.label(),
+                        "address": a.address,
+                        "set_cookie": a.set_cookie,
+                        "set_header": a.set_header.map(|(n, v)| vec![n.to_string(), v]),
+                    })
+                });
+                match (want, &got) {
+                    (Value::Object(w), Value::Object(g)) => {
+                        for (k, v) in w {
+                            fail(
+                                &format!("session.{k}"),
+                                v,
+                                g.get(k).cloned().unwrap_or(Value::from("unknown key")),
+                            );
+                        }
+                    }
+                    _ => fail(key, want, got),
+                }
+            }
             other => fail("unknown expectation", &Value::Null, Value::from(other)),
         }
     }
