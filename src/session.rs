@@ -307,12 +307,13 @@ pub(crate) fn names_backend(destination: &Destination, address: &[u8]) -> bool {
     let rest = &address[host.len()..];
     match destination.port {
         None => rest.is_empty(),
-        Some(p) => rest
-            .strip_prefix(b":")
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .filter(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
-            .and_then(|d| d.parse::<u16>().ok())
-            == Some(p),
+        Some(p) => {
+            rest.strip_prefix(b":")
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .filter(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
+                .and_then(|d| d.parse::<u16>().ok())
+                == Some(p)
+        }
     }
 }
 
@@ -330,9 +331,10 @@ pub(crate) fn pin<R: crate::Request + ?Sized>(
     let Some(address) = decode_address(value, &mut buf) else {
         return (SessionState::Unrecognized, None);
     };
-    match destinations.iter().position(|w| {
-        w.destination.unavailable.is_none() && names_backend(&w.destination, address)
-    }) {
+    match destinations
+        .iter()
+        .position(|w| w.destination.unavailable.is_none() && names_backend(&w.destination, address))
+    {
         Some(j) => (SessionState::Pinned, Some(j)),
         None => (SessionState::Unrecognized, None),
     }
@@ -372,7 +374,12 @@ mod tests {
     /// bare address is still read.
     #[test]
     fn value_round_trips_and_reads_the_older_format() {
-        for a in ["10.0.0.1:8080", "1.2.3.4:80", "api.shop.svc.cluster.local:8080", "x"] {
+        for a in [
+            "10.0.0.1:8080",
+            "1.2.3.4:80",
+            "api.shop.svc.cluster.local:8080",
+            "x",
+        ] {
             assert_eq!(decode(&encode_value(a)).as_deref(), Some(a), "{a}");
         }
         let long = "h".repeat(300);
@@ -385,7 +392,17 @@ mod tests {
     /// Garbled values never panic and are no session.
     #[test]
     fn garbled_values_are_no_session() {
-        for v in ["", "!!!!", "abc", "====", "A===", "Cg==", "Cg0xMC4w", "//////", "\u{e9}\u{e9}"] {
+        for v in [
+            "",
+            "!!!!",
+            "abc",
+            "====",
+            "A===",
+            "Cg==",
+            "Cg0xMC4w",
+            "//////",
+            "\u{e9}\u{e9}",
+        ] {
             let _ = decode(v);
         }
         assert_eq!(decode(""), None);
@@ -402,7 +419,13 @@ mod tests {
         use std::time::Duration;
         assert_eq!(set_cookie("n", "v", "", None, &[]), "n=\"v\"; HttpOnly");
         assert_eq!(
-            set_cookie("n", "v", "/", Some(Duration::from_secs(0)), &[("Secure", "")]),
+            set_cookie(
+                "n",
+                "v",
+                "/",
+                Some(Duration::from_secs(0)),
+                &[("Secure", "")]
+            ),
             "n=\"v\"; Path=/; Secure; HttpOnly"
         );
     }

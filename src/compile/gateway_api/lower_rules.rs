@@ -369,10 +369,7 @@ fn session(
         .as_ref()
         .and_then(|c| c.lifetime_type.as_deref())
         .or(sp.cookie.as_ref().and_then(|c| c.lifetime_type.as_deref()));
-    let duration = |t: Option<&str>| {
-        t.and_then(|t| Duration::parse(t).ok())
-            .map(|d| d.to_std())
-    };
+    let duration = |t: Option<&str>| t.and_then(|t| Duration::parse(t).ok()).map(|d| d.to_std());
     let absolute_timeout = duration(sp.absolute_timeout.as_deref());
     Session {
         kind,

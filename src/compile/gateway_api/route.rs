@@ -577,11 +577,27 @@ fn check_session_persistence(sp: &SessionPersistence, path: &str, report: &mut R
     let union = sp.cookie.is_some() || sp.header.is_some();
     if union {
         // The main branch's form: the released fields cannot be mixed in.
-        let other = if sp.cookie.is_some() { "cookie" } else { "header" };
+        let other = if sp.cookie.is_some() {
+            "cookie"
+        } else {
+            "header"
+        };
         for (field, present, instead) in [
-            ("sessionName", sp.session_name.is_some(), "cookie.name or header.name"),
-            ("cookieConfig", sp.cookie_config.is_some(), "cookie.lifetimeType"),
-            ("idleTimeout", sp.idle_timeout.is_some(), "absoluteTimeout alone"),
+            (
+                "sessionName",
+                sp.session_name.is_some(),
+                "cookie.name or header.name",
+            ),
+            (
+                "cookieConfig",
+                sp.cookie_config.is_some(),
+                "cookie.lifetimeType",
+            ),
+            (
+                "idleTimeout",
+                sp.idle_timeout.is_some(),
+                "absoluteTimeout alone",
+            ),
         ] {
             if present {
                 report.error(
