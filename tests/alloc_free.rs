@@ -341,7 +341,7 @@ spec:
     .unwrap();
     let base = OwnedRequest::new("GET", "http://cart/cart/1").from_namespace("shop");
     let v2 = meshroute::session::encode_value("v2.shop.svc.cluster.local:80");
-    let reqs = vec![
+    let reqs = [
         base.clone().header("cookie", &format!("a=b; sid=\"{v2}\"")),
         base.clone()
             .header("cookie", "sid=djIuc2hvcC5zdmMuY2x1c3Rlci5sb2NhbDo4MA=="),

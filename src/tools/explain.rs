@@ -1302,23 +1302,30 @@ fn winner_json(w: &Winner, draw: u64) -> Value {
                 SplitBy::ZeroTotal => json!({"kind": "zero_total"}),
                 SplitBy::Session => json!({"kind": "session"}),
             };
-            json!({
-                "kind": "forward",
-                "split": s.destinations.iter().map(|d| json!({
-                    "destination": dest_json(&d.destination),
-                    "weight": d.weight,
-                    "interval": [d.start, d.end],
-                })).collect::<Vec<_>>(),
-                "total": s.total,
-                "by": by,
-                "sticky_key": s.sticky_key,
-                "picked": s.picked,
-                "session": s.session.as_ref().map(|sp| json!({
-                    "type": sp.kind,
-                    "name": sp.name,
-                    "state": sp.state.label(),
-                })),
-            })
+            {
+                let mut forward = json!({
+                    "kind": "forward",
+                    "split": s.destinations.iter().map(|d| json!({
+                        "destination": dest_json(&d.destination),
+                        "weight": d.weight,
+                        "interval": [d.start, d.end],
+                    })).collect::<Vec<_>>(),
+                    "total": s.total,
+                    "by": by,
+                    "sticky_key": s.sticky_key,
+                    "picked": s.picked,
+
+                });
+                // Only a rule with session persistence says what the session did.
+                if let Some(sp) = &s.session {
+                    forward["session"] = json!({
+                        "type": sp.kind,
+                        "name": sp.name,
+                        "state": sp.state.label(),
+                    });
+                }
+                forward
+            }
         }
     };
     json!({
