@@ -147,13 +147,13 @@ pub struct Forward {
 /// rule's split as GEP-1619 ("Traffic Splitting") asks:
 /// - The session value names where the session lives: the base64 of Envoy's `Cookie` message
 ///   (field 1 `address`, field 2 `expires`), or, in Envoy's older form, the base64 of the
-///   address alone. The address is an endpoint's `ip:port` when a
-///   [`Router`](crate::registry::Router) picked one (what Envoy writes), else the backend's
-///   identity, `host:port` of the destination ([`Session::backend_address`]).
+///   address alone. Envoy writes the upstream endpoint's `ip:port` there; meshroute pins a
+///   backend (a rule's destination), so it writes the backend's identity, `host:port`
+///   ([`Session::backend_address`]). With a [`Router`](crate::registry::Router) the pinned
+///   backend's own balancer still picks the endpoint (endpoint pins are not done).
 /// - A request whose value names one of the rule's backends goes there, even one of weight 0
 ///   (GEP-1619: "the persistence to a single backend MUST be maintained across services, even
-///   if the weight is set to 0"); with a router, a value naming a healthy endpoint of one of
-///   the rule's backends goes to that backend and that endpoint.
+///   if the weight is set to 0"), unless that backend cannot serve (then the split picks).
 /// - A request without the cookie or header, with an empty or undecodable value, or with a
 ///   value that names nothing the rule sends to (or a backend that cannot serve) is a new
 ///   session: the split picks, and the answer says what to send back so the next request

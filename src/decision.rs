@@ -427,9 +427,9 @@ impl<'t> Decision<'t> {
     /// whether the request's session pinned it, the backend it goes to, and, for a new
     /// session, the `Set-Cookie` or response header that pins the next request there (the
     /// backend's address, [`crate::action::Session::backend_address`]). `None` when the
-    /// decision is not a forwarding rule with session persistence. With a registry, use
-    /// [`crate::registry::Routed::session`], which pins the endpoint too. Allocates; for
-    /// answering, not for the decision path.
+    /// decision is not a forwarding rule with session persistence. The pin is the backend's:
+    /// with a registry, the router's balancer still picks the endpoint within it. Allocates;
+    /// for answering, not for the decision path.
     ///
     /// # Example
     /// ```

@@ -24,9 +24,9 @@ pub enum SessionState {
     /// session, placed by the split.
     Absent,
     /// The request carries a value that is not a session meshroute can read, or names no
-    /// backend (or endpoint) of the rule that can serve: placed by the split, as a new session.
+    /// backend of the rule that can serve: placed by the split, as a new session.
     Unrecognized,
-    /// The session's backend (and, with a router, endpoint) got the request.
+    /// The session's backend got the request.
     Pinned,
 }
 
@@ -52,8 +52,7 @@ pub struct SessionAnswer<'t> {
     pub state: SessionState,
     /// The backend the request goes to (the session's, or the split's pick).
     pub destination: Option<&'t Destination>,
-    /// The address the session names: the endpoint's `ip:port` with a router, else the
-    /// backend's ([`Session::backend_address`]).
+    /// The address the session names: the backend's ([`Session::backend_address`]).
     pub address: Option<String>,
     /// The session value to send: [`encode_value`] of `address`; `None` when pinned or when
     /// nothing is forwarded.
