@@ -134,9 +134,100 @@ pub struct Forward {
     /// Sticky split: the destination is picked from this request key's hash instead of the
     /// random draw, when the request carries the key.
     pub sticky: Option<Box<crate::hash::KeySource>>,
+    /// Session persistence (Gateway API `sessionPersistence`): a request carrying a valid
+    /// session goes to the backend its session names, whatever the split says.
+    pub session: Option<Box<Session>>,
     /// The status of requests the split cannot serve: every weight 0, or the picked destination
     /// unavailable (Istio 503; Gateway API HTTPRoute 500, GRPCRoute 503 = gRPC UNAVAILABLE).
     pub unavailable_status: u16,
+}
+
+/// Session persistence of a rule, lowered from a Gateway API `sessionPersistence`.
+///
+/// # Semantics
+/// The model is Envoy's stateful session filter (`envoy.filters.http.stateful_session`, with
+/// the cookie or header session state of `source/extensions/http/stateful_session/{cookie,
+/// header}`), which is how Envoy Gateway and Istio realise `sessionPersistence`, over the
+/// rule's split as GEP-1619 ("Traffic Splitting") asks:
+/// - The session value names where the session lives: the base64 of Envoy's `Cookie` message
+///   (field 1 `address`, field 2 `expires`), or, in Envoy's older form, the base64 of the
+///   address alone. Envoy writes the upstream endpoint's `ip:port` there; meshroute pins a
+///   backend (a rule's destination), so it writes the backend's identity, `host:port`
+///   ([`Session::backend_address`]). With a [`Router`](crate::registry::Router) the pinned
+///   backend's own balancer still picks the endpoint (endpoint pins are not done).
+/// - A request whose value names one of the rule's backends goes there, even one of weight 0
+///   (GEP-1619: "the persistence to a single backend MUST be maintained across services, even
+///   if the weight is set to 0"), unless that backend cannot serve (then the split picks).
+/// - A request without the cookie or header, with an empty or undecodable value, or with a
+///   value that names nothing the rule sends to (or a backend that cannot serve) is a new
+///   session: the split picks, and the answer says what to send back so the next request
+///   sticks: a `Set-Cookie` (`name="value"; Max-Age=N; Path=P; HttpOnly`, Envoy's
+///   `Http::Utility::makeSetCookieValue`) or, for a `Header` session, the response header
+///   `name: value` (Envoy's header session state). A request already pinned gets nothing to
+///   send, as Envoy writes the cookie only when the host differs from the one it was sent.
+/// - The cookie's `Path` is `cookie.path` when written, else the path the rule matched by
+///   (GEP-1619 "Path", as Envoy Gateway's `routePathToCookiePath`): the prefix or exact
+///   value, for a regular expression its longest leading run without regex syntax cut back
+///   to a `/` boundary, `/` for a rule without matches.
+/// - `Max-Age` is `absoluteTimeout` for a `Permanent` cookie; a `Session` cookie has none.
+///   Timeouts the gateway tracks (`absoluteTimeout` of a session cookie, `idleTimeout`) are
+///   kept here but not enforced: meshroute has no clock and writes no expiry into the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Session {
+    /// Cookie or header.
+    pub kind: SessionKind,
+    /// The cookie or header name: `sessionName` (or `cookie.name`, `header.name`), else
+    /// [`Session::default_name`] of the rule.
+    pub name: Box<str>,
+    /// `cookie.path` when written; `None`: the path the rule matched by.
+    pub path: Option<Box<str>>,
+    /// The cookie's `Max-Age` (a `Permanent` cookie's `absoluteTimeout`).
+    pub max_age: Option<Duration>,
+    /// `absoluteTimeout` as written.
+    pub absolute_timeout: Option<Duration>,
+    /// `idleTimeout` as written.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// How a session travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionKind {
+    /// A cookie set by `Set-Cookie`.
+    Cookie,
+    /// A header the client copies from the response into its next requests.
+    Header,
+}
+
+impl SessionKind {
+    /// `Cookie` or `Header`, as the Gateway API writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionKind::Cookie => "Cookie",
+            SessionKind::Header => "Header",
+        }
+    }
+}
+
+impl Session {
+    /// The name meshroute gives a session whose `sessionName` is unset: `session-` and 16 hex
+    /// digits of XXH64 over `KIND/namespace/name/index` of the route rule, so two rules never
+    /// share a session (GEP-1619: "Route rules referencing the same service MUST NOT share
+    /// persistent sessions") and a rebuilt table keeps the name.
+    pub fn default_name(kind: &str, namespace: &str, route: &str, rule: usize) -> String {
+        let key = format!("{kind}/{namespace}/{route}/{rule}");
+        format!("session-{:016x}", crate::hash::xxhash64(key.as_bytes(), 0))
+    }
+
+    /// The address a backend-level session value carries for `destination`: `host:port`, or
+    /// the host alone when the port comes from the request.
+    pub fn backend_address(destination: &Destination) -> String {
+        match destination.port {
+            Some(p) => format!("{}:{p}", destination.host),
+            None => destination.host.to_string(),
+        }
+    }
 }
 
 /// Rewrite applied before forwarding.

@@ -7,6 +7,7 @@ use crate::block::Block;
 use crate::predicate::normalize::{MAX_PATH_LEN, PathNormalization};
 use crate::request::addressed_port;
 use crate::rule::{Rule, Source};
+use crate::session::{SessionAnswer, SessionState};
 
 /// The rolls, in parts per million, that decide a forwarding rule's faults and mirrors for
 /// one request: each a function of the request's draw alone, so a test that pins the draw
@@ -139,6 +140,9 @@ pub struct Matched<'t> {
     pub mirrored: u64,
     /// The request key's hash when a sticky split picked the destination.
     pub sticky_hash: Option<u64>,
+    /// What the request's session said, when the rule has session persistence
+    /// ([`crate::action::Session`]): [`SessionState::Pinned`] when it chose the destination.
+    pub session: Option<SessionState>,
 }
 
 /// Most mirrors a rule may have (bits of [`Matched::mirrored`]).
@@ -169,13 +173,23 @@ impl<'t> Decision<'t> {
             abort: None,
             mirrored: 0,
             sticky_hash: None,
+            session: None,
         };
         if let Action::Forward(f) = &rule.action {
+            // A session names its backend; without a valid one, the split picks.
+            let pinned = f.session.as_ref().and_then(|s| {
+                let (state, j) = crate::session::pin(s, &f.destinations, req);
+                m.session = Some(state);
+                j
+            });
             // Sticky: the request key's hash picks the destination; without the key, the draw.
-            m.sticky_hash = f.sticky.as_ref().and_then(|k| k.hash(req));
-            let pick = match m.sticky_hash {
-                Some(h) => f.split.pick_sticky(h),
-                None => f.split.pick(draw),
+            if pinned.is_none() {
+                m.sticky_hash = f.sticky.as_ref().and_then(|k| k.hash(req));
+            }
+            let pick = match (pinned, m.sticky_hash) {
+                (Some(j), _) => Some(j),
+                (None, Some(h)) => f.split.pick_sticky(h),
+                (None, None) => f.split.pick(draw),
             };
             m.destination = pick.map(|j| &f.destinations[j]);
             let rolls = Rolls(draw);
@@ -471,6 +485,68 @@ impl<'t> Decision<'t> {
         Some(format!("{scheme}://{host}{port}{path}"))
     }
 
+    /// The session answer of a rule with session persistence ([`crate::action::Session`]):
+    /// whether the request's session pinned it, the backend it goes to, and, for a new
+    /// session, the `Set-Cookie` or response header that pins the next request there (the
+    /// backend's address, [`crate::action::Session::backend_address`]). `None` when the
+    /// decision is not a forwarding rule with session persistence. The pin is the backend's:
+    /// with a registry, the router's balancer still picks the endpoint within it. Allocates;
+    /// for answering, not for the decision path.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(r#"
+    /// apiVersion: gateway.networking.k8s.io/v1
+    /// kind: HTTPRoute
+    /// metadata: {name: shop, namespace: app}
+    /// spec:
+    ///   parentRefs: [{kind: Service, group: "", name: shop}]
+    ///   rules:
+    ///   - matches: [{path: {type: PathPrefix, value: /cart}}]
+    ///     backendRefs: [{name: v1, port: 80, weight: 50}, {name: v2, port: 80, weight: 50}]
+    ///     sessionPersistence:
+    ///       sessionName: cart
+    ///       type: Cookie
+    ///       absoluteTimeout: 1h
+    ///       cookieConfig: {lifetimeType: Permanent}
+    /// "#)?;
+    /// let first = OwnedRequest::new("GET", "http://shop/cart/1").from_namespace("app");
+    /// let d = table.decide_with_draw(&first, 70);
+    /// let answer = d.session().unwrap();
+    /// let cookie = answer.set_cookie.unwrap();
+    /// assert!(cookie.ends_with("; Max-Age=3600; Path=/cart; HttpOnly"), "{cookie}");
+    /// // The next request carries the cookie and sticks, whatever its draw.
+    /// let value = answer.value.unwrap();
+    /// let next = OwnedRequest::new("GET", "http://shop/cart/2")
+    ///     .from_namespace("app")
+    ///     .header("cookie", &format!("cart={value}"));
+    /// let again = table.decide_with_draw(&next, 10);
+    /// assert_eq!(again.destination(), d.destination());
+    /// assert!(again.session().unwrap().set_cookie.is_none());
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn session(&self) -> Option<SessionAnswer<'t>> {
+        let m = self.matched()?;
+        let session = self.forward()?.session.as_deref()?;
+        let state = m.session.unwrap_or(SessionState::Absent);
+        let destination = m
+            .destination
+            .map(|w| &w.destination)
+            .filter(|d| d.unavailable.is_none());
+        let path = match &session.path {
+            Some(p) => p,
+            None => crate::session::cookie_path(self.block()),
+        };
+        Some(SessionAnswer::new(
+            session,
+            state,
+            destination,
+            destination.map(crate::action::Session::backend_address),
+            path,
+        ))
+    }
+
     /// The matched block, if any.
     pub fn block(&self) -> Option<&'t Block> {
         let m = self.matched()?;
@@ -511,6 +587,7 @@ enum DetachedOutcome {
         abort: bool,
         mirrored: u64,
         sticky_hash: Option<u64>,
+        session: Option<SessionState>,
     },
     /// The host of a 404: copied, the one allocation of a detach, for 404s only.
     NoRoute(Box<str>),
@@ -549,6 +626,7 @@ impl Detached {
                     abort: m.abort.is_some(),
                     mirrored: m.mirrored,
                     sticky_hash: m.sticky_hash,
+                    session: m.session,
                 }
             }
             Outcome::NoRoute { host } => DetachedOutcome::NoRoute((*host).into()),
@@ -576,6 +654,7 @@ impl Detached {
                 abort,
                 mirrored,
                 sticky_hash,
+                session,
             } => {
                 let rule = &inner.rules()[*rule as usize];
                 let route_name: &str = match block {
@@ -602,6 +681,7 @@ impl Detached {
                         .map(|(a, _)| a),
                     mirrored: *mirrored,
                     sticky_hash: *sticky_hash,
+                    session: *session,
                 })
             }
             DetachedOutcome::NoRoute(host) => Outcome::NoRoute { host },

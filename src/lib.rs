@@ -143,6 +143,7 @@ pub mod reload;
 mod request;
 pub mod retry;
 mod rule;
+pub mod session;
 mod span;
 pub mod split;
 mod table;

@@ -317,6 +317,71 @@ fn gateway_api_decisions_allocate_nothing() {
     );
 }
 
+/// Session persistence on the decision path: reading the cookie or header, decoding the
+/// base64 `envoy.Cookie` value and pinning the backend allocate nothing, for a valid, an
+/// older-format, a garbled, an over-long and an absent session.
+#[test]
+fn session_decisions_allocate_nothing() {
+    let table = Table::from_yaml(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cart, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, group: "", name: cart}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /cart}}]
+    backendRefs: [{name: v1, port: 80, weight: 50}, {name: v2, port: 80, weight: 50}]
+    sessionPersistence: {sessionName: sid, absoluteTimeout: 1h, cookieConfig: {lifetimeType: Permanent}}
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    backendRefs: [{name: v1, port: 80, weight: 50}, {name: v2, port: 80, weight: 50}]
+    sessionPersistence: {type: Header, sessionName: x-session}
+"#,
+    )
+    .unwrap();
+    let base = OwnedRequest::new("GET", "http://cart/cart/1").from_namespace("shop");
+    let v2 = meshroute::session::encode_value("v2.shop.svc.cluster.local:80");
+    let reqs = [
+        base.clone().header("cookie", &format!("a=b; sid=\"{v2}\"")),
+        base.clone()
+            .header("cookie", "sid=djIuc2hvcC5zdmMuY2x1c3Rlci5sb2NhbDo4MA=="),
+        base.clone().header("cookie", "sid=%%%garbled"),
+        base.clone()
+            .header("cookie", &format!("sid={}", "QUFB".repeat(400))),
+        base.clone(),
+        OwnedRequest::new("GET", "http://cart/api/x")
+            .from_namespace("shop")
+            .header("x-session", &v2),
+    ];
+    let (n, states) = std::thread::spawn(move || {
+        let mut states = [None; 6];
+        let before = allocations();
+        for (i, r) in reqs.iter().enumerate() {
+            for draw in [0u64, 1, 99] {
+                let d = table.decide_with_draw(r, draw);
+                states[i] = d.matched().and_then(|m| m.session);
+                std::hint::black_box(d.destination());
+            }
+        }
+        (allocations() - before, states)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "deciding with sessions allocated {n} times");
+    use meshroute::session::SessionState::{Absent, Pinned, Unrecognized};
+    assert_eq!(
+        states,
+        [
+            Some(Pinned),
+            Some(Pinned),
+            Some(Unrecognized),
+            Some(Unrecognized),
+            Some(Absent),
+            Some(Pinned)
+        ]
+    );
+}
+
 #[test]
 fn the_counter_sees_allocations() {
     let n = std::thread::spawn(|| {

@@ -662,3 +662,45 @@ fn explaining_does_not_count() {
     table.decide_with_draw(&req, 0);
     assert_ne!(table.metrics(), before);
 }
+
+/// Explain says what a rule's session did (GEP-1619 session persistence): a cookie naming a
+/// backend picks it instead of the draw; without one the split picks and the session is new.
+#[test]
+fn explain_says_what_the_session_did() {
+    let table = Table::from_yaml(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cart, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, group: "", name: cart}]
+  rules:
+  - backendRefs: [{name: v1, port: 80, weight: 50}, {name: v2, port: 80, weight: 50}]
+    sessionPersistence: {sessionName: sid}
+"#,
+    )
+    .unwrap();
+    let value = meshroute::session::encode_value("v1.shop.svc.cluster.local:80");
+    let pinned = OwnedRequest::new("GET", "http://cart/x")
+        .from_namespace("shop")
+        .header("cookie", &format!("sid={value}"));
+    let e = table.explain(&pinned, 99);
+    let text = e.to_string();
+    assert!(text.contains("split: the session picks"), "{text}");
+    assert!(
+        text.contains("session: cookie \"sid\" pins the request to its backend"),
+        "{text}"
+    );
+    let j = e.to_json();
+    assert_eq!(j["winner"]["action"]["by"], json!({"kind": "session"}));
+    assert_eq!(
+        j["winner"]["action"]["session"],
+        json!({"type": "Cookie", "name": "sid", "state": "pinned"})
+    );
+    let fresh = OwnedRequest::new("GET", "http://cart/x").from_namespace("shop");
+    let text = table.explain(&fresh, 99).to_string();
+    assert!(
+        text.contains("session: cookie \"sid\" is absent: a new session, placed by the split"),
+        "{text}"
+    );
+}

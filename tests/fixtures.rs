@@ -30,6 +30,9 @@
 //!     timeout_ms: 1000 or null
 //!     redirect_code: 301             # the redirect's code
 //!     location: https://host/path    # the redirect's Location, or null
+//!     session: {state, address, set_cookie, set_header} or null   # Decision::session, only
+//!                                    # the keys given compared: state absent | unrecognized |
+//!                                    # pinned; set_header as [name, value] or null
 //! ```
 
 use std::path::Path;
@@ -258,6 +261,28 @@ fn check(
                 want,
                 d.redirect_location(req).map_or(Value::Null, Value::from),
             ),
+            "session" => {
+                let got = d.session().map_or(Value::Null, |a| {
+                    serde_json::json!({
+                        "state": a.state.label(),
+                        "address": a.address,
+                        "set_cookie": a.set_cookie,
+                        "set_header": a.set_header.map(|(n, v)| vec![n.to_string(), v]),
+                    })
+                });
+                match (want, &got) {
+                    (Value::Object(w), Value::Object(g)) => {
+                        for (k, v) in w {
+                            fail(
+                                &format!("session.{k}"),
+                                v,
+                                g.get(k).cloned().unwrap_or(Value::from("unknown key")),
+                            );
+                        }
+                    }
+                    _ => fail(key, want, got),
+                }
+            }
             other => fail("unknown expectation", &Value::Null, Value::from(other)),
         }
     }

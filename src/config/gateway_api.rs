@@ -203,7 +203,65 @@ pub struct HttpRouteRuleSpec {
     /// Retries (experimental).
     pub retry: Option<HttpRouteRetry>,
     /// Session persistence (experimental).
-    pub session_persistence: Option<Value>,
+    pub session_persistence: Option<SessionPersistence>,
+}
+
+/// `sessionPersistence` of an HTTPRoute or GRPCRoute rule (experimental channel): the Go type
+/// `SessionPersistence` in kubernetes-sigs/gateway-api `apis/v1/shared_types.go`. Released
+/// versions (v1.1 to v1.6) write `sessionName`, `absoluteTimeout`, `idleTimeout` (gone in
+/// v1.6), `type` and `cookieConfig.lifetimeType`; the unreleased main branch replaces
+/// `sessionName` and `cookieConfig` with the union members `cookie` (`name`, `path`,
+/// `lifetimeType`) and `header` (`name`). Both forms are read; validation rejects a mix.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SessionPersistence {
+    /// Name of the session cookie or header (at most 128 characters; released form).
+    pub session_name: Option<String>,
+    /// Absolute lifetime of the session (a GEP-2257 duration such as `1h`).
+    pub absolute_timeout: Option<String>,
+    /// Idle timeout of the session (released form, v1.1 to v1.5).
+    pub idle_timeout: Option<String>,
+    /// `Cookie` (default) or `Header`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Cookie settings (released form).
+    pub cookie_config: Option<SessionCookieConfig>,
+    /// Cookie settings (main-branch union form).
+    pub cookie: Option<SessionCookie>,
+    /// Header settings (main-branch union form).
+    pub header: Option<SessionHeader>,
+}
+
+/// `cookieConfig` of a released-form `sessionPersistence`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SessionCookieConfig {
+    /// `Session` (default) or `Permanent`.
+    pub lifetime_type: Option<String>,
+}
+
+/// `cookie` of a main-branch `sessionPersistence`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SessionCookie {
+    /// Cookie name.
+    pub name: Option<String>,
+    /// Cookie `Path` attribute (default `/`).
+    pub path: Option<String>,
+    /// `Session` (default) or `Permanent`.
+    pub lifetime_type: Option<String>,
+}
+
+/// `header` of a main-branch `sessionPersistence`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SessionHeader {
+    /// Header name (required).
+    pub name: Option<String>,
 }
 
 /// One match.
@@ -494,7 +552,7 @@ pub struct GrpcRouteRuleSpec {
     #[serde(default)]
     pub backend_refs: Vec<HttpBackendRef>,
     /// Session persistence (experimental).
-    pub session_persistence: Option<Value>,
+    pub session_persistence: Option<SessionPersistence>,
 }
 
 /// One GRPCRoute match.

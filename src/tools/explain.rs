@@ -240,6 +240,20 @@ pub struct SplitExplain {
     pub sticky_key: Option<String>,
     /// Index of the destination picked, `None` when every weight is 0.
     pub picked: Option<usize>,
+    /// The rule's session persistence and what the request's session did.
+    pub session: Option<SessionExplain>,
+}
+
+/// A rule's session persistence, for one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionExplain {
+    /// `Cookie` or `Header`.
+    pub kind: &'static str,
+    /// The cookie or header name.
+    pub name: String,
+    /// What the request's session said.
+    pub state: crate::session::SessionState,
 }
 
 /// One destination of a split.
@@ -272,6 +286,8 @@ pub enum SplitBy {
     },
     /// Every weight is 0: nothing can be picked.
     ZeroTotal,
+    /// The request's session named the destination (session persistence).
+    Session,
 }
 
 /// A destination, owned.
@@ -822,7 +838,19 @@ fn winner<R: Request + ?Sized>(
     w.action = match &rule.action {
         Action::Forward(f) => {
             forward_rolls(f, m.delay, m.abort, m.mirrored, draw, &mut w);
-            WinnerAction::Forward(split_explain(f, m.sticky_hash, m.destination, draw))
+            let mut split = split_explain(f, m.sticky_hash, m.destination, draw);
+            if let Some(s) = &f.session {
+                let state = m.session.unwrap_or(crate::session::SessionState::Absent);
+                if state == crate::session::SessionState::Pinned {
+                    split.by = SplitBy::Session;
+                }
+                split.session = Some(SessionExplain {
+                    kind: s.kind.name(),
+                    name: s.name.to_string(),
+                    state,
+                });
+            }
+            WinnerAction::Forward(split)
         }
         Action::Redirect(r) => WinnerAction::Redirect {
             code: r.code,
@@ -864,6 +892,7 @@ fn split_explain(
         by,
         sticky_key: f.sticky.as_deref().map(key_name),
         picked,
+        session: None,
     }
 }
 
@@ -1103,6 +1132,22 @@ fn write_split(f: &mut fmt::Formatter<'_>, s: &SplitExplain, draw: u64) -> fmt::
             k.as_deref().unwrap_or("the key")
         )?,
         (SplitBy::ZeroTotal, _) => writeln!(f, "split: every weight is 0")?,
+        (SplitBy::Session, _) => writeln!(f, "split: the session picks")?,
+    }
+    if let Some(sp) = &s.session {
+        let what = match sp.state {
+            crate::session::SessionState::Pinned => "pins the request to its backend",
+            crate::session::SessionState::Unrecognized => {
+                "names no backend of the rule: a new session, placed by the split"
+            }
+            _ => "is absent: a new session, placed by the split",
+        };
+        writeln!(
+            f,
+            "session: {} {:?} {what}",
+            sp.kind.to_lowercase(),
+            sp.name
+        )?;
     }
     for (j, d) in s.destinations.iter().enumerate() {
         if s.destinations.len() == 1 && s.total > 0 {
@@ -1271,19 +1316,32 @@ fn winner_json(w: &Winner, draw: u64) -> Value {
                 }
                 SplitBy::Sticky { hash } => json!({"kind": "sticky", "hash": hash}),
                 SplitBy::ZeroTotal => json!({"kind": "zero_total"}),
+                SplitBy::Session => json!({"kind": "session"}),
             };
-            json!({
-                "kind": "forward",
-                "split": s.destinations.iter().map(|d| json!({
-                    "destination": dest_json(&d.destination),
-                    "weight": d.weight,
-                    "interval": [d.start, d.end],
-                })).collect::<Vec<_>>(),
-                "total": s.total,
-                "by": by,
-                "sticky_key": s.sticky_key,
-                "picked": s.picked,
-            })
+            {
+                let mut forward = json!({
+                    "kind": "forward",
+                    "split": s.destinations.iter().map(|d| json!({
+                        "destination": dest_json(&d.destination),
+                        "weight": d.weight,
+                        "interval": [d.start, d.end],
+                    })).collect::<Vec<_>>(),
+                    "total": s.total,
+                    "by": by,
+                    "sticky_key": s.sticky_key,
+                    "picked": s.picked,
+
+                });
+                // Only a rule with session persistence says what the session did.
+                if let Some(sp) = &s.session {
+                    forward["session"] = json!({
+                        "type": sp.kind,
+                        "name": sp.name,
+                        "state": sp.state.label(),
+                    });
+                }
+                forward
+            }
         }
     };
     json!({

@@ -403,6 +403,21 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
                     if !f.mirrors.is_empty() {
                         actions.insert("mirrors".into(), json!(mirrors));
                     }
+                    if let Some(a) = d.session() {
+                        actions.insert(
+                            "session".into(),
+                            json!({
+                                "type": a.session.kind.name(),
+                                "name": &*a.session.name,
+                                "state": a.state.label(),
+                                "pinned": a.state == meshroute::session::SessionState::Pinned,
+                                "backend": a.destination.map(|b| dest(b, req)),
+                                "address": a.address,
+                                "set_cookie": a.set_cookie,
+                                "set_header": a.set_header.map(|(n, v)| json!([n, v])),
+                            }),
+                        );
+                    }
                     if let Some(c) = &f.cors {
                         actions.insert("cors".into(), json!({
                             "allow_origins": c.allow_origins.iter().map(|(k, v)| json!({*k: &**v})).collect::<Vec<_>>(),

@@ -165,6 +165,7 @@ pub(crate) fn place_routes(
             mesh_only,
             world,
             sticky,
+            name: &meta.name,
         };
         let (rules, keyed) = match route {
             Route::Http(o) => lower_rules(
@@ -371,6 +372,8 @@ pub(super) struct RouteCtx<'a> {
     pub(super) world: &'a World<'a>,
     /// The sticky-split key, if any.
     pub(super) sticky: Option<crate::hash::KeySource>,
+    /// The route's name (for a session's default name).
+    pub(super) name: &'a str,
 }
 
 fn listener_hosts(ctx: &mut Context, port: u16) -> &mut crate::table::Hosts {

@@ -5,8 +5,8 @@ use std::cmp::Reverse;
 
 use crate::action::{
     Action, Cors, Destination, DirectResponse, Forward, HeaderEdits, HeaderOps, Mirror,
-    PathRewrite, PortFrom, Redirect, RedirectPort, Retries, Rewrite, Unavailable,
-    WeightedDestination,
+    PathRewrite, PortFrom, Redirect, RedirectPort, Retries, Rewrite, Session, SessionKind,
+    Unavailable, WeightedDestination,
 };
 use crate::block::Block;
 use crate::config::common::Duration;
@@ -126,9 +126,12 @@ pub(super) fn lower_rules<'a, M: Default + 'a>(
             block.path = block_path(&path, &mpath, r.matches.is_empty());
             blocks.push(block);
         }
-        let action = lower_action(
+        let mut action = lower_action(
             r.filters, r.backends, r.timeouts, r.retry, rc, &path, report,
         );
+        if let (Action::Forward(f), Some(sp)) = (&mut action, r.session_persistence) {
+            f.session = Some(Box::new(session(sp, rc, i)));
+        }
         let headers = header_ops(r.filters);
         rules.push(Rule {
             source,
@@ -337,7 +340,49 @@ fn lower_action(
         // gRPC clients read 503 as UNAVAILABLE, which the GRPCRoute specification asks for.
         unavailable_status: if rc.kind == "GRPCRoute" { 503 } else { 500 },
         sticky: rc.sticky.clone().map(Box::new),
+        session: None,
     })
+}
+
+/// A rule's `sessionPersistence` (validated): either form, with the rule's default name when
+/// none is written, and `Max-Age` from `absoluteTimeout` for a `Permanent` cookie.
+fn session(
+    sp: &crate::config::gateway_api::SessionPersistence,
+    rc: &RouteCtx<'_>,
+    rule: usize,
+) -> Session {
+    let kind = match sp.kind.as_deref() {
+        Some("Header") => SessionKind::Header,
+        _ => SessionKind::Cookie,
+    };
+    let name = sp
+        .session_name
+        .as_deref()
+        .or(sp.cookie.as_ref().and_then(|c| c.name.as_deref()))
+        .or(sp.header.as_ref().and_then(|h| h.name.as_deref()))
+        .map_or_else(
+            || Session::default_name(rc.kind, rc.ns, rc.name, rule),
+            str::to_string,
+        );
+    let lifetime = sp
+        .cookie_config
+        .as_ref()
+        .and_then(|c| c.lifetime_type.as_deref())
+        .or(sp.cookie.as_ref().and_then(|c| c.lifetime_type.as_deref()));
+    let duration = |t: Option<&str>| t.and_then(|t| Duration::parse(t).ok()).map(|d| d.to_std());
+    let absolute_timeout = duration(sp.absolute_timeout.as_deref());
+    Session {
+        kind,
+        name: name.into(),
+        // The newer form's cookie path defaults to `/`; the released form's is the match's.
+        path: sp
+            .cookie
+            .as_ref()
+            .map(|c| c.path.as_deref().unwrap_or("/").into()),
+        max_age: absolute_timeout.filter(|_| lifetime == Some("Permanent")),
+        absolute_timeout,
+        idle_timeout: duration(sp.idle_timeout.as_deref()),
+    }
 }
 
 /// What a rule's filters add to forwarding.

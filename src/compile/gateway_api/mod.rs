@@ -27,8 +27,7 @@
 //! * An explicit empty `rules: []` or `matches: []` is read as absent (the model does not tell
 //!   them apart), so the schema default applies instead of `minItems`.
 //!
-//! Fields kept as raw JSON by the model (`extensionRef`, `externalAuth`, `sessionPersistence`,
-//! `certificateRefs`, Gateway `allowedListeners`, `infrastructure` and `tls`) are checked here
+//! Fields kept as raw JSON by the model (`extensionRef`, `externalAuth`, `certificateRefs`, Gateway `allowedListeners`, `infrastructure` and `tls`) are checked here
 //! field by field, unknown fields included. Model fields that the v1 schema no longer has
 //! (Gateway `backendTLS`, listener `tls.frontendValidation`) are rejected by name.
 //!

@@ -2,22 +2,23 @@
 //! total matches), header matches, backendRefs and weights, timeouts, retries and session
 //! persistence.
 
-use serde_json::Value;
-
 use super::fields::{
     HEADER_VALUE_RULE, Repeat, check_backend_object, check_header_name, check_port,
     check_ref_names, is_header_value, repeat_of,
 };
 use super::filters::check_filter_list;
-use super::raw::{raw_field, raw_object, raw_str};
 use crate::compile::names::{check_hostname, check_subdomain};
 use crate::compile::report::Report;
 use crate::compile::values::{check_count, check_header_chars, fits_length, limit};
 use crate::config::gateway_api::{
     GrpcRouteMatch, GrpcRouteRuleSpec, HttpBackendRef, HttpRouteFilter, HttpRouteMatch,
     HttpRouteRetry, HttpRouteRuleSpec, HttpRouteTimeouts, NameValueMatch, ParentRef,
+    SessionPersistence,
 };
 use crate::limits::{MAX_ROUTE_MATCHES, MAX_ROUTE_PATH_LEN, MAX_ROUTE_WEIGHT};
+
+/// `sessionName`'s `maxLength` in the CRD.
+const MAX_SESSION_NAME_LEN: usize = 128;
 
 const DURATION_RULE: &str =
     "use 1 to 4 parts of 1-5 digits followed by h, m, s or ms, such as 1h30m or 500ms";
@@ -48,7 +49,7 @@ pub(super) struct RuleParts<'a, M> {
     pub(super) backends: &'a [HttpBackendRef],
     pub(super) timeouts: Option<&'a HttpRouteTimeouts>,
     pub(super) retry: Option<&'a HttpRouteRetry>,
-    pub(super) session_persistence: Option<&'a Value>,
+    pub(super) session_persistence: Option<&'a SessionPersistence>,
 }
 
 impl<'a> From<&'a HttpRouteRuleSpec> for RuleParts<'a, HttpRouteMatch> {
@@ -536,75 +537,165 @@ pub(super) fn parse_duration(value: &str) -> Option<u64> {
     (1..=4).contains(&parts).then_some(total)
 }
 
-fn check_session_persistence(v: &Value, path: &str, report: &mut Report) {
-    let Some(map) = raw_object(
-        v,
-        &["absoluteTimeout", "cookie", "header", "type"],
-        path,
-        report,
-    ) else {
-        return;
-    };
-    let absolute = raw_str(map, "absoluteTimeout", path, report);
-    if let Some(d) = absolute {
+/// `sessionPersistence`, as the CRD's schema and CEL rules check it (`shared_types.go`
+/// `SessionPersistence`): the released form (`sessionName` at most 128 characters,
+/// `absoluteTimeout`, `idleTimeout`, `type`, `cookieConfig.lifetimeType`; "AbsoluteTimeout must
+/// be specified when cookie lifetimeType is Permanent", "cookieConfig can only be set with
+/// type Cookie") or the main branch's union form (`cookie`, `header`, with "cookie must be
+/// specified for Cookie type" and its kin). A field of one form beside a field of the other is
+/// an error. meshroute writes the session name into a `Set-Cookie` or response header, so it
+/// must also be an HTTP token.
+fn check_session_persistence(sp: &SessionPersistence, path: &str, report: &mut Report) {
+    if let Some(d) = &sp.absolute_timeout {
         check_duration(d, &format!("{path}.absoluteTimeout"), report);
     }
-    let kind = raw_str(map, "type", path, report).unwrap_or("Cookie");
-    if !matches!(kind, "Cookie" | "Header") {
+    if let Some(d) = &sp.idle_timeout {
+        check_duration(d, &format!("{path}.idleTimeout"), report);
+    }
+    let kind = sp.kind.as_deref().unwrap_or("Cookie");
+    let known_kind = matches!(kind, "Cookie" | "Header");
+    if !known_kind {
         report.error(
             format!("{path}.type"),
             format!("session persistence type {kind:?} is not Cookie or Header"),
         );
     }
-    let cookie = raw_field(map, "cookie");
-    let header = raw_field(map, "header");
-    if let Some(c) = cookie {
-        let cpath = format!("{path}.cookie");
-        if let Some(c) = raw_object(c, &["lifetimeType", "name", "path"], &cpath, report) {
-            let lifetime = raw_str(c, "lifetimeType", &cpath, report).unwrap_or("Session");
-            if !matches!(lifetime, "Permanent" | "Session") {
+    let check_lifetime = |lifetime: Option<&str>, lpath: &str, report: &mut Report| {
+        let lifetime = lifetime.unwrap_or("Session");
+        if !matches!(lifetime, "Permanent" | "Session") {
+            report.error(
+                lpath,
+                format!("cookie lifetimeType {lifetime:?} is not Permanent or Session"),
+            );
+        } else if lifetime == "Permanent" && sp.absolute_timeout.is_none() {
+            report.error(
+                lpath,
+                "a Permanent cookie needs absoluteTimeout, which is missing",
+            );
+        }
+    };
+    let union = sp.cookie.is_some() || sp.header.is_some();
+    if union {
+        // The main branch's form: the released fields cannot be mixed in.
+        let other = if sp.cookie.is_some() {
+            "cookie"
+        } else {
+            "header"
+        };
+        for (field, present, instead) in [
+            (
+                "sessionName",
+                sp.session_name.is_some(),
+                "cookie.name or header.name",
+            ),
+            (
+                "cookieConfig",
+                sp.cookie_config.is_some(),
+                "cookie.lifetimeType",
+            ),
+            (
+                "idleTimeout",
+                sp.idle_timeout.is_some(),
+                "absoluteTimeout alone",
+            ),
+        ] {
+            if present {
                 report.error(
-                    format!("{cpath}.lifetimeType"),
-                    format!("cookie lifetimeType {lifetime:?} is not Permanent or Session"),
-                );
-            } else if lifetime == "Permanent" && absolute.is_none() {
-                report.error(
-                    format!("{cpath}.lifetimeType"),
-                    "a Permanent cookie needs absoluteTimeout, which is missing",
-                );
-            }
-            if let Some(name) = raw_str(c, "name", &cpath, report) {
-                check_header_name(name, "cookie name", &format!("{cpath}.name"), report);
-            }
-            if let Some(p) = raw_str(c, "path", &cpath, report)
-                && p.len() > MAX_ROUTE_PATH_LEN
-            {
-                report.error(
-                    format!("{cpath}.path"),
+                    format!("{path}.{field}"),
                     format!(
-                        "cookie path of {} bytes is longer than the limit of {MAX_ROUTE_PATH_LEN} (limits::MAX_ROUTE_PATH_LEN)",
-                        p.len()
+                        "{field} belongs to the released form of sessionPersistence (gateway-api \
+                         v1.1 to v1.6) and cannot be mixed with {other} (the newer form); write \
+                         {instead}"
                     ),
                 );
             }
         }
-    }
-    if let Some(h) = header {
-        let hpath = format!("{path}.header");
-        if let Some(h) = raw_object(h, &["name"], &hpath, report) {
-            match raw_str(h, "name", &hpath, report) {
-                Some(name) => {
-                    check_header_name(name, "header name", &format!("{hpath}.name"), report);
-                }
-                None => report.error(format!("{hpath}.name"), "header name is required"),
-            }
+    } else if let Some(name) = &sp.session_name {
+        let npath = format!("{path}.sessionName");
+        let chars = name.chars().count();
+        if name.is_empty() {
+            report.error(
+                npath,
+                "sessionName is empty; leave it out for a generated name",
+            );
+        } else if chars > MAX_SESSION_NAME_LEN {
+            report.error(
+                npath,
+                format!(
+                    "sessionName of {chars} characters is longer than the limit of \
+                     {MAX_SESSION_NAME_LEN}"
+                ),
+            );
+        } else {
+            check_header_name(name, "session name", &npath, report);
         }
     }
-    // An unknown type is reported above; the fields cannot be judged against it.
-    let known_kind = matches!(kind, "Cookie" | "Header");
+    if let Some(c) = &sp.cookie_config {
+        let cpath = format!("{path}.cookieConfig");
+        check_lifetime(
+            c.lifetime_type.as_deref(),
+            &format!("{cpath}.lifetimeType"),
+            report,
+        );
+        if known_kind && kind != "Cookie" && !union {
+            report.error(
+                cpath,
+                format!(
+                    "cookieConfig is set but the session persistence type is {kind}; \
+                     cookieConfig needs type Cookie"
+                ),
+            );
+        }
+    }
+    if let Some(c) = &sp.cookie {
+        let cpath = format!("{path}.cookie");
+        check_lifetime(
+            c.lifetime_type.as_deref(),
+            &format!("{cpath}.lifetimeType"),
+            report,
+        );
+        if let Some(name) = &c.name {
+            check_header_name(name, "cookie name", &format!("{cpath}.name"), report);
+        }
+        if let Some(p) = &c.path
+            && p.len() > MAX_ROUTE_PATH_LEN
+        {
+            report.error(
+                format!("{cpath}.path"),
+                format!(
+                    "cookie path of {} bytes is longer than the limit of {MAX_ROUTE_PATH_LEN} (limits::MAX_ROUTE_PATH_LEN)",
+                    p.len()
+                ),
+            );
+        } else if let Some(p) = &c.path
+            && (!p.starts_with('/') || p.bytes().any(|b| b == b';' || !(b' '..=b'~').contains(&b)))
+        {
+            report.error(
+                format!("{cpath}.path"),
+                format!(
+                    "cookie path {p:?} is not valid; it starts with / and holds visible ASCII \
+                     without ;"
+                ),
+            );
+        }
+    }
+    if let Some(h) = &sp.header {
+        let hpath = format!("{path}.header");
+        match &h.name {
+            Some(name) => {
+                check_header_name(name, "header name", &format!("{hpath}.name"), report);
+            }
+            None => report.error(format!("{hpath}.name"), "header name is required"),
+        }
+    }
+    if !union {
+        return;
+    }
+    // The union's CEL rules: the member of the type, and only that one. An unknown type is
+    // reported above; the members cannot be judged against it.
     for (ty, field, present) in [
-        ("Cookie", "cookie", cookie.is_some()),
-        ("Header", "header", header.is_some()),
+        ("Cookie", "cookie", sp.cookie.is_some()),
+        ("Header", "header", sp.header.is_some()),
     ] {
         if known_kind && present && kind != ty {
             report.error(

@@ -1108,15 +1108,25 @@ fn external_auth_and_extension_ref() {
     );
 }
 
+/// `sessionPersistence` in the main branch's union form (`cookie`, `header`): its CEL rules
+/// (kubernetes-sigs/gateway-api `apis/v1/shared_types.go` after #4873: "cookie must be
+/// specified for Cookie type", "cookie must be nil if type is not Cookie", ...).
 #[test]
 fn session_persistence() {
     let s = "spec.rules[0].sessionPersistence";
     assert_eq!(
-        rule_errors("{sessionPersistence: {absoluteTimeout: 1h}}"),
-        vec![pair(
-            &format!("{s}.cookie"),
-            "session persistence type Cookie needs cookie, which is missing"
-        )]
+        rule_errors("{sessionPersistence: {type: Cookie, header: {name: x-session}}}"),
+        vec![
+            pair(
+                &format!("{s}.cookie"),
+                "session persistence type Cookie needs cookie, which is missing"
+            ),
+            pair(
+                &format!("{s}.header"),
+                "header is set but the session persistence type is Cookie; header needs type \
+                     Header"
+            ),
+        ]
     );
     assert_eq!(
         rule_errors(
@@ -1144,6 +1154,104 @@ fn session_persistence() {
             ),
             pair(&format!("{s}.header.name"), "header name is required"),
         ]
+    );
+    assert_eq!(
+        rule_error("{sessionPersistence: {cookie: {name: s, path: cart}}}"),
+        pair(
+            &format!("{s}.cookie.path"),
+            "cookie path \"cart\" is not valid; it starts with / and holds visible ASCII \
+                 without ;"
+        )
+    );
+}
+
+/// `sessionPersistence` in the released form (gateway-api v1.1 to v1.6 `SessionPersistence`:
+/// `sessionName` maxLength 128, GEP-2257 durations, the `type` and `lifetimeType` enums, and
+/// the CEL rules "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent" and
+/// "cookieConfig can only be set with type Cookie").
+#[test]
+fn session_persistence_released_form() {
+    let s = "spec.rules[0].sessionPersistence";
+    // The GEP-1619 / Gateway API documentation example, and the other valid shapes.
+    for ok in [
+        "{sessionName: Session-A, type: Cookie, absoluteTimeout: 1h, \
+          cookieConfig: {lifetimeType: Permanent}}",
+        "{}",
+        "{absoluteTimeout: 1h}",
+        "{type: Header, sessionName: x-session, idleTimeout: 30m}",
+        "{cookieConfig: {lifetimeType: Session}}",
+    ] {
+        assert_eq!(
+            rule_errors(&format!("{{sessionPersistence: {ok}}}")),
+            vec![],
+            "{ok}"
+        );
+        assert_eq!(
+            grpc(&format!("{{rules: [{{sessionPersistence: {ok}}}]}}")).errors,
+            vec![],
+            "{ok}"
+        );
+    }
+    assert_eq!(
+        rule_error("{sessionPersistence: {cookieConfig: {lifetimeType: Permanent}}}"),
+        pair(
+            &format!("{s}.cookieConfig.lifetimeType"),
+            "a Permanent cookie needs absoluteTimeout, which is missing"
+        )
+    );
+    assert_eq!(
+        rule_error("{sessionPersistence: {type: Header, cookieConfig: {}}}"),
+        pair(
+            &format!("{s}.cookieConfig"),
+            "cookieConfig is set but the session persistence type is Header; cookieConfig \
+                 needs type Cookie"
+        )
+    );
+    assert_eq!(
+        rule_error("{sessionPersistence: {cookieConfig: {lifetimeType: Forever}}}"),
+        pair(
+            &format!("{s}.cookieConfig.lifetimeType"),
+            "cookie lifetimeType \"Forever\" is not Permanent or Session"
+        )
+    );
+    assert_eq!(
+        rule_error(&format!(
+            "{{sessionPersistence: {{sessionName: {}}}}}",
+            "a".repeat(129)
+        )),
+        pair(
+            &format!("{s}.sessionName"),
+            "sessionName of 129 characters is longer than the limit of 128"
+        )
+    );
+    assert_eq!(
+        rule_error("{sessionPersistence: {sessionName: \"my session\"}}").0,
+        format!("{s}.sessionName")
+    );
+    assert_eq!(
+        rule_errors("{sessionPersistence: {absoluteTimeout: 1d, idleTimeout: \"90\"}}"),
+        vec![
+            pair(
+                &format!("{s}.absoluteTimeout"),
+                "duration \"1d\" is not valid; use 1 to 4 parts of 1-5 digits followed by h, \
+                     m, s or ms, such as 1h30m or 500ms"
+            ),
+            pair(
+                &format!("{s}.idleTimeout"),
+                "duration \"90\" is not valid; use 1 to 4 parts of 1-5 digits followed by h, \
+                     m, s or ms, such as 1h30m or 500ms"
+            ),
+        ]
+    );
+    // The two forms do not mix.
+    assert_eq!(
+        rule_error("{sessionPersistence: {sessionName: a, cookie: {name: b}}}"),
+        pair(
+            &format!("{s}.sessionName"),
+            "sessionName belongs to the released form of sessionPersistence (gateway-api v1.1 \
+                 to v1.6) and cannot be mixed with cookie (the newer form); write cookie.name or \
+                 header.name"
+        )
     );
 }
 

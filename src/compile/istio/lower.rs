@@ -190,6 +190,7 @@ fn lower_rule(
             cors: rule.cors_policy.as_ref().map(|c| Box::new(cors(c))),
             unavailable_status: 503,
             sticky: sticky.clone().map(Box::new),
+            session: None,
         })
     };
     Some(Rule {
