@@ -664,7 +664,7 @@ fn cors_evaluation_allocates_nothing() {
             .header("access-control-request-method", "PUT")
             .header("access-control-request-headers", "x-a")
     };
-    let reqs = vec![
+    let reqs = [
         pre("/", "https://a.example"),
         pre("/", "https://x.b.example"),
         pre("/", "https://evil.example"),
