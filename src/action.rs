@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+pub use crate::cors::Cors;
 use crate::split::Split;
 
 /// A destination service (and subset and port).
@@ -129,7 +130,9 @@ pub struct Forward {
     pub fault: Option<Box<Fault>>,
     /// Mirrors, each with its share.
     pub mirrors: Box<[Mirror]>,
-    /// CORS policy.
+    /// CORS policy, which Envoy's CORS filter applies before the route's action runs (see
+    /// [`crate::cors`] and [`crate::Decision::cors`]). Envoy's filter skips redirect and
+    /// direct-response routes, so only forwarding rules carry one.
     pub cors: Option<Box<Cors>>,
     /// Sticky split: the destination is picked from this request key's hash instead of the
     /// random draw, when the request carries the key.
@@ -464,26 +467,6 @@ impl HeaderEdits {
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
     }
-}
-
-/// CORS policy (data for the embedder's CORS filter).
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Cors {
-    /// Allowed origins: `(kind, value)` with kind `exact`, `prefix` or `regex`.
-    pub allow_origins: Vec<(&'static str, Box<str>)>,
-    /// Allowed methods.
-    pub allow_methods: Vec<Box<str>>,
-    /// Allowed headers.
-    pub allow_headers: Vec<Box<str>>,
-    /// Exposed headers.
-    pub expose_headers: Vec<Box<str>>,
-    /// Preflight cache time.
-    pub max_age: Option<Duration>,
-    /// Whether credentials are allowed.
-    pub allow_credentials: Option<bool>,
-    /// `FORWARD` (default) or `IGNORE`.
-    pub unmatched_preflights: Box<str>,
 }
 
 /// A redirect.

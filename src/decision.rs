@@ -363,6 +363,61 @@ impl<'t> Decision<'t> {
             .map(|(_, m)| m)
     }
 
+    /// What Envoy's CORS filter does with `req` under the matched rule's CORS policy
+    /// ([`crate::cors`]); `None` when the filter does nothing: no forwarding rule matched, the
+    /// rule has no `corsPolicy` (or Gateway API `CORS` filter), or an injected abort answered
+    /// first (Istio places the fault filter before the CORS filter).
+    ///
+    /// A preflight the filter answers ([`crate::cors::CorsAnswer::answered`]) gets 200 with
+    /// the answer's headers and goes no further: the route's destination, retries and mirrors
+    /// do not apply to it. [`Decision::status`] stays the status routing gives, since it does
+    /// not see the request; the `decide` tool and [`crate::Table::explain`] report the 200.
+    /// `req` must be the request this decision was made for. Allocates nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Table};
+    /// use meshroute::cors::CorsKind;
+    /// let table = Table::from_yaml(r#"
+    /// apiVersion: networking.istio.io/v1
+    /// kind: VirtualService
+    /// metadata: {name: api, namespace: default}
+    /// spec:
+    ///   hosts: [api]
+    ///   http:
+    ///   - corsPolicy:
+    ///       allowOrigins: [{exact: "https://app.example.com"}]
+    ///       allowCredentials: true
+    ///       exposeHeaders: [x-request-id]
+    ///     route: [{destination: {host: api}}]
+    /// "#)?;
+    /// let req = OwnedRequest::new("GET", "http://api/items").header("origin", "https://app.example.com");
+    /// let d = table.decide_with_draw(&req, 0);
+    /// let cors = d.cors(&req).expect("the rule has a CORS policy");
+    /// assert_eq!((cors.kind, cors.answered), (CorsKind::Simple, false));
+    /// let set: Vec<_> = cors.response_headers().collect();
+    /// assert_eq!(set, [
+    ///     ("access-control-allow-origin", &b"https://app.example.com"[..]),
+    ///     ("access-control-allow-credentials", b"true"),
+    ///     ("access-control-expose-headers", b"x-request-id"),
+    /// ]);
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn cors<'a, R: crate::Request + ?Sized>(
+        &self,
+        req: &'a R,
+    ) -> Option<crate::cors::CorsAnswer<'a>>
+    where
+        't: 'a,
+    {
+        let m = self.matched()?;
+        if m.abort.is_some() {
+            return None;
+        }
+        let policy: &'t crate::cors::Cors = self.forward()?.cors.as_deref()?;
+        Some(policy.evaluate(req))
+    }
+
     /// The path the request is forwarded with, when the rule rewrites it (`path` without its
     /// query). Allocates; for tools and tests, not for the decision path.
     pub fn rewritten_path(&self, path: &str) -> Option<String> {

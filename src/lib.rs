@@ -130,6 +130,7 @@ mod balance;
 mod block;
 pub mod compile;
 pub mod config;
+pub mod cors;
 mod decision;
 mod error;
 pub mod hash;

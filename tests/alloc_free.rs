@@ -693,3 +693,81 @@ fn counting_and_outcome_reporting_allocate_nothing() {
     .unwrap();
     assert_eq!(n, 0, "counting or reporting allocated {n} times");
 }
+
+const CORS: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api, namespace: default}
+spec:
+  hosts: [api]
+  http:
+  - match: [{uri: {prefix: /ignore}}]
+    corsPolicy:
+      allowOrigins: [{prefix: "https://app."}]
+      allowMethods: ["*"]
+      allowHeaders: ["*"]
+      unmatchedPreflights: IGNORE
+    route: [{destination: {host: api}}]
+  - corsPolicy:
+      allowOrigins: [{exact: "https://a.example"}, {regex: "https://.*\\.b\\.example"}]
+      allowMethods: [GET, POST]
+      allowHeaders: [content-type]
+      exposeHeaders: [x-id]
+      allowCredentials: true
+      maxAge: 60s
+    route: [{destination: {host: api}}]
+"#;
+
+/// CORS evaluation (`Decision::cors`, the headers it yields) reads the request and the
+/// compiled policy only.
+#[test]
+fn cors_evaluation_allocates_nothing() {
+    let table = Table::from_yaml(CORS).unwrap();
+    let pre = |path: &str, origin: &str| {
+        OwnedRequest::new("OPTIONS", &format!("http://api{path}"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header("access-control-request-headers", "x-a")
+    };
+    let reqs = [
+        pre("/", "https://a.example"),
+        pre("/", "https://x.b.example"),
+        pre("/", "https://evil.example"),
+        pre("/ignore", "https://app.example"),
+        pre("/ignore", "https://evil.example"),
+        OwnedRequest::new("GET", "http://api/").header("origin", "https://x.b.example"),
+        OwnedRequest::new("GET", "http://api/"),
+    ];
+    let (n, seen) = std::thread::spawn(move || {
+        let mut seen = [(false, 0usize); 7];
+        let before = allocations();
+        for (i, r) in reqs.iter().enumerate() {
+            let d = table.decide_with_draw(r, 0);
+            if let Some(a) = d.cors(r) {
+                let bytes: usize = a.response_headers().map(|(n, v)| n.len() + v.len()).sum();
+                seen[i] = (
+                    a.answered,
+                    std::hint::black_box(bytes).min(1) + a.response_headers().count(),
+                );
+            }
+        }
+        (allocations() - before, seen)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "CORS evaluation allocated {n} times");
+    // answered, 1 + headers written: allowed preflights answer with 6 and 6 headers, the
+    // unmatched one is forwarded, IGNORE answers both, the actual request gets 3, no origin 0.
+    assert_eq!(
+        seen,
+        [
+            (true, 7),
+            (true, 7),
+            (false, 0),
+            (true, 4),
+            (true, 3),
+            (false, 4),
+            (false, 0)
+        ]
+    );
+}

@@ -23,7 +23,7 @@ fn outcome(d: &Decision<'_>) -> &'static str {
 }
 
 /// Every disagreement between the explanation and the decision.
-fn disagreements(table: &Table, d: &Decision<'_>, e: &Explain) -> Vec<String> {
+fn disagreements(table: &Table, req: &OwnedRequest, d: &Decision<'_>, e: &Explain) -> Vec<String> {
     let mut out = Vec::new();
     let mut check = |what: &str, want: String, got: String| {
         if want != got {
@@ -31,7 +31,22 @@ fn disagreements(table: &Table, d: &Decision<'_>, e: &Explain) -> Vec<String> {
         }
     };
     check("outcome", outcome(d).into(), e.outcome.into());
-    check("status", d.status().to_string(), e.status.to_string());
+    // A preflight the CORS filter answers gets 200 whatever routing would answer.
+    let cors = d.cors(req);
+    let status = cors.and_then(|c| c.status()).unwrap_or_else(|| d.status());
+    check("status", status.to_string(), e.status.to_string());
+    let explained = e.winner.as_ref().and_then(|w| w.cors.as_ref());
+    check(
+        "cors",
+        format!(
+            "{:?}",
+            cors.map(|c| (c.kind.as_str(), c.answered, c.response_headers().count()))
+        ),
+        format!(
+            "{:?}",
+            explained.map(|c| (c.request, c.answered, c.response_headers.len()))
+        ),
+    );
     check(
         "port",
         format!("{:?}", d.port),
@@ -222,7 +237,7 @@ fn explain_agrees_with_decide_on_every_fixture_case() {
                     .iter()
                     .filter(|c| c.verdict != Verdict::Won)
                     .count();
-                for problem in disagreements(&table, &d, &e) {
+                for problem in disagreements(&table, &req, &d, &e) {
                     failures.push(format!("{label} (draw {draw}): {problem}\n{e}"));
                 }
                 let j = e.to_json();
@@ -509,6 +524,7 @@ fn explain_as_json() {
                 "unavailable": null,
                 "faults": [],
                 "mirrors": [],
+                "cors": null,
             },
         })
     );
@@ -702,5 +718,72 @@ spec:
     assert!(
         text.contains("session: cookie \"sid\" is absent: a new session, placed by the split"),
         "{text}"
+    );
+}
+
+/// Explain says what the CORS filter does: a preflight answered 200 even when routing would
+/// answer 503 (an undefined subset), with the headers it writes; Istio `corsPolicy` lowered as
+/// istiod's `TranslateCORSPolicy` writes it.
+#[test]
+fn cors_preflight_answered_by_the_filter_as_text_and_json() {
+    let table = Table::from_yaml(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api, namespace: default}
+spec:
+  hosts: [api]
+  http:
+  - corsPolicy:
+      allowOrigins: [{prefix: "https://app."}]
+      allowMethods: [GET]
+      maxAge: 60s
+    route: [{destination: {host: api, subset: missing}}]
+"#,
+    )
+    .unwrap();
+    let req = OwnedRequest::new("OPTIONS", "http://api/x")
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET");
+    let d = table.decide_with_draw(&req, 0);
+    assert_eq!(d.status(), 503, "routing alone: the subset is undefined");
+    let e = table.explain(&req, 0);
+    assert_eq!(e.status, 200);
+    let text = e.to_string();
+    assert!(
+        text.contains(
+            "cors: preflight from origin \"https://app.example\" allowed by prefix https://app. -> answered 200 by the CORS filter; the route's action does not run\n  access-control-allow-origin: https://app.example\n  access-control-allow-methods: GET\n  access-control-max-age: 60\n"
+        ),
+        "{text}"
+    );
+    let j = e.to_json();
+    assert_eq!(j["status"], json!(200));
+    assert_eq!(
+        j["winner"]["cors"],
+        json!({
+            "request": "preflight",
+            "origin": "https://app.example",
+            "allowed_by": "prefix https://app.",
+            "unmatched_preflights": "FORWARD",
+            "answered": true,
+            "response_headers": [
+                ["access-control-allow-origin", "https://app.example"],
+                ["access-control-allow-methods", "GET"],
+                ["access-control-max-age", "60"],
+            ],
+        })
+    );
+    // Another origin: the preflight is forwarded (unmatchedPreflights FORWARD) and routing's
+    // 503 stands.
+    let other = OwnedRequest::new("OPTIONS", "http://api/x")
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET");
+    let e = table.explain(&other, 0);
+    assert_eq!(e.status, 503);
+    assert!(
+        e.to_string().contains(
+            "cors: preflight from origin \"https://evil.example\" not allowed -> forwarded (unmatchedPreflights FORWARD)\n"
+        ),
+        "{e}"
     );
 }

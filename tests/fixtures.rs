@@ -33,6 +33,9 @@
 //!     session: {state, address, set_cookie, set_header} or null   # Decision::session, only
 //!                                    # the keys given compared: state absent | unrecognized |
 //!                                    # pinned; set_header as [name, value] or null
+//!     cors: {request: none|preflight|simple, origin_allowed, answered, status: 200 or null,
+//!            headers: [[name, value], ...]} or null   # Decision::cors; only the keys given
+//!                                    # are compared; null: the CORS filter does nothing
 //! ```
 
 use std::path::Path;
@@ -282,6 +285,29 @@ fn check(
                     }
                     _ => fail(key, want, got),
                 }
+            }
+            "cors" => {
+                // Only the keys given are compared; null: the CORS filter does nothing.
+                let got = d.cors(req).map_or(Value::Null, |a| {
+                    let keys = want.as_object().map(|w| w.keys().collect::<Vec<_>>());
+                    let mut g = serde_json::Map::new();
+                    for k in keys.into_iter().flatten() {
+                        let v = match k.as_str() {
+                            "request" => Value::from(a.kind.as_str()),
+                            "origin_allowed" => Value::from(a.origin_allowed),
+                            "answered" => Value::from(a.answered),
+                            "status" => a.status().map_or(Value::Null, Value::from),
+                            "headers" => a
+                                .response_headers()
+                                .map(|(n, v)| serde_json::json!([n, String::from_utf8_lossy(v)]))
+                                .collect(),
+                            _ => Value::from("unknown key"),
+                        };
+                        g.insert(k.clone(), v);
+                    }
+                    Value::Object(g)
+                });
+                fail(key, want, got);
             }
             other => fail("unknown expectation", &Value::Null, Value::from(other)),
         }

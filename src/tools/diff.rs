@@ -458,31 +458,31 @@ pub fn effect(d: &Decision<'_>, req: &OwnedRequest) -> Effect {
 }
 
 fn cors(c: &crate::action::Cors) -> String {
-    let list = |items: &[Box<str>]| items.iter().map(|s| &**s).collect::<Vec<_>>().join(" ");
     let origins: Vec<String> = c
         .allow_origins
         .iter()
-        .map(|(how, v)| format!("{how} {v}"))
+        .map(|o| format!("{} {}", o.kind(), o.pattern()))
         .collect();
     let mut text = format!("cors origins {}", origins.join(", "));
-    for (what, items) in [
+    for (what, value) in [
         ("methods", &c.allow_methods),
         ("headers", &c.allow_headers),
         ("exposed headers", &c.expose_headers),
     ] {
-        if !items.is_empty() {
-            text.push_str(&format!(", {what} {}", list(items)));
+        if !value.is_empty() {
+            text.push_str(&format!(", {what} {value}"));
         }
     }
     if let Some(m) = c.max_age {
         text.push_str(&format!(", max age {}s", m.as_secs()));
     }
-    if let Some(cr) = c.allow_credentials {
-        text.push_str(&format!(
-            ", credentials {}",
-            if cr { "allowed" } else { "not allowed" }
-        ));
+    if c.allow_credentials {
+        text.push_str(", credentials allowed");
     }
+    text.push_str(&format!(
+        ", unmatched preflights {}",
+        c.unmatched_preflights.as_str()
+    ));
     text
 }
 

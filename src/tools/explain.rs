@@ -4,7 +4,7 @@
 //! the context (mesh or gateway) and port group, how the host was found, which VirtualService
 //! or route claimed it, every candidate entry in evaluation order with the first condition
 //! that failed (named by its field path in the resource, with the value the request carried),
-//! and for the winner the split, the pick, faults and mirrors. It allocates; use it for tools,
+//! and for the winner the split, the pick, faults, mirrors and what the CORS filter does. It allocates; use it for tools,
 //! tests and debugging, not on the request path. [`Explain`] prints as readable text
 //! (`Display`) and converts to JSON ([`Explain::to_json`]).
 
@@ -58,7 +58,8 @@ pub struct Explain {
     pub not_evaluated: usize,
     /// `matched`, `no_route`, `passthrough` or `no_virtual_host`.
     pub outcome: &'static str,
-    /// The HTTP status the request gets from routing ([`Decision::status`]).
+    /// The HTTP status the request gets: from routing ([`Decision::status`]), or 200 for a
+    /// CORS preflight the CORS filter answers itself ([`Winner::cors`]).
     pub status: u16,
     /// What the winning rule does to this request.
     pub winner: Option<Winner>,
@@ -203,6 +204,27 @@ pub struct Winner {
     pub faults: Vec<FaultRoll>,
     /// Mirror rolls, in declaration order.
     pub mirrors: Vec<MirrorRoll>,
+    /// What the CORS filter does with the request, when the rule has a CORS policy and no
+    /// injected abort answered first.
+    pub cors: Option<CorsExplain>,
+}
+
+/// What Envoy's CORS filter does with the request ([`crate::Decision::cors`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CorsExplain {
+    /// `none`, `preflight` or `simple` ([`crate::cors::CorsKind::as_str`]).
+    pub request: &'static str,
+    /// The request's `Origin`, when it has one.
+    pub origin: Option<String>,
+    /// The first allowed-origin matcher that allows it, as `kind pattern` (`regex https://.*`).
+    pub allowed_by: Option<String>,
+    /// `FORWARD` or `IGNORE`.
+    pub unmatched_preflights: &'static str,
+    /// Whether the filter answers the request itself with 200.
+    pub answered: bool,
+    /// The headers the filter writes, in order.
+    pub response_headers: Vec<(String, String)>,
 }
 
 /// The winning rule's action.
@@ -546,7 +568,8 @@ fn record_winner<R: Request + ?Sized>(
     draw: u64,
 ) {
     let d = inner.matched(rule, block, req, draw);
-    e.winner = Some(winner(rule, &d, req, draw, e.candidates.len() - 1));
+    let mut w = winner(rule, &d, req, draw, e.candidates.len() - 1);
+    w.cors = cors_explain(&d, req);
     e.port = d
         .port
         .zip(d.destination())
@@ -555,7 +578,37 @@ fn record_winner<R: Request + ?Sized>(
             from: dest.port_from,
         });
     e.outcome = "matched";
-    e.status = d.status();
+    // A preflight the CORS filter answers gets its 200, whatever the route would have done.
+    e.status = match &w.cors {
+        Some(c) if c.answered => 200,
+        _ => d.status(),
+    };
+    e.winner = Some(w);
+}
+
+/// What the CORS filter does with `req` under the decision's rule.
+fn cors_explain<R: Request + ?Sized>(d: &Decision<'_>, req: &R) -> Option<CorsExplain> {
+    let a = d.cors(req)?;
+    let policy = d.forward()?.cors.as_deref()?;
+    let origin = req.header_values("origin").next().filter(|o| !o.is_empty());
+    let allowed_by = origin.and_then(|o| {
+        policy
+            .allow_origins
+            .iter()
+            .find(|m| m.is_match(b"*") || m.is_match(o))
+            .map(|m| format!("{} {}", m.kind(), m.pattern()))
+    });
+    Some(CorsExplain {
+        request: a.kind.as_str(),
+        origin: origin.map(|o| String::from_utf8_lossy(o).into_owned()),
+        allowed_by,
+        unmatched_preflights: policy.unmatched_preflights.as_str(),
+        answered: a.answered,
+        response_headers: a
+            .response_headers()
+            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into_owned()))
+            .collect(),
+    })
 }
 
 fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64, inner: &Inner) -> Explain {
@@ -834,6 +887,7 @@ fn winner<R: Request + ?Sized>(
             .map(|u| u.reason()),
         faults: Vec::new(),
         mirrors: Vec::new(),
+        cors: None,
     };
     w.action = match &rule.action {
         Action::Forward(f) => {
@@ -1009,6 +1063,9 @@ impl fmt::Display for Explain {
             WinnerAction::Forward(s) => write_split(f, s, self.draw)?,
         }
         write_winner_effects(f, w)?;
+        if let Some(c) = &w.cors {
+            write_cors(f, c)?;
+        }
         if let Some(p) = &self.port {
             writeln!(f, "port: {} ({})", p.number, p.from.describe())?;
         }
@@ -1199,6 +1256,36 @@ fn write_winner_effects(f: &mut fmt::Formatter<'_>, w: &Winner) -> fmt::Result {
     Ok(())
 }
 
+/// The CORS filter's verdict and the headers it writes.
+fn write_cors(f: &mut fmt::Formatter<'_>, c: &CorsExplain) -> fmt::Result {
+    let Some(origin) = &c.origin else {
+        return writeln!(f, "cors: no Origin -> not a CORS request");
+    };
+    let allowed = match &c.allowed_by {
+        Some(m) => format!("allowed by {m}"),
+        None => "not allowed".to_string(),
+    };
+    let then = match (c.request, c.answered) {
+        ("preflight", true) => {
+            "answered 200 by the CORS filter; the route's action does not run".to_string()
+        }
+        ("preflight", false) => {
+            format!("forwarded (unmatchedPreflights {})", c.unmatched_preflights)
+        }
+        _ if c.response_headers.is_empty() => "no CORS headers".to_string(),
+        _ => "headers set on the response".to_string(),
+    };
+    writeln!(
+        f,
+        "cors: {} from origin {origin:?} {allowed} -> {then}",
+        c.request
+    )?;
+    for (name, value) in &c.response_headers {
+        writeln!(f, "  {name}: {value}")?;
+    }
+    Ok(())
+}
+
 /// A roll against a share of `per_million`: `< share -> taken`, or `>= share -> not taken`.
 fn roll_verdict(hit: bool, per_million: u32, taken: &str) -> String {
     if hit {
@@ -1362,6 +1449,14 @@ fn winner_json(w: &Winner, draw: u64) -> Value {
             "roll": m.roll,
             "hit": m.hit,
         })).collect::<Vec<_>>(),
+        "cors": w.cors.as_ref().map(|c| json!({
+            "request": c.request,
+            "origin": c.origin,
+            "allowed_by": c.allowed_by,
+            "unmatched_preflights": c.unmatched_preflights,
+            "answered": c.answered,
+            "response_headers": c.response_headers.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>(),
+        })),
     })
 }
 

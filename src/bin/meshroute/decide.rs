@@ -287,7 +287,9 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
             }),
             _ => Value::Null,
         };
-        if matches!(pick, Pick::NoHealthyEndpoint | Pick::NoEndpoints) {
+        // A preflight the CORS filter answers never reaches an endpoint.
+        let answered = out["actions"]["cors"]["answered"] == json!(true);
+        if !answered && matches!(pick, Pick::NoHealthyEndpoint | Pick::NoEndpoints) {
             out["status"] = json!(503);
             out["reason"] = json!(if matches!(pick, Pick::NoHealthyEndpoint) {
                 "no healthy endpoint in the cluster (503 UH)"
@@ -344,6 +346,27 @@ fn retry_draw(draw: u64, attempt: u32) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// `actions.cors`: the policy and what Envoy's CORS filter does with this request (`answer`
+/// is `None` when an injected abort answered before the filter ran).
+fn cors_json(c: &meshroute::cors::Cors, answer: Option<&meshroute::cors::CorsAnswer<'_>>) -> Value {
+    json!({
+        "request": answer.map_or("none", |a| a.kind.as_str()),
+        "origin_allowed": answer.is_some_and(|a| a.origin_allowed),
+        "answered": answer.is_some_and(|a| a.answered),
+        "response_headers": answer.map_or_else(Vec::new, |a| a
+            .response_headers()
+            .map(|(n, v)| json!([n, String::from_utf8_lossy(v)]))
+            .collect()),
+        "allow_origins": c.allow_origins.iter().map(|o| json!({o.kind(): o.pattern()})).collect::<Vec<_>>(),
+        "allow_methods": &*c.allow_methods,
+        "allow_headers": &*c.allow_headers,
+        "expose_headers": &*c.expose_headers,
+        "max_age_s": c.max_age.map(|t| t.as_secs()),
+        "allow_credentials": c.allow_credentials,
+        "unmatched_preflights": c.unmatched_preflights.as_str(),
+    })
 }
 
 /// A destination with the port Envoy sends to: its own, else the request's.
@@ -419,11 +442,13 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
                         );
                     }
                     if let Some(c) = &f.cors {
-                        actions.insert("cors".into(), json!({
-                            "allow_origins": c.allow_origins.iter().map(|(k, v)| json!({*k: &**v})).collect::<Vec<_>>(),
-                            "allow_methods": c.allow_methods.iter().map(|s| &**s).collect::<Vec<_>>(),
-                            "max_age_s": c.max_age.map(|t| t.as_secs()),
-                        }));
+                        let answer = d.cors(req);
+                        if let Some(a) = answer.filter(|a| a.answered) {
+                            // The CORS filter answers the preflight itself; the route's action
+                            // never runs.
+                            out["status"] = json!(a.status());
+                        }
+                        actions.insert("cors".into(), cors_json(c, answer.as_ref()));
                     }
                 }
                 Action::Redirect(r) => {

@@ -3,6 +3,7 @@
 
 use clap::Args;
 use meshroute::action::Action;
+use meshroute::cors::CorsKind;
 use meshroute::diff::{effect, rule_label};
 use meshroute::{CompileOptions, Decision, Outcome, OwnedRequest, Table, addressed_port};
 
@@ -300,6 +301,25 @@ fn describe(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> String {
     }
     for a in &e.actions {
         out.push_str(&row("action", a));
+    }
+    if let Some(c) = d.cors(req).filter(|c| c.kind != CorsKind::NotCors) {
+        let verdict = match (c.kind, c.origin_allowed, c.answered) {
+            (CorsKind::Preflight, _, true) => {
+                "answered 200 by the CORS filter; the rule's destination is not used"
+            }
+            (CorsKind::Preflight, _, false) => "origin not allowed: forwarded",
+            (_, true, _) => "origin allowed: headers set on the response",
+            _ => "origin not allowed: no CORS headers",
+        };
+        let headers: Vec<String> = c
+            .response_headers()
+            .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v)))
+            .collect();
+        let mut text = format!("{} request, {verdict}", c.kind.as_str());
+        if !headers.is_empty() {
+            text.push_str(&format!(" ({})", headers.join(", ")));
+        }
+        out.push_str(&row("cors", &text));
     }
     out
 }

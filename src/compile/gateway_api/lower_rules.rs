@@ -14,6 +14,7 @@ use crate::config::gateway_api::{
     GrpcRouteMatch, HeaderModifier, HeaderNameValue, HttpBackendRef, HttpRouteFilter,
     HttpRouteMatch, NameValueMatch,
 };
+use crate::cors::{OriginMatch, UnmatchedPreflights};
 use crate::predicate::StrMatch;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
 use crate::predicate::path::PathMatch;
@@ -417,7 +418,7 @@ fn lower_filters(
             }
             "CORS" => {
                 if let Some(c) = &f.cors {
-                    out.cors = Some(cors(c));
+                    out.cors = Some(cors(c, &format!("{fpath}.cors"), report));
                 }
             }
             other => {
@@ -501,28 +502,68 @@ fn mirror(
     })
 }
 
-/// A `CORS` filter as the rule's CORS policy.
-fn cors(c: &crate::config::gateway_api::CorsFilter) -> Cors {
-    Cors {
-        allow_origins: c
-            .allow_origins
-            .iter()
-            .map(|o| {
-                (
-                    if o.contains('*') { "wildcard" } else { "exact" },
-                    o.as_str().into(),
-                )
-            })
-            .collect(),
-        allow_methods: c.allow_methods.iter().map(|s| s.as_str().into()).collect(),
-        allow_headers: c.allow_headers.iter().map(|s| s.as_str().into()).collect(),
-        expose_headers: c.expose_headers.iter().map(|s| s.as_str().into()).collect(),
-        max_age: c
-            .max_age
-            .map(|s| std::time::Duration::from_secs(s.max(0) as u64)),
-        allow_credentials: c.allow_credentials,
-        unmatched_preflights: "FORWARD".into(),
+/// The `maxAge` the CRD defaults an unset field to (`+kubebuilder:default=5`): the API server
+/// stores 5, so istiod sees it.
+const CORS_DEFAULT_MAX_AGE: i64 = 5;
+
+/// A `CORS` filter as istiod's `createCorsFilter` turns it into an Istio `corsPolicy`: origins
+/// per [`cors_origin`], credentials only when true, `maxAge` in seconds when positive (the
+/// CRD default 5 when unset), and `unmatchedPreflights: IGNORE`, so a preflight from an origin
+/// not allowed is answered without `Access-Control-Allow-Origin` instead of forwarded.
+fn cors(c: &crate::config::gateway_api::CorsFilter, path: &str, report: &mut Report) -> Cors {
+    let origins = c
+        .allow_origins
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !o.is_empty())
+        .filter_map(|(i, o)| cors_origin(o, &format!("{path}.allowOrigins[{i}]"), report))
+        .collect();
+    let max_age = c.max_age.unwrap_or(CORS_DEFAULT_MAX_AGE);
+    Cors::new(
+        origins,
+        &c.allow_methods,
+        &c.allow_headers,
+        &c.expose_headers,
+        (max_age > 0).then(|| std::time::Duration::from_secs(max_age as u64)),
+        c.allow_credentials == Some(true),
+        UnmatchedPreflights::Ignore,
+    )
+}
+
+/// The regex istiod writes for the origin `*`: any `scheme://host[:port]`.
+pub(super) const ANY_ORIGIN_REGEX: &str = r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s?#]+$";
+
+/// One Gateway API origin as istiod matches it (`createCorsFilter`): `*` as
+/// [`ANY_ORIGIN_REGEX`]; without `*`, exact; with one `*` at the end, a prefix; otherwise a
+/// regex of the quoted origin with each `*` as `.*` (so `https://*.bar.com` allows any number
+/// of labels before `.bar.com`).
+fn cors_origin(origin: &str, path: &str, report: &mut Report) -> Option<OriginMatch> {
+    if origin == "*" {
+        return report.regex(ANY_ORIGIN_REGEX, path).map(OriginMatch::Regex);
     }
+    if !origin.contains('*') {
+        return Some(OriginMatch::Exact(origin.into()));
+    }
+    if let Some(prefix) = origin.strip_suffix('*')
+        && !prefix.contains('*')
+    {
+        return Some(OriginMatch::Prefix(prefix.into()));
+    }
+    let mut pattern = String::from("^");
+    for (i, part) in origin.split('*').enumerate() {
+        if i > 0 {
+            pattern.push_str(".*");
+        }
+        // Go's `regexp.QuoteMeta`, as istiod quotes.
+        for c in part.chars() {
+            if r"\.+*?()|[]{}^$".contains(c) {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+    }
+    pattern.push('$');
+    report.regex(&pattern, path).map(OriginMatch::Regex)
 }
 
 /// The backendRefs of a rule as weighted destinations.

@@ -16,6 +16,7 @@ use crate::config::common::{Percent, StringMatch};
 use crate::config::virtual_service::{
     self as vs, HttpMatchRequest, HttpRouteRule, VirtualServiceSpec,
 };
+use crate::cors::{OriginMatch, UnmatchedPreflights};
 use crate::decision::MAX_MIRRORS;
 use crate::predicate::header::{HeaderMatch, HeaderSource};
 use crate::predicate::host::service_fqdn;
@@ -187,7 +188,10 @@ fn lower_rule(
             retries: retries(rule.retries.as_deref()),
             fault: rule.fault.as_ref().map(|f| Box::new(fault(f))),
             mirrors: mirrors.into(),
-            cors: rule.cors_policy.as_ref().map(|c| Box::new(cors(c))),
+            cors: rule
+                .cors_policy
+                .as_ref()
+                .map(|c| Box::new(cors(c, &format!("{path}.corsPolicy"), report))),
             unavailable_status: 503,
             sticky: sticky.clone().map(Box::new),
             session: None,
@@ -544,35 +548,45 @@ fn fault(f: &vs::HttpFaultInjection) -> Fault {
     }
 }
 
-fn cors(c: &vs::CorsPolicy) -> Cors {
-    let mut origins: Vec<(&'static str, Box<str>)> = c
-        .allow_origin
-        .iter()
-        .map(|o| ("exact", o.as_str().into()))
-        .collect();
-    for o in c.allow_origins.iter().flatten() {
+/// `corsPolicy` as istiod's `TranslateCORSPolicy` hands it to Envoy: `allowOrigins` when set,
+/// else the deprecated `allowOrigin` as exact matches; lists joined by `,`; `maxAge` in whole
+/// seconds; `unmatchedPreflights: IGNORE` stops forwarding unmatched preflights.
+fn cors(c: &vs::CorsPolicy, path: &str, report: &mut Report) -> Cors {
+    let mut origins = Vec::new();
+    if c.allow_origins.is_empty() {
+        origins.extend(
+            c.allow_origin
+                .iter()
+                .map(|o| OriginMatch::Exact(o.as_str().into())),
+        );
+    }
+    for (k, o) in c.allow_origins.iter().enumerate() {
+        let Some(o) = o else { continue };
         if let Some(v) = &o.exact {
-            origins.push(("exact", v.as_str().into()));
+            origins.push(OriginMatch::Exact(v.as_str().into()));
         } else if let Some(v) = &o.prefix {
-            origins.push(("prefix", v.as_str().into()));
-        } else if let Some(v) = &o.regex {
-            origins.push(("regex", v.as_str().into()));
+            origins.push(OriginMatch::Prefix(v.as_str().into()));
+        } else if let Some(v) = &o.regex
+            && let Some(r) = compile_regex(v, &format!("{path}.allowOrigins[{k}].regex"), report)
+        {
+            origins.push(OriginMatch::Regex(r));
         }
     }
-    let list = |v: &Vec<String>| v.iter().map(|s| s.as_str().into()).collect();
-    Cors {
-        allow_origins: origins,
-        allow_methods: list(&c.allow_methods),
-        allow_headers: list(&c.allow_headers),
-        expose_headers: list(&c.expose_headers),
-        max_age: c.max_age.map(|d| d.to_std()),
-        allow_credentials: c.allow_credentials,
-        unmatched_preflights: c
-            .unmatched_preflights
-            .as_deref()
-            .unwrap_or("FORWARD")
-            .into(),
-    }
+    let unmatched = match c.unmatched_preflights.as_deref() {
+        Some("IGNORE") => UnmatchedPreflights::Ignore,
+        _ => UnmatchedPreflights::Forward,
+    };
+    Cors::new(
+        origins,
+        &c.allow_methods,
+        &c.allow_headers,
+        &c.expose_headers,
+        // istiod writes `maxAge.seconds`: the fraction is dropped.
+        c.max_age
+            .map(|d| std::time::Duration::from_secs(d.to_std().as_secs())),
+        c.allow_credentials.unwrap_or(false),
+        unmatched,
+    )
 }
 
 fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut Report) -> Block {

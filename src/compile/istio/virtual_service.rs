@@ -42,8 +42,10 @@ use crate::config::virtual_service::{
 const MESH: &str = "mesh";
 /// Prefix of header keys that route on JWT claims (`@request.auth.claims.sub`).
 const JWT_CLAIM_PREFIX: &str = "@request.auth.claims";
-const CORS_METHODS: [&str; 9] = [
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+/// `corsPolicy.allowMethods` values istio validation accepts (`supportedCORSMethods`); `*`
+/// makes Envoy echo the preflight's requested method.
+const CORS_METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*",
 ];
 /// `x-envoy-retry-on` and `x-envoy-retry-grpc-on` conditions Istio accepts.
 const RETRY_ON_POLICIES: [&str; 16] = [
@@ -2082,7 +2084,7 @@ http:
             e[2],
             (
                 "spec.http[0].corsPolicy.allowMethods[1]",
-                "method \"PUTT\" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, CONNECT, OPTIONS, TRACE"
+                "method \"PUTT\" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, CONNECT, OPTIONS, TRACE, *"
             )
         );
         assert_eq!(
