@@ -18,10 +18,12 @@ pub use crate::balance::Policy;
 
 mod cluster;
 mod discovery;
+mod health;
 mod router;
 
 pub use self::cluster::{EndpointPick, Pick};
 pub use self::discovery::{RegistryOptions, SERVICE_NAME_LABEL};
+pub use self::health::{Ejection, LOCALITY_LABEL, REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL};
 pub use self::router::{Routed, Router};
 
 /// One endpoint of a service.
