@@ -59,13 +59,16 @@ pub(crate) struct LoadBalancer {
     pub(crate) locality: Option<LocalityLb>,
 }
 
+/// `distribute[].to`: `(locality pattern, weight)`.
+pub(crate) type Weights = Vec<(Box<str>, u32)>;
+
 /// A `localityLbSetting`, lowered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct LocalityLb {
     /// `enabled`; `None` when unset.
     pub(crate) enabled: Option<bool>,
     /// `distribute[]`: `(from, [(to, weight)])`, in order.
-    pub(crate) distribute: Vec<(Box<str>, Vec<(Box<str>, u32)>)>,
+    pub(crate) distribute: Vec<(Box<str>, Weights)>,
     /// `failover[]`: `(from region, to region)`, in order.
     pub(crate) failover: Vec<(Box<str>, Box<str>)>,
     /// `failoverPriority[]`: the label and, for `key=value`, the value the client is taken to

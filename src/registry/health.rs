@@ -152,16 +152,14 @@ pub(super) fn raw_priority<R: Request + ?Sized>(
         }
     }
     let mut p = client.priority_to(ep);
-    if p == 3 {
-        if let Some((_, to)) = lb
+    if p == 3
+        && let Some((_, to)) = lb
             .failover
             .iter()
             .find(|(from, _)| **from == *client.region)
-        {
-            if **to != *ep.region {
-                p = 4;
-            }
-        }
+        && **to != *ep.region
+    {
+        p = 4;
     }
     fp * 5 + p
 }
@@ -208,6 +206,7 @@ pub(super) fn priority_load(
     if total_health == 0 && threshold == 0 {
         return None;
     }
+    #[allow(clippy::manual_checked_ops)]
     if total_health > 0 {
         let mut remaining = 100u32;
         let mut first = None;

@@ -12,7 +12,8 @@
 //!
 //! With endpoints (`--endpoints FILE`: EndpointSlice and Pod resources; such resources in the
 //! CONFIG files count too), each answer also names the endpoint picked and why
-//! (`"endpoint": {"address", "port", "labels", "cluster", "policy", "hash"}`), and a cluster
+//! (`"endpoint": {"address", "port", "labels", "cluster", "policy", "hash", "locality",
+//! "priority"}`), and a cluster
 //! without a healthy endpoint answers 503.
 //!
 //! Input line: `{"id": ..., "request": {"method", "scheme", "authority", "path", "headers":
@@ -277,6 +278,8 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
                 "cluster": p.cluster,
                 "policy": p.policy.name(),
                 "hash": p.hash,
+                "locality": p.endpoint.locality.as_deref(),
+                "priority": p.priority,
             }),
             _ => Value::Null,
         };
