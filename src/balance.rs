@@ -55,6 +55,75 @@ pub(crate) struct LoadBalancer {
     pub(crate) hash_keys: Vec<KeySource>,
     /// Maglev's `tableSize`, or ring hash's `minimumRingSize`, as written.
     pub(crate) table_size: Option<u64>,
+    /// `localityLbSetting` as written; `None` when absent (the mesh default applies).
+    pub(crate) locality: Option<LocalityLb>,
+}
+
+/// `distribute[].to`: `(locality pattern, weight)`.
+pub(crate) type Weights = Vec<(Box<str>, u32)>;
+
+/// A `localityLbSetting`, lowered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LocalityLb {
+    /// `enabled`; `None` when unset.
+    pub(crate) enabled: Option<bool>,
+    /// `distribute[]`: `(from, [(to, weight)])`, in order.
+    pub(crate) distribute: Vec<(Box<str>, Weights)>,
+    /// `failover[]`: `(from region, to region)`, in order.
+    pub(crate) failover: Vec<(Box<str>, Box<str>)>,
+    /// `failoverPriority[]`: the label and, for `key=value`, the value the client is taken to
+    /// have.
+    pub(crate) failover_priority: Vec<(Box<str>, Option<Box<str>>)>,
+}
+
+/// An `outlierDetection`, lowered with Envoy's defaults for what Istio leaves unset
+/// (pilot/pkg/networking/core/cluster_traffic_policy.go `applyOutlierDetection`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Outlier {
+    /// Consecutive 5xx before ejection; 0 disables (Envoy default 5).
+    pub(crate) consecutive_5xx: u32,
+    /// Consecutive 502/503/504 before ejection; 0 disables (Envoy enforces it only when set).
+    pub(crate) consecutive_gateway: u32,
+    /// Sweep interval in ms (default 10 s): each interval an endpoint spends in, its ejection
+    /// backoff falls by one.
+    pub(crate) interval_ms: u64,
+    /// `baseEjectionTime` in ms (default 30 s).
+    pub(crate) base_ejection_ms: u64,
+    /// Envoy's `max_ejection_time`: 300 s or the base, whichever is larger.
+    pub(crate) max_ejection_ms: u64,
+    /// `maxEjectionPercent` (default 10).
+    pub(crate) max_ejection_percent: u32,
+    /// `minHealthPercent`: Envoy's healthy panic threshold (Istio sets it, 0 when unset).
+    pub(crate) min_health_percent: u32,
+}
+
+/// The `connectionPool` limits that can refuse a request (Envoy circuit breakers; Istio sets
+/// every threshold it is not given to the largest value, so unset is unlimited).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pool {
+    /// `tcp.maxConnections`.
+    pub(crate) max_connections: Option<u32>,
+    /// `http.http1MaxPendingRequests`.
+    pub(crate) max_pending: Option<u32>,
+    /// `http.http2MaxRequests`.
+    pub(crate) max_requests: Option<u32>,
+}
+
+/// The settings of one traffic-policy level, or of one of its port-level entries, that the
+/// router builds a cluster with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Settings {
+    pub(crate) balancer: Option<LoadBalancer>,
+    pub(crate) outlier: Option<Outlier>,
+    pub(crate) pool: Option<Pool>,
+}
+
+/// The settings that apply to one cluster, resolved with Istio's precedence.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Resolved<'p> {
+    pub(crate) balancer: Option<&'p LoadBalancer>,
+    pub(crate) outlier: Option<&'p Outlier>,
+    pub(crate) pool: Option<&'p Pool>,
 }
 
 /// One level of a traffic policy (the top level, or a subset's): its balancer, and the
@@ -62,27 +131,32 @@ pub(crate) struct LoadBalancer {
 /// `loadBalancer` is the default, not the level's).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Level {
-    pub(crate) balancer: Option<LoadBalancer>,
-    /// `(port, loadBalancer)` per `portLevelSettings` entry, in order (the first for a port
+    /// The level's own settings.
+    pub(crate) own: Settings,
+    /// `(port, settings)` per `portLevelSettings` entry, in order (the first for a port
     /// applies).
-    pub(crate) ports: Vec<(u16, Option<LoadBalancer>)>,
+    pub(crate) ports: Vec<(u16, Settings)>,
 }
 
 impl Level {
     /// The level's port-level entry for `port`, if it has one.
-    fn port_entry(&self, port: Option<u16>) -> Option<&Option<LoadBalancer>> {
+    fn port_entry(&self, port: Option<u16>) -> Option<&Settings> {
         let port = port?;
-        self.ports
-            .iter()
-            .find(|(p, _)| *p == port)
-            .map(|(_, lb)| lb)
+        self.ports.iter().find(|(p, _)| *p == port).map(|(_, s)| s)
     }
 
-    /// The balancer at `port`: its port-level entry's, else the level's.
-    fn at(&self, port: Option<u16>) -> Option<&LoadBalancer> {
-        match self.port_entry(port) {
-            Some(entry) => entry.as_ref(),
-            None => self.balancer.as_ref(),
+    /// The settings at `port`: its port-level entry's, else the level's.
+    fn at(&self, port: Option<u16>) -> &Settings {
+        self.port_entry(port).unwrap_or(&self.own)
+    }
+}
+
+impl Settings {
+    fn resolved(&self) -> Resolved<'_> {
+        Resolved {
+            balancer: self.balancer.as_ref(),
+            outlier: self.outlier.as_ref(),
+            pool: self.pool.as_ref(),
         }
     }
 }
@@ -126,7 +200,17 @@ impl HostPolicy {
         subset: Option<&str>,
         port: Option<u16>,
     ) -> Option<&LoadBalancer> {
-        let top = self.top.as_ref().and_then(|l| l.at(port));
+        self.settings(subset, port).balancer
+    }
+
+    /// Every setting of (host, `subset`) at `port`, each with the precedence of
+    /// [`HostPolicy::balancer`]: a subset's field replaces the top level's when set
+    /// (SEMANTICS §2.2).
+    pub(crate) fn settings(&self, subset: Option<&str>, port: Option<u16>) -> Resolved<'_> {
+        let top = self
+            .top
+            .as_ref()
+            .map_or_else(Resolved::default, |l| l.at(port).resolved());
         let level = subset.and_then(|s| {
             let (_, level) = self.subsets.iter().find(|(name, _)| **name == *s)?;
             level.as_ref()
@@ -135,8 +219,12 @@ impl HostPolicy {
             return top;
         };
         match level.port_entry(port) {
-            Some(entry) => entry.as_ref(),
-            None => level.balancer.as_ref().or(top),
+            Some(entry) => entry.resolved(),
+            None => Resolved {
+                balancer: level.own.balancer.as_ref().or(top.balancer),
+                outlier: level.own.outlier.as_ref().or(top.outlier),
+                pool: level.own.pool.as_ref().or(top.pool),
+            },
         }
     }
 }

@@ -459,6 +459,17 @@ impl Inner {
         self.host_policy(host)?.balancer(subset, port)
     }
 
+    /// Every cluster setting for (`host`, `subset`) at `port` ([`HostPolicy::settings`]).
+    pub(crate) fn settings(
+        &self,
+        host: &str,
+        subset: Option<&str>,
+        port: Option<u16>,
+    ) -> crate::balance::Resolved<'_> {
+        self.host_policy(host)
+            .map_or_else(Default::default, |p| p.settings(subset, port))
+    }
+
     /// The subsets DestinationRules define.
     pub(crate) fn subsets(&self) -> &[SubsetInfo] {
         &self.subsets

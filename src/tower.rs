@@ -193,9 +193,12 @@ impl ResponseFlags {
     pub const NO_CLUSTER_FOUND: ResponseFlags = ResponseFlags(1 << 8);
     /// The request was refused as malformed (`DPE`), e.g. a path normalization refuses.
     pub const DOWNSTREAM_PROTOCOL_ERROR: ResponseFlags = ResponseFlags(1 << 9);
+    /// `UO`: the cluster's connection pool overflowed (circuit breaking).
+    pub const UPSTREAM_OVERFLOW: ResponseFlags = ResponseFlags(1 << 10);
 
-    const CODES: [&'static str; 10] =
-        ["UH", "UT", "UR", "UF", "NR", "DI", "FI", "URX", "NC", "DPE"];
+    const CODES: [&'static str; 11] = [
+        "UH", "UT", "UR", "UF", "NR", "DI", "FI", "URX", "NC", "DPE", "UO",
+    ];
 
     /// No flag.
     pub const fn empty() -> ResponseFlags {

@@ -771,3 +771,87 @@ fn cors_evaluation_allocates_nothing() {
         ]
     );
 }
+
+/// Locality failover, `distribute` weights, ejections and panic levels pick without
+/// allocating.
+#[test]
+fn locality_and_ejection_picks_allocate_nothing() {
+    let yaml = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: shop, namespace: prod}
+spec:
+  host: shop
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1, maxEjectionPercent: 100, minHealthPercent: 30}
+    loadBalancer:
+      simple: ROUND_ROBIN
+      localityLbSetting: {failover: [{from: r1, to: r3}], failoverPriority: [tier]}
+  subsets:
+  - name: weighted
+    labels: {app: shop}
+    trafficPolicy:
+      loadBalancer:
+        consistentHash: {httpHeaderName: x-user}
+        localityLbSetting: {distribute: [{from: "r1/*", to: {"r1/z1/*": 80, "r3/*": 20}}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: prod}
+spec:
+  hosts: [shop]
+  http:
+  - match: [{uri: {prefix: /w}}]
+    route: [{destination: {host: shop, subset: weighted}}]
+  - route: [{destination: {host: shop}}]
+"#;
+    let table = Table::from_yaml(yaml).unwrap();
+    let mut reg = Registry::new();
+    for (i, loc) in ["r1/z1/a", "r1/z1/b", "r1/z2/a", "r2/z1/a", "r3/z1/a"]
+        .iter()
+        .enumerate()
+    {
+        reg.add(
+            "shop.prod.svc.cluster.local",
+            Endpoint::new(&format!("10.0.0.{i}"), 80)
+                .label("app", "shop")
+                .label("tier", if i % 2 == 0 { "gold" } else { "silver" })
+                .locality(loc),
+        );
+    }
+    let router = Router::new(&table, &reg).unwrap();
+    let req = |path: &str| {
+        OwnedRequest::new("GET", &format!("http://shop{path}"))
+            .header("x-user", "jason")
+            .from_namespace("prod")
+            .source_label("istio-locality", "r1.z1.a")
+            .source_label("tier", "gold")
+    };
+    let reqs = [req("/"), req("/w")];
+    // Eject two endpoints so that levels spill and one panics.
+    for draw in 0..2u64 {
+        if let Some(p) = router.decide_with_draw(&reqs[0], draw).pick.endpoint() {
+            router.report_status(&p, 503, std::time::Duration::from_secs(1));
+        }
+    }
+    for r in &reqs {
+        std::hint::black_box(router.decide_with_draw(r, 1));
+    }
+    let before = allocations();
+    for draw in 0..200u64 {
+        for r in &reqs {
+            let routed = router.decide_with_draw(r, draw);
+            if let Some(p) = routed.pick.endpoint() {
+                std::hint::black_box((p.endpoint, p.priority, p.panic));
+            }
+        }
+    }
+    assert_eq!(allocations() - before, 0);
+    assert!(
+        router
+            .decide_with_draw(&reqs[1], 0)
+            .pick
+            .endpoint()
+            .is_some()
+    );
+}

@@ -307,9 +307,10 @@ fn subsets_are_discovered_from_pod_labels() {
     assert_eq!(
         by_version,
         BTreeMap::from([
-            ("v1", ("10.244.1.12", 9080, Some("us-east-1a"))),
-            ("v2", ("10.244.2.9", 9080, Some("us-east-1b"))),
-            ("v3", ("10.244.1.13", 9080, Some("us-east-1a"))),
+            // The zone alone: the region is on the Node, not loaded.
+            ("v1", ("10.244.1.12", 9080, Some("/us-east-1a"))),
+            ("v2", ("10.244.2.9", 9080, Some("/us-east-1b"))),
+            ("v3", ("10.244.1.13", 9080, Some("/us-east-1a"))),
         ])
     );
     // The slice's labels without Kubernetes' bookkeeping, overlaid with the Pod's.

@@ -67,6 +67,8 @@ impl Drop for InFlight<'_> {
 pub struct Forwarder {
     client: Client<HttpConnector, Full<Bytes>>,
     draws: Arc<AtomicU64>,
+    /// The start of the clock that outlier detection's ejections are timed on.
+    epoch: std::time::Instant,
 }
 
 /// The largest response body the proxy buffers.
@@ -94,6 +96,7 @@ impl Forwarder {
             .build(connector);
         Forwarder {
             client,
+            epoch: std::time::Instant::now(),
             draws: Arc::new(AtomicU64::new(seed.unwrap_or_else(|| {
                 std::hash::BuildHasher::hash_one(
                     &std::collections::hash_map::RandomState::new(),
@@ -179,8 +182,16 @@ impl Forwarder {
         }
 
         let started = std::time::Instant::now();
-        let Some(mut pick) = router.pick(&decision, &req, decided.draw()).endpoint() else {
-            return no_healthy();
+        let mut pick = match router.pick(&decision, &req, decided.draw()) {
+            Pick::Endpoint(p) => p,
+            Pick::Overflow => {
+                return local(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+                    Some(ResponseFlags::UPSTREAM_OVERFLOW),
+                );
+            }
+            _ => return no_healthy(),
         };
         let mut tried = Vec::new();
         let mut upstream;
@@ -221,6 +232,14 @@ impl Forwarder {
                 None => call.await,
             };
             drop(in_flight);
+            // Outlier detection counts each try's result (a connect failure or reset as 503, a
+            // timeout as 504, as Envoy maps them).
+            let status = match &last {
+                Try::Answered(r) => r.status().as_u16(),
+                Try::ConnectFailure | Try::Reset => 503,
+                Try::Timeout => 504,
+            };
+            router.report_status(&pick, status, self.epoch.elapsed());
             up.responded = matches!(last, Try::Answered(_));
             upstream = Some(up);
             // The library answers what Envoy's router does next: retry or not, the backoff,

@@ -2,12 +2,15 @@
 //! them once (round robin, random, least request, ring hash, Maglev), and the pick it makes
 //! for one request without allocating.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use super::health::{self, Ejection, HostState, Level, Locality, MAX_LEVELS};
 use super::{Endpoint, Policy};
-use crate::balance::LoadBalancer;
+use crate::balance::{LocalityLb, Outlier, Pool, Resolved};
 use crate::decision::mix;
 use crate::hash::{KeySource, Maglev, RingHash};
+use crate::request::Request;
 
 /// One cluster's endpoints and balancer, built once.
 #[derive(Debug)]
@@ -32,6 +35,36 @@ pub(super) struct Cluster {
     pub(super) picks: Vec<AtomicU64>,
     pub(super) maglev: Option<Maglev>,
     pub(super) ring: Option<RingHash>,
+    /// The locality setting in force (istiod `GetLocalityLbSetting`: the DestinationRule's,
+    /// else the mesh default, enabled); `None` when turned off.
+    pub(super) locality_lb: Option<LocalityLb>,
+    /// `outlierDetection`, when set: ejections, the panic threshold, and the precondition of
+    /// locality failover.
+    pub(super) outlier: Option<Outlier>,
+    /// `connectionPool` limits.
+    pub(super) pool: Option<Pool>,
+    /// Outlier state per endpoint.
+    pub(super) hosts: Vec<HostState>,
+    /// Serializes ejection decisions (reports only; picks read atomics).
+    pub(super) eject_lock: Mutex<()>,
+    /// Requests in flight on the whole cluster (connection-pool limits).
+    pub(super) active: AtomicU32,
+    /// Locality group of each endpoint: index into `group_weight`.
+    pub(super) group: Vec<u32>,
+    /// Σ endpoint weights per locality group (istiod's locality `loadBalancingWeight`).
+    pub(super) group_weight: Vec<u64>,
+    /// An endpoint of each group, for its locality.
+    pub(super) group_first: Vec<u32>,
+}
+
+/// How one pick spreads over priority levels and localities.
+struct Spread<'a, R: ?Sized> {
+    req: &'a R,
+    client: Locality<'a>,
+    /// `localityLbSetting` failover in force (outlier detection set, no `distribute`).
+    failover: Option<&'a LocalityLb>,
+    /// The `distribute[].to` entry for the client, when one matches its locality.
+    distribute: Option<&'a [(Box<str>, u32)]>,
 }
 
 /// Why an endpoint was chosen, or why none was.
@@ -47,6 +80,9 @@ pub enum Pick<'r> {
     /// The decision does not forward (no match, redirect, direct response, abort, or an
     /// unavailable destination): no endpoint is needed.
     NotForwarded,
+    /// The cluster's `connectionPool` is full (`http2MaxRequests` requests in flight, or
+    /// `tcp.maxConnections` busy and `http1MaxPendingRequests` waiting): 503, Envoy flag `UO`.
+    Overflow,
 }
 
 /// The chosen endpoint and why.
@@ -69,6 +105,11 @@ pub struct EndpointPick<'r> {
     pub hash: Option<u64>,
     /// The cluster, as `host` or `host/subset`.
     pub cluster: &'r str,
+    /// The Envoy priority level the endpoint was picked from (0 the highest): istiod's
+    /// locality failover levels for the client, when outlier detection makes them apply.
+    pub priority: u32,
+    /// Whether that level was in panic (too few healthy endpoints: ejected ones picked too).
+    pub panic: bool,
     pub(super) cluster_id: ClusterId,
     pub(super) index: u32,
 }
@@ -94,6 +135,7 @@ impl<'r> Pick<'r> {
     pub fn response_flag(&self) -> Option<&'static str> {
         match self {
             Pick::NoHealthyEndpoint | Pick::NoEndpoints => Some("UH"),
+            Pick::Overflow => Some("UO"),
             _ => None,
         }
     }
@@ -113,8 +155,9 @@ impl Cluster {
     pub(super) fn build(
         name: String,
         selected: Vec<Endpoint>,
-        lb: Option<&LoadBalancer>,
+        settings: Resolved<'_>,
     ) -> Result<Cluster, String> {
+        let lb = settings.balancer;
         let count = selected.len();
         let mut endpoints: Vec<Endpoint> = selected
             .into_iter()
@@ -163,7 +206,36 @@ impl Cluster {
                 sum
             })
             .collect();
+        let locality_lb = match lb.and_then(|lb| lb.locality.as_ref()) {
+            Some(l) if l.enabled == Some(false) => None,
+            Some(l) => Some(l.clone()),
+            // The mesh default: locality load balancing on, no settings.
+            None => Some(LocalityLb::default()),
+        };
+        let mut names: Vec<Option<&str>> =
+            endpoints.iter().map(|e| e.locality.as_deref()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let group: Vec<u32> = endpoints
+            .iter()
+            .map(|e| names.partition_point(|n| *n < e.locality.as_deref()) as u32)
+            .collect();
+        let mut group_weight = vec![0u64; names.len()];
+        let mut group_first = vec![0u32; names.len()];
+        for (i, (e, &g)) in endpoints.iter().zip(&group).enumerate().rev() {
+            group_weight[g as usize] += u64::from(e.weight);
+            group_first[g as usize] = i as u32;
+        }
         Ok(Cluster {
+            locality_lb,
+            outlier: settings.outlier.copied(),
+            pool: settings.pool.copied(),
+            hosts: endpoints.iter().map(|_| HostState::default()).collect(),
+            eject_lock: Mutex::new(()),
+            active: AtomicU32::new(0),
+            group,
+            group_weight,
+            group_first,
             name: name.into(),
             schedule: smooth_weighted_order(&endpoints),
             in_flight: endpoints.iter().map(|_| AtomicU32::new(0)).collect(),
@@ -179,28 +251,46 @@ impl Cluster {
         })
     }
 
-    /// Picks an endpoint; `route_hash` is the request's hash key (consistent hash only).
-    pub(super) fn pick(
+    /// Picks an endpoint for `req` at `now` (ms, for ejections); `route_hash` is the request's
+    /// hash key (consistent hash only). Allocates nothing.
+    pub(super) fn pick<R: Request + ?Sized>(
         &self,
         route_hash: Option<u64>,
         draw: u64,
         cluster_id: ClusterId,
+        req: &R,
+        now: u64,
     ) -> Pick<'_> {
-        self.pick_avoiding(route_hash, draw, cluster_id, 0, |_| false)
+        self.pick_avoiding(route_hash, draw, cluster_id, req, now, 0, |_| false)
     }
 
     /// Picks an endpoint as [`Cluster::pick`] does, then, while the pick is one `avoid`
-    /// rejects, picks again up to `retries` more times (Envoy's `LoadBalancerBase::chooseHost`
-    /// with a retry host predicate): a new draw for the random policies, the next entry of
-    /// the ring or the next Maglev hash for the consistent ones. The last pick stands.
-    pub(super) fn pick_avoiding(
+    /// rejects, picks again (in the same priority level and locality) up to `retries` more
+    /// times (Envoy's `LoadBalancerBase::chooseHost` with a retry host predicate): a new draw
+    /// for the random policies, the next entry of the ring or the next Maglev hash for the
+    /// consistent ones. The last pick stands. Allocates nothing.
+    #[allow(clippy::too_many_arguments)] // the pick's inputs, as `pick` takes them, plus the predicate
+    pub(super) fn pick_avoiding<R: Request + ?Sized>(
         &self,
         route_hash: Option<u64>,
         draw: u64,
         cluster_id: ClusterId,
+        req: &R,
+        now: u64,
         retries: u32,
         avoid: impl Fn(&Endpoint) -> bool,
     ) -> Pick<'_> {
+        let choose = |eligible: &dyn Fn(usize) -> bool| {
+            let mut index = self.pick_in(route_hash, draw, 0, eligible);
+            for attempt in 1..=retries {
+                if !avoid(&self.endpoints[index]) {
+                    break;
+                }
+                let again = mix(draw, 16 + u64::from(attempt));
+                index = self.pick_in(route_hash, again, attempt, eligible);
+            }
+            index
+        };
         if self.endpoints.is_empty() {
             return if self.selected == 0 {
                 Pick::NoEndpoints
@@ -208,36 +298,235 @@ impl Cluster {
                 Pick::NoHealthyEndpoint
             };
         }
-        let (mut index, mut hash) = self.choose(route_hash, draw, 0);
-        for attempt in 1..=retries {
-            if !avoid(&self.endpoints[index]) {
-                break;
-            }
-            (index, hash) = self.choose(route_hash, mix(draw, 16 + u64::from(attempt)), attempt);
+        if self.overflows() {
+            return Pick::Overflow;
         }
+        let spread = self.spread(req);
+        if spread.failover.is_none() && spread.distribute.is_none() && self.outlier.is_none() {
+            let index = choose(&|_| true);
+            return self.picked(index, route_hash, cluster_id, 0, false);
+        }
+        // Levels by raw priority, counted in place.
+        let mut by_raw = [Level::default(); MAX_LEVELS];
+        for i in 0..self.endpoints.len() {
+            if !self.member(&spread, i) {
+                continue;
+            }
+            let l = &mut by_raw[self.raw(&spread, i)];
+            l.total += 1;
+            l.healthy += u32::from(!self.hosts[i].ejected(now));
+        }
+        let mut levels = [Level::default(); MAX_LEVELS];
+        let mut rank = [0u8; MAX_LEVELS];
+        let mut n = 0;
+        for (raw, l) in by_raw.iter().enumerate() {
+            if l.total > 0 {
+                levels[n] = *l;
+                rank[raw] = n as u8;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Pick::NoHealthyEndpoint;
+        }
+        let threshold = self.outlier.map_or(50, |o| o.min_health_percent);
+        let (mut load, mut panic) = ([0u32; MAX_LEVELS], [false; MAX_LEVELS]);
+        if health::priority_load(&levels[..n], threshold, &mut load, &mut panic).is_none() {
+            return Pick::NoHealthyEndpoint;
+        }
+        let h = (mix(draw, 7) % 100 + 1) as u32;
+        let mut sum = 0;
+        let p = (0..n)
+            .find(|&p| {
+                sum += load[p];
+                h <= sum
+            })
+            .unwrap_or(0);
+        let in_level = |i: usize| {
+            self.member(&spread, i)
+                && usize::from(rank[self.raw(&spread, i)]) == p
+                && (panic[p] || !self.hosts[i].ejected(now))
+        };
+        // Locality-weighted: a locality first, by weight × availability (Envoy
+        // `chooseHealthyLocality`), then an endpoint in it.
+        let group = spread.distribute.and_then(|to| {
+            let weight = |g: usize| {
+                let (mut total, mut up) = (0u64, 0u64);
+                for i in 0..self.endpoints.len() {
+                    if self.group[i] as usize == g && self.member(&spread, i) {
+                        total += 1;
+                        up += u64::from(panic[p] || !self.hosts[i].ejected(now));
+                    }
+                }
+                if total == 0 {
+                    return 0;
+                }
+                let avail = (health::OVERPROVISIONING * up / total).min(100);
+                self.locality_weight(to, g) * avail
+            };
+            let all: u64 = (0..self.group_weight.len()).map(weight).sum();
+            if all == 0 {
+                return None;
+            }
+            let mut u = mix(draw, 8) % all;
+            (0..self.group_weight.len()).find(|&g| {
+                let w = weight(g);
+                if u < w {
+                    true
+                } else {
+                    u -= w;
+                    false
+                }
+            })
+        });
+        let eligible = |i: usize| in_level(i) && group.is_none_or(|g| self.group[i] as usize == g);
+        if !(0..self.endpoints.len()).any(eligible) {
+            return Pick::NoHealthyEndpoint;
+        }
+        let index = choose(&eligible);
+        self.picked(index, route_hash, cluster_id, p as u32, panic[p])
+    }
+
+    /// The pick's answer for endpoint `index`.
+    fn picked(
+        &self,
+        index: usize,
+        route_hash: Option<u64>,
+        cluster_id: ClusterId,
+        priority: u32,
+        panic: bool,
+    ) -> Pick<'_> {
         self.picks[index].fetch_add(1, Ordering::Relaxed);
         Pick::Endpoint(EndpointPick {
             endpoint: &self.endpoints[index],
             policy: self.policy,
-            hash,
+            hash: route_hash.filter(|_| self.policy.is_consistent_hash()),
             cluster: &self.name,
+            priority,
+            panic,
             cluster_id,
             index: index as u32,
         })
     }
 
-    /// One choice of the balancer (endpoints not empty): the endpoint's index and the hash it
-    /// was placed by. `attempt` is the host selection attempt (0 for the first).
-    fn choose(&self, route_hash: Option<u64>, draw: u64, attempt: u32) -> (usize, Option<u64>) {
-        let mut hash = None;
-        let weighted = |u: u64| {
-            let total = *self.cumulative.last().expect("endpoints are not empty");
-            self.cumulative.partition_point(|&end| end <= u % total)
+    /// Whether one more request would overflow the connection pool: `http2MaxRequests` in
+    /// flight, or every one of `tcp.maxConnections` busy and `http1MaxPendingRequests` waiting.
+    fn overflows(&self) -> bool {
+        let Some(pool) = self.pool else {
+            return false;
         };
-        let index = match self.policy {
+        let active = self.active.load(Ordering::Relaxed);
+        pool.max_requests.is_some_and(|m| active >= m)
+            || pool
+                .max_connections
+                .zip(pool.max_pending)
+                .is_some_and(|(c, p)| active >= c.saturating_add(p))
+    }
+
+    /// What spreads a pick for `req`: the client's locality and the locality setting that
+    /// applies to it.
+    fn spread<'a, R: Request + ?Sized>(&'a self, req: &'a R) -> Spread<'a, R> {
+        let client = Locality::of_client(req);
+        let lb = self.locality_lb.as_ref();
+        // istiod `ApplyLocalityLoadBalancer`: distribute when set (the first entry whose
+        // `from` covers the client); else failover, only with outlier detection.
+        let distribute = lb.and_then(|l| {
+            l.distribute
+                .iter()
+                .find(|(from, _)| client.matches(from))
+                .map(|(_, to)| to.as_slice())
+        });
+        let failover = lb.filter(|l| l.distribute.is_empty() && self.outlier.is_some());
+        Spread {
+            req,
+            client,
+            failover,
+            distribute,
+        }
+    }
+
+    /// Whether endpoint `i` is in the cluster for this client: with `distribute`, only the
+    /// localities some `to` entry weights (istiod drops the others).
+    fn member<R: Request + ?Sized>(&self, spread: &Spread<'_, R>, i: usize) -> bool {
+        spread
+            .distribute
+            .is_none_or(|to| self.locality_weight(to, self.group[i] as usize) > 0)
+    }
+
+    /// Endpoint `i`'s raw priority for the client (0 when failover does not apply).
+    fn raw<R: Request + ?Sized>(&self, spread: &Spread<'_, R>, i: usize) -> usize {
+        let Some(lb) = spread.failover else {
+            return 0;
+        };
+        let e = &self.endpoints[i];
+        let ep = Locality::parse(e.locality.as_deref().unwrap_or(""));
+        let raw = health::raw_priority(lb, &spread.client, spread.req, &ep, &e.labels);
+        (raw as usize).min(MAX_LEVELS - 1)
+    }
+
+    /// istiod `applyLocalityWeights`: the weight of locality group `g` under `to`: the first
+    /// entry whose pattern covers it shares its weight among the groups it covers in proportion
+    /// to their own weight, rounded up; 0 when no entry covers it.
+    fn locality_weight(&self, to: &[(Box<str>, u32)], g: usize) -> u64 {
+        let loc = |g: usize| {
+            let e = &self.endpoints[self.group_first[g] as usize];
+            Locality::parse(e.locality.as_deref().unwrap_or(""))
+        };
+        let mine = loc(g);
+        let Some((pattern, w)) = to.iter().find(|(t, _)| mine.matches(t)) else {
+            return 0;
+        };
+        let total: u64 = (0..self.group_weight.len())
+            .filter(|&o| loc(o).matches(pattern))
+            .map(|o| self.group_weight[o])
+            .sum();
+        (self.group_weight[g] * u64::from(*w)).div_ceil(total.max(1))
+    }
+
+    /// Picks an endpoint among those `eligible` accepts (at least one) with the cluster's
+    /// policy. With every endpoint eligible this is the cluster's plain balancer; otherwise
+    /// weighted choices skip the others, round robin walks its order to the next eligible one,
+    /// and a consistent hash probes again (then falls back to a weighted choice) when it lands
+    /// on an ineligible endpoint, where Envoy would rebuild its table over the eligible hosts.
+    fn pick_in(
+        &self,
+        route_hash: Option<u64>,
+        draw: u64,
+        attempt: u32,
+        eligible: &dyn Fn(usize) -> bool,
+    ) -> usize {
+        let all = (0..self.endpoints.len()).all(eligible);
+        let weighted = |u: u64| {
+            if all {
+                let total = *self.cumulative.last().expect("endpoints are not empty");
+                return self.cumulative.partition_point(|&end| end <= u % total);
+            }
+            let total: u64 = (0..self.endpoints.len())
+                .filter(|&i| eligible(i))
+                .map(|i| u64::from(self.endpoints[i].weight))
+                .sum();
+            let mut u = u % total.max(1);
+            (0..self.endpoints.len())
+                .filter(|&i| eligible(i))
+                .find(|&i| {
+                    let w = u64::from(self.endpoints[i].weight);
+                    if u < w {
+                        true
+                    } else {
+                        u -= w;
+                        false
+                    }
+                })
+                .unwrap_or(0)
+        };
+        match self.policy {
             Policy::RoundRobin => {
                 let n = self.cursor.fetch_add(1, Ordering::Relaxed);
-                self.schedule[(n % self.schedule.len() as u64) as usize] as usize
+                let len = self.schedule.len() as u64;
+                (0..len)
+                    .map(|k| self.schedule[((n + k) % len) as usize] as usize)
+                    .find(|&i| eligible(i))
+                    .unwrap_or_else(|| weighted(mix(draw, 3)))
             }
             Policy::Random | Policy::Passthrough => weighted(mix(draw, 3)),
             Policy::LeastRequest => {
@@ -247,17 +536,33 @@ impl Cluster {
                 if load(b) < load(a) { b } else { a }
             }
             Policy::RingHash | Policy::Maglev => {
-                hash = route_hash;
                 // No hash: a random point, as Envoy does.
-                let h = hash.unwrap_or_else(|| mix(draw, 6));
-                match (&self.maglev, &self.ring) {
+                let h = route_hash.unwrap_or_else(|| mix(draw, 6));
+                // A retry's host selection attempt moves along the ring or alters the
+                // Maglev hash, as Envoy does.
+                let at = |h: u64| match (&self.maglev, &self.ring) {
                     (Some(m), _) => m.pick_attempt(h, attempt),
                     (_, Some(r)) => r.pick_attempt(h, attempt),
                     _ => weighted(h),
-                }
+                };
+                (0..32)
+                    .map(|k| at(if k == 0 { h } else { mix(h, k) }))
+                    .find(|&i| eligible(i))
+                    .unwrap_or_else(|| weighted(h))
             }
+        }
+    }
+
+    /// Feeds a result of endpoint `index` to outlier detection at `now` (ms).
+    pub(super) fn report(&self, index: usize, status: u16, now: u64) -> Ejection {
+        let Some(outlier) = &self.outlier else {
+            return Ejection::None;
         };
-        (index, hash)
+        let _guard = self
+            .eject_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        health::report(outlier, &self.hosts, index, status, now)
     }
 }
 

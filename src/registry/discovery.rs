@@ -57,8 +57,12 @@ impl Registry {
     ///   win on conflict: that is how `version: v2` is discovered.
     /// - Healthy: `conditions.ready` (absent means ready, as Kubernetes specifies) and not
     ///   `conditions.terminating`.
-    /// - Locality: the endpoint's `zone` as written (the region is on the Node, which is not
-    ///   loaded). Weight 1 (Kubernetes has no endpoint weights).
+    /// - Locality, as istiod reads it: the Pod's `istio-locality` label (`region.zone.subzone`),
+    ///   else `region/zone/subzone` from the Pod's `topology.kubernetes.io/region` label, the
+    ///   endpoint's `zone` (else the Pod's `topology.kubernetes.io/zone` label) and the Pod's
+    ///   `topology.istio.io/subzone` label, trailing empty parts left out; the region is on the
+    ///   Node, which is not loaded, so a zone alone reads `/zone` (region unknown). Weight 1
+    ///   (Kubernetes has no endpoint weights).
     /// - The same `address:port` of a host in several slices (Kubernetes allows transient
     ///   duplicates) is kept once: the first loaded.
     ///
@@ -284,7 +288,7 @@ impl<'c> Discovery<'c> {
                 for &(port, serves) in &ports {
                     let mut e = Endpoint::new(address, port).healthy(healthy);
                     e.labels = labels.clone();
-                    e.locality = ep.zone.as_deref().map(Into::into);
+                    e.locality = locality(&labels, ep.zone.as_deref());
                     e.service_port = serves;
                     self.add(&host, e);
                 }
@@ -375,6 +379,23 @@ impl<'c> Discovery<'c> {
             }
         }
     }
+}
+
+/// An endpoint's locality from its labels and its slice `zone` (see [`Registry::from_config`]).
+fn locality(labels: &BTreeMap<String, String>, zone: Option<&str>) -> Option<Box<str>> {
+    use super::{LOCALITY_LABEL, REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL};
+    if let Some(l) = labels.get(LOCALITY_LABEL).filter(|l| !l.is_empty()) {
+        return Some(if l.contains('/') {
+            l.as_str().into()
+        } else {
+            l.replace('.', "/").into()
+        });
+    }
+    let get = |k: &str| labels.get(k).map_or("", String::as_str);
+    let zone = zone.unwrap_or_else(|| get(ZONE_LABEL));
+    let parts = [get(REGION_LABEL), zone, get(SUBZONE_LABEL)];
+    let n = parts.iter().rposition(|p| !p.is_empty())? + 1;
+    Some(parts[..n].join("/").into())
 }
 
 /// The label naming an EndpointSlice's Service.

@@ -18,10 +18,12 @@ pub use crate::balance::Policy;
 
 mod cluster;
 mod discovery;
+mod health;
 mod router;
 
 pub use self::cluster::{EndpointPick, Pick};
 pub use self::discovery::{RegistryOptions, SERVICE_NAME_LABEL};
+pub use self::health::{Ejection, LOCALITY_LABEL, REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL};
 pub use self::router::{Routed, Router};
 
 /// One endpoint of a service.
@@ -38,8 +40,11 @@ pub struct Endpoint {
     pub healthy: bool,
     /// Load-balancing weight (default 1).
     pub weight: u32,
-    /// Locality (`region/zone/subzone`; the zone alone when loaded from an EndpointSlice),
-    /// informational.
+    /// Locality (`region/zone/subzone`; `/zone` when loaded from an EndpointSlice whose Pod
+    /// names no region). With DestinationRule `localityLbSetting` (and, for failover,
+    /// `outlierDetection`) it sets the endpoint's priority for each client, whose locality is
+    /// its `istio-locality` source label or its `topology.kubernetes.io/region`/`zone` and
+    /// `topology.istio.io/subzone` source labels.
     pub locality: Option<Box<str>>,
     /// The Service port this endpoint's port serves, when known: the Service port whose name
     /// is the EndpointSlice port's (kube-proxy's mapping), or the port a Pod endpoint was made

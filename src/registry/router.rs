@@ -3,10 +3,11 @@
 //! policy; a decision and its endpoint pick ([`Routed`]) for one request.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 use super::cluster::{Cluster, ClusterId};
-use super::{Endpoint, EndpointPick, Pick, Registry};
+use super::{Ejection, Endpoint, EndpointPick, Pick, Registry};
 use crate::action::{Action, Forward, PortFrom};
 use crate::decision::{Decision, Outcome};
 use crate::hash::{HashKey, KeySource};
@@ -34,6 +35,9 @@ pub struct Router {
     /// port: Istio reads port-level `consistentHash` only for a written `destination.port`
     /// (route.go `HashForHTTPDestination`), so these come from the subset and top levels.
     portless_keys: Vec<Vec<KeySource>>,
+    /// The latest time (ms on the caller's monotonic clock) reported
+    /// ([`Router::report_status`], [`Router::advance_to`]): ejections are judged at it.
+    now_ms: AtomicU64,
 }
 
 /// A decision and the endpoint that serves it.
@@ -50,7 +54,7 @@ impl Routed<'_> {
     /// The status: the decision's, or 503 when no healthy endpoint can take it.
     pub fn status(&self) -> u16 {
         match self.pick {
-            Pick::NoHealthyEndpoint | Pick::NoEndpoints => 503,
+            Pick::NoHealthyEndpoint | Pick::NoEndpoints | Pick::Overflow => 503,
             _ => self.decision.status(),
         }
     }
@@ -122,7 +126,7 @@ impl Router {
             portless_keys.push(portless.map_or_else(Vec::new, |lb| lb.hash_keys.clone()));
             if key.port.is_none() {
                 for port in cluster_ports(inner, &key.host, subset, &eps) {
-                    let lb = inner.balancer(&key.host, subset, Some(port));
+                    let lb = inner.settings(&key.host, subset, Some(port));
                     let cluster = Cluster::build(name.clone(), serving(&eps, port), lb)?;
                     at_port.push((id as u32, port, cluster));
                 }
@@ -131,7 +135,7 @@ impl Router {
                 Some(port) => serving(&eps, port),
                 None => eps,
             };
-            let lb = inner.balancer(&key.host, subset, key.port);
+            let lb = inner.settings(&key.host, subset, key.port);
             clusters.push(Cluster::build(name, eps, lb)?);
         }
         let mut services = BTreeMap::new();
@@ -139,11 +143,11 @@ impl Router {
         for host in registry.hosts() {
             let eps = registry.endpoints(host);
             for port in cluster_ports(inner, host, None, eps) {
-                let lb = inner.balancer(host, None, Some(port));
+                let lb = inner.settings(host, None, Some(port));
                 let cluster = Cluster::build(host.to_string(), serving(eps, port), lb)?;
                 services_at_port.push((host.into(), port, cluster));
             }
-            let lb = inner.balancer(host, None, None);
+            let lb = inner.settings(host, None, None);
             services.insert(
                 host.into(),
                 Cluster::build(host.to_string(), eps.to_vec(), lb)?,
@@ -156,6 +160,7 @@ impl Router {
             at_port,
             services_at_port,
             portless_keys,
+            now_ms: AtomicU64::new(0),
         })
     }
 
@@ -215,7 +220,7 @@ impl Router {
         draw: u64,
     ) -> Pick<'_> {
         match self.target(decision, req) {
-            Ok((cluster, id, hash)) => cluster.pick(hash, draw, id),
+            Ok((cluster, id, hash)) => cluster.pick(hash, draw, id, req, self.now()),
             Err(pick) => pick,
         }
     }
@@ -266,7 +271,7 @@ impl Router {
         } else {
             0
         };
-        cluster.pick_avoiding(hash, draw, id, again, |e| {
+        cluster.pick_avoiding(hash, draw, id, req, self.now(), again, |e| {
             tried
                 .iter()
                 .any(|t| t.address == e.address && t.port == e.port)
@@ -358,7 +363,13 @@ impl Router {
         let Some(cluster) = self.clusters.get(id as usize) else {
             return Pick::NoEndpoints;
         };
-        cluster.pick(own_hash(cluster, req), draw, ClusterId::Destination(id))
+        cluster.pick(
+            own_hash(cluster, req),
+            draw,
+            ClusterId::Destination(id),
+            req,
+            self.now(),
+        )
     }
 
     /// The route's hash key as Envoy computes it from the hash policies Istio puts on the
@@ -389,23 +400,110 @@ impl Router {
     /// router that made the pick: a pick of another router (e.g. the one before
     /// [`Router::with_registry`]) is ignored, and a new router starts with no request in
     /// flight.
+    ///
+    /// The cluster's count of requests in flight is what its `connectionPool` limits are
+    /// checked against ([`Pick::Overflow`]).
     pub fn started(&self, pick: &EndpointPick<'_>) {
-        if let Some(c) = self.in_flight(pick) {
+        if let Some((cluster, c)) = self.in_flight(pick) {
             c.fetch_add(1, Ordering::Relaxed);
+            cluster.active.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Reports that a request to `pick`'s endpoint finished (for LEAST_REQUEST); the count
     /// never goes below 0.
     pub fn finished(&self, pick: &EndpointPick<'_>) {
-        if let Some(c) = self.in_flight(pick) {
-            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        if let Some((cluster, c)) = self.in_flight(pick) {
+            let down = |n: u32| n.checked_sub(1);
+            if c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, down)
+                .is_ok()
+            {
+                let _ = cluster
+                    .active
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, down);
+            }
         }
+    }
+
+    /// Reports the result of a request to `pick`'s endpoint at `now` (a monotonic time of the
+    /// caller's clock: the router reads none), for outlier detection: the response status, or
+    /// 503 for a connect failure and 504 for a timeout, as Envoy maps them (envoy
+    /// outlier_detection_impl.cc `putHttpResponseCode`). When the cluster's DestinationRule
+    /// sets `outlierDetection`, the `consecutive5xxErrors`-th 5xx in a row (default 5), or the
+    /// `consecutiveGatewayErrors`-th 502/503/504, ejects the endpoint for `baseEjectionTime` ×
+    /// the times it was ejected (default 30 s; at most 300 s or the base; the count falls by
+    /// one per `interval` spent back), unless that would eject more than `maxEjectionPercent`
+    /// of the cluster's endpoints (default 10 %: a cluster of fewer than 10 ejects none).
+    /// An ejected endpoint is back once its time has passed (not at Envoy's next sweep);
+    /// later picks see ejections at the latest time reported. A pick of another router is
+    /// ignored.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// use meshroute::registry::{Ejection, Endpoint, Registry, Router};
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(r#"
+    /// apiVersion: networking.istio.io/v1
+    /// kind: DestinationRule
+    /// metadata: {name: ratings, namespace: default}
+    /// spec:
+    ///   host: ratings
+    ///   trafficPolicy:
+    ///     outlierDetection: {consecutive5xxErrors: 2, baseEjectionTime: 10s, maxEjectionPercent: 50}
+    /// "#)?;
+    /// let mut reg = Registry::new();
+    /// reg.add("ratings.default.svc.cluster.local", Endpoint::new("10.0.0.1", 9080));
+    /// reg.add("ratings.default.svc.cluster.local", Endpoint::new("10.0.0.2", 9080));
+    /// let router = Router::new(&table, &reg)?;
+    /// let req = OwnedRequest::new("GET", "http://ratings/");
+    /// let pick = router.decide_with_draw(&req, 1).pick.endpoint().unwrap();
+    /// let t = Duration::from_secs(100);
+    /// assert_eq!(router.report_status(&pick, 500, t), Ejection::None);
+    /// assert_eq!(
+    ///     router.report_status(&pick, 503, t),
+    ///     Ejection::Ejected { for_ms: 10_000, gateway: false }
+    /// );
+    /// // Every pick now avoids the ejected endpoint, until 10 s have passed.
+    /// for draw in 0..20 {
+    ///     let p = router.decide_with_draw(&req, draw).pick.endpoint().unwrap();
+    ///     assert_ne!(p.endpoint.address, pick.endpoint.address);
+    /// }
+    /// router.advance_to(t + Duration::from_secs(10));
+    /// assert!((0..20).any(|d| router.decide_with_draw(&req, d).pick.endpoint().unwrap().endpoint.address
+    ///     == pick.endpoint.address));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn report_status(&self, pick: &EndpointPick<'_>, status: u16, now: Duration) -> Ejection {
+        self.advance_to(now);
+        match self.in_flight(pick) {
+            Some((cluster, _)) => cluster.report(pick.index as usize, status, millis(now)),
+            None => Ejection::None,
+        }
+    }
+
+    /// Moves the router's time to `now` (never back): ejections that ran out by then end.
+    pub fn advance_to(&self, now: Duration) {
+        self.now_ms.fetch_max(millis(now), Ordering::Relaxed);
+    }
+
+    /// Until when (on the caller's clock) `pick`'s endpoint is ejected, if it is at the
+    /// router's time.
+    pub fn ejected_until(&self, pick: &EndpointPick<'_>) -> Option<Duration> {
+        let (cluster, _) = self.in_flight(pick)?;
+        cluster.hosts[pick.index as usize]
+            .ejected_until(self.now())
+            .map(Duration::from_millis)
+    }
+
+    /// The router's time, ms.
+    fn now(&self) -> u64 {
+        self.now_ms.load(Ordering::Relaxed)
     }
 
     /// The in-flight counter of `pick`'s endpoint, when the pick is this router's (a pick of
     /// another router, e.g. the one before a registry update, is ignored).
-    fn in_flight(&self, pick: &EndpointPick<'_>) -> Option<&AtomicU32> {
+    fn in_flight(&self, pick: &EndpointPick<'_>) -> Option<(&Cluster, &AtomicU32)> {
         let cluster = match pick.cluster_id {
             ClusterId::Destination(id) => self.clusters.get(id as usize)?,
             ClusterId::Service => self.services.get(pick.cluster)?,
@@ -413,7 +511,8 @@ impl Router {
             ClusterId::ServiceAtPort(i) => &self.services_at_port.get(i as usize)?.2,
         };
         let i = pick.index as usize;
-        std::ptr::eq(cluster.endpoints.get(i)?, pick.endpoint).then(|| &cluster.in_flight[i])
+        std::ptr::eq(cluster.endpoints.get(i)?, pick.endpoint)
+            .then(|| (cluster, &cluster.in_flight[i]))
     }
 }
 
@@ -466,6 +565,11 @@ fn cluster_ports(
         ports.dedup();
     }
     ports
+}
+
+/// Milliseconds of a caller's time, saturating.
+fn millis(t: Duration) -> u64 {
+    u64::try_from(t.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The endpoints that can serve Service port `port` ([`Endpoint::serves`]).

@@ -12,7 +12,8 @@
 //!
 //! With endpoints (`--endpoints FILE`: EndpointSlice and Pod resources; such resources in the
 //! CONFIG files count too), each answer also names the endpoint picked and why
-//! (`"endpoint": {"address", "port", "labels", "cluster", "policy", "hash"}`), and a cluster
+//! (`"endpoint": {"address", "port", "labels", "cluster", "policy", "hash", "locality",
+//! "priority"}`), and a cluster
 //! without a healthy endpoint answers 503.
 //!
 //! Input line: `{"id": ..., "request": {"method", "scheme", "authority", "path", "headers":
@@ -284,18 +285,22 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
                 "cluster": p.cluster,
                 "policy": p.policy.name(),
                 "hash": p.hash,
+                "locality": p.endpoint.locality.as_deref(),
+                "priority": p.priority,
             }),
             _ => Value::Null,
         };
         // A preflight the CORS filter answers never reaches an endpoint.
         let answered = out["actions"]["cors"]["answered"] == json!(true);
-        if !answered && matches!(pick, Pick::NoHealthyEndpoint | Pick::NoEndpoints) {
+        let reason = match pick {
+            Pick::NoHealthyEndpoint => Some("no healthy endpoint in the cluster (503 UH)"),
+            Pick::NoEndpoints => Some("no endpoint known for the cluster (503)"),
+            Pick::Overflow => Some("the cluster's connection pool overflows (503 UO)"),
+            _ => None,
+        };
+        if let Some(reason) = reason.filter(|_| !answered) {
             out["status"] = json!(503);
-            out["reason"] = json!(if matches!(pick, Pick::NoHealthyEndpoint) {
-                "no healthy endpoint in the cluster (503 UH)"
-            } else {
-                "no endpoint known for the cluster (503)"
-            });
+            out["reason"] = json!(reason);
         }
     }
     out

@@ -121,6 +121,8 @@ pub fn run(args: &SimulateArgs) -> Exit {
     };
     let (mut rules, mut destinations, mut endpoints) =
         (Tally::default(), Tally::default(), Tally::default());
+    // Endpoints with a locality: requests per locality and priority level.
+    let mut localities = Tally::default();
     let start = Instant::now();
     for i in 0..args.requests {
         let req = &traffic[(rng.next_u64() % traffic.len() as u64) as usize];
@@ -138,12 +140,21 @@ pub fn run(args: &SimulateArgs) -> Exit {
                 Pick::NoEndpoints => (0, 2),
                 _ => (0, 3),
             };
+            if let Pick::Endpoint(p) = &pick
+                && let Some(loc) = p.endpoint.locality.as_deref()
+            {
+                localities.add(
+                    (std::ptr::from_ref(p.endpoint) as usize, p.priority),
+                    || format!("{loc} (priority {})", p.priority),
+                );
+            }
             endpoints.add(key, || match pick {
                 Pick::Endpoint(p) => {
                     format!("{}:{} ({})", p.endpoint.address, p.endpoint.port, p.cluster)
                 }
                 Pick::NoHealthyEndpoint => "no healthy endpoint (503)".into(),
                 Pick::NoEndpoints => "no endpoint known (503)".into(),
+                Pick::Overflow => "connection pool overflow (503 UO)".into(),
                 _ => "not forwarded".into(),
             });
         }
@@ -172,6 +183,9 @@ pub fn run(args: &SimulateArgs) -> Exit {
         if router.is_some() {
             out["endpoints"] = json!(table_json(&endpoints));
         }
+        if !localities.0.is_empty() {
+            out["localities"] = json!(table_json(&localities));
+        }
         style::out(&format!("{out:#}\n"));
         return Exit::Clean;
     }
@@ -190,6 +204,10 @@ pub fn run(args: &SimulateArgs) -> Exit {
     if router.is_some() {
         text.push('\n');
         text.push_str(&render("endpoint", &endpoints, n));
+    }
+    if !localities.0.is_empty() {
+        text.push('\n');
+        text.push_str(&render("locality", &localities, n));
     }
     let per = elapsed.as_nanos() as f64 / n.max(1) as f64;
     text.push_str(&format!(

@@ -2,9 +2,15 @@
 //! Istio's merge of several rules for one host already applied, so that the router builds its
 //! balancers from compiled types only.
 
-use crate::balance::{HostPolicy, Level, LoadBalancer, Policy};
+use crate::balance::{
+    HostPolicy, Level, LoadBalancer, LocalityLb, Outlier, Policy, Pool, Settings,
+};
 use crate::compile::CompileOptions;
-use crate::config::destination_rule::{LoadBalancerSettings, TrafficPolicy};
+use crate::config::common::Duration;
+use crate::config::destination_rule::{
+    ConnectionPoolSettings, LoadBalancerSettings, LocalityLbSetting, OutlierDetection,
+    TrafficPolicy,
+};
 use crate::config::{DestinationRuleSpec, Object, Resource};
 use crate::hash::KeySource;
 
@@ -70,18 +76,108 @@ pub(crate) fn rule_host(o: &Object<DestinationRuleSpec>, options: &CompileOption
     )
 }
 
-/// One traffic-policy level: its `loadBalancer` and its `portLevelSettings` entries (an entry
-/// for a port outside 1..=65535 can never apply and is left out).
+/// One traffic-policy level: its `loadBalancer`, `outlierDetection` and `connectionPool`, and
+/// its `portLevelSettings` entries (an entry for a port outside 1..=65535 can never apply and
+/// is left out).
 fn level(t: &TrafficPolicy) -> Level {
     Level {
-        balancer: t.load_balancer.as_ref().map(load_balancer),
+        own: Settings {
+            balancer: t.load_balancer.as_ref().map(load_balancer),
+            outlier: t.outlier_detection.as_ref().map(outlier),
+            pool: t.connection_pool.as_ref().map(pool),
+        },
         ports: t
             .port_level_settings
             .iter()
             .flatten()
             .filter_map(|pl| {
                 let port = u16::try_from(pl.port.as_ref()?.number?).ok()?;
-                Some((port, pl.load_balancer.as_ref().map(load_balancer)))
+                Some((
+                    port,
+                    Settings {
+                        balancer: pl.load_balancer.as_ref().map(load_balancer),
+                        outlier: pl.outlier_detection.as_ref().map(outlier),
+                        pool: pl.connection_pool.as_ref().map(pool),
+                    },
+                ))
+            })
+            .collect(),
+    }
+}
+
+/// Milliseconds of a duration, saturating.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().max(0) / 1_000_000).unwrap_or(u64::MAX)
+}
+
+/// `outlierDetection` with Envoy's defaults where Istio leaves a field unset (istio
+/// cluster_traffic_policy.go `applyOutlierDetection`; envoy outlier_detection_impl.h
+/// `DEFAULT_*`): 5 consecutive 5xx, gateway errors not enforced, 10 s interval, 30 s base
+/// ejection time, 10 % at most ejected, a panic threshold of `minHealthPercent` (0 when unset).
+/// The deprecated `consecutiveErrors` is Istio's `consecutive5xxErrors` when that is unset.
+fn outlier(o: &OutlierDetection) -> Outlier {
+    let consecutive_5xx = o
+        .consecutive_5xx_errors
+        .or_else(|| o.consecutive_errors.and_then(|n| u32::try_from(n).ok()))
+        .unwrap_or(5);
+    let base = o.base_ejection_time.map_or(30_000, millis);
+    Outlier {
+        consecutive_5xx,
+        consecutive_gateway: o.consecutive_gateway_errors.unwrap_or(0),
+        interval_ms: o.interval.map_or(10_000, millis).max(1),
+        base_ejection_ms: base,
+        max_ejection_ms: base.max(300_000),
+        max_ejection_percent: o
+            .max_ejection_percent
+            .filter(|&p| p > 0)
+            .map_or(10, |p| p.min(100) as u32),
+        min_health_percent: o.min_health_percent.map_or(0, |p| p.clamp(0, 100) as u32),
+    }
+}
+
+/// The `connectionPool` limits a request can overflow.
+fn pool(p: &ConnectionPoolSettings) -> Pool {
+    let limit = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).filter(|&n| n > 0);
+    Pool {
+        max_connections: limit(p.tcp.as_ref().and_then(|t| t.max_connections)),
+        max_pending: limit(p.http.as_ref().and_then(|h| h.http1_max_pending_requests)),
+        max_requests: limit(p.http.as_ref().and_then(|h| h.http2_max_requests)),
+    }
+}
+
+/// `localityLbSetting`, with `key=value` failover priorities split.
+fn locality(l: &LocalityLbSetting) -> LocalityLb {
+    LocalityLb {
+        enabled: l.enabled,
+        distribute: l
+            .distribute
+            .iter()
+            .flatten()
+            .map(|d| {
+                let to =
+                    d.to.iter()
+                        .map(|(k, &w)| (k.as_str().into(), u32::try_from(w).unwrap_or(0)))
+                        .collect();
+                (d.from.as_deref().unwrap_or("").into(), to)
+            })
+            .collect(),
+        failover: l
+            .failover
+            .iter()
+            .flatten()
+            .map(|f| {
+                (
+                    f.from.as_deref().unwrap_or("").into(),
+                    f.to.as_deref().unwrap_or("").into(),
+                )
+            })
+            .collect(),
+        failover_priority: l
+            .failover_priority
+            .iter()
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (k.into(), Some(v.into())),
+                None => (p.as_str().into(), None),
             })
             .collect(),
     }
@@ -101,6 +197,7 @@ fn load_balancer(lb: &LoadBalancerSettings) -> LoadBalancer {
             policy,
             hash_keys: Vec::new(),
             table_size: None,
+            locality: lb.locality_lb_setting.as_ref().map(locality),
         };
     };
     let mut hash_keys = Vec::new();
@@ -130,5 +227,6 @@ fn load_balancer(lb: &LoadBalancerSettings) -> LoadBalancer {
         policy,
         hash_keys,
         table_size,
+        locality: lb.locality_lb_setting.as_ref().map(locality),
     }
 }
