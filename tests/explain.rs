@@ -282,6 +282,7 @@ split: draw 95 % 100 = 95
   [0, 80) reviews.default.svc.cluster.local subset v1 weight 80
   [80, 100) reviews.default.svc.cluster.local subset v3 weight 20 <- picked
 destination: reviews.default.svc.cluster.local subset v3
+retries: 2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, backoff full jitter from 25 ms doubling to 250 ms, avoiding endpoints already tried (mesh default)
 port: 9080 (the port the request was addressed to)
 "
     );
@@ -524,6 +525,8 @@ fn explain_as_json() {
                 "unavailable": null,
                 "faults": [],
                 "mirrors": [],
+                "retries": "2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, backoff full jitter from 25 ms doubling to 250 ms, avoiding endpoints already tried (mesh default)",
+                "timeout_ms": null,
                 "cors": null,
             },
         })
@@ -616,6 +619,8 @@ spec:
             ),
             "mirror shadow.prod.svc.cluster.local for 25% of requests: roll draw % 1000000 = \
              200000 < 250000 -> mirrored"
+                .into(),
+            "retries: 2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, backoff full jitter from 25 ms doubling to 250 ms, avoiding endpoints already tried (mesh default)"
                 .into(),
             "port: 80 (the port the request was addressed to)".into(),
         ]

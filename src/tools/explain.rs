@@ -207,6 +207,12 @@ pub struct Winner {
     /// What the CORS filter does with the request, when the rule has a CORS policy and no
     /// injected abort answered first.
     pub cors: Option<CorsExplain>,
+    /// The retry policy a forwarded request is under, in words ([`crate::action::Retries::describe`]):
+    /// the rule's, or Istio's mesh default; `None` when the rule does not forward or retries
+    /// are off.
+    pub retries: Option<String>,
+    /// The route timeout, the budget of every try and backoff; `None` when disabled.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// What Envoy's CORS filter does with the request ([`crate::Decision::cors`]).
@@ -888,6 +894,8 @@ fn winner<R: Request + ?Sized>(
         faults: Vec::new(),
         mirrors: Vec::new(),
         cors: None,
+        retries: d.retries().map(crate::action::Retries::describe),
+        timeout: d.forward().and_then(|f| f.timeout),
     };
     w.action = match &rule.action {
         Action::Forward(f) => {
@@ -1253,6 +1261,12 @@ fn write_winner_effects(f: &mut fmt::Formatter<'_>, w: &Winner) -> fmt::Result {
             roll_verdict(m.hit, m.per_million, "mirrored")
         )?;
     }
+    if let Some(t) = w.timeout {
+        writeln!(f, "timeout: {} ms", t.as_millis())?;
+    }
+    if let Some(r) = &w.retries {
+        writeln!(f, "retries: {r}")?;
+    }
     Ok(())
 }
 
@@ -1449,6 +1463,8 @@ fn winner_json(w: &Winner, draw: u64) -> Value {
             "roll": m.roll,
             "hit": m.hit,
         })).collect::<Vec<_>>(),
+        "timeout_ms": w.timeout.map(|t| t.as_millis() as u64),
+        "retries": w.retries,
         "cors": w.cors.as_ref().map(|c| json!({
             "request": c.request,
             "origin": c.origin,
