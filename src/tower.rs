@@ -19,9 +19,42 @@
 //! its extensions, for an access log; the inner service adds its own flags (`UH`, `UF`, `URX`)
 //! by putting `ResponseFlags` in its response's extensions.
 //!
+//! # CORS and session persistence
+//!
+//! The layer applies the rule's CORS answer ([`Decision::cors`]) and session answer
+//! ([`Decision::session`]) as Envoy's filters do, in the order Istio chains them: the fault
+//! filter, then the CORS filter, then the router.
+//!
+//! - A CORS preflight the filter answers ([`CorsAnswer::answered`](crate::cors::CorsAnswer)):
+//!   200 with the answer's `Access-Control-*` headers and no body; the inner service is not
+//!   called, the rule's timeout and response header operations do not apply (the router never
+//!   runs), and the table's counters get the 200. An injected abort answers first: the CORS filter never sees the request
+//!   (`Decision::cors` is `None`). An unmatched preflight is forwarded under
+//!   `unmatchedPreflights: FORWARD`, answered with 200 without `Access-Control-Allow-Origin`
+//!   under `IGNORE`.
+//! - Any other request whose origin is allowed: the answer's headers (origin, credentials,
+//!   expose list) are set, replacing any of the same name, on whatever response comes back
+//!   through the filter, as Envoy's `CorsFilter::encodeHeaders` sets them on every response
+//!   of a request whose `decodeHeaders` latched an allowed origin: the inner service's, and
+//!   the local answers written after the CORS filter (the layer's 504 `UT`, 503/500 for a
+//!   destination that cannot serve, the inner service's `UH`/`UF`/`UO`). Redirects and direct
+//!   responses get none (Envoy's CORS filter skips a route without a route entry, and
+//!   `Decision::cors` is `None` for them), nor do 404s, aborts and 400s.
+//! - Session persistence: for a request forwarded on a rule with `sessionPersistence` whose
+//!   session did not pin it, the `Set-Cookie` is appended to the response (Envoy's cookie
+//!   session state adds one, keeping the upstream's own) or the session header is set (the
+//!   header session state replaces it). As in Envoy's stateful session filter
+//!   (`StatefulSession::encodeHeaders`), nothing is written when no upstream host was chosen:
+//!   the layer's own answers, and inner responses flagged `UH` or `UO`. A pinned request gets
+//!   nothing.
+//!
+//! On a forwarded response the route's response header operations come first, then the session
+//! header, then the CORS headers (Envoy encodes from the router back through the filters).
+//!
 //! The decision itself allocates nothing. Around it the layer allocates as any tower middleware
 //! does: the boxed response future, the `Decided` extension, the rewritten path and edited
-//! headers of a forwarded request, and the response of an answer.
+//! headers of a forwarded request, the CORS and session headers to write, and the response of
+//! an answer.
 //!
 //! # Example
 //! ```
@@ -101,6 +134,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::action::{Abort, Action, GRPC_STATUS_NAMES, HeaderEdits, HeaderOps, Unavailable};
+use crate::cors::CorsAnswer;
 use crate::decision::{Decision, Detached, Outcome, mix};
 use crate::registry::Router;
 use crate::reload::Shared;
@@ -383,8 +417,66 @@ where
 enum Plan {
     /// Answer without the inner service.
     Answer(Response<Bytes>, ResponseFlags),
+    /// Answer a CORS preflight: the CORS filter answers before the router runs, so the route's
+    /// response header operations do not apply.
+    Preflight(Response<Bytes>),
     /// Forward, within the rule's timeout.
     Forward(Option<Duration>),
+}
+
+/// A response header the layer writes after the inner service (or its own answer) responded.
+struct Write {
+    name: HeaderName,
+    value: HeaderValue,
+    /// Appended (a `Set-Cookie` next to the upstream's own) rather than set.
+    append: bool,
+}
+
+impl Write {
+    fn apply(&self, headers: &mut HeaderMap) {
+        if self.append {
+            headers.append(self.name.clone(), self.value.clone());
+        } else {
+            headers.insert(self.name.clone(), self.value.clone());
+        }
+    }
+}
+
+/// The headers an actual CORS request's response gets (none for a request the filter
+/// answers, or one that is not cross-origin or whose origin is not allowed).
+fn cors_writes(answer: Option<&CorsAnswer<'_>>) -> Vec<Write> {
+    let Some(answer) = answer.filter(|a| !a.answered) else {
+        return Vec::new();
+    };
+    answer
+        .response_headers()
+        .filter_map(|(name, value)| {
+            Some(Write {
+                name: HeaderName::from_static(name),
+                value: HeaderValue::from_bytes(value).ok()?,
+                append: false,
+            })
+        })
+        .collect()
+}
+
+/// The header a new session's response gets: the `Set-Cookie` (appended) or the session
+/// header (set); `None` when the rule has no session persistence or the request was pinned.
+fn session_write(decision: &Decision<'_>) -> Option<Write> {
+    let answer = decision.session()?;
+    if let Some(cookie) = answer.set_cookie {
+        return Some(Write {
+            name: http::header::SET_COOKIE,
+            value: HeaderValue::try_from(cookie).ok()?,
+            append: true,
+        });
+    }
+    let (name, value) = answer.set_header?;
+    Some(Write {
+        name: HeaderName::try_from(name).ok()?,
+        value: HeaderValue::try_from(value).ok()?,
+        append: false,
+    })
 }
 
 type BoxFuture<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
@@ -413,7 +505,13 @@ where
         let table = routes.table();
         let decision = table.decide_with_draw(&req, draw);
         let delay = decision.matched().and_then(|m| m.delay);
-        let plan = plan(&decision, &req);
+        let cors = decision.cors(&req);
+        let plan = plan(&decision, &req, cors.as_ref());
+        let cors = cors_writes(cors.as_ref());
+        let session = match plan {
+            Plan::Forward(_) => session_write(&decision),
+            _ => None,
+        };
         let decided = Detached::new(&decision, table).map(|detached| Decided {
             routes: Arc::clone(&routes),
             detached,
@@ -436,9 +534,14 @@ where
                 tokio::time::sleep(d).await;
                 flags = flags.union(ResponseFlags::DELAY_INJECTED);
             }
+            let mut router_ran = true;
             let mut response = match plan {
                 Plan::Answer(answer, f) => {
                     flags = flags.union(f);
+                    answer.map(RouteBody::full)
+                }
+                Plan::Preflight(answer) => {
+                    router_ran = false;
                     answer.map(RouteBody::full)
                 }
                 Plan::Forward(timeout) => {
@@ -458,16 +561,27 @@ where
                 }
             };
             let decision = decided.decision();
-            // The fault filter answers before the router: no route header operations.
-            if !flags.contains(ResponseFlags::FAULT_INJECTED) {
+            let theirs = response.extensions().get::<ResponseFlags>().copied();
+            let flags = flags.union(theirs.unwrap_or_default());
+            // The fault filter and the CORS filter answer before the router: no route header
+            // operations.
+            if router_ran && !flags.contains(ResponseFlags::FAULT_INJECTED) {
                 edit_response(&decision, response.headers_mut());
+            }
+            // Envoy's stateful session filter writes the session only when an upstream host
+            // was chosen.
+            let no_host = flags.contains(ResponseFlags::NO_HEALTHY_UPSTREAM)
+                || flags.contains(ResponseFlags::UPSTREAM_OVERFLOW);
+            if let Some(w) = session.filter(|_| !no_host) {
+                w.apply(response.headers_mut());
+            }
+            for w in &cors {
+                w.apply(response.headers_mut());
             }
             if let Some(handle) = decision.report_handle() {
                 let table = decided.routes.table();
                 table.report(handle, response.status().as_u16(), start.elapsed());
             }
-            let theirs = response.extensions().get::<ResponseFlags>().copied();
-            let flags = flags.union(theirs.unwrap_or_default());
             response.extensions_mut().insert(flags);
             response.extensions_mut().insert(decided);
             Ok(response)
@@ -488,8 +602,9 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
     r
 }
 
-/// What the layer does with `decision`: forward, or answer with what routing answers.
-fn plan<B>(decision: &Decision<'_>, req: &Request<B>) -> Plan {
+/// What the layer does with `decision`: forward, or answer with what routing (or the CORS
+/// filter, for a preflight it answers) answers.
+fn plan<B>(decision: &Decision<'_>, req: &Request<B>, cors: Option<&CorsAnswer<'_>>) -> Plan {
     let status = StatusCode::from_u16(decision.status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let m = match &decision.outcome {
         Outcome::Passthrough => return Plan::Forward(None),
@@ -554,6 +669,18 @@ fn plan<B>(decision: &Decision<'_>, req: &Request<B>) -> Plan {
                     HeaderValue::from_static("fault filter abort"),
                 );
                 Plan::Answer(r, ResponseFlags::FAULT_INJECTED)
+            }
+            // The CORS filter answers a preflight before the router looks at the destination.
+            _ if cors.is_some_and(|c| c.answered) => {
+                let mut r = plain(StatusCode::OK, "");
+                if let Some(c) = cors {
+                    for (name, value) in c.response_headers() {
+                        if let Ok(v) = HeaderValue::from_bytes(value) {
+                            r.headers_mut().insert(HeaderName::from_static(name), v);
+                        }
+                    }
+                }
+                Plan::Preflight(r)
             }
             (_, Some(w)) if w.destination.unavailable.is_none() => Plan::Forward(f.timeout),
             (_, w) => {
@@ -694,5 +821,327 @@ fn set_and_add(edits: &HeaderEdits, headers: &mut HeaderMap) {
     }
     for (k, v) in edits.add.iter().filter_map(parse) {
         headers.append(k, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::AtomicUsize;
+
+    use http_body_util::{BodyExt, Empty, Full};
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+
+    /// A CORS rule (Envoy `cors_filter_integration_test.cc`'s `/cors-route-config` and
+    /// `/cors-credentials-allowed` routes, as an Istio `corsPolicy`), an IGNORE rule, an abort
+    /// in front of a CORS policy, a subset no DestinationRule defines, and a Gateway API route
+    /// with cookie and header sessions.
+    const CONFIG: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api, namespace: default}
+spec:
+  hosts: [api]
+  http:
+  - name: chaos
+    match: [{headers: {x-chaos: {exact: abort}}}]
+    fault: {abort: {httpStatus: 555, percentage: {value: 100}}}
+    corsPolicy: {allowOrigins: [{exact: test-origin-1}], allowMethods: [POST]}
+    route: [{destination: {host: api}}]
+  - name: missing
+    match: [{uri: {prefix: /missing}}]
+    corsPolicy: {allowOrigins: [{exact: test-origin-1}]}
+    route: [{destination: {host: api, subset: nowhere}}]
+  - name: ignore
+    match: [{uri: {prefix: /ignore}}]
+    corsPolicy: {allowOrigins: [{exact: test-origin-1}], allowMethods: [POST], unmatchedPreflights: IGNORE}
+    route: [{destination: {host: api}}]
+  - name: cors
+    corsPolicy:
+      allowOrigins: [{exact: test-origin-1}, {exact: test-host-2}]
+      allowMethods: [POST]
+      allowHeaders: [content-type]
+      exposeHeaders: [x-request-id]
+      maxAge: 100s
+      allowCredentials: true
+    headers: {response: {set: {x-route: cors}}}
+    route: [{destination: {host: api}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: default}
+spec:
+  parentRefs: [{kind: Service, group: "", name: shop}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /cart}}]
+    backendRefs: [{name: v1, port: 80, weight: 50}, {name: v2, port: 80, weight: 50}]
+    sessionPersistence: {sessionName: cart, type: Cookie, absoluteTimeout: 1h, cookieConfig: {lifetimeType: Permanent}}
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    backendRefs: [{name: v1, port: 80, weight: 50}, {name: v2, port: 80, weight: 50}]
+    sessionPersistence: {sessionName: x-session, type: Header}
+"#;
+
+    type Answer = (StatusCode, HeaderMap, String);
+
+    /// Runs `requests` through a layer whose inner service answers 200 with the destination
+    /// host (and its own `set-cookie`), or with the flags of `inner_flags`; returns the
+    /// answers and how often the inner service was called.
+    fn run(
+        requests: Vec<Request<Empty<Bytes>>>,
+        inner_flags: Option<ResponseFlags>,
+    ) -> (Vec<Answer>, usize) {
+        let table = Table::from_yaml(CONFIG).expect("the test config compiles");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let inner = service_fn(move |req: Request<Empty<Bytes>>| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let decided = req.extensions().get::<Decided>().cloned();
+            async move {
+                let host = decided
+                    .and_then(|d| d.decision().destination().map(|d| d.host.to_string()))
+                    .unwrap_or_default();
+                let mut r = Response::new(Full::new(Bytes::from(host)));
+                r.headers_mut()
+                    .insert("set-cookie", HeaderValue::from_static("theirs=1"));
+                if let Some(f) = inner_flags {
+                    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                    r.extensions_mut().insert(f);
+                }
+                Ok::<_, Infallible>(r)
+            }
+        });
+        let service = RouteLayer::new(Arc::new(Shared::new(table)))
+            .seed(1)
+            .layer(inner);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        let answers = rt.block_on(async {
+            let mut out = Vec::new();
+            for req in requests {
+                let r = service.clone().oneshot(req).await.expect("infallible");
+                let (parts, body) = r.into_parts();
+                let body = body.collect().await.expect("a body").to_bytes();
+                out.push((
+                    parts.status,
+                    parts.headers,
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
+            }
+            out
+        });
+        (answers, calls.load(Ordering::Relaxed))
+    }
+
+    fn request(
+        method: &str,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Request<Empty<Bytes>> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", host);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Empty::new()).expect("a valid request")
+    }
+
+    fn preflight(path: &str, origin: &str) -> Request<Empty<Bytes>> {
+        request(
+            "OPTIONS",
+            "api",
+            path,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+            ],
+        )
+    }
+
+    fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
+        h.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Envoy `cors_filter_integration_test.cc` `TestRouteConfigSuccess`: the CORS filter
+    /// answers an allowed preflight itself with 200 and the `Access-Control-*` headers, before
+    /// the router: the inner service is not called and the route's response header
+    /// operations do not apply.
+    #[test]
+    fn an_allowed_preflight_is_answered_without_the_inner_service() {
+        let (answers, calls) = run(vec![preflight("/items", "test-origin-1")], None);
+        let (status, h, body) = &answers[0];
+        assert_eq!(*status, StatusCode::OK);
+        assert_eq!(calls, 0, "the preflight reached the inner service");
+        assert_eq!(body, "");
+        assert_eq!(
+            header(h, "access-control-allow-origin"),
+            Some("test-origin-1")
+        );
+        assert_eq!(header(h, "access-control-allow-methods"), Some("POST"));
+        assert_eq!(
+            header(h, "access-control-allow-headers"),
+            Some("content-type")
+        );
+        assert_eq!(header(h, "access-control-max-age"), Some("100"));
+        assert_eq!(header(h, "access-control-allow-credentials"), Some("true"));
+        assert_eq!(
+            header(h, "access-control-expose-headers"),
+            Some("x-request-id")
+        );
+        assert_eq!(header(h, "x-route"), None, "the router does not run");
+    }
+
+    /// Envoy `TestEncodeHeadersCredentialsAllowed`, `TestExposeHeaders` (`CorsFilter::
+    /// encodeHeaders`): an actual request with an allowed origin gets origin, credentials and
+    /// the expose list on the upstream's response, after the route's own response headers;
+    /// `TestRouteConfigBadOrigin`: a preflight whose origin is not allowed is forwarded
+    /// (`unmatchedPreflights` FORWARD, Istio's default) and its response gets nothing.
+    #[test]
+    fn an_actual_request_gets_the_cors_headers_on_the_inner_response() {
+        let (answers, calls) = run(
+            vec![
+                request("GET", "api", "/items", &[("origin", "test-host-2")]),
+                preflight("/items", "elsewhere"),
+                request("GET", "api", "/items", &[("origin", "elsewhere")]),
+            ],
+            None,
+        );
+        assert_eq!(calls, 3);
+        let (status, h, body) = &answers[0];
+        assert_eq!(
+            (*status, body.as_str()),
+            (StatusCode::OK, "api.default.svc.cluster.local")
+        );
+        assert_eq!(
+            header(h, "access-control-allow-origin"),
+            Some("test-host-2")
+        );
+        assert_eq!(header(h, "access-control-allow-credentials"), Some("true"));
+        assert_eq!(
+            header(h, "access-control-expose-headers"),
+            Some("x-request-id")
+        );
+        assert_eq!(header(h, "access-control-allow-methods"), None);
+        assert_eq!(header(h, "x-route"), Some("cors"));
+        for (_, h, _) in &answers[1..] {
+            assert_eq!(header(h, "access-control-allow-origin"), None);
+            assert_eq!(header(h, "x-route"), Some("cors"));
+        }
+    }
+
+    /// `forward_not_matching_preflights: false` (Istio `unmatchedPreflights: IGNORE`,
+    /// `CorsFilter::decodeHeaders`): a preflight whose origin is not allowed is answered with
+    /// 200 and no `Access-Control-Allow-Origin`; the inner service is not called.
+    #[test]
+    fn an_ignored_unmatched_preflight_is_answered_without_the_origin() {
+        let (answers, calls) = run(vec![preflight("/ignore", "elsewhere")], None);
+        let (status, h, _) = &answers[0];
+        assert_eq!((*status, calls), (StatusCode::OK, 0));
+        assert_eq!(header(h, "access-control-allow-origin"), None);
+        assert_eq!(header(h, "access-control-allow-methods"), Some("POST"));
+    }
+
+    /// Istio chains the fault filter before the CORS filter: an injected abort answers the
+    /// preflight (and any request) first, without CORS headers. The router's own local answer
+    /// for a cluster that does not exist (`NC`) passes back through the CORS filter's encoder
+    /// and gets them.
+    #[test]
+    fn an_abort_answers_first_and_a_router_answer_gets_the_cors_headers() {
+        let (answers, calls) = run(
+            vec![
+                request(
+                    "OPTIONS",
+                    "api",
+                    "/items",
+                    &[
+                        ("origin", "test-origin-1"),
+                        ("access-control-request-method", "POST"),
+                        ("x-chaos", "abort"),
+                    ],
+                ),
+                request("GET", "api", "/missing", &[("origin", "test-origin-1")]),
+            ],
+            None,
+        );
+        assert_eq!(calls, 0);
+        let (status, h, _) = &answers[0];
+        assert_eq!(status.as_u16(), 555);
+        assert_eq!(header(h, "access-control-allow-origin"), None);
+        let (status, h, _) = &answers[1];
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            header(h, "access-control-allow-origin"),
+            Some("test-origin-1")
+        );
+    }
+
+    /// The cookie a new session's response gets (Envoy cookie session state `onUpdate`:
+    /// appended next to the upstream's own `Set-Cookie`) pins the next request to the same
+    /// backend whatever its draw, and a pinned request gets no cookie.
+    #[test]
+    fn a_new_session_gets_its_cookie_and_the_next_request_sticks() {
+        let (first, _) = run(vec![request("GET", "shop", "/cart/1", &[])], None);
+        let (_, h, backend) = &first[0];
+        let cookies: Vec<&str> = h
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(cookies.len(), 2, "{cookies:?}");
+        assert_eq!(cookies[0], "theirs=1");
+        let ours = cookies[1];
+        assert!(ours.starts_with("cart=\""), "{ours}");
+        assert!(
+            ours.ends_with("; Max-Age=3600; Path=/cart; HttpOnly"),
+            "{ours}"
+        );
+        let value = ours
+            .strip_prefix("cart=")
+            .and_then(|v| v.split(';').next())
+            .expect("name=value");
+        let cookie = format!("cart={value}");
+        let next: Vec<_> = (0..20)
+            .map(|_| request("GET", "shop", "/cart/2", &[("cookie", cookie.as_str())]))
+            .collect();
+        let (answers, _) = run(next, None);
+        for (status, h, body) in &answers {
+            assert_eq!((*status, body), (StatusCode::OK, backend));
+            let cookies: Vec<_> = h.get_all("set-cookie").iter().collect();
+            assert_eq!(cookies, [HeaderValue::from_static("theirs=1")]);
+        }
+        // Without the cookie the 20 requests are split (seeded draws), so sticking is the pin.
+        let fresh: Vec<_> = (0..20)
+            .map(|_| request("GET", "shop", "/cart/2", &[]))
+            .collect();
+        let (answers, _) = run(fresh, None);
+        assert!(answers.iter().any(|(_, _, b)| b != backend));
+    }
+
+    /// Envoy's header session state sets the session header on the response (`setCopy`).
+    /// Envoy `stateful_session_test.cc` `NoUpstreamHost`: without an upstream host (`UH`)
+    /// nothing is written.
+    #[test]
+    fn a_header_session_is_set_and_nothing_without_an_upstream_host() {
+        let (answers, _) = run(vec![request("GET", "shop", "/api/x", &[])], None);
+        let (_, h, backend) = &answers[0];
+        let value = header(h, "x-session").expect("the session header");
+        let mut buf = [0u8; crate::session::MAX_SESSION_VALUE];
+        let address = crate::session::decode_address(value.as_bytes(), &mut buf)
+            .map(|a| String::from_utf8_lossy(a).into_owned());
+        assert_eq!(address, Some(format!("{backend}:80")));
+        let (answers, _) = run(
+            vec![request("GET", "shop", "/cart/1", &[])],
+            Some(ResponseFlags::NO_HEALTHY_UPSTREAM),
+        );
+        let (status, h, _) = &answers[0];
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE);
+        let cookies: Vec<_> = h.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, [HeaderValue::from_static("theirs=1")]);
     }
 }

@@ -130,18 +130,23 @@ spec:
 
 /// The endpoints: one EndpointSlice per backend (each has its own port), labelled by Pods.
 fn endpoints(backends: &[(&str, &str, SocketAddr)]) -> String {
-    let mut out = String::from(
-        "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: default}\n\
-         spec: {selector: {app: reviews}, ports: [{name: http, port: 9080}]}\n",
+    service_endpoints("reviews", backends)
+}
+
+/// Service `service` (port 9080) with one EndpointSlice per backend, labelled by Pods.
+fn service_endpoints(service: &str, backends: &[(&str, &str, SocketAddr)]) -> String {
+    let mut out = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {service}, namespace: default}}\n\
+         spec: {{selector: {{app: {service}}}, ports: [{{name: http, port: 9080}}]}}\n",
     );
     for (pod, version, addr) in backends {
         out.push_str(&format!(
             "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
-             metadata: {{name: {pod}-slice, namespace: default, labels: {{kubernetes.io/service-name: reviews}}}}\n\
+             metadata: {{name: {pod}-slice, namespace: default, labels: {{kubernetes.io/service-name: {service}}}}}\n\
              addressType: IPv4\nports: [{{name: http, port: {port}, protocol: TCP}}]\n\
              endpoints:\n- addresses: [\"{ip}\"]\n  conditions: {{ready: true}}\n  targetRef: {{kind: Pod, name: {pod}, namespace: default}}\n\
              ---\napiVersion: v1\nkind: Pod\n\
-             metadata: {{name: {pod}, namespace: default, labels: {{app: reviews, version: {version}}}}}\n\
+             metadata: {{name: {pod}, namespace: default, labels: {{app: {service}, version: {version}}}}}\n\
              status: {{podIP: {ip}}}\n",
             port = addr.port(),
             ip = addr.ip(),
@@ -212,7 +217,21 @@ async fn get(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Answer {
-    let mut req = Request::get(format!("http://{proxy}{path}")).header("host", "reviews");
+    send(client, proxy, "GET", "reviews", path, headers).await
+}
+
+async fn send(
+    client: &HttpClient,
+    proxy: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{proxy}{path}"))
+        .header("host", host);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -231,7 +250,7 @@ async fn get(
         )
     })
     .await
-    .unwrap_or_else(|_| panic!("GET {path} got no answer within 20 s"));
+    .unwrap_or_else(|_| panic!("{method} {path} got no answer within 20 s"));
     Answer {
         status,
         headers,
@@ -583,4 +602,160 @@ async fn routes_page_and_a_config_that_does_not_load() {
     assert!(err.contains("broken.yaml"), "{err}");
     assert!(err.contains("spec.http[4].route[0].weight"), "{err}");
     let _ = Path::new(&config);
+}
+
+/// A Gateway API route in the mesh (GAMMA: `parentRefs` the Service `cart`) splitting 50/50
+/// over the Services `cart-v1` and `cart-v2`, with the Gateway API's session persistence
+/// example (GEP-1619 "API").
+const CART_ROUTE: &str = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cart, namespace: default}
+spec:
+  parentRefs: [{kind: Service, group: "", name: cart}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /cart}}]
+    backendRefs: [{name: cart-v1, port: 9080, weight: 50}, {name: cart-v2, port: 9080, weight: 50}]
+    sessionPersistence:
+      sessionName: Session-A
+      type: Cookie
+      absoluteTimeout: 1h
+      cookieConfig: {lifetimeType: Permanent}
+"#;
+
+/// The proxy applies the CORS answer over real HTTP: an allowed preflight is answered by the
+/// proxy (Envoy `cors_filter_integration_test.cc` `TestRouteConfigSuccess`) and reaches no
+/// backend; an actual request's response from the backend carries
+/// `Access-Control-Allow-Origin` and credentials (`TestEncodeHeadersCredentialsAllowed`); a
+/// preflight from another origin is forwarded (`TestRouteConfigBadOrigin`, Istio's default
+/// `unmatchedPreflights: FORWARD`) and its response gets no CORS header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_cors_preflights_and_adds_the_headers_to_actual_requests() {
+    let v1 = backend("v1", 200, Duration::ZERO).await;
+    let dir = Dir::new("cors");
+    let config = dir.write(
+        "routes.yaml",
+        &routes(100).replace(
+            "  - name: canary\n",
+            "  - name: canary\n    corsPolicy: {allowOrigins: [{regex: \"https://.*\\\\.example\\\\.com\"}], \
+             allowMethods: [GET, POST], maxAge: 24h, allowCredentials: true}\n",
+        ),
+    );
+    let eps = dir.write(
+        "endpoints.yaml",
+        &endpoints(&[("reviews-v1", "v1", v1.addr)]),
+    );
+    let p = proxy(vec![config, eps], false).await;
+    let c = client();
+    let origin = ("origin", "https://app.example.com");
+
+    let a = send(
+        &c,
+        p.listen,
+        "OPTIONS",
+        "reviews",
+        "/reviews/1",
+        &[origin, ("access-control-request-method", "POST")],
+    )
+    .await;
+    assert_eq!((a.status, a.body.as_str()), (StatusCode::OK, ""));
+    assert_eq!(
+        a.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(a.headers["access-control-allow-methods"], "GET,POST");
+    assert_eq!(a.headers["access-control-max-age"], "86400");
+    assert_eq!(a.headers["access-control-allow-credentials"], "true");
+    assert_eq!(
+        v1.seen.load(Ordering::Relaxed),
+        0,
+        "the preflight reached the backend"
+    );
+
+    let a = get(&c, p.listen, "/reviews/1", &[origin]).await;
+    assert_eq!((a.status, a.body.as_str()), (StatusCode::OK, "v1"));
+    assert_eq!(
+        a.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(a.headers["access-control-allow-credentials"], "true");
+    assert!(!a.headers.contains_key("access-control-allow-methods"));
+    assert_eq!(v1.seen.load(Ordering::Relaxed), 1);
+
+    let a = send(
+        &c,
+        p.listen,
+        "OPTIONS",
+        "reviews",
+        "/reviews/1",
+        &[
+            ("origin", "https://app.example.org"),
+            ("access-control-request-method", "POST"),
+        ],
+    )
+    .await;
+    assert_eq!((a.status, a.body.as_str()), (StatusCode::OK, "v1"));
+    assert!(!a.headers.contains_key("access-control-allow-origin"));
+    assert_eq!(v1.seen.load(Ordering::Relaxed), 2);
+}
+
+/// The proxy applies the session answer over real HTTP: a new session's response carries the
+/// `Set-Cookie` Envoy's cookie session state writes (GEP-1619: `Max-Age` from a `Permanent`
+/// cookie's `absoluteTimeout`, `Path` from the rule's prefix), and every later request with
+/// that cookie reaches the same backend, while requests without it are split; a pinned
+/// request gets no new cookie (Envoy writes one only for another host).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cookie_keeps_requests_on_one_backend() {
+    let v1 = backend("v1", 200, Duration::ZERO).await;
+    let v2 = backend("v2", 200, Duration::ZERO).await;
+    let dir = Dir::new("session");
+    let config = dir.write("routes.yaml", CART_ROUTE);
+    let mut eps = String::from(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: cart, namespace: default}\n\
+         spec: {selector: {app: cart}, ports: [{name: http, port: 9080}]}\n---\n",
+    );
+    eps.push_str(&service_endpoints("cart-v1", &[("cart-v1", "v1", v1.addr)]));
+    eps.push_str("---\n");
+    eps.push_str(&service_endpoints("cart-v2", &[("cart-v2", "v2", v2.addr)]));
+    let eps = dir.write("endpoints.yaml", &eps);
+    let p = proxy(vec![config, eps], false).await;
+    let c = client();
+
+    let first = send(&c, p.listen, "GET", "cart", "/cart/items", &[]).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let set_cookie = first.headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(set_cookie.starts_with("Session-A=\""), "{set_cookie}");
+    assert!(
+        set_cookie.ends_with("; Max-Age=3600; Path=/cart; HttpOnly"),
+        "{set_cookie}"
+    );
+    let value = set_cookie
+        .strip_prefix("Session-A=")
+        .and_then(|v| v.split(';').next())
+        .unwrap();
+    let cookie = format!("Session-A={value}");
+    let pinned = first.body.clone();
+    for _ in 0..30 {
+        let a = send(
+            &c,
+            p.listen,
+            "GET",
+            "cart",
+            "/cart/items",
+            &[("cookie", &cookie)],
+        )
+        .await;
+        assert_eq!((a.status, &a.body), (StatusCode::OK, &pinned));
+        assert!(
+            !a.headers.contains_key("set-cookie"),
+            "a pinned request got a new cookie"
+        );
+    }
+    // Without the cookie the split sends requests to both backends.
+    let mut bodies = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        let a = send(&c, p.listen, "GET", "cart", "/cart/items", &[]).await;
+        assert!(a.headers.contains_key("set-cookie"));
+        bodies.insert(a.body);
+    }
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
 }

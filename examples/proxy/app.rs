@@ -1,5 +1,8 @@
 //! The proxy's server: loading and reloading the configuration, the listener, the access log.
-//! Shared by `examples/proxy/main.rs` and the tests (`tests/proxy.rs`).
+//! Shared by `examples/proxy/main.rs` and the tests (`tests/proxy.rs`). The route layer
+//! answers what routing and Envoy's CORS filter answer (redirects, direct responses, CORS
+//! preflights, aborts) and writes the CORS and session response headers; the forwarder
+//! (`forward.rs`) sends the rest.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -388,7 +391,7 @@ async fn handle(
                 elapsed,
                 upstream,
                 route_name: route_name.as_deref(),
-                details: details(flags, upstream, decided),
+                details: details(flags, upstream, decided, response.status()),
             })
         );
     }
@@ -400,6 +403,7 @@ fn details(
     flags: ResponseFlags,
     upstream: Option<&Upstream>,
     decided: Option<&Decided<Router>>,
+    status: StatusCode,
 ) -> &'static str {
     let has = |f| flags.contains(f);
     if has(ResponseFlags::NO_ROUTE_FOUND) {
@@ -424,6 +428,11 @@ fn details(
         }
     } else if upstream.is_some_and(|u| u.responded) {
         "via_upstream"
+    } else if status == StatusCode::OK && decided.is_some_and(|d| d.decision().forward().is_some())
+    {
+        // A forwarding rule answered 200 without an upstream: the route layer answered a CORS
+        // preflight, as Envoy's CORS filter does (`cors_response`).
+        "cors_response"
     } else if decided.is_some() {
         "direct_response"
     } else {

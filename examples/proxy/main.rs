@@ -1,7 +1,8 @@
 //! A working reverse proxy that routes with meshroute: each request is decided as a sidecar's
 //! outbound call (or at a Gateway with `--gateway NS/NAME`), sent to an endpoint of the chosen
 //! version picked by the DestinationRule's load balancer, with rewrites, header operations,
-//! timeouts, retries and mirrors applied. The admin port serves `/metrics` and `/routes`; the
+//! timeouts, retries and mirrors applied; CORS preflights are answered and the CORS and
+//! session-persistence response headers written as the library answers them. The admin port serves `/metrics` and `/routes`; the
 //! configuration is reloaded when its files change, and a broken one keeps the old table.
 //!
 //! ```sh
