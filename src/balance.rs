@@ -125,9 +125,7 @@ impl HashPolicy {
     ) {
         let Some(g) = &self.generate else { return };
         for k in &self.keys {
-            if matches!(k, KeySource::Cookie(name) if **name == *g.name)
-                && k.hash(req).is_none()
-            {
+            if matches!(k, KeySource::Cookie(name) if **name == *g.name) && k.hash(req).is_none() {
                 let value = generated_cookie_value(draw);
                 let value = std::str::from_utf8(&value).unwrap_or_default();
                 let attributes: Vec<(&str, &str)> =

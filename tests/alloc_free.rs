@@ -534,7 +534,15 @@ fn picking_endpoints_allocates_nothing_under_every_policy() {
     let routed = router.decide_with_draw(&reqs[12], 0);
     assert!(routed.pick.endpoint().unwrap().hash.is_some());
     assert_eq!(router.set_cookies(&routed, &reqs[12]).len(), 1);
-    assert_eq!(router.decide_with_draw(&reqs[11], 0).pick.endpoint().unwrap().hash, None);
+    assert_eq!(
+        router
+            .decide_with_draw(&reqs[11], 0)
+            .pick
+            .endpoint()
+            .unwrap()
+            .hash,
+        None
+    );
     let sticky = table.decide_with_draw(&reqs[13], 0);
     assert!(sticky.matched().unwrap().sticky_hash.is_some());
     let shared = Shared::new(router);

@@ -110,7 +110,10 @@ fn a_generated_cookie_pins_the_next_request() {
             values.insert(value.clone());
             reached.insert(p.endpoint.address.clone());
             // Sent back (quoted as set, or unquoted): the same endpoint, hashed on the value.
-            for cookie in [format!("session=\"{value}\""), format!("a=b; session={value}")] {
+            for cookie in [
+                format!("session=\"{value}\""),
+                format!("a=b; session={value}"),
+            ] {
                 let next = req("/cart").header("cookie", &cookie);
                 for again in [draw, draw ^ 1, 7, u64::MAX] {
                     let routed = router.decide_with_draw(&next, again);

@@ -632,9 +632,7 @@ fn http_cookie(cookie: &HttpCookie, path: &str, report: &mut Report) {
     {
         report.error(
             format!("{path}.ttl"),
-            format!(
-                "ttl {ttl} is negative; write 0s for a session cookie or a positive lifetime"
-            ),
+            format!("ttl {ttl} is negative; write 0s for a session cookie or a positive lifetime"),
         );
     }
     let mut seen: HashSet<&str> = HashSet::new();
