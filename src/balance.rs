@@ -3,7 +3,11 @@
 //! port) with Istio's precedence (SEMANTICS §2.1, §2.2). The registry builds each cluster's
 //! balancer from the [`LoadBalancer`] this yields; it never reads configuration.
 
-use crate::hash::KeySource;
+use std::time::Duration;
+
+use crate::hash::{HashKey, KeySource, cookie_value_hash, generated_cookie_value};
+use crate::request::Request;
+use crate::session::set_cookie;
 
 /// The load-balancing policy of a cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,16 +51,95 @@ impl Policy {
     }
 }
 
-/// A DestinationRule `loadBalancer`, lowered: the policy, the request keys a consistent hash
-/// reads (in Envoy's order: header, cookie, source IP, query parameter) and the table size.
+/// A DestinationRule `loadBalancer`, lowered: the policy, the hash policy a consistent hash
+/// reads and the table size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LoadBalancer {
     pub(crate) policy: Policy,
-    pub(crate) hash_keys: Vec<KeySource>,
+    pub(crate) hash: HashPolicy,
     /// Maglev's `tableSize`, or ring hash's `minimumRingSize`, as written.
     pub(crate) table_size: Option<u64>,
     /// `localityLbSetting` as written; `None` when absent (the mesh default applies).
     pub(crate) locality: Option<LocalityLb>,
+}
+
+/// The route hash policy Istio derives from a `consistentHash` (route.go
+/// `ConsistentHashToHashPolicy`): the request keys (in Envoy's order: header, cookie, source
+/// IP, query parameter; Istio allows one), and for an `httpCookie` with a `ttl` the cookie
+/// Envoy generates when the request lacks it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HashPolicy {
+    pub(crate) keys: Vec<KeySource>,
+    pub(crate) generate: Option<GeneratedCookie>,
+}
+
+/// An `httpCookie` with a `ttl`, as Envoy's cookie hash policy keeps it
+/// (source/common/http/hash_policy.cc `CookieHashMethod`): when the request has no such
+/// cookie (or an empty one), the router generates a value, hashes it, and sends
+/// `Set-Cookie` on the response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GeneratedCookie {
+    /// `name`.
+    pub(crate) name: Box<str>,
+    /// `ttl` in whole seconds (Envoy reads `ttl.seconds` and drops the fraction); 0 makes a
+    /// session cookie (no `Max-Age`).
+    pub(crate) max_age: Duration,
+    /// `path`; empty when unset (no `Path`).
+    pub(crate) path: Box<str>,
+    /// `attributes[]`: `(name, value)`, the value empty for a flag such as `Secure`.
+    pub(crate) attributes: Vec<(Box<str>, Box<str>)>,
+}
+
+impl HashPolicy {
+    /// Adds the hash of each key for `req` to `key`, in order, as Envoy's `generateHash`
+    /// evaluates the route's policies (Istio sets none terminal): a cookie key the request
+    /// lacks, with a `ttl`, hashes the value generated from `draw`
+    /// ([`crate::hash::generated_cookie_value`]); with no `draw` (a mirror's copy, which has
+    /// no response to set a cookie on) it yields nothing. Allocates nothing.
+    pub(crate) fn add_to<R: Request + ?Sized>(
+        &self,
+        key: &mut HashKey,
+        req: &R,
+        draw: Option<u64>,
+    ) {
+        for k in &self.keys {
+            let mut hash = k.hash(req);
+            if hash.is_none()
+                && let (KeySource::Cookie(name), Some(g), Some(draw)) = (k, &self.generate, draw)
+                && **name == *g.name
+            {
+                hash = cookie_value_hash(&generated_cookie_value(draw));
+            }
+            key.add(hash);
+        }
+    }
+
+    /// The `Set-Cookie` values Envoy's router adds to the response for `req`: one per cookie
+    /// key it generated a value for in [`HashPolicy::add_to`], in Envoy's
+    /// `makeSetCookieValue` form ([`crate::session::set_cookie`]). Allocates.
+    pub(crate) fn set_cookies<R: Request + ?Sized>(
+        &self,
+        req: &R,
+        draw: u64,
+        out: &mut Vec<String>,
+    ) {
+        let Some(g) = &self.generate else { return };
+        for k in &self.keys {
+            if matches!(k, KeySource::Cookie(name) if **name == *g.name) && k.hash(req).is_none() {
+                let value = generated_cookie_value(draw);
+                let value = std::str::from_utf8(&value).unwrap_or_default();
+                let attributes: Vec<(&str, &str)> =
+                    g.attributes.iter().map(|(n, v)| (&**n, &**v)).collect();
+                out.push(set_cookie(
+                    &g.name,
+                    value,
+                    &g.path,
+                    Some(g.max_age),
+                    &attributes,
+                ));
+            }
+        }
+    }
 }
 
 /// `distribute[].to`: `(locality pattern, weight)`.

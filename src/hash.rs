@@ -357,11 +357,44 @@ pub fn cookie_value_hash(value: &[u8]) -> Option<u64> {
 }
 
 /// Istio's `httpCookie` for a request that carries the cookie: [`cookie_value_hash`] of
-/// [`cookie_value`]. `None` when the cookie is absent or empty. (Envoy then generates a
-/// cookie when the policy has a `ttl`, from the downstream remote and local addresses; that
-/// is the proxy's business, and the generated value hashes with [`cookie_value_hash`].)
+/// [`cookie_value`]. `None` when the cookie is absent or empty. (When the policy has a
+/// `ttl`, Envoy then generates a cookie and hashes its value; [`generated_cookie_value`] is
+/// meshroute's, and the router hashes it in place of the absent cookie.)
 pub fn cookie_hash<R: Request + ?Sized>(req: &R, name: &str) -> Option<u64> {
     cookie_value(req, name).and_then(cookie_value_hash)
+}
+
+/// The value of the cookie generated for a request that lacks an `httpCookie` with a `ttl`:
+/// 16 lowercase hex digits of an XXH64, the form Envoy's router writes
+/// (`Filter::addDownstreamSetCookie`: `Hex::uint64ToHex(xxHash64(remote + local address))`).
+///
+/// Envoy hashes the downstream connection's remote and local addresses, so that the streams
+/// of one connection get one cookie. meshroute never sees a connection: it hashes the
+/// request's draw instead, `XXH64(draw as 8 little-endian bytes, seed 0)`, so the value is
+/// reproducible for a given draw and independent of the other uses of the draw (the split's
+/// `draw % total`, the random balancers' mixes). Two requests with different draws get
+/// different cookies where Envoy would give one per connection; the next request that
+/// carries the cookie lands on the same endpoint either way. The pick hashes the value with
+/// [`cookie_value_hash`], as Envoy does. Never allocates.
+///
+/// # Example
+/// ```
+/// use meshroute::hash::{cookie_value_hash, generated_cookie_value, xxhash64};
+/// let value = generated_cookie_value(7);
+/// assert_eq!(value.len(), 16);
+/// assert!(value.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)));
+/// let expected = format!("{:016x}", xxhash64(&7u64.to_le_bytes(), 0));
+/// assert_eq!(&value[..], expected.as_bytes());
+/// assert_eq!(cookie_value_hash(&value), Some(xxhash64(expected.as_bytes(), 0)));
+/// ```
+pub fn generated_cookie_value(draw: u64) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = xxhash64(&draw.to_le_bytes(), 0);
+    let mut out = [0u8; 16];
+    for (i, digit) in out.iter_mut().enumerate() {
+        *digit = HEX[(n >> (60 - 4 * i) & 0xF) as usize];
+    }
+    out
 }
 
 /// Istio's `httpQueryParameterName`: `XXH64(first value, 0)` of parameter `name` in the

@@ -498,7 +498,8 @@ fn balanced_requests() -> Vec<OwnedRequest> {
     .iter()
     .map(|p| keyed(p))
     .collect();
-    // Without any key: consistent hashing falls back to a random point.
+    // Without any key: consistent hashing falls back to a random point (ring), or hashes the
+    // cookie it generates (Maglev's `httpCookie` has a `ttl`).
     out.push(OwnedRequest::new("GET", "http://shop/ring").from_namespace("prod"));
     out.push(OwnedRequest::new("GET", "http://shop/maglev").from_namespace("prod"));
     // The sticky split, with and without its key.
@@ -528,6 +529,20 @@ fn picking_endpoints_allocates_nothing_under_every_policy() {
             "request {i}"
         );
     }
+    // `/maglev` without its cookie: the `ttl` makes the pick hash a generated cookie (formatted
+    // on the stack); only `Router::set_cookies`, called after deciding, allocates.
+    let routed = router.decide_with_draw(&reqs[12], 0);
+    assert!(routed.pick.endpoint().unwrap().hash.is_some());
+    assert_eq!(router.set_cookies(&routed, &reqs[12]).len(), 1);
+    assert_eq!(
+        router
+            .decide_with_draw(&reqs[11], 0)
+            .pick
+            .endpoint()
+            .unwrap()
+            .hash,
+        None
+    );
     let sticky = table.decide_with_draw(&reqs[13], 0);
     assert!(sticky.matched().unwrap().sticky_hash.is_some());
     let shared = Shared::new(router);

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::health::{self, Ejection, HostState, Level, Locality, MAX_LEVELS};
 use super::{Endpoint, Policy};
-use crate::balance::{LocalityLb, Outlier, Pool, Resolved};
+use crate::balance::{HashPolicy, LocalityLb, Outlier, Pool, Resolved};
 use crate::decision::mix;
-use crate::hash::{KeySource, Maglev, RingHash};
+use crate::hash::{Maglev, RingHash};
 use crate::request::Request;
 
 /// One cluster's endpoints and balancer, built once.
@@ -22,9 +22,9 @@ pub(super) struct Cluster {
     /// Number of endpoints the subset selected, healthy or not.
     pub(super) selected: usize,
     pub(super) policy: Policy,
-    /// The DestinationRule's hash key (consistent hash only): the hash policy Istio puts on
+    /// The DestinationRule's hash policy (consistent hash only): the one Istio puts on
     /// routes to this cluster.
-    pub(super) hash_policies: Vec<KeySource>,
+    pub(super) hash_policies: HashPolicy,
     /// Cumulative weights over `endpoints`.
     pub(super) cumulative: Vec<u64>,
     /// Weighted round-robin order (indices into `endpoints`).
@@ -97,11 +97,14 @@ pub struct EndpointPick<'r> {
     /// `None` for the other policies and for a request without the key (then a random point
     /// picks, as in Envoy). For a rule, the key is the route's: the DestinationRule
     /// `consistentHash` key of each of the rule's destinations (weight-0 destinations of a
-    /// split skipped), hashed as [`KeySource::hash`] and combined in order with [`HashKey`](crate::hash::HashKey),
+    /// split skipped), hashed as [`KeySource::hash`](crate::hash::KeySource::hash) and combined in order with [`HashKey`](crate::hash::HashKey),
     /// as Istio lists one hash policy per destination on the route and Envoy combines them;
     /// with one destination (or one that has a key) it is that key's hash, e.g.
     /// [`crate::hash::header_hash`]. For the mesh default route (no VirtualService), the
-    /// service's top-level key.
+    /// service's top-level key. An `httpCookie` key with a `ttl` that the request lacks
+    /// hashes the cookie generated for it ([`crate::hash::generated_cookie_value`] of the
+    /// decision's draw), which [`Router::set_cookies`](crate::registry::Router::set_cookies)
+    /// says to send.
     pub hash: Option<u64>,
     /// The cluster, as `host` or `host/subset`.
     pub cluster: &'r str,
@@ -166,7 +169,7 @@ impl Cluster {
         endpoints.sort_by_key(Endpoint::hash_key);
         // No DestinationRule balancer: Istio's default, least request.
         let policy = lb.map_or(Policy::LeastRequest, |lb| lb.policy);
-        let hash_policies = lb.map_or_else(Vec::new, |lb| lb.hash_keys.clone());
+        let hash_policies = lb.map_or_else(HashPolicy::default, |lb| lb.hash.clone());
         let table_size = lb.and_then(|lb| lb.table_size).filter(|&s| s > 0);
         let keys: Vec<String> = endpoints.iter().map(Endpoint::hash_key).collect();
         let weighted: Vec<(&str, u32)> = keys

@@ -9,8 +9,9 @@ use std::time::Duration;
 use super::cluster::{Cluster, ClusterId};
 use super::{Ejection, Endpoint, EndpointPick, Pick, Registry};
 use crate::action::{Action, Forward, PortFrom};
+use crate::balance::HashPolicy;
 use crate::decision::{Decision, Outcome};
-use crate::hash::{HashKey, KeySource};
+use crate::hash::HashKey;
 use crate::predicate::host::{lookup_names, with_request_host};
 use crate::request::Request;
 use crate::span::SpanFields;
@@ -34,7 +35,7 @@ pub struct Router {
     /// The route's hash keys for each destination cluster when the VirtualService writes no
     /// port: Istio reads port-level `consistentHash` only for a written `destination.port`
     /// (route.go `HashForHTTPDestination`), so these come from the subset and top levels.
-    portless_keys: Vec<Vec<KeySource>>,
+    portless_keys: Vec<HashPolicy>,
     /// The latest time (ms on the caller's monotonic clock) reported
     /// ([`Router::report_status`], [`Router::advance_to`]): ejections are judged at it.
     now_ms: AtomicU64,
@@ -123,7 +124,7 @@ impl Router {
             };
             let subset = key.subset.as_deref();
             let portless = inner.balancer(&key.host, subset, None);
-            portless_keys.push(portless.map_or_else(Vec::new, |lb| lb.hash_keys.clone()));
+            portless_keys.push(portless.map_or_else(HashPolicy::default, |lb| lb.hash.clone()));
             if key.port.is_none() {
                 for port in cluster_ports(inner, &key.host, subset, &eps) {
                     let lb = inner.settings(&key.host, subset, Some(port));
@@ -220,7 +221,10 @@ impl Router {
         draw: u64,
     ) -> Pick<'_> {
         match self.target(decision, req) {
-            Ok((cluster, id, hash)) => cluster.pick(hash, draw, id, req, self.now()),
+            Ok((cluster, id, forward)) => {
+                let hash = self.hash(cluster, forward, req, Some(decision.draw));
+                cluster.pick(hash, draw, id, req, self.now())
+            }
             Err(pick) => pick,
         }
     }
@@ -262,10 +266,12 @@ impl Router {
         verdict: &crate::retry::RetryVerdict,
         tried: &[&Endpoint],
     ) -> Pick<'_> {
-        let (cluster, id, hash) = match self.target(decision, req) {
+        let (cluster, id, forward) = match self.target(decision, req) {
             Ok(t) => t,
             Err(pick) => return pick,
         };
+        // The same hash as the first try's: a generated cookie comes from the decision's draw.
+        let hash = self.hash(cluster, forward, req, Some(decision.draw));
         let again = if verdict.avoid_previous_hosts {
             verdict.host_selection_attempts
         } else {
@@ -278,13 +284,14 @@ impl Router {
         })
     }
 
-    /// The cluster a decision sends to, its id and the request's hash key for it; or the
-    /// pick when there is no cluster to pick from.
-    fn target<R: Request + ?Sized>(
-        &self,
-        decision: &Decision<'_>,
+    /// The cluster a decision sends to, its id and the rule's forward action whose
+    /// destinations' hash policies apply (`None` for the mesh default route, where the
+    /// cluster's own policy applies); or the pick when there is no cluster to pick from.
+    fn target<'s, 'd, R: Request + ?Sized>(
+        &'s self,
+        decision: &'d Decision<'_>,
         req: &R,
-    ) -> Result<(&Cluster, ClusterId, Option<u64>), Pick<'_>> {
+    ) -> Result<(&'s Cluster, ClusterId, Option<&'d Forward>), Pick<'s>> {
         let (cluster, id) = match &decision.outcome {
             Outcome::Passthrough => {
                 // The mesh default route: the addressed Service, found as the host is.
@@ -337,17 +344,109 @@ impl Router {
                         None => return Err(Pick::NoEndpoints),
                     },
                 };
-                let hash = if cluster.policy.is_consistent_hash() {
-                    self.route_hash(f, req)
-                } else {
-                    None
-                };
-                return Ok((cluster, cid, hash));
+                return Ok((cluster, cid, Some(f)));
             }
             _ => return Err(Pick::NotForwarded),
         };
         // The mesh default route carries the service's own hash policy.
-        Ok((cluster, id, own_hash(cluster, req)))
+        Ok((cluster, id, None))
+    }
+
+    /// The request's hash key for a pick in `cluster` (consistent hash only): the route's
+    /// ([`Router::route_policies`]) when `forward` is a rule's, else the cluster's own.
+    /// `draw` is the decision's, for generated cookies (`None`: none generated). Allocates
+    /// nothing.
+    fn hash<R: Request + ?Sized>(
+        &self,
+        cluster: &Cluster,
+        forward: Option<&Forward>,
+        req: &R,
+        draw: Option<u64>,
+    ) -> Option<u64> {
+        let mut key = HashKey::new();
+        self.each_policy(cluster, forward, |p| p.add_to(&mut key, req, draw));
+        key.hash()
+    }
+
+    /// Calls `f` with each hash policy Envoy evaluates for a pick in `cluster`, in order:
+    /// none when the cluster does not hash (Envoy computes the hash key only for a hashing
+    /// load balancer); the route's when `forward` is a rule's ([`Router::route_policies`]);
+    /// else the cluster's own (the mesh default route).
+    fn each_policy<'s>(
+        &'s self,
+        cluster: &'s Cluster,
+        forward: Option<&Forward>,
+        mut f: impl FnMut(&'s HashPolicy),
+    ) {
+        if !cluster.policy.is_consistent_hash() {
+            return;
+        }
+        match forward {
+            Some(forward) => self.route_policies(forward, f),
+            None => f(&cluster.hash_policies),
+        }
+    }
+
+    /// The `Set-Cookie` header values Envoy's router adds to the response of `routed` (this
+    /// router's decision for `req` and its pick): for each DestinationRule
+    /// `consistentHash.httpCookie` with a `ttl` among the hash policies of the pick whose
+    /// cookie the request lacks (absent or empty), the cookie generated for it, whose hash
+    /// placed the request ([`EndpointPick::hash`](crate::registry::EndpointPick::hash)), so
+    /// that the next request carrying it lands on the same endpoint. Envoy's
+    /// `makeSetCookieValue` form ([`crate::session::set_cookie`]): `name="value"`,
+    /// `; Max-Age=N` (whole seconds of the `ttl`; left out for `0s`, a session cookie),
+    /// `; Path=P` when `path` is set, each attribute, `; HttpOnly`. The value is
+    /// [`crate::hash::generated_cookie_value`] of the decision's draw (Envoy derives it from
+    /// the connection's addresses).
+    ///
+    /// One per policy in Envoy's order, so a weighted route whose destinations share one
+    /// DestinationRule lists the same cookie once per destination, as Envoy sends it. Empty
+    /// when no endpoint was picked (Envoy adds the cookies to an upstream response only),
+    /// when the cluster does not hash, when the request carries every cookie, and for an
+    /// `httpCookie` without a `ttl`. Allocates (only here: deciding and picking do not).
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::registry::{Endpoint, Registry, Router};
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(r#"
+    /// apiVersion: networking.istio.io/v1
+    /// kind: DestinationRule
+    /// metadata: {name: cart, namespace: default}
+    /// spec:
+    ///   host: cart
+    ///   trafficPolicy:
+    ///     loadBalancer:
+    ///       consistentHash: {httpCookie: {name: lb, ttl: 3600s, path: /}}
+    /// "#)?;
+    /// let mut reg = Registry::new();
+    /// for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+    ///     reg.add("cart.default.svc.cluster.local", Endpoint::new(ip, 8080));
+    /// }
+    /// let router = Router::new(&table, &reg)?;
+    /// let first = OwnedRequest::new("GET", "http://cart/");
+    /// let routed = router.decide_with_draw(&first, 7);
+    /// let cookies = router.set_cookies(&routed, &first);
+    /// assert_eq!(cookies.len(), 1);
+    /// assert!(cookies[0].ends_with("; Max-Age=3600; Path=/; HttpOnly"));
+    /// // The browser sends the cookie back: the next request lands on the same endpoint.
+    /// let value = cookies[0].split(';').next().unwrap().trim_start_matches("lb=");
+    /// let next = OwnedRequest::new("GET", "http://cart/").header("cookie", &format!("lb={value}"));
+    /// let again = router.decide_with_draw(&next, 99);
+    /// assert_eq!(again.pick.endpoint().unwrap().endpoint.address, routed.pick.endpoint().unwrap().endpoint.address);
+    /// assert!(router.set_cookies(&again, &next).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_cookies<R: Request + ?Sized>(&self, routed: &Routed<'_>, req: &R) -> Vec<String> {
+        let mut out = Vec::new();
+        if routed.pick.endpoint().is_none() {
+            return out;
+        }
+        if let Ok((cluster, _, forward)) = self.target(&routed.decision, req) {
+            let draw = routed.decision.draw;
+            self.each_policy(cluster, forward, |p| p.set_cookies(req, draw, &mut out));
+        }
+        out
     }
 
     /// Picks an endpoint of `destination`'s cluster, as for a mirror's copy of `req`: the
@@ -363,8 +462,9 @@ impl Router {
         let Some(cluster) = self.clusters.get(id as usize) else {
             return Pick::NoEndpoints;
         };
+        // A mirror's copy gets no response to carry a cookie: none is generated for it.
         cluster.pick(
-            own_hash(cluster, req),
+            self.hash(cluster, None, req, None),
             draw,
             ClusterId::Destination(id),
             req,
@@ -372,28 +472,26 @@ impl Router {
         )
     }
 
-    /// The route's hash key as Envoy computes it from the hash policies Istio puts on the
-    /// route: one per destination (weight-0 destinations of a split skipped), the
-    /// DestinationRule `consistentHash` key of that destination's (host, subset) (and of its
-    /// port-level entry only when the destination writes its port), combined in declaration
-    /// order with [`HashKey`]. One destination: that key's hash.
-    fn route_hash<R: Request + ?Sized>(&self, forward: &Forward, req: &R) -> Option<u64> {
+    /// Calls `f` with the hash policies Istio puts on the route, in order: one per
+    /// destination (weight-0 destinations of a split skipped), the DestinationRule
+    /// `consistentHash` of that destination's (host, subset) (and of its port-level entry
+    /// only when the destination writes its port). Envoy combines their hashes in this order
+    /// with [`HashKey`]; one destination: that key's hash.
+    fn route_policies<'s>(&'s self, forward: &Forward, mut f: impl FnMut(&'s HashPolicy)) {
         let several = forward.destinations.len() > 1;
-        let mut key = HashKey::new();
         for d in &forward.destinations {
             if several && d.weight == 0 {
                 continue;
             }
             let id = d.destination.cluster as usize;
-            let keys = match d.destination.port_from {
+            let policy = match d.destination.port_from {
                 PortFrom::Configured => self.clusters.get(id).map(|c| &c.hash_policies),
                 _ => self.portless_keys.get(id),
             };
-            for p in keys.into_iter().flatten() {
-                key.add(p.hash(req));
+            if let Some(p) = policy {
+                f(p);
             }
         }
-        key.hash()
     }
 
     /// Reports that a request to `pick`'s endpoint started (for LEAST_REQUEST). Report to the
@@ -528,19 +626,6 @@ impl<'r> Routed<'r> {
         }
         f
     }
-}
-
-/// The hash key of `req` under `cluster`'s own DestinationRule hash policy, when it hashes
-/// (ring hash, Maglev).
-fn own_hash<R: Request + ?Sized>(cluster: &Cluster, req: &R) -> Option<u64> {
-    if !cluster.policy.is_consistent_hash() {
-        return None;
-    }
-    let mut key = HashKey::new();
-    for p in &cluster.hash_policies {
-        key.add(p.hash(req));
-    }
-    key.hash()
 }
 
 /// The ports a cluster whose port comes from the request gets a cluster of its own at, as

@@ -13,8 +13,9 @@
 //! With endpoints (`--endpoints FILE`: EndpointSlice and Pod resources; such resources in the
 //! CONFIG files count too), each answer also names the endpoint picked and why
 //! (`"endpoint": {"address", "port", "labels", "cluster", "policy", "hash", "locality",
-//! "priority"}`), and a cluster
-//! without a healthy endpoint answers 503.
+//! "priority", "set_cookies"}`; `set_cookies` the `Set-Cookie` values of DestinationRule
+//! `consistentHash.httpCookie` cookies generated for the request, [`Router::set_cookies`]),
+//! and a cluster without a healthy endpoint answers 503.
 //!
 //! Input line: `{"id": ..., "request": {"method", "scheme", "authority", "path", "headers":
 //! {name: value or [values]}, "port", "source_labels", "source_namespace", "source_ip",
@@ -276,7 +277,10 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
         out["explain"] = table.explain(req, draw).to_json();
     }
     if let Some(router) = ctx.router {
-        let pick = router.pick(&d, req, draw);
+        let routed = router.decide_with_draw(req, draw);
+        let pick = routed.pick;
+        // A preflight the CORS filter answers never reaches an endpoint.
+        let answered = out["actions"]["cors"]["answered"] == json!(true);
         out["endpoint"] = match pick {
             Pick::Endpoint(p) => json!({
                 "address": &*p.endpoint.address,
@@ -287,11 +291,10 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
                 "hash": p.hash,
                 "locality": p.endpoint.locality.as_deref(),
                 "priority": p.priority,
+                "set_cookies": if answered { Vec::new() } else { router.set_cookies(&routed, req) },
             }),
             _ => Value::Null,
         };
-        // A preflight the CORS filter answers never reaches an endpoint.
-        let answered = out["actions"]["cors"]["answered"] == json!(true);
         let reason = match pick {
             Pick::NoHealthyEndpoint => Some("no healthy endpoint in the cluster (503 UH)"),
             Pick::NoEndpoints => Some("no endpoint known for the cluster (503)"),

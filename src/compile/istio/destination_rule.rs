@@ -625,6 +625,16 @@ fn http_cookie(cookie: &HttpCookie, path: &str, report: &mut Report) {
             "cookie name is required for httpCookie",
         );
     }
+    // Envoy would write a negative `Max-Age` (the cookie expires at once); 0s is the
+    // session cookie.
+    if let Some(ttl) = cookie.ttl
+        && ttl.as_nanos() < 0
+    {
+        report.error(
+            format!("{path}.ttl"),
+            format!("ttl {ttl} is negative; write 0s for a session cookie or a positive lifetime"),
+        );
+    }
     let mut seen: HashSet<&str> = HashSet::new();
     for (i, attribute) in cookie.attributes.iter().enumerate() {
         let ap = format!("{path}.attributes[{i}]");
@@ -1482,6 +1492,23 @@ exportTo: [".", istio-system]
                     "duplicate cookie attribute name \"SameSite\"; attribute names must be unique"
                 ),
             ]
+        );
+        // A negative ttl would be a negative Max-Age; 0s (a session cookie) is fine.
+        assert_eq!(
+            error(&policy(
+                "{loadBalancer: {consistentHash: {httpCookie: {name: c, ttl: -5s}}}}"
+            )),
+            pair(
+                &format!("{path}.ttl"),
+                "ttl -5s is negative; write 0s for a session cookie or a positive lifetime"
+            )
+        );
+        assert_eq!(
+            errors(
+                "{host: r, trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {name: c, \
+                 ttl: 0s}}}}}"
+            ),
+            vec![]
         );
     }
 

@@ -3,12 +3,13 @@
 //! balancers from compiled types only.
 
 use crate::balance::{
-    HostPolicy, Level, LoadBalancer, LocalityLb, Outlier, Policy, Pool, Settings,
+    GeneratedCookie, HashPolicy, HostPolicy, Level, LoadBalancer, LocalityLb, Outlier, Policy,
+    Pool, Settings,
 };
 use crate::compile::CompileOptions;
 use crate::config::common::Duration;
 use crate::config::destination_rule::{
-    ConnectionPoolSettings, LoadBalancerSettings, LocalityLbSetting, OutlierDetection,
+    ConnectionPoolSettings, HttpCookie, LoadBalancerSettings, LocalityLbSetting, OutlierDetection,
     TrafficPolicy,
 };
 use crate::config::{DestinationRuleSpec, Object, Resource};
@@ -195,7 +196,7 @@ fn load_balancer(lb: &LoadBalancerSettings) -> LoadBalancer {
         };
         return LoadBalancer {
             policy,
-            hash_keys: Vec::new(),
+            hash: HashPolicy::default(),
             table_size: None,
             locality: lb.locality_lb_setting.as_ref().map(locality),
         };
@@ -204,8 +205,12 @@ fn load_balancer(lb: &LoadBalancerSettings) -> LoadBalancer {
     if let Some(h) = &ch.http_header_name {
         hash_keys.push(KeySource::Header(h.to_ascii_lowercase().into()));
     }
-    if let Some(c) = ch.http_cookie.as_ref().and_then(|c| c.name.as_deref()) {
-        hash_keys.push(KeySource::Cookie(c.into()));
+    let mut generate = None;
+    if let Some(c) = &ch.http_cookie
+        && let Some(name) = c.name.as_deref()
+    {
+        hash_keys.push(KeySource::Cookie(name.into()));
+        generate = c.ttl.map(|ttl| generated_cookie(name, ttl, c));
     }
     if ch.use_source_ip == Some(true) {
         hash_keys.push(KeySource::SourceIp);
@@ -225,8 +230,34 @@ fn load_balancer(lb: &LoadBalancerSettings) -> LoadBalancer {
     };
     LoadBalancer {
         policy,
-        hash_keys,
+        hash: HashPolicy {
+            keys: hash_keys,
+            generate,
+        },
         table_size,
         locality: lb.locality_lb_setting.as_ref().map(locality),
+    }
+}
+
+/// The cookie Envoy generates for an `httpCookie` with a `ttl` (istio route.go
+/// `ConsistentHashToHashPolicy` passes `name`, `ttl`, `path` and `attributes` on; envoy
+/// hash_policy.cc keeps `ttl.seconds` only, so a fraction of a second is dropped and a `ttl`
+/// under 1s makes a session cookie). Attributes without a name are left out (validation
+/// rejects them).
+fn generated_cookie(name: &str, ttl: Duration, c: &HttpCookie) -> GeneratedCookie {
+    let seconds = u64::try_from(ttl.as_nanos() / 1_000_000_000).unwrap_or(0);
+    GeneratedCookie {
+        name: name.into(),
+        max_age: std::time::Duration::from_secs(seconds),
+        path: c.path.as_deref().unwrap_or("").into(),
+        attributes: c
+            .attributes
+            .iter()
+            .flatten()
+            .filter_map(|a| {
+                let n = a.name.as_deref().filter(|n| !n.is_empty())?;
+                Some((n.into(), a.value.as_deref().unwrap_or("").into()))
+            })
+            .collect(),
     }
 }
