@@ -759,3 +759,52 @@ async fn a_session_cookie_keeps_requests_on_one_backend() {
     }
     assert_eq!(bodies.len(), 2, "{bodies:?}");
 }
+
+/// DestinationRule `consistentHash.httpCookie` with a `ttl`: a request without the cookie is
+/// placed by the hash of a generated one, and the upstream's answer carries it as
+/// `Set-Cookie` (Envoy router.cc `addDownstreamSetCookie`, hash_policy.cc `CookieHashMethod`);
+/// every later request with that cookie reaches the same endpoint, and gets no new cookie.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_cookie_with_a_ttl_is_set_and_pins_the_endpoint() {
+    let v1 = backend("v1", 200, Duration::ZERO).await;
+    let v2 = backend("v2", 200, Duration::ZERO).await;
+    let dir = Dir::new("hash-cookie");
+    let config = dir.write(
+        "routes.yaml",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+         metadata: {name: ratings, namespace: default}\n\
+         spec:\n  host: ratings\n  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n        \
+         httpCookie: {name: user, path: /, ttl: 60s}\n",
+    );
+    let eps = dir.write(
+        "endpoints.yaml",
+        &service_endpoints(
+            "ratings",
+            &[("ratings-a", "v1", v1.addr), ("ratings-b", "v2", v2.addr)],
+        ),
+    );
+    let p = proxy(vec![config, eps], false).await;
+    let c = client();
+    let first = send(&c, p.listen, "GET", "ratings", "/r", &[]).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let set_cookie = first.headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(set_cookie.starts_with("user=\""), "{set_cookie}");
+    assert!(
+        set_cookie.ends_with("; Max-Age=60; Path=/; HttpOnly"),
+        "{set_cookie}"
+    );
+    let value = set_cookie.split(';').next().unwrap().to_string();
+    for _ in 0..20 {
+        let a = send(&c, p.listen, "GET", "ratings", "/r", &[("cookie", &value)]).await;
+        assert_eq!((a.status, &a.body), (StatusCode::OK, &first.body));
+        assert!(!a.headers.contains_key("set-cookie"));
+    }
+    // Without the cookie each request gets a cookie of its own, and both endpoints serve.
+    let mut bodies = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let a = send(&c, p.listen, "GET", "ratings", "/r", &[]).await;
+        assert!(a.headers.contains_key("set-cookie"));
+        bodies.insert(a.body);
+    }
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+}

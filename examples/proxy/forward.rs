@@ -182,7 +182,8 @@ impl Forwarder {
         }
 
         let started = std::time::Instant::now();
-        let mut pick = match router.pick(&decision, &req, decided.draw()) {
+        let first = router.pick(&decision, &req, decided.draw());
+        let mut pick = match first {
             Pick::Endpoint(p) => p,
             Pick::Overflow => {
                 return local(
@@ -265,7 +266,17 @@ impl Forwarder {
             attempt += 1;
         }
         let mut response = match last {
-            Try::Answered(r) => r,
+            Try::Answered(mut r) => {
+                // A consistent hash on a cookie with a `ttl` that the request lacked: the
+                // cookie its pick was hashed by, so that the next request sticks (Envoy adds
+                // it to the upstream's response).
+                for cookie in router.set_cookies_for(&decision, &first, &req) {
+                    if let Ok(v) = HeaderValue::from_str(&cookie) {
+                        r.headers_mut().append(http::header::SET_COOKIE, v);
+                    }
+                }
+                r
+            }
             Try::ConnectFailure => local(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "upstream connect error or disconnect/reset before headers. reset reason: connection failure",

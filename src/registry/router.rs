@@ -438,12 +438,23 @@ impl Router {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_cookies<R: Request + ?Sized>(&self, routed: &Routed<'_>, req: &R) -> Vec<String> {
+        self.set_cookies_for(&routed.decision, &routed.pick, req)
+    }
+
+    /// [`Router::set_cookies`] for a decision and the pick made for it apart (as a proxy
+    /// holds them: the decision from the route layer, the pick from [`Router::pick`]).
+    pub fn set_cookies_for<R: Request + ?Sized>(
+        &self,
+        decision: &Decision<'_>,
+        pick: &Pick<'_>,
+        req: &R,
+    ) -> Vec<String> {
         let mut out = Vec::new();
-        if routed.pick.endpoint().is_none() {
+        if pick.endpoint().is_none() {
             return out;
         }
-        if let Ok((cluster, _, forward)) = self.target(&routed.decision, req) {
-            let draw = routed.decision.draw;
+        if let Ok((cluster, _, forward)) = self.target(decision, req) {
+            let draw = decision.draw;
             self.each_policy(cluster, forward, |p| p.set_cookies(req, draw, &mut out));
         }
         out
