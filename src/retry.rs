@@ -289,9 +289,11 @@ pub struct RetryVerdict {
     /// How many times the load balancer may pick again to avoid a tried endpoint before the
     /// last pick stands (Envoy's `host_selection_retry_max_attempts`).
     pub host_selection_attempts: u32,
-    /// Whether the next try skips the priorities (localities) already tried
-    /// (`retryRemoteLocalities: true`); otherwise it picks among all priorities as the first
-    /// try did.
+    /// Whether later tries skip the priority levels (localities) already tried
+    /// (`retryRemoteLocalities: true`: Envoy's `previous_priorities` with istiod's
+    /// `update_frequency: 2`, so the first retry keeps the priority load and the third try
+    /// leaves out the levels of the first two; [`crate::registry::Router::pick_retry`] applies
+    /// it); otherwise every try picks among the priorities as the first did.
     pub remote_localities: bool,
 }
 

@@ -325,3 +325,63 @@ fn connection_pool_overflows_with_uo() {
         Pick::Overflow
     ));
 }
+
+/// `retryRemoteLocalities: true`: istiod adds Envoy's `previous_priorities` retry priority with
+/// `update_frequency: 2` (route.go / retry.go `ConvertPolicy`): the first retry keeps the
+/// priority load, so it stays in the client's subzone; the third try leaves out the priority
+/// levels the first two went to, so it reaches the next locality. Without the setting every
+/// try stays in the healthy subzone (Envoy chooses the priority by load on each try).
+#[test]
+fn retry_remote_localities_skips_the_tried_priority_from_the_third_try() {
+    let vs = |remote: bool| {
+        format!(
+            "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: helloworld, namespace: sample}}
+spec:
+  hosts: [helloworld]
+  http:
+  - route: [{{destination: {{host: helloworld}}}}]
+    retries: {{attempts: 3, retryOn: 5xx, retryRemoteLocalities: {remote}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: helloworld, namespace: sample}}
+spec:
+  host: helloworld.sample.svc.cluster.local
+  trafficPolicy: {{outlierDetection: {OUTLIER}, loadBalancer: {{simple: ROUND_ROBIN, localityLbSetting: {{enabled: true}}}}}}
+"
+        )
+    };
+    let req = client("region1/zone1/subzone1");
+    for remote in [true, false] {
+        let t = Table::from_yaml(&vs(remote)).unwrap();
+        let reg = registry();
+        let router = Router::new(&t, &reg).unwrap();
+        let routed = router.decide_with_draw(&req, 5);
+        let first = routed.pick.endpoint().unwrap().endpoint;
+        assert_eq!(&*first.address, "10.0.1.1");
+        let result = meshroute::retry::UpstreamResult::status(503);
+        let v = routed
+            .decision
+            .retry_after(&result, 1, Duration::ZERO, 5)
+            .unwrap();
+        assert!(v.retry);
+        assert_eq!(v.remote_localities, remote);
+        // The first retry: the subzone's only endpoint again (the previous-hosts predicate
+        // re-picks within the level the load chose, and the last pick stands).
+        let second = router.pick_retry(&routed.decision, &req, 6, &v, &[first]);
+        let second = second.endpoint().unwrap().endpoint;
+        assert_eq!(&*second.address, "10.0.1.1");
+        let third = router.pick_retry(&routed.decision, &req, 7, &v, &[first, second]);
+        let third = third.endpoint().unwrap();
+        if remote {
+            assert_eq!(
+                &*third.endpoint.address, "10.0.1.2",
+                "the next priority: same zone"
+            );
+        } else {
+            assert_eq!(&*third.endpoint.address, "10.0.1.1");
+        }
+    }
+}

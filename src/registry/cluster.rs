@@ -264,15 +264,27 @@ impl Cluster {
         req: &R,
         now: u64,
     ) -> Pick<'_> {
-        self.pick_avoiding(route_hash, draw, cluster_id, req, now, 0, |_| false)
+        self.pick_avoiding(
+            route_hash,
+            draw,
+            cluster_id,
+            req,
+            now,
+            0,
+            |_| false,
+            |_| false,
+        )
     }
 
     /// Picks an endpoint as [`Cluster::pick`] does, then, while the pick is one `avoid`
     /// rejects, picks again (in the same priority level and locality) up to `retries` more
     /// times (Envoy's `LoadBalancerBase::chooseHost` with a retry host predicate): a new draw
     /// for the random policies, the next entry of the ring or the next Maglev hash for the
-    /// consistent ones. The last pick stands. Allocates nothing.
-    #[allow(clippy::too_many_arguments)] // the pick's inputs, as `pick` takes them, plus the predicate
+    /// consistent ones. The last pick stands. The priority levels of the endpoints `skip_level`
+    /// accepts are left out of the priority load while another level has endpoints (Envoy's
+    /// `previous_priorities` retry priority; when every level would be left out, none is).
+    /// Allocates nothing.
+    #[allow(clippy::too_many_arguments)] // the pick's inputs, as `pick` takes them, plus the predicates
     pub(super) fn pick_avoiding<R: Request + ?Sized>(
         &self,
         route_hash: Option<u64>,
@@ -282,6 +294,7 @@ impl Cluster {
         now: u64,
         retries: u32,
         avoid: impl Fn(&Endpoint) -> bool,
+        skip_level: impl Fn(&Endpoint) -> bool,
     ) -> Pick<'_> {
         let choose = |eligible: &dyn Fn(usize) -> bool| {
             let mut index = self.pick_in(route_hash, draw, 0, eligible);
@@ -319,6 +332,20 @@ impl Cluster {
             l.total += 1;
             l.healthy += u32::from(!self.hosts[i].ejected(now));
         }
+        // Levels already tried, when a retry skips them.
+        let mut skipped = [false; MAX_LEVELS];
+        for i in 0..self.endpoints.len() {
+            if self.member(&spread, i) && skip_level(&self.endpoints[i]) {
+                skipped[self.raw(&spread, i)] = true;
+            }
+        }
+        if (0..MAX_LEVELS).any(|r| by_raw[r].total > 0 && !skipped[r]) {
+            for r in 0..MAX_LEVELS {
+                if skipped[r] {
+                    by_raw[r] = Level::default();
+                }
+            }
+        }
         let mut levels = [Level::default(); MAX_LEVELS];
         let mut rank = [0u8; MAX_LEVELS];
         let mut n = 0;
@@ -346,8 +373,10 @@ impl Cluster {
             })
             .unwrap_or(0);
         let in_level = |i: usize| {
+            let raw = self.raw(&spread, i);
             self.member(&spread, i)
-                && usize::from(rank[self.raw(&spread, i)]) == p
+                && by_raw[raw].total > 0
+                && usize::from(rank[raw]) == p
                 && (panic[p] || !self.hosts[i].ejected(now))
         };
         // Locality-weighted: a locality first, by weight × availability (Envoy

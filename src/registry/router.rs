@@ -277,11 +277,25 @@ impl Router {
         } else {
             0
         };
-        cluster.pick_avoiding(hash, draw, id, req, self.now(), again, |e| {
-            tried
-                .iter()
-                .any(|t| t.address == e.address && t.port == e.port)
-        })
+        let same = |t: &&Endpoint, e: &Endpoint| t.address == e.address && t.port == e.port;
+        // `retryRemoteLocalities`: istiod sets Envoy's `previous_priorities` retry priority with
+        // `update_frequency: 2`: the first retry keeps the priority load; from the second on,
+        // the levels of the tries before the last update (every second try) are left out.
+        let skipped: &[&Endpoint] = if verdict.remote_localities {
+            &tried[..tried.len() / 2 * 2]
+        } else {
+            &[]
+        };
+        cluster.pick_avoiding(
+            hash,
+            draw,
+            id,
+            req,
+            self.now(),
+            again,
+            |e| tried.iter().any(|t| same(t, e)),
+            |e| skipped.iter().any(|t| same(t, e)),
+        )
     }
 
     /// The cluster a decision sends to, its id and the rule's forward action whose
