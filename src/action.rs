@@ -347,6 +347,10 @@ pub struct Retries {
     pub retry_remote_localities: Option<bool>,
     /// Whether to avoid hosts already tried (Envoy's previous-hosts predicate).
     pub retry_ignore_previous_hosts: bool,
+    /// Whether `retryIgnorePreviousHosts` was written: istiod drops the previous-hosts
+    /// predicate it defaults to when the route hashes to a single destination, unless the
+    /// rule asked for it ([`crate::registry::Router::retry_verdict`]).
+    pub previous_hosts_set: bool,
     /// How many times the load balancer picks again to avoid a host already tried (Envoy's
     /// `host_selection_retry_max_attempts`; istiod sets 5).
     pub host_selection_attempts: u32,
@@ -370,6 +374,7 @@ impl Retries {
             retriable_status_codes: Vec::new(),
             retry_remote_localities: None,
             retry_ignore_previous_hosts: true,
+            previous_hosts_set: false,
             host_selection_attempts: crate::retry::HOST_SELECTION_ATTEMPTS,
             backoff: None,
             is_default: true,

@@ -1641,3 +1641,66 @@ fn each_service_port_reaches_the_slice_port_of_its_name() {
         assert_eq!(picked(&routed.pick).endpoint.port, port, "{url}");
     }
 }
+
+/// istiod retry.go `ConvertPolicy(policy, consistentHash)`: a route to a single destination
+/// whose DestinationRule hashes gets no previous-hosts predicate unless the rule writes
+/// `retryIgnorePreviousHosts` (SEMANTICS §1.2 `retries`), so its retry goes to the endpoint
+/// the hash names; written `true` it moves on, and a split keeps the default predicate.
+#[test]
+fn a_hashed_single_destination_retries_on_its_endpoint_unless_told_otherwise() {
+    let yaml = |retries: &str, second: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: ratings, namespace: default}}
+spec:
+  host: ratings
+  trafficPolicy: {{loadBalancer: {{consistentHash: {{httpHeaderName: x-user}}}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: ratings, namespace: default}}
+spec:
+  hosts: [ratings]
+  http:
+  - route:
+    - {{destination: {{host: ratings}}, weight: 100}}
+{second}    retries: {retries}
+"
+        )
+    };
+    let mut reg = Registry::new();
+    for i in 1..=4 {
+        reg.add(
+            "ratings.default.svc.cluster.local",
+            Endpoint::new(&format!("10.0.0.{i}"), 9080),
+        );
+    }
+    let req = req("http://ratings/").header("x-user", "jason");
+    let split = "    - {destination: {host: ratings}, weight: 0}\n";
+    for (retries, second, avoids) in [
+        ("{attempts: 2, retryOn: 5xx}", "", false),
+        (
+            "{attempts: 2, retryOn: 5xx, retryIgnorePreviousHosts: true}",
+            "",
+            true,
+        ),
+        ("{attempts: 2, retryOn: 5xx}", split, true),
+    ] {
+        let table = Table::from_yaml(&yaml(retries, second)).unwrap();
+        let router = Router::new(&table, &reg).unwrap();
+        let routed = router.decide_with_draw(&req, 3);
+        let first = picked(&routed.pick).endpoint;
+        let result = meshroute::retry::UpstreamResult::status(503);
+        let v = routed
+            .decision
+            .retry_after(&result, 1, std::time::Duration::ZERO, 3)
+            .unwrap();
+        assert!(v.retry && v.avoid_previous_hosts, "{retries}");
+        let v = router.retry_verdict(&routed.decision, &req, v);
+        assert_eq!(v.avoid_previous_hosts, avoids, "{retries} {second}");
+        let next = router.pick_retry(&routed.decision, &req, 4, &v, &[first]);
+        let same = picked(&next).endpoint.address == first.address;
+        assert_eq!(same, !avoids, "{retries} {second}");
+    }
+}

@@ -369,11 +369,13 @@ fn eject(
     let mut backoff = host.backoff.load(Ordering::Relaxed);
     if backoff > 0 {
         let back = now.saturating_sub(host.unejected_at.load(Ordering::Relaxed));
-        let spent = u32::try_from(back / outlier.interval_ms).unwrap_or(u32::MAX);
+        let spent = u32::try_from(back / outlier.interval_ms.max(1)).unwrap_or(u32::MAX);
         backoff = backoff.saturating_sub(spent);
     }
-    if u64::from(backoff) * outlier.base_ejection_ms
-        < outlier.max_ejection_ms + outlier.base_ejection_ms
+    if u64::from(backoff).saturating_mul(outlier.base_ejection_ms)
+        < outlier
+            .max_ejection_ms
+            .saturating_add(outlier.base_ejection_ms)
     {
         backoff += 1;
     }
@@ -381,7 +383,8 @@ fn eject(
     let for_ms =
         (outlier.base_ejection_ms.saturating_mul(u64::from(backoff))).min(outlier.max_ejection_ms);
     host.eject_for.store(for_ms, Ordering::Relaxed);
-    host.ejected_at.store(now + 1, Ordering::Relaxed);
+    host.ejected_at
+        .store(now.saturating_add(1), Ordering::Relaxed);
     Ejection::Ejected { for_ms, gateway }
 }
 

@@ -272,6 +272,7 @@ impl Router {
         };
         // The same hash as the first try's: a generated cookie comes from the decision's draw.
         let hash = self.hash(cluster, forward, req, Some(decision.draw));
+        let verdict = &self.refine(decision, cluster, forward, *verdict);
         let again = if verdict.avoid_previous_hosts {
             verdict.host_selection_attempts
         } else {
@@ -301,6 +302,40 @@ impl Router {
     /// The cluster a decision sends to, its id and the rule's forward action whose
     /// destinations' hash policies apply (`None` for the mesh default route, where the
     /// cluster's own policy applies); or the pick when there is no cluster to pick from.
+    /// `verdict` ([`Decision::retry_after`]) as the cluster the decision sends to refines it:
+    /// when the route sends to a single destination whose cluster balances by consistent hash
+    /// and the rule does not write `retryIgnorePreviousHosts`, istiod leaves the
+    /// previous-hosts predicate out (retry.go `DefaultConsistentHashPolicy`: a hashed request
+    /// is retried on the endpoint its hash names), so `avoid_previous_hosts` is false. Otherwise
+    /// the verdict as given. [`Router::pick_retry`] applies this itself.
+    pub fn retry_verdict<R: Request + ?Sized>(
+        &self,
+        decision: &Decision<'_>,
+        req: &R,
+        verdict: crate::retry::RetryVerdict,
+    ) -> crate::retry::RetryVerdict {
+        match self.target(decision, req) {
+            Ok((cluster, _, forward)) => self.refine(decision, cluster, forward, verdict),
+            Err(_) => verdict,
+        }
+    }
+
+    /// [`Router::retry_verdict`] for a target already found.
+    fn refine(
+        &self,
+        decision: &Decision<'_>,
+        cluster: &Cluster,
+        forward: Option<&Forward>,
+        mut verdict: crate::retry::RetryVerdict,
+    ) -> crate::retry::RetryVerdict {
+        let single = forward.is_some_and(|f| f.destinations.len() == 1);
+        let written = decision.retries().is_some_and(|r| r.previous_hosts_set);
+        if single && cluster.policy.is_consistent_hash() && !written {
+            verdict.avoid_previous_hosts = false;
+        }
+        verdict
+    }
+
     fn target<'s, 'd, R: Request + ?Sized>(
         &'s self,
         decision: &'d Decision<'_>,

@@ -230,7 +230,8 @@ fn answer(ctx: &Ctx<'_>, line: &[u8], line_no: usize, draw: u64) -> String {
             let draw = input.random_value.unwrap_or(draw);
             let mut out = decide(ctx, &input.request, draw);
             if let Some(up) = &input.upstream {
-                out["retry"] = retry(ctx, &input.request, draw, up);
+                let shown = out.get("endpoint").cloned().unwrap_or(Value::Null);
+                out["retry"] = retry(ctx, &input.request, draw, up, &shown);
             }
             (Some(input.id), Ok(out))
         }
@@ -313,12 +314,21 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
 /// ([`Decision::retry_after`]); with endpoints, the next try's endpoint
 /// ([`Router::pick_retry`]), avoiding the endpoint this answer picked. Null when the request
 /// is not forwarded.
-fn retry(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64, up: &input::Upstream) -> Value {
+fn retry(
+    ctx: &Ctx<'_>,
+    req: &OwnedRequest,
+    draw: u64,
+    up: &input::Upstream,
+    shown: &Value,
+) -> Value {
     let d = ctx.table.decide_with_draw(req, draw);
     let elapsed = std::time::Duration::from_millis(up.elapsed_ms);
-    let Some(v) = d.retry_after(&up.result, up.attempt, elapsed, draw) else {
+    let Some(mut v) = d.retry_after(&up.result, up.attempt, elapsed, draw) else {
         return Value::Null;
     };
+    if let Some(router) = ctx.router {
+        v = router.retry_verdict(&d, req, v);
+    }
     let ms = |t: std::time::Duration| t.as_millis() as u64;
     let mut out = json!({
         "retry": v.retry,
@@ -333,9 +343,12 @@ fn retry(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64, up: &input::Upstream) -> 
         "remote_localities": v.remote_localities,
     });
     if let Some(router) = ctx.router {
-        let first = router.pick(&d, req, draw);
-        let tried: Vec<&meshroute::registry::Endpoint> =
-            first.endpoint().map(|p| p.endpoint).into_iter().collect();
+        // The endpoint this answer shows (picked once: a round robin moves on each pick).
+        let first = shown["address"]
+            .as_str()
+            .zip(shown["port"].as_u64().and_then(|p| u16::try_from(p).ok()))
+            .map(|(a, p)| meshroute::registry::Endpoint::new(a, p));
+        let tried: Vec<&meshroute::registry::Endpoint> = first.iter().collect();
         let next = match v.retry {
             true => router.pick_retry(&d, req, retry_draw(draw, up.attempt), &v, &tried),
             false => Pick::NotForwarded,

@@ -334,7 +334,11 @@ fn lower_action(
         rewrite: filtered.rewrite.map(Box::new),
         timeout: timeouts.and_then(|t| timeout(t.request.as_deref())),
         backend_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
-        retries: retry.map(|r| std::sync::Arc::new(retries(r, timeouts))),
+        // `attempts: 0` turns retries off (istiod clears the policy: `ConvertPolicy` returns
+        // none for 0 attempts).
+        retries: retry
+            .filter(|r| r.attempts != Some(0))
+            .map(|r| std::sync::Arc::new(retries(r, timeouts))),
         fault: None,
         mirrors: filtered.mirrors.into(),
         cors: filtered.cors.map(Box::new),
@@ -661,6 +665,7 @@ fn retries(
         retriable_status_codes: codes,
         retry_remote_localities: None,
         retry_ignore_previous_hosts: true,
+        previous_hosts_set: false,
         host_selection_attempts: crate::retry::HOST_SELECTION_ATTEMPTS,
         backoff: timeout(r.backoff.as_deref()),
         is_default: false,

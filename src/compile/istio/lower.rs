@@ -495,6 +495,7 @@ fn retries(r: Option<&vs::HttpRetry>) -> Option<Arc<Retries>> {
         retriable_status_codes,
         retry_remote_localities: r.retry_remote_localities,
         retry_ignore_previous_hosts: r.retry_ignore_previous_hosts.unwrap_or(true),
+        previous_hosts_set: r.retry_ignore_previous_hosts.is_some(),
         host_selection_attempts: crate::retry::HOST_SELECTION_ATTEMPTS,
         backoff: r.backoff.map(|d| d.to_std()),
         is_default: false,
