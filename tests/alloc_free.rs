@@ -870,3 +870,82 @@ spec:
             .is_some()
     );
 }
+
+/// A retry's answer and its endpoint allocate nothing: `Decision::retry_after`,
+/// `Router::retry_verdict` and `Router::pick_retry` with endpoints already tried, under round
+/// robin, a ring hash and `retryRemoteLocalities`.
+#[test]
+fn retry_answers_and_retry_picks_allocate_nothing() {
+    let yaml = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: shop, namespace: prod}
+spec:
+  host: shop
+  subsets:
+  - {name: rr, labels: {app: shop}}
+  - name: ring
+    labels: {app: shop}
+    trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: prod}
+spec:
+  hosts: [shop]
+  http:
+  - match: [{uri: {prefix: /ring}}]
+    route: [{destination: {host: shop, subset: ring}}]
+    retries: {attempts: 3, retryOn: "5xx,reset", retryRemoteLocalities: true}
+  - route: [{destination: {host: shop, subset: rr}}]
+    retries: {attempts: 3, retryOn: 5xx, perTryTimeout: 1s}
+    timeout: 5s
+"#;
+    let table = Table::from_yaml(yaml).unwrap();
+    let mut reg = Registry::new();
+    for i in 0..6 {
+        reg.add(
+            "shop.prod.svc.cluster.local",
+            Endpoint::new(&format!("10.0.1.{i}"), 80).label("app", "shop"),
+        );
+    }
+    let router = Router::new(&table, &reg).unwrap();
+    let mk = |path: &str| {
+        OwnedRequest::new("GET", &format!("http://shop{path}"))
+            .header("x-user", "jason")
+            .from_namespace("prod")
+    };
+    let reqs = [mk("/"), mk("/ring")];
+    let results = [
+        meshroute::retry::UpstreamResult::status(503),
+        meshroute::retry::UpstreamResult::reset(true),
+        meshroute::retry::UpstreamResult::ConnectFailure,
+    ];
+    let run = |draw: u64| {
+        for r in &reqs {
+            let routed = router.decide_with_draw(r, draw);
+            let Some(first) = routed.pick.endpoint() else {
+                continue;
+            };
+            for (k, result) in results.iter().enumerate() {
+                let elapsed = std::time::Duration::from_millis(draw % 100);
+                let Some(v) = routed
+                    .decision
+                    .retry_after(result, 1 + k as u32, elapsed, draw)
+                else {
+                    continue;
+                };
+                let v = router.retry_verdict(&routed.decision, r, v);
+                let tried = [first.endpoint, first.endpoint, first.endpoint];
+                let next = router.pick_retry(&routed.decision, r, draw ^ 7, &v, &tried[..=k]);
+                std::hint::black_box((v, next.endpoint().map(|p| p.endpoint)));
+            }
+        }
+    };
+    run(0);
+    let before = allocations();
+    for draw in 0..200u64 {
+        run(draw);
+    }
+    assert_eq!(allocations() - before, 0);
+}

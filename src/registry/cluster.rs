@@ -381,7 +381,9 @@ impl Cluster {
         };
         // Locality-weighted: a locality first, by weight × availability (Envoy
         // `chooseHealthyLocality`), then an endpoint in it.
-        let group = spread.distribute.and_then(|to| {
+        // A level in panic picks among all its hosts, without the locality step (Envoy's
+        // `hostSourceToUse`).
+        let group = spread.distribute.filter(|_| !panic[p]).and_then(|to| {
             let weight = |g: usize| {
                 let (mut total, mut up) = (0u64, 0u64);
                 for i in 0..self.endpoints.len() {
