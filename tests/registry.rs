@@ -1704,3 +1704,37 @@ spec:
         assert_eq!(same, !avoids, "{retries} {second}");
     }
 }
+
+/// A Pod selected by a Service without slices has its locality from its labels, as one named
+/// by an EndpointSlice does (istiod reads the Pod's `istio-locality` label, dots as slashes;
+/// the Istio docs task "Locality failover" labels its Pods so).
+#[test]
+fn pods_selected_without_slices_carry_their_locality() {
+    let yaml = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: helloworld, namespace: sample}
+spec: {selector: {app: helloworld}, ports: [{port: 5000}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hw-1, namespace: sample, labels: {app: helloworld, istio-locality: region1.zone1.sub1}}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hw-2, namespace: sample, labels: {app: helloworld}}
+status: {podIP: 10.0.0.2}
+"#;
+    let config = Config::from_str(yaml, "pods.yaml").unwrap();
+    let (registry, _) = Registry::from_config(&config, &RegistryOptions::default());
+    let got: Vec<(&str, Option<&str>)> = registry
+        .endpoints("helloworld.sample.svc.cluster.local")
+        .iter()
+        .map(|e| (&*e.address, e.locality.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [("10.0.0.1", Some("region1/zone1/sub1")), ("10.0.0.2", None)]
+    );
+}

@@ -371,6 +371,7 @@ impl<'c> Discovery<'c> {
                 };
                 let mut e = Endpoint::new(ip, number as u16).healthy(pod.spec.ready());
                 e.labels = pod.metadata.labels.clone();
+                e.locality = locality(&e.labels, None);
                 e.service_port = port
                     .port
                     .filter(|n| (1..=65535).contains(n))
