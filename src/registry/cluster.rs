@@ -317,11 +317,17 @@ impl Cluster {
         if self.overflows() {
             return Pick::Overflow;
         }
-        let spread = self.spread(req);
-        if spread.failover.is_none() && spread.distribute.is_none() && self.outlier.is_none() {
+        // Without outlier detection there is no failover, and without `distribute` entries
+        // nothing spreads by locality: the plain balancer, without reading the client's
+        // locality; else the same when neither applies to this client.
+        let no_distribute = (self.locality_lb.as_ref()).is_none_or(|l| l.distribute.is_empty());
+        let spread = (self.outlier.is_some() || !no_distribute).then(|| self.spread(req));
+        let Some(spread) = spread
+            .filter(|s| s.failover.is_some() || s.distribute.is_some() || self.outlier.is_some())
+        else {
             let index = choose(&|_| true);
             return self.picked(index, route_hash, cluster_id, 0, false);
-        }
+        };
         // Levels by raw priority, counted in place.
         let mut by_raw = [Level::default(); MAX_LEVELS];
         for i in 0..self.endpoints.len() {
