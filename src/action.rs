@@ -345,12 +345,11 @@ pub struct Retries {
     pub retriable_status_codes: Vec<u16>,
     /// Whether to retry in other localities.
     pub retry_remote_localities: Option<bool>,
-    /// Whether to avoid hosts already tried (Envoy's previous-hosts predicate).
-    pub retry_ignore_previous_hosts: bool,
-    /// Whether `retryIgnorePreviousHosts` was written: istiod drops the previous-hosts
-    /// predicate it defaults to when the route hashes to a single destination, unless the
-    /// rule asked for it ([`crate::registry::Router::retry_verdict`]).
-    pub previous_hosts_set: bool,
+    /// `retryIgnorePreviousHosts` as written: whether to avoid hosts already tried (Envoy's
+    /// previous-hosts predicate); unset is Istio's default, true, except for a route to one
+    /// consistent-hash destination, where istiod leaves the predicate out
+    /// ([`crate::registry::Router::retry_verdict`]). [`Retries::avoids_previous_hosts`] reads it.
+    pub retry_ignore_previous_hosts: Option<bool>,
     /// How many times the load balancer picks again to avoid a host already tried (Envoy's
     /// `host_selection_retry_max_attempts`; istiod sets 5).
     pub host_selection_attempts: u32,
@@ -361,6 +360,11 @@ pub struct Retries {
 }
 
 impl Retries {
+    /// Whether retries avoid the hosts already tried, as the route writes it (unset: true).
+    pub fn avoids_previous_hosts(&self) -> bool {
+        self.retry_ignore_previous_hosts.unwrap_or(true)
+    }
+
     /// Istio's mesh default (istiod `retry.DefaultPolicy`): 2 attempts on connect-failure,
     /// refused-stream, unavailable, cancelled and retriable status codes, avoiding previous
     /// hosts. istiod lists no retriable status code any more (releases before 2024 listed
@@ -373,8 +377,7 @@ impl Retries {
             on: crate::retry::RetryOn::parse(DEFAULT_RETRY_ON),
             retriable_status_codes: Vec::new(),
             retry_remote_localities: None,
-            retry_ignore_previous_hosts: true,
-            previous_hosts_set: false,
+            retry_ignore_previous_hosts: None,
             host_selection_attempts: crate::retry::HOST_SELECTION_ATTEMPTS,
             backoff: None,
             is_default: true,

@@ -506,8 +506,8 @@ impl Retries {
             backoff: Duration::ZERO,
             per_try_timeout,
             budget,
-            avoid_previous_hosts: self.retry_ignore_previous_hosts,
-            host_selection_attempts: if self.retry_ignore_previous_hosts {
+            avoid_previous_hosts: self.avoids_previous_hosts(),
+            host_selection_attempts: if self.avoids_previous_hosts() {
                 self.host_selection_attempts
             } else {
                 0
@@ -568,7 +568,7 @@ impl Retries {
         if let Some(t) = self.per_try_timeout {
             text.push_str(&format!(", per-try timeout {} ms", t.as_millis()));
         }
-        if self.retry_ignore_previous_hosts {
+        if self.avoids_previous_hosts() {
             text.push_str(", avoiding endpoints already tried");
         }
         if self.retry_remote_localities == Some(true) {

@@ -329,7 +329,9 @@ impl Router {
         mut verdict: crate::retry::RetryVerdict,
     ) -> crate::retry::RetryVerdict {
         let single = forward.is_some_and(|f| f.destinations.len() == 1);
-        let written = decision.retries().is_some_and(|r| r.previous_hosts_set);
+        let written = decision
+            .retries()
+            .is_some_and(|r| r.retry_ignore_previous_hosts.is_some());
         if single && cluster.policy.is_consistent_hash() && !written {
             verdict.avoid_previous_hosts = false;
         }

@@ -601,7 +601,7 @@ fn retries(r: &crate::action::Retries) -> String {
         Some(false) => text.push_str(", not to remote localities"),
         None => {}
     }
-    if r.retry_ignore_previous_hosts {
+    if r.avoids_previous_hosts() {
         text.push_str(", to other hosts than the ones tried");
     }
     if r.is_default {
