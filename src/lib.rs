@@ -137,6 +137,7 @@ pub mod hash;
 mod hot;
 mod index;
 pub mod limits;
+pub mod mesh;
 pub mod observe;
 pub mod predicate;
 pub mod registry;

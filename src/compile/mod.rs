@@ -62,6 +62,9 @@ pub struct CompileOptions {
     /// only the rules that can match its path. The answer is the same either way; `false`
     /// evaluates every rule in order, the reference the index is tested against.
     pub route_index: bool,
+    /// Mesh-wide settings (outbound traffic policy, root namespace); a loaded `istio`
+    /// ConfigMap in the root namespace overrides what it sets.
+    pub mesh: crate::mesh::MeshSettings,
 }
 
 impl Default for CompileOptions {
@@ -74,6 +77,7 @@ impl Default for CompileOptions {
             counters: false,
             path_normalization: Default::default(),
             route_index: true,
+            mesh: Default::default(),
         }
     }
 }

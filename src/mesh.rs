@@ -1,0 +1,47 @@
+//! Mesh-wide settings: what istiod reads from its mesh config (the `istio` ConfigMap in the
+//! root namespace, key `mesh`; istio/api `mesh/v1alpha1/config.proto` `MeshConfig`), as far as
+//! routing depends on them. [`crate::CompileOptions::mesh`] holds them; a loaded `istio`
+//! ConfigMap in the root namespace overrides the fields it sets.
+
+/// What a sidecar does with a request for a host no service in its view defines
+/// (`MeshConfig.outboundTrafficPolicy.mode`, and a Sidecar's own `outboundTrafficPolicy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OutboundPolicy {
+    /// `ALLOW_ANY` (Istio's default): forwarded to the address the client asked for, as Envoy's
+    /// `PassthroughCluster`.
+    #[default]
+    AllowAny,
+    /// `REGISTRY_ONLY`: refused, as Envoy's `BlackHoleCluster` (502).
+    RegistryOnly,
+}
+
+impl OutboundPolicy {
+    /// The mode as Istio spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundPolicy::AllowAny => "ALLOW_ANY",
+            OutboundPolicy::RegistryOnly => "REGISTRY_ONLY",
+        }
+    }
+}
+
+/// The mesh-wide settings routing depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MeshSettings {
+    /// `outboundTrafficPolicy.mode` (default `ALLOW_ANY`).
+    pub outbound_traffic_policy: OutboundPolicy,
+    /// `rootNamespace` (default `istio-system`): its Sidecar without a workload selector is the
+    /// mesh's default Sidecar, and its `istio` ConfigMap is the mesh config.
+    pub root_namespace: String,
+}
+
+impl Default for MeshSettings {
+    fn default() -> MeshSettings {
+        MeshSettings {
+            outbound_traffic_policy: OutboundPolicy::AllowAny,
+            root_namespace: "istio-system".into(),
+        }
+    }
+}
