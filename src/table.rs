@@ -236,6 +236,8 @@ pub(crate) struct Inner {
     pub(crate) policies: Vec<HostPolicy>,
     /// The header names of the entries' inline conditions ([`Hot`]).
     pub(crate) header_names: HeaderNames,
+    /// The mesh-wide settings the table was compiled with.
+    pub(crate) mesh: crate::mesh::MeshSettings,
 }
 
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an

@@ -172,6 +172,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     let mut inner = Inner {
         cluster_domain: options.cluster_domain.as_str().into(),
         contexts: vec![Context::default()],
+        mesh: options.mesh.clone(),
         ..Inner::default()
     };
     istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
