@@ -146,6 +146,7 @@ mod request;
 pub mod retry;
 mod rule;
 pub mod session;
+mod sidecar;
 mod span;
 pub mod split;
 mod table;

@@ -11,6 +11,7 @@ use crate::predicate::host::{HostIndex, Via, lookup_names, with_request_host};
 use crate::predicate::normalize::MAX_PATH_LEN;
 use crate::request::{Request, addressed_port};
 pub(crate) use crate::rule::{ClusterKey, Rule, Source, SubsetInfo};
+use crate::sidecar::View;
 
 /// One entry of a virtual host's route list: a rule and one of its match blocks, with the
 /// block's hot part inline ([`Hot`]), so that most failing candidates are rejected from here.
@@ -58,6 +59,9 @@ pub(crate) struct Claim {
     pub(crate) visibility: Visibility,
     /// The namespace of the resource the claim comes from (for [`VirtualHost::claim_for`]).
     pub(crate) namespace: Box<str>,
+    /// The resource its rules come from ([`Rule::source`]), for Sidecar views; set when the
+    /// table is complete ([`Inner::build_hot`]).
+    pub(crate) source: u32,
     pub(crate) entries: Vec<Entry>,
     /// The entries' path index, built once the entries are final (see [`crate::index`]);
     /// `None` for short lists, which are scanned in order.
@@ -69,6 +73,7 @@ impl Claim {
         Claim {
             visibility,
             namespace: namespace.into(),
+            source: u32::MAX,
             entries,
             index: None,
         }
@@ -101,15 +106,20 @@ impl VirtualHost {
     /// `dedupeDomains` keeps the first for a domain): first those of `ns` itself exported to
     /// `ns`, then those exported to `ns` by name, then the public ones; in claim order
     /// (creation time) within each.
+    ///
+    /// A client with a Sidecar (`view`) sees only the claims whose resource its egress
+    /// listener imports.
     #[inline]
-    pub(crate) fn claim_for(&self, ns: &str) -> Option<&Claim> {
+    pub(crate) fn claim_for(&self, ns: &str, view: Option<&View<'_>>) -> Option<&Claim> {
+        let imported = |c: &Claim| view.is_none_or(|v| v.admits_source(c.source, &c.namespace));
         // The usual host: one VirtualService, visible everywhere.
         if let [only] = &self.claims[..]
             && only.visibility == Visibility::Public
         {
-            return Some(only);
+            return imported(only).then_some(only);
         }
         let tier = |c: &Claim| match &c.visibility {
+            _ if !imported(c) => None,
             Visibility::Public => Some(2),
             v if v.admits(ns) => Some(if *c.namespace == *ns { 0 } else { 1 }),
             Visibility::Only(_) => None,
@@ -179,13 +189,14 @@ impl Hosts {
         &'h self,
         host: &str,
         ns: &str,
+        view: Option<&View<'_>>,
         expand: Option<&str>,
         port: Option<u16>,
         on: &mut impl FnMut(LookupStep<'h, '_>),
     ) -> Option<(&'h VirtualHost, &'h Claim)> {
         let mut offer = |id: u32, via: Via<'_>| {
             let vh = &self.vhosts[id as usize];
-            if let Some(claim) = vh.claim_for(ns) {
+            if let Some(claim) = vh.claim_for(ns, view) {
                 on(LookupStep::Found { via, port });
                 Some((vh, claim))
             } else {
@@ -238,6 +249,8 @@ pub(crate) struct Inner {
     pub(crate) header_names: HeaderNames,
     /// The mesh-wide settings the table was compiled with.
     pub(crate) mesh: crate::mesh::MeshSettings,
+    /// The Sidecars: what each client workload sees.
+    pub(crate) sidecars: crate::sidecar::Sidecars,
 }
 
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
@@ -515,7 +528,8 @@ impl Inner {
         &self.sources[rule.source as usize]
     }
 
-    /// Sets every entry's hot part ([`Hot`]), interning the header names it reads.
+    /// Sets every entry's hot part ([`Hot`]), interning the header names it reads, and every
+    /// claim's source.
     pub(crate) fn build_hot(&mut self) {
         let Inner {
             contexts,
@@ -529,9 +543,14 @@ impl Inner {
                 .chain(ctx.server_ports.iter_mut().map(|l| &mut l.1));
             for hosts in lists {
                 let claims = hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut());
-                for e in claims.flat_map(|c| c.entries.iter_mut()) {
-                    let block = e.block.map(|b| &rules[e.rule as usize].blocks[b as usize]);
-                    e.hot = Hot::new(block, header_names);
+                for claim in claims {
+                    if let Some(e) = claim.entries.first() {
+                        claim.source = rules[e.rule as usize].source;
+                    }
+                    for e in &mut claim.entries {
+                        let block = e.block.map(|b| &rules[e.rule as usize].blocks[b as usize]);
+                        e.hot = Hot::new(block, header_names);
+                    }
                 }
             }
         }
@@ -601,28 +620,34 @@ impl Inner {
     ) -> Option<(&'c VirtualHost, &'c Claim)> {
         let ns = req.source_namespace();
         let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
+        let port = addressed_port(req);
+        // A sidecar's client sees what its Sidecar imports.
+        let view = match ctx.gateway {
+            None => self.sidecars.view(req, port),
+            Some(_) => None,
+        };
+        let view = view.as_ref();
         with_request_host(req.authority(), |host| {
             // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or
             // in the mesh the routes limited to one Service port.
-            let port = addressed_port(req);
             if !ctx.listeners.is_empty()
                 && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
             {
-                if let Some(vh) = hosts.find(host, ns, expand, Some(port), on) {
+                if let Some(vh) = hosts.find(host, ns, view, expand, Some(port), on) {
                     return Some(vh);
                 }
                 on(LookupStep::PortMissed(port));
             }
             // An Istio gateway: the hosts of the server port, and only those.
             if let Some((_, hosts)) = ctx.server_ports.iter().find(|(p, _)| *p == port) {
-                return hosts.find(host, ns, expand, Some(port), on);
+                return hosts.find(host, ns, view, expand, Some(port), on);
             }
             // No server on the port (it may be named as the gateway Service's port, not the
             // server's): the hosts of every port.
             if ctx.servers_known && req.port().is_some() {
                 on(LookupStep::NoServer(port));
             }
-            ctx.hosts.find(host, ns, expand, None, on)
+            ctx.hosts.find(host, ns, view, expand, None, on)
         })
     }
 }

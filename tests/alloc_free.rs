@@ -382,6 +382,38 @@ spec:
     );
 }
 
+/// Sidecar scoping on the decision path: picking the client's Sidecar by namespace and labels,
+/// its egress listener by port, and importing a VirtualService by its namespace and hosts
+/// allocate nothing, whether the import admits the host or hides it.
+#[test]
+fn sidecar_scoped_decisions_allocate_nothing() {
+    let config = include_str!("data/sidecar-scope.yaml");
+    let config: serde_json::Value = serde_saphyr::from_str(config).unwrap();
+    let table = Table::from_yaml(config["config"].as_str().unwrap()).unwrap();
+    let reqs = [
+        OwnedRequest::new("GET", "http://api.prod-apis.svc.cluster.local/")
+            .from_namespace("prod-us1"),
+        OwnedRequest::new("GET", "http://details.prod-us2.svc.cluster.local:9080/")
+            .from_namespace("prod-us1")
+            .source_label("app", "ratings"),
+        OwnedRequest::new("GET", "http://reviews.team-a.svc.cluster.local/")
+            .from_namespace("team-c"),
+        OwnedRequest::new("GET", "http://a.shared.svc.cluster.local/").from_namespace("team-b"),
+    ];
+    let (n, outcomes) = std::thread::spawn(move || {
+        let mut outcomes = [""; 4];
+        let before = allocations();
+        for (i, r) in reqs.iter().enumerate() {
+            outcomes[i] = table.decide_with_draw(r, 7).outcome.label();
+        }
+        (allocations() - before, outcomes)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "deciding with Sidecars allocated {n} times");
+    assert_eq!(outcomes, ["matched", "matched", "passthrough", "matched"]);
+}
+
 #[test]
 fn the_counter_sees_allocations() {
     let n = std::thread::spawn(|| {

@@ -180,6 +180,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
     assign_clusters(&mut inner, &single_port_services(&world, options));
     inner.policies = istio::policy::lower_policies(&valid, options);
+    istio::sidecar::lower_sidecars(&valid, &options.default_namespace, &mut inner);
     finish(inner, options, ledger)
 }
 
@@ -203,6 +204,7 @@ fn validate<'c>(
                 destination_rule::validate_destination_rule(&o.spec, &mut report)
             }
             Resource::Gateway(o) => gateway::validate_istio_gateway(&o.spec, &mut report),
+            Resource::Sidecar(o) => istio::sidecar::validate_sidecar(&o.spec, &mut report),
             Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
             Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),

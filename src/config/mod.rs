@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod gateway_api;
 mod load;
 pub(crate) mod names;
+pub mod sidecar;
 pub mod virtual_service;
 
 use std::collections::BTreeMap;
@@ -157,6 +158,8 @@ pub enum Resource {
     /// Core Pod (labels and IP, for the registry): `Object::spec` holds its `spec` and
     /// `status`.
     Pod(Box<Object<discovery::Pod>>),
+    /// networking.istio.io Sidecar (a client workload's view of the mesh).
+    Sidecar(Box<Object<sidecar::SidecarSpec>>),
 }
 
 /// Applies `$body` to the `Object` inside any variant.
@@ -174,6 +177,7 @@ macro_rules! with_object {
             Resource::Namespace($o) => $body,
             Resource::EndpointSlice($o) => $body,
             Resource::Pod($o) => $body,
+            Resource::Sidecar($o) => $body,
         }
     };
 }
@@ -203,6 +207,7 @@ impl Resource {
             Resource::Namespace(_) => "Namespace",
             Resource::EndpointSlice(_) => "EndpointSlice",
             Resource::Pod(_) => "Pod",
+            Resource::Sidecar(_) => "Sidecar",
         }
     }
 
@@ -542,6 +547,7 @@ impl Config {
             "Service" => object!(Service),
             "EndpointSlice" => object!(EndpointSlice),
             "Pod" => object!(Pod),
+            "Sidecar" => object!(Sidecar),
             _ => self.resources.push(Resource::Namespace(Box::new(Object {
                 api_version,
                 metadata,
@@ -826,7 +832,7 @@ fn is_routed_kind(api_version: &str, kind: &str) -> bool {
     let gateway_api = group == "gateway.networking.k8s.io" && matches!(version, "v1" | "v1beta1");
     let core = api_version == "v1";
     match kind {
-        "VirtualService" | "DestinationRule" => istio,
+        "VirtualService" | "DestinationRule" | "Sidecar" => istio,
         "Gateway" => istio || gateway_api,
         "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
         "Service" | "Namespace" | "Pod" => core,

@@ -46,6 +46,10 @@ pub struct Explain {
     /// The namespace of the source workload (`default` unless the request says otherwise); it
     /// decides which resources are visible.
     pub source_namespace: String,
+    /// The Istio `Sidecar` that scoped what the client sees, as `(namespace, name)`, and the
+    /// port of its egress listener that applied (`None`: the catch-all listener); `None` when no
+    /// Sidecar applies (at a gateway, or none selects the client).
+    pub sidecar: Option<SidecarUsed>,
     /// The group of hosts the host was looked up in; `None` when the context is unknown.
     pub port_group: Option<PortGroup>,
     /// The host lookup.
@@ -400,6 +404,16 @@ impl Table {
             return finish(e, Outcome::NoVirtualHost, draw, inner);
         };
         e.context_known = true;
+        if ctx.gateway.is_none()
+            && let Some(v) = inner.sidecars.view(req, crate::addressed_port(req))
+        {
+            e.sidecar = Some(SidecarUsed {
+                namespace: v.scope.namespace.to_string(),
+                name: v.scope.name.to_string(),
+                by_selector: v.scope.has_selector(),
+                listener: v.listener.map(|l| l.port),
+            });
+        }
         let (found, group) = look_up_host(inner, ctx, req, &mut e.host);
         let Some((vhost, claim)) = found else {
             e.port_group = Some(PortGroup::AllPorts);
@@ -432,6 +446,22 @@ impl Table {
     }
 }
 
+/// The Sidecar a mesh request was scoped by ([`Explain::sidecar`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SidecarUsed {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Whether it selected the client by its `workloadSelector` (else it is the namespace's or
+    /// the root namespace's default).
+    pub by_selector: bool,
+    /// The egress listener that applied: `Some(Some(port))` bound to the port, `Some(None)` the
+    /// catch-all, `None` no listener for the port (the client sees no VirtualService).
+    pub listener: Option<Option<u16>>,
+}
+
 /// The explanation before any step: the request as given, nothing found yet.
 fn started<R: Request + ?Sized>(req: &R, draw: u64) -> Explain {
     Explain {
@@ -441,6 +471,7 @@ fn started<R: Request + ?Sized>(req: &R, draw: u64) -> Explain {
         gateway: req.gateway().map(|(n, g)| (n.to_string(), g.to_string())),
         context_known: false,
         source_namespace: req.source_namespace().to_string(),
+        sidecar: None,
         port_group: None,
         host: HostLookup {
             authority: req.authority().to_string(),
@@ -468,6 +499,7 @@ fn look_up_host<'c, R: Request + ?Sized>(
     host: &mut HostLookup,
 ) -> (Option<(&'c VirtualHost, &'c Claim)>, PortGroup) {
     let ns = req.source_namespace();
+    let sidecar = ctx.gateway.is_none() && !inner.sidecars.is_empty();
     let mut group = PortGroup::AllPorts;
     let found = inner.find_vhost_with(ctx, req, &mut |step| match step {
         LookupStep::Found { via, port } => {
@@ -481,8 +513,13 @@ fn look_up_host<'c, R: Request + ?Sized>(
             group = port.map_or(PortGroup::AllPorts, PortGroup::Port);
         }
         LookupStep::Invisible(vh) => host.notes.push(format!(
-            "virtual host {} has no route visible to namespace {ns}",
-            host_name(vh)
+            "virtual host {} has no route {}",
+            host_name(vh),
+            if sidecar {
+                format!("that namespace {ns} sees (exportTo) and its Sidecar imports")
+            } else {
+                format!("visible to namespace {ns}")
+            }
         )),
         LookupStep::PortMissed(port) => host.notes.push(format!(
             "no host for port {port}; looked up in the hosts of every port"
@@ -1092,7 +1129,24 @@ impl Explain {
         )?;
         let ns = &self.source_namespace;
         match &self.gateway {
-            None => writeln!(f, "context: mesh, source namespace {ns}")?,
+            None => {
+                writeln!(f, "context: mesh, source namespace {ns}")?;
+                if let Some(s) = &self.sidecar {
+                    let how = if s.by_selector {
+                        "its workloadSelector selects the client"
+                    } else if s.namespace == *ns {
+                        "the namespace's default"
+                    } else {
+                        "the root namespace's default"
+                    };
+                    let listener = match s.listener {
+                        Some(Some(p)) => format!("egress listener for port {p}"),
+                        Some(None) => "catch-all egress listener".into(),
+                        None => "no egress listener for the port: no VirtualService is seen".into(),
+                    };
+                    writeln!(f, "sidecar: {}/{} ({how}); {listener}", s.namespace, s.name)?;
+                }
+            }
             Some((gns, name)) => {
                 let unknown = if self.context_known {
                     ""
@@ -1361,7 +1415,7 @@ impl Explain {
             .winner
             .as_ref()
             .map_or(Value::Null, |w| winner_json(w, self.draw));
-        json!({
+        let mut out = json!({
             "method": self.method,
             "path": self.path,
             "draw": self.draw,
@@ -1376,7 +1430,17 @@ impl Explain {
             "status": self.status,
             "winner": winner,
             "port": self.port.map(|p| json!({"number": p.number, "from": p.from.describe()})),
-        })
+        });
+        // Present only where a Sidecar applies, so that other answers keep their shape.
+        if let Some(s) = &self.sidecar {
+            out["sidecar"] = json!({
+                "namespace": s.namespace,
+                "name": s.name,
+                "by_selector": s.by_selector,
+                "listener": s.listener.map(|p| p.map_or(json!("catch-all"), |p| json!(p))),
+            });
+        }
+        out
     }
 }
 

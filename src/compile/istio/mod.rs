@@ -9,7 +9,8 @@
 //! * [`delegate`]: delegation, a root VirtualService merged with its delegates;
 //! * [`lower`]: a valid VirtualService into compiled rules, with its DestinationRule subsets;
 //! * [`place`]: the lowered VirtualServices into the table's hosts, in Istio's precedence;
-//! * [`policy`]: DestinationRule load balancing, merged per host.
+//! * [`policy`]: DestinationRule load balancing, merged per host;
+//! * [`sidecar`]: `Sidecar` validation (`ValidateSidecar`) and its lowering into client views.
 //!
 //! Shared vocabulary lives one floor up: DNS names and hosts in `compile/names.rs`, durations,
 //! header values, enums and counts in `compile/values.rs`, the report in `compile/report.rs`.
@@ -22,6 +23,7 @@ pub(crate) mod lower;
 pub(crate) mod place;
 pub(crate) mod policy;
 pub(crate) mod reachability;
+pub(crate) mod sidecar;
 pub(crate) mod virtual_service;
 
 /// The resources `pick` takes from `valid`, in Istio's order for configuration of one kind
