@@ -149,6 +149,20 @@ const CASES: &[Expect] = &[
         &["\"shop.example.org\"", "Gateway default/public"],
     ),
     warn(
+        "multiple-sidecars-without-selector",
+        Some("IST0110"),
+        ("Sidecar", "shop", "second"),
+        "spec",
+        &["namespace shop", "first (the oldest) applies"],
+    ),
+    warn(
+        "conflicting-sidecar-selectors",
+        Some("IST0111"),
+        ("Sidecar", "shop", "by-version"),
+        "spec.workloadSelector",
+        &["Pod shop/cart-v1-0", "by-app"],
+    ),
+    warn(
         "unresolved-backend",
         None,
         ("HTTPRoute", "infra", "shop"),

@@ -180,7 +180,12 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
     assign_clusters(&mut inner, &single_port_services(&world, options));
     inner.policies = istio::policy::lower_policies(&valid, options);
-    istio::sidecar::lower_sidecars(&valid, &options.default_namespace, &mut inner);
+    istio::sidecar::lower_sidecars(
+        &valid,
+        &options.default_namespace,
+        &mut inner,
+        &mut ledger.diagnostics,
+    );
     finish(inner, options, ledger)
 }
 

@@ -31,6 +31,8 @@
 //! | `not-attached` | | warning | HTTPRoute / GRPCRoute, `spec.parentRefs[i]` | the route is not attached to that parent; the message gives the Gateway API reason (`NoMatchingParent`, `NotAllowedByListeners`, `NoMatchingListenerHostname`) |
 //! | `hostname-no-listener` | | warning | HTTPRoute / GRPCRoute, `spec.hostnames[i]` | the route is attached, but this hostname intersects no listener hostname of its Gateways |
 //! | `host-not-in-gateway` | IST0132 | warning | VirtualService, `spec.hosts` | a host the VirtualService binds to a Gateway is exposed by none of its servers |
+//! | `multiple-sidecars-without-selector` | IST0110 | warning | Sidecar, `spec` | another Sidecar without a workloadSelector in the namespace is older; only that one applies |
+//! | `conflicting-sidecar-selectors` | IST0111 | warning | Sidecar, `spec.workloadSelector` | with Pods given: an older Sidecar's selector selects the same Pod; only that one applies to it |
 //! | `unresolved-backend` | | warning | HTTPRoute / GRPCRoute, `…backendRefs[j]` | the backend cannot be used (`ResolvedRefs` false); its share is refused |
 //!
 //! Every other compile diagnostic passes through with its code, as a warning unless it is a
@@ -38,7 +40,7 @@
 //! `large-direct-response`, `sni-ip-address`, `delegate-not-found`, `delegate-not-exported`,
 //! `delegate-conflict`, `delegate-empty`, `empty-selector`, `failover-without-outlier-detection`,
 //! `tls-version-without-ciphers`, `invalid-cipher-suite`, `duplicate-cipher-suite`,
-//! `duplicate-header`, `missing-tls`, `unsupported-filter`, `regex-star-presence` (Istio's `regex: "*"`
+//! `duplicate-header`, `missing-tls`, `duplicate-egress-host`, `egress-host-all`, `unsupported-filter`, `regex-star-presence` (Istio's `regex: "*"`
 //! read as presence, which its webhook refuses), and the note `skipped` (a resource of
 //! a kind meshroute does not handle).
 //!
@@ -219,6 +221,8 @@ fn istio_code(code: &str) -> Option<&'static str> {
     Some(match code {
         "undefined-subset" => "IST0101",
         "conflicting-host" => "IST0109",
+        "multiple-sidecars-without-selector" => "IST0110",
+        "conflicting-sidecar-selectors" => "IST0111",
         "unreachable-rule" => "IST0130",
         "shadowed-match" | "duplicate-match" => "IST0131",
         "host-not-in-gateway" => "IST0132",

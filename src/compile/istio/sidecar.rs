@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::config::sidecar::{EgressListener, SidecarPort, SidecarSpec};
 use crate::config::{Object, Resource};
+use crate::error::{Diagnostic, ResourceId};
 use crate::mesh::OutboundPolicy;
 use crate::predicate::host::service_fqdn;
 use crate::sidecar::{Import, Listener, Scope, Sidecars};
@@ -254,7 +255,12 @@ fn check_hosts(hosts: &[String], path: &str, report: &mut Report) {
 
 /// The valid Sidecars in selection order, and the hosts of every rule source already in
 /// `inner` (VirtualServices: their hosts expanded; Gateway API routes: their Service parents).
-pub(crate) fn lower_sidecars(valid: &[&Resource], ns_default: &str, inner: &mut Inner) {
+pub(crate) fn lower_sidecars(
+    valid: &[&Resource],
+    ns_default: &str,
+    inner: &mut Inner,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let root_namespace = inner.mesh.root_namespace.clone();
     let sidecars = super::in_creation_order(
         valid,
@@ -267,6 +273,7 @@ pub(crate) fn lower_sidecars(valid: &[&Resource], ns_default: &str, inner: &mut 
     if sidecars.is_empty() {
         return;
     }
+    check_selection(&sidecars, valid, ns_default, diagnostics);
     // Selector ones first within a namespace, each group oldest first.
     let (mut scopes, defaults): (Vec<&Object<SidecarSpec>>, Vec<_>) = sidecars
         .iter()
@@ -328,6 +335,69 @@ fn lower_one(s: &Object<SidecarSpec>, ns: &str) -> Scope {
         .as_ref()
         .and_then(|p| outbound_mode(p.mode.as_deref()));
     Scope::new(ns, &s.metadata.name, selector, listeners, outbound)
+}
+
+/// istioctl's Sidecar analyzers (pkg/config/analysis/analyzers/sidecar): more than one Sidecar
+/// without a selector in a namespace (IST0110: only the oldest applies), and, with Pods given,
+/// several Sidecars whose selectors select the same Pod (IST0111: only the oldest applies).
+fn check_selection(
+    sidecars: &[&Object<SidecarSpec>],
+    valid: &[&Resource],
+    ns_default: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let id = |s: &Object<SidecarSpec>| {
+        ResourceId::new("Sidecar", s.namespace(ns_default), &s.metadata.name)
+    };
+    let mut defaults: HashMap<&str, &Object<SidecarSpec>> = HashMap::new();
+    for s in sidecars
+        .iter()
+        .filter(|s| s.spec.workload_selector.is_none())
+    {
+        let ns = s.namespace(ns_default);
+        match defaults.get(ns) {
+            None => {
+                defaults.insert(ns, s);
+            }
+            Some(first) => diagnostics.push(Diagnostic::warning(
+                &id(s),
+                "multiple-sidecars-without-selector",
+                "spec",
+                format!(
+                    "namespace {ns} has more than one Sidecar without a workloadSelector; {} \
+                     (the oldest) applies and this one does not (IST0110)",
+                    first.metadata.name
+                ),
+            )),
+        }
+    }
+    for r in valid {
+        let Resource::Pod(pod) = r else { continue };
+        let ns = pod.namespace(ns_default);
+        let mut selecting = sidecars.iter().filter(|s| {
+            s.namespace(ns_default) == ns
+                && s.spec.workload_selector.as_ref().is_some_and(|sel| {
+                    sel.labels
+                        .iter()
+                        .all(|(k, v)| pod.metadata.labels.get(k) == Some(v))
+                })
+        });
+        let Some(first) = selecting.next() else {
+            continue;
+        };
+        for s in selecting {
+            diagnostics.push(Diagnostic::warning(
+                &id(s),
+                "conflicting-sidecar-selectors",
+                "spec.workloadSelector",
+                format!(
+                    "Pod {ns}/{} is selected by this Sidecar and by {}; the oldest, {}, applies \
+                     to it (IST0111)",
+                    pod.metadata.name, first.metadata.name, first.metadata.name
+                ),
+            ));
+        }
+    }
 }
 
 /// Every source's hosts, by source id.
