@@ -334,11 +334,15 @@ fn lower_action(
         rewrite: filtered.rewrite.map(Box::new),
         timeout: timeouts.and_then(|t| timeout(t.request.as_deref())),
         backend_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
-        // `attempts: 0` turns retries off (istiod clears the policy: `ConvertPolicy` returns
-        // none for 0 attempts).
-        retries: retry
-            .filter(|r| r.attempts != Some(0))
-            .map(|r| std::sync::Arc::new(retries(r, timeouts))),
+        // No `retry`: istiod's conversion leaves the VirtualService's `retries` unset, which
+        // is the mesh default policy (pilot/pkg/config/kube/gateway/conversion.go,
+        // route/retry `ConvertPolicy`). `attempts: 0` turns retries off (`ConvertPolicy`
+        // returns none for 0 attempts).
+        retries: match retry {
+            None => Some(std::sync::Arc::clone(crate::retry::mesh_default())),
+            Some(r) if r.attempts == Some(0) => None,
+            Some(r) => Some(std::sync::Arc::new(retries(r, timeouts))),
+        },
         fault: None,
         mirrors: filtered.mirrors.into(),
         cors: filtered.cors.map(Box::new),
