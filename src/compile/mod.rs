@@ -179,7 +179,8 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     let world = gateway_api_world(&valid, options, regexes);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
     assign_clusters(&mut inner, &single_port_services(&world, options));
-    inner.policies = istio::policy::lower_policies(&valid, options);
+    (inner.policies, inner.dr_index) = istio::policy::lower_policies(&valid, options);
+    inner.subset_scoped = subset_scoped(&inner);
     finish(inner, options, ledger)
 }
 
@@ -383,6 +384,51 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
         }
     }
     inner.clusters = clusters;
+}
+
+/// Per cluster: whether a decision must check that the DestinationRule its client sees defines
+/// the cluster's subset ([`Inner::subset_missing`]). Not when no rule defines it (the
+/// destination is unavailable for everyone), nor when every client sees one that does: every
+/// rule for the host defines it, and one of them is exported to every namespace from the
+/// host's namespace or the root namespace, so that no client is left without a rule.
+fn subset_scoped(inner: &Inner) -> Vec<bool> {
+    use crate::balance::{HostPolicy, host_namespace};
+    let covers = |p: &HostPolicy, host: &str| {
+        *p.host == *host || p.host.strip_prefix('*').is_some_and(|s| host.ends_with(s))
+    };
+    let index = &inner.dr_index;
+    inner
+        .clusters
+        .iter()
+        .map(|key| {
+            let Some(subset) = &key.subset else {
+                return false;
+            };
+            let mut defined_somewhere = false;
+            let mut everywhere = true;
+            for p in inner.policies.iter().filter(|p| covers(p, &key.host)) {
+                let has = p.subset(subset).is_some();
+                defined_somewhere |= has;
+                everywhere &= has;
+            }
+            if !defined_somewhere {
+                return false;
+            }
+            let owners = [host_namespace(&key.host, &index.domain), Some(&*index.root)];
+            let public = owners
+                .into_iter()
+                .flatten()
+                .find_map(|owner| index.exported.get(owner)?.lookup(&key.host))
+                .is_some_and(|ids| {
+                    let public = |&i: &u32| {
+                        let p = &inner.policies[i as usize];
+                        p.export_to.iter().all(|e| &**e == "*")
+                    };
+                    ids.iter().all(public)
+                });
+            !(everywhere && public)
+        })
+        .collect()
 }
 
 /// What a compile files as it goes: the resources it rejects and its warnings.
