@@ -44,9 +44,9 @@ pub struct MeshSettings {
     pub default_virtual_service_export_to: Vec<String>,
     /// `defaultServiceExportTo`: the `exportTo` of a Service that sets none (empty: `*`).
     pub default_service_export_to: Vec<String>,
-    /// `defaultHttpRetryPolicy`: the retry policy of every HTTP route that writes no
-    /// `retries`, and of the mesh default route (`None`: Istio's built-in default;
-    /// `attempts: 0` turns retries off).
+    /// `defaultHttpRetryPolicy` as written (`None`: Istio's built-in default). Istio makes it
+    /// the policy of every HTTP route that writes no `retries` and of the mesh default route;
+    /// the table keeps it, and decisions still apply the built-in default.
     pub default_http_retry_policy: Option<crate::config::virtual_service::HttpRetry>,
 }
 

@@ -16,6 +16,7 @@
 
 mod gateway_api;
 mod istio;
+mod mesh_config;
 pub(crate) mod names;
 mod regexes;
 pub(crate) mod report;
@@ -169,6 +170,9 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     };
     let regexes = Rc::new(RefCell::new(regexes::Regexes::default()));
     let valid = validate(config, options, &regexes, &mut ledger);
+    // The root namespace's `istio` ConfigMap overrides the mesh settings of the options.
+    let read = mesh_config::apply(&valid, options, &mut ledger);
+    let options = read.as_ref().unwrap_or(options);
     let mut inner = Inner {
         cluster_domain: options.cluster_domain.as_str().into(),
         contexts: vec![Context::default()],
@@ -211,7 +215,8 @@ fn validate<'c>(
             | Resource::Service(_)
             | Resource::Namespace(_)
             | Resource::EndpointSlice(_)
-            | Resource::Pod(_) => {}
+            | Resource::Pod(_)
+            | Resource::ConfigMap(_) => {}
         }
         if ledger.file(&id, res.source(), report) {
             valid.push(res);
