@@ -389,6 +389,28 @@ impl Table {
         d
     }
 
+    /// The mesh-wide settings the table was compiled with: [`crate::CompileOptions::mesh`],
+    /// with what the root namespace's `istio` ConfigMap (`data.mesh`) sets applied.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::mesh::OutboundPolicy;
+    /// let table = meshroute::Table::from_yaml(r#"
+    /// apiVersion: v1
+    /// kind: ConfigMap
+    /// metadata: {name: istio, namespace: istio-system}
+    /// data:
+    ///   mesh: |-
+    ///     outboundTrafficPolicy:
+    ///       mode: REGISTRY_ONLY
+    /// "#)?;
+    /// assert_eq!(table.mesh().outbound_traffic_policy, OutboundPolicy::RegistryOnly);
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn mesh(&self) -> &crate::mesh::MeshSettings {
+        &self.inner.mesh
+    }
+
     /// The resources rules come from, indexed by [`Rule::source`].
     pub fn sources(&self) -> &[Source] {
         &self.inner.sources
