@@ -244,26 +244,56 @@ impl Settings {
     }
 }
 
-/// The load-balancing policy of one DestinationRule host, merged over every DestinationRule
-/// of that host as Istio merges them: the top-level `trafficPolicy` of the first that has one;
-/// subsets by name, the first definition winning, in Istio's order (oldest first).
+/// One consolidated DestinationRule of a host, as istiod keeps them per namespace
+/// (istio/istio pilot/pkg/model/destination_rule.go `mergeDestinationRule`): the rules of one
+/// host in one namespace merged (subsets by name, the first definition winning; the top-level
+/// `trafficPolicy` of the first that has one), in Istio's order (workload selectors first, then
+/// oldest first). Rules whose `exportTo` differ, or whose workload selectors differ, stay apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct HostPolicy {
     /// The host as the DestinationRules name it, fully qualified (a wildcard stays one).
     pub(crate) host: Box<str>,
     pub(crate) top: Option<Level>,
-    /// Each subset's policy level (`None`: the subset sets no `trafficPolicy`).
-    pub(crate) subsets: Vec<(Box<str>, Option<Level>)>,
+    /// The subsets, in merge order.
+    pub(crate) subsets: Vec<SubsetPolicy>,
+    /// The namespace of the rules.
+    pub(crate) namespace: Box<str>,
+    /// `workloadSelector.matchLabels` of the first rule (`None`: every workload).
+    pub(crate) selector: Option<Vec<(Box<str>, Box<str>)>>,
+    /// `exportTo` of the first rule, as written (a rule with a selector: `.`).
+    pub(crate) export_to: Vec<Box<str>>,
+    /// The names of the rules merged into this one, first the rule it started from.
+    pub(crate) from: Vec<Box<str>>,
+}
+
+/// A subset of a consolidated DestinationRule: its name, the labels that select its endpoints,
+/// and its policy level (`None`: the subset sets no `trafficPolicy`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SubsetPolicy {
+    pub(crate) name: Box<str>,
+    pub(crate) labels: Vec<(Box<str>, Box<str>)>,
+    pub(crate) level: Option<Level>,
 }
 
 impl HostPolicy {
+    /// The subset named `name`, when this rule defines it.
+    pub(crate) fn subset(&self, name: &str) -> Option<&SubsetPolicy> {
+        self.subsets.iter().find(|x| *x.name == *name)
+    }
+
+    /// Whether `exportTo` admits a client in `ns` (istio push_context.go
+    /// `getExportedDestinationRuleFromNamespace`: empty, `*`, or the namespace by name).
+    pub(crate) fn exported_to(&self, ns: &str) -> bool {
+        self.export_to.is_empty() || self.export_to.iter().any(|e| &**e == "*" || **e == *ns)
+    }
+
     /// The ports whose `portLevelSettings` entry (the top level's, or `subset`'s) can change
     /// the balancer of (host, `subset`): Envoy builds a cluster `outbound|PORT|subset|host`
     /// per port, so a destination whose port comes from the request gets that port's policy.
     pub(crate) fn port_level_ports(&self, subset: Option<&str>) -> Vec<u16> {
         let sub = subset
-            .and_then(|s| self.subsets.iter().find(|(name, _)| **name == *s))
-            .and_then(|(_, level)| level.as_ref());
+            .and_then(|s| self.subset(s))
+            .and_then(|x| x.level.as_ref());
         let mut ports: Vec<u16> = self
             .top
             .iter()
@@ -294,10 +324,7 @@ impl HostPolicy {
             .top
             .as_ref()
             .map_or_else(Resolved::default, |l| l.at(port).resolved());
-        let level = subset.and_then(|s| {
-            let (_, level) = self.subsets.iter().find(|(name, _)| **name == *s)?;
-            level.as_ref()
-        });
+        let level = subset.and_then(|s| self.subset(s)?.level.as_ref());
         let Some(level) = level else {
             return top;
         };
@@ -312,17 +339,150 @@ impl HostPolicy {
     }
 }
 
-/// The policy that applies to `host`: the one for `host` itself, else the most specific
-/// wildcard (`*.example.com`, `*`) that covers it, the first of equals.
-pub(crate) fn host_policy<'p>(policies: &'p [HostPolicy], host: &str) -> Option<&'p HostPolicy> {
-    if let Some(p) = policies.iter().find(|p| *p.host == *host) {
-        return Some(p);
+/// The consolidated DestinationRules of one namespace's pool, by host: exact hosts, and
+/// wildcard hosts (`*.example.com`, `*`) in the order they were first seen. Each host's list
+/// holds indexes into the table's policies, in merge order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DrPool {
+    pub(crate) exact: std::collections::HashMap<Box<str>, Vec<u32>>,
+    pub(crate) wildcards: Vec<(Box<str>, Vec<u32>)>,
+}
+
+impl DrPool {
+    /// The list of the most specific host that covers `host` (istio config.go
+    /// `MostSpecificHostMatch`): `host` itself, else the longest wildcard whose suffix `host`
+    /// ends with, the first of equals.
+    pub(crate) fn lookup(&self, host: &str) -> Option<&[u32]> {
+        if let Some(ids) = self.exact.get(host) {
+            return Some(ids);
+        }
+        self.wildcards
+            .iter()
+            .filter(|(w, _)| w.strip_prefix('*').is_some_and(|s| host.ends_with(s)))
+            .fold(None, |best: Option<&(Box<str>, Vec<u32>)>, e| match best {
+                Some(b) if b.0.len() >= e.0.len() => Some(b),
+                _ => Some(e),
+            })
+            .map(|(_, ids)| ids.as_slice())
     }
-    policies
-        .iter()
-        .filter(|p| p.host.strip_prefix('*').is_some_and(|s| host.ends_with(s)))
-        .fold(None, |best: Option<&HostPolicy>, p| match best {
-            Some(b) if b.host.len() >= p.host.len() => Some(b),
-            _ => Some(p),
-        })
+
+    /// The list for `host` as written (for building the pool).
+    pub(crate) fn entry(&mut self, host: &str) -> &mut Vec<u32> {
+        if host.starts_with('*') {
+            let i = match self.wildcards.iter().position(|(w, _)| **w == *host) {
+                Some(i) => i,
+                None => {
+                    self.wildcards.push((host.into(), Vec::new()));
+                    self.wildcards.len() - 1
+                }
+            };
+            &mut self.wildcards[i].1
+        } else {
+            self.exact.entry(host.into()).or_default()
+        }
+    }
+}
+
+/// Which consolidated DestinationRule a client sees for a host, as istiod indexes them
+/// (istio/istio pilot/pkg/model/push_context.go `setDestinationRules`): per namespace, the
+/// rules visible in it (exported to `.`, `*`, or it by name); per namespace, the rules
+/// exported out of it; and the root namespace's private rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct DrIndex {
+    pub(crate) local: std::collections::HashMap<Box<str>, DrPool>,
+    pub(crate) exported: std::collections::HashMap<Box<str>, DrPool>,
+    pub(crate) root_local: DrPool,
+    /// The mesh's root namespace.
+    pub(crate) root: Box<str>,
+    /// The cluster domain, to read a Kubernetes host's namespace.
+    pub(crate) domain: Box<str>,
+}
+
+/// The client a DestinationRule is looked up for: its namespace and its labels.
+pub(crate) trait Client {
+    /// The client's namespace.
+    fn namespace(&self) -> &str;
+    /// The client's label `key`.
+    fn label(&self, key: &str) -> Option<&str>;
+}
+
+impl<R: Request + ?Sized> Client for R {
+    fn namespace(&self) -> &str {
+        self.source_namespace()
+    }
+    fn label(&self, key: &str) -> Option<&str> {
+        self.source_label(key)
+    }
+}
+
+impl DrIndex {
+    /// The consolidated DestinationRule (an index into `policies`) that `client` sees for
+    /// `host`, in istiod's order (push_context.go `destinationRule`, then sidecar.go
+    /// `SidecarScope.DestinationRule`): the rules visible in the client's namespace (for a
+    /// client in the root namespace, the root namespace's private rules); else those the
+    /// host's own namespace exports to the client; else those the root namespace exports to
+    /// it. The first step with a rule for the host decides; among its rules, the first whose
+    /// workload selector selects the client (in the client's namespace) wins, else the last
+    /// without a selector. Allocates nothing.
+    pub(crate) fn lookup<C: Client + ?Sized>(
+        &self,
+        policies: &[HostPolicy],
+        client: &C,
+        host: &str,
+    ) -> Option<u32> {
+        let ns = client.namespace();
+        let all = |_: &HostPolicy| true;
+        let local = if ns != &*self.root {
+            self.local.get(ns)
+        } else {
+            Some(&self.root_local)
+        };
+        if let Some(ids) = local.and_then(|p| p.lookup(host)) {
+            return select(policies, ids, &all, client);
+        }
+        let admitted = |p: &HostPolicy| p.exported_to(ns);
+        let owners = [host_namespace(host, &self.domain), Some(&*self.root)];
+        for owner in owners.into_iter().flatten() {
+            if let Some(ids) = self.exported.get(owner).and_then(|p| p.lookup(host))
+                && ids.iter().any(|&i| admitted(&policies[i as usize]))
+            {
+                return select(policies, ids, &admitted, client);
+            }
+        }
+        None
+    }
+}
+
+/// Among one step's rules, the one for `client` (sidecar.go `SidecarScope.DestinationRule`).
+fn select<C: Client + ?Sized>(
+    policies: &[HostPolicy],
+    ids: &[u32],
+    admitted: &impl Fn(&HostPolicy) -> bool,
+    client: &C,
+) -> Option<u32> {
+    let mut catch_all = None;
+    for &i in ids {
+        let p = &policies[i as usize];
+        if !admitted(p) {
+            continue;
+        }
+        match &p.selector {
+            None => catch_all = Some(i),
+            Some(sel) => {
+                if *p.namespace == *client.namespace()
+                    && sel.iter().all(|(k, v)| client.label(k) == Some(&**v))
+                {
+                    return Some(i);
+                }
+            }
+        }
+    }
+    catch_all
+}
+
+/// The namespace of a Kubernetes service host `name.ns.svc.<domain>`; `None` for another host.
+pub(crate) fn host_namespace<'h>(host: &'h str, domain: &str) -> Option<&'h str> {
+    let rest = host.strip_suffix(domain)?.strip_suffix(".svc.")?;
+    let (_, ns) = rest.rsplit_once('.')?;
+    (!ns.is_empty()).then_some(ns)
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::action::{Abort, Action, Destination, Forward, Mirror, WeightedDestination};
+use crate::action::{
+    Abort, Action, Destination, Forward, Mirror, Unavailable, WeightedDestination,
+};
 use crate::block::Block;
 use crate::predicate::normalize::{MAX_PATH_LEN, PathNormalization};
 use crate::request::addressed_port;
@@ -132,6 +134,12 @@ pub struct Matched<'t> {
     pub route_name: &'t str,
     /// The destination picked by the split (forwarding rules only).
     pub destination: Option<&'t WeightedDestination>,
+    /// Why the picked destination cannot serve this request, when it cannot: its own reason
+    /// ([`Destination::unavailable`]), or [`Unavailable::UndefinedSubset`] when the
+    /// DestinationRule this request's client sees (its namespace and labels: `exportTo`,
+    /// `workloadSelector`) does not define the subset, though another rule does (Envoy has no
+    /// such cluster for that client: 503, `NC`).
+    pub unavailable: Option<Unavailable>,
     /// Injected delay, when this request is hit.
     pub delay: Option<Duration>,
     /// Injected abort, when this request is hit.
@@ -169,6 +177,7 @@ impl<'t> Decision<'t> {
             block,
             route_name,
             destination: None,
+            unavailable: None,
             delay: None,
             abort: None,
             mirrored: 0,
@@ -192,6 +201,7 @@ impl<'t> Decision<'t> {
                 (None, None) => f.split.pick(draw),
             };
             m.destination = pick.map(|j| &f.destinations[j]);
+            m.unavailable = m.destination.and_then(|w| w.destination.unavailable);
             let rolls = Rolls(draw);
             if let Some(fault) = &f.fault {
                 if let Some((d, share)) = &fault.delay
@@ -264,7 +274,7 @@ impl<'t> Decision<'t> {
                 Action::DirectResponse(d) => d.status,
                 Action::Forward(f) => match (m.abort, m.destination) {
                     (Some(Abort::Http(code)), _) => *code,
-                    (_, Some(w)) if w.destination.unavailable.is_none() => 200,
+                    (_, Some(_)) if m.unavailable.is_none() => 200,
                     // The picked destination cannot serve, or every weight is 0.
                     _ => f.unavailable_status,
                 },
@@ -643,6 +653,7 @@ enum DetachedOutcome {
         mirrored: u64,
         sticky_hash: Option<u64>,
         session: Option<SessionState>,
+        unavailable: Option<Unavailable>,
     },
     /// The host of a 404: copied, the one allocation of a detach, for 404s only.
     NoRoute(Box<str>),
@@ -682,6 +693,7 @@ impl Detached {
                     mirrored: m.mirrored,
                     sticky_hash: m.sticky_hash,
                     session: m.session,
+                    unavailable: m.unavailable,
                 }
             }
             Outcome::NoRoute { host } => DetachedOutcome::NoRoute((*host).into()),
@@ -710,6 +722,7 @@ impl Detached {
                 mirrored,
                 sticky_hash,
                 session,
+                unavailable,
             } => {
                 let rule = &inner.rules()[*rule as usize];
                 let route_name: &str = match block {
@@ -728,6 +741,7 @@ impl Detached {
                     destination: forward
                         .zip(*destination)
                         .map(|(f, j)| &f.destinations[j as usize]),
+                    unavailable: *unavailable,
                     delay: *delay,
                     abort: forward
                         .filter(|_| *abort)

@@ -35,6 +35,19 @@ pub struct MeshSettings {
     /// `rootNamespace` (default `istio-system`): its Sidecar without a workload selector is the
     /// mesh's default Sidecar, and its `istio` ConfigMap is the mesh config.
     pub root_namespace: String,
+    /// `defaultDestinationRuleExportTo`: the `exportTo` of a DestinationRule that writes none
+    /// (empty: `*`). As istiod, only `.` changes anything (push_context.go
+    /// `setDestinationRules`: "we only honor . and *").
+    pub default_destination_rule_export_to: Vec<String>,
+    /// `defaultVirtualServiceExportTo`: the `exportTo` of a VirtualService that writes none
+    /// (empty: `*`).
+    pub default_virtual_service_export_to: Vec<String>,
+    /// `defaultServiceExportTo`: the `exportTo` of a Service that sets none (empty: `*`).
+    pub default_service_export_to: Vec<String>,
+    /// `defaultHttpRetryPolicy` as written (`None`: Istio's built-in default). Istio makes it
+    /// the policy of every HTTP route that writes no `retries` and of the mesh default route;
+    /// the table keeps it, and decisions still apply the built-in default.
+    pub default_http_retry_policy: Option<crate::config::virtual_service::HttpRetry>,
 }
 
 impl Default for MeshSettings {
@@ -42,6 +55,10 @@ impl Default for MeshSettings {
         MeshSettings {
             outbound_traffic_policy: OutboundPolicy::AllowAny,
             root_namespace: "istio-system".into(),
+            default_destination_rule_export_to: Vec::new(),
+            default_virtual_service_export_to: Vec::new(),
+            default_service_export_to: Vec::new(),
+            default_http_retry_policy: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::balance::{HostPolicy, LoadBalancer, host_policy};
+use crate::balance::{Client, DrIndex, HostPolicy, LoadBalancer};
 use crate::decision::{Decision, Outcome};
 use crate::hot::{HeaderCache, HeaderNames, Hot, Quick};
 use crate::index::{MIN_INDEXED_ENTRIES, PathIndex, decides, placement};
@@ -243,8 +243,15 @@ pub(crate) struct Inner {
     pub(crate) normalization: crate::predicate::normalize::PathNormalization,
     /// Decision counters and golden signals, when the table counts.
     pub(crate) counters: Option<Counters>,
-    /// The load-balancing policy of every DestinationRule host.
+    /// Every consolidated DestinationRule (a host's rules of one namespace merged), indexed
+    /// by [`Inner::policy_for`].
     pub(crate) policies: Vec<HostPolicy>,
+    /// Which of `policies` each client sees for a host (`exportTo`, `workloadSelector`).
+    pub(crate) dr_index: DrIndex,
+    /// Per cluster (`Destination::cluster`): whether the subset it names may be undefined for
+    /// some clients though a DestinationRule defines it, so that a decision checks the rule its
+    /// client sees ([`Inner::subset_missing`]).
+    pub(crate) subset_scoped: Vec<bool>,
     /// The header names of the entries' inline conditions ([`Hot`]).
     pub(crate) header_names: HeaderNames,
     /// The mesh-wide settings the table was compiled with.
@@ -395,6 +402,28 @@ impl Table {
         d
     }
 
+    /// The mesh-wide settings the table was compiled with: [`crate::CompileOptions::mesh`],
+    /// with what the root namespace's `istio` ConfigMap (`data.mesh`) sets applied.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::mesh::OutboundPolicy;
+    /// let table = meshroute::Table::from_yaml(r#"
+    /// apiVersion: v1
+    /// kind: ConfigMap
+    /// metadata: {name: istio, namespace: istio-system}
+    /// data:
+    ///   mesh: |-
+    ///     outboundTrafficPolicy:
+    ///       mode: REGISTRY_ONLY
+    /// "#)?;
+    /// assert_eq!(table.mesh().outbound_traffic_policy, OutboundPolicy::RegistryOnly);
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn mesh(&self) -> &crate::mesh::MeshSettings {
+        &self.inner.mesh
+    }
+
     /// The resources rules come from, indexed by [`Rule::source`].
     pub fn sources(&self) -> &[Source] {
         &self.inner.sources
@@ -459,35 +488,94 @@ impl Inner {
         &self.cluster_domain
     }
 
-    /// The DestinationRule host that applies to `host` ([`host_policy`]).
-    pub(crate) fn host_policy(&self, host: &str) -> Option<&HostPolicy> {
-        host_policy(&self.policies, host)
+    /// The consolidated DestinationRule `client` sees for `host` ([`DrIndex::lookup`]), as an
+    /// index into [`Inner::policy`]. Allocates nothing.
+    #[inline]
+    pub(crate) fn policy_for<C: Client + ?Sized>(&self, client: &C, host: &str) -> Option<u32> {
+        if self.policies.is_empty() {
+            return None;
+        }
+        self.dr_index.lookup(&self.policies, client, host)
     }
 
-    /// The balancer for (`host`, `subset`) at `port` ([`HostPolicy::balancer`]).
+    /// The consolidated DestinationRule `id` ([`Inner::policy_for`]).
+    pub(crate) fn policy(&self, id: Option<u32>) -> Option<&HostPolicy> {
+        self.policies.get(id? as usize)
+    }
+
+    /// Every consolidated DestinationRule some client may see for `host`, and `None` (no
+    /// rule): the views a router builds clusters for. The first is the view of a client in
+    /// the host's own namespace without labels.
+    pub(crate) fn policy_views(&self, host: &str) -> Vec<Option<u32>> {
+        struct Plain<'a>(&'a str);
+        impl Client for Plain<'_> {
+            fn namespace(&self) -> &str {
+                self.0
+            }
+            fn label(&self, _: &str) -> Option<&str> {
+                None
+            }
+        }
+        let own = crate::balance::host_namespace(host, &self.cluster_domain).unwrap_or("default");
+        let first = self.policy_for(&Plain(own), host);
+        let mut views = vec![first];
+        for (i, p) in self.policies.iter().enumerate() {
+            let covers =
+                *p.host == *host || p.host.strip_prefix('*').is_some_and(|s| host.ends_with(s));
+            if covers && first != Some(i as u32) {
+                views.push(Some(i as u32));
+            }
+        }
+        if first.is_some() {
+            views.push(None);
+        }
+        views
+    }
+
+    /// The balancer for (`subset`) at `port` under the DestinationRule `policy`
+    /// ([`HostPolicy::balancer`]).
     pub(crate) fn balancer(
         &self,
-        host: &str,
+        policy: Option<u32>,
         subset: Option<&str>,
         port: Option<u16>,
     ) -> Option<&LoadBalancer> {
-        self.host_policy(host)?.balancer(subset, port)
+        self.policy(policy)?.balancer(subset, port)
     }
 
-    /// Every cluster setting for (`host`, `subset`) at `port` ([`HostPolicy::settings`]).
+    /// Every cluster setting for (`subset`) at `port` under the DestinationRule `policy`
+    /// ([`HostPolicy::settings`]).
     pub(crate) fn settings(
         &self,
-        host: &str,
+        policy: Option<u32>,
         subset: Option<&str>,
         port: Option<u16>,
     ) -> crate::balance::Resolved<'_> {
-        self.host_policy(host)
+        self.policy(policy)
             .map_or_else(Default::default, |p| p.settings(subset, port))
     }
 
-    /// The subsets DestinationRules define.
-    pub(crate) fn subsets(&self) -> &[SubsetInfo] {
-        &self.subsets
+    /// Whether the subset `destination` names does not exist for `client`: the cluster is one a
+    /// DestinationRule defines, but not the one the client sees. Allocates nothing.
+    #[inline]
+    pub(crate) fn subset_missing<C: Client + ?Sized>(
+        &self,
+        client: &C,
+        destination: &crate::action::Destination,
+    ) -> bool {
+        let Some(subset) = &destination.subset else {
+            return false;
+        };
+        if !self
+            .subset_scoped
+            .get(destination.cluster as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return false;
+        }
+        let seen = self.policy(self.policy_for(client, &destination.host));
+        seen.is_none_or(|p| p.subset(subset).is_none())
     }
 
     /// How request paths are normalized before rules see them.
@@ -512,14 +600,22 @@ impl Inner {
         req: &R,
         draw: u64,
     ) -> Decision<'t> {
-        Decision::from_match(
+        let mut d = Decision::from_match(
             self.source_of(rule),
             &self.normalization,
             rule,
             block,
             req,
             draw,
-        )
+        );
+        if let Outcome::Matched(m) = &mut d.outcome
+            && let Some(w) = m.destination
+            && m.unavailable.is_none()
+            && self.subset_missing(req, &w.destination)
+        {
+            m.unavailable = Some(crate::action::Unavailable::UndefinedSubset);
+        }
+        d
     }
 
     /// The resource `rule` comes from.

@@ -682,10 +682,9 @@ fn plan<B>(decision: &Decision<'_>, req: &Request<B>, cors: Option<&CorsAnswer<'
                 }
                 Plan::Preflight(r)
             }
-            (_, Some(w)) if w.destination.unavailable.is_none() => Plan::Forward(f.timeout),
-            (_, w) => {
-                let undefined =
-                    w.and_then(|w| w.destination.unavailable) == Some(Unavailable::UndefinedSubset);
+            (_, Some(_)) if m.unavailable.is_none() => Plan::Forward(f.timeout),
+            (_, _) => {
+                let undefined = m.unavailable == Some(Unavailable::UndefinedSubset);
                 let flags = if undefined {
                     ResponseFlags::NO_CLUSTER_FOUND
                 } else {

@@ -412,6 +412,95 @@ fn sidecar_scoped_decisions_allocate_nothing() {
     .unwrap();
     assert_eq!(n, 0, "deciding with Sidecars allocated {n} times");
     assert_eq!(outcomes, ["matched", "matched", "passthrough", "matched"]);
+/// The DestinationRule a client sees (its namespace's, a selected workload's, the host's
+/// namespace's exported, the root namespace's) is looked up per decision and per pick without
+/// allocating.
+#[test]
+fn scoped_destination_rules_allocate_nothing() {
+    let table = Table::from_yaml(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: canary, namespace: default}
+spec:
+  host: reviews
+  workloadSelector: {matchLabels: {app: canary}}
+  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user}}}
+  subsets: [{name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  exportTo: [".", shop]
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  host: "*.svc.cluster.local"
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {x-v: {exact: "2"}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+"#,
+    )
+    .unwrap();
+    let mut reg = Registry::new();
+    let host = "reviews.default.svc.cluster.local";
+    reg.add(host, Endpoint::new("10.0.0.1", 9080).label("version", "v1"));
+    reg.add(host, Endpoint::new("10.0.0.2", 9080).label("version", "v2"));
+    let router = Router::new(&table, &reg).unwrap();
+    let url = "http://reviews.default.svc.cluster.local/";
+    let reqs: Vec<OwnedRequest> = ["default", "shop", "other", "istio-system"]
+        .iter()
+        .flat_map(|ns| {
+            let r = OwnedRequest::new("GET", url)
+                .from_namespace(ns)
+                .header("x-user", "u");
+            [
+                r.clone(),
+                r.clone().header("x-v", "2"),
+                r.clone().source_label("app", "canary").header("x-v", "2"),
+            ]
+        })
+        .collect();
+    let (n, statuses) = std::thread::spawn(move || {
+        let mut statuses = Vec::with_capacity(reqs.len());
+        for r in &reqs {
+            std::hint::black_box(router.decide_with_draw(r, 0));
+        }
+        let before = allocations();
+        let mut sum = 0u32;
+        for r in &reqs {
+            let routed = router.decide_with_draw(r, 3);
+            sum += u32::from(routed.status());
+            std::hint::black_box(routed.pick);
+        }
+        let n = allocations() - before;
+        for r in &reqs {
+            statuses.push(router.decide_with_draw(r, 3).status());
+        }
+        std::hint::black_box(sum);
+        (n, statuses)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "scoped DestinationRule lookups allocated {n} times");
+    // v1 everywhere it is defined; v2 only for the canary workload of `default`.
+    assert_eq!(
+        statuses,
+        [200, 503, 200, 200, 503, 503, 200, 503, 503, 200, 503, 503]
+    );
 }
 
 #[test]

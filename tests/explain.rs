@@ -133,9 +133,7 @@ fn disagreements(table: &Table, req: &OwnedRequest, d: &Decision<'_>, e: &Explai
         "unavailable",
         format!(
             "{:?}",
-            d.destination()
-                .and_then(|x| x.unavailable)
-                .map(|u| u.reason())
+            d.matched().and_then(|m| m.unavailable).map(|u| u.reason())
         ),
         format!("{:?}", w.unavailable),
     );

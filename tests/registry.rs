@@ -1738,3 +1738,92 @@ status: {podIP: 10.0.0.2}
         [("10.0.0.1", Some("region1/zone1/sub1")), ("10.0.0.2", None)]
     );
 }
+
+/// DestinationRule `workloadSelector` and `exportTo` pick the rule a client's clusters are
+/// built with (istio push_context.go `setDestinationRules`/`destinationRule`, sidecar.go
+/// `SidecarScope.DestinationRule`): a workload the selector selects gets its rule's subset
+/// labels and load balancer; the other workloads of the namespace get the namespace-wide
+/// rule's; a namespace the namespace-wide rule is not exported to gets no rule, so the subset
+/// does not exist for it and nothing is picked. The same for the mesh default route's
+/// balancer.
+#[test]
+fn the_destination_rule_a_client_sees_shapes_its_clusters() {
+    let rules = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: canary-clients, namespace: default}
+spec:
+  host: reviews
+  workloadSelector: {matchLabels: {app: canary}}
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+  subsets:
+  - {name: stable, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  exportTo: [".", shop]
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+  subsets:
+  - {name: stable, labels: {version: v1}}
+"#;
+    let routes = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews.default.svc.cluster.local]
+  http:
+  - route: [{destination: {host: reviews, subset: stable}}]
+"#;
+    let table = Table::from_yaml(&format!("{rules}---{routes}")).unwrap();
+    let mut reg = Registry::new();
+    reg.add(
+        REVIEWS,
+        Endpoint::new("10.0.0.1", 9080).label("version", "v1"),
+    );
+    reg.add(
+        REVIEWS,
+        Endpoint::new("10.0.0.2", 9080).label("version", "v2"),
+    );
+    let router = Router::new(&table, &reg).unwrap();
+    let from = |ns: &str, app: &str, path: &str| {
+        req(&format!("http://reviews.default.svc.cluster.local{path}"))
+            .from_namespace(ns)
+            .source_label("app", app)
+    };
+    for draw in 0..8 {
+        let canary = router.decide_with_draw(&from("default", "canary", "/"), draw);
+        let p = picked(&canary.pick);
+        assert_eq!(
+            (&*p.endpoint.address, p.policy),
+            ("10.0.0.2", Policy::RoundRobin)
+        );
+        let web = router.decide_with_draw(&from("default", "web", "/"), draw);
+        let p = picked(&web.pick);
+        assert_eq!(
+            (&*p.endpoint.address, p.policy),
+            ("10.0.0.1", Policy::Random)
+        );
+        let shop = router.decide_with_draw(&from("shop", "canary", "/"), draw);
+        let p = picked(&shop.pick);
+        assert_eq!(
+            (&*p.endpoint.address, p.policy),
+            ("10.0.0.1", Policy::Random)
+        );
+        // Not exported to `other`: no rule, no subset (503 NC), nothing picked.
+        let other = router.decide_with_draw(&from("other", "canary", "/"), draw);
+        assert_eq!(other.decision.status(), 503);
+        assert!(matches!(other.pick, Pick::NotForwarded), "{:?}", other.pick);
+    }
+    // The mesh default route (no VirtualService): the service's balancer under the rule the
+    // client sees.
+    let router = Router::new(&Table::from_yaml(rules).unwrap(), &reg).unwrap();
+    let policy =
+        |ns: &str, app: &str| picked(&router.decide_with_draw(&from(ns, app, "/"), 1).pick).policy;
+    assert_eq!(policy("other", "web"), Policy::LeastRequest);
+    assert_eq!(policy("default", "web"), Policy::Random);
+    assert_eq!(policy("default", "canary"), Policy::RoundRobin);
+}

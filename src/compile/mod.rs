@@ -16,6 +16,7 @@
 
 mod gateway_api;
 mod istio;
+mod mesh_config;
 pub(crate) mod names;
 mod regexes;
 pub(crate) mod report;
@@ -169,6 +170,9 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     };
     let regexes = Rc::new(RefCell::new(regexes::Regexes::default()));
     let valid = validate(config, options, &regexes, &mut ledger);
+    // The root namespace's `istio` ConfigMap overrides the mesh settings of the options.
+    let read = mesh_config::apply(&valid, options, &mut ledger);
+    let options = read.as_ref().unwrap_or(options);
     let mut inner = Inner {
         cluster_domain: options.cluster_domain.as_str().into(),
         contexts: vec![Context::default()],
@@ -179,7 +183,8 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     let world = gateway_api_world(&valid, options, regexes);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
     assign_clusters(&mut inner, &single_port_services(&world, options));
-    inner.policies = istio::policy::lower_policies(&valid, options);
+    (inner.policies, inner.dr_index) = istio::policy::lower_policies(&valid, options);
+    inner.subset_scoped = subset_scoped(&inner);
     istio::sidecar::lower_sidecars(
         &valid,
         &options.default_namespace,
@@ -217,7 +222,8 @@ fn validate<'c>(
             | Resource::Service(_)
             | Resource::Namespace(_)
             | Resource::EndpointSlice(_)
-            | Resource::Pod(_) => {}
+            | Resource::Pod(_)
+            | Resource::ConfigMap(_) => {}
         }
         if ledger.file(&id, res.source(), report) {
             valid.push(res);
@@ -390,6 +396,51 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
         }
     }
     inner.clusters = clusters;
+}
+
+/// Per cluster: whether a decision must check that the DestinationRule its client sees defines
+/// the cluster's subset ([`Inner::subset_missing`]). Not when no rule defines it (the
+/// destination is unavailable for everyone), nor when every client sees one that does: every
+/// rule for the host defines it, and one of them is exported to every namespace from the
+/// host's namespace or the root namespace, so that no client is left without a rule.
+fn subset_scoped(inner: &Inner) -> Vec<bool> {
+    use crate::balance::{HostPolicy, host_namespace};
+    let covers = |p: &HostPolicy, host: &str| {
+        *p.host == *host || p.host.strip_prefix('*').is_some_and(|s| host.ends_with(s))
+    };
+    let index = &inner.dr_index;
+    inner
+        .clusters
+        .iter()
+        .map(|key| {
+            let Some(subset) = &key.subset else {
+                return false;
+            };
+            let mut defined_somewhere = false;
+            let mut everywhere = true;
+            for p in inner.policies.iter().filter(|p| covers(p, &key.host)) {
+                let has = p.subset(subset).is_some();
+                defined_somewhere |= has;
+                everywhere &= has;
+            }
+            if !defined_somewhere {
+                return false;
+            }
+            let owners = [host_namespace(&key.host, &index.domain), Some(&*index.root)];
+            let public = owners
+                .into_iter()
+                .flatten()
+                .find_map(|owner| index.exported.get(owner)?.lookup(&key.host))
+                .is_some_and(|ids| {
+                    let public = |&i: &u32| {
+                        let p = &inner.policies[i as usize];
+                        p.export_to.iter().all(|e| &**e == "*")
+                    };
+                    ids.iter().all(public)
+                });
+            !(everywhere && public)
+        })
+        .collect()
 }
 
 /// What a compile files as it goes: the resources it rejects and its warnings.

@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod gateway;
 pub mod gateway_api;
 mod load;
+pub mod mesh;
 pub(crate) mod names;
 pub mod sidecar;
 pub mod virtual_service;
@@ -160,6 +161,9 @@ pub enum Resource {
     Pod(Box<Object<discovery::Pod>>),
     /// networking.istio.io Sidecar (a client workload's view of the mesh).
     Sidecar(Box<Object<sidecar::SidecarSpec>>),
+    /// Core ConfigMap named `istio` (the mesh config, read from the root namespace's):
+    /// `Object::spec` holds its `data`.
+    ConfigMap(Box<Object<mesh::ConfigMapData>>),
 }
 
 /// Applies `$body` to the `Object` inside any variant.
@@ -178,6 +182,7 @@ macro_rules! with_object {
             Resource::EndpointSlice($o) => $body,
             Resource::Pod($o) => $body,
             Resource::Sidecar($o) => $body,
+            Resource::ConfigMap($o) => $body,
         }
     };
 }
@@ -208,6 +213,7 @@ impl Resource {
             Resource::EndpointSlice(_) => "EndpointSlice",
             Resource::Pod(_) => "Pod",
             Resource::Sidecar(_) => "Sidecar",
+            Resource::ConfigMap(_) => "ConfigMap",
         }
     }
 
@@ -436,7 +442,9 @@ impl Config {
             );
             return;
         }
-        if !is_routed_kind(&api_version, &kind) {
+        // Of the ConfigMaps, only the mesh config's.
+        let other_config_map = kind == "ConfigMap" && provisional.name != mesh::MESH_CONFIG_MAP;
+        if other_config_map || !is_routed_kind(&api_version, &kind) {
             self.note(
                 source,
                 at,
@@ -548,6 +556,7 @@ impl Config {
             "EndpointSlice" => object!(EndpointSlice),
             "Pod" => object!(Pod),
             "Sidecar" => object!(Sidecar),
+            "ConfigMap" => object!(ConfigMap),
             _ => self.resources.push(Resource::Namespace(Box::new(Object {
                 api_version,
                 metadata,
@@ -701,6 +710,26 @@ const KNOWN_GROUPS: &[KnownGroup] = &[
     },
 ];
 
+/// Reads the `mesh` key of the `istio` ConfigMap (a YAML or JSON string) with the loader's
+/// budgets: one document, read into [`mesh::MeshConfig`].
+///
+/// # Errors
+/// The syntax error, a budget passed, or the first field that does not read, as
+/// `(path inside the MeshConfig, message)`.
+pub(crate) fn read_mesh_config(text: &str) -> Result<mesh::MeshConfig, (String, String)> {
+    let mut first = None;
+    load::documents(text, "", &LoadOptions::default(), |_, doc, _| {
+        if first.is_none() && !doc.is_null() {
+            first = Some(doc);
+        }
+    })
+    .map_err(|e| (e.path().to_string(), e.message().to_string()))?;
+    match first {
+        None => Ok(mesh::MeshConfig::default()),
+        Some(v) => typed(v, "").map_err(|e| (e.path().to_string(), e.message().to_string())),
+    }
+}
+
 /// Deserializes `value` into `T`, naming the field path (prefixed with `root`) on error.
 fn typed<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, Error> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -835,7 +864,7 @@ fn is_routed_kind(api_version: &str, kind: &str) -> bool {
         "VirtualService" | "DestinationRule" | "Sidecar" => istio,
         "Gateway" => istio || gateway_api,
         "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
-        "Service" | "Namespace" | "Pod" => core,
+        "Service" | "Namespace" | "Pod" | "ConfigMap" => core,
         "EndpointSlice" => api_version == "discovery.k8s.io/v1",
         _ => false,
     }
@@ -845,6 +874,13 @@ fn is_routed_kind(api_version: &str, kind: &str) -> bool {
 /// fields at the top level; a Pod is read from its `spec` and `status`. Both are read whole,
 /// with the field paths as written.
 fn take_spec(map: &mut serde_json::Map<String, Value>, kind: &str) -> (Value, &'static str) {
+    if kind == "ConfigMap" {
+        return (
+            map.remove("data")
+                .unwrap_or(Value::Object(Default::default())),
+            "data",
+        );
+    }
     if matches!(kind, "EndpointSlice" | "Pod") {
         map.remove("apiVersion");
         map.remove("kind");

@@ -257,7 +257,7 @@ pub struct RegexRewrite {
 }
 
 /// Retries.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct HttpRetry {

@@ -120,10 +120,12 @@ pub struct EndpointPick<'r> {
 /// Which of the router's cluster lists a pick's cluster is in.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum ClusterId {
-    /// A destination's cluster, by `Destination::cluster`.
+    /// A destination's cluster under one DestinationRule view, by its index among the
+    /// router's destination clusters.
     Destination(u32),
-    /// A whole service's (the mesh default route).
-    Service,
+    /// A whole service's (the mesh default route), by its index among the router's service
+    /// clusters.
+    Service(u32),
     /// A destination's cluster at a port taken from the request, by its index among the
     /// router's port-level clusters.
     DestinationAtPort(u32),

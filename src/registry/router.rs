@@ -18,21 +18,36 @@ use crate::span::SpanFields;
 use crate::table::Table;
 
 /// A table bound to a registry snapshot.
+///
+/// The DestinationRule that shapes a cluster depends on the client (`exportTo`,
+/// `workloadSelector`: istiod builds each proxy's clusters with the rule its namespace and
+/// labels see), so every cluster is built once per rule some client may see for its host (a
+/// *view*), and a pick uses the view of the request's client.
 #[derive(Debug)]
 pub struct Router {
     table: Table,
-    /// Indexed by `Destination::cluster`.
+    /// Every destination cluster under every view; `Destination::cluster` names a range of
+    /// them (`dest_views`).
     clusters: Vec<Cluster>,
-    /// Clusters of whole services (the mesh default route), by host.
-    services: BTreeMap<Box<str>, Cluster>,
+    /// Per `Destination::cluster`: the range of `clusters` holding its views, the first the
+    /// view of a client in the host's namespace.
+    dest_views: Vec<(u32, u32)>,
+    /// The DestinationRule (an index into the table's rules) of each of `clusters`.
+    policy_of: Vec<Option<u32>>,
+    /// Clusters of whole services (the mesh default route), by host: the range of
+    /// `service_clusters` holding its views.
+    services: BTreeMap<Box<str>, (u32, u32)>,
+    /// `(DestinationRule, cluster)` of each whole service's views.
+    service_clusters: Vec<(Option<u32>, Cluster)>,
     /// Envoy's cluster is `outbound|PORT|subset|host`: a destination whose port comes from the
     /// request is another cluster at each port, and DestinationRule `portLevelSettings` for
-    /// that port choose its balancer. One cluster per (destination cluster, port with
-    /// port-level settings): `(Destination::cluster, port, cluster)`.
+    /// that port choose its balancer. One cluster per (cluster of `clusters`, port with
+    /// port-level settings): `(index in clusters, port, cluster)`.
     at_port: Vec<(u32, u16, Cluster)>,
-    /// The same for whole services (the mesh default route): `(host, port, cluster)`.
-    services_at_port: Vec<(Box<str>, u16, Cluster)>,
-    /// The route's hash keys for each destination cluster when the VirtualService writes no
+    /// The same for whole services (the mesh default route): `(index in service_clusters,
+    /// port, cluster)`.
+    services_at_port: Vec<(u32, u16, Cluster)>,
+    /// The route's hash keys for each of `clusters` when the VirtualService writes no
     /// port: Istio reads port-level `consistentHash` only for a written `destination.port`
     /// (route.go `HashForHTTPDestination`), so these come from the subset and top levels.
     portless_keys: Vec<HashPolicy>,
@@ -90,74 +105,85 @@ impl Router {
     pub fn new(table: &Table, registry: &Registry) -> Result<Router, String> {
         let inner = &table.inner;
         let mut clusters = Vec::with_capacity(inner.clusters().len());
+        let mut dest_views = Vec::with_capacity(inner.clusters().len());
+        let mut policy_of = Vec::with_capacity(inner.clusters().len());
         let mut at_port = Vec::new();
         let mut portless_keys = Vec::with_capacity(inner.clusters().len());
-        for (id, key) in inner.clusters().iter().enumerate() {
-            // The subset of the DestinationRule that applies to the host; an undefined subset
-            // is a cluster that does not exist, so it selects nothing.
-            let selector: Option<Vec<(&str, &str)>> = match key.subset.as_deref() {
-                None => Some(Vec::new()),
-                Some(s) => inner.host_policy(&key.host).and_then(|p| {
-                    inner
-                        .subsets()
-                        .iter()
-                        .find(|x| *x.host == *p.host && *x.name == *s)
-                        .map(|x| x.labels.iter().map(|(k, v)| (&**k, &**v)).collect())
-                }),
-            };
+        for key in inner.clusters() {
+            let start = clusters.len() as u32;
+            let subset = key.subset.as_deref();
             let name = match &key.subset {
                 Some(s) => format!("{}/{s}", key.host),
                 None => key.host.to_string(),
             };
-            let eps: Vec<Endpoint> = match &selector {
-                None => Vec::new(),
-                Some(selector) => registry
-                    .endpoints(&key.host)
-                    .iter()
-                    .filter(|e| {
-                        selector
-                            .iter()
-                            .all(|(k, v)| e.labels.get(*k).map(String::as_str) == Some(*v))
-                    })
-                    .cloned()
-                    .collect(),
-            };
-            let subset = key.subset.as_deref();
-            let portless = inner.balancer(&key.host, subset, None);
-            portless_keys.push(portless.map_or_else(HashPolicy::default, |lb| lb.hash.clone()));
-            if key.port.is_none() {
-                for port in cluster_ports(inner, &key.host, subset, &eps) {
-                    let lb = inner.settings(&key.host, subset, Some(port));
-                    let cluster = Cluster::build(name.clone(), serving(&eps, port), lb)?;
-                    at_port.push((id as u32, port, cluster));
+            for view in inner.policy_views(&key.host) {
+                // The subset of the DestinationRule this view sees; an undefined subset is a
+                // cluster that does not exist, so it selects nothing.
+                let selector: Option<Vec<(&str, &str)>> = match subset {
+                    None => Some(Vec::new()),
+                    Some(s) => inner.policy(view).and_then(|p| {
+                        let x = p.subset(s)?;
+                        Some(x.labels.iter().map(|(k, v)| (&**k, &**v)).collect())
+                    }),
+                };
+                let eps: Vec<Endpoint> = match &selector {
+                    None => Vec::new(),
+                    Some(selector) => registry
+                        .endpoints(&key.host)
+                        .iter()
+                        .filter(|e| {
+                            selector
+                                .iter()
+                                .all(|(k, v)| e.labels.get(*k).map(String::as_str) == Some(*v))
+                        })
+                        .cloned()
+                        .collect(),
+                };
+                let portless = inner.balancer(view, subset, None);
+                portless_keys.push(portless.map_or_else(HashPolicy::default, |lb| lb.hash.clone()));
+                let index = clusters.len() as u32;
+                if key.port.is_none() {
+                    for port in cluster_ports(inner, view, subset, &eps) {
+                        let lb = inner.settings(view, subset, Some(port));
+                        let cluster = Cluster::build(name.clone(), serving(&eps, port), lb)?;
+                        at_port.push((index, port, cluster));
+                    }
                 }
+                let eps = match key.port {
+                    Some(port) => serving(&eps, port),
+                    None => eps,
+                };
+                let lb = inner.settings(view, subset, key.port);
+                clusters.push(Cluster::build(name.clone(), eps, lb)?);
+                policy_of.push(view);
             }
-            let eps = match key.port {
-                Some(port) => serving(&eps, port),
-                None => eps,
-            };
-            let lb = inner.settings(&key.host, subset, key.port);
-            clusters.push(Cluster::build(name, eps, lb)?);
+            dest_views.push((start, clusters.len() as u32 - start));
         }
         let mut services = BTreeMap::new();
+        let mut service_clusters = Vec::new();
         let mut services_at_port = Vec::new();
         for host in registry.hosts() {
             let eps = registry.endpoints(host);
-            for port in cluster_ports(inner, host, None, eps) {
-                let lb = inner.settings(host, None, Some(port));
-                let cluster = Cluster::build(host.to_string(), serving(eps, port), lb)?;
-                services_at_port.push((host.into(), port, cluster));
+            let start = service_clusters.len() as u32;
+            for view in inner.policy_views(host) {
+                let index = service_clusters.len() as u32;
+                for port in cluster_ports(inner, view, None, eps) {
+                    let lb = inner.settings(view, None, Some(port));
+                    let cluster = Cluster::build(host.to_string(), serving(eps, port), lb)?;
+                    services_at_port.push((index, port, cluster));
+                }
+                let lb = inner.settings(view, None, None);
+                service_clusters.push((view, Cluster::build(host.to_string(), eps.to_vec(), lb)?));
             }
-            let lb = inner.settings(host, None, None);
-            services.insert(
-                host.into(),
-                Cluster::build(host.to_string(), eps.to_vec(), lb)?,
-            );
+            services.insert(host.into(), (start, service_clusters.len() as u32 - start));
         }
         Ok(Router {
             table: table.clone(),
             clusters,
+            dest_views,
+            policy_of,
             services,
+            service_clusters,
             at_port,
             services_at_port,
             portless_keys,
@@ -165,12 +191,37 @@ impl Router {
         })
     }
 
+    /// The index in `clusters` of destination cluster `id` under the DestinationRule the
+    /// request's client sees for `host`. Allocates nothing.
+    fn dest_cluster<R: Request + ?Sized>(&self, id: u32, host: &str, req: &R) -> Option<u32> {
+        let &(start, len) = self.dest_views.get(id as usize)?;
+        if len <= 1 {
+            return (len == 1).then_some(start);
+        }
+        let seen = self.table.inner.policy_for(req, host);
+        let views = &self.policy_of[start as usize..(start + len) as usize];
+        let at = views.iter().position(|v| *v == seen).unwrap_or(0);
+        Some(start + at as u32)
+    }
+
+    /// The index in `service_clusters` of `host`'s whole-service cluster (`range`) under the
+    /// DestinationRule the request's client sees. Allocates nothing.
+    fn service_cluster<R: Request + ?Sized>(&self, range: (u32, u32), host: &str, req: &R) -> u32 {
+        let (start, len) = range;
+        if len <= 1 {
+            return start;
+        }
+        let seen = self.table.inner.policy_for(req, host);
+        let views = &self.service_clusters[start as usize..(start + len) as usize];
+        start + views.iter().position(|(v, _)| *v == seen).unwrap_or(0) as u32
+    }
+
     /// Requests picked per endpoint since this router was built: `(cluster, endpoint, count)`
     /// for every healthy endpoint of every cluster.
     pub fn endpoint_counts(&self) -> Vec<(&str, &Endpoint, u64)> {
         self.clusters
             .iter()
-            .chain(self.services.values())
+            .chain(self.service_clusters.iter().map(|(_, c)| c))
             .chain(self.at_port.iter().map(|(_, _, c)| c))
             .chain(self.services_at_port.iter().map(|(_, _, c)| c))
             .flat_map(|c| {
@@ -352,21 +403,25 @@ impl Router {
                         self.services.get_key_value(name)
                     })
                 });
-                let Some((host, c)) = c else {
+                let Some((host, &range)) = c else {
                     return Err(Pick::NoEndpoints);
                 };
+                let index = self.service_cluster(range, host, req);
                 // The addressed port's cluster when port-level settings give it its own.
                 let at = decision.port.and_then(|port| {
                     self.services_at_port
                         .iter()
-                        .position(|(h, p, _)| h == host && *p == port)
+                        .position(|(i, p, _)| *i == index && *p == port)
                 });
                 match at {
                     Some(i) => (
                         &self.services_at_port[i].2,
                         ClusterId::ServiceAtPort(i as u32),
                     ),
-                    None => (c, ClusterId::Service),
+                    None => (
+                        &self.service_clusters[index as usize].1,
+                        ClusterId::Service(index),
+                    ),
                 }
             }
             Outcome::Matched(m) => {
@@ -377,23 +432,27 @@ impl Router {
                 let (Some(w), Action::Forward(f)) = (m.destination, &m.rule.action) else {
                     return Err(Pick::NotForwarded);
                 };
-                let id = w.destination.cluster;
+                // A decision of another table names a cluster this router does not have.
+                let Some(index) =
+                    self.dest_cluster(w.destination.cluster, &w.destination.host, req)
+                else {
+                    return Err(Pick::NoEndpoints);
+                };
                 // A port from the request: that port's cluster when port-level settings give
                 // it its own.
                 let at = match (w.destination.port, decision.port) {
                     (None, Some(port)) => self
                         .at_port
                         .iter()
-                        .position(|(c, p, _)| *c == id && *p == port),
+                        .position(|(c, p, _)| *c == index && *p == port),
                     _ => None,
                 };
                 let (cluster, cid) = match at {
                     Some(i) => (&self.at_port[i].2, ClusterId::DestinationAtPort(i as u32)),
-                    None => match self.clusters.get(id as usize) {
-                        Some(c) => (c, ClusterId::Destination(id)),
-                        // A decision of another table.
-                        None => return Err(Pick::NoEndpoints),
-                    },
+                    None => (
+                        &self.clusters[index as usize],
+                        ClusterId::Destination(index),
+                    ),
                 };
                 return Ok((cluster, cid, Some(f)));
             }
@@ -415,7 +474,7 @@ impl Router {
         draw: Option<u64>,
     ) -> Option<u64> {
         let mut key = HashKey::new();
-        self.each_policy(cluster, forward, |p| p.add_to(&mut key, req, draw));
+        self.each_policy(cluster, forward, req, |p| p.add_to(&mut key, req, draw));
         key.hash()
     }
 
@@ -423,17 +482,18 @@ impl Router {
     /// none when the cluster does not hash (Envoy computes the hash key only for a hashing
     /// load balancer); the route's when `forward` is a rule's ([`Router::route_policies`]);
     /// else the cluster's own (the mesh default route).
-    fn each_policy<'s>(
+    fn each_policy<'s, R: Request + ?Sized>(
         &'s self,
         cluster: &'s Cluster,
         forward: Option<&Forward>,
+        req: &R,
         mut f: impl FnMut(&'s HashPolicy),
     ) {
         if !cluster.policy.is_consistent_hash() {
             return;
         }
         match forward {
-            Some(forward) => self.route_policies(forward, f),
+            Some(forward) => self.route_policies(forward, req, f),
             None => f(&cluster.hash_policies),
         }
     }
@@ -506,7 +566,9 @@ impl Router {
         }
         if let Ok((cluster, _, forward)) = self.target(decision, req) {
             let draw = decision.draw;
-            self.each_policy(cluster, forward, |p| p.set_cookies(req, draw, &mut out));
+            self.each_policy(cluster, forward, req, |p| {
+                p.set_cookies(req, draw, &mut out)
+            });
         }
         out
     }
@@ -520,10 +582,10 @@ impl Router {
         req: &R,
         draw: u64,
     ) -> Pick<'_> {
-        let id = destination.cluster;
-        let Some(cluster) = self.clusters.get(id as usize) else {
+        let Some(id) = self.dest_cluster(destination.cluster, &destination.host, req) else {
             return Pick::NoEndpoints;
         };
+        let cluster = &self.clusters[id as usize];
         // A mirror's copy gets no response to carry a cookie: none is generated for it.
         cluster.pick(
             self.hash(cluster, None, req, None),
@@ -539,13 +601,22 @@ impl Router {
     /// `consistentHash` of that destination's (host, subset) (and of its port-level entry
     /// only when the destination writes its port). Envoy combines their hashes in this order
     /// with [`HashKey`]; one destination: that key's hash.
-    fn route_policies<'s>(&'s self, forward: &Forward, mut f: impl FnMut(&'s HashPolicy)) {
+    fn route_policies<'s, R: Request + ?Sized>(
+        &'s self,
+        forward: &Forward,
+        req: &R,
+        mut f: impl FnMut(&'s HashPolicy),
+    ) {
         let several = forward.destinations.len() > 1;
         for d in &forward.destinations {
             if several && d.weight == 0 {
                 continue;
             }
-            let id = d.destination.cluster as usize;
+            let Some(id) = self.dest_cluster(d.destination.cluster, &d.destination.host, req)
+            else {
+                continue;
+            };
+            let id = id as usize;
             let policy = match d.destination.port_from {
                 PortFrom::Configured => self.clusters.get(id).map(|c| &c.hash_policies),
                 _ => self.portless_keys.get(id),
@@ -666,7 +737,7 @@ impl Router {
     fn in_flight(&self, pick: &EndpointPick<'_>) -> Option<(&Cluster, &AtomicU32)> {
         let cluster = match pick.cluster_id {
             ClusterId::Destination(id) => self.clusters.get(id as usize)?,
-            ClusterId::Service => self.services.get(pick.cluster)?,
+            ClusterId::Service(i) => &self.service_clusters.get(i as usize)?.1,
             ClusterId::DestinationAtPort(i) => &self.at_port.get(i as usize)?.2,
             ClusterId::ServiceAtPort(i) => &self.services_at_port.get(i as usize)?.2,
         };
@@ -697,12 +768,12 @@ impl<'r> Routed<'r> {
 /// port.
 fn cluster_ports(
     inner: &crate::table::Inner,
-    host: &str,
+    policy: Option<u32>,
     subset: Option<&str>,
     endpoints: &[Endpoint],
 ) -> Vec<u16> {
     let mut ports = inner
-        .host_policy(host)
+        .policy(policy)
         .map_or_else(Vec::new, |p| p.port_level_ports(subset));
     let served: std::collections::BTreeSet<u16> =
         endpoints.iter().filter_map(|e| e.service_port).collect();

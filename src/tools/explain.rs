@@ -924,10 +924,7 @@ fn winner<R: Request + ?Sized>(
         candidate,
         action: WinnerAction::DirectResponse { status: 0 },
         destination: m.destination.map(|w| dest_ref(&w.destination)),
-        unavailable: m
-            .destination
-            .and_then(|w| w.destination.unavailable)
-            .map(|u| u.reason()),
+        unavailable: m.unavailable.map(|u| u.reason()),
         faults: Vec::new(),
         mirrors: Vec::new(),
         cors: None,

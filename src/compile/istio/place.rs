@@ -148,7 +148,13 @@ impl<'c> Placer<'_, 'c> {
             &mut ledger.diagnostics,
         );
         inner.sources.push(lowered.source);
-        let visibility = visibility(&o.spec.export_to, ns);
+        // A VirtualService that writes no `exportTo` gets the mesh's
+        // `defaultVirtualServiceExportTo` (push_context.go `initVirtualServices`).
+        let export_to = match &o.spec.export_to[..] {
+            [] => &self.options.mesh.default_virtual_service_export_to[..],
+            written => written,
+        };
+        let visibility = visibility(export_to, ns);
         let created = o.metadata.creation_timestamp.as_deref().unwrap_or("");
         let rule_base = inner.rules.len() as u32;
         for (key, hosts) in &lowered.placements {

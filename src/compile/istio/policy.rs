@@ -3,8 +3,8 @@
 //! balancers from compiled types only.
 
 use crate::balance::{
-    GeneratedCookie, HashPolicy, HostPolicy, Level, LoadBalancer, LocalityLb, Outlier, Policy,
-    Pool, Settings,
+    DrIndex, DrPool, GeneratedCookie, HashPolicy, HostPolicy, Level, LoadBalancer, LocalityLb,
+    Outlier, Policy, Pool, Settings, SubsetPolicy,
 };
 use crate::compile::CompileOptions;
 use crate::config::common::Duration;
@@ -17,44 +17,165 @@ use crate::hash::KeySource;
 
 use super::lower::expand_host;
 
-/// The load-balancing policy of every host the valid DestinationRules name, in the order the
-/// hosts first appear.
-pub(crate) fn lower_policies(valid: &[&Resource], options: &CompileOptions) -> Vec<HostPolicy> {
+/// Every consolidated DestinationRule and the index of which one each client sees, as istiod
+/// builds them (istio/istio pilot/pkg/model/push_context.go `setDestinationRules`): each valid
+/// rule, in Istio's order, is merged into the pool of its namespace when it is visible there
+/// (`exportTo` empty, `.`, `*` or the namespace), into the pool its namespace exports unless it
+/// is private (`exportTo` `.` or its own namespace alone, or empty under a mesh
+/// `defaultDestinationRuleExportTo` of `.`), and, private in the root namespace, into the root
+/// namespace's own pool. A rule with a workload selector is private to its namespace.
+pub(crate) fn lower_policies(
+    valid: &[&Resource],
+    options: &CompileOptions,
+) -> (Vec<HostPolicy>, DrIndex) {
+    let mesh = &options.mesh;
     let mut policies: Vec<HostPolicy> = Vec::new();
+    let mut index = DrIndex {
+        root: mesh.root_namespace.as_str().into(),
+        domain: options.cluster_domain.as_str().into(),
+        ..DrIndex::default()
+    };
+    let default_private = mesh
+        .default_destination_rule_export_to
+        .iter()
+        .any(|e| e == ".");
     for o in in_precedence_order(valid, &options.default_namespace) {
+        let ns = o.namespace(&options.default_namespace);
         let host = rule_host(o, options);
-        let i = match policies.iter().position(|p| *p.host == *host) {
-            Some(i) => i,
-            None => {
-                policies.push(HostPolicy {
-                    host: host.into(),
-                    top: None,
-                    subsets: Vec::new(),
-                });
-                policies.len() - 1
-            }
+        let export_to: Vec<Box<str>> = match &o.spec.workload_selector {
+            None => o.spec.export_to.iter().map(|e| e.as_str().into()).collect(),
+            Some(_) => vec![".".into()],
         };
-        let policy = &mut policies[i];
-        // The top-level policy of the first rule that has one.
-        if policy.top.is_none() {
-            policy.top = o.spec.traffic_policy.as_ref().map(level);
+        let has = |e: &str| export_to.iter().any(|x| **x == *e);
+        if export_to.is_empty() || has("*") || has(".") || has(ns) {
+            let pool = index.local.entry(ns.into()).or_default();
+            merge(&mut policies, pool, o, ns, &host, &export_to);
         }
-        // Subsets by name, the first definition winning.
-        for s in o.spec.subsets.iter().flatten() {
-            let name = s.name.as_deref().unwrap_or("");
-            if !policy.subsets.iter().any(|(n, _)| **n == *name) {
-                policy
-                    .subsets
-                    .push((name.into(), s.traffic_policy.as_ref().map(level)));
-            }
+        let private_only = (export_to.is_empty() && default_private)
+            || (export_to.len() == 1 && (has(".") || has(ns)));
+        if !private_only {
+            let pool = index.exported.entry(ns.into()).or_default();
+            merge(&mut policies, pool, o, ns, &host, &export_to);
+        } else if ns == mesh.root_namespace {
+            merge(
+                &mut policies,
+                &mut index.root_local,
+                o,
+                ns,
+                &host,
+                &export_to,
+            );
         }
     }
-    policies
+    (policies, index)
 }
 
-/// The valid DestinationRules in the order Istio merges them: oldest first, then by name, then
-/// by namespace (istio/istio pilot/pkg/model/push_context.go `setDestinationRules` sorts with
-/// `sortConfigBySelectorAndCreationTime` before `mergeDestinationRule`), then load order. So
+/// Merges rule `o` into `pool`'s list for its host, as istio destination_rule.go
+/// `mergeDestinationRule` does (with `ENABLE_ENHANCED_DESTINATIONRULE_MERGE`, the default): into
+/// each earlier rule whose `exportTo` is the same (or a subset of the new one's) and whose
+/// workload selector is compatible (both without, or both with the same; a rule with a selector
+/// takes the subsets of a later one without), adding the subsets it does not define yet and its
+/// top-level policy when the earlier one has none; and as an entry of its own unless an earlier
+/// rule with the same `exportTo` and selector took it whole.
+fn merge(
+    policies: &mut Vec<HostPolicy>,
+    pool: &mut DrPool,
+    o: &Object<DestinationRuleSpec>,
+    ns: &str,
+    host: &str,
+    export_to: &[Box<str>],
+) {
+    let selector = o.spec.workload_selector.as_ref().map(|w| {
+        w.match_labels
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+            .collect::<Vec<(Box<str>, Box<str>)>>()
+    });
+    let list = pool.entry(host);
+    let same_set = |a: &[Box<str>], b: &[Box<str>]| {
+        a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
+    };
+    let mut separately = true;
+    for &i in list.iter() {
+        let existing = &mut policies[i as usize];
+        if same_set(export_to, &existing.export_to) {
+            separately = false;
+        } else if !existing.export_to.is_empty()
+            && existing.export_to.iter().all(|x| export_to.contains(x))
+        {
+            separately = true;
+        } else {
+            separately = true;
+            continue;
+        }
+        let selectors_match = match (&existing.selector, &selector) {
+            (Some(a), Some(b)) => same_labels(a, b),
+            (None, None) => true,
+            // Istio compares the label maps, and no selector reads as an empty map.
+            (Some(a), None) | (None, Some(a)) => a.is_empty(),
+        };
+        let both_with = existing.selector.is_some() && selector.is_some();
+        if both_with && !selectors_match {
+            separately = true;
+            continue;
+        }
+        let both_without = existing.selector.is_none() && selector.is_none();
+        if both_without || (both_with && selectors_match) {
+            separately = false;
+        }
+        existing.from.push(name_of(o, ns));
+        add_subsets(existing, o);
+        if existing.top.is_none() {
+            existing.top = o.spec.traffic_policy.as_ref().map(level);
+        }
+    }
+    if separately {
+        let mut p = HostPolicy {
+            host: host.into(),
+            top: o.spec.traffic_policy.as_ref().map(level),
+            subsets: Vec::new(),
+            namespace: ns.into(),
+            selector,
+            export_to: export_to.to_vec(),
+            from: vec![name_of(o, ns)],
+        };
+        add_subsets(&mut p, o);
+        list.push(policies.len() as u32);
+        policies.push(p);
+    }
+}
+
+/// `namespace/name` of a DestinationRule.
+fn name_of(o: &Object<DestinationRuleSpec>, ns: &str) -> Box<str> {
+    format!("{ns}/{}", o.metadata.name).into()
+}
+
+/// Whether two label selectors are the same map.
+fn same_labels(a: &[(Box<str>, Box<str>)], b: &[(Box<str>, Box<str>)]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
+}
+
+/// Adds the subsets of `o` that `p` does not define yet (the first definition wins).
+fn add_subsets(p: &mut HostPolicy, o: &Object<DestinationRuleSpec>) {
+    for s in o.spec.subsets.iter().flatten() {
+        let name = s.name.as_deref().unwrap_or("");
+        if p.subset(name).is_none() {
+            p.subsets.push(SubsetPolicy {
+                name: name.into(),
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                    .collect(),
+                level: s.traffic_policy.as_ref().map(level),
+            });
+        }
+    }
+}
+
+/// The valid DestinationRules in the order Istio merges them: those with a workload selector
+/// first, then oldest first, then by name, then by namespace (istio/istio
+/// pilot/pkg/model/push_context.go `sortConfigBySelectorAndCreationTime`), then load order. So
 /// when two rules for one host both set a top-level policy or define a subset of one name, the
 /// older one's wins.
 pub(crate) fn in_precedence_order<'c>(
@@ -65,7 +186,10 @@ pub(crate) fn in_precedence_order<'c>(
         Resource::DestinationRule(o) => Some(&**o),
         _ => None,
     };
-    super::in_creation_order(valid, pick, ns_default)
+    let mut rules = super::in_creation_order(valid, pick, ns_default);
+    // Stable: creation order within each group.
+    rules.sort_by_key(|o| o.spec.workload_selector.is_none());
+    rules
 }
 
 /// A DestinationRule's `host`, fully qualified in the rule's namespace.
