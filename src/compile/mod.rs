@@ -203,6 +203,9 @@ fn validate<'c>(
                 destination_rule::validate_destination_rule(&o.spec, &mut report)
             }
             Resource::Gateway(o) => gateway::validate_istio_gateway(&o.spec, &mut report),
+            Resource::ServiceEntry(o) => {
+                istio::service_entry::validate_service_entry(&o.spec, &mut report)
+            }
             Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
             Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),

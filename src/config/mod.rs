@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod gateway_api;
 mod load;
 pub(crate) mod names;
+pub mod service_entry;
 pub mod virtual_service;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use crate::error::{Diagnostic, Error, ErrorKind, ResourceId, Severity};
 pub use destination_rule::DestinationRuleSpec;
 pub use gateway::IstioGatewaySpec;
 pub use load::LoadOptions;
+pub use service_entry::ServiceEntrySpec;
 pub use virtual_service::VirtualServiceSpec;
 
 /// Limits applied while reading configuration; exceeding one is an error naming the limit.
@@ -157,6 +159,8 @@ pub enum Resource {
     /// Core Pod (labels and IP, for the registry): `Object::spec` holds its `spec` and
     /// `status`.
     Pod(Box<Object<discovery::Pod>>),
+    /// networking.istio.io ServiceEntry (a service of the registry: hosts, ports, endpoints).
+    ServiceEntry(Box<Object<ServiceEntrySpec>>),
 }
 
 /// Applies `$body` to the `Object` inside any variant.
@@ -174,6 +178,7 @@ macro_rules! with_object {
             Resource::Namespace($o) => $body,
             Resource::EndpointSlice($o) => $body,
             Resource::Pod($o) => $body,
+            Resource::ServiceEntry($o) => $body,
         }
     };
 }
@@ -203,6 +208,7 @@ impl Resource {
             Resource::Namespace(_) => "Namespace",
             Resource::EndpointSlice(_) => "EndpointSlice",
             Resource::Pod(_) => "Pod",
+            Resource::ServiceEntry(_) => "ServiceEntry",
         }
     }
 
@@ -542,6 +548,7 @@ impl Config {
             "Service" => object!(Service),
             "EndpointSlice" => object!(EndpointSlice),
             "Pod" => object!(Pod),
+            "ServiceEntry" => object!(ServiceEntry),
             _ => self.resources.push(Resource::Namespace(Box::new(Object {
                 api_version,
                 metadata,
@@ -826,7 +833,7 @@ fn is_routed_kind(api_version: &str, kind: &str) -> bool {
     let gateway_api = group == "gateway.networking.k8s.io" && matches!(version, "v1" | "v1beta1");
     let core = api_version == "v1";
     match kind {
-        "VirtualService" | "DestinationRule" => istio,
+        "VirtualService" | "DestinationRule" | "ServiceEntry" => istio,
         "Gateway" => istio || gateway_api,
         "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
         "Service" | "Namespace" | "Pod" => core,
