@@ -681,6 +681,56 @@ fn picks_and_request_hashes_allocate_nothing() {
     assert!(sink > 0);
 }
 
+/// The registry lookup for hosts no VirtualService claims (exact, short-name, wildcard and
+/// unknown hosts, upper case included, under REGISTRY_ONLY) allocates nothing.
+#[test]
+fn registry_lookups_allocate_nothing() {
+    let config = meshroute::Config::from_str(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: [httpbin.org, "*.wikipedia.org"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+  exportTo: ["."]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: default}
+spec: {ports: [{name: http, port: 9080}]}
+"#,
+        "registry.yaml",
+    )
+    .unwrap();
+    let mut options = meshroute::CompileOptions::strict();
+    options.mesh.outbound_traffic_policy = meshroute::mesh::OutboundPolicy::RegistryOnly;
+    let table = meshroute::compile(&config, &options).unwrap().table;
+    let reqs = [
+        OwnedRequest::new("GET", "http://httpbin.org/get"),
+        OwnedRequest::new("GET", "http://EN.Wikipedia.ORG/wiki"),
+        OwnedRequest::new("GET", "http://ratings:9080/"),
+        OwnedRequest::new("GET", "http://ratings.default.svc:9080/"),
+        OwnedRequest::new("GET", "http://edition.cnn.com/"),
+        OwnedRequest::new("GET", "http://httpbin.org/get").from_namespace("other"),
+    ];
+    let (n, statuses) = std::thread::spawn(move || {
+        let mut statuses = [0u16; 6];
+        let before = allocations();
+        for (i, r) in reqs.iter().enumerate() {
+            let d = table.decide_with_draw(r, 0);
+            statuses[i] = d.status();
+            std::hint::black_box(d.outcome.catch_all());
+        }
+        (allocations() - before, statuses)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "registry lookups allocated {n} times");
+    assert_eq!(statuses, [200, 200, 200, 200, 502, 502]);
+}
+
 #[test]
 fn counting_and_outcome_reporting_allocate_nothing() {
     let config = meshroute::Config::from_str(CONFIG, "alloc.yaml").unwrap();

@@ -178,8 +178,11 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
     let world = gateway_api_world(&valid, options, regexes);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
-    assign_clusters(&mut inner, &single_port_services(&world, options));
+    let mut only_ports = single_port_services(&world, options);
+    istio::service_entry::single_port_hosts(&valid, &mut only_ports);
+    assign_clusters(&mut inner, &only_ports);
     inner.policies = istio::policy::lower_policies(&valid, options);
+    inner.known = known_hosts(&valid, options);
     finish(inner, options, ledger)
 }
 
@@ -313,6 +316,48 @@ fn single_port_services(
             _ => None,
         })
         .collect()
+}
+
+/// The hosts the registry defines ([`crate::known`]): every valid Service, as
+/// `<name>.<ns>.svc.<domain>` and visible everywhere, and every valid ServiceEntry's hosts with
+/// its `exportTo`; `None` when there is neither.
+fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::known::KnownHosts> {
+    use crate::known::{Definition, KnownHosts};
+    let ns_default = options.default_namespace.as_str();
+    let mut known = KnownHosts::default();
+    let mut any = false;
+    for r in valid {
+        match r {
+            Resource::Service(s) => {
+                any = true;
+                let ns = s.namespace(ns_default);
+                let ports = s
+                    .spec
+                    .ports
+                    .iter()
+                    .filter_map(|p| u16::try_from(p.port?).ok());
+                known.insert(
+                    &crate::predicate::host::service_fqdn(
+                        &s.metadata.name,
+                        ns,
+                        &options.cluster_domain,
+                    ),
+                    Definition {
+                        visibility: crate::table::Visibility::Public,
+                        ports: ports.collect(),
+                        by: format!("Service {ns}/{}", s.metadata.name).into(),
+                    },
+                );
+            }
+            Resource::ServiceEntry(o) => {
+                any = true;
+                istio::service_entry::define_hosts(o, ns_default, &mut known);
+            }
+            _ => {}
+        }
+    }
+    debug_assert!(any || known.is_empty());
+    any.then_some(known)
 }
 
 /// The last step: the table's path normalization, route indexes and counters; in strict mode,

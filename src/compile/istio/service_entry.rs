@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use super::gateway::Protocol;
+use super::place::visibility;
 use crate::compile::names::{
     LABEL_RULE, check_labels, is_dns1123_label, is_ip_literal, is_ip_or_cidr, is_valid_fqdn,
     is_valid_wildcard_domain,
@@ -17,6 +18,9 @@ use crate::compile::names::{
 use crate::compile::report::Report;
 use crate::compile::values::{check_count, check_enum, limit};
 use crate::config::service_entry::{ServiceEntrySpec, WorkloadEntry, WorkloadSelector};
+use crate::config::{Object, Resource};
+use crate::known::{Definition, KnownHosts};
+use crate::table::Visibility;
 
 /// `ServiceEntry.Location` values.
 pub(crate) const LOCATIONS: [&str; 2] = ["MESH_EXTERNAL", "MESH_INTERNAL"];
@@ -506,6 +510,54 @@ fn export_to(export_to: &[String], report: &mut Report) {
                  exported to no one and someone",
             );
         }
+    }
+}
+
+/// The port numbers of a valid entry.
+fn port_numbers(spec: &ServiceEntrySpec) -> impl Iterator<Item = u16> + '_ {
+    spec.ports
+        .iter()
+        .flatten()
+        .filter_map(|p| u16::try_from(p.number?).ok())
+}
+
+/// Adds the exact hosts of every valid ServiceEntry with exactly one port to `only_ports`
+/// (hosts a Service already names keep the Service's): a destination naming such a host
+/// without a port goes to that port, as to a one-port Service.
+pub(crate) fn single_port_hosts(valid: &[&Resource], only_ports: &mut HashMap<String, u16>) {
+    for r in valid {
+        let Resource::ServiceEntry(o) = r else {
+            continue;
+        };
+        let mut ports = port_numbers(&o.spec);
+        let (Some(port), None) = (ports.next(), ports.next()) else {
+            continue;
+        };
+        for host in o.spec.hosts.iter().filter(|h| !h.contains('*')) {
+            only_ports.entry(host.to_ascii_lowercase()).or_insert(port);
+        }
+    }
+}
+
+/// Adds the hosts of a valid ServiceEntry to the registry's known hosts, with its `exportTo`
+/// (`~`: visible to no client) and its ports.
+pub(crate) fn define_hosts(o: &Object<ServiceEntrySpec>, ns_default: &str, known: &mut KnownHosts) {
+    let ns = o.namespace(ns_default);
+    let visibility = if o.spec.export_to.iter().any(|e| e == "~") {
+        Visibility::Only(Vec::new())
+    } else {
+        visibility(&o.spec.export_to, ns)
+    };
+    let ports: Box<[u16]> = port_numbers(&o.spec).collect();
+    for host in &o.spec.hosts {
+        known.insert(
+            &host.to_ascii_lowercase(),
+            Definition {
+                visibility: visibility.clone(),
+                ports: ports.clone(),
+                by: format!("ServiceEntry {ns}/{}", o.metadata.name).into(),
+            },
+        );
     }
 }
 
