@@ -87,6 +87,22 @@ impl KnownHosts {
         })
         .or_else(|| self.index.wildcards_for(host).find_map(offer))
     }
+
+    /// The definition of a host as configuration names it (lowercase, already qualified: no
+    /// short-name expansion) that a resource of namespace `ns` sees, at any port: the exact
+    /// name, then the wildcards covering it. For analysis, not for requests.
+    pub(crate) fn defined_for(&self, host: &str, ns: &str) -> Option<Known<'_>> {
+        let offer = |id: u32| {
+            let (name, defs) = &self.hosts[id as usize];
+            defs.iter()
+                .find(|d| d.visibility.admits(ns))
+                .map(|definition| Known { name, definition })
+        };
+        self.index
+            .get_exact(host)
+            .and_then(offer)
+            .or_else(|| self.index.wildcards_for(host).find_map(offer))
+    }
 }
 
 #[cfg(test)]

@@ -447,6 +447,11 @@ impl Inner {
         &self.contexts
     }
 
+    /// The hosts the registry defines, when the input held a Service or a ServiceEntry.
+    pub(crate) fn known(&self) -> Option<&crate::known::KnownHosts> {
+        self.known.as_ref()
+    }
+
     /// The cluster domain short host names were expanded with.
     pub(crate) fn cluster_domain(&self) -> &str {
         &self.cluster_domain
