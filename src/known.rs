@@ -19,8 +19,10 @@ use crate::table::Visibility;
 pub(crate) struct Definition {
     /// Which namespaces see it (`exportTo`; a Kubernetes Service is public).
     pub(crate) visibility: Visibility,
-    /// The ports it serves; empty when the resource lists none (then every port counts).
+    /// The ports it lists; when empty, every port counts.
     pub(crate) ports: Box<[u16]>,
+    /// Whether requests at any port count, whatever `ports` lists (a Kubernetes Service).
+    pub(crate) any_port: bool,
     /// The resource, as `Kind ns/name`, for explanations.
     pub(crate) by: Box<str>,
 }
@@ -29,7 +31,8 @@ impl Definition {
     /// Whether a client in namespace `ns` sees this definition at `port`.
     #[inline]
     fn serves(&self, ns: &str, port: u16) -> bool {
-        self.visibility.admits(ns) && (self.ports.is_empty() || self.ports.contains(&port))
+        self.visibility.admits(ns)
+            && (self.any_port || self.ports.is_empty() || self.ports.contains(&port))
     }
 }
 
@@ -113,6 +116,7 @@ mod tests {
         Definition {
             visibility,
             ports: ports.into(),
+            any_port: false,
             by: "ServiceEntry default/x".into(),
         }
     }

@@ -319,8 +319,10 @@ fn single_port_services(
 }
 
 /// The hosts the registry defines ([`crate::known`]): every valid Service, as
-/// `<name>.<ns>.svc.<domain>` and visible everywhere, and every valid ServiceEntry's hosts with
-/// its `exportTo`; `None` when there is neither.
+/// `<name>.<ns>.svc.<domain>`, visible everywhere and known at every port (the mesh default
+/// route has always taken a Service's host at the port addressed; istiod would pass a port the
+/// Service does not list through to PassthroughCluster), and every valid ServiceEntry's hosts
+/// with its `exportTo`, at its ports; `None` when there is neither.
 fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::known::KnownHosts> {
     use crate::known::{Definition, KnownHosts};
     let ns_default = options.default_namespace.as_str();
@@ -345,6 +347,7 @@ fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::k
                     Definition {
                         visibility: crate::table::Visibility::Public,
                         ports: ports.collect(),
+                        any_port: true,
                         by: format!("Service {ns}/{}", s.metadata.name).into(),
                     },
                 );

@@ -555,6 +555,7 @@ pub(crate) fn define_hosts(o: &Object<ServiceEntrySpec>, ns_default: &str, known
             Definition {
                 visibility: visibility.clone(),
                 ports: ports.clone(),
+                any_port: false,
                 by: format!("ServiceEntry {ns}/{}", o.metadata.name).into(),
             },
         );
