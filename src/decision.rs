@@ -80,8 +80,20 @@ pub enum Outcome<'t> {
         host: &'t str,
     },
     /// No VirtualService claims the host and the request comes from a sidecar: the mesh
-    /// default route, straight to the addressed service.
+    /// default route, straight to the addressed service. When the table knows the registry
+    /// (the input holds a Service or a ServiceEntry), the host is one it defines; otherwise
+    /// every such request is this.
     Passthrough,
+    /// No VirtualService claims the host, the request comes from a sidecar, and no loaded
+    /// Service or ServiceEntry visible to its namespace defines the host at its port, under
+    /// the `ALLOW_ANY` outbound traffic policy: the catch-all route `allow_any` forwards it to
+    /// the address the client asked for, Envoy's `PassthroughCluster` (istio/istio
+    /// `pilot/pkg/networking/core/httproute.go`, `buildCatchAllVirtualHost`).
+    PassthroughCluster,
+    /// As [`Outcome::PassthroughCluster`], under the `REGISTRY_ONLY` outbound traffic policy:
+    /// the catch-all route `block_all` answers 502, as Istio reports it against
+    /// `BlackHoleCluster`.
+    BlackHole,
     /// At a gateway, no VirtualService claims the host (or the gateway is unknown): 404.
     NoVirtualHost,
     /// The path is refused by the table's path normalization (`%00`, a rejected escaped slash
@@ -94,12 +106,14 @@ pub enum Outcome<'t> {
 
 impl Outcome<'_> {
     /// Every outcome's label, in [`Outcome::index`] order.
-    pub const LABELS: [&'static str; 5] = [
+    pub const LABELS: [&'static str; 7] = [
         "matched",
         "no_route",
         "no_virtual_host",
         "passthrough",
         "bad_request",
+        "passthrough_cluster",
+        "black_hole",
     ];
 
     /// The outcome's name, as metrics, traces and explanations label it (one of
@@ -116,6 +130,19 @@ impl Outcome<'_> {
             Outcome::NoVirtualHost => 2,
             Outcome::Passthrough => 3,
             Outcome::BadRequest { .. } => 4,
+            Outcome::PassthroughCluster => 5,
+            Outcome::BlackHole => 6,
+        }
+    }
+
+    /// For the mesh catch-all outcomes, Envoy's names: `(route, cluster)`, that is
+    /// `("allow_any", "PassthroughCluster")` for [`Outcome::PassthroughCluster`] and
+    /// `("block_all", "BlackHoleCluster")` for [`Outcome::BlackHole`]; `None` otherwise.
+    pub fn catch_all(&self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Outcome::PassthroughCluster => Some(("allow_any", "PassthroughCluster")),
+            Outcome::BlackHole => Some(("block_all", "BlackHoleCluster")),
+            _ => None,
         }
     }
 }
@@ -263,7 +290,8 @@ impl<'t> Decision<'t> {
     }
 
     /// The HTTP status the request gets from routing: 200 when forwarded (or passed through),
-    /// 404 when nothing matched, the redirect or direct-response code, an injected abort's
+    /// 502 for a host the registry does not define under `REGISTRY_ONLY`, 404 when nothing
+    /// matched, the redirect or direct-response code, an injected abort's
     /// HTTP status (a gRPC abort answers 200 with a grpc-status), the status of an unavailable
     /// destination (503 for a subset no DestinationRule defines, 500 for a missing or
     /// forbidden Gateway API backend), or 500 when every backend has weight 0.
@@ -281,7 +309,8 @@ impl<'t> Decision<'t> {
             },
             Outcome::NoRoute { .. } | Outcome::NoVirtualHost => 404,
             Outcome::BadRequest { .. } => 400,
-            Outcome::Passthrough => 200,
+            Outcome::Passthrough | Outcome::PassthroughCluster => 200,
+            Outcome::BlackHole => 502,
         }
     }
 
@@ -310,7 +339,8 @@ impl<'t> Decision<'t> {
 
     /// The retry policy Envoy applies to this request: the matched rule's (`None` when it
     /// has none, e.g. `attempts: 0`), or Istio's mesh default on the mesh default route;
-    /// `None` when nothing is forwarded.
+    /// `None` when nothing is forwarded, and on the `allow_any` route to
+    /// `PassthroughCluster`, which istiod builds without one.
     pub fn retries(&self) -> Option<&'t crate::action::Retries> {
         match &self.outcome {
             Outcome::Passthrough => Some(crate::retry::mesh_default()),
@@ -346,7 +376,7 @@ impl<'t> Decision<'t> {
         draw: u64,
     ) -> Option<crate::retry::RetryVerdict> {
         let overall = match &self.outcome {
-            Outcome::Passthrough => None,
+            Outcome::Passthrough | Outcome::PassthroughCluster => None,
             Outcome::Matched(m) if m.abort.is_none() && self.status() == 200 => {
                 self.forward()?.timeout
             }
@@ -658,6 +688,8 @@ enum DetachedOutcome {
     /// The host of a 404: copied, the one allocation of a detach, for 404s only.
     NoRoute(Box<str>),
     Passthrough,
+    PassthroughCluster,
+    BlackHole,
     NoVirtualHost,
     BadRequest(&'static str),
 }
@@ -698,6 +730,8 @@ impl Detached {
             }
             Outcome::NoRoute { host } => DetachedOutcome::NoRoute((*host).into()),
             Outcome::Passthrough => DetachedOutcome::Passthrough,
+            Outcome::PassthroughCluster => DetachedOutcome::PassthroughCluster,
+            Outcome::BlackHole => DetachedOutcome::BlackHole,
             Outcome::NoVirtualHost => DetachedOutcome::NoVirtualHost,
             Outcome::BadRequest { reason } => DetachedOutcome::BadRequest(reason),
         };
@@ -755,6 +789,8 @@ impl Detached {
             }
             DetachedOutcome::NoRoute(host) => Outcome::NoRoute { host },
             DetachedOutcome::Passthrough => Outcome::Passthrough,
+            DetachedOutcome::PassthroughCluster => Outcome::PassthroughCluster,
+            DetachedOutcome::BlackHole => Outcome::BlackHole,
             DetachedOutcome::NoVirtualHost => Outcome::NoVirtualHost,
             DetachedOutcome::BadRequest(reason) => Outcome::BadRequest { reason },
         };

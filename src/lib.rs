@@ -136,6 +136,7 @@ mod error;
 pub mod hash;
 mod hot;
 mod index;
+mod known;
 pub mod limits;
 pub mod mesh;
 pub mod observe;

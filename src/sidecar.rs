@@ -30,12 +30,15 @@ pub(crate) struct Sidecars {
     source_hosts: Vec<(Box<[Box<str>]>, bool)>,
 }
 
+/// A workload selector's labels.
+type Labels = Box<[(Box<str>, Box<str>)]>;
+
 /// One Sidecar, lowered.
 #[derive(Clone, Debug)]
 pub(crate) struct Scope {
     pub(crate) namespace: Box<str>,
     pub(crate) name: Box<str>,
-    selector: Option<Box<[(Box<str>, Box<str>)]>>,
+    selector: Option<Labels>,
     listeners: Box<[Listener]>,
     /// The Sidecar's own `outboundTrafficPolicy`, over the mesh's.
     pub(crate) outbound: Option<OutboundPolicy>,

@@ -258,6 +258,9 @@ pub(crate) struct Inner {
     pub(crate) mesh: crate::mesh::MeshSettings,
     /// The Sidecars: what each client workload sees.
     pub(crate) sidecars: crate::sidecar::Sidecars,
+    /// The hosts the registry defines (loaded Services and ServiceEntries); `None` when the
+    /// input holds neither, so that known and unknown hosts cannot be told apart.
+    pub(crate) known: Option<crate::known::KnownHosts>,
 }
 
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
@@ -340,9 +343,12 @@ impl Table {
             return d;
         };
         let Some((vhost, claim)) = inner.find_vhost(ctx, req) else {
-            // The mesh default route: the addressed service on the addressed port.
+            // The mesh default route to a known service, else the catch-all route of the
+            // outbound traffic policy.
             let (outcome, port) = if ctx.gateway.is_none() {
-                (Outcome::Passthrough, Some(addressed_port(req)))
+                let outcome = inner.unclaimed(req).0;
+                let port = (!matches!(outcome, Outcome::BlackHole)).then(|| addressed_port(req));
+                (outcome, port)
             } else {
                 (Outcome::NoVirtualHost, None)
             };
@@ -483,6 +489,11 @@ impl Inner {
         &self.contexts
     }
 
+    /// The hosts the registry defines, when the input held a Service or a ServiceEntry.
+    pub(crate) fn known(&self) -> Option<&crate::known::KnownHosts> {
+        self.known.as_ref()
+    }
+
     /// The cluster domain short host names were expanded with.
     pub(crate) fn cluster_domain(&self) -> &str {
         &self.cluster_domain
@@ -581,6 +592,42 @@ impl Inner {
     /// How request paths are normalized before rules see them.
     pub(crate) fn normalization(&self) -> &crate::predicate::normalize::PathNormalization {
         &self.normalization
+    }
+
+    /// The outcome of a mesh request for a host no VirtualService claims
+    /// ([`crate::known`]): [`Outcome::Passthrough`] for a host the registry defines (and for
+    /// every host when the table has no registry), else the outbound traffic policy's
+    /// catch-all; with the registry's definition that applied. Allocates nothing.
+    #[inline]
+    pub(crate) fn unclaimed<R: Request + ?Sized>(
+        &self,
+        req: &R,
+    ) -> (Outcome<'static>, Option<crate::known::Known<'_>>) {
+        let Some(known) = &self.known else {
+            return (Outcome::Passthrough, None);
+        };
+        let port = addressed_port(req);
+        // A client with a Sidecar knows the services it imports, and its Sidecar's outbound
+        // traffic policy, when it has one, replaces the mesh's.
+        let view = self.sidecars.view(req, port);
+        let policy = view
+            .as_ref()
+            .and_then(|v| v.scope.outbound)
+            .unwrap_or(self.mesh.outbound_traffic_policy);
+        let found = with_request_host(req.authority(), |host| {
+            known.find(
+                host,
+                req.source_namespace(),
+                &self.cluster_domain,
+                port,
+                view.as_ref(),
+            )
+        });
+        match (found, policy) {
+            (Some(k), _) => (Outcome::Passthrough, Some(k)),
+            (None, crate::mesh::OutboundPolicy::RegistryOnly) => (Outcome::BlackHole, None),
+            (None, _) => (Outcome::PassthroughCluster, None),
+        }
     }
 
     /// Counts a decision when the table counts.

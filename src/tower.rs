@@ -607,7 +607,10 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
 fn plan<B>(decision: &Decision<'_>, req: &Request<B>, cors: Option<&CorsAnswer<'_>>) -> Plan {
     let status = StatusCode::from_u16(decision.status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let m = match &decision.outcome {
-        Outcome::Passthrough => return Plan::Forward(None),
+        // The mesh default route and `allow_any` to `PassthroughCluster` have no timeout.
+        Outcome::Passthrough | Outcome::PassthroughCluster => return Plan::Forward(None),
+        // `block_all`: a direct 502 (Envoy sets no response flag on a direct response).
+        Outcome::BlackHole => return Plan::Answer(plain(status, ""), ResponseFlags::empty()),
         Outcome::NoRoute { .. } | Outcome::NoVirtualHost => {
             return Plan::Answer(plain(status, ""), ResponseFlags::NO_ROUTE_FOUND);
         }

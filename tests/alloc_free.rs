@@ -411,7 +411,12 @@ fn sidecar_scoped_decisions_allocate_nothing() {
     .join()
     .unwrap();
     assert_eq!(n, 0, "deciding with Sidecars allocated {n} times");
-    assert_eq!(outcomes, ["matched", "matched", "passthrough", "matched"]);
+    assert_eq!(
+        outcomes,
+        ["matched", "matched", "passthrough_cluster", "matched"]
+    );
+}
+
 /// The DestinationRule a client sees (its namespace's, a selected workload's, the host's
 /// namespace's exported, the root namespace's) is looked up per decision and per pick without
 /// allocating.
@@ -800,6 +805,56 @@ fn picks_and_request_hashes_allocate_nothing() {
     .unwrap();
     assert_eq!(used, 0, "allocations while picking");
     assert!(sink > 0);
+}
+
+/// The registry lookup for hosts no VirtualService claims (exact, short-name, wildcard and
+/// unknown hosts, upper case included, under REGISTRY_ONLY) allocates nothing.
+#[test]
+fn registry_lookups_allocate_nothing() {
+    let config = meshroute::Config::from_str(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: [httpbin.org, "*.wikipedia.org"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+  exportTo: ["."]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: default}
+spec: {ports: [{name: http, port: 9080}]}
+"#,
+        "registry.yaml",
+    )
+    .unwrap();
+    let mut options = meshroute::CompileOptions::strict();
+    options.mesh.outbound_traffic_policy = meshroute::mesh::OutboundPolicy::RegistryOnly;
+    let table = meshroute::compile(&config, &options).unwrap().table;
+    let reqs = [
+        OwnedRequest::new("GET", "http://httpbin.org/get"),
+        OwnedRequest::new("GET", "http://EN.Wikipedia.ORG/wiki"),
+        OwnedRequest::new("GET", "http://ratings:9080/"),
+        OwnedRequest::new("GET", "http://ratings.default.svc:9080/"),
+        OwnedRequest::new("GET", "http://edition.cnn.com/"),
+        OwnedRequest::new("GET", "http://httpbin.org/get").from_namespace("other"),
+    ];
+    let (n, statuses) = std::thread::spawn(move || {
+        let mut statuses = [0u16; 6];
+        let before = allocations();
+        for (i, r) in reqs.iter().enumerate() {
+            let d = table.decide_with_draw(r, 0);
+            statuses[i] = d.status();
+            std::hint::black_box(d.outcome.catch_all());
+        }
+        (allocations() - before, statuses)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "registry lookups allocated {n} times");
+    assert_eq!(statuses, [200, 200, 200, 200, 502, 502]);
 }
 
 #[test]

@@ -169,6 +169,23 @@ const CASES: &[Expect] = &[
         "spec.rules[0].backendRefs[0]",
         &["shop/shop", "RefNotPermitted"],
     ),
+    warn(
+        "destination-host-not-found",
+        Some("IST0101"),
+        ("VirtualService", "default", "egress"),
+        "spec.http[2].route[0].destination.host",
+        &[
+            "\"httpbin.org\"",
+            "no Service or ServiceEntry visible to namespace default",
+        ],
+    ),
+    warn(
+        "destination-port-required",
+        Some("IST0112"),
+        ("VirtualService", "default", "httpbin"),
+        "spec.http[0].route[0].destination",
+        &["ServiceEntry default/httpbin", "80, 8080"],
+    ),
 ];
 
 fn check(e: &Expect, f: &Finding) {
@@ -328,4 +345,49 @@ fn text_output() {
          rule is unreachable: http[0] before it has no match and takes every request\n\
          0 errors, 1 warning, 0 notes\n"
     );
+}
+
+/// istioctl's `DestinationHostAnalyzer` reports a ServiceEntry exported by name to the
+/// VirtualService's namespace when the VirtualService is exported elsewhere (its lookup goes
+/// by the VirtualService's `exportTo`); the entry is visible where the VirtualService lives,
+/// so meshroute finds the host. Without any Service or ServiceEntry nothing is checked.
+#[test]
+fn a_service_entry_exported_to_the_virtual_service_namespace_is_found() {
+    let yaml = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: egress, namespace: apps}
+spec:
+  hosts: [api.example.com]
+  exportTo: ["*"]
+  http:
+  - route: [{destination: {host: api.example.com}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: egress}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+  exportTo: [apps, egress]
+"#;
+    let config = Config::from_str(yaml, "t.yaml").unwrap();
+    let analysis = analyze(&config, &CompileOptions::default(), None);
+    assert!(analysis.is_clean(), "{}", analysis.to_text());
+    // The same VirtualService in another namespace does not see the entry.
+    let moved = yaml.replacen("namespace: apps", "namespace: web", 1);
+    let config = Config::from_str(&moved, "t.yaml").unwrap();
+    let analysis = analyze(&config, &CompileOptions::default(), None);
+    assert_eq!(
+        analysis
+            .with_code("destination-host-not-found")
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>(),
+        ["spec.http[0].route[0].destination.host"]
+    );
+    // No Service and no ServiceEntry: nothing to check against.
+    let alone = Config::from_str(yaml.split("---").next().unwrap(), "t.yaml").unwrap();
+    let analysis = analyze(&alone, &CompileOptions::default(), None);
+    assert_eq!(analysis.with_code("destination-host-not-found").count(), 0);
 }

@@ -18,6 +18,8 @@ fn outcome(d: &Decision<'_>) -> &'static str {
         Outcome::Passthrough => "passthrough",
         Outcome::NoVirtualHost => "no_virtual_host",
         Outcome::BadRequest { .. } => "bad_request",
+        Outcome::PassthroughCluster => "passthrough_cluster",
+        Outcome::BlackHole => "black_hole",
         _ => "other",
     }
 }
@@ -430,6 +432,7 @@ split: draw 7 % 4 = 3
   [0, 3) api-v1.infra.svc.cluster.local port 8080 weight 3
   [3, 4) api-v2.infra.svc.cluster.local port 8080 weight 1 <- picked
 destination: api-v2.infra.svc.cluster.local port 8080
+retries: 2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, backoff full jitter from 25 ms doubling to 250 ms, avoiding endpoints already tried (mesh default)
 port: 8080 (the destination's port)
 "#
     );
@@ -504,6 +507,7 @@ fn explain_as_json() {
                 },
             ],
             "not_evaluated": 0,
+            "registry": null,
             "outcome": "matched",
             "status": 200,
             "winner": {
@@ -787,6 +791,47 @@ spec:
         e.to_string().contains(
             "cors: preflight from origin \"https://evil.example\" not allowed -> forwarded (unmatchedPreflights FORWARD)\n"
         ),
+        "{e}"
+    );
+}
+
+/// The registry step (istio/istio pilot/pkg/networking/core/httproute.go
+/// `buildCatchAllVirtualHost`): explain names the resource that defines an unclaimed host, or
+/// the catch-all route and cluster for a host nothing defines; text and JSON.
+#[test]
+fn explain_says_what_the_registry_decided() {
+    let config = Config::from_str(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+         metadata: {name: httpbin-ext, namespace: default}\n\
+         spec: {hosts: [httpbin.org], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let mut options = CompileOptions::default();
+    options.mesh.outbound_traffic_policy = meshroute::mesh::OutboundPolicy::RegistryOnly;
+    let table = compile(&config, &options).unwrap().table;
+    let e = table.explain(&OwnedRequest::new("GET", "http://httpbin.org/headers"), 0);
+    assert_eq!((e.outcome, e.status), ("passthrough", 200));
+    let r = e.registry.as_ref().unwrap();
+    assert_eq!(
+        r.defined_by.as_deref(),
+        Some("ServiceEntry default/httpbin-ext")
+    );
+    assert!(
+        e.to_string()
+            .contains("registry: httpbin.org is defined by ServiceEntry default/httpbin-ext"),
+        "{e}"
+    );
+    let e = table.explain(&OwnedRequest::new("GET", "http://edition.cnn.com/"), 0);
+    assert_eq!((e.outcome, e.status), ("black_hole", 502));
+    assert_eq!(e.port, None);
+    let j = e.to_json();
+    assert_eq!(j["registry"]["route"], json!("block_all"));
+    assert_eq!(j["registry"]["cluster"], json!("BlackHoleCluster"));
+    assert_eq!(j["registry"]["policy"], json!("REGISTRY_ONLY"));
+    assert!(
+        e.to_string()
+            .contains("route block_all to BlackHoleCluster"),
         "{e}"
     );
 }

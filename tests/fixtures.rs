@@ -5,7 +5,8 @@
 //! ```yaml
 //! config: |            # the resources, as a user writes them
 //!   apiVersion: ...
-//! options: {strict: false}          # optional
+//! options: {outbound_traffic_policy: REGISTRY_ONLY}   # optional: the mesh's
+//!                                    # outboundTrafficPolicy (default ALLOW_ANY)
 //! rejected:                          # optional: errors expected from compile, as
 //! - "VirtualService ns/name: spec.http[0].route"   # prefixes of the error text
 //! warnings: [unreachable-rule]       # optional: diagnostic codes that must appear
@@ -15,7 +16,10 @@
 //!             source_labels, source_namespace, gateway: ns/name}
 //!   draw: 0                          # optional, default 0
 //!   expect:
-//!     outcome: matched | no-route | passthrough | no-virtual-host
+//!     outcome: matched | no-route | passthrough | no-virtual-host | passthrough-cluster |
+//!              black-hole            # the last two: a mesh host no Service or ServiceEntry
+//!                                    # defines, under ALLOW_ANY / REGISTRY_ONLY
+//!     cluster: PassthroughCluster | BlackHoleCluster   # Outcome::catch_all's cluster, or null
 //!     route: name/index              # "<resource name>/<rule index>"
 //!     route_name: ...
 //!     match: 0                       # match block index, null for a rule without blocks
@@ -86,8 +90,15 @@ fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
             return 0;
         }
     };
-    let compiled =
-        compile(&config, &CompileOptions::default()).expect("lenient compile does not fail");
+    let mut options = CompileOptions::default();
+    match f["options"]["outbound_traffic_policy"].as_str() {
+        None | Some("ALLOW_ANY") => {}
+        Some("REGISTRY_ONLY") => {
+            options.mesh.outbound_traffic_policy = meshroute::mesh::OutboundPolicy::RegistryOnly
+        }
+        Some(other) => panic!("{file}: unknown outbound_traffic_policy {other:?}"),
+    }
+    let compiled = compile(&config, &options).expect("lenient compile does not fail");
     let errors: Vec<String> = compiled
         .errors()
         .map(|e| format!("{}: {}: {}", e.resource().unwrap(), e.path(), e.message()))
@@ -157,6 +168,8 @@ fn check(
         Outcome::Passthrough => "passthrough",
         Outcome::NoVirtualHost => "no-virtual-host",
         Outcome::BadRequest { .. } => "bad-request",
+        Outcome::PassthroughCluster => "passthrough-cluster",
+        Outcome::BlackHole => "black-hole",
         _ => "other",
     };
     let Some(e) = expect.as_object() else {
@@ -166,6 +179,13 @@ fn check(
     for (key, want) in e {
         match key.as_str() {
             "outcome" => fail(key, want, Value::from(outcome)),
+            "cluster" => fail(
+                key,
+                want,
+                d.outcome
+                    .catch_all()
+                    .map_or(Value::Null, |(_, c)| Value::from(c)),
+            ),
             "route" => fail(
                 key,
                 want,

@@ -1363,10 +1363,15 @@ fn passthrough_picks_from_the_services_endpoints() {
             assert_eq!(routed.status(), 200);
         }
     }
-    // A host the registry does not know.
+    // A host no loaded Service defines: Istio's `allow_any` catch-all to PassthroughCluster
+    // (pilot/pkg/networking/core/httproute.go `buildCatchAllVirtualHost`), the address the
+    // client asked for rather than a registry endpoint.
     let routed = router.decide_with_draw(&req("http://ratings/"), 0);
-    assert!(matches!(routed.decision.outcome, Outcome::Passthrough));
-    assert!(matches!(routed.pick, Pick::NoEndpoints));
+    assert!(matches!(
+        routed.decision.outcome,
+        Outcome::PassthroughCluster
+    ));
+    assert!(matches!(routed.pick, Pick::OriginalDestination));
 }
 
 #[test]

@@ -57,10 +57,15 @@ impl Stats {
     ) {
         let service = match (upstream, decided) {
             (Some(u), _) => u.service.clone(),
-            (None, Some(d)) => d
-                .decision()
-                .destination()
-                .map_or_else(|| "unknown".to_string(), |d| d.host.to_string()),
+            (None, Some(d)) => {
+                let decision = d.decision();
+                match (decision.destination(), decision.outcome.catch_all()) {
+                    (Some(d), _) => d.host.to_string(),
+                    // Istio reports the catch-all routes against their cluster.
+                    (None, Some((_, cluster))) => cluster.to_string(),
+                    (None, None) => "unknown".to_string(),
+                }
+            }
             (None, None) => "unknown".to_string(),
         };
         let series = Series {

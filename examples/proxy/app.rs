@@ -368,10 +368,13 @@ async fn handle(
     let upstream = response.extensions().get::<Upstream>();
     let decided = response.extensions().get::<Decided<Router>>();
     let route_name = decided.and_then(|d| {
-        d.decision()
-            .matched()
-            .map(|m| m.route_name.to_string())
-            .filter(|n| !n.is_empty())
+        let decision = d.decision();
+        let route = match decision.matched() {
+            Some(m) => m.route_name,
+            // The catch-all routes, `allow_any` and `block_all`.
+            None => decision.outcome.catch_all()?.0,
+        };
+        Some(route.to_string()).filter(|n| !n.is_empty())
     });
     state
         .stats

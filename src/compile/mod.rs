@@ -182,9 +182,12 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
     let world = gateway_api_world(&valid, options, regexes);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
-    assign_clusters(&mut inner, &single_port_services(&world, options));
+    let mut only_ports = single_port_services(&world, options);
+    istio::service_entry::single_port_hosts(&valid, &mut only_ports);
+    assign_clusters(&mut inner, &only_ports);
     (inner.policies, inner.dr_index) = istio::policy::lower_policies(&valid, options);
     inner.subset_scoped = subset_scoped(&inner);
+    inner.known = known_hosts(&valid, options);
     istio::sidecar::lower_sidecars(
         &valid,
         &options.default_namespace,
@@ -215,6 +218,9 @@ fn validate<'c>(
             }
             Resource::Gateway(o) => gateway::validate_istio_gateway(&o.spec, &mut report),
             Resource::Sidecar(o) => istio::sidecar::validate_sidecar(&o.spec, &mut report),
+            Resource::ServiceEntry(o) => {
+                istio::service_entry::validate_service_entry(&o.spec, &mut report)
+            }
             Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
             Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),
@@ -323,6 +329,52 @@ fn single_port_services(
             _ => None,
         })
         .collect()
+}
+
+/// The hosts the registry defines ([`crate::known`]): every valid Service, as
+/// `<name>.<ns>.svc.<domain>`, visible everywhere and known at every port (the mesh default
+/// route has always taken a Service's host at the port addressed; istiod would pass a port the
+/// Service does not list through to PassthroughCluster), and every valid ServiceEntry's hosts
+/// with its `exportTo`, at its ports; `None` when there is neither.
+fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::known::KnownHosts> {
+    use crate::known::{Definition, KnownHosts};
+    let ns_default = options.default_namespace.as_str();
+    let mut known = KnownHosts::default();
+    let mut any = false;
+    for r in valid {
+        match r {
+            Resource::Service(s) => {
+                any = true;
+                let ns = s.namespace(ns_default);
+                let ports = s
+                    .spec
+                    .ports
+                    .iter()
+                    .filter_map(|p| u16::try_from(p.port?).ok());
+                known.insert(
+                    &crate::predicate::host::service_fqdn(
+                        &s.metadata.name,
+                        ns,
+                        &options.cluster_domain,
+                    ),
+                    Definition {
+                        visibility: crate::table::Visibility::Public,
+                        ports: ports.collect(),
+                        any_port: true,
+                        by: format!("Service {ns}/{}", s.metadata.name).into(),
+                        namespace: ns.into(),
+                    },
+                );
+            }
+            Resource::ServiceEntry(o) => {
+                any = true;
+                istio::service_entry::define_hosts(o, ns_default, &mut known);
+            }
+            _ => {}
+        }
+    }
+    debug_assert!(any || known.is_empty());
+    any.then_some(known)
 }
 
 /// The last step: the table's path normalization, route indexes and counters; in strict mode,

@@ -19,6 +19,7 @@ pub mod gateway_api;
 mod load;
 pub mod mesh;
 pub(crate) mod names;
+pub mod service_entry;
 pub mod sidecar;
 pub mod virtual_service;
 
@@ -34,6 +35,7 @@ use crate::error::{Diagnostic, Error, ErrorKind, ResourceId, Severity};
 pub use destination_rule::DestinationRuleSpec;
 pub use gateway::IstioGatewaySpec;
 pub use load::LoadOptions;
+pub use service_entry::ServiceEntrySpec;
 pub use virtual_service::VirtualServiceSpec;
 
 /// Limits applied while reading configuration; exceeding one is an error naming the limit.
@@ -164,6 +166,8 @@ pub enum Resource {
     /// Core ConfigMap named `istio` (the mesh config, read from the root namespace's):
     /// `Object::spec` holds its `data`.
     ConfigMap(Box<Object<mesh::ConfigMapData>>),
+    /// networking.istio.io ServiceEntry (a service of the registry: hosts, ports, endpoints).
+    ServiceEntry(Box<Object<ServiceEntrySpec>>),
 }
 
 /// Applies `$body` to the `Object` inside any variant.
@@ -183,6 +187,7 @@ macro_rules! with_object {
             Resource::Pod($o) => $body,
             Resource::Sidecar($o) => $body,
             Resource::ConfigMap($o) => $body,
+            Resource::ServiceEntry($o) => $body,
         }
     };
 }
@@ -214,6 +219,7 @@ impl Resource {
             Resource::Pod(_) => "Pod",
             Resource::Sidecar(_) => "Sidecar",
             Resource::ConfigMap(_) => "ConfigMap",
+            Resource::ServiceEntry(_) => "ServiceEntry",
         }
     }
 
@@ -557,6 +563,7 @@ impl Config {
             "Pod" => object!(Pod),
             "Sidecar" => object!(Sidecar),
             "ConfigMap" => object!(ConfigMap),
+            "ServiceEntry" => object!(ServiceEntry),
             _ => self.resources.push(Resource::Namespace(Box::new(Object {
                 api_version,
                 metadata,
@@ -861,7 +868,7 @@ fn is_routed_kind(api_version: &str, kind: &str) -> bool {
     let gateway_api = group == "gateway.networking.k8s.io" && matches!(version, "v1" | "v1beta1");
     let core = api_version == "v1";
     match kind {
-        "VirtualService" | "DestinationRule" | "Sidecar" => istio,
+        "VirtualService" | "DestinationRule" | "Sidecar" | "ServiceEntry" => istio,
         "Gateway" => istio || gateway_api,
         "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
         "Service" | "Namespace" | "Pod" | "ConfigMap" => core,

@@ -83,6 +83,11 @@ pub enum Pick<'r> {
     /// The cluster's `connectionPool` is full (`http2MaxRequests` requests in flight, or
     /// `tcp.maxConnections` busy and `http1MaxPendingRequests` waiting): 503, Envoy flag `UO`.
     Overflow,
+    /// The decision forwards to Envoy's `PassthroughCluster`
+    /// ([`Outcome::PassthroughCluster`](crate::Outcome::PassthroughCluster)): the address the
+    /// client asked for, not an endpoint of the registry; the embedder connects to the
+    /// request's own authority.
+    OriginalDestination,
 }
 
 /// The chosen endpoint and why.

@@ -75,6 +75,20 @@ impl Registry {
     /// is the Pod's readiness ([`Pod::ready`]). A Service alone, without Pods or slices,
     /// contributes no endpoints.
     ///
+    /// From a ServiceEntry (`networking.istio.io`), for each exact host (lowercase, as written;
+    /// wildcard hosts have no endpoints) and each port with a number in 1..=65535, serving
+    /// that port ([`Endpoint::service_port`]), as istiod's ServiceEntry conversion does:
+    /// - inline `endpoints` (resolution `STATIC`, `DNS` or `DNS_ROUND_ROBIN`): one endpoint per
+    ///   entry, at its `ports` value for the port's name, else the port's `targetPort`, else its
+    ///   number; with the entry's labels (subsets select them), weight (0 or absent: 1) and
+    ///   locality; healthy. `unix://` addresses are skipped;
+    /// - `workloadSelector`: the loaded Pods of the entry's namespace whose labels include the
+    ///   selector, at their IP and the `targetPort` (else the number), with the Pod's labels
+    ///   and readiness;
+    /// - resolution `DNS` or `DNS_ROUND_ROBIN` without endpoints or selector: the host itself,
+    ///   as a DNS name, at the `targetPort` (else the number);
+    /// - resolution `NONE`: none (requests go to the address the client asked for).
+    ///
     /// # Example
     /// ```
     /// use meshroute::registry::Registry;
@@ -125,6 +139,11 @@ impl Registry {
         for r in &config.resources {
             if let Resource::Service(svc) = r {
                 d.add_service_pods(svc);
+            }
+        }
+        for r in &config.resources {
+            if let Resource::ServiceEntry(se) = r {
+                d.add_service_entry(se);
             }
         }
         (d.registry, d.diagnostics)
@@ -382,6 +401,90 @@ impl<'c> Discovery<'c> {
     }
 }
 
+impl Discovery<'_> {
+    /// The endpoints of one ServiceEntry (see [`Registry::from_config`]).
+    fn add_service_entry(&mut self, se: &Object<crate::config::ServiceEntrySpec>) {
+        let ns = se.namespace(&self.options.default_namespace);
+        let spec = &se.spec;
+        let resolution = spec.resolution.as_deref().unwrap_or("NONE");
+        let valid = |n: Option<i64>| {
+            n.filter(|n| (1..=65535).contains(n))
+                .and_then(|n| u16::try_from(n).ok())
+        };
+        let ports: Vec<(u16, u16, &str)> = spec
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                let number = valid(p.number)?;
+                let target = valid(p.target_port).unwrap_or(number);
+                Some((number, target, p.name.as_deref().unwrap_or("")))
+            })
+            .collect();
+        let selected: Vec<&Object<Pod>> = match &spec.workload_selector {
+            Some(sel) => self
+                .pods
+                .range((ns, "")..)
+                .take_while(|((pns, _), _)| *pns == ns)
+                .map(|(_, p)| *p)
+                .filter(|p| {
+                    sel.labels
+                        .iter()
+                        .all(|(k, v)| p.metadata.labels.get(k) == Some(v))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        for host in spec.hosts.iter().filter(|h| !h.contains('*')) {
+            let host = host.to_ascii_lowercase();
+            for &(number, target, name) in &ports {
+                let mut made = Vec::new();
+                for e in spec.endpoints.iter().flatten().flatten() {
+                    let Some(address) = e.address.as_deref().filter(|a| !a.is_empty()) else {
+                        continue;
+                    };
+                    if address.starts_with("unix://") {
+                        continue;
+                    }
+                    let port = valid(e.ports.get(name).copied()).unwrap_or(target);
+                    let mut ep = Endpoint::new(address, port);
+                    ep.labels = e.labels.clone();
+                    ep.weight = e
+                        .weight
+                        .and_then(|w| u32::try_from(w).ok())
+                        .filter(|&w| w > 0)
+                        .unwrap_or(1);
+                    ep.locality = e
+                        .locality
+                        .as_deref()
+                        .filter(|l| !l.is_empty())
+                        .map(Into::into);
+                    made.push(ep);
+                }
+                for pod in &selected {
+                    let Some(ip) = pod.spec.ip() else { continue };
+                    let mut ep = Endpoint::new(ip, target).healthy(pod.spec.ready());
+                    ep.labels = pod.metadata.labels.clone();
+                    ep.locality = locality(&ep.labels, None);
+                    made.push(ep);
+                }
+                let dns = matches!(resolution, "DNS" | "DNS_ROUND_ROBIN");
+                if made.is_empty()
+                    && dns
+                    && spec.endpoints.is_none()
+                    && spec.workload_selector.is_none()
+                {
+                    made.push(Endpoint::new(&host, target));
+                }
+                for mut ep in made {
+                    ep.service_port = Some(number);
+                    self.add(&host, ep);
+                }
+            }
+        }
+    }
+}
+
 /// An endpoint's locality from its labels and its slice `zone` (see [`Registry::from_config`]).
 fn locality(labels: &BTreeMap<String, String>, zone: Option<&str>) -> Option<Box<str>> {
     use super::{LOCALITY_LABEL, REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL};
@@ -412,4 +515,60 @@ fn is_kubernetes_label(key: &str) -> bool {
 
 fn is_tcp(protocol: Option<&str>) -> bool {
     protocol.is_none_or(|p| p == "TCP")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(yaml: &str) -> Registry {
+        let config = Config::from_str(yaml, "t.yaml").expect("test YAML loads");
+        let (r, notes) = Registry::from_config(&config, &RegistryOptions::default());
+        assert_eq!(notes, vec![]);
+        r
+    }
+
+    /// Istio's ServiceEntry docs (istio/api `networking/v1alpha3/service_entry.proto`, the
+    /// STATIC example with inline endpoints and the `workloadSelector` example): inline
+    /// endpoints carry their labels and port overrides; selected Pods become endpoints.
+    #[test]
+    fn service_entry_endpoints() {
+        let r = registry(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+             metadata: {name: ext-svc-https, namespace: mesh}\n\
+             spec:\n  hosts: [api.dropboxapi.com]\n  ports: [{number: 443, name: https, protocol: TLS}]\n\
+             \x20 resolution: STATIC\n  endpoints:\n\
+             \x20 - {address: 2.2.2.2, labels: {version: v1}}\n\
+             \x20 - {address: 3.3.3.3, ports: {https: 8443}, weight: 3}\n---\n\
+             apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+             metadata: {name: vm, namespace: mesh}\n\
+             spec:\n  hosts: [details.bookinfo.com]\n  location: MESH_INTERNAL\n\
+             \x20 ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]\n\
+             \x20 resolution: STATIC\n  workloadSelector: {labels: {app: details}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: d1, namespace: mesh, labels: {app: details, version: v2}}\n\
+             status: {podIP: 10.0.0.9}\n---\n\
+             apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+             metadata: {name: httpbin, namespace: mesh}\n\
+             spec:\n  hosts: [httpbin.org]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n\
+             \x20 resolution: DNS\n",
+        );
+        let eps = r.endpoints("api.dropboxapi.com");
+        let got: Vec<_> = eps
+            .iter()
+            .map(|e| (&*e.address, e.port, e.weight, e.service_port))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2.2.2.2", 443, 1, Some(443)),
+                ("3.3.3.3", 8443, 3, Some(443))
+            ]
+        );
+        assert_eq!(eps[0].labels["version"], "v1");
+        let vm = r.endpoints("details.bookinfo.com");
+        assert_eq!((&*vm[0].address, vm[0].port), ("10.0.0.9", 8080));
+        assert_eq!(vm[0].labels["version"], "v2");
+        let dns = r.endpoints("httpbin.org");
+        assert_eq!((&*dns[0].address, dns[0].port), ("httpbin.org", 80));
+    }
 }

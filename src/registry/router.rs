@@ -424,6 +424,7 @@ impl Router {
                     ),
                 }
             }
+            Outcome::PassthroughCluster => return Err(Pick::OriginalDestination),
             Outcome::Matched(m) => {
                 // An abort answers without forwarding, also a gRPC one (status 200).
                 if decision.status() != 200 || m.abort.is_some() {

@@ -34,6 +34,8 @@
 //! | `multiple-sidecars-without-selector` | IST0110 | warning | Sidecar, `spec` | another Sidecar without a workloadSelector in the namespace is older; only that one applies |
 //! | `conflicting-sidecar-selectors` | IST0111 | warning | Sidecar, `spec.workloadSelector` | with Pods given: an older Sidecar's selector selects the same Pod; only that one applies to it |
 //! | `unresolved-backend` | | warning | HTTPRoute / GRPCRoute, `…backendRefs[j]` | the backend cannot be used (`ResolvedRefs` false); its share is refused |
+//! | `destination-host-not-found` | IST0101 | warning | VirtualService, `…destination.host` (`…mirror.host`) | no loaded Service or ServiceEntry visible to the VirtualService's namespace (or to a namespace it is exported to) defines the host; checked only when the input holds a Service or a ServiceEntry |
+//! | `destination-port-required` | IST0112 | warning | VirtualService, `…destination` | the destination names no port and the Service or ServiceEntry defining its host has several |
 //!
 //! Every other compile diagnostic passes through with its code, as a warning unless it is a
 //! note: `deprecated-field`, `ineffective-field`, `ineffective-fault`, `unsupported-redirect-code`,
@@ -227,6 +229,8 @@ fn istio_code(code: &str) -> Option<&'static str> {
         "shadowed-match" | "duplicate-match" => "IST0131",
         "host-not-in-gateway" => "IST0132",
         "subset-no-endpoints" => "IST0173",
+        "destination-host-not-found" => "IST0101",
+        "destination-port-required" => "IST0112",
         _ => return None,
     })
 }
@@ -340,6 +344,18 @@ pub fn analyze(
         findings.extend(r.errors.iter().map(|e| Finding::from_error(e, &r.resource)));
     }
     findings.extend(compiled.diagnostics.iter().map(Finding::from_diagnostic));
+    if let Some(known) = compiled.table.inner.known() {
+        let rejected = |id: &ResourceId| compiled.rejected.iter().any(|r| r.resource == *id);
+        for res in &config.resources {
+            let Resource::VirtualService(o) = res else {
+                continue;
+            };
+            let id = res.id(&options.default_namespace);
+            if !rejected(&id) {
+                check_destination_hosts(&id, o, known, &options, &mut findings);
+            }
+        }
+    }
     if let Some(registry) = endpoints {
         let rejected = |id: &ResourceId| compiled.rejected.iter().any(|r| r.resource == *id);
         for res in &config.resources {
@@ -365,6 +381,116 @@ pub fn analyze(
             .then_with(|| natural_cmp(&a.path, &b.path))
     });
     Analysis { findings }
+}
+
+/// `destination-host-not-found` (IST0101) and `destination-port-required` (IST0112) for one
+/// VirtualService, as istioctl's `DestinationHostAnalyzer` (istio/istio
+/// `pkg/config/analysis/analyzers/virtualservice/destinationhosts.go`): every route and
+/// mirror destination's host must be defined by a Service or ServiceEntry the VirtualService
+/// sees. Unlike istioctl (`util.GetDestinationHost`), a ServiceEntry exported to the
+/// VirtualService's own namespace counts whatever the VirtualService's `exportTo` says, so an
+/// entry exported by name to that namespace is no false positive.
+fn check_destination_hosts(
+    id: &ResourceId,
+    o: &crate::config::Object<crate::config::VirtualServiceSpec>,
+    known: &crate::known::KnownHosts,
+    options: &CompileOptions,
+    findings: &mut Vec<Finding>,
+) {
+    use crate::config::virtual_service::Destination;
+    let ns = o.namespace(&options.default_namespace);
+    // The namespaces whose view counts: the VirtualService's own and those it is exported to.
+    let views: Vec<&str> = std::iter::once(ns)
+        .chain(
+            o.spec
+                .export_to
+                .iter()
+                .map(String::as_str)
+                .filter(|e| !matches!(*e, "." | "*")),
+        )
+        .collect();
+    let mut check = |d: &Destination, path: String, what: &str| {
+        if d.host.is_empty() || d.host.contains('*') {
+            return;
+        }
+        let host = crate::compile::expand_host(&d.host, ns, &options.cluster_domain);
+        let Some(found) = views.iter().find_map(|v| known.defined_for(&host, v)) else {
+            findings.push(Finding::new(
+                "destination-host-not-found",
+                Level::Warning,
+                Some(id.clone()),
+                format!("{path}.host"),
+                format!(
+                    "{what} {:?} ({host}) is defined by no Service or ServiceEntry visible to \
+                     namespace {ns}; requests to it fail (503, no cluster)",
+                    d.host
+                ),
+            ));
+            return;
+        };
+        let ports = &found.definition.ports;
+        if d.port.as_ref().and_then(|p| p.number).is_none() && ports.len() > 1 {
+            let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+            findings.push(Finding::new(
+                "destination-port-required",
+                Level::Warning,
+                Some(id.clone()),
+                path,
+                format!(
+                    "{what} {:?} names no port, and {} defines ports {}; name one",
+                    d.host,
+                    found.definition.by,
+                    list.join(", ")
+                ),
+            ));
+        }
+    };
+    for (i, rule) in o.spec.http.iter().enumerate() {
+        let Some(rule) = rule else { continue };
+        for (j, r) in rule.route.iter().flatten().enumerate() {
+            if let Some(d) = r.as_ref().and_then(|r| r.destination.as_ref()) {
+                check(
+                    d,
+                    format!("spec.http[{i}].route[{j}].destination"),
+                    "destination host",
+                );
+            }
+        }
+        if let Some(m) = &rule.mirror {
+            check(m, format!("spec.http[{i}].mirror"), "mirror host");
+        }
+        for (j, m) in rule.mirrors.iter().flatten().enumerate() {
+            if let Some(d) = m.as_ref().and_then(|m| m.destination.as_ref()) {
+                check(
+                    d,
+                    format!("spec.http[{i}].mirrors[{j}].destination"),
+                    "mirror host",
+                );
+            }
+        }
+    }
+    for (i, rule) in o.spec.tcp.iter().enumerate() {
+        for (j, r) in rule.iter().flat_map(|r| r.route.iter()).enumerate() {
+            if let Some(d) = r.as_ref().and_then(|r| r.destination.as_ref()) {
+                check(
+                    d,
+                    format!("spec.tcp[{i}].route[{j}].destination"),
+                    "destination host",
+                );
+            }
+        }
+    }
+    for (i, rule) in o.spec.tls.iter().enumerate() {
+        for (j, r) in rule.iter().flat_map(|r| r.route.iter()).enumerate() {
+            if let Some(d) = r.as_ref().and_then(|r| r.destination.as_ref()) {
+                check(
+                    d,
+                    format!("spec.tls[{i}].route[{j}].destination"),
+                    "destination host",
+                );
+            }
+        }
+    }
 }
 
 /// `subset-no-endpoints` and `subset-no-healthy-endpoints` for one DestinationRule.

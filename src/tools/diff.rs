@@ -399,6 +399,8 @@ pub fn effect(d: &Decision<'_>, req: &OwnedRequest) -> Effect {
             Outcome::Matched(_) => "forward",
             Outcome::NoRoute { .. } => "no-route",
             Outcome::Passthrough => "passthrough",
+            Outcome::PassthroughCluster => "passthrough-cluster",
+            Outcome::BlackHole => "black-hole",
             Outcome::NoVirtualHost => "no-virtual-host",
             Outcome::BadRequest { .. } => "bad-request",
         },

@@ -60,7 +60,14 @@ pub struct Explain {
     pub candidates: Vec<Candidate>,
     /// Entries of the claim after the winner, not evaluated.
     pub not_evaluated: usize,
-    /// `matched`, `no_route`, `passthrough` or `no_virtual_host`.
+    /// The registry step, for a mesh request whose host no VirtualService claims: whether a
+    /// loaded Service or ServiceEntry defines the host, and if not, what the outbound traffic
+    /// policy does with it. `None` otherwise, and when the input held no Service and no
+    /// ServiceEntry (the table cannot tell known hosts from unknown ones; every unclaimed
+    /// host takes the default route).
+    pub registry: Option<RegistryStep>,
+    /// One of [`Outcome::LABELS`]: `matched`, `no_route`, `passthrough`, `no_virtual_host`,
+    /// `bad_request`, `passthrough_cluster` or `black_hole`.
     pub outcome: &'static str,
     /// The HTTP status the request gets: from routing ([`Decision::status`]), or 200 for a
     /// CORS preflight the CORS filter answers itself ([`Winner::cors`]).
@@ -106,6 +113,20 @@ pub struct HostLookup {
     pub virtual_host: Option<String>,
     /// Hosts passed over on the way, and why (e.g. no route visible to the namespace).
     pub notes: Vec<String>,
+}
+
+/// How the registry answered for a host no VirtualService claims ([`Explain::registry`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegistryStep {
+    /// The registry's name that defines the host (a wildcard when one covered it).
+    pub host: Option<String>,
+    /// The resource that defines it, as `Kind ns/name`.
+    pub defined_by: Option<String>,
+    /// The mesh's `outboundTrafficPolicy` mode (`ALLOW_ANY` or `REGISTRY_ONLY`).
+    pub policy: &'static str,
+    /// For an undefined host, Envoy's catch-all `(route, cluster)` ([`Outcome::catch_all`]).
+    pub catch_all: Option<(&'static str, &'static str)>,
 }
 
 /// Which lookup step found the virtual host.
@@ -418,11 +439,20 @@ impl Table {
         let Some((vhost, claim)) = found else {
             e.port_group = Some(PortGroup::AllPorts);
             let outcome = if ctx.gateway.is_none() {
-                e.port = Some(ForwardPort {
-                    number: addressed_port(req),
-                    from: PortFrom::Request,
+                let (outcome, known) = inner.unclaimed(req);
+                if !matches!(outcome, Outcome::BlackHole) {
+                    e.port = Some(ForwardPort {
+                        number: addressed_port(req),
+                        from: PortFrom::Request,
+                    });
+                }
+                e.registry = inner.known.is_some().then(|| RegistryStep {
+                    host: known.map(|k| k.name.to_string()),
+                    defined_by: known.map(|k| k.definition.by.to_string()),
+                    policy: inner.mesh.outbound_traffic_policy.as_str(),
+                    catch_all: outcome.catch_all(),
                 });
-                Outcome::Passthrough
+                outcome
             } else {
                 Outcome::NoVirtualHost
             };
@@ -483,6 +513,7 @@ fn started<R: Request + ?Sized>(req: &R, draw: u64) -> Explain {
         claim: None,
         candidates: Vec::new(),
         not_evaluated: 0,
+        registry: None,
         outcome: "",
         status: 0,
         winner: None,
@@ -1090,6 +1121,9 @@ impl fmt::Display for Explain {
         self.write_context(f)?;
         self.write_host(f)?;
         self.write_candidates(f)?;
+        if let Some(r) = &self.registry {
+            write_registry(f, r, &self.source_namespace)?;
+        }
         writeln!(f, "outcome: {}, status {}", self.outcome, self.status)?;
         let Some(w) = &self.winner else {
             return Ok(());
@@ -1112,6 +1146,23 @@ impl fmt::Display for Explain {
             writeln!(f, "port: {} ({})", p.number, p.from.describe())?;
         }
         Ok(())
+    }
+}
+
+/// The registry step of [`Explain`]'s text form.
+fn write_registry(f: &mut fmt::Formatter<'_>, r: &RegistryStep, ns: &str) -> fmt::Result {
+    match (&r.host, &r.defined_by, r.catch_all) {
+        (Some(host), Some(by), _) => writeln!(
+            f,
+            "registry: {host} is defined by {by}: the default route to it"
+        ),
+        (_, _, Some((route, cluster))) => writeln!(
+            f,
+            "registry: no Service or ServiceEntry visible to namespace {ns} defines the host at \
+             this port; outboundTrafficPolicy {}: route {route} to {cluster}",
+            r.policy
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -1423,6 +1474,13 @@ impl Explain {
             "claim": claim,
             "candidates": candidates,
             "not_evaluated": self.not_evaluated,
+            "registry": self.registry.as_ref().map(|r| json!({
+                "host": r.host,
+                "defined_by": r.defined_by,
+                "policy": r.policy,
+                "route": r.catch_all.map(|c| c.0),
+                "cluster": r.catch_all.map(|c| c.1),
+            })),
             "outcome": self.outcome,
             "status": self.status,
             "winner": winner,

@@ -200,7 +200,14 @@ pub struct Ctx<'a> {
 /// it, and the flag that decides there. A Gateway API configuration tried without `--gateway`
 /// otherwise answers only "no VirtualService".
 pub fn gateway_hint(ctx: &Ctx<'_>, req: &OwnedRequest, d: &Decision<'_>) -> Option<String> {
-    if req.gateway.is_some() || !matches!(d.outcome, Outcome::Passthrough | Outcome::NoVirtualHost)
+    if req.gateway.is_some()
+        || !matches!(
+            d.outcome,
+            Outcome::Passthrough
+                | Outcome::NoVirtualHost
+                | Outcome::PassthroughCluster
+                | Outcome::BlackHole
+        )
     {
         return None;
     }
@@ -526,8 +533,12 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
             out["split"] = json!([]);
             out["fault"] = Value::Null;
             out["actions"] = json!({});
+            if let Some((route, cluster)) = other.catch_all() {
+                out["route_name"] = json!(route);
+                out["cluster"] = json!(cluster);
+            }
             out["destination"] = match other {
-                Outcome::Passthrough => {
+                Outcome::Passthrough | Outcome::PassthroughCluster => {
                     let host = match req.authority.rsplit_once(':') {
                         Some((h, p)) if p.parse::<u16>().is_ok() => h,
                         _ => req.authority.as_str(),
@@ -540,6 +551,14 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
                 Outcome::Passthrough =>
                     "no VirtualService for the host: mesh default route to the addressed service"
                         .to_string(),
+                Outcome::PassthroughCluster =>
+                    "no VirtualService, Service or ServiceEntry for the host: \
+                     outboundTrafficPolicy ALLOW_ANY passes it through to the addressed host \
+                     (PassthroughCluster)"
+                        .to_string(),
+                Outcome::BlackHole => "no VirtualService, Service or ServiceEntry for the host: \
+                     outboundTrafficPolicy REGISTRY_ONLY blocks it (BlackHoleCluster, 502)"
+                    .to_string(),
                 Outcome::NoRoute { .. } => "no rule matched (404 NR)".to_string(),
                 Outcome::BadRequest { reason } =>
                     format!("refused by path normalization: {reason}"),

@@ -245,6 +245,21 @@ fn describe(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> String {
                     addressed_port(req)
                 ),
             ),
+            Outcome::PassthroughCluster | Outcome::BlackHole => {
+                let (route, cluster) = d.outcome.catch_all().unwrap_or_default();
+                let policy = if matches!(d.outcome, Outcome::BlackHole) {
+                    "REGISTRY_ONLY blocks it"
+                } else {
+                    "ALLOW_ANY passes it through to the addressed host"
+                };
+                (
+                    d.status(),
+                    format!(
+                        "no VirtualService, Service or ServiceEntry for the host: \
+                         outboundTrafficPolicy {policy} (route {route}, cluster {cluster})"
+                    ),
+                )
+            }
             Outcome::NoRoute { .. } => (404, "no rule matched (404 NR)".to_string()),
             Outcome::BadRequest { reason } => {
                 (400, format!("refused by path normalization: {reason}"))

@@ -221,6 +221,8 @@ pub fn run(args: &SimulateArgs) -> Exit {
 fn outcome_label(d: &Decision<'_>) -> String {
     match &d.outcome {
         Outcome::Passthrough => "no route: passthrough to the addressed service".into(),
+        Outcome::PassthroughCluster => "unknown host: PassthroughCluster (ALLOW_ANY)".into(),
+        Outcome::BlackHole => "unknown host: BlackHoleCluster (REGISTRY_ONLY, 502)".into(),
         Outcome::NoRoute { .. } => "no rule matched (404)".into(),
         Outcome::BadRequest { .. } => "refused path (400)".into(),
         _ => "no virtual host (404)".into(),

@@ -46,7 +46,7 @@ const UNIX_PREFIX: &str = "unix://";
 
 /// A server port protocol, parsed case-insensitively as Istio's `protocol.Parse`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Protocol {
+pub(crate) enum Protocol {
     Tcp,
     Udp,
     Grpc,
@@ -63,7 +63,7 @@ enum Protocol {
 }
 
 impl Protocol {
-    fn parse(s: &str) -> Protocol {
+    pub(crate) fn parse(s: &str) -> Protocol {
         match s.to_ascii_lowercase().as_str() {
             "tcp" => Protocol::Tcp,
             "udp" => Protocol::Udp,
@@ -81,7 +81,7 @@ impl Protocol {
         }
     }
 
-    fn is_http(self) -> bool {
+    pub(crate) fn is_http(self) -> bool {
         matches!(
             self,
             Protocol::Http
@@ -92,7 +92,7 @@ impl Protocol {
         )
     }
 
-    fn is_tls(self) -> bool {
+    pub(crate) fn is_tls(self) -> bool {
         matches!(self, Protocol::Https | Protocol::Tls)
     }
 }

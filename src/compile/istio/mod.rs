@@ -6,6 +6,7 @@
 //!   [`reachability`] for the webhook's IST0130/IST0131 warnings;
 //! * [`destination_rule`]: `DestinationRule` validation (`ValidateDestinationRule`);
 //! * [`gateway`]: Istio `Gateway` validation (`ValidateGateway`);
+//! * [`service_entry`]: `ServiceEntry` validation (`ValidateServiceEntry`);
 //! * [`delegate`]: delegation, a root VirtualService merged with its delegates;
 //! * [`lower`]: a valid VirtualService into compiled rules, with its DestinationRule subsets;
 //! * [`place`]: the lowered VirtualServices into the table's hosts, in Istio's precedence;
@@ -23,6 +24,7 @@ pub(crate) mod lower;
 pub(crate) mod place;
 pub(crate) mod policy;
 pub(crate) mod reachability;
+pub(crate) mod service_entry;
 pub(crate) mod sidecar;
 pub(crate) mod virtual_service;
 

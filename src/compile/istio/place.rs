@@ -641,7 +641,7 @@ fn server_port(server: &crate::config::gateway::Server) -> Option<u16> {
 }
 
 /// `exportTo` as a [`Visibility`]: empty or `*` is public; `.` is the resource's namespace.
-fn visibility(export_to: &[String], ns: &str) -> Visibility {
+pub(crate) fn visibility(export_to: &[String], ns: &str) -> Visibility {
     if export_to.is_empty() || export_to.iter().any(|e| e == "*") {
         return Visibility::Public;
     }
