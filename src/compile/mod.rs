@@ -178,6 +178,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
     let world = gateway_api_world(&valid, options, regexes);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
+    inner.l4.vips = service_addresses(&world, options);
     assign_clusters(&mut inner, &single_port_services(&world, options));
     inner.policies = istio::policy::lower_policies(&valid, options);
     finish(inner, options, ledger)
@@ -312,6 +313,30 @@ fn single_port_services(
         .collect()
 }
 
+/// The `clusterIP` of every loaded Service that has one, with the Service's host: how a TCP
+/// connection to a Service's address finds the Service (istiod binds a Service's listener to
+/// its address).
+fn service_addresses(
+    world: &gateway_api::lower::World<'_>,
+    options: &CompileOptions,
+) -> Vec<(std::net::IpAddr, Box<str>)> {
+    world
+        .services
+        .iter()
+        .flatten()
+        .filter_map(|s| {
+            let ip = s.spec.cluster_ip.as_deref()?.parse().ok()?;
+            let host = format!(
+                "{}.{}.svc.{}",
+                s.metadata.name,
+                s.namespace(&options.default_namespace),
+                options.cluster_domain
+            );
+            Some((ip, host.into()))
+        })
+        .collect()
+}
+
 /// The last step: the table's path normalization, route indexes and counters; in strict mode,
 /// every error of a rejected resource fails the compile.
 fn finish(mut inner: Inner, options: &CompileOptions, ledger: Ledger) -> Result<Compiled, Errors> {
@@ -355,7 +380,8 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
     use crate::table::ClusterKey;
     let mut ids: HashMap<ClusterKey, u32> = HashMap::new();
     let mut clusters = Vec::new();
-    for rule in &mut inner.rules {
+    let l4 = inner.l4.rules.iter_mut().map(|r| &mut r.rule);
+    for rule in inner.rules.iter_mut().chain(l4) {
         let Action::Forward(f) = &mut rule.action else {
             continue;
         };
