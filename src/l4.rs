@@ -24,7 +24,11 @@
 //!   are chains of their own and win, longest prefix first, when they hold the destination
 //!   address. Nothing matched is the default route to the service ([`Outcome::Passthrough`]).
 //! - At a gateway a connection nothing serves is closed: [`Outcome::NoVirtualHost`] when no
-//!   rule is bound there, [`Outcome::NoRoute`] when rules are and none matches.
+//!   rule is bound there (for a Gateway API route: to a listener on the connection's port),
+//!   [`Outcome::NoRoute`] when rules are and none matches.
+//! - Gateway API `TLSRoute`s and `TCPRoute`s are placed at their listeners' ports, oldest
+//!   first: a TLSRoute's hostnames (intersected with the listener's) are its SNI names, and
+//!   the first rule of a route serves (rules have no matches).
 
 use std::net::IpAddr;
 
@@ -188,6 +192,9 @@ pub(crate) struct L4Service {
     /// Listener ports the rules are bound to (a Gateway API listener's); empty: every port.
     pub(crate) ports: Box<[u16]>,
     pub(crate) entries: Box<[L4Entry]>,
+    /// A Gateway API TCPRoute on a TLS listener that terminates: its TCP rules take the TLS
+    /// connections whose SNI `hosts` (the listener's hostname) names.
+    pub(crate) terminates_tls: bool,
 }
 
 /// The connection rules of one context: the mesh or a gateway.
@@ -361,7 +368,8 @@ impl Inner {
         let candidates = services.flat_map(move |s| {
             s.entries.iter().filter_map(move |e| {
                 let rule = &rules[e.rule as usize];
-                if rule.protocol != protocol {
+                let terminated = protocol == Protocol::Tls && s.terminates_tls;
+                if rule.protocol != protocol && !terminated {
                     return None;
                 }
                 let (snis, subnets): (&[Box<str>], &[Cidr]) = match e.block {

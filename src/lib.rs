@@ -6,7 +6,7 @@
 //! # Overview
 //! - [`Config`]: the real Kubernetes resources, loaded from YAML or JSON: Istio
 //!   `VirtualService`, `DestinationRule` and `Gateway` (`networking.istio.io`), Gateway API
-//!   `Gateway`, `HTTPRoute`, `GRPCRoute` and `ReferenceGrant`
+//!   `Gateway`, `HTTPRoute`, `GRPCRoute`, `TLSRoute`, `TCPRoute` and `ReferenceGrant`
 //!   (`gateway.networking.k8s.io`), and the core `Service`, `Namespace`, `EndpointSlice` and
 //!   `Pod` resources routing reads. Other kinds are skipped with a note.
 //! - [`compile()`] turns a [`Config`] into a [`Table`], validating every resource with Istio's
@@ -18,6 +18,9 @@
 //!   its own semantics in one table: first match for Istio, the Gateway API's specificity
 //!   order for its routes; a request reaches a gateway's routes with
 //!   [`OwnedRequest::at_gateway`].
+//! - [`Table::decide_connection`] answers a TLS or TCP [`Connection`] with the same
+//!   [`Decision`], decided by VirtualService `tls` and `tcp` rules and Gateway API `TLSRoute`s
+//!   and `TCPRoute`s ([`l4`]): the weighted destination, no HTTP actions.
 //! - [`registry`]: endpoints per service ([`registry::Registry`], fed by you or read from
 //!   `EndpointSlice`s) and the [`registry::Router`], which binds a table to them and picks an
 //!   endpoint with the DestinationRule's load-balancing policy (round robin, random, least

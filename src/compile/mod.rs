@@ -207,6 +207,20 @@ fn validate<'c>(
             Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
             Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),
+            Resource::TlsRoute(o) => gateway_api::l4::validate_l4_route(
+                "TLSRoute",
+                &o.spec.parent_refs,
+                Some(&o.spec.hostnames),
+                &o.spec.rules,
+                &mut report,
+            ),
+            Resource::TcpRoute(o) => gateway_api::l4::validate_l4_route(
+                "TCPRoute",
+                &o.spec.parent_refs,
+                None,
+                &o.spec.rules,
+                &mut report,
+            ),
             Resource::ReferenceGrant(_)
             | Resource::Service(_)
             | Resource::Namespace(_)
@@ -284,6 +298,8 @@ fn place_gateway_api_routes(
         .collect();
     let mut reports = Vec::new();
     gateway_api::lower::place_routes(&mut routes, world, inner, &mut reports);
+    let mut l4 = gateway_api::l4::l4_routes(valid);
+    gateway_api::l4::place_l4_routes(&mut l4, world, inner, &mut reports);
     for (id, source, report) in reports {
         ledger.file(&id, &source, report);
     }

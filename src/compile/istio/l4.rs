@@ -260,6 +260,7 @@ pub(crate) fn place_l4(
             },
             ports: Box::default(),
             entries,
+            terminates_tls: false,
         });
     }
     table.rules.extend(lowered.rules);
