@@ -197,6 +197,16 @@ pub(crate) struct L4Service {
     pub(crate) terminates_tls: bool,
 }
 
+impl L4Service {
+    /// Whether the service's rules apply to a connection on `port` from namespace `ns`
+    /// addressed to `host` (in the mesh; `None` at a gateway).
+    pub(crate) fn applies(&self, mesh: bool, ns: &str, port: u16, host: Option<&str>) -> bool {
+        (!mesh || self.visibility.admits(ns))
+            && (self.ports.is_empty() || self.ports.contains(&port))
+            && host.is_none_or(|h| self.hosts.iter().any(|p| host_matches(p, h)))
+    }
+}
+
 /// The connection rules of one context: the mesh or a gateway.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct L4Context {
@@ -235,7 +245,7 @@ impl L4Table {
         &mut self.contexts[i]
     }
 
-    fn context(&self, gateway: Option<(&str, &str)>) -> Option<&L4Context> {
+    pub(crate) fn context(&self, gateway: Option<(&str, &str)>) -> Option<&L4Context> {
         self.contexts.iter().find(|c| match (&c.gateway, gateway) {
             (None, None) => true,
             (Some((ns, name)), Some((rns, rname))) => **ns == *rns && **name == *rname,
@@ -245,7 +255,7 @@ impl L4Table {
 }
 
 /// Istio's `host.Name.Matches` of a configured host (possibly a wildcard) and a name.
-fn host_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn host_matches(pattern: &str, name: &str) -> bool {
     match pattern.strip_prefix('*') {
         Some(suffix) => name.len() >= suffix.len() && ends_with_ignore_case(name, suffix),
         None => pattern.eq_ignore_ascii_case(name),
@@ -260,7 +270,7 @@ fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
 /// How specifically `pattern` names the server name `sni`, as Envoy ranks `server_names`:
 /// exact above every wildcard, a longer wildcard suffix above a shorter; `None` when it does
 /// not name it.
-fn sni_rank(pattern: &str, sni: &str) -> Option<usize> {
+pub(crate) fn sni_rank(pattern: &str, sni: &str) -> Option<usize> {
     if pattern == "*" {
         return Some(0);
     }
@@ -274,7 +284,7 @@ fn sni_rank(pattern: &str, sni: &str) -> Option<usize> {
 
 /// The longest prefix of `subnets` that holds `ip`: `Some(-1)` when there are no subnets (any
 /// address), `None` when none holds it (or the address is unknown).
-fn cidr_rank(subnets: &[Cidr], ip: Option<IpAddr>) -> Option<i16> {
+pub(crate) fn cidr_rank(subnets: &[Cidr], ip: Option<IpAddr>) -> Option<i16> {
     if subnets.is_empty() {
         return Some(-1);
     }
@@ -357,11 +367,10 @@ impl Inner {
         let mesh = ctx.gateway.is_none();
         let port = conn.port();
         let rules = &self.l4.rules;
-        let services = ctx.services.iter().filter(move |s| {
-            (!mesh || s.visibility.admits(ns))
-                && (s.ports.is_empty() || s.ports.contains(&port))
-                && host.is_none_or(|h| s.hosts.iter().any(|p| host_matches(p, h)))
-        });
+        let services = ctx
+            .services
+            .iter()
+            .filter(move |s| s.applies(mesh, ns, port, host));
         let first = services.clone().next()?;
         // Every entry of the protocol whose static conditions hold, with the SNI names and
         // subnets Envoy matches at run time.

@@ -397,6 +397,9 @@ pub fn decide_connection(ctx: &Ctx<'_>, conn: &OwnedConnection, draw: u64) -> Va
             });
         }
     }
+    if ctx.explain {
+        out["explain"] = table.explain_connection(conn, draw).to_json();
+    }
     out
 }
 
