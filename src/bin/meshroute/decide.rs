@@ -978,7 +978,7 @@ spec:
     fn a_field_the_contract_does_not_know_is_an_error() {
         assert_eq!(
             error_then_next(br#"{"id": 1, "request": {"methd": "GET"}}"#),
-            r#"{"id":1,"error":"line 1: request.methd: unknown field; expected one of method, scheme, authority, path, headers, port, source_labels, source_namespace, source_ip, gateway"}"#
+            r#"{"id":1,"error":"line 1: request.methd: unknown field; expected one of method, scheme, authority, path, headers, port, source_labels, source_namespace, source_ip, gateway, protocol, sni, host, destination_ip"}"#
         );
         assert_eq!(
             error_then_next(br#"{"id": 1, "request": {}, "random": 5}"#),
