@@ -178,6 +178,9 @@ pub struct Matched<'t> {
     /// What the request's session said, when the rule has session persistence
     /// ([`crate::action::Session`]): [`SessionState::Pinned`] when it chose the destination.
     pub session: Option<SessionState>,
+    /// For a connection ([`crate::Table::decide_connection`]): the `tls` or `tcp` rule that
+    /// decided it and its match; `None` for a request.
+    pub connection: Option<crate::l4::ConnectionMatch<'t>>,
 }
 
 /// Most mirrors a rule may have (bits of [`Matched::mirrored`]).
@@ -210,6 +213,7 @@ impl<'t> Decision<'t> {
             mirrored: 0,
             sticky_hash: None,
             session: None,
+            connection: None,
         };
         if let Action::Forward(f) = &rule.action {
             // A session names its backend; without a valid one, the split picks.
@@ -251,6 +255,46 @@ impl<'t> Decision<'t> {
         let port = m
             .destination
             .map(|w| w.destination.port.unwrap_or_else(|| addressed_port(req)));
+        Decision {
+            outcome: Outcome::Matched(m),
+            draw,
+            port,
+            normalization,
+        }
+    }
+
+    /// The decision for the connection rule `l4` (from `source`) matching `conn` at `block`:
+    /// the split's pick (by the draw) and the port the connection is sent to. No HTTP actions.
+    pub(crate) fn from_connection<C: crate::Connection + ?Sized>(
+        source: &'t Source,
+        normalization: &'t PathNormalization,
+        l4: &'t crate::l4::L4Rule,
+        block: Option<u16>,
+        conn: &C,
+        draw: u64,
+    ) -> Decision<'t> {
+        let rule = &l4.rule;
+        let destination = match &rule.action {
+            Action::Forward(f) => f.split.pick(draw).map(|j| &f.destinations[j]),
+            _ => None,
+        };
+        let m = Matched {
+            source,
+            rule,
+            block: None,
+            route_name: &rule.name,
+            destination,
+            delay: None,
+            abort: None,
+            mirrored: 0,
+            sticky_hash: None,
+            session: None,
+            // What the compile knows; the per-client DestinationRule view is not applied to
+            // connections.
+            unavailable: destination.and_then(|w| w.destination.unavailable),
+            connection: Some(crate::l4::ConnectionMatch { rule: l4, block }),
+        };
+        let port = destination.map(|w| w.destination.port.unwrap_or_else(|| conn.port()));
         Decision {
             outcome: Outcome::Matched(m),
             draw,
@@ -785,6 +829,7 @@ impl Detached {
                     mirrored: *mirrored,
                     sticky_hash: *sticky_hash,
                     session: *session,
+                    connection: None,
                 })
             }
             DetachedOutcome::NoRoute(host) => Outcome::NoRoute { host },

@@ -6,7 +6,7 @@
 //! # Overview
 //! - [`Config`]: the real Kubernetes resources, loaded from YAML or JSON: Istio
 //!   `VirtualService`, `DestinationRule` and `Gateway` (`networking.istio.io`), Gateway API
-//!   `Gateway`, `HTTPRoute`, `GRPCRoute` and `ReferenceGrant`
+//!   `Gateway`, `HTTPRoute`, `GRPCRoute`, `TLSRoute`, `TCPRoute` and `ReferenceGrant`
 //!   (`gateway.networking.k8s.io`), and the core `Service`, `Namespace`, `EndpointSlice` and
 //!   `Pod` resources routing reads. Other kinds are skipped with a note.
 //! - [`compile()`] turns a [`Config`] into a [`Table`], validating every resource with Istio's
@@ -18,6 +18,9 @@
 //!   its own semantics in one table: first match for Istio, the Gateway API's specificity
 //!   order for its routes; a request reaches a gateway's routes with
 //!   [`OwnedRequest::at_gateway`].
+//! - [`Table::decide_connection`] answers a TLS or TCP [`Connection`] with the same
+//!   [`Decision`], decided by VirtualService `tls` and `tcp` rules and Gateway API `TLSRoute`s
+//!   and `TCPRoute`s ([`l4`]): the weighted destination, no HTTP actions.
 //! - [`registry`]: endpoints per service ([`registry::Registry`], fed by you or read from
 //!   `EndpointSlice`s) and the [`registry::Router`], which binds a table to them and picks an
 //!   endpoint with the DestinationRule's load-balancing policy (round robin, random, least
@@ -130,6 +133,7 @@ mod balance;
 mod block;
 pub mod compile;
 pub mod config;
+mod connection;
 pub mod cors;
 mod decision;
 mod error;
@@ -137,6 +141,7 @@ pub mod hash;
 mod hot;
 mod index;
 mod known;
+pub mod l4;
 pub mod limits;
 pub mod mesh;
 pub mod observe;
@@ -162,6 +167,7 @@ pub mod tower;
 pub use block::{Block, Miss};
 pub use compile::{CompileOptions, Compiled, compile};
 pub use config::{Config, LoadOptions, Rejected};
+pub use connection::{Connection, OwnedConnection, Protocol};
 pub use decision::{Decision, MAX_MIRRORS, Matched, Outcome};
 pub use error::{Diagnostic, Error, ErrorKind, Errors, ResourceId, Severity};
 pub use reload::Shared;

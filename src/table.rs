@@ -261,6 +261,8 @@ pub(crate) struct Inner {
     /// The hosts the registry defines (loaded Services and ServiceEntries); `None` when the
     /// input holds neither, so that known and unknown hosts cannot be told apart.
     pub(crate) known: Option<crate::known::KnownHosts>,
+    /// The connection (`tls` and `tcp`) rules.
+    pub(crate) l4: crate::l4::L4Table,
 }
 
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
@@ -428,6 +430,60 @@ impl Table {
     /// ```
     pub fn mesh(&self) -> &crate::mesh::MeshSettings {
         &self.inner.mesh
+    }
+
+    /// Decides the connection `conn`, drawing its one random value from `rng`: the same
+    /// machinery and the same [`Decision`] as a request, decided by the `tls` and `tcp` rules
+    /// (VirtualService) and `TLSRoute`/`TCPRoute`s (Gateway API); see [`crate::l4`] for the
+    /// semantics. A matched decision carries [`Matched::connection`](crate::Matched) and no
+    /// HTTP actions. Allocates nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedConnection, Table};
+    /// let table = Table::from_yaml(r#"
+    /// apiVersion: networking.istio.io/v1
+    /// kind: VirtualService
+    /// metadata: {name: tcp-echo, namespace: default}
+    /// spec:
+    ///   hosts: [tcp-echo]
+    ///   tcp:
+    ///   - match: [{port: 9000}]
+    ///     route:
+    ///     - {destination: {host: tcp-echo, subset: v1, port: {number: 9000}}, weight: 80}
+    ///     - {destination: {host: tcp-echo, subset: v2, port: {number: 9000}}, weight: 20}
+    /// "#)?;
+    /// let conn = OwnedConnection::tcp(9000).to_host("tcp-echo");
+    /// let d = table.decide_connection(&conn, &mut rand_pcg::Pcg64::new(1, 1));
+    /// assert!(d.matched().unwrap().connection.is_some());
+    /// // The draw decides the split: 85 % 100 falls in v2's interval [80, 100).
+    /// let d = table.decide_connection_with_draw(&conn, 85);
+    /// assert_eq!(d.destination().unwrap().subset.as_deref(), Some("v2"));
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn decide_connection<'t, C, G>(&'t self, conn: &C, rng: &mut G) -> Decision<'t>
+    where
+        C: crate::Connection + ?Sized,
+        G: rand_core::Rng + ?Sized,
+    {
+        self.decide_connection_with_draw(conn, rng.next_u64())
+    }
+
+    /// Decides the connection `conn` with an explicit draw (`draw % total` picks the
+    /// destination). Allocates nothing.
+    pub fn decide_connection_with_draw<'t, C>(&'t self, conn: &C, draw: u64) -> Decision<'t>
+    where
+        C: crate::Connection + ?Sized,
+    {
+        let d = self.inner.decide_connection(conn, draw);
+        #[cfg(feature = "tracing")]
+        crate::span::emit(&d);
+        d
+    }
+
+    /// Every compiled connection rule (`tls` and `tcp` rules, `TLSRoute`s and `TCPRoute`s).
+    pub fn connection_rules(&self) -> &[crate::l4::L4Rule] {
+        &self.inner.l4.rules
     }
 
     /// The resources rules come from, indexed by [`Rule::source`].

@@ -317,6 +317,95 @@ fn gateway_api_decisions_allocate_nothing() {
     );
 }
 
+/// Connection (L4) routing: VirtualService `tls` and `tcp` rules in the mesh and at a gateway,
+/// the SNI's wildcard and case-folded comparisons, subnets, the Service address binding and
+/// short host names expanded with the source namespace allocate nothing.
+const L4: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: prod}
+spec: {clusterIP: 10.96.0.10, ports: [{port: 5432}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: prod}
+spec:
+  hosts: [db]
+  tcp:
+  - match: [{destinationSubnets: [10.1.0.0/16]}]
+    route: [{destination: {host: db, subset: narrow}}]
+  - match: [{sourceLabels: {app: canary}, port: 5432}]
+    route: [{destination: {host: db, subset: v2}}]
+  - route:
+    - {destination: {host: db, subset: v1}, weight: 80}
+    - {destination: {host: db, subset: v2}, weight: 20}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: egress, namespace: prod}
+spec:
+  hosts: ["*.example.com"]
+  gateways: [mesh, prod/egress]
+  tls:
+  - match: [{sniHosts: ["*.example.com"], gateways: [mesh]}]
+    route: [{destination: {host: egress.prod.svc.cluster.local, port: {number: 443}}}]
+  - match: [{sniHosts: [api.example.com], port: 443}]
+    route: [{destination: {host: api.example.com, port: {number: 443}}}]
+"#;
+
+#[test]
+fn connection_decisions_allocate_nothing() {
+    use meshroute::OwnedConnection;
+    let table = Table::from_yaml(L4).unwrap();
+    let conns = vec![
+        OwnedConnection::tcp(5432)
+            .to_host("db")
+            .from_namespace("prod"),
+        OwnedConnection::tcp(5432)
+            .to_host("db.prod.svc.cluster.local")
+            .source_label("app", "canary"),
+        OwnedConnection::tcp(5432).to_ip("10.96.0.10".parse().unwrap()),
+        OwnedConnection::tcp(5432)
+            .to_host("DB")
+            .from_namespace("prod")
+            .to_ip("10.1.0.7".parse().unwrap()),
+        OwnedConnection::tls("API.Example.com", 443),
+        OwnedConnection::tls("www.example.com", 443),
+        OwnedConnection::tls("api.example.com", 443).at_gateway("prod", "egress"),
+        OwnedConnection::tls("www.example.com", 443).at_gateway("prod", "egress"),
+        OwnedConnection::tls("other.org", 443),
+    ];
+    let (n, outcomes) = std::thread::spawn(move || {
+        let mut outcomes = Vec::with_capacity(conns.len() * 8);
+        let before = allocations();
+        for c in &conns {
+            for draw in [0u64, 79, 80, u64::MAX] {
+                let d = table.decide_connection_with_draw(c, draw);
+                outcomes.push((d.outcome.label(), d.port));
+            }
+        }
+        (allocations() - before, outcomes)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "deciding connections allocated {n} times");
+    let labels: Vec<&str> = outcomes.iter().step_by(4).map(|o| o.0).collect();
+    assert_eq!(
+        labels,
+        [
+            "matched",
+            "matched",
+            "matched",
+            "matched",
+            "matched",
+            "matched",
+            "matched",
+            "no_route",
+            "passthrough"
+        ]
+    );
+}
+
 /// Session persistence on the decision path: reading the cookie or header, decoding the
 /// base64 `envoy.Cookie` value and pinning the backend allocate nothing, for a valid, an
 /// older-format, a garbled, an over-long and an absent session.

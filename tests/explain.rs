@@ -835,3 +835,86 @@ fn explain_says_what_the_registry_decided() {
         "{e}"
     );
 }
+
+/// Connections: the service bound and how, each rule's verdict (static conditions as Istio's
+/// `matchTLS`/`matchTCP`, then the subnet and the SNI Envoy's filter chain match reads), and
+/// the rule that decided (istio/istio pilot/pkg/networking/core/tls.go).
+#[test]
+fn a_connection_explains_its_binding_and_every_rule() {
+    use meshroute::OwnedConnection;
+    let table = meshroute::Table::from_yaml(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: default}
+spec: {clusterIP: 10.96.0.10, ports: [{port: 5432}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: default}
+spec:
+  hosts: [db]
+  tcp:
+  - match: [{destinationSubnets: [10.1.0.0/16]}]
+    route: [{destination: {host: db, subset: narrow}}]
+  - match: [{port: 5433}]
+    route: [{destination: {host: db, subset: other-port}}]
+  - route: [{destination: {host: db, subset: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: egress, namespace: default}
+spec:
+  hosts: ["*.example.com"]
+  tls:
+  - match: [{sniHosts: [api.example.com]}]
+    route: [{destination: {host: api.example.com, port: {number: 443}}}]
+"#,
+    )
+    .unwrap();
+    let conn = OwnedConnection::tcp(5432).to_ip("10.96.0.10".parse().unwrap());
+    let e = table.explain_connection(&conn, 0);
+    assert_eq!(
+        e.bound,
+        Some((
+            "db.default.svc.cluster.local".to_string(),
+            "destination address"
+        ))
+    );
+    let verdicts: Vec<(&str, &str)> = e
+        .candidates
+        .iter()
+        .map(|c| (c.path.as_str(), c.verdict.as_str()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (
+                "spec.tcp[0].match[0]",
+                "destination 10.96.0.10 is outside 10.1.0.0/16"
+            ),
+            ("spec.tcp[1].match[0]", "port 5432 is not 5433"),
+            ("spec.tcp[2]", "decided"),
+        ]
+    );
+    assert_eq!(
+        e.decided_by.as_deref(),
+        Some("VirtualService default/db spec.tcp[2]")
+    );
+    assert_eq!(e.outcome, "matched");
+    let text = e.to_string();
+    assert!(
+        text.contains("decided by: VirtualService default/db spec.tcp[2]"),
+        "{text}"
+    );
+
+    let tls = OwnedConnection::tls("www.example.com", 443);
+    let e = table.explain_connection(&tls, 0);
+    assert_eq!(e.outcome, "no_route");
+    assert_eq!(e.bound, Some(("www.example.com".to_string(), "sni")));
+    assert_eq!(
+        e.candidates[0].verdict,
+        "SNI \"www.example.com\" is not one of api.example.com"
+    );
+    assert_eq!(e.to_json()["decided_by"], serde_json::Value::Null);
+}

@@ -14,6 +14,9 @@
 //! - name: what the case pins
 //!   request: {method, scheme, authority, path, headers: {k: v or [v...]}, port,
 //!             source_labels, source_namespace, gateway: ns/name}
+//!   # or, for a connection (Table::decide_connection), instead of `request`:
+//!   connection: {protocol: tls|tcp, sni, host, destination_ip, port, source_labels,
+//!                source_namespace, gateway: ns/name}
 //!   draw: 0                          # optional, default 0
 //!   expect:
 //!     outcome: matched | no-route | passthrough | no-virtual-host | passthrough-cluster |
@@ -37,6 +40,8 @@
 //!     session: {state, address, set_cookie, set_header} or null   # Decision::session, only
 //!                                    # the keys given compared: state absent | unrecognized |
 //!                                    # pinned; set_header as [name, value] or null
+//!     l4_match: spec.tcp[0].match[1]  # a connection's rule or match path (Matched::connection),
+//!                                    # or null
 //!     cors: {request: none|preflight|simple, origin_allowed, answered, status: 200 or null,
 //!            headers: [[name, value], ...]} or null   # Decision::cors; only the keys given
 //!                                    # are compared; null: the CORS filter does nothing
@@ -48,7 +53,9 @@ mod common;
 use common::request;
 
 use meshroute::action::{Abort, Action};
-use meshroute::{CompileOptions, Config, Decision, Outcome, OwnedRequest, Table, compile};
+use meshroute::{
+    CompileOptions, Config, Decision, Outcome, OwnedConnection, OwnedRequest, Table, compile,
+};
 use serde_json::Value;
 
 #[test]
@@ -140,12 +147,52 @@ fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
             "{file}: {}",
             case["name"].as_str().unwrap_or("(unnamed case)")
         );
-        let req = request(&case["request"]);
         let draw = case["draw"].as_u64().unwrap_or(0);
+        if case.get("connection").is_some() {
+            let conn = connection(&case["connection"]);
+            let d = table.decide_connection_with_draw(&conn, draw);
+            check(
+                &label,
+                &table,
+                &OwnedRequest::default(),
+                &d,
+                &case["expect"],
+                failures,
+            );
+            continue;
+        }
+        let req = request(&case["request"]);
         let d = table.decide_with_draw(&req, draw);
         check(&label, &table, &req, &d, &case["expect"], failures);
     }
     n
+}
+
+/// A fixture's `connection`.
+fn connection(c: &Value) -> OwnedConnection {
+    let port = c["port"].as_u64().expect("a connection has a port") as u16;
+    let mut conn = match c["protocol"].as_str() {
+        Some("tls") => OwnedConnection::tls(c["sni"].as_str().unwrap_or(""), port),
+        Some("tcp") => OwnedConnection::tcp(port),
+        p => panic!("connection protocol {p:?}: tls or tcp"),
+    };
+    if c["protocol"] == "tls" && c["sni"].is_null() {
+        conn.sni = None;
+    }
+    conn.host = c["host"].as_str().map(String::from);
+    conn.destination_ip = c["destination_ip"]
+        .as_str()
+        .map(|ip| ip.parse().expect("destination_ip is an IP address"));
+    conn.source_namespace = c["source_namespace"].as_str().map(String::from);
+    for (k, v) in c["source_labels"].as_object().into_iter().flatten() {
+        conn.source_labels
+            .insert(k.clone(), v.as_str().unwrap().into());
+    }
+    if let Some(g) = c["gateway"].as_str() {
+        let (ns, name) = g.split_once('/').expect("gateway as ns/name");
+        conn.gateway = Some((ns.into(), name.into()));
+    }
+    conn
 }
 
 fn check(
@@ -200,6 +247,12 @@ fn check(
                 m.and_then(|m| m.block).map_or(Value::Null, Value::from),
             ),
             "status" => fail(key, want, d.status().into()),
+            "l4_match" => fail(
+                key,
+                want,
+                m.and_then(|m| m.connection)
+                    .map_or(Value::Null, |c| c.path().into()),
+            ),
             "destination" => {
                 let got = d.destination();
                 match (want, got) {

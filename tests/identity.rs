@@ -126,12 +126,12 @@ fn a_version_unknown_in_a_group_meshroute_reads_is_an_error() {
 
 /// Real kinds of the groups meshroute reads, and kinds of other groups, are skipped with a
 /// note, as before: istio/api `networking/v1/*_alias.gen.go` (WorkloadGroup, EnvoyFilter, ...),
-/// kubernetes-sigs/gateway-api `config/crd/experimental` (TCPRoute, BackendTLSPolicy, ...).
+/// kubernetes-sigs/gateway-api `config/crd/experimental` (UDPRoute, BackendTLSPolicy, ...).
 #[test]
 fn real_kinds_meshroute_does_not_route_with_are_skipped_with_a_note() {
     let yaml = "apiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata: {name: a}\n---\n\
                 apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: b}\n---\n\
-                apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: c}\n---\n\
+                apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: UDPRoute\nmetadata: {name: c}\n---\n\
                 apiVersion: gateway.networking.k8s.io/v1alpha3\nkind: BackendTLSPolicy\nmetadata: {name: d}\n---\n\
                 apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: HTTPRoute\nmetadata: {name: e}\n---\n\
                 apiVersion: gateway.networking.x-k8s.io/v1alpha1\nkind: XListenerSet\nmetadata: {name: f}\n---\n\
@@ -146,7 +146,7 @@ fn real_kinds_meshroute_does_not_route_with_are_skipped_with_a_note() {
             "note[skipped]: test.yaml: document 1: skipped networking.istio.io/v1alpha3 \
              EnvoyFilter: not a kind meshroute routes with",
             "note[skipped]: test.yaml: document 2: skipped gateway.networking.k8s.io/v1alpha2 \
-             TCPRoute: not a kind meshroute routes with",
+             UDPRoute: not a kind meshroute routes with",
             "note[skipped]: test.yaml: document 3: skipped gateway.networking.k8s.io/v1alpha3 \
              BackendTLSPolicy: not a kind meshroute routes with",
             "note[skipped]: test.yaml: document 4: skipped gateway.networking.k8s.io/v1alpha2 \

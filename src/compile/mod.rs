@@ -182,6 +182,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
     let world = gateway_api_world(&valid, options, regexes);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
+    inner.l4.vips = service_addresses(&world, options);
     let mut only_ports = single_port_services(&world, options);
     istio::service_entry::single_port_hosts(&valid, &mut only_ports);
     assign_clusters(&mut inner, &only_ports);
@@ -224,6 +225,20 @@ fn validate<'c>(
             Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
             Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),
+            Resource::TlsRoute(o) => gateway_api::l4::validate_l4_route(
+                "TLSRoute",
+                &o.spec.parent_refs,
+                Some(&o.spec.hostnames),
+                &o.spec.rules,
+                &mut report,
+            ),
+            Resource::TcpRoute(o) => gateway_api::l4::validate_l4_route(
+                "TCPRoute",
+                &o.spec.parent_refs,
+                None,
+                &o.spec.rules,
+                &mut report,
+            ),
             Resource::ReferenceGrant(_)
             | Resource::Service(_)
             | Resource::Namespace(_)
@@ -302,6 +317,8 @@ fn place_gateway_api_routes(
         .collect();
     let mut reports = Vec::new();
     gateway_api::lower::place_routes(&mut routes, world, inner, &mut reports);
+    let mut l4 = gateway_api::l4::l4_routes(valid);
+    gateway_api::l4::place_l4_routes(&mut l4, world, inner, &mut reports);
     for (id, source, report) in reports {
         ledger.file(&id, &source, report);
     }
@@ -377,6 +394,30 @@ fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::k
     any.then_some(known)
 }
 
+/// The `clusterIP` of every loaded Service that has one, with the Service's host: how a TCP
+/// connection to a Service's address finds the Service (istiod binds a Service's listener to
+/// its address).
+fn service_addresses(
+    world: &gateway_api::lower::World<'_>,
+    options: &CompileOptions,
+) -> Vec<(std::net::IpAddr, Box<str>)> {
+    world
+        .services
+        .iter()
+        .flatten()
+        .filter_map(|s| {
+            let ip = s.spec.cluster_ip.as_deref()?.parse().ok()?;
+            let host = format!(
+                "{}.{}.svc.{}",
+                s.metadata.name,
+                s.namespace(&options.default_namespace),
+                options.cluster_domain
+            );
+            Some((ip, host.into()))
+        })
+        .collect()
+}
+
 /// The last step: the table's path normalization, route indexes and counters; in strict mode,
 /// every error of a rejected resource fails the compile.
 fn finish(mut inner: Inner, options: &CompileOptions, ledger: Ledger) -> Result<Compiled, Errors> {
@@ -420,7 +461,8 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
     use crate::table::ClusterKey;
     let mut ids: HashMap<ClusterKey, u32> = HashMap::new();
     let mut clusters = Vec::new();
-    for rule in &mut inner.rules {
+    let l4 = inner.l4.rules.iter_mut().map(|r| &mut r.rule);
+    for rule in inner.rules.iter_mut().chain(l4) {
         let Action::Forward(f) = &mut rule.action else {
             continue;
         };

@@ -519,6 +519,70 @@ pub struct HttpRouteRetry {
     pub backoff: Option<String>,
 }
 
+/// `spec` of a `TLSRoute` (v1alpha2, v1alpha3, v1): connections routed by their SNI
+/// (kubernetes-sigs/gateway-api `apis/v1alpha2/tlsroute_types.go`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TlsRouteSpec {
+    /// Gateways (listeners of protocol TLS) the route attaches to.
+    #[serde(default)]
+    pub parent_refs: Vec<ParentRef>,
+    /// SNI names the route serves (exact or `*.` wildcard); none means every name the
+    /// listener takes.
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+    /// Rules.
+    #[serde(default)]
+    pub rules: Vec<L4RouteRule>,
+}
+
+/// `spec` of a `TCPRoute` (v1alpha2, v1): connections on a TCP listener
+/// (kubernetes-sigs/gateway-api `apis/v1alpha2/tcproute_types.go`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TcpRouteSpec {
+    /// Gateways (listeners of protocol TCP) the route attaches to.
+    #[serde(default)]
+    pub parent_refs: Vec<ParentRef>,
+    /// Rules.
+    #[serde(default)]
+    pub rules: Vec<L4RouteRule>,
+}
+
+/// One rule of a `TLSRoute` or `TCPRoute`: the backends connections are split across.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct L4RouteRule {
+    /// Rule name.
+    pub name: Option<String>,
+    /// Weighted backends.
+    #[serde(default)]
+    pub backend_refs: Vec<L4BackendRef>,
+}
+
+/// A weighted backend of a `TLSRoute` or `TCPRoute` rule (`BackendRef`: no filters).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct L4BackendRef {
+    /// Group (default core).
+    pub group: Option<String>,
+    /// Kind (default `Service`).
+    pub kind: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace (default the route's).
+    pub namespace: Option<String>,
+    /// Port (required for a Service).
+    pub port: Option<i64>,
+    /// Relative weight (default 1).
+    pub weight: Option<i64>,
+}
+
 /// `spec` of a `GRPCRoute`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -149,6 +149,10 @@ pub enum Resource {
     HttpRoute(Box<Object<gateway_api::HttpRouteSpec>>),
     /// gateway.networking.k8s.io GRPCRoute.
     GrpcRoute(Box<Object<gateway_api::GrpcRouteSpec>>),
+    /// gateway.networking.k8s.io TLSRoute.
+    TlsRoute(Box<Object<gateway_api::TlsRouteSpec>>),
+    /// gateway.networking.k8s.io TCPRoute.
+    TcpRoute(Box<Object<gateway_api::TcpRouteSpec>>),
     /// gateway.networking.k8s.io ReferenceGrant.
     ReferenceGrant(Box<Object<gateway_api::ReferenceGrantSpec>>),
     /// Core Service (a GAMMA parent, or a backend that exists).
@@ -180,6 +184,8 @@ macro_rules! with_object {
             Resource::KubeGateway($o) => $body,
             Resource::HttpRoute($o) => $body,
             Resource::GrpcRoute($o) => $body,
+            Resource::TlsRoute($o) => $body,
+            Resource::TcpRoute($o) => $body,
             Resource::ReferenceGrant($o) => $body,
             Resource::Service($o) => $body,
             Resource::Namespace($o) => $body,
@@ -212,6 +218,8 @@ impl Resource {
             Resource::Gateway(_) | Resource::KubeGateway(_) => "Gateway",
             Resource::HttpRoute(_) => "HTTPRoute",
             Resource::GrpcRoute(_) => "GRPCRoute",
+            Resource::TlsRoute(_) => "TLSRoute",
+            Resource::TcpRoute(_) => "TCPRoute",
             Resource::ReferenceGrant(_) => "ReferenceGrant",
             Resource::Service(_) => "Service",
             Resource::Namespace(_) => "Namespace",
@@ -557,6 +565,8 @@ impl Config {
             "Gateway" => object!(KubeGateway),
             "HTTPRoute" => object!(HttpRoute),
             "GRPCRoute" => object!(GrpcRoute),
+            "TLSRoute" => object!(TlsRoute),
+            "TCPRoute" => object!(TcpRoute),
             "ReferenceGrant" => object!(ReferenceGrant),
             "Service" => object!(Service),
             "EndpointSlice" => object!(EndpointSlice),
@@ -871,6 +881,11 @@ fn is_routed_kind(api_version: &str, kind: &str) -> bool {
         "VirtualService" | "DestinationRule" | "Sidecar" | "ServiceEntry" => istio,
         "Gateway" => istio || gateway_api,
         "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
+        // TLSRoute: v1alpha2, v1alpha3 and v1; TCPRoute: v1alpha2 and v1 (where CRDs serve it).
+        "TLSRoute" | "TCPRoute" => {
+            group == "gateway.networking.k8s.io"
+                && matches!(version, "v1alpha2" | "v1alpha3" | "v1")
+        }
         "Service" | "Namespace" | "Pod" | "ConfigMap" => core,
         "EndpointSlice" => api_version == "discovery.k8s.io/v1",
         _ => false,

@@ -23,10 +23,10 @@ pub struct VirtualServiceSpec {
     /// HTTP rules, in order; the first match wins.
     #[serde(default)]
     pub http: Vec<Option<HttpRouteRule>>,
-    /// TLS (SNI) rules; validated, not routed.
+    /// TLS (SNI) rules, for connections ([`crate::Table::decide_connection`]).
     #[serde(default)]
     pub tls: Vec<Option<TlsRoute>>,
-    /// TCP rules; validated, not routed.
+    /// TCP rules, for connections ([`crate::Table::decide_connection`]).
     #[serde(default)]
     pub tcp: Vec<Option<TcpRoute>>,
     /// Namespaces the resource is visible to.

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use super::explain_connection::{ConnectionCandidate, ConnectionExplain};
+
 use serde_json::{Value, json};
 
 use crate::action::{Abort, Action, Destination, Forward, PortFrom};

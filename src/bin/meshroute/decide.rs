@@ -26,6 +26,10 @@
 //! an omitted or null `source_namespace` is the client namespace `default`. The `id` (any JSON
 //! value) comes back exactly as written.
 //!
+//! A line whose request has `"protocol": "tls"` or `"tcp"` is a connection: `{"protocol",
+//! "sni", "host", "destination_ip", "port", "source_labels", "source_namespace", "source_ip",
+//! "gateway"}`, decided by the `tls` and `tcp` rules ([`decide_connection`]).
+//!
 //! Lines are read as strictly as configuration files: a field not named above, a key given
 //! twice (at any depth), a `port` that is not an integer from 0 to 65535 or a `random_value`
 //! that is not one from 0 to 2^64-1 (`1e3`, `1.0`, `-1` are not) make the line bad. A bad line
@@ -41,7 +45,9 @@ use clap::Args;
 use input::read_line;
 use meshroute::action::{Abort, Action, Destination, RedirectPort};
 use meshroute::registry::{Pick, Router};
-use meshroute::{CompileOptions, Decision, Outcome, OwnedRequest, Table, addressed_port};
+use meshroute::{
+    CompileOptions, Decision, Outcome, OwnedConnection, OwnedRequest, Table, addressed_port,
+};
 use rand_core::Rng;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -52,7 +58,9 @@ use crate::{Exit, Paths};
 ///
 /// Input line: {"id": ..., "request": {"method", "scheme", "authority", "path", "headers":
 /// {name: value or [values]}, "port", "source_labels", "source_namespace", "source_ip",
-/// "gateway"}, "random_value": optional u64}. Every field but "request" may be omitted or null;
+/// "gateway"}, "random_value": optional u64}; with "protocol": "tls" or "tcp" the request is
+/// a connection {"protocol", "sni", "host", "destination_ip", "port", source fields, "gateway"}.
+/// Every field but "request" may be omitted or null;
 /// an omitted source_namespace is the client namespace "default". A bad line gets {"id",
 /// "error"} and the stream goes on. A configuration that does not compile prints every error
 /// to stderr and exits 1.
@@ -235,6 +243,13 @@ fn answer(ctx: &Ctx<'_>, line: &[u8], line_no: usize, draw: u64) -> String {
     let (id, result) = match read_line(line, ctx.gateway) {
         Ok(input) => {
             let draw = input.random_value.unwrap_or(draw);
+            if let Some(conn) = &input.connection {
+                return finish(
+                    Some(input.id),
+                    Ok(decide_connection(ctx, conn, draw)),
+                    line_no,
+                );
+            }
             let mut out = decide(ctx, &input.request, draw);
             if let Some(up) = &input.upstream {
                 let shown = out.get("endpoint").cloned().unwrap_or(Value::Null);
@@ -244,6 +259,11 @@ fn answer(ctx: &Ctx<'_>, line: &[u8], line_no: usize, draw: u64) -> String {
         }
         Err(bad) => (bad.id, Err(bad.msg)),
     };
+    finish(id, result, line_no)
+}
+
+/// The answer line for `id` (null when it cannot be recovered): the decision, or the error.
+fn finish(id: Option<Box<RawValue>>, result: Result<Value, String>, line_no: usize) -> String {
     let null = RawValue::NULL;
     let id = id.as_deref().unwrap_or(null);
     let text = match result {
@@ -313,6 +333,79 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
             out["status"] = json!(503);
             out["reason"] = json!(reason);
         }
+    }
+    out
+}
+
+/// The contract's answer for one connection (a line with `"protocol": "tls"` or `"tcp"`): the
+/// fields of a request's answer where they apply (`status`, `draw`, `route`, `route_name`,
+/// `match`, `resource`, `destination`, `split`; `actions` empty, `fault` null), plus
+/// `protocol` and `rule` (the field path of the rule or match that decided it).
+pub fn decide_connection(ctx: &Ctx<'_>, conn: &OwnedConnection, draw: u64) -> Value {
+    let table = ctx.table;
+    let d = table.decide_connection_with_draw(conn, draw);
+    let dest = |dst: &Destination| {
+        let port = dst.port.unwrap_or(conn.port);
+        json!({"host": &*dst.host, "subset": dst.subset.as_deref(), "port": port})
+    };
+    let mut out = json!({
+        "protocol": conn.protocol.label(),
+        "status": d.status(),
+        "draw": d.draw,
+        "fault": null,
+        "actions": {},
+    });
+    match &d.outcome {
+        Outcome::Matched(m) => {
+            let src = table.source_of(m.rule);
+            out["route"] = json!(format!("{}/{}", src.name, m.rule.index));
+            out["route_name"] = json!(m.route_name);
+            out["match"] = json!(m.connection.and_then(|c| c.block));
+            out["rule"] = json!(m.connection.map(|c| c.path()));
+            out["resource"] = json!(format!("{}/{}/{}", src.kind, src.namespace, src.name));
+            out["destination"] = m.destination.map_or(Value::Null, |w| dest(&w.destination));
+            out["split"] = match &m.rule.action {
+                Action::Forward(f) => f
+                    .destinations
+                    .iter()
+                    .map(|w| json!({"destination": dest(&w.destination), "weight": w.weight}))
+                    .collect(),
+                _ => json!([]),
+            };
+        }
+        other => {
+            out["route"] = Value::Null;
+            out["resource"] = Value::Null;
+            out["rule"] = Value::Null;
+            out["split"] = json!([]);
+            out["destination"] = match other {
+                Outcome::Passthrough => {
+                    let host = conn
+                        .host
+                        .clone()
+                        .or_else(|| conn.sni.clone())
+                        .or_else(|| conn.destination_ip.map(|ip| ip.to_string()));
+                    json!({"host": host, "subset": null, "port": d.port})
+                }
+                _ => Value::Null,
+            };
+            // A closed connection has no HTTP status.
+            if !matches!(other, Outcome::Passthrough) {
+                out["status"] = Value::Null;
+            }
+            out["reason"] = json!(match other {
+                Outcome::Passthrough => {
+                    "no tls or tcp rule takes the connection: the default route to the addressed service"
+                }
+                Outcome::NoRoute { .. } => {
+                    "rules bind the service but none matches the connection: no filter chain, the connection is closed"
+                }
+                _ => "no tls or tcp rule at this gateway: the connection is closed",
+            });
+        }
+    }
+    if ctx.explain {
+        out["explain"] = table.explain_connection(conn, draw).to_json();
     }
     out
 }
@@ -904,7 +997,7 @@ spec:
     fn a_field_the_contract_does_not_know_is_an_error() {
         assert_eq!(
             error_then_next(br#"{"id": 1, "request": {"methd": "GET"}}"#),
-            r#"{"id":1,"error":"line 1: request.methd: unknown field; expected one of method, scheme, authority, path, headers, port, source_labels, source_namespace, source_ip, gateway"}"#
+            r#"{"id":1,"error":"line 1: request.methd: unknown field; expected one of method, scheme, authority, path, headers, port, source_labels, source_namespace, source_ip, gateway, protocol, sni, host, destination_ip"}"#
         );
         assert_eq!(
             error_then_next(br#"{"id": 1, "request": {}, "random": 5}"#),

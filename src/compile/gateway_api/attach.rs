@@ -20,6 +20,9 @@ pub(super) struct Attachment {
     pub(super) hosts: Vec<String>,
     /// GAMMA consumer route: only clients of this namespace see it.
     pub(super) consumer: Option<String>,
+    /// A TCPRoute on a `TLS` listener of mode `Terminate`: the gateway ends TLS and forwards
+    /// the stream.
+    pub(super) tls_terminate: bool,
 }
 
 /// Attachment of a route to its parents.
@@ -123,6 +126,7 @@ fn attach_to_service(
         listener: "*".into(),
         hosts: vec![host],
         consumer,
+        tls_terminate: false,
     }
 }
 
@@ -152,7 +156,18 @@ fn attach_to_gateway(
         if p.port.is_some_and(|port| l.port != Some(port)) {
             continue;
         }
-        if !matches!(l.protocol.as_deref(), Some("HTTP" | "HTTPS")) {
+        // HTTPRoute and GRPCRoute attach to HTTP and HTTPS listeners, TLSRoute to TLS
+        // listeners (Passthrough or Terminate), TCPRoute to TCP listeners.
+        let protocol_fits = match route {
+            Route::Http(_) | Route::Grpc(_) => {
+                matches!(l.protocol.as_deref(), Some("HTTP" | "HTTPS"))
+            }
+            Route::Tls(_) => l.protocol.as_deref() == Some("TLS"),
+            // Also a TLS listener that terminates (tlsroute_types.go: "you could choose to
+            // use a TCPRoute with a TLS listener"); `mode` defaults to Terminate.
+            Route::Tcp(_) => l.protocol.as_deref() == Some("TCP") || terminates(l),
+        };
+        if !protocol_fits {
             continue;
         }
         matched_listener = true;
@@ -174,10 +189,17 @@ fn attach_to_gateway(
             listener: l.hostname.as_deref().unwrap_or("*").to_ascii_lowercase(),
             hosts,
             consumer: None,
+            tls_terminate: matches!(route, Route::Tcp(_)) && terminates(l),
         });
     }
     if !matched_listener {
-        Err("no HTTP or HTTPS listener matches the sectionName and port (NoMatchingParent)")
+        Err(match route {
+            Route::Tls(_) => "no TLS listener matches the sectionName and port (NoMatchingParent)",
+            Route::Tcp(_) => {
+                "no TCP listener, nor TLS listener that terminates, matches the sectionName and port (NoMatchingParent)"
+            }
+            _ => "no HTTP or HTTPS listener matches the sectionName and port (NoMatchingParent)",
+        })
     } else if !allowed {
         Err(
             "the listeners do not allow routes of this kind from this namespace (NotAllowedByListeners)",
@@ -209,6 +231,16 @@ fn warn_hostnames_not_taken(
             );
         }
     }
+}
+
+/// Whether `l` is a `TLS` listener that terminates TLS (`tls.mode`, default `Terminate`).
+fn terminates(l: &Listener) -> bool {
+    l.protocol.as_deref() == Some("TLS")
+        && l.tls
+            .as_ref()
+            .and_then(|t| t.mode.as_deref())
+            .unwrap_or("Terminate")
+            == "Terminate"
 }
 
 /// Whether listener `l` of a Gateway in `gw_ns` admits a route of `kind` from `route_ns`.

@@ -46,6 +46,9 @@ pub(crate) struct World<'a> {
 pub(crate) enum Route<'a> {
     Http(&'a Object<HttpRouteSpec>),
     Grpc(&'a Object<GrpcRouteSpec>),
+    /// Connection routes are attached here and placed by `l4.rs`.
+    Tls(&'a Object<crate::config::gateway_api::TlsRouteSpec>),
+    Tcp(&'a Object<crate::config::gateway_api::TcpRouteSpec>),
 }
 
 impl Route<'_> {
@@ -53,24 +56,41 @@ impl Route<'_> {
         match self {
             Route::Http(_) => "HTTPRoute",
             Route::Grpc(_) => "GRPCRoute",
+            Route::Tls(_) => "TLSRoute",
+            Route::Tcp(_) => "TCPRoute",
         }
     }
     pub(super) fn meta(&self) -> &crate::config::Metadata {
         match self {
             Route::Http(o) => &o.metadata,
             Route::Grpc(o) => &o.metadata,
+            Route::Tls(o) => &o.metadata,
+            Route::Tcp(o) => &o.metadata,
         }
     }
     pub(super) fn parent_refs(&self) -> &[ParentRef] {
         match self {
             Route::Http(o) => &o.spec.parent_refs,
             Route::Grpc(o) => &o.spec.parent_refs,
+            Route::Tls(o) => &o.spec.parent_refs,
+            Route::Tcp(o) => &o.spec.parent_refs,
+        }
+    }
+    /// Where the route was read from.
+    pub(super) fn source(&self) -> &str {
+        match self {
+            Route::Http(o) => &o.source,
+            Route::Grpc(o) => &o.source,
+            Route::Tls(o) => &o.source,
+            Route::Tcp(o) => &o.source,
         }
     }
     pub(super) fn hostnames(&self) -> &[String] {
         match self {
             Route::Http(o) => &o.spec.hostnames,
             Route::Grpc(o) => &o.spec.hostnames,
+            Route::Tls(o) => &o.spec.hostnames,
+            Route::Tcp(_) => &[],
         }
     }
 }
@@ -145,10 +165,7 @@ pub(crate) fn place_routes(
         let meta = route.meta();
         let ns = meta.namespace.as_deref().unwrap_or(world.default_ns);
         let id = ResourceId::new(route.kind(), ns, &meta.name);
-        let source_name = match route {
-            Route::Http(o) => o.source.clone(),
-            Route::Grpc(o) => o.source.clone(),
-        };
+        let source_name = route.source().to_string();
         let mut report = Report::with_regexes(&world.regexes);
         let source_index = inner.sources.len() as u32;
         let rule_base = inner.rules.len() as u32;
@@ -184,6 +201,8 @@ pub(crate) fn place_routes(
                 &mut report,
                 lower_grpc_match,
             ),
+            // Connection routes are placed by `l4.rs`, never given here.
+            Route::Tls(_) | Route::Tcp(_) => continue,
         };
         let attachments = attach(route, ns, world, &mut report);
         let failed = report.has_errors();

@@ -691,7 +691,7 @@ fn path_modifier(
 }
 
 /// The fields of a backend reference (rule backends and mirror backends alike).
-struct BackendRef<'a> {
+pub(super) struct BackendRef<'a> {
     group: Option<&'a str>,
     kind: Option<&'a str>,
     name: &'a str,
@@ -715,10 +715,19 @@ macro_rules! backend_ref_from {
         }
     )*};
 }
-backend_ref_from!(HttpBackendRef, crate::config::gateway_api::BackendObjectRef);
+backend_ref_from!(
+    HttpBackendRef,
+    crate::config::gateway_api::BackendObjectRef,
+    crate::config::gateway_api::L4BackendRef
+);
 
 /// A backend reference as a destination, marked unavailable when it cannot be used.
-fn backend(b: &BackendRef<'_>, rc: &RouteCtx<'_>, path: &str, report: &mut Report) -> Destination {
+pub(super) fn backend(
+    b: &BackendRef<'_>,
+    rc: &RouteCtx<'_>,
+    path: &str,
+    report: &mut Report,
+) -> Destination {
     let world = rc.world;
     let group = b.group.unwrap_or("");
     let kind = b.kind.unwrap_or("Service");

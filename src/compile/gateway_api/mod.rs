@@ -58,6 +58,7 @@ mod filters;
 mod gateway;
 mod grpc_route;
 mod http_route;
+pub(crate) mod l4;
 pub(crate) mod lower;
 mod lower_rules;
 mod raw;

@@ -154,7 +154,7 @@ fn check_rule<M: RouteMatch>(rule: &RuleParts<'_, M>, path: &str, report: &mut R
     }
 }
 
-fn check_parent_refs(refs: &[ParentRef], report: &mut Report) {
+pub(super) fn check_parent_refs(refs: &[ParentRef], report: &mut Report) {
     check_count(
         refs.len(),
         limit!(MAX_PARENT_REFS),
@@ -257,7 +257,7 @@ fn describe_parent(r: &ParentRef) -> String {
     }
 }
 
-fn check_hostnames(hostnames: &[String], report: &mut Report) {
+pub(super) fn check_hostnames(hostnames: &[String], report: &mut Report) {
     check_count(
         hostnames.len(),
         limit!(MAX_ROUTE_HOSTNAMES),
@@ -271,7 +271,7 @@ fn check_hostnames(hostnames: &[String], report: &mut Report) {
 }
 
 /// Rule count, total matches and unique rule names, shared by HTTPRoute and GRPCRoute.
-fn check_rule_list<'a>(
+pub(super) fn check_rule_list<'a>(
     count: usize,
     rules: impl Iterator<Item = (Option<&'a str>, usize)>,
     report: &mut Report,

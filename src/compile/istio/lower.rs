@@ -403,7 +403,7 @@ fn per_million(p: &Percent) -> u32 {
     (p.value.clamp(0.0, 100.0) * 10_000.0).round() as u32
 }
 
-fn lower_destination(
+pub(super) fn lower_destination(
     d: &vs::Destination,
     headers: Option<&vs::Headers>,
     ns: &str,
@@ -426,7 +426,12 @@ fn lower_destination(
 }
 
 /// Whether the destination's subset is defined; warns when it is not.
-fn check_subset(d: &Destination, path: &str, subsets: &[SubsetInfo], report: &mut Report) -> bool {
+pub(super) fn check_subset(
+    d: &Destination,
+    path: &str,
+    subsets: &[SubsetInfo],
+    report: &mut Report,
+) -> bool {
     let Some(subset) = &d.subset else { return true };
     let defined = subsets.iter().any(|s| {
         s.name == *subset

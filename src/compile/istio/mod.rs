@@ -20,6 +20,7 @@
 pub(crate) mod delegate;
 pub(crate) mod destination_rule;
 pub(crate) mod gateway;
+pub(crate) mod l4;
 pub(crate) mod lower;
 pub(crate) mod place;
 pub(crate) mod policy;

@@ -135,6 +135,14 @@ impl<'c> Placer<'_, 'c> {
             &self.subsets,
             &mut report,
         );
+        let l4 = super::l4::lower_l4(
+            &service.spec,
+            ns,
+            &self.options.cluster_domain,
+            inner.sources.len() as u32,
+            &self.subsets,
+            &mut report,
+        );
         if !ledger.file(&id, &o.source, report) {
             return;
         }
@@ -155,6 +163,19 @@ impl<'c> Placer<'_, 'c> {
             written => written,
         };
         let visibility = visibility(export_to, ns);
+        let label = match service.spec.hosts.first() {
+            Some(h) => format!("{h} ({id})"),
+            None => id.to_string(),
+        };
+        super::l4::place_l4(
+            l4,
+            &service.spec,
+            ns,
+            &self.options.cluster_domain,
+            &label,
+            &visibility,
+            &mut inner.l4,
+        );
         let created = o.metadata.creation_timestamp.as_deref().unwrap_or("");
         let rule_base = inner.rules.len() as u32;
         for (key, hosts) in &lowered.placements {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use meshroute::OwnedRequest;
 use meshroute::retry::UpstreamResult;
+use meshroute::{OwnedConnection, OwnedRequest, Protocol};
 use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -17,6 +17,9 @@ use serde_json::value::RawValue;
 pub struct Line {
     pub id: Box<RawValue>,
     pub request: OwnedRequest,
+    /// The connection, when the line's `protocol` is `tls` or `tcp` (`request` then holds
+    /// only its source fields).
+    pub connection: Option<OwnedConnection>,
     pub random_value: Option<u64>,
     pub upstream: Option<Upstream>,
 }
@@ -60,7 +63,16 @@ const REQUEST: &[&str] = &[
     "source_namespace",
     "source_ip",
     "gateway",
+    "protocol",
+    "sni",
+    "host",
+    "destination_ip",
 ];
+
+/// The fields only an HTTP request has.
+const HTTP_ONLY: &[&str] = &["method", "scheme", "authority", "path", "headers"];
+/// The fields only a connection has.
+const CONNECTION_ONLY: &[&str] = &["sni", "host", "destination_ip"];
 
 /// Reads one line (without its newline). `gateway` is where a request that names none
 /// arrives (`--gateway`).
@@ -106,9 +118,21 @@ pub fn read_line(line: &[u8], gateway: Option<&(String, String)>) -> Result<Line
         });
     };
     request.gateway = raw.gateway.or_else(|| gateway.cloned());
+    let connection = raw.connection.map(|mut c| {
+        c.gateway.clone_from(&request.gateway);
+        c
+    });
+    if connection.is_some() && raw.upstream.is_some() {
+        return Err(Bad {
+            id: Some(id),
+            msg: "upstream: retries are decided for HTTP requests, not for tls or tcp connections"
+                .into(),
+        });
+    }
     Ok(Line {
         id,
         request,
+        connection,
         random_value: raw.random_value,
         upstream: raw.upstream,
     })
@@ -138,6 +162,7 @@ fn describe(path: &str, e: &serde_json::Error, column: bool) -> String {
 struct RawLine {
     id: Option<Box<RawValue>>,
     request: Option<OwnedRequest>,
+    connection: Option<OwnedConnection>,
     random_value: Option<u64>,
     gateway: Option<(String, String)>,
     upstream: Option<Upstream>,
@@ -160,6 +185,7 @@ impl<'de> Visitor<'de> for LineVisitor {
         let mut line = RawLine {
             id: None,
             request: None,
+            connection: None,
             random_value: None,
             gateway: None,
             upstream: None,
@@ -175,6 +201,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                     let r: RawRequest = map.next_value()?;
                     line.gateway = r.gateway;
                     line.request = Some(r.request);
+                    line.connection = r.connection;
                 }
                 2 => {
                     line.random_value = map.next_value_seed(Unsigned {
@@ -224,6 +251,8 @@ impl Visitor<'_> for Field<'_> {
 
 struct RawRequest {
     request: OwnedRequest,
+    /// For `protocol` `tls` or `tcp`: the connection, its source fields copied from `request`.
+    connection: Option<OwnedConnection>,
     gateway: Option<(String, String)>,
 }
 
@@ -248,6 +277,9 @@ impl<'de> Visitor<'de> for RequestVisitor {
             ..OwnedRequest::default()
         };
         let mut gateway = None;
+        let mut protocol = None;
+        let (mut sni, mut host, mut destination_ip): (Option<String>, Option<String>, _) =
+            (None, None, None);
         let mut seen = 0u32;
         while let Some(field) = map.next_key_seed(Field {
             names: REQUEST,
@@ -275,11 +307,77 @@ impl<'de> Visitor<'de> for RequestVisitor {
                     req.source_namespace = ns.filter(|ns| !ns.is_empty());
                 }
                 "source_ip" => req.source_ip = map.next_value::<Ip>()?.0,
-                _ => gateway = map.next_value::<Gateway>()?.0,
+                "gateway" => gateway = map.next_value::<Gateway>()?.0,
+                "protocol" => {
+                    let p: Option<String> = map.next_value()?;
+                    protocol = match p.as_deref() {
+                        None | Some("http") => None,
+                        Some("tls") => Some(Protocol::Tls),
+                        Some("tcp") => Some(Protocol::Tcp),
+                        Some(other) => {
+                            return Err(de::Error::custom(format_args!(
+                                "protocol: {other:?} is not http, tls or tcp"
+                            )));
+                        }
+                    };
+                }
+                "sni" => sni = map.next_value()?,
+                "host" => host = map.next_value()?,
+                _ => destination_ip = map.next_value::<Ip>()?.0,
             }
         }
+        let given = |name: &str| {
+            REQUEST
+                .iter()
+                .position(|n| *n == name)
+                .is_some_and(|i| seen & (1 << i) != 0)
+        };
+        let connection = match protocol {
+            None => {
+                if let Some(f) = CONNECTION_ONLY.iter().find(|f| given(f)) {
+                    return Err(de::Error::custom(format_args!(
+                        "{f}: only a tls or tcp connection has it; add a protocol, tls or tcp"
+                    )));
+                }
+                None
+            }
+            Some(protocol) => {
+                let label = if protocol == Protocol::Tls {
+                    "tls"
+                } else {
+                    "tcp"
+                };
+                if let Some(f) = HTTP_ONLY.iter().find(|f| given(f)) {
+                    return Err(de::Error::custom(format_args!(
+                        "{f}: an HTTP request field; a {label} connection has sni, host, destination_ip and port"
+                    )));
+                }
+                if protocol == Protocol::Tcp && sni.is_some() {
+                    return Err(de::Error::custom(
+                        "sni: a tcp connection has no SNI; use protocol tls",
+                    ));
+                }
+                let Some(port) = req.port else {
+                    return Err(de::Error::custom(format_args!(
+                        "port: missing; a {label} connection needs its destination port"
+                    )));
+                };
+                let mut c = match protocol {
+                    Protocol::Tls => OwnedConnection::tls("", port),
+                    _ => OwnedConnection::tcp(port),
+                };
+                c.sni = sni.filter(|s| !s.is_empty());
+                c.host = host.filter(|h| !h.is_empty());
+                c.destination_ip = destination_ip;
+                c.source_labels.clone_from(&req.source_labels);
+                c.source_namespace.clone_from(&req.source_namespace);
+                c.source_ip = req.source_ip;
+                Some(c)
+            }
+        };
         Ok(RawRequest {
             request: req,
+            connection,
             gateway,
         })
     }

@@ -1,0 +1,477 @@
+//! Connection (L4) routing: the compiled `tls` and `tcp` rules of VirtualServices and the
+//! Gateway API's `TLSRoute` and `TCPRoute`, and the decision for one [`Connection`].
+//!
+//! # Semantics
+//! Istio builds a listener's filter chains from the rules and Envoy picks one chain per
+//! connection (istio/istio pilot/pkg/networking/core/tls.go
+//! `buildSidecarOutboundTLSFilterChainOpts`, `buildSidecarOutboundTCPFilterChainOpts`; envoy
+//! source/common/listener_manager/filter_chain_manager_impl.cc `findFilterChain`). meshroute
+//! decides the connection as that chain would:
+//! - The rules that apply are those of every VirtualService visible to the source namespace
+//!   (`exportTo`) whose hosts match the service the connection is addressed to, in Istio's
+//!   precedence order (`getConfigsForHost`); at a gateway, those of every VirtualService bound
+//!   to it. `gateways`, `port`, `sourceLabels` and `sourceNamespace` are static: a match that
+//!   fails them is not built for the proxy at all (`matchTLS`, `matchTCP`).
+//! - TLS: of the matches left, Envoy first keeps the chains whose `destinationSubnets` hold
+//!   the destination address by longest prefix (chains without subnets when none does), then
+//!   among those the one whose `sniHosts` name the SNI most specifically (exact, then the
+//!   longest wildcard suffix); equal chains go to the first declared, as istiod emits one
+//!   chain per distinct (SNI, subnets) pair. Envoy does not go back a step: a connection whose
+//!   SNI no chain of the chosen subnet names is closed ([`Outcome::NoRoute`]). A service
+//!   without any TLS match for this proxy gets the default route ([`Outcome::Passthrough`]).
+//! - TCP: the first rule without `match`, or whose first static match has no
+//!   `destinationSubnets`, ends the list (Istio stops there); matches with subnets before it
+//!   are chains of their own and win, longest prefix first, when they hold the destination
+//!   address. Nothing matched is the default route to the service ([`Outcome::Passthrough`]).
+//! - At a gateway a connection nothing serves is closed: [`Outcome::NoVirtualHost`] when no
+//!   rule is bound there (for a Gateway API route: to a listener on the connection's port),
+//!   [`Outcome::NoRoute`] when rules are and none matches.
+//! - Gateway API `TLSRoute`s and `TCPRoute`s are placed at their listeners' ports, oldest
+//!   first: a TLSRoute's hostnames (intersected with the listener's) are its SNI names, and
+//!   the first rule of a route serves (rules have no matches).
+
+use std::net::IpAddr;
+
+use crate::connection::{Connection, Protocol};
+use crate::decision::{Decision, Outcome};
+use crate::predicate::host::{lookup_names, with_request_host};
+use crate::rule::Rule;
+use crate::table::{Inner, Visibility};
+
+/// An IP block (`10.0.0.0/8`, `2001:db8::/32`; a bare address is a `/32` or `/128`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// The block's address.
+    pub addr: IpAddr,
+    /// Prefix length in bits.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `ip` or `ip/bits`; `None` when it is neither.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::l4::Cidr;
+    /// let block = Cidr::parse("10.0.0.0/8").unwrap();
+    /// assert!(block.contains("10.1.2.3".parse().unwrap()));
+    /// assert!(!block.contains("11.0.0.1".parse().unwrap()));
+    /// ```
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (addr, bits) = match s.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match bits {
+            None => max,
+            Some(b) if !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()) => {
+                b.parse::<u8>().ok().filter(|&p| p <= max)?
+            }
+            Some(_) => return None,
+        };
+        Some(Cidr { addr, prefix })
+    }
+
+    /// Whether the block holds `ip` (an IPv4 address is never in an IPv6 block, nor the
+    /// reverse).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            if prefix == 0 {
+                0
+            } else {
+                bits >> (width - prefix)
+            }
+        }
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                masked(u32::from(a).into(), self.prefix, 32)
+                    == masked(u32::from(b).into(), self.prefix, 32)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                masked(u128::from(a), self.prefix, 128) == masked(u128::from(b), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// One match of a connection rule (`tls[].match[]`, `tcp[].match[]`): every condition holds.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct L4Match {
+    /// SNI names (lowercase; `*.example.com` wildcards, `*` any); TLS only.
+    pub sni_hosts: Box<[Box<str>]>,
+    /// Destination address blocks; empty matches any.
+    pub destination_subnets: Box<[Cidr]>,
+    /// Destination port.
+    pub port: Option<u16>,
+    /// Labels the source workload must carry.
+    pub source_labels: Box<[(Box<str>, Box<str>)]>,
+    /// Namespace the source workload must be in.
+    pub source_namespace: Option<Box<str>>,
+    /// The match's field path, e.g. `spec.tcp[0].match[1]`.
+    pub path: Box<str>,
+}
+
+impl L4Match {
+    /// Whether the conditions Istio evaluates when it builds the proxy's configuration (port,
+    /// source labels, source namespace) hold for `conn`.
+    pub fn static_holds<C: Connection + ?Sized>(&self, conn: &C) -> bool {
+        self.port.is_none_or(|p| p == conn.port())
+            && self
+                .source_namespace
+                .as_deref()
+                .is_none_or(|ns| ns == conn.source_namespace())
+            && self
+                .source_labels
+                .iter()
+                .all(|(k, v)| conn.source_label(k) == Some(&**v))
+    }
+}
+
+/// A compiled connection rule: a VirtualService `tls` or `tcp` rule, or a Gateway API
+/// `TLSRoute` or `TCPRoute` rule.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct L4Rule {
+    /// Which connections it routes.
+    pub protocol: Protocol,
+    /// The rule: its source, position, name and forwarding action (destinations and split;
+    /// no HTTP actions).
+    pub rule: Rule,
+    /// The rule's matches (OR); empty matches every connection (TCP, and Gateway API rules).
+    pub matches: Box<[L4Match]>,
+    /// The rule's field path, e.g. `spec.tls[0]`.
+    pub path: Box<str>,
+}
+
+/// The connection rule that decided a connection, and its match.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct ConnectionMatch<'t> {
+    /// The rule.
+    pub rule: &'t L4Rule,
+    /// The index of the match that held (`None` for a rule without matches).
+    pub block: Option<u16>,
+}
+
+impl<'t> ConnectionMatch<'t> {
+    /// The field path of what matched: the match, else the rule.
+    pub fn path(&self) -> &'t str {
+        match self.block {
+            Some(b) => &self.rule.matches[b as usize].path,
+            None => &self.rule.path,
+        }
+    }
+}
+
+/// One rule (or one match of it) in a service's ordered list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct L4Entry {
+    /// Index into [`L4Table::rules`].
+    pub(crate) rule: u32,
+    pub(crate) block: Option<u16>,
+}
+
+/// One resource's connection rules in one context.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct L4Service {
+    /// For messages: the first host and the resource.
+    pub(crate) name: Box<str>,
+    /// Hosts as configured, lowercase (`*` and `*.suffix` wildcards).
+    pub(crate) hosts: Box<[Box<str>]>,
+    pub(crate) visibility: Visibility,
+    /// Listener ports the rules are bound to (a Gateway API listener's); empty: every port.
+    pub(crate) ports: Box<[u16]>,
+    pub(crate) entries: Box<[L4Entry]>,
+    /// A Gateway API TCPRoute on a TLS listener that terminates: its TCP rules take the TLS
+    /// connections whose SNI `hosts` (the listener's hostname) names.
+    pub(crate) terminates_tls: bool,
+}
+
+impl L4Service {
+    /// Whether the service's rules apply to a connection on `port` from namespace `ns`
+    /// addressed to `host` (in the mesh; `None` at a gateway).
+    pub(crate) fn applies(&self, mesh: bool, ns: &str, port: u16, host: Option<&str>) -> bool {
+        (!mesh || self.visibility.admits(ns))
+            && (self.ports.is_empty() || self.ports.contains(&port))
+            && host.is_none_or(|h| self.hosts.iter().any(|p| host_matches(p, h)))
+    }
+}
+
+/// The connection rules of one context: the mesh or a gateway.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct L4Context {
+    /// `None` = mesh; `Some((namespace, name))` = gateway.
+    pub(crate) gateway: Option<(Box<str>, Box<str>)>,
+    /// In precedence order.
+    pub(crate) services: Vec<L4Service>,
+}
+
+/// Every connection rule of a table.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct L4Table {
+    pub(crate) rules: Vec<L4Rule>,
+    pub(crate) contexts: Vec<L4Context>,
+    /// Service addresses (a loaded Service's `clusterIP`s) → the Service's host.
+    pub(crate) vips: Vec<(IpAddr, Box<str>)>,
+}
+
+impl L4Table {
+    /// The context of `key`, added when new.
+    pub(crate) fn context_mut(&mut self, key: &Option<(String, String)>) -> &mut L4Context {
+        let pos = self.contexts.iter().position(|c| match (&c.gateway, key) {
+            (None, None) => true,
+            (Some((a, b)), Some((x, y))) => **a == **x && **b == **y,
+            _ => false,
+        });
+        let i = pos.unwrap_or_else(|| {
+            self.contexts.push(L4Context {
+                gateway: key
+                    .as_ref()
+                    .map(|(n, g)| (n.as_str().into(), g.as_str().into())),
+                services: Vec::new(),
+            });
+            self.contexts.len() - 1
+        });
+        &mut self.contexts[i]
+    }
+
+    pub(crate) fn context(&self, gateway: Option<(&str, &str)>) -> Option<&L4Context> {
+        self.contexts.iter().find(|c| match (&c.gateway, gateway) {
+            (None, None) => true,
+            (Some((ns, name)), Some((rns, rname))) => **ns == *rns && **name == *rname,
+            _ => false,
+        })
+    }
+}
+
+/// Istio's `host.Name.Matches` of a configured host (possibly a wildcard) and a name.
+pub(crate) fn host_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(suffix) => name.len() >= suffix.len() && ends_with_ignore_case(name, suffix),
+        None => pattern.eq_ignore_ascii_case(name),
+    }
+}
+
+fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len()
+        && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+/// How specifically `pattern` names the server name `sni`, as Envoy ranks `server_names`:
+/// exact above every wildcard, a longer wildcard suffix above a shorter; `None` when it does
+/// not name it.
+pub(crate) fn sni_rank(pattern: &str, sni: &str) -> Option<usize> {
+    if pattern == "*" {
+        return Some(0);
+    }
+    match pattern.strip_prefix('*') {
+        Some(suffix) => {
+            (sni.len() > suffix.len() && ends_with_ignore_case(sni, suffix)).then_some(suffix.len())
+        }
+        None => pattern.eq_ignore_ascii_case(sni).then_some(usize::MAX),
+    }
+}
+
+/// The longest prefix of `subnets` that holds `ip`: `Some(-1)` when there are no subnets (any
+/// address), `None` when none holds it (or the address is unknown).
+pub(crate) fn cidr_rank(subnets: &[Cidr], ip: Option<IpAddr>) -> Option<i16> {
+    if subnets.is_empty() {
+        return Some(-1);
+    }
+    let ip = ip?;
+    subnets
+        .iter()
+        .filter(|c| c.contains(ip))
+        .map(|c| i16::from(c.prefix))
+        .max()
+}
+
+impl Inner {
+    /// The decision for `conn` (see the module docs), counted when the table counts.
+    pub(crate) fn decide_connection<'t, C: Connection + ?Sized>(
+        &'t self,
+        conn: &C,
+        draw: u64,
+    ) -> Decision<'t> {
+        let d = self.decide_connection_uncounted(conn, draw);
+        self.count(&d, None);
+        d
+    }
+
+    fn decide_connection_uncounted<'t, C: Connection + ?Sized>(
+        &'t self,
+        conn: &C,
+        draw: u64,
+    ) -> Decision<'t> {
+        let nothing = |outcome| Decision {
+            outcome,
+            draw,
+            port: None,
+            normalization: &self.normalization,
+        };
+        let Some(ctx) = self.l4.context(conn.gateway()) else {
+            return if conn.gateway().is_none() {
+                self.passthrough(conn, draw)
+            } else {
+                nothing(Outcome::NoVirtualHost)
+            };
+        };
+        if ctx.gateway.is_some() {
+            return self
+                .decide_among(ctx, None, conn, draw)
+                .unwrap_or_else(|| nothing(Outcome::NoVirtualHost));
+        }
+        let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
+        let vip = || {
+            let ip = conn.destination_ip()?;
+            self.l4
+                .vips
+                .iter()
+                .find(|(a, _)| *a == ip)
+                .map(|(_, h)| &**h)
+        };
+        let passthrough = self.passthrough(conn, draw);
+        let Some(host) = conn.host().or(sni).or_else(vip) else {
+            return passthrough;
+        };
+        let ns = conn.source_namespace();
+        with_request_host(host, |host| {
+            lookup_names(host, ns, Some(&self.cluster_domain), |name, _| {
+                self.decide_among(ctx, Some(name), conn, draw)
+            })
+        })
+        .unwrap_or(passthrough)
+    }
+
+    /// The decision among the services of `ctx` that apply to `conn` (for the mesh, those with
+    /// a host matching `host`); `None` when none applies.
+    fn decide_among<'t, C: Connection + ?Sized>(
+        &'t self,
+        ctx: &'t L4Context,
+        host: Option<&str>,
+        conn: &C,
+        draw: u64,
+    ) -> Option<Decision<'t>> {
+        let protocol = conn.protocol();
+        let ns = conn.source_namespace();
+        let mesh = ctx.gateway.is_none();
+        let port = conn.port();
+        let rules = &self.l4.rules;
+        let services = ctx
+            .services
+            .iter()
+            .filter(move |s| s.applies(mesh, ns, port, host));
+        let first = services.clone().next()?;
+        // Every entry of the protocol whose static conditions hold, with the SNI names and
+        // subnets Envoy matches at run time.
+        let candidates = services.flat_map(move |s| {
+            s.entries.iter().filter_map(move |e| {
+                let rule = &rules[e.rule as usize];
+                let terminated = protocol == Protocol::Tls && s.terminates_tls;
+                if rule.protocol != protocol && !terminated {
+                    return None;
+                }
+                let (snis, subnets): (&[Box<str>], &[Cidr]) = match e.block {
+                    Some(b) => {
+                        let m = &rule.matches[b as usize];
+                        if !m.static_holds(conn) {
+                            return None;
+                        }
+                        (&m.sni_hosts, &m.destination_subnets)
+                    }
+                    None => (&s.hosts, &[]),
+                };
+                Some((e, snis, subnets))
+            })
+        });
+        let ip = conn.destination_ip();
+        let picked = match protocol {
+            Protocol::Tls => {
+                let sni = conn.sni().unwrap_or("");
+                let mut any = false;
+                let mut best_cidr: Option<i16> = None;
+                for (_, _, subnets) in candidates.clone() {
+                    any = true;
+                    if let Some(r) = cidr_rank(subnets, ip)
+                        && best_cidr.is_none_or(|b| r > b)
+                    {
+                        best_cidr = Some(r);
+                    }
+                }
+                if !any {
+                    return mesh.then(|| self.passthrough(conn, draw));
+                }
+                let mut best: Option<(usize, &L4Entry)> = None;
+                if let Some(want) = best_cidr {
+                    for (e, snis, subnets) in candidates {
+                        if cidr_rank(subnets, ip) != Some(want) {
+                            continue;
+                        }
+                        let rank = snis.iter().filter_map(|p| sni_rank(p, sni)).max();
+                        if let Some(r) = rank
+                            && best.is_none_or(|(b, _)| r > b)
+                        {
+                            best = Some((r, e));
+                        }
+                    }
+                }
+                best.map(|(_, e)| e)
+            }
+            Protocol::Tcp => {
+                let mut best: Option<(i16, &L4Entry)> = None;
+                let mut terminal = None;
+                for (e, _, subnets) in candidates {
+                    if subnets.is_empty() {
+                        terminal = Some(e);
+                        break;
+                    }
+                    if let Some(r) = cidr_rank(subnets, ip)
+                        && best.is_none_or(|(b, _)| r > b)
+                    {
+                        best = Some((r, e));
+                    }
+                }
+                best.map(|(_, e)| e).or(terminal)
+            }
+        };
+        Some(match picked {
+            Some(e) => {
+                let rule = &rules[e.rule as usize];
+                Decision::from_connection(
+                    self.source_of(&rule.rule),
+                    &self.normalization,
+                    rule,
+                    e.block,
+                    conn,
+                    draw,
+                )
+            }
+            None if mesh && protocol == Protocol::Tcp => self.passthrough(conn, draw),
+            None => Decision {
+                outcome: Outcome::NoRoute { host: &first.name },
+                draw,
+                port: None,
+                normalization: &self.normalization,
+            },
+        })
+    }
+
+    fn passthrough<C: Connection + ?Sized>(&self, conn: &C, draw: u64) -> Decision<'_> {
+        Decision {
+            outcome: Outcome::Passthrough,
+            draw,
+            port: Some(conn.port()),
+            normalization: &self.normalization,
+        }
+    }
+}
