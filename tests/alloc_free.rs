@@ -412,6 +412,8 @@ fn sidecar_scoped_decisions_allocate_nothing() {
     .unwrap();
     assert_eq!(n, 0, "deciding with Sidecars allocated {n} times");
     assert_eq!(outcomes, ["matched", "matched", "passthrough", "matched"]);
+}
+
 /// The DestinationRule a client sees (its namespace's, a selected workload's, the host's
 /// namespace's exported, the root namespace's) is looked up per decision and per pick without
 /// allocating.
