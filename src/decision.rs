@@ -66,6 +66,9 @@ pub struct Decision<'t> {
     pub port: Option<u16>,
     /// The table's path normalization, for [`Decision::forward_path`].
     pub(crate) normalization: &'t PathNormalization,
+    /// The table's default retry policy (the mesh config's `defaultHttpRetryPolicy`, else
+    /// Istio's built-in default), for [`Decision::retries`] on the mesh default route.
+    pub(crate) default_retries: Option<&'t crate::action::Retries>,
 }
 
 /// What happened to the request.
@@ -162,6 +165,7 @@ impl<'t> Decision<'t> {
     pub(crate) fn from_match<R: crate::Request + ?Sized>(
         source: &'t Source,
         normalization: &'t PathNormalization,
+        default_retries: Option<&'t crate::action::Retries>,
         rule: &'t Rule,
         block: Option<u16>,
         req: &R,
@@ -229,6 +233,7 @@ impl<'t> Decision<'t> {
             draw,
             port,
             normalization,
+            default_retries,
         }
     }
 
@@ -309,11 +314,12 @@ impl<'t> Decision<'t> {
     }
 
     /// The retry policy Envoy applies to this request: the matched rule's (`None` when it
-    /// has none, e.g. `attempts: 0`), or Istio's mesh default on the mesh default route;
-    /// `None` when nothing is forwarded.
+    /// has none, e.g. `attempts: 0`), or on the mesh default route the table's default (the
+    /// mesh config's `defaultHttpRetryPolicy`, else Istio's built-in default; istiod
+    /// route.go `BuildDefaultHTTPOutboundRoute`); `None` when nothing is forwarded.
     pub fn retries(&self) -> Option<&'t crate::action::Retries> {
         match &self.outcome {
-            Outcome::Passthrough => Some(crate::retry::mesh_default()),
+            Outcome::Passthrough => self.default_retries,
             _ => self.forward()?.retries.as_deref(),
         }
     }
@@ -763,6 +769,7 @@ impl Detached {
             draw: self.draw,
             port: self.port,
             normalization: inner.normalization(),
+            default_retries: inner.default_retries(),
         }
     }
 }

@@ -256,6 +256,9 @@ pub(crate) struct Inner {
     pub(crate) header_names: HeaderNames,
     /// The mesh-wide settings the table was compiled with.
     pub(crate) mesh: crate::mesh::MeshSettings,
+    /// The retry policy of the routes that write none and of the mesh default route: the mesh
+    /// config's `defaultHttpRetryPolicy`, else Istio's built-in default.
+    pub(crate) default_retries: crate::retry::DefaultRetries,
     /// The Sidecars: what each client workload sees.
     pub(crate) sidecars: crate::sidecar::Sidecars,
 }
@@ -323,6 +326,7 @@ impl Table {
                         draw,
                         port: None,
                         normalization: &inner.normalization,
+                        default_retries: inner.default_retries(),
                     };
                     inner.count(&d, None);
                     return d;
@@ -335,6 +339,7 @@ impl Table {
                 draw,
                 port: None,
                 normalization: &inner.normalization,
+                default_retries: inner.default_retries(),
             };
             inner.count(&d, None);
             return d;
@@ -351,6 +356,7 @@ impl Table {
                 draw,
                 port,
                 normalization: &inner.normalization,
+                default_retries: inner.default_retries(),
             };
             inner.count(&d, None);
             return d;
@@ -397,6 +403,7 @@ impl Table {
             draw,
             port: None,
             normalization: &inner.normalization,
+            default_retries: inner.default_retries(),
         };
         inner.count(&d, None);
         d
@@ -583,6 +590,11 @@ impl Inner {
         &self.normalization
     }
 
+    /// The retry policy of the routes that write none and of the mesh default route.
+    pub(crate) fn default_retries(&self) -> Option<&crate::action::Retries> {
+        self.default_retries.0.as_deref()
+    }
+
     /// Counts a decision when the table counts.
     #[inline]
     pub(crate) fn count(&self, decision: &Decision<'_>, entry: Option<(u32, Option<u16>)>) {
@@ -603,6 +615,7 @@ impl Inner {
         let mut d = Decision::from_match(
             self.source_of(rule),
             &self.normalization,
+            self.default_retries(),
             rule,
             block,
             req,

@@ -661,6 +661,7 @@ fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64, inner: &Inner) -> Exp
         draw,
         port: None,
         normalization: inner.normalization(),
+        default_retries: inner.default_retries(),
     }
     .status();
     e
