@@ -263,6 +263,21 @@ pub(crate) struct Inner {
     pub(crate) sidecars: crate::sidecar::Sidecars,
 }
 
+/// A DestinationRule as a client sees it ([`Table::destination_rule`]): the rules of one
+/// namespace for one host, merged (istiod's `ENABLE_ENHANCED_DESTINATIONRULE_MERGE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationRuleRef<'t> {
+    /// The host the rules name, fully qualified (a wildcard host stays one).
+    pub host: &'t str,
+    /// The namespace of the rules.
+    pub namespace: &'t str,
+    /// The rules merged, as `namespace/name`, in Istio's order (oldest first): the first is
+    /// the rule the merge started from; where several set a top-level policy or a subset of
+    /// one name, the earlier wins.
+    pub names: &'t [Box<str>],
+}
+
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
 /// `Arc` clone), evaluated concurrently with `&self`.
 #[derive(Clone, Debug, Default)]
@@ -431,6 +446,31 @@ impl Table {
         &self.inner.mesh
     }
 
+    /// The DestinationRule whose traffic policy and subsets apply where `decision` sends
+    /// `req`, as the request's client sees it (`exportTo`, `workloadSelector`): the rules of
+    /// one namespace for the host, merged as istiod merges them. The host is the picked
+    /// destination's, or on the mesh default route the addressed host (as written, else its
+    /// Kubernetes short form expanded in the client's namespace, the order the router finds
+    /// the Service in). `None` when nothing is forwarded or no rule applies. Allocates nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+    /// let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+    /// let d = table.decide_with_draw(&req, 0);
+    /// let dr = table.destination_rule(&d, &req).expect("bookinfo has a rule for reviews");
+    /// assert_eq!((dr.namespace, &*dr.names[0]), ("default", "default/reviews"));
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn destination_rule<'t, R: Request + ?Sized>(
+        &'t self,
+        decision: &Decision<'_>,
+        req: &R,
+    ) -> Option<DestinationRuleRef<'t>> {
+        self.inner.destination_rule(&decision.outcome, req)
+    }
+
     /// The resources rules come from, indexed by [`Rule::source`].
     pub fn sources(&self) -> &[Source] {
         &self.inner.sources
@@ -503,6 +543,29 @@ impl Inner {
             return None;
         }
         self.dr_index.lookup(&self.policies, client, host)
+    }
+
+    /// [`Table::destination_rule`], for a decision's `outcome`.
+    pub(crate) fn destination_rule<R: Request + ?Sized>(
+        &self,
+        outcome: &Outcome<'_>,
+        req: &R,
+    ) -> Option<DestinationRuleRef<'_>> {
+        let id = match outcome {
+            Outcome::Matched(m) => self.policy_for(req, &m.destination?.destination.host),
+            Outcome::Passthrough => with_request_host(req.authority(), |host| {
+                let domain = Some(self.cluster_domain());
+                lookup_names(host, req.source_namespace(), domain, |name, _| {
+                    self.policy_for(req, name)
+                })
+            }),
+            _ => None,
+        };
+        self.policy(id).map(|p| DestinationRuleRef {
+            host: &p.host,
+            namespace: &p.namespace,
+            names: &p.from,
+        })
     }
 
     /// The consolidated DestinationRule `id` ([`Inner::policy_for`]).

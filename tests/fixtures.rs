@@ -30,6 +30,8 @@
 //!                                    # too); retriable_status_codes, per_try_timeout_ms and
 //!                                    # default (the table's default policy) compared when given
 //!     timeout_ms: 1000 or null
+//!     destination_rule: [ns/name, ...] or null   # Table::destination_rule: the rules merged
+//!                                    # into the one the client sees for the destination
 //!     redirect_code: 301             # the redirect's code
 //!     location: https://host/path    # the redirect's Location, or null
 //!     session: {state, address, set_cookie, set_header} or null   # Decision::session, only
@@ -250,6 +252,13 @@ fn check(
                 });
                 fail(key, want, got);
             }
+            "destination_rule" => fail(
+                key,
+                want,
+                table
+                    .destination_rule(d, req)
+                    .map_or(Value::Null, |r| r.names.iter().map(|n| &**n).collect()),
+            ),
             "timeout_ms" => fail(
                 key,
                 want,
