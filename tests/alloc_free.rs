@@ -1052,7 +1052,11 @@ data:
     };
     // The mesh default route (no VirtualService for cart) retries with the mesh config's
     // `defaultHttpRetryPolicy`, read from the table.
-    let reqs = [mk("http://shop/"), mk("http://shop/ring"), mk("http://cart/")];
+    let reqs = [
+        mk("http://shop/"),
+        mk("http://shop/ring"),
+        mk("http://cart/"),
+    ];
     let passthrough = table.decide_with_draw(&reqs[2], 0);
     assert_eq!(passthrough.retries().map(|r| r.attempts), Some(4));
     let results = [

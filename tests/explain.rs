@@ -64,7 +64,10 @@ fn disagreements(table: &Table, req: &OwnedRequest, d: &Decision<'_>, e: &Explai
             "{:?}",
             e.destination_rule.as_ref().map(|r| (
                 r.host.clone(),
-                r.names.iter().map(|n| Box::<str>::from(n.as_str())).collect::<Vec<_>>()
+                r.names
+                    .iter()
+                    .map(|n| Box::<str>::from(n.as_str()))
+                    .collect::<Vec<_>>()
             ))
         ),
     );

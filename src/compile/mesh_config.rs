@@ -5,9 +5,9 @@
 use crate::config::mesh::MeshConfig;
 use crate::config::{Object, Resource, mesh::ConfigMapData, read_mesh_config};
 use crate::error::{Diagnostic, Severity};
-use crate::retry::DefaultRetries;
 use crate::mesh::{MeshSettings, OutboundPolicy};
 use crate::predicate::normalize::{IstioPathNormalization, PathNormalization};
+use crate::retry::DefaultRetries;
 
 use super::report::Report;
 use super::{CompileOptions, Ledger};
