@@ -66,6 +66,9 @@ pub struct Decision<'t> {
     pub port: Option<u16>,
     /// The table's path normalization, for [`Decision::forward_path`].
     pub(crate) normalization: &'t PathNormalization,
+    /// The table's default retry policy (the mesh config's `defaultHttpRetryPolicy`, else
+    /// Istio's built-in default), for [`Decision::retries`] on the mesh default route.
+    pub(crate) default_retries: Option<&'t crate::action::Retries>,
 }
 
 /// What happened to the request.
@@ -192,6 +195,7 @@ impl<'t> Decision<'t> {
     pub(crate) fn from_match<R: crate::Request + ?Sized>(
         source: &'t Source,
         normalization: &'t PathNormalization,
+        default_retries: Option<&'t crate::action::Retries>,
         rule: &'t Rule,
         block: Option<u16>,
         req: &R,
@@ -260,6 +264,7 @@ impl<'t> Decision<'t> {
             draw,
             port,
             normalization,
+            default_retries,
         }
     }
 
@@ -296,6 +301,8 @@ impl<'t> Decision<'t> {
         };
         let port = destination.map(|w| w.destination.port.unwrap_or_else(|| conn.port()));
         Decision {
+            // A connection has no HTTP retry policy.
+            default_retries: None,
             outcome: Outcome::Matched(m),
             draw,
             port,
@@ -382,12 +389,13 @@ impl<'t> Decision<'t> {
     }
 
     /// The retry policy Envoy applies to this request: the matched rule's (`None` when it
-    /// has none, e.g. `attempts: 0`), or Istio's mesh default on the mesh default route;
-    /// `None` when nothing is forwarded, and on the `allow_any` route to
-    /// `PassthroughCluster`, which istiod builds without one.
+    /// has none, e.g. `attempts: 0`), or on the mesh default route the table's default (the
+    /// mesh config's `defaultHttpRetryPolicy`, else Istio's built-in default; istiod
+    /// route.go `BuildDefaultHTTPOutboundRoute`); `None` when nothing is forwarded, and on the
+    /// `allow_any` route to `PassthroughCluster`, which istiod builds without one.
     pub fn retries(&self) -> Option<&'t crate::action::Retries> {
         match &self.outcome {
-            Outcome::Passthrough => Some(crate::retry::mesh_default()),
+            Outcome::Passthrough => self.default_retries,
             _ => self.forward()?.retries.as_deref(),
         }
     }
@@ -844,6 +852,7 @@ impl Detached {
             draw: self.draw,
             port: self.port,
             normalization: inner.normalization(),
+            default_retries: inner.default_retries(),
         }
     }
 }

@@ -314,6 +314,8 @@ impl Inner {
         draw: u64,
     ) -> Decision<'t> {
         let nothing = |outcome| Decision {
+            // A connection has no HTTP retry policy.
+            default_retries: None,
             outcome,
             draw,
             port: None,
@@ -458,6 +460,8 @@ impl Inner {
             }
             None if mesh && protocol == Protocol::Tcp => self.passthrough(conn, draw),
             None => Decision {
+                // A connection has no HTTP retry policy.
+                default_retries: None,
                 outcome: Outcome::NoRoute { host: &first.name },
                 draw,
                 port: None,
@@ -468,6 +472,8 @@ impl Inner {
 
     fn passthrough<C: Connection + ?Sized>(&self, conn: &C, draw: u64) -> Decision<'_> {
         Decision {
+            // A connection has no HTTP retry policy.
+            default_retries: None,
             outcome: Outcome::Passthrough,
             draw,
             port: Some(conn.port()),

@@ -177,7 +177,7 @@ pub use request::SourceInfo;
 pub use request::{DEFAULT_NAMESPACE, OwnedRequest, OwnedValues, Request, addressed_port};
 pub use rule::{ClusterKey, Rule, Source, SubsetInfo};
 pub use span::SpanFields;
-pub use table::Table;
+pub use table::{DestinationRuleRef, Table};
 pub use tools::explain::Explain;
 pub use tools::{analyze, diff, explain, witness};
 

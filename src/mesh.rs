@@ -44,9 +44,11 @@ pub struct MeshSettings {
     pub default_virtual_service_export_to: Vec<String>,
     /// `defaultServiceExportTo`: the `exportTo` of a Service that sets none (empty: `*`).
     pub default_service_export_to: Vec<String>,
-    /// `defaultHttpRetryPolicy` as written (`None`: Istio's built-in default). Istio makes it
-    /// the policy of every HTTP route that writes no `retries` and of the mesh default route;
-    /// the table keeps it, and decisions still apply the built-in default.
+    /// `defaultHttpRetryPolicy` as written (`None`: Istio's built-in default). As istiod, it
+    /// is the policy of every HTTP route that writes no `retries` (VirtualService rules, and
+    /// Gateway API rules without `retry`) and of the mesh default route, replacing the
+    /// built-in default whole; `attempts` 0 (or `{}`) turns those routes' retries off. A
+    /// route's own `retries` is not merged with it (route.go `applyHTTPRouteDestination`).
     pub default_http_retry_policy: Option<crate::config::virtual_service::HttpRetry>,
 }
 

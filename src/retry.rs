@@ -375,11 +375,24 @@ pub const DEFAULT_BASE_BACKOFF: Duration = Duration::from_millis(25);
 /// istiod's `HostSelectionRetryMaxAttempts`.
 pub const HOST_SELECTION_ATTEMPTS: u32 = 5;
 
-/// Istio's mesh default policy, shared by every rule that sets no `retries`.
+/// Istio's built-in default policy, shared by the tables whose mesh config sets no
+/// `defaultHttpRetryPolicy`.
 pub(crate) fn mesh_default() -> &'static Arc<Retries> {
     static MESH_DEFAULT: LazyLock<Arc<Retries>> =
         LazyLock::new(|| Arc::new(Retries::mesh_default()));
     &MESH_DEFAULT
+}
+
+/// A table's default retry policy: the policy of every route that writes none and of the mesh
+/// default route (`None`: no retries, as `defaultHttpRetryPolicy: {attempts: 0}` or `{}` sets).
+/// Compiled once from the mesh config; an empty table has Istio's built-in default.
+#[derive(Clone, Debug)]
+pub(crate) struct DefaultRetries(pub(crate) Option<Arc<Retries>>);
+
+impl Default for DefaultRetries {
+    fn default() -> DefaultRetries {
+        DefaultRetries(Some(Arc::clone(mesh_default())))
+    }
 }
 
 /// The interval the backoff of retry `n` (from 1) is drawn from, in milliseconds, as

@@ -256,6 +256,9 @@ pub(crate) struct Inner {
     pub(crate) header_names: HeaderNames,
     /// The mesh-wide settings the table was compiled with.
     pub(crate) mesh: crate::mesh::MeshSettings,
+    /// The retry policy of the routes that write none and of the mesh default route: the mesh
+    /// config's `defaultHttpRetryPolicy`, else Istio's built-in default.
+    pub(crate) default_retries: crate::retry::DefaultRetries,
     /// The Sidecars: what each client workload sees.
     pub(crate) sidecars: crate::sidecar::Sidecars,
     /// The hosts the registry defines (loaded Services and ServiceEntries); `None` when the
@@ -263,6 +266,21 @@ pub(crate) struct Inner {
     pub(crate) known: Option<crate::known::KnownHosts>,
     /// The connection (`tls` and `tcp`) rules.
     pub(crate) l4: crate::l4::L4Table,
+}
+
+/// A DestinationRule as a client sees it ([`Table::destination_rule`]): the rules of one
+/// namespace for one host, merged (istiod's `ENABLE_ENHANCED_DESTINATIONRULE_MERGE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationRuleRef<'t> {
+    /// The host the rules name, fully qualified (a wildcard host stays one).
+    pub host: &'t str,
+    /// The namespace of the rules.
+    pub namespace: &'t str,
+    /// The rules merged, as `namespace/name`, in Istio's order (oldest first): the first is
+    /// the rule the merge started from; where several set a top-level policy or a subset of
+    /// one name, the earlier wins.
+    pub names: &'t [Box<str>],
 }
 
 /// An immutable routing table: built once by [`crate::compile()`], shared cheaply (`Clone` is an
@@ -328,6 +346,7 @@ impl Table {
                         draw,
                         port: None,
                         normalization: &inner.normalization,
+                        default_retries: inner.default_retries(),
                     };
                     inner.count(&d, None);
                     return d;
@@ -340,6 +359,7 @@ impl Table {
                 draw,
                 port: None,
                 normalization: &inner.normalization,
+                default_retries: inner.default_retries(),
             };
             inner.count(&d, None);
             return d;
@@ -359,6 +379,7 @@ impl Table {
                 draw,
                 port,
                 normalization: &inner.normalization,
+                default_retries: inner.default_retries(),
             };
             inner.count(&d, None);
             return d;
@@ -405,6 +426,7 @@ impl Table {
             draw,
             port: None,
             normalization: &inner.normalization,
+            default_retries: inner.default_retries(),
         };
         inner.count(&d, None);
         d
@@ -486,6 +508,31 @@ impl Table {
         &self.inner.l4.rules
     }
 
+    /// The DestinationRule whose traffic policy and subsets apply where `decision` sends
+    /// `req`, as the request's client sees it (`exportTo`, `workloadSelector`): the rules of
+    /// one namespace for the host, merged as istiod merges them. The host is the picked
+    /// destination's, or on the mesh default route the addressed host (as written, else its
+    /// Kubernetes short form expanded in the client's namespace, the order the router finds
+    /// the Service in). `None` when nothing is forwarded or no rule applies. Allocates nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Table};
+    /// let table = Table::from_yaml(include_str!("../examples/bookinfo.yaml"))?;
+    /// let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+    /// let d = table.decide_with_draw(&req, 0);
+    /// let dr = table.destination_rule(&d, &req).expect("bookinfo has a rule for reviews");
+    /// assert_eq!((dr.namespace, &*dr.names[0]), ("default", "default/reviews"));
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn destination_rule<'t, R: Request + ?Sized>(
+        &'t self,
+        decision: &Decision<'_>,
+        req: &R,
+    ) -> Option<DestinationRuleRef<'t>> {
+        self.inner.destination_rule(&decision.outcome, req)
+    }
+
     /// The resources rules come from, indexed by [`Rule::source`].
     pub fn sources(&self) -> &[Source] {
         &self.inner.sources
@@ -563,6 +610,29 @@ impl Inner {
             return None;
         }
         self.dr_index.lookup(&self.policies, client, host)
+    }
+
+    /// [`Table::destination_rule`], for a decision's `outcome`.
+    pub(crate) fn destination_rule<R: Request + ?Sized>(
+        &self,
+        outcome: &Outcome<'_>,
+        req: &R,
+    ) -> Option<DestinationRuleRef<'_>> {
+        let id = match outcome {
+            Outcome::Matched(m) => self.policy_for(req, &m.destination?.destination.host),
+            Outcome::Passthrough => with_request_host(req.authority(), |host| {
+                let domain = Some(self.cluster_domain());
+                lookup_names(host, req.source_namespace(), domain, |name, _| {
+                    self.policy_for(req, name)
+                })
+            }),
+            _ => None,
+        };
+        self.policy(id).map(|p| DestinationRuleRef {
+            host: &p.host,
+            namespace: &p.namespace,
+            names: &p.from,
+        })
     }
 
     /// The consolidated DestinationRule `id` ([`Inner::policy_for`]).
@@ -686,6 +756,11 @@ impl Inner {
         }
     }
 
+    /// The retry policy of the routes that write none and of the mesh default route.
+    pub(crate) fn default_retries(&self) -> Option<&crate::action::Retries> {
+        self.default_retries.0.as_deref()
+    }
+
     /// Counts a decision when the table counts.
     #[inline]
     pub(crate) fn count(&self, decision: &Decision<'_>, entry: Option<(u32, Option<u16>)>) {
@@ -706,6 +781,7 @@ impl Inner {
         let mut d = Decision::from_match(
             self.source_of(rule),
             &self.normalization,
+            self.default_retries(),
             rule,
             block,
             req,

@@ -1138,7 +1138,8 @@ spec:
 
 /// A retry's answer and its endpoint allocate nothing: `Decision::retry_after`,
 /// `Router::retry_verdict` and `Router::pick_retry` with endpoints already tried, under round
-/// robin, a ring hash and `retryRemoteLocalities`.
+/// robin, a ring hash and `retryRemoteLocalities`, and on the mesh default route under the
+/// mesh config's default policy.
 #[test]
 fn retry_answers_and_retry_picks_allocate_nothing() {
     let yaml = r#"
@@ -1165,6 +1166,13 @@ spec:
   - route: [{destination: {host: shop, subset: rr}}]
     retries: {attempts: 3, retryOn: 5xx, perTryTimeout: 1s}
     timeout: 5s
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |-
+    defaultHttpRetryPolicy: {attempts: 4, retryOn: "gateway-error,503"}
 "#;
     let table = Table::from_yaml(yaml).unwrap();
     let mut reg = Registry::new();
@@ -1173,14 +1181,26 @@ spec:
             "shop.prod.svc.cluster.local",
             Endpoint::new(&format!("10.0.1.{i}"), 80).label("app", "shop"),
         );
+        reg.add(
+            "cart.prod.svc.cluster.local",
+            Endpoint::new(&format!("10.0.2.{i}"), 80),
+        );
     }
     let router = Router::new(&table, &reg).unwrap();
-    let mk = |path: &str| {
-        OwnedRequest::new("GET", &format!("http://shop{path}"))
+    let mk = |url: &str| {
+        OwnedRequest::new("GET", url)
             .header("x-user", "jason")
             .from_namespace("prod")
     };
-    let reqs = [mk("/"), mk("/ring")];
+    // The mesh default route (no VirtualService for cart) retries with the mesh config's
+    // `defaultHttpRetryPolicy`, read from the table.
+    let reqs = [
+        mk("http://shop/"),
+        mk("http://shop/ring"),
+        mk("http://cart/"),
+    ];
+    let passthrough = table.decide_with_draw(&reqs[2], 0);
+    assert_eq!(passthrough.retries().map(|r| r.attempts), Some(4));
     let results = [
         meshroute::retry::UpstreamResult::status(503),
         meshroute::retry::UpstreamResult::reset(true),

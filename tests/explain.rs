@@ -54,6 +54,25 @@ fn disagreements(table: &Table, req: &OwnedRequest, d: &Decision<'_>, e: &Explai
         format!("{:?}", d.port),
         format!("{:?}", e.port.map(|p| p.number)),
     );
+    check(
+        "destination rule",
+        format!(
+            "{:?}",
+            table
+                .destination_rule(d, req)
+                .map(|r| (r.host.to_string(), r.names.to_vec()))
+        ),
+        format!(
+            "{:?}",
+            e.destination_rule.as_ref().map(|r| (
+                r.host.clone(),
+                r.names
+                    .iter()
+                    .map(|n| Box::<str>::from(n.as_str()))
+                    .collect::<Vec<_>>()
+            ))
+        ),
+    );
     let won: Vec<usize> = (e.candidates.iter().enumerate())
         .filter(|(_, c)| c.verdict == Verdict::Won)
         .map(|(i, _)| i)
@@ -284,6 +303,7 @@ split: draw 95 % 100 = 95
 destination: reviews.default.svc.cluster.local subset v3
 retries: 2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, backoff full jitter from 25 ms doubling to 250 ms, avoiding endpoints already tried (mesh default)
 port: 9080 (the port the request was addressed to)
+destination rule: default/reviews for host reviews.default.svc.cluster.local
 "
     );
     assert_eq!(
@@ -486,6 +506,11 @@ fn explain_as_json() {
             "source_namespace": "default",
             "port_group": "all",
             "port": {"number": 9080, "from": "the port the request was addressed to"},
+            "destination_rule": {
+                "host": "reviews.default.svc.cluster.local",
+                "namespace": "default",
+                "names": ["default/reviews"],
+            },
             "host": {
                 "authority": "reviews:9080",
                 "host": "reviews",
@@ -917,4 +942,67 @@ spec:
         "SNI \"www.example.com\" is not one of api.example.com"
     );
     assert_eq!(e.to_json()["decided_by"], serde_json::Value::Null);
+}
+
+/// explain names the DestinationRule the client sees for the destination, merged as istiod
+/// merges a namespace's rules for one host (destination_rule.go `mergeDestinationRule`: the
+/// later rule's subsets added to the earlier one's), in text and JSON; a client that sees no
+/// rule (push_context.go `destinationRule`: a private rule of another namespace) gets none.
+#[test]
+fn explain_names_the_destination_rule_the_client_sees() {
+    let table = Table::from_yaml(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-base, namespace: shop, creationTimestamp: "2024-01-01T00:00:00Z"}
+spec:
+  host: reviews.shop.svc.cluster.local
+  exportTo: ["."]
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-canary, namespace: shop, creationTimestamp: "2024-01-02T00:00:00Z"}
+spec:
+  host: reviews.shop.svc.cluster.local
+  exportTo: ["."]
+  subsets: [{name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews.shop.svc.cluster.local]
+  http:
+  - route: [{destination: {host: reviews.shop.svc.cluster.local, subset: v2}}]
+"#,
+    )
+    .unwrap();
+    let url = "http://reviews.shop.svc.cluster.local/";
+    let e = table.explain(&OwnedRequest::new("GET", url).from_namespace("shop"), 0);
+    let r = e.destination_rule.as_ref().expect("shop sees its rules");
+    assert_eq!(r.names, ["shop/reviews-base", "shop/reviews-canary"]);
+    assert_eq!(
+        (r.host.as_str(), r.namespace.as_str()),
+        ("reviews.shop.svc.cluster.local", "shop")
+    );
+    assert!(
+        e.to_string().ends_with(
+            "destination rule: shop/reviews-base, shop/reviews-canary (merged) for host reviews.shop.svc.cluster.local\n"
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_json()["destination_rule"],
+        json!({
+            "host": "reviews.shop.svc.cluster.local",
+            "namespace": "shop",
+            "names": ["shop/reviews-base", "shop/reviews-canary"],
+        })
+    );
+    // Another namespace sees neither private rule: v2 is undefined for it (503).
+    let e = table.explain(&OwnedRequest::new("GET", url).from_namespace("web"), 0);
+    assert_eq!((e.status, &e.destination_rule), (503, &None));
+    assert!(e.to_json().get("destination_rule").is_none());
+    assert!(!e.to_string().contains("destination rule:"), "{e}");
 }

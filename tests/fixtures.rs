@@ -33,8 +33,12 @@
 //!     abort: 503 or null
 //!     mirrored: [host, ...]
 //!     rewrite: {path, authority}   # the path this request is rewritten to
-//!     retries: {attempts, retry_on} or null   # retriable_status_codes compared when given
+//!     retries: {attempts, retry_on} or null   # Decision::retries (the mesh default route's
+//!                                    # too); retriable_status_codes, per_try_timeout_ms and
+//!                                    # default (the table's default policy) compared when given
 //!     timeout_ms: 1000 or null
+//!     destination_rule: [ns/name, ...] or null   # Table::destination_rule: the rules merged
+//!                                    # into the one the client sees for the destination
 //!     redirect_code: 301             # the redirect's code
 //!     location: https://host/path    # the redirect's Location, or null
 //!     session: {state, address, set_cookie, set_header} or null   # Decision::session, only
@@ -303,19 +307,31 @@ fn check(
                 fail(key, want, got);
             }
             "retries" => {
-                let got = d
-                    .forward()
-                    .and_then(|f| f.retries.as_ref())
-                    .map_or(Value::Null, |r| {
-                        let mut got =
-                            serde_json::json!({"attempts": r.attempts, "retry_on": &*r.retry_on});
-                        if want.get("retriable_status_codes").is_some() {
-                            got["retriable_status_codes"] = r.retriable_status_codes.clone().into();
-                        }
-                        got
-                    });
+                let got = d.retries().map_or(Value::Null, |r| {
+                    let mut got =
+                        serde_json::json!({"attempts": r.attempts, "retry_on": &*r.retry_on});
+                    if want.get("retriable_status_codes").is_some() {
+                        got["retriable_status_codes"] = r.retriable_status_codes.clone().into();
+                    }
+                    if want.get("per_try_timeout_ms").is_some() {
+                        got["per_try_timeout_ms"] = r
+                            .per_try_timeout
+                            .map_or(Value::Null, |t| (t.as_millis() as u64).into());
+                    }
+                    if want.get("default").is_some() {
+                        got["default"] = r.is_default.into();
+                    }
+                    got
+                });
                 fail(key, want, got);
             }
+            "destination_rule" => fail(
+                key,
+                want,
+                table
+                    .destination_rule(d, req)
+                    .map_or(Value::Null, |r| r.names.iter().map(|n| &**n).collect()),
+            ),
             "timeout_ms" => fail(
                 key,
                 want,

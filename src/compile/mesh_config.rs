@@ -5,8 +5,9 @@
 use crate::config::mesh::MeshConfig;
 use crate::config::{Object, Resource, mesh::ConfigMapData, read_mesh_config};
 use crate::error::{Diagnostic, Severity};
-use crate::mesh::OutboundPolicy;
+use crate::mesh::{MeshSettings, OutboundPolicy};
 use crate::predicate::normalize::{IstioPathNormalization, PathNormalization};
+use crate::retry::DefaultRetries;
 
 use super::report::Report;
 use super::{CompileOptions, Ledger};
@@ -53,6 +54,16 @@ pub(crate) fn apply(
         }
     }
     out
+}
+
+/// The table's default retry policy: the mesh's `defaultHttpRetryPolicy` as istiod converts
+/// it (retry.go `ConvertPolicy`: none for `attempts` 0, which `{}` is), else Istio's built-in
+/// default (`DefaultPolicy`).
+pub(crate) fn default_retries(mesh: &MeshSettings) -> DefaultRetries {
+    match &mesh.default_http_retry_policy {
+        None => DefaultRetries::default(),
+        Some(r) => DefaultRetries(crate::compile::istio::lower::convert_retries(r, true)),
+    }
 }
 
 fn note(id: &crate::error::ResourceId, message: String) -> Diagnostic {
@@ -130,6 +141,21 @@ fn read(
         }
     }
     if let Some(retry) = mesh.default_http_retry_policy {
+        // istiod's ValidateMeshConfig does not check this policy and pushes it as written, so
+        // what its webhook refuses in a VirtualService's `retries` is a warning here.
+        let mut inner = Report::default();
+        crate::compile::istio::virtual_service::check_retries(
+            &retry,
+            "defaultHttpRetryPolicy",
+            &mut inner,
+        );
+        for (path, message) in inner.errors {
+            report.warn(
+                "mesh-config",
+                "data.mesh",
+                format!("{path}: {message} (istiod applies it as written)"),
+            );
+        }
         m.default_http_retry_policy = Some(retry);
     }
     if let Some(name) = mesh.path_normalization.and_then(|p| p.normalization) {
@@ -227,6 +253,37 @@ mod tests {
         );
         let errors: Vec<String> = compiled(&yaml).errors().map(|e| e.to_string()).collect();
         assert!(errors[0].contains("data.mesh: "), "{errors:?}");
+    }
+
+    /// istiod's ValidateMeshConfig (pkg/config/validation/agent/validation.go) checks the
+    /// inbound default retry policy only, and route.go pushes `defaultHttpRetryPolicy` as
+    /// written: what `ValidateHTTPRetry` refuses in a VirtualService is a warning naming the
+    /// field, and the policy still applies (an unknown `retryOn` token is one Envoy ignores).
+    #[test]
+    fn a_default_retry_policy_the_webhook_would_refuse_is_a_warning() {
+        let yaml = format!(
+            "{}data:\n  mesh: |-\n    defaultHttpRetryPolicy: {{attempts: 3, retryOn: 'gateway-error,bogus'}}\n",
+            CM.replace("NS", "istio-system")
+        );
+        let c = compiled(&yaml);
+        assert!(c.rejected.is_empty(), "{:?}", c.rejected);
+        let warnings: Vec<String> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "mesh-config" && d.severity == crate::error::Severity::Warning)
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains(
+                "data.mesh: defaultHttpRetryPolicy.retryOn: \"bogus\" is not a retry condition"
+            ) && warnings[0].ends_with("(istiod applies it as written)"),
+            "{}",
+            warnings[0]
+        );
+        let r = c.table.inner.default_retries().expect("3 attempts");
+        assert_eq!((r.attempts, &*r.retry_on), (3, "gateway-error,bogus"));
+        assert!(r.is_default);
     }
 
     /// Only the root namespace's `istio` ConfigMap is the mesh config; other ConfigMaps are

@@ -177,10 +177,11 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         cluster_domain: options.cluster_domain.as_str().into(),
         contexts: vec![Context::default()],
         mesh: options.mesh.clone(),
+        default_retries: mesh_config::default_retries(&options.mesh),
         ..Inner::default()
     };
     istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
-    let world = gateway_api_world(&valid, options, regexes);
+    let world = gateway_api_world(&valid, options, regexes, &inner.default_retries);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
     inner.l4.vips = service_addresses(&world, options);
     let mut only_ports = single_port_services(&world, options);
@@ -259,6 +260,7 @@ fn gateway_api_world<'c>(
     valid: &[&'c Resource],
     options: &'c CompileOptions,
     regexes: Rc<RefCell<regexes::Regexes>>,
+    default_retries: &crate::retry::DefaultRetries,
 ) -> gateway_api::lower::World<'c> {
     let services: Vec<_> = valid
         .iter()
@@ -295,6 +297,7 @@ fn gateway_api_world<'c>(
         default_ns: &options.default_namespace,
         domain: &options.cluster_domain,
         options,
+        default_retries: default_retries.0.clone(),
         regexes,
     }
 }

@@ -79,6 +79,32 @@ pub struct Explain {
     /// The port the request is sent to and where it comes from, when it is forwarded or
     /// passed through ([`Decision::port`]).
     pub port: Option<ForwardPort>,
+    /// The DestinationRule whose traffic policy and subsets apply to the destination, as the
+    /// client sees it ([`Table::destination_rule`]); `None` when nothing is forwarded or no
+    /// rule applies.
+    pub destination_rule: Option<DestinationRuleUsed>,
+}
+
+/// The DestinationRule that applied to a request's destination ([`Explain::destination_rule`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationRuleUsed {
+    /// The host the rules name, fully qualified (a wildcard host stays one).
+    pub host: String,
+    /// The namespace of the rules.
+    pub namespace: String,
+    /// The rules merged into it, as `namespace/name`, oldest first.
+    pub names: Vec<String>,
+}
+
+impl From<crate::table::DestinationRuleRef<'_>> for DestinationRuleUsed {
+    fn from(r: crate::table::DestinationRuleRef<'_>) -> DestinationRuleUsed {
+        DestinationRuleUsed {
+            host: r.host.to_string(),
+            namespace: r.namespace.to_string(),
+            names: r.names.iter().map(|n| n.to_string()).collect(),
+        }
+    }
 }
 
 /// The port a forwarded request goes to, and why that one.
@@ -458,6 +484,7 @@ impl Table {
             } else {
                 Outcome::NoVirtualHost
             };
+            e.destination_rule = inner.destination_rule(&outcome, req).map(Into::into);
             return finish(e, outcome, draw, inner);
         };
         e.port_group = Some(group);
@@ -520,6 +547,7 @@ fn started<R: Request + ?Sized>(req: &R, draw: u64) -> Explain {
         status: 0,
         winner: None,
         port: None,
+        destination_rule: None,
     }
 }
 
@@ -654,6 +682,7 @@ fn record_winner<R: Request + ?Sized>(
             from: dest.port_from,
         });
     e.outcome = "matched";
+    e.destination_rule = inner.destination_rule(&d.outcome, req).map(Into::into);
     // A preflight the CORS filter answers gets its 200, whatever the route would have done.
     e.status = match &w.cors {
         Some(c) if c.answered => 200,
@@ -694,6 +723,7 @@ fn finish(mut e: Explain, outcome: Outcome<'_>, draw: u64, inner: &Inner) -> Exp
         draw,
         port: None,
         normalization: inner.normalization(),
+        default_retries: inner.default_retries(),
     }
     .status();
     e
@@ -1128,7 +1158,7 @@ impl fmt::Display for Explain {
         }
         writeln!(f, "outcome: {}, status {}", self.outcome, self.status)?;
         let Some(w) = &self.winner else {
-            return Ok(());
+            return self.write_destination_rule(f);
         };
         match &w.action {
             WinnerAction::Redirect { code, location } => match location {
@@ -1147,7 +1177,7 @@ impl fmt::Display for Explain {
         if let Some(p) = &self.port {
             writeln!(f, "port: {} ({})", p.number, p.from.describe())?;
         }
-        Ok(())
+        self.write_destination_rule(f)
     }
 }
 
@@ -1170,6 +1200,20 @@ fn write_registry(f: &mut fmt::Formatter<'_>, r: &RegistryStep, ns: &str) -> fmt
 
 /// The steps of [`Explain`]'s text form, in the order they are written.
 impl Explain {
+    /// The DestinationRule that applied, when one did.
+    fn write_destination_rule(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(r) = &self.destination_rule else {
+            return Ok(());
+        };
+        let merged = if r.names.len() > 1 { " (merged)" } else { "" };
+        writeln!(
+            f,
+            "destination rule: {}{merged} for host {}",
+            r.names.join(", "),
+            r.host
+        )
+    }
+
     /// The request, the routing context and the port group.
     fn write_context(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -1488,6 +1532,14 @@ impl Explain {
             "winner": winner,
             "port": self.port.map(|p| json!({"number": p.number, "from": p.from.describe()})),
         });
+        // Present only where a DestinationRule applies, so that other answers keep their shape.
+        if let Some(r) = &self.destination_rule {
+            out["destination_rule"] = json!({
+                "host": r.host,
+                "namespace": r.namespace,
+                "names": r.names,
+            });
+        }
         // Present only where a Sidecar applies, so that other answers keep their shape.
         if let Some(s) = &self.sidecar {
             out["sidecar"] = json!({

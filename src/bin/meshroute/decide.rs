@@ -659,6 +659,14 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
             });
         }
     }
+    // Present only where a DestinationRule applies, so that other answers keep their shape.
+    if let Some(r) = table.destination_rule(d, req) {
+        out["destination_rule"] = json!({
+            "host": r.host,
+            "namespace": r.namespace,
+            "names": r.names.iter().map(|n| &**n).collect::<Vec<_>>(),
+        });
+    }
     out
 }
 

@@ -38,6 +38,8 @@ pub(crate) struct World<'a> {
     pub(crate) default_ns: &'a str,
     pub(crate) domain: &'a str,
     pub(crate) options: &'a crate::compile::CompileOptions,
+    /// The table's default retry policy: a rule without `retry` gets it.
+    pub(crate) default_retries: Option<std::sync::Arc<crate::action::Retries>>,
     /// The compile's regexes, shared with the VirtualServices lowered before.
     pub(crate) regexes: std::rc::Rc<std::cell::RefCell<crate::compile::regexes::Regexes>>,
 }

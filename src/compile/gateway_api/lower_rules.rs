@@ -335,11 +335,12 @@ fn lower_action(
         timeout: timeouts.and_then(|t| timeout(t.request.as_deref())),
         backend_timeout: timeouts.and_then(|t| timeout(t.backend_request.as_deref())),
         // No `retry`: istiod's conversion leaves the VirtualService's `retries` unset, which
-        // is the mesh default policy (pilot/pkg/config/kube/gateway/conversion.go,
-        // route/retry `ConvertPolicy`). `attempts: 0` turns retries off (`ConvertPolicy`
+        // is the mesh default policy, the mesh config's `defaultHttpRetryPolicy` when set
+        // (pilot/pkg/config/kube/gateway/conversion.go; route.go
+        // `applyHTTPRouteDestination`). `attempts: 0` turns retries off (`ConvertPolicy`
         // returns none for 0 attempts).
         retries: match retry {
-            None => Some(std::sync::Arc::clone(crate::retry::mesh_default())),
+            None => rc.world.default_retries.clone(),
             Some(r) if r.attempts == Some(0) => None,
             Some(r) => Some(std::sync::Arc::new(retries(r, timeouts))),
         },

@@ -78,6 +78,7 @@ pub(crate) fn lower_virtual_service(
     options: &CompileOptions,
     source_index: u32,
     subsets: &[SubsetInfo],
+    default_retries: Option<&Arc<Retries>>,
     report: &mut Report,
 ) -> Option<Lowered> {
     let spec = &o.spec;
@@ -120,6 +121,7 @@ pub(crate) fn lower_virtual_service(
             domain,
             subsets,
             &sticky,
+            default_retries,
             report,
         ) else {
             continue;
@@ -160,6 +162,7 @@ fn lower_rule(
     domain: &str,
     subsets: &[SubsetInfo],
     sticky: &Option<crate::hash::KeySource>,
+    default_retries: Option<&Arc<Retries>>,
     report: &mut Report,
 ) -> Option<Rule> {
     let name = rule.name.clone().unwrap_or_default();
@@ -185,7 +188,7 @@ fn lower_rule(
             rewrite: rewrite.map(Box::new),
             timeout: rule.timeout.map(|t| t.to_std()),
             backend_timeout: None,
-            retries: retries(rule.retries.as_deref()),
+            retries: retries(rule.retries.as_deref(), default_retries),
             fault: rule.fault.as_ref().map(|f| Box::new(fault(f))),
             mirrors: mirrors.into(),
             cors: rule
@@ -479,11 +482,22 @@ fn header_ops(h: Option<&vs::Headers>) -> HeaderOps {
     }
 }
 
-fn retries(r: Option<&vs::HttpRetry>) -> Option<Arc<Retries>> {
-    // Istio's mesh default, one allocation for every rule that sets no `retries`.
-    let Some(r) = r else {
-        return Some(Arc::clone(crate::retry::mesh_default()));
-    };
+/// A rule's retry policy as istiod sets it (route.go `applyHTTPRouteDestination`): the
+/// rule's `retries` when written, else the table's default (`mesh`, the mesh config's
+/// `defaultHttpRetryPolicy` or Istio's built-in default, one allocation shared by every rule
+/// that writes none). A written `retries` replaces the default whole: the fields it leaves
+/// unset take Istio's built-in values, never the mesh default's.
+fn retries(r: Option<&vs::HttpRetry>, mesh: Option<&Arc<Retries>>) -> Option<Arc<Retries>> {
+    match r {
+        None => mesh.cloned(),
+        Some(r) => convert_retries(r, false),
+    }
+}
+
+/// An `HTTPRetry` as istiod converts it (retry.go `ConvertPolicy`): none for `attempts` 0 or
+/// less; unset `retryOn` is Istio's default conditions; status codes in `retryOn` become
+/// retriable status codes. `is_default`: the policy is the mesh default.
+pub(crate) fn convert_retries(r: &vs::HttpRetry, is_default: bool) -> Option<Arc<Retries>> {
     let attempts = r.attempts.unwrap_or(0);
     if attempts <= 0 {
         return None;
@@ -502,7 +516,7 @@ fn retries(r: Option<&vs::HttpRetry>) -> Option<Arc<Retries>> {
         retry_ignore_previous_hosts: r.retry_ignore_previous_hosts,
         host_selection_attempts: crate::retry::HOST_SELECTION_ATTEMPTS,
         backoff: r.backoff.map(|d| d.to_std()),
-        is_default: false,
+        is_default,
     }))
 }
 

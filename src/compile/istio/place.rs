@@ -133,6 +133,7 @@ impl<'c> Placer<'_, 'c> {
             self.options,
             inner.sources.len() as u32,
             &self.subsets,
+            inner.default_retries.0.as_ref(),
             &mut report,
         );
         let l4 = super::l4::lower_l4(

@@ -1132,7 +1132,7 @@ fn check_direct_response(direct: &HttpDirectResponse, path: &str, report: &mut R
     }
 }
 
-fn check_retries(retries: &HttpRetry, path: &str, report: &mut Report) {
+pub(crate) fn check_retries(retries: &HttpRetry, path: &str, report: &mut Report) {
     let attempts = retries.attempts.unwrap_or(0);
     if attempts < 0 {
         report.error(
