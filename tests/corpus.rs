@@ -33,6 +33,8 @@ fn every_valid_file_loads_and_compiles() {
     let mut files = 0;
     let mut istio = 0;
     let mut gateway_api = 0;
+    let mut mesh = 0;
+    let mut l4 = 0;
     let mut failures = Vec::new();
     for entry in std::fs::read_dir(root.join("valid")).unwrap() {
         let path = entry.unwrap().path();
@@ -56,6 +58,9 @@ fn every_valid_file_loads_and_compiles() {
                 Resource::KubeGateway(_) | Resource::HttpRoute(_) | Resource::GrpcRoute(_) => {
                     gateway_api += 1
                 }
+                // Read and routed too, beyond the corpus's routing kinds.
+                Resource::ServiceEntry(_) | Resource::Sidecar(_) => mesh += 1,
+                Resource::TlsRoute(_) | Resource::TcpRoute(_) => l4 += 1,
                 _ => {}
             }
         }
@@ -73,6 +78,16 @@ fn every_valid_file_loads_and_compiles() {
     assert!(
         gateway_api >= 216,
         "only {gateway_api} of the corpus's 216 Gateway API routing resources loaded"
+    );
+    // istio/istio tests/testdata/config and the egress samples hold 19 ServiceEntries; the
+    // Gateway API, Istio and Envoy Gateway examples 9 TLSRoutes and TCPRoutes.
+    assert!(
+        mesh >= 19,
+        "only {mesh} of the corpus's 19 ServiceEntries loaded"
+    );
+    assert!(
+        l4 >= 9,
+        "only {l4} of the corpus's 9 TLSRoutes and TCPRoutes loaded"
     );
     assert!(
         failures.is_empty(),
