@@ -28,8 +28,9 @@ mod style;
     name = "meshroute",
     version,
     about = "Check routing configuration and see where requests go, without a cluster",
-    long_about = "Check routing configuration (Istio VirtualService, DestinationRule and Gateway; \
-Gateway API Gateway, HTTPRoute and GRPCRoute) and see where requests go, without a cluster.\n\n\
+    long_about = "Check routing configuration (Istio VirtualService, DestinationRule, Gateway, \
+ServiceEntry, Sidecar and the istio mesh ConfigMap; Gateway API Gateway, HTTPRoute, GRPCRoute, \
+TLSRoute and TCPRoute) and see where requests and connections go, without a cluster.\n\n\
 Every PATH takes files, directories (recursively: *.yaml, *.yml, *.json) or - for standard input.",
     after_help = "Examples:\n  meshroute check manifests/\n  meshroute route examples/bookinfo.yaml http://reviews/ -H 'end-user: jason'\n  kubectl get virtualservices,destinationrules -A -o yaml | meshroute analyze -"
 )]
