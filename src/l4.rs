@@ -23,6 +23,11 @@
 //!   `destinationSubnets`, ends the list (Istio stops there); matches with subnets before it
 //!   are chains of their own and win, longest prefix first, when they hold the destination
 //!   address. Nothing matched is the default route to the service ([`Outcome::Passthrough`]).
+//! - In the mesh, with Services or ServiceEntries loaded, a connection to a destination none
+//!   of them defines (by host, SNI or Service address) meets the outbound traffic policy's
+//!   passthrough chain instead: [`Outcome::PassthroughCluster`] under ALLOW_ANY,
+//!   [`Outcome::BlackHole`] under REGISTRY_ONLY. A Sidecar's imports are not applied to
+//!   connections.
 //! - At a gateway a connection nothing serves is closed: [`Outcome::NoVirtualHost`] when no
 //!   rule is bound there (for a Gateway API route: to a listener on the connection's port),
 //!   [`Outcome::NoRoute`] when rules are and none matches.
@@ -470,13 +475,51 @@ impl Inner {
         })
     }
 
+    /// A mesh connection no rule takes: the default route to a service the registry defines
+    /// (and to any destination when the table has no registry), else the outbound traffic
+    /// policy's passthrough filter chain: `PassthroughCluster` under ALLOW_ANY, `BlackHoleCluster`
+    /// under REGISTRY_ONLY (istio/istio pilot/pkg/networking/core/listener.go
+    /// `buildSidecarOutboundListener`'s passthrough chains).
     fn passthrough<C: Connection + ?Sized>(&self, conn: &C, draw: u64) -> Decision<'_> {
+        let outcome = match &self.known {
+            None => Outcome::Passthrough,
+            Some(known) => {
+                let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
+                let vip = || {
+                    let ip = conn.destination_ip()?;
+                    self.l4
+                        .vips
+                        .iter()
+                        .find(|(a, _)| *a == ip)
+                        .map(|(_, h)| &**h)
+                };
+                let found = conn.host().or(sni).or_else(vip).is_some_and(|host| {
+                    with_request_host(host, |h| {
+                        known
+                            .find(
+                                h,
+                                conn.source_namespace(),
+                                &self.cluster_domain,
+                                conn.port(),
+                                None,
+                            )
+                            .is_some()
+                    })
+                });
+                match (found, self.mesh.outbound_traffic_policy) {
+                    (true, _) => Outcome::Passthrough,
+                    (false, crate::mesh::OutboundPolicy::RegistryOnly) => Outcome::BlackHole,
+                    (false, _) => Outcome::PassthroughCluster,
+                }
+            }
+        };
+        let port = (!matches!(outcome, Outcome::BlackHole)).then(|| conn.port());
         Decision {
             // A connection has no HTTP retry policy.
             default_retries: None,
-            outcome: Outcome::Passthrough,
+            outcome,
             draw,
-            port: Some(conn.port()),
+            port,
             normalization: &self.normalization,
         }
     }
