@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::hash::{HashKey, KeySource, cookie_value_hash, generated_cookie_value};
+use crate::predicate::host::NameHasher;
 use crate::request::Request;
 use crate::session::set_cookie;
 
@@ -339,12 +340,18 @@ impl HostPolicy {
     }
 }
 
+/// A map keyed by names from the configuration, hashed with [`NameHasher`]: lookups with a
+/// request's namespace or host hash a few words instead of running SipHash, and since only the
+/// configuration inserts keys, a request cannot lengthen a probe sequence.
+pub(crate) type NameMap<V> =
+    std::collections::HashMap<Box<str>, V, std::hash::BuildHasherDefault<NameHasher>>;
+
 /// The consolidated DestinationRules of one namespace's pool, by host: exact hosts, and
 /// wildcard hosts (`*.example.com`, `*`) in the order they were first seen. Each host's list
 /// holds indexes into the table's policies, in merge order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DrPool {
-    pub(crate) exact: std::collections::HashMap<Box<str>, Vec<u32>>,
+    pub(crate) exact: NameMap<Vec<u32>>,
     pub(crate) wildcards: Vec<(Box<str>, Vec<u32>)>,
 }
 
@@ -389,8 +396,8 @@ impl DrPool {
 /// exported out of it; and the root namespace's private rules.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DrIndex {
-    pub(crate) local: std::collections::HashMap<Box<str>, DrPool>,
-    pub(crate) exported: std::collections::HashMap<Box<str>, DrPool>,
+    pub(crate) local: NameMap<DrPool>,
+    pub(crate) exported: NameMap<DrPool>,
     pub(crate) root_local: DrPool,
     /// The mesh's root namespace.
     pub(crate) root: Box<str>,

@@ -153,6 +153,24 @@ pub(crate) struct Context {
     pub(crate) servers_known: bool,
 }
 
+/// Whether a cluster's subset exists for every client ([`Inner::subset_missing`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum SubsetScope {
+    /// Every client sees a DestinationRule that defines it, or none defines it anywhere (the
+    /// compile's own warning covers that).
+    #[default]
+    Everywhere,
+    /// No rule for the host selects workloads, so the answer depends on the client's namespace
+    /// alone: whether it is missing for the namespaces listed (those with rules of their own
+    /// for the host, and the root namespace), and for every other namespace.
+    ByNamespace {
+        missing: Box<[(Box<str>, bool)]>,
+        other: bool,
+    },
+    /// It depends on the client's labels too: look the client's rule up.
+    Lookup,
+}
+
 /// Virtual hosts and their index.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Hosts {
@@ -249,9 +267,9 @@ pub(crate) struct Inner {
     /// Which of `policies` each client sees for a host (`exportTo`, `workloadSelector`).
     pub(crate) dr_index: DrIndex,
     /// Per cluster (`Destination::cluster`): whether the subset it names may be undefined for
-    /// some clients though a DestinationRule defines it, so that a decision checks the rule its
-    /// client sees ([`Inner::subset_missing`]).
-    pub(crate) subset_scoped: Vec<bool>,
+    /// some clients though a DestinationRule defines it, and how a decision finds out for its
+    /// client ([`Inner::subset_missing`]).
+    pub(crate) subset_scoped: Vec<SubsetScope>,
     /// The header names of the entries' inline conditions ([`Hot`]).
     pub(crate) header_names: HeaderNames,
     /// The mesh-wide settings the table was compiled with.
@@ -703,16 +721,20 @@ impl Inner {
         let Some(subset) = &destination.subset else {
             return false;
         };
-        if !self
-            .subset_scoped
-            .get(destination.cluster as usize)
-            .copied()
-            .unwrap_or(false)
-        {
-            return false;
+        match self.subset_scoped.get(destination.cluster as usize) {
+            None | Some(SubsetScope::Everywhere) => false,
+            Some(SubsetScope::ByNamespace { missing, other }) => {
+                let ns = client.namespace();
+                missing
+                    .iter()
+                    .find(|(n, _)| **n == *ns)
+                    .map_or(*other, |(_, m)| *m)
+            }
+            Some(SubsetScope::Lookup) => {
+                let seen = self.policy(self.policy_for(client, &destination.host));
+                seen.is_none_or(|p| p.subset(subset).is_none())
+            }
         }
-        let seen = self.policy(self.policy_for(client, &destination.host));
-        seen.is_none_or(|p| p.subset(subset).is_none())
     }
 
     /// How request paths are normalized before rules see them.

@@ -401,7 +401,7 @@ fn connection_decisions_allocate_nothing() {
             "matched",
             "matched",
             "no_route",
-            "passthrough"
+            "passthrough_cluster"
         ]
     );
 }

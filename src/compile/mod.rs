@@ -500,8 +500,9 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
 /// destination is unavailable for everyone), nor when every client sees one that does: every
 /// rule for the host defines it, and one of them is exported to every namespace from the
 /// host's namespace or the root namespace, so that no client is left without a rule.
-fn subset_scoped(inner: &Inner) -> Vec<bool> {
+fn subset_scoped(inner: &Inner) -> Vec<crate::table::SubsetScope> {
     use crate::balance::{HostPolicy, host_namespace};
+    use crate::table::SubsetScope;
     let covers = |p: &HostPolicy, host: &str| {
         *p.host == *host || p.host.strip_prefix('*').is_some_and(|s| host.ends_with(s))
     };
@@ -511,7 +512,7 @@ fn subset_scoped(inner: &Inner) -> Vec<bool> {
         .iter()
         .map(|key| {
             let Some(subset) = &key.subset else {
-                return false;
+                return SubsetScope::Everywhere;
             };
             let mut defined_somewhere = false;
             let mut everywhere = true;
@@ -521,7 +522,7 @@ fn subset_scoped(inner: &Inner) -> Vec<bool> {
                 everywhere &= has;
             }
             if !defined_somewhere {
-                return false;
+                return SubsetScope::Everywhere;
             }
             let owners = [host_namespace(&key.host, &index.domain), Some(&*index.root)];
             let public = owners
@@ -535,9 +536,65 @@ fn subset_scoped(inner: &Inner) -> Vec<bool> {
                     };
                     ids.iter().all(public)
                 });
-            !(everywhere && public)
+            if everywhere && public {
+                return SubsetScope::Everywhere;
+            }
+            by_namespace(inner, &key.host, subset).unwrap_or(SubsetScope::Lookup)
         })
         .collect()
+}
+
+/// The answer of [`Inner::subset_missing`] per client namespace, computed with the lookup
+/// itself: for each namespace that has rules of its own for `host` (and the root namespace),
+/// and for any other namespace (one no rule names, which all look the same to the lookup).
+/// `None` when a rule for the host selects workloads, so that labels matter.
+fn by_namespace(inner: &Inner, host: &str, subset: &str) -> Option<crate::table::SubsetScope> {
+    struct Ns<'a>(&'a str);
+    impl crate::balance::Client for Ns<'_> {
+        fn namespace(&self) -> &str {
+            self.0
+        }
+        fn label(&self, _: &str) -> Option<&str> {
+            None
+        }
+    }
+    let index = &inner.dr_index;
+    let pools = index
+        .local
+        .iter()
+        .map(|(ns, pool)| (&**ns, pool))
+        .chain(std::iter::once((&*index.root, &index.root_local)))
+        .chain(index.exported.iter().map(|(ns, pool)| (&**ns, pool)));
+    let mut namespaces: Vec<&str> = Vec::new();
+    for (ns, pool) in pools {
+        if let Some(ids) = pool.lookup(host) {
+            if ids
+                .iter()
+                .any(|&i| inner.policies[i as usize].selector.is_some())
+            {
+                return None;
+            }
+            if !namespaces.contains(&ns) {
+                namespaces.push(ns);
+            }
+        }
+    }
+    if !namespaces.contains(&&*index.root) {
+        namespaces.push(&index.root);
+    }
+    let missing = |ns: &str| {
+        let seen = inner.policy(index.lookup(&inner.policies, &Ns(ns), host));
+        seen.is_none_or(|p| p.subset(subset).is_none())
+    };
+    // No namespace is named "": it stands for every namespace no rule names.
+    let other = missing("");
+    Some(crate::table::SubsetScope::ByNamespace {
+        missing: namespaces
+            .into_iter()
+            .map(|ns| (ns.into(), missing(ns)))
+            .collect(),
+        other,
+    })
 }
 
 /// What a compile files as it goes: the resources it rejects and its warnings.
