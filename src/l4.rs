@@ -338,17 +338,8 @@ impl Inner {
                 .decide_among(ctx, None, conn, draw)
                 .unwrap_or_else(|| nothing(Outcome::NoVirtualHost));
         }
-        let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
-        let vip = || {
-            let ip = conn.destination_ip()?;
-            self.l4
-                .vips
-                .iter()
-                .find(|(a, _)| *a == ip)
-                .map(|(_, h)| &**h)
-        };
         let passthrough = self.passthrough(conn, draw);
-        let Some(host) = conn.host().or(sni).or_else(vip) else {
+        let Some(host) = self.connection_host(conn) else {
             return passthrough;
         };
         let ns = conn.source_namespace();
@@ -475,6 +466,20 @@ impl Inner {
         })
     }
 
+    /// The service a mesh connection is for: its `host`, else (TLS) its SNI, else the Service
+    /// whose `clusterIP` it is addressed to.
+    fn connection_host<'c, C: Connection + ?Sized>(&'c self, conn: &'c C) -> Option<&'c str> {
+        let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
+        conn.host().or(sni).or_else(|| {
+            let ip = conn.destination_ip()?;
+            self.l4
+                .vips
+                .iter()
+                .find(|(a, _)| *a == ip)
+                .map(|(_, h)| &**h)
+        })
+    }
+
     /// A mesh connection no rule takes: the default route to a service the registry defines
     /// (and to any destination when the table has no registry), else the outbound traffic
     /// policy's passthrough filter chain: `PassthroughCluster` under ALLOW_ANY, `BlackHoleCluster`
@@ -484,16 +489,7 @@ impl Inner {
         let outcome = match &self.known {
             None => Outcome::Passthrough,
             Some(known) => {
-                let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
-                let vip = || {
-                    let ip = conn.destination_ip()?;
-                    self.l4
-                        .vips
-                        .iter()
-                        .find(|(a, _)| *a == ip)
-                        .map(|(_, h)| &**h)
-                };
-                let found = conn.host().or(sni).or_else(vip).is_some_and(|host| {
+                let found = self.connection_host(conn).is_some_and(|host| {
                     with_request_host(host, |h| {
                         known
                             .find(
