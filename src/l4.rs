@@ -26,8 +26,8 @@
 //! - In the mesh, with Services or ServiceEntries loaded, a connection to a destination none
 //!   of them defines (by host, SNI or Service address) meets the outbound traffic policy's
 //!   passthrough chain instead: [`Outcome::PassthroughCluster`] under ALLOW_ANY,
-//!   [`Outcome::BlackHole`] under REGISTRY_ONLY. A Sidecar's imports are not applied to
-//!   connections.
+//!   [`Outcome::BlackHole`] under REGISTRY_ONLY. A client's Sidecar scopes both: the
+//!   VirtualServices and services it imports, and its own outbound traffic policy.
 //! - At a gateway a connection nothing serves is closed: [`Outcome::NoVirtualHost`] when no
 //!   rule is bound there (for a Gateway API route: to a listener on the connection's port),
 //!   [`Outcome::NoRoute`] when rules are and none matches.
@@ -42,6 +42,18 @@ use crate::decision::{Decision, Outcome};
 use crate::predicate::host::{lookup_names, with_request_host};
 use crate::rule::Rule;
 use crate::table::{Inner, Visibility};
+
+/// A connection's client, as a Sidecar selects it.
+struct Workload<'c, C: ?Sized>(&'c C);
+
+impl<C: Connection + ?Sized> crate::balance::Client for Workload<'_, C> {
+    fn namespace(&self) -> &str {
+        self.0.source_namespace()
+    }
+    fn label(&self, key: &str) -> Option<&str> {
+        self.0.source_label(key)
+    }
+}
 
 /// An IP block (`10.0.0.0/8`, `2001:db8::/32`; a bare address is a `/32` or `/128`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,9 +350,8 @@ impl Inner {
                 .decide_among(ctx, None, conn, draw)
                 .unwrap_or_else(|| nothing(Outcome::NoVirtualHost));
         }
-        let passthrough = self.passthrough(conn, draw);
         let Some(host) = self.connection_host(conn) else {
-            return passthrough;
+            return self.passthrough(conn, draw);
         };
         let ns = conn.source_namespace();
         with_request_host(host, |host| {
@@ -348,7 +359,7 @@ impl Inner {
                 self.decide_among(ctx, Some(name), conn, draw)
             })
         })
-        .unwrap_or(passthrough)
+        .unwrap_or_else(|| self.passthrough(conn, draw))
     }
 
     /// The decision among the services of `ctx` that apply to `conn` (for the mesh, those with
@@ -365,10 +376,25 @@ impl Inner {
         let mesh = ctx.gateway.is_none();
         let port = conn.port();
         let rules = &self.l4.rules;
+        // In the mesh, the client's Sidecar imports the VirtualServices it sees.
+        let workload = Workload(conn);
+        let view = if mesh {
+            self.sidecars.view(&workload, port)
+        } else {
+            None
+        };
+        let imported = move |s: &L4Service| {
+            view.as_ref().is_none_or(|v| {
+                s.entries.first().is_some_and(|e| {
+                    let source = rules[e.rule as usize].rule.source;
+                    v.admits_source(source, &self.sources[source as usize].namespace)
+                })
+            })
+        };
         let services = ctx
             .services
             .iter()
-            .filter(move |s| s.applies(mesh, ns, port, host));
+            .filter(move |s| s.applies(mesh, ns, port, host) && imported(s));
         let first = services.clone().next()?;
         // Every entry of the protocol whose static conditions hold, with the SNI names and
         // subnets Envoy matches at run time.
@@ -486,29 +512,7 @@ impl Inner {
     /// under REGISTRY_ONLY (istio/istio pilot/pkg/networking/core/listener.go
     /// `buildSidecarOutboundListener`'s passthrough chains).
     fn passthrough<C: Connection + ?Sized>(&self, conn: &C, draw: u64) -> Decision<'_> {
-        let outcome = match &self.known {
-            None => Outcome::Passthrough,
-            Some(known) => {
-                let found = self.connection_host(conn).is_some_and(|host| {
-                    with_request_host(host, |h| {
-                        known
-                            .find(
-                                h,
-                                conn.source_namespace(),
-                                &self.cluster_domain,
-                                conn.port(),
-                                None,
-                            )
-                            .is_some()
-                    })
-                });
-                match (found, self.mesh.outbound_traffic_policy) {
-                    (true, _) => Outcome::Passthrough,
-                    (false, crate::mesh::OutboundPolicy::RegistryOnly) => Outcome::BlackHole,
-                    (false, _) => Outcome::PassthroughCluster,
-                }
-            }
-        };
+        let (outcome, _) = self.catch_all(self.connection_host(conn), &Workload(conn), conn.port());
         let port = (!matches!(outcome, Outcome::BlackHole)).then(|| conn.port());
         Decision {
             // A connection has no HTTP retry policy.

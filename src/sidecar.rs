@@ -14,9 +14,9 @@
 //! `hostClassification::VSMatches`: exact names compare equal; with a wildcard on either side
 //! the names overlap, and Gateway API routes need their host inside the imported one).
 
+use crate::balance::Client;
 use crate::compile::names::{host_subset_of, hosts_overlap};
 use crate::mesh::OutboundPolicy;
-use crate::request::Request;
 
 /// Every Sidecar of a table, in selection order.
 #[derive(Clone, Debug, Default)]
@@ -151,12 +151,10 @@ impl Scope {
         self.selector.is_some()
     }
 
-    fn selects<R: Request + ?Sized>(&self, req: &R) -> bool {
-        self.selector.as_ref().is_none_or(|labels| {
-            labels
-                .iter()
-                .all(|(k, v)| req.source_label(k) == Some(&**v))
-        })
+    fn selects<W: Client + ?Sized>(&self, workload: &W) -> bool {
+        self.selector
+            .as_ref()
+            .is_none_or(|labels| labels.iter().all(|(k, v)| workload.label(k) == Some(&**v)))
     }
 
     /// The egress listener for `port`: the one bound to it, else the catch-all.
@@ -224,17 +222,17 @@ impl Sidecars {
         self.scopes.is_empty()
     }
 
-    /// The Sidecar that applies to the workload `req` comes from, if any.
+    /// The Sidecar that applies to `workload` (a request's or a connection's client), if any.
     #[inline]
-    pub(crate) fn select<R: Request + ?Sized>(&self, req: &R) -> Option<&Scope> {
+    pub(crate) fn select<W: Client + ?Sized>(&self, workload: &W) -> Option<&Scope> {
         if self.scopes.is_empty() {
             return None;
         }
-        let ns = req.source_namespace();
+        let ns = workload.namespace();
         let mut own_default = None;
         for s in self.scopes.iter().filter(|s| *s.namespace == *ns) {
             match &s.selector {
-                Some(_) if s.selects(req) => return Some(s),
+                Some(_) if s.selects(workload) => return Some(s),
                 Some(_) => {}
                 None => {
                     own_default.get_or_insert(s);
@@ -244,19 +242,19 @@ impl Sidecars {
         own_default.or_else(|| self.root_default.map(|i| &self.scopes[i]))
     }
 
-    /// The view of the workload `req` comes from, for a request on `port`.
+    /// The view of `workload` (a request's or a connection's client), on `port`.
     #[inline]
-    pub(crate) fn view<'a, R: Request + ?Sized>(
+    pub(crate) fn view<'a, W: Client + ?Sized>(
         &'a self,
-        req: &'a R,
+        workload: &'a W,
         port: u16,
     ) -> Option<View<'a>> {
-        let scope = self.select(req)?;
+        let scope = self.select(workload)?;
         Some(View {
             scope,
             listener: scope.listener(port),
             sidecars: self,
-            workload_ns: req.source_namespace(),
+            workload_ns: workload.namespace(),
         })
     }
 }

@@ -751,25 +751,43 @@ impl Inner {
         &self,
         req: &R,
     ) -> (Outcome<'static>, Option<crate::known::Known<'_>>) {
+        self.catch_all(Some(req.authority()), req, addressed_port(req))
+    }
+
+    /// For a mesh request or connection that no rule takes, addressed to `host` (an authority
+    /// or a name; `None` when nothing names it) at `port` by `client`: the default route to a
+    /// service the registry defines (and to anything when the table has no registry), else
+    /// the outbound traffic policy's catch-all: `allow_any` / `PassthroughCluster` under
+    /// ALLOW_ANY, `block_all` / `BlackHoleCluster` under REGISTRY_ONLY (istio/istio
+    /// pilot/pkg/networking/core/httproute.go `buildCatchAllVirtualHost`, listener.go
+    /// `buildSidecarOutboundListener`). A client with a Sidecar knows the services it imports,
+    /// and its Sidecar's outbound traffic policy, when it has one, replaces the mesh's.
+    /// Allocates nothing.
+    #[inline]
+    pub(crate) fn catch_all<W: crate::balance::Client + ?Sized>(
+        &self,
+        host: Option<&str>,
+        client: &W,
+        port: u16,
+    ) -> (Outcome<'static>, Option<crate::known::Known<'_>>) {
         let Some(known) = &self.known else {
             return (Outcome::Passthrough, None);
         };
-        let port = addressed_port(req);
-        // A client with a Sidecar knows the services it imports, and its Sidecar's outbound
-        // traffic policy, when it has one, replaces the mesh's.
-        let view = self.sidecars.view(req, port);
+        let view = self.sidecars.view(client, port);
         let policy = view
             .as_ref()
             .and_then(|v| v.scope.outbound)
             .unwrap_or(self.mesh.outbound_traffic_policy);
-        let found = with_request_host(req.authority(), |host| {
-            known.find(
-                host,
-                req.source_namespace(),
-                &self.cluster_domain,
-                port,
-                view.as_ref(),
-            )
+        let found = host.and_then(|host| {
+            with_request_host(host, |host| {
+                known.find(
+                    host,
+                    client.namespace(),
+                    &self.cluster_domain,
+                    port,
+                    view.as_ref(),
+                )
+            })
         });
         match (found, policy) {
             (Some(k), _) => (Outcome::Passthrough, Some(k)),

@@ -436,6 +436,16 @@ fn source_hosts(
                 let hosts = service_parents(&o.spec.parent_refs, ns, domain);
                 ("GRPCRoute", ns, &o.metadata.name, hosts, true)
             }
+            Resource::TlsRoute(o) => {
+                let ns = o.namespace(ns_default);
+                let hosts = service_parents(&o.spec.parent_refs, ns, domain);
+                ("TLSRoute", ns, &o.metadata.name, hosts, true)
+            }
+            Resource::TcpRoute(o) => {
+                let ns = o.namespace(ns_default);
+                let hosts = service_parents(&o.spec.parent_refs, ns, domain);
+                ("TCPRoute", ns, &o.metadata.name, hosts, true)
+            }
             _ => continue,
         };
         if let Some(&i) = ids.get(&(kind, ns, name.as_str())) {
