@@ -413,6 +413,18 @@ pub(crate) trait Client {
     fn label(&self, key: &str) -> Option<&str>;
 }
 
+/// A client known only by its namespace (no labels): for the lookups made at compile time.
+pub(crate) struct NamespaceOnly<'a>(pub(crate) &'a str);
+
+impl Client for NamespaceOnly<'_> {
+    fn namespace(&self) -> &str {
+        self.0
+    }
+    fn label(&self, _: &str) -> Option<&str> {
+        None
+    }
+}
+
 impl<R: Request + ?Sized> Client for R {
     fn namespace(&self) -> &str {
         self.source_namespace()

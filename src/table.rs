@@ -662,17 +662,8 @@ impl Inner {
     /// rule): the views a router builds clusters for. The first is the view of a client in
     /// the host's own namespace without labels.
     pub(crate) fn policy_views(&self, host: &str) -> Vec<Option<u32>> {
-        struct Plain<'a>(&'a str);
-        impl Client for Plain<'_> {
-            fn namespace(&self) -> &str {
-                self.0
-            }
-            fn label(&self, _: &str) -> Option<&str> {
-                None
-            }
-        }
         let own = crate::balance::host_namespace(host, &self.cluster_domain).unwrap_or("default");
-        let first = self.policy_for(&Plain(own), host);
+        let first = self.policy_for(&crate::balance::NamespaceOnly(own), host);
         let mut views = vec![first];
         for (i, p) in self.policies.iter().enumerate() {
             let covers =

@@ -549,15 +549,6 @@ fn subset_scoped(inner: &Inner) -> Vec<crate::table::SubsetScope> {
 /// and for any other namespace (one no rule names, which all look the same to the lookup).
 /// `None` when a rule for the host selects workloads, so that labels matter.
 fn by_namespace(inner: &Inner, host: &str, subset: &str) -> Option<crate::table::SubsetScope> {
-    struct Ns<'a>(&'a str);
-    impl crate::balance::Client for Ns<'_> {
-        fn namespace(&self) -> &str {
-            self.0
-        }
-        fn label(&self, _: &str) -> Option<&str> {
-            None
-        }
-    }
     let index = &inner.dr_index;
     let pools = index
         .local
@@ -583,7 +574,8 @@ fn by_namespace(inner: &Inner, host: &str, subset: &str) -> Option<crate::table:
         namespaces.push(&index.root);
     }
     let missing = |ns: &str| {
-        let seen = inner.policy(index.lookup(&inner.policies, &Ns(ns), host));
+        let seen =
+            inner.policy(index.lookup(&inner.policies, &crate::balance::NamespaceOnly(ns), host));
         seen.is_none_or(|p| p.subset(subset).is_none())
     };
     // No namespace is named "": it stands for every namespace no rule names.
