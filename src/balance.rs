@@ -9,6 +9,7 @@ use crate::hash::{HashKey, KeySource, cookie_value_hash, generated_cookie_value}
 use crate::predicate::host::NameHasher;
 use crate::request::Request;
 use crate::session::set_cookie;
+use crate::table::Visibility;
 
 /// The load-balancing policy of a cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -403,6 +404,9 @@ pub(crate) struct DrIndex {
     pub(crate) root: Box<str>,
     /// The cluster domain, to read a Kubernetes host's namespace.
     pub(crate) domain: Box<str>,
+    /// The namespaces of the services whose host does not name their namespace (ServiceEntry
+    /// hosts), each with its visibility, in load order.
+    pub(crate) services: NameMap<Vec<(Visibility, Box<str>)>>,
 }
 
 /// The client a DestinationRule is looked up for: its namespace and its labels.
@@ -460,7 +464,7 @@ impl DrIndex {
             return select(policies, ids, &all, client);
         }
         let admitted = |p: &HostPolicy| p.exported_to(ns);
-        let owners = [host_namespace(host, &self.domain), Some(&*self.root)];
+        let owners = [self.service_namespace(host, ns), Some(&*self.root)];
         for owner in owners.into_iter().flatten() {
             if let Some(ids) = self.exported.get(owner).and_then(|p| p.lookup(host))
                 && ids.iter().any(|&i| admitted(&policies[i as usize]))
@@ -469,6 +473,40 @@ impl DrIndex {
             }
         }
         None
+    }
+}
+
+impl DrIndex {
+    /// The namespace of the service `host` names, as a client in `ns` sees it (push_context.go
+    /// `destinationRule` reads `service.Attributes.Namespace`): of the services defining the
+    /// host, the nearest one the client sees (its own namespace's, then one exported to it by
+    /// name, then a public one; the first of equals), else the first; for a host no
+    /// ServiceEntry defines, the namespace a Kubernetes host names.
+    pub(crate) fn service_namespace<'s>(&'s self, host: &'s str, ns: &str) -> Option<&'s str> {
+        let Some(defs) = self.services.get(host) else {
+            return host_namespace(host, &self.domain);
+        };
+        let mut best: Option<(u8, &str)> = None;
+        for (visibility, own) in defs {
+            if let Some(t) = visibility.tier(own, ns)
+                && best.is_none_or(|(b, _)| t < b)
+            {
+                best = Some((t, own));
+            }
+        }
+        best.map(|(_, own)| own)
+            .or_else(|| defs.first().map(|(_, own)| &**own))
+    }
+
+    /// Notes that `host`'s service, of namespace `namespace`, has `visibility`: for the hosts
+    /// whose name does not say their namespace.
+    pub(crate) fn add_service(&mut self, host: &str, namespace: &str, visibility: &Visibility) {
+        if host_namespace(host, &self.domain) != Some(namespace) {
+            self.services
+                .entry(host.into())
+                .or_default()
+                .push((visibility.clone(), namespace.into()));
+        }
     }
 }
 

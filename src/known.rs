@@ -71,6 +71,13 @@ impl KnownHosts {
         self.hosts[id as usize].1.push(definition);
     }
 
+    /// Every definition, with the host it defines, in load order per host.
+    pub(crate) fn definitions(&self) -> impl Iterator<Item = (&str, &Definition)> {
+        self.hosts
+            .iter()
+            .flat_map(|(name, defs)| defs.iter().map(move |d| (&**name, d)))
+    }
+
     /// Whether nothing is defined.
     pub(crate) fn is_empty(&self) -> bool {
         self.hosts.is_empty()

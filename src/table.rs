@@ -98,6 +98,18 @@ impl Visibility {
             Visibility::Only(list) => list.iter().any(|n| **n == *ns),
         }
     }
+
+    /// How near a resource of namespace `own` with this visibility is to a client in `ns`,
+    /// in istiod's order of preference (push_context.go `servicesExportedToNamespace`, and
+    /// `SelectVirtualServices` alike): 0 for its own namespace's, 1 for one exported to it by
+    /// name, 2 for a public one; `None` when the client does not see it.
+    pub(crate) fn tier(&self, own: &str, ns: &str) -> Option<u8> {
+        match self {
+            Visibility::Public => Some(2),
+            v if v.admits(ns) => Some(if *own == *ns { 0 } else { 1 }),
+            Visibility::Only(_) => None,
+        }
+    }
 }
 
 impl VirtualHost {
@@ -118,11 +130,12 @@ impl VirtualHost {
         {
             return imported(only).then_some(only);
         }
-        let tier = |c: &Claim| match &c.visibility {
-            _ if !imported(c) => None,
-            Visibility::Public => Some(2),
-            v if v.admits(ns) => Some(if *c.namespace == *ns { 0 } else { 1 }),
-            Visibility::Only(_) => None,
+        let tier = |c: &Claim| {
+            if imported(c) {
+                c.visibility.tier(&c.namespace, ns)
+            } else {
+                None
+            }
         };
         let mut best: Option<(u8, &Claim)> = None;
         for c in &self.claims {
@@ -662,7 +675,10 @@ impl Inner {
     /// rule): the views a router builds clusters for. The first is the view of a client in
     /// the host's own namespace without labels.
     pub(crate) fn policy_views(&self, host: &str) -> Vec<Option<u32>> {
-        let own = crate::balance::host_namespace(host, &self.cluster_domain).unwrap_or("default");
+        let own = self
+            .dr_index
+            .service_namespace(host, "")
+            .unwrap_or("default");
         let first = self.policy_for(&crate::balance::NamespaceOnly(own), host);
         let mut views = vec![first];
         for (i, p) in self.policies.iter().enumerate() {

@@ -188,8 +188,13 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     istio::service_entry::single_port_hosts(&valid, &mut only_ports);
     assign_clusters(&mut inner, &only_ports);
     (inner.policies, inner.dr_index) = istio::policy::lower_policies(&valid, options);
-    inner.subset_scoped = subset_scoped(&inner);
     inner.known = known_hosts(&valid, options);
+    for (host, d) in inner.known.iter().flat_map(|k| k.definitions()) {
+        inner
+            .dr_index
+            .add_service(host, &d.namespace, &d.visibility);
+    }
+    inner.subset_scoped = subset_scoped(&inner);
     istio::sidecar::lower_sidecars(
         &valid,
         &options.default_namespace,
@@ -524,7 +529,18 @@ fn subset_scoped(inner: &Inner) -> Vec<crate::table::SubsetScope> {
             if !defined_somewhere {
                 return SubsetScope::Everywhere;
             }
-            let owners = [host_namespace(&key.host, &index.domain), Some(&*index.root)];
+            // The namespace of the host's service, unless it depends on the client.
+            let owner = match index.services.get(&*key.host) {
+                None => Some(host_namespace(&key.host, &index.domain)),
+                Some(defs) => defs
+                    .iter()
+                    .all(|(_, ns)| *ns == defs[0].1)
+                    .then(|| defs.first().map(|(_, ns)| &**ns)),
+            };
+            let Some(owner) = owner else {
+                return by_namespace(inner, &key.host, subset).unwrap_or(SubsetScope::Lookup);
+            };
+            let owners = [owner, Some(&*index.root)];
             let public = owners
                 .into_iter()
                 .flatten()
@@ -570,9 +586,18 @@ fn by_namespace(inner: &Inner, host: &str, subset: &str) -> Option<crate::table:
             }
         }
     }
-    if !namespaces.contains(&&*index.root) {
-        namespaces.push(&index.root);
+    // The namespaces that see the host's services differently from the others.
+    let services = index.services.get(host).into_iter().flatten();
+    for (visibility, own) in services {
+        let named = match visibility {
+            crate::table::Visibility::Public => &[][..],
+            crate::table::Visibility::Only(list) => &list[..],
+        };
+        namespaces.extend(named.iter().chain([own]).map(|n| &**n));
     }
+    namespaces.push(&index.root);
+    namespaces.sort_unstable();
+    namespaces.dedup();
     let missing = |ns: &str| {
         let seen =
             inner.policy(index.lookup(&inner.policies, &crate::balance::NamespaceOnly(ns), host));
