@@ -199,3 +199,44 @@ impl Connection for OwnedConnection {
             .map(|(ns, name)| (ns.as_str(), name.as_str()))
     }
 }
+
+/// A request seen as the connection that carries it: for a mesh request on a port its service
+/// declares `HTTPS` or `TLS`, where a sidecar's listener routes by SNI and never reads HTTP
+/// ([`crate::table::Inner::tls_service`]). An `https` request is a TLS connection whose SNI
+/// is the authority's host; any other is opaque TCP. The service is the authority's host, at
+/// the request's port.
+pub(crate) struct RequestConnection<'r, R: ?Sized>(pub(crate) &'r R);
+
+impl<R: crate::Request + ?Sized> RequestConnection<'_, R> {
+    fn authority_host(&self) -> &str {
+        crate::request::split_port(self.0.authority()).0
+    }
+}
+
+impl<R: crate::Request + ?Sized> Connection for RequestConnection<'_, R> {
+    fn protocol(&self) -> Protocol {
+        if self.0.scheme().eq_ignore_ascii_case("https") {
+            Protocol::Tls
+        } else {
+            Protocol::Tcp
+        }
+    }
+    fn sni(&self) -> Option<&str> {
+        (self.protocol() == Protocol::Tls).then(|| self.authority_host())
+    }
+    fn host(&self) -> Option<&str> {
+        Some(self.authority_host())
+    }
+    fn port(&self) -> u16 {
+        crate::request::addressed_port(self.0)
+    }
+    fn source_label(&self, key: &str) -> Option<&str> {
+        self.0.source_label(key)
+    }
+    fn source_namespace(&self) -> &str {
+        self.0.source_namespace()
+    }
+    fn source_ip(&self) -> Option<IpAddr> {
+        self.0.source_ip()
+    }
+}

@@ -28,9 +28,20 @@ pub(crate) struct Definition {
     pub(crate) by: Box<str>,
     /// The resource's namespace, which a Sidecar's egress imports name.
     pub(crate) namespace: Box<str>,
+    /// The ports whose protocol is TLS (`HTTPS` or `TLS`), with that protocol's name: a
+    /// sidecar's listener there routes connections by SNI, not HTTP requests.
+    pub(crate) tls_ports: Box<[(u16, &'static str)]>,
 }
 
 impl Definition {
+    /// The protocol name when `port` is one of the definition's TLS ports.
+    pub(crate) fn tls_at(&self, port: u16) -> Option<&'static str> {
+        self.tls_ports
+            .iter()
+            .find(|(p, _)| *p == port)
+            .map(|(_, name)| *name)
+    }
+
     /// Whether a client in namespace `ns` sees this definition at `port`.
     #[inline]
     fn serves(&self, ns: &str, port: u16) -> bool {
@@ -139,6 +150,7 @@ mod tests {
             any_port: false,
             by: "ServiceEntry default/x".into(),
             namespace: "default".into(),
+            tls_ports: Box::new([]),
         }
     }
 

@@ -295,6 +295,9 @@ pub(crate) struct Inner {
     /// The hosts the registry defines (loaded Services and ServiceEntries); `None` when the
     /// input holds neither, so that known and unknown hosts cannot be told apart.
     pub(crate) known: Option<crate::known::KnownHosts>,
+    /// Every port some registry definition declares `HTTPS` or `TLS`, sorted: the only ports
+    /// where a mesh request can be a TLS connection ([`Inner::tls_service`]).
+    pub(crate) tls_ports: Box<[u16]>,
     /// The connection (`tls` and `tcp`) rules.
     pub(crate) l4: crate::l4::L4Table,
 }
@@ -361,6 +364,9 @@ impl Table {
         R: Request + ?Sized,
     {
         let inner = &*self.inner;
+        if inner.tls_service(req).is_some() {
+            return inner.decide_connection(&crate::connection::RequestConnection(req), draw);
+        }
         // The path rules see: normalized as the table says, in a stack buffer only when the
         // path needs work.
         let raw = req.path();
@@ -532,6 +538,38 @@ impl Table {
         #[cfg(feature = "tracing")]
         crate::span::emit(&d);
         d
+    }
+
+    /// The protocol a mesh request is routed by when it is not HTTP to its sidecar: on a port
+    /// the service it is addressed to declares `HTTPS` or `TLS` (a ServiceEntry port's
+    /// `protocol`, a Kubernetes Service port's `appProtocol` or name prefix), the sidecar's
+    /// listener routes the connection by SNI, so [`Table::decide`] decides the request as
+    /// that connection, by the `tls` rules ([`Protocol::Tls`](crate::Protocol::Tls) for an
+    /// `https` request, whose SNI is its host) or the `tcp` rules (any other scheme). `None`
+    /// for a request decided by `http` rules. Allocates nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use meshroute::{OwnedRequest, Protocol, Table};
+    /// let table = Table::from_yaml(r#"
+    /// apiVersion: networking.istio.io/v1
+    /// kind: ServiceEntry
+    /// metadata: {name: googleapis}
+    /// spec:
+    ///   hosts: [www.googleapis.com]
+    ///   ports: [{number: 443, name: https, protocol: HTTPS}]
+    ///   resolution: DNS
+    /// "#)?;
+    /// let req = OwnedRequest::new("GET", "https://www.googleapis.com/drive");
+    /// assert_eq!(table.request_protocol(&req), Some(Protocol::Tls));
+    /// let req = OwnedRequest::new("GET", "http://www.googleapis.com/drive");
+    /// assert_eq!(table.request_protocol(&req), None);
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn request_protocol<R: Request + ?Sized>(&self, req: &R) -> Option<crate::Protocol> {
+        use crate::Connection;
+        self.inner.tls_service(req)?;
+        Some(crate::connection::RequestConnection(req).protocol())
     }
 
     /// Every compiled connection rule (`tls` and `tcp` rules, `TLSRoute`s and `TCPRoute`s).
@@ -759,6 +797,40 @@ impl Inner {
         req: &R,
     ) -> (Outcome<'static>, Option<crate::known::Known<'_>>) {
         self.catch_all(Some(req.authority()), req, addressed_port(req))
+    }
+
+    /// For a mesh request on a port that the service it is addressed to declares `HTTPS` or
+    /// `TLS` (a ServiceEntry port's `protocol`; a Service port's `appProtocol` or name): that
+    /// service's definition and the protocol's name. A sidecar's listener on such a port is a
+    /// TLS listener that routes connections by SNI (istio/istio
+    /// pilot/pkg/networking/core/listener.go `buildSidecarOutboundListener`, the `tls` rules
+    /// of a VirtualService), so the request is decided as the connection Envoy sees
+    /// ([`crate::connection::RequestConnection`]), not by `http` rules. The client's Sidecar,
+    /// if any, must import the service. Allocates nothing.
+    #[inline]
+    pub(crate) fn tls_service<R: Request + ?Sized>(
+        &self,
+        req: &R,
+    ) -> Option<(crate::known::Known<'_>, &'static str)> {
+        if self.tls_ports.is_empty() || req.gateway().is_some() {
+            return None;
+        }
+        let port = addressed_port(req);
+        if self.tls_ports.binary_search(&port).is_err() {
+            return None;
+        }
+        let known = self.known.as_ref()?;
+        let view = self.sidecars.view(req, port);
+        let found = with_request_host(req.authority(), |host| {
+            known.find(
+                host,
+                req.source_namespace(),
+                &self.cluster_domain,
+                port,
+                view.as_ref(),
+            )
+        })?;
+        Some((found, found.definition.tls_at(port)?))
     }
 
     /// For a mesh request or connection that no rule takes, addressed to `host` (an authority

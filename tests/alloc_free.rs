@@ -510,6 +510,46 @@ fn sidecar_scoped_decisions_allocate_nothing() {
     );
 }
 
+/// A request on a port its service declares HTTPS or TLS is decided as its connection (the
+/// registry lookup, the SNI taken from the authority, the `tls` rules) without allocating.
+#[test]
+fn requests_on_tls_ports_allocate_nothing() {
+    let config = include_str!("data/service-entry-tls-port.yaml");
+    let config: serde_json::Value = serde_saphyr::from_str(config).unwrap();
+    let table = Table::from_yaml(config["config"].as_str().unwrap()).unwrap();
+    let reqs = [
+        OwnedRequest::new("GET", "https://edition.cnn.com/politics"),
+        OwnedRequest::new("GET", "https://Edition.CNN.com:443/politics"),
+        OwnedRequest::new("GET", "https://web.default.svc.cluster.local:8443/"),
+        OwnedRequest::new("GET", "http://edition.cnn.com/politics"),
+    ];
+    let (n, outcomes) = std::thread::spawn(move || {
+        let mut outcomes = [("", false); 4];
+        for r in &reqs {
+            std::hint::black_box(table.decide_with_draw(r, 7));
+        }
+        let before = allocations();
+        for (i, r) in reqs.iter().enumerate() {
+            let d = table.decide_with_draw(r, 7);
+            let by_connection = d.matched().is_some_and(|m| m.connection.is_some());
+            outcomes[i] = (d.outcome.label(), by_connection);
+        }
+        (allocations() - before, outcomes)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 0, "deciding requests on TLS ports allocated {n} times");
+    assert_eq!(
+        outcomes,
+        [
+            ("matched", true),
+            ("matched", true),
+            ("passthrough", false),
+            ("matched", false)
+        ]
+    );
+}
+
 /// The DestinationRule a client sees (its namespace's, a selected workload's, the host's
 /// namespace's exported, the root namespace's) is looked up per decision and per pick without
 /// allocating.

@@ -73,6 +73,44 @@ fn disagreements(table: &Table, req: &OwnedRequest, d: &Decision<'_>, e: &Explai
             ))
         ),
     );
+    // A request on a TLS port is explained as its connection: no HTTP candidates, and the
+    // connection's explanation names the rule and destination decide picked.
+    if let Some(t) = &e.tls_port {
+        check(
+            "HTTP candidates",
+            "[]".into(),
+            format!("{:?}", e.candidates),
+        );
+        check(
+            "connection outcome",
+            e.outcome.into(),
+            t.connection.outcome.into(),
+        );
+        check(
+            "connection destination",
+            format!(
+                "{:?}",
+                d.destination()
+                    .map(|x| format!("{} port {}", x.host, d.port.unwrap_or(0)))
+            ),
+            format!("{:?}", t.connection.destination),
+        );
+        check(
+            "connection rule",
+            format!(
+                "{:?}",
+                d.matched().and_then(|m| m.connection).map(|c| c.path())
+            ),
+            format!(
+                "{:?}",
+                t.connection
+                    .decided_by
+                    .as_ref()
+                    .and_then(|b| b.rsplit(' ').next())
+            ),
+        );
+        return out;
+    }
     let won: Vec<usize> = (e.candidates.iter().enumerate())
         .filter(|(_, c)| c.verdict == Verdict::Won)
         .map(|(i, _)| i)

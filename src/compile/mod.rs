@@ -194,6 +194,13 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
             .dr_index
             .add_service(host, &d.namespace, &d.visibility);
     }
+    let mut tls_ports: Vec<u16> = (inner.known.iter())
+        .flat_map(|k| k.definitions())
+        .flat_map(|(_, d)| d.tls_ports.iter().map(|(p, _)| *p))
+        .collect();
+    tls_ports.sort_unstable();
+    tls_ports.dedup();
+    inner.tls_ports = tls_ports.into();
     inner.subset_scoped = subset_scoped(&inner);
     istio::sidecar::lower_sidecars(
         &valid,
@@ -376,6 +383,20 @@ fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::k
                     .ports
                     .iter()
                     .filter_map(|p| u16::try_from(p.port?).ok());
+                // Istio reads a Kubernetes port's protocol from its appProtocol, else its name,
+                // up to the first `-` (istio pkg/config/kube `ConvertProtocol`); UDP is UDP.
+                let tls_ports = s.spec.ports.iter().filter_map(|p| {
+                    let number = u16::try_from(p.port?).ok()?;
+                    if p.protocol.as_deref() == Some("UDP") {
+                        return None;
+                    }
+                    let name = p.app_protocol.as_deref().or(p.name.as_deref())?;
+                    let protocol = match name {
+                        "kubernetes.io/wss" => "https",
+                        _ => name.split('-').next().unwrap_or(name),
+                    };
+                    Some((number, istio::service_entry::tls_protocol(protocol)?))
+                });
                 known.insert(
                     &crate::predicate::host::service_fqdn(
                         &s.metadata.name,
@@ -388,6 +409,7 @@ fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::k
                         any_port: true,
                         by: format!("Service {ns}/{}", s.metadata.name).into(),
                         namespace: ns.into(),
+                        tls_ports: tls_ports.collect(),
                     },
                 );
             }

@@ -338,9 +338,10 @@ pub fn rule_label(table: &Table, d: &Decision<'_>) -> Option<String> {
     let m = d.matched()?;
     let src = table.source_of(m.rule);
     let dialect = Dialect::of(&src.kind);
-    let field = match m.block {
-        Some(b) => block_at(&m.rule.blocks[usize::from(b)], dialect, m.rule.index, b),
-        None => rule_at(dialect, m.rule.index),
+    let field = match (m.connection, m.block) {
+        (Some(c), _) => c.path().to_string(),
+        (None, Some(b)) => block_at(&m.rule.blocks[usize::from(b)], dialect, m.rule.index, b),
+        (None, None) => rule_at(dialect, m.rule.index),
     };
     let mut s = format!("{} {}/{} {field}", src.kind, src.namespace, src.name);
     if !m.rule.name.is_empty() {

@@ -83,6 +83,26 @@ pub struct Explain {
     /// client sees it ([`Table::destination_rule`]); `None` when nothing is forwarded or no
     /// rule applies.
     pub destination_rule: Option<DestinationRuleUsed>,
+    /// For a mesh request on a port its service declares `HTTPS` or `TLS`: the sidecar routes
+    /// the connection by SNI there, and this is how ([`TlsPort`]); `None` otherwise.
+    pub tls_port: Option<Box<TlsPort>>,
+}
+
+/// A mesh request decided as the TLS (or TCP) connection that carries it, because its service
+/// declares the port `HTTPS` or `TLS` ([`Explain::tls_port`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsPort {
+    /// The registry's name for the service.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// `HTTPS` or `TLS`.
+    pub protocol: &'static str,
+    /// The resource that declares it, as `Kind ns/name`.
+    pub defined_by: String,
+    /// The connection's explanation.
+    pub connection: crate::tools::explain_connection::ConnectionExplain,
 }
 
 /// The DestinationRule that applied to a request's destination ([`Explain::destination_rule`]).
@@ -436,6 +456,27 @@ impl Table {
     pub fn explain<R: Request + ?Sized>(&self, req: &R, draw: u64) -> Explain {
         let inner = &*self.inner;
         let mut e = started(req, draw);
+        if let Some((known, protocol)) = inner.tls_service(req) {
+            let conn = crate::connection::RequestConnection(req);
+            let connection = self.explain_connection(&conn, draw);
+            let d = inner.decide_connection(&conn, draw);
+            e.context_known = true;
+            e.tls_port = Some(Box::new(TlsPort {
+                host: known.name.to_string(),
+                port: addressed_port(req),
+                protocol,
+                defined_by: known.definition.by.to_string(),
+                connection,
+            }));
+            e.port = d.port.map(|number| ForwardPort {
+                number,
+                from: d
+                    .destination()
+                    .map_or(PortFrom::Request, |dest| dest.port_from),
+            });
+            e.destination_rule = inner.destination_rule(&d.outcome, req).map(Into::into);
+            return finish(e, d.outcome, draw, inner);
+        }
         // The path is normalized before anything else, as `decide` does: a refused path is
         // refused whatever the gateway and host.
         let mut buf = [0u8; crate::predicate::normalize::MAX_PATH_LEN];
@@ -548,6 +589,7 @@ fn started<R: Request + ?Sized>(req: &R, draw: u64) -> Explain {
         winner: None,
         port: None,
         destination_rule: None,
+        tls_port: None,
     }
 }
 
@@ -1156,6 +1198,17 @@ impl fmt::Display for Explain {
         if let Some(r) = &self.registry {
             write_registry(f, r, &self.source_namespace)?;
         }
+        if let Some(t) = &self.tls_port {
+            writeln!(
+                f,
+                "protocol: port {} of {} is {} ({}): the sidecar routes the connection by SNI \
+                 there, not HTTP requests; as a connection:",
+                t.port, t.host, t.protocol, t.defined_by
+            )?;
+            for line in t.connection.to_string().lines() {
+                writeln!(f, "  {line}")?;
+            }
+        }
         writeln!(f, "outcome: {}, status {}", self.outcome, self.status)?;
         let Some(w) = &self.winner else {
             return self.write_destination_rule(f);
@@ -1265,6 +1318,13 @@ impl Explain {
     /// The host lookup, its notes, and the claim it led to.
     fn write_host(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.host;
+        if self.tls_port.is_some() {
+            return writeln!(
+                f,
+                "host: {:?}: not looked up among HTTP virtual hosts",
+                h.host
+            );
+        }
         let vh = h.virtual_host.as_deref().unwrap_or("");
         match &h.found_by {
             HostMatch::Exact => writeln!(f, "host: {:?}: exact, virtual host {vh}", h.host)?,
@@ -1538,6 +1598,16 @@ impl Explain {
                 "host": r.host,
                 "namespace": r.namespace,
                 "names": r.names,
+            });
+        }
+        // Present only where the port is TLS, so that other answers keep their shape.
+        if let Some(t) = &self.tls_port {
+            out["tls_port"] = json!({
+                "host": t.host,
+                "port": t.port,
+                "protocol": t.protocol,
+                "defined_by": t.defined_by,
+                "connection": t.connection.to_json(),
             });
         }
         // Present only where a Sidecar applies, so that other answers keep their shape.

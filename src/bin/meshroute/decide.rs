@@ -28,7 +28,10 @@
 //!
 //! A line whose request has `"protocol": "tls"` or `"tcp"` is a connection: `{"protocol",
 //! "sni", "host", "destination_ip", "port", "source_labels", "source_namespace", "source_ip",
-//! "gateway"}`, decided by the `tls` and `tcp` rules ([`decide_connection`]).
+//! "gateway"}`, decided by the `tls` and `tcp` rules ([`decide_connection`]). A mesh request on
+//! a port its service declares `HTTPS` or `TLS` is decided as its connection
+//! ([`meshroute::Table::request_protocol`]); its answer carries `"protocol"` and, when a rule took it,
+//! `"rule"`, as a connection's does.
 //!
 //! Lines are read as strictly as configuration files: a field not named above, a key given
 //! twice (at any depth), a `port` that is not an integer from 0 to 65535 or a `random_value`
@@ -294,6 +297,13 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
     let table = ctx.table;
     let d = table.decide_with_draw(req, draw);
     let mut out = render(table, &d, req);
+    // A request on a TLS port is decided as its connection: say so as a connection line does.
+    if let Some(protocol) = table.request_protocol(req) {
+        out["protocol"] = json!(protocol.label());
+        if let Some(c) = d.matched().and_then(|m| m.connection) {
+            out["rule"] = json!(c.path());
+        }
+    }
     if let Some(hint) = gateway_hint(ctx, req, &d)
         && let Some(Value::String(reason)) = out.get_mut("reason")
     {

@@ -233,6 +233,23 @@ fn describe(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> String {
             req.method, req.scheme, req.authority, req.path
         ),
     ));
+    if let Some(t) = table.explain(req, d.draw).tls_port {
+        out.push_str(&row(
+            "protocol",
+            &format!(
+                "{}: port {} of {} is {} ({}); the sidecar routes it by SNI, not by http rules",
+                if table.request_protocol(req) == Some(meshroute::Protocol::Tls) {
+                    "a TLS connection"
+                } else {
+                    "an opaque TCP connection"
+                },
+                t.port,
+                t.host,
+                t.protocol,
+                t.defined_by
+            ),
+        ));
+    }
     let Some(m) = d.matched() else {
         let (status, why) = match &d.outcome {
             Outcome::Passthrough => (

@@ -549,6 +549,16 @@ pub(crate) fn define_hosts(o: &Object<ServiceEntrySpec>, ns_default: &str, known
         visibility(&o.spec.export_to, ns)
     };
     let ports: Box<[u16]> = port_numbers(&o.spec).collect();
+    let tls_ports: Box<[(u16, &'static str)]> = o
+        .spec
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            let number = u16::try_from(p.number?).ok()?;
+            Some((number, tls_protocol(p.protocol.as_deref()?)?))
+        })
+        .collect();
     for host in &o.spec.hosts {
         known.insert(
             &host.to_ascii_lowercase(),
@@ -558,8 +568,22 @@ pub(crate) fn define_hosts(o: &Object<ServiceEntrySpec>, ns_default: &str, known
                 any_port: false,
                 by: format!("ServiceEntry {ns}/{}", o.metadata.name).into(),
                 namespace: ns.into(),
+                tls_ports: tls_ports.clone(),
             },
         );
+    }
+}
+
+/// `HTTPS` or `TLS` when a port's protocol (as a ServiceEntry writes it, or as Istio reads a
+/// Kubernetes port's `appProtocol` or name prefix) is one of them, case-insensitively (istio
+/// pkg/config/protocol `Parse`, `IsTLS`).
+pub(crate) fn tls_protocol(protocol: &str) -> Option<&'static str> {
+    if protocol.eq_ignore_ascii_case("https") {
+        Some("HTTPS")
+    } else if protocol.eq_ignore_ascii_case("tls") {
+        Some("TLS")
+    } else {
+        None
     }
 }
 
