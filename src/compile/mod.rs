@@ -364,10 +364,12 @@ fn single_port_services(
 }
 
 /// The hosts the registry defines ([`crate::known`]): every valid Service, as
-/// `<name>.<ns>.svc.<domain>`, visible everywhere and known at every port (the mesh default
-/// route has always taken a Service's host at the port addressed; istiod would pass a port the
-/// Service does not list through to PassthroughCluster), and every valid ServiceEntry's hosts
-/// with its `exportTo`, at its ports; `None` when there is neither.
+/// `<name>.<ns>.svc.<domain>`, exported as its `networking.istio.io/exportTo` annotation says and
+/// known at every port (the mesh default route has always taken a Service's host at the port
+/// addressed; istiod would pass a port the Service does not list through to
+/// PassthroughCluster), and every valid ServiceEntry's hosts with its `exportTo`, at its ports;
+/// either without an `exportTo` gets the mesh's `defaultServiceExportTo`. `None` when there is
+/// neither.
 fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::known::KnownHosts> {
     use crate::known::{Definition, KnownHosts};
     let ns_default = options.default_namespace.as_str();
@@ -383,6 +385,15 @@ fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::k
                     .ports
                     .iter()
                     .filter_map(|p| u16::try_from(p.port?).ok());
+                let export_to: Vec<String> = s
+                    .metadata
+                    .annotations
+                    .get(crate::config::EXPORT_TO_ANNOTATION)
+                    .into_iter()
+                    .flat_map(|a| a.split(','))
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect();
                 // Istio reads a Kubernetes port's protocol from its appProtocol, else its name,
                 // up to the first `-` (istio pkg/config/kube `ConvertProtocol`); UDP is UDP.
                 let tls_ports = s.spec.ports.iter().filter_map(|p| {
@@ -404,7 +415,11 @@ fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::k
                         &options.cluster_domain,
                     ),
                     Definition {
-                        visibility: crate::table::Visibility::Public,
+                        visibility: istio::service_entry::service_visibility(
+                            &export_to,
+                            ns,
+                            &options.mesh.default_service_export_to,
+                        ),
                         ports: ports.collect(),
                         any_port: true,
                         by: format!("Service {ns}/{}", s.metadata.name).into(),
@@ -415,7 +430,12 @@ fn known_hosts(valid: &[&Resource], options: &CompileOptions) -> Option<crate::k
             }
             Resource::ServiceEntry(o) => {
                 any = true;
-                istio::service_entry::define_hosts(o, ns_default, &mut known);
+                istio::service_entry::define_hosts(
+                    o,
+                    ns_default,
+                    &options.mesh.default_service_export_to,
+                    &mut known,
+                );
             }
             _ => {}
         }

@@ -95,7 +95,8 @@ pub struct Metadata {
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// The annotations meshroute reads: those under [`ANNOTATION_PREFIX`]. The others are
+    /// The annotations meshroute reads: those under [`ANNOTATION_PREFIX`], and
+    /// [`EXPORT_TO_ANNOTATION`]. The others are
     /// checked (their values must be strings) and dropped when loading: nothing reads them, and
     /// `kubectl get -o yaml` output can carry large ones (`last-applied-configuration`).
     #[serde(default)]
@@ -105,6 +106,10 @@ pub struct Metadata {
 /// The prefix of the annotations meshroute reads and keeps in [`Metadata::annotations`]
 /// ([`STICKY_SPLIT_ANNOTATION`](crate::compile::STICKY_SPLIT_ANNOTATION)).
 pub const ANNOTATION_PREFIX: &str = "meshroute.io/";
+
+/// Istio's annotation on a Kubernetes Service that sets its `exportTo` (comma-separated, as
+/// istio pkg/config/kube `ConvertService` reads it); also kept in [`Metadata::annotations`].
+pub const EXPORT_TO_ANNOTATION: &str = "networking.istio.io/exportTo";
 
 /// One loaded resource: metadata plus its typed spec.
 #[derive(Clone, Debug)]
@@ -513,7 +518,7 @@ impl Config {
         // Collected anew, so that a map left empty holds no allocation.
         metadata.annotations = std::mem::take(&mut metadata.annotations)
             .into_iter()
-            .filter(|(k, _)| k.starts_with(ANNOTATION_PREFIX))
+            .filter(|(k, _)| k.starts_with(ANNOTATION_PREFIX) || k == EXPORT_TO_ANNOTATION)
             .collect();
         if let Some((path, message)) = self.check_identity(kind, &metadata, generate_name, source) {
             self.reject(

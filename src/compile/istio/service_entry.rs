@@ -541,13 +541,14 @@ pub(crate) fn single_port_hosts(valid: &[&Resource], only_ports: &mut HashMap<St
 
 /// Adds the hosts of a valid ServiceEntry to the registry's known hosts, with its `exportTo`
 /// (`~`: visible to no client) and its ports.
-pub(crate) fn define_hosts(o: &Object<ServiceEntrySpec>, ns_default: &str, known: &mut KnownHosts) {
+pub(crate) fn define_hosts(
+    o: &Object<ServiceEntrySpec>,
+    ns_default: &str,
+    mesh_default: &[String],
+    known: &mut KnownHosts,
+) {
     let ns = o.namespace(ns_default);
-    let visibility = if o.spec.export_to.iter().any(|e| e == "~") {
-        Visibility::Only(Vec::new())
-    } else {
-        visibility(&o.spec.export_to, ns)
-    };
+    let visibility = service_visibility(&o.spec.export_to, ns, mesh_default);
     let ports: Box<[u16]> = port_numbers(&o.spec).collect();
     let tls_ports: Box<[(u16, &'static str)]> = o
         .spec
@@ -571,6 +572,28 @@ pub(crate) fn define_hosts(o: &Object<ServiceEntrySpec>, ns_default: &str, known
                 tls_ports: tls_ports.clone(),
             },
         );
+    }
+}
+
+/// Which namespaces see a service (a ServiceEntry, or a Kubernetes Service by its
+/// `networking.istio.io/exportTo` annotation) of namespace `ns` that is exported to
+/// `export_to`: when that is empty, the mesh's `defaultServiceExportTo` (`mesh_default`; every
+/// namespace when that is empty too), as push_context.go `initServiceRegistry` reads it; `~`
+/// hides it from every namespace.
+pub(crate) fn service_visibility(
+    export_to: &[String],
+    ns: &str,
+    mesh_default: &[String],
+) -> Visibility {
+    let export_to = if export_to.is_empty() {
+        mesh_default
+    } else {
+        export_to
+    };
+    if export_to.iter().any(|e| e == "~") {
+        Visibility::Only(Vec::new())
+    } else {
+        visibility(export_to, ns)
     }
 }
 
