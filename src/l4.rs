@@ -231,6 +231,112 @@ pub(crate) struct L4Context {
     pub(crate) gateway: Option<(Box<str>, Box<str>)>,
     /// In precedence order.
     pub(crate) services: Vec<L4Service>,
+    /// An Istio `Gateway`'s servers, when it is loaded: a connection is taken only by a server
+    /// on its port, and how depends on the server's protocol and TLS mode.
+    pub(crate) servers: Option<Box<[GatewayServer]>>,
+}
+
+/// One server of an Istio `Gateway`, as its listener treats connections (istio/istio
+/// pilot/pkg/networking/core/gateway.go `createGatewayTCPFilterChainOpts`).
+#[derive(Clone, Debug)]
+pub(crate) struct GatewayServer {
+    pub(crate) port: u16,
+    /// The host part of each `hosts` entry, lowercase: the SNI names its filter chain matches.
+    pub(crate) hosts: Box<[Box<str>]>,
+    pub(crate) kind: ServerKind,
+    /// For explanations: `servers[i]` and its protocol and mode as written.
+    pub(crate) label: Box<str>,
+}
+
+/// What an Istio gateway server does with a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ServerKind {
+    /// Plain HTTP, or HTTPS that terminates TLS: it carries HTTP requests, decided by `http`
+    /// rules (`Table::decide`), not connection rules.
+    Http,
+    /// No `tls` settings: opaque TCP, routed by `tcp` rules.
+    Opaque,
+    /// TLS terminated (`SIMPLE`, `MUTUAL`, `ISTIO_MUTUAL`, `OPTIONAL_MUTUAL`) on a non-HTTP
+    /// port: the decrypted stream is routed by `tcp` rules.
+    Terminate,
+    /// `PASSTHROUGH` or `AUTO_PASSTHROUGH`: routed by SNI with `tls` rules.
+    Passthrough,
+}
+
+impl ServerKind {
+    /// How the kind reads in explanations.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            ServerKind::Http => "carries HTTP: its requests are decided by http rules",
+            ServerKind::Opaque => "opaque TCP: tcp rules apply",
+            ServerKind::Terminate => "terminates TLS: tcp rules apply to the decrypted stream",
+            ServerKind::Passthrough => "passes TLS through: tls rules apply by SNI",
+        }
+    }
+}
+
+impl L4Context {
+    /// The server of this gateway's that takes `conn`, when the gateway's servers are known:
+    /// among the servers on its port, for TLS the one whose hosts name its SNI most
+    /// specifically (Envoy's `server_names`), else one without TLS (its filter chain matches
+    /// any connection); for plain TCP only one without TLS. `Some(None)`: no server takes it.
+    pub(crate) fn server_for<C: Connection + ?Sized>(
+        &self,
+        conn: &C,
+    ) -> Option<Option<&GatewayServer>> {
+        let servers = self.servers.as_deref()?;
+        let port = conn.port();
+        let on_port = servers.iter().filter(move |s| s.port == port);
+        let opaque = || on_port.clone().find(|s| s.kind == ServerKind::Opaque);
+        Some(match (conn.protocol(), conn.sni()) {
+            (Protocol::Tls, Some(sni)) => {
+                let mut best: Option<(usize, &GatewayServer)> = None;
+                for s in on_port.clone().filter(|s| s.kind != ServerKind::Opaque) {
+                    let rank = s.hosts.iter().filter_map(|h| sni_rank(h, sni)).max();
+                    if let Some(r) = rank
+                        && best.is_none_or(|(b, _)| r > b)
+                    {
+                        best = Some((r, s));
+                    }
+                }
+                best.map(|(_, s)| s).or_else(opaque)
+            }
+            _ => opaque(),
+        })
+    }
+}
+
+/// A connection whose TLS a gateway server terminated, routed by `tcp` rules.
+struct Decrypted<'c, C: ?Sized>(&'c C);
+
+impl<C: Connection + ?Sized> Connection for Decrypted<'_, C> {
+    fn protocol(&self) -> Protocol {
+        Protocol::Tcp
+    }
+    fn sni(&self) -> Option<&str> {
+        self.0.sni()
+    }
+    fn host(&self) -> Option<&str> {
+        self.0.host()
+    }
+    fn destination_ip(&self) -> Option<IpAddr> {
+        self.0.destination_ip()
+    }
+    fn port(&self) -> u16 {
+        self.0.port()
+    }
+    fn source_label(&self, key: &str) -> Option<&str> {
+        self.0.source_label(key)
+    }
+    fn source_namespace(&self) -> &str {
+        self.0.source_namespace()
+    }
+    fn source_ip(&self) -> Option<IpAddr> {
+        self.0.source_ip()
+    }
+    fn gateway(&self) -> Option<(&str, &str)> {
+        self.0.gateway()
+    }
 }
 
 /// Every connection rule of a table.
@@ -256,6 +362,7 @@ impl L4Table {
                     .as_ref()
                     .map(|(n, g)| (n.as_str().into(), g.as_str().into())),
                 services: Vec::new(),
+                servers: None,
             });
             self.contexts.len() - 1
         });
@@ -346,9 +453,18 @@ impl Inner {
             };
         };
         if ctx.gateway.is_some() {
-            return self
-                .decide_among(ctx, None, conn, draw)
-                .unwrap_or_else(|| nothing(Outcome::NoVirtualHost));
+            let decided = match ctx.server_for(conn) {
+                None => self.decide_among(ctx, None, conn, draw),
+                Some(None) => None,
+                Some(Some(server)) => match server.kind {
+                    ServerKind::Http => None,
+                    ServerKind::Passthrough => self.decide_among(ctx, None, conn, draw),
+                    ServerKind::Opaque | ServerKind::Terminate => {
+                        self.decide_among(ctx, None, &Decrypted(conn), draw)
+                    }
+                },
+            };
+            return decided.unwrap_or_else(|| nothing(Outcome::NoVirtualHost));
         }
         let Some(host) = self.connection_host(conn) else {
             return self.passthrough(conn, draw);

@@ -982,6 +982,62 @@ spec:
     assert_eq!(e.to_json()["decided_by"], serde_json::Value::Null);
 }
 
+/// At an Istio gateway, explain_connection names the server that took the connection and what
+/// it does with it (gateway.go `createGatewayTCPFilterChainOpts`), or says no server did; the
+/// fixture tests/data/gateway-server-tls-modes.yaml holds the decisions.
+#[test]
+fn explain_connection_names_the_gateway_server() {
+    use meshroute::OwnedConnection;
+    let fixture = include_str!("data/gateway-server-tls-modes.yaml");
+    let fixture: Value = serde_saphyr::from_str(fixture).unwrap();
+    let table = Table::from_yaml(fixture["config"].as_str().unwrap()).unwrap();
+    let at =
+        |c: OwnedConnection| table.explain_connection(&c.at_gateway("default", "mygateway"), 0);
+    let e = at(OwnedConnection::tls("db.example.com", 9443));
+    assert_eq!(
+        e.server.as_deref(),
+        Some(
+            "Gateway default/mygateway spec.servers[2] (port 9443 TLS, tls mode SIMPLE): \
+             terminates TLS: tcp rules apply to the decrypted stream"
+        )
+    );
+    let verdicts: Vec<(&str, &str, &str)> = (e.candidates.iter())
+        .map(|c| (c.resource.as_str(), c.path.as_str(), c.verdict.as_str()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (
+                "VirtualService default/db",
+                "spec.tcp[0].match[0]",
+                "decided"
+            ),
+            (
+                "VirtualService default/tcp-echo",
+                "spec.tcp[0].match[0]",
+                "port 9443 is not 31400"
+            )
+        ],
+        "only tcp rules are candidates: {e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("server: Gateway default/mygateway spec.servers[2]")
+    );
+    assert_eq!(e.to_json()["server"], json!(e.server));
+
+    let e = at(OwnedConnection::tls("web.example.com", 8443));
+    assert_eq!(e.outcome, "no_virtual_host");
+    assert!(e.candidates.is_empty(), "{e}");
+    assert!(e.reason.contains("carries HTTP"), "{e}");
+
+    let e = at(OwnedConnection::tcp(5000));
+    assert_eq!(
+        e.server.as_deref(),
+        Some("no server of Gateway default/mygateway on port 5000 takes this connection")
+    );
+}
+
 /// explain names the DestinationRule the client sees for the destination, merged as istiod
 /// merges a namespace's rules for one host (destination_rule.go `mergeDestinationRule`: the
 /// later rule's subsets added to the earlier one's), in text and JSON; a client that sees no

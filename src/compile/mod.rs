@@ -181,6 +181,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         ..Inner::default()
     };
     istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
+    istio::l4::gateway_servers(&valid, &options.default_namespace, &mut inner.l4);
     let world = gateway_api_world(&valid, options, regexes, &inner.default_retries);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
     inner.l4.vips = service_addresses(&world, options);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::connection::{Connection, Protocol};
 use crate::decision::Outcome;
-use crate::l4::{L4Context, L4Entry, L4Service, cidr_rank, sni_rank};
+use crate::l4::{L4Context, L4Entry, L4Service, ServerKind, cidr_rank, sni_rank};
 use crate::predicate::host::expand_short;
 use crate::request::split_port;
 use crate::table::Table;
@@ -31,6 +31,9 @@ pub struct ConnectionExplain {
     /// In the mesh, the service host the rules were looked up for, and how it was known
     /// (`host`, `sni` or `destination address`); `None` when nothing names one or at a gateway.
     pub bound: Option<(String, &'static str)>,
+    /// At an Istio gateway whose `Gateway` is loaded: the server that took the connection and
+    /// what it does with it, or why none did.
+    pub server: Option<String>,
     /// Every rule (or match) of the services that apply, in order, with its verdict.
     pub candidates: Vec<ConnectionCandidate>,
     /// The resource and field path of the rule that decided, when one did.
@@ -92,6 +95,7 @@ impl Table {
             port: conn.port(),
             sni: conn.sni().map(str::to_string),
             bound: None,
+            server: None,
             candidates: Vec::new(),
             decided_by: None,
             destination: None,
@@ -117,18 +121,38 @@ impl Table {
         let ctx = inner.l4.context(conn.gateway());
         let mesh = conn.gateway().is_none();
         let mut host = None;
-        if let Some(ctx) = ctx {
+        // At an Istio gateway, the server on the port decides which rules may apply.
+        let mut rules_of = Some(protocol);
+        let server = ctx.and_then(|c| c.server_for(conn));
+        if let (Some(server), Some((gns, gname))) = (server, conn.gateway()) {
+            out.server = Some(match server {
+                Some(s) => format!("{}: {}", s.label, s.kind.describe()),
+                None => format!(
+                    "no server of Gateway {gns}/{gname} on port {} takes this connection",
+                    conn.port()
+                ),
+            });
+            rules_of = server.and_then(|s| match s.kind {
+                ServerKind::Http => None,
+                ServerKind::Passthrough => Some(protocol),
+                ServerKind::Opaque | ServerKind::Terminate => Some(Protocol::Tcp),
+            });
+        }
+        if let (Some(ctx), Some(protocol)) = (ctx, rules_of) {
             if mesh {
                 host = bound_host(ctx, conn, &inner.cluster_domain, &inner.l4.vips);
                 out.bound = host.clone();
             }
+            // In the mesh, a connection no service is named for binds no rules.
+            let unbound = mesh && host.is_none();
             let services = ctx.services.iter().filter(|s| {
-                s.applies(
-                    mesh,
-                    ns,
-                    conn.port(),
-                    host.as_ref().map(|(h, _)| h.as_str()),
-                )
+                !unbound
+                    && s.applies(
+                        mesh,
+                        ns,
+                        conn.port(),
+                        host.as_ref().map(|(h, _)| h.as_str()),
+                    )
             });
             for s in services {
                 for e in s.entries.iter() {
@@ -158,8 +182,15 @@ impl Table {
             Outcome::NoRoute { host } => format!(
                 "rules bind {host} but no filter chain matches the connection: it is closed"
             ),
-            _ => "no tls or tcp rule is bound at this gateway and port: the connection is closed"
-                .into(),
+            _ if matches!(server, Some(None)) => {
+                "no server of the gateway takes it on this port: the connection is closed".into()
+            }
+            _ if rules_of.is_none() => {
+                "the server on this port terminates TLS and carries HTTP: its requests are \
+                 decided by http rules (decide, explain)"
+                    .into()
+            }
+            _ => "no tls or tcp rule at this gateway takes it: the connection is closed".into(),
         };
         out
     }
@@ -283,6 +314,7 @@ impl ConnectionExplain {
             "port": self.port,
             "sni": self.sni,
             "bound": self.bound.as_ref().map(|(h, how)| json!({"host": h, "by": how})),
+            "server": self.server,
             "candidates": self.candidates.iter().map(|c| json!({
                 "resource": c.resource, "path": c.path, "verdict": c.verdict,
             })).collect::<Vec<_>>(),
@@ -309,6 +341,9 @@ impl fmt::Display for ConnectionExplain {
             "{} connection to port {}{sni} at {at}",
             self.protocol, self.port
         )?;
+        if let Some(s) = &self.server {
+            writeln!(f, "server: {s}")?;
+        }
         match &self.bound {
             Some((h, how)) => writeln!(f, "service: {h} (by its {how})")?,
             None if self.gateway.is_none() => writeln!(f, "service: none named")?,

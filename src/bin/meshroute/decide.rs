@@ -403,15 +403,17 @@ pub fn decide_connection(ctx: &Ctx<'_>, conn: &OwnedConnection, draw: u64) -> Va
             if !matches!(other, Outcome::Passthrough) {
                 out["status"] = Value::Null;
             }
-            out["reason"] = json!(match other {
-                Outcome::Passthrough => {
+            out["reason"] = match other {
+                Outcome::Passthrough => json!(
                     "no tls or tcp rule takes the connection: the default route to the addressed service"
-                }
-                Outcome::NoRoute { .. } => {
+                ),
+                Outcome::NoRoute { .. } => json!(
                     "rules bind the service but none matches the connection: no filter chain, the connection is closed"
-                }
-                _ => "no tls or tcp rule at this gateway: the connection is closed",
-            });
+                ),
+                // At a gateway: no server on the port, an HTTP server, or no rule; explain's
+                // reason says which.
+                _ => json!(table.explain_connection(conn, d.draw).reason),
+            };
         }
     }
     if ctx.explain {

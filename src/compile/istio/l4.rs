@@ -265,3 +265,74 @@ pub(crate) fn place_l4(
     }
     table.rules.extend(lowered.rules);
 }
+
+/// Records every valid Istio `Gateway`'s servers in its connection context
+/// ([`crate::l4::L4Context::servers`]), as istiod builds its listeners (istio/istio
+/// pilot/pkg/networking/core/gateway.go: `IsHTTPServer` servers carry HTTP;
+/// `createGatewayTCPFilterChainOpts`: a server without `tls` is opaque TCP, a passthrough one
+/// routes by SNI with `tls` rules, another terminates TLS and routes with `tcp` rules). A `tls`
+/// without `mode` is `PASSTHROUGH`, the proto's first value.
+pub(crate) fn gateway_servers(
+    valid: &[&crate::config::Resource],
+    ns_default: &str,
+    table: &mut L4Table,
+) {
+    use super::gateway::Protocol as ServerProtocol;
+    use crate::l4::{GatewayServer, ServerKind};
+    for r in valid {
+        let crate::config::Resource::Gateway(g) = r else {
+            continue;
+        };
+        let ns = g.namespace(ns_default);
+        let mut servers = Vec::new();
+        for (i, server) in g.spec.servers.iter().enumerate() {
+            let Some(server) = server else { continue };
+            let Some(port) = server.port.as_ref() else {
+                continue;
+            };
+            let Some(number) = port.number.and_then(|n| u16::try_from(n).ok()) else {
+                continue;
+            };
+            let written = port.protocol.as_deref().unwrap_or("");
+            let protocol = ServerProtocol::parse(written);
+            let mode = server.tls.as_ref().map(|t| {
+                t.mode
+                    .as_deref()
+                    .unwrap_or("PASSTHROUGH")
+                    .to_ascii_uppercase()
+            });
+            let passthrough = matches!(mode.as_deref(), Some("PASSTHROUGH" | "AUTO_PASSTHROUGH"));
+            let kind = if protocol.is_http() || (protocol == ServerProtocol::Https && !passthrough)
+            {
+                ServerKind::Http
+            } else if mode.is_none() {
+                ServerKind::Opaque
+            } else if passthrough {
+                ServerKind::Passthrough
+            } else {
+                ServerKind::Terminate
+            };
+            let hosts = server
+                .hosts
+                .iter()
+                .map(|h| {
+                    let host = h.split_once('/').map_or(h.as_str(), |(_, host)| host);
+                    host.to_ascii_lowercase().into()
+                })
+                .collect();
+            let mode = mode.map_or(String::new(), |m| format!(", tls mode {m}"));
+            servers.push(GatewayServer {
+                port: number,
+                hosts,
+                kind,
+                label: format!(
+                    "Gateway {ns}/{} spec.servers[{i}] (port {number} {written}{mode})",
+                    g.metadata.name
+                )
+                .into(),
+            });
+        }
+        let key = Some((ns.to_string(), g.metadata.name.clone()));
+        table.context_mut(&key).servers = Some(servers.into());
+    }
+}
