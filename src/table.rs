@@ -66,6 +66,15 @@ pub(crate) struct Claim {
     /// The entries' path index, built once the entries are final (see [`crate::index`]);
     /// `None` for short lists, which are scanned in order.
     pub(crate) index: Option<PathIndex>,
+    /// The ports the claim has routes on, when each of its entries names one (a match's
+    /// `port`), sorted; `None` when some entry holds at every port. Set with the hot parts
+    /// ([`Inner::build_hot`]). On another port the resource builds no routes, so istiod
+    /// builds no virtual host for it there (istio/istio pilot/pkg/networking/core/route
+    /// route.go `buildSidecarVirtualHostsForVirtualService`: no routes, no virtual host): the
+    /// claim is as absent, and the next claim, or the service's default route, takes the
+    /// request. A claim without entries (a VirtualService with only `tls` or `tcp` rules) has
+    /// no port.
+    pub(crate) ports: Option<Box<[u16]>>,
 }
 
 impl Claim {
@@ -76,6 +85,16 @@ impl Claim {
             source: u32::MAX,
             entries,
             index: None,
+            ports: None,
+        }
+    }
+
+    /// Whether the claim has routes at `port` (`None`: any port will do).
+    #[inline]
+    pub(crate) fn serves(&self, port: Option<u16>) -> bool {
+        match (&self.ports, port) {
+            (Some(ports), Some(port)) => ports.contains(&port),
+            _ => true,
         }
     }
 }
@@ -122,16 +141,21 @@ impl VirtualHost {
     /// A client with a Sidecar (`view`) sees only the claims whose resource its egress
     /// listener imports.
     #[inline]
-    pub(crate) fn claim_for(&self, ns: &str, view: Option<&View<'_>>) -> Option<&Claim> {
+    pub(crate) fn claim_for(
+        &self,
+        ns: &str,
+        view: Option<&View<'_>>,
+        port: Option<u16>,
+    ) -> Option<&Claim> {
         let imported = |c: &Claim| view.is_none_or(|v| v.admits_source(c.source, &c.namespace));
         // The usual host: one VirtualService, visible everywhere.
         if let [only] = &self.claims[..]
             && only.visibility == Visibility::Public
         {
-            return imported(only).then_some(only);
+            return (only.serves(port) && imported(only)).then_some(only);
         }
         let tier = |c: &Claim| {
-            if imported(c) {
+            if c.serves(port) && imported(c) {
                 c.visibility.tier(&c.namespace, ns)
             } else {
                 None
@@ -214,7 +238,9 @@ impl Hosts {
     }
 
     /// Lookup of a lowercase host in the one order ([`lookup_names`], then wildcards); only
-    /// hosts with a claim visible to `ns` count, and `on` hears of the others and of the find.
+    /// hosts with a claim visible to `ns` that has routes on the request's port (`req_port`)
+    /// count, and `on` hears of the others and of the find (with `port`, the port of this
+    /// group of hosts; `None`: every port).
     #[inline]
     fn find<'h>(
         &'h self,
@@ -222,16 +248,16 @@ impl Hosts {
         ns: &str,
         view: Option<&View<'_>>,
         expand: Option<&str>,
-        port: Option<u16>,
+        (port, req_port): (Option<u16>, u16),
         on: &mut impl FnMut(LookupStep<'h, '_>),
     ) -> Option<(&'h VirtualHost, &'h Claim)> {
         let mut offer = |id: u32, via: Via<'_>| {
             let vh = &self.vhosts[id as usize];
-            if let Some(claim) = vh.claim_for(ns, view) {
+            if let Some(claim) = vh.claim_for(ns, view, Some(req_port)) {
                 on(LookupStep::Found { via, port });
                 Some((vh, claim))
             } else {
-                on(LookupStep::Invisible(vh));
+                on(LookupStep::Invisible(vh, req_port));
                 None
             }
         };
@@ -251,8 +277,9 @@ impl Hosts {
 pub(crate) enum LookupStep<'h, 'n> {
     /// The host was found, by `via`, among the hosts of `port` (`None`: of every port).
     Found { via: Via<'n>, port: Option<u16> },
-    /// A virtual host that has the name but no route visible to the request's namespace.
-    Invisible(&'h VirtualHost),
+    /// A virtual host that has the name but no route visible to the request's namespace, or
+    /// none on the request's port (the second field).
+    Invisible(&'h VirtualHost, u16),
     /// The context binds hosts to this port, the request's, and none of them is the host:
     /// the lookup goes on in the hosts of every port.
     PortMissed(u16),
@@ -941,6 +968,20 @@ impl Inner {
                     if let Some(e) = claim.entries.first() {
                         claim.source = rules[e.rule as usize].source;
                     }
+                    let port_of = |e: &Entry| {
+                        let block = e.block.map(|b| &rules[e.rule as usize].blocks[b as usize]);
+                        block.and_then(|b| b.source.port)
+                    };
+                    claim.ports = claim
+                        .entries
+                        .iter()
+                        .map(port_of)
+                        .collect::<Option<Vec<u16>>>()
+                        .map(|mut ports| {
+                            ports.sort_unstable();
+                            ports.dedup();
+                            ports.into()
+                        });
                     for e in &mut claim.entries {
                         let block = e.block.map(|b| &rules[e.rule as usize].blocks[b as usize]);
                         e.hot = Hot::new(block, header_names);
@@ -1027,21 +1068,21 @@ impl Inner {
             if !ctx.listeners.is_empty()
                 && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
             {
-                if let Some(vh) = hosts.find(host, ns, view, expand, Some(port), on) {
+                if let Some(vh) = hosts.find(host, ns, view, expand, (Some(port), port), on) {
                     return Some(vh);
                 }
                 on(LookupStep::PortMissed(port));
             }
             // An Istio gateway: the hosts of the server port, and only those.
             if let Some((_, hosts)) = ctx.server_ports.iter().find(|(p, _)| *p == port) {
-                return hosts.find(host, ns, view, expand, Some(port), on);
+                return hosts.find(host, ns, view, expand, (Some(port), port), on);
             }
             // No server on the port (it may be named as the gateway Service's port, not the
             // server's): the hosts of every port.
             if ctx.servers_known && req.port().is_some() {
                 on(LookupStep::NoServer(port));
             }
-            ctx.hosts.find(host, ns, view, expand, None, on)
+            ctx.hosts.find(host, ns, view, expand, (None, port), on)
         })
     }
 }

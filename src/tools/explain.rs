@@ -615,15 +615,37 @@ fn look_up_host<'c, R: Request + ?Sized>(
             };
             group = port.map_or(PortGroup::AllPorts, PortGroup::Port);
         }
-        LookupStep::Invisible(vh) => host.notes.push(format!(
-            "virtual host {} has no route {}",
-            host_name(vh),
-            if sidecar {
-                format!("that namespace {ns} sees (exportTo) and its Sidecar imports")
+        LookupStep::Invisible(vh, port) => {
+            let elsewhere: Vec<String> = (vh.claims.iter())
+                .filter(|c| c.visibility.admits(ns) && !c.serves(Some(port)))
+                .flat_map(|c| c.ports.iter().flatten().map(u16::to_string))
+                .collect();
+            let no_http = (vh.claims.iter())
+                .any(|c| c.visibility.admits(ns) && c.ports.as_deref() == Some(&[]));
+            host.notes.push(if no_http && elsewhere.is_empty() {
+                format!(
+                    "virtual host {} has no http rules (only tls or tcp ones): it is not built",
+                    host_name(vh)
+                )
+            } else if elsewhere.is_empty() {
+                format!(
+                    "virtual host {} has no route {}",
+                    host_name(vh),
+                    if sidecar {
+                        format!("that namespace {ns} sees (exportTo) and its Sidecar imports")
+                    } else {
+                        format!("visible to namespace {ns}")
+                    }
+                )
             } else {
-                format!("visible to namespace {ns}")
-            }
-        )),
+                format!(
+                    "virtual host {} has no route on port {port}: its matches name port {} \
+                     only, so it is not built for this port",
+                    host_name(vh),
+                    elsewhere.join(", ")
+                )
+            })
+        }
         LookupStep::PortMissed(port) => host.notes.push(format!(
             "no host for port {port}; looked up in the hosts of every port"
         )),

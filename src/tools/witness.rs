@@ -910,7 +910,11 @@ fn namespace_options(
     }
     namespaces.retain(|ns| {
         p.vhost
-            .claim_for(ns.as_deref().unwrap_or(crate::DEFAULT_NAMESPACE), None)
+            .claim_for(
+                ns.as_deref().unwrap_or(crate::DEFAULT_NAMESPACE),
+                None,
+                None,
+            )
             .is_some_and(|c| std::ptr::eq(c, p.claim))
     });
     namespaces
