@@ -228,6 +228,9 @@ fn validate<'c>(
             Resource::ServiceEntry(o) => {
                 istio::service_entry::validate_service_entry(&o.spec, &mut report)
             }
+            Resource::WorkloadEntry(o) => {
+                istio::service_entry::validate_workload_entry(&o.spec, &mut report)
+            }
             Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
             Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),
