@@ -658,8 +658,8 @@ mod tests {
     /// istiod's ServiceEntry controller (istio/istio pilot/pkg/serviceregistry/serviceentry
     /// conversion.go `ConvertWorkloadEntry`, `convertWorkloadEntryToWorkloadInstance`,
     /// `convertWorkloadInstanceToServiceInstance`, and `services`' selection), on the
-    /// WorkloadEntry reference's example (istio.io docs reference/config/networking/
-    /// workload-entry, `details-svc` with a VM `vmSvc` and a selecting ServiceEntry): the
+    /// WorkloadEntry reference's example (istio/api `networking/v1alpha3/workload_entry.proto`:
+    /// `details-svc`, a VM at 2.2.2.2 and the ServiceEntry selecting `app: details-legacy`): the
     /// selected entries of the namespace become endpoints after the Pods, each with its
     /// labels (the metadata's winning), its `ports` value for the port's name, its weight and
     /// locality; a host name address only for a DNS entry.
