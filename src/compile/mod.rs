@@ -36,6 +36,7 @@ use self::istio::{destination_rule, gateway, virtual_service};
 use self::report::Report;
 
 pub(crate) use self::istio::lower::expand_host;
+pub(crate) use self::istio::service_entry::analyze_service_entries;
 
 /// Options of a compile.
 #[derive(Clone, Debug)]

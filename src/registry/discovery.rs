@@ -445,37 +445,29 @@ impl Discovery<'_> {
             })
             .collect();
         // What the selector selects, as istiod orders it (conversion.go `services`: by kind,
-        // Pods before WorkloadEntries, then by name).
-        let (pods, entries): (
-            Vec<&Object<Pod>>,
-            Vec<(&WorkloadEntry, BTreeMap<String, String>)>,
-        ) = match &spec.workload_selector {
-            Some(sel) => {
-                let selects = |labels: &BTreeMap<String, String>| {
-                    sel.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-                };
-                let pods = self
-                    .pods
-                    .range((ns, "")..)
-                    .take_while(|((pns, _), _)| *pns == ns)
-                    .map(|(_, p)| *p)
-                    .filter(|p| selects(&p.metadata.labels))
-                    .collect();
-                let entries = self
-                    .workload_entries
-                    .range((ns, "")..)
-                    .take_while(|((wns, _), _)| *wns == ns)
-                    .map(|(_, w)| (&w.spec, workload_entry_labels(w)))
-                    .filter(|(w, labels)| {
-                        // A host name address serves DNS entries only
-                        // (`DNSServiceEntryOnly`).
-                        selects(labels) && (dns || w.address.as_deref().is_some_and(is_ip_address))
-                    })
-                    .collect();
-                (pods, entries)
-            }
-            None => (Vec::new(), Vec::new()),
+        // Pods before WorkloadEntries, then by name). No selector selects nothing.
+        let selects = |labels: &BTreeMap<String, String>| {
+            spec.workload_selector
+                .as_ref()
+                .is_some_and(|sel| sel.labels.iter().all(|(k, v)| labels.get(k) == Some(v)))
         };
+        let pods: Vec<&Object<Pod>> = self
+            .pods
+            .range((ns, "")..)
+            .take_while(|((pns, _), _)| *pns == ns)
+            .map(|(_, p)| *p)
+            .filter(|p| selects(&p.metadata.labels))
+            .collect();
+        let entries: Vec<(&WorkloadEntry, BTreeMap<String, String>)> = self
+            .workload_entries
+            .range((ns, "")..)
+            .take_while(|((wns, _), _)| *wns == ns)
+            .map(|(_, w)| (&w.spec, workload_entry_labels(w)))
+            .filter(|(w, labels)| {
+                // A host name address serves DNS entries only (`DNSServiceEntryOnly`).
+                selects(labels) && (dns || w.address.as_deref().is_some_and(is_ip_address))
+            })
+            .collect();
         for host in spec.hosts.iter().filter(|h| !h.contains('*')) {
             let host = host.to_ascii_lowercase();
             for &(number, target, name) in &ports {

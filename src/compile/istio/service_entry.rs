@@ -3,9 +3,10 @@
 //! `ValidateWorkloadEntry` and `validateWorkloadEntry`, `validateExportTo` with service-entry
 //! rules, `ValidateAlphaWorkloadSelector`), every problem at its field path.
 //!
-//! Left out: the warning that TCP ports need `addresses` when IP auto-allocation is off (it
-//! depends on istiod's settings, which a config does not carry), and `unix://` endpoint socket
-//! checks beyond the prefix.
+//! Left out: the webhook's warning that TCP ports need `addresses` when IP auto-allocation is
+//! off (it depends on istiod's settings): `analyze` reports it as istioctl does (IST0134,
+//! [`analyze_service_entries`], with the mesh config's proxy metadata), beside IST0177; and
+//! `unix://` endpoint socket checks beyond the prefix.
 
 use std::collections::HashMap;
 
@@ -582,6 +583,137 @@ pub(crate) fn define_hosts(o: &Object<ServiceEntrySpec>, ns_default: &str, known
             },
         );
     }
+}
+
+/// istioctl's ServiceEntry analyzers (istio/istio pkg/config/analysis/analyzers/serviceentry)
+/// over the valid entries, as warnings for `analyze`:
+/// - `service-entry-addresses-required` (IST0134, `ProtocolAddressesAnalyzer`): an entry
+///   without `addresses` has a port whose protocol is unset or `TCP` (any case), and the mesh
+///   config does not have the proxies allocate addresses (`dns_auto_allocate`); one finding
+///   per such port, at `spec.ports[j]`. The entry's `status.addresses` (istiod's own
+///   allocation) is not read.
+/// - `conflicting-service-entry-protocol` (IST0177, `ConflictingServiceEntryProtocolAnalyzer`):
+///   two entries whose `exportTo` scopes meet (`*` or none meets every scope, `.` is the
+///   entry's namespace) define the same host (as written) and port number with protocols that
+///   differ (compared upper-cased; unset is a protocol of its own). Reported once, on the
+///   younger entry (Istio's creation order), at the first such port, naming the older one;
+///   entries exported to `~` (no one) conflict with nothing.
+pub(crate) fn analyze_service_entries(
+    valid: &[&Resource],
+    dns_auto_allocate: bool,
+    ns_default: &str,
+) -> Vec<crate::error::Diagnostic> {
+    use crate::error::{Diagnostic, ResourceId};
+    let entries = super::in_creation_order(
+        valid,
+        |r| match r {
+            Resource::ServiceEntry(o) => Some(&**o),
+            _ => None,
+        },
+        ns_default,
+    );
+    let id = |o: &Object<ServiceEntrySpec>| {
+        ResourceId::new("ServiceEntry", o.namespace(ns_default), &o.metadata.name)
+    };
+    let mut out = Vec::new();
+    for o in &entries {
+        if !o.spec.addresses.is_empty() || dns_auto_allocate {
+            continue;
+        }
+        for (j, p) in o.spec.ports.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let protocol = p.protocol.as_deref().unwrap_or("");
+            if !(protocol.is_empty() || protocol.eq_ignore_ascii_case("TCP")) {
+                continue;
+            }
+            let what = if protocol.is_empty() {
+                "no protocol (sniffed, TCP until proven HTTP)".to_string()
+            } else {
+                format!("protocol {protocol}")
+            };
+            out.push(Diagnostic::warning(
+                &id(o),
+                "service-entry-addresses-required",
+                format!("spec.ports[{j}]"),
+                format!(
+                    "port {} ({:?}) has {what}, and the entry has no addresses: a TCP \
+                     connection carries no host name, so without an address the proxies cannot \
+                     tell this service from others on the port; set addresses, or have the \
+                     proxies allocate them (proxyMetadata ISTIO_META_DNS_CAPTURE and \
+                     ISTIO_META_DNS_AUTO_ALLOCATE in the mesh config's defaultConfig)",
+                    p.number.unwrap_or(0),
+                    p.name.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    // The scopes an entry is visible in: None for every namespace.
+    let scopes = |o: &Object<ServiceEntrySpec>| -> Option<Vec<String>> {
+        let e = &o.spec.export_to;
+        if e.is_empty() || e.iter().any(|x| x == "*") {
+            return None;
+        }
+        Some(
+            e.iter()
+                .filter(|x| x.as_str() != "~")
+                .map(|x| {
+                    if x == "." {
+                        o.namespace(ns_default).to_string()
+                    } else {
+                        x.clone()
+                    }
+                })
+                .collect(),
+        )
+    };
+    let meet = |a: &Option<Vec<String>>, b: &Option<Vec<String>>| match (a, b) {
+        (Some(a), Some(b)) => a.iter().any(|x| b.contains(x)),
+        (Some(a), None) | (None, Some(a)) => !a.is_empty(),
+        (None, None) => true,
+    };
+    let visible: Vec<_> = entries.iter().map(|o| scopes(o)).collect();
+    for (k, o) in entries.iter().enumerate() {
+        'ports: for (j, p) in o.spec.ports.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let protocol = p.protocol.as_deref().unwrap_or("").to_ascii_uppercase();
+            for (i, older) in entries[..k].iter().enumerate() {
+                if !meet(&visible[i], &visible[k]) {
+                    continue;
+                }
+                let clash = older.spec.ports.iter().flatten().find(|q| {
+                    q.number == p.number
+                        && q.protocol.as_deref().unwrap_or("").to_ascii_uppercase() != protocol
+                });
+                let Some(q) = clash else { continue };
+                let Some(host) = o.spec.hosts.iter().find(|h| older.spec.hosts.contains(h)) else {
+                    continue;
+                };
+                let shown = |x: &str| {
+                    if x.is_empty() {
+                        "unset".to_string()
+                    } else {
+                        x.to_string()
+                    }
+                };
+                out.push(Diagnostic::warning(
+                    &id(o),
+                    "conflicting-service-entry-protocol",
+                    format!("spec.ports[{j}].protocol"),
+                    format!(
+                        "host {host:?} port {} is {} here and {} in {} (older), and both are \
+                         visible to the same namespaces: a client cannot tell which protocol \
+                         its proxy uses for the port",
+                        p.number.unwrap_or(0),
+                        shown(&protocol),
+                        shown(&q.protocol.as_deref().unwrap_or("").to_ascii_uppercase()),
+                        id(older),
+                    ),
+                ));
+                break 'ports;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
