@@ -77,6 +77,15 @@ impl Registry {
     /// is the Pod's readiness ([`Pod::ready`]). A Service alone, without Pods or slices,
     /// contributes no endpoints.
     ///
+    /// From a Service with a `selector`, not `ExternalName` and not headless (`clusterIP:
+    /// None`), whether or not slices name it: the loaded WorkloadEntry resources
+    /// (`networking.istio.io`, VMs) of its namespace whose labels (`spec.labels` with
+    /// `metadata.labels` over them) include the selector and whose address is an IP, one
+    /// endpoint per TCP Service port: at the entry's `ports` value for the Service port's name
+    /// when `targetPort` is a number (else that number); at the entry's port of that name
+    /// when `targetPort` is a name (an entry without it does not serve the port); else at the
+    /// Service port. Labels, weight and locality as below.
+    ///
     /// From a ServiceEntry (`networking.istio.io`), for each exact host (lowercase, as written;
     /// wildcard hosts have no endpoints) and each port with a number in 1..=65535, serving
     /// that port ([`Endpoint::service_port`]), as istiod's ServiceEntry conversion does:
@@ -148,6 +157,11 @@ impl Registry {
         for r in &config.resources {
             if let Resource::Service(svc) = r {
                 d.add_service_pods(svc);
+            }
+        }
+        for r in &config.resources {
+            if let Resource::Service(svc) = r {
+                d.add_service_workload_entries(svc);
             }
         }
         for r in &config.resources {
@@ -428,6 +442,55 @@ impl<'c> Discovery<'c> {
 }
 
 impl Discovery<'_> {
+    /// For a Service with a selector, not `ExternalName` and not headless: the WorkloadEntries
+    /// of its namespace whose labels include the selector and whose address is an IP, as
+    /// istiod's Kubernetes controller adds them to the Service's endpoints beside its slices'
+    /// (controller.go `serviceInstancesFromWorkloadInstances`,
+    /// `serviceInstanceFromWorkloadInstance`, util.go `findServiceTargetPort`).
+    fn add_service_workload_entries(&mut self, svc: &Object<ServiceSpec>) {
+        let ns = svc.namespace(&self.options.default_namespace);
+        let spec = &svc.spec;
+        if spec.selector.is_empty()
+            || spec.kind.as_deref() == Some("ExternalName")
+            || spec.cluster_ip.as_deref() == Some("None")
+        {
+            return;
+        }
+        let host = service_fqdn(&svc.metadata.name, ns, &self.options.cluster_domain);
+        let entries: Vec<(&WorkloadEntry, BTreeMap<String, String>)> = self
+            .workload_entries
+            .range((ns, "")..)
+            .take_while(|((wns, _), _)| *wns == ns)
+            .map(|(_, w)| (&w.spec, workload_entry_labels(w)))
+            .filter(|(w, labels)| {
+                spec.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                    && w.address.as_deref().is_some_and(is_ip_address)
+            })
+            .collect();
+        for (e, labels) in entries {
+            for port in spec.ports.iter().filter(|p| is_tcp(p.protocol.as_deref())) {
+                let Some(number) = port_number(port.port) else {
+                    continue;
+                };
+                // A number: the entry's port for the Service port's name, else that number. A
+                // name: the entry's port of that name, else the entry does not serve the port.
+                // None: the Service port.
+                let (name, target) = match target_port(port.target_port.as_ref()) {
+                    Some(Ok(n)) => (port.name.as_deref(), port_number(Some(n)).unwrap_or(number)),
+                    Some(Err(name)) => match port_number(e.ports.get(name).copied()) {
+                        Some(n) => (None, n),
+                        None => continue,
+                    },
+                    None => (None, number),
+                };
+                if let Some(mut ep) = workload_endpoint(e, labels.clone(), name, target) {
+                    ep.service_port = Some(number);
+                    self.add(&host, ep);
+                }
+            }
+        }
+    }
+
     /// The endpoints of one ServiceEntry (see [`Registry::from_config`]).
     fn add_service_entry(&mut self, se: &Object<crate::config::ServiceEntrySpec>) {
         let ns = se.namespace(&self.options.default_namespace);
@@ -473,7 +536,7 @@ impl Discovery<'_> {
             for &(number, target, name) in &ports {
                 let mut made = Vec::new();
                 for e in spec.endpoints.iter().flatten().flatten() {
-                    made.extend(workload_endpoint(e, e.labels.clone(), name, target));
+                    made.extend(workload_endpoint(e, e.labels.clone(), Some(name), target));
                 }
                 for pod in &pods {
                     let Some(ip) = pod.spec.ip() else { continue };
@@ -483,7 +546,7 @@ impl Discovery<'_> {
                     made.push(ep);
                 }
                 for (e, labels) in &entries {
-                    made.extend(workload_endpoint(e, labels.clone(), name, target));
+                    made.extend(workload_endpoint(e, labels.clone(), Some(name), target));
                 }
                 if made.is_empty()
                     && dns
@@ -525,24 +588,25 @@ fn workload_entry_labels(w: &Object<WorkloadEntry>) -> BTreeMap<String, String> 
     labels
 }
 
-/// The endpoint a `WorkloadEntry` (inline in a ServiceEntry, or a resource the entry's
-/// selector selects) is for the service port named `port_name` whose target is `target`, as
-/// istiod's conversion.go `convertEndpoint` and `convertWorkloadInstanceToServiceInstance`
-/// make it: at the entry's `ports` value for that name, else `target` (the port's
-/// `targetPort`, else its number); with `labels`, the weight (0 or absent: 1) and the
+/// The endpoint a `WorkloadEntry` (inline in a ServiceEntry, or a resource a selector
+/// selects) is for a service port: at the entry's `ports` value for `port_name`, else at
+/// `target`, as istiod's conversion.go `convertEndpoint` and
+/// `convertWorkloadInstanceToServiceInstance` make it for a ServiceEntry port (`port_name` its
+/// name, `target` its `targetPort`, else its number); with `labels`, the weight (0 or absent: 1) and the
 /// locality (`locality`, else the `istio-locality` label); healthy. None for an entry without
 /// an address (reachable only through its network's gateway) or at a `unix://` socket.
 fn workload_endpoint(
     e: &WorkloadEntry,
     labels: BTreeMap<String, String>,
-    port_name: &str,
+    port_name: Option<&str>,
     target: u16,
 ) -> Option<Endpoint> {
     let address = e.address.as_deref().filter(|a| !a.is_empty())?;
     if address.starts_with("unix://") {
         return None;
     }
-    let port = port_number(e.ports.get(port_name).copied()).unwrap_or(target);
+    let own = port_name.and_then(|n| port_number(e.ports.get(n).copied()));
+    let port = own.unwrap_or(target);
     let mut ep = Endpoint::new(address, port);
     ep.weight = e
         .weight
@@ -719,6 +783,65 @@ mod tests {
                 ("2.2.2.2", 9080),
                 ("vm.example.com", 80)
             ]
+        );
+    }
+
+    /// istio/istio pilot/pkg/serviceregistry/kube/controller/controller_test.go
+    /// `TestEndpoints_WorkloadInstances`: a Service whose `targetPort` is the name `http`
+    /// selects the WorkloadEntries of its namespace; an entry without an `http` port serves
+    /// nothing, the others serve at their `http` port, both kept though they share an IP. A
+    /// numeric `targetPort` takes the entry's port for the Service port's name, else the
+    /// number (util.go `findServiceTargetPort`); a headless Service selects none, nor does any
+    /// Service select an entry addressed by host name.
+    #[test]
+    fn workload_entries_selected_by_a_kubernetes_service() {
+        let we = |name: &str, address: &str, ports: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n\
+                 metadata: {{name: {name}, namespace: bookinfo-ratings}}\n\
+                 spec: {{address: {address}, labels: {{app: ratings}}, ports: {{{ports}}}}}\n---\n"
+            )
+        };
+        let svc = |name: &str, target: &str, extra: &str| {
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: bookinfo-ratings}}\n\
+                 spec: {{{extra}selector: {{app: ratings}}, ports: [{{name: http-port, port: 8080, \
+                 protocol: TCP, targetPort: {target}}}]}}\n---\n"
+            )
+        };
+        let yaml = [
+            svc("ratings", "http", ""),
+            svc("by-number", "9080", ""),
+            svc("headless", "9080", "clusterIP: None, "),
+            we("ratings-1", "2.2.2.2", ""),
+            we("ratings-2", "2.2.2.2", "http: 8082"),
+            we("ratings-3", "2.2.2.2", "http: 8083, http-port: 7070"),
+            we("ratings-dns", "vm.example.com", "http: 8084"),
+        ]
+        .concat();
+        let r = registry(&yaml);
+        let at = |host: &str| -> Vec<String> {
+            r.endpoints(host)
+                .iter()
+                .map(|e| format!("{}:{}", e.address, e.port))
+                .collect()
+        };
+        assert_eq!(
+            at("ratings.bookinfo-ratings.svc.cluster.local"),
+            ["2.2.2.2:8082", "2.2.2.2:8083"]
+        );
+        assert_eq!(
+            at("by-number.bookinfo-ratings.svc.cluster.local"),
+            ["2.2.2.2:9080", "2.2.2.2:7070"]
+        );
+        assert_eq!(
+            at("headless.bookinfo-ratings.svc.cluster.local"),
+            Vec::<String>::new()
+        );
+        let e = &r.endpoints("ratings.bookinfo-ratings.svc.cluster.local")[0];
+        assert_eq!(
+            (e.service_port, e.labels["app"].as_str()),
+            (Some(8080), "ratings")
         );
     }
 }
