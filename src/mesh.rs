@@ -50,6 +50,12 @@ pub struct MeshSettings {
     /// built-in default whole; `attempts` 0 (or `{}`) turns those routes' retries off. A
     /// route's own `retries` is not merged with it (route.go `applyHTTPRouteDestination`).
     pub default_http_retry_policy: Option<crate::config::virtual_service::HttpRetry>,
+    /// Whether the proxies allocate addresses for ServiceEntries that have none: the mesh
+    /// config's `defaultConfig.proxyMetadata` sets `ISTIO_META_DNS_CAPTURE` and
+    /// `ISTIO_META_DNS_AUTO_ALLOCATE` (or `PILOT_ENABLE_IP_AUTOALLOCATE`) to `"true"` (default
+    /// false). Routing does not depend on it; analyze does not ask such entries for
+    /// `addresses` (istioctl's `serviceentry.ProtocolAddressesAnalyzer`, IST0134).
+    pub dns_auto_allocate: bool,
 }
 
 impl Default for MeshSettings {
@@ -61,6 +67,7 @@ impl Default for MeshSettings {
             default_virtual_service_export_to: Vec::new(),
             default_service_export_to: Vec::new(),
             default_http_retry_policy: None,
+            dns_auto_allocate: false,
         }
     }
 }

@@ -186,6 +186,22 @@ const CASES: &[Expect] = &[
         "spec.http[0].route[0].destination",
         &["ServiceEntry default/httpbin", "80, 8080"],
     ),
+    warn(
+        "service-entry-addresses-required",
+        Some("IST0134"),
+        ("ServiceEntry", "default", "address-missing-lowercase"),
+        "spec.ports[0]",
+        &["port 22 (\"tcp\") has protocol tcp", "no addresses"],
+    ),
+    warn(
+        "conflicting-service-entry-protocol",
+        Some("IST0177"),
+        ("ServiceEntry", "default", "se-http"),
+        "spec.ports[0].protocol",
+        &[
+            "host \"example.com\" port 13835 is HTTP here and HTTPS in ServiceEntry default/se-https (older)",
+        ],
+    ),
 ];
 
 fn check(e: &Expect, f: &Finding) {
@@ -390,4 +406,100 @@ spec:
     let alone = Config::from_str(yaml.split("---").next().unwrap(), "t.yaml").unwrap();
     let analysis = analyze(&alone, &CompileOptions::default(), None);
     assert_eq!(analysis.with_code("destination-host-not-found").count(), 0);
+}
+
+/// istio/istio pkg/config/analysis/analyzers/analyzers_test.go, "missing Addresses and Protocol
+/// in Service Entry" over testdata/serviceentry-missing-addresses-protocol.yaml: IST0134 for
+/// test-03 (protocol absent), test-04 (protocol "") and test-07 (TCP), none for HTTPS or an
+/// entry with addresses; and none at all "with ISTIO_META_DNS_AUTO_ALLOCATE enabled"
+/// (serviceentry-missing-addresses-protocol-mesh-cfg.yaml, here as the root namespace's `istio`
+/// ConfigMap). DNS capture alone allocates nothing.
+#[test]
+fn service_entry_addresses_follow_the_mesh_config() {
+    let entry = |n: u32, protocol: &str, addresses: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+             metadata: {{name: service-entry-test-0{n}, namespace: default}}\n\
+             spec:\n  hosts: ['istio.io']\n  {addresses}exportTo: ['.']\n\
+             \x20 ports: [{{number: 443, name: https{protocol}}}]\n\
+             \x20 location: MESH_EXTERNAL\n  resolution: DNS\n---\n"
+        )
+    };
+    let entries = [
+        entry(1, ", protocol: HTTPS", ""),
+        entry(2, ", protocol: HTTPS", "addresses: [10.0.0.1]\n  "),
+        entry(3, "", ""),
+        entry(4, ", protocol: ''", ""),
+        entry(5, ", protocol: HTTPS", ""),
+        entry(6, ", protocol: TCP", "addresses: [10.0.0.1]\n  "),
+        entry(7, ", protocol: TCP", ""),
+    ]
+    .concat();
+    let flagged = |yaml: &str| -> Vec<String> {
+        let config = Config::from_str(yaml, "t.yaml").unwrap();
+        analyze(&config, &CompileOptions::default(), None)
+            .with_code("service-entry-addresses-required")
+            .map(|f| f.resource.as_ref().unwrap().name.clone())
+            .collect()
+    };
+    assert_eq!(
+        flagged(&entries),
+        [
+            "service-entry-test-03",
+            "service-entry-test-04",
+            "service-entry-test-07"
+        ]
+    );
+    let mesh = |metadata: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: istio, namespace: istio-system}}\n\
+             data:\n  mesh: |-\n    defaultConfig:\n      proxyMetadata: {{{metadata}}}\n"
+        )
+    };
+    let allocated = mesh("ISTIO_META_DNS_CAPTURE: 'true', ISTIO_META_DNS_AUTO_ALLOCATE: 'true'");
+    assert_eq!(
+        flagged(&format!("{entries}{allocated}")),
+        Vec::<String>::new()
+    );
+    let capture_only = mesh("ISTIO_META_DNS_CAPTURE: 'true'");
+    assert_eq!(flagged(&format!("{entries}{capture_only}")).len(), 3);
+}
+
+/// analyzers_test.go "ServiceEntry no conflict same protocol"
+/// (serviceentry-no-conflict-protocol.yaml) and "no conflict non-overlapping exportTo scopes"
+/// (serviceentry-conflicting-exportto.yaml) are clean; an entry exported everywhere meets one
+/// exported to a namespace, and protocols compare case-insensitively.
+#[test]
+fn service_entry_protocol_conflicts_follow_export_to() {
+    let entry = |name: &str, ns: &str, protocol: &str, export_to: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+             metadata: {{name: {name}, namespace: {ns}}}\n\
+             spec:\n  hosts: [example.com]\n  ports: [{{name: p-{name}, number: 443, protocol: {protocol}}}]\n\
+             \x20 resolution: DNS\n  exportTo: {export_to}\n---\n"
+        )
+    };
+    let conflicts = |yaml: String| -> Vec<String> {
+        let config = Config::from_str(&yaml, "t.yaml").unwrap();
+        analyze(&config, &CompileOptions::default(), None)
+            .with_code("conflicting-service-entry-protocol")
+            .map(|f| f.resource.as_ref().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        conflicts(entry("a", "default", "HTTPS", "[]") + &entry("b", "default", "https", "[]")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        conflicts(entry("a", "ns1", "HTTP", "['.']") + &entry("b", "ns2", "HTTPS", "['.']")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        conflicts(entry("a", "ns1", "HTTP", "['*']") + &entry("b", "ns2", "HTTPS", "['.']")),
+        ["ServiceEntry ns2/b"]
+    );
+    assert_eq!(
+        conflicts(entry("a", "ns1", "HTTP", "[ns3]") + &entry("b", "ns2", "HTTPS", "[ns3]")),
+        ["ServiceEntry ns2/b"]
+    );
 }

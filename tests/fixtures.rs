@@ -49,6 +49,11 @@
 //!     cors: {request: none|preflight|simple, origin_allowed, answered, status: 200 or null,
 //!            headers: [[name, value], ...]} or null   # Decision::cors; only the keys given
 //!                                    # are compared; null: the CORS filter does nothing
+//!     endpoint: "1.1.1.1:8080"       # requests only: the endpoint a Router picks with the
+//!                                    # draw, the registry read from the config
+//!                                    # (Registry::from_config); or no-endpoints |
+//!                                    # no-healthy-endpoint | not-forwarded | overflow |
+//!                                    # original-destination
 //! ```
 
 use std::path::Path;
@@ -57,6 +62,7 @@ mod common;
 use common::request;
 
 use meshroute::action::{Abort, Action};
+use meshroute::registry::{Pick, Registry, Router};
 use meshroute::{
     CompileOptions, Config, Decision, Outcome, OwnedConnection, OwnedRequest, Table, compile,
 };
@@ -144,6 +150,16 @@ fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
         }
     }
     let table = compiled.table;
+    // The endpoints the config's own resources describe, when a case asks for one.
+    let router = f["cases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["expect"].get("endpoint").is_some())
+        .then(|| {
+            let (registry, _) = Registry::from_config(&config, &(&options).into());
+            Router::new(&table, &registry).expect("the fixture's router builds")
+        });
     let mut n = 0;
     for case in f["cases"].as_array().into_iter().flatten() {
         n += 1;
@@ -168,6 +184,20 @@ fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
         let req = request(&case["request"]);
         let d = table.decide_with_draw(&req, draw);
         check(&label, &table, &req, &d, &case["expect"], failures);
+        if let (Some(want), Some(router)) = (case["expect"].get("endpoint"), &router) {
+            let got = match router.decide_with_draw(&req, draw).pick {
+                Pick::Endpoint(p) => format!("{}:{}", p.endpoint.address, p.endpoint.port),
+                Pick::NoEndpoints => "no-endpoints".into(),
+                Pick::NoHealthyEndpoint => "no-healthy-endpoint".into(),
+                Pick::NotForwarded => "not-forwarded".into(),
+                Pick::Overflow => "overflow".into(),
+                Pick::OriginalDestination => "original-destination".into(),
+                other => format!("{other:?}"),
+            };
+            if want != &Value::from(got.as_str()) {
+                failures.push(format!("{label}: endpoint: expected {want}, got {got:?}"));
+            }
+        }
     }
     n
 }
@@ -398,6 +428,8 @@ fn check(
                 });
                 fail(key, want, got);
             }
+            // Checked with the fixture's router (run_fixture).
+            "endpoint" => {}
             other => fail("unknown expectation", &Value::Null, Value::from(other)),
         }
     }

@@ -158,6 +158,13 @@ fn read(
         }
         m.default_http_retry_policy = Some(retry);
     }
+    if let Some(proxy) = &mesh.default_config {
+        // istioctl's ProtocolAddressesAnalyzer: DNS capture on, and one of the allocation
+        // switches, each the string "true".
+        let on = |k: &str| proxy.proxy_metadata.get(k).and_then(|v| v.as_str()) == Some("true");
+        m.dns_auto_allocate = on("ISTIO_META_DNS_CAPTURE")
+            && (on("ISTIO_META_DNS_AUTO_ALLOCATE") || on("PILOT_ENABLE_IP_AUTOALLOCATE"));
+    }
     if let Some(name) = mesh.path_normalization.and_then(|p| p.normalization) {
         match IstioPathNormalization::from_name(&name) {
             Some(level) => out.path_normalization = PathNormalization::istio(level),

@@ -36,6 +36,7 @@ use self::istio::{destination_rule, gateway, virtual_service};
 use self::report::Report;
 
 pub(crate) use self::istio::lower::expand_host;
+pub(crate) use self::istio::service_entry::analyze_service_entries;
 
 /// Options of a compile.
 #[derive(Clone, Debug)]
@@ -235,6 +236,9 @@ fn validate<'c>(
             Resource::Sidecar(o) => istio::sidecar::validate_sidecar(&o.spec, &mut report),
             Resource::ServiceEntry(o) => {
                 istio::service_entry::validate_service_entry(&o.spec, &mut report)
+            }
+            Resource::WorkloadEntry(o) => {
+                istio::service_entry::validate_workload_entry(&o.spec, &mut report)
             }
             Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
             Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),

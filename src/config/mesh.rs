@@ -37,6 +37,20 @@ pub struct MeshConfig {
     pub default_http_retry_policy: Option<HttpRetry>,
     /// `pathNormalization`.
     pub path_normalization: Option<ProxyPathNormalization>,
+    /// `defaultConfig`: the proxies' default `ProxyConfig`.
+    pub default_config: Option<ProxyConfig>,
+}
+
+/// `defaultConfig` (istio/api `mesh/v1alpha1/proxy.proto` `ProxyConfig`): the field meshroute
+/// reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ProxyConfig {
+    /// `proxyMetadata`: environment variables of every proxy (strings; another value is kept
+    /// and counts as unset).
+    #[serde(default)]
+    pub proxy_metadata: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// `outboundTrafficPolicy`.

@@ -177,6 +177,9 @@ pub enum Resource {
     ConfigMap(Box<Object<mesh::ConfigMapData>>),
     /// networking.istio.io ServiceEntry (a service of the registry: hosts, ports, endpoints).
     ServiceEntry(Box<Object<ServiceEntrySpec>>),
+    /// networking.istio.io WorkloadEntry (a workload outside Kubernetes, such as a VM: an
+    /// endpoint of the ServiceEntries whose `workloadSelector` selects it).
+    WorkloadEntry(Box<Object<service_entry::WorkloadEntry>>),
 }
 
 /// Applies `$body` to the `Object` inside any variant.
@@ -199,6 +202,7 @@ macro_rules! with_object {
             Resource::Sidecar($o) => $body,
             Resource::ConfigMap($o) => $body,
             Resource::ServiceEntry($o) => $body,
+            Resource::WorkloadEntry($o) => $body,
         }
     };
 }
@@ -233,6 +237,7 @@ impl Resource {
             Resource::Sidecar(_) => "Sidecar",
             Resource::ConfigMap(_) => "ConfigMap",
             Resource::ServiceEntry(_) => "ServiceEntry",
+            Resource::WorkloadEntry(_) => "WorkloadEntry",
         }
     }
 
@@ -579,6 +584,7 @@ impl Config {
             "Sidecar" => object!(Sidecar),
             "ConfigMap" => object!(ConfigMap),
             "ServiceEntry" => object!(ServiceEntry),
+            "WorkloadEntry" => object!(WorkloadEntry),
             _ => self.resources.push(Resource::Namespace(Box::new(Object {
                 api_version,
                 metadata,
@@ -883,7 +889,9 @@ fn is_routed_kind(api_version: &str, kind: &str) -> bool {
     let gateway_api = group == "gateway.networking.k8s.io" && matches!(version, "v1" | "v1beta1");
     let core = api_version == "v1";
     match kind {
-        "VirtualService" | "DestinationRule" | "Sidecar" | "ServiceEntry" => istio,
+        "VirtualService" | "DestinationRule" | "Sidecar" | "ServiceEntry" | "WorkloadEntry" => {
+            istio
+        }
         "Gateway" => istio || gateway_api,
         "HTTPRoute" | "GRPCRoute" | "ReferenceGrant" => gateway_api,
         // TLSRoute: v1alpha2, v1alpha3 and v1; TCPRoute: v1alpha2 and v1 (where CRDs serve it).

@@ -58,7 +58,9 @@ pub struct ServiceEntryPort {
     pub target_port: Option<i64>,
 }
 
-/// One inline endpoint (`spec.endpoints[]`, a `WorkloadEntry`).
+/// A `WorkloadEntry`: one inline endpoint of a ServiceEntry (`spec.endpoints[]`), and the
+/// `spec` of a WorkloadEntry resource (istio/api `networking/v1alpha3/workload_entry.proto`,
+/// the same message), which the ServiceEntries of its namespace select by its labels.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
@@ -68,7 +70,8 @@ pub struct WorkloadEntry {
     /// Port by service port name: where this endpoint serves that port.
     #[serde(default)]
     pub ports: BTreeMap<String, i64>,
-    /// Labels (subsets select endpoints by them).
+    /// Labels (subsets select endpoints by them). Of a WorkloadEntry resource, its
+    /// `metadata.labels` count too, winning on conflict (as istiod merges them).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Network the endpoint is on.

@@ -1,11 +1,13 @@
 //! Endpoints from Kubernetes resources: EndpointSlices with the labels of the Pods they name,
-//! and the Pods of Services no slice covers ([`Registry::from_config`]).
+//! the Pods of Services no slice covers, and the endpoints of Istio ServiceEntries (inline, or
+//! the Pods and WorkloadEntries their `workloadSelector` selects) ([`Registry::from_config`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Endpoint, Registry};
 use crate::config::discovery::{EndpointSlice, Pod, target_port};
 use crate::config::gateway_api::ServiceSpec;
+use crate::config::service_entry::WorkloadEntry;
 use crate::config::{Config, Object, Resource};
 use crate::error::{Diagnostic, ResourceId};
 use crate::predicate::host::service_fqdn;
@@ -75,16 +77,31 @@ impl Registry {
     /// is the Pod's readiness ([`Pod::ready`]). A Service alone, without Pods or slices,
     /// contributes no endpoints.
     ///
+    /// From a Service with a `selector`, not `ExternalName` and not headless (`clusterIP:
+    /// None`), whether or not slices name it: the loaded WorkloadEntry resources
+    /// (`networking.istio.io`, VMs) of its namespace whose labels (`spec.labels` with
+    /// `metadata.labels` over them) include the selector and whose address is an IP, one
+    /// endpoint per TCP Service port: at the entry's `ports` value for the Service port's name
+    /// when `targetPort` is a number (else that number); at the entry's port of that name
+    /// when `targetPort` is a name (an entry without it does not serve the port); else at the
+    /// Service port. Labels, weight and locality as below.
+    ///
     /// From a ServiceEntry (`networking.istio.io`), for each exact host (lowercase, as written;
     /// wildcard hosts have no endpoints) and each port with a number in 1..=65535, serving
     /// that port ([`Endpoint::service_port`]), as istiod's ServiceEntry conversion does:
     /// - inline `endpoints` (resolution `STATIC`, `DNS` or `DNS_ROUND_ROBIN`): one endpoint per
     ///   entry, at its `ports` value for the port's name, else the port's `targetPort`, else its
     ///   number; with the entry's labels (subsets select them), weight (0 or absent: 1) and
-    ///   locality; healthy. `unix://` addresses are skipped;
+    ///   locality (else its `istio-locality` label); healthy. `unix://` addresses and entries
+    ///   without an address are skipped;
     /// - `workloadSelector`: the loaded Pods of the entry's namespace whose labels include the
     ///   selector, at their IP and the `targetPort` (else the number), with the Pod's labels
-    ///   and readiness;
+    ///   and readiness; then the loaded WorkloadEntry resources (`networking.istio.io`) of the
+    ///   entry's namespace whose labels (`spec.labels` with `metadata.labels` over them)
+    ///   include the selector, each an endpoint as an inline one, with those labels. A
+    ///   WorkloadEntry whose address is a host name is selected only by entries of resolution
+    ///   `DNS` or `DNS_ROUND_ROBIN`. Its health-check status (written by istiod when the
+    ///   `proxy.istio.io/health-checks-enabled` annotation is set) is not read: it is healthy;
     /// - resolution `DNS` or `DNS_ROUND_ROBIN` without endpoints or selector: the host itself,
     ///   as a DNS name, at the `targetPort` (else the number);
     /// - resolution `NONE`: none (requests go to the address the client asked for).
@@ -125,6 +142,7 @@ impl Registry {
         let mut d = Discovery {
             options,
             pods: pods_by_name(config, ns_default),
+            workload_entries: workload_entries_by_name(config, ns_default),
             registry: Registry::new(),
             diagnostics: Vec::new(),
             seen: BTreeSet::new(),
@@ -139,6 +157,11 @@ impl Registry {
         for r in &config.resources {
             if let Resource::Service(svc) = r {
                 d.add_service_pods(svc);
+            }
+        }
+        for r in &config.resources {
+            if let Resource::Service(svc) = r {
+                d.add_service_workload_entries(svc);
             }
         }
         for r in &config.resources {
@@ -165,10 +188,27 @@ fn pods_by_name<'c>(
     pods
 }
 
+/// WorkloadEntries by (namespace, name); the first loaded wins.
+fn workload_entries_by_name<'c>(
+    config: &'c Config,
+    ns_default: &'c str,
+) -> BTreeMap<(&'c str, &'c str), &'c Object<WorkloadEntry>> {
+    let mut entries = BTreeMap::new();
+    for r in &config.resources {
+        if let Resource::WorkloadEntry(w) = r {
+            entries
+                .entry((w.namespace(ns_default), w.metadata.name.as_str()))
+                .or_insert(&**w);
+        }
+    }
+    entries
+}
+
 /// A registry being read from resources.
 struct Discovery<'c> {
     options: &'c RegistryOptions,
     pods: BTreeMap<(&'c str, &'c str), &'c Object<Pod>>,
+    workload_entries: BTreeMap<(&'c str, &'c str), &'c Object<WorkloadEntry>>,
     registry: Registry,
     diagnostics: Vec<Diagnostic>,
     /// (host, address, port) already added, to keep duplicates across slices once.
@@ -402,73 +442,112 @@ impl<'c> Discovery<'c> {
 }
 
 impl Discovery<'_> {
+    /// For a Service with a selector, not `ExternalName` and not headless: the WorkloadEntries
+    /// of its namespace whose labels include the selector and whose address is an IP, as
+    /// istiod's Kubernetes controller adds them to the Service's endpoints beside its slices'
+    /// (controller.go `serviceInstancesFromWorkloadInstances`,
+    /// `serviceInstanceFromWorkloadInstance`, util.go `findServiceTargetPort`).
+    fn add_service_workload_entries(&mut self, svc: &Object<ServiceSpec>) {
+        let ns = svc.namespace(&self.options.default_namespace);
+        let spec = &svc.spec;
+        if spec.selector.is_empty()
+            || spec.kind.as_deref() == Some("ExternalName")
+            || spec.cluster_ip.as_deref() == Some("None")
+        {
+            return;
+        }
+        let host = service_fqdn(&svc.metadata.name, ns, &self.options.cluster_domain);
+        let entries: Vec<(&WorkloadEntry, BTreeMap<String, String>)> = self
+            .workload_entries
+            .range((ns, "")..)
+            .take_while(|((wns, _), _)| *wns == ns)
+            .map(|(_, w)| (&w.spec, workload_entry_labels(w)))
+            .filter(|(w, labels)| {
+                spec.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                    && w.address.as_deref().is_some_and(is_ip_address)
+            })
+            .collect();
+        for (e, labels) in entries {
+            for port in spec.ports.iter().filter(|p| is_tcp(p.protocol.as_deref())) {
+                let Some(number) = port_number(port.port) else {
+                    continue;
+                };
+                // A number: the entry's port for the Service port's name, else that number. A
+                // name: the entry's port of that name, else the entry does not serve the port.
+                // None: the Service port.
+                let (name, target) = match target_port(port.target_port.as_ref()) {
+                    Some(Ok(n)) => (port.name.as_deref(), port_number(Some(n)).unwrap_or(number)),
+                    Some(Err(name)) => match port_number(e.ports.get(name).copied()) {
+                        Some(n) => (None, n),
+                        None => continue,
+                    },
+                    None => (None, number),
+                };
+                if let Some(mut ep) = workload_endpoint(e, labels.clone(), name, target) {
+                    ep.service_port = Some(number);
+                    self.add(&host, ep);
+                }
+            }
+        }
+    }
+
     /// The endpoints of one ServiceEntry (see [`Registry::from_config`]).
     fn add_service_entry(&mut self, se: &Object<crate::config::ServiceEntrySpec>) {
         let ns = se.namespace(&self.options.default_namespace);
         let spec = &se.spec;
         let resolution = spec.resolution.as_deref().unwrap_or("NONE");
-        let valid = |n: Option<i64>| {
-            n.filter(|n| (1..=65535).contains(n))
-                .and_then(|n| u16::try_from(n).ok())
-        };
+        let dns = matches!(resolution, "DNS" | "DNS_ROUND_ROBIN");
         let ports: Vec<(u16, u16, &str)> = spec
             .ports
             .iter()
             .flatten()
             .filter_map(|p| {
-                let number = valid(p.number)?;
-                let target = valid(p.target_port).unwrap_or(number);
+                let number = port_number(p.number)?;
+                let target = port_number(p.target_port).unwrap_or(number);
                 Some((number, target, p.name.as_deref().unwrap_or("")))
             })
             .collect();
-        let selected: Vec<&Object<Pod>> = match &spec.workload_selector {
-            Some(sel) => self
-                .pods
-                .range((ns, "")..)
-                .take_while(|((pns, _), _)| *pns == ns)
-                .map(|(_, p)| *p)
-                .filter(|p| {
-                    sel.labels
-                        .iter()
-                        .all(|(k, v)| p.metadata.labels.get(k) == Some(v))
-                })
-                .collect(),
-            None => Vec::new(),
+        // What the selector selects, as istiod orders it (conversion.go `services`: by kind,
+        // Pods before WorkloadEntries, then by name). No selector selects nothing.
+        let selects = |labels: &BTreeMap<String, String>| {
+            spec.workload_selector
+                .as_ref()
+                .is_some_and(|sel| sel.labels.iter().all(|(k, v)| labels.get(k) == Some(v)))
         };
+        let pods: Vec<&Object<Pod>> = self
+            .pods
+            .range((ns, "")..)
+            .take_while(|((pns, _), _)| *pns == ns)
+            .map(|(_, p)| *p)
+            .filter(|p| selects(&p.metadata.labels))
+            .collect();
+        let entries: Vec<(&WorkloadEntry, BTreeMap<String, String>)> = self
+            .workload_entries
+            .range((ns, "")..)
+            .take_while(|((wns, _), _)| *wns == ns)
+            .map(|(_, w)| (&w.spec, workload_entry_labels(w)))
+            .filter(|(w, labels)| {
+                // A host name address serves DNS entries only (`DNSServiceEntryOnly`).
+                selects(labels) && (dns || w.address.as_deref().is_some_and(is_ip_address))
+            })
+            .collect();
         for host in spec.hosts.iter().filter(|h| !h.contains('*')) {
             let host = host.to_ascii_lowercase();
             for &(number, target, name) in &ports {
                 let mut made = Vec::new();
                 for e in spec.endpoints.iter().flatten().flatten() {
-                    let Some(address) = e.address.as_deref().filter(|a| !a.is_empty()) else {
-                        continue;
-                    };
-                    if address.starts_with("unix://") {
-                        continue;
-                    }
-                    let port = valid(e.ports.get(name).copied()).unwrap_or(target);
-                    let mut ep = Endpoint::new(address, port);
-                    ep.labels = e.labels.clone();
-                    ep.weight = e
-                        .weight
-                        .and_then(|w| u32::try_from(w).ok())
-                        .filter(|&w| w > 0)
-                        .unwrap_or(1);
-                    ep.locality = e
-                        .locality
-                        .as_deref()
-                        .filter(|l| !l.is_empty())
-                        .map(Into::into);
-                    made.push(ep);
+                    made.extend(workload_endpoint(e, e.labels.clone(), Some(name), target));
                 }
-                for pod in &selected {
+                for pod in &pods {
                     let Some(ip) = pod.spec.ip() else { continue };
                     let mut ep = Endpoint::new(ip, target).healthy(pod.spec.ready());
                     ep.labels = pod.metadata.labels.clone();
                     ep.locality = locality(&ep.labels, None);
                     made.push(ep);
                 }
-                let dns = matches!(resolution, "DNS" | "DNS_ROUND_ROBIN");
+                for (e, labels) in &entries {
+                    made.extend(workload_endpoint(e, labels.clone(), Some(name), target));
+                }
                 if made.is_empty()
                     && dns
                     && spec.endpoints.is_none()
@@ -483,6 +562,66 @@ impl Discovery<'_> {
             }
         }
     }
+}
+
+/// A port number in 1..=65535.
+fn port_number(n: Option<i64>) -> Option<u16> {
+    n.filter(|n| (1..=65535).contains(n))
+        .and_then(|n| u16::try_from(n).ok())
+}
+
+/// Whether `address` is an IP address (not a host name or a `unix://` socket).
+fn is_ip_address(address: &str) -> bool {
+    address.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// A WorkloadEntry resource's labels: its `spec.labels` with its `metadata.labels` over them
+/// (conversion.go `ConvertWorkloadEntry`: "precedence to the metadata").
+fn workload_entry_labels(w: &Object<WorkloadEntry>) -> BTreeMap<String, String> {
+    let mut labels = w.spec.labels.clone();
+    labels.extend(
+        w.metadata
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    labels
+}
+
+/// The endpoint a `WorkloadEntry` (inline in a ServiceEntry, or a resource a selector
+/// selects) is for a service port: at the entry's `ports` value for `port_name`, else at
+/// `target`, as istiod's conversion.go `convertEndpoint` and
+/// `convertWorkloadInstanceToServiceInstance` make it for a ServiceEntry port (`port_name` its
+/// name, `target` its `targetPort`, else its number); with `labels`, the weight (0 or absent: 1) and the
+/// locality (`locality`, else the `istio-locality` label); healthy. None for an entry without
+/// an address (reachable only through its network's gateway) or at a `unix://` socket.
+fn workload_endpoint(
+    e: &WorkloadEntry,
+    labels: BTreeMap<String, String>,
+    port_name: Option<&str>,
+    target: u16,
+) -> Option<Endpoint> {
+    let address = e.address.as_deref().filter(|a| !a.is_empty())?;
+    if address.starts_with("unix://") {
+        return None;
+    }
+    let own = port_name.and_then(|n| port_number(e.ports.get(n).copied()));
+    let port = own.unwrap_or(target);
+    let mut ep = Endpoint::new(address, port);
+    ep.weight = e
+        .weight
+        .and_then(|w| u32::try_from(w).ok())
+        .filter(|&w| w > 0)
+        .unwrap_or(1);
+    ep.locality = match e.locality.as_deref().filter(|l| !l.is_empty()) {
+        Some(l) => Some(l.into()),
+        None => labels
+            .get(super::LOCALITY_LABEL)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.replace('.', "/").into()),
+    };
+    ep.labels = labels;
+    Some(ep)
 }
 
 /// An endpoint's locality from its labels and its slice `zone` (see [`Registry::from_config`]).
@@ -570,5 +709,139 @@ mod tests {
         assert_eq!(vm[0].labels["version"], "v2");
         let dns = r.endpoints("httpbin.org");
         assert_eq!((&*dns[0].address, dns[0].port), ("httpbin.org", 80));
+    }
+
+    /// istiod's ServiceEntry controller (istio/istio pilot/pkg/serviceregistry/serviceentry
+    /// conversion.go `ConvertWorkloadEntry`, `convertWorkloadEntryToWorkloadInstance`,
+    /// `convertWorkloadInstanceToServiceInstance`, and `services`' selection), on the
+    /// WorkloadEntry reference's example (istio/api `networking/v1alpha3/workload_entry.proto`:
+    /// `details-svc`, a VM at 2.2.2.2 and the ServiceEntry selecting `app: details-legacy`): the
+    /// selected entries of the namespace become endpoints after the Pods, each with its
+    /// labels (the metadata's winning), its `ports` value for the port's name, its weight and
+    /// locality; a host name address only for a DNS entry.
+    #[test]
+    fn workload_entries_selected_by_a_service_entry() {
+        let r = registry(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+             metadata: {name: details-svc, namespace: bookinfo}\n\
+             spec:\n  hosts: [details.bookinfo.com]\n  location: MESH_INTERNAL\n\
+             \x20 ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]\n\
+             \x20 resolution: STATIC\n  workloadSelector: {labels: {app: details-legacy}}\n---\n\
+             apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n\
+             metadata: {name: vm-b, namespace: bookinfo, labels: {version: v2}}\n\
+             spec:\n  serviceAccount: details-legacy\n  address: 2.2.2.2\n\
+             \x20 labels: {app: details-legacy, version: v1, istio-locality: us-east1.b}\n\
+             \x20 ports: {http: 9080}\n  weight: 3\n---\n\
+             apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n\
+             metadata: {name: vm-a, namespace: bookinfo}\n\
+             spec: {address: 1.1.1.1, labels: {app: details-legacy, version: v1}, locality: us-east1/a}\n---\n\
+             apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n\
+             metadata: {name: vm-dns, namespace: bookinfo}\n\
+             spec: {address: vm.example.com, labels: {app: details-legacy}}\n---\n\
+             apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n\
+             metadata: {name: vm-other, namespace: other}\n\
+             spec: {address: 3.3.3.3, labels: {app: details-legacy}}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: z-pod, namespace: bookinfo, labels: {app: details-legacy}}\n\
+             status: {podIP: 10.0.0.9}\n---\n\
+             apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+             metadata: {name: dns, namespace: bookinfo}\n\
+             spec:\n  hosts: [vm.bookinfo.com]\n  ports: [{number: 80, name: http}]\n\
+             \x20 resolution: DNS\n  workloadSelector: {labels: {app: details-legacy}}\n",
+        );
+        let eps = r.endpoints("details.bookinfo.com");
+        let got: Vec<_> = eps
+            .iter()
+            .map(|e| {
+                (
+                    &*e.address,
+                    e.port,
+                    e.weight,
+                    e.labels.get("version").map(String::as_str),
+                    e.locality.as_deref(),
+                    e.service_port,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("10.0.0.9", 8080, 1, None, None, Some(80)),
+                ("1.1.1.1", 8080, 1, Some("v1"), Some("us-east1/a"), Some(80)),
+                ("2.2.2.2", 9080, 3, Some("v2"), Some("us-east1/b"), Some(80)),
+            ]
+        );
+        let dns: Vec<_> = r
+            .endpoints("vm.bookinfo.com")
+            .iter()
+            .map(|e| (&*e.address, e.port))
+            .collect();
+        assert_eq!(
+            dns,
+            [
+                ("10.0.0.9", 80),
+                ("1.1.1.1", 80),
+                ("2.2.2.2", 9080),
+                ("vm.example.com", 80)
+            ]
+        );
+    }
+
+    /// istio/istio pilot/pkg/serviceregistry/kube/controller/controller_test.go
+    /// `TestEndpoints_WorkloadInstances`: a Service whose `targetPort` is the name `http`
+    /// selects the WorkloadEntries of its namespace; an entry without an `http` port serves
+    /// nothing, the others serve at their `http` port, both kept though they share an IP. A
+    /// numeric `targetPort` takes the entry's port for the Service port's name, else the
+    /// number (util.go `findServiceTargetPort`); a headless Service selects none, nor does any
+    /// Service select an entry addressed by host name.
+    #[test]
+    fn workload_entries_selected_by_a_kubernetes_service() {
+        let we = |name: &str, address: &str, ports: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\n\
+                 metadata: {{name: {name}, namespace: bookinfo-ratings}}\n\
+                 spec: {{address: {address}, labels: {{app: ratings}}, ports: {{{ports}}}}}\n---\n"
+            )
+        };
+        let svc = |name: &str, target: &str, extra: &str| {
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: bookinfo-ratings}}\n\
+                 spec: {{{extra}selector: {{app: ratings}}, ports: [{{name: http-port, port: 8080, \
+                 protocol: TCP, targetPort: {target}}}]}}\n---\n"
+            )
+        };
+        let yaml = [
+            svc("ratings", "http", ""),
+            svc("by-number", "9080", ""),
+            svc("headless", "9080", "clusterIP: None, "),
+            we("ratings-1", "2.2.2.2", ""),
+            we("ratings-2", "2.2.2.2", "http: 8082"),
+            we("ratings-3", "2.2.2.2", "http: 8083, http-port: 7070"),
+            we("ratings-dns", "vm.example.com", "http: 8084"),
+        ]
+        .concat();
+        let r = registry(&yaml);
+        let at = |host: &str| -> Vec<String> {
+            r.endpoints(host)
+                .iter()
+                .map(|e| format!("{}:{}", e.address, e.port))
+                .collect()
+        };
+        assert_eq!(
+            at("ratings.bookinfo-ratings.svc.cluster.local"),
+            ["2.2.2.2:8082", "2.2.2.2:8083"]
+        );
+        assert_eq!(
+            at("by-number.bookinfo-ratings.svc.cluster.local"),
+            ["2.2.2.2:9080", "2.2.2.2:7070"]
+        );
+        assert_eq!(
+            at("headless.bookinfo-ratings.svc.cluster.local"),
+            Vec::<String>::new()
+        );
+        let e = &r.endpoints("ratings.bookinfo-ratings.svc.cluster.local")[0];
+        assert_eq!(
+            (e.service_port, e.labels["app"].as_str()),
+            (Some(8080), "ratings")
+        );
     }
 }

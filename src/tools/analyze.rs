@@ -36,6 +36,8 @@
 //! | `unresolved-backend` | | warning | HTTPRoute / GRPCRoute, `…backendRefs[j]` | the backend cannot be used (`ResolvedRefs` false); its share is refused |
 //! | `destination-host-not-found` | IST0101 | warning | VirtualService, `…destination.host` (`…mirror.host`) | no loaded Service or ServiceEntry visible to the VirtualService's namespace (or to a namespace it is exported to) defines the host; checked only when the input holds a Service or a ServiceEntry |
 //! | `destination-port-required` | IST0112 | warning | VirtualService, `…destination` | the destination names no port and the Service or ServiceEntry defining its host has several |
+//! | `service-entry-addresses-required` | IST0134 | warning | ServiceEntry, `spec.ports[j]` | the entry has no `addresses` and this port's protocol is unset or TCP, and the mesh config (`defaultConfig.proxyMetadata`) does not have the proxies allocate addresses |
+//! | `conflicting-service-entry-protocol` | IST0177 | warning | ServiceEntry, `spec.ports[j].protocol` | an older ServiceEntry visible to some of the same namespaces defines the same host and port number with another protocol |
 //!
 //! Every other compile diagnostic passes through with its code, as a warning unless it is a
 //! note: `deprecated-field`, `ineffective-field`, `ineffective-fault`, `unsupported-redirect-code`,
@@ -231,6 +233,8 @@ fn istio_code(code: &str) -> Option<&'static str> {
         "subset-no-endpoints" => "IST0173",
         "destination-host-not-found" => "IST0101",
         "destination-port-required" => "IST0112",
+        "service-entry-addresses-required" => "IST0134",
+        "conflicting-service-entry-protocol" => "IST0177",
         _ => return None,
     })
 }
@@ -344,6 +348,25 @@ pub fn analyze(
         findings.extend(r.errors.iter().map(|e| Finding::from_error(e, &r.resource)));
     }
     findings.extend(compiled.diagnostics.iter().map(Finding::from_diagnostic));
+    // The resources that serve: not rejected, each id once (the first loaded).
+    let mut seen = std::collections::HashSet::new();
+    let serving: Vec<&Resource> = config
+        .resources
+        .iter()
+        .filter(|r| {
+            let id = r.id(&options.default_namespace);
+            !compiled.rejected.iter().any(|x| x.resource == id) && seen.insert(id)
+        })
+        .collect();
+    findings.extend(
+        crate::compile::analyze_service_entries(
+            &serving,
+            compiled.table.mesh().dns_auto_allocate,
+            &options.default_namespace,
+        )
+        .iter()
+        .map(Finding::from_diagnostic),
+    );
     if let Some(known) = compiled.table.inner.known() {
         let rejected = |id: &ResourceId| compiled.rejected.iter().any(|r| r.resource == *id);
         for res in &config.resources {

@@ -6,7 +6,8 @@
 //!   [`reachability`] for the webhook's IST0130/IST0131 warnings;
 //! * [`destination_rule`]: `DestinationRule` validation (`ValidateDestinationRule`);
 //! * [`gateway`]: Istio `Gateway` validation (`ValidateGateway`);
-//! * [`service_entry`]: `ServiceEntry` validation (`ValidateServiceEntry`);
+//! * [`service_entry`]: `ServiceEntry` and `WorkloadEntry` validation (`ValidateServiceEntry`,
+//!   `ValidateWorkloadEntry`), and istioctl's ServiceEntry analyzers;
 //! * [`delegate`]: delegation, a root VirtualService merged with its delegates;
 //! * [`lower`]: a valid VirtualService into compiled rules, with its DestinationRule subsets;
 //! * [`place`]: the lowered VirtualServices into the table's hosts, in Istio's precedence;

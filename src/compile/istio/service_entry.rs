@@ -1,11 +1,12 @@
-//! Validation of an Istio `ServiceEntry`, rule for rule as Istio's admission webhook
-//! (istio/istio `pkg/config/validation/validation.go`: `ValidateServiceEntry`,
-//! `validateWorkloadEntry`, `validateExportTo` with service-entry rules,
-//! `ValidateAlphaWorkloadSelector`), every problem at its field path.
+//! Validation of an Istio `ServiceEntry` and `WorkloadEntry`, rule for rule as Istio's admission
+//! webhook (istio/istio `pkg/config/validation/validation.go`: `ValidateServiceEntry`,
+//! `ValidateWorkloadEntry` and `validateWorkloadEntry`, `validateExportTo` with service-entry
+//! rules, `ValidateAlphaWorkloadSelector`), every problem at its field path.
 //!
-//! Left out: the warning that TCP ports need `addresses` when IP auto-allocation is off (it
-//! depends on istiod's settings, which a config does not carry), and `unix://` endpoint socket
-//! checks beyond the prefix.
+//! Left out: the webhook's warning that TCP ports need `addresses` when IP auto-allocation is
+//! off (it depends on istiod's settings): `analyze` reports it as istioctl does (IST0134,
+//! [`analyze_service_entries`], with the mesh config's proxy metadata), beside IST0177; and
+//! `unix://` endpoint socket checks beyond the prefix.
 
 use std::collections::HashMap;
 
@@ -94,7 +95,13 @@ pub(crate) fn validate_service_entry(spec: &ServiceEntrySpec, report: &mut Repor
         Some("STATIC") => {
             null_endpoints(spec, report);
             for (i, e) in endpoints(spec) {
-                workload_entry(e, &names, false, &format!("spec.endpoints[{i}]"), report);
+                workload_entry(
+                    e,
+                    Some(&names),
+                    false,
+                    &format!("spec.endpoints[{i}]"),
+                    report,
+                );
             }
         }
         Some(r @ ("DNS" | "DNS_ROUND_ROBIN")) => dns(spec, r, &names, report),
@@ -280,11 +287,20 @@ fn ports<'s>(spec: &'s ServiceEntrySpec, report: &mut Report) -> HashMap<&'s str
     names
 }
 
-/// `validateWorkloadEntry` for one inline endpoint: `fqdn` allows a host name address (DNS
-/// resolution).
+/// Validates the `spec` of a WorkloadEntry resource, as the webhook's `ValidateWorkloadEntry`:
+/// the address is required unless a `network` is set (then a warning), and is an IP address, a
+/// host name or a `unix://` socket; port names are DNS-1123 labels and port numbers in
+/// 1..=65535 (which service ports they name is not known without a ServiceEntry, so not
+/// checked); labels are valid; the weight fits in 32 bits.
+pub(crate) fn validate_workload_entry(spec: &WorkloadEntry, report: &mut Report) {
+    workload_entry(spec, None, true, "spec", report);
+}
+
+/// `validateWorkloadEntry` for one inline endpoint (`service_ports`: the entry's port names)
+/// or a WorkloadEntry resource (`None`): `fqdn` allows a host name address (DNS resolution).
 fn workload_entry(
     e: &WorkloadEntry,
-    service_ports: &HashMap<&str, usize>,
+    service_ports: Option<&HashMap<&str, usize>>,
     fqdn: bool,
     path: &str,
     report: &mut Report,
@@ -292,7 +308,11 @@ fn workload_entry(
     let address = e.address.as_deref().unwrap_or("");
     if address.is_empty() {
         match e.network.as_deref().filter(|n| !n.is_empty()) {
-            None => report.error(format!("{path}.address"), "address is required"),
+            None => {
+                // The webhook stops here: nothing else is checked.
+                report.error(format!("{path}.address"), "address is required");
+                return;
+            }
             Some(n) => report.warn(
                 "unset-address",
                 format!("{path}.address"),
@@ -312,7 +332,9 @@ fn workload_entry(
                 format!("unix endpoint {address} must not include ports"),
             );
         }
-        if service_ports.len() != 1 {
+        if let Some(service_ports) = service_ports
+            && service_ports.len() != 1
+        {
             report.error(
                 format!("{path}.address"),
                 format!(
@@ -351,13 +373,13 @@ fn workload_entry(
 
 fn endpoint_ports(
     e: &WorkloadEntry,
-    service_ports: &HashMap<&str, usize>,
+    service_ports: Option<&HashMap<&str, usize>>,
     path: &str,
     report: &mut Report,
 ) {
     for (name, &port) in &e.ports {
         let pp = format!("{path}.ports[{name}]");
-        if !service_ports.contains_key(name.as_str()) {
+        if service_ports.is_some_and(|s| !s.contains_key(name.as_str())) {
             report.error(
                 &pp,
                 format!(
@@ -420,7 +442,7 @@ fn dns(
             );
         }
         check_labels(&e.labels, &format!("{path}.labels"), report);
-        endpoint_ports(e, names, &path, report);
+        endpoint_ports(e, Some(names), &path, report);
     }
     if !spec.addresses.is_empty() && spec.hosts.len() > 1 {
         let tcp = spec
@@ -608,6 +630,137 @@ pub(crate) fn tls_protocol(protocol: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// istioctl's ServiceEntry analyzers (istio/istio pkg/config/analysis/analyzers/serviceentry)
+/// over the valid entries, as warnings for `analyze`:
+/// - `service-entry-addresses-required` (IST0134, `ProtocolAddressesAnalyzer`): an entry
+///   without `addresses` has a port whose protocol is unset or `TCP` (any case), and the mesh
+///   config does not have the proxies allocate addresses (`dns_auto_allocate`); one finding
+///   per such port, at `spec.ports[j]`. The entry's `status.addresses` (istiod's own
+///   allocation) is not read.
+/// - `conflicting-service-entry-protocol` (IST0177, `ConflictingServiceEntryProtocolAnalyzer`):
+///   two entries whose `exportTo` scopes meet (`*` or none meets every scope, `.` is the
+///   entry's namespace) define the same host (as written) and port number with protocols that
+///   differ (compared upper-cased; unset is a protocol of its own). Reported once, on the
+///   younger entry (Istio's creation order), at the first such port, naming the older one;
+///   entries exported to `~` (no one) conflict with nothing.
+pub(crate) fn analyze_service_entries(
+    valid: &[&Resource],
+    dns_auto_allocate: bool,
+    ns_default: &str,
+) -> Vec<crate::error::Diagnostic> {
+    use crate::error::{Diagnostic, ResourceId};
+    let entries = super::in_creation_order(
+        valid,
+        |r| match r {
+            Resource::ServiceEntry(o) => Some(&**o),
+            _ => None,
+        },
+        ns_default,
+    );
+    let id = |o: &Object<ServiceEntrySpec>| {
+        ResourceId::new("ServiceEntry", o.namespace(ns_default), &o.metadata.name)
+    };
+    let mut out = Vec::new();
+    for o in &entries {
+        if !o.spec.addresses.is_empty() || dns_auto_allocate {
+            continue;
+        }
+        for (j, p) in o.spec.ports.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let protocol = p.protocol.as_deref().unwrap_or("");
+            if !(protocol.is_empty() || protocol.eq_ignore_ascii_case("TCP")) {
+                continue;
+            }
+            let what = if protocol.is_empty() {
+                "no protocol (sniffed, TCP until proven HTTP)".to_string()
+            } else {
+                format!("protocol {protocol}")
+            };
+            out.push(Diagnostic::warning(
+                &id(o),
+                "service-entry-addresses-required",
+                format!("spec.ports[{j}]"),
+                format!(
+                    "port {} ({:?}) has {what}, and the entry has no addresses: a TCP \
+                     connection carries no host name, so without an address the proxies cannot \
+                     tell this service from others on the port; set addresses, or have the \
+                     proxies allocate them (proxyMetadata ISTIO_META_DNS_CAPTURE and \
+                     ISTIO_META_DNS_AUTO_ALLOCATE in the mesh config's defaultConfig)",
+                    p.number.unwrap_or(0),
+                    p.name.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    // The scopes an entry is visible in: None for every namespace.
+    let scopes = |o: &Object<ServiceEntrySpec>| -> Option<Vec<String>> {
+        let e = &o.spec.export_to;
+        if e.is_empty() || e.iter().any(|x| x == "*") {
+            return None;
+        }
+        Some(
+            e.iter()
+                .filter(|x| x.as_str() != "~")
+                .map(|x| {
+                    if x == "." {
+                        o.namespace(ns_default).to_string()
+                    } else {
+                        x.clone()
+                    }
+                })
+                .collect(),
+        )
+    };
+    let meet = |a: &Option<Vec<String>>, b: &Option<Vec<String>>| match (a, b) {
+        (Some(a), Some(b)) => a.iter().any(|x| b.contains(x)),
+        (Some(a), None) | (None, Some(a)) => !a.is_empty(),
+        (None, None) => true,
+    };
+    let visible: Vec<_> = entries.iter().map(|o| scopes(o)).collect();
+    for (k, o) in entries.iter().enumerate() {
+        'ports: for (j, p) in o.spec.ports.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let protocol = p.protocol.as_deref().unwrap_or("").to_ascii_uppercase();
+            for (i, older) in entries[..k].iter().enumerate() {
+                if !meet(&visible[i], &visible[k]) {
+                    continue;
+                }
+                let clash = older.spec.ports.iter().flatten().find(|q| {
+                    q.number == p.number
+                        && q.protocol.as_deref().unwrap_or("").to_ascii_uppercase() != protocol
+                });
+                let Some(q) = clash else { continue };
+                let Some(host) = o.spec.hosts.iter().find(|h| older.spec.hosts.contains(h)) else {
+                    continue;
+                };
+                let shown = |x: &str| {
+                    if x.is_empty() {
+                        "unset".to_string()
+                    } else {
+                        x.to_string()
+                    }
+                };
+                out.push(Diagnostic::warning(
+                    &id(o),
+                    "conflicting-service-entry-protocol",
+                    format!("spec.ports[{j}].protocol"),
+                    format!(
+                        "host {host:?} port {} is {} here and {} in {} (older), and both are \
+                         visible to the same namespaces: a client cannot tell which protocol \
+                         its proxy uses for the port",
+                        p.number.unwrap_or(0),
+                        shown(&protocol),
+                        shown(&q.protocol.as_deref().unwrap_or("").to_ascii_uppercase()),
+                        id(older),
+                    ),
+                ));
+                break 'ports;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -808,5 +961,66 @@ mod tests {
         let partial = validate("{hosts: ['*-dev.a.com']}");
         assert_eq!(partial.errors, vec![]);
         assert_eq!(partial.warnings[0].0, "partial-wildcard");
+    }
+
+    /// validation_test.go `TestValidateWorkloadEntry`, case for case: "valid", "missing
+    /// address", "missing address with network" (a warning), "valid unix endpoint", "invalid
+    /// unix endpoint" (ports on a socket), "valid FQDN", "invalid FQDN" (a port in the
+    /// address), "valid IP"; and what the typed model adds: labels and weight at their paths.
+    #[test]
+    fn workload_entry_resource() {
+        let check = |spec: &str| validate_yaml(spec, validate_workload_entry);
+        for ok in [
+            "{address: 1.2.3.4}",
+            "{address: 'unix:///lon/google/com'}",
+            "{address: validdns.com, ports: {'7777': 7777}}",
+            "{address: 172.16.1.1, ports: {'7777': 7777}, weight: 4, labels: {version: v2}}",
+        ] {
+            let r = check(ok);
+            assert_eq!((r.errors, r.warnings), (vec![], vec![]), "{ok}");
+        }
+        assert_eq!(
+            check("{}").errors,
+            pair("spec.address", "address is required")
+        );
+        let r = check("{network: network-2}");
+        assert_eq!(r.errors, vec![]);
+        assert_eq!(
+            r.warnings,
+            vec![(
+                "unset-address",
+                "spec.address".to_string(),
+                "address is unset with network \"network-2\"".to_string()
+            )]
+        );
+        assert_eq!(
+            check("{address: 'unix:///lon/google/com', ports: {'7777': 7777}}").errors,
+            pair(
+                "spec.ports",
+                "unix endpoint unix:///lon/google/com must not include ports"
+            )
+        );
+        assert_eq!(
+            check("{address: 'invaliddns.com:9443', ports: {'7777': 7777}}").errors,
+            pair(
+                "spec.address",
+                "endpoint address \"invaliddns.com:9443\" is not a valid FQDN or an IP address"
+            )
+        );
+        let r = check(
+            "{address: 1.2.3.4, ports: {http: 0, Bad_Name: 80}, weight: -1, labels: {'a b': c}}",
+        );
+        let paths: Vec<&str> = r.errors.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.ports[Bad_Name]",
+                "spec.ports[http]",
+                "spec.labels[a b]",
+                "spec.weight"
+            ],
+            "{:?}",
+            r.errors
+        );
     }
 }
