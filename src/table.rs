@@ -747,8 +747,7 @@ impl Inner {
         let first = self.policy_for(&crate::balance::NamespaceOnly(own), host);
         let mut views = vec![first];
         for (i, p) in self.policies.iter().enumerate() {
-            let covers =
-                *p.host == *host || p.host.strip_prefix('*').is_some_and(|s| host.ends_with(s));
+            let covers = crate::compile::names::host_subset_of(host, &p.host);
             if covers && first != Some(i as u32) {
                 views.push(Some(i as u32));
             }

@@ -555,9 +555,7 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
 fn subset_scoped(inner: &Inner) -> Vec<crate::table::SubsetScope> {
     use crate::balance::{HostPolicy, host_namespace};
     use crate::table::SubsetScope;
-    let covers = |p: &HostPolicy, host: &str| {
-        *p.host == *host || p.host.strip_prefix('*').is_some_and(|s| host.ends_with(s))
-    };
+    let covers = |p: &HostPolicy, host: &str| names::host_subset_of(host, &p.host);
     let index = &inner.dr_index;
     inner
         .clusters
