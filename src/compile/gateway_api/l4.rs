@@ -18,7 +18,7 @@ use crate::l4::{L4Entry, L4Rule, L4Service};
 use crate::table::{Inner, Source, Visibility};
 
 use super::attach::attach;
-use super::lower::{Route, RouteCtx, World};
+use super::lower::{Route, RouteCtx, World, in_precedence_order};
 use super::lower_rules::{BackendRef, backend};
 use super::route::{
     Route as Kind, check_backend_ref, check_hostnames, check_parent_refs, check_rule_list,
@@ -89,18 +89,7 @@ pub(crate) fn place_l4_routes(
     inner: &mut Inner,
     reports: &mut Vec<(ResourceId, String, Report)>,
 ) {
-    let full = |r: &Route<'_>| {
-        format!(
-            "{}/{}",
-            r.meta().namespace.as_deref().unwrap_or(world.default_ns),
-            r.meta().name
-        )
-    };
-    routes.sort_by(|a, b| {
-        let ta = a.meta().creation_timestamp.as_deref().unwrap_or("");
-        let tb = b.meta().creation_timestamp.as_deref().unwrap_or("");
-        ta.cmp(tb).then_with(|| full(a).cmp(&full(b)))
-    });
+    in_precedence_order(routes, world.default_ns);
     for route in routes.iter() {
         let (protocol, rules) = match route {
             Route::Tls(o) => (Protocol::Tls, &o.spec.rules),

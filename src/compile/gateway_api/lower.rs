@@ -141,19 +141,13 @@ type Pending = BTreeMap<
     Vec<Keyed>,
 >;
 
-/// Lowers every valid route into `inner` and places it, reporting attachment problems as
-/// diagnostics and rule problems as rejections.
-pub(crate) fn place_routes(
-    routes: &mut [Route<'_>],
-    world: &World<'_>,
-    inner: &mut Inner,
-    reports: &mut Vec<(ResourceId, String, Report)>,
-) {
-    // Oldest first, then "{namespace}/{name}": the route-level tie-breakers of the precedence.
+/// Sorts routes oldest first, then by `{namespace}/{name}`: the route-level tie-breakers of the
+/// Gateway API's precedence, for HTTP and connection routes alike.
+pub(crate) fn in_precedence_order(routes: &mut [Route<'_>], default_ns: &str) {
     let full = |r: &Route<'_>| {
         format!(
             "{}/{}",
-            r.meta().namespace.as_deref().unwrap_or(world.default_ns),
+            r.meta().namespace.as_deref().unwrap_or(default_ns),
             r.meta().name
         )
     };
@@ -162,6 +156,17 @@ pub(crate) fn place_routes(
         let tb = b.meta().creation_timestamp.as_deref().unwrap_or("");
         ta.cmp(tb).then_with(|| full(a).cmp(&full(b)))
     });
+}
+
+/// Lowers every valid route into `inner` and places it, reporting attachment problems as
+/// diagnostics and rule problems as rejections.
+pub(crate) fn place_routes(
+    routes: &mut [Route<'_>],
+    world: &World<'_>,
+    inner: &mut Inner,
+    reports: &mut Vec<(ResourceId, String, Report)>,
+) {
+    in_precedence_order(routes, world.default_ns);
     let mut pending = Pending::new();
     for (order, route) in routes.iter().enumerate() {
         let meta = route.meta();
