@@ -346,7 +346,7 @@ impl fmt::Display for ConnectionExplain {
         }
         match &self.bound {
             Some((h, how)) => writeln!(f, "service: {h} (by its {how})")?,
-            None if self.gateway.is_none() => writeln!(f, "service: none named")?,
+            None if self.gateway.is_none() => writeln!(f, "service: no tls or tcp rule names it")?,
             None => {}
         }
         for c in &self.candidates {
