@@ -314,7 +314,9 @@ pub fn decide(ctx: &Ctx<'_>, req: &OwnedRequest, draw: u64) -> Value {
     if ctx.explain {
         out["explain"] = table.explain(req, draw).to_json();
     }
-    if let Some(router) = ctx.router {
+    // A request decided as its connection gets no endpoint, as a connection does not.
+    let router = ctx.router.filter(|_| table.request_protocol(req).is_none());
+    if let Some(router) = router {
         let routed = router.decide_with_draw(req, draw);
         let pick = routed.pick;
         // A preflight the CORS filter answers never reaches an endpoint.
@@ -388,24 +390,36 @@ pub fn decide_connection(ctx: &Ctx<'_>, conn: &OwnedConnection, draw: u64) -> Va
             out["resource"] = Value::Null;
             out["rule"] = Value::Null;
             out["split"] = json!([]);
-            out["destination"] = match other {
-                Outcome::Passthrough => {
-                    let host = conn
-                        .host
-                        .clone()
-                        .or_else(|| conn.sni.clone())
-                        .or_else(|| conn.destination_ip.map(|ip| ip.to_string()));
-                    json!({"host": host, "subset": null, "port": d.port})
-                }
-                _ => Value::Null,
+            if let Some((route, cluster)) = other.catch_all() {
+                out["route_name"] = json!(route);
+                out["cluster"] = json!(cluster);
+            }
+            let forwarded = matches!(other, Outcome::Passthrough | Outcome::PassthroughCluster);
+            out["destination"] = if forwarded {
+                let host = conn
+                    .host
+                    .clone()
+                    .or_else(|| conn.sni.clone())
+                    .or_else(|| conn.destination_ip.map(|ip| ip.to_string()));
+                json!({"host": host, "subset": null, "port": d.port})
+            } else {
+                Value::Null
             };
             // A closed connection has no HTTP status.
-            if !matches!(other, Outcome::Passthrough) {
+            if !forwarded {
                 out["status"] = Value::Null;
             }
             out["reason"] = match other {
                 Outcome::Passthrough => json!(
                     "no tls or tcp rule takes the connection: the default route to the addressed service"
+                ),
+                Outcome::PassthroughCluster => json!(
+                    "no tls or tcp rule, Service or ServiceEntry for the service: \
+                     outboundTrafficPolicy ALLOW_ANY passes it through to the original destination"
+                ),
+                Outcome::BlackHole => json!(
+                    "no tls or tcp rule, Service or ServiceEntry for the service: \
+                     outboundTrafficPolicy REGISTRY_ONLY blocks it, the connection is closed"
                 ),
                 Outcome::NoRoute { .. } => json!(
                     "rules bind the service but none matches the connection: no filter chain, the connection is closed"
