@@ -12,9 +12,11 @@ mod common;
 use std::hint::black_box;
 
 use common::{
-    Mode, Uri, many_hosts_yaml, miss_request, one_host_yaml, request, rule_number, svc_request,
-    table, varying_requests,
+    Mode, Uri, many_hosts_yaml, miss_request, one_host_yaml, request, rule_number,
+    sidecar_connections, sidecar_mesh_yaml, sidecar_requests, svc_request, table, tls_connections,
+    tls_hosts_yaml, varying_requests,
 };
+use meshroute::Outcome;
 use meshroute::hash::{Maglev, xxhash64};
 use meshroute::split::Split;
 
@@ -39,6 +41,10 @@ const SCENARIOS: &[&str] = &[
     "gwapi_prefix_1000_varying",
     "gwapi_regex_1000_varying",
     "hosts_1000_hit",
+    "sidecar_50ns_hit",
+    "sidecar_50ns_unclaimed",
+    "sidecar_50ns_tcp",
+    "l4_tls_200_sni",
     "split_80_15_5",
     "maglev_string_key",
 ];
@@ -90,6 +96,50 @@ fn run(name: &str, calls: usize) -> usize {
             assert!(t.decide_with_draw(&req, 0).matched().is_some());
             measured(calls, &mut |k| {
                 let d = t.decide_with_draw(black_box(&req), black_box(k as u64));
+                d.matched().map_or(0, |m| m.rule.index as usize)
+            })
+        }
+        ["sidecar", "50ns", case] => {
+            let t = table(&sidecar_mesh_yaml());
+            if case == "tcp" {
+                let conns = sidecar_connections();
+                for c in &conns {
+                    let d = t.decide_connection_with_draw(c, 0);
+                    assert!(d.matched().is_some(), "{c:?}: {:?}", d.outcome);
+                }
+                return measured(calls, &mut |k| {
+                    let c = &conns[k % conns.len()];
+                    let d = t.decide_connection_with_draw(black_box(c), black_box(k as u64));
+                    d.matched().map_or(0, |m| m.rule.index as usize)
+                });
+            }
+            let hit = case == "hit";
+            let reqs = sidecar_requests(if hit { "svc" } else { "other" });
+            for r in &reqs {
+                let d = t.decide_with_draw(r, 0);
+                if hit {
+                    assert!(d.matched().is_some(), "{r:?}: {:?}", d.outcome);
+                } else {
+                    assert!(matches!(d.outcome, Outcome::Passthrough), "{:?}", d.outcome);
+                }
+            }
+            measured(calls, &mut |k| {
+                let req = &reqs[k % reqs.len()];
+                let d = t.decide_with_draw(black_box(req), black_box(k as u64));
+                d.matched().map_or(0, |m| m.rule.index as usize)
+            })
+        }
+        ["l4", "tls", n, "sni"] => {
+            let n: usize = n.parse().unwrap();
+            let t = table(&tls_hosts_yaml(n));
+            let conns = tls_connections(n);
+            for c in &conns {
+                let d = t.decide_connection_with_draw(c, 0);
+                assert!(d.matched().is_some(), "{c:?}: {:?}", d.outcome);
+            }
+            measured(calls, &mut |k| {
+                let c = &conns[k % conns.len()];
+                let d = t.decide_connection_with_draw(black_box(c), black_box(k as u64));
                 d.matched().map_or(0, |m| m.rule.index as usize)
             })
         }
