@@ -41,6 +41,7 @@ use crate::connection::{Connection, Protocol};
 use crate::decision::{Decision, Outcome};
 use crate::predicate::host::{lookup_names, with_request_host};
 use crate::rule::Rule;
+use crate::sidecar::View;
 use crate::table::{Inner, Visibility};
 
 /// A connection's client, as a Sidecar selects it.
@@ -338,36 +339,41 @@ impl Inner {
             port: None,
             normalization: &self.normalization,
         };
-        let Some(ctx) = self.l4.context(conn.gateway()) else {
-            return if conn.gateway().is_none() {
-                self.passthrough(conn, draw)
-            } else {
-                nothing(Outcome::NoVirtualHost)
+        if conn.gateway().is_some() {
+            return match self.l4.context(conn.gateway()) {
+                Some(ctx) => self
+                    .decide_among(ctx, None, None, conn, draw)
+                    .unwrap_or_else(|| nothing(Outcome::NoVirtualHost)),
+                None => nothing(Outcome::NoVirtualHost),
             };
-        };
-        if ctx.gateway.is_some() {
-            return self
-                .decide_among(ctx, None, conn, draw)
-                .unwrap_or_else(|| nothing(Outcome::NoVirtualHost));
         }
+        // In the mesh, the client's Sidecar imports the VirtualServices and services it sees.
+        let workload = Workload(conn);
+        let view = self.sidecars.view(&workload, conn.port());
+        let view = view.as_ref();
+        let Some(ctx) = self.l4.context(None) else {
+            return self.passthrough(conn, view, draw);
+        };
         let Some(host) = self.connection_host(conn) else {
-            return self.passthrough(conn, draw);
+            return self.passthrough(conn, view, draw);
         };
         let ns = conn.source_namespace();
         with_request_host(host, |host| {
             lookup_names(host, ns, Some(&self.cluster_domain), |name, _| {
-                self.decide_among(ctx, Some(name), conn, draw)
+                self.decide_among(ctx, Some(name), view, conn, draw)
             })
         })
-        .unwrap_or_else(|| self.passthrough(conn, draw))
+        .unwrap_or_else(|| self.passthrough(conn, view, draw))
     }
 
     /// The decision among the services of `ctx` that apply to `conn` (for the mesh, those with
-    /// a host matching `host`); `None` when none applies.
+    /// a host matching `host` that the client's Sidecar `view` imports); `None` when none
+    /// applies.
     fn decide_among<'t, C: Connection + ?Sized>(
         &'t self,
         ctx: &'t L4Context,
         host: Option<&str>,
+        view: Option<&View<'_>>,
         conn: &C,
         draw: u64,
     ) -> Option<Decision<'t>> {
@@ -376,15 +382,8 @@ impl Inner {
         let mesh = ctx.gateway.is_none();
         let port = conn.port();
         let rules = &self.l4.rules;
-        // In the mesh, the client's Sidecar imports the VirtualServices it sees.
-        let workload = Workload(conn);
-        let view = if mesh {
-            self.sidecars.view(&workload, port)
-        } else {
-            None
-        };
         let imported = move |s: &L4Service| {
-            view.as_ref().is_none_or(|v| {
+            view.is_none_or(|v| {
                 s.entries.first().is_some_and(|e| {
                     let source = rules[e.rule as usize].rule.source;
                     v.admits_source(source, &self.sources[source as usize].namespace)
@@ -433,7 +432,7 @@ impl Inner {
                     }
                 }
                 if !any {
-                    return mesh.then(|| self.passthrough(conn, draw));
+                    return mesh.then(|| self.passthrough(conn, view, draw));
                 }
                 let mut best: Option<(usize, &L4Entry)> = None;
                 if let Some(want) = best_cidr {
@@ -480,7 +479,7 @@ impl Inner {
                     draw,
                 )
             }
-            None if mesh && protocol == Protocol::Tcp => self.passthrough(conn, draw),
+            None if mesh && protocol == Protocol::Tcp => self.passthrough(conn, view, draw),
             None => Decision {
                 // A connection has no HTTP retry policy.
                 default_retries: None,
@@ -511,8 +510,15 @@ impl Inner {
     /// policy's passthrough filter chain: `PassthroughCluster` under ALLOW_ANY, `BlackHoleCluster`
     /// under REGISTRY_ONLY (istio/istio pilot/pkg/networking/core/listener.go
     /// `buildSidecarOutboundListener`'s passthrough chains).
-    fn passthrough<C: Connection + ?Sized>(&self, conn: &C, draw: u64) -> Decision<'_> {
-        let (outcome, _) = self.catch_all(self.connection_host(conn), &Workload(conn), conn.port());
+    /// `view` is the client's Sidecar view.
+    fn passthrough<C: Connection + ?Sized>(
+        &self,
+        conn: &C,
+        view: Option<&View<'_>>,
+        draw: u64,
+    ) -> Decision<'_> {
+        let host = self.connection_host(conn);
+        let (outcome, _) = self.catch_all(host, &Workload(conn), conn.port(), view);
         let port = (!matches!(outcome, Outcome::BlackHole)).then(|| conn.port());
         Decision {
             // A connection has no HTTP retry policy.

@@ -14,7 +14,7 @@
 //! `hostClassification::VSMatches`: exact names compare equal; with a wildcard on either side
 //! the names overlap, and Gateway API routes need their host inside the imported one).
 
-use crate::balance::Client;
+use crate::balance::{Client, NameMap};
 use crate::compile::names::{host_subset_of, hosts_overlap};
 use crate::mesh::OutboundPolicy;
 
@@ -23,11 +23,22 @@ use crate::mesh::OutboundPolicy;
 pub(crate) struct Sidecars {
     /// Per namespace: those with a selector (oldest first), then those without.
     scopes: Vec<Scope>,
+    /// Where each namespace's Sidecars are in `scopes`, for selection.
+    by_namespace: NameMap<InNamespace>,
     /// The root namespace's Sidecar without a selector, the mesh default.
     root_default: Option<usize>,
     /// The hosts of each rule source (indexed by [`crate::Rule::source`]) and whether it is a
     /// Gateway API route, for egress imports.
     source_hosts: Vec<(Box<[Box<str>]>, bool)>,
+}
+
+/// One namespace's Sidecars, as indexes into [`Sidecars::scopes`].
+#[derive(Clone, Debug, Default)]
+struct InNamespace {
+    /// Those with a selector, oldest first.
+    selecting: Vec<u32>,
+    /// The oldest without a selector.
+    default: Option<u32>,
 }
 
 /// A workload selector's labels.
@@ -211,8 +222,19 @@ impl Sidecars {
         root_default: Option<usize>,
         source_hosts: Vec<(Box<[Box<str>]>, bool)>,
     ) -> Sidecars {
+        let mut by_namespace = NameMap::<InNamespace>::default();
+        for (i, s) in scopes.iter().enumerate() {
+            let entry = by_namespace.entry(s.namespace.clone()).or_default();
+            match s.selector {
+                Some(_) => entry.selecting.push(i as u32),
+                None => {
+                    entry.default.get_or_insert(i as u32);
+                }
+            }
+        }
         Sidecars {
             scopes,
+            by_namespace,
             root_default,
             source_hosts,
         }
@@ -228,18 +250,14 @@ impl Sidecars {
         if self.scopes.is_empty() {
             return None;
         }
-        let ns = workload.namespace();
-        let mut own_default = None;
-        for s in self.scopes.iter().filter(|s| *s.namespace == *ns) {
-            match &s.selector {
-                Some(_) if s.selects(workload) => return Some(s),
-                Some(_) => {}
-                None => {
-                    own_default.get_or_insert(s);
-                }
-            }
-        }
-        own_default.or_else(|| self.root_default.map(|i| &self.scopes[i]))
+        let own = self.by_namespace.get(workload.namespace()).and_then(|n| {
+            n.selecting
+                .iter()
+                .map(|&i| &self.scopes[i as usize])
+                .find(|s| s.selects(workload))
+                .or_else(|| n.default.map(|i| &self.scopes[i as usize]))
+        });
+        own.or_else(|| self.root_default.map(|i| &self.scopes[i]))
     }
 
     /// The view of `workload` (a request's or a connection's client), on `port`.
