@@ -39,7 +39,7 @@ use std::net::IpAddr;
 
 use crate::connection::{Connection, Protocol};
 use crate::decision::{Decision, Outcome};
-use crate::predicate::host::{lookup_names, with_request_host};
+use crate::predicate::host::{HostIndex, lookup_names, with_request_host};
 use crate::rule::Rule;
 use crate::sidecar::View;
 use crate::table::{Inner, Visibility};
@@ -232,6 +232,105 @@ pub(crate) struct L4Context {
     pub(crate) gateway: Option<(Box<str>, Box<str>)>,
     /// In precedence order.
     pub(crate) services: Vec<L4Service>,
+    /// Which services each host name may use, built once the services are final
+    /// ([`L4Table::build_indexes`]).
+    by_host: ByHost,
+    /// Every service's index, in order: the list a lookup without a name reads.
+    all: Box<[u32]>,
+}
+
+/// The services of a context whose hosts match a name ([`host_matches`]), by name: an exact
+/// name's list holds the services naming it and those of the wildcards covering it; a
+/// wildcard's (`*suffix`, `*` too) those of every wildcard whose suffix ends its own (the
+/// wildcards covering any name it is the longest cover of). Lists are in precedence order.
+#[derive(Clone, Debug, Default)]
+struct ByHost {
+    names: HostIndex,
+    /// Indexes into [`L4Context::services`], ascending.
+    lists: Vec<Box<[u32]>>,
+}
+
+impl ByHost {
+    fn new(services: &[L4Service]) -> ByHost {
+        let mut names = HostIndex::default();
+        let mut lists: Vec<Vec<u32>> = Vec::new();
+        let mut add = |names: &mut HostIndex, key: &str, i: usize| {
+            let id = names.get_key(key).unwrap_or_else(|| {
+                let id = lists.len() as u32;
+                names.insert(key, id);
+                lists.push(Vec::new());
+                id
+            });
+            lists[id as usize].push(i as u32);
+        };
+        let patterns = || {
+            services
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| s.hosts.iter().map(move |h| (h.to_ascii_lowercase(), i)))
+        };
+        // The wildcards first: each its own services, then those of the wildcards it lies in.
+        for (p, i) in patterns().filter(|(p, _)| p.starts_with('*')) {
+            add(&mut names, &p, i);
+        }
+        let wildcard_lists = lists.clone();
+        let covering = |names: &HostIndex, name: &str| -> Vec<u32> {
+            names
+                .get_suffix(name)
+                .into_iter()
+                .chain(names.wildcards_for(name))
+                .flat_map(|id| wildcard_lists[id as usize].iter().copied())
+                .collect()
+        };
+        let mut wildcards: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (p, _) in patterns().filter(|(p, _)| p.starts_with('*')) {
+            let id = names.get_key(&p).expect("inserted above");
+            if !wildcards.iter().any(|(w, _)| *w == id) {
+                wildcards.push((id, covering(&names, &p[1..])));
+            }
+        }
+        for (id, list) in wildcards {
+            lists[id as usize] = list;
+        }
+        // Then the exact names, each with its covering wildcards' services.
+        for (p, i) in patterns().filter(|(p, _)| !p.starts_with('*')) {
+            if names.get_exact(&p).is_none() {
+                let id = lists.len() as u32;
+                names.insert(&p, id);
+                lists.push(covering(&names, &p));
+            }
+            let id = names.get_exact(&p).expect("inserted above");
+            lists[id as usize].push(i as u32);
+        }
+        ByHost {
+            names,
+            lists: lists
+                .into_iter()
+                .map(|mut l| {
+                    l.sort_unstable();
+                    l.dedup();
+                    l.into()
+                })
+                .collect(),
+        }
+    }
+
+    /// The services whose hosts match `name`, in order; `None` when the name has upper case
+    /// (the lists are by lowercase name), for the caller to match each service.
+    #[inline]
+    fn services_for(&self, name: &str) -> Option<&[u32]> {
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        // A name equal to a wildcard's suffix (`.example.com` for `*.example.com`) is one the
+        // wildcard matches; the index offers a wildcard only for longer names.
+        let id = self
+            .names
+            .get_exact(name)
+            .or_else(|| self.names.get_suffix(name))
+            .or_else(|| self.names.wildcards_for(name).next());
+        Some(id.map_or(&[], |id| &self.lists[id as usize]))
+    }
 }
 
 /// Every connection rule of a table.
@@ -239,11 +338,36 @@ pub(crate) struct L4Context {
 pub(crate) struct L4Table {
     pub(crate) rules: Vec<L4Rule>,
     pub(crate) contexts: Vec<L4Context>,
-    /// Service addresses (a loaded Service's `clusterIP`s) → the Service's host.
-    pub(crate) vips: Vec<(IpAddr, Box<str>)>,
+    /// Service addresses (a loaded Service's `clusterIP`s) → the Service's host, by address
+    /// (the first Service given an address keeps it).
+    vips: Vec<(IpAddr, Box<str>)>,
 }
 
 impl L4Table {
+    /// Sets the Service addresses: `vips` in load order, the first of an address winning.
+    pub(crate) fn set_service_addresses(&mut self, mut vips: Vec<(IpAddr, Box<str>)>) {
+        vips.sort_by_key(|(ip, _)| *ip);
+        vips.dedup_by_key(|(ip, _)| *ip);
+        self.vips = vips;
+    }
+
+    /// The host of the Service whose address is `ip`.
+    #[inline]
+    pub(crate) fn service_at(&self, ip: IpAddr) -> Option<&str> {
+        let i = self.vips.binary_search_by_key(&ip, |(a, _)| *a).ok()?;
+        Some(&self.vips[i].1)
+    }
+
+    /// Builds each context's index of services by host, once the services are final.
+    pub(crate) fn build_indexes(&mut self) {
+        for ctx in &mut self.contexts {
+            ctx.services.shrink_to_fit();
+            ctx.by_host = ByHost::new(&ctx.services);
+            ctx.all = (0..ctx.services.len() as u32).collect();
+        }
+        self.contexts.shrink_to_fit();
+    }
+
     /// The context of `key`, added when new.
     pub(crate) fn context_mut(&mut self, key: &Option<(String, String)>) -> &mut L4Context {
         let pos = self.contexts.iter().position(|c| match (&c.gateway, key) {
@@ -257,6 +381,8 @@ impl L4Table {
                     .as_ref()
                     .map(|(n, g)| (n.as_str().into(), g.as_str().into())),
                 services: Vec::new(),
+                by_host: ByHost::default(),
+                all: Box::default(),
             });
             self.contexts.len() - 1
         });
@@ -390,10 +516,17 @@ impl Inner {
                 })
             })
         };
-        let services = ctx
-            .services
+        // The services whose hosts match, from the index; every service, each matched, when
+        // the index cannot tell.
+        let (ids, unindexed) = match host.map(|h| ctx.by_host.services_for(h)) {
+            None => (&ctx.all[..], None),
+            Some(Some(ids)) => (ids, None),
+            Some(None) => (&ctx.all[..], host),
+        };
+        let services = ids
             .iter()
-            .filter(move |s| s.applies(mesh, ns, port, host) && imported(s));
+            .map(|&i| &ctx.services[i as usize])
+            .filter(move |s| s.applies(mesh, ns, port, unindexed) && imported(s));
         let first = services.clone().next()?;
         // Every entry of the protocol whose static conditions hold, with the SNI names and
         // subnets Envoy matches at run time.
@@ -495,14 +628,9 @@ impl Inner {
     /// whose `clusterIP` it is addressed to.
     fn connection_host<'c, C: Connection + ?Sized>(&'c self, conn: &'c C) -> Option<&'c str> {
         let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
-        conn.host().or(sni).or_else(|| {
-            let ip = conn.destination_ip()?;
-            self.l4
-                .vips
-                .iter()
-                .find(|(a, _)| *a == ip)
-                .map(|(_, h)| &**h)
-        })
+        conn.host()
+            .or(sni)
+            .or_else(|| self.l4.service_at(conn.destination_ip()?))
     }
 
     /// A mesh connection no rule takes: the default route to a service the registry defines
@@ -528,5 +656,92 @@ impl Inner {
             port,
             normalization: &self.normalization,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index of services by host gives, for every name, the services a scan with
+    /// [`host_matches`] finds, in order: exact names, wildcards (dotted, undotted, `*`), a
+    /// name equal to a wildcard's suffix, names no service has, and upper case (left to the
+    /// scan).
+    #[test]
+    fn services_by_host_agree_with_matching_each() {
+        let patterns: &[&[&str]] = &[
+            &["a.example.com"],
+            &["*.example.com"],
+            &["*.b.example.com", "c.example.com"],
+            &["*example.com"],
+            &["*"],
+            &["b.example.com"],
+            &["x.b.example.com", "*.org"],
+            &["*.example.com"],
+            &["Upper.Example.com"],
+        ];
+        let services: Vec<L4Service> = patterns
+            .iter()
+            .map(|hosts| L4Service {
+                hosts: hosts.iter().map(|&h| h.into()).collect(),
+                ..L4Service::default()
+            })
+            .collect();
+        let names = [
+            "a.example.com",
+            "b.example.com",
+            "x.b.example.com",
+            "y.b.example.com",
+            ".b.example.com",
+            ".example.com",
+            "example.com",
+            "myexample.com",
+            "c.example.com",
+            "upper.example.com",
+            "wikipedia.org",
+            "org",
+            "other.net",
+            "",
+            "A.example.com",
+        ];
+        let index = ByHost::new(&services);
+        for (k, with_star) in [(services.len(), true), (4, false)] {
+            let index = if with_star {
+                &index
+            } else {
+                &ByHost::new(&services[..k])
+            };
+            for name in names {
+                let scanned: Vec<u32> = (0..k as u32)
+                    .filter(|&i| {
+                        services[i as usize]
+                            .hosts
+                            .iter()
+                            .any(|p| host_matches(p, name))
+                    })
+                    .collect();
+                match index.services_for(name) {
+                    Some(ids) => assert_eq!(ids, &scanned[..], "{name:?} among {k} services"),
+                    None => assert!(name.bytes().any(|b| b.is_ascii_uppercase()), "{name:?}"),
+                }
+            }
+        }
+    }
+
+    /// A Service address finds its Service; the first Service given an address keeps it.
+    #[test]
+    fn service_addresses() {
+        let mut t = L4Table::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        t.set_service_addresses(vec![
+            (ip("10.0.0.2"), "b".into()),
+            (ip("10.0.0.1"), "a".into()),
+            (ip("10.0.0.2"), "b-later".into()),
+            (ip("2001:db8::1"), "v6".into()),
+        ]);
+        assert_eq!(t.service_at(ip("10.0.0.1")), Some("a"));
+        assert_eq!(t.service_at(ip("10.0.0.2")), Some("b"));
+        assert_eq!(t.service_at(ip("2001:db8::1")), Some("v6"));
+        assert_eq!(t.service_at(ip("10.0.0.3")), None);
     }
 }

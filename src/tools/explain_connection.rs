@@ -119,7 +119,7 @@ impl Table {
         let mut host = None;
         if let Some(ctx) = ctx {
             if mesh {
-                host = bound_host(ctx, conn, &inner.cluster_domain, &inner.l4.vips);
+                host = bound_host(ctx, conn, &inner.cluster_domain, &inner.l4);
                 out.bound = host.clone();
             }
             let services = ctx.services.iter().filter(|s| {
@@ -172,7 +172,7 @@ fn bound_host<C: Connection + ?Sized>(
     ctx: &L4Context,
     conn: &C,
     domain: &str,
-    vips: &[(std::net::IpAddr, Box<str>)],
+    l4: &crate::l4::L4Table,
 ) -> Option<(String, &'static str)> {
     let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
     let (raw, how) = match (conn.host(), sni) {
@@ -180,8 +180,7 @@ fn bound_host<C: Connection + ?Sized>(
         (None, Some(s)) => (s.to_string(), "sni"),
         (None, None) => {
             let ip = conn.destination_ip()?;
-            let (_, h) = vips.iter().find(|(a, _)| *a == ip)?;
-            (h.to_string(), "destination address")
+            (l4.service_at(ip)?.to_string(), "destination address")
         }
     };
     let name = split_port(&raw).0.to_ascii_lowercase();
