@@ -12,12 +12,13 @@ mod common;
 use std::hint::black_box;
 
 use common::{
-    Mode, Uri, many_hosts_yaml, miss_request, one_host_yaml, request, rule_number,
-    sidecar_connections, sidecar_mesh_yaml, sidecar_requests, svc_request, table, tls_connections,
-    tls_hosts_yaml, varying_requests,
+    Mode, Uri, many_hosts_yaml, miss_request, one_host_yaml, request, router_registry,
+    router_requests, router_yaml, rule_number, sidecar_connections, sidecar_mesh_yaml,
+    sidecar_requests, svc_request, table, tls_connections, tls_hosts_yaml, varying_requests,
 };
 use meshroute::Outcome;
 use meshroute::hash::{Maglev, xxhash64};
+use meshroute::registry::Router;
 use meshroute::split::Split;
 
 /// Runs `op` `calls` times. Callgrind counts what runs inside this function.
@@ -45,6 +46,7 @@ const SCENARIOS: &[&str] = &[
     "sidecar_50ns_unclaimed",
     "sidecar_50ns_tcp",
     "l4_tls_200_sni",
+    "router_hash_split",
     "split_80_15_5",
     "maglev_string_key",
 ];
@@ -141,6 +143,23 @@ fn run(name: &str, calls: usize) -> usize {
                 let c = &conns[k % conns.len()];
                 let d = t.decide_connection_with_draw(black_box(c), black_box(k as u64));
                 d.matched().map_or(0, |m| m.rule.index as usize)
+            })
+        }
+        ["router", ..] => {
+            let t = table(&router_yaml());
+            let router = Router::new(&t, &router_registry()).expect("router builds");
+            let reqs = router_requests();
+            for r in &reqs {
+                let routed = router.decide_with_draw(r, 0);
+                assert!(routed.pick.endpoint().is_some(), "{:?}", routed.pick);
+            }
+            measured(calls, &mut |k| {
+                let req = &reqs[k % reqs.len()];
+                let routed = router.decide_with_draw(black_box(req), black_box(k as u64));
+                routed
+                    .pick
+                    .endpoint()
+                    .map_or(0, |p| p.endpoint.port as usize)
             })
         }
         ["split", ..] => {

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use meshroute::registry::{Endpoint, Registry};
 use meshroute::{CompileOptions, Config, OwnedConnection, OwnedRequest, Table, compile};
 
 pub const HOST: &str = "web.example.com";
@@ -316,6 +317,63 @@ pub fn tls_connections(n: usize) -> Vec<OwnedConnection> {
         .map(|k| {
             OwnedConnection::tls(&format!("h{}.example.com", (k * 7919) % n), 443)
                 .from_namespace("default")
+        })
+        .collect()
+}
+
+/// Bookinfo's `reviews` in namespace `bookinfo`: a VirtualService splitting 50/50 between
+/// subsets v1 and v2 of a DestinationRule that hashes on header `x-user`, beside
+/// [`SIDECAR_NAMESPACES`] namespaces `ns{n}` each with a DestinationRule of its own for its
+/// `svc0` and one exported to every namespace for `*.ns{n}.example.com`.
+pub fn router_yaml() -> Vec<String> {
+    let mut y = String::from(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+         metadata: {name: reviews, namespace: bookinfo}\n\
+         spec:\n  host: reviews\n  trafficPolicy:\n    loadBalancer:\n      \
+         consistentHash: {httpHeaderName: x-user}\n  subsets:\n  \
+         - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n\
+         ---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+         metadata: {name: reviews, namespace: bookinfo}\n\
+         spec:\n  hosts: [reviews]\n  http:\n  - route:\n    \
+         - {destination: {host: reviews, subset: v1}, weight: 50}\n    \
+         - {destination: {host: reviews, subset: v2}, weight: 50}\n",
+    );
+    for n in 0..SIDECAR_NAMESPACES {
+        writeln!(
+            y,
+            "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+             metadata: {{name: svc0, namespace: ns{n}}}\n\
+             spec:\n  host: svc0\n  exportTo: [.]\n  subsets: [{{name: v1, labels: {{version: v1}}}}]\n\
+             ---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+             metadata: {{name: wild, namespace: ns{n}}}\n\
+             spec:\n  host: \"*.ns{n}.example.com\"\n  \
+             trafficPolicy: {{loadBalancer: {{simple: ROUND_ROBIN}}}}"
+        )
+        .unwrap();
+    }
+    vec![y]
+}
+
+/// Endpoints of `reviews` for [`router_yaml`]: four of each version.
+pub fn router_registry() -> Registry {
+    let mut reg = Registry::new();
+    for i in 0..8 {
+        let version = if i % 2 == 0 { "v1" } else { "v2" };
+        reg.add(
+            "reviews.bookinfo.svc.cluster.local",
+            Endpoint::new(&format!("10.0.0.{i}"), 9080).label("version", version),
+        );
+    }
+    reg
+}
+
+/// Requests from `bookinfo` to `reviews`, each with its own `x-user`.
+pub fn router_requests() -> Vec<OwnedRequest> {
+    (0..VARYING)
+        .map(|k| {
+            OwnedRequest::new("GET", "http://reviews/reviews/1")
+                .header("x-user", &format!("user-{k}"))
+                .from_namespace("bookinfo")
         })
         .collect()
 }
