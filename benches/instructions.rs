@@ -12,10 +12,13 @@ mod common;
 use std::hint::black_box;
 
 use common::{
-    Mode, Uri, many_hosts_yaml, miss_request, one_host_yaml, request, rule_number, svc_request,
-    table, varying_requests,
+    Mode, Uri, many_hosts_yaml, miss_request, one_host_yaml, request, router_registry,
+    router_requests, router_yaml, rule_number, sidecar_connections, sidecar_mesh_yaml,
+    sidecar_requests, svc_request, table, tls_connections, tls_hosts_yaml, varying_requests,
 };
+use meshroute::Outcome;
 use meshroute::hash::{Maglev, xxhash64};
+use meshroute::registry::Router;
 use meshroute::split::Split;
 
 /// Runs `op` `calls` times. Callgrind counts what runs inside this function.
@@ -39,6 +42,11 @@ const SCENARIOS: &[&str] = &[
     "gwapi_prefix_1000_varying",
     "gwapi_regex_1000_varying",
     "hosts_1000_hit",
+    "sidecar_50ns_hit",
+    "sidecar_50ns_unclaimed",
+    "sidecar_50ns_tcp",
+    "l4_tls_200_sni",
+    "router_hash_split",
     "split_80_15_5",
     "maglev_string_key",
 ];
@@ -91,6 +99,67 @@ fn run(name: &str, calls: usize) -> usize {
             measured(calls, &mut |k| {
                 let d = t.decide_with_draw(black_box(&req), black_box(k as u64));
                 d.matched().map_or(0, |m| m.rule.index as usize)
+            })
+        }
+        ["sidecar", "50ns", case] => {
+            let t = table(&sidecar_mesh_yaml());
+            if case == "tcp" {
+                let conns = sidecar_connections();
+                for c in &conns {
+                    let d = t.decide_connection_with_draw(c, 0);
+                    assert!(d.matched().is_some(), "{c:?}: {:?}", d.outcome);
+                }
+                return measured(calls, &mut |k| {
+                    let c = &conns[k % conns.len()];
+                    let d = t.decide_connection_with_draw(black_box(c), black_box(k as u64));
+                    d.matched().map_or(0, |m| m.rule.index as usize)
+                });
+            }
+            let hit = case == "hit";
+            let reqs = sidecar_requests(if hit { "svc" } else { "other" });
+            for r in &reqs {
+                let d = t.decide_with_draw(r, 0);
+                if hit {
+                    assert!(d.matched().is_some(), "{r:?}: {:?}", d.outcome);
+                } else {
+                    assert!(matches!(d.outcome, Outcome::Passthrough), "{:?}", d.outcome);
+                }
+            }
+            measured(calls, &mut |k| {
+                let req = &reqs[k % reqs.len()];
+                let d = t.decide_with_draw(black_box(req), black_box(k as u64));
+                d.matched().map_or(0, |m| m.rule.index as usize)
+            })
+        }
+        ["l4", "tls", n, "sni"] => {
+            let n: usize = n.parse().unwrap();
+            let t = table(&tls_hosts_yaml(n));
+            let conns = tls_connections(n);
+            for c in &conns {
+                let d = t.decide_connection_with_draw(c, 0);
+                assert!(d.matched().is_some(), "{c:?}: {:?}", d.outcome);
+            }
+            measured(calls, &mut |k| {
+                let c = &conns[k % conns.len()];
+                let d = t.decide_connection_with_draw(black_box(c), black_box(k as u64));
+                d.matched().map_or(0, |m| m.rule.index as usize)
+            })
+        }
+        ["router", ..] => {
+            let t = table(&router_yaml());
+            let router = Router::new(&t, &router_registry()).expect("router builds");
+            let reqs = router_requests();
+            for r in &reqs {
+                let routed = router.decide_with_draw(r, 0);
+                assert!(routed.pick.endpoint().is_some(), "{:?}", routed.pick);
+            }
+            measured(calls, &mut |k| {
+                let req = &reqs[k % reqs.len()];
+                let routed = router.decide_with_draw(black_box(req), black_box(k as u64));
+                routed
+                    .pick
+                    .endpoint()
+                    .map_or(0, |p| p.endpoint.port as usize)
             })
         }
         ["split", ..] => {

@@ -498,6 +498,48 @@ impl DrIndex {
             .or_else(|| defs.first().map(|(_, own)| &**own))
     }
 
+    /// The namespaces whose clients may see another DestinationRule for `host` than a client
+    /// of any namespace outside the list, which sees what [`DrIndex::lookup`] gives for
+    /// namespace `""` (a name no namespace has): the namespaces with rules for the host in
+    /// their pools, those the rules' `exportTo` name, those of the services defining the host
+    /// and named in their `exportTo`, and the root namespace. `None` when a rule the lookup
+    /// can reach selects workloads, so that the client's labels matter too.
+    pub(crate) fn namespaces_apart<'s>(
+        &'s self,
+        policies: &'s [HostPolicy],
+        host: &str,
+    ) -> Option<Vec<&'s str>> {
+        let pools = self
+            .local
+            .iter()
+            .chain(self.exported.iter())
+            .map(|(ns, pool)| (&**ns, pool))
+            .chain(std::iter::once((&*self.root, &self.root_local)));
+        let mut out = vec![&*self.root];
+        for (ns, pool) in pools {
+            let Some(ids) = pool.lookup(host) else {
+                continue;
+            };
+            out.push(ns);
+            for &i in ids {
+                let p = &policies[i as usize];
+                if p.selector.is_some() {
+                    return None;
+                }
+                out.extend(p.export_to.iter().map(|e| &**e));
+            }
+        }
+        for (visibility, own) in self.services.get(host).into_iter().flatten() {
+            out.push(own);
+            if let Visibility::Only(named) = visibility {
+                out.extend(named.iter().map(|n| &**n));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
     /// Notes that `host`'s service, of namespace `namespace`, has `visibility`: for the hosts
     /// whose name does not say their namespace.
     pub(crate) fn add_service(&mut self, host: &str, namespace: &str, visibility: &Visibility) {

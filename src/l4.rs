@@ -39,8 +39,9 @@ use std::net::IpAddr;
 
 use crate::connection::{Connection, Protocol};
 use crate::decision::{Decision, Outcome};
-use crate::predicate::host::{lookup_names, with_request_host};
+use crate::predicate::host::{HostIndex, lookup_names, with_request_host};
 use crate::rule::Rule;
+use crate::sidecar::View;
 use crate::table::{Inner, Visibility};
 
 /// A connection's client, as a Sidecar selects it.
@@ -234,6 +235,11 @@ pub(crate) struct L4Context {
     /// An Istio `Gateway`'s servers, when it is loaded: a connection is taken only by a server
     /// on its port, and how depends on the server's protocol and TLS mode.
     pub(crate) servers: Option<Box<[GatewayServer]>>,
+    /// Which services each host name may use, built once the services are final
+    /// ([`L4Table::build_indexes`]).
+    by_host: ByHost,
+    /// Every service's index, in order: the list a lookup without a name reads.
+    all: Box<[u32]>,
 }
 
 /// One server of an Istio `Gateway`, as its listener treats connections (istio/istio
@@ -339,16 +345,135 @@ impl<C: Connection + ?Sized> Connection for Decrypted<'_, C> {
     }
 }
 
+/// The services of a context whose hosts match a name ([`host_matches`]), by name: an exact
+/// name's list holds the services naming it and those of the wildcards covering it; a
+/// wildcard's (`*suffix`, `*` too) those of every wildcard whose suffix ends its own (the
+/// wildcards covering any name it is the longest cover of). Lists are in precedence order.
+#[derive(Clone, Debug, Default)]
+struct ByHost {
+    names: HostIndex,
+    /// Indexes into [`L4Context::services`], ascending.
+    lists: Vec<Box<[u32]>>,
+}
+
+impl ByHost {
+    fn new(services: &[L4Service]) -> ByHost {
+        let mut names = HostIndex::default();
+        let mut lists: Vec<Vec<u32>> = Vec::new();
+        let mut add = |names: &mut HostIndex, key: &str, i: usize| {
+            let id = names.get_key(key).unwrap_or_else(|| {
+                let id = lists.len() as u32;
+                names.insert(key, id);
+                lists.push(Vec::new());
+                id
+            });
+            lists[id as usize].push(i as u32);
+        };
+        let patterns = || {
+            services
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| s.hosts.iter().map(move |h| (h.to_ascii_lowercase(), i)))
+        };
+        // The wildcards first: each its own services, then those of the wildcards it lies in.
+        for (p, i) in patterns().filter(|(p, _)| p.starts_with('*')) {
+            add(&mut names, &p, i);
+        }
+        let wildcard_lists = lists.clone();
+        let covering = |names: &HostIndex, name: &str| -> Vec<u32> {
+            names
+                .get_suffix(name)
+                .into_iter()
+                .chain(names.wildcards_for(name))
+                .flat_map(|id| wildcard_lists[id as usize].iter().copied())
+                .collect()
+        };
+        let mut wildcards: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (p, _) in patterns().filter(|(p, _)| p.starts_with('*')) {
+            let id = names.get_key(&p).expect("inserted above");
+            if !wildcards.iter().any(|(w, _)| *w == id) {
+                wildcards.push((id, covering(&names, &p[1..])));
+            }
+        }
+        for (id, list) in wildcards {
+            lists[id as usize] = list;
+        }
+        // Then the exact names, each with its covering wildcards' services.
+        for (p, i) in patterns().filter(|(p, _)| !p.starts_with('*')) {
+            if names.get_exact(&p).is_none() {
+                let id = lists.len() as u32;
+                names.insert(&p, id);
+                lists.push(covering(&names, &p));
+            }
+            let id = names.get_exact(&p).expect("inserted above");
+            lists[id as usize].push(i as u32);
+        }
+        ByHost {
+            names,
+            lists: lists
+                .into_iter()
+                .map(|mut l| {
+                    l.sort_unstable();
+                    l.dedup();
+                    l.into()
+                })
+                .collect(),
+        }
+    }
+
+    /// The services whose hosts match `name`, in order; `None` when the name has upper case
+    /// (the lists are by lowercase name), for the caller to match each service.
+    #[inline]
+    fn services_for(&self, name: &str) -> Option<&[u32]> {
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        // A name equal to a wildcard's suffix (`.example.com` for `*.example.com`) is one the
+        // wildcard matches; the index offers a wildcard only for longer names.
+        let id = self
+            .names
+            .get_exact(name)
+            .or_else(|| self.names.get_suffix(name))
+            .or_else(|| self.names.wildcards_for(name).next());
+        Some(id.map_or(&[], |id| &self.lists[id as usize]))
+    }
+}
+
 /// Every connection rule of a table.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct L4Table {
     pub(crate) rules: Vec<L4Rule>,
     pub(crate) contexts: Vec<L4Context>,
-    /// Service addresses (a loaded Service's `clusterIP`s) → the Service's host.
-    pub(crate) vips: Vec<(IpAddr, Box<str>)>,
+    /// Service addresses (a loaded Service's `clusterIP`s) → the Service's host, by address
+    /// (the first Service given an address keeps it).
+    vips: Vec<(IpAddr, Box<str>)>,
 }
 
 impl L4Table {
+    /// Sets the Service addresses: `vips` in load order, the first of an address winning.
+    pub(crate) fn set_service_addresses(&mut self, mut vips: Vec<(IpAddr, Box<str>)>) {
+        vips.sort_by_key(|(ip, _)| *ip);
+        vips.dedup_by_key(|(ip, _)| *ip);
+        self.vips = vips;
+    }
+
+    /// The host of the Service whose address is `ip`.
+    #[inline]
+    pub(crate) fn service_at(&self, ip: IpAddr) -> Option<&str> {
+        let i = self.vips.binary_search_by_key(&ip, |(a, _)| *a).ok()?;
+        Some(&self.vips[i].1)
+    }
+
+    /// Builds each context's index of services by host, once the services are final.
+    pub(crate) fn build_indexes(&mut self) {
+        for ctx in &mut self.contexts {
+            ctx.services.shrink_to_fit();
+            ctx.by_host = ByHost::new(&ctx.services);
+            ctx.all = (0..ctx.services.len() as u32).collect();
+        }
+        self.contexts.shrink_to_fit();
+    }
+
     /// The context of `key`, added when new.
     pub(crate) fn context_mut(&mut self, key: &Option<(String, String)>) -> &mut L4Context {
         let pos = self.contexts.iter().position(|c| match (&c.gateway, key) {
@@ -363,6 +488,8 @@ impl L4Table {
                     .map(|(n, g)| (n.as_str().into(), g.as_str().into())),
                 services: Vec::new(),
                 servers: None,
+                by_host: ByHost::default(),
+                all: Box::default(),
             });
             self.contexts.len() - 1
         });
@@ -445,45 +572,51 @@ impl Inner {
             port: None,
             normalization: &self.normalization,
         };
-        let Some(ctx) = self.l4.context(conn.gateway()) else {
-            return if conn.gateway().is_none() {
-                self.passthrough(conn, draw)
-            } else {
-                nothing(Outcome::NoVirtualHost)
+        if conn.gateway().is_some() {
+            let Some(ctx) = self.l4.context(conn.gateway()) else {
+                return nothing(Outcome::NoVirtualHost);
             };
-        };
-        if ctx.gateway.is_some() {
+            // An Istio gateway's server on the port decides which rules may take it.
             let decided = match ctx.server_for(conn) {
-                None => self.decide_among(ctx, None, conn, draw),
+                None => self.decide_among(ctx, None, None, conn, draw),
                 Some(None) => None,
                 Some(Some(server)) => match server.kind {
                     ServerKind::Http => None,
-                    ServerKind::Passthrough => self.decide_among(ctx, None, conn, draw),
+                    ServerKind::Passthrough => self.decide_among(ctx, None, None, conn, draw),
                     ServerKind::Opaque | ServerKind::Terminate => {
-                        self.decide_among(ctx, None, &Decrypted(conn), draw)
+                        self.decide_among(ctx, None, None, &Decrypted(conn), draw)
                     }
                 },
             };
             return decided.unwrap_or_else(|| nothing(Outcome::NoVirtualHost));
         }
+        // In the mesh, the client's Sidecar imports the VirtualServices and services it sees.
+        let workload = Workload(conn);
+        let view = self.sidecars.view(&workload, conn.port());
+        let view = view.as_ref();
+        let Some(ctx) = self.l4.context(None) else {
+            return self.passthrough(conn, view, draw);
+        };
         let Some(host) = self.connection_host(conn) else {
-            return self.passthrough(conn, draw);
+            return self.passthrough(conn, view, draw);
         };
         let ns = conn.source_namespace();
         with_request_host(host, |host| {
             lookup_names(host, ns, Some(&self.cluster_domain), |name, _| {
-                self.decide_among(ctx, Some(name), conn, draw)
+                self.decide_among(ctx, Some(name), view, conn, draw)
             })
         })
-        .unwrap_or_else(|| self.passthrough(conn, draw))
+        .unwrap_or_else(|| self.passthrough(conn, view, draw))
     }
 
     /// The decision among the services of `ctx` that apply to `conn` (for the mesh, those with
-    /// a host matching `host`); `None` when none applies.
+    /// a host matching `host` that the client's Sidecar `view` imports); `None` when none
+    /// applies.
     fn decide_among<'t, C: Connection + ?Sized>(
         &'t self,
         ctx: &'t L4Context,
         host: Option<&str>,
+        view: Option<&View<'_>>,
         conn: &C,
         draw: u64,
     ) -> Option<Decision<'t>> {
@@ -492,25 +625,25 @@ impl Inner {
         let mesh = ctx.gateway.is_none();
         let port = conn.port();
         let rules = &self.l4.rules;
-        // In the mesh, the client's Sidecar imports the VirtualServices it sees.
-        let workload = Workload(conn);
-        let view = if mesh {
-            self.sidecars.view(&workload, port)
-        } else {
-            None
-        };
         let imported = move |s: &L4Service| {
-            view.as_ref().is_none_or(|v| {
+            view.is_none_or(|v| {
                 s.entries.first().is_some_and(|e| {
                     let source = rules[e.rule as usize].rule.source;
                     v.admits_source(source, &self.sources[source as usize].namespace)
                 })
             })
         };
-        let services = ctx
-            .services
+        // The services whose hosts match, from the index; every service, each matched, when
+        // the index cannot tell.
+        let (ids, unindexed) = match host.map(|h| ctx.by_host.services_for(h)) {
+            None => (&ctx.all[..], None),
+            Some(Some(ids)) => (ids, None),
+            Some(None) => (&ctx.all[..], host),
+        };
+        let services = ids
             .iter()
-            .filter(move |s| s.applies(mesh, ns, port, host) && imported(s));
+            .map(|&i| &ctx.services[i as usize])
+            .filter(move |s| s.applies(mesh, ns, port, unindexed) && imported(s));
         let first = services.clone().next()?;
         // Every entry of the protocol whose static conditions hold, with the SNI names and
         // subnets Envoy matches at run time.
@@ -549,7 +682,7 @@ impl Inner {
                     }
                 }
                 if !any {
-                    return mesh.then(|| self.passthrough(conn, draw));
+                    return mesh.then(|| self.passthrough(conn, view, draw));
                 }
                 let mut best: Option<(usize, &L4Entry)> = None;
                 if let Some(want) = best_cidr {
@@ -596,7 +729,7 @@ impl Inner {
                     draw,
                 )
             }
-            None if mesh && protocol == Protocol::Tcp => self.passthrough(conn, draw),
+            None if mesh && protocol == Protocol::Tcp => self.passthrough(conn, view, draw),
             None => Decision {
                 // A connection has no HTTP retry policy.
                 default_retries: None,
@@ -612,14 +745,9 @@ impl Inner {
     /// whose `clusterIP` it is addressed to.
     fn connection_host<'c, C: Connection + ?Sized>(&'c self, conn: &'c C) -> Option<&'c str> {
         let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
-        conn.host().or(sni).or_else(|| {
-            let ip = conn.destination_ip()?;
-            self.l4
-                .vips
-                .iter()
-                .find(|(a, _)| *a == ip)
-                .map(|(_, h)| &**h)
-        })
+        conn.host()
+            .or(sni)
+            .or_else(|| self.l4.service_at(conn.destination_ip()?))
     }
 
     /// A mesh connection no rule takes: the default route to a service the registry defines
@@ -627,8 +755,15 @@ impl Inner {
     /// policy's passthrough filter chain: `PassthroughCluster` under ALLOW_ANY, `BlackHoleCluster`
     /// under REGISTRY_ONLY (istio/istio pilot/pkg/networking/core/listener.go
     /// `buildSidecarOutboundListener`'s passthrough chains).
-    fn passthrough<C: Connection + ?Sized>(&self, conn: &C, draw: u64) -> Decision<'_> {
-        let (outcome, _) = self.catch_all(self.connection_host(conn), &Workload(conn), conn.port());
+    /// `view` is the client's Sidecar view.
+    fn passthrough<C: Connection + ?Sized>(
+        &self,
+        conn: &C,
+        view: Option<&View<'_>>,
+        draw: u64,
+    ) -> Decision<'_> {
+        let host = self.connection_host(conn);
+        let (outcome, _) = self.catch_all(host, &Workload(conn), conn.port(), view);
         let port = (!matches!(outcome, Outcome::BlackHole)).then(|| conn.port());
         Decision {
             // A connection has no HTTP retry policy.
@@ -638,5 +773,92 @@ impl Inner {
             port,
             normalization: &self.normalization,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index of services by host gives, for every name, the services a scan with
+    /// [`host_matches`] finds, in order: exact names, wildcards (dotted, undotted, `*`), a
+    /// name equal to a wildcard's suffix, names no service has, and upper case (left to the
+    /// scan).
+    #[test]
+    fn services_by_host_agree_with_matching_each() {
+        let patterns: &[&[&str]] = &[
+            &["a.example.com"],
+            &["*.example.com"],
+            &["*.b.example.com", "c.example.com"],
+            &["*example.com"],
+            &["*"],
+            &["b.example.com"],
+            &["x.b.example.com", "*.org"],
+            &["*.example.com"],
+            &["Upper.Example.com"],
+        ];
+        let services: Vec<L4Service> = patterns
+            .iter()
+            .map(|hosts| L4Service {
+                hosts: hosts.iter().map(|&h| h.into()).collect(),
+                ..L4Service::default()
+            })
+            .collect();
+        let names = [
+            "a.example.com",
+            "b.example.com",
+            "x.b.example.com",
+            "y.b.example.com",
+            ".b.example.com",
+            ".example.com",
+            "example.com",
+            "myexample.com",
+            "c.example.com",
+            "upper.example.com",
+            "wikipedia.org",
+            "org",
+            "other.net",
+            "",
+            "A.example.com",
+        ];
+        let index = ByHost::new(&services);
+        for (k, with_star) in [(services.len(), true), (4, false)] {
+            let index = if with_star {
+                &index
+            } else {
+                &ByHost::new(&services[..k])
+            };
+            for name in names {
+                let scanned: Vec<u32> = (0..k as u32)
+                    .filter(|&i| {
+                        services[i as usize]
+                            .hosts
+                            .iter()
+                            .any(|p| host_matches(p, name))
+                    })
+                    .collect();
+                match index.services_for(name) {
+                    Some(ids) => assert_eq!(ids, &scanned[..], "{name:?} among {k} services"),
+                    None => assert!(name.bytes().any(|b| b.is_ascii_uppercase()), "{name:?}"),
+                }
+            }
+        }
+    }
+
+    /// A Service address finds its Service; the first Service given an address keeps it.
+    #[test]
+    fn service_addresses() {
+        let mut t = L4Table::default();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        t.set_service_addresses(vec![
+            (ip("10.0.0.2"), "b".into()),
+            (ip("10.0.0.1"), "a".into()),
+            (ip("10.0.0.2"), "b-later".into()),
+            (ip("2001:db8::1"), "v6".into()),
+        ]);
+        assert_eq!(t.service_at(ip("10.0.0.1")), Some("a"));
+        assert_eq!(t.service_at(ip("10.0.0.2")), Some("b"));
+        assert_eq!(t.service_at(ip("2001:db8::1")), Some("v6"));
+        assert_eq!(t.service_at(ip("10.0.0.3")), None);
     }
 }

@@ -14,7 +14,7 @@
 //! `hostClassification::VSMatches`: exact names compare equal; with a wildcard on either side
 //! the names overlap, and Gateway API routes need their host inside the imported one).
 
-use crate::balance::Client;
+use crate::balance::{Client, NameMap};
 use crate::compile::names::{host_subset_of, hosts_overlap};
 use crate::mesh::OutboundPolicy;
 
@@ -23,11 +23,39 @@ use crate::mesh::OutboundPolicy;
 pub(crate) struct Sidecars {
     /// Per namespace: those with a selector (oldest first), then those without.
     scopes: Vec<Scope>,
+    /// Where each namespace's Sidecars are in `scopes`, for selection.
+    by_namespace: NameMap<InNamespace>,
     /// The root namespace's Sidecar without a selector, the mesh default.
     root_default: Option<usize>,
-    /// The hosts of each rule source (indexed by [`crate::Rule::source`]) and whether it is a
-    /// Gateway API route, for egress imports.
-    source_hosts: Vec<(Box<[Box<str>]>, bool)>,
+    /// The hosts of each rule source (indexed by [`crate::Rule::source`]), for egress imports.
+    sources: Vec<SourceHosts>,
+}
+
+/// What an egress import reads of one rule source (a VirtualService or a route).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SourceHosts {
+    /// The resource's namespace.
+    pub(crate) namespace: Box<str>,
+    /// Its hosts (a VirtualService's, expanded; a route's Service parents).
+    pub(crate) hosts: Box<[Box<str>]>,
+    /// Whether it is a Gateway API route (its hosts must lie inside an imported name).
+    pub(crate) gateway_semantics: bool,
+}
+
+/// [`Listener::verdicts`] bits: the source is imported by an import of namespace `*`.
+const BY_ANY: u8 = 1;
+/// By an import of namespace `.`, when the source is in the workload's namespace.
+const BY_OWN: u8 = 2;
+/// By an import naming the source's namespace.
+const BY_NAMED: u8 = 4;
+
+/// One namespace's Sidecars, as indexes into [`Sidecars::scopes`].
+#[derive(Clone, Debug, Default)]
+struct InNamespace {
+    /// Those with a selector, oldest first.
+    selecting: Vec<u32>,
+    /// The oldest without a selector.
+    default: Option<u32>,
 }
 
 /// A workload selector's labels.
@@ -49,6 +77,10 @@ pub(crate) struct Scope {
 pub(crate) struct Listener {
     pub(crate) port: Option<u16>,
     imports: Box<[Import]>,
+    /// Per rule source, which kinds of import take one of its hosts ([`BY_ANY`], [`BY_OWN`],
+    /// [`BY_NAMED`]): what [`View::admits_source`] reads, decided when the table is built
+    /// ([`Sidecars::new`]). Only `.` depends on the workload, through its namespace alone.
+    verdicts: Box<[u8]>,
 }
 
 /// One `namespace/dnsName` entry of an egress listener.
@@ -113,6 +145,14 @@ impl Import {
         }
     }
 
+    /// Whether one of the hosts of `source` is imported, whatever the namespace.
+    fn covers_source(&self, source: &SourceHosts) -> bool {
+        source
+            .hosts
+            .iter()
+            .any(|h| self.covers_route_host(h, source.gateway_semantics))
+    }
+
     /// Whether a service host is imported (`hostClassification::Matches`: the service's name
     /// inside the imported one).
     fn covers_service_host(&self, host: &str) -> bool {
@@ -125,7 +165,32 @@ impl Listener {
         Listener {
             port,
             imports: imports.into(),
+            verdicts: Box::default(),
         }
+    }
+
+    /// Which kinds of import take a host of `source` ([`Listener::verdicts`]).
+    fn verdict(&self, source: &SourceHosts) -> u8 {
+        let mut v = 0;
+        for i in &self.imports {
+            let bit = match &i.namespace {
+                Namespaces::Any => BY_ANY,
+                Namespaces::Own => BY_OWN,
+                Namespaces::Named(n) if *n == source.namespace => BY_NAMED,
+                Namespaces::Named(_) | Namespaces::Nothing => continue,
+            };
+            if v & bit == 0 && i.covers_source(source) {
+                v |= bit;
+            }
+        }
+        v
+    }
+
+    /// Whether an import naming `ns` takes a host of `source`.
+    fn named_import_covers(&self, ns: &str, source: &SourceHosts) -> bool {
+        self.imports.iter().any(|i| {
+            matches!(&i.namespace, Namespaces::Named(n) if **n == *ns) && i.covers_source(source)
+        })
     }
 }
 
@@ -177,22 +242,28 @@ pub(crate) struct View<'a> {
 }
 
 impl View<'_> {
-    /// Whether the rules of `source` (its namespace `source_ns`) are in the view.
+    /// Whether the rules of `source` (its namespace `source_ns`) are in the view: an import
+    /// covers the namespace and one of the source's hosts. Reads the listener's verdicts
+    /// ([`Listener::verdicts`]); allocates nothing.
     #[inline]
     pub(crate) fn admits_source(&self, source: u32, source_ns: &str) -> bool {
         let Some(listener) = self.listener else {
             return false;
         };
-        let Some((hosts, gateway_semantics)) = self.sidecars.source_hosts.get(source as usize)
-        else {
+        let Some(&v) = listener.verdicts.get(source as usize) else {
             return false;
         };
-        listener.imports.iter().any(|i| {
-            i.covers_namespace(source_ns, self.workload_ns)
-                && hosts
-                    .iter()
-                    .any(|h| i.covers_route_host(h, *gateway_semantics))
-        })
+        if v & BY_ANY != 0 || (v & BY_OWN != 0 && *source_ns == *self.workload_ns) {
+            return true;
+        }
+        let compiled = &self.sidecars.sources[source as usize];
+        if *compiled.namespace == *source_ns {
+            v & BY_NAMED != 0
+        } else {
+            // Asked for another namespace than the source's own (a Gateway API producer
+            // route's claim has none): read the imports naming that one.
+            listener.named_import_covers(source_ns, compiled)
+        }
     }
 
     /// Whether a service (`host` defined in namespace `service_ns`) is in the view.
@@ -206,15 +277,32 @@ impl View<'_> {
 }
 
 impl Sidecars {
+    /// The Sidecars `scopes` in selection order, the mesh default among them, and every rule
+    /// source's hosts (indexed by [`crate::Rule::source`]); decides each egress listener's
+    /// verdict on each source.
     pub(crate) fn new(
-        scopes: Vec<Scope>,
+        mut scopes: Vec<Scope>,
         root_default: Option<usize>,
-        source_hosts: Vec<(Box<[Box<str>]>, bool)>,
+        sources: Vec<SourceHosts>,
     ) -> Sidecars {
+        for listener in scopes.iter_mut().flat_map(|s| s.listeners.iter_mut()) {
+            listener.verdicts = sources.iter().map(|s| listener.verdict(s)).collect();
+        }
+        let mut by_namespace = NameMap::<InNamespace>::default();
+        for (i, s) in scopes.iter().enumerate() {
+            let entry = by_namespace.entry(s.namespace.clone()).or_default();
+            match s.selector {
+                Some(_) => entry.selecting.push(i as u32),
+                None => {
+                    entry.default.get_or_insert(i as u32);
+                }
+            }
+        }
         Sidecars {
             scopes,
+            by_namespace,
             root_default,
-            source_hosts,
+            sources,
         }
     }
 
@@ -228,18 +316,14 @@ impl Sidecars {
         if self.scopes.is_empty() {
             return None;
         }
-        let ns = workload.namespace();
-        let mut own_default = None;
-        for s in self.scopes.iter().filter(|s| *s.namespace == *ns) {
-            match &s.selector {
-                Some(_) if s.selects(workload) => return Some(s),
-                Some(_) => {}
-                None => {
-                    own_default.get_or_insert(s);
-                }
-            }
-        }
-        own_default.or_else(|| self.root_default.map(|i| &self.scopes[i]))
+        let own = self.by_namespace.get(workload.namespace()).and_then(|n| {
+            n.selecting
+                .iter()
+                .map(|&i| &self.scopes[i as usize])
+                .find(|s| s.selects(workload))
+                .or_else(|| n.default.map(|i| &self.scopes[i as usize]))
+        });
+        own.or_else(|| self.root_default.map(|i| &self.scopes[i]))
     }
 
     /// The view of `workload` (a request's or a connection's client), on `port`.
@@ -256,5 +340,116 @@ impl Sidecars {
             sidecars: self,
             workload_ns: workload.namespace(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scan a decision made before verdicts: an import covers the namespace (`.` read as
+    /// the workload's) and one of the source's hosts.
+    fn scanned(l: &Listener, s: &SourceHosts, source_ns: &str, workload_ns: &str) -> bool {
+        l.imports.iter().any(|i| {
+            i.covers_namespace(source_ns, workload_ns)
+                && s.hosts
+                    .iter()
+                    .any(|h| i.covers_route_host(h, s.gateway_semantics))
+        })
+    }
+
+    /// The verdicts decided when the table is built give the answer of scanning the imports,
+    /// for every workload namespace (`.`), for sources asked about under their own namespace
+    /// and under another one (a Gateway API producer route's claim has none).
+    #[test]
+    fn verdicts_agree_with_scanning_the_imports() {
+        let import_sets: &[&[&str]] = &[
+            &["./*"],
+            &["./*", "istio-system/*"],
+            &["*/*.example.com"],
+            &["a/reviews.a.svc.cluster.local", "./*.b.svc.cluster.local"],
+            &["~/*"],
+            &["b/*", "./x.com", "*/api.example.com"],
+            &["*/*.svc.cluster.local", "a/*"],
+            &["./*.example.com", "c/*.com"],
+        ];
+        let source = |ns: &str, hosts: &[&str], gw: bool| SourceHosts {
+            namespace: ns.into(),
+            hosts: hosts.iter().map(|&h| h.into()).collect(),
+            gateway_semantics: gw,
+        };
+        let sources = vec![
+            source("a", &["reviews.a.svc.cluster.local"], false),
+            source("b", &["ratings.b.svc.cluster.local", "x.com"], false),
+            source("c", &["*.example.com"], false),
+            source("c", &["*.example.com"], true),
+            source("a", &["api.example.com"], true),
+            source("istio-system", &["*"], false),
+            source("b", &[], false),
+        ];
+        let namespaces = ["a", "b", "c", "istio-system", ""];
+        for imports in import_sets {
+            let listener = Listener::new(
+                None,
+                imports.iter().filter_map(|i| Import::parse(i)).collect(),
+            );
+            let scope = Scope::new("istio-system", "default", None, vec![listener], None);
+            let sidecars = Sidecars::new(vec![scope], Some(0), sources.clone());
+            let scope = &sidecars.scopes[0];
+            let listener = scope.listener(80).expect("the catch-all listener");
+            for workload_ns in namespaces {
+                let view = View {
+                    scope,
+                    listener: Some(listener),
+                    sidecars: &sidecars,
+                    workload_ns,
+                };
+                for (id, s) in sources.iter().enumerate() {
+                    for source_ns in namespaces {
+                        assert_eq!(
+                            view.admits_source(id as u32, source_ns),
+                            scanned(listener, s, source_ns, workload_ns),
+                            "imports {imports:?}, source {s:?} asked as {source_ns:?}, \
+                             workload in {workload_ns:?}"
+                        );
+                    }
+                }
+                assert!(!view.admits_source(sources.len() as u32, "a"));
+            }
+        }
+    }
+
+    /// A workload's Sidecar: the oldest selecting one of its namespace, else its namespace's
+    /// default, else the root namespace's default.
+    #[test]
+    fn selection_by_namespace() {
+        let catch_all = || vec![Listener::new(None, vec![])];
+        let labels = |v: &str| Some(vec![("app".into(), v.into())]);
+        let scopes = vec![
+            Scope::new("a", "sel-old", labels("x"), catch_all(), None),
+            Scope::new("a", "sel-new", labels("x"), catch_all(), None),
+            Scope::new("a", "default", None, catch_all(), None),
+            Scope::new("a", "default-newer", None, catch_all(), None),
+            Scope::new("istio-system", "root", None, catch_all(), None),
+        ];
+        let sidecars = Sidecars::new(scopes, Some(4), vec![]);
+        struct W(&'static str, Option<&'static str>);
+        impl Client for W {
+            fn namespace(&self) -> &str {
+                self.0
+            }
+            fn label(&self, key: &str) -> Option<&str> {
+                self.1.filter(|_| key == "app")
+            }
+        }
+        let name = |w: W| sidecars.select(&w).map(|s| &*s.name);
+        assert_eq!(name(W("a", Some("x"))), Some("sel-old"));
+        assert_eq!(name(W("a", Some("y"))), Some("default"));
+        assert_eq!(name(W("a", None)), Some("default"));
+        assert_eq!(name(W("b", Some("x"))), Some("root"));
+        assert_eq!(
+            Sidecars::default().select(&W("a", None)).map(|s| &*s.name),
+            None
+        );
     }
 }

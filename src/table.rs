@@ -428,12 +428,16 @@ impl Table {
             inner.count(&d, None);
             return d;
         };
-        let Some((vhost, claim)) = inner.find_vhost(ctx, req) else {
+        // The client's Sidecar view, once for the host lookup and the catch-all.
+        let view = inner.request_view(ctx, req);
+        let view = view.as_ref();
+        let Some((vhost, claim)) = inner.find_vhost_in(ctx, req, view, &mut |_| {}) else {
             // The mesh default route to a known service, else the catch-all route of the
             // outbound traffic policy.
             let (outcome, port) = if ctx.gateway.is_none() {
-                let outcome = inner.unclaimed(req).0;
-                let port = (!matches!(outcome, Outcome::BlackHole)).then(|| addressed_port(req));
+                let port = addressed_port(req);
+                let outcome = inner.catch_all(Some(req.authority()), req, port, view).0;
+                let port = (!matches!(outcome, Outcome::BlackHole)).then_some(port);
                 (outcome, port)
             } else {
                 (Outcome::NoVirtualHost, None)
@@ -822,7 +826,9 @@ impl Inner {
         &self,
         req: &R,
     ) -> (Outcome<'static>, Option<crate::known::Known<'_>>) {
-        self.catch_all(Some(req.authority()), req, addressed_port(req))
+        let port = addressed_port(req);
+        let view = self.sidecars.view(req, port);
+        self.catch_all(Some(req.authority()), req, port, view.as_ref())
     }
 
     /// For a mesh request on a port that the service it is addressed to declares `HTTPS` or
@@ -866,32 +872,26 @@ impl Inner {
     /// ALLOW_ANY, `block_all` / `BlackHoleCluster` under REGISTRY_ONLY (istio/istio
     /// pilot/pkg/networking/core/httproute.go `buildCatchAllVirtualHost`, listener.go
     /// `buildSidecarOutboundListener`). A client with a Sidecar knows the services it imports,
-    /// and its Sidecar's outbound traffic policy, when it has one, replaces the mesh's.
-    /// Allocates nothing.
+    /// and its Sidecar's outbound traffic policy, when it has one, replaces the mesh's:
+    /// `view` is the client's on `port` ([`crate::sidecar::Sidecars::view`]). Allocates
+    /// nothing.
     #[inline]
     pub(crate) fn catch_all<W: crate::balance::Client + ?Sized>(
         &self,
         host: Option<&str>,
         client: &W,
         port: u16,
+        view: Option<&View<'_>>,
     ) -> (Outcome<'static>, Option<crate::known::Known<'_>>) {
         let Some(known) = &self.known else {
             return (Outcome::Passthrough, None);
         };
-        let view = self.sidecars.view(client, port);
         let policy = view
-            .as_ref()
             .and_then(|v| v.scope.outbound)
             .unwrap_or(self.mesh.outbound_traffic_policy);
         let found = host.and_then(|host| {
             with_request_host(host, |host| {
-                known.find(
-                    host,
-                    client.namespace(),
-                    &self.cluster_domain,
-                    port,
-                    view.as_ref(),
-                )
+                known.find(host, client.namespace(), &self.cluster_domain, port, view)
             })
         });
         match (found, policy) {
@@ -1029,22 +1029,22 @@ impl Inner {
         })
     }
 
-    /// Host lookup: the authority lowercased without its port; exact, then (mesh only) the
-    /// Kubernetes short forms `name`, `name.ns`, `name.ns.svc` expanded as the sidecar's DNS
-    /// search path would, then wildcards. Hosts whose VirtualServices are all invisible to the
-    /// request's namespace do not exist for it. Returns the host and its claim the request's
-    /// namespace sees.
+    /// The Sidecar view of `req`'s client in `ctx`: a sidecar's client sees what its Sidecar
+    /// imports; `None` at a gateway and for a client without a Sidecar.
     #[inline]
-    pub(crate) fn find_vhost<'c, R: Request + ?Sized>(
-        &self,
-        ctx: &'c Context,
-        req: &R,
-    ) -> Option<(&'c VirtualHost, &'c Claim)> {
-        self.find_vhost_with(ctx, req, &mut |_| {})
+    pub(crate) fn request_view<'a, R: Request + ?Sized>(
+        &'a self,
+        ctx: &Context,
+        req: &'a R,
+    ) -> Option<View<'a>> {
+        match ctx.gateway {
+            None => self.sidecars.view(req, addressed_port(req)),
+            Some(_) => None,
+        }
     }
 
-    /// [`Inner::find_vhost`], telling `on` each step: the one lookup, for decide (which
-    /// ignores the steps) and explain (which records them).
+    /// Host lookup, telling `on` each step ([`Inner::find_vhost_in`] with the request's
+    /// Sidecar view): for explain, which records the steps.
     #[inline]
     pub(crate) fn find_vhost_with<'c, R: Request + ?Sized>(
         &self,
@@ -1052,15 +1052,28 @@ impl Inner {
         req: &R,
         on: &mut impl FnMut(LookupStep<'c, '_>),
     ) -> Option<(&'c VirtualHost, &'c Claim)> {
+        let view = self.request_view(ctx, req);
+        self.find_vhost_in(ctx, req, view.as_ref(), on)
+    }
+
+    /// Host lookup: the authority lowercased without its port; exact, then (mesh only) the
+    /// Kubernetes short forms `name`, `name.ns`, `name.ns.svc` expanded as the sidecar's DNS
+    /// search path would, then wildcards. Hosts whose VirtualServices are all invisible to the
+    /// request's namespace (or, with the client's Sidecar `view`, not imported) do not exist
+    /// for it. Returns the host and its claim the request's namespace sees, telling `on` each
+    /// step: the one lookup, for decide (which ignores the steps) and explain (which records
+    /// them).
+    #[inline]
+    pub(crate) fn find_vhost_in<'c, R: Request + ?Sized>(
+        &self,
+        ctx: &'c Context,
+        req: &R,
+        view: Option<&View<'_>>,
+        on: &mut impl FnMut(LookupStep<'c, '_>),
+    ) -> Option<(&'c VirtualHost, &'c Claim)> {
         let ns = req.source_namespace();
         let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
         let port = addressed_port(req);
-        // A sidecar's client sees what its Sidecar imports.
-        let view = match ctx.gateway {
-            None => self.sidecars.view(req, port),
-            Some(_) => None,
-        };
-        let view = view.as_ref();
         with_request_host(req.authority(), |host| {
             // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or
             // in the mesh the routes limited to one Service port.

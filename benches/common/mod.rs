@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use meshroute::{CompileOptions, Config, OwnedRequest, Table, compile};
+use meshroute::registry::{Endpoint, Registry};
+use meshroute::{CompileOptions, Config, OwnedConnection, OwnedRequest, Table, compile};
 
 pub const HOST: &str = "web.example.com";
 /// Requests in a varying set.
@@ -207,4 +208,172 @@ pub fn rule_number(table: &Table, req: &OwnedRequest) -> Option<usize> {
         Some(c) => c.parse::<usize>().unwrap() * GWAPI_RULES_PER_ROUTE + m.rule.index as usize,
         None => m.rule.index as usize,
     })
+}
+
+/// Namespaces of the Sidecar scenarios.
+pub const SIDECAR_NAMESPACES: usize = 50;
+/// Services (each with a VirtualService) per namespace of the Sidecar scenarios.
+pub const SIDECAR_SERVICES: usize = 4;
+
+/// A mesh of [`SIDECAR_NAMESPACES`] namespaces `ns{n}`, each with [`SIDECAR_SERVICES`]
+/// Services `svc{j}` (Service address `10.{n}.0.{j}`, port 80) and one VirtualService per
+/// Service (one HTTP rule on header `x-tenant`, one TCP rule), plus as many Services `other{j}`
+/// no VirtualService claims; each namespace has a default Sidecar importing its own namespace
+/// and `istio-system`, and `istio-system` a root default Sidecar importing `./*`.
+pub fn sidecar_mesh_yaml() -> Vec<String> {
+    let mut texts = vec![String::from(
+        "apiVersion: networking.istio.io/v1\nkind: Sidecar\n\
+         metadata: {name: default, namespace: istio-system}\n\
+         spec:\n  egress:\n  - hosts: [\"./*\", \"istio-system/*\"]\n",
+    )];
+    for n in 0..SIDECAR_NAMESPACES {
+        let mut y = format!(
+            "apiVersion: networking.istio.io/v1\nkind: Sidecar\n\
+             metadata: {{name: default, namespace: ns{n}}}\n\
+             spec:\n  egress:\n  - hosts: [\"./*\", \"istio-system/*\"]\n"
+        );
+        for j in 0..SIDECAR_SERVICES {
+            writeln!(
+                y,
+                "---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc{j}, namespace: ns{n}}}\n\
+                 spec: {{clusterIP: 10.{n}.0.{j}, ports: [{{name: http, port: 80}}]}}\n\
+                 ---\napiVersion: v1\nkind: Service\nmetadata: {{name: other{j}, namespace: ns{n}}}\n\
+                 spec: {{clusterIP: 10.{n}.1.{j}, ports: [{{name: http, port: 80}}]}}\n\
+                 ---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+                 metadata: {{name: svc{j}, namespace: ns{n}}}\n\
+                 spec:\n  hosts: [svc{j}]\n  http:\n  \
+                 - match: [{{headers: {{x-tenant: {{exact: t{j}}}}}}}]\n    \
+                 route: [{{destination: {{host: svc{j}}}}}]\n  tcp:\n  \
+                 - route: [{{destination: {{host: svc{j}, port: {{number: 80}}}}}}]"
+            )
+            .unwrap();
+        }
+        texts.push(y);
+    }
+    texts
+}
+
+/// Requests from every namespace of [`sidecar_mesh_yaml`] to each of its Services named
+/// `{prefix}{j}` by short name, in a scattered order.
+pub fn sidecar_requests(prefix: &str) -> Vec<OwnedRequest> {
+    let total = SIDECAR_NAMESPACES * SIDECAR_SERVICES;
+    (0..VARYING)
+        .map(|k| {
+            let i = (k * 7919) % total;
+            let (n, j) = (i / SIDECAR_SERVICES, i % SIDECAR_SERVICES);
+            request(
+                Mode::Istio,
+                &format!("{prefix}{j}"),
+                "/api/v1/items?limit=10",
+                &format!("t{j}"),
+            )
+            .from_namespace(&format!("ns{n}"))
+        })
+        .collect()
+}
+
+/// TCP connections from every namespace of [`sidecar_mesh_yaml`] to its Services `svc{j}` by
+/// Service address, in a scattered order.
+pub fn sidecar_connections() -> Vec<OwnedConnection> {
+    let total = SIDECAR_NAMESPACES * SIDECAR_SERVICES;
+    (0..VARYING)
+        .map(|k| {
+            let i = (k * 7919) % total;
+            let (n, j) = (i / SIDECAR_SERVICES, i % SIDECAR_SERVICES);
+            let ip = std::net::Ipv4Addr::new(10, n as u8, 0, j as u8);
+            OwnedConnection::tcp(80)
+                .to_ip(ip.into())
+                .from_namespace(&format!("ns{n}"))
+        })
+        .collect()
+}
+
+/// `n` mesh VirtualServices, each with one TLS rule for SNI `h{i}.example.com` (a ServiceEntry
+/// defines the hosts).
+pub fn tls_hosts_yaml(n: usize) -> Vec<String> {
+    let mut y = String::from(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n\
+         metadata: {name: example, namespace: default}\n\
+         spec:\n  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  \
+         resolution: NONE\n  location: MESH_EXTERNAL\n",
+    );
+    for i in 0..n {
+        writeln!(
+            y,
+            "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+             metadata: {{name: h{i}, namespace: default}}\n\
+             spec:\n  hosts: [h{i}.example.com]\n  tls:\n  \
+             - match: [{{port: 443, sniHosts: [h{i}.example.com]}}]\n    \
+             route: [{{destination: {{host: h{i}.example.com, port: {{number: 443}}}}}}]"
+        )
+        .unwrap();
+    }
+    vec![y]
+}
+
+/// TLS connections to the hosts of [`tls_hosts_yaml`], in a scattered order.
+pub fn tls_connections(n: usize) -> Vec<OwnedConnection> {
+    (0..VARYING)
+        .map(|k| {
+            OwnedConnection::tls(&format!("h{}.example.com", (k * 7919) % n), 443)
+                .from_namespace("default")
+        })
+        .collect()
+}
+
+/// Bookinfo's `reviews` in namespace `bookinfo`: a VirtualService splitting 50/50 between
+/// subsets v1 and v2 of a DestinationRule that hashes on header `x-user`, beside
+/// [`SIDECAR_NAMESPACES`] namespaces `ns{n}` each with a DestinationRule of its own for its
+/// `svc0` and one exported to every namespace for `*.ns{n}.example.com`.
+pub fn router_yaml() -> Vec<String> {
+    let mut y = String::from(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+         metadata: {name: reviews, namespace: bookinfo}\n\
+         spec:\n  host: reviews\n  trafficPolicy:\n    loadBalancer:\n      \
+         consistentHash: {httpHeaderName: x-user}\n  subsets:\n  \
+         - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n\
+         ---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+         metadata: {name: reviews, namespace: bookinfo}\n\
+         spec:\n  hosts: [reviews]\n  http:\n  - route:\n    \
+         - {destination: {host: reviews, subset: v1}, weight: 50}\n    \
+         - {destination: {host: reviews, subset: v2}, weight: 50}\n",
+    );
+    for n in 0..SIDECAR_NAMESPACES {
+        writeln!(
+            y,
+            "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+             metadata: {{name: svc0, namespace: ns{n}}}\n\
+             spec:\n  host: svc0\n  exportTo: [.]\n  subsets: [{{name: v1, labels: {{version: v1}}}}]\n\
+             ---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n\
+             metadata: {{name: wild, namespace: ns{n}}}\n\
+             spec:\n  host: \"*.ns{n}.example.com\"\n  \
+             trafficPolicy: {{loadBalancer: {{simple: ROUND_ROBIN}}}}"
+        )
+        .unwrap();
+    }
+    vec![y]
+}
+
+/// Endpoints of `reviews` for [`router_yaml`]: four of each version.
+pub fn router_registry() -> Registry {
+    let mut reg = Registry::new();
+    for i in 0..8 {
+        let version = if i % 2 == 0 { "v1" } else { "v2" };
+        reg.add(
+            "reviews.bookinfo.svc.cluster.local",
+            Endpoint::new(&format!("10.0.0.{i}"), 9080).label("version", version),
+        );
+    }
+    reg
+}
+
+/// Requests from `bookinfo` to `reviews`, each with its own `x-user`.
+pub fn router_requests() -> Vec<OwnedRequest> {
+    (0..VARYING)
+        .map(|k| {
+            OwnedRequest::new("GET", "http://reviews/reviews/1")
+                .header("x-user", &format!("user-{k}"))
+                .from_namespace("bookinfo")
+        })
+        .collect()
 }

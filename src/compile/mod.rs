@@ -185,7 +185,9 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     istio::l4::gateway_servers(&valid, &options.default_namespace, &mut inner.l4);
     let world = gateway_api_world(&valid, options, regexes, &inner.default_retries);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
-    inner.l4.vips = service_addresses(&world, options);
+    inner
+        .l4
+        .set_service_addresses(service_addresses(&world, options));
     let mut only_ports = single_port_services(&world, options);
     istio::service_entry::single_port_hosts(&valid, &mut only_ports);
     assign_clusters(&mut inner, &only_ports);
@@ -479,6 +481,7 @@ fn finish(mut inner: Inner, options: &CompileOptions, ledger: Ledger) -> Result<
     inner.normalization = options.path_normalization;
     shrink::shrink(&mut inner);
     inner.build_hot();
+    inner.l4.build_indexes();
     if options.route_index {
         inner.build_indexes();
     }

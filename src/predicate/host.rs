@@ -230,6 +230,15 @@ impl HostIndex {
         }
     }
 
+    /// The id of the wildcard `*suffix` (`""`: of `*`), as inserted.
+    pub(crate) fn get_suffix(&self, suffix: &str) -> Option<u32> {
+        if suffix.is_empty() {
+            self.any
+        } else {
+            self.suffixes.get(suffix)
+        }
+    }
+
     /// The id for an exact name only.
     pub fn get_exact(&self, host: &str) -> Option<u32> {
         self.exact.get(host)

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::cluster::{Cluster, ClusterId};
 use super::{Ejection, Endpoint, EndpointPick, Pick, Registry};
 use crate::action::{Action, Forward, PortFrom};
-use crate::balance::HashPolicy;
+use crate::balance::{HashPolicy, NameMap, NamespaceOnly};
 use crate::decision::{Decision, Outcome};
 use crate::hash::HashKey;
 use crate::predicate::host::{lookup_names, with_request_host};
@@ -34,6 +34,11 @@ pub struct Router {
     dest_views: Vec<(u32, u32)>,
     /// The DestinationRule (an index into the table's rules) of each of `clusters`.
     policy_of: Vec<Option<u32>>,
+    /// Per `Destination::cluster`: how a client's view among `dest_views` is chosen.
+    dest_choice: Vec<ViewChoice>,
+    /// Per whole service, by the index in `service_clusters` its views start at (ascending):
+    /// how a client's view is chosen.
+    service_choice: Vec<(u32, ViewChoice)>,
     /// Clusters of whole services (the mesh default route), by host: the range of
     /// `service_clusters` holding its views.
     services: BTreeMap<Box<str>, (u32, u32)>,
@@ -54,6 +59,60 @@ pub struct Router {
     /// The latest time (ms on the caller's monotonic clock) reported
     /// ([`Router::report_status`], [`Router::advance_to`]): ejections are judged at it.
     now_ms: AtomicU64,
+}
+
+/// How the view a client uses is chosen among a cluster's views, decided when the router is
+/// built: the DestinationRule a client sees for a host depends on its namespace alone unless a
+/// rule for the host selects workloads.
+#[derive(Debug)]
+enum ViewChoice {
+    /// By namespace: the offset of the view of each namespace listed, and of any other.
+    ByNamespace { at: NameMap<u32>, other: u32 },
+    /// By the client's DestinationRule, looked up ([`DrIndex::lookup`]).
+    ///
+    /// [`DrIndex::lookup`]: crate::balance::DrIndex::lookup
+    Lookup,
+}
+
+impl ViewChoice {
+    /// The choice among `views` (the DestinationRule of each) of `host`'s clusters.
+    fn new(inner: &crate::table::Inner, host: &str, views: &[Option<u32>]) -> ViewChoice {
+        if views.len() <= 1 {
+            return ViewChoice::ByNamespace {
+                at: NameMap::default(),
+                other: 0,
+            };
+        }
+        let Some(namespaces) = inner.dr_index.namespaces_apart(&inner.policies, host) else {
+            return ViewChoice::Lookup;
+        };
+        let offset = |ns: &str| {
+            let seen = inner.policy_for(&NamespaceOnly(ns), host);
+            views.iter().position(|v| *v == seen).unwrap_or(0) as u32
+        };
+        // No namespace is named "": it stands for every namespace the list leaves out.
+        let other = offset("");
+        let at = namespaces
+            .into_iter()
+            .map(|ns| (ns, offset(ns)))
+            .filter(|&(_, at)| at != other)
+            .map(|(ns, at)| (ns.into(), at))
+            .collect();
+        ViewChoice::ByNamespace { at, other }
+    }
+
+    /// The offset of the view `req`'s client uses when its namespace decides it; `None` when
+    /// its DestinationRule must be looked up. Allocates nothing.
+    #[inline]
+    fn offset<R: Request + ?Sized>(&self, req: &R) -> Option<u32> {
+        match self {
+            ViewChoice::ByNamespace { at, other } if at.is_empty() => Some(*other),
+            ViewChoice::ByNamespace { at, other } => {
+                Some(at.get(req.source_namespace()).copied().unwrap_or(*other))
+            }
+            ViewChoice::Lookup => None,
+        }
+    }
 }
 
 /// A decision and the endpoint that serves it.
@@ -107,6 +166,8 @@ impl Router {
         let mut clusters = Vec::with_capacity(inner.clusters().len());
         let mut dest_views = Vec::with_capacity(inner.clusters().len());
         let mut policy_of = Vec::with_capacity(inner.clusters().len());
+        let mut dest_choice = Vec::with_capacity(inner.clusters().len());
+        let mut service_choice = Vec::new();
         let mut at_port = Vec::new();
         let mut portless_keys = Vec::with_capacity(inner.clusters().len());
         for key in inner.clusters() {
@@ -158,6 +219,8 @@ impl Router {
                 policy_of.push(view);
             }
             dest_views.push((start, clusters.len() as u32 - start));
+            let views = &policy_of[start as usize..];
+            dest_choice.push(ViewChoice::new(inner, &key.host, views));
         }
         let mut services = BTreeMap::new();
         let mut service_clusters = Vec::new();
@@ -176,12 +239,19 @@ impl Router {
                 service_clusters.push((view, Cluster::build(host.to_string(), eps.to_vec(), lb)?));
             }
             services.insert(host.into(), (start, service_clusters.len() as u32 - start));
+            let views: Vec<Option<u32>> = service_clusters[start as usize..]
+                .iter()
+                .map(|(v, _)| *v)
+                .collect();
+            service_choice.push((start, ViewChoice::new(inner, host, &views)));
         }
         Ok(Router {
             table: table.clone(),
             clusters,
             dest_views,
             policy_of,
+            dest_choice,
+            service_choice,
             services,
             service_clusters,
             at_port,
@@ -198,6 +268,13 @@ impl Router {
         if len <= 1 {
             return (len == 1).then_some(start);
         }
+        if let Some(at) = self
+            .dest_choice
+            .get(id as usize)
+            .and_then(|c| c.offset(req))
+        {
+            return Some(start + at);
+        }
         let seen = self.table.inner.policy_for(req, host);
         let views = &self.policy_of[start as usize..(start + len) as usize];
         let at = views.iter().position(|v| *v == seen).unwrap_or(0);
@@ -210,6 +287,14 @@ impl Router {
         let (start, len) = range;
         if len <= 1 {
             return start;
+        }
+        let choice = self
+            .service_choice
+            .binary_search_by_key(&start, |(s, _)| *s)
+            .ok()
+            .and_then(|i| self.service_choice[i].1.offset(req));
+        if let Some(at) = choice {
+            return start + at;
         }
         let seen = self.table.inner.policy_for(req, host);
         let views = &self.service_clusters[start as usize..(start + len) as usize];
@@ -798,4 +883,126 @@ fn serving(endpoints: &[Endpoint], port: u16) -> Vec<Endpoint> {
         .filter(|e| e.serves(port))
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OwnedRequest;
+
+    /// The view a router chooses for a client by its namespace alone is the one the client's
+    /// DestinationRule lookup gives: rules private to their namespace, exported to every
+    /// namespace or to one by name (a namespace only a rule's `exportTo` names), the root
+    /// namespace's, a ServiceEntry host exported to a few namespaces, and a rule with a
+    /// workload selector (looked up).
+    #[test]
+    fn views_chosen_by_namespace_agree_with_the_lookup() {
+        let table = Table::from_yaml(
+            r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  host: reviews
+  exportTo: [.]
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-for-b, namespace: team-a}
+spec:
+  host: reviews.bookinfo.svc.cluster.local
+  exportTo: [team-b]
+  subsets: [{name: v1, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-all, namespace: istio-system}
+spec:
+  host: "*.bookinfo.svc.cluster.local"
+  subsets: [{name: v2, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: egress}
+spec:
+  hosts: [api.example.com]
+  exportTo: [., team-b]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: NONE
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: egress}
+spec:
+  host: api.example.com
+  exportTo: [team-a]
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: bookinfo}
+spec:
+  host: ratings
+  workloadSelector: {matchLabels: {app: productpage}}
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: all, namespace: bookinfo}
+spec:
+  hosts: [reviews, ratings, api.example.com]
+  http:
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 30}
+    - {destination: {host: reviews, subset: v2}, weight: 30}
+    - {destination: {host: ratings, subset: v1}, weight: 20}
+    - {destination: {host: api.example.com, subset: v1}, weight: 20}
+"#,
+        )
+        .expect("the configuration compiles");
+        let mut registry = Registry::new();
+        for (host, ip) in [
+            ("reviews.bookinfo.svc.cluster.local", "10.0.0.1"),
+            ("ratings.bookinfo.svc.cluster.local", "10.0.0.2"),
+            ("api.example.com", "10.0.0.3"),
+        ] {
+            registry.add(host, Endpoint::new(ip, 80).label("version", "v1"));
+        }
+        let router = Router::new(&table, &registry).expect("the router builds");
+        let inner = &table.inner;
+        let mut chosen = 0;
+        for (id, key) in inner.clusters().iter().enumerate() {
+            let (start, len) = router.dest_views[id];
+            for ns in [
+                "bookinfo",
+                "team-a",
+                "team-b",
+                "istio-system",
+                "egress",
+                "other",
+            ] {
+                for labels in [None, Some("productpage")] {
+                    let mut req = OwnedRequest::new("GET", "http://reviews/").from_namespace(ns);
+                    if let Some(app) = labels {
+                        req = req.source_label("app", app);
+                    }
+                    let seen = inner.policy_for(&req, &key.host);
+                    let views = &router.policy_of[start as usize..(start + len) as usize];
+                    let want = start + views.iter().position(|v| *v == seen).unwrap_or(0) as u32;
+                    let got = router.dest_cluster(id as u32, &key.host, &req);
+                    assert_eq!(got, Some(want), "{key:?} from {ns} ({labels:?})");
+                    chosen += usize::from(router.dest_choice[id].offset(&req).is_some());
+                }
+            }
+        }
+        // Most answers come from the namespace alone; the selector's host needs the lookup.
+        assert!(chosen > 0);
+        assert!(
+            router
+                .dest_choice
+                .iter()
+                .any(|c| matches!(c, ViewChoice::Lookup))
+        );
+    }
 }

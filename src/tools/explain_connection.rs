@@ -140,7 +140,7 @@ impl Table {
         }
         if let (Some(ctx), Some(protocol)) = (ctx, rules_of) {
             if mesh {
-                host = bound_host(ctx, conn, &inner.cluster_domain, &inner.l4.vips);
+                host = bound_host(ctx, conn, &inner.cluster_domain, &inner.l4);
                 out.bound = host.clone();
             }
             // In the mesh, a connection no service is named for binds no rules.
@@ -203,7 +203,7 @@ fn bound_host<C: Connection + ?Sized>(
     ctx: &L4Context,
     conn: &C,
     domain: &str,
-    vips: &[(std::net::IpAddr, Box<str>)],
+    l4: &crate::l4::L4Table,
 ) -> Option<(String, &'static str)> {
     let sni = conn.sni().filter(|_| conn.protocol() == Protocol::Tls);
     let (raw, how) = match (conn.host(), sni) {
@@ -211,8 +211,7 @@ fn bound_host<C: Connection + ?Sized>(
         (None, Some(s)) => (s.to_string(), "sni"),
         (None, None) => {
             let ip = conn.destination_ip()?;
-            let (_, h) = vips.iter().find(|(a, _)| *a == ip)?;
-            (h.to_string(), "destination address")
+            (l4.service_at(ip)?.to_string(), "destination address")
         }
     };
     let name = split_port(&raw).0.to_ascii_lowercase();

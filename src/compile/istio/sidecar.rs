@@ -9,7 +9,7 @@ use crate::config::{Object, Resource};
 use crate::error::{Diagnostic, ResourceId};
 use crate::mesh::OutboundPolicy;
 use crate::predicate::host::service_fqdn;
-use crate::sidecar::{Import, Listener, Scope, Sidecars};
+use crate::sidecar::{Import, Listener, Scope, Sidecars, SourceHosts};
 use crate::table::Inner;
 
 use super::super::names::{is_dns1123_label, is_ip_literal, is_valid_wildcard_domain};
@@ -406,14 +406,21 @@ fn source_hosts(
     ns_default: &str,
     domain: &str,
     inner: &Inner,
-) -> Vec<(Box<[Box<str>]>, bool)> {
+) -> Vec<SourceHosts> {
     let ids: HashMap<(&str, &str, &str), usize> = inner
         .sources
         .iter()
         .enumerate()
         .map(|(i, s)| ((&*s.kind, &*s.namespace, &*s.name), i))
         .collect();
-    let mut out = vec![(Box::<[Box<str>]>::default(), false); inner.sources.len()];
+    let mut out: Vec<SourceHosts> = inner
+        .sources
+        .iter()
+        .map(|s| SourceHosts {
+            namespace: s.namespace.clone(),
+            ..SourceHosts::default()
+        })
+        .collect();
     for r in valid {
         let (kind, ns, name, hosts, gw): (_, _, _, Vec<Box<str>>, _) = match r {
             Resource::VirtualService(o) => {
@@ -449,7 +456,8 @@ fn source_hosts(
             _ => continue,
         };
         if let Some(&i) = ids.get(&(kind, ns, name.as_str())) {
-            out[i] = (hosts.into(), gw);
+            out[i].hosts = hosts.into();
+            out[i].gateway_semantics = gw;
         }
     }
     out
