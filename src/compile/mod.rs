@@ -609,43 +609,14 @@ fn subset_scoped(inner: &Inner) -> Vec<crate::table::SubsetScope> {
 }
 
 /// The answer of [`Inner::subset_missing`] per client namespace, computed with the lookup
-/// itself: for each namespace that has rules of its own for `host` (and the root namespace),
-/// and for any other namespace (one no rule names, which all look the same to the lookup).
+/// itself: for each namespace a client of which may see another rule for `host`
+/// ([`DrIndex::namespaces_apart`](crate::balance::DrIndex::namespaces_apart): with rules of
+/// its own, named in a rule's or a service's `exportTo`, the root namespace), and for any
+/// other namespace (which all look the same to the lookup).
 /// `None` when a rule for the host selects workloads, so that labels matter.
 fn by_namespace(inner: &Inner, host: &str, subset: &str) -> Option<crate::table::SubsetScope> {
     let index = &inner.dr_index;
-    let pools = index
-        .local
-        .iter()
-        .map(|(ns, pool)| (&**ns, pool))
-        .chain(std::iter::once((&*index.root, &index.root_local)))
-        .chain(index.exported.iter().map(|(ns, pool)| (&**ns, pool)));
-    let mut namespaces: Vec<&str> = Vec::new();
-    for (ns, pool) in pools {
-        if let Some(ids) = pool.lookup(host) {
-            if ids
-                .iter()
-                .any(|&i| inner.policies[i as usize].selector.is_some())
-            {
-                return None;
-            }
-            if !namespaces.contains(&ns) {
-                namespaces.push(ns);
-            }
-        }
-    }
-    // The namespaces that see the host's services differently from the others.
-    let services = index.services.get(host).into_iter().flatten();
-    for (visibility, own) in services {
-        let named = match visibility {
-            crate::table::Visibility::Public => &[][..],
-            crate::table::Visibility::Only(list) => &list[..],
-        };
-        namespaces.extend(named.iter().chain([own]).map(|n| &**n));
-    }
-    namespaces.push(&index.root);
-    namespaces.sort_unstable();
-    namespaces.dedup();
+    let namespaces = index.namespaces_apart(&inner.policies, host)?;
     let missing = |ns: &str| {
         let seen =
             inner.policy(index.lookup(&inner.policies, &crate::balance::NamespaceOnly(ns), host));
