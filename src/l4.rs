@@ -629,7 +629,7 @@ impl Inner {
             view.is_none_or(|v| {
                 s.entries.first().is_some_and(|e| {
                     let source = rules[e.rule as usize].rule.source;
-                    v.admits_source(source, &self.sources[source as usize].namespace)
+                    v.admits_source(source)
                 })
             })
         };

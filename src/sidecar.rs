@@ -185,13 +185,6 @@ impl Listener {
         }
         v
     }
-
-    /// Whether an import naming `ns` takes a host of `source`.
-    fn named_import_covers(&self, ns: &str, source: &SourceHosts) -> bool {
-        self.imports.iter().any(|i| {
-            matches!(&i.namespace, Namespaces::Named(n) if **n == *ns) && i.covers_source(source)
-        })
-    }
 }
 
 impl Scope {
@@ -242,28 +235,21 @@ pub(crate) struct View<'a> {
 }
 
 impl View<'_> {
-    /// Whether the rules of `source` (its namespace `source_ns`) are in the view: an import
-    /// covers the namespace and one of the source's hosts. Reads the listener's verdicts
-    /// ([`Listener::verdicts`]); allocates nothing.
+    /// Whether the rules of `source` are in the view: an import covers the source's namespace
+    /// (that of the resource, as istiod's `SelectVirtualServices` reads a VirtualService's,
+    /// also for a Gateway API route whose claim is a consumer's or every namespace's) and one
+    /// of its hosts. Reads the listener's verdicts ([`Listener::verdicts`]); allocates
+    /// nothing.
     #[inline]
-    pub(crate) fn admits_source(&self, source: u32, source_ns: &str) -> bool {
+    pub(crate) fn admits_source(&self, source: u32) -> bool {
         let Some(listener) = self.listener else {
             return false;
         };
         let Some(&v) = listener.verdicts.get(source as usize) else {
             return false;
         };
-        if v & BY_ANY != 0 || (v & BY_OWN != 0 && *source_ns == *self.workload_ns) {
-            return true;
-        }
-        let compiled = &self.sidecars.sources[source as usize];
-        if *compiled.namespace == *source_ns {
-            v & BY_NAMED != 0
-        } else {
-            // Asked for another namespace than the source's own (a Gateway API producer
-            // route's claim has none): read the imports naming that one.
-            listener.named_import_covers(source_ns, compiled)
-        }
+        let source_ns = &*self.sidecars.sources[source as usize].namespace;
+        v & BY_ANY != 0 || v & BY_NAMED != 0 || (v & BY_OWN != 0 && source_ns == self.workload_ns)
     }
 
     /// Whether a service (`host` defined in namespace `service_ns`) is in the view.
@@ -359,8 +345,7 @@ mod tests {
     }
 
     /// The verdicts decided when the table is built give the answer of scanning the imports,
-    /// for every workload namespace (`.`), for sources asked about under their own namespace
-    /// and under another one (a Gateway API producer route's claim has none).
+    /// for every workload namespace (`.`), each source read in its own namespace.
     #[test]
     fn verdicts_agree_with_scanning_the_imports() {
         let import_sets: &[&[&str]] = &[
@@ -405,16 +390,13 @@ mod tests {
                     workload_ns,
                 };
                 for (id, s) in sources.iter().enumerate() {
-                    for source_ns in namespaces {
-                        assert_eq!(
-                            view.admits_source(id as u32, source_ns),
-                            scanned(listener, s, source_ns, workload_ns),
-                            "imports {imports:?}, source {s:?} asked as {source_ns:?}, \
-                             workload in {workload_ns:?}"
-                        );
-                    }
+                    assert_eq!(
+                        view.admits_source(id as u32),
+                        scanned(listener, s, &s.namespace, workload_ns),
+                        "imports {imports:?}, source {s:?}, workload in {workload_ns:?}"
+                    );
                 }
-                assert!(!view.admits_source(sources.len() as u32, "a"));
+                assert!(!view.admits_source(sources.len() as u32));
             }
         }
     }

@@ -147,7 +147,7 @@ impl VirtualHost {
         view: Option<&View<'_>>,
         port: Option<u16>,
     ) -> Option<&Claim> {
-        let imported = |c: &Claim| view.is_none_or(|v| v.admits_source(c.source, &c.namespace));
+        let imported = |c: &Claim| view.is_none_or(|v| v.admits_source(c.source));
         // The usual host: one VirtualService, visible everywhere.
         if let [only] = &self.claims[..]
             && only.visibility == Visibility::Public
