@@ -410,3 +410,48 @@ fn reordered_connection_resources_are_equivalent() {
     let d = diff(&table(TCP_ECHO), &table(&reordered));
     assert!(d.is_empty(), "{d}");
 }
+
+/// A mesh `tcp` rule's `destinationSubnets` moved (istio/istio
+/// pilot/pkg/networking/core/tcp_route.go: a match with subnets is a filter chain of its own,
+/// taken by the destination address): the connections to the old block now fall to the rule
+/// without a match, those to the new block leave it.
+#[test]
+fn a_destination_subnets_change_moves_the_addresses() {
+    let old = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mongo, namespace: default}
+spec:
+  hosts: [mongo]
+  tcp:
+  - match:
+    - port: 27017
+      destinationSubnets: [10.1.0.0/16]
+    route: [{destination: {host: mongo-a}}]
+  - route: [{destination: {host: mongo-b}}]
+"#;
+    let new = old.replace("10.1.0.0/16", "10.9.0.0/16");
+    let d = diff(&table(old), &table(&new));
+    assert_eq!(d.changes.len(), 2, "{d}");
+    let host = |e: &meshroute::diff::Effect| e.destinations[0].host.clone();
+    let ip = |c: &meshroute::diff::Change| {
+        let conn = c.witness.connection().expect("a connection");
+        assert_eq!(conn.port, 27017);
+        assert_eq!(
+            conn.host.as_deref(),
+            Some("mongo.default.svc.cluster.local")
+        );
+        conn.destination_ip.map(|ip| ip.to_string())
+    };
+    let (left, joined) = (&d.changes[0], &d.changes[1]);
+    assert_eq!(host(&left.before), "mongo-a.default.svc.cluster.local");
+    assert_eq!(host(&left.after), "mongo-b.default.svc.cluster.local");
+    assert_eq!(ip(left).as_deref(), Some("10.1.0.1"));
+    assert_eq!(
+        left.after_rule.as_deref(),
+        Some("VirtualService default/mongo spec.tcp[1]")
+    );
+    assert_eq!(host(&joined.before), "mongo-b.default.svc.cluster.local");
+    assert_eq!(host(&joined.after), "mongo-a.default.svc.cluster.local");
+    assert_eq!(ip(joined).as_deref(), Some("10.9.0.1"));
+}
