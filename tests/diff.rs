@@ -396,6 +396,9 @@ spec:
             .at_gateway("gateway-conformance-infra", "gateway-tlsroute")
     );
     assert_eq!(c.requests, 1, "{d}");
+    let rule = "TLSRoute gateway-conformance-infra/gateway-conformance-infra-test spec.rules[0]";
+    assert_eq!(c.before_rule.as_deref(), Some(rule));
+    assert_eq!(c.after_rule.as_deref(), Some(rule));
 }
 
 #[test]
