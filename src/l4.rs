@@ -496,6 +496,26 @@ impl L4Table {
         &mut self.contexts[i]
     }
 
+    /// Every placed rule entry, for tools that probe connections (diff): the context it is
+    /// placed in, the service whose hosts bind it, the rule and its match (`None` for a rule
+    /// without matches).
+    pub(crate) fn placements(
+        &self,
+    ) -> impl Iterator<Item = (&L4Context, &L4Service, &L4Rule, Option<&L4Match>)> {
+        self.contexts.iter().flat_map(move |ctx| {
+            ctx.services.iter().flat_map(move |s| {
+                s.entries.iter().filter_map(move |e| {
+                    let rule = self.rules.get(e.rule as usize)?;
+                    let m = match e.block {
+                        Some(b) => Some(rule.matches.get(usize::from(b))?),
+                        None => None,
+                    };
+                    Some((ctx, s, rule, m))
+                })
+            })
+        })
+    }
+
     pub(crate) fn context(&self, gateway: Option<(&str, &str)>) -> Option<&L4Context> {
         self.contexts.iter().find(|c| match (&c.gateway, gateway) {
             (None, None) => true,

@@ -1,4 +1,5 @@
-//! Change impact: the classes of requests whose decision differs between two tables.
+//! Change impact: the classes of requests and connections whose decision differs between two
+//! tables.
 //!
 //! The requests checked are the [witnesses](crate::witness) of every rule and match block of
 //! both tables, and, per host, boundary requests around every literal the configurations
@@ -11,8 +12,20 @@
 //! fault, timeout, retries, mirrors, header edits, CORS, sticky key). Which rule decided is
 //! reported but not compared: the same behaviour moved to another rule is no change.
 //!
-//! Requests whose effects differ are grouped into [`Change`]s keyed by the (before, after)
-//! pair, each with one witness request and the number of requests found in the class.
+//! Connections are checked too, against the connection rules (VirtualService `tls` and `tcp`
+//! rules, Gateway API `TLSRoute` and `TCPRoute`): for every rule and match of both tables, in
+//! every context it is placed in (the mesh or a gateway), a connection inside all its
+//! conditions (each SNI name, a wildcard `*.example.com` as `probe.example.com`; the match's
+//! port, else the ports the listener, the gateway's servers and the rules name, and 443 for
+//! TLS; an address inside each destination subnet; the match's source namespace and labels),
+//! and the connections beside it (the SNI with its first label changed, another port, an
+//! address outside each subnet, the source without namespace or labels). Each is decided by
+//! [`Table::decide_connection_with_draw`] and compared by its [`Effect`]: the outcome and the
+//! split (a connection rule has no actions).
+//!
+//! Probes whose effects differ are grouped into [`Change`]s keyed by the (before, after)
+//! pair, requests and connections apart, each with one witness ([`Probe`]) and the number of
+//! probes found in the class.
 //! Configurations written differently with the same meaning (keys or resources reordered,
 //! short or fully qualified host names, a rule nothing reaches) give an empty diff.
 //!
@@ -37,11 +50,16 @@ use std::fmt;
 use serde_json::{Value, json};
 
 use crate::action::{Abort, Action, Forward, HeaderOps, RedirectPort};
+use crate::connection::OwnedConnection;
 use crate::decision::{Decision, Outcome};
 use crate::predicate::path::{PathMatch, strip_query};
 use crate::request::OwnedRequest;
 use crate::table::Table;
 use crate::witness::{Witness, host_name, path_values, placements, str_values, witnesses};
+
+mod connection;
+
+pub use connection::{connection_json, connection_line};
 
 /// One destination of a split, by meaning.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,7 +108,7 @@ pub fn percent_of(part: u64, total: u64) -> String {
 #[non_exhaustive]
 pub struct Effect {
     /// `forward`, `redirect`, `direct-response`, `no-route`, `passthrough`,
-    /// `no-virtual-host` or `bad-request`.
+    /// `passthrough-cluster`, `black-hole`, `no-virtual-host` or `bad-request`.
     pub outcome: &'static str,
     /// The split (forwarding only), sorted; destinations of weight 0 are left out.
     pub destinations: Vec<Share>,
@@ -122,7 +140,63 @@ impl fmt::Display for Effect {
     }
 }
 
-/// A class of requests whose decision changes the same way.
+/// What a diff decided against both tables: a request, or a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Probe {
+    /// An HTTP request, decided by [`Table::decide_with_draw`].
+    Request(OwnedRequest),
+    /// A TLS or TCP connection, decided by [`Table::decide_connection_with_draw`].
+    Connection(OwnedConnection),
+}
+
+impl Probe {
+    /// The request, when the probe is one.
+    pub fn request(&self) -> Option<&OwnedRequest> {
+        match self {
+            Probe::Request(r) => Some(r),
+            Probe::Connection(_) => None,
+        }
+    }
+
+    /// The connection, when the probe is one.
+    pub fn connection(&self) -> Option<&OwnedConnection> {
+        match self {
+            Probe::Connection(c) => Some(c),
+            Probe::Request(_) => None,
+        }
+    }
+
+    /// The probe in the decide contract's request form: [`request_json`] for a request,
+    /// [`connection_json`] (with `"protocol"`) for a connection.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Probe::Request(r) => request_json(r),
+            Probe::Connection(c) => connection_json(c),
+        }
+    }
+
+    /// What the probe is called, counted: `3 requests`, `1 connection`.
+    fn counted(&self, n: usize) -> String {
+        match self {
+            Probe::Request(_) => plural(n, "request"),
+            Probe::Connection(_) => plural(n, "connection"),
+        }
+    }
+}
+
+/// The probe on one line: a request as the `meshroute route` command line takes it
+/// ([`request_line`]), a connection as a decide tool input line ([`connection_line`]).
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Probe::Request(r) => f.write_str(&request_line(r)),
+            Probe::Connection(c) => f.write_str(&connection_line(c)),
+        }
+    }
+}
+
+/// A class of requests, or of connections, whose decision changes the same way.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Change {
@@ -134,9 +208,9 @@ pub struct Change {
     pub before_rule: Option<String>,
     /// The rule that decided the witness in the new table.
     pub after_rule: Option<String>,
-    /// One request of the class.
-    pub witness: OwnedRequest,
-    /// How many of the requests checked fall in the class.
+    /// One request or connection of the class.
+    pub witness: Probe,
+    /// How many of the requests (or connections) checked fall in the class.
     pub requests: usize,
 }
 
@@ -144,21 +218,27 @@ pub struct Change {
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Diff {
-    /// The classes of requests whose decision changes, ordered by (before, after).
+    /// The classes of requests and connections whose decision changes: the requests' ordered
+    /// by (before, after), then the connections'.
     pub changes: Vec<Change>,
     /// How many distinct requests were decided against both tables.
     pub checked: usize,
+    /// How many distinct connections were decided against both tables.
+    pub checked_connections: usize,
 }
 
 impl Diff {
-    /// Whether no request checked changes its decision.
+    /// Whether no request or connection checked changes its decision.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
 
-    /// The diff as JSON: `{"checked", "changes": [{"requests", "before", "after",
-    /// "before_rule", "after_rule", "witness"}]}`, effects as `{"outcome", "destinations":
-    /// [{"host", "subset", "port", "share": [n, d], "percent": "80%", "unavailable"}], "actions"}`.
+    /// The diff as JSON: `{"checked", "checked_connections", "changes": [{"requests",
+    /// "before", "after", "before_rule", "after_rule", "witness"}]}`, effects as `{"outcome",
+    /// "destinations": [{"host", "subset", "port", "share": [n, d], "percent": "80%",
+    /// "unavailable"}], "actions"}`, the witness in the decide contract's form
+    /// ([`Probe::to_json`]; a connection's has `"protocol"`) and `"requests"` counting the
+    /// class's requests or connections.
     pub fn to_json(&self) -> Value {
         let effect = |e: &Effect| {
             json!({
@@ -173,13 +253,14 @@ impl Diff {
         };
         json!({
             "checked": self.checked,
+            "checked_connections": self.checked_connections,
             "changes": self.changes.iter().map(|c| json!({
                 "requests": c.requests,
                 "before": effect(&c.before),
                 "after": effect(&c.after),
                 "before_rule": c.before_rule,
                 "after_rule": c.after_rule,
-                "witness": request_json(&c.witness),
+                "witness": c.witness.to_json(),
             })).collect::<Vec<_>>(),
         })
     }
@@ -250,14 +331,20 @@ pub fn request_line(r: &OwnedRequest) -> String {
 
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let checked = plural(self.checked, "request");
+        let mut checked = plural(self.checked, "request");
+        if self.checked_connections > 0 {
+            checked.push_str(&format!(
+                ", {}",
+                plural(self.checked_connections, "connection")
+            ));
+        }
         if self.changes.is_empty() {
             return writeln!(f, "no change ({checked} checked)");
         }
         let n = self.changes.len();
         writeln!(f, "{} ({checked} checked)", plural(n, "change"))?;
         for (i, c) in self.changes.iter().enumerate() {
-            writeln!(f, "\nchange {}: {}", i + 1, plural(c.requests, "request"))?;
+            writeln!(f, "\nchange {}: {}", i + 1, c.witness.counted(c.requests))?;
             let rule = |r: &Option<String>| r.clone().unwrap_or_else(|| "no rule".into());
             if c.before_rule == c.after_rule {
                 writeln!(f, "  rule:    {}", rule(&c.before_rule))?;
@@ -270,7 +357,7 @@ impl fmt::Display for Diff {
                 )?;
             }
             c.fmt_effects(f)?;
-            writeln!(f, "  e.g.     {}", request_line(&c.witness))?;
+            writeln!(f, "  e.g.     {}", c.witness)?;
         }
         Ok(())
     }
@@ -393,18 +480,63 @@ fn percent(per_million: u32) -> String {
 /// (host, subset, port, why unavailable): destinations that count as one in a split.
 type ShareKey = (String, Option<String>, Option<u16>, Option<&'static str>);
 
+/// How [`Effect::outcome`] names the outcome of `d`.
+fn outcome(d: &Decision<'_>) -> &'static str {
+    match d.outcome {
+        Outcome::Matched(_) => "forward",
+        Outcome::NoRoute { .. } => "no-route",
+        Outcome::Passthrough => "passthrough",
+        Outcome::PassthroughCluster => "passthrough-cluster",
+        Outcome::BlackHole => "black-hole",
+        Outcome::NoVirtualHost => "no-virtual-host",
+        Outcome::BadRequest { .. } => "bad-request",
+    }
+}
+
+/// The meaning of `d`, a table's decision for a connection
+/// ([`Table::decide_connection_with_draw`]): the outcome and the split. A connection rule has
+/// no actions, so [`Effect::actions`] is empty.
+///
+/// # Example
+/// ```
+/// use meshroute::{OwnedConnection, Table};
+/// use meshroute::diff::connection_effect;
+///
+/// let table = Table::from_yaml(r#"
+/// apiVersion: networking.istio.io/v1
+/// kind: VirtualService
+/// metadata: {name: tcp-echo}
+/// spec:
+///   hosts: [tcp-echo]
+///   tcp:
+///   - route:
+///     - {destination: {host: tcp-echo, subset: v1}, weight: 80}
+///     - {destination: {host: tcp-echo, subset: v2}, weight: 20}
+/// "#)?;
+/// let conn = OwnedConnection::tcp(9000).to_host("tcp-echo");
+/// let e = connection_effect(&table.decide_connection_with_draw(&conn, 0));
+/// assert_eq!(e.outcome, "forward");
+/// assert_eq!(e.destinations[0].percent(), "80%");
+/// # Ok::<(), meshroute::Errors>(())
+/// ```
+pub fn connection_effect(d: &Decision<'_>) -> Effect {
+    let mut e = Effect {
+        outcome: outcome(d),
+        destinations: Vec::new(),
+        actions: Vec::new(),
+    };
+    if let Some(m) = d.matched()
+        && let Action::Forward(f) = &m.rule.action
+    {
+        e.destinations = shares(f, &mut Vec::new());
+    }
+    e
+}
+
 /// The meaning of `d`, the decision of `table` for `req`.
 pub fn effect(d: &Decision<'_>, req: &OwnedRequest) -> Effect {
     let mut e = Effect {
-        outcome: match d.outcome {
-            Outcome::Matched(_) => "forward",
-            Outcome::NoRoute { .. } => "no-route",
-            Outcome::Passthrough => "passthrough",
-            Outcome::PassthroughCluster => "passthrough-cluster",
-            Outcome::BlackHole => "black-hole",
-            Outcome::NoVirtualHost => "no-virtual-host",
-            Outcome::BadRequest { .. } => "bad-request",
-        },
+        outcome: outcome(d),
         destinations: Vec::new(),
         actions: Vec::new(),
     };
@@ -732,7 +864,34 @@ fn boundary(path: &str) -> Vec<String> {
     out
 }
 
-/// The classes of requests whose decision differs between `old` and `new`.
+/// The changes found so far, keyed by (is a connection, before, after): the requests' classes
+/// first, the connections' apart from them.
+type Classes = BTreeMap<(bool, Effect, Effect), Change>;
+
+/// Counts one probe whose effect changes in its class, the first of a class its witness.
+fn add(
+    classes: &mut Classes,
+    key: (bool, Effect, Effect),
+    [before_rule, after_rule]: [Option<String>; 2],
+    probe: impl FnOnce() -> Probe,
+) {
+    match classes.entry(key) {
+        std::collections::btree_map::Entry::Occupied(mut c) => c.get_mut().requests += 1,
+        std::collections::btree_map::Entry::Vacant(v) => {
+            let (_, before, after) = v.key().clone();
+            v.insert(Change {
+                before,
+                after,
+                before_rule,
+                after_rule,
+                witness: probe(),
+                requests: 1,
+            });
+        }
+    }
+}
+
+/// The classes of requests and connections whose decision differs between `old` and `new`.
 ///
 /// # Example
 /// ```
@@ -745,27 +904,34 @@ fn boundary(path: &str) -> Vec<String> {
 /// ```
 pub fn diff(old: &Table, new: &Table) -> Diff {
     let requests = probes([old, new]);
-    let mut classes: BTreeMap<(Effect, Effect), Change> = BTreeMap::new();
+    let connections = connection::probes([old, new]);
+    let mut classes = Classes::new();
     for r in &requests {
         let (db, da) = (old.decide_with_draw(r, 0), new.decide_with_draw(r, 0));
         let (before, after) = (effect(&db, r), effect(&da, r));
-        if before == after {
-            continue;
-        }
-        classes
-            .entry((before.clone(), after.clone()))
-            .and_modify(|c| c.requests += 1)
-            .or_insert_with(|| Change {
-                before,
-                after,
-                before_rule: rule_label(old, &db),
-                after_rule: rule_label(new, &da),
-                witness: r.clone(),
-                requests: 1,
+        if before != after {
+            let rules = [rule_label(old, &db), rule_label(new, &da)];
+            add(&mut classes, (false, before, after), rules, || {
+                Probe::Request(r.clone())
             });
+        }
+    }
+    for c in &connections {
+        let (db, da) = (
+            old.decide_connection_with_draw(c, 0),
+            new.decide_connection_with_draw(c, 0),
+        );
+        let (before, after) = (connection_effect(&db), connection_effect(&da));
+        if before != after {
+            let rules = [rule_label(old, &db), rule_label(new, &da)];
+            add(&mut classes, (true, before, after), rules, || {
+                Probe::Connection(c.clone())
+            });
+        }
     }
     Diff {
         changes: classes.into_values().collect(),
         checked: requests.len(),
+        checked_connections: connections.len(),
     }
 }

@@ -1,4 +1,5 @@
-//! `meshroute diff`: which requests change where they go between two configurations.
+//! `meshroute diff`: which requests and connections change where they go between two
+//! configurations.
 
 use clap::Args;
 use meshroute::CompileOptions;
@@ -8,10 +9,12 @@ use crate::report::load_table;
 use crate::style;
 use crate::{Exit, Format, Paths};
 
-/// Which requests change their rule, destination, weights or actions between two configurations
+/// Which requests and connections change their rule, destination, weights or actions between two configurations
 ///
 /// Each class of requests that changes is shown with the decision before and after (weights as
 /// the percentages configured, rules by resource and field path) and one request of the class.
+/// Connections (VirtualService tls and tcp rules, TLSRoute, TCPRoute) are compared too, each
+/// class with one connection as a decide input line.
 /// Exits 0 when nothing changes, 1 when something does (as git diff --exit-code), 2 when an
 /// input cannot be read or does not compile.
 #[derive(Args)]
