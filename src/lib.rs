@@ -131,6 +131,9 @@
 pub mod action;
 mod balance;
 mod block;
+#[cfg(feature = "kube")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
+pub mod cluster;
 pub mod compile;
 pub mod config;
 mod connection;
