@@ -456,18 +456,11 @@ impl ClusterSource {
         i: usize,
         kind: &WatchedKind,
     ) -> BoxStream<'static, (usize, watcher::Result<watcher::Event<DynamicObject>>)> {
-        let resource = kind.api_resource();
-        let client = self.client.clone();
+        let (api, fields) = api(&self.client, kind, &self.options);
         let mut config = watcher::Config::default();
-        let api: Api<DynamicObject> = match (kind.scope, &self.options.namespace) {
-            (Scope::Cluster, _) | (Scope::Namespaced, None) => Api::all_with(client, &resource),
-            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client, ns, &resource),
-            (Scope::MeshConfig, _) => {
-                config = config.fields(&format!("metadata.name={MESH_CONFIG_MAP}"));
-                let root = &self.options.compile.mesh.root_namespace;
-                Api::namespaced_with(client, root, &resource)
-            }
-        };
+        if let Some(fields) = fields {
+            config = config.fields(&fields);
+        }
         watcher(api, config)
             .default_backoff()
             .scan(false, |done, event| {
@@ -485,19 +478,9 @@ impl ClusterSource {
     fn rebuild(&self, writers: &[Writer<DynamicObject>], status: &mut ClusterStatus) {
         let mut objects = Vec::new();
         for (i, writer) in writers.iter().enumerate() {
-            for object in writer.as_reader().state() {
-                let namespace = object.metadata.namespace.clone().unwrap_or_default();
-                let name = object.metadata.name.clone().unwrap_or_default();
-                objects.push((i, namespace, name, object));
-            }
+            objects.extend(writer.as_reader().state().into_iter().map(|o| (i, o)));
         }
-        // Load order breaks precedence ties: make it the same whatever order the stores
-        // hold their objects in.
-        objects.sort_by(|a, b| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)));
-        let mut config = Config::new();
-        for (i, _, _, object) in objects {
-            config.add_json_value(to_json(&KINDS[i], &object), SOURCE);
-        }
+        let config = config_of(objects);
         match compile(&config, &self.options.compile) {
             Ok(compiled) => {
                 self.tables.store(compiled.table);
@@ -511,9 +494,98 @@ impl ClusterSource {
     }
 }
 
+/// The API of `kind` within `options`' scope, and the field selector its lists need.
+fn api(
+    client: &kube::Client,
+    kind: &WatchedKind,
+    options: &ClusterOptions,
+) -> (Api<DynamicObject>, Option<String>) {
+    let resource = kind.api_resource();
+    let client = client.clone();
+    match (kind.scope, &options.namespace) {
+        (Scope::Cluster, _) | (Scope::Namespaced, None) => (Api::all_with(client, &resource), None),
+        (Scope::Namespaced, Some(ns)) => (Api::namespaced_with(client, ns, &resource), None),
+        (Scope::MeshConfig, _) => {
+            let root = &options.compile.mesh.root_namespace;
+            (
+                Api::namespaced_with(client, root, &resource),
+                Some(format!("metadata.name={MESH_CONFIG_MAP}")),
+            )
+        }
+    }
+}
+
+/// The configuration of `objects` (each with its index in [`KINDS`]), in an order that does
+/// not depend on the order they came in: load order breaks precedence ties.
+fn config_of<O: std::borrow::Borrow<DynamicObject>>(mut objects: Vec<(usize, O)>) -> Config {
+    objects.sort_by(|(i, a), (j, b)| {
+        let key = |o: &DynamicObject| (o.metadata.namespace.clone(), o.metadata.name.clone());
+        (i, key(a.borrow())).cmp(&(j, key(b.borrow())))
+    });
+    let mut config = Config::new();
+    for (i, object) in objects {
+        config.add_json_value(to_json(&KINDS[i], object.borrow()), SOURCE);
+    }
+    config
+}
+
+/// Reads every kind once, a list each and no watch, into a [`Config`] (what a one-shot check
+/// of the live cluster needs). A kind the cluster does not serve (404) is skipped with a note
+/// in [`Config::notes`].
+///
+/// # Errors
+/// The first list that fails otherwise (unreachable server, 403 Forbidden, …).
+pub async fn snapshot(
+    client: &kube::Client,
+    options: &ClusterOptions,
+) -> Result<Config, kube::Error> {
+    let mut objects = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, kind) in KINDS.iter().enumerate() {
+        let (api, fields) = api(client, kind, options);
+        let mut params = kube::api::ListParams::default().limit(500);
+        if let Some(fields) = &fields {
+            params = params.fields(fields);
+        }
+        loop {
+            let list = match api.list(&params).await {
+                Ok(list) => list,
+                Err(kube::Error::Api(status)) if status.is_not_found() => {
+                    skipped.push(*kind);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            objects.extend(list.items.into_iter().map(|o| (i, o)));
+            match list.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+    }
+    let mut config = config_of(objects);
+    for kind in skipped {
+        config.notes.push(Diagnostic {
+            severity: crate::error::Severity::Note,
+            code: "skipped",
+            resource: None,
+            path: SOURCE.to_string(),
+            message: format!(
+                "skipped {} {}: the cluster does not serve it (404 Not Found: is the CRD \
+                 installed?)",
+                kind.api_version(),
+                kind.kind
+            ),
+        });
+    }
+    Ok(config)
+}
+
 /// The object as the API server writes it: with `apiVersion` and `kind`, which list items
 /// of the core kinds leave out.
 fn to_json(kind: &WatchedKind, object: &DynamicObject) -> Value {
+    // Serializing an object that was deserialized cannot fail (string keys, no floats that
+    // are not numbers); a null would be skipped by the loader.
     let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.insert("apiVersion".into(), Value::String(kind.api_version()));

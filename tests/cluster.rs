@@ -6,6 +6,9 @@
 //! `ERROR` event of code 410 (apiserver `staging/src/k8s.io/apiserver/pkg/storage/cacher`,
 //! "too old resource version"), and 404 for a resource it does not serve (a CRD that is not
 //! installed). Each step asserts what the shared table decides and what the status says.
+//!
+//! k8s-openapi needs a Kubernetes version: `cargo test --features k8s-v1_33 --test cluster`
+//! (`--all-features` includes it).
 
 #![cfg(feature = "kube")]
 
@@ -622,4 +625,28 @@ async fn a_real_cluster_when_kubeconfig_is_set() {
         );
     }
     eprintln!("{} resources rejected", s.rejected.len());
+}
+
+/// One list per kind, no watch: the configuration a one-shot check of the cluster reads.
+#[tokio::test]
+async fn a_snapshot_lists_every_kind_once() {
+    let fake = cluster();
+    let config = meshroute::cluster::snapshot(&fake.client(), &ClusterOptions::default())
+        .await
+        .expect("the fake answers every list");
+    let compiled = meshroute::compile(&config, &CompileOptions::default()).unwrap();
+    let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+    let d = compiled.table.decide_with_draw(&req, 95);
+    assert_eq!(d.destination().and_then(|d| d.subset.as_deref()), Some("v2"));
+    let skipped: Vec<_> = config
+        .notes
+        .iter()
+        .filter(|n| n.message.contains("does not serve"))
+        .map(|n| n.message.as_str())
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped[0].contains("TLSRoute") && skipped[1].contains("TCPRoute"));
+    let requests = fake.requests();
+    assert_eq!(requests.len(), meshroute::cluster::KINDS.len());
+    assert!(requests.iter().all(|r| !r.contains("watch=true")), "{requests:#?}");
 }
