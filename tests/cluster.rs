@@ -637,7 +637,10 @@ async fn a_snapshot_lists_every_kind_once() {
     let compiled = meshroute::compile(&config, &CompileOptions::default()).unwrap();
     let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
     let d = compiled.table.decide_with_draw(&req, 95);
-    assert_eq!(d.destination().and_then(|d| d.subset.as_deref()), Some("v2"));
+    assert_eq!(
+        d.destination().and_then(|d| d.subset.as_deref()),
+        Some("v2")
+    );
     let skipped: Vec<_> = config
         .notes
         .iter()
@@ -648,5 +651,8 @@ async fn a_snapshot_lists_every_kind_once() {
     assert!(skipped[0].contains("TLSRoute") && skipped[1].contains("TCPRoute"));
     let requests = fake.requests();
     assert_eq!(requests.len(), meshroute::cluster::KINDS.len());
-    assert!(requests.iter().all(|r| !r.contains("watch=true")), "{requests:#?}");
+    assert!(
+        requests.iter().all(|r| !r.contains("watch=true")),
+        "{requests:#?}"
+    );
 }
