@@ -1,7 +1,7 @@
 //! Following a Kubernetes cluster (feature `kube`): [`ClusterSource`] watches every kind the
 //! loader reads and keeps a [`Shared<Table>`] in step with the API server.
 //!
-//! - One kube-runtime [`watcher`] per kind ([`KINDS`]), with bookmarks, each feeding a
+//! - One kube-runtime [`watcher()`] per kind ([`KINDS`]), with bookmarks, each feeding a
 //!   reflector store of [`DynamicObject`]s: no typed structs here. The watcher re-lists by
 //!   itself when the API server answers a watch with `410 Gone` (the resource version it
 //!   resumed from was compacted), and resumes a watch that ended from the last resource
