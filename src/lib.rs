@@ -121,6 +121,10 @@
 //! - `tower`: `tower::RouteLayer`, tower middleware that decides each `http::Request` over a
 //!   hot-swappable table and answers redirects, direct responses, 404s and faults itself
 //!   (`examples/proxy` is a reverse proxy built on it).
+//! - `kube`: `cluster::ClusterSource`, which follows a Kubernetes cluster with kube-rs
+//!   watchers and keeps a `Shared<Table>` current. k8s-openapi wants one Kubernetes version
+//!   feature in the final program: pick it there, or add `k8s-v1_33`.
+//! - `k8s-v1_33`: `kube`, with k8s-openapi built for Kubernetes 1.33.
 //! - `cli`: the `meshroute` command; library users do not need it.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -131,6 +135,9 @@
 pub mod action;
 mod balance;
 mod block;
+#[cfg(feature = "kube")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
+pub mod cluster;
 pub mod compile;
 pub mod config;
 mod connection;

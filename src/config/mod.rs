@@ -424,6 +424,33 @@ impl Config {
         })
     }
 
+    /// Adds one resource, or a `kind: List` of them, already decoded as JSON: an object a
+    /// Kubernetes client read from the API server, say. It goes through the same dispatch,
+    /// schema and checks as a document of [`Config::add_str`]; the text budgets of
+    /// [`LoadOptions`] do not apply (the value is built already). Nothing fails the call: a
+    /// resource that does not fit lands in [`Config::rejected`], one of another kind is skipped
+    /// with a note in [`Config::notes`].
+    ///
+    /// # Example
+    /// ```
+    /// let vs = serde_json::json!({
+    ///     "apiVersion": "networking.istio.io/v1",
+    ///     "kind": "VirtualService",
+    ///     "metadata": {"name": "r", "namespace": "default", "resourceVersion": "7"},
+    ///     "spec": {"hosts": ["r"], "http": [{"route": [{"destination": {"host": "r"}, "weight": -1}]}]},
+    /// });
+    /// let mut config = meshroute::Config::new();
+    /// config.add_json_value(vs, "cluster");
+    /// assert_eq!(config.resources.len(), 1);
+    /// // Weights are checked by compile, as for a file.
+    /// let compiled = meshroute::compile(&config, &meshroute::CompileOptions::default())?;
+    /// assert_eq!(compiled.rejected.len(), 1);
+    /// # Ok::<(), meshroute::Errors>(())
+    /// ```
+    pub fn add_json_value(&mut self, value: Value, source: &str) {
+        self.add_value(value, source, "object", 0);
+    }
+
     fn add_value(&mut self, doc: Value, source: &str, at: &str, depth: usize) {
         let Value::Object(mut map) = doc else {
             if !doc.is_null() {
