@@ -463,6 +463,9 @@ impl DrIndex {
         if let Some(ids) = local.and_then(|p| p.lookup(host)) {
             return select(policies, ids, &all, client);
         }
+        if self.exported.is_empty() {
+            return None;
+        }
         let admitted = |p: &HostPolicy| p.exported_to(ns);
         let owners = [self.service_namespace(host, ns), Some(&*self.root)];
         for owner in owners.into_iter().flatten() {
@@ -483,7 +486,11 @@ impl DrIndex {
     /// name, then a public one; the first of equals), else the first; for a host no
     /// ServiceEntry defines, the namespace a Kubernetes host names.
     pub(crate) fn service_namespace<'s>(&'s self, host: &'s str, ns: &str) -> Option<&'s str> {
-        let Some(defs) = self.services.get(host) else {
+        let defs = match self.services.is_empty() {
+            true => None,
+            false => self.services.get(host),
+        };
+        let Some(defs) = defs else {
             return host_namespace(host, &self.domain);
         };
         let mut best: Option<(u8, &str)> = None;

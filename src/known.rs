@@ -110,11 +110,22 @@ impl KnownHosts {
     ) -> Option<Known<'_>> {
         let offer = |id: u32| {
             let (name, defs) = &self.hosts[id as usize];
-            defs.iter()
-                .find(|d| {
-                    d.serves(ns, port) && view.is_none_or(|v| v.admits_service(name, &d.namespace))
-                })
-                .map(|definition| Known { name, definition })
+            // The nearest definition the client sees, as istiod orders a namespace's services
+            // (push_context.go `servicesExportedToNamespace`): its own namespace's, then those
+            // exported to it by name, then the public ones; the first of equals.
+            let mut best: Option<(u8, &Definition)> = None;
+            for d in defs {
+                let Some(tier) = d.visibility.tier(&d.namespace, ns) else {
+                    continue;
+                };
+                if best.is_none_or(|(b, _)| tier < b)
+                    && d.serves(ns, port)
+                    && view.is_none_or(|v| v.admits_service(name, &d.namespace))
+                {
+                    best = Some((tier, d));
+                }
+            }
+            best.map(|(_, definition)| Known { name, definition })
         };
         lookup_names(host, ns, Some(domain), |name, _: Via<'_>| {
             offer(self.index.get_exact(name)?)
@@ -180,5 +191,39 @@ mod tests {
         assert!(k.find("wikipedia.org", "x", d, 443, None).is_none());
         assert!(k.find("httpbin.org", "egress", d, 80, None).is_some());
         assert!(k.find("httpbin.org", "default", d, 80, None).is_none());
+    }
+
+    /// A host two entries define: a client sees its own namespace's first, then one exported
+    /// to it by name, then the public one (istiod's `servicesExportedToNamespace` order),
+    /// whatever the load order.
+    #[test]
+    fn the_nearest_definition_wins() {
+        let entry = |ns: &str, visibility: Visibility| Definition {
+            by: format!("ServiceEntry {ns}/api").into(),
+            namespace: ns.into(),
+            ..def(visibility, &[80])
+        };
+        let mut k = KnownHosts::default();
+        k.insert("api.example.com", entry("shared", Visibility::Public));
+        k.insert(
+            "api.example.com",
+            entry("partner", Visibility::Only(vec!["team".into()])),
+        );
+        k.insert(
+            "api.example.com",
+            entry("team", Visibility::Only(vec!["team".into()])),
+        );
+        let by = |k: &KnownHosts, ns: &str| {
+            k.find("api.example.com", ns, "cluster.local", 80, None)
+                .map(|f| f.definition.by.to_string())
+        };
+        assert_eq!(by(&k, "team").as_deref(), Some("ServiceEntry team/api"));
+        assert_eq!(by(&k, "other").as_deref(), Some("ServiceEntry shared/api"));
+        k.insert(
+            "api.example.com",
+            entry("late", Visibility::Only(vec!["ops".into()])),
+        );
+        // Exported to ops by name beats public, though loaded last.
+        assert_eq!(by(&k, "ops").as_deref(), Some("ServiceEntry late/api"));
     }
 }

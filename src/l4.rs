@@ -270,6 +270,16 @@ pub(crate) enum ServerKind {
 }
 
 impl ServerKind {
+    /// The rules a connection of `protocol` taken by such a server is routed by: its own
+    /// (passthrough), `tcp` (opaque, or TLS terminated), or none (HTTP).
+    pub(crate) fn rules_for(self, protocol: Protocol) -> Option<Protocol> {
+        match self {
+            ServerKind::Http => None,
+            ServerKind::Passthrough => Some(protocol),
+            ServerKind::Opaque | ServerKind::Terminate => Some(Protocol::Tcp),
+        }
+    }
+
     /// How the kind reads in explanations.
     pub(crate) fn describe(self) -> &'static str {
         match self {
@@ -294,21 +304,29 @@ impl L4Context {
         let port = conn.port();
         let on_port = servers.iter().filter(move |s| s.port == port);
         let opaque = || on_port.clone().find(|s| s.kind == ServerKind::Opaque);
-        Some(match (conn.protocol(), conn.sni()) {
-            (Protocol::Tls, Some(sni)) => {
-                let mut best: Option<(usize, &GatewayServer)> = None;
-                for s in on_port.clone().filter(|s| s.kind != ServerKind::Opaque) {
-                    let rank = s.hosts.iter().filter_map(|h| sni_rank(h, sni)).max();
-                    if let Some(r) = rank
-                        && best.is_none_or(|(b, _)| r > b)
-                    {
-                        best = Some((r, s));
-                    }
-                }
-                best.map(|(_, s)| s).or_else(opaque)
+        if conn.protocol() != Protocol::Tls {
+            return Some(opaque());
+        }
+        // A server whose hosts hold `*` has a chain without `server_names`: it takes any
+        // SNI, and a connection without one, least specifically.
+        let sni = conn.sni();
+        let mut best: Option<(usize, &GatewayServer)> = None;
+        for s in on_port.clone().filter(|s| s.kind != ServerKind::Opaque) {
+            let rank = s
+                .hosts
+                .iter()
+                .filter_map(|h| match sni {
+                    Some(sni) => sni_rank(h, sni),
+                    None => (&**h == "*").then_some(0),
+                })
+                .max();
+            if let Some(r) = rank
+                && best.is_none_or(|(b, _)| r > b)
+            {
+                best = Some((r, s));
             }
-            _ => opaque(),
-        })
+        }
+        Some(best.map(|(_, s)| s).or_else(opaque))
     }
 }
 
@@ -504,13 +522,11 @@ impl L4Table {
     ) -> impl Iterator<Item = (&L4Context, &L4Service, &L4Rule, Option<&L4Match>)> {
         self.contexts.iter().flat_map(move |ctx| {
             ctx.services.iter().flat_map(move |s| {
-                s.entries.iter().filter_map(move |e| {
-                    let rule = self.rules.get(e.rule as usize)?;
-                    let m = match e.block {
-                        Some(b) => Some(rule.matches.get(usize::from(b))?),
-                        None => None,
-                    };
-                    Some((ctx, s, rule, m))
+                s.entries.iter().map(move |e| {
+                    // Placement numbers entries from the rules and matches it placed.
+                    let rule = &self.rules[e.rule as usize];
+                    let m = e.block.map(|b| &rule.matches[usize::from(b)]);
+                    (ctx, s, rule, m)
                 })
             })
         })
@@ -600,12 +616,12 @@ impl Inner {
             let decided = match ctx.server_for(conn) {
                 None => self.decide_among(ctx, None, None, conn, draw),
                 Some(None) => None,
-                Some(Some(server)) => match server.kind {
-                    ServerKind::Http => None,
-                    ServerKind::Passthrough => self.decide_among(ctx, None, None, conn, draw),
-                    ServerKind::Opaque | ServerKind::Terminate => {
+                Some(Some(server)) => match server.kind.rules_for(conn.protocol()) {
+                    None => None,
+                    Some(Protocol::Tcp) => {
                         self.decide_among(ctx, None, None, &Decrypted(conn), draw)
                     }
+                    Some(Protocol::Tls) => self.decide_among(ctx, None, None, conn, draw),
                 },
             };
             return decided.unwrap_or_else(|| nothing(Outcome::NoVirtualHost));

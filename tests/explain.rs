@@ -1013,6 +1013,16 @@ fn explain_connection_names_the_gateway_server() {
                 "decided"
             ),
             (
+                "VirtualService default/elsewhere",
+                "spec.tcp[0].match[0]",
+                "port 9443 is not 5000"
+            ),
+            (
+                "VirtualService default/elsewhere",
+                "spec.tcp[1].match[0]",
+                "port 9443 is not 443"
+            ),
+            (
                 "VirtualService default/tcp-echo",
                 "spec.tcp[0].match[0]",
                 "port 9443 is not 31400"

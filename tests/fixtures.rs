@@ -179,6 +179,11 @@ fn run_fixture(file: &str, f: &Value, failures: &mut Vec<String>) -> usize {
                 &case["expect"],
                 failures,
             );
+            if case["expect"].get("endpoint").is_some() {
+                failures.push(format!(
+                    "{label}: `endpoint` is not checked for a connection (no endpoint is picked)"
+                ));
+            }
             continue;
         }
         let req = request(&case["request"]);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::connection::{Connection, Protocol};
 use crate::decision::Outcome;
-use crate::l4::{L4Context, L4Entry, L4Service, ServerKind, cidr_rank, sni_rank};
+use crate::l4::{L4Context, L4Entry, L4Service, cidr_rank, sni_rank};
 use crate::predicate::host::expand_short;
 use crate::request::split_port;
 use crate::table::Table;
@@ -132,11 +132,7 @@ impl Table {
                     conn.port()
                 ),
             });
-            rules_of = server.and_then(|s| match s.kind {
-                ServerKind::Http => None,
-                ServerKind::Passthrough => Some(protocol),
-                ServerKind::Opaque | ServerKind::Terminate => Some(Protocol::Tcp),
-            });
+            rules_of = server.and_then(|s| s.kind.rules_for(protocol));
         }
         if let (Some(ctx), Some(protocol)) = (ctx, rules_of) {
             if mesh {

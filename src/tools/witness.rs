@@ -913,7 +913,7 @@ fn namespace_options(
             .claim_for(
                 ns.as_deref().unwrap_or(crate::DEFAULT_NAMESPACE),
                 None,
-                None,
+                block.source.port,
             )
             .is_some_and(|c| std::ptr::eq(c, p.claim))
     });

@@ -612,10 +612,11 @@ pub(crate) fn service_visibility(
     } else {
         export_to
     };
-    if export_to.iter().any(|e| e == "~") {
-        Visibility::Only(Vec::new())
-    } else {
-        visibility(export_to, ns)
+    // `*` wins over anything else listed; `~` alone hides it (push_context.go
+    // `initServiceRegistry` checks for public first).
+    match visibility(export_to, ns) {
+        Visibility::Only(_) if export_to.iter().any(|e| e == "~") => Visibility::Only(Vec::new()),
+        v => v,
     }
 }
 
