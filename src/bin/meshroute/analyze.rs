@@ -53,11 +53,10 @@ enum FailOn {
 }
 
 pub fn run(args: &AnalyzeArgs) -> Exit {
-    let sources = match inputs::read(&args.paths.paths) {
-        Ok(s) => s,
-        Err(u) => return Exit::Usage(u.0),
+    let loaded = match inputs::read_and_load(&args.paths) {
+        Ok((_, loaded)) => loaded,
+        Err(exit) => return exit,
     };
-    let loaded = inputs::load(&sources);
     let options = CompileOptions::default();
     let registry = match crate::report::registry(&loaded, &args.endpoints) {
         Ok(r) => r,

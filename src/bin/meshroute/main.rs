@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod analyze;
 mod check;
+mod cluster;
 mod decide;
 mod diff;
 mod inputs;
@@ -53,8 +54,20 @@ enum Command {
 #[derive(Args, Clone)]
 pub struct Paths {
     /// Configuration files, directories (recursively *.yaml, *.yml, *.json) or - for stdin
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH", required_unless_present = "cluster")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cluster: cluster::ClusterArgs,
+}
+
+impl Paths {
+    /// Files and directories only, no cluster.
+    pub fn files(paths: Vec<PathBuf>) -> Paths {
+        Paths {
+            paths,
+            cluster: cluster::ClusterArgs::default(),
+        }
+    }
 }
 
 /// Text for people or JSON for programs.
