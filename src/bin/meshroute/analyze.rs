@@ -23,6 +23,7 @@ use crate::{Exit, Paths};
 #[command(after_help = "Examples:
   meshroute analyze manifests/
   meshroute analyze -o sarif manifests/ > meshroute.sarif
+  meshroute analyze --cluster -A
   meshroute analyze --endpoints endpoints.yaml --fail-on warning bookinfo.yaml")]
 pub struct AnalyzeArgs {
     #[command(flatten)]

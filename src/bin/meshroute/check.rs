@@ -15,6 +15,7 @@ use crate::{Exit, Paths, inputs};
 #[command(after_help = "Examples:
   meshroute check manifests/
   meshroute check --strict virtual-service.yaml destination-rule.yaml
+  meshroute check --cluster -n shop
   kubectl get virtualservices,destinationrules -A -o yaml | meshroute check -")]
 pub struct CheckArgs {
     #[command(flatten)]

@@ -14,10 +14,15 @@ use meshroute::Config;
 #[derive(Args, Clone, Default)]
 pub struct ClusterArgs {
     /// Also read the live cluster of the kubeconfig context (KUBECONFIG or ~/.kube/config)
-    #[arg(long)]
+    #[arg(long, help_heading = "Cluster")]
     pub cluster: bool,
     /// With --cluster: the kubeconfig context (default: the current context)
-    #[arg(long, value_name = "NAME", requires = "cluster")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "cluster",
+        help_heading = "Cluster"
+    )]
     pub context: Option<String>,
     /// With --cluster: read only this namespace (default: the context's, else default)
     #[arg(
@@ -25,11 +30,12 @@ pub struct ClusterArgs {
         long,
         value_name = "NS",
         requires = "cluster",
-        conflicts_with = "all_namespaces"
+        conflicts_with = "all_namespaces",
+        help_heading = "Cluster"
     )]
     pub namespace: Option<String>,
     /// With --cluster: read every namespace
-    #[arg(short = 'A', long, requires = "cluster")]
+    #[arg(short = 'A', long, requires = "cluster", help_heading = "Cluster")]
     pub all_namespaces: bool,
 }
 

@@ -25,7 +25,8 @@ use crate::{Exit, Format, Paths};
     after_help = "Examples:
   meshroute route examples/bookinfo.yaml http://reviews/ -H 'end-user: jason'
   meshroute route manifests/ https://shop.example.com/cart -X POST --gateway istio-system/ingress
-  meshroute route manifests/ http://ratings:9080/ --from shop,app=reviews,version=v2 --explain"
+  meshroute route manifests/ http://ratings:9080/ --from shop,app=reviews,version=v2 --explain
+  meshroute route --cluster --context staging http://reviews/ --from shop"
 )]
 pub struct RouteArgs {
     /// Configuration files, directories or - (one or more, or none with --cluster), then the
