@@ -23,6 +23,7 @@ use crate::{Exit, Paths};
 #[command(after_help = "Examples:
   meshroute analyze manifests/
   meshroute analyze -o sarif manifests/ > meshroute.sarif
+  meshroute analyze --cluster -A
   meshroute analyze --endpoints endpoints.yaml --fail-on warning bookinfo.yaml")]
 pub struct AnalyzeArgs {
     #[command(flatten)]
@@ -53,11 +54,10 @@ enum FailOn {
 }
 
 pub fn run(args: &AnalyzeArgs) -> Exit {
-    let sources = match inputs::read(&args.paths.paths) {
-        Ok(s) => s,
-        Err(u) => return Exit::Usage(u.0),
+    let loaded = match inputs::read_and_load(&args.paths) {
+        Ok((_, loaded)) => loaded,
+        Err(exit) => return exit,
     };
-    let loaded = inputs::load(&sources);
     let options = CompileOptions::default();
     let registry = match crate::report::registry(&loaded, &args.endpoints) {
         Ok(r) => r,

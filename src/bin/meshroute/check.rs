@@ -15,6 +15,7 @@ use crate::{Exit, Paths, inputs};
 #[command(after_help = "Examples:
   meshroute check manifests/
   meshroute check --strict virtual-service.yaml destination-rule.yaml
+  meshroute check --cluster -n shop
   kubectl get virtualservices,destinationrules -A -o yaml | meshroute check -")]
 pub struct CheckArgs {
     #[command(flatten)]
@@ -28,11 +29,10 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: &CheckArgs) -> Exit {
-    let sources = match inputs::read(&args.paths.paths) {
-        Ok(s) => s,
-        Err(u) => return Exit::Usage(u.0),
+    let (sources, loaded) = match inputs::read_and_load(&args.paths) {
+        Ok(x) => x,
+        Err(exit) => return exit,
     };
-    let loaded = inputs::load(&sources);
     let compiled = match meshroute::compile(&loaded.config, &CompileOptions::default()) {
         Ok(c) => c,
         Err(errors) => {
@@ -65,10 +65,17 @@ pub fn run(args: &CheckArgs) -> Exit {
         text.push('\n');
     }
     let resources = loaded.config.resources.len() + loaded.config.rejected.len();
+    let read_from = match &loaded.cluster {
+        None => plural(sources.len(), "file"),
+        Some(cluster) if sources.is_empty() => format!("the cluster ({cluster})"),
+        Some(cluster) => format!(
+            "the cluster ({cluster}) and {}",
+            plural(sources.len(), "file")
+        ),
+    };
     let summary = format!(
-        "{} in {}: {}, {}",
+        "{} in {read_from}: {}, {}",
         plural(resources, "resource"),
-        plural(sources.len(), "file"),
         plural(errors, "error"),
         plural(warnings, "warning"),
     );

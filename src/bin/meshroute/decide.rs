@@ -115,9 +115,7 @@ pub fn run(args: &DecideArgs) -> Exit {
     }
     // Standard input is the request stream: no PATH may read it.
     crate::inputs::take_stdin();
-    let paths = Paths {
-        paths: args.config.clone(),
-    };
+    let paths = Paths::files(args.config.clone());
     let (loaded, table, router) =
         match crate::report::load_routed(&paths, &CompileOptions::strict(), &args.endpoints) {
             Ok(x) => x,

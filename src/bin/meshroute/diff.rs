@@ -40,9 +40,7 @@ pub fn run(args: &DiffArgs) -> Exit {
     }
     let mut tables = Vec::new();
     for (which, path) in [("OLD", &args.old), ("NEW", &args.new)] {
-        let paths = Paths {
-            paths: vec![path.clone()],
-        };
+        let paths = Paths::files(vec![path.clone()]);
         match load_table(&paths, &CompileOptions::default(), false) {
             Ok((_, compiled)) => tables.push(compiled.table),
             Err(Exit::Failed) => {

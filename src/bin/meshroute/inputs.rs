@@ -120,8 +120,11 @@ pub struct Loaded {
     pub config: Config,
     pub syntax_errors: Vec<Error>,
     pub locator: Locator,
-    /// The names of the sources, in order.
+    /// The names of the sources, in order (the cluster's, [`meshroute::cluster::SOURCE`]
+    /// spelled out, first when `--cluster` is given).
     pub sources: Vec<String>,
+    /// With `--cluster`: what was read (`context NAME, namespace NS`).
+    pub cluster: Option<String>,
 }
 
 impl Loaded {
@@ -147,10 +150,41 @@ impl Loaded {
     }
 }
 
+/// The source name of the resources `--cluster` reads (the library's `cluster::SOURCE`).
+pub const CLUSTER: &str = "cluster";
+
+/// Reads the PATH arguments and, with `--cluster`, the live cluster (its resources first, then
+/// the files'), as every subcommand that reads configuration does. A path that cannot be read
+/// or a cluster flag this build does not support is [`Exit::Usage`]; a kubeconfig or API
+/// server that fails is printed and [`Exit::Failed`].
+pub fn read_and_load(paths: &crate::Paths) -> Result<(Vec<Source>, Loaded), crate::Exit> {
+    let sources = read(&paths.paths).map_err(|u| crate::Exit::Usage(u.0))?;
+    if !paths.cluster.cluster {
+        let loaded = load(&sources);
+        return Ok((sources, loaded));
+    }
+    let snapshot = match crate::cluster::read(&paths.cluster) {
+        Ok(s) => s,
+        Err(crate::cluster::Failure::Usage(msg)) => return Err(crate::Exit::Usage(msg)),
+        Err(crate::cluster::Failure::Cluster(msg)) => {
+            crate::style::error_line(&msg);
+            return Err(crate::Exit::Failed);
+        }
+    };
+    let mut loaded = load_into(snapshot.config, &sources);
+    loaded.sources.insert(0, CLUSTER.to_string());
+    loaded.cluster = Some(snapshot.description);
+    Ok((sources, loaded))
+}
+
 /// Loads every source; a source that does not parse is reported in `syntax_errors` and the
 /// others still load.
 pub fn load(sources: &[Source]) -> Loaded {
-    let mut config = Config::new();
+    load_into(Config::new(), sources)
+}
+
+/// [`load`] after what `config` holds already.
+fn load_into(mut config: Config, sources: &[Source]) -> Loaded {
     let mut syntax_errors = Vec::new();
     let mut locator = Locator::default();
     for s in sources {
@@ -164,6 +198,7 @@ pub fn load(sources: &[Source]) -> Loaded {
         syntax_errors,
         locator,
         sources: sources.iter().map(|s| s.name.clone()).collect(),
+        cluster: None,
     }
 }
 

@@ -3,10 +3,12 @@
 //!
 //! Every PATH argument takes files, directories (recursively: `*.yaml`, `*.yml`, `*.json`) or
 //! `-` for standard input, multi-document YAML, JSON and `kubectl get -o yaml` lists alike.
+//! `check`, `analyze`, `route` and `simulate` also read the live cluster of a kubeconfig
+//! context with `--cluster` (feature `cli-cluster`; see `cluster.rs`).
 //!
 //! Exit status: 0 when the command's answer is clean, 1 when it found what it looks for
-//! (errors, findings at `--fail-on`, a changed behaviour), 2 on a usage error (a bad flag, a
-//! path that cannot be read).
+//! (errors, findings at `--fail-on`, a changed behaviour, a cluster that cannot be read), 2 on
+//! a usage error (a bad flag, a path that cannot be read, `--cluster` in a build without it).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod analyze;
 mod check;
+mod cluster;
 mod decide;
 mod diff;
 mod inputs;
@@ -31,7 +34,8 @@ mod style;
     long_about = "Check routing configuration (Istio VirtualService, DestinationRule, Gateway, \
 ServiceEntry, Sidecar and the istio mesh ConfigMap; Gateway API Gateway, HTTPRoute, GRPCRoute, \
 TLSRoute and TCPRoute) and see where requests and connections go, without a cluster.\n\n\
-Every PATH takes files, directories (recursively: *.yaml, *.yml, *.json) or - for standard input.",
+Every PATH takes files, directories (recursively: *.yaml, *.yml, *.json) or - for standard input; \
+check, analyze, route and simulate also read the live cluster of a kubeconfig context with --cluster.",
     after_help = "Examples:\n  meshroute check manifests/\n  meshroute route examples/bookinfo.yaml http://reviews/ -H 'end-user: jason'\n  kubectl get virtualservices,destinationrules -A -o yaml | meshroute analyze -"
 )]
 struct Cli {
@@ -53,8 +57,20 @@ enum Command {
 #[derive(Args, Clone)]
 pub struct Paths {
     /// Configuration files, directories (recursively *.yaml, *.yml, *.json) or - for stdin
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH", required_unless_present = "cluster")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cluster: cluster::ClusterArgs,
+}
+
+impl Paths {
+    /// Files and directories only, no cluster.
+    pub fn files(paths: Vec<PathBuf>) -> Paths {
+        Paths {
+            paths,
+            cluster: cluster::ClusterArgs::default(),
+        }
+    }
 }
 
 /// Text for people or JSON for programs.

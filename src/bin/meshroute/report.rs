@@ -165,8 +165,7 @@ pub fn load_table(
     options: &CompileOptions,
     warnings: bool,
 ) -> Result<(Loaded, Compiled), Exit> {
-    let sources = inputs::read(&paths.paths).map_err(|u| Exit::Usage(u.0))?;
-    let loaded = inputs::load(&sources);
+    let (_, loaded) = inputs::read_and_load(paths)?;
     let compiled = match meshroute::compile(&loaded.config, options) {
         Ok(c) => c,
         Err(errors) => {

@@ -7,6 +7,7 @@ use meshroute::cors::CorsKind;
 use meshroute::diff::{effect, rule_label};
 use meshroute::{CompileOptions, Decision, Outcome, OwnedRequest, Table, addressed_port};
 
+use crate::cluster::ClusterArgs;
 use crate::decide::{Ctx, decide, gateway_hint, parse_gateway};
 use crate::inputs::Loaded;
 use crate::report::load_table;
@@ -20,16 +21,20 @@ use crate::{Exit, Format, Paths};
 /// workload in namespace default (or --from).
 #[derive(Args)]
 #[command(
-    override_usage = "meshroute route [OPTIONS] <PATH>... <URL>",
+    override_usage = "meshroute route [OPTIONS] <PATH>... <URL>\n       meshroute route [OPTIONS] --cluster [PATH]... <URL>",
     after_help = "Examples:
   meshroute route examples/bookinfo.yaml http://reviews/ -H 'end-user: jason'
   meshroute route manifests/ https://shop.example.com/cart -X POST --gateway istio-system/ingress
-  meshroute route manifests/ http://ratings:9080/ --from shop,app=reviews,version=v2 --explain"
+  meshroute route manifests/ http://ratings:9080/ --from shop,app=reviews,version=v2 --explain
+  meshroute route --cluster --context staging http://reviews/ --from shop"
 )]
 pub struct RouteArgs {
-    /// Configuration files, directories or - (one or more), then the request's URL
-    #[arg(value_name = "PATH|URL", required = true, num_args = 2..)]
+    /// Configuration files, directories or - (one or more, or none with --cluster), then the
+    /// request's URL
+    #[arg(value_name = "PATH|URL", required = true, num_args = 1..)]
     args: Vec<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Method
     #[arg(short = 'X', long, default_value = "GET")]
     request: String,
@@ -55,13 +60,22 @@ pub struct RouteArgs {
 }
 
 pub fn run(args: &RouteArgs) -> Exit {
-    let (url, paths) = args.args.split_last().expect("clap requires two arguments");
+    let Some((url, paths)) = args.args.split_last() else {
+        return Exit::Usage("route needs a URL".into());
+    };
+    if paths.is_empty() && !args.cluster.cluster {
+        return Exit::Usage(format!(
+            "route needs configuration before the URL: one or more PATHs, or --cluster \
+             (meshroute route PATH... {url})"
+        ));
+    }
     let request = match build_request(args, url) {
         Ok(r) => r,
         Err(msg) => return Exit::Usage(msg),
     };
     let paths = Paths {
         paths: paths.iter().map(Into::into).collect(),
+        cluster: args.cluster.clone(),
     };
     let (loaded, compiled) = match load_table(&paths, &CompileOptions::default(), false) {
         Ok(x) => x,
