@@ -75,6 +75,9 @@ pub(crate) struct Claim {
     /// request. A claim without entries (a VirtualService with only `tls` or `tcp` rules) has
     /// no port.
     pub(crate) ports: Option<Box<[u16]>>,
+    /// Whether every entry names `sourceLabels` or `sourceNamespace`: then the claim has
+    /// routes only for the clients some entry's source conditions admit. Set with `ports`.
+    pub(crate) source_gated: bool,
 }
 
 impl Claim {
@@ -86,6 +89,7 @@ impl Claim {
             entries,
             index: None,
             ports: None,
+            source_gated: false,
         }
     }
 
@@ -138,24 +142,18 @@ impl VirtualHost {
     /// `ns`, then those exported to `ns` by name, then the public ones; in claim order
     /// (creation time) within each.
     ///
-    /// A client with a Sidecar (`view`) sees only the claims whose resource its egress
-    /// listener imports.
+    /// Only the claims `fits` accepts count: for a request, those its client's Sidecar
+    /// imports and that have a route for it ([`Inner::find_vhost_with`]).
     #[inline]
-    pub(crate) fn claim_for(
-        &self,
-        ns: &str,
-        view: Option<&View<'_>>,
-        port: Option<u16>,
-    ) -> Option<&Claim> {
-        let imported = |c: &Claim| view.is_none_or(|v| v.admits_source(c.source));
+    pub(crate) fn claim_for(&self, ns: &str, fits: impl Fn(&Claim) -> bool) -> Option<&Claim> {
         // The usual host: one VirtualService, visible everywhere.
         if let [only] = &self.claims[..]
             && only.visibility == Visibility::Public
         {
-            return (only.serves(port) && imported(only)).then_some(only);
+            return fits(only).then_some(only);
         }
         let tier = |c: &Claim| {
-            if c.serves(port) && imported(c) {
+            if fits(c) {
                 c.visibility.tier(&c.namespace, ns)
             } else {
                 None
@@ -238,26 +236,26 @@ impl Hosts {
     }
 
     /// Lookup of a lowercase host in the one order ([`lookup_names`], then wildcards); only
-    /// hosts with a claim visible to `ns` that has routes on the request's port (`req_port`)
-    /// count, and `on` hears of the others and of the find (with `port`, the port of this
-    /// group of hosts; `None`: every port).
+    /// hosts with a claim visible to `ns` that `fits` accepts count
+    /// ([`VirtualHost::claim_for`]), and `on` hears of the others and of the find (with
+    /// `port`, the port of this group of hosts; `None`: every port).
     #[inline]
     fn find<'h>(
         &'h self,
         host: &str,
         ns: &str,
-        view: Option<&View<'_>>,
         expand: Option<&str>,
-        (port, req_port): (Option<u16>, u16),
+        port: Option<u16>,
+        fits: &impl Fn(&Claim) -> bool,
         on: &mut impl FnMut(LookupStep<'h, '_>),
     ) -> Option<(&'h VirtualHost, &'h Claim)> {
         let mut offer = |id: u32, via: Via<'_>| {
             let vh = &self.vhosts[id as usize];
-            if let Some(claim) = vh.claim_for(ns, view, Some(req_port)) {
+            if let Some(claim) = vh.claim_for(ns, fits) {
                 on(LookupStep::Found { via, port });
                 Some((vh, claim))
             } else {
-                on(LookupStep::Invisible(vh, req_port));
+                on(LookupStep::Invisible(vh));
                 None
             }
         };
@@ -277,9 +275,10 @@ impl Hosts {
 pub(crate) enum LookupStep<'h, 'n> {
     /// The host was found, by `via`, among the hosts of `port` (`None`: of every port).
     Found { via: Via<'n>, port: Option<u16> },
-    /// A virtual host that has the name but no route visible to the request's namespace, or
-    /// none on the request's port (the second field).
-    Invisible(&'h VirtualHost, u16),
+    /// A virtual host that has the name but no claim for the request: none visible to its
+    /// namespace (or imported by its Sidecar), or none with a route for it (its port, its
+    /// source).
+    Invisible(&'h VirtualHost),
     /// The context binds hosts to this port, the request's, and none of them is the host:
     /// the lookup goes on in the hosts of every port.
     PortMissed(u16),
@@ -971,6 +970,13 @@ impl Inner {
                         let block = e.block.map(|b| &rules[e.rule as usize].blocks[b as usize]);
                         block.and_then(|b| b.source.port)
                     };
+                    claim.source_gated = !claim.entries.is_empty()
+                        && claim.entries.iter().all(|e| {
+                            e.block.is_some_and(|b| {
+                                let source = &rules[e.rule as usize].blocks[b as usize].source;
+                                !source.labels.is_empty() || source.namespace.is_some()
+                            })
+                        });
                     claim.ports = claim
                         .entries
                         .iter()
@@ -1074,27 +1080,44 @@ impl Inner {
         let ns = req.source_namespace();
         let expand = ctx.gateway.is_none().then_some(&*self.cluster_domain);
         let port = addressed_port(req);
+        let rules = &self.rules;
+        // A claim counts when the client's Sidecar imports it and it has a route for the
+        // request: istiod builds no virtual host from a VirtualService none of whose routes
+        // is for the listener's port or the proxy's labels and namespace (route.go
+        // `TranslateRoute`, `sourceMatchHTTP`).
+        let fits = |c: &Claim| {
+            c.serves(Some(port))
+                && view.is_none_or(|v| v.admits_source(c.source))
+                && (!c.source_gated
+                    || c.entries.iter().any(|e| {
+                        e.block.is_none_or(|b| {
+                            rules[e.rule as usize].blocks[b as usize]
+                                .source
+                                .is_match(req)
+                        })
+                    }))
+        };
         with_request_host(req.authority(), |host| {
             // Hosts bound to the request's port first: a Gateway API Gateway's listeners, or
             // in the mesh the routes limited to one Service port.
             if !ctx.listeners.is_empty()
                 && let Some((_, hosts)) = ctx.listeners.iter().find(|(p, _)| *p == port)
             {
-                if let Some(vh) = hosts.find(host, ns, view, expand, (Some(port), port), on) {
+                if let Some(vh) = hosts.find(host, ns, expand, Some(port), &fits, on) {
                     return Some(vh);
                 }
                 on(LookupStep::PortMissed(port));
             }
             // An Istio gateway: the hosts of the server port, and only those.
             if let Some((_, hosts)) = ctx.server_ports.iter().find(|(p, _)| *p == port) {
-                return hosts.find(host, ns, view, expand, (Some(port), port), on);
+                return hosts.find(host, ns, expand, Some(port), &fits, on);
             }
             // No server on the port (it may be named as the gateway Service's port, not the
             // server's): the hosts of every port.
             if ctx.servers_known && req.port().is_some() {
                 on(LookupStep::NoServer(port));
             }
-            ctx.hosts.find(host, ns, view, expand, (None, port), on)
+            ctx.hosts.find(host, ns, expand, None, &fits, on)
         })
     }
 }

@@ -602,6 +602,7 @@ fn look_up_host<'c, R: Request + ?Sized>(
     host: &mut HostLookup,
 ) -> (Option<(&'c VirtualHost, &'c Claim)>, PortGroup) {
     let ns = req.source_namespace();
+    let port = addressed_port(req);
     let sidecar = ctx.gateway.is_none() && !inner.sidecars.is_empty();
     let mut group = PortGroup::AllPorts;
     let found = inner.find_vhost_with(ctx, req, &mut |step| match step {
@@ -615,19 +616,35 @@ fn look_up_host<'c, R: Request + ?Sized>(
             };
             group = port.map_or(PortGroup::AllPorts, PortGroup::Port);
         }
-        LookupStep::Invisible(vh, port) => {
-            let elsewhere: Vec<String> = (vh.claims.iter())
-                .filter(|c| c.visibility.admits(ns) && !c.serves(Some(port)))
+        LookupStep::Invisible(vh) => {
+            let visible: Vec<&Claim> = (vh.claims.iter())
+                .filter(|c| c.visibility.admits(ns))
+                .collect();
+            let elsewhere: Vec<String> = (visible.iter())
+                .filter(|c| !c.serves(Some(port)))
                 .flat_map(|c| c.ports.iter().flatten().map(u16::to_string))
                 .collect();
-            let no_http = (vh.claims.iter())
-                .any(|c| c.visibility.admits(ns) && c.ports.as_deref() == Some(&[]));
+            let no_http = visible.iter().any(|c| c.ports.as_deref() == Some(&[]));
+            let gated = visible.iter().any(|c| c.source_gated);
             host.notes.push(if no_http && elsewhere.is_empty() {
                 format!(
                     "virtual host {} has no http rules (only tls or tcp ones): it is not built",
                     host_name(vh)
                 )
-            } else if elsewhere.is_empty() {
+            } else if !elsewhere.is_empty() {
+                format!(
+                    "virtual host {} has no route on port {port}: its matches name port {} \
+                     only, so it is not built for this port",
+                    host_name(vh),
+                    elsewhere.join(", ")
+                )
+            } else if gated {
+                format!(
+                    "virtual host {} has no route for this client: every match names \
+                     sourceLabels or sourceNamespace it does not have, so it is not built for it",
+                    host_name(vh)
+                )
+            } else {
                 format!(
                     "virtual host {} has no route {}",
                     host_name(vh),
@@ -637,14 +654,7 @@ fn look_up_host<'c, R: Request + ?Sized>(
                         format!("visible to namespace {ns}")
                     }
                 )
-            } else {
-                format!(
-                    "virtual host {} has no route on port {port}: its matches name port {} \
-                     only, so it is not built for this port",
-                    host_name(vh),
-                    elsewhere.join(", ")
-                )
-            })
+            });
         }
         LookupStep::PortMissed(port) => host.notes.push(format!(
             "no host for port {port}; looked up in the hosts of every port"

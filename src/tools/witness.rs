@@ -910,11 +910,9 @@ fn namespace_options(
     }
     namespaces.retain(|ns| {
         p.vhost
-            .claim_for(
-                ns.as_deref().unwrap_or(crate::DEFAULT_NAMESPACE),
-                None,
-                block.source.port,
-            )
+            .claim_for(ns.as_deref().unwrap_or(crate::DEFAULT_NAMESPACE), |c| {
+                c.serves(block.source.port)
+            })
             .is_some_and(|c| std::ptr::eq(c, p.claim))
     });
     namespaces
