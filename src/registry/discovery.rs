@@ -141,8 +141,14 @@ impl Registry {
         let ns_default = options.default_namespace.as_str();
         let mut d = Discovery {
             options,
-            pods: pods_by_name(config, ns_default),
-            workload_entries: workload_entries_by_name(config, ns_default),
+            pods: by_name(config, ns_default, |r| match r {
+                Resource::Pod(p) => Some(&**p),
+                _ => None,
+            }),
+            workload_entries: by_name(config, ns_default, |r| match r {
+                Resource::WorkloadEntry(w) => Some(&**w),
+                _ => None,
+            }),
             registry: Registry::new(),
             diagnostics: Vec::new(),
             seen: BTreeSet::new(),
@@ -173,35 +179,19 @@ impl Registry {
     }
 }
 
-/// Pods by (namespace, name); the first loaded wins.
-fn pods_by_name<'c>(
+/// The resources `pick` takes (Pods, WorkloadEntries) by (namespace, name); the first loaded
+/// wins.
+fn by_name<'c, T>(
     config: &'c Config,
     ns_default: &'c str,
-) -> BTreeMap<(&'c str, &'c str), &'c Object<Pod>> {
-    let mut pods = BTreeMap::new();
-    for r in &config.resources {
-        if let Resource::Pod(p) = r {
-            pods.entry((p.namespace(ns_default), p.metadata.name.as_str()))
-                .or_insert(&**p);
-        }
+    pick: impl Fn(&'c Resource) -> Option<&'c Object<T>>,
+) -> BTreeMap<(&'c str, &'c str), &'c Object<T>> {
+    let mut out = BTreeMap::new();
+    for o in config.resources.iter().filter_map(pick) {
+        out.entry((o.namespace(ns_default), o.metadata.name.as_str()))
+            .or_insert(o);
     }
-    pods
-}
-
-/// WorkloadEntries by (namespace, name); the first loaded wins.
-fn workload_entries_by_name<'c>(
-    config: &'c Config,
-    ns_default: &'c str,
-) -> BTreeMap<(&'c str, &'c str), &'c Object<WorkloadEntry>> {
-    let mut entries = BTreeMap::new();
-    for r in &config.resources {
-        if let Resource::WorkloadEntry(w) = r {
-            entries
-                .entry((w.namespace(ns_default), w.metadata.name.as_str()))
-                .or_insert(&**w);
-        }
-    }
-    entries
+    out
 }
 
 /// A registry being read from resources.
