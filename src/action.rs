@@ -8,11 +8,12 @@ pub use crate::cors::Cors;
 use crate::split::Split;
 
 /// A destination service (and subset and port).
+// Laid out in declaration order: what a decision reads (subset, port, availability, cluster)
+// first, in one cache line with the start of the destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[repr(C)]
 pub struct Destination {
-    /// Fully qualified host (short names expanded with the rule's namespace).
-    pub host: Box<str>,
     /// DestinationRule subset.
     pub subset: Option<Box<str>>,
     /// Service port: as configured, or the destination Service's only port; `None` when the
@@ -20,13 +21,15 @@ pub struct Destination {
     pub port: Option<u16>,
     /// Where the port comes from.
     pub port_from: PortFrom,
-    /// Header operations for this destination.
-    pub headers: HeaderOps,
     /// Why requests sent here cannot be served, when they cannot (an undefined subset, a
     /// missing or forbidden backend); `None` for a usable destination.
     pub unavailable: Option<Unavailable>,
     /// The (host, subset) cluster of this destination in [`crate::Table::clusters`].
     pub cluster: u32,
+    /// Fully qualified host (short names expanded with the rule's namespace).
+    pub host: Box<str>,
+    /// Header operations for this destination.
+    pub headers: HeaderOps,
 }
 
 /// Where the port a destination is sent to comes from, as istiod's `GetDestinationCluster`
@@ -110,13 +113,26 @@ pub enum Action {
 
 /// Forwarding: the split and everything applied on the way. What most rules leave unset
 /// (rewrite, retries, fault, CORS, sticky key) is boxed, so an unset one costs a pointer.
+// Laid out in declaration order: the destinations, the split and the parts a decision checks
+// (session, sticky key, fault, mirrors) first, next to each other.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
+#[repr(C)]
 pub struct Forward {
     /// Destinations in declaration order.
     pub destinations: Box<[WeightedDestination]>,
     /// Cumulative weights over `destinations`.
     pub split: Split,
+    /// Session persistence (Gateway API `sessionPersistence`): a request carrying a valid
+    /// session goes to the backend its session names, whatever the split says.
+    pub session: Option<Box<Session>>,
+    /// Sticky split: the destination is picked from this request key's hash instead of the
+    /// random draw, when the request carries the key.
+    pub sticky: Option<Box<crate::hash::KeySource>>,
+    /// Fault injection.
+    pub fault: Option<Box<Fault>>,
+    /// Mirrors, each with its share.
+    pub mirrors: Box<[Mirror]>,
     /// Path and authority rewrite.
     pub rewrite: Option<Box<Rewrite>>,
     /// Request timeout; `None` means disabled (Istio's default).
@@ -126,20 +142,10 @@ pub struct Forward {
     /// Retry policy; `None` when retries are disabled (`attempts: 0`). Shared: every Istio
     /// rule without `retries` holds the one mesh default.
     pub retries: Option<std::sync::Arc<Retries>>,
-    /// Fault injection.
-    pub fault: Option<Box<Fault>>,
-    /// Mirrors, each with its share.
-    pub mirrors: Box<[Mirror]>,
     /// CORS policy, which Envoy's CORS filter applies before the route's action runs (see
     /// [`crate::cors`] and [`crate::Decision::cors`]). Envoy's filter skips redirect and
     /// direct-response routes, so only forwarding rules carry one.
     pub cors: Option<Box<Cors>>,
-    /// Sticky split: the destination is picked from this request key's hash instead of the
-    /// random draw, when the request carries the key.
-    pub sticky: Option<Box<crate::hash::KeySource>>,
-    /// Session persistence (Gateway API `sessionPersistence`): a request carrying a valid
-    /// session goes to the backend its session names, whatever the split says.
-    pub session: Option<Box<Session>>,
     /// The status of requests the split cannot serve: every weight 0, or the picked destination
     /// unavailable (Istio 503; Gateway API HTTPRoute 500, GRPCRoute 503 = gRPC UNAVAILABLE).
     pub unavailable_status: u16,

@@ -7,6 +7,9 @@
 //! `ignoreUriCase`; each trie node holds the positions of its entries, ascending. A request
 //! walks each trie along its path once; the entries on the nodes it passes (and, at the end of
 //! the path, the exact ones) are its candidates, together with the entries that have no literal.
+//! Each posting carries a copy of its entry (`T`), so a candidate is checked from the posting
+//! list the walk reads anyway, not from wherever its entry lives: at 10,000 rules the
+//! candidates of one path are scattered over the table, and each read elsewhere is a cache miss.
 //!
 //! The winner is still the first entry, in precedence order, whose conditions all hold: every
 //! candidate list is ascending, so a list is read only while its entries precede the best match
@@ -97,13 +100,31 @@ struct Node {
     dense: bool,
 }
 
+/// One entry on a node's list: its position (with [`DECIDED`]) and a copy of the entry.
+#[derive(Clone, Copy, Debug)]
+struct Posting<T> {
+    pos: u32,
+    item: T,
+}
+
 /// A byte trie with ascending entry lists on its nodes, laid out flat.
-#[derive(Clone, Debug, Default)]
-struct Trie {
+#[derive(Clone, Debug)]
+struct Trie<T> {
     nodes: Vec<Node>,
     bytes: Vec<u8>,
-    postings: Vec<u32>,
+    postings: Vec<Posting<T>>,
     labels: Vec<u8>,
+}
+
+impl<T> Default for Trie<T> {
+    fn default() -> Trie<T> {
+        Trie {
+            nodes: Vec::new(),
+            bytes: Vec::new(),
+            postings: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
 }
 
 /// A trie being built: nested maps, flattened once complete.
@@ -147,8 +168,12 @@ impl Builder {
 
     /// Flattens breadth-first, so each node's children are contiguous in `nodes`, compressing
     /// chains of nodes that hold no entries and have one child.
-    fn flatten(self) -> Trie {
+    fn flatten<T: Copy>(self, item: &impl Fn(u32) -> T) -> Trie<T> {
         let mut trie = Trie::default();
+        let posting = |&pos: &u32| Posting {
+            pos,
+            item: item(pos & !DECIDED),
+        };
         let mut queue = std::collections::VecDeque::from([(self, Vec::new())]);
         trie.nodes.push(Node::default());
         let mut next_id = 1u32;
@@ -156,9 +181,9 @@ impl Builder {
         while let Some((b, label)) = queue.pop_front() {
             let min = b.min();
             let p0 = trie.postings.len() as u32;
-            trie.postings.extend_from_slice(&b.prefix);
+            trie.postings.extend(b.prefix.iter().map(posting));
             let p1 = trie.postings.len() as u32;
-            trie.postings.extend_from_slice(&b.exact);
+            trie.postings.extend(b.exact.iter().map(posting));
             let p2 = trie.postings.len() as u32;
             let label_start = trie.labels.len() as u32;
             trie.labels.extend_from_slice(&label);
@@ -202,7 +227,7 @@ impl Builder {
     }
 }
 
-impl Trie {
+impl<T> Trie<T> {
     #[inline]
     fn child(&self, node: &Node, byte: u8) -> Option<&Node> {
         let (a, b) = node.edges;
@@ -229,7 +254,7 @@ impl Trie {
         path: &[u8],
         folded: bool,
         best: &mut u32,
-        check: &mut impl FnMut(u32, bool) -> bool,
+        check: &mut impl FnMut(u32, bool, &T) -> bool,
     ) {
         let Some(mut node) = self.nodes.first() else {
             return;
@@ -279,32 +304,36 @@ impl Trie {
 /// Checks the entries of an ascending list that precede `best`, stopping at the first match;
 /// `check` hears whether the entry's path condition is decided already ([`decides`]).
 #[inline]
-fn offer(list: &[u32], best: &mut u32, check: &mut impl FnMut(u32, bool) -> bool) {
-    for &posting in list {
-        let pos = posting & !DECIDED;
+fn offer<T>(list: &[Posting<T>], best: &mut u32, check: &mut impl FnMut(u32, bool, &T) -> bool) {
+    for posting in list {
+        let pos = posting.pos & !DECIDED;
         if pos >= *best {
             return;
         }
-        if check(pos, posting & DECIDED != 0) {
+        if check(pos, posting.pos & DECIDED != 0, &posting.item) {
             *best = pos;
             return;
         }
     }
 }
 
-/// The index of one claim's entries.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PathIndex {
+/// The index of one claim's entries, each posting carrying a copy of its entry (`T`).
+#[derive(Clone, Debug)]
+pub(crate) struct PathIndex<T> {
     /// Entries that are candidates for every path, ascending.
-    always: Vec<u32>,
-    exact: Trie,
-    folded: Trie,
+    always: Vec<Posting<T>>,
+    exact: Trie<T>,
+    folded: Trie<T>,
 }
 
-impl PathIndex {
+impl<T: Copy> PathIndex<T> {
     /// Builds the index of entries placed as `placements` says (one per entry, in order), each
-    /// with whether its key decides its path condition ([`decides`]).
-    pub(crate) fn new(placements: impl IntoIterator<Item = (Placement, bool)>) -> PathIndex {
+    /// with whether its key decides its path condition ([`decides`]); `item` gives the copy of
+    /// the entry at a position that its postings carry.
+    pub(crate) fn new(
+        placements: impl IntoIterator<Item = (Placement, bool)>,
+        item: impl Fn(u32) -> T,
+    ) -> PathIndex<T> {
         let mut always = Vec::new();
         let (mut exact, mut folded) = (Builder::default(), Builder::default());
         for (pos, (p, decided)) in placements.into_iter().enumerate() {
@@ -312,7 +341,10 @@ impl PathIndex {
             assert!(pos < DECIDED, "a claim holds fewer than 2^31 entries");
             let posting = if decided { pos | DECIDED } else { pos };
             match p {
-                None => always.push(pos),
+                None => always.push(Posting {
+                    pos,
+                    item: item(pos),
+                }),
                 Some((key, false)) => exact.insert(&key, posting),
                 Some((key, true)) => folded.insert(&key, posting),
             }
@@ -321,7 +353,7 @@ impl PathIndex {
             if b.is_empty() {
                 Trie::default()
             } else {
-                b.flatten()
+                b.flatten(&item)
             }
         };
         PathIndex {
@@ -333,12 +365,13 @@ impl PathIndex {
 
     /// The first position, in order, for which `check` holds, among the candidates for `path`.
     /// `check` is called only for candidates, in ascending order within each candidate list,
-    /// with whether the walk decided the candidate's path condition (it holds for `path`).
+    /// with whether the walk decided the candidate's path condition (it holds for `path`) and
+    /// the posting's copy of the entry.
     #[inline]
     pub(crate) fn first(
         &self,
         path: &[u8],
-        mut check: impl FnMut(u32, bool) -> bool,
+        mut check: impl FnMut(u32, bool, &T) -> bool,
     ) -> Option<u32> {
         let mut best = u32::MAX;
         self.exact.walk(path, false, &mut best, &mut check);
@@ -383,16 +416,21 @@ mod tests {
     #[test]
     fn first_is_the_first_candidate_that_holds() {
         // 0: prefix /a   1: exact /a/b   2: always   3: prefix /a/b   4: folded exact /X
-        let ix = PathIndex::new([
-            (prefix("/a"), true),
-            (Some((Key::Exact(b"/a/b".to_vec()), false)), true),
-            (None, false),
-            (prefix("/a/b"), false),
-            (Some((Key::Exact(b"/x".to_vec()), true)), true),
-        ]);
+        let ix = PathIndex::new(
+            [
+                (prefix("/a"), true),
+                (Some((Key::Exact(b"/a/b".to_vec()), false)), true),
+                (None, false),
+                (prefix("/a/b"), false),
+                (Some((Key::Exact(b"/x".to_vec()), true)), true),
+            ],
+            |pos| pos * 10,
+        );
         let seen = |path: &str, holds: &[u32]| {
             let mut offered = Vec::new();
-            let r = ix.first(path.as_bytes(), |p, decided| {
+            let r = ix.first(path.as_bytes(), |p, decided, &item| {
+                // Each posting carries the copy of its own entry.
+                assert_eq!(item, p * 10);
                 // The flag comes through as given, whichever list offers the entry.
                 assert_eq!(decided, [0, 1, 4].contains(&p), "entry {p}");
                 offered.push(p);

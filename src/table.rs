@@ -65,7 +65,7 @@ pub(crate) struct Claim {
     pub(crate) entries: Vec<Entry>,
     /// The entries' path index, built once the entries are final (see [`crate::index`]);
     /// `None` for short lists, which are scanned in order.
-    pub(crate) index: Option<PathIndex>,
+    pub(crate) index: Option<PathIndex<Entry>>,
     /// The ports the claim has routes on, when each of its entries names one (a match's
     /// `port`), sorted; `None` when some entry holds at every port. Set with the hot parts
     /// ([`Inner::build_hot`]). On another port the resource builds no routes, so istiod
@@ -474,12 +474,19 @@ impl Table {
                 },
             }
         };
+        // The index's postings carry their entries: the winner is read from its posting.
+        let mut won = None;
         let first = match &claim.index {
-            Some(index) => index
-                .first(path.as_bytes(), |pos, known| {
-                    holds(&claim.entries[pos as usize], known)
-                })
-                .map(|pos| &claim.entries[pos as usize]),
+            Some(index) => {
+                index.first(path.as_bytes(), |_, known, entry| {
+                    let h = holds(entry, known);
+                    if h {
+                        won = Some(*entry);
+                    }
+                    h
+                });
+                won.as_ref()
+            }
             None => claim.entries.iter().find(|e| holds(e, false)),
         };
         if let Some(entry) = first {
@@ -1007,12 +1014,16 @@ impl Inner {
             for hosts in lists {
                 for claim in hosts.vhosts.iter_mut().flat_map(|v| v.claims.iter_mut()) {
                     claim.index = (claim.entries.len() >= MIN_INDEXED_ENTRIES).then(|| {
-                        PathIndex::new(claim.entries.iter().map(|e| {
-                            let uri = e.block.and_then(|b| {
-                                rules[e.rule as usize].blocks[b as usize].uri.as_ref()
-                            });
-                            (placement(uri), decides(uri))
-                        }))
+                        let entries = &claim.entries;
+                        PathIndex::new(
+                            entries.iter().map(|e| {
+                                let uri = e.block.and_then(|b| {
+                                    rules[e.rule as usize].blocks[b as usize].uri.as_ref()
+                                });
+                                (placement(uri), decides(uri))
+                            }),
+                            |pos| entries[pos as usize],
+                        )
                     });
                 }
             }
