@@ -341,12 +341,16 @@ impl ClusterStatus {
     }
 }
 
+/// What [`ClusterSource::on_build`] calls with each configuration and its table.
+type BuildHook = Box<dyn Fn(&Config, &Table) + Send + Sync>;
+
 /// Watches a cluster and keeps a [`Shared<Table>`] current. See the [module docs](self).
 pub struct ClusterSource {
     client: kube::Client,
     options: ClusterOptions,
     tables: Arc<Shared<Table>>,
     status: signal::Sender<Arc<ClusterStatus>>,
+    on_build: Option<BuildHook>,
 }
 
 impl std::fmt::Debug for ClusterSource {
@@ -394,7 +398,20 @@ impl ClusterSource {
             options,
             tables,
             status: signal::Sender::new(Arc::new(status)),
+            on_build: None,
         }
+    }
+
+    /// Calls `hook` with every configuration read from the cluster that compiled, and its
+    /// table, before the table is stored (and before the status counts the build): what an
+    /// embedder derives from the same snapshot goes live with it. A proxy that picks
+    /// endpoints binds each table to the endpoints of the same configuration
+    /// ([`Registry::from_config`](crate::registry::Registry::from_config),
+    /// [`Router::new`](crate::registry::Router::new)). The hook runs on the source's task:
+    /// while it runs, events wait.
+    pub fn on_build(mut self, hook: impl Fn(&Config, &Table) + Send + Sync + 'static) -> Self {
+        self.on_build = Some(Box::new(hook));
+        self
     }
 
     /// The tables this source stores.
@@ -483,6 +500,9 @@ impl ClusterSource {
         let config = config_of(objects);
         match compile(&config, &self.options.compile) {
             Ok(compiled) => {
+                if let Some(hook) = &self.on_build {
+                    hook(&config, &compiled.table);
+                }
                 self.tables.store(compiled.table);
                 status.builds += 1;
                 status.rejected = compiled.rejected;

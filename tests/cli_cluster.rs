@@ -1,154 +1,24 @@
 //! `meshroute check|analyze|route|simulate --cluster` over the real binary, against a fake API
-//! server: a plain HTTP/1.1 listener on 127.0.0.1 that answers the list requests the way the
-//! API server does (a `…List` with `items`; a `Status` of code 404 for a resource it does not
-//! serve, as when a CRD is not installed), named by a kubeconfig written for the test and
-//! given in `KUBECONFIG`. The fake serves Istio's kinds (a VirtualService and a
+//! server (`tests/common/fake_api.rs`): a plain HTTP/1.1 listener on 127.0.0.1 that answers the
+//! list requests the way the API server does (a `…List` with `items`; a `Status` of code 404
+//! for a resource it does not serve, as when a CRD is not installed), named by a kubeconfig
+//! written for the test and given in `KUBECONFIG`. The fake serves Istio's kinds (a VirtualService and a
 //! DestinationRule in namespace `shop`), no Gateway API kind (404), and empty lists of the
 //! core kinds.
 //!
 //! Needs the `cli-cluster` feature: `cargo test --features cli-cluster --test cli_cluster`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+#[allow(dead_code)] // not every helper of the fake is used here
+#[path = "common/fake_api.rs"]
+mod fake_api;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
+use fake_api::FakeApi as Fake;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_meshroute");
-
-/// The fake API server: the objects it lists per plural (namespace `shop` only) and every
-/// request path it was asked, in order.
-struct Fake {
-    port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Fake {
-    /// Starts answering on a free port; the listener lives as long as the test process.
-    fn start(objects: Vec<(&'static str, Value)>) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let port = listener.local_addr().expect("a bound address").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let objects = Arc::new(objects);
-        let seen = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (seen, objects) = (Arc::clone(&seen), Arc::clone(&objects));
-                std::thread::spawn(move || serve(stream, &seen, &objects));
-            }
-        });
-        Fake { port, requests }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// A kubeconfig naming this server: context `fake` (current, namespace `shop`), `plain`
-    /// (no namespace) and `down` (a port nothing listens on).
-    fn kubeconfig(&self, dir: &std::path::Path) -> PathBuf {
-        let closed = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let text = format!(
-            "apiVersion: v1
-kind: Config
-current-context: fake
-contexts:
-- name: fake
-  context: {{cluster: fake, user: fake, namespace: shop}}
-- name: plain
-  context: {{cluster: fake, user: fake}}
-- name: down
-  context: {{cluster: down, user: fake}}
-clusters:
-- name: fake
-  cluster: {{server: 'http://127.0.0.1:{}'}}
-- name: down
-  cluster: {{server: 'http://127.0.0.1:{closed}'}}
-users:
-- name: fake
-  user: {{token: not-checked}}
-",
-            self.port
-        );
-        let path = dir.join("kubeconfig");
-        std::fs::write(&path, text).expect("the kubeconfig is written");
-        path
-    }
-}
-
-/// Answers one connection's requests (HTTP/1.1 keep-alive; the requests are GETs, no body).
-fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>, objects: &[(&str, Value)]) {
-    let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
-    let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header == "\r\n" || header == "\n" {
-                break;
-            }
-        }
-        let target = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("")
-            .to_string();
-        seen.lock().unwrap().push(target.clone());
-        let (status, body) = answer(&target, objects);
-        let body = body.to_string();
-        let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if writer.write_all(response.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-/// What the API server answers a list: 404 for Gateway API (its CRDs are not installed), the
-/// objects of the plural in `shop` (or in all namespaces), an empty list otherwise.
-fn answer(target: &str, objects: &[(&str, Value)]) -> (&'static str, Value) {
-    let path = target.split('?').next().unwrap_or("");
-    if path.starts_with("/apis/gateway.networking.k8s.io/") {
-        return (
-            "404 Not Found",
-            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                   "message": "the server could not find the requested resource",
-                   "reason": "NotFound", "code": 404}),
-        );
-    }
-    let segments: Vec<&str> = path.split('/').collect();
-    let plural = segments.last().copied().unwrap_or("");
-    let namespace = segments
-        .iter()
-        .position(|s| *s == "namespaces")
-        .filter(|i| i + 2 < segments.len())
-        .map(|i| segments[i + 1]);
-    let items: Vec<Value> = objects
-        .iter()
-        .filter(|(p, o)| {
-            *p == plural && namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns)
-        })
-        .map(|(_, o)| o.clone())
-        .collect();
-    (
-        "200 OK",
-        json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "7"},
-               "items": items}),
-    )
-}
 
 /// Jason's requests go to v2, the others to v1 (as in Istio's bookinfo).
 fn bookinfo() -> Vec<(&'static str, Value)> {

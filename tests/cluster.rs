@@ -656,3 +656,52 @@ async fn a_snapshot_lists_every_kind_once() {
         "{requests:#?}"
     );
 }
+
+/// The build hook sees each configuration that compiled and its table before the table is
+/// stored and the build counted: what an embedder derives from the same snapshot (a router
+/// over its endpoints) goes live with it.
+#[tokio::test]
+async fn the_build_hook_sees_each_configuration_before_its_table_serves() {
+    let fake = cluster();
+    // Per call: the Services in the configuration, the subset its table decides at draw 0,
+    // the subset the stored table decides then, and the builds counted then.
+    type Call = (usize, Option<String>, Option<String>, u64);
+    let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
+    let empty = meshroute::compile(&meshroute::Config::new(), &CompileOptions::default())
+        .unwrap()
+        .table;
+    let tables = Arc::new(Shared::new(empty));
+    let (seen, stored) = (Arc::clone(&calls), Arc::clone(&tables));
+    let source = ClusterSource::with_tables(fake.client(), options(), Arc::clone(&tables));
+    let counted = source.status();
+    let source = source.on_build(move |config, table| {
+        let services = config
+            .resources
+            .iter()
+            .filter(|r| r.id("default").kind == "Service")
+            .count();
+        let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+        let decided = table
+            .decide_with_draw(&req, 0)
+            .destination()
+            .and_then(|d| d.subset.as_deref().map(str::to_string));
+        let builds = counted.borrow().builds;
+        seen.lock()
+            .unwrap()
+            .push((services, decided, subset(&stored, 0), builds));
+    });
+    let mut status = source.status();
+    tokio::spawn(source.run());
+    wait(&mut status, "the first build", |s| s.builds >= 1).await;
+    until("the VirtualService watch", || fake.open_watches(VS) == 1).await;
+    fake.apply(VS, virtual_service(0, 100));
+    wait(&mut status, "the second build", |s| s.builds >= 2).await;
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        vec![
+            (1, Some("v1".into()), None, 0),
+            (1, Some("v2".into()), Some("v1".into()), 1),
+        ]
+    );
+}

@@ -1,6 +1,7 @@
 //! The admin side of the proxy: `/metrics` (Istio's `istio_requests_total`, the table's
-//! decision counters, reloads), `/routes` (the compiled table in words), and the watcher that
-//! reloads the configuration when its files change.
+//! decision counters, reloads), `/routes` (the configuration source's status when it has one,
+//! then the compiled table in words), and the watcher that reloads the configuration when its
+//! files change.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -263,7 +264,13 @@ fn answer(state: &State, path: &str) -> Response<Full<Bytes>> {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            (StatusCode::OK, "text/plain", words.to_string())
+            // The source's own word first (with --cluster: what each kind's watch has read,
+            // and what was rejected and why).
+            let text = match state.source_status.get() {
+                Some(status) => format!("{}\n{words}", status()),
+                None => words.to_string(),
+            };
+            (StatusCode::OK, "text/plain", text)
         }
         _ => (
             StatusCode::NOT_FOUND,

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use meshroute::registry::{Registry, RegistryOptions, Router};
 use meshroute::tower::{Decided, ResponseFlags, RouteBody, RouteLayer};
-use meshroute::{CompileOptions, Config, Shared, SourceInfo};
+use meshroute::{CompileOptions, Config, Shared, SourceInfo, Table};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::{Layer, ServiceExt};
@@ -67,7 +67,13 @@ pub struct State {
     pub(crate) forwarder: Forwarder,
     /// The fingerprint of the files last read for a reload (one reload at a time).
     pub(crate) reloads: Mutex<Option<u64>>,
+    /// What the configuration source says of itself, at the top of `/routes` (the cluster's
+    /// status, with `--cluster`); unset for files.
+    pub source_status: OnceLock<SourceStatus>,
 }
+
+/// Renders what a configuration source says of itself.
+pub type SourceStatus = Box<dyn Fn() -> String + Send + Sync>;
 
 /// A running proxy; dropping it stops it.
 pub struct Running {
@@ -119,6 +125,13 @@ pub fn read(paths: &[PathBuf]) -> Result<Sources, Vec<String>> {
     })
 }
 
+/// How the proxy compiles its tables: with the decision counters `/metrics` shows.
+pub fn compile_options() -> CompileOptions {
+    let mut options = CompileOptions::default();
+    options.counters = true;
+    options
+}
+
 /// Loads the configuration and builds the router: the table and the endpoints of the
 /// Services, EndpointSlices and Pods. Every error, each naming its file, resource and field,
 /// when anything fails to load or compile (the caller keeps its current router).
@@ -133,8 +146,7 @@ pub fn build(sources: &Sources) -> Result<(Router, String), Vec<String>> {
     for r in &config.rejected {
         errors.extend(r.errors.iter().map(ToString::to_string));
     }
-    let mut options = CompileOptions::default();
-    options.counters = true;
+    let options = compile_options();
     let compiled = match meshroute::compile(&config, &options) {
         Ok(c) => c,
         Err(e) => {
@@ -146,10 +158,23 @@ pub fn build(sources: &Sources) -> Result<(Router, String), Vec<String>> {
     if !errors.is_empty() {
         return Err(errors);
     }
+    bind(&config, &compiled.table, &options).map_err(|e| vec![e])
+}
+
+/// The router of `table` over the endpoints `config` describes (its Services,
+/// EndpointSlices, Pods, ServiceEntries and WorkloadEntries), and the table in words.
+///
+/// # Errors
+/// When the router cannot be built ([`Router::new`]).
+pub fn bind(
+    config: &Config,
+    table: &Table,
+    options: &CompileOptions,
+) -> Result<(Router, String), String> {
     let (registry, _notes): (Registry, _) =
-        Registry::from_config(&config, &RegistryOptions::from(&options));
-    let router = Router::new(&compiled.table, &registry).map_err(|e| vec![e])?;
-    let words = routes_in_words(&compiled.table, &registry);
+        Registry::from_config(config, &RegistryOptions::from(options));
+    let router = Router::new(table, &registry)?;
+    let words = routes_in_words(table, &registry);
     Ok((router, words))
 }
 
@@ -195,6 +220,33 @@ fn files(paths: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
 }
 
 impl State {
+    /// A state serving `router` (`words`, the table in words for `/routes`); `fingerprint`,
+    /// that of the files it was built from.
+    pub fn new(options: Options, router: Router, words: String, fingerprint: Option<u64>) -> State {
+        let routes = Arc::new(Shared::new(router));
+        let mut layer = RouteLayer::new(Arc::clone(&routes));
+        if let Some(seed) = options.seed {
+            layer = layer.seed(seed);
+        }
+        State {
+            routes,
+            words: Mutex::new(Arc::new(words)),
+            stats: Stats::default(),
+            forwarder: Forwarder::new(options.seed),
+            options,
+            layer,
+            reloads: Mutex::new(fingerprint),
+            source_status: OnceLock::new(),
+        }
+    }
+
+    /// Serves `router` from now on (requests in flight finish with the one they started
+    /// with), and `words` on `/routes`.
+    pub fn install(&self, router: Router, words: String) {
+        self.routes.store(router);
+        *self.words.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(words);
+    }
+
     /// Reloads the configuration: a good one replaces the router (requests in flight finish
     /// with the one they started with); a bad one is logged, error by error, and counted, and
     /// the current router keeps serving. Files that did not change since the last reload (a
@@ -211,8 +263,7 @@ impl State {
         match built {
             Ok(None) => false,
             Ok(Some((router, words))) => {
-                self.routes.store(router);
-                *self.words.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(words);
+                self.install(router, words);
                 self.stats.reloads_ok.fetch_add(1, Ordering::Relaxed);
                 eprintln!("proxy: configuration reloaded");
                 true
@@ -244,11 +295,18 @@ pub async fn start(options: Options) -> Result<Running, String> {
         }
         text
     })?;
-    let routes = Arc::new(Shared::new(router));
-    let mut layer = RouteLayer::new(Arc::clone(&routes));
-    if let Some(seed) = options.seed {
-        layer = layer.seed(seed);
-    }
+    serve(
+        Arc::new(State::new(options, router, words, fingerprint)),
+        Vec::new(),
+    )
+    .await
+}
+
+/// Binds both addresses of `state`'s options and serves until the result is dropped, watching
+/// the configuration files when the options say so; `tasks` (the configuration source's) are
+/// stopped with it.
+pub async fn serve(state: Arc<State>, mut tasks: Vec<JoinHandle<()>>) -> Result<Running, String> {
+    let options = &state.options;
     let listener = TcpListener::bind(options.listen)
         .await
         .map_err(|e| format!("proxy: cannot listen on {}: {e}", options.listen))?;
@@ -257,24 +315,13 @@ pub async fn start(options: Options) -> Result<Running, String> {
         .map_err(|e| format!("proxy: cannot listen on {}: {e}", options.admin))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
     let admin_addr = admin.local_addr().map_err(|e| e.to_string())?;
-    let state = Arc::new(State {
-        routes,
-        words: Mutex::new(Arc::new(words)),
-        stats: Stats::default(),
-        forwarder: Forwarder::new(options.seed),
-        options,
-        layer,
-        reloads: Mutex::new(fingerprint),
-    });
     let watcher = if state.options.watch {
         Some(crate::admin::watch(&state)?)
     } else {
         None
     };
-    let tasks = vec![
-        tokio::spawn(serve_traffic(listener, Arc::clone(&state))),
-        tokio::spawn(crate::admin::serve(admin, Arc::clone(&state))),
-    ];
+    tasks.push(tokio::spawn(serve_traffic(listener, Arc::clone(&state))));
+    tasks.push(tokio::spawn(crate::admin::serve(admin, Arc::clone(&state))));
     Ok(Running {
         listen,
         admin: admin_addr,
