@@ -77,27 +77,66 @@ fn fold(value: &str, ignore_case: bool) -> Vec<u8> {
     v
 }
 
-/// One trie node: its children, its entries, and the bytes that must follow the edge byte that
-/// leads to it (a chain of nodes without entries and with one child each, compressed into one).
+/// One trie node: its first entry, its children, its other entries, and the bytes that must
+/// follow the edge byte that leads to it (a chain of nodes without entries and with one child
+/// each, compressed into one).
 ///
 /// The children are laid out breadth-first, so a node's children are the consecutive nodes
-/// `first_child..`, in the order of their edge bytes (`Trie::bytes[edges.0..edges.1]`, sorted).
-/// When those bytes are consecutive values (`dense`: `/svc0` .. `/svc9`, or one child), the
-/// child for a byte is found by subtraction, without reading the bytes.
-#[derive(Clone, Debug, Default)]
-struct Node {
-    edges: (u32, u32),
+/// `first_child..`, in the order of their edge bytes (`Trie::bytes[edges..edges + n_edges]`,
+/// sorted). When those bytes are consecutive values (`dense`: `/svc0` .. `/svc9`, or one
+/// child), the child for a byte is found by subtraction, without reading the bytes.
+///
+/// The node's first prefix entry (`head`; most nodes have one entry or none) is kept in the
+/// node, which is aligned to a cache line: a walk checks it from the line it reads the node
+/// from.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Node<T> {
+    /// The first prefix entry; its `pos` is [`NO_POSTING`] when the node has none.
+    head: Posting<T>,
+    edges: u32,
+    n_edges: u16,
+    /// The first edge byte.
+    lo: u8,
+    dense: bool,
     first_child: u32,
     /// The smallest entry position at this node or below it (`u32::MAX`: none), so a walk
     /// stops where nothing can precede the best match found so far.
     min: u32,
-    /// The node's entries: prefix entries `postings[lists.0..lists.1]`, exact entries
-    /// `postings[lists.1..lists.2]`.
-    lists: (u32, u32, u32),
-    label: (u32, u32),
-    /// The first edge byte.
-    lo: u8,
-    dense: bool,
+    /// The node's other entries: prefix entries after `head`, then exact entries, from
+    /// `postings[lists..]`.
+    lists: u32,
+    n_prefix: u32,
+    n_exact: u32,
+    label: u32,
+    label_len: u32,
+}
+
+/// The `pos` of an empty [`Node::head`].
+//
+// With the table's entries (28-byte postings) a node fills one cache line exactly.
+const NO_POSTING: u32 = u32::MAX;
+
+impl<T: Default> Default for Node<T> {
+    fn default() -> Node<T> {
+        Node {
+            head: Posting {
+                pos: NO_POSTING,
+                item: T::default(),
+            },
+            edges: 0,
+            n_edges: 0,
+            lo: 0,
+            dense: false,
+            first_child: 0,
+            min: u32::MAX,
+            lists: 0,
+            n_prefix: 0,
+            n_exact: 0,
+            label: 0,
+            label_len: 0,
+        }
+    }
 }
 
 /// One entry on a node's list: its position (with [`DECIDED`]) and a copy of the entry.
@@ -110,7 +149,7 @@ struct Posting<T> {
 /// A byte trie with ascending entry lists on its nodes, laid out flat.
 #[derive(Clone, Debug)]
 struct Trie<T> {
-    nodes: Vec<Node>,
+    nodes: Vec<Node<T>>,
     bytes: Vec<u8>,
     postings: Vec<Posting<T>>,
     labels: Vec<u8>,
@@ -168,7 +207,7 @@ impl Builder {
 
     /// Flattens breadth-first, so each node's children are contiguous in `nodes`, compressing
     /// chains of nodes that hold no entries and have one child.
-    fn flatten<T: Copy>(self, item: &impl Fn(u32) -> T) -> Trie<T> {
+    fn flatten<T: Copy + Default>(self, item: &impl Fn(u32) -> T) -> Trie<T> {
         let mut trie = Trie::default();
         let posting = |&pos: &u32| Posting {
             pos,
@@ -180,11 +219,11 @@ impl Builder {
         let mut id = 0usize;
         while let Some((b, label)) = queue.pop_front() {
             let min = b.min();
-            let p0 = trie.postings.len() as u32;
-            trie.postings.extend(b.prefix.iter().map(posting));
-            let p1 = trie.postings.len() as u32;
+            let head = b.prefix.first().map(posting);
+            let rest = b.prefix.get(1..).unwrap_or_default();
+            let lists = trie.postings.len() as u32;
+            trie.postings.extend(rest.iter().map(posting));
             trie.postings.extend(b.exact.iter().map(posting));
-            let p2 = trie.postings.len() as u32;
             let label_start = trie.labels.len() as u32;
             trie.labels.extend_from_slice(&label);
             let start = trie.bytes.len() as u32;
@@ -208,15 +247,22 @@ impl Builder {
                 .iter()
                 .enumerate()
                 .all(|(k, &e)| usize::from(e) == usize::from(lo) + k);
-            trie.nodes[id] = Node {
-                edges: (start, trie.bytes.len() as u32),
-                first_child,
-                min,
-                lists: (p0, p1, p2),
-                label: (label_start, trie.labels.len() as u32),
-                lo,
-                dense,
-            };
+            let node = &mut trie.nodes[id];
+            if let Some(head) = head {
+                node.head = head;
+            }
+            node.edges = start;
+            // At most 256 edge bytes.
+            node.n_edges = edges.len() as u16;
+            node.lo = lo;
+            node.dense = dense;
+            node.first_child = first_child;
+            node.min = min;
+            node.lists = lists;
+            node.n_prefix = rest.len() as u32;
+            node.n_exact = b.exact.len() as u32;
+            node.label = label_start;
+            node.label_len = label.len() as u32;
             id += 1;
         }
         trie.nodes.shrink_to_fit();
@@ -229,16 +275,17 @@ impl Builder {
 
 impl<T> Trie<T> {
     #[inline]
-    fn child(&self, node: &Node, byte: u8) -> Option<&Node> {
-        let (a, b) = node.edges;
+    fn child(&self, node: &Node<T>, byte: u8) -> Option<&Node<T>> {
+        let n = u32::from(node.n_edges);
         let k = if node.dense {
             let k = u32::from(byte.wrapping_sub(node.lo));
-            if k >= b - a {
+            if k >= n {
                 return None;
             }
             k as usize
         } else {
-            let edges = &self.bytes[a as usize..b as usize];
+            let a = node.edges as usize;
+            let edges = &self.bytes[a..a + n as usize];
             if edges.len() <= 8 {
                 edges.iter().position(|&e| e == byte)?
             } else {
@@ -265,13 +312,17 @@ impl<T> Trie<T> {
             if node.min >= *best {
                 return;
             }
-            let (p0, p1, p2) = node.lists;
-            if p0 != p1 {
-                offer(&self.postings[p0 as usize..p1 as usize], best, check);
+            let p0 = node.lists as usize;
+            let p1 = p0 + node.n_prefix as usize;
+            if node.head.pos != NO_POSTING {
+                offer(std::slice::from_ref(&node.head), best, check);
+                if p0 != p1 {
+                    offer(&self.postings[p0..p1], best, check);
+                }
             }
             let Some(&c) = path.get(depth) else {
-                if p1 != p2 {
-                    offer(&self.postings[p1 as usize..p2 as usize], best, check);
+                if node.n_exact != 0 {
+                    offer(&self.postings[p1..p1 + node.n_exact as usize], best, check);
                 }
                 return;
             };
@@ -281,9 +332,9 @@ impl<T> Trie<T> {
                 None => return,
             }
             depth += 1;
-            let (l0, l1) = node.label;
-            if l0 != l1 {
-                let label = &self.labels[l0 as usize..l1 as usize];
+            if node.label_len != 0 {
+                let l0 = node.label as usize;
+                let label = &self.labels[l0..l0 + node.label_len as usize];
                 let Some(rest) = path.get(depth..depth + label.len()) else {
                     return;
                 };
@@ -326,7 +377,7 @@ pub(crate) struct PathIndex<T> {
     folded: Trie<T>,
 }
 
-impl<T: Copy> PathIndex<T> {
+impl<T: Copy + Default> PathIndex<T> {
     /// Builds the index of entries placed as `placements` says (one per entry, in order), each
     /// with whether its key decides its path condition ([`decides`]); `item` gives the copy of
     /// the entry at a position that its postings carry.
@@ -445,5 +496,11 @@ mod tests {
         assert_eq!(seen("/X", &[4]), (Some(4), vec![2, 4]));
         assert_eq!(seen("/x", &[]), (None, vec![2, 4]));
         assert_eq!(seen("", &[]), (None, vec![2]));
+    }
+
+    /// A node holding a table entry fills one cache line, not two.
+    #[test]
+    fn a_node_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Node<crate::table::Entry>>(), 64);
     }
 }

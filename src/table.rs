@@ -15,7 +15,7 @@ use crate::sidecar::View;
 
 /// One entry of a virtual host's route list: a rule and one of its match blocks, with the
 /// block's hot part inline ([`Hot`]), so that most failing candidates are rejected from here.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Entry {
     pub(crate) rule: u32,
     /// `None` for a rule with no match blocks.
