@@ -20,6 +20,10 @@ use super::Config;
 use super::limits;
 use crate::error::{Error, ErrorKind};
 
+mod pieces;
+
+pub(crate) use pieces::{Tuning, read as read_in_pieces};
+
 /// Budgets for one input as a whole (one [`Config::add_str_with`](crate::Config::add_str_with)
 /// or [`Config::add_file_with`](crate::Config::add_file_with) call); the defaults admit a dump
 /// of 100,000 resources.
@@ -455,6 +459,9 @@ struct Stage {
     source: String,
     /// The index of the document being read.
     document: usize,
+    /// The index of the first item of the `items` list being read (a run of a List's items
+    /// read on its own starts past 0).
+    first_item: usize,
     items: Config,
 }
 
@@ -467,6 +474,7 @@ impl Staging {
             s.replace(Some(Stage {
                 source: source.to_string(),
                 document: 0,
+                first_item: 0,
                 items: Config::new(),
             }))
         });
@@ -483,6 +491,17 @@ impl Staging {
                     std::mem::take(&mut stage.items)
                 }
                 None => Config::new(),
+            }
+        })
+    }
+}
+
+impl Staging {
+    /// Numbers the next `items` list read from `first`.
+    fn first_item(first: usize) {
+        STAGING.with(|s| {
+            if let Some(stage) = s.borrow_mut().as_mut() {
+                stage.first_item = first;
             }
         })
     }
@@ -611,7 +630,14 @@ impl<'de> Visitor<'de> for StrictVisitor {
             Level::Inner => None,
         };
         let mut out = Vec::new();
-        for i in 0.. {
+        // A piece of a List's items read on its own numbers its items from its first.
+        let first = match container {
+            Some(Container::Items) => {
+                STAGING.with(|s| s.borrow().as_ref().map_or(0, |s| s.first_item))
+            }
+            _ => 0,
+        };
+        for i in first.. {
             if let Some(c) = container {
                 begin_item(c, i);
             }
