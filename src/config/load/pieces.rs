@@ -50,7 +50,7 @@ pub(crate) struct Tuning {
 impl Default for Tuning {
     fn default() -> Tuning {
         Tuning {
-            min_input: 256 << 10,
+            min_input: 64 << 10,
             piece: 64 << 10,
             batch: 256 << 10,
             threads: usize::MAX,
@@ -164,12 +164,13 @@ pub(crate) fn read(
     if pieces.len() < 2 {
         return None;
     }
-    let batches = batches(&pieces, tuning.batch);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(tuning.threads)
-        .min(batches.len())
         .max(1);
+    // At least four batches a thread, so that one slow batch does not hold the others up.
+    let batches = batches(&pieces, tuning.batch.min(text.len() / (4 * threads)));
+    let threads = threads.min(batches.len());
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let done: Vec<Mutex<Option<Config>>> = batches.iter().map(|_| Mutex::new(None)).collect();
