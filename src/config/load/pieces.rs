@@ -199,17 +199,18 @@ pub(crate) fn read(
         }
         Some(totals())
     };
-    let counted: Vec<Option<(usize, usize)>> = if threads == 1 {
-        vec![work()]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(&work)).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().ok().flatten())
-                .collect()
-        })
-    };
+    // This thread works too; a thread the system does not give leaves its share to the others.
+    let counted: Vec<Option<(usize, usize)>> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, &work).ok())
+            .collect();
+        let mine = work();
+        helpers
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .chain([mine])
+            .collect()
+    });
     if failed.load(Ordering::Relaxed) {
         return None;
     }
