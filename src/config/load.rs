@@ -8,6 +8,10 @@
 //! `kubectl get -o yaml` dump, is metered here while the values are built: nodes and scalar
 //! bytes per resource (a document, or one element of its top-level `items`), and nodes, scalar
 //! bytes and documents for the whole input. Each document is handed on as soon as it is read.
+//!
+//! A large YAML input is first offered to `pieces`, which reads its documents, and the items
+//! of a List, on several threads when that is sure to give the serial reader's result; what
+//! it declines is read here.
 
 use std::cell::RefCell;
 use std::fmt;

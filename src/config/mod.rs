@@ -380,6 +380,10 @@ impl Config {
     /// well-formed or passes a budget of [`limits`] or of `options` (the message names the
     /// document and the limit). On error nothing of this text is added.
     ///
+    /// A YAML input of 64 KiB or more is read on as many threads as
+    /// [`std::thread::available_parallelism`] gives (its documents, and the items of a `kind:
+    /// List`, parse independently); the result, errors included, is the serial reading's.
+    ///
     /// # Example
     /// ```
     /// use meshroute::{Config, ErrorKind, LoadOptions};
