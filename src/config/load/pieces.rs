@@ -202,7 +202,7 @@ pub(crate) fn read(
     // This thread works too; a thread the system does not give leaves its share to the others.
     let counted: Vec<Option<(usize, usize)>> = std::thread::scope(|s| {
         let helpers: Vec<_> = (1..threads)
-            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, &work).ok())
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok())
             .collect();
         let mine = work();
         helpers
