@@ -8,6 +8,10 @@
 //! `kubectl get -o yaml` dump, is metered here while the values are built: nodes and scalar
 //! bytes per resource (a document, or one element of its top-level `items`), and nodes, scalar
 //! bytes and documents for the whole input. Each document is handed on as soon as it is read.
+//!
+//! A large YAML input is first offered to `pieces`, which reads its documents, and the items
+//! of a List, on several threads when that is sure to give the serial reader's result; what
+//! it declines is read here.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -19,6 +23,10 @@ use serde_json::Value;
 use super::Config;
 use super::limits;
 use crate::error::{Error, ErrorKind};
+
+mod pieces;
+
+pub(crate) use pieces::{Tuning, read as read_in_pieces};
 
 /// Budgets for one input as a whole (one [`Config::add_str_with`](crate::Config::add_str_with)
 /// or [`Config::add_file_with`](crate::Config::add_file_with) call); the defaults admit a dump
@@ -455,6 +463,9 @@ struct Stage {
     source: String,
     /// The index of the document being read.
     document: usize,
+    /// The index of the first item of the `items` list being read (a run of a List's items
+    /// read on its own starts past 0).
+    first_item: usize,
     items: Config,
 }
 
@@ -467,6 +478,7 @@ impl Staging {
             s.replace(Some(Stage {
                 source: source.to_string(),
                 document: 0,
+                first_item: 0,
                 items: Config::new(),
             }))
         });
@@ -483,6 +495,17 @@ impl Staging {
                     std::mem::take(&mut stage.items)
                 }
                 None => Config::new(),
+            }
+        })
+    }
+}
+
+impl Staging {
+    /// Numbers the next `items` list read from `first`.
+    fn first_item(first: usize) {
+        STAGING.with(|s| {
+            if let Some(stage) = s.borrow_mut().as_mut() {
+                stage.first_item = first;
             }
         })
     }
@@ -611,7 +634,14 @@ impl<'de> Visitor<'de> for StrictVisitor {
             Level::Inner => None,
         };
         let mut out = Vec::new();
-        for i in 0.. {
+        // A piece of a List's items read on its own numbers its items from its first.
+        let first = match container {
+            Some(Container::Items) => {
+                STAGING.with(|s| s.borrow().as_ref().map_or(0, |s| s.first_item))
+            }
+            _ => 0,
+        };
+        for i in first.. {
             if let Some(c) = container {
                 begin_item(c, i);
             }

@@ -380,6 +380,10 @@ impl Config {
     /// well-formed or passes a budget of [`limits`] or of `options` (the message names the
     /// document and the limit). On error nothing of this text is added.
     ///
+    /// A YAML input of 64 KiB or more is read on as many threads as
+    /// [`std::thread::available_parallelism`] gives (its documents, and the items of a `kind:
+    /// List`, parse independently); the result, errors included, is the serial reading's.
+    ///
     /// # Example
     /// ```
     /// use meshroute::{Config, ErrorKind, LoadOptions};
@@ -405,16 +409,25 @@ impl Config {
         // Resources are added as they are read (a List's items staged per document, then moved
         // in; a copy of the whole input would double the peak memory of a large dump) and
         // taken back out if the text turns out to be refused.
+        self.add_str_tuned(text, source, options, load::Tuning::default())
+    }
+
+    /// [`Config::add_str_with`], with a large YAML input read in pieces on several threads
+    /// as `tuning` says, when that gives the serial reader's result; otherwise serially.
+    fn add_str_tuned(
+        &mut self,
+        text: &str,
+        source: &str,
+        options: &LoadOptions,
+        tuning: load::Tuning,
+    ) -> Result<(), Error> {
+        if let Some(read) = load::read_in_pieces(text, source, options, tuning) {
+            self.append(read);
+            return Ok(());
+        }
         let before = (self.resources.len(), self.rejected.len(), self.notes.len());
         load::documents(text, source, options, |i, doc, items| {
-            let list = doc.as_object().is_some_and(|map| {
-                let field = |f: &str| map.get(f).and_then(Value::as_str).unwrap_or("");
-                is_list(field("apiVersion"), field("kind"))
-            });
-            self.add_value(doc, source, &format!("document {i}"), 0);
-            if list {
-                self.append(items);
-            }
+            self.add_document(i, doc, items, source)
         })
         .map_err(|e| {
             self.resources.truncate(before.0);
@@ -422,6 +435,19 @@ impl Config {
             self.notes.truncate(before.2);
             e.with_source(source)
         })
+    }
+
+    /// Adds document `i` of an input, with the resources staged from its `items` (added when
+    /// the document is a List).
+    fn add_document(&mut self, i: usize, doc: Value, items: Config, source: &str) {
+        let list = doc.as_object().is_some_and(|map| {
+            let field = |f: &str| map.get(f).and_then(Value::as_str).unwrap_or("");
+            is_list(field("apiVersion"), field("kind"))
+        });
+        self.add_value(doc, source, &format!("document {i}"), 0);
+        if list {
+            self.append(items);
+        }
     }
 
     /// Adds one resource, or a `kind: List` of them, already decoded as JSON: an object a
