@@ -1,16 +1,29 @@
 //! Following a Kubernetes cluster (feature `kube`): [`ClusterSource`] watches every kind the
 //! loader reads and keeps a [`Shared<Table>`] in step with the API server.
 //!
-//! - One kube-runtime [`watcher()`] per kind ([`KINDS`]), with bookmarks, each feeding a
-//!   reflector store of [`DynamicObject`]s: no typed structs here. The watcher re-lists by
-//!   itself when the API server answers a watch with `410 Gone` (the resource version it
+//! - One kube-runtime [`watcher()`] per kind ([`KINDS`]), with bookmarks. The watcher re-lists
+//!   by itself when the API server answers a watch with `410 Gone` (the resource version it
 //!   resumed from was compacted), and resumes a watch that ended from the last resource
 //!   version it saw; errors are retried with kube-runtime's default backoff.
-//! - After a change, and once every kind has listed, the stores' objects are written back to
-//!   JSON and read by [`Config::add_json_value`]: the same dispatch, schema and validation
-//!   as a file, so a resource the cluster holds and a file holding the same resource compile
-//!   alike. Changes are debounced ([`ClusterOptions::debounce`]): a burst of events compiles
-//!   once.
+//! - Each object an event brings is written back to JSON and read by
+//!   [`Config::add_json_value`] at once: the same dispatch, schema and validation as a file, so
+//!   a resource the cluster holds and a file holding the same resource compile alike. What is
+//!   held per kind is what the loader read, not the API server's object (a reflector store of
+//!   decoded resources: a Pod's `managedFields` and container statuses are not kept), and an
+//!   object is read again only when its `resourceVersion` changed. A re-list keeps the held
+//!   objects serving until it completes, and reads only the objects it changed.
+//! - After a change, and once every kind has listed, the held resources are compiled in an
+//!   order that does not depend on the order events came in (kind, namespace, name), exactly
+//!   as [`snapshot`] reads them. A change to what compile does not read (an EndpointSlice; a
+//!   Pod while no Sidecar is held) compiles nothing: the table stays, the status is brought up
+//!   to date ([`ClusterStatus::compiles_skipped`]).
+//! - Changes are debounced ([`ClusterOptions::debounce`]): a change after a quiet period is
+//!   built at once (with whatever has already arrived), and the changes that follow within the
+//!   debounce window are gathered until it is quiet again ([`ClusterOptions::max_delay`] at
+//!   most), so a burst of events compiles once or twice rather than per event. istiod's
+//!   debounce (`pilot/pkg/xds/discovery.go`, `debounce`: `PILOT_DEBOUNCE_AFTER` 100 ms of
+//!   quiet, `PILOT_DEBOUNCE_MAX` 10 s) waits for the quiet before the first push too; building
+//!   the leading change at once is what keeps one change under 100 ms from event to table.
 //! - A resource that does not validate is left out and reported (as for files, unless
 //!   [`CompileOptions::strict`]); a compile that fails keeps the table that serves.
 //! - [`ClusterStatus`] (from [`ClusterSource::status`]) says, per kind, whether it listed,
@@ -43,20 +56,20 @@
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use futures::stream::BoxStream;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher;
 use serde_json::Value;
 use tokio::sync::watch as signal;
 
 use crate::compile::{CompileOptions, compile};
-use crate::config::{Config, Rejected, mesh::MESH_CONFIG_MAP};
+use crate::config::{Config, Rejected, Resource, mesh::MESH_CONFIG_MAP};
 use crate::error::{Diagnostic, Errors, ResourceId};
 use crate::reload::Shared;
 use crate::table::Table;
@@ -221,8 +234,9 @@ pub struct ClusterOptions {
     /// Watch only this namespace (`None`, the default: all namespaces). Namespaces themselves
     /// and the mesh config are watched wherever they are.
     pub namespace: Option<String>,
-    /// How long the stores must be quiet after a change before the table is rebuilt
-    /// (default 100 ms).
+    /// The quiet period (default 100 ms, istiod's `PILOT_DEBOUNCE_AFTER`): a change after this
+    /// long without one is built at once; the changes that follow it within this window are
+    /// gathered until the watches have been quiet this long.
     pub debounce: Duration,
     /// The longest a rebuild waits for quiet once a change came (default 1 s), so that a
     /// cluster that never stops changing still gets new tables.
@@ -311,6 +325,10 @@ pub struct ClusterStatus {
     pub kinds: Vec<KindStatus>,
     /// Tables stored so far (0 until every kind has listed or been skipped).
     pub builds: u64,
+    /// Batches of changes that changed nothing the table reads (EndpointSlices; Pods while
+    /// no Sidecar is held): the status was brought up to date and the table left as it was,
+    /// with no compile.
+    pub compiles_skipped: u64,
     /// Resources left out of the table that serves, each with why.
     pub rejected: Vec<Rejected>,
     /// Warnings and notes of the compile of the table that serves.
@@ -410,38 +428,57 @@ impl ClusterSource {
     /// Watches until every watch has ended: in practice forever (errors are retried), unless
     /// every kind is skipped. Spawn it on a tokio runtime; dropping it stops the watches.
     pub async fn run(self) {
-        let mut writers: Vec<Writer<DynamicObject>> = KINDS
-            .iter()
-            .map(|k| Writer::new(k.api_resource()))
-            .collect();
+        let mut objects = Objects::new();
         let mut status = (**self.status.borrow()).clone();
         let mut streams =
             futures::stream::select_all(KINDS.iter().enumerate().map(|(i, k)| self.watch(i, k)));
-        let mut dirty = false;
+        let mut batch = Batch::default();
+        let mut last = None;
+        // When the last batch was handled: a change after `debounce` of quiet is built at once.
+        let mut busy_until: Option<tokio::time::Instant> = None;
         loop {
             let Some((i, first)) = streams.next().await else {
                 break;
             };
-            dirty |= note_event(&mut writers[i], &mut status.kinds[i], first);
+            let idle = busy_until.is_none_or(|t| t.elapsed() >= self.options.debounce);
+            note_event(&mut objects, i, &mut status.kinds[i], first, &mut batch);
             let deadline = tokio::time::Instant::now() + self.options.max_delay;
             let mut ended = false;
-            loop {
-                let quiet = (tokio::time::Instant::now() + self.options.debounce).min(deadline);
-                match tokio::time::timeout_at(quiet, streams.next()).await {
-                    Ok(Some((i, event))) => {
-                        dirty |= note_event(&mut writers[i], &mut status.kinds[i], event);
+            if idle {
+                // The leading edge: what has already arrived joins, nothing is waited for.
+                while tokio::time::Instant::now() < deadline {
+                    match streams.next().now_or_never() {
+                        Some(Some((i, event))) => {
+                            note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch)
+                        }
+                        Some(None) => {
+                            ended = true;
+                            break;
+                        }
+                        None => break,
                     }
-                    Ok(None) => {
-                        ended = true;
-                        break;
+                }
+            } else {
+                loop {
+                    let quiet =
+                        (tokio::time::Instant::now() + self.options.debounce).min(deadline);
+                    match tokio::time::timeout_at(quiet, streams.next()).await {
+                        Ok(Some((i, event))) => {
+                            note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch);
+                        }
+                        Ok(None) => {
+                            ended = true;
+                            break;
+                        }
+                        Err(_) => break,
                     }
-                    Err(_) => break,
                 }
             }
-            if dirty && status.synced() {
-                dirty = false;
-                self.rebuild(&writers, &mut status);
+            if batch.changed && status.synced() {
+                self.rebuild(&mut objects, batch.table, &mut last, &mut status);
+                batch = Batch::default();
             }
+            busy_until = Some(tokio::time::Instant::now());
             self.status.send_replace(Arc::new(status.clone()));
             if ended {
                 break;
@@ -474,23 +511,254 @@ impl ClusterSource {
             .boxed()
     }
 
-    /// Compiles the stores' objects and stores the table, or records why not.
-    fn rebuild(&self, writers: &[Writer<DynamicObject>], status: &mut ClusterStatus) {
-        let mut objects = Vec::new();
-        for (i, writer) in writers.iter().enumerate() {
-            objects.extend(writer.as_reader().state().into_iter().map(|o| (i, o)));
+    /// Compiles the held objects and stores the table, or records why not. When the batch
+    /// changed nothing the table reads (`table` false) and the last compile succeeded, the
+    /// table stays and only the status is brought up to date: the loader's rejections and
+    /// notes of every object, then what that compile added.
+    fn rebuild(
+        &self,
+        objects: &mut Objects,
+        table: bool,
+        last: &mut Option<Added>,
+        status: &mut ClusterStatus,
+    ) {
+        if !table && let Some(added) = last.as_ref() {
+            let (mut rejected, mut diagnostics) = objects.reports();
+            rejected.extend(added.rejected.iter().cloned());
+            diagnostics.extend(added.diagnostics.iter().cloned());
+            if self.options.compile.strict && !rejected.is_empty() {
+                // As compile fails in strict mode.
+                status.failed = Some(Errors(
+                    rejected.into_iter().flat_map(|r| r.errors).collect(),
+                ));
+                *last = None;
+            } else {
+                status.rejected = rejected;
+                status.diagnostics = diagnostics;
+                status.failed = None;
+                status.compiles_skipped += 1;
+            }
+            return;
         }
-        let config = config_of(objects);
-        match compile(&config, &self.options.compile) {
+        let mut config = objects.lend();
+        let compiled = compile(&config, &self.options.compile);
+        objects.give_back(std::mem::take(&mut config.resources));
+        match compiled {
             Ok(compiled) => {
+                *last = Some(Added {
+                    rejected: compiled.rejected[config.rejected.len()..].to_vec(),
+                    diagnostics: compiled.diagnostics[config.notes.len()..].to_vec(),
+                });
                 self.tables.store(compiled.table);
                 status.builds += 1;
                 status.rejected = compiled.rejected;
                 status.diagnostics = compiled.diagnostics;
                 status.failed = None;
             }
-            Err(errors) => status.failed = Some(errors),
+            Err(errors) => {
+                *last = None;
+                status.failed = Some(errors);
+            }
         }
+    }
+}
+
+/// What one batch of events did.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Some object or list changed.
+    changed: bool,
+    /// Something the table reads changed ([`Objects::feeds_table`]).
+    table: bool,
+}
+
+/// What a successful compile added to the loader's rejections and notes: kept, so that a
+/// batch that changes nothing the table reads can report without compiling.
+#[derive(Debug)]
+struct Added {
+    rejected: Vec<Rejected>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Where an object is held: its namespace and name (the order [`config_of`] sorts by).
+type Key = (Option<String>, Option<String>);
+
+/// One object as the loader read it ([`Config::add_json_value`]), and the resourceVersion it
+/// was read at: an event carrying the same version changes nothing, and only a changed
+/// object is read again.
+#[derive(Debug)]
+struct Decoded {
+    resource_version: Option<String>,
+    /// The resource read (none when it was rejected or skipped), while not lent to a compile.
+    resources: Vec<Resource>,
+    /// How many resources the object read into (0 or 1): how many a compile gives back.
+    count: usize,
+    rejected: Vec<Rejected>,
+    notes: Vec<Diagnostic>,
+}
+
+impl Decoded {
+    fn read(kind: &WatchedKind, object: DynamicObject) -> Decoded {
+        let resource_version = object.metadata.resource_version.clone();
+        let mut config = Config::new();
+        config.add_json_value(into_json(kind, object), SOURCE);
+        Decoded {
+            resource_version,
+            count: config.resources.len(),
+            resources: config.resources,
+            rejected: config.rejected,
+            notes: config.notes,
+        }
+    }
+
+    /// Whether `object` is the version read.
+    fn is(&self, object: &DynamicObject) -> bool {
+        self.resource_version.is_some()
+            && self.resource_version == object.metadata.resource_version
+    }
+}
+
+fn key(object: &DynamicObject) -> Key {
+    (
+        object.metadata.namespace.clone(),
+        object.metadata.name.clone(),
+    )
+}
+
+/// The objects of one kind, as the loader read them: the reflector store of the kind, holding
+/// the decoded resources rather than the API server's objects.
+#[derive(Debug, Default)]
+struct Store {
+    objects: BTreeMap<Key, Decoded>,
+    /// While a list is under way: the objects it brought so far (`None`: the one held, of the
+    /// same resourceVersion). The held objects serve until the list completes, as
+    /// kube-runtime's reflector keeps its store.
+    listing: Option<BTreeMap<Key, Option<Decoded>>>,
+}
+
+/// The objects of every kind, in [`KINDS`] order.
+#[derive(Debug)]
+struct Objects {
+    stores: Vec<Store>,
+}
+
+/// The index in [`KINDS`] of a kind.
+fn kind_index(kind: &str) -> usize {
+    KINDS
+        .iter()
+        .position(|k| k.kind == kind)
+        .expect("a kind of KINDS")
+}
+
+impl Objects {
+    fn new() -> Objects {
+        Objects {
+            stores: KINDS.iter().map(|_| Store::default()).collect(),
+        }
+    }
+
+    /// Applies one watcher event of kind `i`; whether what is held changed (a changed
+    /// object, or a list completed).
+    fn apply(&mut self, i: usize, event: watcher::Event<DynamicObject>) -> bool {
+        let store = &mut self.stores[i];
+        match event {
+            watcher::Event::Apply(object) => {
+                let key = key(&object);
+                if store.objects.get(&key).is_some_and(|d| d.is(&object)) {
+                    return false;
+                }
+                store.objects.insert(key, Decoded::read(&KINDS[i], object));
+                true
+            }
+            watcher::Event::Delete(object) => store.objects.remove(&key(&object)).is_some(),
+            watcher::Event::Init => {
+                store.listing = Some(BTreeMap::new());
+                false
+            }
+            watcher::Event::InitApply(object) => {
+                let key = key(&object);
+                let read = match store.objects.get(&key) {
+                    Some(d) if d.is(&object) => None,
+                    _ => Some(Decoded::read(&KINDS[i], object)),
+                };
+                store.listing.get_or_insert_default().insert(key, read);
+                false
+            }
+            watcher::Event::InitDone => {
+                let listed = store.listing.take().unwrap_or_default();
+                let mut held = std::mem::take(&mut store.objects);
+                store.objects = listed
+                    .into_iter()
+                    .filter_map(|(key, read)| {
+                        let d = read.or_else(|| held.remove(&key))?;
+                        Some((key, d))
+                    })
+                    .collect();
+                true
+            }
+        }
+    }
+
+    /// Whether a change to an object of kind `i` can change the table: every kind but
+    /// EndpointSlice, which compile does not read, and Pod, which it reads only to warn of
+    /// Sidecars selecting the same Pod (IST0111), so only while a Sidecar is held.
+    fn feeds_table(&self, i: usize) -> bool {
+        match KINDS[i].kind {
+            "EndpointSlice" => false,
+            "Pod" => !self.stores[kind_index("Sidecar")].objects.is_empty(),
+            _ => true,
+        }
+    }
+
+    fn len(&self, i: usize) -> usize {
+        self.stores[i].objects.len()
+    }
+
+    fn held(&mut self) -> impl Iterator<Item = &mut Decoded> {
+        self.stores.iter_mut().flat_map(|s| s.objects.values_mut())
+    }
+
+    /// Every held object as one configuration, as [`config_of`] reads them from scratch: the
+    /// resources are moved out (and numbered in that order), the rejections and notes copied.
+    /// [`Objects::give_back`] returns the resources.
+    fn lend(&mut self) -> Config {
+        let mut config = Config::new();
+        for d in self.held() {
+            let order = config.resources.len() + config.rejected.len();
+            for (k, mut r) in d.resources.drain(..).enumerate() {
+                r.set_order(order + k);
+                config.resources.push(r);
+            }
+            config.rejected.extend(d.rejected.iter().cloned());
+            config.notes.extend(d.notes.iter().cloned());
+        }
+        config
+    }
+
+    /// Takes back the resources [`Objects::lend`] moved out, in the same order.
+    fn give_back(&mut self, resources: Vec<Resource>) {
+        let mut resources = resources.into_iter();
+        for d in self.held() {
+            for _ in 0..d.count {
+                d.resources.push(
+                    resources
+                        .next()
+                        .expect("compile leaves the lent resources as they were"),
+                );
+            }
+        }
+    }
+
+    /// The loader's rejections and notes of every held object, in the order of [`lend`].
+    ///
+    /// [`lend`]: Objects::lend
+    fn reports(&mut self) -> (Vec<Rejected>, Vec<Diagnostic>) {
+        let (mut rejected, mut notes) = (Vec::new(), Vec::new());
+        for d in self.held() {
+            rejected.extend(d.rejected.iter().cloned());
+            notes.extend(d.notes.iter().cloned());
+        }
+        (rejected, notes)
     }
 }
 
@@ -517,14 +785,11 @@ fn api(
 
 /// The configuration of `objects` (each with its index in [`KINDS`]), in an order that does
 /// not depend on the order they came in: load order breaks precedence ties.
-fn config_of<O: std::borrow::Borrow<DynamicObject>>(mut objects: Vec<(usize, O)>) -> Config {
-    objects.sort_by(|(i, a), (j, b)| {
-        let key = |o: &DynamicObject| (o.metadata.namespace.clone(), o.metadata.name.clone());
-        (i, key(a.borrow())).cmp(&(j, key(b.borrow())))
-    });
+fn config_of(mut objects: Vec<(usize, DynamicObject)>) -> Config {
+    objects.sort_by_cached_key(|(i, o)| (*i, key(o)));
     let mut config = Config::new();
     for (i, object) in objects {
-        config.add_json_value(to_json(&KINDS[i], object.borrow()), SOURCE);
+        config.add_json_value(into_json(&KINDS[i], object), SOURCE);
     }
     config
 }
@@ -582,16 +847,26 @@ pub async fn snapshot(
 }
 
 /// The object as the API server writes it: with `apiVersion` and `kind`, which list items
-/// of the core kinds leave out.
-fn to_json(kind: &WatchedKind, object: &DynamicObject) -> Value {
-    // Serializing an object that was deserialized cannot fail (string keys, no floats that
-    // are not numbers); a null would be skipped by the loader.
-    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.insert("apiVersion".into(), Value::String(kind.api_version()));
-        map.insert("kind".into(), Value::String(kind.kind.to_string()));
-    }
-    value
+/// of the core kinds leave out. Its fields besides `metadata` are moved, not copied; the
+/// `managedFields` of its metadata, which nothing reads, are left out.
+fn into_json(kind: &WatchedKind, object: DynamicObject) -> Value {
+    let DynamicObject {
+        mut metadata, data, ..
+    } = object;
+    metadata.managed_fields = None;
+    let mut map = match data {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    map.insert("apiVersion".into(), Value::String(kind.api_version()));
+    map.insert("kind".into(), Value::String(kind.kind.to_string()));
+    // Serializing metadata that was deserialized cannot fail (string keys); a null reads as
+    // no metadata, and the missing name is what is reported.
+    map.insert(
+        "metadata".into(),
+        serde_json::to_value(metadata).unwrap_or(Value::Null),
+    );
+    Value::Object(map)
 }
 
 /// Whether the event is the list failing because the cluster does not serve the kind.
@@ -606,40 +881,45 @@ fn is_not_found(e: &watcher::Error) -> bool {
     )
 }
 
-/// Applies one watcher event to the kind's store and status; whether the store's content
-/// changed (a change, or a list completed).
+/// Applies one watcher event of kind `i` to the held objects and the kind's status, noting in
+/// `batch` what it changed.
 fn note_event(
-    writer: &mut Writer<DynamicObject>,
+    objects: &mut Objects,
+    i: usize,
     status: &mut KindStatus,
     event: watcher::Result<watcher::Event<DynamicObject>>,
-) -> bool {
+    batch: &mut Batch,
+) {
     match event {
         Ok(event) => {
-            writer.apply_watcher_event(&event);
-            status.objects = writer.as_reader().len();
-            match event {
+            match &event {
                 watcher::Event::Init => {
                     if status.state == KindState::Synced {
                         status.relists += 1;
                     }
-                    false
                 }
-                watcher::Event::InitApply(_) => false,
+                watcher::Event::InitApply(_) => {}
                 watcher::Event::InitDone => {
                     status.state = KindState::Synced;
                     status.last_error = None;
-                    true
+                    // A list can change anything: the next build compiles.
+                    batch.table = true;
                 }
                 watcher::Event::Apply(_) | watcher::Event::Delete(_) => {
                     status.last_error = None;
-                    true
                 }
             }
+            // Before the change: a Pod deleted with the last Sidecar still counts.
+            let feeds = objects.feeds_table(i);
+            if objects.apply(i, event) {
+                batch.changed = true;
+                batch.table |= feeds || objects.feeds_table(i);
+            }
+            status.objects = objects.len(i);
         }
         Err(e) => {
             if !is_not_found(&e) {
                 status.last_error = Some(e.to_string());
-                false
             } else {
                 status.state = KindState::Skipped(format!(
                     "the cluster does not serve {} {} (its list answered 404 Not Found: \
@@ -648,7 +928,8 @@ fn note_event(
                     status.kind.kind
                 ));
                 status.last_error = Some(e.to_string());
-                true
+                batch.changed = true;
+                batch.table = true;
             }
         }
     }
