@@ -60,8 +60,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher;
@@ -433,7 +433,7 @@ impl ClusterSource {
         let mut streams =
             futures::stream::select_all(KINDS.iter().enumerate().map(|(i, k)| self.watch(i, k)));
         let mut batch = Batch::default();
-        let mut last = None;
+        let mut builder = Builder::new(self.options.compile.clone());
         // When the last batch was handled: a change after `debounce` of quiet is built at once.
         let mut busy_until: Option<tokio::time::Instant> = None;
         loop {
@@ -460,8 +460,7 @@ impl ClusterSource {
                 }
             } else {
                 loop {
-                    let quiet =
-                        (tokio::time::Instant::now() + self.options.debounce).min(deadline);
+                    let quiet = (tokio::time::Instant::now() + self.options.debounce).min(deadline);
                     match tokio::time::timeout_at(quiet, streams.next()).await {
                         Ok(Some((i, event))) => {
                             note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch);
@@ -475,7 +474,9 @@ impl ClusterSource {
                 }
             }
             if batch.changed && status.synced() {
-                self.rebuild(&mut objects, batch.table, &mut last, &mut status);
+                if let Some(table) = builder.build(&mut objects, batch.table, &mut status) {
+                    self.tables.store(table);
+                }
                 batch = Batch::default();
             }
             busy_until = Some(tokio::time::Instant::now());
@@ -510,57 +511,81 @@ impl ClusterSource {
             .map(move |event| (i, event))
             .boxed()
     }
+}
 
-    /// Compiles the held objects and stores the table, or records why not. When the batch
-    /// changed nothing the table reads (`table` false) and the last compile succeeded, the
-    /// table stays and only the status is brought up to date: the loader's rejections and
-    /// notes of every object, then what that compile added.
-    fn rebuild(
-        &self,
+/// Compiles the held objects into tables, keeping what the last compile added to the loader's
+/// reports.
+#[derive(Debug)]
+struct Builder {
+    options: CompileOptions,
+    last: Option<Added>,
+}
+
+impl Builder {
+    fn new(options: CompileOptions) -> Builder {
+        Builder {
+            options,
+            last: None,
+        }
+    }
+
+    /// Brings `status` up to date with `objects`: the table compiled from them, or `None`
+    /// when the compile failed (the status says why) or was not needed. It is not needed when
+    /// the batch changed nothing the table reads (`table` false) and the last compile
+    /// succeeded: the table that serves stays, and the status gets the loader's rejections
+    /// and notes of every object, then what that compile added.
+    fn build(
+        &mut self,
         objects: &mut Objects,
         table: bool,
-        last: &mut Option<Added>,
         status: &mut ClusterStatus,
-    ) {
-        if !table && let Some(added) = last.as_ref() {
+    ) -> Option<Table> {
+        if !table && let Some(added) = &self.last {
             let (mut rejected, mut diagnostics) = objects.reports();
             rejected.extend(added.rejected.iter().cloned());
             diagnostics.extend(added.diagnostics.iter().cloned());
-            if self.options.compile.strict && !rejected.is_empty() {
+            if self.options.strict && !rejected.is_empty() {
                 // As compile fails in strict mode.
                 status.failed = Some(Errors(
                     rejected.into_iter().flat_map(|r| r.errors).collect(),
                 ));
-                *last = None;
+                self.last = None;
             } else {
                 status.rejected = rejected;
                 status.diagnostics = diagnostics;
                 status.failed = None;
                 status.compiles_skipped += 1;
             }
-            return;
+            return None;
         }
         let mut config = objects.lend();
-        let compiled = compile(&config, &self.options.compile);
+        let compiled = compile(&config, &self.options);
         objects.give_back(std::mem::take(&mut config.resources));
         match compiled {
             Ok(compiled) => {
-                *last = Some(Added {
-                    rejected: compiled.rejected[config.rejected.len()..].to_vec(),
-                    diagnostics: compiled.diagnostics[config.notes.len()..].to_vec(),
+                // Compile's reports start with the configuration's (its ledger only appends).
+                self.last = Some(Added {
+                    rejected: after(config.rejected.len(), &compiled.rejected),
+                    diagnostics: after(config.notes.len(), &compiled.diagnostics),
                 });
-                self.tables.store(compiled.table);
                 status.builds += 1;
                 status.rejected = compiled.rejected;
                 status.diagnostics = compiled.diagnostics;
                 status.failed = None;
+                Some(compiled.table)
             }
             Err(errors) => {
-                *last = None;
+                self.last = None;
                 status.failed = Some(errors);
+                None
             }
         }
     }
+}
+
+/// The elements of `all` after the first `n`.
+fn after<T: Clone>(n: usize, all: &[T]) -> Vec<T> {
+    all.get(n..).map_or_else(Vec::new, <[T]>::to_vec)
 }
 
 /// What one batch of events did.
@@ -613,8 +638,7 @@ impl Decoded {
 
     /// Whether `object` is the version read.
     fn is(&self, object: &DynamicObject) -> bool {
-        self.resource_version.is_some()
-            && self.resource_version == object.metadata.resource_version
+        self.resource_version.is_some() && self.resource_version == object.metadata.resource_version
     }
 }
 
@@ -932,5 +956,373 @@ fn note_event(
                 batch.table = true;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::diff;
+    use crate::{CompileOptions, OwnedRequest};
+    use serde_json::json;
+
+    /// A cluster driven by watcher events: the held objects and builder of a source, and the
+    /// objects the API server holds, from which each step also compiles from scratch.
+    struct Follow {
+        objects: Objects,
+        builder: Builder,
+        status: ClusterStatus,
+        /// The table that serves.
+        table: Option<Table>,
+        /// What the API server holds, by kind and key.
+        server: BTreeMap<(usize, Key), DynamicObject>,
+        rv: u64,
+        options: CompileOptions,
+    }
+
+    fn index(api_version: &str, kind: &str) -> usize {
+        KINDS
+            .iter()
+            .position(|k| k.api_version() == api_version && k.kind == kind)
+            .unwrap()
+    }
+
+    impl Follow {
+        fn new(options: CompileOptions) -> Follow {
+            Follow {
+                objects: Objects::new(),
+                builder: Builder::new(options.clone()),
+                status: ClusterStatus::default(),
+                table: None,
+                server: BTreeMap::new(),
+                rv: 0,
+                options,
+            }
+        }
+
+        /// The object as the API server stores it, at a new resourceVersion.
+        fn stored(&mut self, mut value: Value) -> (usize, DynamicObject) {
+            self.rv += 1;
+            value["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+            let i = index(
+                value["apiVersion"].as_str().unwrap(),
+                value["kind"].as_str().unwrap(),
+            );
+            let object: DynamicObject = serde_json::from_value(value).unwrap();
+            self.server.insert((i, key(&object)), object.clone());
+            (i, object)
+        }
+
+        /// Applies one batch of events and builds, as `ClusterSource::run` does.
+        fn batch(&mut self, events: Vec<(usize, watcher::Event<DynamicObject>)>) -> &mut Self {
+            let mut batch = Batch::default();
+            let mut kind = KindStatus {
+                kind: KINDS[0],
+                state: KindState::Synced,
+                objects: 0,
+                relists: 0,
+                last_error: None,
+            };
+            for (i, event) in events {
+                note_event(&mut self.objects, i, &mut kind, Ok(event), &mut batch);
+            }
+            if batch.changed
+                && let Some(table) =
+                    self.builder
+                        .build(&mut self.objects, batch.table, &mut self.status)
+            {
+                self.table = Some(table);
+            }
+            self
+        }
+
+        fn apply(&mut self, values: Vec<Value>) -> &mut Self {
+            let events = values
+                .into_iter()
+                .map(|v| {
+                    let (i, o) = self.stored(v);
+                    (i, watcher::Event::Apply(o))
+                })
+                .collect();
+            self.batch(events)
+        }
+
+        fn delete(&mut self, api_version: &str, kind: &str, ns: &str, name: &str) -> &mut Self {
+            let i = index(api_version, kind);
+            let object = self
+                .server
+                .remove(&(i, (Some(ns.to_string()), Some(name.to_string()))))
+                .unwrap();
+            self.batch(vec![(i, watcher::Event::Delete(object))])
+        }
+
+        /// A list of kind `i` (the first, or one after a 410 Gone): every object the server
+        /// holds of it.
+        fn list(&mut self, i: usize) -> &mut Self {
+            let mut events = vec![(i, watcher::Event::Init)];
+            events.extend(
+                self.server
+                    .iter()
+                    .filter(|((k, _), _)| *k == i)
+                    .map(|(_, o)| (i, watcher::Event::InitApply(o.clone()))),
+            );
+            events.push((i, watcher::Event::InitDone));
+            self.batch(events)
+        }
+
+        /// The serving table and status are what a compile from scratch of the server's
+        /// objects gives: the same rules, sources, subsets and clusters, no request whose
+        /// decision differs, the same rejections, diagnostics and failure.
+        fn check(&self, step: &str) {
+            let objects: Vec<(usize, DynamicObject)> = self
+                .server
+                .iter()
+                .map(|((i, _), o)| (*i, o.clone()))
+                .collect();
+            let fresh = compile(&config_of(objects), &self.options);
+            let dbg = |x: &dyn std::fmt::Debug| format!("{x:?}");
+            match fresh {
+                Err(errors) => {
+                    assert_eq!(dbg(&self.status.failed), dbg(&Some(errors)), "{step}");
+                }
+                Ok(fresh) => {
+                    assert!(
+                        self.status.failed.is_none(),
+                        "{step}: {:?}",
+                        self.status.failed
+                    );
+                    let table = self.table.as_ref().expect("a table");
+                    assert_eq!(dbg(&table.rules()), dbg(&fresh.table.rules()), "{step}");
+                    assert_eq!(dbg(&table.sources()), dbg(&fresh.table.sources()), "{step}");
+                    assert_eq!(dbg(&table.subsets()), dbg(&fresh.table.subsets()), "{step}");
+                    assert_eq!(
+                        dbg(&table.clusters()),
+                        dbg(&fresh.table.clusters()),
+                        "{step}"
+                    );
+                    let d = diff(table, &fresh.table);
+                    assert!(d.is_empty(), "{step}: {:#?}", d.to_json());
+                    assert_eq!(dbg(&self.status.rejected), dbg(&fresh.rejected), "{step}");
+                    assert_eq!(
+                        dbg(&self.status.diagnostics),
+                        dbg(&fresh.diagnostics),
+                        "{step}"
+                    );
+                }
+            }
+        }
+
+        fn counts(&self) -> (u64, u64) {
+            (self.status.builds, self.status.compiles_skipped)
+        }
+
+        /// The subset `GET http://reviews/` from `default` goes to at `draw`.
+        fn subset(&self, draw: u64) -> Option<String> {
+            let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+            let d = self.table.as_ref()?.decide_with_draw(&req, draw);
+            d.destination()
+                .and_then(|d| d.subset.as_deref().map(str::to_string))
+        }
+    }
+
+    const VS: (&str, &str) = ("networking.istio.io/v1", "VirtualService");
+
+    fn virtual_service(name: &str, v1: i64) -> Value {
+        json!({"apiVersion": VS.0, "kind": VS.1,
+               "metadata": {"name": name, "namespace": "default",
+                            "managedFields": [{"manager": "kubectl", "operation": "Apply"}]},
+               "spec": {"hosts": ["reviews"], "http": [
+                   {"match": [{"headers": {"x-canary": {"exact": "1"}}}],
+                    "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
+                   {"route": [
+                       {"destination": {"host": "reviews", "subset": "v1"}, "weight": v1},
+                       {"destination": {"host": "reviews", "subset": "v2"}, "weight": 100 - v1}]}]}})
+    }
+
+    fn destination_rule() -> Value {
+        json!({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+               "metadata": {"name": "reviews", "namespace": "default"},
+               "spec": {"host": "reviews", "subsets": [
+                   {"name": "v1", "labels": {"version": "v1"}},
+                   {"name": "v2", "labels": {"version": "v2"}}]}})
+    }
+
+    fn endpoint_slice(ip: &str) -> Value {
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": "reviews-abc", "namespace": "default",
+                            "labels": {"kubernetes.io/service-name": "reviews"}},
+               "addressType": "IPv4",
+               "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
+               "ports": [{"name": "http", "port": 9080}]})
+    }
+
+    fn pod(name: &str, version: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": "default",
+                            "labels": {"app": "reviews", "version": version}},
+               "spec": {"containers": [{"name": "app"}]},
+               "status": {"phase": "Running", "podIP": "10.0.0.9"}})
+    }
+
+    fn sidecar(name: &str, version: &str) -> Value {
+        json!({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+               "metadata": {"name": name, "namespace": "default"},
+               "spec": {"workloadSelector": {"labels": {"version": version}},
+                        "egress": [{"hosts": ["./*"]}]}})
+    }
+
+    /// The first lists of every kind.
+    fn listed(options: CompileOptions) -> Follow {
+        let mut f = Follow::new(options);
+        for v in [
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "reviews", "namespace": "default"},
+                   "spec": {"ports": [{"name": "http", "port": 9080}],
+                            "selector": {"app": "reviews"}}}),
+            destination_rule(),
+            virtual_service("reviews", 90),
+            // Valid once lower-cased: a name-case note of the loader.
+            {
+                let mut old = virtual_service("Reviews-Old", 10);
+                old["spec"]["hosts"] = json!(["ratings"]);
+                old
+            },
+            endpoint_slice("10.0.0.1"),
+            pod("reviews-1", "v1"),
+        ] {
+            f.stored(v);
+        }
+        for i in 0..KINDS.len() {
+            f.list(i);
+        }
+        f
+    }
+
+    /// After each change the table decides, and the status reports, exactly as a compile from
+    /// scratch of the same objects: changed objects read again, the others reused, a re-list
+    /// that keeps some, drops some and changes some, and the changes that skip the compile.
+    #[test]
+    fn each_step_matches_a_compile_from_scratch() {
+        let mut f = listed(CompileOptions::default());
+        f.check("the first lists");
+        assert_eq!(f.subset(0).as_deref(), Some("v1"));
+
+        f.apply(vec![virtual_service("reviews", 0)])
+            .check("weights moved");
+        assert_eq!(f.subset(0).as_deref(), Some("v2"));
+
+        f.apply(vec![virtual_service("reviews", -5)])
+            .check("a weight turned invalid");
+        assert!(!f.status.rejected.is_empty());
+        f.apply(vec![virtual_service("reviews", 50)])
+            .check("and back");
+
+        // Only an EndpointSlice: no compile, the status follows.
+        let (builds, skipped) = f.counts();
+        f.apply(vec![endpoint_slice("10.0.0.2")])
+            .check("an endpoint moved");
+        assert_eq!(f.counts(), (builds, skipped + 1));
+        let mut broken = endpoint_slice("10.0.0.3");
+        broken["endpoints"] = json!("none");
+        f.apply(vec![broken])
+            .check("an EndpointSlice the loader rejects");
+        assert_eq!(f.counts(), (builds, skipped + 2));
+        assert!(
+            f.status
+                .rejection(&ResourceId::new("EndpointSlice", "default", "reviews-abc"))
+                .is_some()
+        );
+        f.apply(vec![endpoint_slice("10.0.0.4")])
+            .check("the EndpointSlice fixed");
+
+        // A Pod while no Sidecar is held: no compile either.
+        let (builds, skipped) = f.counts();
+        f.apply(vec![pod("reviews-1", "v2")])
+            .check("a Pod relabelled");
+        assert_eq!(f.counts(), (builds, skipped + 1));
+
+        // Two Sidecars selecting the same Pods (IST0111): now a Pod change compiles.
+        f.apply(vec![sidecar("a", "v2"), sidecar("b", "v2")])
+            .check("two Sidecars selecting v2");
+        assert!(
+            f.status
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "conflicting-sidecar-selectors")
+        );
+        let (builds, _) = f.counts();
+        f.apply(vec![pod("reviews-1", "v1")])
+            .check("the Pod out of their selection");
+        assert_eq!(f.counts().0, builds + 1);
+        f.apply(vec![pod("reviews-2", "v2")])
+            .check("a Pod they both select");
+        f.delete("networking.istio.io/v1", "Sidecar", "default", "a")
+            .delete("networking.istio.io/v1", "Sidecar", "default", "b")
+            .check("the Sidecars gone");
+
+        // Both at once: the one that feeds the table compiles the batch.
+        f.apply(vec![
+            endpoint_slice("10.0.0.5"),
+            virtual_service("reviews", 100),
+        ])
+        .check("an EndpointSlice and a VirtualService together");
+        assert_eq!(f.subset(99).as_deref(), Some("v1"));
+
+        // A re-list after 410 Gone: one VirtualService changed meanwhile, one deleted, one
+        // created, the DestinationRule unchanged.
+        let vs = index(VS.0, VS.1);
+        f.stored(virtual_service("reviews", 20));
+        f.server
+            .remove(&(vs, (Some("default".into()), Some("Reviews-Old".into()))));
+        f.stored(virtual_service("reviews-new", 70));
+        f.list(vs).check("the re-list");
+        assert_eq!(f.objects.len(vs), 2);
+
+        f.delete(
+            "networking.istio.io/v1",
+            "DestinationRule",
+            "default",
+            "reviews",
+        )
+        .check("the DestinationRule deleted");
+        assert!(
+            f.status
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "undefined-subset")
+        );
+    }
+
+    /// An event of the version held reads nothing again and builds nothing.
+    #[test]
+    fn an_event_of_the_version_held_changes_nothing() {
+        let mut f = listed(CompileOptions::default());
+        let before = f.counts();
+        let vs = index(VS.0, VS.1);
+        let held = f.server[&(vs, (Some("default".into()), Some("reviews".into())))].clone();
+        f.batch(vec![(vs, watcher::Event::Apply(held))]);
+        assert_eq!(f.counts(), before);
+    }
+
+    /// In strict mode an object the loader rejects fails the build whether or not it feeds
+    /// the table, and the table that serves stays.
+    #[test]
+    fn strict_mode_fails_without_a_compile_too() {
+        let mut f = listed(CompileOptions::strict());
+        // The name-case note is no error; the first lists compile.
+        f.check("the first lists");
+        let mut broken = endpoint_slice("10.0.0.3");
+        broken["endpoints"] = json!("none");
+        f.apply(vec![broken])
+            .check("an EndpointSlice the loader rejects");
+        assert!(f.status.failed.is_some());
+        assert_eq!(
+            f.subset(0).as_deref(),
+            Some("v1"),
+            "the last good table serves"
+        );
+        f.apply(vec![endpoint_slice("10.0.0.4")]).check("fixed");
+        assert!(f.status.failed.is_none());
     }
 }
