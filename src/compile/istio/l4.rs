@@ -8,7 +8,9 @@ use crate::l4::{Cidr, L4Entry, L4Match, L4Rule, L4Service, L4Table};
 use crate::split::Split;
 use crate::table::{Rule, Visibility};
 
-use super::lower::{ContextKey, DefinedSubsets, check_subset, expand_host, lower_destination, resolve_gateway};
+use super::lower::{
+    ContextKey, DefinedSubsets, check_subset, expand_host, lower_destination, resolve_gateway,
+};
 use crate::compile::report::Report;
 
 /// One VirtualService's connection rules, numbered from 0, each entry with the contexts its

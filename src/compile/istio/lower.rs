@@ -468,9 +468,10 @@ impl DefinedSubsets {
             .is_some_and(|at| at.iter().any(named))
             || self.wildcards.iter().any(|i| {
                 named(i)
-                    && self.list[*i].host.strip_prefix('*').is_some_and(|suffix| {
-                        host.len() > suffix.len() && host.ends_with(suffix)
-                    })
+                    && self.list[*i]
+                        .host
+                        .strip_prefix('*')
+                        .is_some_and(|suffix| host.len() > suffix.len() && host.ends_with(suffix))
             })
     }
 }
