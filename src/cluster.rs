@@ -1,16 +1,29 @@
 //! Following a Kubernetes cluster (feature `kube`): [`ClusterSource`] watches every kind the
 //! loader reads and keeps a [`Shared<Table>`] in step with the API server.
 //!
-//! - One kube-runtime [`watcher()`] per kind ([`KINDS`]), with bookmarks, each feeding a
-//!   reflector store of [`DynamicObject`]s: no typed structs here. The watcher re-lists by
-//!   itself when the API server answers a watch with `410 Gone` (the resource version it
+//! - One kube-runtime [`watcher()`] per kind ([`KINDS`]), with bookmarks. The watcher re-lists
+//!   by itself when the API server answers a watch with `410 Gone` (the resource version it
 //!   resumed from was compacted), and resumes a watch that ended from the last resource
 //!   version it saw; errors are retried with kube-runtime's default backoff.
-//! - After a change, and once every kind has listed, the stores' objects are written back to
-//!   JSON and read by [`Config::add_json_value`]: the same dispatch, schema and validation
-//!   as a file, so a resource the cluster holds and a file holding the same resource compile
-//!   alike. Changes are debounced ([`ClusterOptions::debounce`]): a burst of events compiles
-//!   once.
+//! - Each object an event brings is written back to JSON and read by
+//!   [`Config::add_json_value`] at once: the same dispatch, schema and validation as a file, so
+//!   a resource the cluster holds and a file holding the same resource compile alike. What is
+//!   held per kind is what the loader read, not the API server's object (a reflector store of
+//!   decoded resources: a Pod's `managedFields` and container statuses are not kept), and an
+//!   object is read again only when its `resourceVersion` changed. A re-list keeps the held
+//!   objects serving until it completes, and reads only the objects it changed.
+//! - After a change, and once every kind has listed, the held resources are compiled in an
+//!   order that does not depend on the order events came in (kind, namespace, name), exactly
+//!   as [`snapshot`] reads them. A change to what compile does not read (an EndpointSlice; a
+//!   Pod while no Sidecar is held) compiles nothing: the table stays, the status is brought up
+//!   to date ([`ClusterStatus::compiles_skipped`]).
+//! - Changes are debounced ([`ClusterOptions::debounce`]): a change after a quiet period is
+//!   built at once (with whatever has already arrived), and the changes that follow within the
+//!   debounce window are gathered until it is quiet again ([`ClusterOptions::max_delay`] at
+//!   most), so a burst of events compiles once or twice rather than per event. istiod's
+//!   debounce (`pilot/pkg/xds/discovery.go`, `debounce`: `PILOT_DEBOUNCE_AFTER` 100 ms of
+//!   quiet, `PILOT_DEBOUNCE_MAX` 10 s) waits for the quiet before the first push too; building
+//!   the leading change at once is what keeps one change under 100 ms from event to table.
 //! - A resource that does not validate is left out and reported (as for files, unless
 //!   [`CompileOptions::strict`]); a compile that fails keeps the table that serves.
 //! - [`ClusterStatus`] (from [`ClusterSource::status`]) says, per kind, whether it listed,
@@ -43,20 +56,20 @@
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher;
 use serde_json::Value;
 use tokio::sync::watch as signal;
 
 use crate::compile::{CompileOptions, compile};
-use crate::config::{Config, Rejected, mesh::MESH_CONFIG_MAP};
+use crate::config::{Config, Rejected, Resource, mesh::MESH_CONFIG_MAP};
 use crate::error::{Diagnostic, Errors, ResourceId};
 use crate::reload::Shared;
 use crate::table::Table;
@@ -221,8 +234,9 @@ pub struct ClusterOptions {
     /// Watch only this namespace (`None`, the default: all namespaces). Namespaces themselves
     /// and the mesh config are watched wherever they are.
     pub namespace: Option<String>,
-    /// How long the stores must be quiet after a change before the table is rebuilt
-    /// (default 100 ms).
+    /// The quiet period (default 100 ms, istiod's `PILOT_DEBOUNCE_AFTER`): a change after this
+    /// long without one is built at once; the changes that follow it within this window are
+    /// gathered until the watches have been quiet this long.
     pub debounce: Duration,
     /// The longest a rebuild waits for quiet once a change came (default 1 s), so that a
     /// cluster that never stops changing still gets new tables.
@@ -311,6 +325,10 @@ pub struct ClusterStatus {
     pub kinds: Vec<KindStatus>,
     /// Tables stored so far (0 until every kind has listed or been skipped).
     pub builds: u64,
+    /// Batches of changes that changed nothing the table reads (EndpointSlices; Pods while
+    /// no Sidecar is held): the status was brought up to date and the table left as it was,
+    /// with no compile.
+    pub compiles_skipped: u64,
     /// Resources left out of the table that serves, each with why.
     pub rejected: Vec<Rejected>,
     /// Warnings and notes of the compile of the table that serves.
@@ -404,7 +422,9 @@ impl ClusterSource {
 
     /// Calls `hook` with every configuration read from the cluster that compiled, and its
     /// table, before the table is stored (and before the status counts the build): what an
-    /// embedder derives from the same snapshot goes live with it. A proxy that picks
+    /// embedder derives from the same snapshot goes live with it. A change that the table
+    /// does not read (EndpointSlices; Pods while no Sidecar is held) compiles nothing: the
+    /// hook is called with the new configuration and the table that serves. A proxy that picks
     /// endpoints binds each table to the endpoints of the same configuration
     /// ([`Registry::from_config`](crate::registry::Registry::from_config),
     /// [`Router::new`](crate::registry::Router::new)). The hook runs on the source's task:
@@ -427,38 +447,59 @@ impl ClusterSource {
     /// Watches until every watch has ended: in practice forever (errors are retried), unless
     /// every kind is skipped. Spawn it on a tokio runtime; dropping it stops the watches.
     pub async fn run(self) {
-        let mut writers: Vec<Writer<DynamicObject>> = KINDS
-            .iter()
-            .map(|k| Writer::new(k.api_resource()))
-            .collect();
+        let mut objects = Objects::new();
         let mut status = (**self.status.borrow()).clone();
         let mut streams =
             futures::stream::select_all(KINDS.iter().enumerate().map(|(i, k)| self.watch(i, k)));
-        let mut dirty = false;
+        let mut batch = Batch::default();
+        let mut builder = Builder::new(self.options.compile.clone());
+        // When the last batch was handled: a change after `debounce` of quiet is built at once.
+        let mut busy_until: Option<tokio::time::Instant> = None;
         loop {
             let Some((i, first)) = streams.next().await else {
                 break;
             };
-            dirty |= note_event(&mut writers[i], &mut status.kinds[i], first);
+            let idle = busy_until.is_none_or(|t| t.elapsed() >= self.options.debounce);
+            note_event(&mut objects, i, &mut status.kinds[i], first, &mut batch);
             let deadline = tokio::time::Instant::now() + self.options.max_delay;
             let mut ended = false;
-            loop {
-                let quiet = (tokio::time::Instant::now() + self.options.debounce).min(deadline);
-                match tokio::time::timeout_at(quiet, streams.next()).await {
-                    Ok(Some((i, event))) => {
-                        dirty |= note_event(&mut writers[i], &mut status.kinds[i], event);
+            if idle {
+                // The leading edge: what has already arrived joins, nothing is waited for.
+                while tokio::time::Instant::now() < deadline {
+                    match streams.next().now_or_never() {
+                        Some(Some((i, event))) => {
+                            note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch)
+                        }
+                        Some(None) => {
+                            ended = true;
+                            break;
+                        }
+                        None => break,
                     }
-                    Ok(None) => {
-                        ended = true;
-                        break;
+                }
+            } else {
+                loop {
+                    let quiet = (tokio::time::Instant::now() + self.options.debounce).min(deadline);
+                    match tokio::time::timeout_at(quiet, streams.next()).await {
+                        Ok(Some((i, event))) => {
+                            note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch);
+                        }
+                        Ok(None) => {
+                            ended = true;
+                            break;
+                        }
+                        Err(_) => break,
                     }
-                    Err(_) => break,
                 }
             }
-            if dirty && status.synced() {
-                dirty = false;
-                self.rebuild(&writers, &mut status);
+            if batch.changed && status.synced() {
+                let hook = self.on_build.as_ref().map(|h| (h, &*self.tables));
+                if let Some(table) = builder.build(&mut objects, batch.table, &mut status, hook) {
+                    self.tables.store(table);
+                }
+                batch = Batch::default();
             }
+            busy_until = Some(tokio::time::Instant::now());
             self.status.send_replace(Arc::new(status.clone()));
             if ended {
                 break;
@@ -490,27 +531,293 @@ impl ClusterSource {
             .map(move |event| (i, event))
             .boxed()
     }
+}
 
-    /// Compiles the stores' objects and stores the table, or records why not.
-    fn rebuild(&self, writers: &[Writer<DynamicObject>], status: &mut ClusterStatus) {
-        let mut objects = Vec::new();
-        for (i, writer) in writers.iter().enumerate() {
-            objects.extend(writer.as_reader().state().into_iter().map(|o| (i, o)));
+/// Compiles the held objects into tables, keeping what the last compile added to the loader's
+/// reports.
+#[derive(Debug)]
+struct Builder {
+    options: CompileOptions,
+    last: Option<Added>,
+}
+
+impl Builder {
+    fn new(options: CompileOptions) -> Builder {
+        Builder {
+            options,
+            last: None,
         }
-        let config = config_of(objects);
-        match compile(&config, &self.options.compile) {
-            Ok(compiled) => {
-                if let Some(hook) = &self.on_build {
-                    hook(&config, &compiled.table);
+    }
+
+    /// Brings `status` up to date with `objects`: the table compiled from them, or `None`
+    /// when the compile failed (the status says why) or was not needed. It is not needed when
+    /// the batch changed nothing the table reads (`table` false) and the last compile
+    /// succeeded: the table that serves stays, and the status gets the loader's rejections
+    /// and notes of every object, then what that compile added.
+    ///
+    /// `hook` ([`ClusterSource::on_build`]) hears of each compiled configuration with its
+    /// table before the table is returned, and of a configuration whose compile was not
+    /// needed with the table that serves (from the `Shared`).
+    fn build(
+        &mut self,
+        objects: &mut Objects,
+        table: bool,
+        status: &mut ClusterStatus,
+        hook: Option<(&BuildHook, &Shared<Table>)>,
+    ) -> Option<Table> {
+        if !table && let Some(added) = &self.last {
+            let (mut rejected, mut diagnostics) = objects.reports();
+            rejected.extend(added.rejected.iter().cloned());
+            diagnostics.extend(added.diagnostics.iter().cloned());
+            if self.options.strict && !rejected.is_empty() {
+                // As compile fails in strict mode.
+                status.failed = Some(Errors(
+                    rejected.into_iter().flat_map(|r| r.errors).collect(),
+                ));
+                self.last = None;
+            } else {
+                status.rejected = rejected;
+                status.diagnostics = diagnostics;
+                status.failed = None;
+                status.compiles_skipped += 1;
+                // The hook still hears of the change (new endpoints, say), with the table
+                // that serves.
+                if let Some((hook, tables)) = hook {
+                    let mut config = objects.lend();
+                    hook(&config, &tables.load());
+                    objects.give_back(std::mem::take(&mut config.resources));
                 }
-                self.tables.store(compiled.table);
+            }
+            return None;
+        }
+        let mut config = objects.lend();
+        let compiled = compile(&config, &self.options);
+        if let (Ok(compiled), Some((hook, _))) = (&compiled, hook) {
+            hook(&config, &compiled.table);
+        }
+        objects.give_back(std::mem::take(&mut config.resources));
+        match compiled {
+            Ok(compiled) => {
+                // Compile's reports start with the configuration's (its ledger only appends).
+                self.last = Some(Added {
+                    rejected: after(config.rejected.len(), &compiled.rejected),
+                    diagnostics: after(config.notes.len(), &compiled.diagnostics),
+                });
                 status.builds += 1;
                 status.rejected = compiled.rejected;
                 status.diagnostics = compiled.diagnostics;
                 status.failed = None;
+                Some(compiled.table)
             }
-            Err(errors) => status.failed = Some(errors),
+            Err(errors) => {
+                self.last = None;
+                status.failed = Some(errors);
+                None
+            }
         }
+    }
+}
+
+/// The elements of `all` after the first `n`.
+fn after<T: Clone>(n: usize, all: &[T]) -> Vec<T> {
+    all.get(n..).map_or_else(Vec::new, <[T]>::to_vec)
+}
+
+/// What one batch of events did.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Some object or list changed.
+    changed: bool,
+    /// Something the table reads changed ([`Objects::feeds_table`]).
+    table: bool,
+}
+
+/// What a successful compile added to the loader's rejections and notes: kept, so that a
+/// batch that changes nothing the table reads can report without compiling.
+#[derive(Debug)]
+struct Added {
+    rejected: Vec<Rejected>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Where an object is held: its namespace and name (the order [`config_of`] sorts by).
+type Key = (Option<String>, Option<String>);
+
+/// One object as the loader read it ([`Config::add_json_value`]), and the resourceVersion it
+/// was read at: an event carrying the same version changes nothing, and only a changed
+/// object is read again.
+#[derive(Debug)]
+struct Decoded {
+    resource_version: Option<String>,
+    /// The resource read (none when it was rejected or skipped), while not lent to a compile.
+    resources: Vec<Resource>,
+    /// How many resources the object read into (0 or 1): how many a compile gives back.
+    count: usize,
+    rejected: Vec<Rejected>,
+    notes: Vec<Diagnostic>,
+}
+
+impl Decoded {
+    fn read(kind: &WatchedKind, object: DynamicObject) -> Decoded {
+        let resource_version = object.metadata.resource_version.clone();
+        let mut config = Config::new();
+        config.add_json_value(into_json(kind, object), SOURCE);
+        Decoded {
+            resource_version,
+            count: config.resources.len(),
+            resources: config.resources,
+            rejected: config.rejected,
+            notes: config.notes,
+        }
+    }
+
+    /// Whether `object` is the version read.
+    fn is(&self, object: &DynamicObject) -> bool {
+        self.resource_version.is_some() && self.resource_version == object.metadata.resource_version
+    }
+}
+
+fn key(object: &DynamicObject) -> Key {
+    (
+        object.metadata.namespace.clone(),
+        object.metadata.name.clone(),
+    )
+}
+
+/// The objects of one kind, as the loader read them: the reflector store of the kind, holding
+/// the decoded resources rather than the API server's objects.
+#[derive(Debug, Default)]
+struct Store {
+    objects: BTreeMap<Key, Decoded>,
+    /// While a list is under way: the objects it brought so far (`None`: the one held, of the
+    /// same resourceVersion). The held objects serve until the list completes, as
+    /// kube-runtime's reflector keeps its store.
+    listing: Option<BTreeMap<Key, Option<Decoded>>>,
+}
+
+/// The objects of every kind, in [`KINDS`] order.
+#[derive(Debug)]
+struct Objects {
+    stores: Vec<Store>,
+}
+
+/// The index in [`KINDS`] of a kind.
+fn kind_index(kind: &str) -> usize {
+    KINDS
+        .iter()
+        .position(|k| k.kind == kind)
+        .expect("a kind of KINDS")
+}
+
+impl Objects {
+    fn new() -> Objects {
+        Objects {
+            stores: KINDS.iter().map(|_| Store::default()).collect(),
+        }
+    }
+
+    /// Applies one watcher event of kind `i`; whether what is held changed (a changed
+    /// object, or a list completed).
+    fn apply(&mut self, i: usize, event: watcher::Event<DynamicObject>) -> bool {
+        let store = &mut self.stores[i];
+        match event {
+            watcher::Event::Apply(object) => {
+                let key = key(&object);
+                if store.objects.get(&key).is_some_and(|d| d.is(&object)) {
+                    return false;
+                }
+                store.objects.insert(key, Decoded::read(&KINDS[i], object));
+                true
+            }
+            watcher::Event::Delete(object) => store.objects.remove(&key(&object)).is_some(),
+            watcher::Event::Init => {
+                store.listing = Some(BTreeMap::new());
+                false
+            }
+            watcher::Event::InitApply(object) => {
+                let key = key(&object);
+                let read = match store.objects.get(&key) {
+                    Some(d) if d.is(&object) => None,
+                    _ => Some(Decoded::read(&KINDS[i], object)),
+                };
+                store.listing.get_or_insert_default().insert(key, read);
+                false
+            }
+            watcher::Event::InitDone => {
+                let listed = store.listing.take().unwrap_or_default();
+                let mut held = std::mem::take(&mut store.objects);
+                store.objects = listed
+                    .into_iter()
+                    .filter_map(|(key, read)| {
+                        let d = read.or_else(|| held.remove(&key))?;
+                        Some((key, d))
+                    })
+                    .collect();
+                true
+            }
+        }
+    }
+
+    /// Whether a change to an object of kind `i` can change the table: every kind but
+    /// EndpointSlice, which compile does not read, and Pod, which it reads only to warn of
+    /// Sidecars selecting the same Pod (IST0111), so only while a Sidecar is held.
+    fn feeds_table(&self, i: usize) -> bool {
+        match KINDS[i].kind {
+            "EndpointSlice" => false,
+            "Pod" => !self.stores[kind_index("Sidecar")].objects.is_empty(),
+            _ => true,
+        }
+    }
+
+    fn len(&self, i: usize) -> usize {
+        self.stores[i].objects.len()
+    }
+
+    fn held(&mut self) -> impl Iterator<Item = &mut Decoded> {
+        self.stores.iter_mut().flat_map(|s| s.objects.values_mut())
+    }
+
+    /// Every held object as one configuration, as [`config_of`] reads them from scratch: the
+    /// resources are moved out (and numbered in that order), the rejections and notes copied.
+    /// [`Objects::give_back`] returns the resources.
+    fn lend(&mut self) -> Config {
+        let mut config = Config::new();
+        for d in self.held() {
+            let order = config.resources.len() + config.rejected.len();
+            for (k, mut r) in d.resources.drain(..).enumerate() {
+                r.set_order(order + k);
+                config.resources.push(r);
+            }
+            config.rejected.extend(d.rejected.iter().cloned());
+            config.notes.extend(d.notes.iter().cloned());
+        }
+        config
+    }
+
+    /// Takes back the resources [`Objects::lend`] moved out, in the same order.
+    fn give_back(&mut self, resources: Vec<Resource>) {
+        let mut resources = resources.into_iter();
+        for d in self.held() {
+            for _ in 0..d.count {
+                d.resources.push(
+                    resources
+                        .next()
+                        .expect("compile leaves the lent resources as they were"),
+                );
+            }
+        }
+    }
+
+    /// The loader's rejections and notes of every held object, in the order of [`lend`].
+    ///
+    /// [`lend`]: Objects::lend
+    fn reports(&mut self) -> (Vec<Rejected>, Vec<Diagnostic>) {
+        let (mut rejected, mut notes) = (Vec::new(), Vec::new());
+        for d in self.held() {
+            rejected.extend(d.rejected.iter().cloned());
+            notes.extend(d.notes.iter().cloned());
+        }
+        (rejected, notes)
     }
 }
 
@@ -537,14 +844,11 @@ fn api(
 
 /// The configuration of `objects` (each with its index in [`KINDS`]), in an order that does
 /// not depend on the order they came in: load order breaks precedence ties.
-fn config_of<O: std::borrow::Borrow<DynamicObject>>(mut objects: Vec<(usize, O)>) -> Config {
-    objects.sort_by(|(i, a), (j, b)| {
-        let key = |o: &DynamicObject| (o.metadata.namespace.clone(), o.metadata.name.clone());
-        (i, key(a.borrow())).cmp(&(j, key(b.borrow())))
-    });
+fn config_of(mut objects: Vec<(usize, DynamicObject)>) -> Config {
+    objects.sort_by_cached_key(|(i, o)| (*i, key(o)));
     let mut config = Config::new();
     for (i, object) in objects {
-        config.add_json_value(to_json(&KINDS[i], object.borrow()), SOURCE);
+        config.add_json_value(into_json(&KINDS[i], object), SOURCE);
     }
     config
 }
@@ -602,16 +906,26 @@ pub async fn snapshot(
 }
 
 /// The object as the API server writes it: with `apiVersion` and `kind`, which list items
-/// of the core kinds leave out.
-fn to_json(kind: &WatchedKind, object: &DynamicObject) -> Value {
-    // Serializing an object that was deserialized cannot fail (string keys, no floats that
-    // are not numbers); a null would be skipped by the loader.
-    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.insert("apiVersion".into(), Value::String(kind.api_version()));
-        map.insert("kind".into(), Value::String(kind.kind.to_string()));
-    }
-    value
+/// of the core kinds leave out. Its fields besides `metadata` are moved, not copied; the
+/// `managedFields` of its metadata, which nothing reads, are left out.
+fn into_json(kind: &WatchedKind, object: DynamicObject) -> Value {
+    let DynamicObject {
+        mut metadata, data, ..
+    } = object;
+    metadata.managed_fields = None;
+    let mut map = match data {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    map.insert("apiVersion".into(), Value::String(kind.api_version()));
+    map.insert("kind".into(), Value::String(kind.kind.to_string()));
+    // Serializing metadata that was deserialized cannot fail (string keys); a null reads as
+    // no metadata, and the missing name is what is reported.
+    map.insert(
+        "metadata".into(),
+        serde_json::to_value(metadata).unwrap_or(Value::Null),
+    );
+    Value::Object(map)
 }
 
 /// Whether the event is the list failing because the cluster does not serve the kind.
@@ -626,40 +940,45 @@ fn is_not_found(e: &watcher::Error) -> bool {
     )
 }
 
-/// Applies one watcher event to the kind's store and status; whether the store's content
-/// changed (a change, or a list completed).
+/// Applies one watcher event of kind `i` to the held objects and the kind's status, noting in
+/// `batch` what it changed.
 fn note_event(
-    writer: &mut Writer<DynamicObject>,
+    objects: &mut Objects,
+    i: usize,
     status: &mut KindStatus,
     event: watcher::Result<watcher::Event<DynamicObject>>,
-) -> bool {
+    batch: &mut Batch,
+) {
     match event {
         Ok(event) => {
-            writer.apply_watcher_event(&event);
-            status.objects = writer.as_reader().len();
-            match event {
+            match &event {
                 watcher::Event::Init => {
                     if status.state == KindState::Synced {
                         status.relists += 1;
                     }
-                    false
                 }
-                watcher::Event::InitApply(_) => false,
+                watcher::Event::InitApply(_) => {}
                 watcher::Event::InitDone => {
                     status.state = KindState::Synced;
                     status.last_error = None;
-                    true
+                    // A list can change anything: the next build compiles.
+                    batch.table = true;
                 }
                 watcher::Event::Apply(_) | watcher::Event::Delete(_) => {
                     status.last_error = None;
-                    true
                 }
             }
+            // Before the change: a Pod deleted with the last Sidecar still counts.
+            let feeds = objects.feeds_table(i);
+            if objects.apply(i, event) {
+                batch.changed = true;
+                batch.table |= feeds || objects.feeds_table(i);
+            }
+            status.objects = objects.len(i);
         }
         Err(e) => {
             if !is_not_found(&e) {
                 status.last_error = Some(e.to_string());
-                false
             } else {
                 status.state = KindState::Skipped(format!(
                     "the cluster does not serve {} {} (its list answered 404 Not Found: \
@@ -668,8 +987,377 @@ fn note_event(
                     status.kind.kind
                 ));
                 status.last_error = Some(e.to_string());
-                true
+                batch.changed = true;
+                batch.table = true;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::diff;
+    use crate::{CompileOptions, OwnedRequest};
+    use serde_json::json;
+
+    /// A cluster driven by watcher events: the held objects and builder of a source, and the
+    /// objects the API server holds, from which each step also compiles from scratch.
+    struct Follow {
+        objects: Objects,
+        builder: Builder,
+        status: ClusterStatus,
+        /// The table that serves.
+        table: Option<Table>,
+        /// What the API server holds, by kind and key.
+        server: BTreeMap<(usize, Key), DynamicObject>,
+        rv: u64,
+        options: CompileOptions,
+    }
+
+    fn index(api_version: &str, kind: &str) -> usize {
+        KINDS
+            .iter()
+            .position(|k| k.api_version() == api_version && k.kind == kind)
+            .unwrap()
+    }
+
+    impl Follow {
+        fn new(options: CompileOptions) -> Follow {
+            Follow {
+                objects: Objects::new(),
+                builder: Builder::new(options.clone()),
+                status: ClusterStatus::default(),
+                table: None,
+                server: BTreeMap::new(),
+                rv: 0,
+                options,
+            }
+        }
+
+        /// The object as the API server stores it, at a new resourceVersion.
+        fn stored(&mut self, mut value: Value) -> (usize, DynamicObject) {
+            self.rv += 1;
+            value["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+            let i = index(
+                value["apiVersion"].as_str().unwrap(),
+                value["kind"].as_str().unwrap(),
+            );
+            let object: DynamicObject = serde_json::from_value(value).unwrap();
+            self.server.insert((i, key(&object)), object.clone());
+            (i, object)
+        }
+
+        /// Applies one batch of events and builds, as `ClusterSource::run` does.
+        fn batch(&mut self, events: Vec<(usize, watcher::Event<DynamicObject>)>) -> &mut Self {
+            let mut batch = Batch::default();
+            let mut kind = KindStatus {
+                kind: KINDS[0],
+                state: KindState::Synced,
+                objects: 0,
+                relists: 0,
+                last_error: None,
+            };
+            for (i, event) in events {
+                note_event(&mut self.objects, i, &mut kind, Ok(event), &mut batch);
+            }
+            if batch.changed
+                && let Some(table) =
+                    self.builder
+                        .build(&mut self.objects, batch.table, &mut self.status, None)
+            {
+                self.table = Some(table);
+            }
+            self
+        }
+
+        fn apply(&mut self, values: Vec<Value>) -> &mut Self {
+            let events = values
+                .into_iter()
+                .map(|v| {
+                    let (i, o) = self.stored(v);
+                    (i, watcher::Event::Apply(o))
+                })
+                .collect();
+            self.batch(events)
+        }
+
+        fn delete(&mut self, api_version: &str, kind: &str, ns: &str, name: &str) -> &mut Self {
+            let i = index(api_version, kind);
+            let object = self
+                .server
+                .remove(&(i, (Some(ns.to_string()), Some(name.to_string()))))
+                .unwrap();
+            self.batch(vec![(i, watcher::Event::Delete(object))])
+        }
+
+        /// A list of kind `i` (the first, or one after a 410 Gone): every object the server
+        /// holds of it.
+        fn list(&mut self, i: usize) -> &mut Self {
+            let mut events = vec![(i, watcher::Event::Init)];
+            events.extend(
+                self.server
+                    .iter()
+                    .filter(|((k, _), _)| *k == i)
+                    .map(|(_, o)| (i, watcher::Event::InitApply(o.clone()))),
+            );
+            events.push((i, watcher::Event::InitDone));
+            self.batch(events)
+        }
+
+        /// The serving table and status are what a compile from scratch of the server's
+        /// objects gives: the same rules, sources, subsets and clusters, no request whose
+        /// decision differs, the same rejections, diagnostics and failure.
+        fn check(&self, step: &str) {
+            let objects: Vec<(usize, DynamicObject)> = self
+                .server
+                .iter()
+                .map(|((i, _), o)| (*i, o.clone()))
+                .collect();
+            let fresh = compile(&config_of(objects), &self.options);
+            let dbg = |x: &dyn std::fmt::Debug| format!("{x:?}");
+            match fresh {
+                Err(errors) => {
+                    assert_eq!(dbg(&self.status.failed), dbg(&Some(errors)), "{step}");
+                }
+                Ok(fresh) => {
+                    assert!(
+                        self.status.failed.is_none(),
+                        "{step}: {:?}",
+                        self.status.failed
+                    );
+                    let table = self.table.as_ref().expect("a table");
+                    assert_eq!(dbg(&table.rules()), dbg(&fresh.table.rules()), "{step}");
+                    assert_eq!(dbg(&table.sources()), dbg(&fresh.table.sources()), "{step}");
+                    assert_eq!(dbg(&table.subsets()), dbg(&fresh.table.subsets()), "{step}");
+                    assert_eq!(
+                        dbg(&table.clusters()),
+                        dbg(&fresh.table.clusters()),
+                        "{step}"
+                    );
+                    let d = diff(table, &fresh.table);
+                    assert!(d.is_empty(), "{step}: {:#?}", d.to_json());
+                    assert_eq!(dbg(&self.status.rejected), dbg(&fresh.rejected), "{step}");
+                    assert_eq!(
+                        dbg(&self.status.diagnostics),
+                        dbg(&fresh.diagnostics),
+                        "{step}"
+                    );
+                }
+            }
+        }
+
+        fn counts(&self) -> (u64, u64) {
+            (self.status.builds, self.status.compiles_skipped)
+        }
+
+        /// The subset `GET http://reviews/` from `default` goes to at `draw`.
+        fn subset(&self, draw: u64) -> Option<String> {
+            let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+            let d = self.table.as_ref()?.decide_with_draw(&req, draw);
+            d.destination()
+                .and_then(|d| d.subset.as_deref().map(str::to_string))
+        }
+    }
+
+    const VS: (&str, &str) = ("networking.istio.io/v1", "VirtualService");
+
+    fn virtual_service(name: &str, v1: i64) -> Value {
+        json!({"apiVersion": VS.0, "kind": VS.1,
+               "metadata": {"name": name, "namespace": "default",
+                            "managedFields": [{"manager": "kubectl", "operation": "Apply"}]},
+               "spec": {"hosts": ["reviews"], "http": [
+                   {"match": [{"headers": {"x-canary": {"exact": "1"}}}],
+                    "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
+                   {"route": [
+                       {"destination": {"host": "reviews", "subset": "v1"}, "weight": v1},
+                       {"destination": {"host": "reviews", "subset": "v2"}, "weight": 100 - v1}]}]}})
+    }
+
+    fn destination_rule() -> Value {
+        json!({"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+               "metadata": {"name": "reviews", "namespace": "default"},
+               "spec": {"host": "reviews", "subsets": [
+                   {"name": "v1", "labels": {"version": "v1"}},
+                   {"name": "v2", "labels": {"version": "v2"}}]}})
+    }
+
+    fn endpoint_slice(ip: &str) -> Value {
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": "reviews-abc", "namespace": "default",
+                            "labels": {"kubernetes.io/service-name": "reviews"}},
+               "addressType": "IPv4",
+               "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
+               "ports": [{"name": "http", "port": 9080}]})
+    }
+
+    fn pod(name: &str, version: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": "default",
+                            "labels": {"app": "reviews", "version": version}},
+               "spec": {"containers": [{"name": "app"}]},
+               "status": {"phase": "Running", "podIP": "10.0.0.9"}})
+    }
+
+    fn sidecar(name: &str, version: &str) -> Value {
+        json!({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+               "metadata": {"name": name, "namespace": "default"},
+               "spec": {"workloadSelector": {"labels": {"version": version}},
+                        "egress": [{"hosts": ["./*"]}]}})
+    }
+
+    /// The first lists of every kind.
+    fn listed(options: CompileOptions) -> Follow {
+        let mut f = Follow::new(options);
+        for v in [
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "reviews", "namespace": "default"},
+                   "spec": {"ports": [{"name": "http", "port": 9080}],
+                            "selector": {"app": "reviews"}}}),
+            destination_rule(),
+            virtual_service("reviews", 90),
+            // Valid once lower-cased: a name-case note of the loader.
+            {
+                let mut old = virtual_service("Reviews-Old", 10);
+                old["spec"]["hosts"] = json!(["ratings"]);
+                old
+            },
+            endpoint_slice("10.0.0.1"),
+            pod("reviews-1", "v1"),
+        ] {
+            f.stored(v);
+        }
+        for i in 0..KINDS.len() {
+            f.list(i);
+        }
+        f
+    }
+
+    /// After each change the table decides, and the status reports, exactly as a compile from
+    /// scratch of the same objects: changed objects read again, the others reused, a re-list
+    /// that keeps some, drops some and changes some, and the changes that skip the compile.
+    #[test]
+    fn each_step_matches_a_compile_from_scratch() {
+        let mut f = listed(CompileOptions::default());
+        f.check("the first lists");
+        assert_eq!(f.subset(0).as_deref(), Some("v1"));
+
+        f.apply(vec![virtual_service("reviews", 0)])
+            .check("weights moved");
+        assert_eq!(f.subset(0).as_deref(), Some("v2"));
+
+        f.apply(vec![virtual_service("reviews", -5)])
+            .check("a weight turned invalid");
+        assert!(!f.status.rejected.is_empty());
+        f.apply(vec![virtual_service("reviews", 50)])
+            .check("and back");
+
+        // Only an EndpointSlice: no compile, the status follows.
+        let (builds, skipped) = f.counts();
+        f.apply(vec![endpoint_slice("10.0.0.2")])
+            .check("an endpoint moved");
+        assert_eq!(f.counts(), (builds, skipped + 1));
+        let mut broken = endpoint_slice("10.0.0.3");
+        broken["endpoints"] = json!("none");
+        f.apply(vec![broken])
+            .check("an EndpointSlice the loader rejects");
+        assert_eq!(f.counts(), (builds, skipped + 2));
+        assert!(
+            f.status
+                .rejection(&ResourceId::new("EndpointSlice", "default", "reviews-abc"))
+                .is_some()
+        );
+        f.apply(vec![endpoint_slice("10.0.0.4")])
+            .check("the EndpointSlice fixed");
+
+        // A Pod while no Sidecar is held: no compile either.
+        let (builds, skipped) = f.counts();
+        f.apply(vec![pod("reviews-1", "v2")])
+            .check("a Pod relabelled");
+        assert_eq!(f.counts(), (builds, skipped + 1));
+
+        // Two Sidecars selecting the same Pods (IST0111): now a Pod change compiles.
+        f.apply(vec![sidecar("a", "v2"), sidecar("b", "v2")])
+            .check("two Sidecars selecting v2");
+        assert!(
+            f.status
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "conflicting-sidecar-selectors")
+        );
+        let (builds, _) = f.counts();
+        f.apply(vec![pod("reviews-1", "v1")])
+            .check("the Pod out of their selection");
+        assert_eq!(f.counts().0, builds + 1);
+        f.apply(vec![pod("reviews-2", "v2")])
+            .check("a Pod they both select");
+        f.delete("networking.istio.io/v1", "Sidecar", "default", "a")
+            .delete("networking.istio.io/v1", "Sidecar", "default", "b")
+            .check("the Sidecars gone");
+
+        // Both at once: the one that feeds the table compiles the batch.
+        f.apply(vec![
+            endpoint_slice("10.0.0.5"),
+            virtual_service("reviews", 100),
+        ])
+        .check("an EndpointSlice and a VirtualService together");
+        assert_eq!(f.subset(99).as_deref(), Some("v1"));
+
+        // A re-list after 410 Gone: one VirtualService changed meanwhile, one deleted, one
+        // created, the DestinationRule unchanged.
+        let vs = index(VS.0, VS.1);
+        f.stored(virtual_service("reviews", 20));
+        f.server
+            .remove(&(vs, (Some("default".into()), Some("Reviews-Old".into()))));
+        f.stored(virtual_service("reviews-new", 70));
+        f.list(vs).check("the re-list");
+        assert_eq!(f.objects.len(vs), 2);
+
+        f.delete(
+            "networking.istio.io/v1",
+            "DestinationRule",
+            "default",
+            "reviews",
+        )
+        .check("the DestinationRule deleted");
+        assert!(
+            f.status
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "undefined-subset")
+        );
+    }
+
+    /// An event of the version held reads nothing again and builds nothing.
+    #[test]
+    fn an_event_of_the_version_held_changes_nothing() {
+        let mut f = listed(CompileOptions::default());
+        let before = f.counts();
+        let vs = index(VS.0, VS.1);
+        let held = f.server[&(vs, (Some("default".into()), Some("reviews".into())))].clone();
+        f.batch(vec![(vs, watcher::Event::Apply(held))]);
+        assert_eq!(f.counts(), before);
+    }
+
+    /// In strict mode an object the loader rejects fails the build whether or not it feeds
+    /// the table, and the table that serves stays.
+    #[test]
+    fn strict_mode_fails_without_a_compile_too() {
+        let mut f = listed(CompileOptions::strict());
+        // The name-case note is no error; the first lists compile.
+        f.check("the first lists");
+        let mut broken = endpoint_slice("10.0.0.3");
+        broken["endpoints"] = json!("none");
+        f.apply(vec![broken])
+            .check("an EndpointSlice the loader rejects");
+        assert!(f.status.failed.is_some());
+        assert_eq!(
+            f.subset(0).as_deref(),
+            Some("v1"),
+            "the last good table serves"
+        );
+        f.apply(vec![endpoint_slice("10.0.0.4")]).check("fixed");
+        assert!(f.status.failed.is_none());
     }
 }

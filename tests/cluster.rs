@@ -705,3 +705,57 @@ async fn the_build_hook_sees_each_configuration_before_its_table_serves() {
         ]
     );
 }
+
+/// A change the table does not read (an EndpointSlice) compiles nothing, but the build hook
+/// still hears of it, with the new configuration and the table that serves: a proxy binding
+/// its endpoints in the hook gets the new endpoint without a compile.
+#[tokio::test]
+async fn the_build_hook_hears_of_endpoint_changes_that_compile_nothing() {
+    const SLICES: &str = "discovery.k8s.io/v1/endpointslices";
+    let fake = cluster();
+    let slice = |ip: &str| {
+        json!({"metadata": {"name": "reviews-x", "namespace": "default",
+                            "labels": {"kubernetes.io/service-name": "reviews"}},
+               "addressType": "IPv4",
+               "ports": [{"name": "http", "port": 9080}],
+               "endpoints": [{"addresses": [ip]}]})
+    };
+    fake.apply(SLICES, slice("10.0.0.1"));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&calls);
+    let source = ClusterSource::new(fake.client(), options()).on_build(move |config, table| {
+        let addresses: Vec<String> = config
+            .resources
+            .iter()
+            .filter_map(|r| match r {
+                meshroute::config::Resource::EndpointSlice(s) => Some(s),
+                _ => None,
+            })
+            .flat_map(|s| s.spec.endpoints.iter().flat_map(|e| e.addresses.clone()))
+            .collect();
+        let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+        let routed = table.decide_with_draw(&req, 0).destination().is_some();
+        seen.lock().unwrap().push((addresses, routed));
+    });
+    let mut status = source.status();
+    tokio::spawn(source.run());
+    wait(&mut status, "the first build", |s| s.builds >= 1).await;
+    until("the EndpointSlice watch", || fake.open_watches(SLICES) == 1).await;
+    fake.apply(SLICES, slice("10.0.0.2"));
+    wait(&mut status, "the skipped compile", |s| {
+        s.compiles_skipped >= 1
+    })
+    .await;
+    assert_eq!(
+        status.borrow().builds,
+        1,
+        "an EndpointSlice compiles nothing"
+    );
+    assert_eq!(
+        calls.lock().unwrap().clone(),
+        vec![
+            (vec!["10.0.0.1".to_string()], true),
+            (vec!["10.0.0.2".to_string()], true),
+        ]
+    );
+}

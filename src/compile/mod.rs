@@ -558,7 +558,18 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
 fn subset_scoped(inner: &Inner) -> Vec<crate::table::SubsetScope> {
     use crate::balance::{HostPolicy, host_namespace};
     use crate::table::SubsetScope;
-    let covers = |p: &HostPolicy, host: &str| names::host_subset_of(host, &p.host);
+    // The policies whose host covers a cluster's: those of exactly its host, when it is not a
+    // wildcard, and the wildcard ones that cover it (`host_subset_of`). Indexed by host, so
+    // that a cluster does not scan every policy of the table.
+    let mut exact: HashMap<&str, Vec<&HostPolicy>> = HashMap::new();
+    let mut wildcards: Vec<&HostPolicy> = Vec::new();
+    for p in &inner.policies {
+        if p.host.starts_with('*') {
+            wildcards.push(p);
+        } else {
+            exact.entry(&p.host).or_default().push(p);
+        }
+    }
     let index = &inner.dr_index;
     inner
         .clusters
@@ -569,7 +580,14 @@ fn subset_scoped(inner: &Inner) -> Vec<crate::table::SubsetScope> {
             };
             let mut defined_somewhere = false;
             let mut everywhere = true;
-            for p in inner.policies.iter().filter(|p| covers(p, &key.host)) {
+            let host = &*key.host;
+            let same = (!host.starts_with('*')).then(|| exact.get(host)).flatten();
+            let covering = same.into_iter().flatten().chain(
+                wildcards
+                    .iter()
+                    .filter(|p| names::host_subset_of(host, &p.host)),
+            );
+            for p in covering {
                 let has = p.subset(subset).is_some();
                 defined_somewhere |= has;
                 everywhere &= has;

@@ -255,6 +255,13 @@ impl Resource {
     pub fn order(&self) -> usize {
         with_object!(self, o => o.order)
     }
+
+    /// Sets its position in load order: a resource read alone and placed among others later
+    /// (the cluster source's cache of decoded objects).
+    #[cfg(feature = "kube")]
+    pub(crate) fn set_order(&mut self, order: usize) {
+        with_object!(self, o => o.order = order);
+    }
 }
 
 /// A resource that could not be read into its schema: its id and the errors.

@@ -6,9 +6,11 @@ use crate::config::virtual_service::{RouteDestination, VirtualServiceSpec};
 use crate::connection::Protocol;
 use crate::l4::{Cidr, L4Entry, L4Match, L4Rule, L4Service, L4Table};
 use crate::split::Split;
-use crate::table::{Rule, SubsetInfo, Visibility};
+use crate::table::{Rule, Visibility};
 
-use super::lower::{ContextKey, check_subset, expand_host, lower_destination, resolve_gateway};
+use super::lower::{
+    ContextKey, DefinedSubsets, check_subset, expand_host, lower_destination, resolve_gateway,
+};
 use crate::compile::report::Report;
 
 /// One VirtualService's connection rules, numbered from 0, each entry with the contexts its
@@ -25,7 +27,7 @@ pub(crate) fn lower_l4(
     ns: &str,
     domain: &str,
     source: u32,
-    subsets: &[SubsetInfo],
+    subsets: &DefinedSubsets,
     report: &mut Report,
 ) -> LoweredL4 {
     let mut out = LoweredL4 {
@@ -176,7 +178,7 @@ fn lower_l4_route(
     path: &str,
     ns: &str,
     domain: &str,
-    subsets: &[SubsetInfo],
+    subsets: &DefinedSubsets,
     report: &mut Report,
 ) -> Vec<WeightedDestination> {
     let mut destinations = Vec::new();

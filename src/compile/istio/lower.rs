@@ -2,7 +2,7 @@
 //! guarantees is relied on here; anything only compiling can find (an automaton over budget)
 //! is reported with its path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::action::{
@@ -77,7 +77,7 @@ pub(crate) fn lower_virtual_service(
     ns: &str,
     options: &CompileOptions,
     source_index: u32,
-    subsets: &[SubsetInfo],
+    subsets: &DefinedSubsets,
     default_retries: Option<&Arc<Retries>>,
     report: &mut Report,
 ) -> Option<Lowered> {
@@ -160,7 +160,7 @@ fn lower_rule(
     path: &str,
     ns: &str,
     domain: &str,
-    subsets: &[SubsetInfo],
+    subsets: &DefinedSubsets,
     sticky: &Option<crate::hash::KeySource>,
     default_retries: Option<&Arc<Retries>>,
     report: &mut Report,
@@ -265,7 +265,7 @@ fn lower_route(
     path: &str,
     ns: &str,
     domain: &str,
-    subsets: &[SubsetInfo],
+    subsets: &DefinedSubsets,
     report: &mut Report,
 ) -> Vec<WeightedDestination> {
     let mut destinations = Vec::new();
@@ -428,21 +428,63 @@ pub(super) fn lower_destination(
     }
 }
 
+/// The subsets the DestinationRules define (the first definition of a (host, name) pair in
+/// Istio's merge order), indexed by host: a destination's subset is looked up among its own
+/// host's and the wildcard hosts', not among every subset of the table (a scan of every
+/// subset per destination made a compile quadratic in the number of DestinationRules).
+pub(crate) struct DefinedSubsets {
+    /// Every subset, in definition order (the table's [`Table::subsets`](crate::Table::subsets)).
+    pub(crate) list: Vec<SubsetInfo>,
+    /// Positions in `list` by exact host.
+    by_host: HashMap<Box<str>, Vec<usize>>,
+    /// Positions in `list` of the subsets of wildcard hosts (`*.example.com`).
+    wildcards: Vec<usize>,
+}
+
+impl DefinedSubsets {
+    /// Indexes `list`.
+    pub(crate) fn new(list: Vec<SubsetInfo>) -> DefinedSubsets {
+        let mut by_host: HashMap<Box<str>, Vec<usize>> = HashMap::new();
+        let mut wildcards = Vec::new();
+        for (i, s) in list.iter().enumerate() {
+            by_host.entry(s.host.clone()).or_default().push(i);
+            if s.host.starts_with('*') {
+                wildcards.push(i);
+            }
+        }
+        DefinedSubsets {
+            list,
+            by_host,
+            wildcards,
+        }
+    }
+
+    /// Whether a subset `name` is defined for `host`: by a DestinationRule of that host, or
+    /// of a wildcard host that covers it.
+    fn defines(&self, host: &str, name: &str) -> bool {
+        let named = |i: &usize| *self.list[*i].name == *name;
+        self.by_host
+            .get(host)
+            .is_some_and(|at| at.iter().any(named))
+            || self.wildcards.iter().any(|i| {
+                named(i)
+                    && self.list[*i]
+                        .host
+                        .strip_prefix('*')
+                        .is_some_and(|suffix| host.len() > suffix.len() && host.ends_with(suffix))
+            })
+    }
+}
+
 /// Whether the destination's subset is defined; warns when it is not.
 pub(super) fn check_subset(
     d: &Destination,
     path: &str,
-    subsets: &[SubsetInfo],
+    subsets: &DefinedSubsets,
     report: &mut Report,
 ) -> bool {
     let Some(subset) = &d.subset else { return true };
-    let defined = subsets.iter().any(|s| {
-        s.name == *subset
-            && (s.host == d.host
-                || s.host
-                    .strip_prefix('*')
-                    .is_some_and(|suffix| d.host.len() > suffix.len() && d.host.ends_with(suffix)))
-    });
+    let defined = subsets.defines(&d.host, subset);
     if !defined {
         report.warn(
             "undefined-subset",

@@ -7,7 +7,7 @@
 //! gateway, the VirtualServices for one host merge.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::rc::Rc;
 
 use crate::config::{Object, Resource, VirtualServiceSpec};
@@ -15,7 +15,7 @@ use crate::error::{Diagnostic, ResourceId};
 use crate::table::{Claim, Entry, Hosts, Inner, Rule, Source, SubsetInfo, Visibility};
 
 use super::delegate;
-use super::lower::{ContextKey, lower_virtual_service};
+use super::lower::{ContextKey, DefinedSubsets, lower_virtual_service};
 use super::policy::rule_host;
 use crate::compile::names::host_subset_of;
 use crate::compile::regexes::Regexes;
@@ -40,7 +40,7 @@ pub(crate) fn place_virtual_services<'c>(
     let mut placer = Placer {
         valid,
         services: &services,
-        subsets: subsets(valid, options),
+        subsets: DefinedSubsets::new(subsets(valid, options)),
         options,
         regexes,
         mesh_owner: BTreeMap::new(),
@@ -60,18 +60,19 @@ pub(crate) fn place_virtual_services<'c>(
     }
     order_gateway_routes(inner);
     https_redirects(valid, &options.default_namespace, inner);
-    inner.subsets = placer.subsets;
+    inner.subsets = placer.subsets.list;
 }
 
 /// The subsets of the DestinationRules that passed validation, the first definition in Istio's
 /// merge order winning.
 fn subsets(valid: &[&Resource], options: &CompileOptions) -> Vec<SubsetInfo> {
     let mut subsets: Vec<SubsetInfo> = Vec::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
     for o in super::policy::in_precedence_order(valid, &options.default_namespace) {
         let host = rule_host(o, options);
         for s in o.spec.subsets.iter().flatten() {
             let name = s.name.clone().unwrap_or_default();
-            if subsets.iter().any(|x| *x.host == *host && *x.name == *name) {
+            if !seen.insert((host.to_string(), name.clone())) {
                 continue;
             }
             subsets.push(SubsetInfo {
@@ -93,7 +94,7 @@ struct Placer<'a, 'c> {
     valid: &'a [&'c Resource],
     /// Every VirtualService in precedence order (delegates included).
     services: &'a [&'c Object<VirtualServiceSpec>],
-    subsets: Vec<SubsetInfo>,
+    subsets: DefinedSubsets,
     options: &'a CompileOptions,
     /// Every regex of the table, compiled once per distinct pattern, within one budget.
     regexes: &'a Rc<RefCell<Regexes>>,
