@@ -133,7 +133,7 @@ fn read(
     for (written, into, field) in lists {
         if let Some(list) = written {
             let mut inner = Report::default();
-            crate::compile::names::check_export_to(&list, field, &mut inner);
+            crate::compile::names::check_export_to(&list, &field, &mut inner);
             for (path, message) in inner.errors {
                 report.error("data.mesh", format!("{path}: {message}"));
             }
@@ -146,7 +146,7 @@ fn read(
         let mut inner = Report::default();
         crate::compile::istio::virtual_service::check_retries(
             &retry,
-            "defaultHttpRetryPolicy",
+            &"defaultHttpRetryPolicy",
             &mut inner,
         );
         for (path, message) in inner.errors {

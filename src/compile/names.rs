@@ -5,6 +5,7 @@
 //! route and listener hostnames, subdomains, groups, kinds, namespaces, label keys and values.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::net::IpAddr;
 
 use super::report::Report;
@@ -21,7 +22,7 @@ pub(crate) const LABEL_RULE: &str =
 
 /// A gateway reference: `<namespace>/<name>` (both DNS-1123 labels) or a bare name (checked as a
 /// domain name; the legacy `name.namespace` form is accepted with a warning). `mesh` is a bare name.
-pub(crate) fn check_gateway_name(gateway: &str, path: &str, report: &mut Report) {
+pub(crate) fn check_gateway_name(gateway: &str, path: &dyn Display, report: &mut Report) {
     match gateway.split_once('/') {
         None => {
             if let Some((name, rest)) = gateway.split_once('.') {
@@ -63,7 +64,11 @@ pub(crate) fn check_gateway_name(gateway: &str, path: &str, report: &mut Report)
 }
 
 /// Kubernetes label keys (`[prefix/]name`) and values, as for `sourceLabels`.
-pub(crate) fn check_labels(labels: &BTreeMap<String, String>, path: &str, report: &mut Report) {
+pub(crate) fn check_labels(
+    labels: &BTreeMap<String, String>,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     for (key, value) in labels {
         if let Err(message) = check_label_key(key) {
             report.error(format!("{path}[{key}]"), message);
@@ -118,9 +123,9 @@ fn is_qualified_name(s: &str) -> bool {
 }
 
 /// `exportTo`: `.`, `*` or namespace names, no duplicates, `*` alone, never `~`.
-pub(crate) fn check_export_to(export_to: &[String], path: &str, report: &mut Report) {
+pub(crate) fn check_export_to(export_to: &[String], path: &dyn Display, report: &mut Report) {
     for (k, entry) in export_to.iter().enumerate() {
-        let p = format!("{path}[{k}]");
+        let p = format_args!("{path}[{k}]");
         if export_to[..k].contains(entry) {
             report.error(p, format!("{entry:?} is listed twice"));
         } else if entry == "~" {
@@ -185,15 +190,15 @@ fn check_domain_length(name: &str) -> Result<(), String> {
 
 /// Every label a DNS-1123 label (the last may be empty: `istio.io.`), top-level label not all digits.
 fn check_dns1123_labels(domain: &str, full: &str) -> Result<(), String> {
-    let labels: Vec<&str> = domain.split('.').collect();
-    let tld = labels[labels.len() - 1];
+    let tld = domain.rsplit('.').next().unwrap_or_default();
     if tld.parse::<i64>().is_ok() {
         return Err(format!(
             "{full:?} is not a valid domain name: top-level label {tld:?} is all digits"
         ));
     }
-    for (i, label) in labels.iter().enumerate() {
-        if i == labels.len() - 1 && label.is_empty() {
+    let mut labels = domain.split('.').peekable();
+    while let Some(label) = labels.next() {
+        if label.is_empty() && labels.peek().is_none() {
             break;
         }
         if !is_dns1123_label(label) {
@@ -355,7 +360,7 @@ pub(crate) fn is_label_value(v: &str) -> bool {
 }
 
 /// A route or listener hostname: `^(\*\.)?<lower-case DNS subdomain>$`, at most 253 bytes.
-pub(crate) fn check_hostname(h: &str, path: &str, report: &mut Report) {
+pub(crate) fn check_hostname(h: &str, path: &dyn Display, report: &mut Report) {
     if h.len() > MAX_NAME_LEN {
         report.error(
             path,
@@ -376,7 +381,7 @@ pub(crate) fn check_hostname(h: &str, path: &str, report: &mut Report) {
 
 /// A redirect or rewrite hostname (`PreciseHostname`): a lower-case DNS subdomain, no wildcard,
 /// not an IP address.
-pub(crate) fn check_precise_hostname(h: &str, what: &str, path: &str, report: &mut Report) {
+pub(crate) fn check_precise_hostname(h: &str, what: &str, path: &dyn Display, report: &mut Report) {
     if is_ip_literal(h) {
         report.error(path, ip_hostname(h, what));
     } else {
@@ -396,7 +401,7 @@ pub(crate) fn is_route_hostname(h: &str) -> bool {
 
 /// A lower-case DNS subdomain of at most 253 bytes (listener, rule and section names, redirect
 /// hostnames).
-pub(crate) fn check_subdomain(s: &str, what: &str, path: &str, report: &mut Report) {
+pub(crate) fn check_subdomain(s: &str, what: &str, path: &dyn Display, report: &mut Report) {
     if s.len() > MAX_NAME_LEN {
         report.error(
             path,
@@ -416,7 +421,7 @@ fn is_lower_dns_subdomain(s: &str) -> bool {
 }
 
 /// An API group: empty (core) or a lower-case DNS subdomain of at most 253 bytes.
-pub(crate) fn check_group(g: &str, path: &str, report: &mut Report) {
+pub(crate) fn check_group(g: &str, path: &dyn Display, report: &mut Report) {
     if g.len() > MAX_NAME_LEN {
         report.error(
             path,
@@ -434,7 +439,7 @@ pub(crate) fn check_group(g: &str, path: &str, report: &mut Report) {
 }
 
 /// `^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$`, 1-63 bytes.
-pub(crate) fn check_kind(k: &str, path: &str, report: &mut Report) {
+pub(crate) fn check_kind(k: &str, path: &dyn Display, report: &mut Report) {
     let b = k.as_bytes();
     let valid = !b.is_empty()
         && b.len() <= MAX_LABEL_LEN
@@ -447,7 +452,7 @@ pub(crate) fn check_kind(k: &str, path: &str, report: &mut Report) {
 }
 
 /// An object name: required, at most 253 bytes.
-pub(crate) fn check_object_name(name: &str, path: &str, report: &mut Report) {
+pub(crate) fn check_object_name(name: &str, path: &dyn Display, report: &mut Report) {
     if name.is_empty() {
         report.error(path, "name is required");
     } else if name.len() > MAX_NAME_LEN {
@@ -462,7 +467,7 @@ pub(crate) fn check_object_name(name: &str, path: &str, report: &mut Report) {
 }
 
 /// A namespace: a lower-case DNS label of at most 63 bytes.
-pub(crate) fn check_namespace(ns: &str, path: &str, report: &mut Report) {
+pub(crate) fn check_namespace(ns: &str, path: &dyn Display, report: &mut Report) {
     if ns.len() > MAX_LABEL_LEN || !is_lower_dns_label_chars(ns) {
         report.error(
             path,

@@ -4,6 +4,7 @@
 
 use crate::compile::report::Report;
 use crate::config::common::Duration;
+use std::fmt::Display;
 
 /// A limit of [`crate::limits`] with its name for messages: `limit!(MAX_HOSTS)` is
 /// `(limits::MAX_HOSTS, "limits::MAX_HOSTS")`.
@@ -20,7 +21,7 @@ pub(crate) fn check_count(
     len: usize,
     (max, name): (usize, &str),
     what: &str,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> bool {
     if len > max {
@@ -38,7 +39,7 @@ pub(crate) fn check_length(
     len: usize,
     limit: (usize, &str),
     what: &str,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> bool {
     match fits_length(len, limit, what) {
@@ -69,7 +70,7 @@ pub(crate) fn fits_length(
 /// A duration Istio accepts for timeouts, retry and fault delays: at least 1ms, whole milliseconds.
 /// Reports at `path` a duration Istio's `ValidateDuration` rejects (under 1ms, or not whole
 /// milliseconds).
-pub(crate) fn check_duration_at(d: Duration, path: &str, report: &mut Report) {
+pub(crate) fn check_duration_at(d: Duration, path: &dyn Display, report: &mut Report) {
     if let Err(message) = check_duration(d) {
         report.error(path, message);
     }
@@ -238,7 +239,7 @@ pub(crate) fn check_header_value(value: &str) -> Result<(), String> {
 /// them; returns it when it is.
 pub(crate) fn check_enum<'a>(
     report: &mut Report,
-    path: &str,
+    path: &dyn Display,
     value: Option<&'a str>,
     what: &str,
     allowed: &[&str],

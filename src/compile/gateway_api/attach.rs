@@ -2,6 +2,7 @@
 //! allowedRoutes, hostname intersection) or Services (GAMMA).
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 
 use crate::config::Object;
 use crate::config::gateway_api::{GatewaySpec, LabelSelector, Listener, ParentRef};
@@ -37,7 +38,7 @@ pub(super) fn attach(
     let mut taken = vec![false; route.hostnames().len()];
     let mut attached_to: Vec<String> = Vec::new();
     for (i, p) in route.parent_refs().iter().enumerate() {
-        let path = format!("spec.parentRefs[{i}]");
+        let path = format_args!("spec.parentRefs[{i}]");
         let group = p.group.as_deref().unwrap_or("gateway.networking.k8s.io");
         let kind = p.kind.as_deref().unwrap_or("Gateway");
         let pns = p.namespace.as_deref().unwrap_or(ns);
@@ -48,7 +49,7 @@ pub(super) fn attach(
         if kind != "Gateway" || group != "gateway.networking.k8s.io" {
             report.warn(
                 "not-attached",
-                &path,
+                path,
                 format!("parent kind {group}/{kind} is not supported (NoMatchingParent)"),
             );
             continue;
@@ -60,7 +61,7 @@ pub(super) fn attach(
         else {
             report.warn(
                 "not-attached",
-                &path,
+                path,
                 format!("Gateway {pns}/{} is not in the configuration; the route is not attached to it (NoMatchingParent)", p.name),
             );
             continue;
@@ -72,7 +73,7 @@ pub(super) fn attach(
             }
             Err(reason) => report.warn(
                 "not-attached",
-                &path,
+                path,
                 format!("not attached to Gateway {pns}/{}: {reason}", p.name),
             ),
         }
@@ -90,7 +91,7 @@ fn attach_to_service(
     p: &ParentRef,
     ns: &str,
     pns: &str,
-    path: &str,
+    path: &dyn Display,
     world: &World<'_>,
     report: &mut Report,
 ) -> Attachment {

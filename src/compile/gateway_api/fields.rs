@@ -6,11 +6,12 @@ use crate::compile::names::{check_group, check_kind, check_namespace, check_obje
 use crate::compile::report::Report;
 use crate::compile::values::{TOKEN_RULE, is_http_token};
 use crate::limits::MAX_HEADER_NAME_LEN;
+use std::fmt::Display;
 
 pub(super) const HEADER_VALUE_RULE: &str =
     "use visible ASCII characters, separated by single spaces or tabs, none at either end";
 
-pub(super) fn check_port(port: i64, path: &str, report: &mut Report) {
+pub(super) fn check_port(port: i64, path: &dyn Display, report: &mut Report) {
     if !(1..=65535).contains(&port) {
         report.error(path, format!("port {port} is out of range; use 1-65535"));
     }
@@ -23,12 +24,12 @@ pub(super) fn check_backend_object(
     name: &str,
     namespace: Option<&str>,
     port: Option<i64>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     check_ref_names(group, kind, name, namespace, path, report);
     match port {
-        Some(port) => check_port(port, &format!("{path}.port"), report),
+        Some(port) => check_port(port, &format_args!("{path}.port"), report),
         None if group.unwrap_or("").is_empty() && kind.unwrap_or("Service") == "Service" => {
             report.error(
                 format!("{path}.port"),
@@ -45,18 +46,18 @@ pub(super) fn check_ref_names(
     kind: Option<&str>,
     name: &str,
     namespace: Option<&str>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     if let Some(group) = group {
-        check_group(group, &format!("{path}.group"), report);
+        check_group(group, &format_args!("{path}.group"), report);
     }
     if let Some(kind) = kind {
-        check_kind(kind, &format!("{path}.kind"), report);
+        check_kind(kind, &format_args!("{path}.kind"), report);
     }
-    check_object_name(name, &format!("{path}.name"), report);
+    check_object_name(name, &format_args!("{path}.name"), report);
     if let Some(ns) = namespace {
-        check_namespace(ns, &format!("{path}.namespace"), report);
+        check_namespace(ns, &format_args!("{path}.namespace"), report);
     }
 }
 
@@ -87,7 +88,12 @@ pub(super) fn repeat_of<'a>(
 }
 
 /// A header name: an HTTP token of 1-256 bytes. Returns whether it is valid.
-pub(super) fn check_header_name(name: &str, what: &str, path: &str, report: &mut Report) -> bool {
+pub(super) fn check_header_name(
+    name: &str,
+    what: &str,
+    path: &dyn Display,
+    report: &mut Report,
+) -> bool {
     if name.is_empty() {
         report.error(path, format!("{what} is required"));
         false
@@ -122,7 +128,7 @@ pub(super) fn is_header_value(s: &str) -> bool {
 }
 
 /// `x-kubernetes-list-type: set`: no entry twice.
-pub(super) fn check_set(list: &[String], path: &str, report: &mut Report) {
+pub(super) fn check_set(list: &[String], path: &dyn Display, report: &mut Report) {
     for (i, s) in list.iter().enumerate() {
         if let Some(j) = list[..i].iter().position(|o| o == s) {
             report.error(
@@ -134,7 +140,12 @@ pub(super) fn check_set(list: &[String], path: &str, report: &mut Report) {
 }
 
 /// `!('*' in self && self.size() > 1)`
-pub(super) fn check_wildcard_alone(list: &[String], field: &str, path: &str, report: &mut Report) {
+pub(super) fn check_wildcard_alone(
+    list: &[String],
+    field: &str,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     if list.len() > 1 && list.iter().any(|s| s == "*") {
         report.error(
             path,

@@ -2,6 +2,7 @@
 //! rewrites, CORS, and the raw-JSON `extensionRef` and `externalAuth`.
 
 use serde_json::Value;
+use std::fmt::Display;
 
 use super::fields::{
     HEADER_VALUE_RULE, Repeat, check_backend_object, check_header_name, check_port, check_set,
@@ -48,7 +49,7 @@ const HTTP_FILTERS_AT_MOST_ONCE: [&str; 5] = [
 ];
 const GRPC_FILTERS_AT_MOST_ONCE: [&str; 2] = ["RequestHeaderModifier", "ResponseHeaderModifier"];
 
-fn check_mirror_backend(b: &BackendObjectRef, path: &str, report: &mut Report) {
+fn check_mirror_backend(b: &BackendObjectRef, path: &dyn Display, report: &mut Report) {
     check_backend_object(
         b.group.as_deref(),
         b.kind.as_deref(),
@@ -63,7 +64,7 @@ fn check_mirror_backend(b: &BackendObjectRef, path: &str, report: &mut Report) {
 pub(super) fn check_filter_list(
     filters: &[HttpRouteFilter],
     route: Route,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     check_count(
@@ -74,7 +75,7 @@ pub(super) fn check_filter_list(
         report,
     );
     for (k, f) in filters.iter().enumerate() {
-        check_filter(f, route, &format!("{path}[{k}]"), report);
+        check_filter(f, route, &format_args!("{path}[{k}]"), report);
     }
     let once: &[&str] = match route {
         Route::Http => &HTTP_FILTERS_AT_MOST_ONCE,
@@ -119,7 +120,7 @@ pub(super) fn check_filter_list(
     }
 }
 
-fn check_filter(f: &HttpRouteFilter, route: Route, path: &str, report: &mut Report) {
+fn check_filter(f: &HttpRouteFilter, route: Route, path: &dyn Display, report: &mut Report) {
     let allowed: &[&str] = match route {
         Route::Http => &HTTP_FILTER_TYPES,
         Route::Grpc => &GRPC_FILTER_TYPES,
@@ -163,7 +164,7 @@ fn check_filter(f: &HttpRouteFilter, route: Route, path: &str, report: &mut Repo
         ("ExternalAuth", "externalAuth", f.external_auth.is_some()),
     ];
     for (ty, field, present) in fields {
-        let fpath = format!("{path}.{field}");
+        let fpath = format_args!("{path}.{field}");
         if !allowed.contains(&ty) {
             if present {
                 report.error(
@@ -194,39 +195,39 @@ fn check_filter(f: &HttpRouteFilter, route: Route, path: &str, report: &mut Repo
     }
 
     if let Some(m) = &f.request_header_modifier {
-        check_header_modifier(m, &format!("{path}.requestHeaderModifier"), report);
+        check_header_modifier(m, &format_args!("{path}.requestHeaderModifier"), report);
     }
     if let Some(m) = &f.response_header_modifier {
-        check_header_modifier(m, &format!("{path}.responseHeaderModifier"), report);
+        check_header_modifier(m, &format_args!("{path}.responseHeaderModifier"), report);
     }
     if let Some(m) = &f.request_mirror {
-        check_request_mirror(m, &format!("{path}.requestMirror"), report);
+        check_request_mirror(m, &format_args!("{path}.requestMirror"), report);
     }
     if let Some(v) = &f.extension_ref {
-        check_local_object_ref(v, &format!("{path}.extensionRef"), report);
+        check_local_object_ref(v, &format_args!("{path}.extensionRef"), report);
     }
     if route == Route::Grpc {
         return;
     }
     if let Some(r) = &f.request_redirect {
-        check_request_redirect(r, &format!("{path}.requestRedirect"), report);
+        check_request_redirect(r, &format_args!("{path}.requestRedirect"), report);
     }
     if let Some(r) = &f.url_rewrite {
-        check_url_rewrite(r, &format!("{path}.urlRewrite"), report);
+        check_url_rewrite(r, &format_args!("{path}.urlRewrite"), report);
     }
     if let Some(c) = &f.cors {
-        check_cors(c, &format!("{path}.cors"), report);
+        check_cors(c, &format_args!("{path}.cors"), report);
     }
     if let Some(v) = &f.external_auth {
-        check_external_auth(v, &format!("{path}.externalAuth"), report);
+        check_external_auth(v, &format_args!("{path}.externalAuth"), report);
     }
 }
 
-fn check_header_modifier(m: &HeaderModifier, path: &str, report: &mut Report) {
+fn check_header_modifier(m: &HeaderModifier, path: &dyn Display, report: &mut Report) {
     for (field, list) in [("set", &m.set), ("add", &m.add)] {
-        check_header_list(list, field, &format!("{path}.{field}"), report);
+        check_header_list(list, field, &format_args!("{path}.{field}"), report);
     }
-    let rpath = format!("{path}.remove");
+    let rpath = format_args!("{path}.remove");
     check_count(
         m.remove.len(),
         limit!(MAX_HEADER_MODIFIER_OPS),
@@ -254,7 +255,12 @@ fn check_header_modifier(m: &HeaderModifier, path: &str, report: &mut Report) {
     }
 }
 
-fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: &mut Report) {
+fn check_header_list(
+    list: &[HeaderNameValue],
+    field: &str,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     check_count(
         list.len(),
         limit!(MAX_HEADER_MODIFIER_OPS),
@@ -263,9 +269,9 @@ fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: 
         report,
     );
     for (i, h) in list.iter().enumerate() {
-        let p = format!("{path}[{i}]");
+        let p = format_args!("{path}[{i}]");
         let name = h.name.as_str();
-        if check_header_name(name, "header name", &format!("{p}.name"), report) {
+        if check_header_name(name, "header name", &format_args!("{p}.name"), report) {
             match repeat_of(list[..i].iter().map(|o| o.name.as_str()), name, true) {
                 Some(Repeat::Same(j)) => report.error(
                     format!("{p}.name"),
@@ -285,7 +291,7 @@ fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: 
                 None => {}
             }
         }
-        let vpath = format!("{p}.value");
+        let vpath = format_args!("{p}.value");
         let value = h.value.as_str();
         if value.is_empty() {
             report.error(vpath, "header value is required");
@@ -306,9 +312,9 @@ fn check_header_list(list: &[HeaderNameValue], field: &str, path: &str, report: 
     }
 }
 
-fn check_request_mirror(m: &RequestMirror, path: &str, report: &mut Report) {
+fn check_request_mirror(m: &RequestMirror, path: &dyn Display, report: &mut Report) {
     match &m.backend_ref {
-        Some(b) => check_mirror_backend(b, &format!("{path}.backendRef"), report),
+        Some(b) => check_mirror_backend(b, &format_args!("{path}.backendRef"), report),
         None => report.error(
             format!("{path}.backendRef"),
             "backendRef is required: it names where the copies go",
@@ -323,7 +329,7 @@ fn check_request_mirror(m: &RequestMirror, path: &str, report: &mut Report) {
         );
     }
     if let Some(fraction) = &m.fraction {
-        check_fraction(fraction, &format!("{path}.fraction"), report);
+        check_fraction(fraction, &format_args!("{path}.fraction"), report);
     }
     if m.percent.is_some() && m.fraction.is_some() {
         report.error(
@@ -333,7 +339,7 @@ fn check_request_mirror(m: &RequestMirror, path: &str, report: &mut Report) {
     }
 }
 
-fn check_fraction(f: &Fraction, path: &str, report: &mut Report) {
+fn check_fraction(f: &Fraction, path: &dyn Display, report: &mut Report) {
     let denominator = f.denominator.unwrap_or(100);
     if denominator < 1 {
         report.error(
@@ -358,7 +364,7 @@ fn check_fraction(f: &Fraction, path: &str, report: &mut Report) {
     }
 }
 
-fn check_request_redirect(r: &RequestRedirect, path: &str, report: &mut Report) {
+fn check_request_redirect(r: &RequestRedirect, path: &dyn Display, report: &mut Report) {
     if let Some(scheme) = &r.scheme
         && !matches!(scheme.as_str(), "http" | "https")
     {
@@ -368,13 +374,18 @@ fn check_request_redirect(r: &RequestRedirect, path: &str, report: &mut Report) 
         );
     }
     if let Some(h) = &r.hostname {
-        check_precise_hostname(h, "redirect hostname", &format!("{path}.hostname"), report);
+        check_precise_hostname(
+            h,
+            "redirect hostname",
+            &format_args!("{path}.hostname"),
+            report,
+        );
     }
     if let Some(m) = &r.path {
-        check_path_modifier(m, &format!("{path}.path"), report);
+        check_path_modifier(m, &format_args!("{path}.path"), report);
     }
     if let Some(port) = r.port {
-        check_port(port, &format!("{path}.port"), report);
+        check_port(port, &format_args!("{path}.port"), report);
     }
     if let Some(code) = r.status_code
         && !REDIRECT_CODES.contains(&code)
@@ -386,26 +397,31 @@ fn check_request_redirect(r: &RequestRedirect, path: &str, report: &mut Report) 
     }
 }
 
-fn check_url_rewrite(r: &UrlRewrite, path: &str, report: &mut Report) {
+fn check_url_rewrite(r: &UrlRewrite, path: &dyn Display, report: &mut Report) {
     if let Some(h) = &r.hostname {
-        check_precise_hostname(h, "rewrite hostname", &format!("{path}.hostname"), report);
+        check_precise_hostname(
+            h,
+            "rewrite hostname",
+            &format_args!("{path}.hostname"),
+            report,
+        );
     }
     if let Some(m) = &r.path {
-        check_path_modifier(m, &format!("{path}.path"), report);
+        check_path_modifier(m, &format_args!("{path}.path"), report);
     }
 }
 
-fn check_path_modifier(m: &PathModifier, path: &str, report: &mut Report) {
-    let tpath = format!("{path}.type");
+fn check_path_modifier(m: &PathModifier, path: &dyn Display, report: &mut Report) {
+    let tpath = format_args!("{path}.type");
     let kind = m.kind.as_deref();
     match kind {
         None => report.error(
-            &tpath,
+            tpath,
             "path modifier type is required; ReplaceFullPath or ReplacePrefixMatch",
         ),
         Some("ReplaceFullPath" | "ReplacePrefixMatch") => {}
         Some(k) => report.error(
-            &tpath,
+            tpath,
             format!("path modifier type {k:?} is not ReplaceFullPath or ReplacePrefixMatch"),
         ),
     }
@@ -435,17 +451,17 @@ fn check_path_modifier(m: &PathModifier, path: &str, report: &mut Report) {
         }
         let Some(k) = kind else { continue };
         if k == ty && value.is_none() {
-            report.error(&tpath, format!("type {ty} needs {field}, which is missing"));
+            report.error(tpath, format!("type {ty} needs {field}, which is missing"));
         } else if k != ty && value.is_some() {
             report.error(
-                &tpath,
+                tpath,
                 format!("type is {k} but {field} is set; {field} needs type {ty}"),
             );
         }
     }
 }
 
-fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
+fn check_cors(c: &CorsFilter, path: &dyn Display, report: &mut Report) {
     let origins = format!("{path}.allowOrigins");
     check_count(
         c.allow_origins.len(),
@@ -499,14 +515,14 @@ fn check_cors(c: &CorsFilter, path: &str, report: &mut Report) {
         ("allowHeaders", &c.allow_headers, true),
         ("exposeHeaders", &c.expose_headers, false),
     ] {
-        let p = format!("{path}.{field}");
+        let p = format_args!("{path}.{field}");
         check_count(list.len(), limit!(MAX_CORS_ITEMS), field, &p, report);
         check_set(list, &p, report);
         if wildcard {
             check_wildcard_alone(list, field, &p, report);
         }
         for (i, h) in list.iter().enumerate() {
-            check_header_name(h, "header name", &format!("{p}[{i}]"), report);
+            check_header_name(h, "header name", &format_args!("{p}[{i}]"), report);
         }
     }
 
@@ -554,12 +570,12 @@ pub(super) fn is_cors_origin(o: &str) -> bool {
 
 /// `extensionRef` (a `LocalObjectReference`): `group` (may be empty), `kind` and `name`, all
 /// required.
-fn check_local_object_ref(v: &Value, path: &str, report: &mut Report) {
+fn check_local_object_ref(v: &Value, path: &dyn Display, report: &mut Report) {
     check_raw_ref(v, Namespaced::No, &["group", "kind"], path, report);
 }
 
 /// `externalAuth` (experimental): protocol, backend, and the protocol's own settings.
-fn check_external_auth(v: &Value, path: &str, report: &mut Report) {
+fn check_external_auth(v: &Value, path: &dyn Display, report: &mut Report) {
     let Some(map) = raw_object(
         v,
         &["protocol", "backendRef", "grpc", "http", "forwardBody"],
@@ -585,11 +601,11 @@ fn check_external_auth(v: &Value, path: &str, report: &mut Report) {
             format!("{path}.backendRef"),
             "backendRef is required: it names the authorization service",
         ),
-        Some(b) => check_raw_backend_ref(b, &format!("{path}.backendRef"), report),
+        Some(b) => check_raw_backend_ref(b, &format_args!("{path}.backendRef"), report),
     }
     let grpc = raw_field(map, "grpc");
     if let Some(g) = grpc {
-        let gpath = format!("{path}.grpc");
+        let gpath = format_args!("{path}.grpc");
         if let Some(g) = raw_object(g, &["allowedHeaders"], &gpath, report) {
             check_raw_string_set(
                 g,
@@ -602,7 +618,7 @@ fn check_external_auth(v: &Value, path: &str, report: &mut Report) {
     }
     let http = raw_field(map, "http");
     if let Some(h) = http {
-        let hpath = format!("{path}.http");
+        let hpath = format_args!("{path}.http");
         if let Some(h) = raw_object(
             h,
             &["path", "allowedHeaders", "allowedResponseHeaders"],
@@ -648,7 +664,7 @@ fn check_external_auth(v: &Value, path: &str, report: &mut Report) {
         }
     }
     if let Some(fb) = raw_field(map, "forwardBody") {
-        let fpath = format!("{path}.forwardBody");
+        let fpath = format_args!("{path}.forwardBody");
         if let Some(fb) = raw_object(fb, &["maxSize"], &fpath, report)
             && let Some(size) = raw_int(fb, "maxSize", &fpath, report)
             && size < 0
@@ -678,7 +694,7 @@ fn check_external_auth(v: &Value, path: &str, report: &mut Report) {
 }
 
 /// A backend reference kept as raw JSON (as in `externalAuth`).
-fn check_raw_backend_ref(v: &Value, path: &str, report: &mut Report) {
+fn check_raw_backend_ref(v: &Value, path: &dyn Display, report: &mut Report) {
     let Some(map) = raw_object(
         v,
         &["group", "kind", "name", "namespace", "port"],

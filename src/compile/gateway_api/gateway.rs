@@ -2,6 +2,7 @@
 //! addresses, and the raw-JSON `allowedListeners`, `infrastructure` and `tls`.
 
 use serde_json::Value;
+use std::fmt::Display;
 
 use super::fields::check_port;
 use super::raw::{Namespaced, check_raw_ref, json_type, raw_field, raw_int, raw_object, raw_str};
@@ -41,11 +42,11 @@ pub(crate) fn validate_gateway(spec: &GatewaySpec, report: &mut Report) {
         spec.listeners.len(),
         limit!(MAX_LISTENERS),
         "listeners",
-        "spec.listeners",
+        &"spec.listeners",
         report,
     );
     for (i, l) in spec.listeners.iter().enumerate() {
-        check_listener(l, &format!("spec.listeners[{i}]"), report);
+        check_listener(l, &format_args!("spec.listeners[{i}]"), report);
     }
     for j in 1..spec.listeners.len() {
         let b = &spec.listeners[j];
@@ -87,13 +88,13 @@ pub(crate) fn validate_gateway(spec: &GatewaySpec, report: &mut Report) {
     check_addresses(&spec.addresses, report);
 
     if let Some(v) = &spec.allowed_listeners {
-        check_allowed_listeners(v, "spec.allowedListeners", report);
+        check_allowed_listeners(v, &"spec.allowedListeners", report);
     }
     if let Some(v) = &spec.infrastructure {
-        check_infrastructure(v, "spec.infrastructure", report);
+        check_infrastructure(v, &"spec.infrastructure", report);
     }
     if let Some(v) = &spec.tls {
-        check_gateway_tls(v, "spec.tls", report);
+        check_gateway_tls(v, &"spec.tls", report);
     }
     if spec.backend_tls.is_some() {
         report.error(
@@ -112,17 +113,17 @@ pub(crate) fn validate_gateway(spec: &GatewaySpec, report: &mut Report) {
     }
 }
 
-fn check_listener(l: &Listener, path: &str, report: &mut Report) {
+fn check_listener(l: &Listener, path: &dyn Display, report: &mut Report) {
     match l.name.as_deref() {
         None => report.error(
             format!("{path}.name"),
             "listener name is required: routes attach to it by sectionName",
         ),
-        Some(name) => check_subdomain(name, "listener name", &format!("{path}.name"), report),
+        Some(name) => check_subdomain(name, "listener name", &format_args!("{path}.name"), report),
     }
     match l.port {
         None => report.error(format!("{path}.port"), "port is required"),
-        Some(port) => check_port(port, &format!("{path}.port"), report),
+        Some(port) => check_port(port, &format_args!("{path}.port"), report),
     }
     let protocol = l.protocol.as_deref();
     match protocol {
@@ -141,7 +142,7 @@ fn check_listener(l: &Listener, path: &str, report: &mut Report) {
     }
     let protocol = protocol.unwrap_or_default();
     if let Some(h) = &l.hostname {
-        check_hostname(h, &format!("{path}.hostname"), report);
+        check_hostname(h, &format_args!("{path}.hostname"), report);
         if matches!(protocol, "TCP" | "UDP") && !h.is_empty() {
             report.error(
                 format!("{path}.hostname"),
@@ -159,7 +160,7 @@ fn check_listener(l: &Listener, path: &str, report: &mut Report) {
                     ),
                 );
             }
-            check_listener_tls(tls, protocol, &format!("{path}.tls"), report);
+            check_listener_tls(tls, protocol, &format_args!("{path}.tls"), report);
         }
         None if protocol == "TLS" => report.error(
             format!("{path}.tls"),
@@ -174,21 +175,21 @@ fn check_listener(l: &Listener, path: &str, report: &mut Report) {
         None => {}
     }
     if let Some(ar) = &l.allowed_routes {
-        check_allowed_routes(ar, &format!("{path}.allowedRoutes"), report);
+        check_allowed_routes(ar, &format_args!("{path}.allowedRoutes"), report);
     }
 }
 
-fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mut Report) {
+fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &dyn Display, report: &mut Report) {
     let mode = tls.mode.as_deref().unwrap_or("Terminate");
-    let mpath = format!("{path}.mode");
+    let mpath = format_args!("{path}.mode");
     if !matches!(mode, "Terminate" | "Passthrough") {
         report.error(
-            &mpath,
+            mpath,
             format!("tls mode {mode:?} is not Terminate or Passthrough"),
         );
     } else if protocol == "HTTPS" && mode != "Terminate" {
         report.error(
-            &mpath,
+            mpath,
             format!(
                 "tls mode {mode} is not allowed for protocol HTTPS, which terminates TLS; use \
                  Terminate, or protocol TLS to pass connections through"
@@ -208,7 +209,7 @@ fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mu
             "tls mode Terminate needs certificateRefs or options to find a certificate",
         );
     }
-    let cpath = format!("{path}.certificateRefs");
+    let cpath = format_args!("{path}.certificateRefs");
     check_count(
         tls.certificate_refs.len(),
         limit!(MAX_CERTIFICATE_REFS),
@@ -217,13 +218,19 @@ fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mu
         report,
     );
     for (i, r) in tls.certificate_refs.iter().enumerate() {
-        check_raw_ref(r, Namespaced::Yes, &[], &format!("{cpath}[{i}]"), report);
+        check_raw_ref(
+            r,
+            Namespaced::Yes,
+            &[],
+            &format_args!("{cpath}[{i}]"),
+            report,
+        );
     }
     check_count(
         tls.options.len(),
         limit!(MAX_TLS_OPTIONS),
         "tls options",
-        &format!("{path}.options"),
+        &format_args!("{path}.options"),
         report,
     );
     for (key, value) in &tls.options {
@@ -239,7 +246,7 @@ fn check_listener_tls(tls: &ListenerTls, protocol: &str, path: &str, report: &mu
     }
 }
 
-fn check_allowed_routes(ar: &AllowedRoutes, path: &str, report: &mut Report) {
+fn check_allowed_routes(ar: &AllowedRoutes, path: &dyn Display, report: &mut Report) {
     if let Some(from) = ar.namespaces.as_ref().and_then(|n| n.from.as_deref())
         && !matches!(from, "All" | "Selector" | "Same")
     {
@@ -248,7 +255,7 @@ fn check_allowed_routes(ar: &AllowedRoutes, path: &str, report: &mut Report) {
             format!("namespaces.from {from:?} is not All, Selector or Same"),
         );
     }
-    let kpath = format!("{path}.kinds");
+    let kpath = format_args!("{path}.kinds");
     check_count(
         ar.kinds.len(),
         limit!(MAX_ROUTE_KINDS),
@@ -257,26 +264,26 @@ fn check_allowed_routes(ar: &AllowedRoutes, path: &str, report: &mut Report) {
         report,
     );
     for (i, k) in ar.kinds.iter().enumerate() {
-        let p = format!("{kpath}[{i}]");
+        let p = format_args!("{kpath}[{i}]");
         if let Some(group) = &k.group {
-            check_group(group, &format!("{p}.group"), report);
+            check_group(group, &format_args!("{p}.group"), report);
         }
         match &k.kind {
-            Some(kind) => check_kind(kind, &format!("{p}.kind"), report),
+            Some(kind) => check_kind(kind, &format_args!("{p}.kind"), report),
             None => report.error(format!("{p}.kind"), "kind is required"),
         }
     }
 }
 
 /// `allowedListeners` (experimental): only `namespaces.from` has rules beyond its shape.
-fn check_allowed_listeners(v: &Value, path: &str, report: &mut Report) {
+fn check_allowed_listeners(v: &Value, path: &dyn Display, report: &mut Report) {
     let Some(map) = raw_object(v, &["namespaces"], path, report) else {
         return;
     };
     let Some(ns) = raw_field(map, "namespaces") else {
         return;
     };
-    let npath = format!("{path}.namespaces");
+    let npath = format_args!("{path}.namespaces");
     let Some(ns) = raw_object(ns, &["from", "selector"], &npath, report) else {
         return;
     };
@@ -291,7 +298,7 @@ fn check_allowed_listeners(v: &Value, path: &str, report: &mut Report) {
 }
 
 /// `infrastructure`: labels and annotations for generated resources, and a parameters reference.
-fn check_infrastructure(v: &Value, path: &str, report: &mut Report) {
+fn check_infrastructure(v: &Value, path: &dyn Display, report: &mut Report) {
     let Some(map) = raw_object(v, &["labels", "annotations", "parametersRef"], path, report) else {
         return;
     };
@@ -300,7 +307,7 @@ fn check_infrastructure(v: &Value, path: &str, report: &mut Report) {
         let Some(m) = raw_field(map, field) else {
             continue;
         };
-        let fpath = format!("{path}.{field}");
+        let fpath = format_args!("{path}.{field}");
         let Some(m) = m.as_object() else {
             report.error(
                 fpath,
@@ -316,10 +323,10 @@ fn check_infrastructure(v: &Value, path: &str, report: &mut Report) {
             report,
         );
         for (key, value) in m {
-            let kpath = format!("{fpath}[{key}]");
+            let kpath = format_args!("{fpath}[{key}]");
             if !is_label_key(key) {
                 report.error(
-                    &kpath,
+                    kpath,
                     format!(
                         "key {key:?} is not valid; use an optional lower-case DNS prefix (under \
                          253 bytes) and '/', then 1-63 letters, digits, '-', '_' or '.', starting \
@@ -358,7 +365,7 @@ fn check_infrastructure(v: &Value, path: &str, report: &mut Report) {
             r,
             Namespaced::No,
             &["group", "kind"],
-            &format!("{path}.parametersRef"),
+            &format_args!("{path}.parametersRef"),
             report,
         );
     }
@@ -366,12 +373,12 @@ fn check_infrastructure(v: &Value, path: &str, report: &mut Report) {
 
 /// Gateway-level `tls`: client certificate validation (per port or by default) and the client
 /// certificate the Gateway presents to backends.
-fn check_gateway_tls(v: &Value, path: &str, report: &mut Report) {
+fn check_gateway_tls(v: &Value, path: &dyn Display, report: &mut Report) {
     let Some(map) = raw_object(v, &["frontend", "backend"], path, report) else {
         return;
     };
     if let Some(b) = raw_field(map, "backend") {
-        let bpath = format!("{path}.backend");
+        let bpath = format_args!("{path}.backend");
         if let Some(b) = raw_object(b, &["clientCertificateRef"], &bpath, report)
             && let Some(r) = raw_field(b, "clientCertificateRef")
         {
@@ -379,7 +386,7 @@ fn check_gateway_tls(v: &Value, path: &str, report: &mut Report) {
                 r,
                 Namespaced::Yes,
                 &[],
-                &format!("{bpath}.clientCertificateRef"),
+                &format_args!("{bpath}.clientCertificateRef"),
                 report,
             );
         }
@@ -387,18 +394,18 @@ fn check_gateway_tls(v: &Value, path: &str, report: &mut Report) {
     let Some(f) = raw_field(map, "frontend") else {
         return;
     };
-    let fpath = format!("{path}.frontend");
+    let fpath = format_args!("{path}.frontend");
     let Some(f) = raw_object(f, &["default", "perPort"], &fpath, report) else {
         return;
     };
     match raw_field(f, "default") {
         None => report.error(format!("{fpath}.default"), "default is required"),
-        Some(d) => check_tls_validation_holder(d, &format!("{fpath}.default"), report),
+        Some(d) => check_tls_validation_holder(d, &format_args!("{fpath}.default"), report),
     }
     let Some(per_port) = raw_field(f, "perPort") else {
         return;
     };
-    let ppath = format!("{fpath}.perPort");
+    let ppath = format_args!("{fpath}.perPort");
     let Some(per_port) = per_port.as_array() else {
         report.error(
             ppath,
@@ -415,14 +422,14 @@ fn check_gateway_tls(v: &Value, path: &str, report: &mut Report) {
     );
     let mut ports: Vec<i64> = Vec::new();
     for (i, entry) in per_port.iter().enumerate() {
-        let epath = format!("{ppath}[{i}]");
+        let epath = format_args!("{ppath}[{i}]");
         let Some(entry) = raw_object(entry, &["port", "tls"], &epath, report) else {
             continue;
         };
         match raw_int(entry, "port", &epath, report) {
             None => report.error(format!("{epath}.port"), "port is required"),
             Some(port) => {
-                check_port(port, &format!("{epath}.port"), report);
+                check_port(port, &format_args!("{epath}.port"), report);
                 if let Some(j) = ports.iter().position(|&p| p == port) {
                     report.error(
                         format!("{epath}.port"),
@@ -437,20 +444,20 @@ fn check_gateway_tls(v: &Value, path: &str, report: &mut Report) {
         }
         match raw_field(entry, "tls") {
             None => report.error(format!("{epath}.tls"), "tls is required"),
-            Some(t) => check_tls_validation_holder(t, &format!("{epath}.tls"), report),
+            Some(t) => check_tls_validation_holder(t, &format_args!("{epath}.tls"), report),
         }
     }
 }
 
 /// An object holding an optional `validation`: CA certificates (1-16, required) and a mode.
-fn check_tls_validation_holder(v: &Value, path: &str, report: &mut Report) {
+fn check_tls_validation_holder(v: &Value, path: &dyn Display, report: &mut Report) {
     let Some(map) = raw_object(v, &["validation"], path, report) else {
         return;
     };
     let Some(val) = raw_field(map, "validation") else {
         return;
     };
-    let vpath = format!("{path}.validation");
+    let vpath = format_args!("{path}.validation");
     let Some(val) = raw_object(val, &["caCertificateRefs", "mode"], &vpath, report) else {
         return;
     };
@@ -462,7 +469,7 @@ fn check_tls_validation_holder(v: &Value, path: &str, report: &mut Report) {
             format!("validation mode {mode:?} is not AllowValidOnly or AllowInsecureFallback"),
         );
     }
-    let cpath = format!("{vpath}.caCertificateRefs");
+    let cpath = format_args!("{vpath}.caCertificateRefs");
     let refs = raw_field(val, "caCertificateRefs").and_then(Value::as_array);
     match refs {
         None => report.error(
@@ -486,7 +493,7 @@ fn check_tls_validation_holder(v: &Value, path: &str, report: &mut Report) {
                     r,
                     Namespaced::Yes,
                     &["group", "kind"],
-                    &format!("{cpath}[{i}]"),
+                    &format_args!("{cpath}[{i}]"),
                     report,
                 );
             }
@@ -499,11 +506,11 @@ fn check_addresses(addresses: &[GatewayAddress], report: &mut Report) {
         addresses.len(),
         limit!(MAX_ADDRESSES),
         "addresses",
-        "spec.addresses",
+        &"spec.addresses",
         report,
     );
     for (i, a) in addresses.iter().enumerate() {
-        let path = format!("spec.addresses[{i}]");
+        let path = format_args!("spec.addresses[{i}]");
         let kind = a.kind.as_deref().unwrap_or("IPAddress");
         if kind.is_empty() || kind.len() > MAX_NAME_LEN || !is_address_type(kind) {
             report.error(
@@ -517,10 +524,10 @@ fn check_addresses(addresses: &[GatewayAddress], report: &mut Report) {
         let Some(value) = a.value.as_deref() else {
             continue;
         };
-        let vpath = format!("{path}.value");
+        let vpath = format_args!("{path}.value");
         if value.len() > MAX_NAME_LEN {
             report.error(
-                &vpath,
+                vpath,
                 format!(
                     "address of {} bytes is longer than the limit of {MAX_NAME_LEN} (limits::MAX_NAME_LEN)",
                     value.len()
@@ -530,11 +537,11 @@ fn check_addresses(addresses: &[GatewayAddress], report: &mut Report) {
         }
         match kind {
             "IPAddress" if value.parse::<std::net::IpAddr>().is_err() => report.error(
-                &vpath,
+                vpath,
                 format!("address {value:?} is not an IPv4 or IPv6 address (type IPAddress)"),
             ),
             "Hostname" if !value.is_empty() && !is_route_hostname(value) => report.error(
-                &vpath,
+                vpath,
                 format!(
                     "address {value:?} is not a valid host name (type Hostname); {HOSTNAME_RULE}"
                 ),
@@ -545,7 +552,7 @@ fn check_addresses(addresses: &[GatewayAddress], report: &mut Report) {
                         && o.value.as_deref() == Some(value)
                 }) {
                     report.error(
-                        &vpath,
+                        vpath,
                         format!(
                             "address {value:?} is already listed at addresses[{j}]; {kind} values \
                              must be unique"

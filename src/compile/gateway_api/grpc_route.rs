@@ -6,6 +6,7 @@ use super::route::{
 use crate::compile::report::Report;
 use crate::config::gateway_api::{GrpcMethodMatch, GrpcRouteMatch, GrpcRouteSpec};
 use crate::limits::MAX_ROUTE_PATH_LEN;
+use std::fmt::Display;
 
 /// Validates a `GRPCRoute` spec, recording every error and warning in `report` with paths that
 /// start at `spec`.
@@ -19,24 +20,24 @@ impl RouteMatch for GrpcRouteMatch {
     const ROUTE: Route = Route::Grpc;
     const DEFAULT_MATCH: bool = false;
 
-    fn check(&self, path: &str, report: &mut Report) {
+    fn check(&self, path: &dyn Display, report: &mut Report) {
         check_grpc_match(self, path, report);
     }
 }
 
-fn check_grpc_match(m: &GrpcRouteMatch, path: &str, report: &mut Report) {
+fn check_grpc_match(m: &GrpcRouteMatch, path: &dyn Display, report: &mut Report) {
     if let Some(method) = &m.method {
-        check_grpc_method(method, &format!("{path}.method"), report);
+        check_grpc_method(method, &format_args!("{path}.method"), report);
     }
     check_name_value_matches(
         &m.headers,
         Matched::GrpcHeader,
-        &format!("{path}.headers"),
+        &format_args!("{path}.headers"),
         report,
     );
 }
 
-fn check_grpc_method(m: &GrpcMethodMatch, path: &str, report: &mut Report) {
+fn check_grpc_method(m: &GrpcMethodMatch, path: &dyn Display, report: &mut Report) {
     let kind = m.kind.as_deref().unwrap_or("Exact");
     if !matches!(kind, "Exact" | "RegularExpression") {
         report.error(
@@ -60,7 +61,7 @@ fn check_grpc_method(m: &GrpcMethodMatch, path: &str, report: &mut Report) {
     ];
     for (field, value, valid) in fields {
         let Some(value) = value else { continue };
-        let fpath = format!("{path}.{field}");
+        let fpath = format_args!("{path}.{field}");
         if value.len() > MAX_ROUTE_PATH_LEN {
             report.error(
                 fpath,

@@ -7,6 +7,7 @@ use super::route::{
 use crate::compile::report::Report;
 use crate::config::gateway_api::{HttpPathMatch, HttpRouteMatch, HttpRouteSpec};
 use crate::limits::MAX_ROUTE_PATH_LEN;
+use std::fmt::Display;
 
 pub(super) const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -26,11 +27,11 @@ impl RouteMatch for HttpRouteMatch {
     const ROUTE: Route = Route::Http;
     const DEFAULT_MATCH: bool = true;
 
-    fn check(&self, path: &str, report: &mut Report) {
+    fn check(&self, path: &dyn Display, report: &mut Report) {
         check_http_match(self, path, report);
     }
 
-    fn check_rule(rule: &RuleParts<'_, Self>, path: &str, report: &mut Report) {
+    fn check_rule(rule: &RuleParts<'_, Self>, path: &dyn Display, report: &mut Report) {
         check_redirect_without_backends(rule, path, report);
         check_replace_prefix_match(rule, path, report);
     }
@@ -39,7 +40,7 @@ impl RouteMatch for HttpRouteMatch {
 /// A redirect answers the request itself: it has no use for backends.
 fn check_redirect_without_backends(
     rule: &RuleParts<'_, HttpRouteMatch>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     if !rule.backends.is_empty() {
@@ -61,7 +62,7 @@ fn check_redirect_without_backends(
 /// `ReplacePrefixMatch` needs exactly one match, on a path prefix (defaults applied).
 fn check_replace_prefix_match(
     rule: &RuleParts<'_, HttpRouteMatch>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     let filters = rule
@@ -123,20 +124,20 @@ fn single_prefix_match_problem(matches: &[HttpRouteMatch]) -> Option<String> {
     }
 }
 
-fn check_http_match(m: &HttpRouteMatch, path: &str, report: &mut Report) {
+fn check_http_match(m: &HttpRouteMatch, path: &dyn Display, report: &mut Report) {
     if let Some(p) = &m.path {
-        check_path_match(p, &format!("{path}.path"), report);
+        check_path_match(p, &format_args!("{path}.path"), report);
     }
     check_name_value_matches(
         &m.headers,
         Matched::HttpHeader,
-        &format!("{path}.headers"),
+        &format_args!("{path}.headers"),
         report,
     );
     check_name_value_matches(
         &m.query_params,
         Matched::QueryParam,
-        &format!("{path}.queryParams"),
+        &format_args!("{path}.queryParams"),
         report,
     );
     if let Some(method) = &m.method
@@ -149,10 +150,10 @@ fn check_http_match(m: &HttpRouteMatch, path: &str, report: &mut Report) {
     }
 }
 
-fn check_path_match(p: &HttpPathMatch, path: &str, report: &mut Report) {
+fn check_path_match(p: &HttpPathMatch, path: &dyn Display, report: &mut Report) {
     let kind = p.kind.as_deref().unwrap_or("PathPrefix");
     let value = p.value.as_deref().unwrap_or("/");
-    let vpath = format!("{path}.value");
+    let vpath = format_args!("{path}.value");
     if !matches!(kind, "Exact" | "PathPrefix" | "RegularExpression") {
         report.error(
             format!("{path}.type"),
@@ -161,7 +162,7 @@ fn check_path_match(p: &HttpPathMatch, path: &str, report: &mut Report) {
     }
     if value.len() > MAX_ROUTE_PATH_LEN {
         report.error(
-            &vpath,
+            vpath,
             format!(
                 "path of {} bytes is longer than the limit of {MAX_ROUTE_PATH_LEN} (limits::MAX_ROUTE_PATH_LEN)",
                 value.len()
@@ -169,11 +170,11 @@ fn check_path_match(p: &HttpPathMatch, path: &str, report: &mut Report) {
         );
     } else if kind == "RegularExpression" {
         if let Err(message) = report.check_regex(value) {
-            report.error(&vpath, message);
+            report.error(vpath, message);
         }
     } else if matches!(kind, "Exact" | "PathPrefix") {
         for problem in path_value_problems(value) {
-            report.error(&vpath, format!("path {value:?} of type {kind} {problem}"));
+            report.error(vpath, format!("path {value:?} of type {kind} {problem}"));
         }
     }
 }

@@ -52,17 +52,22 @@ pub(crate) fn validate_l4_route(
         report,
     );
     for (i, rule) in rules.iter().enumerate() {
-        let path = format!("spec.rules[{i}].backendRefs");
+        let path = format_args!("spec.rules[{i}].backendRefs");
         match rule.backend_refs.len() {
-            0 => report.error(&path, "a rule needs at least one backendRef (minItems 1)"),
+            0 => report.error(path, "a rule needs at least one backendRef (minItems 1)"),
             n if n > MAX_L4_BACKENDS => report.error(
-                &path,
+                path,
                 format!("{n} backendRefs exceed the limit of {MAX_L4_BACKENDS} (maxItems)"),
             ),
             _ => {}
         }
         for (j, b) in rule.backend_refs.iter().enumerate() {
-            check_backend_ref(&http_view(b), Kind::Http, &format!("{path}[{j}]"), report);
+            check_backend_ref(
+                &http_view(b),
+                Kind::Http,
+                &format_args!("{path}[{j}]"),
+                report,
+            );
         }
     }
 }
@@ -212,7 +217,7 @@ fn lower_rule(
             destination: backend(
                 &BackendRef::from(b),
                 rc,
-                &format!("{path}.backendRefs[{j}]"),
+                &format_args!("{path}.backendRefs[{j}]"),
                 report,
             ),
             weight: b.weight.unwrap_or(1).clamp(0, 1_000_000) as u32,

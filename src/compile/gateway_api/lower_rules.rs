@@ -2,6 +2,7 @@
 //! the filters as an action, and backendRefs as destinations.
 
 use std::cmp::Reverse;
+use std::fmt::Display;
 
 use crate::action::{
     Action, Cors, Destination, DirectResponse, Forward, HeaderEdits, HeaderOps, Mirror,
@@ -50,7 +51,12 @@ fn match_specificity(
     )
 }
 
-fn str_match(kind: Option<&str>, value: &str, path: &str, report: &mut Report) -> Option<StrMatch> {
+fn str_match(
+    kind: Option<&str>,
+    value: &str,
+    path: &dyn Display,
+    report: &mut Report,
+) -> Option<StrMatch> {
     match kind.unwrap_or("Exact") {
         "RegularExpression" => report
             .regex(value, format_args!("{path}.value"))
@@ -63,7 +69,7 @@ fn str_match(kind: Option<&str>, value: &str, path: &str, report: &mut Report) -
 /// with where it is written (`headers[2]`), for explanations.
 fn header_matches(
     list: &[NameValueMatch],
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> (Vec<HeaderMatch>, Vec<Box<str>>) {
     let mut out: Vec<HeaderMatch> = Vec::new();
@@ -79,7 +85,7 @@ fn header_matches(
         if let Some(value) = str_match(
             h.kind.as_deref(),
             &h.value,
-            &format!("{path}.headers[{i}]"),
+            &format_args!("{path}.headers[{i}]"),
             report,
         ) {
             out.push(HeaderMatch {
@@ -108,7 +114,7 @@ pub(super) fn lower_rules<'a, M: Default + 'a>(
     let mut keyed = Vec::new();
     let implicit = M::default();
     for (i, r) in rules_of.enumerate() {
-        let path = format!("spec.rules[{i}]");
+        let path = format_args!("spec.rules[{i}]");
         let name: Box<str> = r.name.unwrap_or("").into();
         let matches: Vec<&M> = if r.matches.is_empty() {
             vec![&implicit]
@@ -168,7 +174,7 @@ pub(super) fn lower_http_match(
             }
         }
     };
-    let (headers, header_fields) = header_matches(&m.headers, mpath, report);
+    let (headers, header_fields) = header_matches(&m.headers, &mpath, report);
     let mut query: Vec<QueryMatch> = Vec::new();
     for (k, q) in m.query_params.iter().enumerate() {
         if query.iter().any(|x| *x.key == *q.name) {
@@ -177,7 +183,7 @@ pub(super) fn lower_http_match(
         let value = str_match(
             q.kind.as_deref(),
             &q.value,
-            &format!("{mpath}.queryParams[{k}]"),
+            &format_args!("{mpath}.queryParams[{k}]"),
             report,
         );
         query.push(QueryMatch {
@@ -246,7 +252,7 @@ pub(super) fn lower_grpc_match(
             }),
         }
     };
-    let (headers, header_fields) = header_matches(&m.headers, mpath, report);
+    let (headers, header_fields) = header_matches(&m.headers, &mpath, report);
     // GRPCRoute precedence: characters of the service, then of the method, then header
     // matches (not the kind of match).
     let (slen, mlen) = (svc.map_or(0, str::len), method.map_or(0, str::len));
@@ -270,8 +276,12 @@ pub(super) fn lower_grpc_match(
 
 /// Where a block is written: its `matches[j]`, or the rule itself when the rule has no
 /// matches (the block then stands for the implicit match of every request).
-fn block_path(rule_path: &str, match_path: &str, implicit: bool) -> Box<str> {
-    if implicit { rule_path } else { match_path }.into()
+fn block_path(rule_path: &dyn Display, match_path: &str, implicit: bool) -> Box<str> {
+    if implicit {
+        rule_path.to_string().into()
+    } else {
+        match_path.into()
+    }
 }
 
 /// Header modifier lists; of names that differ only in case, the first entry wins (the
@@ -318,7 +328,7 @@ fn lower_action(
     timeouts: Option<&crate::config::gateway_api::HttpRouteTimeouts>,
     retry: Option<&crate::config::gateway_api::HttpRouteRetry>,
     rc: &RouteCtx<'_>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> Action {
     let filtered = match lower_filters(filters, rc, path, report) {
@@ -408,7 +418,7 @@ struct Filtered {
 fn lower_filters(
     filters: &[HttpRouteFilter],
     rc: &RouteCtx<'_>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> Result<Filtered, Box<Action>> {
     let mut out = Filtered::default();
@@ -427,7 +437,7 @@ fn lower_filters(
             }
             "CORS" => {
                 if let Some(c) = &f.cors {
-                    out.cors = Some(cors(c, &format!("{fpath}.cors"), report));
+                    out.cors = Some(cors(c, &format_args!("{fpath}.cors"), report));
                 }
             }
             other => {
@@ -501,7 +511,7 @@ fn mirror(
     let destination = backend(
         &BackendRef::from(b),
         rc,
-        &format!("{fpath}.requestMirror.backendRef"),
+        &format_args!("{fpath}.requestMirror.backendRef"),
         report,
     );
     // The specification: an invalid mirror backend is dropped, not configured.
@@ -519,13 +529,17 @@ const CORS_DEFAULT_MAX_AGE: i64 = 5;
 /// per [`cors_origin`], credentials only when true, `maxAge` in seconds when positive (the
 /// CRD default 5 when unset), and `unmatchedPreflights: IGNORE`, so a preflight from an origin
 /// not allowed is answered without `Access-Control-Allow-Origin` instead of forwarded.
-fn cors(c: &crate::config::gateway_api::CorsFilter, path: &str, report: &mut Report) -> Cors {
+fn cors(
+    c: &crate::config::gateway_api::CorsFilter,
+    path: &dyn Display,
+    report: &mut Report,
+) -> Cors {
     let origins = c
         .allow_origins
         .iter()
         .enumerate()
         .filter(|(_, o)| !o.is_empty())
-        .filter_map(|(i, o)| cors_origin(o, &format!("{path}.allowOrigins[{i}]"), report))
+        .filter_map(|(i, o)| cors_origin(o, &format_args!("{path}.allowOrigins[{i}]"), report))
         .collect();
     let max_age = c.max_age.unwrap_or(CORS_DEFAULT_MAX_AGE);
     Cors::new(
@@ -546,7 +560,7 @@ pub(super) const ANY_ORIGIN_REGEX: &str = r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s?#]+
 /// [`ANY_ORIGIN_REGEX`]; without `*`, exact; with one `*` at the end, a prefix; otherwise a
 /// regex of the quoted origin with each `*` as `.*` (so `https://*.bar.com` allows any number
 /// of labels before `.bar.com`).
-fn cors_origin(origin: &str, path: &str, report: &mut Report) -> Option<OriginMatch> {
+fn cors_origin(origin: &str, path: &dyn Display, report: &mut Report) -> Option<OriginMatch> {
     if origin == "*" {
         return report.regex(ANY_ORIGIN_REGEX, path).map(OriginMatch::Regex);
     }
@@ -579,7 +593,7 @@ fn cors_origin(origin: &str, path: &str, report: &mut Report) -> Option<OriginMa
 fn lower_backends(
     backends: &[HttpBackendRef],
     rc: &RouteCtx<'_>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> Vec<WeightedDestination> {
     let mut destinations = Vec::new();
@@ -587,7 +601,7 @@ fn lower_backends(
         let mut destination = backend(
             &BackendRef::from(b),
             rc,
-            &format!("{path}.backendRefs[{j}]"),
+            &format_args!("{path}.backendRefs[{j}]"),
             report,
         );
         destination.headers = header_ops(&b.filters);
@@ -625,7 +639,7 @@ fn lower_backends(
 }
 
 /// A warning when every backendRef has weight 0.
-fn warn_zero_weights(weights: &[u32], rc: &RouteCtx<'_>, path: &str, report: &mut Report) {
+fn warn_zero_weights(weights: &[u32], rc: &RouteCtx<'_>, path: &dyn Display, report: &mut Report) {
     // No single-destination exception here: weight 0 gets nothing.
     if !weights.is_empty() && weights.iter().all(|w| *w == 0) {
         report.warn(
@@ -726,7 +740,7 @@ backend_ref_from!(
 pub(super) fn backend(
     b: &BackendRef<'_>,
     rc: &RouteCtx<'_>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> Destination {
     let world = rc.world;

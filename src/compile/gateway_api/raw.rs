@@ -2,6 +2,7 @@
 //! object references and string sets.
 
 use serde_json::{Map, Value};
+use std::fmt::Display;
 
 use super::fields::check_ref_names;
 use crate::compile::report::Report;
@@ -11,10 +12,10 @@ pub(super) fn check_raw_string_set(
     map: &Map<String, Value>,
     field: &str,
     max: (usize, &str),
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
-    let fpath = format!("{path}.{field}");
+    let fpath = format_args!("{path}.{field}");
     let Some(value) = raw_field(map, field) else {
         return;
     };
@@ -62,7 +63,7 @@ pub(super) fn check_raw_ref(
     v: &Value,
     namespaced: Namespaced,
     required: &[&str],
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     let known: &[&str] = match namespaced {
@@ -98,7 +99,7 @@ pub(super) fn check_raw_ref(
 pub(super) fn raw_object<'a>(
     v: &'a Value,
     known: &[&str],
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> Option<&'a Map<String, Value>> {
     let Value::Object(map) = v else {
@@ -127,7 +128,7 @@ pub(super) fn raw_field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'
 pub(super) fn raw_str<'a>(
     map: &'a Map<String, Value>,
     key: &str,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> Option<&'a str> {
     let v = raw_field(map, key)?;
@@ -144,7 +145,7 @@ pub(super) fn raw_str<'a>(
 pub(super) fn raw_int(
     map: &Map<String, Value>,
     key: &str,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> Option<i64> {
     let v = raw_field(map, key)?;

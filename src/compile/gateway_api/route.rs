@@ -16,6 +16,7 @@ use crate::config::gateway_api::{
     SessionPersistence,
 };
 use crate::limits::{MAX_ROUTE_MATCHES, MAX_ROUTE_PATH_LEN, MAX_ROUTE_WEIGHT};
+use std::fmt::Display;
 
 /// `sessionName`'s `maxLength` in the CRD.
 const MAX_SESSION_NAME_LEN: usize = 128;
@@ -87,9 +88,9 @@ pub(super) trait RouteMatch: Sized {
     /// Whether a rule without matches has the default one (it then counts as one match).
     const DEFAULT_MATCH: bool;
     /// Checks one match at `path` (`spec.rules[i].matches[j]`).
-    fn check(&self, path: &str, report: &mut Report);
+    fn check(&self, path: &dyn Display, report: &mut Report);
     /// Checks across the fields of one rule at `path`, run after its backendRefs.
-    fn check_rule(_rule: &RuleParts<'_, Self>, _path: &str, _report: &mut Report) {}
+    fn check_rule(_rule: &RuleParts<'_, Self>, _path: &dyn Display, _report: &mut Report) {}
 }
 
 /// Validates a route of either kind: parentRefs, hostnames, the rule list, then each rule.
@@ -114,43 +115,53 @@ pub(super) fn validate_route<M: RouteMatch>(
         report,
     );
     for (i, rule) in rules.iter().enumerate() {
-        check_rule(rule, &format!("spec.rules[{i}]"), report);
+        check_rule(rule, &format_args!("spec.rules[{i}]"), report);
     }
 }
 
 /// One rule: matches, filters, backendRefs, the kind's own rule checks, then timeouts, retry
 /// and session persistence.
-fn check_rule<M: RouteMatch>(rule: &RuleParts<'_, M>, path: &str, report: &mut Report) {
+fn check_rule<M: RouteMatch>(rule: &RuleParts<'_, M>, path: &dyn Display, report: &mut Report) {
     check_count(
         rule.matches.len(),
         limit!(MAX_MATCHES_PER_RULE),
         "matches",
-        &format!("{path}.matches"),
+        &format_args!("{path}.matches"),
         report,
     );
     for (j, m) in rule.matches.iter().enumerate() {
-        m.check(&format!("{path}.matches[{j}]"), report);
+        m.check(&format_args!("{path}.matches[{j}]"), report);
     }
-    check_filter_list(rule.filters, M::ROUTE, &format!("{path}.filters"), report);
+    check_filter_list(
+        rule.filters,
+        M::ROUTE,
+        &format_args!("{path}.filters"),
+        report,
+    );
     check_count(
         rule.backends.len(),
         limit!(MAX_BACKEND_REFS),
         "backendRefs",
-        &format!("{path}.backendRefs"),
+        &format_args!("{path}.backendRefs"),
         report,
     );
     for (j, b) in rule.backends.iter().enumerate() {
-        check_backend_ref(b, M::ROUTE, &format!("{path}.backendRefs[{j}]"), report);
+        check_backend_ref(
+            b,
+            M::ROUTE,
+            &format_args!("{path}.backendRefs[{j}]"),
+            report,
+        );
     }
     M::check_rule(rule, path, report);
     if let Some(timeouts) = rule.timeouts {
-        check_timeouts(timeouts, &format!("{path}.timeouts"), report);
+        check_timeouts(timeouts, &format_args!("{path}.timeouts"), report);
     }
     if let Some(retry) = rule.retry {
-        check_retry(retry, &format!("{path}.retry"), report);
+        check_retry(retry, &format_args!("{path}.retry"), report);
     }
     if let Some(sp) = rule.session_persistence {
-        check_session_persistence(sp, &format!("{path}.sessionPersistence"), report);
+        check_session_persistence(sp, &format_args!("{path}.sessionPersistence"), report);
     }
 }
 
@@ -159,11 +170,11 @@ pub(super) fn check_parent_refs(refs: &[ParentRef], report: &mut Report) {
         refs.len(),
         limit!(MAX_PARENT_REFS),
         "parentRefs",
-        "spec.parentRefs",
+        &"spec.parentRefs",
         report,
     );
     for (i, r) in refs.iter().enumerate() {
-        let path = format!("spec.parentRefs[{i}]");
+        let path = format_args!("spec.parentRefs[{i}]");
         check_ref_names(
             r.group.as_deref(),
             r.kind.as_deref(),
@@ -173,13 +184,13 @@ pub(super) fn check_parent_refs(refs: &[ParentRef], report: &mut Report) {
             report,
         );
         if let Some(port) = r.port {
-            check_port(port, &format!("{path}.port"), report);
+            check_port(port, &format_args!("{path}.port"), report);
         }
         if let Some(section) = &r.section_name {
             check_subdomain(
                 section,
                 "sectionName",
-                &format!("{path}.sectionName"),
+                &format_args!("{path}.sectionName"),
                 report,
             );
         }
@@ -262,11 +273,11 @@ pub(super) fn check_hostnames(hostnames: &[String], report: &mut Report) {
         hostnames.len(),
         limit!(MAX_ROUTE_HOSTNAMES),
         "hostnames",
-        "spec.hostnames",
+        &"spec.hostnames",
         report,
     );
     for (i, h) in hostnames.iter().enumerate() {
-        check_hostname(h, &format!("spec.hostnames[{i}]"), report);
+        check_hostname(h, &format_args!("spec.hostnames[{i}]"), report);
     }
 }
 
@@ -280,7 +291,7 @@ pub(super) fn check_rule_list<'a>(
         count,
         limit!(MAX_ROUTE_RULES),
         "rules",
-        "spec.rules",
+        &"spec.rules",
         report,
     );
     let mut total = 0;
@@ -288,7 +299,7 @@ pub(super) fn check_rule_list<'a>(
     for (i, (name, matches)) in rules.enumerate() {
         total += matches;
         let Some(name) = name else { continue };
-        let path = format!("spec.rules[{i}].name");
+        let path = format_args!("spec.rules[{i}].name");
         check_subdomain(name, "rule name", &path, report);
         if let Some((first, _)) = names.iter().find(|(_, n)| *n == name) {
             report.error(
@@ -324,7 +335,7 @@ pub(super) enum Matched {
 pub(super) fn check_name_value_matches(
     list: &[NameValueMatch],
     matched: Matched,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     let (what, field, max_matches, max_value) = match matched {
@@ -349,9 +360,14 @@ pub(super) fn check_name_value_matches(
         report,
     );
     for (i, m) in list.iter().enumerate() {
-        let p = format!("{path}[{i}]");
+        let p = format_args!("{path}[{i}]");
         let name = m.name.as_str();
-        if check_header_name(name, &format!("{what} name"), &format!("{p}.name"), report) {
+        if check_header_name(
+            name,
+            &format!("{what} name"),
+            &format_args!("{p}.name"),
+            report,
+        ) {
             let fold_case = matched != Matched::QueryParam;
             match repeat_of(list[..i].iter().map(|o| o.name.as_str()), name, fold_case) {
                 Some(Repeat::Same(j)) => report.error(
@@ -381,7 +397,7 @@ pub(super) fn check_name_value_matches(
             );
         }
         let value = m.value.as_str();
-        let vpath = format!("{p}.value");
+        let vpath = format_args!("{p}.value");
         if value.is_empty() {
             report.error(vpath, format!("{what} match value is required"));
         } else if let Err(message) =
@@ -408,7 +424,12 @@ pub(super) fn check_name_value_matches(
     }
 }
 
-pub(super) fn check_backend_ref(b: &HttpBackendRef, route: Route, path: &str, report: &mut Report) {
+pub(super) fn check_backend_ref(
+    b: &HttpBackendRef,
+    route: Route,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     check_backend_object(
         b.group.as_deref(),
         b.kind.as_deref(),
@@ -433,18 +454,18 @@ pub(super) fn check_backend_ref(b: &HttpBackendRef, route: Route, path: &str, re
             );
         }
     }
-    check_filter_list(&b.filters, route, &format!("{path}.filters"), report);
+    check_filter_list(&b.filters, route, &format_args!("{path}.filters"), report);
 }
 
-fn check_timeouts(t: &HttpRouteTimeouts, path: &str, report: &mut Report) {
+fn check_timeouts(t: &HttpRouteTimeouts, path: &dyn Display, report: &mut Report) {
     let request = t
         .request
         .as_deref()
-        .and_then(|d| check_duration(d, &format!("{path}.request"), report));
+        .and_then(|d| check_duration(d, &format_args!("{path}.request"), report));
     let backend = t
         .backend_request
         .as_deref()
-        .and_then(|d| check_duration(d, &format!("{path}.backendRequest"), report));
+        .and_then(|d| check_duration(d, &format_args!("{path}.backendRequest"), report));
     if let (Some(request), Some(backend)) = (request, backend)
         && request != 0
         && backend > request
@@ -460,7 +481,7 @@ fn check_timeouts(t: &HttpRouteTimeouts, path: &str, report: &mut Report) {
     }
 }
 
-fn check_retry(r: &HttpRouteRetry, path: &str, report: &mut Report) {
+fn check_retry(r: &HttpRouteRetry, path: &dyn Display, report: &mut Report) {
     if let Some(a) = r.attempts
         && a < 1
     {
@@ -470,10 +491,10 @@ fn check_retry(r: &HttpRouteRetry, path: &str, report: &mut Report) {
         );
     }
     if let Some(b) = &r.backoff {
-        check_duration(b, &format!("{path}.backoff"), report);
+        check_duration(b, &format_args!("{path}.backoff"), report);
     }
     for (i, code) in r.codes.iter().enumerate() {
-        let p = format!("{path}.codes[{i}]");
+        let p = format_args!("{path}.codes[{i}]");
         if !(400..=599).contains(code) {
             report.error(
                 p,
@@ -491,7 +512,7 @@ fn check_retry(r: &HttpRouteRetry, path: &str, report: &mut Report) {
 }
 
 /// A Gateway API duration (GEP-2257): checks the pattern and returns milliseconds.
-fn check_duration(value: &str, path: &str, report: &mut Report) -> Option<u64> {
+fn check_duration(value: &str, path: &dyn Display, report: &mut Report) -> Option<u64> {
     let ms = parse_duration(value);
     if ms.is_none() {
         report.error(
@@ -545,12 +566,12 @@ pub(super) fn parse_duration(value: &str) -> Option<u64> {
 /// specified for Cookie type" and its kin). A field of one form beside a field of the other is
 /// an error. meshroute writes the session name into a `Set-Cookie` or response header, so it
 /// must also be an HTTP token.
-fn check_session_persistence(sp: &SessionPersistence, path: &str, report: &mut Report) {
+fn check_session_persistence(sp: &SessionPersistence, path: &dyn Display, report: &mut Report) {
     if let Some(d) = &sp.absolute_timeout {
-        check_duration(d, &format!("{path}.absoluteTimeout"), report);
+        check_duration(d, &format_args!("{path}.absoluteTimeout"), report);
     }
     if let Some(d) = &sp.idle_timeout {
-        check_duration(d, &format!("{path}.idleTimeout"), report);
+        check_duration(d, &format_args!("{path}.idleTimeout"), report);
     }
     let kind = sp.kind.as_deref().unwrap_or("Cookie");
     let known_kind = matches!(kind, "Cookie" | "Header");
@@ -560,7 +581,7 @@ fn check_session_persistence(sp: &SessionPersistence, path: &str, report: &mut R
             format!("session persistence type {kind:?} is not Cookie or Header"),
         );
     }
-    let check_lifetime = |lifetime: Option<&str>, lpath: &str, report: &mut Report| {
+    let check_lifetime = |lifetime: Option<&str>, lpath: &dyn Display, report: &mut Report| {
         let lifetime = lifetime.unwrap_or("Session");
         if !matches!(lifetime, "Permanent" | "Session") {
             report.error(
@@ -611,7 +632,7 @@ fn check_session_persistence(sp: &SessionPersistence, path: &str, report: &mut R
             }
         }
     } else if let Some(name) = &sp.session_name {
-        let npath = format!("{path}.sessionName");
+        let npath = format_args!("{path}.sessionName");
         let chars = name.chars().count();
         if name.is_empty() {
             report.error(
@@ -631,10 +652,10 @@ fn check_session_persistence(sp: &SessionPersistence, path: &str, report: &mut R
         }
     }
     if let Some(c) = &sp.cookie_config {
-        let cpath = format!("{path}.cookieConfig");
+        let cpath = format_args!("{path}.cookieConfig");
         check_lifetime(
             c.lifetime_type.as_deref(),
-            &format!("{cpath}.lifetimeType"),
+            &format_args!("{cpath}.lifetimeType"),
             report,
         );
         if known_kind && kind != "Cookie" && !union {
@@ -648,14 +669,14 @@ fn check_session_persistence(sp: &SessionPersistence, path: &str, report: &mut R
         }
     }
     if let Some(c) = &sp.cookie {
-        let cpath = format!("{path}.cookie");
+        let cpath = format_args!("{path}.cookie");
         check_lifetime(
             c.lifetime_type.as_deref(),
-            &format!("{cpath}.lifetimeType"),
+            &format_args!("{cpath}.lifetimeType"),
             report,
         );
         if let Some(name) = &c.name {
-            check_header_name(name, "cookie name", &format!("{cpath}.name"), report);
+            check_header_name(name, "cookie name", &format_args!("{cpath}.name"), report);
         }
         if let Some(p) = &c.path
             && p.len() > MAX_ROUTE_PATH_LEN
@@ -680,10 +701,10 @@ fn check_session_persistence(sp: &SessionPersistence, path: &str, report: &mut R
         }
     }
     if let Some(h) = &sp.header {
-        let hpath = format!("{path}.header");
+        let hpath = format_args!("{path}.header");
         match &h.name {
             Some(name) => {
-                check_header_name(name, "header name", &format!("{hpath}.name"), report);
+                check_header_name(name, "header name", &format_args!("{hpath}.name"), report);
             }
             None => report.error(format!("{hpath}.name"), "header name is required"),
         }

@@ -42,11 +42,11 @@ pub(crate) fn merge_root<'a>(
             .as_deref()
             .filter(|s| !s.is_empty())
             .unwrap_or(ns);
-        let path = format!("spec.http[{i}].delegate");
+        let path = format_args!("spec.http[{i}].delegate");
         let Some(delegate) = find(dns, name) else {
             report.warn(
                 "delegate-not-found",
-                &path,
+                path,
                 format!(
                     "delegate VirtualService {dns}/{name} is not loaded; this rule is left out"
                 ),
@@ -61,7 +61,7 @@ pub(crate) fn merge_root<'a>(
         if !exported {
             report.warn(
                 "delegate-not-exported",
-                &path,
+                path,
                 format!("delegate VirtualService {dns}/{name} is not exported to namespace {ns}; this rule is left out"),
             );
             continue;
@@ -80,7 +80,7 @@ pub(crate) fn merge_root<'a>(
                 }
                 None => report.warn(
                     "delegate-conflict",
-                    &path,
+                    path,
                     format!(
                         "rule {j} of delegate {dns}/{name} matches requests outside this rule's match blocks; Istio ignores it, and so does meshroute"
                     ),
@@ -90,7 +90,7 @@ pub(crate) fn merge_root<'a>(
         if kept == 0 {
             report.warn(
                 "delegate-empty",
-                &path,
+                path,
                 format!("delegate {dns}/{name} contributes no rule"),
             );
         }

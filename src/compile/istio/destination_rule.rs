@@ -10,6 +10,7 @@
 //! allows, so nothing Istio accepts is rejected.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
 
 use crate::compile::names::{
     check_export_to, check_labels, is_dns1123_label, is_ip_literal, is_valid_fqdn,
@@ -50,14 +51,14 @@ pub(crate) fn validate_destination_rule(spec: &DestinationRuleSpec, report: &mut
         }
     }
     if let Some(policy) = &spec.traffic_policy {
-        traffic_policy(policy, "spec.trafficPolicy", report);
+        traffic_policy(policy, &"spec.trafficPolicy", report);
     }
 
     let mut names: HashSet<&str> = HashSet::new();
     for (i, subset) in spec.subsets.iter().enumerate() {
-        let path = format!("spec.subsets[{i}]");
+        let path = format_args!("spec.subsets[{i}]");
         let Some(subset) = subset else {
-            report.error(&path, "subset is null; remove the entry or give it a name");
+            report.error(path, "subset is null; remove the entry or give it a name");
             continue;
         };
         if let Some(name) = subset.name.as_deref()
@@ -74,22 +75,22 @@ pub(crate) fn validate_destination_rule(spec: &DestinationRuleSpec, report: &mut
 
     export_to(&spec.export_to, spec.workload_selector.is_some(), report);
     if let Some(selector) = &spec.workload_selector {
-        workload_selector(selector, "spec.workloadSelector", report);
+        workload_selector(selector, &"spec.workloadSelector", report);
     }
 }
 
-fn validate_subset(subset: &Subset, path: &str, report: &mut Report) {
-    let name_path = format!("{path}.name");
+fn validate_subset(subset: &Subset, path: &dyn Display, report: &mut Report) {
+    let name_path = format_args!("{path}.name");
     match subset.name.as_deref() {
-        None => report.error(&name_path, "subset name is required"),
+        None => report.error(name_path, "subset name is required"),
         Some("") => report.error(
-            &name_path,
+            name_path,
             "subset name is empty; it must be a DNS-1123 label",
         ),
         Some(name) => {
             if !is_dns1123_label(name) {
                 report.error(
-                    &name_path,
+                    name_path,
                     format!(
                         "subset name {name:?} is not a DNS-1123 label (letters, digits and '-', \
                          starting and ending with a letter or digit, at most 63 characters)"
@@ -98,13 +99,13 @@ fn validate_subset(subset: &Subset, path: &str, report: &mut Report) {
             }
         }
     }
-    check_labels(&subset.labels, &format!("{path}.labels"), report);
+    check_labels(&subset.labels, &format_args!("{path}.labels"), report);
     if let Some(policy) = &subset.traffic_policy {
-        traffic_policy(policy, &format!("{path}.trafficPolicy"), report);
+        traffic_policy(policy, &format_args!("{path}.trafficPolicy"), report);
     }
 }
 
-fn traffic_policy(policy: &TrafficPolicy, path: &str, report: &mut Report) {
+fn traffic_policy(policy: &TrafficPolicy, path: &dyn Display, report: &mut Report) {
     if policy.load_balancer.is_none()
         && policy.connection_pool.is_none()
         && policy.outlier_detection.is_none()
@@ -138,16 +139,16 @@ fn traffic_policy(policy: &TrafficPolicy, path: &str, report: &mut Report) {
     );
     port_level_settings(
         &policy.port_level_settings,
-        &format!("{path}.portLevelSettings"),
+        &format_args!("{path}.portLevelSettings"),
         report,
     );
     if let Some(tunnel) = &policy.tunnel {
-        tunnel_settings(tunnel, &format!("{path}.tunnel"), report);
+        tunnel_settings(tunnel, &format_args!("{path}.tunnel"), report);
     }
     if let Some(pp) = &policy.proxy_protocol {
         check_enum(
             report,
-            &format!("{path}.proxyProtocol.version"),
+            &format_args!("{path}.proxyProtocol.version"),
             pp.version.as_deref(),
             "PROXY protocol version",
             &["V1", "V2"],
@@ -164,7 +165,11 @@ fn traffic_policy(policy: &TrafficPolicy, path: &str, report: &mut Report) {
     }
 }
 
-fn port_level_settings(entries: &[Option<PortTrafficPolicy>], path: &str, report: &mut Report) {
+fn port_level_settings(
+    entries: &[Option<PortTrafficPolicy>],
+    path: &dyn Display,
+    report: &mut Report,
+) {
     if entries.len() > MAX_PORT_LEVEL_SETTINGS {
         report.error(
             path,
@@ -175,10 +180,10 @@ fn port_level_settings(entries: &[Option<PortTrafficPolicy>], path: &str, report
         );
     }
     for (i, entry) in entries.iter().enumerate() {
-        let path = format!("{path}[{i}]");
+        let path = format_args!("{path}[{i}]");
         let Some(entry) = entry else {
             report.error(
-                &path,
+                path,
                 "port traffic policy is null; remove the entry or fill it in",
             );
             continue;
@@ -205,7 +210,7 @@ fn port_level_settings(entries: &[Option<PortTrafficPolicy>], path: &str, report
             && entry.tls.is_none()
         {
             report.error(
-                &path,
+                path,
                 "port traffic policy is empty; set at least one of loadBalancer, connectionPool, \
                  outlierDetection, tls",
             );
@@ -229,29 +234,29 @@ fn policy_settings(
     pool: Option<&ConnectionPoolSettings>,
     lb: Option<&LoadBalancerSettings>,
     tls: Option<&ClientTlsSettings>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     if let Some(o) = outlier {
-        outlier_detection(o, &format!("{path}.outlierDetection"), report);
+        outlier_detection(o, &format_args!("{path}.outlierDetection"), report);
     }
     if let Some(pool) = pool {
-        connection_pool(pool, &format!("{path}.connectionPool"), report);
+        connection_pool(pool, &format_args!("{path}.connectionPool"), report);
     }
     if let Some(lb) = lb {
         load_balancer(
             lb,
             outlier.is_some(),
-            &format!("{path}.loadBalancer"),
+            &format_args!("{path}.loadBalancer"),
             report,
         );
     }
     if let Some(tls) = tls {
-        client_tls(tls, &format!("{path}.tls"), report);
+        client_tls(tls, &format_args!("{path}.tls"), report);
     }
 }
 
-fn tunnel_settings(tunnel: &TunnelSettings, path: &str, report: &mut Report) {
+fn tunnel_settings(tunnel: &TunnelSettings, path: &dyn Display, report: &mut Report) {
     if let Some(protocol) = tunnel.protocol.as_deref()
         && !matches!(protocol, "" | "CONNECT" | "POST")
     {
@@ -283,9 +288,9 @@ fn tunnel_settings(tunnel: &TunnelSettings, path: &str, report: &mut Report) {
     }
 }
 
-fn outlier_detection(outlier: &OutlierDetection, path: &str, report: &mut Report) {
+fn outlier_detection(outlier: &OutlierDetection, path: &dyn Display, report: &mut Report) {
     if let Some(d) = outlier.base_ejection_time {
-        check_duration_at(d, &format!("{path}.baseEjectionTime"), report);
+        check_duration_at(d, &format_args!("{path}.baseEjectionTime"), report);
     }
     if let Some(n) = outlier.consecutive_errors
         && n != 0
@@ -309,7 +314,7 @@ fn outlier_detection(outlier: &OutlierDetection, path: &str, report: &mut Report
         );
     }
     if let Some(d) = outlier.interval {
-        check_duration_at(d, &format!("{path}.interval"), report);
+        check_duration_at(d, &format_args!("{path}.interval"), report);
     }
     for (field, value) in [
         ("maxEjectionPercent", outlier.max_ejection_percent),
@@ -338,7 +343,7 @@ fn outlier_detection(outlier: &OutlierDetection, path: &str, report: &mut Report
     }
 }
 
-fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Report) {
+fn connection_pool(pool: &ConnectionPoolSettings, path: &dyn Display, report: &mut Report) {
     if pool.tcp.is_none() && pool.http.is_none() {
         report.error(
             path,
@@ -358,11 +363,11 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
             non_negative(value, &hp, field, report);
         }
         if let Some(d) = http.idle_timeout {
-            check_duration_at(d, &format!("{hp}.idleTimeout"), report);
+            check_duration_at(d, &format_args!("{hp}.idleTimeout"), report);
         }
         let policy = check_enum(
             report,
-            &format!("{hp}.h2UpgradePolicy"),
+            &format_args!("{hp}.h2UpgradePolicy"),
             http.h2_upgrade_policy.as_deref(),
             "h2 upgrade policy",
             &["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"],
@@ -384,7 +389,7 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
                         format!("{kp}.{field}"),
                         format!("http2KeepAlive.{field} is required"),
                     ),
-                    Some(d) => check_duration_at(d, &format!("{kp}.{field}"), report),
+                    Some(d) => check_duration_at(d, &format_args!("{kp}.{field}"), report),
                 }
             }
         }
@@ -393,29 +398,29 @@ fn connection_pool(pool: &ConnectionPoolSettings, path: &str, report: &mut Repor
         let tp = format!("{path}.tcp");
         non_negative(tcp.max_connections, &tp, "maxConnections", report);
         if let Some(d) = tcp.connect_timeout {
-            check_duration_at(d, &format!("{tp}.connectTimeout"), report);
+            check_duration_at(d, &format_args!("{tp}.connectTimeout"), report);
         }
         if let Some(d) = tcp.max_connection_duration {
-            check_duration_at(d, &format!("{tp}.maxConnectionDuration"), report);
+            check_duration_at(d, &format_args!("{tp}.maxConnectionDuration"), report);
         }
         // Istio skips the check when the timeout truncates to 0ms: `0s` disables it.
         if let Some(d) = tcp.idle_timeout
             && d.as_nanos() / ONE_MS != 0
         {
-            check_duration_at(d, &format!("{tp}.idleTimeout"), report);
+            check_duration_at(d, &format_args!("{tp}.idleTimeout"), report);
         }
         if let Some(keepalive) = &tcp.tcp_keepalive {
             if let Some(d) = keepalive.time {
-                check_duration_at(d, &format!("{tp}.tcpKeepalive.time"), report);
+                check_duration_at(d, &format_args!("{tp}.tcpKeepalive.time"), report);
             }
             if let Some(d) = keepalive.interval {
-                check_duration_at(d, &format!("{tp}.tcpKeepalive.interval"), report);
+                check_duration_at(d, &format_args!("{tp}.tcpKeepalive.interval"), report);
             }
         }
     }
 }
 
-fn non_negative(value: Option<i32>, path: &str, field: &str, report: &mut Report) {
+fn non_negative(value: Option<i32>, path: &dyn Display, field: &str, report: &mut Report) {
     if let Some(v) = value
         && v < 0
     {
@@ -426,7 +431,12 @@ fn non_negative(value: Option<i32>, path: &str, field: &str, report: &mut Report
     }
 }
 
-fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, report: &mut Report) {
+fn load_balancer(
+    lb: &LoadBalancerSettings,
+    has_outlier: bool,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     if lb.simple.is_some() && lb.consistent_hash.is_some() {
         report.error(
             path,
@@ -435,7 +445,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, repor
     }
     let simple = check_enum(
         report,
-        &format!("{path}.simple"),
+        &format_args!("{path}.simple"),
         lb.simple.as_deref(),
         "simple load balancer",
         &[
@@ -455,7 +465,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, repor
         );
     }
     if let Some(hash) = &lb.consistent_hash {
-        consistent_hash(hash, &format!("{path}.consistentHash"), report);
+        consistent_hash(hash, &format_args!("{path}.consistentHash"), report);
     }
     if lb.locality_lb_setting.is_some() && lb.zone_aware_lb_setting.is_some() {
         report.error(
@@ -467,7 +477,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, repor
         locality_lb_setting(
             locality,
             has_outlier,
-            &format!("{path}.localityLbSetting"),
+            &format_args!("{path}.localityLbSetting"),
             report,
         );
     }
@@ -475,7 +485,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, repor
         zone_aware_lb_setting(
             zone,
             has_outlier,
-            &format!("{path}.zoneAwareLbSetting"),
+            &format_args!("{path}.zoneAwareLbSetting"),
             report,
         );
     }
@@ -494,7 +504,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, repor
         let wp = format!("{path}.warmup");
         match warmup.duration {
             None => report.error(format!("{wp}.duration"), "warmup duration is required"),
-            Some(d) => check_duration_at(d, &format!("{wp}.duration"), report),
+            Some(d) => check_duration_at(d, &format_args!("{wp}.duration"), report),
         }
         if let Some(p) = warmup.minimum_percent
             && !(0.0..=100.0).contains(&p)
@@ -515,7 +525,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, path: &str, repor
     }
 }
 
-fn consistent_hash(hash: &ConsistentHashLb, path: &str, report: &mut Report) {
+fn consistent_hash(hash: &ConsistentHashLb, path: &dyn Display, report: &mut Report) {
     let keys: Vec<&str> = [
         ("httpHeaderName", hash.http_header_name.is_some()),
         ("httpCookie", hash.http_cookie.is_some()),
@@ -544,7 +554,7 @@ fn consistent_hash(hash: &ConsistentHashLb, path: &str, report: &mut Report) {
         );
     }
     if let Some(cookie) = &hash.http_cookie {
-        http_cookie(cookie, &format!("{path}.httpCookie"), report);
+        http_cookie(cookie, &format_args!("{path}.httpCookie"), report);
     }
     if let Some(size) = hash.minimum_ring_size
         && size != 0
@@ -588,7 +598,7 @@ fn consistent_hash(hash: &ConsistentHashLb, path: &str, report: &mut Report) {
             name.len(),
             limit!(MAX_HEADER_NAME_LEN),
             "header name",
-            &format!("{path}.httpHeaderName"),
+            &format_args!("{path}.httpHeaderName"),
             report,
         );
     }
@@ -618,7 +628,7 @@ fn consistent_hash(hash: &ConsistentHashLb, path: &str, report: &mut Report) {
     }
 }
 
-fn http_cookie(cookie: &HttpCookie, path: &str, report: &mut Report) {
+fn http_cookie(cookie: &HttpCookie, path: &dyn Display, report: &mut Report) {
     if cookie.name.as_deref().unwrap_or("").is_empty() {
         report.error(
             format!("{path}.name"),
@@ -653,7 +663,12 @@ fn http_cookie(cookie: &HttpCookie, path: &str, report: &mut Report) {
     }
 }
 
-fn locality_lb_setting(lb: &LocalityLbSetting, has_outlier: bool, path: &str, report: &mut Report) {
+fn locality_lb_setting(
+    lb: &LocalityLbSetting,
+    has_outlier: bool,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     if !lb.distribute.is_empty() && !lb.failover.is_empty() {
         report.error(
             path,
@@ -719,7 +734,7 @@ fn locality_lb_setting(lb: &LocalityLbSetting, has_outlier: bool, path: &str, re
     }
     failover_entries(
         &lb.failover,
-        &format!("{path}.failover"),
+        &format_args!("{path}.failover"),
         "locality",
         report,
     );
@@ -728,7 +743,7 @@ fn locality_lb_setting(lb: &LocalityLbSetting, has_outlier: bool, path: &str, re
 fn zone_aware_lb_setting(
     lb: &ZoneAwareLbSetting,
     has_outlier: bool,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     for (i, label) in lb.failover_priority.iter().enumerate() {
@@ -751,7 +766,7 @@ fn zone_aware_lb_setting(
     }
     failover_entries(
         &lb.failover,
-        &format!("{path}.failover"),
+        &format_args!("{path}.failover"),
         "zone-aware",
         report,
     );
@@ -767,7 +782,7 @@ fn zone_aware_lb_setting(
 
 fn failover_entries(
     entries: &[Option<LocalityFailover>],
-    path: &str,
+    path: &dyn Display,
     what: &str,
     report: &mut Report,
 ) {
@@ -868,10 +883,10 @@ fn check_localities<'a>(
     Ok(())
 }
 
-fn client_tls(tls: &ClientTlsSettings, path: &str, report: &mut Report) {
+fn client_tls(tls: &ClientTlsSettings, path: &dyn Display, report: &mut Report) {
     let mode = check_enum(
         report,
-        &format!("{path}.mode"),
+        &format_args!("{path}.mode"),
         tls.mode.as_deref(),
         "TLS mode",
         &["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"],
@@ -899,7 +914,7 @@ fn client_tls(tls: &ClientTlsSettings, path: &str, report: &mut Report) {
     let ca = is_set(&tls.ca_certificates);
     let sans = !tls.subject_alt_names.is_empty();
     if tls.insecure_skip_verify == Some(true) {
-        let skip_path = format!("{path}.insecureSkipVerify");
+        let skip_path = format_args!("{path}.insecureSkipVerify");
         if mode == Some("SIMPLE") && (ca || !credential.is_empty() || sans) {
             let found = set_names(&[
                 ("caCertificates", ca),
@@ -907,7 +922,7 @@ fn client_tls(tls: &ClientTlsSettings, path: &str, report: &mut Report) {
                 ("subjectAltNames", sans),
             ]);
             report.error(
-                &skip_path,
+                skip_path,
                 format!(
                     "insecureSkipVerify is true, so caCertificates, credentialName and \
                      subjectAltNames cannot be set (found {found})"
@@ -917,7 +932,7 @@ fn client_tls(tls: &ClientTlsSettings, path: &str, report: &mut Report) {
         if mode == Some("MUTUAL") && (ca || sans) {
             let found = set_names(&[("caCertificates", ca), ("subjectAltNames", sans)]);
             report.error(
-                &skip_path,
+                skip_path,
                 format!(
                     "insecureSkipVerify is true, so caCertificates and subjectAltNames cannot be \
                      set (found {found})"
@@ -966,7 +981,7 @@ fn client_tls(tls: &ClientTlsSettings, path: &str, report: &mut Report) {
 /// be exported to its own namespace. Without the namespace at hand, reject what can never be it:
 /// `*`, or two or more distinct entries.
 fn export_to(entries: &[String], has_selector: bool, report: &mut Report) {
-    check_export_to(entries, "spec.exportTo", report);
+    check_export_to(entries, &"spec.exportTo", report);
     let distinct: HashSet<&str> = entries.iter().map(String::as_str).collect();
     if has_selector && (distinct.contains("*") || distinct.len() > 1) {
         report.error(
@@ -977,7 +992,7 @@ fn export_to(entries: &[String], has_selector: bool, report: &mut Report) {
     }
 }
 
-fn workload_selector(selector: &WorkloadSelector, path: &str, report: &mut Report) {
+fn workload_selector(selector: &WorkloadSelector, path: &dyn Display, report: &mut Report) {
     if selector.match_labels.is_empty() {
         report.warn(
             "empty-selector",

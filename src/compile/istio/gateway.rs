@@ -6,6 +6,7 @@
 //! loader, not here.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
 
 use crate::compile::names::{is_dns1123_label, is_ip_literal, is_valid_wildcard_domain};
 use crate::compile::report::Report;
@@ -109,9 +110,9 @@ pub(crate) fn validate_istio_gateway(spec: &IstioGatewaySpec, report: &mut Repor
     }
     let mut port_names: HashMap<&str, usize> = HashMap::new();
     for (i, server) in spec.servers.iter().enumerate() {
-        let path = format!("spec.servers[{i}]");
+        let path = format_args!("spec.servers[{i}]");
         let Some(server) = server else {
-            report.error(&path, "server is null; remove the entry or fill it in");
+            report.error(path, "server is null; remove the entry or fill it in");
             continue;
         };
         validate_server(server, &path, report);
@@ -140,7 +141,7 @@ pub(crate) fn validate_istio_gateway(spec: &IstioGatewaySpec, report: &mut Repor
     }
 }
 
-fn validate_server(server: &Server, path: &str, report: &mut Report) {
+fn validate_server(server: &Server, path: &dyn Display, report: &mut Report) {
     if server.hosts.is_empty() {
         report.error(
             format!("{path}.hosts"),
@@ -151,7 +152,7 @@ fn validate_server(server: &Server, path: &str, report: &mut Report) {
         server.hosts.len(),
         limit!(MAX_HOSTS),
         "hosts",
-        &format!("{path}.hosts"),
+        &format_args!("{path}.hosts"),
         report,
     );
     for (j, host) in server.hosts.iter().enumerate() {
@@ -161,11 +162,16 @@ fn validate_server(server: &Server, path: &str, report: &mut Report) {
     }
     let bind = server.bind.as_deref().unwrap_or("");
     let errors_before = report.errors.len();
-    server_port(server.port.as_ref(), bind, &format!("{path}.port"), report);
+    server_port(
+        server.port.as_ref(),
+        bind,
+        &format_args!("{path}.port"),
+        report,
+    );
     let port_ok = report.errors.len() == errors_before;
     server_bind(server.port.as_ref(), bind, path, report);
     if let Some(tls) = &server.tls {
-        tls_options(tls, &format!("{path}.tls"), report);
+        tls_options(tls, &format_args!("{path}.tls"), report);
     }
 
     // The protocol decides whether TLS settings are required, allowed or refused.
@@ -215,7 +221,7 @@ fn validate_server(server: &Server, path: &str, report: &mut Report) {
     }
 }
 
-fn server_port(port: Option<&ServerPort>, bind: &str, path: &str, report: &mut Report) {
+fn server_port(port: Option<&ServerPort>, bind: &str, path: &dyn Display, report: &mut Report) {
     let Some(port) = port else {
         report.error(path, "port is required");
         return;
@@ -258,7 +264,7 @@ fn server_port(port: Option<&ServerPort>, bind: &str, path: &str, report: &mut R
     }
 }
 
-fn server_bind(port: Option<&ServerPort>, bind: &str, path: &str, report: &mut Report) {
+fn server_bind(port: Option<&ServerPort>, bind: &str, path: &dyn Display, report: &mut Report) {
     if let Some(socket) = bind.strip_prefix(UNIX_PREFIX) {
         if socket.is_empty() {
             report.error(
@@ -290,7 +296,7 @@ fn server_bind(port: Option<&ServerPort>, bind: &str, path: &str, report: &mut R
     }
 }
 
-fn tls_options(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
+fn tls_options(tls: &ServerTlsSettings, path: &dyn Display, report: &mut Report) {
     let mode = tls_versions_and_mode(tls, path, report);
     cipher_suites(tls, path, report);
     certificate_counts(tls, path, report);
@@ -332,26 +338,26 @@ fn tls_options(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
 /// cipher suites); returns the mode when it is a known one.
 fn tls_versions_and_mode<'t>(
     tls: &'t ServerTlsSettings,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> Option<&'t str> {
     let mode = check_enum(
         report,
-        &format!("{path}.mode"),
+        &format_args!("{path}.mode"),
         tls.mode.as_deref(),
         "TLS mode",
         &TLS_MODES,
     );
     let min_version = check_enum(
         report,
-        &format!("{path}.minProtocolVersion"),
+        &format_args!("{path}.minProtocolVersion"),
         tls.min_protocol_version.as_deref(),
         "TLS protocol version",
         &TLS_VERSIONS,
     );
     check_enum(
         report,
-        &format!("{path}.maxProtocolVersion"),
+        &format_args!("{path}.maxProtocolVersion"),
         tls.max_protocol_version.as_deref(),
         "TLS protocol version",
         &TLS_VERSIONS,
@@ -368,7 +374,7 @@ fn tls_versions_and_mode<'t>(
 }
 
 /// Unknown and repeated cipher suites are ignored, with a warning.
-fn cipher_suites(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
+fn cipher_suites(tls: &ServerTlsSettings, path: &dyn Display, report: &mut Report) {
     let mut valid: HashSet<&str> = HashSet::new();
     for (i, suite) in tls.cipher_suites.iter().enumerate() {
         let sp = format!("{path}.cipherSuites[{i}]");
@@ -389,7 +395,7 @@ fn cipher_suites(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
 }
 
 /// At most two credentialNames and two tlsCertificates.
-fn certificate_counts(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
+fn certificate_counts(tls: &ServerTlsSettings, path: &dyn Display, report: &mut Report) {
     if tls.credential_names.len() > 2 {
         report.error(
             format!("{path}.credentialNames"),
@@ -411,7 +417,7 @@ fn certificate_counts(tls: &ServerTlsSettings, path: &str, report: &mut Report) 
 }
 
 /// Mode ISTIO_MUTUAL uses the mesh's certificates: no certificate field may be set.
-fn istio_mutual_certificates(tls: &ServerTlsSettings, path: &str, report: &mut Report) {
+fn istio_mutual_certificates(tls: &ServerTlsSettings, path: &dyn Display, report: &mut Report) {
     for (field, set) in [
         ("serverCertificate", is_set(&tls.server_certificate)),
         ("privateKey", is_set(&tls.private_key)),
@@ -433,7 +439,12 @@ fn istio_mutual_certificates(tls: &ServerTlsSettings, path: &str, report: &mut R
 
 /// Certificates set in a passthrough mode are ignored (a warning); at most one certificate
 /// source may be set.
-fn certificate_sources(tls: &ServerTlsSettings, mode: &str, path: &str, report: &mut Report) {
+fn certificate_sources(
+    tls: &ServerTlsSettings,
+    mode: &str,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     let files = is_set(&tls.ca_crl)
         || is_set(&tls.server_certificate)
         || is_set(&tls.private_key)
@@ -476,7 +487,12 @@ fn certificate_sources(tls: &ServerTlsSettings, mode: &str, path: &str, report: 
 
 /// A terminating mode without a credential: the files it needs (the client CA for mutual
 /// modes, and each certificate and key).
-fn terminating_certificates(tls: &ServerTlsSettings, mode: &str, path: &str, report: &mut Report) {
+fn terminating_certificates(
+    tls: &ServerTlsSettings,
+    mode: &str,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     if mode != "SIMPLE" && !is_set(&tls.ca_certificates) {
         report.error(
             format!("{path}.caCertificates"),
@@ -497,7 +513,7 @@ fn terminating_certificates(tls: &ServerTlsSettings, mode: &str, path: &str, rep
                 mode,
                 &cert.server_certificate,
                 &cert.private_key,
-                &format!("{path}.tlsCertificates[{i}]"),
+                &format_args!("{path}.tlsCertificates[{i}]"),
                 report,
             );
         }
@@ -508,7 +524,7 @@ fn certificate_pair(
     mode: &str,
     certificate: &Option<String>,
     key: &Option<String>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     if !is_set(certificate) {

@@ -7,6 +7,7 @@ use crate::connection::Protocol;
 use crate::l4::{Cidr, L4Entry, L4Match, L4Rule, L4Service, L4Table};
 use crate::split::Split;
 use crate::table::{Rule, Visibility};
+use std::fmt::Display;
 
 use super::lower::{
     ContextKey, DefinedSubsets, check_subset, expand_host, lower_destination, resolve_gateway,
@@ -175,7 +176,7 @@ fn common(
 /// http rules.
 fn lower_l4_route(
     route: &[Option<RouteDestination>],
-    path: &str,
+    path: &dyn Display,
     ns: &str,
     domain: &str,
     subsets: &DefinedSubsets,
@@ -188,7 +189,7 @@ fn lower_l4_route(
         let mut destination = lower_destination(dest, None, ns, domain);
         if !check_subset(
             &destination,
-            &format!("{path}.route[{j}].destination"),
+            &format_args!("{path}.route[{j}].destination"),
             subsets,
             report,
         ) {

@@ -3,6 +3,7 @@
 //! is reported with its path.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
 use std::sync::Arc;
 
 use crate::action::{
@@ -103,7 +104,7 @@ pub(crate) fn lower_virtual_service(
     let mut entries = Vec::new();
     for (i, rule) in spec.http.iter().enumerate() {
         let Some(rule) = rule else { continue };
-        let path = format!("spec.http[{i}]");
+        let path = format_args!("spec.http[{i}]");
         if rule.websocket_upgrade.is_some() {
             report.warn(
                 "deprecated-field",
@@ -157,7 +158,7 @@ fn lower_rule(
     rule: &HttpRouteRule,
     index: u32,
     source: u32,
-    path: &str,
+    path: &dyn Display,
     ns: &str,
     domain: &str,
     subsets: &DefinedSubsets,
@@ -169,7 +170,12 @@ fn lower_rule(
     let mut blocks = Vec::new();
     for (b, m) in rule.matches.iter().enumerate() {
         let Some(m) = m else { continue };
-        blocks.push(lower_block(m, &name, &format!("{path}.match[{b}]"), report));
+        blocks.push(lower_block(
+            m,
+            &name,
+            &format_args!("{path}.match[{b}]"),
+            report,
+        ));
     }
     let mut headers = header_ops(rule.headers.as_deref());
     let action = if let Some(r) = &rule.redirect {
@@ -194,7 +200,7 @@ fn lower_rule(
             cors: rule
                 .cors_policy
                 .as_ref()
-                .map(|c| Box::new(cors(c, &format!("{path}.corsPolicy"), report))),
+                .map(|c| Box::new(cors(c, &format_args!("{path}.corsPolicy"), report))),
             unavailable_status: 503,
             sticky: sticky.clone().map(Box::new),
             session: None,
@@ -232,7 +238,7 @@ fn lower_redirect(r: &vs::HttpRedirect) -> Redirect {
 /// A direct response; a body whose base64 does not decode is reported and left out.
 fn lower_direct_response(
     d: &vs::HttpDirectResponse,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) -> DirectResponse {
     let body = match &d.body {
@@ -262,7 +268,7 @@ fn lower_direct_response(
 /// reported and marked unavailable.
 fn lower_route(
     rule: &HttpRouteRule,
-    path: &str,
+    path: &dyn Display,
     ns: &str,
     domain: &str,
     subsets: &DefinedSubsets,
@@ -272,7 +278,7 @@ fn lower_route(
     for (j, d) in rule.route.iter().flatten().enumerate() {
         let Some(d) = d else { continue };
         let Some(dest) = &d.destination else { continue };
-        let dpath = format!("{path}.route[{j}].destination");
+        let dpath = format_args!("{path}.route[{j}].destination");
         let mut destination = lower_destination(dest, d.headers.as_deref(), ns, domain);
         if !check_subset(&destination, &dpath, subsets, report) {
             destination.unavailable = Some(Unavailable::UndefinedSubset);
@@ -293,7 +299,7 @@ fn lower_route(
 
 /// The rule's path and authority rewrite; a regex rewrite that does not compile is reported
 /// and left out.
-fn lower_rewrite(rule: &HttpRouteRule, path: &str, report: &mut Report) -> Option<Rewrite> {
+fn lower_rewrite(rule: &HttpRouteRule, path: &dyn Display, report: &mut Report) -> Option<Rewrite> {
     rule.rewrite.as_ref().map(|r| {
         let regex = r.uri_regex_rewrite.as_ref().and_then(|rr| {
             let pattern = rr.pattern.as_deref().unwrap_or("");
@@ -360,7 +366,7 @@ fn move_authority_to_rewrite(headers: &mut HeaderOps, rewrite: &mut Option<Rewri
 /// reported.
 fn lower_mirrors(
     rule: &HttpRouteRule,
-    path: &str,
+    path: &dyn Display,
     ns: &str,
     domain: &str,
     report: &mut Report,
@@ -479,7 +485,7 @@ impl DefinedSubsets {
 /// Whether the destination's subset is defined; warns when it is not.
 pub(super) fn check_subset(
     d: &Destination,
-    path: &str,
+    path: &dyn Display,
     subsets: &DefinedSubsets,
     report: &mut Report,
 ) -> bool {
@@ -612,7 +618,7 @@ fn fault(f: &vs::HttpFaultInjection) -> Fault {
 /// `corsPolicy` as istiod's `TranslateCORSPolicy` hands it to Envoy: `allowOrigins` when set,
 /// else the deprecated `allowOrigin` as exact matches; lists joined by `,`; `maxAge` in whole
 /// seconds; `unmatchedPreflights: IGNORE` stops forwarding unmatched preflights.
-fn cors(c: &vs::CorsPolicy, path: &str, report: &mut Report) -> Cors {
+fn cors(c: &vs::CorsPolicy, path: &dyn Display, report: &mut Report) -> Cors {
     let mut origins = Vec::new();
     if c.allow_origins.is_empty() {
         origins.extend(
@@ -628,7 +634,8 @@ fn cors(c: &vs::CorsPolicy, path: &str, report: &mut Report) -> Cors {
         } else if let Some(v) = &o.prefix {
             origins.push(OriginMatch::Prefix(v.as_str().into()));
         } else if let Some(v) = &o.regex
-            && let Some(r) = compile_regex(v, &format!("{path}.allowOrigins[{k}].regex"), report)
+            && let Some(r) =
+                compile_regex(v, &format_args!("{path}.allowOrigins[{k}].regex"), report)
         {
             origins.push(OriginMatch::Regex(r));
         }
@@ -650,7 +657,12 @@ fn cors(c: &vs::CorsPolicy, path: &str, report: &mut Report) -> Cors {
     )
 }
 
-fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut Report) -> Block {
+fn lower_block(
+    m: &HttpMatchRequest,
+    rule_name: &str,
+    path: &dyn Display,
+    report: &mut Report,
+) -> Block {
     let name = m.name.clone().unwrap_or_default();
     let route_name = if name.is_empty() {
         rule_name.to_string()
@@ -670,7 +682,7 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
                 ignore_case,
             })
         } else if let Some(r) = &u.regex {
-            compile_regex(r, &format!("{path}.uri.regex"), report).map(PathMatch::Regex)
+            compile_regex(r, &format_args!("{path}.uri.regex"), report).map(PathMatch::Regex)
         } else {
             None
         }
@@ -684,7 +696,7 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
                 let value = if is_presence(v) {
                     None
                 } else {
-                    str_match(v, &format!("{path}.{field}[{k}]"), report)
+                    str_match(v, &format_args!("{path}.{field}[{k}]"), report)
                 };
                 let h = HeaderMatch {
                     source: HeaderSource::from_name(k),
@@ -708,7 +720,7 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
             let value = if is_presence(v) {
                 None
             } else {
-                str_match(v, &format!("{path}.queryParams[{k}]"), report)
+                str_match(v, &format_args!("{path}.queryParams[{k}]"), report)
             };
             Some(QueryMatch {
                 key: k.as_str().into(),
@@ -742,7 +754,7 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
         if is_presence(v) {
             return Some(StrMatch::Prefix("".into()));
         }
-        str_match(v, &format!("{path}.{field}"), report)
+        str_match(v, &format_args!("{path}.{field}"), report)
     };
     Block {
         scheme: sm(m.scheme.as_deref(), "scheme", report),
@@ -754,7 +766,7 @@ fn lower_block(m: &HttpMatchRequest, rule_name: &str, path: &str, report: &mut R
         headers: headers.into(),
         query,
         source,
-        path: path.into(),
+        path: path.to_string().into(),
         header_fields: header_fields.into(),
     }
 }
@@ -765,20 +777,20 @@ pub(crate) fn is_presence(m: &StringMatch) -> bool {
     m.exact.is_none() && m.prefix.is_none() && m.regex.as_deref().is_none_or(|r| r == "*")
 }
 
-fn str_match(m: &StringMatch, path: &str, report: &mut Report) -> Option<StrMatch> {
+fn str_match(m: &StringMatch, path: &dyn Display, report: &mut Report) -> Option<StrMatch> {
     if let Some(e) = &m.exact {
         Some(StrMatch::Exact(e.as_str().into()))
     } else if let Some(p) = &m.prefix {
         Some(StrMatch::Prefix(p.as_str().into()))
     } else if let Some(r) = &m.regex {
-        compile_regex(r, &format!("{path}.regex"), report).map(StrMatch::Regex)
+        compile_regex(r, &format_args!("{path}.regex"), report).map(StrMatch::Regex)
     } else {
         None
     }
 }
 
 /// `pattern` compiled through the compile's shared regexes, or `None` with an error at `path`.
-fn compile_regex(pattern: &str, path: &str, report: &mut Report) -> Option<FullMatch> {
+fn compile_regex(pattern: &str, path: &dyn Display, report: &mut Report) -> Option<FullMatch> {
     report.regex(pattern, path)
 }
 

@@ -307,7 +307,7 @@ pub(crate) fn analyze_http_reachability(rules: &[Option<HttpRouteRule>], report:
     let mut matchless: Option<usize> = None;
     for (i, rule) in rules.iter().enumerate() {
         let Some(rule) = rule else { continue };
-        let path = format!("spec.http[{i}]");
+        let path = format_args!("spec.http[{i}]");
         let shadows = rule.delegate.is_none();
         if let Some(k) = matchless {
             report.warn(
@@ -370,7 +370,7 @@ pub(crate) fn analyze_http_reachability(rules: &[Option<HttpRouteRule>], report:
         if shadowed == rule.matches.len() {
             report.warn(
                 "unreachable-rule",
-                &path,
+                path,
                 "rule is unreachable: every match block is taken by an earlier one (IST0130)",
             );
         }
@@ -410,7 +410,7 @@ pub(crate) fn analyze_l4_reachability<R, M>(
     let mut matchless: Option<usize> = None;
     for (i, rule) in rules.iter().enumerate() {
         let Some(rule) = rule else { continue };
-        let path = format!("{field}[{i}]");
+        let path = format_args!("{field}[{i}]");
         if let Some(k) = matchless {
             report.warn(
                 "unreachable-rule",

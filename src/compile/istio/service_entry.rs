@@ -9,6 +9,7 @@
 //! `unix://` endpoint socket checks beyond the prefix.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 
 use super::gateway::Protocol;
 use super::place::visibility;
@@ -59,7 +60,7 @@ pub(crate) fn validate_service_entry(spec: &ServiceEntrySpec, report: &mut Repor
     }
     let resolution = check_enum(
         report,
-        "spec.resolution",
+        &"spec.resolution",
         spec.resolution.as_deref(),
         "resolution",
         &RESOLUTIONS,
@@ -67,7 +68,7 @@ pub(crate) fn validate_service_entry(spec: &ServiceEntrySpec, report: &mut Repor
     .or(spec.resolution.is_none().then_some("NONE"));
     check_enum(
         report,
-        "spec.location",
+        &"spec.location",
         spec.location.as_deref(),
         "location",
         &LOCATIONS,
@@ -99,7 +100,7 @@ pub(crate) fn validate_service_entry(spec: &ServiceEntrySpec, report: &mut Repor
                     e,
                     Some(&names),
                     false,
-                    &format!("spec.endpoints[{i}]"),
+                    &format_args!("spec.endpoints[{i}]"),
                     report,
                 );
             }
@@ -176,26 +177,26 @@ fn hosts(spec: &ServiceEntrySpec, resolution: Option<&str>, report: &mut Report)
         spec.hosts.len(),
         limit!(MAX_HOSTS),
         "hosts",
-        "spec.hosts",
+        &"spec.hosts",
         report,
     );
     for (i, host) in spec.hosts.iter().enumerate() {
-        let path = format!("spec.hosts[{i}]");
+        let path = format_args!("spec.hosts[{i}]");
         if host == "*" {
             report.error(
-                &path,
+                path,
                 "host \"*\" is not allowed in a service entry; name the hosts or a \
                  \"*.domain\" wildcard",
             );
             continue;
         }
         if let Err(message) = is_valid_wildcard_domain(host) {
-            report.error(&path, message);
+            report.error(path, message);
         } else if resolution != Some("DYNAMIC_DNS") && host.contains('*') && !host.starts_with("*.")
         {
             report.warn(
                 "partial-wildcard",
-                &path,
+                path,
                 format!("partial wildcard {host:?} is not allowed; write \"*.domain\""),
             );
         }
@@ -204,15 +205,15 @@ fn hosts(spec: &ServiceEntrySpec, resolution: Option<&str>, report: &mut Report)
 
 fn addresses(spec: &ServiceEntrySpec, resolution: Option<&str>, report: &mut Report) {
     for (i, address) in spec.addresses.iter().enumerate() {
-        let path = format!("spec.addresses[{i}]");
+        let path = format_args!("spec.addresses[{i}]");
         if !is_ip_or_cidr(address) {
             report.error(
-                &path,
+                path,
                 format!("{address:?} is not an IP address or a CIDR block"),
             );
         } else if address.contains('/') && !matches!(resolution, Some("NONE" | "STATIC") | None) {
             report.error(
-                &path,
+                path,
                 format!(
                     "CIDR address {address:?} is allowed only with resolution NONE or STATIC, \
                      not {}",
@@ -228,9 +229,9 @@ fn ports<'s>(spec: &'s ServiceEntrySpec, report: &mut Report) -> HashMap<&'s str
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut numbers: HashMap<i64, usize> = HashMap::new();
     for (j, port) in spec.ports.iter().enumerate() {
-        let path = format!("spec.ports[{j}]");
+        let path = format_args!("spec.ports[{j}]");
         let Some(port) = port else {
-            report.error(&path, "port cannot be null");
+            report.error(path, "port cannot be null");
             continue;
         };
         let name = port.name.as_deref().unwrap_or("");
@@ -293,7 +294,7 @@ fn ports<'s>(spec: &'s ServiceEntrySpec, report: &mut Report) -> HashMap<&'s str
 /// 1..=65535 (which service ports they name is not known without a ServiceEntry, so not
 /// checked); labels are valid; the weight fits in 32 bits.
 pub(crate) fn validate_workload_entry(spec: &WorkloadEntry, report: &mut Report) {
-    workload_entry(spec, None, true, "spec", report);
+    workload_entry(spec, None, true, &"spec", report);
 }
 
 /// `validateWorkloadEntry` for one inline endpoint (`service_ports`: the entry's port names)
@@ -302,7 +303,7 @@ fn workload_entry(
     e: &WorkloadEntry,
     service_ports: Option<&HashMap<&str, usize>>,
     fqdn: bool,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     let address = e.address.as_deref().unwrap_or("");
@@ -360,7 +361,7 @@ fn workload_entry(
         }
     }
     endpoint_ports(e, service_ports, path, report);
-    check_labels(&e.labels, &format!("{path}.labels"), report);
+    check_labels(&e.labels, &format_args!("{path}.labels"), report);
     if let Some(w) = e.weight
         && !(0..=i64::from(u32::MAX)).contains(&w)
     {
@@ -374,7 +375,7 @@ fn workload_entry(
 fn endpoint_ports(
     e: &WorkloadEntry,
     service_ports: Option<&HashMap<&str, usize>>,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     for (name, &port) in &e.ports {
@@ -433,7 +434,7 @@ fn dns(
     }
     null_endpoints(spec, report);
     for (i, e) in endpoints(spec) {
-        let path = format!("spec.endpoints[{i}]");
+        let path = format_args!("spec.endpoints[{i}]");
         let address = e.address.as_deref().unwrap_or("");
         if !is_ip_literal(address) && is_valid_fqdn(address).is_err() {
             report.error(
@@ -441,7 +442,7 @@ fn dns(
                 format!("endpoint address {address:?} is not a valid FQDN or an IP address"),
             );
         }
-        check_labels(&e.labels, &format!("{path}.labels"), report);
+        check_labels(&e.labels, &format_args!("{path}.labels"), report);
         endpoint_ports(e, Some(names), &path, report);
     }
     if !spec.addresses.is_empty() && spec.hosts.len() > 1 {
@@ -508,7 +509,7 @@ fn dynamic_dns(spec: &ServiceEntrySpec, resolution: &str, report: &mut Report) {
 fn export_to(export_to: &[String], report: &mut Report) {
     let path = "spec.exportTo";
     for (k, entry) in export_to.iter().enumerate() {
-        let p = format!("{path}[{k}]");
+        let p = format_args!("{path}[{k}]");
         if export_to[..k].contains(entry) {
             report.error(p, format!("{entry:?} is listed twice"));
         } else if !matches!(entry.as_str(), "." | "*" | "~") && !is_dns1123_label(entry) {

@@ -3,6 +3,7 @@
 //! lowering into the table's [`crate::sidecar::Sidecars`].
 
 use std::collections::HashMap;
+use std::fmt::Display;
 
 use crate::config::sidecar::{EgressListener, SidecarPort, SidecarSpec};
 use crate::config::{Object, Resource};
@@ -37,16 +38,16 @@ const PROTOCOLS: &[&str] = &[
 pub(crate) fn validate_sidecar(spec: &SidecarSpec, report: &mut Report) {
     if let Some(selector) = &spec.workload_selector {
         for (k, v) in &selector.labels {
-            let path = format!("spec.workloadSelector.labels[{k}]");
+            let path = format_args!("spec.workloadSelector.labels[{k}]");
             if k.is_empty() {
                 report.error(
-                    &path,
+                    path,
                     format!("empty key is not supported in selector: \"={v}\""),
                 );
             }
             if k.contains('*') || v.contains('*') {
                 report.error(
-                    &path,
+                    path,
                     format!("wildcard is not supported in selector: \"{k}={v}\""),
                 );
             }
@@ -77,23 +78,23 @@ pub(crate) fn validate_sidecar(spec: &SidecarSpec, report: &mut Report) {
     let mut catch_all = false;
     let last = spec.egress.len().saturating_sub(1);
     for (i, egress) in spec.egress.iter().enumerate() {
-        let path = format!("spec.egress[{i}]");
+        let path = format_args!("spec.egress[{i}]");
         let Some(egress) = egress else {
-            report.error(&path, "egress listener may not be null");
+            report.error(path, "egress listener may not be null");
             continue;
         };
         match &egress.port {
             None if catch_all => {
-                report.error(&path, "egress can have only one listener with empty port");
+                report.error(path, "egress can have only one listener with empty port");
                 continue;
             }
             None if i != last => report.error(
-                &path,
+                path,
                 "the egress listener with empty port should be the last listener in the list",
             ),
             None => catch_all = true,
             Some(port) => {
-                check_port(port, egress, &format!("{path}.port"), report);
+                check_port(port, egress, &format_args!("{path}.port"), report);
                 if let Some(n) = port.number.filter(|n| *n != 0) {
                     if ports.contains(&n) {
                         report.error(
@@ -138,7 +139,12 @@ fn outbound_mode(mode: Option<&str>) -> Option<OutboundPolicy> {
 }
 
 /// `validateSidecarEgressPortBindAndCaptureMode`.
-fn check_port(port: &SidecarPort, egress: &EgressListener, path: &str, report: &mut Report) {
+fn check_port(
+    port: &SidecarPort,
+    egress: &EgressListener,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     if port.target_port.is_some_and(|t| t > 0) {
         report.error(
             format!("{path}.targetPort"),
@@ -174,7 +180,7 @@ fn check_port(port: &SidecarPort, egress: &EgressListener, path: &str, report: &
                 None | Some("DEFAULT") | Some("NONE")
             ) {
                 report.error(
-                    path.replace(".port", ".captureMode"),
+                    format!("{path}").replace(".port", ".captureMode"),
                     "captureMode must be DEFAULT/NONE for unix domain socket listeners",
                 );
             }
@@ -186,7 +192,7 @@ fn check_port(port: &SidecarPort, egress: &EgressListener, path: &str, report: &
         _ => {
             if !bind.is_empty() && !is_ip_literal(bind) {
                 report.error(
-                    path.replace(".port", ".bind"),
+                    format!("{path}").replace(".port", ".bind"),
                     format!("{bind:?} is not a valid IP address"),
                 );
             }
@@ -196,7 +202,7 @@ fn check_port(port: &SidecarPort, egress: &EgressListener, path: &str, report: &
 
 /// Egress hosts: at least one, each `namespace/dnsName` (`ValidateNamespaceSlashWildcardHostname`
 /// for sidecars), duplicates and `*/*` beside others as warnings.
-fn check_hosts(hosts: &[String], path: &str, report: &mut Report) {
+fn check_hosts(hosts: &[String], path: &dyn Display, report: &mut Report) {
     if hosts.is_empty() {
         report.error(
             format!("{path}.hosts"),

@@ -17,6 +17,7 @@
 
 use crate::action::GRPC_STATUS_NAMES;
 use std::collections::BTreeMap;
+use std::fmt::Display;
 
 use super::reachability::{
     analyze_http_reachability, analyze_l4_reachability, l4_match_eq, tls_match_eq,
@@ -83,7 +84,7 @@ pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut R
     let applies_to_gateway = !spec.gateways.is_empty() && !spec.gateways.iter().any(|g| g == MESH);
     let applies_to_mesh = !applies_to_gateway;
     for (i, gateway) in spec.gateways.iter().enumerate() {
-        check_gateway_name(gateway, &format!("spec.gateways[{i}]"), report);
+        check_gateway_name(gateway, &format_args!("spec.gateways[{i}]"), report);
     }
 
     if applies_to_mesh {
@@ -91,7 +92,7 @@ pub(crate) fn validate_virtual_service(spec: &VirtualServiceSpec, report: &mut R
     }
     check_hosts(spec, applies_to_gateway, report);
     check_rules(spec, is_delegate, report);
-    check_export_to(&spec.export_to, "spec.exportTo", report);
+    check_export_to(&spec.export_to, &"spec.exportTo", report);
 
     analyze_http_reachability(&spec.http, report);
     analyze_l4_reachability(
@@ -149,7 +150,7 @@ fn check_hosts(spec: &VirtualServiceSpec, applies_to_gateway: bool, report: &mut
         spec.hosts.len(),
         limit!(MAX_HOSTS),
         "hosts",
-        "spec.hosts",
+        &"spec.hosts",
         report,
     );
     for (i, host) in spec.hosts.iter().enumerate() {
@@ -198,22 +199,21 @@ fn check_rules(spec: &VirtualServiceSpec, is_delegate: bool, report: &mut Report
             "a virtual service needs at least one http, tcp or tls rule",
         );
     }
-    for (field, len) in [
-        ("http", spec.http.len()),
-        ("tls", spec.tls.len()),
-        ("tcp", spec.tcp.len()),
+    for (field, what, len) in [
+        ("http", "http rules", spec.http.len()),
+        ("tls", "tls rules", spec.tls.len()),
+        ("tcp", "tcp rules", spec.tcp.len()),
     ] {
-        let what = format!("{field} rules");
         check_count(
             len,
             limit!(MAX_VS_RULES),
-            &what,
-            &format!("spec.{field}"),
+            what,
+            &format_args!("spec.{field}"),
             report,
         );
     }
     for (i, rule) in spec.http.iter().enumerate() {
-        let path = format!("spec.http[{i}]");
+        let path = format_args!("spec.http[{i}]");
         match rule {
             None => report.error(path, "http rule is null"),
             Some(rule) => check_http_rule(rule, &path, is_delegate, report),
@@ -221,12 +221,12 @@ fn check_rules(spec: &VirtualServiceSpec, is_delegate: bool, report: &mut Report
     }
     for (i, rule) in spec.tls.iter().enumerate() {
         if let Some(rule) = rule {
-            check_tls_rule(rule, spec, &format!("spec.tls[{i}]"), report);
+            check_tls_rule(rule, spec, &format_args!("spec.tls[{i}]"), report);
         }
     }
     for (i, rule) in spec.tcp.iter().enumerate() {
         if let Some(rule) = rule {
-            check_tcp_rule(rule, &format!("spec.tcp[{i}]"), report);
+            check_tcp_rule(rule, &format_args!("spec.tcp[{i}]"), report);
         }
     }
 }
@@ -234,10 +234,13 @@ fn check_rules(spec: &VirtualServiceSpec, is_delegate: bool, report: &mut Report
 /// JWT-claim header keys (`@request.auth.claims.*`) become dynamic-metadata matchers that only
 /// gateways populate.
 fn check_jwt_claims_need_gateway(spec: &VirtualServiceSpec, report: &mut Report) {
-    let context = if spec.gateways.is_empty() {
-        "no gateways are listed, so it applies to the mesh".to_string()
-    } else {
-        format!("gateways: [{}]", spec.gateways.join(", "))
+    // Only for the message: built once an error needs it.
+    let context = || {
+        if spec.gateways.is_empty() {
+            "no gateways are listed, so it applies to the mesh".to_string()
+        } else {
+            format!("gateways: [{}]", spec.gateways.join(", "))
+        }
     };
     for (i, rule) in spec.http.iter().enumerate() {
         let Some(rule) = rule else { continue };
@@ -253,7 +256,8 @@ fn check_jwt_claims_need_gateway(spec: &VirtualServiceSpec, report: &mut Report)
                             format!("spec.http[{i}].match[{j}].{field}[{key}]"),
                             format!(
                                 "JWT claim routing ({key:?}) works only on gateways, but this virtual \
-                                 service applies to the mesh ({context})"
+                                 service applies to the mesh ({})",
+                                context()
                             ),
                         );
                     }
@@ -267,53 +271,68 @@ fn check_jwt_claims_need_gateway(spec: &VirtualServiceSpec, report: &mut Report)
 // HTTP rules
 // ---------------------------------------------------------------------------------------------
 
-fn check_http_rule(rule: &HttpRouteRule, path: &str, in_delegate_vs: bool, report: &mut Report) {
+fn check_http_rule(
+    rule: &HttpRouteRule,
+    path: &dyn Display,
+    in_delegate_vs: bool,
+    report: &mut Report,
+) {
     check_rule_shape(rule, path, in_delegate_vs, report);
     check_count(
         rule.matches.len(),
         limit!(MAX_MATCHES_PER_RULE),
         "match blocks",
-        &format!("{path}.match"),
+        &format_args!("{path}.match"),
         report,
     );
     for (j, m) in rule.matches.iter().enumerate() {
         if let Some(m) = m {
-            check_match_request(m, &format!("{path}.match[{j}]"), report);
+            check_match_request(m, &format_args!("{path}.match[{j}]"), report);
         }
     }
     if let Some(headers) = &rule.headers {
-        check_header_operations(headers, &format!("{path}.headers"), report);
+        check_header_operations(headers, &format_args!("{path}.headers"), report);
     }
     if let Some(cors) = &rule.cors_policy {
-        check_cors(cors, &format!("{path}.corsPolicy"), report);
+        check_cors(cors, &format_args!("{path}.corsPolicy"), report);
     }
     if let Some(fault) = &rule.fault {
-        check_fault(fault, &format!("{path}.fault"), report);
+        check_fault(fault, &format_args!("{path}.fault"), report);
     }
     check_mirrors(rule, path, report);
     if let Some(redirect) = &rule.redirect {
-        check_redirect(redirect, &rule.matches, &format!("{path}.redirect"), report);
+        check_redirect(
+            redirect,
+            &rule.matches,
+            &format_args!("{path}.redirect"),
+            report,
+        );
     }
     if let Some(direct) = &rule.direct_response {
-        check_direct_response(direct, &format!("{path}.directResponse"), report);
+        check_direct_response(direct, &format_args!("{path}.directResponse"), report);
     }
     if let Some(retries) = &rule.retries {
-        check_retries(retries, &format!("{path}.retries"), report);
+        check_retries(retries, &format_args!("{path}.retries"), report);
     }
     if let Some(rewrite) = &rule.rewrite {
-        check_rewrite(rewrite, &format!("{path}.rewrite"), report);
+        check_rewrite(rewrite, &format_args!("{path}.rewrite"), report);
     }
     check_authority_set_once(rule, path, report);
     if let Some(route) = &rule.route {
-        check_http_destinations(route, &format!("{path}.route"), report);
+        check_http_destinations(route, &format_args!("{path}.route"), report);
     }
     if let Some(timeout) = rule.timeout {
-        check_duration_at(timeout, &format!("{path}.timeout"), report);
+        check_duration_at(timeout, &format_args!("{path}.timeout"), report);
     }
 }
 
 /// Exactly one action: route, redirect, directResponse, or (outside a delegate) delegate.
-fn check_rule_shape(rule: &HttpRouteRule, path: &str, in_delegate_vs: bool, report: &mut Report) {
+fn check_rule_shape(
+    rule: &HttpRouteRule,
+    path: &dyn Display,
+    in_delegate_vs: bool,
+    report: &mut Report,
+) {
     let has_route = rule.route.as_ref().is_some_and(|r| !r.is_empty());
     if rule.delegate.is_some() && !in_delegate_vs {
         // A root rule: the delegate supplies the action.
@@ -399,7 +418,7 @@ fn check_rule_shape(rule: &HttpRouteRule, path: &str, in_delegate_vs: bool, repo
     }
 }
 
-fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
+fn check_match_request(m: &HttpMatchRequest, path: &dyn Display, report: &mut Report) {
     for (field, map, what, max) in [
         (
             "headers",
@@ -421,18 +440,18 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         ),
     ] {
         let len = map.as_ref().map_or(0, BTreeMap::len);
-        check_count(len, max, what, &format!("{path}.{field}"), report);
+        check_count(len, max, what, &format_args!("{path}.{field}"), report);
     }
     for (name, value) in m.headers.iter().flatten() {
-        let p = format!("{path}.headers[{name}]");
+        let p = format_args!("{path}.headers[{name}]");
         if value.is_none() {
             report.error(
-                &p,
+                p,
                 "header match is null; use {} to require only that the header is present",
             );
         }
         if let Err(message) = check_match_header_name(name) {
-            report.error(&p, message);
+            report.error(p, message);
         }
         if let Some(value) = value {
             check_header_string_match(value, &p, report);
@@ -440,9 +459,9 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         }
     }
     for (name, value) in m.without_headers.iter().flatten() {
-        let p = format!("{path}.withoutHeaders[{name}]");
+        let p = format_args!("{path}.withoutHeaders[{name}]");
         if let Err(message) = check_match_header_name(name) {
-            report.error(&p, message);
+            report.error(p, message);
         }
         // `regex: "*"` is not a regex: it means "the header is present".
         if let Some(value) = value.as_ref().filter(|v| v.regex.as_deref() != Some("*")) {
@@ -452,7 +471,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
     }
     // An empty uri prefix is allowed (Envoy accepts `prefix: ""` for paths); not elsewhere.
     if let Some(uri) = &m.uri {
-        let p = format!("{path}.uri");
+        let p = format_args!("{path}.uri");
         if uri.regex.as_deref() == Some("*") {
             report.error(
                 format!("{p}.regex"),
@@ -470,13 +489,13 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         ("authority", &m.authority),
     ] {
         if let Some(sm) = sm {
-            let p = format!("{path}.{field}");
+            let p = format_args!("{path}.{field}");
             check_header_string_match(sm, &p, report);
             check_header_literals(sm, &p, report);
         }
     }
     for (name, value) in m.query_params.iter().flatten() {
-        let p = format!("{path}.queryParams[{name}]");
+        let p = format_args!("{path}.queryParams[{name}]");
         check_length(
             name.len(),
             limit!(MAX_HEADER_NAME_LEN),
@@ -490,11 +509,15 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
         }
     }
     if let Some(port) = m.port.filter(|&p| p != 0) {
-        check_port_at(port, &format!("{path}.port"), report);
+        check_port_at(port, &format_args!("{path}.port"), report);
     }
-    check_labels(&m.source_labels, &format!("{path}.sourceLabels"), report);
+    check_labels(
+        &m.source_labels,
+        &format_args!("{path}.sourceLabels"),
+        report,
+    );
     for (k, gateway) in m.gateways.iter().enumerate() {
-        check_gateway_name(gateway, &format!("{path}.gateways[{k}]"), report);
+        check_gateway_name(gateway, &format_args!("{path}.gateways[{k}]"), report);
     }
     if let Some(ns) = m.source_namespace.as_deref().filter(|ns| !ns.is_empty())
         && !is_dns1123_label(ns)
@@ -513,7 +536,7 @@ fn check_match_request(m: &HttpMatchRequest, path: &str, report: &mut Report) {
 /// (`pkg/config/validation/virtualservice.go`, `validateStringMatch`: Go's `regexp` cannot
 /// compile it): accepted as presence, with a warning. `withoutHeaders` does not come here:
 /// the webhook itself lets `"*"` through there.
-fn check_header_string_match(sm: &StringMatch, path: &str, report: &mut Report) {
+fn check_header_string_match(sm: &StringMatch, path: &dyn Display, report: &mut Report) {
     if sm.regex.as_deref() == Some("*") && sm.exact.is_none() && sm.prefix.is_none() {
         report.warn(
             "regex-star-presence",
@@ -535,7 +558,7 @@ const HEADER_LITERAL: LiteralLimit = limit!(MAX_HEADER_VALUE_LEN);
 /// (unless `empty_prefix_ok`); non-empty regex that compiles within the length limit.
 fn check_string_match(
     sm: &StringMatch,
-    path: &str,
+    path: &dyn Display,
     empty_prefix_ok: bool,
     max_literal: LiteralLimit,
     report: &mut Report,
@@ -548,7 +571,7 @@ fn check_string_match(
                 literal.len(),
                 max_literal,
                 &what,
-                &format!("{path}.{field}"),
+                &format_args!("{path}.{field}"),
                 report,
             );
         }
@@ -560,7 +583,7 @@ fn check_string_match(
         );
     }
     if let Some(re) = &sm.regex {
-        check_regex_at(re, &format!("{path}.regex"), report);
+        check_regex_at(re, &format_args!("{path}.regex"), report);
     }
 }
 
@@ -572,7 +595,7 @@ fn check_string_match(
 /// decoding variant), and `:path` is a header too, which Envoy's codecs and the `http` crate
 /// refuse with a NUL, CR or LF (`%00` in the query is three bytes, not a NUL). Istio's
 /// webhook checks none of these literals (`validateStringMatch`).
-fn check_header_literals(sm: &StringMatch, path: &str, report: &mut Report) {
+fn check_header_literals(sm: &StringMatch, path: &dyn Display, report: &mut Report) {
     for (field, literal) in [("exact", &sm.exact), ("prefix", &sm.prefix)] {
         if let Some(literal) = literal
             && let Err(message) = check_header_chars(literal, &format!("{field} literal"))
@@ -582,7 +605,7 @@ fn check_header_literals(sm: &StringMatch, path: &str, report: &mut Report) {
     }
 }
 
-fn check_one_of_string_match(sm: &StringMatch, path: &str, report: &mut Report) {
+fn check_one_of_string_match(sm: &StringMatch, path: &dyn Display, report: &mut Report) {
     let set: Vec<&str> = [
         ("exact", &sm.exact),
         ("prefix", &sm.prefix),
@@ -603,7 +626,7 @@ fn check_one_of_string_match(sm: &StringMatch, path: &str, report: &mut Report) 
     }
 }
 
-fn check_regex_at(re: &str, path: &str, report: &mut Report) {
+fn check_regex_at(re: &str, path: &dyn Display, report: &mut Report) {
     if re.is_empty() {
         report.error(path, "regex \"\" is empty; a regex match needs a pattern");
     } else if let Err(message) = report.check_regex(re) {
@@ -646,16 +669,21 @@ fn is_jwt_claim_key(name: &str) -> bool {
 // Header operations
 // ---------------------------------------------------------------------------------------------
 
-fn check_header_operations(headers: &Headers, path: &str, report: &mut Report) {
+fn check_header_operations(headers: &Headers, path: &dyn Display, report: &mut Report) {
     if let Some(request) = &headers.request {
-        check_header_ops_side(request, &format!("{path}.request"), true, report);
+        check_header_ops_side(request, &format_args!("{path}.request"), true, report);
     }
     if let Some(response) = &headers.response {
-        check_header_ops_side(response, &format!("{path}.response"), false, report);
+        check_header_ops_side(response, &format_args!("{path}.response"), false, report);
     }
 }
 
-fn check_header_ops_side(ops: &HeaderOperations, path: &str, request: bool, report: &mut Report) {
+fn check_header_ops_side(
+    ops: &HeaderOperations,
+    path: &dyn Display,
+    request: bool,
+    report: &mut Report,
+) {
     for (field, map) in [("set", &ops.set), ("add", &ops.add)] {
         for (name, value) in map {
             let name_path = if name.is_empty() {
@@ -671,7 +699,7 @@ fn check_header_ops_side(ops: &HeaderOperations, path: &str, request: bool, repo
             if let Err(message) = checked {
                 report.error(&name_path, message);
             }
-            let value_path = format!("{path}.{field}[{name}]");
+            let value_path = format_args!("{path}.{field}[{name}]");
             let fits = check_length(
                 value.len(),
                 limit!(MAX_HEADER_VALUE_LEN),
@@ -736,7 +764,7 @@ fn is_authority_header(name: &str) -> bool {
 
 /// The authority may be rewritten in one place only: `rewrite.authority` or one request
 /// `set`/`add` of `host` / `:authority`.
-fn check_authority_set_once(rule: &HttpRouteRule, path: &str, report: &mut Report) {
+fn check_authority_set_once(rule: &HttpRouteRule, path: &dyn Display, report: &mut Report) {
     let mut current: Option<(String, &str)> = rule
         .rewrite
         .as_ref()
@@ -767,7 +795,7 @@ fn check_authority_set_once(rule: &HttpRouteRule, path: &str, report: &mut Repor
 // CORS, fault, mirror, redirect, direct response, retries, rewrite
 // ---------------------------------------------------------------------------------------------
 
-fn check_cors(cors: &CorsPolicy, path: &str, report: &mut Report) {
+fn check_cors(cors: &CorsPolicy, path: &dyn Display, report: &mut Report) {
     if !cors.allow_origin.is_empty() {
         report.warn(
             "deprecated-field",
@@ -776,7 +804,7 @@ fn check_cors(cors: &CorsPolicy, path: &str, report: &mut Report) {
         );
     }
     for (k, origin) in cors.allow_origins.iter().enumerate() {
-        let p = format!("{path}.allowOrigins[{k}]");
+        let p = format_args!("{path}.allowOrigins[{k}]");
         let Some(origin) = origin else {
             report.error(p, "allow origin is null");
             continue;
@@ -794,7 +822,7 @@ fn check_cors(cors: &CorsPolicy, path: &str, report: &mut Report) {
             ),
             Some(_) => {
                 if let Some(re) = &origin.regex {
-                    check_regex_at(re, &format!("{p}.regex"), report);
+                    check_regex_at(re, &format_args!("{p}.regex"), report);
                 }
             }
         }
@@ -828,7 +856,7 @@ fn check_cors(cors: &CorsPolicy, path: &str, report: &mut Report) {
         }
     }
     if let Some(max_age) = cors.max_age {
-        let p = format!("{path}.maxAge");
+        let p = format_args!("{path}.maxAge");
         check_duration_at(max_age, &p, report);
         if max_age.as_nanos() % 1_000_000_000 > 0 {
             report.error(
@@ -847,14 +875,14 @@ fn check_cors(cors: &CorsPolicy, path: &str, report: &mut Report) {
     }
 }
 
-fn check_fault(fault: &HttpFaultInjection, path: &str, report: &mut Report) {
+fn check_fault(fault: &HttpFaultInjection, path: &dyn Display, report: &mut Report) {
     if fault.abort.is_none() && fault.delay.is_none() {
         report.error(path, "fault injection needs an abort, a delay or both");
     }
     if let Some(abort) = &fault.abort {
-        let p = format!("{path}.abort");
+        let p = format_args!("{path}.abort");
         if let Some(pct) = &abort.percentage {
-            check_fault_percentage(pct, &format!("{p}.percentage.value"), report);
+            check_fault_percentage(pct, &format_args!("{p}.percentage.value"), report);
         }
         let kinds: Vec<&str> = [
             ("httpStatus", abort.http_status.is_some()),
@@ -867,7 +895,7 @@ fn check_fault(fault: &HttpFaultInjection, path: &str, report: &mut Report) {
         .collect();
         if kinds.len() > 1 {
             report.error(
-                &p,
+                p,
                 format!(
                     "set only one of httpStatus, grpcStatus and http2Error (found {})",
                     kinds.join(" and ")
@@ -901,15 +929,15 @@ fn check_fault(fault: &HttpFaultInjection, path: &str, report: &mut Report) {
         if kinds.is_empty() {
             report.warn(
                 "ineffective-fault",
-                &p,
+                p,
                 "abort sets neither httpStatus nor grpcStatus, so it aborts nothing",
             );
         }
     }
     if let Some(delay) = &fault.delay {
-        let p = format!("{path}.delay");
+        let p = format_args!("{path}.delay");
         if let Some(pct) = &delay.percentage {
-            check_fault_percentage(pct, &format!("{p}.percentage.value"), report);
+            check_fault_percentage(pct, &format_args!("{p}.percentage.value"), report);
         }
         if delay.percent.is_some() {
             report.warn(
@@ -919,10 +947,10 @@ fn check_fault(fault: &HttpFaultInjection, path: &str, report: &mut Report) {
             );
         }
         if delay.fixed_delay.is_some() && delay.exponential_delay.is_some() {
-            report.error(&p, "set only one of fixedDelay and exponentialDelay");
+            report.error(p, "set only one of fixedDelay and exponentialDelay");
         }
         if let Some(d) = delay.fixed_delay {
-            check_duration_at(d, &format!("{p}.fixedDelay"), report);
+            check_duration_at(d, &format_args!("{p}.fixedDelay"), report);
         }
         if let Some(d) = delay.exponential_delay {
             let pe = format!("{p}.exponentialDelay");
@@ -935,7 +963,7 @@ fn check_fault(fault: &HttpFaultInjection, path: &str, report: &mut Report) {
         if delay.fixed_delay.is_none() && delay.exponential_delay.is_none() {
             report.warn(
                 "ineffective-fault",
-                &p,
+                p,
                 "delay sets no fixedDelay, so it delays nothing",
             );
         }
@@ -943,18 +971,18 @@ fn check_fault(fault: &HttpFaultInjection, path: &str, report: &mut Report) {
 }
 
 /// Fault percentages: 0, or 0.0001..=100 (Envoy's finest granularity is one in a million).
-fn check_fault_percentage(pct: &Percent, path: &str, report: &mut Report) {
+fn check_fault_percentage(pct: &Percent, path: &dyn Display, report: &mut Report) {
     let v = pct.value;
     if !v.is_finite() || !(0.0..=100.0).contains(&v) || (v > 0.0 && v < 0.0001) {
         report.error(path, format!("percentage {v} must be 0 or in 0.0001..=100"));
     }
 }
 
-fn check_mirrors(rule: &HttpRouteRule, path: &str, report: &mut Report) {
+fn check_mirrors(rule: &HttpRouteRule, path: &dyn Display, report: &mut Report) {
     if let Some(pct) = rule.mirror_percent {
-        let p = format!("{path}.mirrorPercent");
+        let p = format_args!("{path}.mirrorPercent");
         if !(0..=100).contains(&pct) {
-            report.error(&p, format!("mirrorPercent {pct} must be in 0..=100"));
+            report.error(p, format!("mirrorPercent {pct} must be in 0..=100"));
         }
         report.warn(
             "deprecated-field",
@@ -963,13 +991,13 @@ fn check_mirrors(rule: &HttpRouteRule, path: &str, report: &mut Report) {
         );
     }
     if let Some(pct) = &rule.mirror_percentage {
-        check_mirror_percentage(pct, &format!("{path}.mirrorPercentage.value"), report);
+        check_mirror_percentage(pct, &format_args!("{path}.mirrorPercentage.value"), report);
     }
     if let Some(mirror) = &rule.mirror {
-        check_destination(mirror, &format!("{path}.mirror"), report);
+        check_destination(mirror, &format_args!("{path}.mirror"), report);
     }
     for (k, policy) in rule.mirrors.iter().flatten().enumerate() {
-        let p = format!("{path}.mirrors[{k}]");
+        let p = format_args!("{path}.mirrors[{k}]");
         let Some(HttpMirrorPolicy {
             destination,
             percentage,
@@ -981,15 +1009,15 @@ fn check_mirrors(rule: &HttpRouteRule, path: &str, report: &mut Report) {
         };
         match destination {
             None => report.error(format!("{p}.destination"), "destination is required"),
-            Some(d) => check_destination(d, &format!("{p}.destination"), report),
+            Some(d) => check_destination(d, &format_args!("{p}.destination"), report),
         }
         if let Some(pct) = percentage {
-            check_mirror_percentage(pct, &format!("{p}.percentage.value"), report);
+            check_mirror_percentage(pct, &format_args!("{p}.percentage.value"), report);
         }
     }
 }
 
-fn check_mirror_percentage(pct: &Percent, path: &str, report: &mut Report) {
+fn check_mirror_percentage(pct: &Percent, path: &dyn Display, report: &mut Report) {
     let v = pct.value;
     if !v.is_finite() || !(0.0..=100.0).contains(&v) {
         report.error(path, format!("mirror percentage {v} must be in 0..=100"));
@@ -999,7 +1027,7 @@ fn check_mirror_percentage(pct: &Percent, path: &str, report: &mut Report) {
 fn check_redirect(
     redirect: &HttpRedirect,
     matches: &[Option<HttpMatchRequest>],
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     check_authority_value(redirect.authority.as_deref(), path, report);
@@ -1076,7 +1104,7 @@ fn check_redirect(
         report.error(path, "set only one of port and derivePort");
     }
     if let Some(port) = redirect.port.filter(|&p| p != 0) {
-        check_port_at(port, &format!("{path}.port"), report);
+        check_port_at(port, &format_args!("{path}.port"), report);
     }
     if let Some(mode) = &redirect.derive_port
         && mode != "FROM_PROTOCOL_DEFAULT"
@@ -1089,11 +1117,11 @@ fn check_redirect(
     }
 }
 
-fn check_direct_response(direct: &HttpDirectResponse, path: &str, report: &mut Report) {
+fn check_direct_response(direct: &HttpDirectResponse, path: &dyn Display, report: &mut Report) {
     if let Some(body) = &direct.body {
-        let p = format!("{path}.body");
+        let p = format_args!("{path}.body");
         if body.string.is_some() && body.bytes.is_some() {
-            report.error(&p, "set only one of string and bytes");
+            report.error(p, "set only one of string and bytes");
         }
         // `bytes` is base64 in YAML; Istio measures the decoded size.
         let sizes = [
@@ -1132,7 +1160,7 @@ fn check_direct_response(direct: &HttpDirectResponse, path: &str, report: &mut R
     }
 }
 
-pub(crate) fn check_retries(retries: &HttpRetry, path: &str, report: &mut Report) {
+pub(crate) fn check_retries(retries: &HttpRetry, path: &dyn Display, report: &mut Report) {
     let attempts = retries.attempts.unwrap_or(0);
     if attempts < 0 {
         report.error(
@@ -1175,7 +1203,7 @@ pub(crate) fn check_retries(retries: &HttpRetry, path: &str, report: &mut Report
         }
     }
     if let Some(d) = retries.per_try_timeout {
-        check_duration_at(d, &format!("{path}.perTryTimeout"), report);
+        check_duration_at(d, &format_args!("{path}.perTryTimeout"), report);
     }
     if let Some(retry_on) = retry_on {
         for token in retry_on.split(',') {
@@ -1192,7 +1220,7 @@ pub(crate) fn check_retries(retries: &HttpRetry, path: &str, report: &mut Report
         }
     }
     if let Some(d) = retries.backoff {
-        check_duration_at(d, &format!("{path}.backoff"), report);
+        check_duration_at(d, &format_args!("{path}.backoff"), report);
     }
 }
 
@@ -1206,7 +1234,7 @@ pub(crate) fn is_known_http_status(code: i64) -> bool {
 /// A rewritten or redirected authority becomes the `:authority` header (or the `Location`
 /// header's host): Envoy's `host_rewrite_literal` and `host_redirect` refuse NUL, CR and LF
 /// (`HTTP_HEADER_VALUE`), `http` every control character but tab.
-fn check_authority_value(authority: Option<&str>, path: &str, report: &mut Report) {
+fn check_authority_value(authority: Option<&str>, path: &dyn Display, report: &mut Report) {
     if let Some(a) = authority
         && let Err(message) = check_header_chars(a, "authority")
     {
@@ -1214,7 +1242,7 @@ fn check_authority_value(authority: Option<&str>, path: &str, report: &mut Repor
     }
 }
 
-fn check_rewrite(rewrite: &HttpRewrite, path: &str, report: &mut Report) {
+fn check_rewrite(rewrite: &HttpRewrite, path: &dyn Display, report: &mut Report) {
     check_authority_value(rewrite.authority.as_deref(), path, report);
     let uri = rewrite.uri.as_deref().is_some_and(|u| !u.is_empty());
     let authority = rewrite.authority.as_deref().is_some_and(|a| !a.is_empty());
@@ -1228,13 +1256,13 @@ fn check_rewrite(rewrite: &HttpRewrite, path: &str, report: &mut Report) {
         );
     }
     if let Some(rr) = &rewrite.uri_regex_rewrite {
-        let p = format!("{path}.uriRegexRewrite");
+        let p = format_args!("{path}.uriRegexRewrite");
         match rr.pattern.as_deref() {
             None | Some("") => report.error(
                 format!("{p}.match"),
                 "uriRegexRewrite needs match (the pattern)",
             ),
-            Some(re) => check_regex_at(re, &format!("{p}.match"), report),
+            Some(re) => check_regex_at(re, &format_args!("{p}.match"), report),
         }
         if rr.rewrite.as_deref().is_none_or(str::is_empty) {
             report.error(
@@ -1251,7 +1279,7 @@ fn check_rewrite(rewrite: &HttpRewrite, path: &str, report: &mut Report) {
 
 fn check_http_destinations(
     route: &[Option<HttpRouteDestination>],
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     let weights = route.iter().enumerate().map(|(k, d)| {
@@ -1263,7 +1291,7 @@ fn check_http_destinations(
             }
             Some(d) => {
                 if let Some(headers) = &d.headers {
-                    check_header_operations(headers, &format!("{p}.headers"), report);
+                    check_header_operations(headers, &format_args!("{p}.headers"), report);
                 }
                 Some((p, d.destination.as_ref(), d.weight))
             }
@@ -1273,7 +1301,11 @@ fn check_http_destinations(
     check_weighted(weights, route.len(), path, report);
 }
 
-fn check_route_destinations(route: &[Option<RouteDestination>], path: &str, report: &mut Report) {
+fn check_route_destinations(
+    route: &[Option<RouteDestination>],
+    path: &dyn Display,
+    report: &mut Report,
+) {
     let weights: Vec<_> = route
         .iter()
         .enumerate()
@@ -1300,7 +1332,7 @@ type WeightedEntry<'a> = (String, Option<&'a Destination>, Option<i64>);
 fn check_weighted(
     entries: Vec<Option<WeightedEntry<'_>>>,
     count: usize,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     check_count(
@@ -1317,7 +1349,7 @@ fn check_weighted(
     for (p, destination, weight) in entries.into_iter().flatten() {
         match destination {
             None => report.error(format!("{p}.destination"), "destination is required"),
-            Some(d) => check_destination(d, &format!("{p}.destination"), report),
+            Some(d) => check_destination(d, &format_args!("{p}.destination"), report),
         }
         let weight = weight.unwrap_or(0);
         match u64::try_from(weight) {
@@ -1359,7 +1391,7 @@ fn check_weighted(
     }
 }
 
-fn check_destination(d: &Destination, path: &str, report: &mut Report) {
+fn check_destination(d: &Destination, path: &dyn Display, report: &mut Report) {
     if d.host.is_empty() {
         report.error(format!("{path}.host"), "host is required; name a service");
     } else if d.host == "*" {
@@ -1381,7 +1413,7 @@ fn check_destination(d: &Destination, path: &str, report: &mut Report) {
     if let Some(port) = &d.port {
         match port.number {
             None => report.error(format!("{path}.port.number"), "port number is required"),
-            Some(n) => check_port_at(n, &format!("{path}.port.number"), report),
+            Some(n) => check_port_at(n, &format_args!("{path}.port.number"), report),
         }
     }
 }
@@ -1390,7 +1422,12 @@ fn check_destination(d: &Destination, path: &str, report: &mut Report) {
 // TLS and TCP rules
 // ---------------------------------------------------------------------------------------------
 
-fn check_tls_rule(rule: &TlsRoute, spec: &VirtualServiceSpec, path: &str, report: &mut Report) {
+fn check_tls_rule(
+    rule: &TlsRoute,
+    spec: &VirtualServiceSpec,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     if rule.matches.is_empty() {
         report.error(
             format!("{path}.match"),
@@ -1406,7 +1443,7 @@ fn check_tls_rule(rule: &TlsRoute, spec: &VirtualServiceSpec, path: &str, report
 fn check_tls_match(
     m: &TlsMatchAttributes,
     spec: &VirtualServiceSpec,
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     if m.sni_hosts.is_empty() {
@@ -1418,7 +1455,7 @@ fn check_tls_match(
     // Istio checks SNI names with the gateway rules unless `mesh` is listed (even when gateways is empty).
     let gateway_rules = !spec.gateways.iter().any(|g| g == MESH);
     for (k, sni) in m.sni_hosts.iter().enumerate() {
-        let p = format!("{path}.sniHosts[{k}]");
+        let p = format_args!("{path}.sniHosts[{k}]");
         let syntax = if gateway_rules {
             check_gateway_bound_domain(sni, true)
         } else {
@@ -1456,7 +1493,7 @@ fn check_tls_match(
     );
 }
 
-fn check_tcp_rule(rule: &TcpRoute, path: &str, report: &mut Report) {
+fn check_tcp_rule(rule: &TcpRoute, path: &dyn Display, report: &mut Report) {
     check_l4_matches(&rule.matches, path, report, |m, p, report| {
         check_l4_common(
             &m.destination_subnets,
@@ -1474,19 +1511,19 @@ fn check_tcp_rule(rule: &TcpRoute, path: &str, report: &mut Report) {
 /// entry checked by `check` at its own path.
 fn check_l4_matches<M>(
     matches: &[Option<M>],
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
-    mut check: impl FnMut(&M, &str, &mut Report),
+    mut check: impl FnMut(&M, &dyn Display, &mut Report),
 ) {
     check_count(
         matches.len(),
         limit!(MAX_MATCHES_PER_RULE),
         "match blocks",
-        &format!("{path}.match"),
+        &format_args!("{path}.match"),
         report,
     );
     for (j, m) in matches.iter().enumerate() {
-        let p = format!("{path}.match[{j}]");
+        let p = format_args!("{path}.match[{j}]");
         let Some(m) = m else {
             report.error(p, "match is null");
             continue;
@@ -1496,14 +1533,19 @@ fn check_l4_matches<M>(
 }
 
 /// The `route` of a `kind` (tls or tcp) rule at `path`: at least one destination, each valid.
-fn check_l4_route(route: &[Option<RouteDestination>], kind: &str, path: &str, report: &mut Report) {
+fn check_l4_route(
+    route: &[Option<RouteDestination>],
+    kind: &str,
+    path: &dyn Display,
+    report: &mut Report,
+) {
     if route.is_empty() {
         report.error(
             format!("{path}.route"),
             format!("{kind} rule has no route; at least one destination is required"),
         );
     }
-    check_route_destinations(route, &format!("{path}.route"), report);
+    check_route_destinations(route, &format_args!("{path}.route"), report);
 }
 
 fn check_l4_common(
@@ -1511,7 +1553,7 @@ fn check_l4_common(
     port: Option<i64>,
     labels: &BTreeMap<String, String>,
     gateways: &[String],
-    path: &str,
+    path: &dyn Display,
     report: &mut Report,
 ) {
     for (k, subnet) in subnets.iter().enumerate() {
@@ -1523,11 +1565,11 @@ fn check_l4_common(
         }
     }
     if let Some(port) = port.filter(|&p| p != 0) {
-        check_port_at(port, &format!("{path}.port"), report);
+        check_port_at(port, &format_args!("{path}.port"), report);
     }
-    check_labels(labels, &format!("{path}.sourceLabels"), report);
+    check_labels(labels, &format_args!("{path}.sourceLabels"), report);
     for (k, gateway) in gateways.iter().enumerate() {
-        check_gateway_name(gateway, &format!("{path}.gateways[{k}]"), report);
+        check_gateway_name(gateway, &format_args!("{path}.gateways[{k}]"), report);
     }
 }
 
@@ -1535,7 +1577,7 @@ fn check_l4_common(
 // Ports and durations
 // ---------------------------------------------------------------------------------------------
 
-fn check_port_at(port: i64, path: &str, report: &mut Report) {
+fn check_port_at(port: i64, path: &dyn Display, report: &mut Report) {
     if !(1..=65535).contains(&port) {
         report.error(path, format!("port {port} must be in 1..=65535"));
     }
