@@ -759,3 +759,107 @@ async fn the_build_hook_hears_of_endpoint_changes_that_compile_nothing() {
         ]
     );
 }
+
+/// Sends on drop: a build hook blocked on the receiver is let go even when the test fails.
+struct Release(std::sync::mpsc::Sender<()>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// The compile and the build hook run off the source's task: while one build runs (its hook
+/// held here, as a compile of 10,000 VirtualServices holds it for a second), the watches go
+/// on receiving events and the status shows what they read; once it ends, the changes that
+/// came meanwhile are built once, from the newest objects (no build per stale state). As
+/// istiod pushes from a debounced queue while its informers go on receiving
+/// (`pilot/pkg/xds/discovery.go`, `debounce`: one push at a time, the requests that came
+/// during it merged into the next).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_received_while_a_build_runs() {
+    let fake = cluster();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let release = Release(release);
+    // Per call: the VirtualServices of the configuration, and the subset its table decides.
+    let calls: Arc<Mutex<Vec<(usize, Option<String>)>>> = Arc::default();
+    let seen = Arc::clone(&calls);
+    let source = ClusterSource::new(fake.client(), options()).on_build(move |config, table| {
+        let services = config
+            .resources
+            .iter()
+            .filter(|r| r.id("default").kind == "VirtualService")
+            .count();
+        let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+        let decided = table
+            .decide_with_draw(&req, 0)
+            .destination()
+            .and_then(|d| d.subset.as_deref().map(str::to_string));
+        let call = {
+            let mut calls = seen.lock().unwrap();
+            calls.push((services, decided));
+            calls.len()
+        };
+        if call == 2 {
+            // The second build waits to be let go.
+            let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(30));
+        }
+    });
+    let tables = source.tables();
+    let mut status = source.status();
+    tokio::spawn(source.run());
+    wait(&mut status, "the first build", |s| s.builds >= 1).await;
+    until("the VirtualService watch", || fake.open_watches(VS) == 1).await;
+
+    fake.apply(VS, virtual_service(0, 100));
+    until("the second build's hook", || {
+        calls.lock().unwrap().len() == 2
+    })
+    .await;
+    // While it runs: a new VirtualService, and the weights back to v1.
+    fake.apply(
+        VS,
+        json!({"metadata": {"name": "ratings", "namespace": "default"},
+               "spec": {"hosts": ["ratings"], "http": [{"route": [
+                   {"destination": {"host": "ratings"}}]}]}}),
+    );
+    fake.apply(VS, virtual_service(100, 0));
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        status.wait_for(|s| {
+            s.kind("networking.istio.io/v1", "VirtualService")
+                .is_some_and(|k| k.objects == 2)
+        }),
+    )
+    .await
+    .map(|s| s.map(|s| Arc::clone(&s)));
+    let s = match read {
+        Ok(Ok(s)) => s,
+        _ => panic!(
+            "the status did not show the new VirtualService while a build ran: {:#?}",
+            status.borrow()
+        ),
+    };
+    assert_eq!(s.builds, 1, "the second build has not ended");
+    assert_eq!(
+        subset(&tables, 0).as_deref(),
+        Some("v1"),
+        "the first table serves"
+    );
+
+    drop(release);
+    wait(&mut status, "the third build", |s| s.builds >= 3).await;
+    assert_eq!(subset(&tables, 0).as_deref(), Some("v1"));
+    // Nothing more comes: the changes made during the second build were built once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(status.borrow().builds, 3);
+    assert_eq!(
+        calls.lock().unwrap().clone(),
+        vec![
+            (1, Some("v1".into())),
+            (1, Some("v2".into())),
+            (2, Some("v1".into())),
+        ]
+    );
+}
