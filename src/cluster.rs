@@ -36,6 +36,16 @@
 //!   how many objects it holds and the last error; and, per resource, what was rejected and
 //!   why. A kind the cluster does not serve (its list answers 404: the CRD is not installed)
 //!   is skipped, and the status says so; the others go on.
+//! - A list or watch that fails otherwise (403 Forbidden when RBAC does not grant `list` or
+//!   `watch`, 401 Unauthorized, a 5xx, no connection) is retried with kube-runtime's backoff
+//!   (800 ms, doubling to 30 s, with jitter: client-go's reflector backoff), and
+//!   [`KindStatus::last_error`] names the request, the HTTP code and the API server's message
+//!   ([`KindError`]). A kind whose list has not yet succeeded holds the first table back, as
+//!   istiod waits for every informer's cache sync before it serves
+//!   (`pilot/pkg/bootstrap/server.go`, `waitForCacheSync`) while client-go logs each
+//!   `failed to list` (`tools/cache/reflector.go`): a table without, say, the
+//!   DestinationRules would route wrongly. [`snapshot`], one list per kind, fails instead
+//!   ([`ListError`]), as `kubectl get` does.
 //!
 //! Istio resources are read at `networking.istio.io/v1`, Gateway API routes at the versions
 //! their CRDs serve in the standard and experimental channels ([`KINDS`]). The `istio`
@@ -320,7 +330,94 @@ pub struct KindStatus {
     /// Lists after the first one (a `410 Gone` forces one).
     pub relists: u64,
     /// The last error the watch met (retried with backoff), until it lists or watches again.
-    pub last_error: Option<String>,
+    pub last_error: Option<KindError>,
+}
+
+/// A list or watch of a kind that failed: what the API server answered (its HTTP code,
+/// reason and message), or why there was no answer. Displayed as `list: 403 Forbidden:
+/// virtualservices.networking.istio.io is forbidden: User "…" cannot list resource …`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct KindError {
+    /// The request that failed: `list` or `watch`.
+    pub request: &'static str,
+    /// The HTTP status code the API server answered (403, 401, 500, …); `None` when nothing
+    /// answered (the connection failed) or the answer was not the API server's.
+    pub code: Option<u16>,
+    /// The API server's reason (`Forbidden`, `Unauthorized`), empty when it gave none.
+    pub reason: String,
+    /// The API server's message, or the client's error with its causes.
+    pub message: String,
+}
+
+impl KindError {
+    /// The error of a `request` (`list` or `watch`) through kube's client.
+    fn of(request: &'static str, e: &kube::Error) -> KindError {
+        match e {
+            kube::Error::Api(status) => KindError::answered(request, status),
+            e => KindError {
+                request,
+                code: None,
+                reason: String::new(),
+                message: chain(e),
+            },
+        }
+    }
+
+    /// The API server's answer to a `request`.
+    fn answered(request: &'static str, status: &kube::core::Status) -> KindError {
+        KindError {
+            request,
+            code: (status.code != 0).then_some(status.code),
+            reason: status.reason.clone(),
+            message: status.message.clone(),
+        }
+    }
+
+    /// The error a watcher met.
+    fn of_watch(e: &watcher::Error) -> KindError {
+        match e {
+            watcher::Error::InitialListFailed(e) => KindError::of("list", e),
+            watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+                KindError::of("watch", e)
+            }
+            watcher::Error::WatchError(status) => KindError::answered("watch", status),
+            e => KindError {
+                request: "watch",
+                code: None,
+                reason: String::new(),
+                message: chain(e),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for KindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.request)?;
+        match (self.code, self.reason.as_str()) {
+            (Some(code), "") => write!(f, "{code}: ")?,
+            (Some(code), reason) => write!(f, "{code} {reason}: ")?,
+            (None, _) => {}
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// An error and its causes on one line (`a: b: c`), a cause left out where the text already
+/// says it.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let said = s.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = s.source();
+    }
+    text.replace('\n', " ")
 }
 
 /// What a [`ClusterSource`] has done: per kind, and of the table that serves.
@@ -1077,16 +1174,78 @@ fn config_of(mut objects: Vec<(usize, DynamicObject)>) -> Config {
     config
 }
 
+/// A list of [`snapshot`] that failed: which kind, where, and what the API server answered.
+/// Displayed as `cannot list networking.istio.io/v1 VirtualService in namespace shop: 403
+/// Forbidden: virtualservices.networking.istio.io is forbidden: User "…" cannot list …`.
+#[derive(Debug)]
+pub struct ListError {
+    kind: WatchedKind,
+    scope: String,
+    error: KindError,
+    source: kube::Error,
+}
+
+impl ListError {
+    /// The kind whose list failed.
+    pub fn kind(&self) -> &WatchedKind {
+        &self.kind
+    }
+
+    /// What the API server answered (its code and message), or why nothing answered.
+    pub fn error(&self) -> &KindError {
+        &self.error
+    }
+}
+
+impl std::fmt::Display for ListError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot list {} {}{}: ",
+            self.kind.api_version(),
+            self.kind.kind,
+            self.scope
+        )?;
+        match (self.error.code, self.error.reason.as_str()) {
+            (Some(code), "") => write!(f, "{code}: ")?,
+            (Some(code), reason) => write!(f, "{code} {reason}: ")?,
+            (None, _) => {}
+        }
+        f.write_str(&self.error.message)
+    }
+}
+
+impl std::error::Error for ListError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Where `kind` is listed within `options`, as an error says it (` in namespace shop`).
+fn scope_words(kind: &WatchedKind, options: &ClusterOptions) -> String {
+    match (kind.scope, &options.namespace) {
+        (Scope::Cluster, _) => String::new(),
+        (Scope::Namespaced, None) => " in all namespaces".to_string(),
+        (Scope::Namespaced, Some(ns)) => format!(" in namespace {ns}"),
+        (Scope::MeshConfig, _) => format!(
+            " {MESH_CONFIG_MAP} in namespace {}",
+            options.compile.mesh.root_namespace
+        ),
+    }
+}
+
 /// Reads every kind once, a list each and no watch, into a [`Config`] (what a one-shot check
 /// of the live cluster needs). A kind the cluster does not serve (404) is skipped with a note
 /// in [`Config::notes`].
 ///
 /// # Errors
-/// The first list that fails otherwise (unreachable server, 403 Forbidden, …).
+/// The first list that fails otherwise (unreachable server, 403 Forbidden, 401
+/// Unauthorized, …): a view of the cluster without that kind would check and route wrongly,
+/// so there is no configuration, as `kubectl get` fails.
 pub async fn snapshot(
     client: &kube::Client,
     options: &ClusterOptions,
-) -> Result<Config, kube::Error> {
+) -> Result<Config, ListError> {
     let mut objects = Vec::new();
     let mut skipped = Vec::new();
     for (i, kind) in KINDS.iter().enumerate() {
@@ -1102,7 +1261,14 @@ pub async fn snapshot(
                     skipped.push(*kind);
                     break;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    return Err(ListError {
+                        kind: *kind,
+                        scope: scope_words(kind, options),
+                        error: KindError::of("list", &e),
+                        source: e,
+                    });
+                }
             };
             objects.extend(list.items.into_iter().map(|o| (i, o)));
             match list.metadata.continue_.filter(|c| !c.is_empty()) {
@@ -1202,7 +1368,9 @@ fn note_event(
         }
         Err(e) => {
             if !is_not_found(&e) {
-                status.last_error = Some(e.to_string());
+                // Retried with backoff; the kind stays as it was (a kind still listing holds
+                // the first table back, as istiod waits for every informer's sync).
+                status.last_error = Some(KindError::of_watch(&e));
             } else {
                 status.state = KindState::Skipped(format!(
                     "the cluster does not serve {} {} (its list answered 404 Not Found: \
@@ -1210,7 +1378,7 @@ fn note_event(
                     status.kind.api_version(),
                     status.kind.kind
                 ));
-                status.last_error = Some(e.to_string());
+                status.last_error = Some(KindError::of_watch(&e));
                 batch.changed = true;
                 batch.table = true;
             }

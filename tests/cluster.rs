@@ -60,6 +60,8 @@ struct State {
     kinds: BTreeMap<String, Kind>,
     /// Every request's method and URI, in order.
     requests: Vec<String>,
+    /// Resources (`group/version/plural`) every request of which is answered 403 Forbidden.
+    forbidden: Vec<String>,
 }
 
 /// The fake API server: its state, shared with the task that answers the mock's requests.
@@ -169,6 +171,16 @@ impl Fake {
         self.0.lock().unwrap().requests.clone()
     }
 
+    /// Answers every list and watch of `key` with 403 Forbidden (or, `false`, no more), as the
+    /// API server answers a user whose RBAC roles do not grant the verb.
+    fn forbid(&self, key: &str, forbidden: bool) {
+        let mut s = self.0.lock().unwrap();
+        s.forbidden.retain(|k| k != key);
+        if forbidden {
+            s.forbidden.push(key.to_string());
+        }
+    }
+
     fn lists(&self, key: &str) -> usize {
         self.0.lock().unwrap().kinds[key].lists
     }
@@ -204,6 +216,19 @@ impl Fake {
             .and_then(|f| f.strip_prefix("metadata.name="))
             .map(str::to_string);
         let current = s.rv;
+        if s.forbidden.contains(&key(&api_version, plural)) {
+            let group = api_version.split_once('/').map_or("", |(g, _)| g);
+            let (b, _) = body(&[status(
+                403,
+                "Forbidden",
+                &format!(
+                    "{plural}.{group} is forbidden: User \"system:serviceaccount:default:proxy\" \
+                     cannot list resource \"{plural}\" in API group \"{group}\" at the cluster scope"
+                ),
+            )
+            .to_string()]);
+            return (StatusCode::FORBIDDEN, b);
+        }
         let Some(k) = s.kinds.get_mut(&key(&api_version, plural)) else {
             let (b, _) = body(&[status(
                 404,
@@ -862,4 +887,60 @@ async fn events_are_received_while_a_build_runs() {
             (2, Some("v1".into())),
         ]
     );
+}
+
+/// A list RBAC forbids (403) holds the first table back, as istiod waits for every
+/// informer's cache sync before it serves (`pilot/pkg/bootstrap/server.go`,
+/// `waitForCacheSync`, `cachesSynced`): a table without the DestinationRules would route
+/// wrongly. Meanwhile the status names the kind, the request, the HTTP code and the API
+/// server's message, and the list is retried with backoff, as client-go's reflector logs
+/// `failed to list` and retries (`tools/cache/reflector.go`, `ListAndWatch`, `Run`): once
+/// the role is granted, the list succeeds and the first table comes.
+#[tokio::test]
+async fn a_forbidden_list_is_reported_and_retried() {
+    let fake = cluster();
+    fake.forbid(DR, true);
+    let source = ClusterSource::new(fake.client(), options());
+    let tables = source.tables();
+    let mut status = source.status();
+    tokio::spawn(source.run());
+    let s = wait(&mut status, "the list error", |s| {
+        s.kind("networking.istio.io/v1", "DestinationRule")
+            .is_some_and(|k| k.last_error.is_some())
+    })
+    .await;
+    let dr = s.kind("networking.istio.io/v1", "DestinationRule").unwrap();
+    assert_eq!(dr.state, KindState::Listing);
+    let e = dr.last_error.as_ref().unwrap();
+    assert_eq!(
+        (e.request, e.code, e.reason.as_str()),
+        ("list", Some(403), "Forbidden")
+    );
+    assert_eq!(
+        e.to_string(),
+        "list: 403 Forbidden: destinationrules.networking.istio.io is forbidden: User \
+         \"system:serviceaccount:default:proxy\" cannot list resource \"destinationrules\" in \
+         API group \"networking.istio.io\" at the cluster scope"
+    );
+    assert_eq!(s.builds, 0);
+    assert!(!s.synced());
+    // The other kinds listed; the empty table serves.
+    let vs = s.kind("networking.istio.io/v1", "VirtualService").unwrap();
+    assert_eq!(vs.state, KindState::Synced);
+    assert_eq!(subset(&tables, 0), None);
+
+    // Retried: a second list of DestinationRules, then the role is granted.
+    until("a retry of the list", || {
+        fake.requests()
+            .iter()
+            .filter(|r| r.contains("/destinationrules?") && !r.contains("watch=true"))
+            .count()
+            >= 2
+    })
+    .await;
+    fake.forbid(DR, false);
+    let s = wait(&mut status, "the first build", |s| s.builds >= 1).await;
+    let dr = s.kind("networking.istio.io/v1", "DestinationRule").unwrap();
+    assert_eq!((&dr.state, &dr.last_error), (&KindState::Synced, &None));
+    assert_eq!(subset(&tables, 0).as_deref(), Some("v1"));
 }

@@ -136,7 +136,15 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
+    /// Runs the proxy and waits until it says where it listens.
     fn start(kubeconfig: &std::path::Path, args: &[&str]) -> Proxy {
+        let mut proxy = Proxy::spawn(kubeconfig, args);
+        proxy.wait_for_listening();
+        proxy
+    }
+
+    /// Runs the proxy.
+    fn spawn(kubeconfig: &std::path::Path, args: &[&str]) -> Proxy {
         let mut child = Command::new(proxy_binary())
             .args([
                 "--listen",
@@ -162,21 +170,24 @@ impl Proxy {
                 }
             }
         });
-        let mut proxy = Proxy {
+        Proxy {
             child,
             lines,
             seen: Vec::new(),
             listen: "127.0.0.1:0".parse().unwrap(),
             admin: "127.0.0.1:0".parse().unwrap(),
-        };
-        let line = proxy.wait_for_line("listening on");
+        }
+    }
+
+    /// Waits until the proxy says where it listens (once the first table is built).
+    fn wait_for_listening(&mut self) {
+        let line = self.wait_for_line("listening on");
         let addrs: Vec<SocketAddr> = line
             .split([' ', ','])
             .filter_map(|w| w.parse().ok())
             .collect();
         assert_eq!(addrs.len(), 2, "{line}");
-        (proxy.listen, proxy.admin) = (addrs[0], addrs[1]);
-        proxy
+        (self.listen, self.admin) = (addrs[0], addrs[1]);
     }
 
     /// The first stderr line (from the start) that contains `text`, waiting up to 30 s.
@@ -394,4 +405,38 @@ fn cluster_and_files_are_a_usage_error() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
+}
+
+/// A list RBAC forbids (403): the proxy takes no traffic, as istiod waits for every
+/// informer's cache sync (`pilot/pkg/bootstrap/server.go`, `waitForCacheSync`), and says on
+/// stderr, while it waits, which kind failed, the HTTP code and the API server's message, as
+/// client-go's reflector logs `failed to list` (`tools/cache/reflector.go`). Once the role is
+/// granted, the retried list succeeds and the proxy serves.
+#[test]
+fn a_forbidden_list_is_logged_while_the_proxy_waits() {
+    let v1 = backend("v1");
+    let fake = FakeApi::start(cluster(&[("v1", v1)]));
+    fake.forbid("destinationrules");
+    let dir = temp_dir("forbidden");
+    let kubeconfig = fake.kubeconfig(&dir.0);
+    let mut proxy = Proxy::spawn(&kubeconfig, &["--cluster"]);
+    let line = proxy.wait_for_line("DestinationRule");
+    assert_eq!(
+        line,
+        "proxy: cluster: networking.istio.io/v1 DestinationRule: list: 403 Forbidden: \
+         destinationrules.networking.istio.io is forbidden: User \
+         \"system:serviceaccount:shop:proxy\" cannot list resource \"destinationrules\" in API \
+         group \"networking.istio.io\" in the namespace \"shop\" (retrying)"
+    );
+    assert!(
+        !proxy
+            .seen
+            .iter()
+            .any(|l| l.contains("first table from the cluster:")),
+        "{:#?}",
+        proxy.seen
+    );
+    fake.permit("destinationrules");
+    proxy.wait_for_listening();
+    assert_eq!(get(proxy.listen, "reviews", "/"), (200, "v1".into()));
 }

@@ -133,11 +133,12 @@ pub async fn start(mut options: Options, target: Target) -> Result<Running, Stri
             break;
         }
         for k in &now.kinds {
+            // Once per kind and error: the list is retried with backoff meanwhile.
             if let (KindState::Listing, Some(e)) = (&k.state, &k.last_error)
                 && said.insert((k.kind.api_version(), k.kind.kind, e.clone()))
             {
                 eprintln!(
-                    "proxy: cluster: {} {}: {e}",
+                    "proxy: cluster: {} {}: {e} (retrying)",
                     k.kind.api_version(),
                     k.kind.kind
                 );
