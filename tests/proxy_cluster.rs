@@ -440,3 +440,51 @@ fn a_forbidden_list_is_logged_while_the_proxy_waits() {
     proxy.wait_for_listening();
     assert_eq!(get(proxy.listen, "reviews", "/"), (200, "v1".into()));
 }
+
+/// The admin port is bound at start, as Envoy's is: until the first table `/routes` answers
+/// 503 with the cluster's status (what has listed, what has not and its last error, what is
+/// not served), as Envoy's `/ready` answers 503 until its first routes are initialized
+/// (Envoy `source/server/admin/server_info_handler.cc`, `handlerReady`); then 200 with the
+/// status and the table.
+#[test]
+fn the_admin_port_answers_503_with_the_status_until_the_first_table() {
+    let v1 = backend("v1");
+    let fake = FakeApi::start(cluster(&[("v1", v1)]));
+    fake.forbid("destinationrules");
+    let dir = temp_dir("admin");
+    let kubeconfig = fake.kubeconfig(&dir.0);
+    let mut proxy = Proxy::spawn(&kubeconfig, &["--cluster"]);
+    let line = proxy.wait_for_line("admin on");
+    let admin: SocketAddr = line
+        .split([' ', ';'])
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    proxy.wait_for_line("DestinationRule: list: 403 Forbidden");
+    let (status, routes) = get(admin, "admin", "/routes");
+    assert_eq!(status, 503, "{routes}");
+    for want in [
+        "cluster (context fake, namespace shop): 0 tables built",
+        "listed    networking.istio.io/v1 VirtualService (1 object)",
+        "listing   networking.istio.io/v1 DestinationRule (last error: list: 403 Forbidden: \
+         destinationrules.networking.istio.io is forbidden: User",
+        "skipped   the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute",
+        "no table yet",
+    ] {
+        assert!(routes.contains(want), "{want:?} not in\n{routes}");
+    }
+    let (status, _) = get(admin, "admin", "/metrics");
+    assert_eq!(status, 200);
+
+    fake.permit("destinationrules");
+    proxy.wait_for_listening();
+    assert_eq!(proxy.admin, admin, "the same admin port");
+    let (status, routes) = get(admin, "admin", "/routes");
+    assert_eq!(status, 200, "{routes}");
+    for want in [
+        "cluster (context fake, namespace shop): 1 tables built",
+        "listed    networking.istio.io/v1 DestinationRule (1 object)",
+        "VirtualService shop/reviews rule 0",
+    ] {
+        assert!(routes.contains(want), "{want:?} not in\n{routes}");
+    }
+}
