@@ -808,7 +808,8 @@ async fn events_are_received_while_a_build_runs() {
     let held = Mutex::new(held);
     let release = Release(release);
     // Per call: the VirtualServices of the configuration, and the subset its table decides.
-    let calls: Arc<Mutex<Vec<(usize, Option<String>)>>> = Arc::default();
+    type Call = (usize, Option<String>);
+    let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
     let seen = Arc::clone(&calls);
     let source = ClusterSource::new(fake.client(), options()).on_build(move |config, table| {
         let services = config
