@@ -17,10 +17,16 @@
 //!   as [`snapshot`] reads them. A change to what compile does not read (an EndpointSlice; a
 //!   Pod while no Sidecar is held) compiles nothing: the table stays, the status is brought up
 //!   to date ([`ClusterStatus::compiles_skipped`]).
-//! - Changes are debounced ([`ClusterOptions::debounce`]): a change after a quiet period is
-//!   built at once (with whatever has already arrived), and the changes that follow within the
-//!   debounce window are gathered until it is quiet again ([`ClusterOptions::max_delay`] at
-//!   most), so a burst of events compiles once or twice rather than per event. istiod's
+//! - The compile and the build hook ([`ClusterSource::on_build`]) run off the async workers,
+//!   on tokio's blocking threads, one build at a time: the watches go on receiving and reading
+//!   events while a build runs (about a second at 10,000 VirtualServices), and the status
+//!   shows what they read. The changes that came during a build are built once it ends, from
+//!   the objects held then: never one build per state that has since changed.
+//! - Changes are debounced ([`ClusterOptions::debounce`]): a change after a quiet period, with
+//!   no build under way, is built at once (with whatever has already arrived), and the changes
+//!   that follow within the debounce window are gathered until it is quiet again
+//!   ([`ClusterOptions::max_delay`] at most), so a burst of events compiles once or twice
+//!   rather than per event. istiod's
 //!   debounce (`pilot/pkg/xds/discovery.go`, `debounce`: `PILOT_DEBOUNCE_AFTER` 100 ms of
 //!   quiet, `PILOT_DEBOUNCE_MAX` 10 s) waits for the quiet before the first push too; building
 //!   the leading change at once is what keeps one change under 100 ms from event to table.
@@ -30,6 +36,16 @@
 //!   how many objects it holds and the last error; and, per resource, what was rejected and
 //!   why. A kind the cluster does not serve (its list answers 404: the CRD is not installed)
 //!   is skipped, and the status says so; the others go on.
+//! - A list or watch that fails otherwise (403 Forbidden when RBAC does not grant `list` or
+//!   `watch`, 401 Unauthorized, a 5xx, no connection) is retried with kube-runtime's backoff
+//!   (800 ms, doubling to 30 s, with jitter: client-go's reflector backoff), and
+//!   [`KindStatus::last_error`] names the request, the HTTP code and the API server's message
+//!   ([`KindError`]). A kind whose list has not yet succeeded holds the first table back, as
+//!   istiod waits for every informer's cache sync before it serves
+//!   (`pilot/pkg/bootstrap/server.go`, `waitForCacheSync`) while client-go logs each
+//!   `failed to list` (`tools/cache/reflector.go`): a table without, say, the
+//!   DestinationRules would route wrongly. [`snapshot`], one list per kind, fails instead
+//!   ([`ListError`]), as `kubectl get` does.
 //!
 //! Istio resources are read at `networking.istio.io/v1`, Gateway API routes at the versions
 //! their CRDs serve in the standard and experimental channels ([`KINDS`]). The `istio`
@@ -68,7 +84,7 @@ use kube::runtime::watcher;
 use serde_json::Value;
 use tokio::sync::watch as signal;
 
-use crate::compile::{CompileOptions, compile};
+use crate::compile::{CompileOptions, Compiled, compile};
 use crate::config::{Config, Rejected, Resource, mesh::MESH_CONFIG_MAP};
 use crate::error::{Diagnostic, Errors, ResourceId};
 use crate::reload::Shared;
@@ -314,7 +330,94 @@ pub struct KindStatus {
     /// Lists after the first one (a `410 Gone` forces one).
     pub relists: u64,
     /// The last error the watch met (retried with backoff), until it lists or watches again.
-    pub last_error: Option<String>,
+    pub last_error: Option<KindError>,
+}
+
+/// A list or watch of a kind that failed: what the API server answered (its HTTP code,
+/// reason and message), or why there was no answer. Displayed as `list: 403 Forbidden:
+/// virtualservices.networking.istio.io is forbidden: User "…" cannot list resource …`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct KindError {
+    /// The request that failed: `list` or `watch`.
+    pub request: &'static str,
+    /// The HTTP status code the API server answered (403, 401, 500, …); `None` when nothing
+    /// answered (the connection failed) or the answer was not the API server's.
+    pub code: Option<u16>,
+    /// The API server's reason (`Forbidden`, `Unauthorized`), empty when it gave none.
+    pub reason: String,
+    /// The API server's message, or the client's error with its causes.
+    pub message: String,
+}
+
+impl KindError {
+    /// The error of a `request` (`list` or `watch`) through kube's client.
+    fn of(request: &'static str, e: &kube::Error) -> KindError {
+        match e {
+            kube::Error::Api(status) => KindError::answered(request, status),
+            e => KindError {
+                request,
+                code: None,
+                reason: String::new(),
+                message: chain(e),
+            },
+        }
+    }
+
+    /// The API server's answer to a `request`.
+    fn answered(request: &'static str, status: &kube::core::Status) -> KindError {
+        KindError {
+            request,
+            code: (status.code != 0).then_some(status.code),
+            reason: status.reason.clone(),
+            message: status.message.clone(),
+        }
+    }
+
+    /// The error a watcher met.
+    fn of_watch(e: &watcher::Error) -> KindError {
+        match e {
+            watcher::Error::InitialListFailed(e) => KindError::of("list", e),
+            watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+                KindError::of("watch", e)
+            }
+            watcher::Error::WatchError(status) => KindError::answered("watch", status),
+            e => KindError {
+                request: "watch",
+                code: None,
+                reason: String::new(),
+                message: chain(e),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for KindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.request)?;
+        match (self.code, self.reason.as_str()) {
+            (Some(code), "") => write!(f, "{code}: ")?,
+            (Some(code), reason) => write!(f, "{code} {reason}: ")?,
+            (None, _) => {}
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// An error and its causes on one line (`a: b: c`), a cause left out where the text already
+/// says it.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let said = s.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = s.source();
+    }
+    text.replace('\n', " ")
 }
 
 /// What a [`ClusterSource`] has done: per kind, and of the table that serves.
@@ -360,7 +463,7 @@ impl ClusterStatus {
 }
 
 /// What [`ClusterSource::on_build`] calls with each configuration and its table.
-type BuildHook = Box<dyn Fn(&Config, &Table) + Send + Sync>;
+type BuildHook = Arc<dyn Fn(&Config, &Table) + Send + Sync>;
 
 /// Watches a cluster and keeps a [`Shared<Table>`] current. See the [module docs](self).
 pub struct ClusterSource {
@@ -427,10 +530,12 @@ impl ClusterSource {
     /// hook is called with the new configuration and the table that serves. A proxy that picks
     /// endpoints binds each table to the endpoints of the same configuration
     /// ([`Registry::from_config`](crate::registry::Registry::from_config),
-    /// [`Router::new`](crate::registry::Router::new)). The hook runs on the source's task:
-    /// while it runs, events wait.
+    /// [`Router::new`](crate::registry::Router::new)). The hook runs with the compile, off
+    /// the async workers (on tokio's blocking threads), one call at a time: the watches go on
+    /// receiving events meanwhile, and the next build starts from what is held once this one
+    /// has ended.
     pub fn on_build(mut self, hook: impl Fn(&Config, &Table) + Send + Sync + 'static) -> Self {
-        self.on_build = Some(Box::new(hook));
+        self.on_build = Some(Arc::new(hook));
         self
     }
 
@@ -445,64 +550,123 @@ impl ClusterSource {
     }
 
     /// Watches until every watch has ended: in practice forever (errors are retried), unless
-    /// every kind is skipped. Spawn it on a tokio runtime; dropping it stops the watches.
+    /// every kind is skipped. Spawn it on a tokio runtime (with blocking threads: the builds
+    /// run on them); dropping it stops the watches, and a build under way is not stored.
+    ///
+    /// # Panics
+    /// When the build hook ([`ClusterSource::on_build`]) panics, with its panic.
     pub async fn run(self) {
+        use tokio::time::Instant;
+
         let mut objects = Objects::new();
         let mut status = (**self.status.borrow()).clone();
         let mut streams =
             futures::stream::select_all(KINDS.iter().enumerate().map(|(i, k)| self.watch(i, k)));
+        // What changed since the last build started.
         let mut batch = Batch::default();
         let mut builder = Builder::new(self.options.compile.clone());
-        // When the last batch was handled: a change after `debounce` of quiet is built at once.
-        let mut busy_until: Option<tokio::time::Instant> = None;
+        let (debounce, max_delay) = (self.options.debounce, self.options.max_delay);
+        // The events not yet handled: when the first and the last came.
+        let mut pending: Option<(Instant, Instant)> = None;
+        // The batch is handled: it waits only for the build under way to end.
+        let mut due = false;
+        // The build under way, off the async workers.
+        let mut running: Option<tokio::task::JoinHandle<Finished>> = None;
+        // When the last batch was handled or the last build ended: a change after
+        // `debounce` of quiet, with no build under way, is built at once.
+        let mut quiet_since: Option<Instant> = None;
+        let mut ended = false;
         loop {
-            let Some((i, first)) = streams.next().await else {
-                break;
-            };
-            let idle = busy_until.is_none_or(|t| t.elapsed() >= self.options.debounce);
-            note_event(&mut objects, i, &mut status.kinds[i], first, &mut batch);
-            let deadline = tokio::time::Instant::now() + self.options.max_delay;
-            let mut ended = false;
-            if idle {
-                // The leading edge: what has already arrived joins, nothing is waited for.
-                while tokio::time::Instant::now() < deadline {
-                    match streams.next().now_or_never() {
-                        Some(Some((i, event))) => {
-                            note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch)
-                        }
-                        Some(None) => {
-                            ended = true;
-                            break;
-                        }
-                        None => break,
+            if due && running.is_none() {
+                due = false;
+                if batch.changed && status.synced() {
+                    let table = std::mem::take(&mut batch).table;
+                    let hook = self.on_build.is_some();
+                    if let Some(job) = builder.plan(&mut objects, table, &mut status, hook) {
+                        let options = self.options.compile.clone();
+                        let hook = self.on_build.clone();
+                        let tables = Arc::clone(&self.tables);
+                        running = Some(tokio::task::spawn_blocking(move || {
+                            job.run(&options, hook.as_ref().map(|h| (h, &*tables)))
+                        }));
                     }
                 }
-            } else {
-                loop {
-                    let quiet = (tokio::time::Instant::now() + self.options.debounce).min(deadline);
-                    match tokio::time::timeout_at(quiet, streams.next()).await {
-                        Ok(Some((i, event))) => {
-                            note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch);
-                        }
-                        Ok(None) => {
-                            ended = true;
-                            break;
-                        }
-                        Err(_) => break,
+                quiet_since = Some(Instant::now());
+                self.status.send_replace(Arc::new(status.clone()));
+            }
+            if ended && running.is_none() && pending.is_none() {
+                break;
+            }
+            let ready_at = pending.map(|(first, last)| (last + debounce).min(first + max_delay));
+            tokio::select! {
+                biased;
+                done = async {
+                    match running.as_mut() {
+                        Some(build) => build.await,
+                        None => std::future::pending().await,
+                    }
+                }, if running.is_some() => {
+                    running = None;
+                    let finished = match done {
+                        Ok(finished) => finished,
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        // The runtime is shutting down.
+                        Err(_) => return,
+                    };
+                    if let Some(table) = builder.finish(&mut objects, finished, &mut status) {
+                        self.tables.store(table);
+                    }
+                    quiet_since = Some(Instant::now());
+                    self.status.send_replace(Arc::new(status.clone()));
+                }
+                () = tokio::time::sleep_until(ready_at.unwrap_or_else(Instant::now)),
+                    if ready_at.is_some() => {
+                    // Quiet for `debounce`, or `max_delay` since the first change.
+                    pending = None;
+                    due = true;
+                    if running.is_some() {
+                        // What the watches read meanwhile shows before the build ends.
+                        self.status.send_replace(Arc::new(status.clone()));
                     }
                 }
-            }
-            if batch.changed && status.synced() {
-                let hook = self.on_build.as_ref().map(|h| (h, &*self.tables));
-                if let Some(table) = builder.build(&mut objects, batch.table, &mut status, hook) {
-                    self.tables.store(table);
+                event = streams.next(), if !ended => {
+                    let Some((i, event)) = event else {
+                        ended = true;
+                        if pending.take().is_some() {
+                            due = true;
+                        }
+                        continue;
+                    };
+                    note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch);
+                    let now = Instant::now();
+                    if let Some((_, last)) = &mut pending {
+                        *last = now;
+                        continue;
+                    }
+                    let idle = running.is_none()
+                        && !due
+                        && quiet_since.is_none_or(|t| now.duration_since(t) >= debounce);
+                    if !idle {
+                        pending = Some((now, now));
+                        continue;
+                    }
+                    // The leading edge: what has already arrived joins, nothing is waited for.
+                    let deadline = now + max_delay;
+                    while Instant::now() < deadline {
+                        match streams.next().now_or_never() {
+                            Some(Some((i, event))) => {
+                                note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch)
+                            }
+                            Some(None) => {
+                                ended = true;
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    due = true;
                 }
-                batch = Batch::default();
-            }
-            busy_until = Some(tokio::time::Instant::now());
-            self.status.send_replace(Arc::new(status.clone()));
-            if ended {
-                break;
+                else => break,
             }
         }
     }
@@ -541,6 +705,67 @@ struct Builder {
     last: Option<Added>,
 }
 
+/// The loader's rejections and notes of every held object, then what the last compile added:
+/// the status of a batch that needs no compile.
+#[derive(Debug)]
+struct Reports {
+    rejected: Vec<Rejected>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// A build to run off the async workers ([`Job::run`]): the held resources lent as one
+/// configuration, and whether it compiles them or only tells the hook of them.
+#[derive(Debug)]
+struct Job {
+    config: Config,
+    lent: Lent,
+    /// `None`: compile. `Some`: the batch changed nothing the table reads; the table that
+    /// serves stays, and the status gets these reports once the hook has heard of it.
+    skipped: Option<Reports>,
+}
+
+/// What a [`Job`] did: the configuration to give back, and the compile's result.
+#[derive(Debug)]
+struct Finished {
+    config: Config,
+    lent: Lent,
+    skipped: Option<Reports>,
+    compiled: Option<Result<Compiled, Errors>>,
+}
+
+impl Job {
+    /// Compiles (unless the compile is not needed) and calls `hook`
+    /// ([`ClusterSource::on_build`]) with each compiled configuration and its table, or with
+    /// a configuration whose compile was not needed and the table that serves (from the
+    /// `Shared`). CPU work: [`ClusterSource::run`] calls it on a blocking thread.
+    fn run(self, options: &CompileOptions, hook: Option<(&BuildHook, &Shared<Table>)>) -> Finished {
+        let Job {
+            config,
+            lent,
+            skipped,
+        } = self;
+        let compiled = match skipped {
+            Some(_) => None,
+            None => Some(compile(&config, options)),
+        };
+        if let Some((hook, tables)) = hook {
+            match &compiled {
+                Some(Ok(compiled)) => hook(&config, &compiled.table),
+                Some(Err(_)) => {}
+                // The hook still hears of the change (new endpoints, say), with the table
+                // that serves.
+                None => hook(&config, &tables.load()),
+            }
+        }
+        Finished {
+            config,
+            lent,
+            skipped,
+            compiled,
+        }
+    }
+}
+
 impl Builder {
     fn new(options: CompileOptions) -> Builder {
         Builder {
@@ -549,15 +774,10 @@ impl Builder {
         }
     }
 
-    /// Brings `status` up to date with `objects`: the table compiled from them, or `None`
-    /// when the compile failed (the status says why) or was not needed. It is not needed when
-    /// the batch changed nothing the table reads (`table` false) and the last compile
-    /// succeeded: the table that serves stays, and the status gets the loader's rejections
-    /// and notes of every object, then what that compile added.
-    ///
-    /// `hook` ([`ClusterSource::on_build`]) hears of each compiled configuration with its
-    /// table before the table is returned, and of a configuration whose compile was not
-    /// needed with the table that serves (from the `Shared`).
+    /// Brings `status` up to date with `objects` at once ([`Builder::plan`],
+    /// [`Job::run`], [`Builder::finish`] on the calling thread): the table compiled from
+    /// them, or `None` when the compile failed (the status says why) or was not needed.
+    #[cfg(test)]
     fn build(
         &mut self,
         objects: &mut Objects,
@@ -565,6 +785,26 @@ impl Builder {
         status: &mut ClusterStatus,
         hook: Option<(&BuildHook, &Shared<Table>)>,
     ) -> Option<Table> {
+        let job = self.plan(objects, table, status, hook.is_some())?;
+        let finished = job.run(&self.options, hook);
+        self.finish(objects, finished, status)
+    }
+
+    /// What brings `status` up to date with `objects`. The compile is not needed when the
+    /// batch changed nothing the table reads (`table` false) and the last compile succeeded:
+    /// the table that serves stays, and the status gets the loader's rejections and notes of
+    /// every object, then what that compile added. Then, and in strict mode when an object
+    /// is rejected (as compile fails then), the status is brought up to date at once unless
+    /// the hook (`hook`: there is one) must hear of the configuration: `None`. Otherwise the
+    /// job to run ([`Job::run`]) with the held resources lent to it; [`Builder::finish`]
+    /// takes its result.
+    fn plan(
+        &mut self,
+        objects: &mut Objects,
+        table: bool,
+        status: &mut ClusterStatus,
+        hook: bool,
+    ) -> Option<Job> {
         if !table && let Some(added) = &self.last {
             let (mut rejected, mut diagnostics) = objects.reports();
             rejected.extend(added.rejected.iter().cloned());
@@ -575,29 +815,55 @@ impl Builder {
                     rejected.into_iter().flat_map(|r| r.errors).collect(),
                 ));
                 self.last = None;
-            } else {
-                status.rejected = rejected;
-                status.diagnostics = diagnostics;
-                status.failed = None;
-                status.compiles_skipped += 1;
-                // The hook still hears of the change (new endpoints, say), with the table
-                // that serves.
-                if let Some((hook, tables)) = hook {
-                    let mut config = objects.lend();
-                    hook(&config, &tables.load());
-                    objects.give_back(std::mem::take(&mut config.resources));
-                }
+                return None;
             }
-            return None;
+            let reports = Reports {
+                rejected,
+                diagnostics,
+            };
+            if !hook {
+                skipped(status, reports);
+                return None;
+            }
+            let (config, lent) = objects.lend();
+            return Some(Job {
+                config,
+                lent,
+                skipped: Some(reports),
+            });
         }
-        let mut config = objects.lend();
-        let compiled = compile(&config, &self.options);
-        if let (Ok(compiled), Some((hook, _))) = (&compiled, hook) {
-            hook(&config, &compiled.table);
-        }
-        objects.give_back(std::mem::take(&mut config.resources));
+        let (config, lent) = objects.lend();
+        Some(Job {
+            config,
+            lent,
+            skipped: None,
+        })
+    }
+
+    /// Takes back what `finished` was lent, and brings `status` up to date with its result:
+    /// the table compiled, or `None` when the compile failed (the status says why) or was
+    /// not needed.
+    fn finish(
+        &mut self,
+        objects: &mut Objects,
+        finished: Finished,
+        status: &mut ClusterStatus,
+    ) -> Option<Table> {
+        let Finished {
+            mut config,
+            lent,
+            skipped: reports,
+            compiled,
+        } = finished;
+        objects.give_back(&lent, std::mem::take(&mut config.resources));
         match compiled {
-            Ok(compiled) => {
+            None => {
+                if let Some(reports) = reports {
+                    skipped(status, reports);
+                }
+                None
+            }
+            Some(Ok(compiled)) => {
                 // Compile's reports start with the configuration's (its ledger only appends).
                 self.last = Some(Added {
                     rejected: after(config.rejected.len(), &compiled.rejected),
@@ -609,13 +875,21 @@ impl Builder {
                 status.failed = None;
                 Some(compiled.table)
             }
-            Err(errors) => {
+            Some(Err(errors)) => {
                 self.last = None;
                 status.failed = Some(errors);
                 None
             }
         }
     }
+}
+
+/// The status of a batch that needed no compile: the table that serves stays.
+fn skipped(status: &mut ClusterStatus, reports: Reports) {
+    status.rejected = reports.rejected;
+    status.diagnostics = reports.diagnostics;
+    status.failed = None;
+    status.compiles_skipped += 1;
 }
 
 /// The elements of `all` after the first `n`.
@@ -649,10 +923,11 @@ type Key = (Option<String>, Option<String>);
 #[derive(Debug)]
 struct Decoded {
     resource_version: Option<String>,
+    /// Which read this is ([`Objects::apply`] numbers them): a resource lent to a build is
+    /// given back only to the read it was lent from.
+    serial: u64,
     /// The resource read (none when it was rejected or skipped), while not lent to a compile.
     resources: Vec<Resource>,
-    /// How many resources the object read into (0 or 1): how many a compile gives back.
-    count: usize,
     rejected: Vec<Rejected>,
     notes: Vec<Diagnostic>,
 }
@@ -664,7 +939,7 @@ impl Decoded {
         config.add_json_value(into_json(kind, object), SOURCE);
         Decoded {
             resource_version,
-            count: config.resources.len(),
+            serial: 0,
             resources: config.resources,
             rejected: config.rejected,
             notes: config.notes,
@@ -699,7 +974,13 @@ struct Store {
 #[derive(Debug)]
 struct Objects {
     stores: Vec<Store>,
+    /// The serial of the last read.
+    reads: u64,
 }
+
+/// Where the resources [`Objects::lend`] moved out came from, in their order: the kind's
+/// index, the object's key, the serial of its read and how many resources it lent.
+type Lent = Vec<(usize, Key, u64, usize)>;
 
 /// The index in [`KINDS`] of a kind.
 fn kind_index(kind: &str) -> usize {
@@ -713,34 +994,61 @@ impl Objects {
     fn new() -> Objects {
         Objects {
             stores: KINDS.iter().map(|_| Store::default()).collect(),
+            reads: 0,
         }
+    }
+
+    /// Reads `object` of kind `i`, numbered.
+    fn read(&mut self, i: usize, object: DynamicObject) -> Decoded {
+        self.reads += 1;
+        let mut d = Decoded::read(&KINDS[i], object);
+        d.serial = self.reads;
+        d
     }
 
     /// Applies one watcher event of kind `i`; whether what is held changed (a changed
     /// object, or a list completed).
     fn apply(&mut self, i: usize, event: watcher::Event<DynamicObject>) -> bool {
-        let store = &mut self.stores[i];
         match event {
             watcher::Event::Apply(object) => {
                 let key = key(&object);
-                if store.objects.get(&key).is_some_and(|d| d.is(&object)) {
+                if self.stores[i]
+                    .objects
+                    .get(&key)
+                    .is_some_and(|d| d.is(&object))
+                {
                     return false;
                 }
-                store.objects.insert(key, Decoded::read(&KINDS[i], object));
+                let read = self.read(i, object);
+                self.stores[i].objects.insert(key, read);
                 true
+            }
+            watcher::Event::InitApply(object) => {
+                let key = key(&object);
+                let read = match self.stores[i].objects.get(&key) {
+                    Some(d) if d.is(&object) => None,
+                    _ => Some(self.read(i, object)),
+                };
+                self.stores[i]
+                    .listing
+                    .get_or_insert_default()
+                    .insert(key, read);
+                false
+            }
+            event => self.apply_store(i, event),
+        }
+    }
+
+    /// Applies an event that reads no object.
+    fn apply_store(&mut self, i: usize, event: watcher::Event<DynamicObject>) -> bool {
+        let store = &mut self.stores[i];
+        match event {
+            watcher::Event::Apply(_) | watcher::Event::InitApply(_) => {
+                unreachable!("Objects::apply reads the objects of Apply and InitApply")
             }
             watcher::Event::Delete(object) => store.objects.remove(&key(&object)).is_some(),
             watcher::Event::Init => {
                 store.listing = Some(BTreeMap::new());
-                false
-            }
-            watcher::Event::InitApply(object) => {
-                let key = key(&object);
-                let read = match store.objects.get(&key) {
-                    Some(d) if d.is(&object) => None,
-                    _ => Some(Decoded::read(&KINDS[i], object)),
-                };
-                store.listing.get_or_insert_default().insert(key, read);
                 false
             }
             watcher::Event::InitDone => {
@@ -779,31 +1087,44 @@ impl Objects {
 
     /// Every held object as one configuration, as [`config_of`] reads them from scratch: the
     /// resources are moved out (and numbered in that order), the rejections and notes copied.
-    /// [`Objects::give_back`] returns the resources.
-    fn lend(&mut self) -> Config {
+    /// [`Objects::give_back`] returns the resources; meanwhile events may change what is
+    /// held (a build runs while the watches go on).
+    fn lend(&mut self) -> (Config, Lent) {
         let mut config = Config::new();
-        for d in self.held() {
-            let order = config.resources.len() + config.rejected.len();
-            for (k, mut r) in d.resources.drain(..).enumerate() {
-                r.set_order(order + k);
-                config.resources.push(r);
+        let mut lent = Lent::new();
+        for (i, store) in self.stores.iter_mut().enumerate() {
+            for (key, d) in &mut store.objects {
+                let order = config.resources.len() + config.rejected.len();
+                if !d.resources.is_empty() {
+                    lent.push((i, key.clone(), d.serial, d.resources.len()));
+                }
+                for (k, mut r) in d.resources.drain(..).enumerate() {
+                    r.set_order(order + k);
+                    config.resources.push(r);
+                }
+                config.rejected.extend(d.rejected.iter().cloned());
+                config.notes.extend(d.notes.iter().cloned());
             }
-            config.rejected.extend(d.rejected.iter().cloned());
-            config.notes.extend(d.notes.iter().cloned());
         }
-        config
+        (config, lent)
     }
 
-    /// Takes back the resources [`Objects::lend`] moved out, in the same order.
-    fn give_back(&mut self, resources: Vec<Resource>) {
+    /// Takes back the resources [`Objects::lend`] moved out (`resources`, in the order
+    /// `lent` says where they came from), each to the read it came from while that read is
+    /// still held; those of an object changed or deleted since are dropped.
+    fn give_back(&mut self, lent: &Lent, resources: Vec<Resource>) {
         let mut resources = resources.into_iter();
-        for d in self.held() {
-            for _ in 0..d.count {
-                d.resources.push(
-                    resources
-                        .next()
-                        .expect("compile leaves the lent resources as they were"),
-                );
+        for (i, key, serial, count) in lent {
+            let back: Vec<Resource> = resources.by_ref().take(*count).collect();
+            assert_eq!(
+                back.len(),
+                *count,
+                "compile leaves the lent resources as they were"
+            );
+            if let Some(d) = self.stores[*i].objects.get_mut(key)
+                && d.serial == *serial
+            {
+                d.resources = back;
             }
         }
     }
@@ -853,16 +1174,78 @@ fn config_of(mut objects: Vec<(usize, DynamicObject)>) -> Config {
     config
 }
 
+/// A list of [`snapshot`] that failed: which kind, where, and what the API server answered.
+/// Displayed as `cannot list networking.istio.io/v1 VirtualService in namespace shop: 403
+/// Forbidden: virtualservices.networking.istio.io is forbidden: User "…" cannot list …`.
+#[derive(Debug)]
+pub struct ListError {
+    kind: WatchedKind,
+    scope: String,
+    error: KindError,
+    source: kube::Error,
+}
+
+impl ListError {
+    /// The kind whose list failed.
+    pub fn kind(&self) -> &WatchedKind {
+        &self.kind
+    }
+
+    /// What the API server answered (its code and message), or why nothing answered.
+    pub fn error(&self) -> &KindError {
+        &self.error
+    }
+}
+
+impl std::fmt::Display for ListError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot list {} {}{}: ",
+            self.kind.api_version(),
+            self.kind.kind,
+            self.scope
+        )?;
+        match (self.error.code, self.error.reason.as_str()) {
+            (Some(code), "") => write!(f, "{code}: ")?,
+            (Some(code), reason) => write!(f, "{code} {reason}: ")?,
+            (None, _) => {}
+        }
+        f.write_str(&self.error.message)
+    }
+}
+
+impl std::error::Error for ListError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Where `kind` is listed within `options`, as an error says it (` in namespace shop`).
+fn scope_words(kind: &WatchedKind, options: &ClusterOptions) -> String {
+    match (kind.scope, &options.namespace) {
+        (Scope::Cluster, _) => String::new(),
+        (Scope::Namespaced, None) => " in all namespaces".to_string(),
+        (Scope::Namespaced, Some(ns)) => format!(" in namespace {ns}"),
+        (Scope::MeshConfig, _) => format!(
+            " {MESH_CONFIG_MAP} in namespace {}",
+            options.compile.mesh.root_namespace
+        ),
+    }
+}
+
 /// Reads every kind once, a list each and no watch, into a [`Config`] (what a one-shot check
 /// of the live cluster needs). A kind the cluster does not serve (404) is skipped with a note
 /// in [`Config::notes`].
 ///
 /// # Errors
-/// The first list that fails otherwise (unreachable server, 403 Forbidden, …).
+/// The first list that fails otherwise (unreachable server, 403 Forbidden, 401
+/// Unauthorized, …): a view of the cluster without that kind would check and route wrongly,
+/// so there is no configuration, as `kubectl get` fails.
 pub async fn snapshot(
     client: &kube::Client,
     options: &ClusterOptions,
-) -> Result<Config, kube::Error> {
+) -> Result<Config, ListError> {
     let mut objects = Vec::new();
     let mut skipped = Vec::new();
     for (i, kind) in KINDS.iter().enumerate() {
@@ -878,7 +1261,14 @@ pub async fn snapshot(
                     skipped.push(*kind);
                     break;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    return Err(ListError {
+                        kind: *kind,
+                        scope: scope_words(kind, options),
+                        error: KindError::of("list", &e),
+                        source: e,
+                    });
+                }
             };
             objects.extend(list.items.into_iter().map(|o| (i, o)));
             match list.metadata.continue_.filter(|c| !c.is_empty()) {
@@ -978,7 +1368,9 @@ fn note_event(
         }
         Err(e) => {
             if !is_not_found(&e) {
-                status.last_error = Some(e.to_string());
+                // Retried with backoff; the kind stays as it was (a kind still listing holds
+                // the first table back, as istiod waits for every informer's sync).
+                status.last_error = Some(KindError::of_watch(&e));
             } else {
                 status.state = KindState::Skipped(format!(
                     "the cluster does not serve {} {} (its list answered 404 Not Found: \
@@ -986,7 +1378,7 @@ fn note_event(
                     status.kind.api_version(),
                     status.kind.kind
                 ));
-                status.last_error = Some(e.to_string());
+                status.last_error = Some(KindError::of_watch(&e));
                 batch.changed = true;
                 batch.table = true;
             }
@@ -1060,6 +1452,45 @@ mod tests {
             };
             for (i, event) in events {
                 note_event(&mut self.objects, i, &mut kind, Ok(event), &mut batch);
+            }
+            if batch.changed
+                && let Some(table) =
+                    self.builder
+                        .build(&mut self.objects, batch.table, &mut self.status, None)
+            {
+                self.table = Some(table);
+            }
+            self
+        }
+
+        /// Applies `events` while a build of what was held before them runs, as
+        /// `ClusterSource::run` goes on receiving events during a build: that build's table
+        /// is stored when it ends, then the batch of `events` is built.
+        fn during_build(
+            &mut self,
+            events: Vec<(usize, watcher::Event<DynamicObject>)>,
+        ) -> &mut Self {
+            let job = self
+                .builder
+                .plan(&mut self.objects, true, &mut self.status, false)
+                .expect("a compile");
+            let mut batch = Batch::default();
+            let mut kind = KindStatus {
+                kind: KINDS[0],
+                state: KindState::Synced,
+                objects: 0,
+                relists: 0,
+                last_error: None,
+            };
+            for (i, event) in events {
+                note_event(&mut self.objects, i, &mut kind, Ok(event), &mut batch);
+            }
+            let finished = job.run(&self.options, None);
+            if let Some(table) = self
+                .builder
+                .finish(&mut self.objects, finished, &mut self.status)
+            {
+                self.table = Some(table);
             }
             if batch.changed
                 && let Some(table) =
@@ -1327,6 +1758,49 @@ mod tests {
                 .iter()
                 .any(|d| d.code == "undefined-subset")
         );
+    }
+
+    /// Events that come while a build has the held resources lent (an object changed, one
+    /// deleted, one created, a re-list that keeps one and changes one): each resource goes
+    /// back to the read it was lent from, or is dropped when that read is gone, and the next
+    /// build equals a compile from scratch.
+    #[test]
+    fn events_during_a_build_leave_the_held_objects_whole() {
+        let mut f = listed(CompileOptions::default());
+        let vs = index(VS.0, VS.1);
+        let dr = index("networking.istio.io/v1", "DestinationRule");
+        let (_, changed) = f.stored(virtual_service("reviews", 0));
+        let (_, created) = f.stored(virtual_service("reviews-new", 70));
+        let deleted = f
+            .server
+            .remove(&(dr, (Some("default".into()), Some("reviews".into()))))
+            .unwrap();
+        f.during_build(vec![
+            (vs, watcher::Event::Apply(changed)),
+            (vs, watcher::Event::Apply(created)),
+            (dr, watcher::Event::Delete(deleted)),
+        ])
+        .check("changed, created and deleted during a build");
+        assert_eq!(f.objects.len(vs), 3);
+
+        // A re-list during a build: Reviews-Old unchanged (kept, given back), reviews
+        // changed, reviews-new deleted.
+        f.stored(virtual_service("reviews", 30));
+        f.server
+            .remove(&(vs, (Some("default".into()), Some("reviews-new".into()))));
+        let mut events = vec![(vs, watcher::Event::Init)];
+        events.extend(
+            f.server
+                .iter()
+                .filter(|((k, _), _)| *k == vs)
+                .map(|(_, o)| (vs, watcher::Event::InitApply(o.clone()))),
+        );
+        events.push((vs, watcher::Event::InitDone));
+        f.during_build(events).check("a re-list during a build");
+        assert_eq!(f.objects.len(vs), 2);
+        f.apply(vec![destination_rule()])
+            .check("every held object compiles again");
+        assert_eq!(f.subset(50).as_deref(), Some("v2"));
     }
 
     /// An event of the version held reads nothing again and builds nothing.

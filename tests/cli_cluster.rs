@@ -312,3 +312,51 @@ fn cluster_failures_exit_1_with_one_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A list RBAC forbids (403): the one-shot commands fail at once with exit 1 and one line
+/// naming the kind, the HTTP code and the API server's message, as `kubectl get` fails
+/// (`Error from server (Forbidden): virtualservices.networking.istio.io is forbidden: …`,
+/// kubectl `staging/src/k8s.io/kubectl/pkg/cmd/util/helpers.go`, `StandardErrorMessage`):
+/// a partial view of the cluster would check and route wrongly.
+#[test]
+fn a_forbidden_list_fails_with_the_api_servers_message() {
+    let fake = Fake::start(bookinfo());
+    fake.forbid("destinationrules");
+    let dir = temp_dir("forbidden");
+    let kubeconfig = fake.kubeconfig(&dir);
+    for args in [
+        &["check", "--cluster"][..],
+        &["route", "--cluster", "http://reviews/", "--from", "shop"][..],
+    ] {
+        let started = std::time::Instant::now();
+        let out = run(&kubeconfig, args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{args:?}: no retry"
+        );
+        let port = kubeconfig_port(&kubeconfig);
+        assert_eq!(
+            stderr,
+            format!(
+                "meshroute: error: --cluster: context fake (http://127.0.0.1:{port}/): cannot \
+                 list networking.istio.io/v1 DestinationRule in namespace shop: 403 Forbidden: \
+                 destinationrules.networking.istio.io is forbidden: User \
+                 \"system:serviceaccount:shop:proxy\" cannot list resource \"destinationrules\" \
+                 in API group \"networking.istio.io\" in the namespace \"shop\"\n"
+            ),
+            "{args:?}"
+        );
+    }
+}
+
+/// The port of the current context's server in a kubeconfig the fake wrote.
+fn kubeconfig_port(kubeconfig: &std::path::Path) -> u16 {
+    let text = std::fs::read_to_string(kubeconfig).expect("the kubeconfig");
+    text.split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the fake's port")
+}

@@ -60,6 +60,8 @@ struct State {
     kinds: BTreeMap<String, Kind>,
     /// Every request's method and URI, in order.
     requests: Vec<String>,
+    /// Resources (`group/version/plural`) every request of which is answered 403 Forbidden.
+    forbidden: Vec<String>,
 }
 
 /// The fake API server: its state, shared with the task that answers the mock's requests.
@@ -169,6 +171,16 @@ impl Fake {
         self.0.lock().unwrap().requests.clone()
     }
 
+    /// Answers every list and watch of `key` with 403 Forbidden (or, `false`, no more), as the
+    /// API server answers a user whose RBAC roles do not grant the verb.
+    fn forbid(&self, key: &str, forbidden: bool) {
+        let mut s = self.0.lock().unwrap();
+        s.forbidden.retain(|k| k != key);
+        if forbidden {
+            s.forbidden.push(key.to_string());
+        }
+    }
+
     fn lists(&self, key: &str) -> usize {
         self.0.lock().unwrap().kinds[key].lists
     }
@@ -204,6 +216,19 @@ impl Fake {
             .and_then(|f| f.strip_prefix("metadata.name="))
             .map(str::to_string);
         let current = s.rv;
+        if s.forbidden.contains(&key(&api_version, plural)) {
+            let group = api_version.split_once('/').map_or("", |(g, _)| g);
+            let (b, _) = body(&[status(
+                403,
+                "Forbidden",
+                &format!(
+                    "{plural}.{group} is forbidden: User \"system:serviceaccount:default:proxy\" \
+                     cannot list resource \"{plural}\" in API group \"{group}\" at the cluster scope"
+                ),
+            )
+            .to_string()]);
+            return (StatusCode::FORBIDDEN, b);
+        }
         let Some(k) = s.kinds.get_mut(&key(&api_version, plural)) else {
             let (b, _) = body(&[status(
                 404,
@@ -758,4 +783,165 @@ async fn the_build_hook_hears_of_endpoint_changes_that_compile_nothing() {
             (vec!["10.0.0.2".to_string()], true),
         ]
     );
+}
+
+/// Sends on drop: a build hook blocked on the receiver is let go even when the test fails.
+struct Release(std::sync::mpsc::Sender<()>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// The compile and the build hook run off the source's task: while one build runs (its hook
+/// held here, as a compile of 10,000 VirtualServices holds it for a second), the watches go
+/// on receiving events and the status shows what they read; once it ends, the changes that
+/// came meanwhile are built once, from the newest objects (no build per stale state). As
+/// istiod pushes from a debounced queue while its informers go on receiving
+/// (`pilot/pkg/xds/discovery.go`, `debounce`: one push at a time, the requests that came
+/// during it merged into the next).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_received_while_a_build_runs() {
+    let fake = cluster();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let release = Release(release);
+    // Per call: the VirtualServices of the configuration, and the subset its table decides.
+    type Call = (usize, Option<String>);
+    let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
+    let seen = Arc::clone(&calls);
+    let source = ClusterSource::new(fake.client(), options()).on_build(move |config, table| {
+        let services = config
+            .resources
+            .iter()
+            .filter(|r| r.id("default").kind == "VirtualService")
+            .count();
+        let req = OwnedRequest::new("GET", "http://reviews/").from_namespace("default");
+        let decided = table
+            .decide_with_draw(&req, 0)
+            .destination()
+            .and_then(|d| d.subset.as_deref().map(str::to_string));
+        let call = {
+            let mut calls = seen.lock().unwrap();
+            calls.push((services, decided));
+            calls.len()
+        };
+        if call == 2 {
+            // The second build waits to be let go.
+            let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(30));
+        }
+    });
+    let tables = source.tables();
+    let mut status = source.status();
+    tokio::spawn(source.run());
+    wait(&mut status, "the first build", |s| s.builds >= 1).await;
+    until("the VirtualService watch", || fake.open_watches(VS) == 1).await;
+
+    fake.apply(VS, virtual_service(0, 100));
+    until("the second build's hook", || {
+        calls.lock().unwrap().len() == 2
+    })
+    .await;
+    // While it runs: a new VirtualService, and the weights back to v1.
+    fake.apply(
+        VS,
+        json!({"metadata": {"name": "ratings", "namespace": "default"},
+               "spec": {"hosts": ["ratings"], "http": [{"route": [
+                   {"destination": {"host": "ratings"}}]}]}}),
+    );
+    fake.apply(VS, virtual_service(100, 0));
+    let read = tokio::time::timeout(
+        Duration::from_secs(5),
+        status.wait_for(|s| {
+            s.kind("networking.istio.io/v1", "VirtualService")
+                .is_some_and(|k| k.objects == 2)
+        }),
+    )
+    .await
+    .map(|s| s.map(|s| Arc::clone(&s)));
+    let s = match read {
+        Ok(Ok(s)) => s,
+        _ => panic!(
+            "the status did not show the new VirtualService while a build ran: {:#?}",
+            status.borrow()
+        ),
+    };
+    assert_eq!(s.builds, 1, "the second build has not ended");
+    assert_eq!(
+        subset(&tables, 0).as_deref(),
+        Some("v1"),
+        "the first table serves"
+    );
+
+    drop(release);
+    wait(&mut status, "the third build", |s| s.builds >= 3).await;
+    assert_eq!(subset(&tables, 0).as_deref(), Some("v1"));
+    // Nothing more comes: the changes made during the second build were built once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(status.borrow().builds, 3);
+    assert_eq!(
+        calls.lock().unwrap().clone(),
+        vec![
+            (1, Some("v1".into())),
+            (1, Some("v2".into())),
+            (2, Some("v1".into())),
+        ]
+    );
+}
+
+/// A list RBAC forbids (403) holds the first table back, as istiod waits for every
+/// informer's cache sync before it serves (`pilot/pkg/bootstrap/server.go`,
+/// `waitForCacheSync`, `cachesSynced`): a table without the DestinationRules would route
+/// wrongly. Meanwhile the status names the kind, the request, the HTTP code and the API
+/// server's message, and the list is retried with backoff, as client-go's reflector logs
+/// `failed to list` and retries (`tools/cache/reflector.go`, `ListAndWatch`, `Run`): once
+/// the role is granted, the list succeeds and the first table comes.
+#[tokio::test]
+async fn a_forbidden_list_is_reported_and_retried() {
+    let fake = cluster();
+    fake.forbid(DR, true);
+    let source = ClusterSource::new(fake.client(), options());
+    let tables = source.tables();
+    let mut status = source.status();
+    tokio::spawn(source.run());
+    let s = wait(&mut status, "the list error", |s| {
+        s.kind("networking.istio.io/v1", "DestinationRule")
+            .is_some_and(|k| k.last_error.is_some())
+    })
+    .await;
+    let dr = s.kind("networking.istio.io/v1", "DestinationRule").unwrap();
+    assert_eq!(dr.state, KindState::Listing);
+    let e = dr.last_error.as_ref().unwrap();
+    assert_eq!(
+        (e.request, e.code, e.reason.as_str()),
+        ("list", Some(403), "Forbidden")
+    );
+    assert_eq!(
+        e.to_string(),
+        "list: 403 Forbidden: destinationrules.networking.istio.io is forbidden: User \
+         \"system:serviceaccount:default:proxy\" cannot list resource \"destinationrules\" in \
+         API group \"networking.istio.io\" at the cluster scope"
+    );
+    assert_eq!(s.builds, 0);
+    assert!(!s.synced());
+    // The other kinds listed; the empty table serves.
+    let vs = s.kind("networking.istio.io/v1", "VirtualService").unwrap();
+    assert_eq!(vs.state, KindState::Synced);
+    assert_eq!(subset(&tables, 0), None);
+
+    // Retried: a second list of DestinationRules, then the role is granted.
+    until("a retry of the list", || {
+        fake.requests()
+            .iter()
+            .filter(|r| r.contains("/destinationrules?") && !r.contains("watch=true"))
+            .count()
+            >= 2
+    })
+    .await;
+    fake.forbid(DR, false);
+    let s = wait(&mut status, "the first build", |s| s.builds >= 1).await;
+    let dr = s.kind("networking.istio.io/v1", "DestinationRule").unwrap();
+    assert_eq!((&dr.state, &dr.last_error), (&KindState::Synced, &None));
+    assert_eq!(subset(&tables, 0).as_deref(), Some("v1"));
 }

@@ -569,17 +569,29 @@ async fn routes_page_and_a_config_that_does_not_load() {
         &endpoints(&[("reviews-v1", "v1", v1.addr)]),
     );
     let p = proxy(vec![config.clone(), eps], false).await;
+    // The table is put in words only when /routes asks, once: not at each (re)load.
+    let held = Arc::clone(&p.state.words.lock().unwrap());
+    assert!(held.rendered().is_none(), "rendered before /routes asked");
     let c = client();
-    let r = c
-        .request(
-            Request::get(format!("http://{}/routes", p.admin))
-                .body(Empty::new())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let words =
-        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let mut pages = Vec::new();
+    for _ in 0..2 {
+        let r = c
+            .request(
+                Request::get(format!("http://{}/routes", p.admin))
+                    .body(Empty::new())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        pages.push(
+            String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap(),
+        );
+    }
+    let rendered = held.rendered().expect("rendered for /routes");
+    assert_eq!(pages[0], *rendered);
+    assert_eq!(pages[1], pages[0]);
+    let words = pages.remove(0);
     assert!(
         words.contains("VirtualService default/reviews rule 0 (jason)"),
         "{words}"

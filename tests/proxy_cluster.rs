@@ -136,7 +136,15 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
+    /// Runs the proxy and waits until it says where it listens.
     fn start(kubeconfig: &std::path::Path, args: &[&str]) -> Proxy {
+        let mut proxy = Proxy::spawn(kubeconfig, args);
+        proxy.wait_for_listening();
+        proxy
+    }
+
+    /// Runs the proxy.
+    fn spawn(kubeconfig: &std::path::Path, args: &[&str]) -> Proxy {
         let mut child = Command::new(proxy_binary())
             .args([
                 "--listen",
@@ -162,21 +170,24 @@ impl Proxy {
                 }
             }
         });
-        let mut proxy = Proxy {
+        Proxy {
             child,
             lines,
             seen: Vec::new(),
             listen: "127.0.0.1:0".parse().unwrap(),
             admin: "127.0.0.1:0".parse().unwrap(),
-        };
-        let line = proxy.wait_for_line("listening on");
+        }
+    }
+
+    /// Waits until the proxy says where it listens (once the first table is built).
+    fn wait_for_listening(&mut self) {
+        let line = self.wait_for_line("listening on");
         let addrs: Vec<SocketAddr> = line
             .split([' ', ','])
             .filter_map(|w| w.parse().ok())
             .collect();
         assert_eq!(addrs.len(), 2, "{line}");
-        (proxy.listen, proxy.admin) = (addrs[0], addrs[1]);
-        proxy
+        (self.listen, self.admin) = (addrs[0], addrs[1]);
     }
 
     /// The first stderr line (from the start) that contains `text`, waiting up to 30 s.
@@ -393,5 +404,87 @@ fn cluster_and_files_are_a_usage_error() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
+
+/// A list RBAC forbids (403): the proxy takes no traffic, as istiod waits for every
+/// informer's cache sync (`pilot/pkg/bootstrap/server.go`, `waitForCacheSync`), and says on
+/// stderr, while it waits, which kind failed, the HTTP code and the API server's message, as
+/// client-go's reflector logs `failed to list` (`tools/cache/reflector.go`). Once the role is
+/// granted, the retried list succeeds and the proxy serves.
+#[test]
+fn a_forbidden_list_is_logged_while_the_proxy_waits() {
+    let v1 = backend("v1");
+    let fake = FakeApi::start(cluster(&[("v1", v1)]));
+    fake.forbid("destinationrules");
+    let dir = temp_dir("forbidden");
+    let kubeconfig = fake.kubeconfig(&dir.0);
+    let mut proxy = Proxy::spawn(&kubeconfig, &["--cluster"]);
+    let line = proxy.wait_for_line("DestinationRule");
+    assert_eq!(
+        line,
+        "proxy: cluster: networking.istio.io/v1 DestinationRule: list: 403 Forbidden: \
+         destinationrules.networking.istio.io is forbidden: User \
+         \"system:serviceaccount:shop:proxy\" cannot list resource \"destinationrules\" in API \
+         group \"networking.istio.io\" in the namespace \"shop\" (retrying)"
+    );
+    assert!(
+        !proxy
+            .seen
+            .iter()
+            .any(|l| l.contains("first table from the cluster:")),
+        "{:#?}",
+        proxy.seen
+    );
+    fake.permit("destinationrules");
+    proxy.wait_for_listening();
+    assert_eq!(get(proxy.listen, "reviews", "/"), (200, "v1".into()));
+}
+
+/// The admin port is bound at start, as Envoy's is: until the first table `/routes` answers
+/// 503 with the cluster's status (what has listed, what has not and its last error, what is
+/// not served), as Envoy's `/ready` answers 503 until its first routes are initialized
+/// (Envoy `source/server/admin/server_info_handler.cc`, `handlerReady`); then 200 with the
+/// status and the table.
+#[test]
+fn the_admin_port_answers_503_with_the_status_until_the_first_table() {
+    let v1 = backend("v1");
+    let fake = FakeApi::start(cluster(&[("v1", v1)]));
+    fake.forbid("destinationrules");
+    let dir = temp_dir("admin");
+    let kubeconfig = fake.kubeconfig(&dir.0);
+    let mut proxy = Proxy::spawn(&kubeconfig, &["--cluster"]);
+    let line = proxy.wait_for_line("admin on");
+    let admin: SocketAddr = line
+        .split([' ', ';'])
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    proxy.wait_for_line("DestinationRule: list: 403 Forbidden");
+    let (status, routes) = get(admin, "admin", "/routes");
+    assert_eq!(status, 503, "{routes}");
+    for want in [
+        "cluster (context fake, namespace shop): 0 tables built",
+        "listed    networking.istio.io/v1 VirtualService (1 object)",
+        "listing   networking.istio.io/v1 DestinationRule (last error: list: 403 Forbidden: \
+         destinationrules.networking.istio.io is forbidden: User",
+        "skipped   the cluster does not serve gateway.networking.k8s.io/v1 HTTPRoute",
+        "no table yet",
+    ] {
+        assert!(routes.contains(want), "{want:?} not in\n{routes}");
+    }
+    let (status, _) = get(admin, "admin", "/metrics");
+    assert_eq!(status, 200);
+
+    fake.permit("destinationrules");
+    proxy.wait_for_listening();
+    assert_eq!(proxy.admin, admin, "the same admin port");
+    let (status, routes) = get(admin, "admin", "/routes");
+    assert_eq!(status, 200, "{routes}");
+    for want in [
+        "cluster (context fake, namespace shop): 1 tables built",
+        "listed    networking.istio.io/v1 DestinationRule (1 object)",
+        "VirtualService shop/reviews rule 0",
+    ] {
+        assert!(routes.contains(want), "{want:?} not in\n{routes}");
     }
 }

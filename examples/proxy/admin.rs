@@ -1,6 +1,7 @@
 //! The admin side of the proxy: `/metrics` (Istio's `istio_requests_total`, the table's
 //! decision counters, reloads), `/routes` (the configuration source's status when it has one,
-//! then the compiled table in words), and the watcher that reloads the configuration when its
+//! then the compiled table in words, rendered once per table when first asked for; 503 with
+//! the status alone while the source has no table yet), and the watcher that reloads the configuration when its
 //! files change.
 
 use std::collections::BTreeMap;
@@ -239,7 +240,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(answer(&state, req.uri().path())) }
+                async move { Ok::<_, Infallible>(answer(&state, req.uri().path()).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -248,7 +249,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
     }
 }
 
-fn answer(state: &State, path: &str) -> Response<Full<Bytes>> {
+async fn answer(state: &State, path: &str) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match path {
         "/metrics" => {
             let router = state.routes.load();
@@ -259,18 +260,35 @@ fn answer(state: &State, path: &str) -> Response<Full<Bytes>> {
             )
         }
         "/routes" => {
-            let words = state
-                .words
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
             // The source's own word first (with --cluster: what each kind's watch has read,
             // and what was rejected and why).
-            let text = match state.source_status.get() {
-                Some(status) => format!("{}\n{words}", status()),
-                None => words.to_string(),
-            };
-            (StatusCode::OK, "text/plain", text)
+            let source = state.source_status.get().map(|status| status());
+            match source {
+                // No table of the source's yet: its status alone, and 503, as Envoy's admin
+                // `/ready` answers 503 until its init manager's targets (the first routes) are
+                // initialized (Envoy `source/server/admin/server_info_handler.cc`,
+                // `handlerReady`).
+                Some((false, status)) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    format!(
+                        "{status}\nno table yet: the proxy serves once every kind has listed\n"
+                    ),
+                ),
+                source => {
+                    let words = Arc::clone(&state.words.lock().unwrap_or_else(|p| p.into_inner()));
+                    // Put in words once per table, off the async workers (a witness request
+                    // per rule).
+                    let words = tokio::task::spawn_blocking(move || words.text())
+                        .await
+                        .unwrap_or_else(|e| Arc::new(format!("the routes in words failed: {e}\n")));
+                    let text = match source {
+                        Some((_, status)) => format!("{status}\n{words}"),
+                        None => words.to_string(),
+                    };
+                    (StatusCode::OK, "text/plain", text)
+                }
+            }
         }
         _ => (
             StatusCode::NOT_FOUND,

@@ -57,8 +57,8 @@ pub struct Options {
 pub struct State {
     /// The router in use; a reload stores a new one.
     pub routes: Arc<Shared<Router>>,
-    /// The compiled table in words, for `/routes`.
-    pub words: Mutex<Arc<String>>,
+    /// The router in use and its endpoints, in words for `/routes` once asked for.
+    pub words: Mutex<Arc<Words>>,
     /// Counters for `/metrics`.
     pub stats: Stats,
     /// How the proxy runs.
@@ -72,8 +72,44 @@ pub struct State {
     pub source_status: OnceLock<SourceStatus>,
 }
 
-/// Renders what a configuration source says of itself.
-pub type SourceStatus = Box<dyn Fn() -> String + Send + Sync>;
+/// What a configuration source says of itself: whether a table of its serves yet (until
+/// then `/routes` answers 503), and its status in words.
+pub type SourceStatus = Box<dyn Fn() -> (bool, String) + Send + Sync>;
+
+/// A router and the endpoints it was bound to, in words (`/routes`): rendered when first
+/// asked for, then kept with the router it describes, so that a table is put in words at
+/// most once, and only when someone asks (a cluster's table can change every second, and
+/// putting 10,000 rules in words finds a request for each).
+pub struct Words {
+    router: Arc<Router>,
+    registry: Registry,
+    text: OnceLock<Arc<String>>,
+}
+
+impl Words {
+    /// The words of `router` bound to `registry`, not yet rendered.
+    pub fn new(router: Arc<Router>, registry: Registry) -> Words {
+        Words {
+            router,
+            registry,
+            text: OnceLock::new(),
+        }
+    }
+
+    /// The router and its endpoints in words, rendered on the first call.
+    pub fn text(&self) -> Arc<String> {
+        Arc::clone(
+            self.text
+                .get_or_init(|| Arc::new(routes_in_words(self.router.table(), &self.registry))),
+        )
+    }
+
+    /// The words, if they have been rendered.
+    #[allow(dead_code)] // tests/proxy.rs asks
+    pub fn rendered(&self) -> Option<Arc<String>> {
+        self.text.get().cloned()
+    }
+}
 
 /// A running proxy; dropping it stops it.
 pub struct Running {
@@ -133,9 +169,10 @@ pub fn compile_options() -> CompileOptions {
 }
 
 /// Loads the configuration and builds the router: the table and the endpoints of the
-/// Services, EndpointSlices and Pods. Every error, each naming its file, resource and field,
-/// when anything fails to load or compile (the caller keeps its current router).
-pub fn build(sources: &Sources) -> Result<(Router, String), Vec<String>> {
+/// Services, EndpointSlices and Pods (also returned, for `/routes`). Every error, each naming
+/// its file, resource and field, when anything fails to load or compile (the caller keeps
+/// its current router).
+pub fn build(sources: &Sources) -> Result<(Router, Registry), Vec<String>> {
     let mut errors = Vec::new();
     let mut config = Config::new();
     for (name, text) in &sources.files {
@@ -162,7 +199,7 @@ pub fn build(sources: &Sources) -> Result<(Router, String), Vec<String>> {
 }
 
 /// The router of `table` over the endpoints `config` describes (its Services,
-/// EndpointSlices, Pods, ServiceEntries and WorkloadEntries), and the table in words.
+/// EndpointSlices, Pods, ServiceEntries and WorkloadEntries), and those endpoints.
 ///
 /// # Errors
 /// When the router cannot be built ([`Router::new`]).
@@ -170,17 +207,16 @@ pub fn bind(
     config: &Config,
     table: &Table,
     options: &CompileOptions,
-) -> Result<(Router, String), String> {
+) -> Result<(Router, Registry), String> {
     let (registry, _notes): (Registry, _) =
         Registry::from_config(config, &RegistryOptions::from(options));
     let router = Router::new(table, &registry)?;
-    let words = routes_in_words(table, &registry);
-    Ok((router, words))
+    Ok((router, registry))
 }
 
 /// [`read`] and [`build`].
 #[allow(dead_code)] // tests/proxy.rs reads a configuration at once
-pub fn load(paths: &[PathBuf]) -> Result<(Router, String), Vec<String>> {
+pub fn load(paths: &[PathBuf]) -> Result<(Router, Registry), Vec<String>> {
     build(&read(paths)?)
 }
 
@@ -220,10 +256,16 @@ fn files(paths: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
 }
 
 impl State {
-    /// A state serving `router` (`words`, the table in words for `/routes`); `fingerprint`,
-    /// that of the files it was built from.
-    pub fn new(options: Options, router: Router, words: String, fingerprint: Option<u64>) -> State {
+    /// A state serving `router`, bound to the endpoints of `registry`; `fingerprint`, that
+    /// of the files it was built from.
+    pub fn new(
+        options: Options,
+        router: Router,
+        registry: Registry,
+        fingerprint: Option<u64>,
+    ) -> State {
         let routes = Arc::new(Shared::new(router));
+        let words = Words::new(routes.load(), registry);
         let mut layer = RouteLayer::new(Arc::clone(&routes));
         if let Some(seed) = options.seed {
             layer = layer.seed(seed);
@@ -240,11 +282,13 @@ impl State {
         }
     }
 
-    /// Serves `router` from now on (requests in flight finish with the one they started
-    /// with), and `words` on `/routes`.
-    pub fn install(&self, router: Router, words: String) {
+    /// Serves `router`, bound to the endpoints of `registry`, from now on (requests in
+    /// flight finish with the one they started with); `/routes` puts it in words when asked.
+    pub fn install(&self, router: Router, registry: Registry) {
+        // Under the lock of the words: the router loaded is the one just stored.
+        let mut words = self.words.lock().unwrap_or_else(|p| p.into_inner());
         self.routes.store(router);
-        *self.words.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(words);
+        *words = Arc::new(Words::new(self.routes.load(), registry));
     }
 
     /// Reloads the configuration: a good one replaces the router (requests in flight finish
@@ -262,8 +306,8 @@ impl State {
         });
         match built {
             Ok(None) => false,
-            Ok(Some((router, words))) => {
-                self.install(router, words);
+            Ok(Some((router, registry))) => {
+                self.install(router, registry);
                 self.stats.reloads_ok.fetch_add(1, Ordering::Relaxed);
                 eprintln!("proxy: configuration reloaded");
                 true
@@ -287,7 +331,7 @@ impl State {
 pub async fn start(options: Options) -> Result<Running, String> {
     let sources = read(&options.configs);
     let fingerprint = sources.as_ref().ok().map(|s| s.fingerprint);
-    let (router, words) = sources.and_then(|s| build(&s)).map_err(|errors| {
+    let (router, registry) = sources.and_then(|s| build(&s)).map_err(|errors| {
         let mut text = String::from("proxy: the configuration does not load:");
         for e in errors {
             text.push_str("\n  ");
@@ -296,32 +340,54 @@ pub async fn start(options: Options) -> Result<Running, String> {
         text
     })?;
     serve(
-        Arc::new(State::new(options, router, words, fingerprint)),
+        Arc::new(State::new(options, router, registry, fingerprint)),
         Vec::new(),
+        None,
     )
     .await
 }
 
-/// Binds both addresses of `state`'s options and serves until the result is dropped, watching
+/// Binds the admin address of `state`'s options and serves `/metrics` and `/routes` on it
+/// until the task is stopped: its address and the task.
+pub async fn serve_admin(state: &Arc<State>) -> Result<(SocketAddr, JoinHandle<()>), String> {
+    let admin = TcpListener::bind(state.options.admin)
+        .await
+        .map_err(|e| format!("proxy: cannot listen on {}: {e}", state.options.admin))?;
+    let addr = admin.local_addr().map_err(|e| e.to_string())?;
+    Ok((
+        addr,
+        tokio::spawn(crate::admin::serve(admin, Arc::clone(state))),
+    ))
+}
+
+/// Binds the addresses of `state`'s options and serves until the result is dropped, watching
 /// the configuration files when the options say so; `tasks` (the configuration source's) are
-/// stopped with it.
-pub async fn serve(state: Arc<State>, mut tasks: Vec<JoinHandle<()>>) -> Result<Running, String> {
+/// stopped with it. `admin`: the admin address already served, by a task among `tasks`
+/// ([`serve_admin`]).
+pub async fn serve(
+    state: Arc<State>,
+    mut tasks: Vec<JoinHandle<()>>,
+    admin: Option<SocketAddr>,
+) -> Result<Running, String> {
     let options = &state.options;
     let listener = TcpListener::bind(options.listen)
         .await
         .map_err(|e| format!("proxy: cannot listen on {}: {e}", options.listen))?;
-    let admin = TcpListener::bind(options.admin)
-        .await
-        .map_err(|e| format!("proxy: cannot listen on {}: {e}", options.admin))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
-    let admin_addr = admin.local_addr().map_err(|e| e.to_string())?;
+    let admin_addr = match admin {
+        Some(addr) => addr,
+        None => {
+            let (addr, task) = serve_admin(&state).await?;
+            tasks.push(task);
+            addr
+        }
+    };
     let watcher = if state.options.watch {
         Some(crate::admin::watch(&state)?)
     } else {
         None
     };
     tasks.push(tokio::spawn(serve_traffic(listener, Arc::clone(&state))));
-    tasks.push(tokio::spawn(crate::admin::serve(admin, Arc::clone(&state))));
     Ok(Running {
         listen,
         admin: admin_addr,

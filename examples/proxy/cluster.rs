@@ -12,13 +12,16 @@
 //! out and said on stderr and on `/routes`; a table that does not compile, or a router that
 //! cannot be built, keeps the one that serves.
 //!
-//! The proxy starts serving once the first table is built from every kind's list: it binds
-//! nothing before, as Envoy starts its workers only once its clusters and its init manager's
-//! targets (the first routes and listeners from xDS) are initialized (Envoy
+//! The proxy takes traffic once the first table is built from every kind's list: it binds its
+//! traffic port only then, as Envoy starts its workers only once its clusters and its init
+//! manager's targets (the first routes and listeners from xDS) are initialized (Envoy
 //! `source/server/server.cc`, `RunHelper`: "We don't start serving worker traffic until
-//! upstream clusters are initialized"). Meanwhile it says on stderr what it waits for and
-//! every error the watches meet. A proxy that answered 503 before would fail the requests a
-//! client sends during a rollout; one that waits makes the client's connect wait or fail fast.
+//! upstream clusters are initialized"). A proxy that answered 503 before would fail the
+//! requests a client sends during a rollout; one that waits makes the client's connect wait or
+//! fail fast. Its admin port, like Envoy's, is bound at start: until the first table `/routes`
+//! answers 503 with the cluster's status (each kind listed, still listing with its last error,
+//! or skipped), as Envoy's `/ready` answers 503 until then. Meanwhile it also says on stderr
+//! what it waits for and every error the watches meet.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -91,7 +94,7 @@ pub async fn start(mut options: Options, target: Target) -> Result<Running, Stri
         .map_err(|e| format!("proxy: {e}"))?
         .table;
     let router = Router::new(&empty, &Registry::new())?;
-    let state = Arc::new(State::new(options, router, String::new(), None));
+    let state = Arc::new(State::new(options, router, Registry::new(), None));
 
     let mut scope = ClusterOptions::default().compile(compile.clone());
     scope.namespace = watched;
@@ -99,8 +102,8 @@ pub async fn start(mut options: Options, target: Target) -> Result<Running, Stri
     let hook_state = Arc::clone(&state);
     let source = ClusterSource::new(client, scope).on_build(move |config, table| {
         match app::bind(config, table, &compile) {
-            Ok((router, words)) => {
-                hook_state.install(router, words);
+            Ok((router, registry)) => {
+                hook_state.install(router, registry);
                 if !first.swap(false, Ordering::Relaxed) {
                     hook_state.stats.reloads_ok.fetch_add(1, Ordering::Relaxed);
                     eprintln!("proxy: table rebuilt from the cluster");
@@ -121,9 +124,20 @@ pub async fn start(mut options: Options, target: Target) -> Result<Running, Stri
     let _ = state.source_status.set({
         let status = status.clone();
         let described = described.clone();
-        Box::new(move || in_words(&described, &status.borrow()))
+        Box::new(move || {
+            let now = status.borrow();
+            (now.builds > 0, in_words(&described, &now))
+        })
     });
     let source = tokio::spawn(source.run());
+    let (admin, admin_task) = match app::serve_admin(&state).await {
+        Ok(served) => served,
+        Err(e) => {
+            source.abort();
+            return Err(e);
+        }
+    };
+    eprintln!("proxy: admin on {admin}; /routes answers 503 until the first table");
 
     eprintln!("proxy: waiting for the first table from the cluster ({described})");
     let mut said = BTreeSet::new();
@@ -133,11 +147,12 @@ pub async fn start(mut options: Options, target: Target) -> Result<Running, Stri
             break;
         }
         for k in &now.kinds {
+            // Once per kind and error: the list is retried with backoff meanwhile.
             if let (KindState::Listing, Some(e)) = (&k.state, &k.last_error)
                 && said.insert((k.kind.api_version(), k.kind.kind, e.clone()))
             {
                 eprintln!(
-                    "proxy: cluster: {} {}: {e}",
+                    "proxy: cluster: {} {}: {e} (retrying)",
                     k.kind.api_version(),
                     k.kind.kind
                 );
@@ -145,6 +160,7 @@ pub async fn start(mut options: Options, target: Target) -> Result<Running, Stri
         }
         if status.changed().await.is_err() {
             source.abort();
+            admin_task.abort();
             return Err("proxy: --cluster: every watch ended before the first table".into());
         }
     }
@@ -169,7 +185,7 @@ pub async fn start(mut options: Options, target: Target) -> Result<Running, Stri
         }
     );
     let logger = tokio::spawn(log_changes(status));
-    app::serve(state, vec![source, logger]).await
+    app::serve(state, vec![source, logger, admin_task], Some(admin)).await
 }
 
 /// Says on stderr what each new status changes: resources rejected, a compile that failed.

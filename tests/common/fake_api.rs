@@ -27,6 +27,8 @@ struct State {
     /// Every change: (resourceVersion, plural, namespace, event line).
     log: Vec<(u64, String, String, String)>,
     requests: Vec<String>,
+    /// Plurals every list and watch of which is answered 403 Forbidden.
+    forbidden: Vec<String>,
 }
 
 /// The fake API server.
@@ -98,6 +100,27 @@ impl FakeApi {
         let line = json!({"type": kind, "object": object}).to_string();
         s.log.push((rv, plural.to_string(), ns, line));
         changed.notify_all();
+    }
+
+    /// Answers every list and watch of `plural` from now on with 403 Forbidden, as the API
+    /// server answers a user whose RBAC roles do not grant the verb.
+    pub fn forbid(&self, plural: &str) {
+        self.state
+            .0
+            .lock()
+            .unwrap()
+            .forbidden
+            .push(plural.to_string());
+    }
+
+    /// Answers the lists and watches of `plural` again (the role was granted).
+    pub fn permit(&self, plural: &str) {
+        self.state
+            .0
+            .lock()
+            .unwrap()
+            .forbidden
+            .retain(|p| p != plural);
     }
 
     /// How many watches of `plural` were asked for.
@@ -195,7 +218,22 @@ fn serve(stream: TcpStream, state: &(Mutex<State>, Condvar)) {
             .nth(1)
             .unwrap_or("")
             .to_string();
-        state.0.lock().unwrap().requests.push(target.clone());
+        let forbidden = {
+            let mut s = state.0.lock().unwrap();
+            s.requests.push(target.clone());
+            s.forbidden.iter().any(|p| p == target_plural(&target))
+        };
+        if forbidden {
+            let body = forbidden_status(&target).to_string();
+            let response = format!(
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if writer.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
         if param(&target, "watch") == Some("true") && !gateway_api(&target) {
             watch(&mut writer, &target, state);
             return;
@@ -210,6 +248,37 @@ fn serve(stream: TcpStream, state: &(Mutex<State>, Condvar)) {
             return;
         }
     }
+}
+
+/// The `Status` the API server answers a request RBAC does not allow (apiserver
+/// `staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go`,
+/// `ForbiddenStatusError`), for the fake's user `system:serviceaccount:shop:proxy`.
+fn forbidden_status(target: &str) -> Value {
+    let plural = target_plural(target);
+    let path = target.split('?').next().unwrap_or("");
+    let group = path
+        .strip_prefix("/apis/")
+        .and_then(|p| p.split('/').next())
+        .unwrap_or("");
+    let verb = if param(target, "watch") == Some("true") {
+        "watch"
+    } else {
+        "list"
+    };
+    let scope = match target_namespace(target) {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    let resource = if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    };
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": format!("{resource} is forbidden: User \"system:serviceaccount:shop:proxy\" \
+                               cannot {verb} resource \"{plural}\" in API group \"{group}\" {scope}"),
+           "reason": "Forbidden",
+           "details": {"group": group, "kind": plural}, "code": 403})
 }
 
 fn gateway_api(target: &str) -> bool {

@@ -5,7 +5,9 @@
 //! is `--context` or the kubeconfig's current context. The namespace is `-n`, all of them with
 //! `-A`, else the context's namespace, else `default` (as istioctl and kubectl choose it).
 //! Built without the `cli-cluster` feature, the flags exist (the help is the same) and
-//! `--cluster` is a usage error that says so.
+//! `--cluster` is a usage error that says so. A list the API server refuses (403 Forbidden,
+//! 401) fails the command with the kind, the code and the server's message, as `kubectl get`
+//! does: a partial view of the cluster would be checked as if it were whole.
 
 use clap::Args;
 use meshroute::Config;
@@ -122,7 +124,10 @@ async fn read_async(args: &ClusterArgs) -> Result<Snapshot, Failure> {
         ))
     };
     let client = kube::Client::try_from(config).map_err(|e| failed(&e))?;
-    let config = snapshot(&client, &scope).await.map_err(|e| failed(&e))?;
+    // The list error says the kind, the HTTP code and the API server's message itself.
+    let config = snapshot(&client, &scope)
+        .await
+        .map_err(|e| Failure::Cluster(format!("--cluster: context {context} ({server}): {e}")))?;
     Ok(Snapshot {
         config,
         description: format!("context {context}, {described}"),
