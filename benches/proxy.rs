@@ -628,7 +628,7 @@ fn decision_time(proxy: &app::Running, source: &SourceInfo) -> Result<f64, Strin
     let mut v2 = 0;
     for draw in 0..100 {
         let d = table.decide_with_draw(&req, draw);
-        let name = d.matched().map(|m| m.route_name);
+        let name = d.matched().map(|m| m.route_name());
         if name != Some("canary") {
             return Err(format!(
                 "the bench request decided {name:?}, not the canary rule"

@@ -91,7 +91,7 @@ fn decide(c: &mut Criterion) {
     let subsets = ["v1", "v2", "v3"];
     for &d in &draws {
         let decision = table.decide_with_draw(&req, d);
-        assert_eq!(decision.matched().map(|m| m.route_name), Some("canary"));
+        assert_eq!(decision.matched().map(|m| m.route_name()), Some("canary"));
         assert_eq!(
             decision.destination().and_then(|d| d.subset.as_deref()),
             Some(subsets[expected(d)])

@@ -139,10 +139,10 @@ fn run() -> Result<(), String> {
         let (rule, version) = match &d.outcome {
             Outcome::Matched(m) => {
                 let src = table.source_of(m.rule);
-                let name = if m.route_name.is_empty() {
+                let name = if m.route_name().is_empty() {
                     format!("#{}", m.rule.index)
                 } else {
-                    m.route_name.to_string()
+                    m.route_name().to_string()
                 };
                 let dest = d.destination().map_or("-".to_string(), |x| {
                     format!("{} {}", x.host, x.subset.as_deref().unwrap_or("(all)"))

@@ -160,8 +160,6 @@ pub struct Matched<'t> {
     pub rule: &'t Rule,
     /// The index of the match block that matched (`None` for a rule without blocks).
     pub block: Option<u16>,
-    /// The route name as Envoy logs it.
-    pub route_name: &'t str,
     /// The destination picked by the split (forwarding rules only).
     pub destination: Option<&'t WeightedDestination>,
     /// Why the picked destination cannot serve this request, when it cannot: its own reason
@@ -186,6 +184,14 @@ pub struct Matched<'t> {
     pub connection: Option<crate::l4::ConnectionMatch<'t>>,
 }
 
+impl<'t> Matched<'t> {
+    /// The route name as Envoy logs it ([`Rule::route_name`]). Read from the table when
+    /// asked, not while deciding.
+    pub fn route_name(&self) -> &'t str {
+        self.rule.route_name(self.block)
+    }
+}
+
 /// Most mirrors a rule may have (bits of [`Matched::mirrored`]).
 pub const MAX_MIRRORS: usize = 64;
 
@@ -201,15 +207,10 @@ impl<'t> Decision<'t> {
         req: &R,
         draw: u64,
     ) -> Decision<'t> {
-        let route_name: &str = match block {
-            Some(b) => &rule.blocks[b as usize].route_name,
-            None => &rule.name,
-        };
         let mut m = Matched {
             source,
             rule,
             block,
-            route_name,
             destination: None,
             unavailable: None,
             delay: None,
@@ -287,7 +288,6 @@ impl<'t> Decision<'t> {
             source,
             rule,
             block: None,
-            route_name: &rule.name,
             destination,
             delay: None,
             abort: None,
@@ -811,10 +811,6 @@ impl Detached {
                 unavailable,
             } => {
                 let rule = &inner.rules()[*rule as usize];
-                let route_name: &str = match block {
-                    Some(b) => &rule.blocks[*b as usize].route_name,
-                    None => &rule.name,
-                };
                 let forward = match &rule.action {
                     Action::Forward(f) => Some(f),
                     _ => None,
@@ -823,7 +819,6 @@ impl Detached {
                     source: inner.source_of(rule),
                     rule,
                     block: *block,
-                    route_name,
                     destination: forward
                         .zip(*destination)
                         .map(|(f, j)| &f.destinations[j as usize]),

@@ -63,7 +63,7 @@
 //!     .header("end-user", "jason")
 //!     .from_namespace("default");
 //! let decision = table.decide_with_draw(&req, 0);
-//! assert_eq!(decision.matched().unwrap().route_name, "jason");
+//! assert_eq!(decision.matched().unwrap().route_name(), "jason");
 //! assert_eq!(decision.destination().unwrap().subset.as_deref(), Some("v2"));
 //!
 //! // The draw decides the split: 95 % 100 falls in v3's interval [90, 100).

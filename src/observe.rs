@@ -176,7 +176,7 @@ impl Counters {
             let n = r.blocks.len().max(1);
             for b in 0..n {
                 let count = load(&c.blocks[c.rule_base[i] as usize + b]);
-                let route_name = r.blocks.get(b).map_or(&*r.name, |x| &*x.route_name);
+                let route_name = r.route_name((!r.blocks.is_empty()).then_some(b as u16));
                 rule_counts.push(RuleCount {
                     kind: src.kind.to_string(),
                     namespace: src.namespace.to_string(),

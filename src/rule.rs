@@ -39,6 +39,18 @@ pub struct Rule {
     pub headers: HeaderOps,
 }
 
+impl Rule {
+    /// The route name as Envoy logs it for a request that matched `block` (`None`: a rule
+    /// without blocks): the block's name where it has one of its own (a Gateway API match),
+    /// else the rule's.
+    pub fn route_name(&self, block: Option<u16>) -> &str {
+        match block.and_then(|b| self.blocks.get(usize::from(b))) {
+            Some(b) => &b.route_name,
+            None => &self.name,
+        }
+    }
+}
+
 /// A (host, subset) pair destinations name: the unit endpoints are grouped and balanced in.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -64,7 +64,7 @@ impl<'t> Decision<'t> {
             ..SpanFields::default()
         };
         if let Outcome::Matched(m) = &self.outcome {
-            f.route_name = Some(m.route_name);
+            f.route_name = Some(m.route_name());
             f.rule_index = Some(m.rule.index);
             f.resource_kind = Some(&m.source.kind);
             f.resource_namespace = Some(&m.source.namespace);

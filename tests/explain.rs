@@ -171,7 +171,7 @@ fn disagreements(table: &Table, req: &OwnedRequest, d: &Decision<'_>, e: &Explai
         ),
         format!("{} #{} block {:?}", c.resource, c.rule, c.block),
     );
-    check("route name", m.route_name.into(), c.route_name.clone());
+    check("route name", m.route_name().into(), c.route_name.clone());
     let dest =
         |host: &str, subset: Option<&str>, port: Option<u16>| format!("{host} {subset:?} {port:?}");
     check(

@@ -279,7 +279,7 @@ fn check(
                     format!("{}/{}", table.source_of(m.rule).name, m.rule.index).into()
                 }),
             ),
-            "route_name" => fail(key, want, m.map_or(Value::Null, |m| m.route_name.into())),
+            "route_name" => fail(key, want, m.map_or(Value::Null, |m| m.route_name().into())),
             "match" => fail(
                 key,
                 want,

@@ -168,10 +168,7 @@ pub fn routes_in_words(table: &Table, registry: &Registry) -> String {
     for w in witnesses(table) {
         let rule = &table.rules()[w.rule];
         let source = table.source_of(rule);
-        let at = match w.block {
-            Some(b) => rule.blocks[b as usize].route_name.to_string(),
-            None => rule.name.to_string(),
-        };
+        let at = rule.route_name(w.block);
         let _ = writeln!(
             out,
             "\n{} {}/{} rule {}{}",

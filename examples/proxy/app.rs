@@ -483,7 +483,7 @@ async fn handle(
     let route_name = decided.and_then(|d| {
         let decision = d.decision();
         let route = match decision.matched() {
-            Some(m) => m.route_name,
+            Some(m) => m.route_name(),
             // The catch-all routes, `allow_any` and `block_all`.
             None => decision.outcome.catch_all()?.0,
         };

@@ -369,7 +369,7 @@ pub fn decide_connection(ctx: &Ctx<'_>, conn: &OwnedConnection, draw: u64) -> Va
         Outcome::Matched(m) => {
             let src = table.source_of(m.rule);
             out["route"] = json!(format!("{}/{}", src.name, m.rule.index));
-            out["route_name"] = json!(m.route_name);
+            out["route_name"] = json!(m.route_name());
             out["match"] = json!(m.connection.and_then(|c| c.block));
             out["rule"] = json!(m.connection.map(|c| c.path()));
             out["resource"] = json!(format!("{}/{}/{}", src.kind, src.namespace, src.name));
@@ -526,7 +526,7 @@ fn render(table: &Table, d: &Decision<'_>, req: &OwnedRequest) -> Value {
         Outcome::Matched(m) => {
             let src = table.source_of(m.rule);
             out["route"] = json!(format!("{}/{}", src.name, m.rule.index));
-            out["route_name"] = json!(m.route_name);
+            out["route_name"] = json!(m.route_name());
             out["match"] = json!(m.block);
             out["resource"] = json!(format!("{}/{}/{}", src.kind, src.namespace, src.name));
             out["destination"] = m

@@ -19,7 +19,7 @@ fn main() -> Result<(), Errors> {
         .header("end-user", "jason")
         .from_namespace("default");
     let decision = compiled.table.decide_with_draw(&req, 7);
-    let route = decision.matched().map_or("-", |m| m.route_name);
+    let route = decision.matched().map_or("-", |m| m.route_name());
     let (host, subset) = decision.destination().map_or(("-", "-"), |d| {
         (&*d.host, d.subset.as_deref().unwrap_or("-"))
     });
