@@ -22,6 +22,9 @@ pub(crate) struct Regexes {
     /// Estimated bytes of the trees `checked` holds.
     kept: usize,
     built: HashMap<Box<str>, Result<FullMatch, String>>,
+    /// The automata built, shared by the patterns that match alike after their literal
+    /// prefix.
+    tails: crate::predicate::regex::Tails,
     /// `uriRegexRewrite` patterns, compiled by the `regex` crate for their capture groups.
     rewrites: HashMap<Box<str>, Result<regex::Regex, String>>,
     used: usize,
@@ -82,7 +85,7 @@ impl Regexes {
             };
             let built = hir
                 .map_err(crate::predicate::regex::Refused::Invalid)
-                .and_then(|hir| FullMatch::within_hir(pattern, &hir, left));
+                .and_then(|hir| FullMatch::within_hir_shared(pattern, &hir, left, &mut self.tails));
             match built {
                 Ok((r, cost)) => {
                     self.charge(cost);

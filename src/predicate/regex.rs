@@ -83,9 +83,24 @@ struct Compiled {
     pattern: Box<str>,
     /// The bytes every match starts with (for the path index).
     prefix: Box<[u8]>,
+    /// Whether the pattern is `prefix` followed by `tail`, so that `tail` matches what follows
+    /// the prefix; else `tail` is the automaton of the whole pattern.
+    after_prefix: bool,
+    tail: Arc<Tail>,
+}
+
+/// An automaton and its anchored start state. Patterns that differ only in their literal
+/// prefix (`/svc1/api/v[0-9]+/.*`, `/svc2/api/v[0-9]+/.*`) share the automaton of what follows
+/// it ([`Tails`]): a table of many such rules holds, and a decision reads, one small automaton
+/// instead of one per rule.
+#[derive(Debug)]
+pub(crate) struct Tail {
     dfa: Dfa,
     start: StateID,
 }
+
+/// The automata built so far, by the pattern they match (the syntax tree printed), for sharing.
+pub(crate) type Tails = std::collections::HashMap<Box<str>, Arc<Tail>>;
 
 /// The compiled automaton, in the representation its size calls for.
 #[derive(Debug)]
@@ -193,6 +208,45 @@ impl FullMatch {
         hir: &Hir,
         budget: usize,
     ) -> Result<(FullMatch, usize), Refused> {
+        FullMatch::within_hir_shared(pattern, hir, budget, &mut Tails::new())
+    }
+
+    /// As [`FullMatch::within_hir`], sharing the automaton of the part after the literal
+    /// prefix with the patterns built before through `tails` (a shared one costs nothing).
+    pub(crate) fn within_hir_shared(
+        pattern: &str,
+        hir: &Hir,
+        budget: usize,
+        tails: &mut Tails,
+    ) -> Result<(FullMatch, usize), Refused> {
+        let prefix = literal_prefix(hir);
+        let split = split_tail(hir).filter(|(p, _)| *p == prefix);
+        let after_prefix = split.is_some();
+        let tail_hir = split.map_or_else(|| hir.clone(), |(_, t)| t);
+        let key: Box<str> = tail_hir.to_string().into();
+        let (tail, cost) = match tails.get(&key) {
+            Some(t) => (Arc::clone(t), 0),
+            None => {
+                let (t, cost) = Tail::build(pattern, &tail_hir, budget)?;
+                let t = Arc::new(t);
+                tails.insert(key, Arc::clone(&t));
+                (t, cost)
+            }
+        };
+        let compiled = Compiled {
+            pattern: pattern.into(),
+            prefix: prefix.into(),
+            after_prefix,
+            tail,
+        };
+        Ok((FullMatch(Arc::new(compiled)), cost))
+    }
+}
+
+impl Tail {
+    /// The automaton of `hir` (from `pattern`) within the per-pattern limits and `budget`;
+    /// with the bytes built.
+    fn build(pattern: &str, hir: &Hir, budget: usize) -> Result<(Tail, usize), Refused> {
         let nfa_limit = MAX_NFA_BYTES.min(budget);
         let nfa = thompson::Compiler::new()
             .configure(
@@ -247,15 +301,20 @@ impl FullMatch {
             (Dfa::Sparse(sparse), start)
         };
         let start = start.map_err(|e| internal(&e))?;
-        let compiled = Compiled {
-            pattern: pattern.into(),
-            prefix: literal_prefix(hir).into(),
-            dfa,
-            start,
-        };
-        Ok((FullMatch(Arc::new(compiled)), cost))
+        Ok((Tail { dfa, start }, cost))
     }
 
+    /// Runs the automaton over `pieces`: whether it accepts them all.
+    #[inline]
+    fn accepts<'a>(&self, pieces: impl IntoIterator<Item = &'a [u8]>) -> bool {
+        match &self.dfa {
+            Dfa::Dense(d) => full_match(d, self.start, pieces),
+            Dfa::Sparse(d) => full_match(d, self.start, pieces),
+        }
+    }
+}
+
+impl FullMatch {
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         &self.0.pattern
@@ -275,15 +334,31 @@ impl FullMatch {
     /// Whether the pattern matches the concatenation of `pieces`, read without copying.
     pub fn is_match_pieces<'a>(&self, pieces: impl IntoIterator<Item = &'a [u8]>) -> bool {
         let c = &*self.0;
-        match &c.dfa {
-            Dfa::Dense(d) => full_match(d, c.start, pieces),
-            Dfa::Sparse(d) => full_match(d, c.start, pieces),
+        let mut pieces = pieces.into_iter();
+        if !c.after_prefix {
+            return c.tail.accepts(pieces);
         }
+        // The prefix, compared; then what follows it, through the tail's automaton.
+        let mut want: &[u8] = &c.prefix;
+        let mut rest: &[u8] = &[];
+        while !want.is_empty() {
+            let Some(piece) = pieces.next() else {
+                return false;
+            };
+            let n = want.len().min(piece.len());
+            if piece[..n] != want[..n] {
+                return false;
+            }
+            want = &want[n..];
+            rest = &piece[n..];
+        }
+        c.tail.accepts(std::iter::once(rest).chain(pieces))
     }
 
-    /// Bytes of memory held by the automaton (shared by every clone).
+    /// Bytes of memory held by the automaton (shared by every clone, and by the patterns
+    /// that share its tail).
     pub fn memory_usage(&self) -> usize {
-        match &self.0.dfa {
+        match &self.0.tail.dfa {
             Dfa::Dense(d) => d.memory_usage(),
             Dfa::Sparse(d) => d.memory_usage(),
         }
@@ -508,6 +583,46 @@ fn literal_prefix(hir: &Hir) -> Vec<u8> {
     let mut out = Vec::new();
     walk(hir, &mut out);
     out
+}
+
+/// The pattern as its literal prefix and the rest (`/svc1/api/v[0-9]+` is `/svc1/api/v` then
+/// `[0-9]+`), when matching the rest after the prefix is matching the whole: the prefix is the
+/// leading literals of the pattern's concatenation (capture groups do not change what
+/// matches, and a `^` at the very start always holds), and the rest asserts nothing but the
+/// end of the input, which reads the same from the prefix's end as from the input's start.
+fn split_tail(hir: &Hir) -> Option<(Vec<u8>, Hir)> {
+    use regex_syntax::hir::{HirKind, Look};
+
+    fn flatten<'h>(hir: &'h Hir, out: &mut Vec<&'h Hir>) {
+        match hir.kind() {
+            HirKind::Concat(parts) => parts.iter().for_each(|p| flatten(p, out)),
+            HirKind::Capture(c) => flatten(&c.sub, out),
+            _ => out.push(hir),
+        }
+    }
+
+    let mut items = Vec::new();
+    flatten(hir, &mut items);
+    let mut prefix = Vec::new();
+    let mut k = 0;
+    while let Some(item) = items.get(k) {
+        match item.kind() {
+            HirKind::Literal(lit) => prefix.extend_from_slice(&lit.0),
+            HirKind::Empty => {}
+            HirKind::Look(Look::Start) if prefix.is_empty() => {}
+            _ => break,
+        }
+        k += 1;
+    }
+    if prefix.is_empty() {
+        return None;
+    }
+    let tail = Hir::concat(items[k..].iter().map(|h| (*h).clone()).collect());
+    let looks = tail.properties().look_set();
+    looks
+        .iter()
+        .all(|l| matches!(l, Look::End | Look::EndLF))
+        .then_some((prefix, tail))
 }
 
 /// The syntax tree of an RE2 pattern, as the crate's tools read it (samples for witnesses);
@@ -887,6 +1002,93 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pattern matched as its literal prefix then the rest (`split_tail`) accepts exactly
+    /// what the whole pattern does, read by the regex crate, also when the input comes in
+    /// pieces that cut through the prefix; and patterns that are not a prefix then a rest
+    /// reading the same from any start (a `\b` or `^` after the prefix) are matched whole.
+    #[test]
+    fn a_pattern_split_at_its_literal_prefix_matches_as_the_whole() {
+        let patterns = [
+            "/svc1/api/v[0-9]+/.*",
+            "/svc1/api/(v[0-9]+)/.*",
+            "(/svc1)(/api)[a-z]*",
+            "^/svc1/.*$",
+            "/a(?m:$)",
+            "/a\\b[a-z]*",
+            "/a(?i)b[a-z]*",
+            "/ab|/ac",
+            "/a(b|c)d",
+            "/a",
+            "/a.*\\b",
+            "(?i)/abc",
+            "/a\\Bb",
+            "/x[0-9]*(?m:^)y",
+        ];
+        let inputs = [
+            "",
+            "/",
+            "/a",
+            "/ab",
+            "/abd",
+            "/acd",
+            "/a b",
+            "/aB",
+            "/abc",
+            "/ABC",
+            "/x1y",
+            "/xy",
+            "/a\n",
+            "/svc1/",
+            "/svc1/x",
+            "/svc1/api/v1/",
+            "/svc1/api/v12/items",
+            "/svc1/api/vx/",
+            "/svc1/apiabc",
+            "/svc2/api/v1/",
+        ];
+        for p in patterns {
+            let ours = FullMatch::new(p).unwrap();
+            let theirs =
+                regex::bytes::Regex::new(&format!("^(?:{})$", prepare(p).unwrap())).unwrap();
+            for input in inputs {
+                let want = theirs.is_match(input.as_bytes());
+                assert_eq!(ours.is_match(input.as_bytes()), want, "{p:?} on {input:?}");
+                for cut in 0..=input.len() {
+                    let (a, b) = input.as_bytes().split_at(cut);
+                    assert_eq!(ours.is_match_pieces([a, b]), want, "{p:?} on {a:?} + {b:?}");
+                }
+            }
+        }
+        let split = |p: &str| FullMatch::new(p).unwrap().0.after_prefix;
+        assert!(split("/svc1/api/v[0-9]+/.*"));
+        assert!(split("^/svc1/.*$"));
+        assert!(
+            !split("/a\\b[a-z]*"),
+            "a word boundary reads the byte before it"
+        );
+        assert!(!split("(?i)abc"), "no literal prefix");
+    }
+
+    /// Patterns that differ only in their literal prefix share one automaton, built once.
+    #[test]
+    fn patterns_alike_after_their_prefix_share_one_automaton() {
+        let mut tails = Tails::new();
+        let mut build = |p: &str| {
+            let hir = prepare_hir(p).unwrap();
+            FullMatch::within_hir_shared(p, &hir, usize::MAX, &mut tails).unwrap()
+        };
+        let (a, cost_a) = build("/svc1/api/v[0-9]+/.*");
+        let (b, cost_b) = build("/svc22/api/v[0-9]+/.*");
+        let (c, _) = build("/svc3/api/v[a-z]+/.*");
+        assert!(cost_a > 0);
+        assert_eq!(cost_b, 0, "the second one builds nothing");
+        assert!(Arc::ptr_eq(&a.0.tail, &b.0.tail));
+        assert!(!Arc::ptr_eq(&a.0.tail, &c.0.tail));
+        assert!(a.is_match(b"/svc1/api/v2/x") && !a.is_match(b"/svc22/api/v2/x"));
+        assert!(b.is_match(b"/svc22/api/v2/x") && !b.is_match(b"/svc1/api/v2/x"));
+        assert_eq!(a.literal_prefix(), b"/svc1/api/v");
+    }
 
     #[test]
     fn full_match_not_search() {
