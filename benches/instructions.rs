@@ -66,12 +66,13 @@ fn run(name: &str, calls: usize) -> usize {
                 Uri::Regex
             };
             let n: usize = n.parse().unwrap();
-            let t = table(&one_host_yaml(mode, n, uri));
+            // The requests before the table, as in benches/route.rs.
             let reqs = match case {
                 "hit_last" => vec![svc_request(mode, n - 1)],
                 "miss" => vec![miss_request(mode)],
                 _ => varying_requests(mode, n),
             };
+            let t = table(&one_host_yaml(mode, n, uri));
             for r in &reqs {
                 let want = if case == "miss" {
                     None
