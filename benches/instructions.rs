@@ -42,6 +42,7 @@ const SCENARIOS: &[&str] = &[
     "gwapi_prefix_1000_varying",
     "gwapi_regex_1000_varying",
     "hosts_1000_hit",
+    "hosts_1000_varying",
     "sidecar_50ns_hit",
     "sidecar_50ns_unclaimed",
     "sidecar_50ns_tcp",
@@ -81,6 +82,29 @@ fn run(name: &str, calls: usize) -> usize {
                 };
                 assert_eq!(rule_number(&t, r), want);
                 assert!(case == "miss" || want.is_some());
+            }
+            measured(calls, &mut |k| {
+                let req = &reqs[k % reqs.len()];
+                let d = t.decide_with_draw(black_box(req), black_box(k as u64));
+                d.matched().map_or(0, |m| m.rule.index as usize)
+            })
+        }
+        ["hosts", "1000", "varying"] => {
+            // The requests before the table, as in benches/route.rs.
+            let reqs: Vec<_> = (0..common::VARYING)
+                .map(|k| {
+                    let i = (k * 7919) % 1000;
+                    request(
+                        Mode::Istio,
+                        &format!("h{i}.example.com"),
+                        "/svc/api/v1/items?limit=10",
+                        &format!("t{i}"),
+                    )
+                })
+                .collect();
+            let t = table(&many_hosts_yaml(1000));
+            for r in &reqs {
+                assert!(t.decide_with_draw(r, 0).matched().is_some());
             }
             measured(calls, &mut |k| {
                 let req = &reqs[k % reqs.len()];
