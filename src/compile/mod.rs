@@ -223,9 +223,8 @@ fn validate<'c>(
     regexes: &Rc<RefCell<regexes::Regexes>>,
     ledger: &mut Ledger,
 ) -> Vec<&'c Resource> {
-    let mut valid: Vec<&Resource> = Vec::new();
+    let mut valid: Vec<&Resource> = Vec::with_capacity(config.resources.len());
     for res in &config.resources {
-        let id = res.id(&options.default_namespace);
         let mut report = Report::with_regexes(regexes);
         match res {
             Resource::VirtualService(o) => {
@@ -266,6 +265,12 @@ fn validate<'c>(
             | Resource::Pod(_)
             | Resource::ConfigMap(_) => {}
         }
+        // A resource's id is written out only when its report files something.
+        if report.errors.is_empty() && report.warnings.is_empty() {
+            valid.push(res);
+            continue;
+        }
+        let id = res.id(&options.default_namespace);
         if ledger.file(&id, res.source(), report) {
             valid.push(res);
         }
