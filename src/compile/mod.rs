@@ -223,9 +223,8 @@ fn validate<'c>(
     regexes: &Rc<RefCell<regexes::Regexes>>,
     ledger: &mut Ledger,
 ) -> Vec<&'c Resource> {
-    let mut valid: Vec<&Resource> = Vec::new();
+    let mut valid: Vec<&Resource> = Vec::with_capacity(config.resources.len());
     for res in &config.resources {
-        let id = res.id(&options.default_namespace);
         let mut report = Report::with_regexes(regexes);
         match res {
             Resource::VirtualService(o) => {
@@ -266,6 +265,12 @@ fn validate<'c>(
             | Resource::Pod(_)
             | Resource::ConfigMap(_) => {}
         }
+        // A resource's id is written out only when its report files something.
+        if report.errors.is_empty() && report.warnings.is_empty() {
+            valid.push(res);
+            continue;
+        }
+        let id = res.id(&options.default_namespace);
         if ledger.file(&id, res.source(), report) {
             valid.push(res);
         }
@@ -517,8 +522,42 @@ fn finish(mut inner: Inner, options: &CompileOptions, ledger: Ledger) -> Result<
 fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
     use crate::action::{Action, PortFrom};
     use crate::table::ClusterKey;
-    let mut ids: HashMap<ClusterKey, u32> = HashMap::new();
+    // Every destination's port (its own, else its Service's only one) and cluster number,
+    // in the order the second pass meets them: the keys are looked up borrowed, and only a
+    // new cluster's key is copied.
+    let mut ids: HashMap<(&str, Option<&str>, Option<u16>), u32> = HashMap::new();
     let mut clusters = Vec::new();
+    let mut assigned: Vec<(Option<u16>, u32)> = Vec::new();
+    let l4 = inner.l4.rules.iter().map(|r| &r.rule);
+    for rule in inner.rules.iter().chain(l4) {
+        let Action::Forward(f) = &rule.action else {
+            continue;
+        };
+        let dests = f
+            .destinations
+            .iter()
+            .map(|w| &w.destination)
+            .chain(f.mirrors.iter().map(|m| &m.destination));
+        for d in dests {
+            let port = match d.port {
+                None => only_ports.get(&*d.host).copied(),
+                own => own,
+            };
+            let id = *ids
+                .entry((&d.host, d.subset.as_deref(), port))
+                .or_insert_with(|| {
+                    clusters.push(ClusterKey {
+                        host: d.host.clone(),
+                        subset: d.subset.clone(),
+                        port,
+                    });
+                    clusters.len() as u32 - 1
+                });
+            assigned.push((port, id));
+        }
+    }
+    drop(ids);
+    let mut assigned = assigned.into_iter();
     let l4 = inner.l4.rules.iter_mut().map(|r| &mut r.rule);
     for rule in inner.rules.iter_mut().chain(l4) {
         let Action::Forward(f) = &mut rule.action else {
@@ -530,21 +569,14 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
             .map(|w| &mut w.destination)
             .chain(f.mirrors.iter_mut().map(|m| &mut m.destination));
         for d in dests {
-            if d.port.is_none()
-                && let Some(&p) = only_ports.get(&*d.host)
-            {
-                d.port = Some(p);
+            let (port, id) = assigned
+                .next()
+                .expect("the second pass meets the destinations of the first");
+            if d.port.is_none() && port.is_some() {
+                d.port = port;
                 d.port_from = PortFrom::ServiceOnlyPort;
             }
-            let key = ClusterKey {
-                host: d.host.clone(),
-                subset: d.subset.clone(),
-                port: d.port,
-            };
-            d.cluster = *ids.entry(key.clone()).or_insert_with(|| {
-                clusters.push(key);
-                clusters.len() as u32 - 1
-            });
+            d.cluster = id;
         }
     }
     inner.clusters = clusters;
