@@ -47,8 +47,10 @@
 //!   DestinationRules would route wrongly. [`snapshot`], one list per kind, fails instead
 //!   ([`ListError`]), as `kubectl get` does.
 //!
-//! Istio resources are read at `networking.istio.io/v1`, Gateway API routes at the versions
-//! their CRDs serve in the standard and experimental channels ([`KINDS`]). The `istio`
+//! Istio resources are read at `networking.istio.io/v1`, Gateway API routes at the newest of
+//! the versions their CRDs serve in the standard and experimental channels ([`KINDS`]): a kind
+//! with older versions ([`WatchedKind::older`], TLSRoute and ReferenceGrant) is listed at each,
+//! newest first, until one is served. The `istio`
 //! ConfigMap (mesh config) is read from the root namespace
 //! ([`MeshSettings::root_namespace`](crate::mesh::MeshSettings)).
 //!
@@ -111,8 +113,14 @@ pub enum Scope {
 pub struct WatchedKind {
     /// API group, empty for the core group.
     pub group: &'static str,
-    /// Version the kind is read at.
+    /// Version the kind is read at: the newest this crate reads, until the cluster is found
+    /// not to serve it.
     pub version: &'static str,
+    /// The versions read, newest first, when the cluster does not serve `version` (its list
+    /// answers 404): Gateway API 1.5's standard channel serves TLSRoute only as `v1`, older
+    /// releases and the experimental channel as `v1alpha2`/`v1alpha3`; ReferenceGrant is
+    /// `v1beta1` before 1.6.
+    pub older: &'static [&'static str],
     /// Kind.
     pub kind: &'static str,
     /// The resource's plural, as in its URL.
@@ -132,10 +140,27 @@ impl WatchedKind {
         WatchedKind {
             group,
             version,
+            older: &[],
             kind,
             plural,
             scope,
         }
+    }
+
+    /// This kind, read at `version` when the cluster does not serve the newer ones.
+    const fn or_older(self, older: &'static [&'static str]) -> WatchedKind {
+        WatchedKind { older, ..self }
+    }
+
+    /// This kind read at each of its versions, newest first.
+    pub fn versions(&self) -> impl Iterator<Item = WatchedKind> + '_ {
+        std::iter::once(self.version)
+            .chain(self.older.iter().copied())
+            .map(|version| WatchedKind {
+                version,
+                older: &[],
+                ..*self
+            })
     }
 
     /// `group/version`, or `version` for the core group.
@@ -211,11 +236,12 @@ pub const KINDS: &[WatchedKind] = &[
     ),
     WatchedKind::new(
         GATEWAY_API,
-        "v1alpha2",
+        "v1",
         "TLSRoute",
         "tlsroutes",
         Scope::Namespaced,
-    ),
+    )
+    .or_older(&["v1alpha3", "v1alpha2"]),
     WatchedKind::new(
         GATEWAY_API,
         "v1alpha2",
@@ -225,11 +251,12 @@ pub const KINDS: &[WatchedKind] = &[
     ),
     WatchedKind::new(
         GATEWAY_API,
-        "v1beta1",
+        "v1",
         "ReferenceGrant",
         "referencegrants",
         Scope::Namespaced,
-    ),
+    )
+    .or_older(&["v1beta1"]),
     WatchedKind::new("", "v1", "Service", "services", Scope::Namespaced),
     WatchedKind::new(
         "discovery.k8s.io",
@@ -454,11 +481,15 @@ impl ClusterStatus {
             .all(|k| !matches!(k.state, KindState::Listing))
     }
 
-    /// The status of `kind` read at `api_version` (`networking.istio.io/v1`, `v1`).
+    /// The status of `kind` read at `api_version` (`networking.istio.io/v1`, `v1`), or at any
+    /// other version of it ([`WatchedKind::older`]).
     pub fn kind(&self, api_version: &str, kind: &str) -> Option<&KindStatus> {
+        // `kinds` is in `KINDS` order; a kind is found by any of its versions.
         self.kinds
             .iter()
-            .find(|k| k.kind.kind == kind && k.kind.api_version() == api_version)
+            .zip(KINDS)
+            .find(|(_, w)| w.kind == kind && w.versions().any(|v| v.api_version() == api_version))
+            .map(|(k, _)| k)
     }
 }
 
@@ -636,13 +667,14 @@ impl ClusterSource {
                     }
                 }
                 event = streams.next(), if !ended => {
-                    let Some((i, event)) = event else {
+                    let Some((i, version, event)) = event else {
                         ended = true;
                         if pending.take().is_some() {
                             due = true;
                         }
                         continue;
                     };
+                    objects.read_at(i, version, &mut status.kinds[i]);
                     note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch);
                     let now = Instant::now();
                     if let Some((_, last)) = &mut pending {
@@ -660,7 +692,8 @@ impl ClusterSource {
                     let deadline = now + max_delay;
                     while Instant::now() < deadline {
                         match streams.next().now_or_never() {
-                            Some(Some((i, event))) => {
+                            Some(Some((i, version, event))) => {
+                                objects.read_at(i, version, &mut status.kinds[i]);
                                 note_event(&mut objects, i, &mut status.kinds[i], event, &mut batch)
                             }
                             Some(None) => {
@@ -679,18 +712,45 @@ impl ClusterSource {
 
     /// The watch of kind `i`: its events, ending after the list that says the cluster does
     /// not serve the kind.
-    fn watch(
-        &self,
-        i: usize,
-        kind: &WatchedKind,
-    ) -> BoxStream<'static, (usize, watcher::Result<watcher::Event<DynamicObject>>)> {
-        let (api, fields) = api(&self.client, kind, &self.options);
-        let mut config = watcher::Config::default();
-        if let Some(fields) = fields {
-            config = config.fields(&fields);
-        }
-        watcher(api, config)
-            .default_backoff()
+    /// The events of kind `i`, each with the version it was read at: the kind's first version
+    /// the cluster serves, tried newest first; the stream ends after the 404 of the last.
+    fn watch(&self, i: usize, kind: &WatchedKind) -> BoxStream<'static, Watched> {
+        watch_versions(
+            self.client.clone(),
+            self.options.clone(),
+            i,
+            kind.versions().collect(),
+        )
+    }
+}
+
+/// One event of the kind at an index of [`KINDS`], with the version it was read at.
+type Watched = (
+    usize,
+    &'static str,
+    watcher::Result<watcher::Event<DynamicObject>>,
+);
+
+/// The watch of kind `i` at the first of `versions` the cluster serves.
+fn watch_versions(
+    client: kube::Client,
+    options: ClusterOptions,
+    i: usize,
+    mut versions: Vec<WatchedKind>,
+) -> BoxStream<'static, Watched> {
+    if versions.is_empty() {
+        return futures::stream::empty().boxed();
+    }
+    let kind = versions.remove(0);
+    let (api, fields) = api(&client, &kind, &options);
+    let mut config = watcher::Config::default();
+    if let Some(fields) = fields {
+        config = config.fields(&fields);
+    }
+    let events = watcher(api, config).default_backoff();
+    if versions.is_empty() {
+        // The last version: its 404 is reported (the kind is skipped), and the watch ends.
+        return events
             .scan(false, |done, event| {
                 if *done {
                     return futures::future::ready(None);
@@ -698,9 +758,18 @@ impl ClusterSource {
                 *done = not_served(&event);
                 futures::future::ready(Some(event))
             })
-            .map(move |event| (i, event))
-            .boxed()
+            .map(move |event| (i, kind.version, event))
+            .boxed();
     }
+    // Not served at this version: the next one. A 404 answers the list, so nothing was read.
+    events
+        .take_while(|event| futures::future::ready(!not_served(event)))
+        .map(move |event| (i, kind.version, event))
+        .chain(
+            futures::stream::once(async move { watch_versions(client, options, i, versions) })
+                .flatten(),
+        )
+        .boxed()
 }
 
 /// Compiles the held objects into tables, keeping what the last compile added to the loader's
@@ -980,6 +1049,8 @@ struct Store {
 #[derive(Debug)]
 struct Objects {
     stores: Vec<Store>,
+    /// Each kind of [`KINDS`] at the version it is read at.
+    kinds: Vec<WatchedKind>,
     /// The serial of the last read.
     reads: u64,
 }
@@ -1000,14 +1071,23 @@ impl Objects {
     fn new() -> Objects {
         Objects {
             stores: KINDS.iter().map(|_| Store::default()).collect(),
+            kinds: KINDS.to_vec(),
             reads: 0,
+        }
+    }
+
+    /// Kind `i` is read at `version` from now on (the status says so too).
+    fn read_at(&mut self, i: usize, version: &'static str, status: &mut KindStatus) {
+        if self.kinds[i].version != version {
+            self.kinds[i].version = version;
+            status.kind.version = version;
         }
     }
 
     /// Reads `object` of kind `i`, numbered.
     fn read(&mut self, i: usize, object: DynamicObject) -> Decoded {
         self.reads += 1;
-        let mut d = Decoded::read(&KINDS[i], object);
+        let mut d = Decoded::read(&self.kinds[i], object);
         d.serial = self.reads;
         d
     }
@@ -1179,11 +1259,11 @@ fn api(
 
 /// The configuration of `objects` (each with its index in [`KINDS`]), in an order that does
 /// not depend on the order they came in: load order breaks precedence ties.
-fn config_of(mut objects: Vec<(usize, DynamicObject)>) -> Config {
-    objects.sort_by_cached_key(|(i, o)| (*i, key(o)));
+fn config_of(mut objects: Vec<(usize, WatchedKind, DynamicObject)>) -> Config {
+    objects.sort_by_cached_key(|(i, _, o)| (*i, key(o)));
     let mut config = Config::new();
-    for (i, object) in objects {
-        config.add_json_value(into_json(&KINDS[i], object), SOURCE);
+    for (_, kind, object) in objects {
+        config.add_json_value(into_json(&kind, object), SOURCE);
     }
     config
 }
@@ -1263,31 +1343,23 @@ pub async fn snapshot(
     let mut objects = Vec::new();
     let mut skipped = Vec::new();
     for (i, kind) in KINDS.iter().enumerate() {
-        let (api, fields) = api(client, kind, options);
-        let mut params = kube::api::ListParams::default().limit(500);
-        if let Some(fields) = &fields {
-            params = params.fields(fields);
-        }
-        loop {
-            let list = match api.list(&params).await {
-                Ok(list) => list,
-                Err(kube::Error::Api(status)) if status.is_not_found() => {
-                    skipped.push(*kind);
+        let mut versions = kind.versions().peekable();
+        while let Some(kind) = versions.next() {
+            match list_kind(client, &kind, options).await {
+                Ok(items) => {
+                    objects.extend(items.into_iter().map(|o| (i, kind, o)));
                     break;
                 }
+                Err(e) if is_api_not_found(&e) && versions.peek().is_some() => continue,
+                Err(e) if is_api_not_found(&e) => skipped.push(KINDS[i]),
                 Err(e) => {
                     return Err(ListError {
-                        kind: *kind,
-                        scope: scope_words(kind, options),
+                        kind,
+                        scope: scope_words(&kind, options),
                         error: KindError::of("list", &e),
                         source: e,
                     });
                 }
-            };
-            objects.extend(list.items.into_iter().map(|o| (i, o)));
-            match list.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => params = params.continue_token(&token),
-                None => break,
             }
         }
     }
@@ -1299,16 +1371,58 @@ pub async fn snapshot(
             resource: None,
             path: SOURCE.to_string(),
             message: format!(
-                "skipped {} {}: the cluster does not serve it (404 Not Found: is the CRD \
+                "skipped {}: the cluster does not serve it (404 Not Found: is the CRD \
                  installed?)",
-                kind.api_version(),
-                kind.kind
+                served_words(&kind)
             ),
         });
     }
     Ok(config)
 }
 
+/// `group/version Kind`, or for a kind read at several versions all of them
+/// (`gateway.networking.k8s.io/v1, v1alpha3 or v1alpha2 TLSRoute`).
+fn served_words(kind: &WatchedKind) -> String {
+    let mut versions = kind.api_version();
+    for (k, v) in kind.older.iter().enumerate() {
+        versions.push_str(if k + 1 == kind.older.len() {
+            " or "
+        } else {
+            ", "
+        });
+        versions.push_str(v);
+    }
+    format!("{versions} {}", kind.kind)
+}
+
+fn is_api_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(status) if status.is_not_found())
+}
+
+/// Every object of `kind` (at its version), listed in pages.
+async fn list_kind(
+    client: &kube::Client,
+    kind: &WatchedKind,
+    options: &ClusterOptions,
+) -> Result<Vec<DynamicObject>, kube::Error> {
+    let mut objects = Vec::new();
+    {
+        let (api, fields) = api(client, kind, options);
+        let mut params = kube::api::ListParams::default().limit(500);
+        if let Some(fields) = &fields {
+            params = params.fields(fields);
+        }
+        loop {
+            let list = api.list(&params).await?;
+            objects.extend(list.items);
+            match list.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+    }
+    Ok(objects)
+}
 /// The object as the API server writes it: with `apiVersion` and `kind`, which list items
 /// of the core kinds leave out. Its fields besides `metadata` are moved, not copied; the
 /// `managedFields` of its metadata, which nothing reads, are left out.
@@ -1387,10 +1501,9 @@ fn note_event(
                 status.last_error = Some(KindError::of_watch(&e));
             } else {
                 status.state = KindState::Skipped(format!(
-                    "the cluster does not serve {} {} (its list answered 404 Not Found: \
+                    "the cluster does not serve {} (its list answered 404 Not Found: \
                      is the CRD installed?)",
-                    status.kind.api_version(),
-                    status.kind.kind
+                    served_words(&KINDS[i])
                 ));
                 status.last_error = Some(KindError::of_watch(&e));
                 batch.changed = true;
@@ -1554,10 +1667,10 @@ mod tests {
         /// objects gives: the same rules, sources, subsets and clusters, no request whose
         /// decision differs, the same rejections, diagnostics and failure.
         fn check(&self, step: &str) {
-            let objects: Vec<(usize, DynamicObject)> = self
+            let objects: Vec<(usize, WatchedKind, DynamicObject)> = self
                 .server
                 .iter()
-                .map(|((i, _), o)| (*i, o.clone()))
+                .map(|((i, _), o)| (*i, KINDS[*i], o.clone()))
                 .collect();
             let fresh = compile(&config_of(objects), &self.options);
             let dbg = |x: &dyn std::fmt::Debug| format!("{x:?}");

@@ -674,8 +674,13 @@ async fn a_snapshot_lists_every_kind_once() {
         .collect();
     assert_eq!(skipped.len(), 2, "{skipped:?}");
     assert!(skipped[0].contains("TLSRoute") && skipped[1].contains("TCPRoute"));
+    // One list per kind, and one per older version tried where the newer answered 404.
     let requests = fake.requests();
-    assert_eq!(requests.len(), meshroute::cluster::KINDS.len());
+    let versions: usize = meshroute::cluster::KINDS
+        .iter()
+        .map(|k| k.versions().count())
+        .sum();
+    assert_eq!(requests.len(), versions, "{requests:#?}");
     assert!(
         requests.iter().all(|r| !r.contains("watch=true")),
         "{requests:#?}"
@@ -944,4 +949,57 @@ async fn a_forbidden_list_is_reported_and_retried() {
     let dr = s.kind("networking.istio.io/v1", "DestinationRule").unwrap();
     assert_eq!((&dr.state, &dr.last_error), (&KindState::Synced, &None));
     assert_eq!(subset(&tables, 0).as_deref(), Some("v1"));
+}
+
+/// A kind is read at the newest version the cluster serves: Gateway API 1.5's standard channel
+/// serves TLSRoute only as `v1` (kubernetes-sigs/gateway-api#4439), an older release or the
+/// experimental channel as `v1alpha2`; before 1.6 ReferenceGrant is `v1beta1` only. The
+/// versions are tried newest first, each a list that answers 404 before the next, as
+/// linkerd's policy controller negotiates TLSRoute (linkerd/linkerd2#15584).
+#[tokio::test]
+async fn a_kind_is_read_at_the_newest_version_the_cluster_serves() {
+    let fake = cluster();
+    fake.serve(
+        "TLSRoute",
+        "gateway.networking.k8s.io/v1alpha2",
+        "tlsroutes",
+    );
+    fake.apply(
+        "gateway.networking.k8s.io/v1alpha2/tlsroutes",
+        json!({"metadata": {"name": "tls", "namespace": "default"},
+               "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["a.example.com"],
+                        "rules": [{"backendRefs": [{"name": "reviews", "port": 9080}]}]}}),
+    );
+    let source = ClusterSource::new(fake.client(), options());
+    let mut status = source.status();
+    tokio::spawn(source.run());
+    let s = wait(&mut status, "the first build", |s| s.builds >= 1).await;
+    // Found by any of its versions; read at the one served.
+    let tls = s.kind("gateway.networking.k8s.io/v1", "TLSRoute").unwrap();
+    assert_eq!((&tls.state, tls.objects), (&KindState::Synced, 1));
+    assert_eq!(tls.kind.version, "v1alpha2");
+    let grants = s
+        .kind("gateway.networking.k8s.io/v1", "ReferenceGrant")
+        .unwrap();
+    assert_eq!(
+        (&grants.state, grants.kind.version),
+        (&KindState::Synced, "v1beta1")
+    );
+    // TCPRoute, served at no version, is skipped and said so.
+    let tcp = s
+        .kind("gateway.networking.k8s.io/v1alpha2", "TCPRoute")
+        .unwrap();
+    assert!(matches!(&tcp.state, KindState::Skipped(why) if why.contains("404")));
+    // Each version was asked for, newest first, before the one served.
+    let requests = fake.requests();
+    let lists = |v: &str| {
+        requests
+            .iter()
+            .position(|r| r.contains(&format!("/apis/gateway.networking.k8s.io/{v}/tlsroutes")))
+    };
+    let (v1, v1alpha3, v1alpha2) = (lists("v1"), lists("v1alpha3"), lists("v1alpha2"));
+    assert!(
+        v1 < v1alpha3 && v1alpha3 < v1alpha2 && v1.is_some(),
+        "{requests:#?}"
+    );
 }
