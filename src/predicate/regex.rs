@@ -99,8 +99,10 @@ pub(crate) struct Tail {
     start: StateID,
 }
 
-/// The automata built so far, by the pattern they match (the syntax tree printed), for sharing.
-pub(crate) type Tails = std::collections::HashMap<Box<str>, Arc<Tail>>;
+/// The automata built so far, for sharing: by the syntax tree they were built from, looked up
+/// through its printed form. The print is only a bucket: two trees can print alike and match
+/// differently (`(?:[0-9]+)?` and `[0-9]+?` both print `[0-9]+?`), so a hit compares the trees.
+pub(crate) type Tails = std::collections::HashMap<Box<str>, Vec<(Hir, Arc<Tail>)>>;
 
 /// The compiled automaton, in the representation its size calls for.
 #[derive(Debug)]
@@ -223,13 +225,13 @@ impl FullMatch {
         let split = split_tail(hir).filter(|(p, _)| *p == prefix);
         let after_prefix = split.is_some();
         let tail_hir = split.map_or_else(|| hir.clone(), |(_, t)| t);
-        let key: Box<str> = tail_hir.to_string().into();
-        let (tail, cost) = match tails.get(&key) {
-            Some(t) => (Arc::clone(t), 0),
+        let bucket = tails.entry(tail_hir.to_string().into()).or_default();
+        let (tail, cost) = match bucket.iter().find(|(h, _)| *h == tail_hir) {
+            Some((_, t)) => (Arc::clone(t), 0),
             None => {
                 let (t, cost) = Tail::build(pattern, &tail_hir, budget)?;
                 let t = Arc::new(t);
-                tails.insert(key, Arc::clone(&t));
+                bucket.push((tail_hir, Arc::clone(&t)));
                 (t, cost)
             }
         };
@@ -1024,6 +1026,12 @@ mod tests {
             "(?i)/abc",
             "/a\\Bb",
             "/x[0-9]*(?m:^)y",
+            "/a(?:[0-9]+)?",
+            "/a[0-9]+?",
+            "/a(?:b{2,3})?",
+            "/ab{2,3}?",
+            "(?:[0-9]+)?",
+            "[0-9]+?",
         ];
         let inputs = [
             "",
@@ -1046,9 +1054,19 @@ mod tests {
             "/svc1/api/vx/",
             "/svc1/apiabc",
             "/svc2/api/v1/",
+            "/a1",
+            "/a12",
+            "/abb",
+            "/abbb",
+            "1",
+            "12",
         ];
-        for p in patterns {
-            let ours = FullMatch::new(p).unwrap();
+        // Built through one set of shared automata, in both orders, so that a pattern that
+        // prints like another (`(?:[0-9]+)?`, `[0-9]+?`) but matches otherwise is caught.
+        let mut tails = Tails::new();
+        for &p in patterns.iter().chain(patterns.iter().rev()) {
+            let hir = prepare_hir(p).unwrap();
+            let (ours, _) = FullMatch::within_hir_shared(p, &hir, usize::MAX, &mut tails).unwrap();
             let theirs =
                 regex::bytes::Regex::new(&format!("^(?:{})$", prepare(p).unwrap())).unwrap();
             for input in inputs {
