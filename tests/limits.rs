@@ -212,8 +212,10 @@ fn displayed_errors(text: &str) -> Vec<String> {
 }
 
 /// The two files of issue 13: 300 copies of the classic exponential-DFA pattern compile (one
-/// automaton, built once), and 1,024 distinct ones are refused at the first, whose automaton
-/// passes [`limits::MAX_DFA_BYTES`]; the resource is rejected and builds none of the others.
+/// automaton, built once), and so do the 1,024 distinct ones (`/p{i}` then that pattern: one
+/// automaton for what follows the literal prefix, shared). With a longer tail,
+/// `[a-z]*a[a-z]{18}`, the first distinct pattern is refused, its automaton passing
+/// [`limits::MAX_DFA_BYTES`]; the resource is rejected and builds none of the others.
 /// Per-pattern bound upstream: Envoy's `CompiledGoogleReMatcher::CompiledGoogleReMatcher`
 /// (`source/common/common/regex.cc`) refuses a pattern whose RE2 program passes
 /// `re2.max_program_size.error_level`, which Istio's `extractRuntimeFlags`
@@ -231,8 +233,15 @@ fn regex_patterns_repeated_or_distinct() {
         .collect();
     assert_eq!(
         displayed_errors(&vs_with_uri_regexes("distinct", &distinct)),
+        Vec::<String>::new()
+    );
+    let longer: Vec<String> = (0..1024)
+        .map(|i| format!("/p{i}[a-z]*a[a-z]{{18}}"))
+        .collect();
+    assert_eq!(
+        displayed_errors(&vs_with_uri_regexes("distinct", &longer)),
         vec![
-            "VirtualService default/distinct: spec.http[0].match[0].uri.regex: regex \"/p0[a-z]*a[a-z]{14}\" cannot be compiled within the limit of 4194304 bytes per pattern (limits::MAX_DFA_BYTES): DFA exceeded size limit of 4194304 during determinization"
+            "VirtualService default/distinct: spec.http[0].match[0].uri.regex: regex \"/p0[a-z]*a[a-z]{18}\" cannot be compiled within the limit of 4194304 bytes per pattern (limits::MAX_DFA_BYTES): determinization exceeded size limit of 4194304"
         ]
     );
 }

@@ -217,16 +217,14 @@ mod tests {
     #[test]
     fn a_refused_pattern_is_charged_what_it_built_once() {
         let mut regexes = Regexes::default();
-        let e = regexes.get("/p[a-z]*a[a-z]{14}").unwrap_err();
+        let e = regexes.get("/p[a-z]*a[a-z]{18}").unwrap_err();
         assert!(
-            e.ends_with(
-                "(limits::MAX_DFA_BYTES): DFA exceeded size limit of 4194304 during determinization"
-            ),
+            e.contains("(limits::MAX_DFA_BYTES): ") && e.contains("size limit of 4194304"),
             "{e}"
         );
         let used = regexes.used();
         assert!(used > MAX_DFA_BYTES, "{used}");
-        assert_eq!(regexes.get("/p[a-z]*a[a-z]{14}").unwrap_err(), e);
+        assert_eq!(regexes.get("/p[a-z]*a[a-z]{18}").unwrap_err(), e);
         assert_eq!(regexes.used(), used);
     }
 
