@@ -329,7 +329,7 @@ fuzz_target!(|input: Input| {
     if let Some(m) = decision.matched() {
         let k = m.rule.index as usize;
         assert!(k < rules.len(), "rule index {k} out of {}", rules.len());
-        assert_eq!(m.route_name, format!("r{k}"));
+        assert_eq!(m.route_name(), format!("r{k}"));
         let forward = decision.forward().expect("generated rules forward");
         assert_eq!(forward.destinations.len(), rules[k].dests.len());
         let picked = m
