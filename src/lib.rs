@@ -181,7 +181,9 @@ pub use reload::Shared;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use request::SourceInfo;
-pub use request::{DEFAULT_NAMESPACE, OwnedRequest, OwnedValues, Request, addressed_port};
+pub use request::{
+    DEFAULT_NAMESPACE, HeaderIter, Headers, OwnedRequest, OwnedValues, Request, addressed_port,
+};
 pub use rule::{ClusterKey, Rule, Source, SubsetInfo};
 pub use span::SpanFields;
 pub use table::{DestinationRuleRef, Table};

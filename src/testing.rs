@@ -44,8 +44,7 @@ pub const DEFAULT_CASES: u32 = 256;
 
 /// `req` with every value of header `name` replaced by `value`.
 pub fn with_header(mut req: OwnedRequest, name: &str, value: &str) -> OwnedRequest {
-    req.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-    req.headers.push((name.to_string(), value.to_string()));
+    req.headers.set(name, value);
     req
 }
 
@@ -139,7 +138,7 @@ pub fn requests_reaching(
                 r.path = add_query(&r.path, &k, &v);
             }
             for (n, v) in headers {
-                r.headers.push((n, v));
+                r.headers.push(&n, &v);
             }
             if method_free {
                 r.method = method.to_string();

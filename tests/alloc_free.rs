@@ -139,7 +139,7 @@ fn requests() -> Vec<OwnedRequest> {
         .from_namespace("prod")
         .source_label("app", "web");
     let mut joined = full.clone();
-    joined.headers.retain(|(k, _)| k != "x-group");
+    joined.headers.retain(|k, _| k != "x-group");
     joined = joined.header("X-Group", "gam").header("x-group", "ma");
     vec![
         full.clone(),

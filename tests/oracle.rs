@@ -275,13 +275,13 @@ fn build_request(lit: &Literals, seed: &RequestSeed) -> OwnedRequest {
             lit.headers[usize::from(*which) % lit.headers.len()].clone()
         };
         match (mutation / 6) % 5 {
-            0 => req.headers.push((n.to_ascii_uppercase(), v)),
-            1 => req.headers.push((n, format!("{v}-other"))),
+            0 => req.headers.push(&n.to_ascii_uppercase(), &v),
+            1 => req.headers.push(&n, &format!("{v}-other")),
             2 => {
-                req.headers.push((n.clone(), v));
-                req.headers.push((n, "second".into()));
+                req.headers.push(&n, &v);
+                req.headers.push(&n, "second");
             }
-            _ => req.headers.push((n, v)),
+            _ => req.headers.push(&n, &v),
         }
     }
     req

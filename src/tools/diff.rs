@@ -272,10 +272,10 @@ pub fn request_json(r: &OwnedRequest) -> Value {
     let mut headers = serde_json::Map::new();
     for (k, v) in &r.headers {
         match headers.get_mut(k) {
-            Some(Value::Array(vs)) => vs.push(v.clone().into()),
+            Some(Value::Array(vs)) => vs.push(v.into()),
             Some(old) => *old = json!([old.clone(), v]),
             None => {
-                headers.insert(k.clone(), v.clone().into());
+                headers.insert(k.to_string(), v.into());
             }
         }
     }
@@ -845,8 +845,7 @@ fn probes(tables: [&Table; 2]) -> Vec<OwnedRequest> {
                 let sep = if v.path.contains('?') { '&' } else { '?' };
                 v.path = format!("{}{sep}{name}={value}", v.path);
             } else {
-                v.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-                v.headers.push((name.clone(), value));
+                v.headers.set(name, &value);
             }
             add(v, &mut out);
         }

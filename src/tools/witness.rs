@@ -374,7 +374,7 @@ fn set(r: &mut OwnedRequest, dim: &Dim, v: Option<String>, query: &mut Vec<Strin
         Dim::Namespace => r.source_namespace = v,
         Dim::Header(n) => {
             if let Some(v) = v {
-                r.headers.push((n.to_string(), v));
+                r.headers.push(n, &v);
             }
         }
         Dim::Claim(n) => {

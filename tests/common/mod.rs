@@ -21,11 +21,10 @@ pub fn request(r: &Value) -> OwnedRequest {
         match v {
             Value::Array(vs) => vs
                 .iter()
-                .for_each(|v| req.headers.push((k.clone(), v.as_str().unwrap().into()))),
-            v => req.headers.push((
-                k.clone(),
-                v.as_str().map_or_else(|| v.to_string(), String::from),
-            )),
+                .for_each(|v| req.headers.push(k, v.as_str().unwrap())),
+            v => req
+                .headers
+                .push(k, &v.as_str().map_or_else(|| v.to_string(), String::from)),
         }
     }
     for (k, v) in r["source_labels"].as_object().into_iter().flatten() {

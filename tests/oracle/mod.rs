@@ -238,7 +238,7 @@ fn header_value(req: &OwnedRequest, name: &str) -> Option<String> {
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v)
         .collect();
     if values.is_empty() {
         None

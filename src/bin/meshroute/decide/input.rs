@@ -409,7 +409,7 @@ impl Visitor<'_> for &mut Keys {
 }
 
 /// `headers`: `{name: value or [values]}`, or null.
-struct Headers(Vec<(String, String)>);
+struct Headers(meshroute::Headers);
 
 impl<'de> de::Deserialize<'de> for Headers {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Headers, D::Error> {
@@ -420,14 +420,14 @@ impl<'de> de::Deserialize<'de> for Headers {
                 f.write_str("an object {name: value or [values]}")
             }
             fn visit_unit<E>(self) -> Result<Headers, E> {
-                Ok(Headers(Vec::new()))
+                Ok(Headers(meshroute::Headers::new()))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
                 let mut keys = Keys::default();
-                let mut out = Vec::new();
+                let mut out = meshroute::Headers::new();
                 while let Some(name) = map.next_key_seed(&mut keys)? {
                     for v in map.next_value::<Values>()?.0 {
-                        out.push((name.clone(), v));
+                        out.push(&name, &v);
                     }
                 }
                 Ok(Headers(out))
