@@ -220,7 +220,13 @@ impl<'t> Decision<'t> {
             session: None,
             connection: None,
         };
-        if let Action::Forward(f) = &rule.action {
+        if let Action::Forward(f) = &rule.action
+            && rule.plain
+        {
+            // One destination, which gets every request, and nothing else to decide.
+            m.destination = f.destinations.first();
+            m.unavailable = m.destination.and_then(|w| w.destination.unavailable);
+        } else if let Action::Forward(f) = &rule.action {
             // A session names its backend; without a valid one, the split picks.
             let pinned = f.session.as_ref().and_then(|s| {
                 let (state, j) = crate::session::pin(s, &f.destinations, req);
@@ -848,6 +854,85 @@ impl Detached {
             port: self.port,
             normalization: inner.normalization(),
             default_retries: inner.default_retries(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::action::Action;
+    use crate::{OwnedRequest, Table};
+
+    /// A plain rule ([`crate::Rule::plain`]) is decided from its first line only; the full
+    /// path must decide it alike, and a rule with anything else to decide is not plain.
+    #[test]
+    fn a_plain_rule_decides_as_the_full_path() {
+        let t = Table::from_yaml(
+            r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: a, namespace: default}
+spec:
+  hosts: [a]
+  http:
+  - match: [{uri: {prefix: /one}}]
+    route: [{destination: {host: a, port: {number: 8080}}}]
+  - match: [{uri: {prefix: /split}}]
+    route: [{destination: {host: a}, weight: 90}, {destination: {host: b}, weight: 10}]
+  - match: [{uri: {prefix: /fault}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 50}}}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /mirror}}]
+    mirror: {host: b}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /redirect}}]
+    redirect: {uri: /one}
+  - route: [{destination: {host: a, subset: v1}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  hostnames: [g.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /zero}}]
+    backendRefs: [{name: a, port: 80, weight: 0}]
+  - backendRefs: [{name: a, port: 80}]
+"#,
+        )
+        .expect("compiles");
+        let plain: Vec<bool> = t.rules().iter().map(|r| r.plain).collect();
+        assert_eq!(
+            plain,
+            [true, false, false, false, false, true, false, true],
+            "{:?}",
+            t.rules().iter().map(|r| &r.action).collect::<Vec<_>>()
+        );
+        let inner = &*t.inner;
+        let req = OwnedRequest::new("GET", "http://a/x");
+        for rule in t.rules() {
+            let mut full = rule.clone();
+            full.plain = false;
+            for draw in [0, 1, 7, 99, u64::MAX] {
+                let a = inner.matched(rule, None, &req, draw);
+                let b = inner.matched(&full, None, &req, draw);
+                let (Some(ma), Some(mb)) = (a.matched(), b.matched()) else {
+                    panic!("both match");
+                };
+                let dest = |m: &super::Matched<'_>| {
+                    m.destination
+                        .map(|w| (w.destination.host.clone(), w.destination.subset.clone()))
+                };
+                assert_eq!(dest(ma), dest(mb), "{:?}", rule.action);
+                assert_eq!(ma.unavailable, mb.unavailable);
+                assert_eq!(ma.delay, mb.delay);
+                assert_eq!(ma.abort.is_some(), mb.abort.is_some());
+                assert_eq!(ma.mirrored, mb.mirrored);
+                assert_eq!(ma.sticky_hash, mb.sticky_hash);
+                assert_eq!(a.port, b.port);
+                assert_eq!(a.status(), b.status());
+            }
+            assert!(!matches!(rule.action, Action::Redirect(_)) || !rule.plain);
         }
     }
 }

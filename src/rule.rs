@@ -19,8 +19,9 @@ pub struct Source {
 
 /// A compiled HTTP rule.
 // Laid out in declaration order, on a cache line of its own: what a decision reads (the
-// source, the blocks, the forward's destinations, split and rarely set parts) comes first and
-// spans two lines; names and header operations, read after deciding, come last.
+// source, whether the rule is plain, the action's tag, the forward's destinations and split)
+// fills the first line; the rarely set parts of a forward, the blocks (read only when a
+// match's quick check cannot decide), names and header operations come after.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 #[repr(C, align(64))]
@@ -29,10 +30,14 @@ pub struct Rule {
     pub source: u32,
     /// Position of the rule in the resource (`spec.http[index]`).
     pub index: u32,
-    /// Match blocks (OR); empty means the rule matches everything.
-    pub blocks: Box<[Block]>,
+    /// A forward to one destination that always gets the request, with nothing else to
+    /// decide (no session, sticky key, fault or mirror): a decision reads the first line of
+    /// the rule only. Set with the table's hot parts; `false` is always correct.
+    pub(crate) plain: bool,
     /// What the rule does.
     pub action: Action,
+    /// Match blocks (OR); empty means the rule matches everything.
+    pub blocks: Box<[Block]>,
     /// The rule's name (`spec.http[].name`), empty when unnamed.
     pub name: Box<str>,
     /// Route-level header operations.

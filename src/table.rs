@@ -1002,6 +1002,19 @@ impl Inner {
             }
         }
         header_names.finish();
+        for rule in rules.iter_mut() {
+            rule.plain = match &rule.action {
+                crate::action::Action::Forward(f) => {
+                    f.session.is_none()
+                        && f.sticky.is_none()
+                        && f.fault.is_none()
+                        && f.mirrors.is_empty()
+                        && f.destinations.len() == 1
+                        && f.split.total() > 0
+                }
+                _ => false,
+            };
+        }
     }
 
     /// Builds the path index of every claim long enough to gain from one.

@@ -143,6 +143,7 @@ pub(super) fn lower_rules<'a, M: Default + 'a>(
         rules.push(Rule {
             source,
             index: i as u32,
+            plain: false,
             name,
             blocks: blocks.into(),
             action,

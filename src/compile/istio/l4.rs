@@ -132,6 +132,7 @@ pub(crate) fn forwarding_rule(
     Rule {
         source,
         index,
+        plain: false,
         name: name.into(),
         blocks: Box::default(),
         action: Action::Forward(Forward {

@@ -209,6 +209,7 @@ fn lower_rule(
     Some(Rule {
         source,
         index,
+        plain: false,
         name: name.into(),
         blocks: blocks.into(),
         action,

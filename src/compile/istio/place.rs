@@ -470,6 +470,7 @@ fn https_redirect_rule(source: u32, index: u32, path: String) -> Rule {
     Rule {
         source,
         index,
+        plain: false,
         name: "https-redirect".into(),
         blocks: vec![crate::block::Block {
             scheme: Some(crate::predicate::StrMatch::Exact("http".into())),
