@@ -808,7 +808,7 @@ impl Inner {
                 let ns = client.namespace();
                 missing
                     .iter()
-                    .find(|(n, _)| **n == *ns)
+                    .find(|(n, _)| crate::request::bytes_eq(n.as_bytes(), ns.as_bytes()))
                     .map_or(*other, |(_, m)| *m)
             }
             Some(SubsetScope::Lookup) => {
@@ -1068,6 +1068,8 @@ impl Inner {
         req: &'a R,
     ) -> Option<View<'a>> {
         match ctx.gateway {
+            // Without Sidecars there is no view, and no port to work out for one.
+            None if self.sidecars.is_empty() => None,
             None => self.sidecars.view(req, addressed_port(req)),
             Some(_) => None,
         }

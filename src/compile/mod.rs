@@ -674,12 +674,20 @@ fn by_namespace(inner: &Inner, host: &str, subset: &str) -> Option<crate::table:
     };
     // No namespace is named "": it stands for every namespace no rule names.
     let other = missing("");
-    Some(crate::table::SubsetScope::ByNamespace {
-        missing: namespaces
-            .into_iter()
-            .map(|ns| (ns.into(), missing(ns)))
-            .collect(),
-        other,
+    // Only the namespaces whose answer differs from every other namespace's are listed.
+    let apart: Box<[(Box<str>, bool)]> = namespaces
+        .into_iter()
+        .map(|ns| (ns, missing(ns)))
+        .filter(|&(_, m)| m != other)
+        .map(|(ns, m)| (ns.into(), m))
+        .collect();
+    Some(if apart.is_empty() && !other {
+        crate::table::SubsetScope::Everywhere
+    } else {
+        crate::table::SubsetScope::ByNamespace {
+            missing: apart,
+            other,
+        }
     })
 }
 

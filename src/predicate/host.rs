@@ -341,8 +341,20 @@ fn has_upper(b: &[u8]) -> bool {
         }
     }
     let rest = chunks.remainder();
+    if rest.is_empty() {
+        return false;
+    }
+    // The last eight bytes, read again in part, when there are eight (a fixed-size copy, not
+    // a call); else the few there are, a byte at a time.
     let mut w = [0u8; 8];
-    w[..rest.len()].copy_from_slice(rest);
+    match b.len().checked_sub(8).and_then(|at| b.get(at..)) {
+        Some(last) => w.copy_from_slice(last),
+        None => {
+            for (d, s) in w.iter_mut().zip(rest) {
+                *d = *s;
+            }
+        }
+    }
     word(u64::from_le_bytes(w))
 }
 
