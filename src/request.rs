@@ -384,7 +384,7 @@ pub struct OwnedValues<'a> {
 
 impl<'a> Iterator for OwnedValues<'a> {
     type Item = &'a [u8];
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a [u8]> {
         let name = self.name.as_bytes();
         // Lengths first, from the array, then the bytes as sent, then without case: most names
