@@ -187,7 +187,7 @@ pub fn meshroute_route_host(table: &Table, req: &OwnedRequest, draw: u64) -> Opt
 /// ASCII-case-insensitively, raw value; no copy (what sozu's own `FrontRequestHeaders` does
 /// over its parse buffer).
 #[derive(Debug)]
-pub struct SozuHeaders<'a>(pub &'a [(String, String)]);
+pub struct SozuHeaders<'a>(pub &'a meshroute::Headers);
 
 impl RequestHeaders for SozuHeaders<'_> {
     fn header(&self, name: &[u8]) -> Option<&[u8]> {
