@@ -222,7 +222,15 @@ pub(crate) fn compile_with(
         default_retries: mesh_config::default_retries(&options.mesh),
         ..Inner::default()
     };
-    istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
+    let rules = istio::policy::with_hosts_in_precedence_order(&valid, options);
+    istio::place::place_virtual_services(
+        &valid,
+        &rules,
+        options,
+        &regexes,
+        &mut inner,
+        &mut ledger,
+    );
     istio::l4::gateway_servers(&valid, &options.default_namespace, &mut inner.l4);
     let world = gateway_api_world(&valid, options, regexes, &inner.default_retries);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
@@ -232,7 +240,7 @@ pub(crate) fn compile_with(
     let mut only_ports = single_port_services(&world, options);
     istio::service_entry::single_port_hosts(&valid, &mut only_ports);
     assign_clusters(&mut inner, &only_ports);
-    (inner.policies, inner.dr_index) = istio::policy::lower_policies(&valid, options);
+    (inner.policies, inner.dr_index) = istio::policy::lower_policies(&rules, options);
     inner.known = known_hosts(&valid, options);
     for (host, d) in inner.known.iter().flat_map(|k| k.definitions()) {
         inner
