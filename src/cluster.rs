@@ -2080,6 +2080,7 @@ mod tests {
         let mut f = listed(CompileOptions::default());
         f.check("the first lists");
         let afresh = |f: &Follow| f.builder.cache.validated_afresh;
+        let lowered = |f: &Follow| f.builder.cache.lowerings.afresh;
         // Each kind is listed in turn, a build each: the last list (Pods) has nothing to
         // validate, and the VirtualServices' and the DestinationRule's reports are reused.
         assert_eq!(afresh(&f), 0);
@@ -2087,6 +2088,7 @@ mod tests {
         f.apply(vec![virtual_service("reviews", 30)])
             .check("edited");
         assert_eq!(afresh(&f), 1, "the others' reports are reused");
+        assert_eq!(lowered(&f), 1, "and the other's lowering");
 
         f.apply(vec![virtual_service("reviews", 130)])
             .check("turned invalid");
@@ -2104,6 +2106,7 @@ mod tests {
         assert_eq!(subset_warnings(&f), 0);
         f.apply(vec![rule_with(&["v1"])]).check("subset v2 removed");
         assert_eq!(afresh(&f), 1, "only the rule is validated again");
+        assert_eq!(lowered(&f), 2, "both services route to v2: lowered again");
         assert!(subset_warnings(&f) > 0, "{:#?}", f.status.diagnostics);
         f.apply(vec![rule_with(&["v1", "v2", "v3"])])
             .check("subset v2 back, v3 added");
@@ -2113,6 +2116,8 @@ mod tests {
         f.apply(vec![rule_with(&["v1", "v2"])])
             .check("the rule again");
         assert_eq!(afresh(&f), 2, "the regex VirtualService and the rule");
+        // Neither service asked about v3: both kept; the regex one is lowered again.
+        assert_eq!(lowered(&f), 1);
         f.apply(vec![regex_service("/r/(")]).check("a bad regex");
         assert_eq!(f.status.rejected.len(), 1);
         f.apply(vec![rule_with(&["v1", "v2", "v3"])])

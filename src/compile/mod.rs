@@ -174,7 +174,9 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
 pub(crate) type Read = (u64, u32);
 
 /// What a compile keeps for the next one, so that the work that depends on one resource alone
-/// is not redone for a resource read no newer: the report of its validation, keyed by its read.
+/// is not redone for a resource read no newer: the report of its validation, and a
+/// VirtualService's lowering (with what it read of the others: [`istio::place::Lowerings`]),
+/// keyed by its read.
 /// A compile from scratch is the same compile with an empty cache ([`compile`]); what is kept is
 /// what that compile would compute again, so that the table, rejections and diagnostics are the
 /// same either way. The cache holds the entries of the last compile's resources only.
@@ -190,6 +192,21 @@ pub(crate) struct Incremental {
     /// How many resources the last compile validated afresh: the rest were reused.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) validated_afresh: usize,
+    /// The VirtualServices the last compile lowered.
+    pub(crate) lowerings: istio::place::Lowerings,
+}
+
+/// The read of each VirtualService of `config` that `reads` gives one, by its address.
+fn virtual_service_reads(
+    config: &Config,
+    reads: &[Read],
+) -> HashMap<*const crate::config::Object<crate::config::VirtualServiceSpec>, Read> {
+    (config.resources.iter().zip(reads))
+        .filter_map(|(r, read)| match r {
+            Resource::VirtualService(o) => Some((std::ptr::from_ref(&**o), *read)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A validation report kept across compiles.
@@ -223,11 +240,14 @@ pub(crate) fn compile_with(
         ..Inner::default()
     };
     let rules = istio::policy::with_hosts_in_precedence_order(&valid, options);
+    let reads = virtual_service_reads(config, &cache.reads);
     istio::place::place_virtual_services(
         &valid,
         &rules,
         options,
         &regexes,
+        &reads,
+        &mut cache.lowerings,
         &mut inner,
         &mut ledger,
     );
