@@ -621,7 +621,9 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
     // Every destination's port (its own, else its Service's only one) and cluster number,
     // in the order the second pass meets them: the keys are looked up borrowed, and only a
     // new cluster's key is copied.
-    let mut ids: HashMap<(&str, Option<&str>, Option<u16>), u32> = HashMap::new();
+    // Sized for about one cluster per rule, so that the map is not rehashed as it grows.
+    let mut ids: HashMap<(&str, Option<&str>, Option<u16>), u32> =
+        HashMap::with_capacity(inner.rules.len() + inner.l4.rules.len());
     let mut clusters = Vec::new();
     let mut assigned: Vec<(Option<u16>, u32)> = Vec::new();
     let l4 = inner.l4.rules.iter().map(|r| &r.rule);

@@ -59,7 +59,7 @@ pub(crate) fn place_virtual_services<'c>(
         regexes,
         mesh_owner: BTreeMap::new(),
         reads,
-        last: std::mem::take(&mut lowerings.kept),
+        last: std::mem::replace(&mut lowerings.kept, HashMap::with_capacity(reads.len())),
         lowerings,
     };
     // Room for the roots' own rules and sources up front: grown by doubling, a large table's
