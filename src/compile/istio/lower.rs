@@ -444,6 +444,9 @@ pub(super) fn lower_destination(
     }
 }
 
+/// Questions [`DefinedSubsets::defines`] answered: host, subset, whether defined.
+pub(crate) type SubsetQuestions = Vec<(Box<str>, Box<str>, bool)>;
+
 /// The subsets the DestinationRules define (the first definition of a (host, name) pair in
 /// Istio's merge order), indexed by host: a destination's subset is looked up among its own
 /// host's and the wildcard hosts', not among every subset of the table (a scan of every
@@ -454,7 +457,7 @@ pub(crate) struct DefinedSubsets {
     /// While a lowering is kept across compiles: each question [`DefinedSubsets::defines`]
     /// answered for it (host, subset, whether defined), the lowering's dependence on the
     /// DestinationRules.
-    read: std::cell::RefCell<Option<Vec<(Box<str>, Box<str>, bool)>>>,
+    read: std::cell::RefCell<Option<SubsetQuestions>>,
     /// Positions in `list` by exact host.
     by_host: HashMap<Box<str>, Vec<usize>>,
     /// Positions in `list` of the subsets of wildcard hosts (`*.example.com`).
@@ -486,7 +489,7 @@ impl DefinedSubsets {
     }
 
     /// The questions answered since [`DefinedSubsets::record`], which stops recording.
-    pub(crate) fn recorded(&self) -> Vec<(Box<str>, Box<str>, bool)> {
+    pub(crate) fn recorded(&self) -> SubsetQuestions {
         self.read.borrow_mut().take().unwrap_or_default()
     }
 

@@ -16,7 +16,7 @@ use crate::table::{Claim, Entry, Hosts, Inner, Rule, Source, SubsetInfo, Visibil
 
 use super::delegate;
 use super::l4::LoweredL4;
-use super::lower::{ContextKey, DefinedSubsets, Lowered, lower_virtual_service};
+use super::lower::{ContextKey, DefinedSubsets, Lowered, SubsetQuestions, lower_virtual_service};
 use crate::compile::names::host_subset_of;
 use crate::compile::regexes::Regexes;
 use crate::compile::report::Report;
@@ -112,7 +112,7 @@ struct Kept {
     l4: LoweredL4,
     errors: Vec<(String, String)>,
     warnings: Vec<(&'static str, String, String)>,
-    subsets: Vec<(Box<str>, Box<str>, bool)>,
+    subsets: SubsetQuestions,
 }
 
 /// The subsets of the DestinationRules that passed validation (`rules`, in Istio's merge

@@ -53,20 +53,20 @@ pub(crate) fn lower_policies(
         let has = |e: &str| export_to.iter().any(|x| **x == *e);
         if export_to.is_empty() || has("*") || has(".") || has(ns) {
             let pool = index.local.entry(ns.into()).or_default();
-            merge(&mut policies, pool, o, ns, &host, &export_to);
+            merge(&mut policies, pool, o, ns, host, &export_to);
         }
         let private_only = (export_to.is_empty() && default_private)
             || (export_to.len() == 1 && (has(".") || has(ns)));
         if !private_only {
             let pool = index.exported.entry(ns.into()).or_default();
-            merge(&mut policies, pool, o, ns, &host, &export_to);
+            merge(&mut policies, pool, o, ns, host, &export_to);
         } else if ns == mesh.root_namespace {
             merge(
                 &mut policies,
                 &mut index.root_local,
                 o,
                 ns,
-                &host,
+                host,
                 &export_to,
             );
         }
