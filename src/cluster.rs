@@ -86,7 +86,7 @@ use kube::runtime::watcher;
 use serde_json::Value;
 use tokio::sync::watch as signal;
 
-use crate::compile::{CompileOptions, Compiled, compile};
+use crate::compile::{CompileOptions, Compiled, Incremental, Read, compile, compile_with};
 use crate::config::{Config, Rejected, Resource, mesh::MESH_CONFIG_MAP};
 use crate::error::{Diagnostic, Errors, ResourceId};
 use crate::reload::Shared;
@@ -778,6 +778,9 @@ fn watch_versions(
 struct Builder {
     options: CompileOptions,
     last: Option<Added>,
+    /// What the last compile kept for the next ([`Incremental`]); lent to a job with the
+    /// resources.
+    cache: Incremental,
 }
 
 /// The loader's rejections and notes of every held object, then what the last compile added:
@@ -794,6 +797,7 @@ struct Reports {
 struct Job {
     config: Config,
     lent: Lent,
+    cache: Incremental,
     /// `None`: compile. `Some`: the batch changed nothing the table reads; the table that
     /// serves stays, and the status gets these reports once the hook has heard of it.
     skipped: Option<Reports>,
@@ -804,6 +808,7 @@ struct Job {
 struct Finished {
     config: Config,
     lent: Lent,
+    cache: Incremental,
     skipped: Option<Reports>,
     compiled: Option<Result<Compiled, Errors>>,
 }
@@ -817,11 +822,12 @@ impl Job {
         let Job {
             config,
             lent,
+            mut cache,
             skipped,
         } = self;
         let compiled = match skipped {
             Some(_) => None,
-            None => Some(compile(&config, options)),
+            None => Some(compile_with(&config, options, &mut cache)),
         };
         if let Some((hook, tables)) = hook {
             match &compiled {
@@ -835,6 +841,7 @@ impl Job {
         Finished {
             config,
             lent,
+            cache,
             skipped,
             compiled,
         }
@@ -846,6 +853,7 @@ impl Builder {
         Builder {
             options,
             last: None,
+            cache: Incremental::default(),
         }
     }
 
@@ -900,17 +908,22 @@ impl Builder {
                 skipped(status, reports);
                 return None;
             }
-            let (config, lent) = objects.lend();
+            let (config, lent) = objects.lend(true);
             return Some(Job {
                 config,
                 lent,
+                cache: std::mem::take(&mut self.cache),
                 skipped: Some(reports),
             });
         }
-        let (config, lent) = objects.lend();
+        // The hook hears of every object; a compile reads only the kinds that feed the table.
+        let (config, lent) = objects.lend(hook);
+        let mut cache = std::mem::take(&mut self.cache);
+        cache.reads = lent.reads();
         Some(Job {
             config,
             lent,
+            cache,
             skipped: None,
         })
     }
@@ -927,10 +940,13 @@ impl Builder {
         let Finished {
             mut config,
             lent,
+            mut cache,
             skipped: reports,
             compiled,
         } = finished;
         objects.give_back(&lent, std::mem::take(&mut config.resources));
+        cache.reads = Vec::new();
+        self.cache = cache;
         match compiled {
             None => {
                 if let Some(reports) = reports {
@@ -1055,9 +1071,24 @@ struct Objects {
     reads: u64,
 }
 
-/// Where the resources [`Objects::lend`] moved out came from, in their order: the serial of
-/// each read (unique across kinds) and how many resources it lent.
-type Lent = Vec<(u64, usize)>;
+/// Where the resources [`Objects::lend`] moved out came from: which kinds were lent, and in
+/// the order of the resources, the serial of each read (unique across kinds) and how many
+/// resources it lent.
+#[derive(Debug, Default)]
+struct Lent {
+    /// By kind, in [`KINDS`] order: whether its objects were lent.
+    kinds: Vec<bool>,
+    reads: Vec<(u64, usize)>,
+}
+
+impl Lent {
+    /// The read of each resource lent, in their order ([`Incremental::reads`]).
+    fn reads(&self) -> Vec<Read> {
+        (self.reads.iter())
+            .flat_map(|&(serial, n)| (0..n as u32).map(move |k| (serial, k)))
+            .collect()
+    }
+}
 
 /// The index in [`KINDS`] of a kind.
 fn kind_index(kind: &str) -> usize {
@@ -1174,27 +1205,39 @@ impl Objects {
     /// Every held object as one configuration, as [`config_of`] reads them from scratch: the
     /// resources are moved out (and numbered in that order), the rejections and notes copied.
     /// [`Objects::give_back`] returns the resources; meanwhile events may change what is
-    /// held (a build runs while the watches go on).
-    fn lend(&mut self) -> (Config, Lent) {
+    /// held (a build runs while the watches go on). Unless `all`, the resources of a kind
+    /// that does not feed the table ([`Objects::feeds_table`]) stay held and out of the
+    /// configuration: the others keep their order, which is all that compile reads of it
+    /// (the rejections and notes of every kind are copied all the same).
+    fn lend(&mut self, all: bool) -> (Config, Lent) {
+        let kinds: Vec<bool> = (0..self.stores.len())
+            .map(|i| all || self.feeds_table(i))
+            .collect();
         let mut config = Config::new();
-        let held = self.stores.iter().map(|s| s.objects.len()).sum();
+        let held = (self.stores.iter().zip(&kinds))
+            .filter(|(_, lent)| **lent)
+            .map(|(s, _)| s.objects.len())
+            .sum();
         config.resources.reserve_exact(held);
-        let mut lent = Lent::with_capacity(held);
-        for store in &mut self.stores {
+        let mut reads = Vec::with_capacity(held);
+        for (store, &lend) in self.stores.iter_mut().zip(&kinds) {
             for d in store.objects.values_mut() {
                 let order = config.resources.len() + config.rejected.len();
+                config.rejected.extend(d.rejected.iter().cloned());
+                config.notes.extend(d.notes.iter().cloned());
+                if !lend {
+                    continue;
+                }
                 if !d.resources.is_empty() {
-                    lent.push((d.serial, d.resources.len()));
+                    reads.push((d.serial, d.resources.len()));
                 }
                 for (k, mut r) in d.resources.drain(..).enumerate() {
                     r.set_order(order + k);
                     config.resources.push(r);
                 }
-                config.rejected.extend(d.rejected.iter().cloned());
-                config.notes.extend(d.notes.iter().cloned());
             }
         }
-        (config, lent)
+        (config, Lent { kinds, reads })
     }
 
     /// Takes back the resources [`Objects::lend`] moved out (`resources`, in the order
@@ -1203,22 +1246,23 @@ impl Objects {
     fn give_back(&mut self, lent: &Lent, resources: Vec<Resource>) {
         // The reads held now, by serial: those of objects changed or deleted during the build
         // are gone, and those read meanwhile were not lent.
-        let mut held: std::collections::HashMap<u64, &mut Decoded> = self
-            .stores
-            .iter_mut()
-            .flat_map(|s| s.objects.values_mut())
+        let mut held: std::collections::HashMap<u64, &mut Decoded> = (self.stores.iter_mut())
+            .zip(&lent.kinds)
+            .filter(|(_, lent)| **lent)
+            .flat_map(|(s, _)| s.objects.values_mut())
             .map(|d| (d.serial, d))
             .collect();
+        assert_eq!(
+            resources.len(),
+            lent.reads.iter().map(|(_, n)| n).sum::<usize>(),
+            "compile leaves the lent resources as they were"
+        );
         let mut resources = resources.into_iter();
-        for (serial, count) in lent {
-            let back: Vec<Resource> = resources.by_ref().take(*count).collect();
-            assert_eq!(
-                back.len(),
-                *count,
-                "compile leaves the lent resources as they were"
-            );
-            if let Some(d) = held.remove(serial) {
-                d.resources = back;
+        for (serial, count) in &lent.reads {
+            match held.remove(serial) {
+                // Into the list the resources were drained from, which kept its room.
+                Some(d) => d.resources.extend(resources.by_ref().take(*count)),
+                None => resources.by_ref().take(*count).for_each(drop),
             }
         }
     }
@@ -2001,5 +2045,185 @@ mod tests {
         );
         f.apply(vec![endpoint_slice("10.0.0.4")]).check("fixed");
         assert!(f.status.failed.is_none());
+    }
+
+    /// A VirtualService for `reviews` with a `uri` regex match, which validation checks
+    /// against the compile's regex budget (so its report is not kept across compiles).
+    fn regex_service(pattern: &str) -> Value {
+        json!({"apiVersion": VS.0, "kind": VS.1,
+               "metadata": {"name": "by-path", "namespace": "default"},
+               "spec": {"hosts": ["ratings"], "http": [
+                   {"match": [{"uri": {"regex": pattern}}],
+                    "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
+                   {"route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]}})
+    }
+
+    /// The DestinationRule of `reviews` with the subsets named.
+    fn rule_with(subsets: &[&str]) -> Value {
+        let mut rule = destination_rule();
+        rule["spec"]["subsets"] = subsets
+            .iter()
+            .map(|s| json!({"name": s, "labels": {"version": s}}))
+            .collect();
+        rule
+    }
+
+    /// A sequence of changes, each compared with a compile from scratch of the same objects
+    /// ([`Follow::check`]: rules, clusters, decisions, rejections, diagnostics), while only
+    /// the changed resources are validated again: a VirtualService edited, turned invalid
+    /// and back; a DestinationRule losing and regaining the subset a VirtualService names
+    /// (the warning comes and goes, though neither resource's own report changed); a regex
+    /// VirtualService, validated afresh at every compile; a delete; the same
+    /// VirtualService moved to another namespace.
+    #[test]
+    fn incremental_builds_match_a_compile_from_scratch() {
+        let mut f = listed(CompileOptions::default());
+        f.check("the first lists");
+        let afresh = |f: &Follow| f.builder.cache.validated_afresh;
+        let lowered = |f: &Follow| f.builder.cache.lowerings.afresh;
+        // Each kind is listed in turn, a build each: the last list (Pods) has nothing to
+        // validate, and the VirtualServices' and the DestinationRule's reports are reused.
+        assert_eq!(afresh(&f), 0);
+
+        f.apply(vec![virtual_service("reviews", 30)])
+            .check("edited");
+        assert_eq!(afresh(&f), 1, "the others' reports are reused");
+        assert_eq!(lowered(&f), 1, "and the other's lowering");
+
+        f.apply(vec![virtual_service("reviews", 130)])
+            .check("turned invalid");
+        assert_eq!(f.status.rejected.len(), 1);
+        assert_eq!(afresh(&f), 1);
+        f.apply(vec![virtual_service("reviews", 30)])
+            .check("and back");
+        assert!(f.status.rejected.is_empty());
+
+        let subset_warnings = |f: &Follow| {
+            (f.status.diagnostics.iter())
+                .filter(|d| d.message.contains("v2"))
+                .count()
+        };
+        assert_eq!(subset_warnings(&f), 0);
+        f.apply(vec![rule_with(&["v1"])]).check("subset v2 removed");
+        assert_eq!(afresh(&f), 1, "only the rule is validated again");
+        assert_eq!(lowered(&f), 2, "both services route to v2: lowered again");
+        assert!(subset_warnings(&f) > 0, "{:#?}", f.status.diagnostics);
+        f.apply(vec![rule_with(&["v1", "v2", "v3"])])
+            .check("subset v2 back, v3 added");
+        assert_eq!(subset_warnings(&f), 0);
+
+        f.apply(vec![regex_service("/r/[0-9]+")]).check("a regex");
+        f.apply(vec![rule_with(&["v1", "v2"])])
+            .check("the rule again");
+        assert_eq!(afresh(&f), 2, "the regex VirtualService and the rule");
+        // Neither service asked about v3: both kept; the regex one is lowered again.
+        assert_eq!(lowered(&f), 1);
+        f.apply(vec![regex_service("/r/(")]).check("a bad regex");
+        assert_eq!(f.status.rejected.len(), 1);
+        f.apply(vec![rule_with(&["v1", "v2", "v3"])])
+            .check("still rejected when validated again");
+        assert_eq!(f.status.rejected.len(), 1);
+
+        f.delete(VS.0, VS.1, "default", "by-path")
+            .check("the regex service deleted");
+        f.delete(VS.0, VS.1, "default", "reviews")
+            .check("the service deleted");
+        assert_eq!(f.subset(0), None);
+
+        let mut moved = virtual_service("reviews", 0);
+        moved["metadata"]["namespace"] = json!("other");
+        f.apply(vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}),
+            moved,
+        ])
+        .check("the service in another namespace");
+        assert_eq!(afresh(&f), 1);
+        f.apply(vec![virtual_service("reviews", 100)])
+            .check("and in its own again");
+    }
+
+    /// In strict mode a VirtualService turned invalid fails the build, also when its report
+    /// is reused by the next build.
+    #[test]
+    fn incremental_builds_in_strict_mode() {
+        let mut f = listed(CompileOptions::strict());
+        f.check("the first lists");
+        f.apply(vec![virtual_service("reviews", -5)])
+            .check("turned invalid");
+        assert!(f.status.failed.is_some());
+        f.apply(vec![rule_with(&["v1", "v2", "v3"])])
+            .check("another change, the invalid one's report reused");
+        assert!(f.status.failed.is_some());
+        assert_eq!(f.builder.cache.validated_afresh, 1);
+        f.apply(vec![virtual_service("reviews", 5)]).check("fixed");
+        assert!(f.status.failed.is_none());
+    }
+
+    /// One change of a random sequence.
+    #[derive(Clone, Debug)]
+    enum Change {
+        Weight(i64),
+        Subsets(Vec<&'static str>),
+        Regex(&'static str),
+        DeleteService,
+        DeleteRule,
+        Sidecar(&'static str),
+        Endpoint(u8),
+    }
+
+    fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (-10i64..110).prop_map(Change::Weight),
+            proptest::sample::subsequence(vec!["v1", "v2", "v3"], 0..=3).prop_map(Change::Subsets),
+            proptest::sample::select(vec!["/a/[0-9]+", "/b/.*", "/c/("]).prop_map(Change::Regex),
+            Just(Change::DeleteService),
+            Just(Change::DeleteRule),
+            proptest::sample::select(vec!["v1", "v2"]).prop_map(Change::Sidecar),
+            any::<u8>().prop_map(Change::Endpoint),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Any sequence of changes (applied one per build, or two per build) leaves the table
+        /// and status those of a compile from scratch of the same objects.
+        #[test]
+        fn random_changes_match_a_compile_from_scratch(
+            changes in proptest::collection::vec(change(), 1..10),
+            strict in proptest::prelude::any::<bool>(),
+            pairs in proptest::prelude::any::<bool>(),
+        ) {
+            let options = if strict { CompileOptions::strict() } else { CompileOptions::default() };
+            let mut f = listed(options);
+            for (k, chunk) in changes.chunks(if pairs { 2 } else { 1 }).enumerate() {
+                let mut values = Vec::new();
+                for c in chunk {
+                    let delete = |f: &mut Follow, kind: (&str, &str), name: &str| {
+                        let i = index(kind.0, kind.1);
+                        let key = (Some("default".to_string()), Some(name.to_string()));
+                        if f.server.contains_key(&(i, key)) {
+                            f.delete(kind.0, kind.1, "default", name);
+                        }
+                    };
+                    match c {
+                        Change::Weight(w) => values.push(virtual_service("reviews", *w)),
+                        Change::Subsets(s) => values.push(rule_with(s)),
+                        Change::Regex(p) => values.push(regex_service(p)),
+                        Change::DeleteService => delete(&mut f, VS, "reviews"),
+                        Change::DeleteRule => {
+                            delete(&mut f, ("networking.istio.io/v1", "DestinationRule"), "reviews")
+                        }
+                        Change::Sidecar(v) => values.push(sidecar(&format!("sc-{v}"), v)),
+                        Change::Endpoint(n) => values.push(endpoint_slice(&format!("10.1.0.{n}"))),
+                    }
+                }
+                if !values.is_empty() {
+                    f.apply(values);
+                }
+                f.check(&format!("step {k}: {chunk:?}"));
+            }
+        }
     }
 }

@@ -165,12 +165,70 @@ impl Compiled {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Errors> {
+    compile_with(config, options, &mut Incremental::default())
+}
+
+/// One read of a resource: the read's serial (a [`ClusterSource`](crate::cluster) numbers the
+/// objects it reads, and an object changed is read again under a new serial) and the
+/// resource's position among those the read gave.
+pub(crate) type Read = (u64, u32);
+
+/// What a compile keeps for the next one, so that the work that depends on one resource alone
+/// is not redone for a resource read no newer: the report of its validation, and a
+/// VirtualService's lowering (with what it read of the others: [`istio::place::Lowerings`]),
+/// keyed by its read.
+/// A compile from scratch is the same compile with an empty cache ([`compile`]); what is kept is
+/// what that compile would compute again, so that the table, rejections and diagnostics are the
+/// same either way. The cache holds the entries of the last compile's resources only.
+#[derive(Debug, Default)]
+pub(crate) struct Incremental {
+    /// The read of each resource of the configuration compiled next, by position in
+    /// [`Config::resources`]; a resource without one (past the end) is validated afresh and
+    /// its report not kept.
+    pub(crate) reads: Vec<Read>,
+    /// The validation report of each read, when validation read nothing but the resource's
+    /// spec (no regex: those share the compile's budget with every other resource).
+    validated: HashMap<Read, Filed>,
+    /// How many resources the last compile validated afresh: the rest were reused.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) validated_afresh: usize,
+    /// The VirtualServices the last compile lowered.
+    pub(crate) lowerings: istio::place::Lowerings,
+}
+
+/// The read of each VirtualService of `config` that `reads` gives one, by its address.
+fn virtual_service_reads(
+    config: &Config,
+    reads: &[Read],
+) -> HashMap<*const crate::config::Object<crate::config::VirtualServiceSpec>, Read> {
+    (config.resources.iter().zip(reads))
+        .filter_map(|(r, read)| match r {
+            Resource::VirtualService(o) => Some((std::ptr::from_ref(&**o), *read)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A validation report kept across compiles.
+#[derive(Debug)]
+struct Filed {
+    errors: Vec<(String, String)>,
+    warnings: Vec<(&'static str, String, String)>,
+}
+
+/// [`compile`] with what the last compile kept (`cache`), keeping what this one computes for
+/// the next.
+pub(crate) fn compile_with(
+    config: &Config,
+    options: &CompileOptions,
+    cache: &mut Incremental,
+) -> Result<Compiled, Errors> {
     let mut ledger = Ledger {
         rejected: config.rejected.clone(),
         diagnostics: config.notes.clone(),
     };
     let regexes = Rc::new(RefCell::new(regexes::Regexes::default()));
-    let valid = validate(config, options, &regexes, &mut ledger);
+    let valid = validate(config, options, &regexes, &mut ledger, cache);
     // The root namespace's `istio` ConfigMap overrides the mesh settings of the options.
     let read = mesh_config::apply(&valid, options, &mut ledger);
     let options = read.as_ref().unwrap_or(options);
@@ -181,7 +239,18 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
         default_retries: mesh_config::default_retries(&options.mesh),
         ..Inner::default()
     };
-    istio::place::place_virtual_services(&valid, options, &regexes, &mut inner, &mut ledger);
+    let rules = istio::policy::with_hosts_in_precedence_order(&valid, options);
+    let reads = virtual_service_reads(config, &cache.reads);
+    istio::place::place_virtual_services(
+        &valid,
+        &rules,
+        options,
+        &regexes,
+        &reads,
+        &mut cache.lowerings,
+        &mut inner,
+        &mut ledger,
+    );
     istio::l4::gateway_servers(&valid, &options.default_namespace, &mut inner.l4);
     let world = gateway_api_world(&valid, options, regexes, &inner.default_retries);
     place_gateway_api_routes(&valid, &world, &mut inner, &mut ledger);
@@ -191,7 +260,7 @@ pub fn compile(config: &Config, options: &CompileOptions) -> Result<Compiled, Er
     let mut only_ports = single_port_services(&world, options);
     istio::service_entry::single_port_hosts(&valid, &mut only_ports);
     assign_clusters(&mut inner, &only_ports);
-    (inner.policies, inner.dr_index) = istio::policy::lower_policies(&valid, options);
+    (inner.policies, inner.dr_index) = istio::policy::lower_policies(&rules, options);
     inner.known = known_hosts(&valid, options);
     for (host, d) in inner.known.iter().flat_map(|k| k.definitions()) {
         inner
@@ -222,48 +291,34 @@ fn validate<'c>(
     options: &CompileOptions,
     regexes: &Rc<RefCell<regexes::Regexes>>,
     ledger: &mut Ledger,
+    cache: &mut Incremental,
 ) -> Vec<&'c Resource> {
     let mut valid: Vec<&Resource> = Vec::with_capacity(config.resources.len());
-    for res in &config.resources {
+    let mut kept = HashMap::with_capacity(cache.validated.len());
+    cache.validated_afresh = 0;
+    for (i, res) in config.resources.iter().enumerate() {
         let mut report = Report::with_regexes(regexes);
-        match res {
-            Resource::VirtualService(o) => {
-                virtual_service::validate_virtual_service(&o.spec, &mut report)
+        let read = cache.reads.get(i).copied();
+        match read.and_then(|read| Some((read, cache.validated.remove(&read)?))) {
+            Some((read, filed)) => {
+                report.errors.clone_from(&filed.errors);
+                report.warnings.clone_from(&filed.warnings);
+                kept.insert(read, filed);
             }
-            Resource::DestinationRule(o) => {
-                destination_rule::validate_destination_rule(&o.spec, &mut report)
+            None => {
+                if validate_one(res, &mut report) {
+                    cache.validated_afresh += 1;
+                    if let Some(read) = read
+                        && !report.read_regexes
+                    {
+                        let filed = Filed {
+                            errors: report.errors.clone(),
+                            warnings: report.warnings.clone(),
+                        };
+                        kept.insert(read, filed);
+                    }
+                }
             }
-            Resource::Gateway(o) => gateway::validate_istio_gateway(&o.spec, &mut report),
-            Resource::Sidecar(o) => istio::sidecar::validate_sidecar(&o.spec, &mut report),
-            Resource::ServiceEntry(o) => {
-                istio::service_entry::validate_service_entry(&o.spec, &mut report)
-            }
-            Resource::WorkloadEntry(o) => {
-                istio::service_entry::validate_workload_entry(&o.spec, &mut report)
-            }
-            Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, &mut report),
-            Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, &mut report),
-            Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, &mut report),
-            Resource::TlsRoute(o) => gateway_api::l4::validate_l4_route(
-                "TLSRoute",
-                &o.spec.parent_refs,
-                Some(&o.spec.hostnames),
-                &o.spec.rules,
-                &mut report,
-            ),
-            Resource::TcpRoute(o) => gateway_api::l4::validate_l4_route(
-                "TCPRoute",
-                &o.spec.parent_refs,
-                None,
-                &o.spec.rules,
-                &mut report,
-            ),
-            Resource::ReferenceGrant(_)
-            | Resource::Service(_)
-            | Resource::Namespace(_)
-            | Resource::EndpointSlice(_)
-            | Resource::Pod(_)
-            | Resource::ConfigMap(_) => {}
         }
         // A resource's id is written out only when its report files something.
         if report.errors.is_empty() && report.warnings.is_empty() {
@@ -275,7 +330,48 @@ fn validate<'c>(
             valid.push(res);
         }
     }
+    cache.validated = kept;
     valid
+}
+
+/// Validates one resource into `report`; whether its kind has anything to validate.
+fn validate_one(res: &Resource, report: &mut Report) -> bool {
+    match res {
+        Resource::VirtualService(o) => virtual_service::validate_virtual_service(&o.spec, report),
+        Resource::DestinationRule(o) => {
+            destination_rule::validate_destination_rule(&o.spec, report)
+        }
+        Resource::Gateway(o) => gateway::validate_istio_gateway(&o.spec, report),
+        Resource::Sidecar(o) => istio::sidecar::validate_sidecar(&o.spec, report),
+        Resource::ServiceEntry(o) => istio::service_entry::validate_service_entry(&o.spec, report),
+        Resource::WorkloadEntry(o) => {
+            istio::service_entry::validate_workload_entry(&o.spec, report)
+        }
+        Resource::KubeGateway(o) => gateway_api::validate_gateway(&o.spec, report),
+        Resource::HttpRoute(o) => gateway_api::validate_http_route(&o.spec, report),
+        Resource::GrpcRoute(o) => gateway_api::validate_grpc_route(&o.spec, report),
+        Resource::TlsRoute(o) => gateway_api::l4::validate_l4_route(
+            "TLSRoute",
+            &o.spec.parent_refs,
+            Some(&o.spec.hostnames),
+            &o.spec.rules,
+            report,
+        ),
+        Resource::TcpRoute(o) => gateway_api::l4::validate_l4_route(
+            "TCPRoute",
+            &o.spec.parent_refs,
+            None,
+            &o.spec.rules,
+            report,
+        ),
+        Resource::ReferenceGrant(_)
+        | Resource::Service(_)
+        | Resource::Namespace(_)
+        | Resource::EndpointSlice(_)
+        | Resource::Pod(_)
+        | Resource::ConfigMap(_) => return false,
+    }
+    true
 }
 
 /// What Gateway API routes are placed against: the valid Gateways, ReferenceGrants,
@@ -525,7 +621,9 @@ fn assign_clusters(inner: &mut Inner, only_ports: &HashMap<String, u16>) {
     // Every destination's port (its own, else its Service's only one) and cluster number,
     // in the order the second pass meets them: the keys are looked up borrowed, and only a
     // new cluster's key is copied.
-    let mut ids: HashMap<(&str, Option<&str>, Option<u16>), u32> = HashMap::new();
+    // Sized for about one cluster per rule, so that the map is not rehashed as it grows.
+    let mut ids: HashMap<(&str, Option<&str>, Option<u16>), u32> =
+        HashMap::with_capacity(inner.rules.len() + inner.l4.rules.len());
     let mut clusters = Vec::new();
     let mut assigned: Vec<(Option<u16>, u32)> = Vec::new();
     let l4 = inner.l4.rules.iter().map(|r| &r.rule);

@@ -14,6 +14,10 @@ pub(crate) struct Report {
     pub(crate) warnings: Vec<(&'static str, String, String)>,
     /// The compile's regexes, shared by the reports of every resource it lowers.
     regexes: Rc<RefCell<Regexes>>,
+    /// Whether the resource read the compile's regexes: what it reports then depends on the
+    /// other resources (the budget they share), so that its report is not kept across
+    /// compiles ([`Incremental`](super::Incremental)).
+    pub(crate) read_regexes: bool,
 }
 
 impl Report {
@@ -29,6 +33,7 @@ impl Report {
     /// distinct pattern once; once this resource is rejected, a pattern not built yet is not
     /// built for it (nor reported: validation checked its syntax).
     pub(crate) fn regex(&mut self, pattern: &str, path: impl Display) -> Option<FullMatch> {
+        self.read_regexes = true;
         let result = {
             let mut regexes = self.regexes.borrow_mut();
             if self.has_errors() && !regexes.contains(pattern, false) {
@@ -42,6 +47,7 @@ impl Report {
     /// Checks `pattern`'s length and syntax in the RE2 dialect (validation); the compile's
     /// regexes read each distinct pattern once, for this check and its build.
     pub(crate) fn check_regex(&mut self, pattern: &str) -> Result<(), String> {
+        self.read_regexes = true;
         self.regexes.borrow_mut().check(pattern)
     }
 
@@ -51,6 +57,7 @@ impl Report {
         pattern: &str,
         path: impl Display,
     ) -> Option<regex::Regex> {
+        self.read_regexes = true;
         let result = {
             let mut regexes = self.regexes.borrow_mut();
             if self.has_errors() && !regexes.contains(pattern, true) {

@@ -16,9 +16,19 @@ use crate::compile::report::Report;
 
 /// One VirtualService's connection rules, numbered from 0, each entry with the contexts its
 /// match is limited to (`None`: the service's own).
+#[derive(Clone)]
 pub(crate) struct LoweredL4 {
     rules: Vec<L4Rule>,
     entries: Vec<(L4Entry, Option<Vec<ContextKey>>)>,
+}
+
+impl LoweredL4 {
+    /// The rules renumbered as the resource of index `source` of the table.
+    pub(crate) fn renumber(&mut self, source: u32) {
+        for r in &mut self.rules {
+            r.rule.source = source;
+        }
+    }
 }
 
 /// Lowers the `tls` and `tcp` rules of `spec` (a valid VirtualService of namespace `ns`,

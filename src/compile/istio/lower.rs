@@ -35,6 +35,7 @@ use crate::compile::{CompileOptions, Placements};
 pub(crate) type ContextKey = Option<(String, String)>;
 
 /// One VirtualService, lowered.
+#[derive(Clone)]
 pub(crate) struct Lowered {
     pub(crate) source: Source,
     /// Rules with indices local to this service.
@@ -42,6 +43,15 @@ pub(crate) struct Lowered {
     /// Entries in order, each with the contexts its block is limited to (`None` = all).
     pub(crate) entries: Vec<(Entry, Option<Vec<ContextKey>>)>,
     pub(crate) placements: Placements,
+}
+
+impl Lowered {
+    /// The rules renumbered as the resource of index `source` of the table.
+    pub(crate) fn renumber(&mut self, source: u32) {
+        for r in &mut self.rules {
+            r.source = source;
+        }
+    }
 }
 
 /// Expands a host written in a resource of namespace `ns`: a short name (no dot) becomes the
@@ -435,6 +445,9 @@ pub(super) fn lower_destination(
     }
 }
 
+/// Questions [`DefinedSubsets::defines`] answered: host, subset, whether defined.
+pub(crate) type SubsetQuestions = Vec<(Box<str>, Box<str>, bool)>;
+
 /// The subsets the DestinationRules define (the first definition of a (host, name) pair in
 /// Istio's merge order), indexed by host: a destination's subset is looked up among its own
 /// host's and the wildcard hosts', not among every subset of the table (a scan of every
@@ -442,6 +455,10 @@ pub(super) fn lower_destination(
 pub(crate) struct DefinedSubsets {
     /// Every subset, in definition order (the table's [`Table::subsets`](crate::Table::subsets)).
     pub(crate) list: Vec<SubsetInfo>,
+    /// While a lowering is kept across compiles: each question [`DefinedSubsets::defines`]
+    /// answered for it (host, subset, whether defined), the lowering's dependence on the
+    /// DestinationRules.
+    read: std::cell::RefCell<Option<SubsetQuestions>>,
     /// Positions in `list` by exact host.
     by_host: HashMap<Box<str>, Vec<usize>>,
     /// Positions in `list` of the subsets of wildcard hosts (`*.example.com`).
@@ -463,12 +480,39 @@ impl DefinedSubsets {
             list,
             by_host,
             wildcards,
+            read: Default::default(),
         }
+    }
+
+    /// From now on, records each question [`DefinedSubsets::defines`] answers.
+    pub(crate) fn record(&self) {
+        *self.read.borrow_mut() = Some(Vec::new());
+    }
+
+    /// The questions answered since [`DefinedSubsets::record`], which stops recording.
+    pub(crate) fn recorded(&self) -> SubsetQuestions {
+        self.read.borrow_mut().take().unwrap_or_default()
+    }
+
+    /// Whether every question of `read` ([`DefinedSubsets::recorded`]) gets the same answer
+    /// here.
+    pub(crate) fn answers_alike(&self, read: &[(Box<str>, Box<str>, bool)]) -> bool {
+        read.iter()
+            .all(|(host, name, defined)| self.answer(host, name) == *defined)
     }
 
     /// Whether a subset `name` is defined for `host`: by a DestinationRule of that host, or
     /// of a wildcard host that covers it.
     fn defines(&self, host: &str, name: &str) -> bool {
+        let defined = self.answer(host, name);
+        if let Some(read) = self.read.borrow_mut().as_mut() {
+            read.push((host.into(), name.into(), defined));
+        }
+        defined
+    }
+
+    /// [`DefinedSubsets::defines`], unrecorded.
+    fn answer(&self, host: &str, name: &str) -> bool {
         let named = |i: &usize| *self.list[*i].name == *name;
         self.by_host
             .get(host)

@@ -7,30 +7,44 @@
 //! gateway, the VirtualServices for one host merge.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
-use crate::config::{Object, Resource, VirtualServiceSpec};
+use crate::config::{DestinationRuleSpec, Object, Resource, VirtualServiceSpec};
 use crate::error::{Diagnostic, ResourceId};
 use crate::table::{Claim, Entry, Hosts, Inner, Rule, Source, SubsetInfo, Visibility};
 
 use super::delegate;
-use super::lower::{ContextKey, DefinedSubsets, lower_virtual_service};
-use super::policy::rule_host;
+use super::l4::LoweredL4;
+use super::lower::{ContextKey, DefinedSubsets, Lowered, SubsetQuestions, lower_virtual_service};
 use crate::compile::names::host_subset_of;
 use crate::compile::regexes::Regexes;
 use crate::compile::report::Report;
-use crate::compile::{CompileOptions, Ledger, Placements, context_mut};
+use crate::compile::{CompileOptions, Ledger, Placements, Read, context_mut};
 
 /// Places every valid VirtualService into `inner` (its sources, rules, hosts and subsets),
 /// filing each one's report in `ledger`.
+///
+/// A VirtualService whose read `reads` gives is lowered once and its lowering kept in
+/// `lowerings` for the next compile, which reuses it while the service is read no newer and
+/// what the lowering read is the same ([`Lowerings`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn place_virtual_services<'c>(
     valid: &[&'c Resource],
+    rules: &[(&Object<DestinationRuleSpec>, Box<str>)],
     options: &CompileOptions,
     regexes: &Rc<RefCell<Regexes>>,
+    reads: &HashMap<*const Object<VirtualServiceSpec>, Read>,
+    lowerings: &mut Lowerings,
     inner: &mut Inner,
     ledger: &mut Ledger,
 ) {
+    let with = format!("{options:?} {:?}", inner.default_retries);
+    if lowerings.with != with {
+        lowerings.kept.clear();
+        lowerings.with = with;
+    }
+    lowerings.afresh = 0;
     // Istio's precedence: oldest first, then by name, then by namespace.
     let vs = |r: &'c Resource| match r {
         Resource::VirtualService(o) => Some(&**o),
@@ -40,10 +54,13 @@ pub(crate) fn place_virtual_services<'c>(
     let mut placer = Placer {
         valid,
         services: &services,
-        subsets: DefinedSubsets::new(subsets(valid, options)),
+        subsets: DefinedSubsets::new(subsets(rules)),
         options,
         regexes,
         mesh_owner: BTreeMap::new(),
+        reads,
+        last: std::mem::replace(&mut lowerings.kept, HashMap::with_capacity(reads.len())),
+        lowerings,
     };
     // Room for the roots' own rules and sources up front: grown by doubling, a large table's
     // lists would hold up to twice their size until they are shrunk.
@@ -63,18 +80,49 @@ pub(crate) fn place_virtual_services<'c>(
     inner.subsets = placer.subsets.list;
 }
 
-/// The subsets of the DestinationRules that passed validation, the first definition in Istio's
-/// merge order winning. Each rule's host is expanded once and shared by its subsets; names
-/// already seen are looked up borrowed (a compile of 10,000 rules spent a quarter of its time
-/// cloning keys here).
-fn subsets(valid: &[&Resource], options: &CompileOptions) -> Vec<SubsetInfo> {
-    let rules: Vec<_> = super::policy::in_precedence_order(valid, &options.default_namespace)
-        .into_iter()
-        .map(|o| (o, Box::<str>::from(rule_host(o, options))))
-        .collect();
+/// The VirtualServices lowered by one compile, kept for the next by their reads
+/// ([`Incremental`](crate::compile::Incremental)). A lowering reads, besides the service
+/// itself: the compile's options and the mesh's default retry policy (kept lowerings are
+/// dropped when these change), the DestinationRules' subsets (each question asked, with its
+/// answer, is kept with it and asked again before reuse), and its position in the table (the
+/// rules are renumbered). One that read the compile's regexes (whose budget depends on every
+/// other resource) or merged delegates (other services) is not kept.
+#[derive(Default)]
+pub(crate) struct Lowerings {
+    /// The options and default retry policy of the lowerings kept, as printed.
+    with: String,
+    kept: HashMap<Read, Kept>,
+    /// How many VirtualServices the last compile lowered afresh.
+    pub(crate) afresh: usize,
+}
+
+impl std::fmt::Debug for Lowerings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lowerings")
+            .field("kept", &self.kept.len())
+            .field("afresh", &self.afresh)
+            .finish()
+    }
+}
+
+/// One VirtualService's lowering, kept: what it lowered to (`None` when its report has
+/// errors), its report, and the subset questions it asked.
+struct Kept {
+    lowered: Option<Lowered>,
+    l4: LoweredL4,
+    errors: Vec<(String, String)>,
+    warnings: Vec<(&'static str, String, String)>,
+    subsets: SubsetQuestions,
+}
+
+/// The subsets of the DestinationRules that passed validation (`rules`, in Istio's merge
+/// order, each with its host), the first definition winning. Each rule's host is shared by its
+/// subsets; names already seen are looked up borrowed (a compile of 10,000 rules spent a
+/// quarter of its time cloning keys here).
+fn subsets(rules: &[(&Object<DestinationRuleSpec>, Box<str>)]) -> Vec<SubsetInfo> {
     let mut subsets: Vec<SubsetInfo> = Vec::new();
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
-    for (o, host) in &rules {
+    for (o, host) in rules {
         for s in o.spec.subsets.iter().flatten() {
             let name = s.name.as_deref().unwrap_or_default();
             if !seen.insert((host, name)) {
@@ -105,6 +153,12 @@ struct Placer<'a, 'c> {
     regexes: &'a Rc<RefCell<Regexes>>,
     /// The VirtualService that claimed each host in the mesh first.
     mesh_owner: BTreeMap<String, &'c Object<VirtualServiceSpec>>,
+    /// The read of each VirtualService that has one.
+    reads: &'a HashMap<*const Object<VirtualServiceSpec>, Read>,
+    /// The lowerings the last compile kept, taken as they are reused.
+    last: HashMap<Read, Kept>,
+    /// This compile's, for the next.
+    lowerings: &'a mut Lowerings,
 }
 
 impl<'c> Placer<'_, 'c> {
@@ -116,40 +170,53 @@ impl<'c> Placer<'_, 'c> {
         let ns = o.namespace(ns_default);
         let id = ResourceId::new("VirtualService", ns, &o.metadata.name);
         let mut report = Report::with_regexes(self.regexes);
-        let merged;
-        let o = if delegate::is_root(&o.spec) {
-            let services = self.services;
-            let find = |dns: &str, name: &str| {
-                services.iter().copied().find(|o| {
-                    o.namespace(ns_default) == dns
-                        && o.metadata.name == name
-                        && o.spec.hosts.is_empty()
-                })
-            };
-            let names = (ns_default, self.options.cluster_domain.as_str());
-            let spec = delegate::merge_root(o, ns, find, names, &mut report);
-            merged = Object { spec, ..o.clone() };
-            &merged
-        } else {
-            o
+        let root = delegate::is_root(&o.spec);
+        let read = (!root)
+            .then(|| self.reads.get(&std::ptr::from_ref(o)))
+            .flatten()
+            .copied();
+        let source = inner.sources.len() as u32;
+        let reused = read.and_then(|read| {
+            let kept = self.last.remove(&read)?;
+            self.subsets
+                .answers_alike(&kept.subsets)
+                .then_some((read, kept))
+        });
+        let (lowered, l4) = match reused {
+            Some((read, kept)) => {
+                report.errors.clone_from(&kept.errors);
+                report.warnings.clone_from(&kept.warnings);
+                let mut lowered = kept.lowered.clone();
+                if let Some(lowered) = &mut lowered {
+                    lowered.renumber(source);
+                }
+                let mut l4 = kept.l4.clone();
+                l4.renumber(source);
+                self.lowerings.kept.insert(read, kept);
+                (lowered, l4)
+            }
+            None => {
+                if read.is_some() {
+                    self.subsets.record();
+                }
+                let (lowered, l4) = self.lower(o, root, ns, source, inner, &mut report);
+                self.lowerings.afresh += 1;
+                let subsets = self.subsets.recorded();
+                if let Some(read) = read
+                    && !report.read_regexes
+                {
+                    let kept = Kept {
+                        lowered: lowered.clone(),
+                        l4: l4.clone(),
+                        errors: report.errors.clone(),
+                        warnings: report.warnings.clone(),
+                        subsets,
+                    };
+                    self.lowerings.kept.insert(read, kept);
+                }
+                (lowered, l4)
+            }
         };
-        let lowered = lower_virtual_service(
-            o,
-            ns,
-            self.options,
-            inner.sources.len() as u32,
-            &self.subsets,
-            inner.default_retries.0.as_ref(),
-            &mut report,
-        );
-        let l4 = super::l4::lower_l4(
-            &service.spec,
-            ns,
-            &self.options.cluster_domain,
-            inner.sources.len() as u32,
-            &self.subsets,
-            &mut report,
-        );
         if !ledger.file(&id, &o.source, report) {
             return;
         }
@@ -162,6 +229,76 @@ impl<'c> Placer<'_, 'c> {
             &id,
             &mut ledger.diagnostics,
         );
+        self.put(service, o, lowered, l4, by_port, id, inner, ledger);
+    }
+
+    /// Lowers one root VirtualService, its delegates merged in when it is a delegating
+    /// `root`, as the `source`-th resource of the table.
+    fn lower(
+        &self,
+        o: &'c Object<VirtualServiceSpec>,
+        root: bool,
+        ns: &str,
+        source: u32,
+        inner: &Inner,
+        report: &mut Report,
+    ) -> (Option<Lowered>, LoweredL4) {
+        let service = o;
+        let ns_default = self.options.default_namespace.as_str();
+        let merged;
+        let o = if root {
+            let services = self.services;
+            let find = |dns: &str, name: &str| {
+                services.iter().copied().find(|o| {
+                    o.namespace(ns_default) == dns
+                        && o.metadata.name == name
+                        && o.spec.hosts.is_empty()
+                })
+            };
+            let names = (ns_default, self.options.cluster_domain.as_str());
+            let spec = delegate::merge_root(o, ns, find, names, report);
+            merged = Object { spec, ..o.clone() };
+            &merged
+        } else {
+            o
+        };
+        let lowered = lower_virtual_service(
+            o,
+            ns,
+            self.options,
+            source,
+            &self.subsets,
+            inner.default_retries.0.as_ref(),
+            report,
+        );
+        let l4 = super::l4::lower_l4(
+            &service.spec,
+            ns,
+            &self.options.cluster_domain,
+            source,
+            &self.subsets,
+            report,
+        );
+        (lowered, l4)
+    }
+
+    /// Puts one lowered VirtualService (`o`; `service` as loaded, before delegates are
+    /// merged in, which changes only its `http` rules) into the table: its source, its
+    /// connection rules, its rules and its claims on hosts.
+    #[allow(clippy::too_many_arguments)]
+    fn put(
+        &mut self,
+        service: &'c Object<VirtualServiceSpec>,
+        o: &'c Object<VirtualServiceSpec>,
+        lowered: Lowered,
+        l4: LoweredL4,
+        by_port: ServedByPort,
+        id: ResourceId,
+        inner: &mut Inner,
+        ledger: &mut Ledger,
+    ) {
+        let ns_default = self.options.default_namespace.as_str();
+        let ns = o.namespace(ns_default);
         inner.sources.push(lowered.source);
         // A VirtualService that writes no `exportTo` gets the mesh's
         // `defaultVirtualServiceExportTo` (push_context.go `initVirtualServices`).

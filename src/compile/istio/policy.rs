@@ -24,12 +24,17 @@ use super::lower::expand_host;
 /// is private (`exportTo` `.` or its own namespace alone, or empty under a mesh
 /// `defaultDestinationRuleExportTo` of `.`), and, private in the root namespace, into the root
 /// namespace's own pool. A rule with a workload selector is private to its namespace.
+///
+/// `rules` are the valid DestinationRules in that order, each with its host
+/// ([`with_hosts_in_precedence_order`]).
 pub(crate) fn lower_policies(
-    valid: &[&Resource],
+    rules: &[(&Object<DestinationRuleSpec>, Box<str>)],
     options: &CompileOptions,
 ) -> (Vec<HostPolicy>, DrIndex) {
     let mesh = &options.mesh;
-    let mut policies: Vec<HostPolicy> = Vec::new();
+    // A rule merges into at most two pools: room for a policy of its own in each up front,
+    // rather than growing (and moving) the list as it fills.
+    let mut policies: Vec<HostPolicy> = Vec::with_capacity(2 * rules.len());
     let mut index = DrIndex {
         root: mesh.root_namespace.as_str().into(),
         domain: options.cluster_domain.as_str().into(),
@@ -39,9 +44,8 @@ pub(crate) fn lower_policies(
         .default_destination_rule_export_to
         .iter()
         .any(|e| e == ".");
-    for o in in_precedence_order(valid, &options.default_namespace) {
+    for (o, host) in rules {
         let ns = o.namespace(&options.default_namespace);
-        let host = rule_host(o, options);
         let export_to: Vec<Box<str>> = match &o.spec.workload_selector {
             None => o.spec.export_to.iter().map(|e| e.as_str().into()).collect(),
             Some(_) => vec![".".into()],
@@ -49,20 +53,20 @@ pub(crate) fn lower_policies(
         let has = |e: &str| export_to.iter().any(|x| **x == *e);
         if export_to.is_empty() || has("*") || has(".") || has(ns) {
             let pool = index.local.entry(ns.into()).or_default();
-            merge(&mut policies, pool, o, ns, &host, &export_to);
+            merge(&mut policies, pool, o, ns, host, &export_to);
         }
         let private_only = (export_to.is_empty() && default_private)
             || (export_to.len() == 1 && (has(".") || has(ns)));
         if !private_only {
             let pool = index.exported.entry(ns.into()).or_default();
-            merge(&mut policies, pool, o, ns, &host, &export_to);
+            merge(&mut policies, pool, o, ns, host, &export_to);
         } else if ns == mesh.root_namespace {
             merge(
                 &mut policies,
                 &mut index.root_local,
                 o,
                 ns,
-                &host,
+                host,
                 &export_to,
             );
         }
@@ -157,6 +161,8 @@ fn same_labels(a: &[(Box<str>, Box<str>)], b: &[(Box<str>, Box<str>)]) -> bool {
 
 /// Adds the subsets of `o` that `p` does not define yet (the first definition wins).
 fn add_subsets(p: &mut HostPolicy, o: &Object<DestinationRuleSpec>) {
+    p.subsets
+        .reserve_exact(o.spec.subsets.iter().flatten().count());
     for s in o.spec.subsets.iter().flatten() {
         let name = s.name.as_deref().unwrap_or("");
         if p.subset(name).is_none() {
@@ -190,6 +196,19 @@ pub(crate) fn in_precedence_order<'c>(
     // Stable: creation order within each group.
     rules.sort_by_key(|o| o.spec.workload_selector.is_none());
     rules
+}
+
+/// The valid DestinationRules in precedence order ([`in_precedence_order`]), each with its host
+/// ([`rule_host`]): sorted and expanded once per compile, for the subsets placement checks and
+/// for the policies.
+pub(crate) fn with_hosts_in_precedence_order<'c>(
+    valid: &[&'c Resource],
+    options: &CompileOptions,
+) -> Vec<(&'c Object<DestinationRuleSpec>, Box<str>)> {
+    in_precedence_order(valid, &options.default_namespace)
+        .into_iter()
+        .map(|o| (o, rule_host(o, options).into()))
+        .collect()
 }
 
 /// A DestinationRule's `host`, fully qualified in the rule's namespace.
