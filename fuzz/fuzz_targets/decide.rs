@@ -310,8 +310,7 @@ fuzz_target!(|input: Input| {
     req.path = r.path.as_str().to_string();
     req.source_namespace = Some("default".to_string());
     for (n, v) in r.headers.iter().take(2 * MAX_CONDS) {
-        req.headers
-            .push((n.as_str().to_string(), v.as_str().to_string()));
+        req.headers.push(n.as_str(), v.as_str());
     }
 
     let decision = compiled.table.decide_with_draw(&req, input.draw);
